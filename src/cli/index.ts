@@ -1,0 +1,102 @@
+/**
+ * The `latchkey` command line. Local commands (serve, init, migrate) use the configuration from
+ * the environment; every command takes --json and exits 0 on success, 1 on a failed operation,
+ * 2 on bad usage.
+ */
+import { Command, CommanderError } from "commander";
+import { loadConfig } from "../config.js";
+import { createLogger } from "../log.js";
+import { buildServices, openConfiguredStore, startServer } from "../main.js";
+import { createOutput, EXIT, type Output } from "./output.js";
+
+function config() {
+  return loadConfig(process.env);
+}
+
+async function serveCommand(): Promise<void> {
+  const cfg = config();
+  const logger = createLogger({ level: cfg.logLevel });
+  const server = await startServer(cfg, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    server.close().then(
+      () => process.exit(EXIT.ok),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(EXIT.failed);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+async function initCommand(out: Output, opts: { account: string; email: string; password?: string }) {
+  const cfg = config();
+  const store = await openConfiguredStore(cfg);
+  try {
+    const services = await buildServices(cfg, store);
+    const password = opts.password ?? process.env.LATCHKEY_INIT_PASSWORD;
+    const result = await services.accounts.init({ account: opts.account, email: opts.email, password });
+    out.result(result, () =>
+      [
+        `Account ${result.account} created.`,
+        `  email:    ${result.email}`,
+        `  password: ${result.password ?? "(unchanged: this user already existed)"}`,
+        `  appKey:   ${result.appKey}`,
+        `  appToken: ${result.appToken}`,
+        "",
+        "Store the password and the appToken now: they are not shown again. The key holds the Owner role.",
+      ].join("\n"),
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+async function migrateCommand(out: Output) {
+  const store = await openConfiguredStore(config());
+  await store.close();
+  out.result({ migrated: true, database: store.dialect }, () => `Migrations applied (${store.dialect}).`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = new Command("latchkey")
+    .description("API keys for integrations, least privilege on every call")
+    .option("--json", "machine-readable output")
+    .exitOverride()
+    .showHelpAfterError();
+  const out = () => createOutput(Boolean(program.opts().json));
+  let pending: Promise<void> = Promise.resolve();
+
+  program.command("serve").description("run the server").action(() => {
+    pending = serveCommand();
+  });
+  program
+    .command("init")
+    .description("create an account, its Owner user and a bootstrap key")
+    .requiredOption("--account <name>", "account name (2-40 of a-z 0-9 -)")
+    .requiredOption("--email <email>", "email of the Owner user")
+    .option("--password <password>", "Owner password (else LATCHKEY_INIT_PASSWORD, else generated)")
+    .action((opts: { account: string; email: string; password?: string }) => {
+      pending = initCommand(out(), opts);
+    });
+  program.command("migrate").description("apply database migrations").action(() => {
+    pending = migrateCommand(out());
+  });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    await pending;
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const helpShown = error.code === "commander.helpDisplayed" || error.code === "commander.version";
+      return helpShown ? EXIT.ok : EXIT.usage;
+    }
+    return out().error(error);
+  }
+}

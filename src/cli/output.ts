@@ -1,0 +1,30 @@
+import { AppError } from "../core/errors.js";
+import { ConfigError } from "../config.js";
+
+/** Exit codes of every command (SPEC §8). */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export class UsageError extends Error {}
+
+export interface Output {
+  json: boolean;
+  result(value: unknown, human: () => string): void;
+  error(error: unknown): number;
+}
+
+export function createOutput(json: boolean): Output {
+  return {
+    json,
+    result(value, human) {
+      process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+    },
+    error(error) {
+      const usage = error instanceof UsageError || error instanceof ConfigError;
+      const code = error instanceof AppError ? error.code : usage ? "USAGE" : "FAILED";
+      const message = error instanceof Error ? error.message : String(error);
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+      else process.stderr.write(`latchkey: ${message}\n`);
+      return usage || (error instanceof AppError && error.code === "VALIDATION_FAILED") ? EXIT.usage : EXIT.failed;
+    },
+  };
+}

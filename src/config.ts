@@ -1,0 +1,285 @@
+/**
+ * Every setting of latchkey: one schema over the environment, validated once at start, frozen.
+ * Every default lives here. A bad environment fails with one ConfigError naming every bad variable.
+ *
+ * Secrets: LATCHKEY_SECRET and the credentials that may sit inside DATABASE_URL, REDIS_URL and
+ * SMTP_URL are never echoed in error messages (only their length or URL scheme is).
+ */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Absolute. */
+  readonly dataDir: string;
+  readonly databaseUrl?: string;
+  readonly redisUrl?: string;
+  readonly secret?: string;
+  readonly smtpUrl?: string;
+  /** http(s) URL without a trailing slash. */
+  readonly publicUrl: string;
+  /** Absolute. */
+  readonly catalogFile: string;
+  readonly keyPrefix: string;
+  readonly tokenPrefix: string;
+  readonly jwtTtlSeconds: number;
+  readonly logLevel: LogLevel;
+  /** Whether X-Forwarded-For is believed for the client address. */
+  readonly trustProxy: boolean;
+  readonly sessionTtlSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** A parser's verdict on a bad value: the reason, without the variable's name. */
+class Bad {
+  constructor(readonly reason: string) {}
+}
+
+function got(raw: string): string {
+  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 77)}...` : raw);
+}
+
+/**
+ * An optional environment variable. Unset and empty both mean "use the default" (compose files
+ * often pass `VAR=` through).
+ */
+function setting<T>(fallback: () => T, parse: (raw: string) => T | Bad) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): T => {
+      const value = raw?.trim();
+      if (value === undefined || value === "") return fallback();
+      const parsed = parse(value);
+      if (parsed instanceof Bad) {
+        ctx.addIssue({ code: "custom", message: parsed.reason });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+}
+
+const none = (): undefined => undefined;
+
+function integer(min: number, max: number) {
+  return (raw: string): number | Bad => {
+    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+    return n >= min && n <= max ? n : new Bad(`must be an integer ${min}-${max}, got ${got(raw)}`);
+  };
+}
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** "3600", "45s", "15m", "1h", "2d" → seconds; undefined when malformed. */
+export function parseDurationSeconds(raw: string): number | undefined {
+  const match = /^(\d+)([smhd]?)$/.exec(raw.trim());
+  if (!match) return undefined;
+  const unit = (match[2] || "s") as keyof typeof UNIT_SECONDS;
+  return Number(match[1]) * UNIT_SECONDS[unit];
+}
+
+function duration(min: number, max: number) {
+  return (raw: string): number | Bad => {
+    const seconds = parseDurationSeconds(raw);
+    if (seconds !== undefined && seconds >= min && seconds <= max) return seconds;
+    return new Bad(
+      `must be a duration of ${min}-${max} seconds, as seconds or with a unit s/m/h/d ("15m", "1h"), got ${got(raw)}`,
+    );
+  };
+}
+
+/** A URL with one of `schemes`; the value itself is not echoed since it may carry a password. */
+function serviceUrl(...schemes: string[]) {
+  const expected = schemes.map((s) => `${s}://`).join(" or ");
+  return (raw: string): string | Bad => {
+    if (!URL.canParse(raw)) return new Bad(`must be a ${expected} URL, got an unparseable URL`);
+    const scheme = new URL(raw).protocol.slice(0, -1);
+    return schemes.includes(scheme) ? raw : new Bad(`must be a ${expected} URL, got scheme "${scheme}"`);
+  };
+}
+
+function matching(pattern: RegExp, what: string) {
+  return (raw: string): string | Bad =>
+    pattern.test(raw) ? raw : new Bad(`must be ${what} (${pattern.source}), got ${got(raw)}`);
+}
+
+function publicUrl(raw: string): string | Bad {
+  const bad = new Bad(
+    `must be an http:// or https:// URL without query, fragment or credentials, got ${got(raw)}`,
+  );
+  if (!URL.canParse(raw)) return bad;
+  const url = new URL(raw);
+  const plain = url.search === "" && url.hash === "" && url.username === "" && url.password === "";
+  if (!plain || (url.protocol !== "http:" && url.protocol !== "https:")) return bad;
+  return url.href.replace(/\/+$/, "");
+}
+
+function secret(raw: string): string | Bad {
+  return raw.length >= 32 ? raw : new Bad(`must be at least 32 characters, got ${raw.length}`);
+}
+
+function logLevel(raw: string): LogLevel | Bad {
+  const level = LOG_LEVELS.find((l) => l === raw.toLowerCase());
+  return level ?? new Bad(`must be one of ${LOG_LEVELS.join(", ")}, got ${got(raw)}`);
+}
+
+function boolean(raw: string): boolean | Bad {
+  const value = raw.toLowerCase();
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  return new Bad(`must be true, false, 1 or 0, got ${got(raw)}`);
+}
+
+/** The directory holding package.json: one level above src/ (tsx, vitest) and dist/ (built). */
+export function packageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${start}`);
+  }
+}
+
+export function defaultCatalogFile(): string {
+  return join(packageRoot(), "catalog", "commerce.yaml");
+}
+
+const shape = {
+  PORT: setting(() => 8080, integer(1, 65535)),
+  HOST: setting(() => "0.0.0.0", matching(/^[A-Za-z0-9.:%[\]-]+$/, "a host name or IP address")),
+  DATA_DIR: setting(
+    () => resolve("./data"),
+    (raw) => resolve(raw),
+  ),
+  DATABASE_URL: setting(none, serviceUrl("postgres", "postgresql")),
+  REDIS_URL: setting(none, serviceUrl("redis", "rediss")),
+  LATCHKEY_SECRET: setting(none, secret),
+  SMTP_URL: setting(none, serviceUrl("smtp", "smtps")),
+  PUBLIC_URL: setting(none, publicUrl),
+  CATALOG_FILE: setting(defaultCatalogFile, (raw) => resolve(raw)),
+  KEY_PREFIX: setting(() => "appkey", matching(/^[a-z][a-z0-9]{1,19}$/, "2-20 lowercase letters or digits")),
+  TOKEN_PREFIX: setting(() => "lkt", matching(/^[a-z][a-z0-9]{1,9}$/, "2-10 lowercase letters or digits")),
+  JWT_TTL: setting(() => 3600, duration(60, 86400)),
+  LOG_LEVEL: setting((): LogLevel => "info", logLevel),
+  TRUST_PROXY: setting(() => false, boolean),
+  SESSION_TTL: setting(() => 43200, duration(60, 30 * 86400)),
+};
+
+type EnvName = keyof typeof shape;
+
+const schema = z
+  .object(shape)
+  .refine((env) => env.DATABASE_URL === undefined || env.LATCHKEY_SECRET !== undefined, {
+    path: ["LATCHKEY_SECRET"],
+    message: "is required when DATABASE_URL is set (PostgreSQL mode keeps no local secret file)",
+    when: () => true,
+  })
+  .transform(
+    (env): Config => ({
+      port: env.PORT,
+      host: env.HOST,
+      dataDir: env.DATA_DIR,
+      ...(env.DATABASE_URL === undefined ? {} : { databaseUrl: env.DATABASE_URL }),
+      ...(env.REDIS_URL === undefined ? {} : { redisUrl: env.REDIS_URL }),
+      ...(env.LATCHKEY_SECRET === undefined ? {} : { secret: env.LATCHKEY_SECRET }),
+      ...(env.SMTP_URL === undefined ? {} : { smtpUrl: env.SMTP_URL }),
+      publicUrl: env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+      catalogFile: env.CATALOG_FILE,
+      keyPrefix: env.KEY_PREFIX,
+      tokenPrefix: env.TOKEN_PREFIX,
+      jwtTtlSeconds: env.JWT_TTL,
+      logLevel: env.LOG_LEVEL,
+      trustProxy: env.TRUST_PROXY,
+      sessionTtlSeconds: env.SESSION_TTL,
+    }),
+  );
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Validates the whole environment at once; throws one ConfigError listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
+  }
+  return deepFreeze(result.data);
+}
+
+const DOCS: Record<EnvName, { default: string; description: string }> = {
+  PORT: { default: "8080", description: "TCP port the HTTP server listens on (1-65535)." },
+  HOST: { default: "0.0.0.0", description: "Interface address the HTTP server binds to." },
+  DATA_DIR: {
+    default: "./data",
+    description:
+      "Directory for the embedded SQLite database and the generated secret; resolved to an absolute path.",
+  },
+  DATABASE_URL: {
+    default: "(unset: embedded SQLite)",
+    description:
+      "`postgres://` or `postgresql://` URL; switches storage to PostgreSQL. Requires `LATCHKEY_SECRET`.",
+  },
+  REDIS_URL: {
+    default: "(unset)",
+    description: "`redis://` or `rediss://` URL for change notifications and shared rate-limit counters.",
+  },
+  LATCHKEY_SECRET: {
+    default: "(generated into DATA_DIR)",
+    description:
+      "At least 32 characters; encrypts share-link tokens and JWT signing keys at rest. Required with `DATABASE_URL`.",
+  },
+  SMTP_URL: {
+    default: "(unset: no email)",
+    description: "`smtp://` or `smtps://` URL for renewal alert emails.",
+  },
+  PUBLIC_URL: {
+    default: "http://localhost:<PORT>",
+    description: "External http(s) base URL, used in share links and emails; a trailing slash is dropped.",
+  },
+  CATALOG_FILE: {
+    default: "catalog/commerce.yaml (shipped)",
+    description: "YAML or JSON resource catalog: products, resources, routes and predefined roles.",
+  },
+  KEY_PREFIX: { default: "appkey", description: "Prefix of generated appKeys (`^[a-z][a-z0-9]{1,19}$`)." },
+  TOKEN_PREFIX: { default: "lkt", description: "Prefix of generated appTokens (`^[a-z][a-z0-9]{1,9}$`)." },
+  JWT_TTL: {
+    default: "3600",
+    description: "Lifetime of app-token login JWTs: seconds or `15m`/`1h`/`24h` forms, 60 s to 24 h.",
+  },
+  LOG_LEVEL: { default: "info", description: "One of fatal, error, warn, info, debug, trace, silent." },
+  TRUST_PROXY: {
+    default: "false",
+    description: "`true`/`1` to take the client address from X-Forwarded-For (only behind a trusted proxy).",
+  },
+  SESSION_TTL: {
+    default: "43200",
+    description: "Lifetime of admin sessions: seconds or `30m`/`12h`/`7d` forms, 60 s to 30 days.",
+  },
+};
+
+export interface ConfigDoc {
+  readonly name: string;
+  readonly default: string;
+  readonly description: string;
+}
+
+/** Source of the README's configuration table; a test keeps the two in step. */
+export const CONFIG_DOCS: readonly ConfigDoc[] = deepFreeze(
+  Object.entries(DOCS).map(([name, doc]) => ({ name, default: doc.default, description: doc.description })),
+);

@@ -1,0 +1,369 @@
+/**
+ * The resource catalog: built-in License Manager resources and roles, merged with the platform's
+ * catalog file (already parsed), validated, with route patterns compiled into a segment trie for
+ * the forward-auth hot path. Pure: the file is read and located by src/catalog/load.ts.
+ */
+import { z } from "zod";
+
+export interface RouteRule {
+  readonly methods: readonly string[];
+  readonly path: string;
+}
+
+export interface ResourceDef {
+  readonly key: string;
+  readonly id: number;
+  readonly name: string;
+  readonly description: string;
+  readonly product: string;
+  readonly category: string;
+  readonly routes: readonly RouteRule[];
+}
+
+export interface PredefinedRole {
+  readonly id: number;
+  readonly name: string;
+  readonly resources: readonly string[];
+  /** True for the Owner: holds every resource, present and future. */
+  readonly allResources: boolean;
+}
+
+export interface Catalog {
+  readonly resources: readonly ResourceDef[];
+  resourceByKey(key: string): ResourceDef | undefined;
+  readonly roles: readonly PredefinedRole[];
+  roleById(id: number): PredefinedRole | undefined;
+  /** Resources whose routes cover this request; [] for unmapped or unsafe paths. */
+  resourcesForRoute(method: string, target: string): ResourceDef[];
+}
+
+export type NodePath = readonly (string | number)[];
+
+export interface CatalogSource {
+  readonly file: string;
+  locate(path: NodePath): { line: number; col: number } | undefined;
+}
+
+export class CatalogError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    readonly position?: { line: number; col: number },
+  ) {
+    super(position ? `${file}:${position.line}:${position.col}: ${problem}` : `${file}: ${problem}`);
+    this.name = "CatalogError";
+  }
+}
+
+const LM = "License Manager";
+
+function builtin(key: string, id: number, name: string, category: string, description: string): ResourceDef {
+  return { key, id, name, description, product: LM, category, routes: [] };
+}
+
+export const BUILTIN_RESOURCES: readonly ResourceDef[] = [
+  builtin(
+    "ViewApiKeys",
+    2042457,
+    "View API keys",
+    "API keys",
+    "List, read and export API keys, settings and usage",
+  ),
+  builtin(
+    "EditApiKeys",
+    2042458,
+    "Edit API keys",
+    "API keys",
+    "Create, delete, (de)activate keys and set roles",
+  ),
+  builtin("RenewApiToken", 2042467, "Renew API token", "API keys", "Start, complete and undo token renewals"),
+  builtin("EditApiKeysSettings", 2042466, "Edit API keys settings", "API keys", "Change API key settings"),
+  builtin("ViewAdminUsers", 2099311, "View admin users", "Admin users", "List users, their roles and roles"),
+  builtin(
+    "EditAdminUsers",
+    2099310,
+    "Edit admin users",
+    "Admin users",
+    "Manage users, their roles and custom roles",
+  ),
+  builtin("ViewAuditLog", 2042470, "View audit log", "Audit", "Read, search and export the audit log"),
+];
+
+export const OWNER_ROLE = { id: 1, name: "Owner (Admin Super)" } as const;
+export const USER_ADMIN_ROLE = {
+  id: 2,
+  name: "User Administrator - RESTRICTED",
+  resources: [
+    "ViewApiKeys",
+    "EditApiKeys",
+    "RenewApiToken",
+    "EditApiKeysSettings",
+    "ViewAdminUsers",
+    "EditAdminUsers",
+  ],
+} as const;
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"] as const;
+const KEY = /^[A-Za-z][A-Za-z0-9]{1,63}$/;
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+const routeSchema = z.strictObject({
+  methods: z
+    .array(
+      z.enum(METHODS, { error: (i) => `method must be one of ${METHODS.join(" ")}, got ${show(i.input)}` }),
+    )
+    .min(1),
+  path: z.string().superRefine((path, ctx) => {
+    const problem = patternProblem(path);
+    if (problem) ctx.addIssue({ code: "custom", message: `path pattern ${show(path)}: ${problem}` });
+  }),
+});
+
+const RESOURCE_ID = "resource ids must be positive integers";
+const resourceSchema = z.strictObject({
+  key: z.string().regex(KEY, { error: (i) => `resource key must match ${KEY.source}, got ${show(i.input)}` }),
+  id: z.int({ error: RESOURCE_ID }).positive({ error: RESOURCE_ID }),
+  name: text(100),
+  description: z.string().trim().max(500).default(""),
+  routes: z.array(routeSchema).default([]),
+});
+
+const ROLE_ID = "predefined role ids must be integers 3-99999 (1 and 2 are built in)";
+const roleSchema = z.strictObject({
+  id: z.int({ error: ROLE_ID }).min(3, { error: ROLE_ID }).max(99999, { error: ROLE_ID }),
+  name: text(100),
+  resources: z.array(z.string()).min(1),
+});
+
+const fileSchema = z.strictObject({
+  products: z
+    .array(
+      z.strictObject({
+        name: text(100),
+        categories: z.array(z.strictObject({ name: text(100), resources: z.array(resourceSchema) })),
+      }),
+    )
+    .default([]),
+  roles: z.array(roleSchema).default([]),
+});
+
+type CatalogFile = z.infer<typeof fileSchema>;
+type Fail = (path: NodePath, problem: string) => never;
+
+function show(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+function formatPath(path: NodePath): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
+
+function failer(source: CatalogSource): Fail {
+  return (path, problem) => {
+    let position: { line: number; col: number } | undefined;
+    for (let n = path.length; n >= 0 && !position; n--) position = source.locate(path.slice(0, n));
+    const where = formatPath(path);
+    throw new CatalogError(
+      source.file,
+      where ? `${where}: ${problem}` : problem,
+      position ?? { line: 1, col: 1 },
+    );
+  };
+}
+
+function parseFile(content: unknown, fail: Fail): CatalogFile {
+  const result = fileSchema.safeParse(content ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (!issue) return fail([], "invalid catalog");
+  const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+  if (issue.code === "unrecognized_keys" && issue.keys[0] !== undefined) {
+    return fail([...path, issue.keys[0]], `unknown field ${show(issue.keys[0])}`);
+  }
+  return fail(path, issue.message);
+}
+
+function collectResources(file: CatalogFile, fail: Fail): ResourceDef[] {
+  const resources = [...BUILTIN_RESOURCES];
+  const keys = new Set(resources.map((r) => r.key));
+  const ids = new Set(resources.map((r) => r.id));
+  file.products.forEach((product, p) => {
+    product.categories.forEach((category, c) => {
+      category.resources.forEach((r, i) => {
+        const at = ["products", p, "categories", c, "resources", i];
+        if (keys.has(r.key)) fail([...at, "key"], `duplicate resource key ${show(r.key)}`);
+        if (ids.has(r.id)) fail([...at, "id"], `duplicate resource id ${r.id}`);
+        keys.add(r.key);
+        ids.add(r.id);
+        resources.push({ ...r, product: product.name, category: category.name });
+      });
+    });
+  });
+  return resources;
+}
+
+function collectRoles(file: CatalogFile, resources: readonly ResourceDef[], fail: Fail): PredefinedRole[] {
+  const owner = { ...OWNER_ROLE, resources: resources.map((r) => r.key), allResources: true };
+  const roles: PredefinedRole[] = [owner, { ...USER_ADMIN_ROLE, allResources: false }];
+  const known = new Set(owner.resources);
+  const names = new Set(roles.map((r) => r.name.toLowerCase()));
+  const ids = new Set(roles.map((r) => r.id));
+  file.roles.forEach((role, i) => {
+    if (ids.has(role.id)) fail(["roles", i, "id"], `duplicate role id ${role.id}`);
+    if (names.has(role.name.toLowerCase()))
+      fail(["roles", i, "name"], `duplicate role name ${show(role.name)}`);
+    role.resources.forEach((key, k) => {
+      if (!known.has(key)) fail(["roles", i, "resources", k], `unknown resource ${show(key)}`);
+    });
+    ids.add(role.id);
+    names.add(role.name.toLowerCase());
+    roles.push({ ...role, resources: [...new Set(role.resources)], allResources: false });
+  });
+  return roles;
+}
+
+/**
+ * Route patterns compile into a segment trie: a request walks it once, branching only where a
+ * literal and a `*` child both exist, so matching costs O(request segments × pattern depth).
+ */
+interface TrieNode {
+  readonly literal: Map<string, TrieNode>;
+  star: TrieNode | undefined;
+  /** Routes ending exactly here. */
+  readonly end: RouteEntry[];
+  /** Routes ending here with `/**`: they match here and everywhere below. */
+  readonly rest: RouteEntry[];
+}
+
+interface RouteEntry {
+  readonly methods: ReadonlySet<string>;
+  readonly index: number;
+}
+
+const SEGMENT = /^[A-Za-z0-9._~!$&'()+,;=:@-]+$/;
+
+function patternProblem(path: string): string | undefined {
+  if (!path.startsWith("/")) return 'must start with "/"';
+  const segments = path === "/" ? [] : path.slice(1).split("/");
+  for (const [i, segment] of segments.entries()) {
+    if (segment === "**" && i < segments.length - 1) return '"**" is only allowed as the last segment';
+    if (segment === "**" || segment === "*") continue;
+    if (segment === "") return "has an empty segment (repeated or trailing slash)";
+    if (segment === "." || segment === ".." || !SEGMENT.test(segment)) {
+      return `bad segment ${show(segment)}: use literal text, "*" for one segment or a final "**"`;
+    }
+  }
+  return undefined;
+}
+
+const newNode = (): TrieNode => ({ literal: new Map(), star: undefined, end: [], rest: [] });
+
+function insert(root: TrieNode, pattern: string, entry: RouteEntry): void {
+  let node = root;
+  for (const segment of pattern.split("/").filter((s) => s !== "")) {
+    if (segment === "**") {
+      node.rest.push(entry);
+      return;
+    }
+    const next = segment === "*" ? node.star : node.literal.get(segment);
+    const child = next ?? newNode();
+    if (segment === "*") node.star = child;
+    else node.literal.set(segment, child);
+    node = child;
+  }
+  node.end.push(entry);
+}
+
+function walk(
+  node: TrieNode,
+  segments: readonly string[],
+  i: number,
+  method: string,
+  hits: Set<number>,
+): void {
+  for (const entry of node.rest)
+    if (entry.methods.has(method) || entry.methods.has("*")) hits.add(entry.index);
+  const segment = segments[i];
+  if (segment === undefined) {
+    for (const entry of node.end)
+      if (entry.methods.has(method) || entry.methods.has("*")) hits.add(entry.index);
+    return;
+  }
+  const literal = node.literal.get(segment);
+  if (literal) walk(literal, segments, i + 1, method, hits);
+  if (node.star) walk(node.star, segments, i + 1, method, hits);
+}
+
+/** One request segment, percent-decoded; undefined when it could smuggle a separator or traversal. */
+function decodeSegment(raw: string): string | undefined {
+  let segment = raw;
+  if (raw.includes("%")) {
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      return undefined;
+    }
+    // A second decoding by the upstream must not turn this into a separator or a dot segment.
+    if (/%(2f|5c|2e|00)/i.test(segment)) return undefined;
+  }
+  if (/[/\\\0]/.test(segment)) return undefined;
+  // Path parameters (";…") are stripped by some servers, so "..;x" acts as "..".
+  const bare = segment.split(";", 1)[0];
+  return bare === "." || bare === ".." ? undefined : segment;
+}
+
+/** A request target's path segments, query and fragment dropped, empty segments collapsed. */
+export function requestSegments(target: string): string[] | undefined {
+  const cut = target.search(/[?#]/);
+  const path = cut === -1 ? target : target.slice(0, cut);
+  if (!path.startsWith("/")) return undefined;
+  const segments: string[] = [];
+  for (const raw of path.split("/")) {
+    if (raw === "") continue;
+    const segment = decodeSegment(raw);
+    if (segment === undefined) return undefined;
+    segments.push(segment);
+  }
+  return segments;
+}
+
+function compileRoutes(resources: readonly ResourceDef[]): (method: string, target: string) => number[] {
+  const root = newNode();
+  resources.forEach((resource, index) => {
+    for (const route of resource.routes) insert(root, route.path, { methods: new Set(route.methods), index });
+  });
+  return (method, target) => {
+    const segments = requestSegments(target);
+    if (!segments) return [];
+    const hits = new Set<number>();
+    walk(root, segments, 0, method.toUpperCase(), hits);
+    return [...hits].sort((a, b) => a - b);
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Validates a parsed catalog file and merges it with the built-ins; throws CatalogError. */
+export function buildCatalog(fileContent: unknown, source: CatalogSource): Catalog {
+  const fail = failer(source);
+  const file = parseFile(fileContent, fail);
+  const resources = deepFreeze(collectResources(file, fail));
+  const roles = deepFreeze(collectRoles(file, resources, fail));
+  const byKey = new Map(resources.map((r) => [r.key, r]));
+  const byId = new Map(roles.map((r) => [r.id, r]));
+  const match = compileRoutes(resources);
+  return Object.freeze({
+    resources,
+    roles,
+    resourceByKey: (key: string) => byKey.get(key),
+    roleById: (id: number) => byId.get(id),
+    resourcesForRoute: (method: string, target: string) =>
+      match(method, target).map((i) => resources[i] as ResourceDef),
+  });
+}

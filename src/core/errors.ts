@@ -1,0 +1,55 @@
+/**
+ * The one error registry: every error code latchkey returns, with its HTTP status and title.
+ * docs/errors.md lists the same codes (a test keeps them in sync). Codes are never reused.
+ *
+ * Throw `AppError` for faults and refusals; the HTTP layer alone turns it into a response.
+ */
+
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 400, title: "The request is not valid" },
+  INVALID_JSON: { status: 400, title: "The body must be valid JSON sent as application/json" },
+  INVALID_CURSOR: { status: 400, title: "The cursor is not valid for this query" },
+  UNKNOWN_ROLE: { status: 400, title: "A role does not exist in this account" },
+  UNKNOWN_RESOURCE: { status: 400, title: "A resource does not exist" },
+  UNAUTHENTICATED: { status: 401, title: "Credentials are missing or not valid" },
+  INVALID_LOGIN: { status: 401, title: "Email or password is wrong" },
+  FORBIDDEN: { status: 403, title: "The caller lacks the resource this needs" },
+  ESCALATION_DENIED: { status: 403, title: "The caller cannot give more than it holds" },
+  CSRF_FAILED: { status: 403, title: "The CSRF token is missing or wrong" },
+  NOT_FOUND: { status: 404, title: "No such route" },
+  ACCOUNT_NOT_FOUND: { status: 404, title: "No such account" },
+  KEY_NOT_FOUND: { status: 404, title: "No such key in this account" },
+  ROLE_NOT_FOUND: { status: 404, title: "No such role in this account" },
+  USER_NOT_FOUND: { status: 404, title: "No such user in this account" },
+  ACCOUNT_EXISTS: { status: 409, title: "The account already exists" },
+  KEY_NAME_TAKEN: { status: 409, title: "A key with this name already exists in the account" },
+  ROLE_NAME_TAKEN: { status: 409, title: "A role with this name already exists in the account" },
+  ROLE_PREDEFINED: { status: 409, title: "Predefined roles cannot be changed" },
+  ROLE_IN_USE: { status: 409, title: "The role is still held by users or keys" },
+  USER_EXISTS: { status: 409, title: "The user already exists" },
+  USER_ALREADY_MEMBER: { status: 409, title: "The user is already a member of the account" },
+  LAST_OWNER: { status: 409, title: "The account must keep at least one Owner user" },
+  BODY_TOO_LARGE: { status: 413, title: "The body is larger than 1 MiB" },
+  RATE_LIMITED: { status: 429, title: "Too many requests" },
+  INTERNAL: { status: 500, title: "Internal error" },
+  NOT_READY: { status: 503, title: "The service is not ready" },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string = ERRORS[code].title,
+    readonly extra: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(detail);
+    this.name = "AppError";
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function fail(code: ErrorCode, detail?: string, extra?: Record<string, unknown>): never {
+  throw new AppError(code, detail, extra);
+}

@@ -1,0 +1,22 @@
+/** Validation rules for names that users choose (SPEC §1, §2). */
+
+export const ACCOUNT_NAME = /^[a-z][a-z0-9-]{1,39}$/;
+export const MAX_LABEL_LENGTH = 100;
+
+export function isAccountName(name: string): boolean {
+  return ACCOUNT_NAME.test(name);
+}
+
+/** Trims a key or role label; returns undefined when empty or longer than 100 characters. */
+export function normalizeLabel(raw: string): string | undefined {
+  const name = raw.trim();
+  if (name.length === 0 || name.length > MAX_LABEL_LENGTH) return undefined;
+  return name;
+}
+
+/** Emails compare case-insensitively; we store them lower-cased. */
+export function normalizeEmail(raw: string): string | undefined {
+  const email = raw.trim().toLowerCase();
+  if (email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return undefined;
+  return email;
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from "node:crypto";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "pino";
+import type { Services } from "../services/index.js";
+import { createGuards } from "./auth.js";
+import type { AppEnv } from "./context.js";
+import { docsRoutes } from "./docs-page.js";
+import { onError, problem } from "./problem.js";
+import { keyRoutes } from "./routes/keys.js";
+import { roleRoutes } from "./routes/roles.js";
+import { sessionRoutes } from "./routes/session.js";
+import { userRoutes } from "./routes/users.js";
+import { createSecure } from "./secure.js";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export interface AppOptions {
+  services: Services;
+  logger: Logger;
+  publicUrl: string;
+  trustProxy: boolean;
+  /** Resolves when the database answers; /readyz uses it. */
+  ready: () => Promise<void>;
+}
+
+/** Builds the HTTP application. No port is opened here: tests call `app.request()` directly. */
+export function createApp(options: AppOptions) {
+  const { services, logger } = options;
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const errors = result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+      const detail = errors.map((error) => `${error.path || "body"}: ${error.message}`).join("; ");
+      return problem(c, "VALIDATION_FAILED", detail, { errors });
+    },
+  });
+
+  app.use(requestContext(logger, options.trustProxy));
+  app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, "BODY_TOO_LARGE") }));
+  app.use("/v1/*", requireJsonBody);
+  app.onError(onError);
+  app.notFound((c) => problem(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
+
+  const secure = createSecure(app, createGuards({ ...services, store: services.deps.store, roles: services.roleDirectory }));
+  sessionRoutes(app, secure, services, options.publicUrl.startsWith("https://"));
+  keyRoutes(app, secure, services);
+  roleRoutes(app, secure, services);
+  userRoutes(app, secure, services);
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    try {
+      await options.ready();
+      return c.json({ status: "ready" });
+    } catch (error) {
+      c.get("log").warn({ err: error }, "readiness check failed");
+      return problem(c, "NOT_READY", "The database does not answer");
+    }
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "latchkey", version: "1", description: "API keys for integrations, least privilege on every call" },
+    servers: [{ url: options.publicUrl }],
+  });
+  docsRoutes(app);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+
+function requestContext(logger: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set("requestId", requestId);
+    c.set("log", logger);
+    c.set("clientIp", clientIp(c, trustProxy));
+    c.header("x-request-id", requestId);
+    await next();
+    logger.info(
+      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) },
+      "request",
+    );
+  };
+}
+
+function clientIp(c: Parameters<MiddlewareHandler<AppEnv>>[0], trustProxy: boolean): string | null {
+  if (trustProxy) {
+    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? null;
+}
+
+/** Bodies on /v1 must be JSON: anything else is a 400 before validation runs. */
+const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const hasBody = c.req.header("content-length") !== undefined && c.req.header("content-length") !== "0";
+  if (BODY_METHODS.has(c.req.method) && (hasBody || c.req.header("transfer-encoding"))) {
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+      return problem(c, "INVALID_JSON", "Send the body as application/json");
+    }
+  }
+  await next();
+};

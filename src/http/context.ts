@@ -1,0 +1,25 @@
+import type { Logger } from "pino";
+import type { Grant, RoleView } from "../core/permissions.js";
+import type { Actor, Principal } from "../services/deps.js";
+
+/** What an authenticated request carries from the auth middleware to the handlers. */
+export interface Caller {
+  principal: Principal;
+  actor: Actor;
+  via: "key" | "session";
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    clientIp: string | null;
+    caller: Caller;
+    /** Set by the resource guard for routes under /v1/accounts/{account}. */
+    grant: Grant;
+    roles: RoleView[];
+  };
+}
+
+/** Who may call a route: recorded in the OpenAPI document as `x-latchkey-access`. */
+export type Access = "public" | "authenticated" | { resource: string };

@@ -1,0 +1,33 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { AppError, ERRORS, type ErrorCode } from "../core/errors.js";
+import type { AppEnv } from "./context.js";
+
+/**
+ * The one error mapper: AppError → RFC 9457 problem+json with a stable `code` and the request id.
+ * Anything unexpected becomes a generic 500; its details go to the log only, never to the client.
+ */
+export function problemBody(code: ErrorCode, detail: string, requestId: string, extra: Record<string, unknown> = {}) {
+  const { status, title } = ERRORS[code];
+  return { type: `urn:latchkey:error:${code}`, title, status, detail, code, requestId, ...extra };
+}
+
+export function problem(
+  c: Context<AppEnv>,
+  code: ErrorCode,
+  detail: string = ERRORS[code].title,
+  extra: Record<string, unknown> = {},
+) {
+  const body = problemBody(code, detail, c.get("requestId") ?? "unknown", extra);
+  return c.body(JSON.stringify(body), body.status as 400, { "content-type": "application/problem+json" });
+}
+
+export function onError(error: Error, c: Context<AppEnv>) {
+  if (error instanceof AppError) return problem(c, error.code, error.detail, { ...error.extra });
+  if (error instanceof HTTPException) {
+    if (error.status === 400 || error.status === 415) return problem(c, "INVALID_JSON", error.message);
+    if (error.status === 413) return problem(c, "BODY_TOO_LARGE");
+  }
+  c.get("log")?.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
+  return problem(c, "INTERNAL", `Something went wrong; quote request id ${c.get("requestId")}`);
+}

@@ -1,0 +1,135 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Services } from "../../services/index.js";
+import type { AppEnv } from "../context.js";
+import type { Secure } from "../secure.js";
+import { AccountParam, jsonBody, jsonResponse, KeySchema, Label, problemResponses, RoleIds } from "../schemas.js";
+
+const tags = ["Generated keys"];
+const KeyParams = AccountParam.extend({
+  appKey: z.string().max(100).openapi({ param: { name: "appKey", in: "path" }, example: "appkey-mystore-QWERTY" }),
+});
+const errors = problemResponses(400, 401, 403, 404);
+
+const ListQuery = z.strictObject({
+  q: z.string().max(100).optional(),
+  status: z.enum(["active", "inactive"]).optional(),
+  role: z.coerce.number().int().positive().optional(),
+  sort: z.enum(["name", "createdAt", "tokenCreatedAt", "lastUsedAt"]).default("createdAt"),
+  order: z.enum(["asc", "desc"]).default("desc"),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(500).optional(),
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/keys",
+  tags,
+  summary: "List generated keys",
+  request: { params: AccountParam, query: ListQuery },
+  responses: {
+    200: jsonResponse(
+      z.object({ items: z.array(KeySchema), nextCursor: z.string().nullable(), total: z.number().int() }),
+      "A page of keys",
+    ),
+    ...errors,
+  },
+});
+
+const create = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account}/keys",
+  tags,
+  summary: "Generate a key; the token is in this response only",
+  request: {
+    params: AccountParam,
+    body: jsonBody(
+      z.strictObject({ name: Label, roles: RoleIds.optional(), delivery: z.enum(["inline"]).optional() }),
+    ),
+  },
+  responses: {
+    201: jsonResponse(z.object({ key: KeySchema, appToken: z.string() }), "The key and its token"),
+    ...problemResponses(400, 401, 403, 404, 409, 413),
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/keys/{appKey}",
+  tags,
+  summary: "One key",
+  request: { params: KeyParams },
+  responses: { 200: jsonResponse(KeySchema, "The key"), ...errors },
+});
+
+const patch = createRoute({
+  method: "patch",
+  path: "/v1/accounts/{account}/keys/{appKey}",
+  tags,
+  summary: "Rename, activate or deactivate a key",
+  request: {
+    params: KeyParams,
+    body: jsonBody(z.strictObject({ name: Label.optional(), active: z.boolean().optional() })),
+  },
+  responses: { 200: jsonResponse(KeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 409) },
+});
+
+const setRoles = createRoute({
+  method: "put",
+  path: "/v1/accounts/{account}/keys/{appKey}/roles",
+  tags,
+  summary: "Replace the roles of a key",
+  request: { params: KeyParams, body: jsonBody(z.strictObject({ roles: RoleIds })) },
+  responses: { 200: jsonResponse(KeySchema, "The key"), ...errors },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account}/keys/{appKey}",
+  tags,
+  summary: "Delete a key for good",
+  request: { params: KeyParams },
+  responses: { 204: { description: "Deleted" }, ...errors },
+});
+
+export function keyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
+  const { keys } = services;
+  const view = { resource: "ViewApiKeys" };
+  const edit = { resource: "EditApiKeys" };
+
+  app.openapi(secure(view, list), async (c) => {
+    const { account } = c.req.valid("param");
+    const query = c.req.valid("query");
+    const params = { sort: query.sort, order: query.order, limit: query.limit };
+    const filters = Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined));
+    return c.json(await keys.list(account, { ...filters, ...params }), 200);
+  });
+
+  app.openapi(secure(edit, create), async (c) => {
+    const { account } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const result = await keys.create(c.get("caller").actor, c.get("grant"), account, body);
+    return c.json(result, 201);
+  });
+
+  app.openapi(secure(view, get), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    return c.json(await keys.get(account, appKey), 200);
+  });
+
+  app.openapi(secure(edit, patch), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    return c.json(await keys.update(c.get("caller").actor, account, appKey, c.req.valid("json")), 200);
+  });
+
+  app.openapi(secure(edit, setRoles), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    const { roles } = c.req.valid("json");
+    return c.json(await keys.setRoles(c.get("caller").actor, c.get("grant"), account, appKey, roles), 200);
+  });
+
+  app.openapi(secure(edit, remove), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    await keys.remove(c.get("caller").actor, account, appKey);
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,144 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { fail } from "../../core/errors.js";
+import { grantResources } from "../../core/permissions.js";
+import type { Principal } from "../../services/deps.js";
+import type { Services } from "../../services/index.js";
+import { CSRF_COOKIE, SESSION_COOKIE } from "../auth.js";
+import type { AppEnv } from "../context.js";
+import { jsonBody, jsonResponse, problemResponses, RoleRef } from "../schemas.js";
+import type { Secure } from "../secure.js";
+
+const tags = ["Session"];
+const AccountAccess = z.object({ account: z.string(), roles: z.array(RoleRef), resources: z.array(z.string()) });
+
+const login = createRoute({
+  method: "post",
+  path: "/v1/auth/login",
+  tags,
+  summary: "Sign in to the admin; sets the session cookie",
+  request: { body: jsonBody(z.strictObject({ email: z.string().max(254), password: z.string().max(200) })) },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        user: z.object({ id: z.string(), email: z.string() }),
+        csrfToken: z.string(),
+        expiresAt: z.string(),
+      }),
+      "Signed in",
+    ),
+    ...problemResponses(400, 401),
+  },
+});
+
+const logout = createRoute({
+  method: "post",
+  path: "/v1/auth/logout",
+  tags,
+  summary: "End the session",
+  responses: { 204: { description: "Signed out" } },
+});
+
+const me = createRoute({
+  method: "get",
+  path: "/v1/me",
+  tags,
+  summary: "Who is calling, in which accounts, with which resources",
+  responses: {
+    200: jsonResponse(
+      z.object({
+        principal: z.union([
+          z.object({ type: z.literal("user"), id: z.string(), email: z.string() }),
+          z.object({ type: z.literal("key"), appKey: z.string(), account: z.string() }),
+        ]),
+        accounts: z.array(AccountAccess),
+      }),
+      "The caller",
+    ),
+    ...problemResponses(401),
+  },
+});
+
+const resources = createRoute({
+  method: "get",
+  path: "/v1/resources",
+  tags: ["Roles"],
+  summary: "The resource catalog",
+  responses: {
+    200: jsonResponse(
+      z.object({
+        items: z.array(
+          z.object({
+            key: z.string(),
+            id: z.number().int(),
+            name: z.string(),
+            description: z.string(),
+            product: z.string(),
+            category: z.string(),
+          }),
+        ),
+      }),
+      "Every resource",
+    ),
+    ...problemResponses(401),
+  },
+});
+
+export function sessionRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services, secureCookies: boolean) {
+  const { sessions, roleDirectory, deps } = services;
+  const cookie = { path: "/", sameSite: "Lax", secure: secureCookies } as const;
+
+  app.openapi(secure("public", login), async (c) => {
+    const { email, password } = c.req.valid("json");
+    const meta = { ip: c.get("clientIp"), userAgent: c.req.header("user-agent") ?? null, requestId: c.get("requestId") };
+    const session = await sessions.login(email, password, meta);
+    if (!session) fail("INVALID_LOGIN");
+    const maxAge = Math.floor((session.expiresAt - deps.clock.now()) / 1000);
+    setCookie(c, SESSION_COOKIE, session.secret, { ...cookie, httpOnly: true, maxAge });
+    setCookie(c, CSRF_COOKIE, session.csrfToken, { ...cookie, httpOnly: false, maxAge });
+    const expiresAt = new Date(session.expiresAt).toISOString();
+    return c.json({ user: session.user, csrfToken: session.csrfToken, expiresAt }, 200);
+  });
+
+  app.openapi(secure("public", logout), async (c) => {
+    const secret = getCookie(c, SESSION_COOKIE);
+    if (secret) await sessions.logout(secret);
+    deleteCookie(c, SESSION_COOKIE, cookie);
+    deleteCookie(c, CSRF_COOKIE, cookie);
+    return c.body(null, 204);
+  });
+
+  async function accountsOf(principal: Principal): Promise<string[]> {
+    if (principal.type === "key") return [principal.account];
+    return deps.store.listUserAccounts(principal.userId);
+  }
+
+  app.openapi(secure("authenticated", me), async (c) => {
+    const { principal } = c.get("caller");
+    const every = deps.catalog.resources.map((resource) => resource.key);
+    const accounts = await Promise.all(
+      (await accountsOf(principal)).map(async (account) => {
+        const access = await roleDirectory.access(deps.store, principal, account);
+        const roles = access.roles.map((role) => ({ id: role.id, name: role.name }));
+        return { account, roles, resources: grantResources(access.grant, every) };
+      }),
+    );
+    const who =
+      principal.type === "user"
+        ? { type: "user" as const, id: principal.userId, email: principal.email }
+        : { type: "key" as const, appKey: principal.appKey, account: principal.account };
+    return c.json({ principal: who, accounts }, 200);
+  });
+
+  app.openapi(secure("authenticated", resources), (c) => {
+    const items = deps.catalog.resources.map(({ key, id, name, description, product, category }) => ({
+      key,
+      id,
+      name,
+      description,
+      product,
+      category,
+    }));
+    return c.json({ items }, 200);
+  });
+}

@@ -1,0 +1,74 @@
+import { z } from "@hono/zod-openapi";
+
+/** Schemas shared by several route files. Request bodies are strict: unknown fields are a 400. */
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    requestId: z.string(),
+  })
+  .openapi("Problem");
+
+export const problemResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: "Error", content: { "application/problem+json": { schema: ProblemSchema } } },
+    ]),
+  );
+
+export const AccountParam = z.object({
+  account: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,39}$/)
+    .openapi({ param: { name: "account", in: "path" }, example: "mystore" }),
+});
+
+export const Label = z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters");
+
+export const RoleIds = z.array(z.number().int().positive()).max(200);
+
+export const RoleRef = z.object({ id: z.number().int(), name: z.string() });
+
+export const KeySchema = z
+  .object({
+    id: z.string(),
+    appKey: z.string(),
+    account: z.string(),
+    name: z.string(),
+    keyType: z.literal("generated"),
+    status: z.enum(["active", "inactive"]),
+    active: z.boolean(),
+    roles: z.array(RoleRef),
+    creationDate: z.string(),
+    creationDateToken: z.string(),
+    lastUsedAt: z.string().nullable(),
+    updatedAt: z.string(),
+  })
+  .openapi("Key");
+
+export const RoleSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    type: z.enum(["predefined", "custom"]),
+    resources: z.array(z.string()),
+    products: z.array(z.string()),
+  })
+  .openapi("Role");
+
+export const UserSchema = z
+  .object({ id: z.string(), email: z.string(), roles: z.array(RoleRef), addedAt: z.string() })
+  .openapi("User");
+
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { required: true, content: { "application/json": { schema } } } as const;
+}
+
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } } as const;
+}

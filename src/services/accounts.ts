@@ -1,0 +1,78 @@
+import { recordAudit } from "../audit/audit.js";
+import { AppError, fail } from "../core/errors.js";
+import { isAccountName, normalizeEmail } from "../core/names.js";
+import { generateAppKey, generateAppToken } from "../core/tokens.js";
+import { StoreConflict } from "../storage/store.js";
+import { hashToken } from "../verify/token-hash.js";
+import { type Actor, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
+import { generatePassword, OWNER_ROLE_ID } from "./users.js";
+
+/**
+ * Account bootstrap (`latchkey init`): the account, its first user holding Owner, and a bootstrap
+ * key holding Owner, in one transaction. The generated password and the token are returned once.
+ */
+export interface InitResult {
+  account: string;
+  email: string;
+  /** Null when the email already had a sign-in (its password is unchanged). */
+  password: string | null;
+  appKey: string;
+  appToken: string;
+}
+
+export const BOOTSTRAP_KEY_NAME = "Bootstrap key";
+
+export function createAccountService(deps: ServiceDeps) {
+  const { store, clock } = deps;
+
+  async function init(
+    input: { account: string; email: string; password?: string | undefined },
+    actor: Actor = SYSTEM_ACTOR,
+  ): Promise<InitResult> {
+    const account = input.account;
+    if (!isAccountName(account)) {
+      fail("VALIDATION_FAILED", "account must be 2-40 characters of a-z, 0-9 and -, starting with a letter");
+    }
+    const email = normalizeEmail(input.email) ?? fail("VALIDATION_FAILED", "email is not a valid address");
+    if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
+      fail("VALIDATION_FAILED", `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    const password = input.password ?? generatePassword();
+    const passwordHash = await hashPassword(password);
+    const appKey = generateAppKey(deps.random, deps.keyPrefix, account);
+    const appToken = generateAppToken(deps.random, deps.tokenPrefix);
+    const now = clock.now();
+    try {
+      const created = await store.transaction(async (tx) => {
+        if (await tx.getAccount(account)) fail("ACCOUNT_EXISTS", `Account ${account} already exists`);
+        await tx.createAccount({ name: account, createdAt: now });
+        let user = await tx.getUserByEmail(email);
+        const isNew = !user;
+        if (!user) {
+          user = { id: deps.newId(), email, passwordHash, createdAt: now };
+          await tx.createUser(user);
+        }
+        await tx.addMember(account, user.id, now);
+        await tx.setUserRoles(account, user.id, [OWNER_ROLE_ID]);
+        const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
+        const key = { id: deps.newId(), appKey, account, name: BOOTSTRAP_KEY_NAME, active: true, createdAt: now };
+        await tx.createKey({ ...key, token, roleIds: [OWNER_ROLE_ID] });
+        const audit = (action: string, target: { type: string; id: string }, data: Record<string, unknown>) =>
+          recordAudit(tx, deps, actor, { account, action, target, data });
+        await audit("account.created", { type: "account", id: account }, { after: { name: account } });
+        await audit("user.added", { type: "user", id: user.id }, { after: { email, roles: [OWNER_ROLE_ID] } });
+        await audit("key.created", { type: "key", id: appKey }, { after: { name: key.name, roles: [OWNER_ROLE_ID] } });
+        return isNew;
+      });
+      return { account, email, password: created ? password : null, appKey, appToken };
+    } catch (error) {
+      if (error instanceof StoreConflict && error.constraint === "account") {
+        throw new AppError("ACCOUNT_EXISTS", `Account ${account} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  return { init };
+}

@@ -1,0 +1,48 @@
+import type { Catalog } from "../core/catalog.js";
+import type { RandomBytes } from "../core/tokens.js";
+import type { Store } from "../storage/store.js";
+
+export interface Clock {
+  now(): number;
+}
+
+/** Everything a use case may touch; built once in main.ts, replaced piecemeal in tests. */
+export interface ServiceDeps {
+  store: Store;
+  catalog: Catalog;
+  clock: Clock;
+  random: RandomBytes;
+  newId: () => string;
+  keyPrefix: string;
+  tokenPrefix: string;
+}
+
+/** Who performs a use case, and from where: recorded in every audit event. */
+export interface Actor {
+  type: "user" | "key" | "system";
+  /** User id, appKey, or "system". */
+  id: string;
+  /** Email, appKey, or "system". */
+  label: string;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = {
+  type: "system",
+  id: "system",
+  label: "system",
+  ip: null,
+  userAgent: null,
+  requestId: null,
+};
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** An authenticated caller. */
+export type Principal =
+  | { type: "user"; userId: string; email: string }
+  | { type: "key"; keyId: string; appKey: string; account: string };

@@ -1,0 +1,251 @@
+import { AppError, fail } from "../core/errors.js";
+import { canGive, changedRoleIds, type Grant, type RoleView } from "../core/permissions.js";
+import { generateAppKey, generateAppToken } from "../core/tokens.js";
+import { normalizeLabel } from "../core/names.js";
+import { recordAudit } from "../audit/audit.js";
+import { type KeyListQuery, type KeyRecord, type KeySort, StoreConflict, type StoreOps } from "../storage/store.js";
+import { hashToken } from "../verify/token-hash.js";
+import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import type { RoleDirectory } from "./role-directory.js";
+
+/**
+ * Generated keys: create, read, list, rename, (de)activate, set roles, delete. The plaintext
+ * token exists only in the return value of `create`; the store receives its hash.
+ */
+
+export interface KeyView {
+  id: string;
+  appKey: string;
+  account: string;
+  name: string;
+  keyType: "generated";
+  status: "active" | "inactive";
+  active: boolean;
+  roles: { id: number; name: string }[];
+  creationDate: string;
+  creationDateToken: string;
+  lastUsedAt: string | null;
+  updatedAt: string;
+}
+
+export interface KeyListParams {
+  q?: string;
+  status?: "active" | "inactive";
+  role?: number;
+  sort: KeySort;
+  order: "asc" | "desc";
+  limit: number;
+  cursor?: string;
+}
+
+export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
+  const { store, clock } = deps;
+
+  async function roleNames(tx: StoreOps, account: string): Promise<Map<number, string>> {
+    return new Map((await roles.list(tx, account)).map((role) => [role.id, role.name]));
+  }
+
+  function view(key: KeyRecord, names: Map<number, string>): KeyView {
+    return {
+      id: key.id,
+      appKey: key.appKey,
+      account: key.account,
+      name: key.name,
+      keyType: "generated",
+      status: key.active ? "active" : "inactive",
+      active: key.active,
+      roles: key.roleIds.flatMap((id) => {
+        const name = names.get(id);
+        return name === undefined ? [] : [{ id, name }];
+      }),
+      creationDate: iso(key.createdAt),
+      creationDateToken: iso(key.tokenCreatedAt),
+      lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+      updatedAt: iso(key.updatedAt),
+    };
+  }
+
+  function checkGive(grant: Grant, given: readonly RoleView[]): void {
+    const refused = given.find((role) => !canGive(grant, role));
+    if (refused) {
+      fail("ESCALATION_DENIED", `You cannot give role ${refused.id} (${refused.name}): it holds resources you lack`);
+    }
+  }
+
+  function labelOrFail(raw: string): string {
+    return normalizeLabel(raw) ?? fail("VALIDATION_FAILED", "name must be 1-100 characters after trimming");
+  }
+
+  async function owned(tx: StoreOps, account: string, appKey: string): Promise<KeyRecord> {
+    const key = await tx.getKeyByAppKey(appKey);
+    if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
+    return key;
+  }
+
+  async function create(
+    actor: Actor,
+    grant: Grant,
+    account: string,
+    input: { name: string; roles?: number[] | undefined },
+  ): Promise<{ key: KeyView; appToken: string }> {
+    const name = labelOrFail(input.name);
+    const appToken = generateAppToken(deps.random, deps.tokenPrefix);
+    const now = clock.now();
+    for (let attempt = 0; ; attempt++) {
+      const appKey = generateAppKey(deps.random, deps.keyPrefix, account);
+      try {
+        const key = await store.transaction(async (tx) => {
+          const given = await roles.resolve(tx, account, input.roles ?? []);
+          checkGive(grant, given);
+          const roleIds = given.map((role) => role.id);
+          const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
+          await tx.createKey({ id: deps.newId(), appKey, account, name, active: true, createdAt: now, token, roleIds });
+          await recordAudit(tx, deps, actor, {
+            account,
+            action: "key.created",
+            target: { type: "key", id: appKey },
+            data: { after: { name, active: true, roles: roleIds } },
+          });
+          return view(await owned(tx, account, appKey), await roleNames(tx, account));
+        });
+        return { key, appToken };
+      } catch (error) {
+        if (error instanceof StoreConflict && error.constraint === "app_key" && attempt < 5) continue;
+        throw mapConflict(error, name);
+      }
+    }
+  }
+
+  async function get(account: string, appKey: string): Promise<KeyView> {
+    const key = await owned(store, account, appKey);
+    return view(key, await roleNames(store, account));
+  }
+
+  async function list(account: string, params: KeyListParams) {
+    const query: KeyListQuery = { account, sort: params.sort, order: params.order, limit: params.limit };
+    if (params.q) query.q = params.q;
+    if (params.status) query.status = params.status;
+    if (params.role !== undefined) query.roleId = params.role;
+    if (params.cursor) query.after = decodeCursor(params.cursor, params.sort, params.order);
+    const page = await store.listKeys(query);
+    const names = await roleNames(store, account);
+    const last = page.items.at(-1);
+    return {
+      items: page.items.map((key) => view(key, names)),
+      nextCursor: page.hasMore && last ? encodeCursor(params.sort, params.order, last) : null,
+      total: page.total,
+    };
+  }
+
+  async function update(
+    actor: Actor,
+    account: string,
+    appKey: string,
+    patch: { name?: string | undefined; active?: boolean | undefined },
+  ): Promise<KeyView> {
+    const name = patch.name === undefined ? undefined : labelOrFail(patch.name);
+    try {
+      return await store.transaction(async (tx) => {
+        const before = await owned(tx, account, appKey);
+        const changes: { name?: string; active?: boolean; updatedAt: number } = { updatedAt: clock.now() };
+        if (name !== undefined && name !== before.name) changes.name = name;
+        if (patch.active !== undefined && patch.active !== before.active) changes.active = patch.active;
+        if (changes.name === undefined && changes.active === undefined) {
+          return view(before, await roleNames(tx, account));
+        }
+        const after = (await tx.updateKey(account, appKey, changes)) as KeyRecord;
+        const target = { type: "key", id: appKey };
+        if (changes.name !== undefined) {
+          const data = { before: { name: before.name }, after: { name: changes.name } };
+          await recordAudit(tx, deps, actor, { account, action: "key.renamed", target, data });
+        }
+        if (changes.active !== undefined) {
+          const action = changes.active ? "key.activated" : "key.deactivated";
+          const data = { before: { active: before.active }, after: { active: changes.active } };
+          await recordAudit(tx, deps, actor, { account, action, target, data });
+        }
+        return view(after, await roleNames(tx, account));
+      });
+    } catch (error) {
+      throw mapConflict(error, name ?? "");
+    }
+  }
+
+  async function setRoles(
+    actor: Actor,
+    grant: Grant,
+    account: string,
+    appKey: string,
+    roleIds: number[],
+  ): Promise<KeyView> {
+    return store.transaction(async (tx) => {
+      const before = await owned(tx, account, appKey);
+      const after = (await roles.resolve(tx, account, roleIds)).map((role) => role.id);
+      const changed = await roles.existing(tx, account, changedRoleIds(before.roleIds, after));
+      checkGive(grant, changed);
+      await tx.setKeyRoles(account, before.id, after);
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "key.roles_set",
+        target: { type: "key", id: appKey },
+        data: { before: { roles: before.roleIds }, after: { roles: after } },
+      });
+      return view({ ...before, roleIds: after }, await roleNames(tx, account));
+    });
+  }
+
+  async function remove(actor: Actor, account: string, appKey: string): Promise<void> {
+    await store.transaction(async (tx) => {
+      const before = await owned(tx, account, appKey);
+      await tx.deleteKey(account, appKey);
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "key.deleted",
+        target: { type: "key", id: appKey },
+        data: { before: { name: before.name, active: before.active, roles: before.roleIds } },
+      });
+    });
+  }
+
+  return { create, get, list, update, setRoles, remove };
+}
+
+export type KeyService = ReturnType<typeof createKeyService>;
+
+function mapConflict(error: unknown, name: string): unknown {
+  if (error instanceof StoreConflict && error.constraint === "key_name") {
+    return new AppError("KEY_NAME_TAKEN", `A key named "${name}" already exists in this account`);
+  }
+  return error;
+}
+
+function sortValue(key: KeyRecord, sort: KeySort): string | number {
+  switch (sort) {
+    case "name":
+      return key.name.toLowerCase();
+    case "createdAt":
+      return key.createdAt;
+    case "tokenCreatedAt":
+      return key.tokenCreatedAt;
+    case "lastUsedAt":
+      return key.lastUsedAt ?? 0;
+  }
+}
+
+function encodeCursor(sort: KeySort, order: string, last: KeyRecord): string {
+  return Buffer.from(JSON.stringify([sort, order, sortValue(last, sort), last.id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string, sort: KeySort, order: string): { value: string | number; id: string } {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(parsed) && parsed.length === 4 && parsed[0] === sort && parsed[1] === order) {
+      const [, , value, id] = parsed as unknown[];
+      const valueOk = sort === "name" ? typeof value === "string" : Number.isSafeInteger(value);
+      if (valueOk && typeof id === "string") return { value: value as string | number, id };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  return fail("INVALID_CURSOR", "The cursor does not belong to this sort and order; start again without it");
+}

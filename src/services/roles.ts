@@ -1,0 +1,124 @@
+import { recordAudit } from "../audit/audit.js";
+import { AppError, fail } from "../core/errors.js";
+import { normalizeLabel } from "../core/names.js";
+import { type Grant, missingResource, type RoleView } from "../core/permissions.js";
+import { StoreConflict, type StoreOps } from "../storage/store.js";
+import type { Actor, ServiceDeps } from "./deps.js";
+import type { RoleDirectory } from "./role-directory.js";
+
+/** Roles of an account: predefined (read-only, from the catalog) and custom ones. */
+
+export interface RoleDto {
+  id: number;
+  name: string;
+  type: "predefined" | "custom";
+  resources: string[];
+  products: string[];
+}
+
+export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
+  const { store, catalog, clock } = deps;
+  const everyResource = () => catalog.resources.map((resource) => resource.key);
+
+  function dto(role: RoleView): RoleDto {
+    const resources = role.allResources ? everyResource() : [...role.resources];
+    const products = new Set(resources.map((key) => catalog.resourceByKey(key)?.product ?? "unknown"));
+    return {
+      id: role.id,
+      name: role.name,
+      type: role.predefined ? "predefined" : "custom",
+      resources,
+      products: [...products].sort(),
+    };
+  }
+
+  function checkInput(grant: Grant, input: { name: string; resources: string[] }) {
+    const name = normalizeLabel(input.name) ?? fail("VALIDATION_FAILED", "name must be 1-100 characters");
+    const resources = [...new Set(input.resources)].sort();
+    const unknown = resources.filter((key) => !catalog.resourceByKey(key));
+    if (unknown.length > 0) fail("UNKNOWN_RESOURCE", `Unknown resources: ${unknown.join(", ")}`, { resources: unknown });
+    const lacking = missingResource(grant, resources);
+    if (lacking) fail("ESCALATION_DENIED", `You cannot put ${lacking} in a role: you do not hold it`);
+    const clash = catalog.roles.find((role) => role.name.toLowerCase() === name.toLowerCase());
+    if (clash) fail("ROLE_NAME_TAKEN", `"${name}" is the name of a predefined role`);
+    return { name, resources };
+  }
+
+  async function customOrFail(tx: StoreOps, account: string, id: number) {
+    if (catalog.roleById(id)) fail("ROLE_PREDEFINED", `Role ${id} is predefined and cannot be changed`);
+    const role = await tx.getRole(account, id);
+    return role ?? fail("ROLE_NOT_FOUND", `No role ${id} in account ${account}`);
+  }
+
+  async function list(account: string): Promise<RoleDto[]> {
+    return (await roles.list(store, account)).map(dto);
+  }
+
+  async function create(actor: Actor, grant: Grant, account: string, input: { name: string; resources: string[] }) {
+    const { name, resources } = checkInput(grant, input);
+    return guardName(name, () =>
+      store.transaction(async (tx) => {
+        const now = clock.now();
+        const role = await tx.createRole({ account, name, resources, createdAt: now, updatedAt: now });
+        const target = { type: "role", id: String(role.id) };
+        await recordAudit(tx, deps, actor, { account, action: "role.created", target, data: { after: { name, resources } } });
+        return dto({ id: role.id, name, predefined: false, allResources: false, resources });
+      }),
+    );
+  }
+
+  async function update(
+    actor: Actor,
+    grant: Grant,
+    account: string,
+    id: number,
+    input: { name: string; resources: string[] },
+  ) {
+    const { name, resources } = checkInput(grant, input);
+    return guardName(name, () =>
+      store.transaction(async (tx) => {
+        const before = await customOrFail(tx, account, id);
+        await tx.updateRole(account, id, { name, resources, updatedAt: clock.now() });
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "role.updated",
+          target: { type: "role", id: String(id) },
+          data: { before: { name: before.name, resources: before.resources }, after: { name, resources } },
+        });
+        return dto({ id, name, predefined: false, allResources: false, resources });
+      }),
+    );
+  }
+
+  async function remove(actor: Actor, account: string, id: number): Promise<void> {
+    await store.transaction(async (tx) => {
+      const before = await customOrFail(tx, account, id);
+      const holders = await tx.countRoleHolders(account, id);
+      if (holders > 0) {
+        fail("ROLE_IN_USE", `Role ${id} is held by ${holders} users or keys; take it from them first`, { holders });
+      }
+      await tx.deleteRole(account, id);
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "role.deleted",
+        target: { type: "role", id: String(id) },
+        data: { before: { name: before.name, resources: before.resources } },
+      });
+    });
+  }
+
+  return { list, create, update, remove, dto };
+}
+
+async function guardName<T>(name: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof StoreConflict && error.constraint === "role_name") {
+      throw new AppError("ROLE_NAME_TAKEN", `A role named "${name}" already exists in this account`);
+    }
+    throw error;
+  }
+}
+
+export type RoleService = ReturnType<typeof createRoleService>;

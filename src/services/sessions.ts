@@ -1,0 +1,65 @@
+/**
+ * Admin sign-in sessions. The cookie holds a 256-bit random secret; the store holds only its
+ * SHA-256. The CSRF token is derived from the secret (HMAC-free: SHA-256 of a fixed label and the
+ * secret), so it needs no storage and cannot be computed without the cookie. Neither the secret
+ * nor the password is ever logged or audited.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { recordAudit } from "../audit/audit.js";
+import { normalizeEmail } from "../core/names.js";
+import { digestsEqual, hashToken } from "../verify/token-hash.js";
+import type { Actor, ServiceDeps } from "./deps.js";
+import { DUMMY_HASH_PROMISE, verifyPassword } from "./passwords.js";
+
+export function csrfTokenFor(sessionSecret: string): string {
+  return createHash("sha256").update(`latchkey-csrf:${sessionSecret}`).digest("base64url");
+}
+
+export function csrfMatches(sessionSecret: string, presented: string): boolean {
+  return digestsEqual(csrfTokenFor(sessionSecret), presented);
+}
+
+export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: number }) {
+  const { store, clock } = deps;
+
+  async function auditEverywhere(userId: string, actor: Actor, action: string) {
+    for (const account of await store.listUserAccounts(userId)) {
+      await store.transaction((tx) => recordAudit(tx, deps, actor, { account, action, target: { type: "user", id: userId } }));
+    }
+  }
+
+  /** Returns the new session, or undefined when the email or password is wrong. */
+  async function login(email: string, password: string, meta: Omit<Actor, "type" | "id" | "label">) {
+    const normalized = normalizeEmail(email);
+    const user = normalized ? await store.getUserByEmail(normalized) : undefined;
+    // Spend the same time on unknown emails as on known ones.
+    const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
+    if (!user) return undefined;
+    const actor: Actor = { type: "user", id: user.id, label: user.email, ...meta };
+    if (!ok) {
+      await auditEverywhere(user.id, actor, "user.sign_in_failed");
+      return undefined;
+    }
+    const secret = randomBytes(32).toString("base64url");
+    const now = clock.now();
+    const expiresAt = now + deps.sessionTtlSeconds * 1000;
+    await store.createSession({ idHash: hashToken(secret), userId: user.id, createdAt: now, expiresAt });
+    await auditEverywhere(user.id, actor, "user.signed_in");
+    return { secret, csrfToken: csrfTokenFor(secret), expiresAt, user: { id: user.id, email: user.email } };
+  }
+
+  async function authenticate(secret: string) {
+    const session = await store.getSession(hashToken(secret));
+    if (!session || session.expiresAt <= clock.now()) return undefined;
+    const user = await store.getUserById(session.userId);
+    return user && { userId: user.id, email: user.email, expiresAt: session.expiresAt };
+  }
+
+  async function logout(secret: string): Promise<void> {
+    await store.deleteSession(hashToken(secret));
+  }
+
+  return { login, authenticate, logout };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;

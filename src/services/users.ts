@@ -1,0 +1,145 @@
+import { randomBytes } from "node:crypto";
+import { recordAudit } from "../audit/audit.js";
+import { AppError, fail } from "../core/errors.js";
+import { normalizeEmail } from "../core/names.js";
+import { canGive, changedRoleIds, type Grant, type RoleView } from "../core/permissions.js";
+import { BASE62, randomString } from "../core/tokens.js";
+import { type MemberRecord, StoreConflict, type StoreOps } from "../storage/store.js";
+import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
+import type { RoleDirectory } from "./role-directory.js";
+
+/** Users of an account: membership and roles. Passwords are hashed before they reach the store. */
+
+export const OWNER_ROLE_ID = 1;
+
+export interface UserDto {
+  id: string;
+  email: string;
+  roles: { id: number; name: string }[];
+  addedAt: string;
+}
+
+export function generatePassword(): string {
+  return randomString((size) => randomBytes(size), BASE62, 20);
+}
+
+export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
+  const { store, clock } = deps;
+
+  async function dto(tx: StoreOps, account: string, member: MemberRecord): Promise<UserDto> {
+    const held = await roles.existing(tx, account, member.roleIds);
+    return {
+      id: member.id,
+      email: member.email,
+      roles: held.map((role) => ({ id: role.id, name: role.name })),
+      addedAt: iso(member.addedAt),
+    };
+  }
+
+  function checkGive(grant: Grant, given: readonly RoleView[]) {
+    const refused = given.find((role) => !canGive(grant, role));
+    if (refused) fail("ESCALATION_DENIED", `You cannot give or take role ${refused.id} (${refused.name})`);
+  }
+
+  async function memberOrFail(tx: StoreOps, account: string, userId: string): Promise<MemberRecord> {
+    return (await tx.getMember(account, userId)) ?? fail("USER_NOT_FOUND", `No user ${userId} in account ${account}`);
+  }
+
+  /** Refuses a change that would leave the account without any Owner user. */
+  async function keepAnOwner(tx: StoreOps, account: string, member: MemberRecord, rolesAfter: number[]) {
+    if (!member.roleIds.includes(OWNER_ROLE_ID) || rolesAfter.includes(OWNER_ROLE_ID)) return;
+    if ((await tx.countUsersWithRole(account, OWNER_ROLE_ID)) <= 1) {
+      fail("LAST_OWNER", `${member.email} is the last Owner of ${account}`);
+    }
+  }
+
+  async function list(account: string): Promise<UserDto[]> {
+    const members = await store.listMembers(account);
+    return Promise.all(members.map((member) => dto(store, account, member)));
+  }
+
+  async function add(
+    actor: Actor,
+    grant: Grant,
+    account: string,
+    input: { email: string; password?: string | undefined; roles?: number[] | undefined },
+  ): Promise<{ user: UserDto; password?: string }> {
+    const email = normalizeEmail(input.email) ?? fail("VALIDATION_FAILED", "email is not a valid address");
+    if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
+      fail("VALIDATION_FAILED", `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    const generated = input.password === undefined ? generatePassword() : undefined;
+    const passwordHash = await hashPassword(input.password ?? (generated as string));
+    try {
+      return await store.transaction(async (tx) => {
+        const given = await roles.resolve(tx, account, input.roles ?? []);
+        checkGive(grant, given);
+        const now = clock.now();
+        let user = await tx.getUserByEmail(email);
+        const created = !user;
+        if (user && input.password !== undefined) {
+          fail("USER_EXISTS", `${email} already has a sign-in; add them without a password`);
+        }
+        if (!user) {
+          user = { id: deps.newId(), email, passwordHash, createdAt: now };
+          await tx.createUser(user);
+        } else if (await tx.getMember(account, user.id)) {
+          fail("USER_ALREADY_MEMBER", `${email} is already a member of ${account}`);
+        }
+        await tx.addMember(account, user.id, now);
+        const roleIds = given.map((role) => role.id);
+        await tx.setUserRoles(account, user.id, roleIds);
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "user.added",
+          target: { type: "user", id: user.id },
+          data: { after: { email, roles: roleIds }, newSignIn: created },
+        });
+        const result = { user: await dto(tx, account, await memberOrFail(tx, account, user.id)) };
+        return created && generated ? { ...result, password: generated } : result;
+      });
+    } catch (error) {
+      if (error instanceof StoreConflict && error.constraint === "user_email") {
+        throw new AppError("USER_EXISTS", `${email} was created meanwhile; try again`);
+      }
+      throw error;
+    }
+  }
+
+  async function setRoles(actor: Actor, grant: Grant, account: string, userId: string, roleIds: number[]) {
+    return store.transaction(async (tx) => {
+      const member = await memberOrFail(tx, account, userId);
+      const after = (await roles.resolve(tx, account, roleIds)).map((role) => role.id);
+      checkGive(grant, await roles.existing(tx, account, changedRoleIds(member.roleIds, after)));
+      await keepAnOwner(tx, account, member, after);
+      await tx.setUserRoles(account, userId, after);
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "user.roles_set",
+        target: { type: "user", id: userId },
+        data: { email: member.email, before: { roles: member.roleIds }, after: { roles: after } },
+      });
+      return dto(tx, account, { ...member, roleIds: after });
+    });
+  }
+
+  async function remove(actor: Actor, grant: Grant, account: string, userId: string): Promise<void> {
+    await store.transaction(async (tx) => {
+      const member = await memberOrFail(tx, account, userId);
+      checkGive(grant, await roles.existing(tx, account, member.roleIds));
+      await keepAnOwner(tx, account, member, []);
+      await tx.removeMember(account, userId);
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "user.removed",
+        target: { type: "user", id: userId },
+        data: { before: { email: member.email, roles: member.roleIds } },
+      });
+    });
+  }
+
+  return { list, add, setRoles, remove };
+}
+
+export type UserService = ReturnType<typeof createUserService>;

@@ -1,0 +1,137 @@
+/**
+ * Key queries shared by the Kysely store: reading keys with their tokens and grants, and the keyset
+ * listing. Only token hashes pass through here.
+ */
+import { type Kysely, type SelectQueryBuilder, type Selectable, sql } from "kysely";
+import type { Database, KeysTable } from "./schema.js";
+import type { KeyListPage, KeyListQuery, KeyRecord, KeySort, TokenRecord } from "./store.js";
+
+type KeyRow = Selectable<KeysTable>;
+
+/** Each sort has its own (account, column, id) index; `name` sorts case-insensitively. */
+const SORT_COLUMN = {
+  name: "name_lower",
+  createdAt: "created_at",
+  tokenCreatedAt: "token_created_at",
+  lastUsedAt: "last_used_at",
+} as const satisfies Record<KeySort, keyof KeysTable>;
+
+/** Reads keys with their tokens (oldest first) and the roles each holds in its own account. */
+export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise<KeyRecord[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const tokens = await db
+    .selectFrom("tokens")
+    .select(["id", "key_id", "hash", "created_at"])
+    .where("key_id", "in", ids)
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
+  // Joining on the key's own account leaves out grants the key holds in accounts it was added to.
+  const grants = await db
+    .selectFrom("key_roles")
+    .innerJoin("keys", (j) => j.onRef("keys.id", "=", "key_roles.key_id").onRef("keys.account", "=", "key_roles.account"))
+    .select(["key_roles.key_id", "key_roles.role_id"])
+    .where("key_roles.key_id", "in", ids)
+    .orderBy("key_roles.role_id")
+    .execute();
+  const tokensByKey = groupBy(tokens, (t) => t.key_id);
+  const rolesByKey = groupBy(grants, (g) => g.key_id);
+  return rows.map((row) =>
+    toKeyRecord(
+      row,
+      (tokensByKey.get(row.id) ?? []).map((t) => ({ id: t.id, hash: t.hash, createdAt: t.created_at })),
+      (rolesByKey.get(row.id) ?? []).map((g) => g.role_id),
+    ),
+  );
+}
+
+function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): KeyRecord {
+  return {
+    id: row.id,
+    appKey: row.app_key,
+    account: row.account,
+    name: row.name,
+    active: row.active === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    tokenCreatedAt: row.token_created_at,
+    lastUsedAt: row.last_used_at === 0 ? null : row.last_used_at,
+    roleIds,
+    tokens,
+  };
+}
+
+function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+/** `%`, `_` and the escape character itself match literally in the user's search text. */
+function likeContains(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function filteredKeys(db: Kysely<Database>, query: KeyListQuery): SelectQueryBuilder<Database, "keys", object> {
+  let qb = db.selectFrom("keys").where("keys.account", "=", query.account);
+  if (query.status !== undefined) qb = qb.where("keys.active", "=", query.status === "active" ? 1 : 0);
+  if (query.q !== undefined && query.q !== "") {
+    const pattern = likeContains(query.q);
+    // SQLite has no default LIKE escape character, so both dialects name it explicitly.
+    qb = qb.where(
+      sql<boolean>`(keys.name_lower like ${pattern} escape '\\' or lower(keys.app_key) like ${pattern} escape '\\')`,
+    );
+  }
+  if (query.roleId !== undefined) {
+    const roleId = query.roleId;
+    qb = qb.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom("key_roles")
+          .select("key_roles.role_id")
+          .whereRef("key_roles.account", "=", "keys.account")
+          .whereRef("key_roles.key_id", "=", "keys.id")
+          .where("key_roles.role_id", "=", roleId),
+      ),
+    );
+  }
+  return qb;
+}
+
+/** The cursor may come back from a client as text; compare it as the column's own type. */
+function cursorValue(sort: KeySort, value: string | number): string | number {
+  if (sort === "name") return String(value).toLowerCase();
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new TypeError(`invalid ${sort} cursor value`);
+  return n;
+}
+
+/**
+ * One keyset page: rows strictly after (value, id) in the requested direction, ordered by the sort
+ * column then id, so ties in the sort value never repeat or skip a row across pages.
+ */
+export async function listKeyPage(db: Kysely<Database>, query: KeyListQuery): Promise<KeyListPage> {
+  const column = SORT_COLUMN[query.sort];
+  const dir = query.order;
+  const base = filteredKeys(db, query);
+  let page = base.selectAll("keys");
+  if (query.after !== undefined) {
+    const value = cursorValue(query.sort, query.after.value);
+    const op = sql.raw(dir === "asc" ? ">" : "<");
+    page = page.where(sql<boolean>`(${sql.ref(`keys.${column}`)}, keys.id) ${op} (${value}, ${query.after.id})`);
+  }
+  const rows = await page
+    .orderBy(`keys.${column}`, dir)
+    .orderBy("keys.id", dir)
+    .limit(query.limit + 1)
+    .execute();
+  const counted = await base.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+  const hasMore = rows.length > query.limit;
+  const items = await hydrateKeys(db, hasMore ? rows.slice(0, query.limit) : rows);
+  return { items, total: Number(counted.n), hasMore };
+}

@@ -1,0 +1,121 @@
+/**
+ * Kysely table types: the shape of the rows as the database holds them, shared by both dialects.
+ *
+ * Conventions, so both dialects read back the same values:
+ * - times are integer milliseconds since the epoch (PostgreSQL `bigint`, parsed to number by open.ts);
+ * - booleans are integers 0/1;
+ * - lists and objects are JSON text;
+ * - case-insensitive uniqueness uses a lower-cased twin column (computed in JS, so both dialects agree
+ *   on non-ASCII letters, which SQLite's `lower()` leaves untouched).
+ */
+import type { Generated } from "kysely";
+
+export interface AccountsTable {
+  name: string;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  /** Always lower-cased. */
+  email: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface AccountMembersTable {
+  account: string;
+  user_id: string;
+  added_at: number;
+}
+
+/** Roles a user holds in an account; role_id is a catalog role (< 100000) or a custom role. */
+export interface UserRolesTable {
+  account: string;
+  user_id: string;
+  role_id: number;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface RolesTable {
+  /** Custom role ids start at 100000; lower ids belong to the catalog. */
+  id: Generated<number>;
+  account: string;
+  name: string;
+  name_lower: string;
+  /** JSON array of resource keys. */
+  resources: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface KeysTable {
+  id: string;
+  app_key: string;
+  /** The owning (generating) account. */
+  account: string;
+  name: string;
+  name_lower: string;
+  active: number;
+  created_at: number;
+  updated_at: number;
+  /** Creation time of the newest token; kept in step with `tokens` for sorting and alerts. */
+  token_created_at: number;
+  /** 0 means never used, so the column stays NOT NULL and sorts without NULLS handling. */
+  last_used_at: number;
+}
+
+export interface TokensTable {
+  id: string;
+  key_id: string;
+  /** base64url SHA-256 of the appToken; never the token itself. */
+  hash: string;
+  created_at: number;
+}
+
+/**
+ * Roles a key holds in an account. `account` may differ from the key's own account (external keys),
+ * which is why grants are not a column of `keys`.
+ */
+export interface KeyRolesTable {
+  account: string;
+  key_id: string;
+  role_id: number;
+}
+
+export interface AuditEventsTable {
+  seq: Generated<number>;
+  id: string;
+  account: string;
+  at: number;
+  actor_type: string;
+  actor_id: string;
+  actor_label: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  /** JSON text. */
+  data: string | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  users: UsersTable;
+  account_members: AccountMembersTable;
+  user_roles: UserRolesTable;
+  sessions: SessionsTable;
+  roles: RolesTable;
+  keys: KeysTable;
+  tokens: TokensTable;
+  key_roles: KeyRolesTable;
+  audit_events: AuditEventsTable;
+}

@@ -1,0 +1,403 @@
+/**
+ * The Store contract, run unchanged against SQLite and real PostgreSQL. Each test works in accounts
+ * of its own, so tests share one migrated store per dialect without seeing each other's rows.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStore } from "../src/storage/open.js";
+import type { AuditEventInput, KeyListQuery, KeyRecord, NewKey, Store } from "../src/storage/store.js";
+import { StoreConflict } from "../src/storage/store.js";
+import { openTestStore, TEST_PG_URL } from "./support/stores.js";
+
+const T0 = 1_700_000_000_000;
+const hex = (n = 6) => randomBytes(n).toString("hex");
+const accountName = () => `acct-${hex()}`;
+
+function newKey(account: string, name: string, over: Partial<NewKey> = {}): NewKey {
+  const suffix = hex();
+  return {
+    id: `k${hex(8)}`,
+    appKey: `appkey-${account}-${suffix.toUpperCase()}`,
+    account,
+    name,
+    active: true,
+    createdAt: T0,
+    token: { id: `t${hex(8)}`, hash: `h${hex(16)}`, createdAt: T0 },
+    roleIds: [],
+    ...over,
+  };
+}
+
+function auditEvent(account: string, action: string, data: Record<string, unknown> | null = null): AuditEventInput {
+  return {
+    id: `e${hex(8)}`,
+    account,
+    at: T0,
+    actorType: "system",
+    actorId: "system",
+    actorLabel: "system",
+    action,
+    targetType: null,
+    targetId: null,
+    ip: null,
+    userAgent: null,
+    requestId: null,
+    data,
+  };
+}
+
+async function conflictOf(work: Promise<unknown>): Promise<string> {
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(StoreConflict);
+  return (err as StoreConflict).constraint;
+}
+
+describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ store, cleanup } = await openTestStore(kind));
+  });
+  afterAll(async () => {
+    await cleanup();
+  });
+
+  async function account(): Promise<string> {
+    const name = accountName();
+    await store.createAccount({ name, createdAt: T0 });
+    return name;
+  }
+
+  it("reports its dialect, answers ping and migrates again without effect", async () => {
+    expect(store.dialect).toBe(kind);
+    await Promise.all([store.migrate(), store.migrate()]);
+    await store.ping();
+  });
+
+  it.runIf(kind === "postgres")("lets several instances migrate one fresh schema at once", async () => {
+    const schema = `test_${hex()}`;
+    const stores = await Promise.all([1, 2, 3].map(() => openStore({ kind: "postgres", url: TEST_PG_URL, schema })));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      const a = accountName();
+      await stores[0]?.createAccount({ name: a, createdAt: T0 });
+      expect(await stores[2]?.getAccount(a)).toEqual({ name: a, createdAt: T0 });
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      const client = new pg.Client({ connectionString: TEST_PG_URL });
+      await client.connect();
+      await client.query(`drop schema "${schema}" cascade`);
+      await client.end();
+    }
+  });
+
+  it("creates accounts and refuses a duplicate name", async () => {
+    const a = await account();
+    expect(await store.getAccount(a)).toEqual({ name: a, createdAt: T0 });
+    expect(await store.getAccount(`${a}-missing`)).toBeUndefined();
+    expect(await conflictOf(store.createAccount({ name: a, createdAt: T0 + 1 }))).toBe("account");
+  });
+
+  it("stores emails lower-cased and unique whatever their case", async () => {
+    const email = `Ann.${hex()}@Example.COM`;
+    const user = { id: `u${hex()}`, email, passwordHash: "scrypt$x", createdAt: T0 };
+    await store.createUser(user);
+    const expected = { ...user, email: email.toLowerCase() };
+    expect(await store.getUserById(user.id)).toEqual(expected);
+    expect(await store.getUserByEmail(email.toUpperCase())).toEqual(expected);
+    expect(await store.getUserById("nobody")).toBeUndefined();
+    const twin = { ...user, id: `u${hex()}`, email: email.toLowerCase() };
+    expect(await conflictOf(store.createUser(twin))).toBe("user_email");
+  });
+
+  it("manages membership and user roles per account", async () => {
+    const [a, b] = [await account(), await account()];
+    const ids = [`u1${hex()}`, `u2${hex()}`];
+    for (const [i, id] of ids.entries()) {
+      await store.createUser({ id, email: `${"zy"[i]}${hex()}@x.io`, passwordHash: "h", createdAt: T0 + i });
+    }
+    const [zed, yan] = ids as [string, string];
+    await store.addMember(a, zed, T0 + 10);
+    await store.addMember(a, zed, T0 + 99);
+    await store.addMember(a, yan, T0 + 11);
+    await store.addMember(b, zed, T0 + 12);
+    await store.setUserRoles(a, zed, [100001, 1, 1]);
+    await store.setUserRoles(a, zed, [2, 1]);
+    await store.setUserRoles(b, zed, [1]);
+    expect(await store.getMember(a, zed)).toMatchObject({ id: zed, addedAt: T0 + 10, roleIds: [1, 2] });
+    expect((await store.listMembers(a)).map((m) => [m.id, m.roleIds])).toEqual([
+      [yan, []],
+      [zed, [1, 2]],
+    ]);
+    expect(await store.listUserAccounts(zed)).toEqual([a, b].sort());
+    expect(await store.countUsersWithRole(a, 1)).toBe(1);
+    expect(await store.removeMember(a, zed)).toBe(true);
+    expect(await store.removeMember(a, zed)).toBe(false);
+    expect(await store.getMember(a, zed)).toBeUndefined();
+    expect(await store.countUsersWithRole(a, 1)).toBe(0);
+    expect(await store.getMember(b, zed)).toMatchObject({ roleIds: [1] });
+    await store.addMember(a, zed, T0 + 20);
+    expect(await store.getMember(a, zed)).toMatchObject({ roleIds: [], addedAt: T0 + 20 });
+  });
+
+  it("keeps sessions until deleted or expired", async () => {
+    const userId = `u${hex()}`;
+    await store.createUser({ id: userId, email: `${userId}@x.io`, passwordHash: "h", createdAt: T0 });
+    const far = 4_000_000_000_000;
+    const session = (idHash: string, expiresAt: number) => ({ idHash, userId, createdAt: T0, expiresAt });
+    const [live, old, edge] = [`s${hex()}`, `s${hex()}`, `s${hex()}`];
+    await store.createSession(session(live, far));
+    await store.createSession(session(old, 1000));
+    await store.createSession(session(edge, 2000));
+    expect(await store.getSession(live)).toEqual(session(live, far));
+    expect(await store.deleteExpiredSessions(2000)).toBeGreaterThanOrEqual(2);
+    expect(await store.getSession(old)).toBeUndefined();
+    expect(await store.getSession(edge)).toBeUndefined();
+    await store.deleteSession(live);
+    expect(await store.getSession(live)).toBeUndefined();
+  });
+
+  it("numbers custom roles from 100000, keeps names unique per account and counts holders", async () => {
+    const [a, b] = [await account(), await account()];
+    const base = { account: a, resources: ["ViewApiKeys"], createdAt: T0, updatedAt: T0 };
+    const ops = await store.createRole({ ...base, name: "Ops" });
+    const audit = await store.createRole({ ...base, name: "Audit", resources: [] });
+    expect(ops.id).toBeGreaterThanOrEqual(100000);
+    expect(audit.id).toBeGreaterThan(ops.id);
+    expect(await store.getRole(a, ops.id)).toEqual(ops);
+    expect(await store.getRole(b, ops.id)).toBeUndefined();
+    expect(await conflictOf(store.createRole({ ...base, name: "OPS" }))).toBe("role_name");
+    await store.createRole({ ...base, account: b, name: "ops" });
+    const patch = { name: "Operators", resources: ["ViewApiKeys", "EditApiKeys"], updatedAt: T0 + 5 };
+    expect(await store.updateRole(a, ops.id, patch)).toBe(true);
+    expect(await store.updateRole(b, ops.id, patch)).toBe(false);
+    expect(await conflictOf(store.updateRole(a, audit.id, { ...patch, name: "operators" }))).toBe("role_name");
+    expect((await store.listRoles(a)).map((r) => [r.name, r.resources, r.updatedAt])).toEqual([
+      ["Operators", ["ViewApiKeys", "EditApiKeys"], T0 + 5],
+      ["Audit", [], T0],
+    ]);
+    const userId = `u${hex()}`;
+    await store.createUser({ id: userId, email: `${userId}@x.io`, passwordHash: "h", createdAt: T0 });
+    await store.addMember(a, userId, T0);
+    await store.setUserRoles(a, userId, [ops.id]);
+    await store.createKey(newKey(a, "holder", { roleIds: [ops.id] }));
+    expect(await store.countRoleHolders(a, ops.id)).toBe(2);
+    expect(await store.deleteRole(a, ops.id)).toBe(true);
+    expect(await store.deleteRole(a, ops.id)).toBe(false);
+    expect(await store.countRoleHolders(a, ops.id)).toBe(0);
+    expect(await store.getMember(a, userId)).toMatchObject({ roleIds: [] });
+  });
+
+  it("creates a key with its token and roles, and reads it back whole", async () => {
+    const a = await account();
+    const k = newKey(a, "ERP Sync", { roleIds: [3, 1], createdAt: T0 + 1 });
+    await store.createKey(k);
+    const got = await store.getKeyByAppKey(k.appKey);
+    expect(got).toEqual<KeyRecord>({
+      id: k.id,
+      appKey: k.appKey,
+      account: a,
+      name: "ERP Sync",
+      active: true,
+      createdAt: T0 + 1,
+      updatedAt: T0 + 1,
+      tokenCreatedAt: k.token.createdAt,
+      lastUsedAt: null,
+      roleIds: [1, 3],
+      tokens: [k.token],
+    });
+    expect(await store.getKeyByAppKey("appkey-nope-AAAAAA")).toBeUndefined();
+  });
+
+  it("enforces key uniqueness rules and writes nothing when one fails", async () => {
+    const [a, b] = [await account(), await account()];
+    const k = newKey(a, "Marketing");
+    await store.createKey(k);
+    expect(await conflictOf(store.createKey(newKey(a, "mARKETING")))).toBe("key_name");
+    await store.createKey(newKey(b, "marketing"));
+    expect(await conflictOf(store.createKey(newKey(a, "Other", { appKey: k.appKey })))).toBe("app_key");
+    const clash = newKey(a, "Clash", { roleIds: [1], token: { ...k.token, id: `t${hex()}` } });
+    expect(await conflictOf(store.createKey(clash))).toBe("token_hash");
+    expect(await store.getKeyByAppKey(clash.appKey)).toBeUndefined();
+    expect(await store.getKeyRoleIds(a, clash.id)).toEqual([]);
+    await store.createKey({ ...clash, token: { ...clash.token, hash: `h${hex(16)}` } });
+  });
+
+  it("renames, activates and deactivates a key only in its own account", async () => {
+    const [a, b] = [await account(), await account()];
+    const k = newKey(a, "One");
+    await store.createKey(k);
+    await store.createKey(newKey(a, "Two"));
+    const off = await store.updateKey(a, k.appKey, { active: false, updatedAt: T0 + 7 });
+    expect(off).toMatchObject({ name: "One", active: false, updatedAt: T0 + 7, tokens: [k.token] });
+    const renamed = await store.updateKey(a, k.appKey, { name: "Uno", active: true, updatedAt: T0 + 8 });
+    expect(renamed).toMatchObject({ name: "Uno", active: true, updatedAt: T0 + 8 });
+    expect(await store.updateKey(b, k.appKey, { active: false, updatedAt: T0 + 9 })).toBeUndefined();
+    expect(await store.getKeyByAppKey(k.appKey)).toMatchObject({ active: true });
+    expect(await conflictOf(store.updateKey(a, k.appKey, { name: "TWO", updatedAt: T0 + 9 }))).toBe("key_name");
+    await store.createKey(newKey(a, "one"));
+  });
+
+  it("keeps grants per account and deletes a key with its tokens and every grant", async () => {
+    const [a, b] = [await account(), await account()];
+    const k = newKey(a, "Shared", { roleIds: [1] });
+    await store.createKey(k);
+    await store.setKeyRoles(a, k.id, [5, 4, 4]);
+    await store.setKeyRoles(b, k.id, [7]);
+    expect(await store.getKeyRoleIds(a, k.id)).toEqual([4, 5]);
+    expect(await store.getKeyRoleIds(b, k.id)).toEqual([7]);
+    expect((await store.getKeyByAppKey(k.appKey))?.roleIds).toEqual([4, 5]);
+    expect(await store.deleteKey(b, k.appKey)).toBe(false);
+    expect(await store.deleteKey(a, k.appKey)).toBe(true);
+    expect(await store.deleteKey(a, k.appKey)).toBe(false);
+    expect(await store.getKeyByAppKey(k.appKey)).toBeUndefined();
+    expect(await store.getKeyRoleIds(b, k.id)).toEqual([]);
+    expect(await store.countRoleHolders(b, 7)).toBe(0);
+    // The token hash is free again: the token row went with the key.
+    await store.createKey(newKey(a, "Reuse", { token: { ...k.token, id: `t${hex()}` } }));
+  });
+
+  it("appends audit events and lists them newest first per account", async () => {
+    const [a, b] = [await account(), await account()];
+    const first = { ...auditEvent(a, "key.created", { name: "x", n: 1 }), ip: "10.0.0.1", requestId: "r1" };
+    await store.appendAudit(first);
+    await store.appendAudit(auditEvent(a, "key.deleted"));
+    await store.appendAudit(auditEvent(b, "user.signed_in"));
+    const events = await store.listAudit(a, 10);
+    expect(events.map((e) => e.action)).toEqual(["key.deleted", "key.created"]);
+    expect(events[1]).toEqual({ ...first, seq: events[1]?.seq });
+    expect(events[0]?.seq).toBeGreaterThan(events[1]?.seq ?? Number.POSITIVE_INFINITY);
+    expect(await store.listAudit(a, 1)).toHaveLength(1);
+  });
+
+  it("commits a transaction's writes together and rolls all of them back on error", async () => {
+    const a = await account();
+    const kept = newKey(a, "Kept");
+    await store.transaction(async (tx) => {
+      await tx.createKey(kept);
+      await tx.appendAudit(auditEvent(a, "key.created"));
+    });
+    const lost = newKey(a, "Lost", { roleIds: [1] });
+    const boom = store.transaction(async (tx) => {
+      await tx.createKey(lost);
+      await tx.setKeyRoles(a, kept.id, [9]);
+      await tx.appendAudit(auditEvent(a, "key.created"));
+      throw new Error("boom");
+    });
+    await expect(boom).rejects.toThrow("boom");
+    expect(await store.getKeyByAppKey(lost.appKey)).toBeUndefined();
+    expect(await store.getKeyRoleIds(a, kept.id)).toEqual([]);
+    expect(await store.listAudit(a, 10)).toHaveLength(1);
+    expect(await conflictOf(store.transaction((tx) => tx.createKey(newKey(a, "KEPT"))))).toBe("key_name");
+  });
+
+  it("lets exactly one of two simultaneous creations of a name win", async () => {
+    const a = await account();
+    const results = await Promise.allSettled([store.createKey(newKey(a, "Race")), store.createKey(newKey(a, "race"))]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const [lost] = results.filter((r) => r.status === "rejected");
+    expect(lost?.reason).toEqual(new StoreConflict("key_name"));
+  });
+
+  it("lets exactly one of two simultaneous transactions win, with only its audit event", async () => {
+    const a = await account();
+    const attempt = (name: string) =>
+      store.transaction(async (tx) => {
+        await tx.createKey(newKey(a, name));
+        await tx.appendAudit(auditEvent(a, "key.created", { name }));
+      });
+    const results = await Promise.allSettled([attempt("Dup"), attempt("DUP")]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(results.find((r) => r.status === "rejected")?.reason).toEqual(new StoreConflict("key_name"));
+    expect(await store.listAudit(a, 10)).toHaveLength(1);
+  });
+
+  describe("listKeys", () => {
+    const NAMES = ["Delta", "alpha", "Charlie", "bravo"];
+    let a: string;
+    let keys: NewKey[];
+
+    beforeAll(async () => {
+      a = await account();
+      // Created out of id order, with ties in every time column, so ordering must fall back on id.
+      keys = Array.from({ length: 25 }, (_, i) =>
+        newKey(a, `${NAMES[i % 4]}-${String(24 - i).padStart(2, "0")}`, {
+          createdAt: T0 + Math.floor(i / 4) * 1000,
+          token: { id: `t${hex(8)}`, hash: `h${hex(16)}`, createdAt: T0 + (i % 3) * 1000 },
+          active: i % 5 !== 0,
+          roleIds: i % 2 === 0 ? [100] : [],
+        }),
+      );
+      for (const k of keys) await store.createKey(k);
+    });
+
+    const sortValue: Record<KeyListQuery["sort"], (k: KeyRecord | NewKey) => string | number> = {
+      name: (k) => k.name.toLowerCase(),
+      createdAt: (k) => k.createdAt,
+      tokenCreatedAt: (k) => ("tokenCreatedAt" in k ? k.tokenCreatedAt : k.token.createdAt),
+      lastUsedAt: (k) => ("lastUsedAt" in k ? (k.lastUsedAt ?? 0) : 0),
+    };
+
+    async function walk(query: Omit<KeyListQuery, "account" | "limit">, limit: number): Promise<string[]> {
+      const ids: string[] = [];
+      let after: KeyListQuery["after"];
+      for (let page = 0; page < 50; page++) {
+        const res = await store.listKeys({ account: a, limit, ...query, ...(after ? { after } : {}) });
+        ids.push(...res.items.map((k) => k.id));
+        const last = res.items.at(-1);
+        if (!res.hasMore || last === undefined) return ids;
+        expect(res.items).toHaveLength(limit);
+        after = { value: sortValue[query.sort](last), id: last.id };
+      }
+      throw new Error("pagination did not end");
+    }
+
+    for (const sort of ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"] as const) {
+      for (const order of ["asc", "desc"] as const) {
+        it(`walks every key once by ${sort} ${order}`, async () => {
+          const cmp = (x: NewKey, y: NewKey) => {
+            const [vx, vy] = [sortValue[sort](x), sortValue[sort](y)];
+            const c = vx < vy ? -1 : vx > vy ? 1 : x.id < y.id ? -1 : 1;
+            return order === "asc" ? c : -c;
+          };
+          const expected = [...keys].sort(cmp).map((k) => k.id);
+          expect(await walk({ sort, order }, 7)).toEqual(expected);
+          expect(await walk({ sort, order }, 25)).toEqual(expected);
+        });
+      }
+    }
+
+    it("filters by status, role and search text, with a total of all matches", async () => {
+      const other = await account();
+      const outsider = keys[1] as NewKey;
+      await store.setKeyRoles(other, outsider.id, [100]);
+      const page = await store.listKeys({ account: a, status: "active", roleId: 100, sort: "name", order: "asc", limit: 3 });
+      const expected = keys.filter((k, i) => i % 5 !== 0 && i % 2 === 0);
+      expect(page.total).toBe(expected.length);
+      expect(page.hasMore).toBe(true);
+      expect(page.items.every((k) => k.active && k.roleIds.includes(100))).toBe(true);
+      const q = (text: string) => store.listKeys({ account: a, q: text, sort: "createdAt", order: "desc", limit: 50 });
+      expect((await q("ALPHA")).total).toBe(keys.filter((k) => k.name.startsWith("alpha")).length);
+      const byAppKey = (keys[3] as NewKey).appKey.slice(-6).toLowerCase();
+      expect((await q(byAppKey)).items.map((k) => k.id)).toEqual([(keys[3] as NewKey).id]);
+      expect((await store.listKeys({ account: a, status: "inactive", sort: "name", order: "asc", limit: 50 })).total).toBe(5);
+      expect((await q(`${a}-`)).total).toBe(25);
+    });
+
+    it("matches % and _ in the search text literally", async () => {
+      const b = await account();
+      for (const name of ["50% off", "500 off", "a_b", "axb"]) await store.createKey(newKey(b, name));
+      const names = async (q: string) =>
+        (await store.listKeys({ account: b, q, sort: "name", order: "asc", limit: 10 })).items.map((k) => k.name);
+      expect(await names("%")).toEqual(["50% off"]);
+      expect(await names("_")).toEqual(["a_b"]);
+      expect(await names("0 ")).toEqual(["50% off", "500 off"].filter((n) => n.includes("0 ")));
+      expect((await store.listKeys({ account: b, sort: "name", order: "asc", limit: 2 })).total).toBe(4);
+    });
+  });
+});
