@@ -246,6 +246,18 @@ describe("bad catalog files", () => {
       problem: "duplicate resource id 2042457",
     },
     {
+      name: "fractional resource id",
+      text: GOOD_RESOURCE.replace("id: 3000001", "id: 3000001.5"),
+      at: "3000001.5",
+      problem: "products[0].categories[0].resources[0].id: resource ids must be positive integers",
+    },
+    {
+      name: "bad resource key",
+      text: GOOD_RESOURCE.replace("key: ViewOrders", "key: View-Orders"),
+      at: "View-Orders",
+      problem: 'resource key must match ^[A-Za-z][A-Za-z0-9]{1,63}$, got "View-Orders"',
+    },
+    {
       name: "bad method",
       text: GOOD_RESOURCE.replace("methods: [GET]", "methods: [GET, FETCH]"),
       at: "FETCH",
@@ -328,6 +340,17 @@ describe("bad catalog files", () => {
 
   it("refuses other file types", () => {
     expect(loadError(fixture("catalog.toml", "")).message).toContain('unsupported catalog file type ".toml"');
+  });
+
+  it("lets catalog roles hold built-in resources", () => {
+    const text = `${GOOD_RESOURCE}roles:\n  - { id: 99999, name: Auditors, resources: [ViewAuditLog, ViewOrders] }\n`;
+    const catalog = loadCatalogFile(fixture("auditors.yml", text));
+    expect(catalog.roleById(99999)).toEqual({
+      id: 99999,
+      name: "Auditors",
+      resources: ["ViewAuditLog", "ViewOrders"],
+      allResources: false,
+    });
   });
 
   it("accepts an empty file as no additions", () => {

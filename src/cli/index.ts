@@ -72,9 +72,12 @@ export async function run(argv: string[]): Promise<number> {
   const out = () => createOutput(Boolean(program.opts().json));
   let pending: Promise<void> = Promise.resolve();
 
-  program.command("serve").description("run the server").action(() => {
-    pending = serveCommand();
-  });
+  program
+    .command("serve")
+    .description("run the server")
+    .action(() => {
+      pending = serveCommand();
+    });
   program
     .command("init")
     .description("create an account, its Owner user and a bootstrap key")
@@ -84,9 +87,12 @@ export async function run(argv: string[]): Promise<number> {
     .action((opts: { account: string; email: string; password?: string }) => {
       pending = initCommand(out(), opts);
     });
-  program.command("migrate").description("apply database migrations").action(() => {
-    pending = migrateCommand(out());
-  });
+  program
+    .command("migrate")
+    .description("apply database migrations")
+    .action(() => {
+      pending = migrateCommand(out());
+    });
 
   try {
     await program.parseAsync(argv, { from: "user" });

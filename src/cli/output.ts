@@ -1,5 +1,5 @@
-import { AppError } from "../core/errors.js";
 import { ConfigError } from "../config.js";
+import { AppError } from "../core/errors.js";
 
 /** Exit codes of every command (SPEC §8). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -24,7 +24,9 @@ export function createOutput(json: boolean): Output {
       const message = error instanceof Error ? error.message : String(error);
       if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
       else process.stderr.write(`latchkey: ${message}\n`);
-      return usage || (error instanceof AppError && error.code === "VALIDATION_FAILED") ? EXIT.usage : EXIT.failed;
+      return usage || (error instanceof AppError && error.code === "VALIDATION_FAILED")
+        ? EXIT.usage
+        : EXIT.failed;
     },
   };
 }

@@ -55,39 +55,24 @@ export class CatalogError extends Error {
   }
 }
 
-const LM = "License Manager";
+type BuiltinRow = [key: string, id: number, name: string, category: string, description: string];
 
-function builtin(key: string, id: number, name: string, category: string, description: string): ResourceDef {
-  return { key, id, name, description, product: LM, category, routes: [] };
+/** SPEC §1.1. Ids are public and stable (VTEX-compatible paths expose them): never renumber them. */
+const BUILTINS: readonly BuiltinRow[] = [
+  ["ViewApiKeys", 2042457, "View API keys", "API keys", "List, read and export API keys, settings, usage"],
+  ["EditApiKeys", 2042458, "Edit API keys", "API keys", "Create, delete, (de)activate keys; set roles"],
+  ["RenewApiToken", 2042467, "Renew API token", "API keys", "Start, complete and undo token renewals"],
+  ["EditApiKeysSettings", 2042466, "Edit API keys settings", "API keys", "Change API key settings"],
+  ["ViewAdminUsers", 2099311, "View admin users", "Admin users", "List users, their roles and roles"],
+  ["EditAdminUsers", 2099310, "Edit admin users", "Admin users", "Manage users and custom roles"],
+  ["ViewAuditLog", 2042470, "View audit log", "Audit", "Read, search and export the audit log"],
+];
+
+function builtinResource([key, id, name, category, description]: BuiltinRow): ResourceDef {
+  return { key, id, name, description, product: "License Manager", category, routes: [] };
 }
 
-export const BUILTIN_RESOURCES: readonly ResourceDef[] = [
-  builtin(
-    "ViewApiKeys",
-    2042457,
-    "View API keys",
-    "API keys",
-    "List, read and export API keys, settings and usage",
-  ),
-  builtin(
-    "EditApiKeys",
-    2042458,
-    "Edit API keys",
-    "API keys",
-    "Create, delete, (de)activate keys and set roles",
-  ),
-  builtin("RenewApiToken", 2042467, "Renew API token", "API keys", "Start, complete and undo token renewals"),
-  builtin("EditApiKeysSettings", 2042466, "Edit API keys settings", "API keys", "Change API key settings"),
-  builtin("ViewAdminUsers", 2099311, "View admin users", "Admin users", "List users, their roles and roles"),
-  builtin(
-    "EditAdminUsers",
-    2099310,
-    "Edit admin users",
-    "Admin users",
-    "Manage users, their roles and custom roles",
-  ),
-  builtin("ViewAuditLog", 2042470, "View audit log", "Audit", "Read, search and export the audit log"),
-];
+export const BUILTIN_RESOURCES: readonly ResourceDef[] = BUILTINS.map(builtinResource);
 
 export const OWNER_ROLE = { id: 1, name: "Owner (Admin Super)" } as const;
 export const USER_ADMIN_ROLE = {
@@ -274,24 +259,26 @@ function insert(root: TrieNode, pattern: string, entry: RouteEntry): void {
   node.end.push(entry);
 }
 
-function walk(
-  node: TrieNode,
-  segments: readonly string[],
-  i: number,
-  method: string,
-  hits: Set<number>,
-): void {
-  for (const entry of node.rest)
-    if (entry.methods.has(method) || entry.methods.has("*")) hits.add(entry.index);
-  const segment = segments[i];
+interface Walk {
+  readonly segments: readonly string[];
+  readonly method: string;
+  readonly hits: Set<number>;
+}
+
+function collect(entries: readonly RouteEntry[], { method, hits }: Walk): void {
+  for (const entry of entries) if (entry.methods.has(method) || entry.methods.has("*")) hits.add(entry.index);
+}
+
+function walk(node: TrieNode, i: number, state: Walk): void {
+  collect(node.rest, state);
+  const segment = state.segments[i];
   if (segment === undefined) {
-    for (const entry of node.end)
-      if (entry.methods.has(method) || entry.methods.has("*")) hits.add(entry.index);
+    collect(node.end, state);
     return;
   }
   const literal = node.literal.get(segment);
-  if (literal) walk(literal, segments, i + 1, method, hits);
-  if (node.star) walk(node.star, segments, i + 1, method, hits);
+  if (literal) walk(literal, i + 1, state);
+  if (node.star) walk(node.star, i + 1, state);
 }
 
 /** One request segment, percent-decoded; undefined when it could smuggle a separator or traversal. */
@@ -304,9 +291,10 @@ function decodeSegment(raw: string): string | undefined {
       return undefined;
     }
     // A second decoding by the upstream must not turn this into a separator or a dot segment.
-    if (/%(2f|5c|2e|00)/i.test(segment)) return undefined;
+    if (segment.includes("/") || /%(2f|5c|2e|00)/i.test(segment)) return undefined;
   }
-  if (/[/\\\0]/.test(segment)) return undefined;
+  if (segment.includes("\\") || segment.includes("\0")) return undefined;
+  if (!segment.startsWith(".")) return segment;
   // Path parameters (";…") are stripped by some servers, so "..;x" acts as "..".
   const bare = segment.split(";", 1)[0];
   return bare === "." || bare === ".." ? undefined : segment;
@@ -314,7 +302,9 @@ function decodeSegment(raw: string): string | undefined {
 
 /** A request target's path segments, query and fragment dropped, empty segments collapsed. */
 export function requestSegments(target: string): string[] | undefined {
-  const cut = target.search(/[?#]/);
+  const query = target.indexOf("?");
+  const fragment = target.indexOf("#");
+  const cut = query === -1 ? fragment : fragment === -1 ? query : Math.min(query, fragment);
   const path = cut === -1 ? target : target.slice(0, cut);
   if (!path.startsWith("/")) return undefined;
   const segments: string[] = [];
@@ -335,9 +325,9 @@ function compileRoutes(resources: readonly ResourceDef[]): (method: string, targ
   return (method, target) => {
     const segments = requestSegments(target);
     if (!segments) return [];
-    const hits = new Set<number>();
-    walk(root, segments, 0, method.toUpperCase(), hits);
-    return [...hits].sort((a, b) => a - b);
+    const state = { segments, method: method.toUpperCase(), hits: new Set<number>() };
+    walk(root, 0, state);
+    return state.hits.size < 2 ? [...state.hits] : [...state.hits].sort((a, b) => a - b);
   };
 }
 

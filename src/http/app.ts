@@ -33,7 +33,10 @@ export function createApp(options: AppOptions) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
-      const errors = result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+      const errors = result.error.issues.map((issue) => ({
+        path: issue.path.join("."),
+        message: issue.message,
+      }));
       const detail = errors.map((error) => `${error.path || "body"}: ${error.message}`).join("; ");
       return problem(c, "VALIDATION_FAILED", detail, { errors });
     },
@@ -45,7 +48,10 @@ export function createApp(options: AppOptions) {
   app.onError(onError);
   app.notFound((c) => problem(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
 
-  const secure = createSecure(app, createGuards({ ...services, store: services.deps.store, roles: services.roleDirectory }));
+  const secure = createSecure(
+    app,
+    createGuards({ ...services, store: services.deps.store, roles: services.roleDirectory }),
+  );
   sessionRoutes(app, secure, services, options.publicUrl.startsWith("https://"));
   keyRoutes(app, secure, services);
   roleRoutes(app, secure, services);
@@ -63,7 +69,11 @@ export function createApp(options: AppOptions) {
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "latchkey", version: "1", description: "API keys for integrations, least privilege on every call" },
+    info: {
+      title: "latchkey",
+      version: "1",
+      description: "API keys for integrations, least privilege on every call",
+    },
     servers: [{ url: options.publicUrl }],
   });
   docsRoutes(app);
@@ -83,7 +93,13 @@ function requestContext(logger: Logger, trustProxy: boolean): MiddlewareHandler<
     c.header("x-request-id", requestId);
     await next();
     logger.info(
-      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - started).toFixed(2) },
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: +(performance.now() - started).toFixed(2),
+      },
       "request",
     );
   };

@@ -31,11 +31,16 @@ export function createGuards(deps: AuthDeps) {
   async function identify(c: Parameters<MiddlewareHandler<AppEnv>>[0]): Promise<Caller> {
     const appKey = c.req.header("x-api-appkey") ?? c.req.header("x-vtex-api-appkey");
     const appToken = c.req.header("x-api-apptoken") ?? c.req.header("x-vtex-api-apptoken");
-    const meta = { ip: c.get("clientIp"), userAgent: c.req.header("user-agent") ?? null, requestId: c.get("requestId") };
+    const meta = {
+      ip: c.get("clientIp"),
+      userAgent: c.req.header("user-agent") ?? null,
+      requestId: c.get("requestId"),
+    };
     if (appKey !== undefined || appToken !== undefined) {
       if (!appKey || !appToken) fail("UNAUTHENTICATED", "Send both X-API-AppKey and X-API-AppToken");
       const result = await deps.authenticateKey(appKey, appToken);
-      if (!result.ok) fail("UNAUTHENTICATED", "The appKey and appToken are not valid, or the key is inactive");
+      if (!result.ok)
+        fail("UNAUTHENTICATED", "The appKey and appToken are not valid, or the key is inactive");
       const { key } = result;
       const principal: Principal = { type: "key", keyId: key.id, appKey: key.appKey, account: key.account };
       return { principal, actor: { type: "key", id: key.appKey, label: key.appKey, ...meta }, via: "key" };
@@ -48,7 +53,11 @@ export function createGuards(deps: AuthDeps) {
         fail("CSRF_FAILED", "Send the CSRF token from sign-in in the X-CSRF-Token header");
       }
       const principal: Principal = { type: "user", userId: session.userId, email: session.email };
-      return { principal, actor: { type: "user", id: session.userId, label: session.email, ...meta }, via: "session" };
+      return {
+        principal,
+        actor: { type: "user", id: session.userId, label: session.email, ...meta },
+        via: "session",
+      };
     }
     return fail("UNAUTHENTICATED", "Send X-API-AppKey and X-API-AppToken, or sign in");
   }
@@ -67,7 +76,9 @@ export function createGuards(deps: AuthDeps) {
       const access = await deps.roles.access(deps.store, caller.principal, account);
       if (!holds(access.grant, resource)) {
         if (!(await deps.store.getAccount(account))) fail("ACCOUNT_NOT_FOUND", `No account ${account}`);
-        throw new AppError("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, { resource });
+        throw new AppError("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, {
+          resource,
+        });
       }
       c.set("grant", access.grant);
       c.set("roles", access.roles);

@@ -24,7 +24,9 @@ export function docsRoutes(app: Hono<AppEnv>) {
   const cache = new Map<string, Buffer>();
   const headers = { "cache-control": "no-cache" };
   app.get("/docs", (c) => c.html(PAGE));
-  app.get("/docs/assets/init.js", (c) => c.body(INIT, 200, { ...headers, "content-type": ASSETS["swagger-ui-bundle.js"] as string }));
+  app.get("/docs/assets/init.js", (c) =>
+    c.body(INIT, 200, { ...headers, "content-type": ASSETS["swagger-ui-bundle.js"] as string }),
+  );
   app.get("/docs/assets/:file", async (c) => {
     const file = c.req.param("file");
     const type = ASSETS[file];

@@ -7,7 +7,12 @@ import type { AppEnv } from "./context.js";
  * The one error mapper: AppError → RFC 9457 problem+json with a stable `code` and the request id.
  * Anything unexpected becomes a generic 500; its details go to the log only, never to the client.
  */
-export function problemBody(code: ErrorCode, detail: string, requestId: string, extra: Record<string, unknown> = {}) {
+export function problemBody(
+  code: ErrorCode,
+  detail: string,
+  requestId: string,
+  extra: Record<string, unknown> = {},
+) {
   const { status, title } = ERRORS[code];
   return { type: `urn:latchkey:error:${code}`, title, status, detail, code, requestId, ...extra };
 }

@@ -56,13 +56,28 @@ export function createAccountService(deps: ServiceDeps) {
         await tx.addMember(account, user.id, now);
         await tx.setUserRoles(account, user.id, [OWNER_ROLE_ID]);
         const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
-        const key = { id: deps.newId(), appKey, account, name: BOOTSTRAP_KEY_NAME, active: true, createdAt: now };
+        const key = {
+          id: deps.newId(),
+          appKey,
+          account,
+          name: BOOTSTRAP_KEY_NAME,
+          active: true,
+          createdAt: now,
+        };
         await tx.createKey({ ...key, token, roleIds: [OWNER_ROLE_ID] });
         const audit = (action: string, target: { type: string; id: string }, data: Record<string, unknown>) =>
           recordAudit(tx, deps, actor, { account, action, target, data });
         await audit("account.created", { type: "account", id: account }, { after: { name: account } });
-        await audit("user.added", { type: "user", id: user.id }, { after: { email, roles: [OWNER_ROLE_ID] } });
-        await audit("key.created", { type: "key", id: appKey }, { after: { name: key.name, roles: [OWNER_ROLE_ID] } });
+        await audit(
+          "user.added",
+          { type: "user", id: user.id },
+          { after: { email, roles: [OWNER_ROLE_ID] } },
+        );
+        await audit(
+          "key.created",
+          { type: "key", id: appKey },
+          { after: { name: key.name, roles: [OWNER_ROLE_ID] } },
+        );
         return isNew;
       });
       return { account, email, password: created ? password : null, appKey, appToken };

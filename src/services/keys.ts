@@ -1,9 +1,15 @@
+import { recordAudit } from "../audit/audit.js";
 import { AppError, fail } from "../core/errors.js";
+import { normalizeLabel } from "../core/names.js";
 import { canGive, changedRoleIds, type Grant, type RoleView } from "../core/permissions.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
-import { normalizeLabel } from "../core/names.js";
-import { recordAudit } from "../audit/audit.js";
-import { type KeyListQuery, type KeyRecord, type KeySort, StoreConflict, type StoreOps } from "../storage/store.js";
+import {
+  type KeyListQuery,
+  type KeyRecord,
+  type KeySort,
+  StoreConflict,
+  type StoreOps,
+} from "../storage/store.js";
 import { hashToken } from "../verify/token-hash.js";
 import { type Actor, iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
@@ -68,7 +74,10 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   function checkGive(grant: Grant, given: readonly RoleView[]): void {
     const refused = given.find((role) => !canGive(grant, role));
     if (refused) {
-      fail("ESCALATION_DENIED", `You cannot give role ${refused.id} (${refused.name}): it holds resources you lack`);
+      fail(
+        "ESCALATION_DENIED",
+        `You cannot give role ${refused.id} (${refused.name}): it holds resources you lack`,
+      );
     }
   }
 
@@ -99,7 +108,16 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           checkGive(grant, given);
           const roleIds = given.map((role) => role.id);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
-          await tx.createKey({ id: deps.newId(), appKey, account, name, active: true, createdAt: now, token, roleIds });
+          await tx.createKey({
+            id: deps.newId(),
+            appKey,
+            account,
+            name,
+            active: true,
+            createdAt: now,
+            token,
+            roleIds,
+          });
           await recordAudit(tx, deps, actor, {
             account,
             action: "key.created",

@@ -13,7 +13,13 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
   function predefined(id: number): RoleView | undefined {
     const role = catalog.roleById(id);
     if (!role) return undefined;
-    return { id, name: role.name, predefined: true, allResources: role.allResources, resources: role.resources };
+    return {
+      id,
+      name: role.name,
+      predefined: true,
+      allResources: role.allResources,
+      resources: role.resources,
+    };
   }
 
   /** Every role id must exist in the account, else UNKNOWN_ROLE naming the missing ids. */
@@ -26,7 +32,9 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
       else missing.push(id);
     }
     if (missing.length > 0) {
-      fail("UNKNOWN_ROLE", `Roles ${missing.join(", ")} do not exist in account ${account}`, { roles: missing });
+      fail("UNKNOWN_ROLE", `Roles ${missing.join(", ")} do not exist in account ${account}`, {
+        roles: missing,
+      });
     }
     return roles.sort((a, b) => a.id - b.id);
   }

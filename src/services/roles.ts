@@ -36,7 +36,8 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     const name = normalizeLabel(input.name) ?? fail("VALIDATION_FAILED", "name must be 1-100 characters");
     const resources = [...new Set(input.resources)].sort();
     const unknown = resources.filter((key) => !catalog.resourceByKey(key));
-    if (unknown.length > 0) fail("UNKNOWN_RESOURCE", `Unknown resources: ${unknown.join(", ")}`, { resources: unknown });
+    if (unknown.length > 0)
+      fail("UNKNOWN_RESOURCE", `Unknown resources: ${unknown.join(", ")}`, { resources: unknown });
     const lacking = missingResource(grant, resources);
     if (lacking) fail("ESCALATION_DENIED", `You cannot put ${lacking} in a role: you do not hold it`);
     const clash = catalog.roles.find((role) => role.name.toLowerCase() === name.toLowerCase());
@@ -54,14 +55,24 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     return (await roles.list(store, account)).map(dto);
   }
 
-  async function create(actor: Actor, grant: Grant, account: string, input: { name: string; resources: string[] }) {
+  async function create(
+    actor: Actor,
+    grant: Grant,
+    account: string,
+    input: { name: string; resources: string[] },
+  ) {
     const { name, resources } = checkInput(grant, input);
     return guardName(name, () =>
       store.transaction(async (tx) => {
         const now = clock.now();
         const role = await tx.createRole({ account, name, resources, createdAt: now, updatedAt: now });
         const target = { type: "role", id: String(role.id) };
-        await recordAudit(tx, deps, actor, { account, action: "role.created", target, data: { after: { name, resources } } });
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "role.created",
+          target,
+          data: { after: { name, resources } },
+        });
         return dto({ id: role.id, name, predefined: false, allResources: false, resources });
       }),
     );
@@ -95,7 +106,9 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
       const before = await customOrFail(tx, account, id);
       const holders = await tx.countRoleHolders(account, id);
       if (holders > 0) {
-        fail("ROLE_IN_USE", `Role ${id} is held by ${holders} users or keys; take it from them first`, { holders });
+        fail("ROLE_IN_USE", `Role ${id} is held by ${holders} users or keys; take it from them first`, {
+          holders,
+        });
       }
       await tx.deleteRole(account, id);
       await recordAudit(tx, deps, actor, {

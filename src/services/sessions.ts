@@ -24,7 +24,9 @@ export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: nu
 
   async function auditEverywhere(userId: string, actor: Actor, action: string) {
     for (const account of await store.listUserAccounts(userId)) {
-      await store.transaction((tx) => recordAudit(tx, deps, actor, { account, action, target: { type: "user", id: userId } }));
+      await store.transaction((tx) =>
+        recordAudit(tx, deps, actor, { account, action, target: { type: "user", id: userId } }),
+      );
     }
   }
 

@@ -43,7 +43,10 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   async function memberOrFail(tx: StoreOps, account: string, userId: string): Promise<MemberRecord> {
-    return (await tx.getMember(account, userId)) ?? fail("USER_NOT_FOUND", `No user ${userId} in account ${account}`);
+    return (
+      (await tx.getMember(account, userId)) ??
+      fail("USER_NOT_FOUND", `No user ${userId} in account ${account}`)
+    );
   }
 
   /** Refuses a change that would leave the account without any Owner user. */

@@ -16,7 +16,9 @@ export function createKeyAuthenticator(deps: { store: Store; tokenPrefix: string
     const key = await deps.store.getKeyByAppKey(appKey);
     const state = key && { active: key.active, tokenHashes: key.tokens.map((token) => token.hash) };
     const decision = decideKeyAuth(shape, state, hashToken(appToken), digestsEqual);
-    return decision.ok && key ? { ok: true, key } : { ok: false, reason: decision.ok ? "UNKNOWN_KEY" : decision.reason };
+    return decision.ok && key
+      ? { ok: true, key }
+      : { ok: false, reason: decision.ok ? "UNKNOWN_KEY" : decision.reason };
   };
 }
 

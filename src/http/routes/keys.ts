@@ -1,12 +1,23 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
+import {
+  AccountParam,
+  jsonBody,
+  jsonResponse,
+  KeySchema,
+  Label,
+  problemResponses,
+  RoleIds,
+} from "../schemas.js";
 import type { Secure } from "../secure.js";
-import { AccountParam, jsonBody, jsonResponse, KeySchema, Label, problemResponses, RoleIds } from "../schemas.js";
 
 const tags = ["Generated keys"];
 const KeyParams = AccountParam.extend({
-  appKey: z.string().max(100).openapi({ param: { name: "appKey", in: "path" }, example: "appkey-mystore-QWERTY" }),
+  appKey: z
+    .string()
+    .max(100)
+    .openapi({ param: { name: "appKey", in: "path" }, example: "appkey-mystore-QWERTY" }),
 });
 const errors = problemResponses(400, 401, 403, 404);
 

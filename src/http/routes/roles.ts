@@ -6,7 +6,11 @@ import type { Secure } from "../secure.js";
 
 const tags = ["Roles"];
 const RoleParams = AccountParam.extend({
-  id: z.coerce.number().int().positive().openapi({ param: { name: "id", in: "path" }, example: 100001 }),
+  id: z.coerce
+    .number()
+    .int()
+    .positive()
+    .openapi({ param: { name: "id", in: "path" }, example: 100001 }),
 });
 const RoleBody = z.strictObject({ name: Label, resources: z.array(z.string().max(64)).max(500) });
 
@@ -16,7 +20,10 @@ const list = createRoute({
   tags,
   summary: "Predefined and custom roles of the account",
   request: { params: AccountParam },
-  responses: { 200: jsonResponse(z.object({ items: z.array(RoleSchema) }), "Roles"), ...problemResponses(401, 403, 404) },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(RoleSchema) }), "Roles"),
+    ...problemResponses(401, 403, 404),
+  },
 });
 
 const create = createRoute({
@@ -57,7 +64,10 @@ export function roleRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: S
 
   app.openapi(secure(edit, create), async (c) => {
     const { account } = c.req.valid("param");
-    return c.json(await roles.create(c.get("caller").actor, c.get("grant"), account, c.req.valid("json")), 201);
+    return c.json(
+      await roles.create(c.get("caller").actor, c.get("grant"), account, c.req.valid("json")),
+      201,
+    );
   });
 
   app.openapi(secure(edit, update), async (c) => {

@@ -10,7 +10,11 @@ import { jsonBody, jsonResponse, problemResponses, RoleRef } from "../schemas.js
 import type { Secure } from "../secure.js";
 
 const tags = ["Session"];
-const AccountAccess = z.object({ account: z.string(), roles: z.array(RoleRef), resources: z.array(z.string()) });
+const AccountAccess = z.object({
+  account: z.string(),
+  roles: z.array(RoleRef),
+  resources: z.array(z.string()),
+});
 
 const login = createRoute({
   method: "post",
@@ -84,13 +88,22 @@ const resources = createRoute({
   },
 });
 
-export function sessionRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services, secureCookies: boolean) {
+export function sessionRoutes(
+  app: OpenAPIHono<AppEnv>,
+  secure: Secure,
+  services: Services,
+  secureCookies: boolean,
+) {
   const { sessions, roleDirectory, deps } = services;
   const cookie = { path: "/", sameSite: "Lax", secure: secureCookies } as const;
 
   app.openapi(secure("public", login), async (c) => {
     const { email, password } = c.req.valid("json");
-    const meta = { ip: c.get("clientIp"), userAgent: c.req.header("user-agent") ?? null, requestId: c.get("requestId") };
+    const meta = {
+      ip: c.get("clientIp"),
+      userAgent: c.req.header("user-agent") ?? null,
+      requestId: c.get("requestId"),
+    };
     const session = await sessions.login(email, password, meta);
     if (!session) fail("INVALID_LOGIN");
     const maxAge = Math.floor((session.expiresAt - deps.clock.now()) / 1000);

@@ -6,7 +6,10 @@ import type { Secure } from "../secure.js";
 
 const tags = ["Users"];
 const UserParams = AccountParam.extend({
-  id: z.string().max(64).openapi({ param: { name: "id", in: "path" } }),
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" } }),
 });
 
 const list = createRoute({
@@ -15,7 +18,10 @@ const list = createRoute({
   tags,
   summary: "Users of the account and their roles",
   request: { params: AccountParam },
-  responses: { 200: jsonResponse(z.object({ items: z.array(UserSchema) }), "Users"), ...problemResponses(401, 403, 404) },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(UserSchema) }), "Users"),
+    ...problemResponses(401, 403, 404),
+  },
 });
 
 const add = createRoute({

@@ -1,0 +1,82 @@
+/**
+ * Runs the real `latchkey` binary (bin/latchkey.mjs over dist/) as a child process, for end-to-end
+ * tests: CLI commands to completion, and `serve` in the background with its log captured.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+export const BIN = join(import.meta.dirname, "..", "..", "bin", "latchkey.mjs");
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export interface Served {
+  url: string;
+  child: ChildProcess;
+  log: () => string;
+  readyMs: number;
+  stop(): Promise<number>;
+}
+
+export async function serve(env: Record<string, string>): Promise<Served> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [BIN, "serve"], {
+    env: { ...process.env, LOG_LEVEL: "debug", HOST: "127.0.0.1", PORT: String(port), ...env },
+  });
+  let log = "";
+  child.stdout?.on("data", (chunk) => {
+    log += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    log += chunk;
+  });
+  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      if (i > 200 || child.exitCode !== null) throw new Error(`latchkey serve did not start:\n${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  return {
+    url,
+    child,
+    log: () => log,
+    readyMs: performance.now() - started,
+    stop() {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}

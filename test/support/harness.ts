@@ -1,0 +1,128 @@
+/**
+ * An in-process latchkey for route tests: a real store (SQLite by default), the shipped catalog,
+ * the real services and app, and a log captured in memory. Requests go through `app.request()`;
+ * no port is opened.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import { loadCatalogFile } from "../../src/catalog/load.js";
+import { defaultCatalogFile } from "../../src/config.js";
+import { createApp } from "../../src/http/app.js";
+import { createLogger } from "../../src/log.js";
+import type { InitResult } from "../../src/services/accounts.js";
+import { createServices } from "../../src/services/index.js";
+import { openTestStore } from "./stores.js";
+
+export interface Credentials {
+  appKey: string;
+  appToken: string;
+}
+
+export interface RequestOptions {
+  as?: Credentials | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions read arbitrary JSON shapes
+  body: any;
+}
+
+export const OWNER_PASSWORD = "correct horse battery staple";
+
+export async function createHarness(kind: "sqlite" | "postgres" = "sqlite") {
+  const { store, cleanup } = await openTestStore(kind);
+  let now = Date.parse("2026-11-26T10:00:00Z");
+  const logLines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger({ level: "debug", destination });
+  const services = createServices({
+    store,
+    catalog: loadCatalogFile(defaultCatalogFile()),
+    clock: { now: () => now },
+    random: (size) => randomBytes(size),
+    newId: () => randomUUID(),
+    keyPrefix: "appkey",
+    tokenPrefix: "lkt",
+    sessionTtlSeconds: 3600,
+  });
+  const app = createApp({
+    services,
+    logger,
+    publicUrl: "http://localhost",
+    trustProxy: false,
+    ready: () => store.ping(),
+  });
+  /** Every response text the tests saw, for the secrets search. */
+  const responses: string[] = [];
+
+  async function request(method: string, path: string, options: RequestOptions = {}): Promise<TestResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    const as = options.as === undefined ? owner : options.as;
+    if (as) {
+      headers["x-api-appkey"] = as.appKey;
+      headers["x-api-apptoken"] = as.appToken;
+    }
+    let body: string | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const res = await app.request(path, { method, headers, ...(body === undefined ? {} : { body }) });
+    const text = await res.text();
+    responses.push(text);
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    return { status: res.status, headers: res.headers, text, body: parsed };
+  }
+
+  const init: InitResult = await services.accounts.init({
+    account: "acme",
+    email: "owner@acme.test",
+    password: OWNER_PASSWORD,
+  });
+  const owner: Credentials = { appKey: init.appKey, appToken: init.appToken };
+
+  /** Creates a key through the API as the owner and returns its credentials. */
+  async function createKey(name: string, roles: number[] = [], account = "acme", as: Credentials = owner) {
+    const res = await request("POST", `/v1/accounts/${account}/keys`, { as, body: { name, roles } });
+    if (res.status !== 201) throw new Error(`createKey ${name}: ${res.status} ${res.text}`);
+    return {
+      appKey: res.body.key.appKey as string,
+      appToken: res.body.appToken as string,
+      key: res.body.key,
+    };
+  }
+
+  return {
+    app,
+    store,
+    services,
+    init,
+    owner,
+    request,
+    createKey,
+    logLines,
+    responses,
+    advance(ms: number) {
+      now += ms;
+    },
+    close: cleanup,
+  };
+}
+
+export type Harness = Awaited<ReturnType<typeof createHarness>>;
