@@ -75,7 +75,7 @@ export function createGuards(deps: AuthDeps) {
       const account = c.req.param("account") ?? "";
       const access = await deps.roles.access(deps.store, caller.principal, account);
       if (!holds(access.grant, resource)) {
-        if (!(await deps.store.getAccount(account))) fail("ACCOUNT_NOT_FOUND", `No account ${account}`);
+        // A missing account is a 403 like any other: callers cannot probe which accounts exist.
         throw new AppError("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, {
           resource,
         });

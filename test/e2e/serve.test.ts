@@ -117,7 +117,7 @@ describe.each<Kind>(["sqlite", "postgres"])("latchkey serve on %s", (kind) => {
   it("serves health, readiness, the OpenAPI document and its rendering", async () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
-    const doc = await (await fetch(`${server.url}/openapi.json`)).json();
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string };
     expect(doc.openapi).toBe("3.1.0");
     const page = await fetch(`${server.url}/docs`);
     expect(await page.text()).toContain("swagger-ui-bundle.js");

@@ -118,7 +118,7 @@ describe("generated keys", () => {
     expect((await h.request("GET", `/v1/accounts/acme/keys/${betaKey}`)).status).toBe(404);
     expect((await h.request("DELETE", `/v1/accounts/acme/keys/${betaKey}`)).status).toBe(404);
     expect((await h.request("GET", "/v1/accounts/beta/keys")).status).toBe(403);
-    expect((await h.request("GET", "/v1/accounts/nosuch/keys")).status).toBe(404);
+    expect((await h.request("GET", "/v1/accounts/nosuch/keys")).status).toBe(403);
   });
 });
 
