@@ -1,10 +1,19 @@
 /**
- * Key queries shared by the Kysely store: reading keys with their tokens and grants, and the keyset
- * listing. Only token hashes pass through here.
+ * Key queries of the Kysely store: keys with their tokens and grants, and the keyset listing.
+ * Only token hashes pass through here. Functions that write several rows expect the caller
+ * (kysely-store.ts) to run them in one transaction.
  */
-import { type Kysely, type SelectQueryBuilder, type Selectable, sql } from "kysely";
+import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
 import type { Database, KeysTable } from "./schema.js";
-import type { KeyListPage, KeyListQuery, KeyRecord, KeySort, TokenRecord } from "./store.js";
+import type {
+  KeyListPage,
+  KeyListQuery,
+  KeyPatch,
+  KeyRecord,
+  KeySort,
+  NewKey,
+  TokenRecord,
+} from "./store.js";
 
 type KeyRow = Selectable<KeysTable>;
 
@@ -30,7 +39,9 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
   // Joining on the key's own account leaves out grants the key holds in accounts it was added to.
   const grants = await db
     .selectFrom("key_roles")
-    .innerJoin("keys", (j) => j.onRef("keys.id", "=", "key_roles.key_id").onRef("keys.account", "=", "key_roles.account"))
+    .innerJoin("keys", (j) =>
+      j.onRef("keys.id", "=", "key_roles.key_id").onRef("keys.account", "=", "key_roles.account"),
+    )
     .select(["key_roles.key_id", "key_roles.role_id"])
     .where("key_roles.key_id", "in", ids)
     .orderBy("key_roles.role_id")
@@ -44,6 +55,102 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
       (rolesByKey.get(row.id) ?? []).map((g) => g.role_id),
     ),
   );
+}
+
+export async function getKey(db: Kysely<Database>, appKey: string): Promise<KeyRecord | undefined> {
+  const rows = await db.selectFrom("keys").selectAll().where("app_key", "=", appKey).execute();
+  return (await hydrateKeys(db, rows))[0];
+}
+
+/** Key, first token and grants in the key's own account; the caller makes the three inserts atomic. */
+export async function insertKey(db: Kysely<Database>, key: NewKey): Promise<void> {
+  await db
+    .insertInto("keys")
+    .values({
+      id: key.id,
+      app_key: key.appKey,
+      account: key.account,
+      name: key.name,
+      name_lower: key.name.toLowerCase(),
+      active: key.active ? 1 : 0,
+      created_at: key.createdAt,
+      updated_at: key.createdAt,
+      token_created_at: key.token.createdAt,
+      last_used_at: 0,
+    })
+    .execute();
+  const t = key.token;
+  await db
+    .insertInto("tokens")
+    .values({ id: t.id, key_id: key.id, hash: t.hash, created_at: t.createdAt })
+    .execute();
+  await insertGrants(db, key.account, key.id, key.roleIds);
+}
+
+async function insertGrants(
+  db: Kysely<Database>,
+  account: string,
+  keyId: string,
+  roleIds: number[],
+): Promise<void> {
+  const rows = [...new Set(roleIds)].map((role_id) => ({ account, key_id: keyId, role_id }));
+  if (rows.length > 0) await db.insertInto("key_roles").values(rows).execute();
+}
+
+export async function updateKey(
+  db: Kysely<Database>,
+  account: string,
+  appKey: string,
+  patch: KeyPatch,
+): Promise<KeyRecord | undefined> {
+  const set = {
+    updated_at: patch.updatedAt,
+    ...(patch.name === undefined ? {} : { name: patch.name, name_lower: patch.name.toLowerCase() }),
+    ...(patch.active === undefined ? {} : { active: patch.active ? 1 : 0 }),
+  };
+  const query = db.updateTable("keys").set(set).where("account", "=", account).where("app_key", "=", appKey);
+  const r = await query.executeTakeFirst();
+  return Number(r.numUpdatedRows) === 0 ? undefined : getKey(db, appKey);
+}
+
+export async function replaceKeyRoles(
+  db: Kysely<Database>,
+  account: string,
+  keyId: string,
+  roleIds: number[],
+): Promise<void> {
+  await db.deleteFrom("key_roles").where("account", "=", account).where("key_id", "=", keyId).execute();
+  await insertGrants(db, account, keyId, roleIds);
+}
+
+export async function keyRoleIds(db: Kysely<Database>, account: string, keyId: string): Promise<number[]> {
+  const rows = await db
+    .selectFrom("key_roles")
+    .select("role_id")
+    .where("account", "=", account)
+    .where("key_id", "=", keyId)
+    .orderBy("role_id")
+    .execute();
+  return rows.map((r) => r.role_id);
+}
+
+/**
+ * Removes the key's grants in every account (so accounts that added it as external lose it too),
+ * its tokens, then the key. The foreign keys cascade as well; deleting explicitly keeps the result
+ * independent of SQLite's per-connection foreign_keys setting.
+ */
+export async function deleteKey(db: Kysely<Database>, account: string, appKey: string): Promise<boolean> {
+  const key = await db
+    .selectFrom("keys")
+    .select("id")
+    .where("account", "=", account)
+    .where("app_key", "=", appKey)
+    .executeTakeFirst();
+  if (key === undefined) return false;
+  await db.deleteFrom("key_roles").where("key_id", "=", key.id).execute();
+  await db.deleteFrom("tokens").where("key_id", "=", key.id).execute();
+  await db.deleteFrom("keys").where("id", "=", key.id).execute();
+  return true;
 }
 
 function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): KeyRecord {
@@ -78,7 +185,10 @@ function likeContains(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-function filteredKeys(db: Kysely<Database>, query: KeyListQuery): SelectQueryBuilder<Database, "keys", object> {
+function filteredKeys(
+  db: Kysely<Database>,
+  query: KeyListQuery,
+): SelectQueryBuilder<Database, "keys", object> {
   let qb = db.selectFrom("keys").where("keys.account", "=", query.account);
   if (query.status !== undefined) qb = qb.where("keys.active", "=", query.status === "active" ? 1 : 0);
   if (query.q !== undefined && query.q !== "") {
@@ -123,15 +233,25 @@ export async function listKeyPage(db: Kysely<Database>, query: KeyListQuery): Pr
   if (query.after !== undefined) {
     const value = cursorValue(query.sort, query.after.value);
     const op = sql.raw(dir === "asc" ? ">" : "<");
-    page = page.where(sql<boolean>`(${sql.ref(`keys.${column}`)}, keys.id) ${op} (${value}, ${query.after.id})`);
+    page = page.where(
+      sql<boolean>`(${sql.ref(`keys.${column}`)}, keys.id) ${op} (${value}, ${query.after.id})`,
+    );
   }
-  const rows = await page
-    .orderBy(`keys.${column}`, dir)
-    .orderBy("keys.id", dir)
-    .limit(query.limit + 1)
-    .execute();
-  const counted = await base.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
-  const hasMore = rows.length > query.limit;
-  const items = await hydrateKeys(db, hasMore ? rows.slice(0, query.limit) : rows);
+  const pageItems = async () => {
+    const rows = await page
+      .orderBy(`keys.${column}`, dir)
+      .orderBy("keys.id", dir)
+      .limit(query.limit + 1)
+      .execute();
+    const hasMore = rows.length > query.limit;
+    return { hasMore, items: await hydrateKeys(db, hasMore ? rows.slice(0, query.limit) : rows) };
+  };
+  // The total is the costly part (it visits every match); on PostgreSQL outside a transaction the
+  // two run on separate pooled connections, so the page costs about the count alone. Both are
+  // read-committed snapshots, so a concurrent write may show in one and not the other.
+  const [{ items, hasMore }, counted] = await Promise.all([
+    pageItems(),
+    base.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow(),
+  ]);
   return { items, total: Number(counted.n), hasMore };
 }

@@ -13,7 +13,9 @@ import { KyselyStore } from "./kysely-store.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
-export type OpenStoreOptions = { kind: "sqlite"; file: string } | { kind: "postgres"; url: string; schema?: string };
+export type OpenStoreOptions =
+  | { kind: "sqlite"; file: string }
+  | { kind: "postgres"; url: string; schema?: string };
 
 const INT8_OID = 20;
 /** Schema names go into a connection option and DDL unquoted, so only plain identifiers are accepted. */
@@ -37,7 +39,8 @@ function openSqlite(file: string): Store {
 }
 
 async function openPostgres(url: string, schema?: string): Promise<Store> {
-  if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${schema}`);
+  if (schema !== undefined && !SCHEMA_NAME.test(schema))
+    throw new Error(`invalid PostgreSQL schema name: ${schema}`);
   if (schema !== undefined) await createSchema(url, schema);
   const pool = new pg.Pool({
     connectionString: url,
