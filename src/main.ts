@@ -31,6 +31,8 @@ export async function buildServices(config: Config, store: Store): Promise<Servi
     newId: () => randomUUID(),
     keyPrefix: config.keyPrefix,
     tokenPrefix: config.tokenPrefix,
+    secret: resolveSecret(config),
+    publicUrl: config.publicUrl,
     sessionTtlSeconds: config.sessionTtlSeconds,
   };
   return createServices(deps);
@@ -43,7 +45,6 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
-  resolveSecret(config);
   const store = await openConfiguredStore(config);
   const services = await buildServices(config, store);
   const app = createApp({

@@ -8,9 +8,14 @@ import { createGuards } from "./auth.js";
 import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
 import { onError, problem } from "./problem.js";
+import { exportRoutes } from "./routes/export.js";
+import { externalKeyRoutes } from "./routes/external-keys.js";
 import { keyRoutes } from "./routes/keys.js";
+import { renewalRoutes } from "./routes/renewal.js";
 import { roleRoutes } from "./routes/roles.js";
 import { sessionRoutes } from "./routes/session.js";
+import { settingsRoutes } from "./routes/settings.js";
+import { shareRoutes } from "./routes/shares.js";
 import { userRoutes } from "./routes/users.js";
 import { createSecure } from "./secure.js";
 
@@ -53,7 +58,13 @@ export function createApp(options: AppOptions) {
     createGuards({ ...services, store: services.deps.store, roles: services.roleDirectory }),
   );
   sessionRoutes(app, secure, services, options.publicUrl.startsWith("https://"));
+  // Export before keys: /keys/export must not be taken for /keys/{appKey}.
+  exportRoutes(app, secure, services);
   keyRoutes(app, secure, services);
+  renewalRoutes(app, secure, services);
+  shareRoutes(app, secure, services);
+  externalKeyRoutes(app, secure, services);
+  settingsRoutes(app, secure, services);
   roleRoutes(app, secure, services);
   userRoutes(app, secure, services);
 

@@ -46,6 +46,9 @@ export const KeySchema = z
     roles: z.array(RoleRef),
     creationDate: z.string(),
     creationDateToken: z.string(),
+    creationDateNewToken: z.string().nullable(),
+    pendingRenewal: z.boolean(),
+    alert: z.enum(["none", "orange", "red"]),
     lastUsedAt: z.string().nullable(),
     updatedAt: z.string(),
   })

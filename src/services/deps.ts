@@ -15,6 +15,10 @@ export interface ServiceDeps {
   newId: () => string;
   keyPrefix: string;
   tokenPrefix: string;
+  /** LATCHKEY_SECRET: services derive their sealing keys from it (see sealing.ts). Never logged. */
+  secret: string;
+  /** External base URL, for share links and messages. */
+  publicUrl: string;
 }
 
 /** Who performs a use case, and from where: recorded in every audit event. */

@@ -1,7 +1,9 @@
 import { recordAudit } from "../audit/audit.js";
+import { type AlertLevel, alertLevel, alertThreshold } from "../core/alerts.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
 import { canGive, changedRoleIds, type Grant, type RoleView } from "../core/permissions.js";
+import { readSettings } from "../core/settings.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
 import {
   type KeyListQuery,
@@ -29,7 +31,13 @@ export interface KeyView {
   active: boolean;
   roles: { id: number; name: string }[];
   creationDate: string;
+  /** Creation of the current token (the older one while a renewal is pending). */
   creationDateToken: string;
+  /** Creation of the pending token; null when no renewal is pending. */
+  creationDateNewToken: string | null;
+  pendingRenewal: boolean;
+  /** Renewal alert of the newest token against the account's renewal period. */
+  alert: AlertLevel;
   lastUsedAt: string | null;
   updatedAt: string;
 }
@@ -38,6 +46,7 @@ export interface KeyListParams {
   q?: string;
   status?: "active" | "inactive";
   role?: number;
+  alert?: AlertLevel;
   sort: KeySort;
   order: "asc" | "desc";
   limit: number;
@@ -47,11 +56,15 @@ export interface KeyListParams {
 export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;
 
-  async function roleNames(tx: StoreOps, account: string): Promise<Map<number, string>> {
-    return new Map((await roles.list(tx, account)).map((role) => [role.id, role.name]));
+  /** What every key view of one account needs: role names and the renewal period. */
+  async function viewContext(tx: StoreOps, account: string): Promise<ViewContext> {
+    const names = new Map((await roles.list(tx, account)).map((role) => [role.id, role.name]));
+    return { names, renewalPeriodMonths: await renewalPeriodOf(tx, account), now: clock.now() };
   }
 
-  function view(key: KeyRecord, names: Map<number, string>): KeyView {
+  function view(key: KeyRecord, context: ViewContext): KeyView {
+    const { names } = context;
+    const [current, pending] = key.tokens;
     return {
       id: key.id,
       appKey: key.appKey,
@@ -65,10 +78,23 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         return name === undefined ? [] : [{ id, name }];
       }),
       creationDate: iso(key.createdAt),
-      creationDateToken: iso(key.tokenCreatedAt),
+      creationDateToken: iso(current?.createdAt ?? key.tokenCreatedAt),
+      creationDateNewToken: pending ? iso(pending.createdAt) : null,
+      pendingRenewal: pending !== undefined,
+      alert: alertLevel(key.tokenCreatedAt, context.renewalPeriodMonths, context.now),
       lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
       updatedAt: iso(key.updatedAt),
     };
+  }
+
+  async function alertRange(account: string, alert: AlertLevel) {
+    const period = await renewalPeriodOf(store, account);
+    const now = clock.now();
+    const orange = alertThreshold("orange", period, now);
+    const red = alertThreshold("red", period, now);
+    if (alert === "none") return { tokenCreatedFrom: orange };
+    if (alert === "orange") return { tokenCreatedFrom: red, tokenCreatedBefore: orange };
+    return { tokenCreatedBefore: red };
   }
 
   function checkGive(grant: Grant, given: readonly RoleView[]): void {
@@ -124,7 +150,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
             target: { type: "key", id: appKey },
             data: { after: { name, active: true, roles: roleIds } },
           });
-          return view(await owned(tx, account, appKey), await roleNames(tx, account));
+          return view(await owned(tx, account, appKey), await viewContext(tx, account));
         });
         return { key, appToken };
       } catch (error) {
@@ -136,7 +162,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
 
   async function get(account: string, appKey: string): Promise<KeyView> {
     const key = await owned(store, account, appKey);
-    return view(key, await roleNames(store, account));
+    return view(key, await viewContext(store, account));
   }
 
   async function list(account: string, params: KeyListParams) {
@@ -144,12 +170,13 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     if (params.q) query.q = params.q;
     if (params.status) query.status = params.status;
     if (params.role !== undefined) query.roleId = params.role;
+    if (params.alert) Object.assign(query, await alertRange(account, params.alert));
     if (params.cursor) query.after = decodeCursor(params.cursor, params.sort, params.order);
     const page = await store.listKeys(query);
-    const names = await roleNames(store, account);
+    const context = await viewContext(store, account);
     const last = page.items.at(-1);
     return {
-      items: page.items.map((key) => view(key, names)),
+      items: page.items.map((key) => view(key, context)),
       nextCursor: page.hasMore && last ? encodeCursor(params.sort, params.order, last) : null,
       total: page.total,
     };
@@ -169,7 +196,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         if (name !== undefined && name !== before.name) changes.name = name;
         if (patch.active !== undefined && patch.active !== before.active) changes.active = patch.active;
         if (changes.name === undefined && changes.active === undefined) {
-          return view(before, await roleNames(tx, account));
+          return view(before, await viewContext(tx, account));
         }
         const after = (await tx.updateKey(account, appKey, changes)) as KeyRecord;
         const target = { type: "key", id: appKey };
@@ -182,7 +209,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           const data = { before: { active: before.active }, after: { active: changes.active } };
           await recordAudit(tx, deps, actor, { account, action, target, data });
         }
-        return view(after, await roleNames(tx, account));
+        return view(after, await viewContext(tx, account));
       });
     } catch (error) {
       throw mapConflict(error, name ?? "");
@@ -208,7 +235,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         target: { type: "key", id: appKey },
         data: { before: { roles: before.roleIds }, after: { roles: after } },
       });
-      return view({ ...before, roleIds: after }, await roleNames(tx, account));
+      return view({ ...before, roleIds: after }, await viewContext(tx, account));
     });
   }
 
@@ -229,6 +256,17 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;
+
+interface ViewContext {
+  names: Map<number, string>;
+  renewalPeriodMonths: number;
+  now: number;
+}
+
+/** The account's renewal period (SPEC §2.3): 3 months unless its settings say 6. */
+export async function renewalPeriodOf(tx: StoreOps, account: string): Promise<number> {
+  return readSettings(await tx.getSettings(account)).renewalPeriodMonths;
+}
 
 function mapConflict(error: unknown, name: string): unknown {
   if (error instanceof StoreConflict && error.constraint === "key_name") {

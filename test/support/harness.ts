@@ -54,6 +54,8 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite") {
     newId: () => randomUUID(),
     keyPrefix: "appkey",
     tokenPrefix: "lkt",
+    secret: "test-secret-0123456789-0123456789-abcdef",
+    publicUrl: "http://localhost",
     sessionTtlSeconds: 3600,
   });
   const app = createApp({

@@ -25,6 +25,7 @@ const ListQuery = z.strictObject({
   q: z.string().max(100).optional(),
   status: z.enum(["active", "inactive"]).optional(),
   role: z.coerce.number().int().positive().optional(),
+  alert: z.enum(["none", "orange", "red"]).optional(),
   sort: z.enum(["name", "createdAt", "tokenCreatedAt", "lastUsedAt"]).default("createdAt"),
   order: z.enum(["asc", "desc"]).default("desc"),
   limit: z.coerce.number().int().min(1).max(200).default(50),

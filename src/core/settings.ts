@@ -1,0 +1,56 @@
+/**
+ * An account's API-key settings (SPEC §2.3), as stored (one JSON document per account) and as the
+ * rest of the code reads them. Webhook signing secrets are stored sealed (see services/sealing.ts,
+ * purpose "webhook-secret", context `webhook:{account}:{webhookId}`) and never returned by the API.
+ */
+
+export type RenewalPeriodMonths = 3 | 6;
+
+export interface WebhookSetting {
+  /** `wh_` + random; stable across edits so a secret can be kept while the URL changes. */
+  id: string;
+  url: string;
+  sealedSecret: string;
+  createdAt: number;
+}
+
+export interface AccountSettings {
+  renewalPeriodMonths: RenewalPeriodMonths;
+  /** Recipients of alert emails, lower-cased. */
+  notifyEmails: string[];
+  webhooks: WebhookSetting[];
+  /** Policy: deactivate active keys neither used nor created in this many days; null = off. */
+  deactivateUnusedDays: number | null;
+  /** Policy: deactivate keys whose newest token is older than this many days; null = off. */
+  maxTokenAgeDays: number | null;
+}
+
+export const DEFAULT_SETTINGS: Readonly<AccountSettings> = Object.freeze({
+  renewalPeriodMonths: 3,
+  notifyEmails: [],
+  webhooks: [],
+  deactivateUnusedDays: null,
+  maxTokenAgeDays: null,
+});
+
+export const WEBHOOK_SECRET_PURPOSE = "webhook-secret";
+
+export function webhookSecretContext(account: string, webhookId: string): string {
+  return `webhook:${account}:${webhookId}`;
+}
+
+/** Reads a stored document; anything missing or malformed falls back to the default. */
+export function readSettings(doc: Record<string, unknown> | undefined): AccountSettings {
+  if (!doc) return { ...DEFAULT_SETTINGS };
+  const days = (value: unknown) =>
+    Number.isInteger(value) && (value as number) > 0 ? (value as number) : null;
+  return {
+    renewalPeriodMonths: doc.renewalPeriodMonths === 6 ? 6 : 3,
+    notifyEmails: Array.isArray(doc.notifyEmails)
+      ? doc.notifyEmails.filter((e) => typeof e === "string")
+      : [],
+    webhooks: Array.isArray(doc.webhooks) ? (doc.webhooks as WebhookSetting[]) : [],
+    deactivateUnusedDays: days(doc.deactivateUnusedDays),
+    maxTokenAgeDays: days(doc.maxTokenAgeDays),
+  };
+}
