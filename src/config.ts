@@ -33,6 +33,8 @@ export interface Config {
   /** Whether X-Forwarded-For is believed for the client address. */
   readonly trustProxy: boolean;
   readonly sessionTtlSeconds: number;
+  /** Pause between two passes of the alert/policy/notification scheduler in the server. */
+  readonly alertsIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +176,7 @@ const shape = {
   LOG_LEVEL: setting((): LogLevel => "info", logLevel),
   TRUST_PROXY: setting(() => false, boolean),
   SESSION_TTL: setting(() => 43200, duration(60, 30 * 86400)),
+  ALERTS_INTERVAL: setting(() => 60, duration(5, 86400)),
 };
 
 type EnvName = keyof typeof shape;
@@ -202,6 +205,7 @@ const schema = z
       logLevel: env.LOG_LEVEL,
       trustProxy: env.TRUST_PROXY,
       sessionTtlSeconds: env.SESSION_TTL,
+      alertsIntervalSeconds: env.ALERTS_INTERVAL,
     }),
   );
 
@@ -270,6 +274,11 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   SESSION_TTL: {
     default: "43200",
     description: "Lifetime of admin sessions: seconds or `30m`/`12h`/`7d` forms, 60 s to 30 days.",
+  },
+  ALERTS_INTERVAL: {
+    default: "60",
+    description:
+      "Pause between two passes of the in-server notifier (renewal alerts, policies, email/webhook deliveries): seconds or `30s`/`5m`/`1h` forms, 5 s to 24 h.",
   },
 };
 

@@ -8,6 +8,8 @@ import type { Logger } from "pino";
 import { loadCatalogFile } from "./catalog/load.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
+import { createNotifier } from "./notify/notifier.js";
+import { startScheduler } from "./notify/scheduler.js";
 import { resolveSecret } from "./secret.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createServices, type Services } from "./services/index.js";
@@ -57,6 +59,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
   });
+  // Alerts, policies and deliveries run on their own timer, never inside a request.
+  const notifier = createNotifier({ ...services.deps, smtpUrl: config.smtpUrl });
+  const scheduler = startScheduler({
+    intervalMs: config.alertsIntervalSeconds * 1000,
+    run: (signal) => notifier.runPass(signal),
+    logger,
+  });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
@@ -66,11 +75,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
 
   async function close() {
-    // Stop accepting, let in-flight requests finish, then release the database.
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      if ("closeIdleConnections" in server) server.closeIdleConnections();
-    });
+    // Stop accepting, let in-flight requests and the notifier's pass finish, then release the database.
+    await Promise.all([
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ("closeIdleConnections" in server) server.closeIdleConnections();
+      }),
+      scheduler.stop(),
+    ]);
+    notifier.close();
     await store.close();
     logger.info("latchkey stopped");
   }

@@ -2,62 +2,12 @@
  * The Store contract, run unchanged against SQLite and real PostgreSQL. Each test works in accounts
  * of its own, so tests share one migrated store per dialect without seeing each other's rows.
  */
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../src/storage/open.js";
-import type { AuditEventInput, KeyListQuery, KeyRecord, NewKey, Store } from "../src/storage/store.js";
+import type { KeyListQuery, KeyRecord, NewKey, Store } from "../src/storage/store.js";
 import { StoreConflict } from "../src/storage/store.js";
+import { accountName, auditEvent, conflictOf, hex, newKey, T0 } from "./support/store-fixtures.js";
 import { dropTestSchema, openTestStore, TEST_PG_URL } from "./support/stores.js";
-
-const T0 = 1_700_000_000_000;
-const hex = (n = 6) => randomBytes(n).toString("hex");
-const accountName = () => `acct-${hex()}`;
-
-function newKey(account: string, name: string, over: Partial<NewKey> = {}): NewKey {
-  const suffix = hex();
-  return {
-    id: `k${hex(8)}`,
-    appKey: `appkey-${account}-${suffix.toUpperCase()}`,
-    account,
-    name,
-    active: true,
-    createdAt: T0,
-    token: { id: `t${hex(8)}`, hash: `h${hex(16)}`, createdAt: T0 },
-    roleIds: [],
-    ...over,
-  };
-}
-
-function auditEvent(
-  account: string,
-  action: string,
-  data: Record<string, unknown> | null = null,
-): AuditEventInput {
-  return {
-    id: `e${hex(8)}`,
-    account,
-    at: T0,
-    actorType: "system",
-    actorId: "system",
-    actorLabel: "system",
-    action,
-    targetType: null,
-    targetId: null,
-    ip: null,
-    userAgent: null,
-    requestId: null,
-    data,
-  };
-}
-
-async function conflictOf(work: Promise<unknown>): Promise<string> {
-  const err = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StoreConflict);
-  return (err as StoreConflict).constraint;
-}
 
 describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) => {
   let store: Store;

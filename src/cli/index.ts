@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { buildServices, openConfiguredStore, startServer } from "../main.js";
+import { createNotifier, type PassSummary } from "../notify/notifier.js";
 import { createOutput, EXIT, type Output } from "./output.js";
 
 function config() {
@@ -63,6 +64,38 @@ async function migrateCommand(out: Output) {
   out.result({ migrated: true, database: store.dialect }, () => `Migrations applied (${store.dialect}).`);
 }
 
+/** One notifier pass (alerts, policies, due deliveries); exit 1 when an account's scan failed. */
+async function alertsRunCommand(out: Output): Promise<number> {
+  const cfg = config();
+  const store = await openConfiguredStore(cfg);
+  try {
+    const services = await buildServices(cfg, store);
+    const notifier = createNotifier({ ...services.deps, smtpUrl: cfg.smtpUrl });
+    try {
+      const summary = await notifier.runPass();
+      out.result(summary, () => describePass(summary));
+      return summary.errors.length > 0 ? EXIT.failed : EXIT.ok;
+    } finally {
+      notifier.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function describePass(s: PassSummary): string {
+  const { sent, retrying, failed } = s.deliveries;
+  return [
+    `Scanned ${s.accounts} account(s) in ${s.durationMs} ms.`,
+    `  alerts raised:          ${s.alerts}`,
+    `  keys deactivated:       ${s.deactivated}`,
+    `  notifications queued:   ${s.enqueued}`,
+    `  deliveries:             ${sent} sent, ${retrying} to retry, ${failed} given up`,
+    `  share links purged:     ${s.shareLinksPurged}`,
+    ...s.errors.map((e) => `  error in ${e.account}: ${e.error}`),
+  ].join("\n");
+}
+
 export async function run(argv: string[]): Promise<number> {
   const program = new Command("latchkey")
     .description("API keys for integrations, least privilege on every call")
@@ -71,6 +104,7 @@ export async function run(argv: string[]): Promise<number> {
     .showHelpAfterError();
   const out = () => createOutput(Boolean(program.opts().json));
   let pending: Promise<void> = Promise.resolve();
+  let exitCode: number = EXIT.ok;
 
   program
     .command("serve")
@@ -94,10 +128,21 @@ export async function run(argv: string[]): Promise<number> {
       pending = migrateCommand(out());
     });
 
+  program
+    .command("alerts")
+    .description("renewal alerts and notifications")
+    .command("run")
+    .description("run one pass: renewal alerts, policies, due email/webhook deliveries")
+    .action(() => {
+      pending = alertsRunCommand(out()).then((code) => {
+        exitCode = code;
+      });
+    });
+
   try {
     await program.parseAsync(argv, { from: "user" });
     await pending;
-    return EXIT.ok;
+    return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       const helpShown = error.code === "commander.helpDisplayed" || error.code === "commander.version";

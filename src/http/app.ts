@@ -107,13 +107,18 @@ function requestContext(logger: Logger, trustProxy: boolean): MiddlewareHandler<
       {
         requestId,
         method: c.req.method,
-        path: c.req.path,
+        path: loggablePath(c.req.path),
         status: c.res.status,
         ms: +(performance.now() - started).toFixed(2),
       },
       "request",
     );
   };
+}
+
+/** Share link ids are capabilities, like tokens: they never reach the log. */
+export function loggablePath(path: string): string {
+  return path.replace(/^(\/v1\/shares\/|\/share\/)[^/]+/i, "$1[redacted]");
 }
 
 function clientIp(c: Parameters<MiddlewareHandler<AppEnv>>[0], trustProxy: boolean): string | null {

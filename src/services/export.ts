@@ -1,11 +1,283 @@
-import type { ServiceDeps } from "./deps.js";
+/**
+ * Export of an account's keys (SPEC §2.4) as csv, json or xlsx, streamed: generated keys are read
+ * 200 at a time in creation order, and the next page is read only when the client has taken what
+ * came before (csv and json: on demand; xlsx: a bounded backlog ahead), so memory stays flat however
+ * many keys there are. No token or token hash goes into a row: rows are built field by field from
+ * the key's public facts.
+ */
+import { PassThrough } from "node:stream";
+import ExcelJS from "exceljs";
+import { alertLevel } from "../core/alerts.js";
+import type { KeyListQuery, KeyRecord } from "../storage/store.js";
+import { iso, type ServiceDeps } from "./deps.js";
+import { renewalPeriodOf } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 
-/** Placeholder: filled by the issue-3 work on this area. */
+export type ExportFormat = "csv" | "json" | "xlsx";
+
+export const GENERATED_COLUMNS = [
+  "id",
+  "keyName",
+  "label",
+  "roles",
+  "creationDate",
+  "creationDateToken",
+  "creationDateNewToken",
+  "status",
+  "alert",
+  "lastUsedAt",
+] as const;
+export const EXTERNAL_COLUMNS = [
+  "id",
+  "keyName",
+  "roles",
+  "account",
+  "addedDate",
+  "status",
+  "lastUsedAt",
+] as const;
+/** The csv holds both sections: a leading `type` column, the generated columns, then external-only ones. */
+export const CSV_COLUMNS = ["type", ...GENERATED_COLUMNS, "account", "addedDate"] as const;
+
+type Row = Partial<Record<(typeof CSV_COLUMNS)[number], string | null>>;
+type Pages = AsyncGenerator<Row[]>;
+
+export interface KeyExport {
+  contentType: string;
+  filename: string;
+  body: AsyncIterable<string | Uint8Array>;
+}
+
+const PAGE_SIZE = 200;
+const ROLE_SEPARATOR = "; ";
+const CONTENT_TYPES: Record<ExportFormat, string> = {
+  csv: "text/csv; charset=utf-8; header=present",
+  json: "application/json; charset=utf-8",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+};
+
 export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
-  void deps;
-  void roles;
-  return {};
+  const { store, clock } = deps;
+
+  async function* generatedPages(account: string, context: RowContext): Pages {
+    let after: KeyListQuery["after"];
+    for (;;) {
+      const query: KeyListQuery = {
+        account,
+        sort: "createdAt",
+        order: "asc",
+        limit: PAGE_SIZE,
+        skipTotal: true,
+      };
+      if (after) query.after = after;
+      const page = await store.listKeys(query);
+      yield page.items.map((key) => generatedRow(key, context));
+      const last = page.items.at(-1);
+      if (!page.hasMore || !last) return;
+      after = { value: last.createdAt, id: last.id };
+    }
+  }
+
+  /** The store lists external keys in one call (an account adds few); written out page by page all the same. */
+  async function* externalPages(account: string, names: Map<number, string>): Pages {
+    const records = await store.listExternalKeys(account);
+    for (let start = 0; start < records.length; start += PAGE_SIZE) {
+      yield records.slice(start, start + PAGE_SIZE).map(
+        ({ key, addedAt, roleIds }): Row => ({
+          type: "external",
+          id: key.id,
+          keyName: key.appKey,
+          roles: roleList(roleIds, names),
+          account: key.account,
+          addedDate: iso(addedAt),
+          status: key.active ? "active" : "inactive",
+          lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+        }),
+      );
+    }
+  }
+
+  /**
+   * Prepares an export. Role names and the renewal period are read here, before the first byte is
+   * sent, so that a failing store still gets a proper error response; rows are read as the body is
+   * consumed. Role names and alert levels are those of this instant for every row.
+   */
+  async function open(account: string, format: ExportFormat): Promise<KeyExport> {
+    const names = new Map((await roles.list(store, account)).map((role) => [role.id, role.name]));
+    const context = { names, period: await renewalPeriodOf(store, account), now: clock.now() };
+    const generated = generatedPages(account, context);
+    const external = externalPages(account, names);
+    const day = iso(context.now).slice(0, 10);
+    const body =
+      format === "csv"
+        ? csvBody(generated, external)
+        : format === "json"
+          ? jsonBody(generated, external)
+          : xlsxBody(generated, external);
+    return {
+      contentType: CONTENT_TYPES[format],
+      filename: `latchkey-${account}-keys-${day}.${format}`,
+      body,
+    };
+  }
+
+  return { open };
 }
 
 export type ExportService = ReturnType<typeof createExportService>;
+
+function roleList(roleIds: readonly number[], names: Map<number, string>): string {
+  return roleIds.flatMap((id) => names.get(id) ?? []).join(ROLE_SEPARATOR);
+}
+
+interface RowContext {
+  names: Map<number, string>;
+  /** The account's renewal period in months, for the alert column. */
+  period: number;
+  now: number;
+}
+
+function generatedRow(key: KeyRecord, { names, period, now }: RowContext): Row {
+  const [current, pending] = key.tokens;
+  return {
+    type: "generated",
+    id: key.id,
+    keyName: key.appKey,
+    label: key.name,
+    roles: roleList(key.roleIds, names),
+    creationDate: iso(key.createdAt),
+    creationDateToken: iso(current?.createdAt ?? key.tokenCreatedAt),
+    creationDateNewToken: pending ? iso(pending.createdAt) : null,
+    status: key.active ? "active" : "inactive",
+    alert: alertLevel(key.tokenCreatedAt, period, now),
+    lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+  };
+}
+
+/**
+ * One cell of RFC 4180 csv. Formula injection (CWE-1236): a spreadsheet opening the file would run
+ * a cell starting with = + - @ (or a tab or CR) as a formula, and labels and role names are chosen
+ * by users; such cells get a leading single quote so they stay text.
+ */
+export function csvCell(value: string | null | undefined): string {
+  if (value === null || value === undefined) return "";
+  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csvLine(row: Row): string {
+  return `${CSV_COLUMNS.map((column) => csvCell(row[column])).join(",")}\r\n`;
+}
+
+async function* csvBody(generated: Pages, external: Pages): AsyncGenerator<string> {
+  yield csvLine(Object.fromEntries(CSV_COLUMNS.map((column) => [column, column])));
+  for (const pages of [generated, external]) {
+    for await (const page of pages) if (page.length > 0) yield page.map(csvLine).join("");
+  }
+}
+
+/** `{"generated":[…],"external":[…]}`, each row with exactly its section's columns. */
+async function* jsonBody(generated: Pages, external: Pages): AsyncGenerator<string> {
+  const sections = [
+    ["generated", generated, GENERATED_COLUMNS],
+    ["external", external, EXTERNAL_COLUMNS],
+  ] as const;
+  for (const [index, [name, pages, columns]] of sections.entries()) {
+    yield `${index === 0 ? "{" : ","}${JSON.stringify(name)}:[`;
+    let first = true;
+    for await (const page of pages) {
+      if (page.length === 0) continue;
+      const rows = page.map((row) =>
+        JSON.stringify(Object.fromEntries(columns.map((c) => [c, row[c] ?? null]))),
+      );
+      yield `${first ? "" : ","}${rows.join(",")}`;
+      first = false;
+    }
+    yield "]";
+  }
+  yield "}";
+}
+
+/**
+ * Two sheets, Generated and External, through ExcelJS's streaming writer. Cells are typed strings,
+ * never formulas, so they need no quote prefix.
+ */
+function xlsxBody(generated: Pages, external: Pages): AsyncIterable<Uint8Array> {
+  const out = new PassThrough();
+  // A write failure destroys `out` with the error, which its reader receives; this listener only
+  // keeps an error raised before anyone reads from turning into an uncaught exception.
+  out.on("error", () => {});
+  void writeWorkbook(out, generated, external).catch((error: unknown) => {
+    out.destroy(error instanceof Error ? error : new Error(String(error)));
+  });
+  return out;
+}
+
+async function writeWorkbook(out: PassThrough, generated: Pages, external: Pages): Promise<void> {
+  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
+    stream: out,
+    useStyles: false,
+    useSharedStrings: false,
+  });
+  const sheets = [
+    ["Generated", generated, GENERATED_COLUMNS],
+    ["External", external, EXTERNAL_COLUMNS],
+  ] as const;
+  for (const [name, pages, columns] of sheets) {
+    const sheet = workbook.addWorksheet(name);
+    sheet.addRow([...columns]).commit();
+    for await (const page of pages) {
+      for (const row of page) sheet.addRow(columns.map((column) => row[column] ?? null)).commit();
+      await settle(sheet, out);
+      if (out.destroyed) return; // the reader went away: stop reading the store
+    }
+    sheet.commit();
+  }
+  await workbook.commit();
+}
+
+/** Sheet XML waiting for the zip writer beyond which the next page waits. */
+const MAX_XML_BACKLOG = 256 * 1024;
+
+/**
+ * ExcelJS's streaming writer ignores backpressure (exceljs#734): a committed row goes to the zip
+ * writer whatever its backlog, and compression runs behind. So after each page we wait while the
+ * zip writer's input backlog or the output buffer is full. The backlog is read from ExcelJS and
+ * readable-stream internals (exceljs 4.4); should they change, only the output buffer is watched,
+ * and the export test with a stalled reader fails.
+ */
+async function settle(sheet: unknown, out: PassThrough): Promise<void> {
+  for (;;) {
+    if (out.destroyed) return;
+    const input = zipInput(sheet);
+    if (out.writableNeedDrain) await drainOf(out, out);
+    else if (input && input.backlog() > MAX_XML_BACKLOG) await drainOf(input.stream, out);
+    else return;
+  }
+}
+
+interface InternalStream {
+  _writableState?: { length?: unknown };
+  on(event: string, listener: () => void): unknown;
+  off(event: string, listener: () => void): unknown;
+}
+
+function zipInput(sheet: unknown): { stream: InternalStream; backlog(): number } | undefined {
+  const pipes = (sheet as { stream?: { pipes?: unknown } }).stream?.pipes;
+  const stream = Array.isArray(pipes) ? (pipes[0] as InternalStream | undefined) : undefined;
+  if (typeof stream?._writableState?.length !== "number") return undefined;
+  return { stream, backlog: () => Number(stream._writableState?.length ?? 0) };
+}
+
+/** Resolves when `stream` drains, or when `out` closes (the reader went away). */
+function drainOf(stream: InternalStream, out: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      out.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    out.on("close", done);
+  });
+}

@@ -15,10 +15,12 @@ import {
 import { hashToken } from "../verify/token-hash.js";
 import { type Actor, iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
+import { createTokenDelivery, type Delivered, type Delivery } from "./share-links.js";
 
 /**
  * Generated keys: create, read, list, rename, (de)activate, set roles, delete. The plaintext
- * token exists only in the return value of `create`; the store receives its hash.
+ * token exists only in the return value of `create` (or sealed in its share link, share-links.ts);
+ * the store receives its hash.
  */
 
 export interface KeyView {
@@ -55,6 +57,7 @@ export interface KeyListParams {
 
 export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;
+  const deliver = createTokenDelivery(deps);
 
   /** What every key view of one account needs: role names and the renewal period. */
   async function viewContext(tx: StoreOps, account: string): Promise<ViewContext> {
@@ -121,21 +124,23 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     actor: Actor,
     grant: Grant,
     account: string,
-    input: { name: string; roles?: number[] | undefined },
-  ): Promise<{ key: KeyView; appToken: string }> {
+    input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
+  ): Promise<{ key: KeyView } & Delivered> {
     const name = labelOrFail(input.name);
+    const delivery = input.delivery ?? "inline";
     const appToken = generateAppToken(deps.random, deps.tokenPrefix);
     const now = clock.now();
     for (let attempt = 0; ; attempt++) {
       const appKey = generateAppKey(deps.random, deps.keyPrefix, account);
       try {
-        const key = await store.transaction(async (tx) => {
+        return await store.transaction(async (tx) => {
           const given = await roles.resolve(tx, account, input.roles ?? []);
           checkGive(grant, given);
           const roleIds = given.map((role) => role.id);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
+          const keyId = deps.newId();
           await tx.createKey({
-            id: deps.newId(),
+            id: keyId,
             appKey,
             account,
             name,
@@ -148,11 +153,14 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
             account,
             action: "key.created",
             target: { type: "key", id: appKey },
-            data: { after: { name, active: true, roles: roleIds } },
+            data: { after: { name, active: true, roles: roleIds }, delivery },
           });
-          return view(await owned(tx, account, appKey), await viewContext(tx, account));
+          // The link is made in this transaction: a key is never created without its way to the token.
+          const target = { account, keyId, appKey, tokenId: token.id };
+          const delivered = await deliver(tx, target, appToken, delivery);
+          const key = view(await owned(tx, account, appKey), await viewContext(tx, account));
+          return { key, ...delivered };
         });
-        return { key, appToken };
       } catch (error) {
         if (error instanceof StoreConflict && error.constraint === "app_key" && attempt < 5) continue;
         throw mapConflict(error, name);

@@ -1,11 +1,123 @@
-import type { ServiceDeps } from "./deps.js";
+/**
+ * Token renewal of generated keys (SPEC §2.1): start (a second, newer token), complete (the old one
+ * goes), undo (the new one goes). Both tokens authenticate while a renewal is pending.
+ *
+ * Secrets: the new token exists in plaintext only in the return value of `start` (or sealed in a
+ * share link); the store receives its hash. Audit events record the options, never the token.
+ *
+ * Deactivated keys can be renewed: rotating the token of a key that was switched off because its
+ * token leaked (e.g. through /v1/credentials/revoke) is exactly how it is made safe to reactivate,
+ * and the new token fails authentication like the old one until the key is active again.
+ */
+import { recordAudit } from "../audit/audit.js";
+import { AppError, type ErrorCode, fail } from "../core/errors.js";
+import { generateAppToken } from "../core/tokens.js";
+import { type KeyRecord, type ShareLinkRecord, StoreConflict, type StoreOps } from "../storage/store.js";
+import { hashToken } from "../verify/token-hash.js";
+import type { Actor, ServiceDeps } from "./deps.js";
+import { createKeyService, type KeyView } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
+import { createTokenDelivery, type Delivered, type Delivery, isUnopened } from "./share-links.js";
 
-/** Placeholder: filled by the issue-3 work on this area. */
+export type DeleteOldToken = "now" | "later";
+
+export interface RenewalOptions {
+  deleteOldToken?: DeleteOldToken | undefined;
+  delivery?: Delivery | undefined;
+}
+
+export type RenewalStarted = { key: KeyView } & Delivered;
+
+/** Whether a renewal may start, decided from the key's state alone. */
+export function refuseRenewalStart(
+  key: KeyRecord,
+  latestLink: ShareLinkRecord | undefined,
+  now: number,
+): ErrorCode | undefined {
+  if (key.tokens.length > 1) return "RENEWAL_PENDING";
+  if (isUnopened(latestLink, now)) return "SHARE_LINK_UNOPENED";
+  return undefined;
+}
+
 export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
-  void deps;
-  void roles;
-  return {};
+  const { store, clock } = deps;
+  const keys = createKeyService(deps, roles);
+  const deliver = createTokenDelivery(deps);
+
+  /** Only the account's own generated keys: another account's key (external here or not) is 404. */
+  async function owned(tx: StoreOps, account: string, appKey: string): Promise<KeyRecord> {
+    const key = await tx.getKeyByAppKey(appKey);
+    if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
+    return key;
+  }
+
+  function audit(tx: StoreOps, actor: Actor, key: KeyRecord, action: string, data?: Record<string, unknown>) {
+    const target = { type: "key", id: key.appKey };
+    return recordAudit(tx, deps, actor, { account: key.account, action, target, ...(data ? { data } : {}) });
+  }
+
+  /**
+   * Starts a renewal; with `deleteOldToken: "now"` completes it in the same transaction. A refusal
+   * or a lost race rolls everything back: the key stays exactly as it was.
+   */
+  async function start(
+    actor: Actor,
+    account: string,
+    appKey: string,
+    options: RenewalOptions,
+  ): Promise<RenewalStarted> {
+    const deleteOldToken = options.deleteOldToken ?? "later";
+    const delivery = options.delivery ?? "inline";
+    const appToken = generateAppToken(deps.random, deps.tokenPrefix);
+    try {
+      const delivered = await store.transaction(async (tx) => {
+        const now = clock.now();
+        const key = await owned(tx, account, appKey);
+        const refusal = refuseRenewalStart(key, await tx.latestShareLink(key.id), now);
+        if (refusal) fail(refusal);
+        const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
+        await tx.addPendingToken(key.id, token, now);
+        const target = { account, keyId: key.id, appKey, tokenId: token.id };
+        const result = await deliver(tx, target, appToken, delivery);
+        await audit(tx, actor, key, "key.renewal_started", { deleteOldToken, delivery });
+        if (deleteOldToken === "now") {
+          await tx.dropOldToken(key.id, now);
+          await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken });
+        }
+        return result;
+      });
+      return { key: await keys.get(account, appKey), ...delivered };
+    } catch (error) {
+      if (error instanceof StoreConflict && error.constraint === "renewal_pending") {
+        throw new AppError("RENEWAL_PENDING");
+      }
+      throw error;
+    }
+  }
+
+  /** Removes the old token: only the new one works from now on. */
+  async function complete(actor: Actor, account: string, appKey: string): Promise<KeyView> {
+    await store.transaction(async (tx) => {
+      const key = await owned(tx, account, appKey);
+      if (!(await tx.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
+      await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later" });
+    });
+    return keys.get(account, appKey);
+  }
+
+  /** Discards the new token (and any share link of it) while the old one still exists. */
+  async function undo(actor: Actor, account: string, appKey: string): Promise<KeyView> {
+    await store.transaction(async (tx) => {
+      const key = await owned(tx, account, appKey);
+      if (!(await tx.dropPendingToken(key.id, clock.now()))) {
+        fail("NO_RENEWAL_PENDING", "Nothing to undo: no renewal is pending, or the old token is gone");
+      }
+      await audit(tx, actor, key, "key.renewal_undone");
+    });
+    return keys.get(account, appKey);
+  }
+
+  return { start, complete, undo };
 }
 
 export type RenewalService = ReturnType<typeof createRenewalService>;

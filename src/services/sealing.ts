@@ -7,6 +7,8 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 
+const TAG_BYTES = 16;
+
 export interface Sealer {
   seal(plaintext: string, context: string): string;
   /** Undefined when the value was tampered with, sealed for another context, or under another secret. */
@@ -25,10 +27,14 @@ export function createSealer(secret: string, purpose: string): Sealer {
       return `v1.${parts.join(".")}`;
     },
     open(sealed, context) {
-      const [version, iv, body, tag] = sealed.split(".");
-      if (version !== "v1" || !iv || body === undefined || !tag) return undefined;
+      const parts = sealed.split(".");
+      const [version, iv, body, tag] = parts;
+      if (parts.length !== 4 || version !== "v1" || !iv || body === undefined || !tag) return undefined;
       try {
-        const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
+        // A fixed tag length: GCM would otherwise accept a tag truncated to 4 bytes.
+        const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"), {
+          authTagLength: TAG_BYTES,
+        });
         decipher.setAAD(Buffer.from(context, "utf8"));
         decipher.setAuthTag(Buffer.from(tag, "base64url"));
         return Buffer.concat([decipher.update(Buffer.from(body, "base64url")), decipher.final()]).toString(

@@ -1,11 +1,205 @@
-import type { ServiceDeps } from "./deps.js";
+/**
+ * API-key settings of an account (SPEC §2.3): renewal period, alert recipients, policies.
+ *
+ * Secrets: each webhook has a signing secret. It is shown once, in the response of the PUT that set
+ * it (`webhookSecrets`), and stored only sealed (AES-256-GCM, purpose "webhook-secret", bound to
+ * `webhook:{account}:{id}`), so a sealed value copied to another webhook or account does not open.
+ * GET answers `secretSet: true` instead; audit events record which ids got a new secret, never the
+ * secret. The notifier opens it with `openWebhookSecret`.
+ */
+import { recordAudit } from "../audit/audit.js";
+import { fail } from "../core/errors.js";
+import { normalizeEmail } from "../core/names.js";
+import {
+  type AccountSettings,
+  type RenewalPeriodMonths,
+  readSettings,
+  WEBHOOK_SECRET_PURPOSE,
+  type WebhookSetting,
+  webhookSecretContext,
+} from "../core/settings.js";
+import { BASE62, randomString } from "../core/tokens.js";
+import { type Actor, iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
+import { createSealer } from "./sealing.js";
 
-/** Placeholder: filled by the issue-3 work on this area. */
+export const MAX_NOTIFY_EMAILS = 20;
+export const MAX_WEBHOOKS = 10;
+export const MIN_WEBHOOK_SECRET_LENGTH = 24;
+export const MAX_POLICY_DAYS = 3650;
+const GENERATED_SECRET_BYTES = 32;
+
+export interface SettingsView {
+  renewalPeriodMonths: RenewalPeriodMonths;
+  notifications: { emails: string[]; webhooks: { id: string; url: string; secretSet: true }[] };
+  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
+  /** Null while the account still runs on the defaults. */
+  updatedAt: string | null;
+}
+
+/** A full replacement of the settings. A webhook without `id` is new. */
+export interface SettingsInput {
+  renewalPeriodMonths: RenewalPeriodMonths;
+  notifications: {
+    emails: string[];
+    webhooks: { id?: string | undefined; url: string; secret?: string | undefined }[];
+  };
+  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
+}
+
+/** http(s) only, and no user:password in the URL (GET returns URLs as they are). */
+export function isWebhookUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return (url.protocol === "https:" || url.protocol === "http:") && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}
+
+/** The webhook's signing secret, for the notifier; undefined when it does not open (tampered, moved). */
+export function openWebhookSecret(
+  deps: Pick<ServiceDeps, "secret">,
+  account: string,
+  webhook: Pick<WebhookSetting, "id" | "sealedSecret">,
+): string | undefined {
+  const sealer = createSealer(deps.secret, WEBHOOK_SECRET_PURPOSE);
+  return sealer.open(webhook.sealedSecret, webhookSecretContext(account, webhook.id));
+}
+
 export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
-  void deps;
   void roles;
-  return {};
+  const { store, clock } = deps;
+  const sealer = createSealer(deps.secret, WEBHOOK_SECRET_PURPOSE);
+
+  function newSecret(): string {
+    return Buffer.from(deps.random(GENERATED_SECRET_BYTES)).toString("base64url");
+  }
+
+  /** Applies the webhooks of a PUT to the stored ones; returns the secrets it set, by webhook id. */
+  function mergeWebhooks(
+    account: string,
+    existing: readonly WebhookSetting[],
+    input: SettingsInput["notifications"]["webhooks"],
+  ): { webhooks: WebhookSetting[]; secrets: Record<string, string> } {
+    const known = new Map(existing.map((hook) => [hook.id, hook]));
+    const seen = new Set<string>();
+    const secrets: Record<string, string> = {};
+    const webhooks = input.map((hook, index): WebhookSetting => {
+      const where = `notifications.webhooks.${index}`;
+      if (hook.secret !== undefined && hook.secret.length < MIN_WEBHOOK_SECRET_LENGTH) {
+        fail(
+          "VALIDATION_FAILED",
+          `${where}.secret: must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters`,
+        );
+      }
+      if (!isWebhookUrl(hook.url)) fail("VALIDATION_FAILED", `${where}.url: must be an http(s) URL`);
+      let base: WebhookSetting | undefined;
+      if (hook.id !== undefined) {
+        base = known.get(hook.id);
+        if (!base) fail("VALIDATION_FAILED", `${where}.id: no webhook ${hook.id}; leave id out to add one`);
+        if (seen.has(hook.id)) fail("VALIDATION_FAILED", `${where}.id: ${hook.id} is listed twice`);
+        seen.add(hook.id);
+        if (hook.secret === undefined) return { ...base, url: hook.url };
+      }
+      const id = base?.id ?? `wh_${randomString(deps.random, BASE62, 20)}`;
+      const secret = hook.secret ?? newSecret();
+      secrets[id] = secret;
+      const sealedSecret = sealer.seal(secret, webhookSecretContext(account, id));
+      return { id, url: hook.url, sealedSecret, createdAt: base?.createdAt ?? clock.now() };
+    });
+    return { webhooks, secrets };
+  }
+
+  async function get(account: string): Promise<SettingsView> {
+    const doc = await store.getSettings(account);
+    return view(readSettings(doc), updatedAtOf(doc));
+  }
+
+  async function replace(
+    actor: Actor,
+    account: string,
+    input: SettingsInput,
+  ): Promise<SettingsView & { webhookSecrets: Record<string, string> }> {
+    const emails = normalizeEmails(input.notifications.emails);
+    checkLimits(input);
+    return store.transaction(async (tx) => {
+      const before = readSettings(await tx.getSettings(account));
+      const { webhooks, secrets } = mergeWebhooks(account, before.webhooks, input.notifications.webhooks);
+      const after: AccountSettings = {
+        renewalPeriodMonths: input.renewalPeriodMonths,
+        notifyEmails: emails,
+        webhooks,
+        deactivateUnusedDays: input.policies.deactivateUnusedDays,
+        maxTokenAgeDays: input.policies.maxTokenAgeDays,
+      };
+      const now = clock.now();
+      await tx.putSettings(account, { ...after, updatedAt: now }, now);
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "settings.updated",
+        target: { type: "settings", id: "api-keys" },
+        data: { before: auditable(before), after: auditable(after), secretsSet: Object.keys(secrets) },
+      });
+      return { ...view(after, now), webhookSecrets: secrets };
+    });
+  }
+
+  return { get, replace };
 }
 
 export type SettingsService = ReturnType<typeof createSettingsService>;
+
+function view(settings: AccountSettings, updatedAt: number | null): SettingsView {
+  return {
+    renewalPeriodMonths: settings.renewalPeriodMonths,
+    notifications: {
+      emails: [...settings.notifyEmails],
+      webhooks: settings.webhooks.map((hook) => ({ id: hook.id, url: hook.url, secretSet: true as const })),
+    },
+    policies: {
+      deactivateUnusedDays: settings.deactivateUnusedDays,
+      maxTokenAgeDays: settings.maxTokenAgeDays,
+    },
+    updatedAt: updatedAt === null ? null : iso(updatedAt),
+  };
+}
+
+/** The settings as an audit event records them: webhook secrets left out. */
+function auditable(settings: AccountSettings) {
+  const { webhooks, ...rest } = settings;
+  return { ...rest, webhooks: webhooks.map((hook) => ({ id: hook.id, url: hook.url })) };
+}
+
+function updatedAtOf(doc: Record<string, unknown> | undefined): number | null {
+  return typeof doc?.updatedAt === "number" ? doc.updatedAt : null;
+}
+
+/** Lower-cased and without duplicates; any bad address refuses the whole change. */
+function normalizeEmails(raw: readonly string[]): string[] {
+  const emails = raw.map(
+    (email, index) =>
+      normalizeEmail(email) ??
+      fail("VALIDATION_FAILED", `notifications.emails.${index}: not an email address`),
+  );
+  return [...new Set(emails)];
+}
+
+/** The route schema enforces these too; repeated here so the service is safe for any caller. */
+function checkLimits(input: SettingsInput): void {
+  const { emails, webhooks } = input.notifications;
+  if (input.renewalPeriodMonths !== 3 && input.renewalPeriodMonths !== 6) {
+    fail("VALIDATION_FAILED", "renewalPeriodMonths: must be 3 or 6");
+  }
+  if (emails.length > MAX_NOTIFY_EMAILS) {
+    fail("VALIDATION_FAILED", `notifications.emails: at most ${MAX_NOTIFY_EMAILS}`);
+  }
+  if (webhooks.length > MAX_WEBHOOKS) {
+    fail("VALIDATION_FAILED", `notifications.webhooks: at most ${MAX_WEBHOOKS}`);
+  }
+  for (const [name, days] of Object.entries(input.policies)) {
+    if (days !== null && !(Number.isInteger(days) && days >= 1 && days <= MAX_POLICY_DAYS)) {
+      fail("VALIDATION_FAILED", `policies.${name}: must be null or an integer from 1 to ${MAX_POLICY_DAYS}`);
+    }
+  }
+}

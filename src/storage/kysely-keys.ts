@@ -25,7 +25,7 @@ const SORT_COLUMN = {
   lastUsedAt: "last_used_at",
 } as const satisfies Record<KeySort, keyof KeysTable>;
 
-/** Reads keys with their tokens (oldest first) and the roles each holds in its own account. */
+/** Reads keys with their tokens (current, then pending) and the roles each holds in its own account. */
 export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise<KeyRecord[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
@@ -33,8 +33,8 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
     .selectFrom("tokens")
     .select(["id", "key_id", "hash", "created_at"])
     .where("key_id", "in", ids)
-    .orderBy("created_at")
-    .orderBy("id")
+    .orderBy("key_id")
+    .orderBy("slot")
     .execute();
   // Joining on the key's own account leaves out grants the key holds in accounts it was added to.
   const grants = await db
@@ -82,7 +82,7 @@ export async function insertKey(db: Kysely<Database>, key: NewKey): Promise<void
   const t = key.token;
   await db
     .insertInto("tokens")
-    .values({ id: t.id, key_id: key.id, hash: t.hash, created_at: t.createdAt })
+    .values({ id: t.id, key_id: key.id, hash: t.hash, created_at: t.createdAt, slot: 0 })
     .execute();
   await insertGrants(db, key.account, key.id, key.roleIds);
 }
@@ -135,9 +135,24 @@ export async function keyRoleIds(db: Kysely<Database>, account: string, keyId: s
 }
 
 /**
- * Removes the key's grants in every account (so accounts that added it as external lose it too),
- * its tokens, then the key. The foreign keys cascade as well; deleting explicitly keeps the result
- * independent of SQLite's per-connection foreign_keys setting.
+ * Deletes the key's tokens (all of them, or the one in `slot`) with their share links and alert
+ * marks. Returns how many tokens went.
+ */
+export async function deleteTokens(db: Kysely<Database>, keyId: string, slot?: 0 | 1): Promise<number> {
+  let tokens = db.selectFrom("tokens").select("id").where("key_id", "=", keyId);
+  if (slot !== undefined) tokens = tokens.where("slot", "=", slot);
+  const ids = (await tokens.execute()).map((t) => t.id);
+  if (ids.length === 0) return 0;
+  await db.deleteFrom("share_links").where("token_id", "in", ids).execute();
+  await db.deleteFrom("alert_marks").where("token_id", "in", ids).execute();
+  const r = await db.deleteFrom("tokens").where("id", "in", ids).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/**
+ * Removes the key's grants and additions in every account (so accounts that added it as external
+ * lose it too), its tokens with their share links, then the key. The foreign keys cascade as well;
+ * deleting explicitly keeps the result independent of SQLite's per-connection foreign_keys setting.
  */
 export async function deleteKey(db: Kysely<Database>, account: string, appKey: string): Promise<boolean> {
   const key = await db
@@ -148,7 +163,8 @@ export async function deleteKey(db: Kysely<Database>, account: string, appKey: s
     .executeTakeFirst();
   if (key === undefined) return false;
   await db.deleteFrom("key_roles").where("key_id", "=", key.id).execute();
-  await db.deleteFrom("tokens").where("key_id", "=", key.id).execute();
+  await db.deleteFrom("external_keys").where("key_id", "=", key.id).execute();
+  await deleteTokens(db, key.id);
   await db.deleteFrom("keys").where("id", "=", key.id).execute();
   return true;
 }
@@ -197,6 +213,12 @@ function filteredKeys(
     qb = qb.where(
       sql<boolean>`(keys.name_lower like ${pattern} escape '\\' or lower(keys.app_key) like ${pattern} escape '\\')`,
     );
+  }
+  if (query.tokenCreatedFrom !== undefined) {
+    qb = qb.where("keys.token_created_at", ">=", query.tokenCreatedFrom);
+  }
+  if (query.tokenCreatedBefore !== undefined) {
+    qb = qb.where("keys.token_created_at", "<", query.tokenCreatedBefore);
   }
   if (query.roleId !== undefined) {
     const roleId = query.roleId;
@@ -249,9 +271,11 @@ export async function listKeyPage(db: Kysely<Database>, query: KeyListQuery): Pr
   // The total is the costly part (it visits every match); on PostgreSQL outside a transaction the
   // two run on separate pooled connections, so the page costs about the count alone. Both are
   // read-committed snapshots, so a concurrent write may show in one and not the other.
-  const [{ items, hasMore }, counted] = await Promise.all([
-    pageItems(),
-    base.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow(),
-  ]);
-  return { items, total: Number(counted.n), hasMore };
+  const count = async () => {
+    if (query.skipTotal === true) return -1;
+    const counted = await base.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    return Number(counted.n);
+  };
+  const [{ items, hasMore }, total] = await Promise.all([pageItems(), count()]);
+  return { items, total, hasMore };
 }

@@ -7,97 +7,51 @@
  * Atomicity: methods that write several rows run in a transaction of their own, or in the caller's
  * when reached through `transaction()`. Unique violations surface as StoreConflict naming the rule.
  */
-import { type Kysely, type Selectable, sql } from "kysely";
+import { type Kysely, sql } from "kysely";
+import * as audit from "./kysely-audit.js";
+import { guard } from "./kysely-conflicts.js";
+import * as external from "./kysely-external.js";
 import * as keys from "./kysely-keys.js";
+import * as lifecycle from "./kysely-lifecycle.js";
+import * as outbox from "./kysely-outbox.js";
 import * as people from "./kysely-people.js";
 import { migrateToLatest } from "./migrations.js";
-import type { AuditEventsTable, Database } from "./schema.js";
-import {
-  type AccountRecord,
-  type ActorType,
-  type AuditEventInput,
-  type AuditEventRecord,
-  type ConflictName,
-  type CustomRoleRecord,
-  type Dialect,
-  type KeyListPage,
-  type KeyListQuery,
-  type KeyPatch,
-  type KeyRecord,
-  type MemberRecord,
-  type NewKey,
-  type SessionRecord,
-  type Store,
-  StoreConflict,
-  type StoreOps,
-  type UserRecord,
+import type { Database } from "./schema.js";
+import type {
+  AccountRecord,
+  AuditEventInput,
+  AuditEventRecord,
+  CustomRoleRecord,
+  Dialect,
+  ExternalKeyRecord,
+  KeyListPage,
+  KeyListQuery,
+  KeyPatch,
+  KeyRecord,
+  MemberRecord,
+  NewKey,
+  NotificationInput,
+  NotificationRecord,
+  SessionRecord,
+  ShareLinkRecord,
+  ShareReveal,
+  Store,
+  StoreOps,
+  TokenRecord,
+  UserRecord,
 } from "./store.js";
-
-/** SQLite names the table and columns of the violated unique index (or primary key). */
-const SQLITE_UNIQUE = new Map<string, ConflictName>([
-  ["accounts.name", "account"],
-  ["users.email", "user_email"],
-  ["roles.account, roles.name_lower", "role_name"],
-  ["keys.account, keys.name_lower", "key_name"],
-  ["keys.app_key", "app_key"],
-  ["tokens.hash", "token_hash"],
-]);
-
-/** PostgreSQL names the constraint or unique index; these names are fixed by migrations.ts. */
-const PG_UNIQUE = new Map<string, ConflictName>([
-  ["accounts_pkey", "account"],
-  ["users_email_key", "user_email"],
-  ["roles_account_name", "role_name"],
-  ["keys_account_name", "key_name"],
-  ["keys_app_key", "app_key"],
-  ["tokens_hash_key", "token_hash"],
-]);
-
-function conflictOf(err: unknown): ConflictName | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const { code, constraint } = err as Error & { code?: unknown; constraint?: unknown };
-  if (code === "23505" && typeof constraint === "string") return PG_UNIQUE.get(constraint);
-  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-    const columns = /constraint failed: (.+)$/.exec(err.message)?.[1];
-    return columns === undefined ? undefined : SQLITE_UNIQUE.get(columns);
-  }
-  return undefined;
-}
-
-/** Other errors (including unique rules without a ConflictName, such as a reused id) pass unchanged. */
-async function guard<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    const name = conflictOf(err);
-    throw name === undefined ? err : new StoreConflict(name);
-  }
-}
-
-const toAudit = (r: Selectable<AuditEventsTable>): AuditEventRecord => ({
-  seq: r.seq,
-  id: r.id,
-  account: r.account,
-  at: r.at,
-  actorType: r.actor_type as ActorType,
-  actorId: r.actor_id,
-  actorLabel: r.actor_label,
-  action: r.action,
-  targetType: r.target_type,
-  targetId: r.target_id,
-  ip: r.ip,
-  userAgent: r.user_agent,
-  requestId: r.request_id,
-  data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
-});
 
 export class KyselyOps implements StoreOps {
   constructor(
     protected readonly db: Kysely<Database>,
+    readonly dialect: Dialect,
     private readonly inTransaction: boolean,
   ) {}
 
-  /** Multi-statement writes join the caller's transaction, or open their own. */
+  /**
+   * Multi-statement writes join the caller's transaction, or open their own. Kysely's transactions
+   * do not nest, so one reached through `transaction()` must not open another.
+   */
   private atomic<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     return guard(this.inTransaction ? fn(this.db) : this.db.transaction().execute(fn));
   }
@@ -254,44 +208,110 @@ export class KyselyOps implements StoreOps {
     return this.atomic((db) => keys.deleteKey(db, account, appKey));
   }
 
-  async appendAudit(e: AuditEventInput): Promise<void> {
-    await this.db
-      .insertInto("audit_events")
-      .values({
-        id: e.id,
-        account: e.account,
-        at: e.at,
-        actor_type: e.actorType,
-        actor_id: e.actorId,
-        actor_label: e.actorLabel,
-        action: e.action,
-        target_type: e.targetType,
-        target_id: e.targetId,
-        ip: e.ip,
-        user_agent: e.userAgent,
-        request_id: e.requestId,
-        data: e.data === null ? null : JSON.stringify(e.data),
-      })
-      .execute();
+  addPendingToken(keyId: string, token: TokenRecord, updatedAt: number): Promise<void> {
+    return this.atomic((db) => lifecycle.addPendingToken(db, keyId, token, updatedAt));
   }
 
-  async listAudit(account: string, limit: number): Promise<AuditEventRecord[]> {
-    const q = this.db.selectFrom("audit_events").selectAll().where("account", "=", account);
-    const rows = await q.orderBy("seq", "desc").limit(limit).execute();
-    return rows.map(toAudit);
+  dropOldToken(keyId: string, updatedAt: number): Promise<boolean> {
+    return this.atomic((db) => lifecycle.dropOldToken(db, keyId, updatedAt));
+  }
+
+  dropPendingToken(keyId: string, updatedAt: number): Promise<boolean> {
+    return this.atomic((db) => lifecycle.dropPendingToken(db, keyId, updatedAt));
+  }
+
+  createShareLink(link: ShareLinkRecord, sealed: string): Promise<void> {
+    return guard(lifecycle.createShareLink(this.db, link, sealed));
+  }
+
+  revealShareLink(idHash: string, now: number): Promise<ShareReveal> {
+    return this.atomic((db) => lifecycle.revealShareLink(db, idHash, now));
+  }
+
+  latestShareLink(keyId: string): Promise<ShareLinkRecord | undefined> {
+    return lifecycle.latestShareLink(this.db, keyId);
+  }
+
+  purgeExpiredShareLinks(now: number): Promise<number> {
+    return lifecycle.purgeExpiredShareLinks(this.db, now);
+  }
+
+  addExternalKey(account: string, keyId: string, addedAt: number): Promise<void> {
+    return guard(external.addExternalKey(this.db, account, keyId, addedAt));
+  }
+
+  async getExternalKey(account: string, keyId: string): Promise<ExternalKeyRecord | undefined> {
+    return (await external.listExternalKeys(this.db, account, keyId))[0];
+  }
+
+  listExternalKeys(account: string): Promise<ExternalKeyRecord[]> {
+    return external.listExternalKeys(this.db, account);
+  }
+
+  removeExternalKey(account: string, keyId: string): Promise<boolean> {
+    return this.atomic((db) => external.removeExternalKey(db, account, keyId));
+  }
+
+  listExternalAccounts(keyId: string): Promise<string[]> {
+    return external.listExternalAccounts(this.db, keyId);
+  }
+
+  getSettings(account: string): Promise<Record<string, unknown> | undefined> {
+    return outbox.getSettings(this.db, account);
+  }
+
+  putSettings(account: string, settings: Record<string, unknown>, updatedAt: number): Promise<void> {
+    return outbox.putSettings(this.db, account, settings, updatedAt);
+  }
+
+  listAccounts(): Promise<string[]> {
+    return outbox.listAccounts(this.db);
+  }
+
+  markAlert(tokenId: string, level: string, at: number): Promise<boolean> {
+    return outbox.markAlert(this.db, tokenId, level, at);
+  }
+
+  listUnusedKeys(account: string, before: number, limit: number): Promise<KeyRecord[]> {
+    return outbox.listUnusedKeys(this.db, account, before, limit);
+  }
+
+  enqueueNotification(notification: NotificationInput): Promise<void> {
+    return outbox.enqueueNotification(this.db, notification);
+  }
+
+  claimNotifications(now: number, leaseUntil: number, limit: number): Promise<NotificationRecord[]> {
+    return outbox.claimNotifications(this.db, this.dialect, now, leaseUntil, limit);
+  }
+
+  markNotificationSent(id: string, sentAt: number): Promise<void> {
+    return outbox.markNotificationSent(this.db, id, sentAt);
+  }
+
+  markNotificationFailed(id: string, error: string, retryAt: number | null): Promise<void> {
+    return outbox.markNotificationFailed(this.db, id, error, retryAt);
+  }
+
+  listNotifications(account: string, limit: number): Promise<NotificationRecord[]> {
+    return outbox.listNotifications(this.db, account, limit);
+  }
+
+  appendAudit(event: AuditEventInput): Promise<void> {
+    return audit.appendAudit(this.db, event);
+  }
+
+  listAudit(account: string, limit: number): Promise<AuditEventRecord[]> {
+    return audit.listAudit(this.db, account, limit);
   }
 }
 
 export class KyselyStore extends KyselyOps implements Store {
-  constructor(
-    db: Kysely<Database>,
-    readonly dialect: Dialect,
-  ) {
-    super(db, false);
+  constructor(db: Kysely<Database>, dialect: Dialect) {
+    super(db, dialect, false);
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(new KyselyOps(trx, true)));
+    return this.db.transaction().execute((trx) => fn(new KyselyOps(trx, this.dialect, true)));
   }
 
   private migrating: Promise<void> | undefined;

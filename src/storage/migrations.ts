@@ -3,10 +3,9 @@
  * on the dialect only where the two disagree (identity columns, 64-bit integers).
  *
  * Migrations are append-only: never edit one that has shipped; add the next number instead. Later
- * issues (key expiry, IP allowlists, metadata, external keys, renewal state, audit hash chain) arrive
- * as new entries here.
+ * issues (key expiry, IP allowlists, metadata, audit hash chain) arrive as new entries here.
  *
- * Index and constraint names are part of the contract with kysely-store.ts, which maps PostgreSQL
+ * Index and constraint names are part of the contract with kysely-conflicts.ts, which maps PostgreSQL
  * unique violations to StoreConflict by constraint name.
  */
 import { type Kysely, type Migration, Migrator, sql } from "kysely";
@@ -198,6 +197,106 @@ async function createAudit(db: Db, dialect: Dialect): Promise<void> {
     .execute();
 }
 
+/**
+ * Renewal state lives in the token rows: `slot` 0 is the current token, 1 the pending one, and the
+ * unique (key_id, slot) index is what refuses a second pending renewal (StoreConflict
+ * "renewal_pending"). Existing tokens become current. The index also serves the per-key token reads,
+ * so the (key_id, created_at) index of 0001 goes.
+ */
+async function addTokenSlots(db: Db): Promise<void> {
+  await db.schema
+    .alterTable("tokens")
+    .addColumn("slot", "integer", (c) => c.notNull().defaultTo(0).check(sql`slot in (0, 1)`))
+    .execute();
+  await db.schema.createIndex("tokens_key_slot").on("tokens").columns(["key_id", "slot"]).unique().execute();
+  await db.schema.dropIndex("tokens_key").execute();
+}
+
+async function createShareLinks(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .createTable("share_links")
+    .addColumn("id_hash", "text", (c) => c.primaryKey())
+    .addColumn("account", "text", (c) => c.notNull().references("accounts.name"))
+    .addColumn("key_id", "text", (c) => c.notNull().references("keys.id").onDelete("cascade"))
+    .addColumn("app_key", "text", (c) => c.notNull())
+    .addColumn("token_id", "text", (c) => c.notNull().references("tokens.id").onDelete("cascade"))
+    .addColumn("sealed", "text")
+    .addColumn("created_at", time, (c) => c.notNull())
+    .addColumn("expires_at", time, (c) => c.notNull())
+    .addColumn("revealed_at", time)
+    .execute();
+  await db.schema
+    .createIndex("share_links_key")
+    .on("share_links")
+    .columns(["key_id", "created_at"])
+    .execute();
+  await db.schema.createIndex("share_links_token").on("share_links").column("token_id").execute();
+  // Only links still holding a sealed token are candidates for the purge: the index stays small.
+  await db.schema
+    .createIndex("share_links_sealed_expires")
+    .on("share_links")
+    .column("expires_at")
+    .where(sql<boolean>`sealed is not null`)
+    .execute();
+}
+
+async function createExternalKeysAndSettings(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .createTable("external_keys")
+    .addColumn("account", "text", (c) => c.notNull().references("accounts.name"))
+    .addColumn("key_id", "text", (c) => c.notNull().references("keys.id").onDelete("cascade"))
+    .addColumn("added_at", time, (c) => c.notNull())
+    .addPrimaryKeyConstraint("external_keys_pkey", ["account", "key_id"])
+    .execute();
+  await db.schema.createIndex("external_keys_key").on("external_keys").column("key_id").execute();
+  await db.schema
+    .createTable("account_settings")
+    .addColumn("account", "text", (c) => c.primaryKey().references("accounts.name"))
+    .addColumn("settings", "text", (c) => c.notNull())
+    .addColumn("updated_at", time, (c) => c.notNull())
+    .execute();
+}
+
+async function createAlertsAndOutbox(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  // No foreign key to tokens: a scheduler marking a token that a renewal just deleted must not fail.
+  // The store deletes the marks together with their tokens instead.
+  await db.schema
+    .createTable("alert_marks")
+    .addColumn("token_id", "text", (c) => c.notNull())
+    .addColumn("level", "text", (c) => c.notNull())
+    .addColumn("at", time, (c) => c.notNull())
+    .addPrimaryKeyConstraint("alert_marks_pkey", ["token_id", "level"])
+    .execute();
+  await db.schema
+    .createTable("notifications")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("account", "text", (c) => c.notNull().references("accounts.name"))
+    .addColumn("channel", "text", (c) => c.notNull())
+    .addColumn("target", "text", (c) => c.notNull())
+    .addColumn("event", "text", (c) => c.notNull())
+    .addColumn("payload", "text", (c) => c.notNull())
+    .addColumn("created_at", time, (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("attempts", "integer", (c) => c.notNull())
+    .addColumn("next_attempt_at", time, (c) => c.notNull())
+    .addColumn("last_error", "text")
+    .addColumn("sent_at", time)
+    .execute();
+  await db.schema
+    .createIndex("notifications_due")
+    .on("notifications")
+    .columns(["status", "next_attempt_at"])
+    .execute();
+  await db.schema
+    .createIndex("notifications_account_created")
+    .on("notifications")
+    .columns(["account", "created_at"])
+    .execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -206,6 +305,14 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await createRoles(db, dialect);
         await createKeys(db, dialect);
         await createAudit(db, dialect);
+      },
+    },
+    "0002_key_lifecycle": {
+      async up(db: Db) {
+        await addTokenSlots(db);
+        await createShareLinks(db, dialect);
+        await createExternalKeysAndSettings(db, dialect);
+        await createAlertsAndOutbox(db, dialect);
       },
     },
   };

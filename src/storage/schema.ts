@@ -77,6 +77,11 @@ export interface TokensTable {
   /** base64url SHA-256 of the appToken; never the token itself. */
   hash: string;
   created_at: number;
+  /**
+   * 0 for the current token, 1 for the pending one of a renewal. Unique per key, so a second
+   * renewal started at the same time fails on the index instead of adding a third token.
+   */
+  slot: number;
 }
 
 /**
@@ -107,6 +112,60 @@ export interface AuditEventsTable {
   data: string | null;
 }
 
+/** Sealed tokens of share links; the link id itself is only held as a hash. */
+export interface ShareLinksTable {
+  /** base64url SHA-256 of the link id. */
+  id_hash: string;
+  account: string;
+  key_id: string;
+  app_key: string;
+  token_id: string;
+  /** The token encrypted with LATCHKEY_SECRET; null once revealed or expired. */
+  sealed: string | null;
+  created_at: number;
+  expires_at: number;
+  revealed_at: number | null;
+}
+
+/** Keys of other accounts added to `account`; the roles granted there live in key_roles. */
+export interface ExternalKeysTable {
+  account: string;
+  key_id: string;
+  added_at: number;
+}
+
+export interface AccountSettingsTable {
+  account: string;
+  /** JSON object; its shape belongs to the settings service. */
+  settings: string;
+  updated_at: number;
+}
+
+/** Alert levels already announced, once per token and level. */
+export interface AlertMarksTable {
+  token_id: string;
+  level: string;
+  at: number;
+}
+
+export interface NotificationsTable {
+  id: string;
+  account: string;
+  channel: string;
+  target: string;
+  event: string;
+  /** JSON object. */
+  payload: string;
+  created_at: number;
+  /** "pending" | "sent" | "failed". */
+  status: string;
+  attempts: number;
+  /** When the next delivery is due; a claim moves it to the end of the lease. */
+  next_attempt_at: number;
+  last_error: string | null;
+  sent_at: number | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -118,4 +177,9 @@ export interface Database {
   tokens: TokensTable;
   key_roles: KeyRolesTable;
   audit_events: AuditEventsTable;
+  share_links: ShareLinksTable;
+  external_keys: ExternalKeysTable;
+  account_settings: AccountSettingsTable;
+  alert_marks: AlertMarksTable;
+  notifications: NotificationsTable;
 }

@@ -1,11 +1,90 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
+import { AccountParam, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
-/** Placeholder: filled by the issue-3 work on this area. */
+/**
+ * Key export (SPEC §2.4). Mounted before the generated-key routes so that `/keys/export` is not
+ * taken for `/keys/{appKey}`. The body streams; a failure after the first byte cannot become a
+ * problem response any more, so it is logged and the stream is aborted (the client sees a broken
+ * transfer, never a truncated file that looks complete).
+ */
+
+const binary = { schema: z.string().openapi({ format: "binary" }) };
+
+const exportKeys = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/keys/export",
+  tags: ["Generated keys", "External keys"],
+  summary: "Export generated and external keys as csv (default), json or xlsx",
+  description:
+    "csv: one file, a leading `type` column (`generated` or `external`), then the generated columns " +
+    "and the external-only `account` and `addedDate`. json: `{generated:[…], external:[…]}`. " +
+    "xlsx: sheets Generated and External. Dates ISO 8601 UTC, roles joined with `; `. No token, ever.",
+  request: {
+    params: AccountParam,
+    query: z.strictObject({ format: z.enum(["csv", "json", "xlsx"]).default("csv") }),
+  },
+  responses: {
+    200: {
+      description: "The export, as an attachment",
+      content: {
+        "text/csv": binary,
+        "application/json": binary,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": binary,
+      },
+    },
+    ...problemResponses(400, 401, 403),
+  },
+});
+
 export function exportRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
-  void app;
-  void secure;
-  void services;
+  app.openapi(secure({ resource: "ViewApiKeys" }, exportKeys), async (c) => {
+    const { account } = c.req.valid("param");
+    const { format } = c.req.valid("query");
+    const exported = await services.exporter.open(account, format);
+    const log = c.get("log");
+    const requestId = c.get("requestId");
+    const body = webStream(exported.body, (error) => {
+      log.error({ err: error, requestId, account, format }, "key export failed mid-stream; aborted");
+    });
+    return c.body(body, 200, {
+      "content-type": exported.contentType,
+      "content-disposition": `attachment; filename="${exported.filename}"`,
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    });
+  });
+}
+
+/**
+ * A pull-driven web stream over the export: the next chunk is produced only when the client has
+ * taken the previous one, and a cancelled download stops the reading of the store.
+ */
+function webStream(
+  source: AsyncIterable<string | Uint8Array>,
+  onError: (error: unknown) => void,
+): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await iterator.next();
+          if (next.done) controller.close();
+          else controller.enqueue(typeof next.value === "string" ? encoder.encode(next.value) : next.value);
+        } catch (error) {
+          onError(error);
+          // The real error stays in our log; the server's own error line gets no internal detail.
+          controller.error(new Error("key export aborted"));
+        }
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }

@@ -1,11 +1,104 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
+import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds, RoleRef } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
-/** Placeholder: filled by the issue-3 work on this area. */
+/** External keys (SPEC §2.2): keys of other accounts added here, with roles in this account. */
+
+const tags = ["External keys"];
+const AppKey = z.string().min(1).max(100);
+const ExternalKeyParams = AccountParam.extend({
+  appKey: AppKey.openapi({ param: { name: "appKey", in: "path" }, example: "appkey-partner-QWERTY" }),
+});
+
+const ExternalKeySchema = z
+  .object({
+    id: z.string(),
+    appKey: z.string(),
+    keyName: z.string(),
+    account: z.string().openapi({ description: "The owner: the account that generated the key" }),
+    roles: z.array(RoleRef),
+    addedDate: z.string(),
+    status: z.enum(["active", "inactive"]),
+    lastUsedAt: z.string().nullable(),
+  })
+  .openapi("ExternalKey");
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/external-keys",
+  tags,
+  summary: "List the external keys added to the account",
+  request: { params: AccountParam },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(ExternalKeySchema) }), "Every external key"),
+    ...problemResponses(400, 401, 403),
+  },
+});
+
+const add = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account}/external-keys",
+  tags,
+  summary: "Add another account's key, optionally with roles in this account",
+  request: {
+    params: AccountParam,
+    body: jsonBody(z.strictObject({ appKey: AppKey, roles: RoleIds.optional() })),
+  },
+  responses: {
+    201: jsonResponse(ExternalKeySchema, "The key as added"),
+    ...problemResponses(400, 401, 403, 404, 409, 413),
+  },
+});
+
+const setRoles = createRoute({
+  method: "put",
+  path: "/v1/accounts/{account}/external-keys/{appKey}/roles",
+  tags,
+  summary: "Replace the roles an external key holds in the account",
+  request: { params: ExternalKeyParams, body: jsonBody(z.strictObject({ roles: RoleIds })) },
+  responses: {
+    200: jsonResponse(ExternalKeySchema, "The key"),
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/v1/accounts/{account}/external-keys/{appKey}",
+  tags,
+  summary: "Remove an external key (and its roles) from the account; the key itself stays its owner's",
+  request: { params: ExternalKeyParams },
+  responses: { 204: { description: "Removed" }, ...problemResponses(400, 401, 403, 404) },
+});
+
 export function externalKeyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
-  void app;
-  void secure;
-  void services;
+  const { externalKeys } = services;
+  const view = { resource: "ViewApiKeys" };
+  const edit = { resource: "EditApiKeys" };
+
+  app.openapi(secure(view, list), async (c) => {
+    const { account } = c.req.valid("param");
+    return c.json({ items: await externalKeys.list(account) }, 200);
+  });
+
+  app.openapi(secure(edit, add), async (c) => {
+    const { account } = c.req.valid("param");
+    const body = c.req.valid("json");
+    return c.json(await externalKeys.add(c.get("caller").actor, c.get("grant"), account, body), 201);
+  });
+
+  app.openapi(secure(edit, setRoles), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    const { roles } = c.req.valid("json");
+    const actor = c.get("caller").actor;
+    return c.json(await externalKeys.setRoles(actor, c.get("grant"), account, appKey, roles), 200);
+  });
+
+  app.openapi(secure(edit, remove), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    await externalKeys.remove(c.get("caller").actor, account, appKey);
+    return c.body(null, 204);
+  });
 }

@@ -11,6 +11,7 @@ import {
   RoleIds,
 } from "../schemas.js";
 import type { Secure } from "../secure.js";
+import { DeliveryField, IssuedKeySchema } from "./shares.js";
 
 const tags = ["Generated keys"];
 const KeyParams = AccountParam.extend({
@@ -55,11 +56,11 @@ const create = createRoute({
   request: {
     params: AccountParam,
     body: jsonBody(
-      z.strictObject({ name: Label, roles: RoleIds.optional(), delivery: z.enum(["inline"]).optional() }),
+      z.strictObject({ name: Label, roles: RoleIds.optional(), delivery: DeliveryField.optional() }),
     ),
   },
   responses: {
-    201: jsonResponse(z.object({ key: KeySchema, appToken: z.string() }), "The key and its token"),
+    201: jsonResponse(IssuedKeySchema, "The key and its token, or a share link to the token"),
     ...problemResponses(400, 401, 403, 404, 409, 413),
   },
 });
@@ -120,6 +121,7 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Se
     const { account } = c.req.valid("param");
     const body = c.req.valid("json");
     const result = await keys.create(c.get("caller").actor, c.get("grant"), account, body);
+    c.header("cache-control", "no-store");
     return c.json(result, 201);
   });
 

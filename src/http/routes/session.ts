@@ -121,9 +121,11 @@ export function sessionRoutes(
     return c.body(null, 204);
   });
 
+  /** A key acts in its own account first, then in every account that added it as an external key. */
   async function accountsOf(principal: Principal): Promise<string[]> {
-    if (principal.type === "key") return [principal.account];
-    return deps.store.listUserAccounts(principal.userId);
+    if (principal.type === "user") return deps.store.listUserAccounts(principal.userId);
+    const external = await deps.store.listExternalAccounts(principal.keyId);
+    return [principal.account, ...external.filter((account) => account !== principal.account)];
   }
 
   app.openapi(secure("authenticated", me), async (c) => {

@@ -1,11 +1,110 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { normalizeEmail } from "../../core/names.js";
 import type { Services } from "../../services/index.js";
+import {
+  isWebhookUrl,
+  MAX_NOTIFY_EMAILS,
+  MAX_POLICY_DAYS,
+  MAX_WEBHOOKS,
+  MIN_WEBHOOK_SECRET_LENGTH,
+} from "../../services/settings.js";
 import type { AppEnv } from "../context.js";
+import { AccountParam, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
-/** Placeholder: filled by the issue-3 work on this area. */
+/** API-key settings (SPEC §2.3). PUT replaces the whole document; webhook secrets are write-only. */
+
+const tags = ["Settings"];
+const PATH = "/v1/accounts/{account}/settings/api-keys";
+
+const RenewalPeriod = z.union([z.literal(3), z.literal(6)]);
+const Days = z.number().int().min(1).max(MAX_POLICY_DAYS).nullable();
+const Policies = z.strictObject({ deactivateUnusedDays: Days, maxTokenAgeDays: Days });
+const Email = z
+  .string()
+  .max(254)
+  .refine((raw) => normalizeEmail(raw) !== undefined, "must be an email address");
+const Url = z.string().max(2000).refine(isWebhookUrl, "must be an http(s) URL without credentials");
+
+const SettingsBody = z.strictObject({
+  renewalPeriodMonths: RenewalPeriod,
+  notifications: z.strictObject({
+    emails: z.array(Email).max(MAX_NOTIFY_EMAILS),
+    webhooks: z
+      .array(
+        z.strictObject({
+          id: z
+            .string()
+            .regex(/^wh_[A-Za-z0-9]{1,64}$/)
+            .optional()
+            .openapi({ description: "Leave out to add a webhook; give it to keep or change one" }),
+          url: Url,
+          secret: z
+            .string()
+            .min(MIN_WEBHOOK_SECRET_LENGTH)
+            .max(256)
+            .optional()
+            .openapi({ description: "Leave out to keep the secret, or (new webhook) to get one generated" }),
+        }),
+      )
+      .max(MAX_WEBHOOKS),
+  }),
+  policies: Policies,
+});
+
+const SettingsSchema = z
+  .object({
+    renewalPeriodMonths: RenewalPeriod,
+    notifications: z.object({
+      emails: z.array(z.string()),
+      webhooks: z.array(z.object({ id: z.string(), url: z.string(), secretSet: z.literal(true) })),
+    }),
+    policies: z.object({
+      deactivateUnusedDays: z.number().nullable(),
+      maxTokenAgeDays: z.number().nullable(),
+    }),
+    updatedAt: z.string().nullable(),
+  })
+  .openapi("ApiKeySettings");
+
+const get = createRoute({
+  method: "get",
+  path: PATH,
+  tags,
+  summary: "The account's API key settings",
+  request: { params: AccountParam },
+  responses: { 200: jsonResponse(SettingsSchema, "The settings"), ...problemResponses(400, 401, 403) },
+});
+
+const put = createRoute({
+  method: "put",
+  path: PATH,
+  tags,
+  summary: "Replace the account's API key settings",
+  request: { params: AccountParam, body: jsonBody(SettingsBody) },
+  responses: {
+    200: jsonResponse(
+      SettingsSchema.extend({
+        webhookSecrets: z
+          .record(z.string(), z.string())
+          .openapi({ description: "Secrets set by this request, by webhook id: shown this once" }),
+      }),
+      "The settings, and the webhook secrets this request set",
+    ),
+    ...problemResponses(400, 401, 403, 413),
+  },
+});
+
 export function settingsRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
-  void app;
-  void secure;
-  void services;
+  const { settings } = services;
+
+  app.openapi(secure({ resource: "ViewApiKeys" }, get), async (c) => {
+    const { account } = c.req.valid("param");
+    return c.json(await settings.get(account), 200);
+  });
+
+  app.openapi(secure({ resource: "EditApiKeysSettings" }, put), async (c) => {
+    const { account } = c.req.valid("param");
+    return c.json(await settings.replace(c.get("caller").actor, account, c.req.valid("json")), 200);
+  });
 }

@@ -1,0 +1,146 @@
+/**
+ * What a notification says: the facts enqueued with it (its payload) and how each channel renders
+ * them. Pure functions, no I/O. A payload holds public facts only (appKey, name, dates, the policy):
+ * never a token, a token hash or a webhook secret, so no message built from it can leak one.
+ */
+import type { AccountSettings } from "../core/settings.js";
+import { iso } from "../services/deps.js";
+import type { KeyRecord, NotificationChannel, NotificationRecord } from "../storage/store.js";
+
+export const DAY_MS = 86_400_000;
+
+export type AlertNotice = "orange" | "red";
+export type Policy = "deactivateUnusedDays" | "maxTokenAgeDays";
+
+export const POLICY_EVENT = "key.deactivated_by_policy";
+
+export function alertEvent(level: AlertNotice): string {
+  return `key.alert.${level}`;
+}
+
+export interface Recipient {
+  channel: NotificationChannel;
+  /** Email address, or webhook id in the account's settings. */
+  target: string;
+}
+
+export function recipientsOf(settings: AccountSettings): Recipient[] {
+  return [
+    ...settings.notifyEmails.map((email): Recipient => ({ channel: "email", target: email })),
+    ...settings.webhooks.map((hook): Recipient => ({ channel: "webhook", target: hook.id })),
+  ];
+}
+
+function keyFacts(key: KeyRecord, now: number) {
+  return {
+    key: { id: key.id, appKey: key.appKey, name: key.name },
+    tokenCreatedAt: iso(key.tokenCreatedAt),
+    tokenAgeDays: Math.floor((now - key.tokenCreatedAt) / DAY_MS),
+  };
+}
+
+export function alertPayload(key: KeyRecord, level: AlertNotice, renewalPeriodMonths: number, now: number) {
+  return { ...keyFacts(key, now), level, renewalPeriodMonths };
+}
+
+export function policyPayload(key: KeyRecord, policy: Policy, days: number, now: number) {
+  const lastUsedAt = key.lastUsedAt === null ? null : iso(key.lastUsedAt);
+  return { ...keyFacts(key, now), policy, days, lastUsedAt };
+}
+
+/** The JSON body POSTed to a webhook; `X-Latchkey-Signature` signs exactly these bytes. */
+export function webhookBody(notification: NotificationRecord): string {
+  return JSON.stringify({
+    id: notification.id,
+    type: notification.event,
+    account: notification.account,
+    createdAt: iso(notification.createdAt),
+    data: notification.payload,
+  });
+}
+
+export interface EmailText {
+  subject: string;
+  text: string;
+}
+
+/** What every key email shows. */
+interface KeyMail {
+  label: string;
+  facts: string[];
+  admin: string;
+}
+
+/** Renders a notification as a plain-text email; `publicUrl` gives the admin link. */
+export function emailText(notification: NotificationRecord, publicUrl: string): EmailText {
+  const data = notification.payload;
+  const key = (data.key ?? {}) as { appKey?: unknown; name?: unknown };
+  const mail: KeyMail = {
+    label: `API key "${oneLine(key.name)}" (${oneLine(key.appKey)})`,
+    facts: [
+      `Account: ${notification.account}`,
+      `Token age: ${String(data.tokenAgeDays)} days (token created ${String(data.tokenCreatedAt)})`,
+    ],
+    admin: `${publicUrl}/admin`,
+  };
+  if (notification.event.startsWith("key.alert.")) return alertEmail(data, mail);
+  if (notification.event === POLICY_EVENT) return policyEmail(data, mail);
+  return {
+    subject: `[latchkey] ${oneLine(notification.event)} in account ${notification.account}`,
+    text: lines(
+      `Event: ${notification.event}`,
+      `Account: ${notification.account}`,
+      "",
+      JSON.stringify(data, null, 2),
+    ),
+  };
+}
+
+function alertEmail(data: Record<string, unknown>, { label, facts, admin }: KeyMail): EmailText {
+  const level = oneLine(data.level);
+  const period = `the renewal period of ${String(data.renewalPeriodMonths)} months`;
+  const why =
+    level === "red" ? `its token is 3 or more months past ${period}` : `its token is older than ${period}`;
+  return {
+    subject: `[latchkey] ${label} needs renewal (${level})`,
+    text: lines(
+      `The ${label} needs renewal: ${why}.`,
+      "",
+      `Alert level: ${level}`,
+      ...facts,
+      "",
+      `Renew its token in the admin: ${admin}`,
+      "Alerts never disable a key; renewing gives it a new token and clears the alert.",
+    ),
+  };
+}
+
+function policyEmail(data: Record<string, unknown>, { label, facts, admin }: KeyMail): EmailText {
+  return {
+    subject: `[latchkey] ${label} was deactivated by policy`,
+    text: lines(
+      `The ${label} was deactivated by policy: ${policyReason(data)}.`,
+      "",
+      `Policy: ${oneLine(data.policy)} = ${String(data.days)}`,
+      ...facts,
+      `Last used: ${data.lastUsedAt === null ? "never" : String(data.lastUsedAt)}`,
+      "",
+      `Review it in the admin: ${admin}`,
+    ),
+  };
+}
+
+function policyReason(data: Record<string, unknown>): string {
+  return data.policy === "maxTokenAgeDays"
+    ? `its token is older than ${String(data.days)} days`
+    : `it was neither used nor created in the last ${String(data.days)} days`;
+}
+
+/** Names are user-chosen: no line breaks may reach a header. */
+function oneLine(value: unknown): string {
+  return String(value ?? "").replace(/[\r\n\t]+/g, " ");
+}
+
+function lines(...parts: string[]): string {
+  return `${parts.join("\n")}\n`;
+}

@@ -1,0 +1,145 @@
+/**
+ * Store contract for settings, renewal alerts and policies, and the notification outbox, on SQLite
+ * and real PostgreSQL. The outbox acts on the whole installation, so its tests use stores of their
+ * own.
+ */
+import { describe, expect, it } from "vitest";
+import type { KeyListQuery, NotificationInput, Store } from "../src/storage/store.js";
+import { DAY, hex, newKey, newToken, T0, useStore, withOwnStore } from "./support/store-fixtures.js";
+
+function notification(account: string, createdAt: number, over: Partial<NotificationInput> = {}) {
+  return {
+    id: `n${hex(8)}`,
+    account,
+    channel: "email",
+    target: "ops@example.com",
+    event: "key.alert.orange",
+    payload: { appKey: `appkey-${account}-ABCDEF`, level: "orange", at: createdAt },
+    createdAt,
+    ...over,
+  } satisfies NotificationInput;
+}
+
+describe.each(["sqlite", "postgres"] as const)("Store alerts and outbox on %s", (kind) => {
+  const db = useStore(kind);
+
+  it("keeps one settings document per account, replaced whole", async () => {
+    const [a, b] = [await db.account(), await db.account()];
+    expect(await db.store.getSettings(a)).toBeUndefined();
+    const first = { renewalPeriodMonths: 6, alerts: { emails: ["ops@example.com"], webhooks: [] } };
+    await db.store.putSettings(a, first, T0);
+    expect(await db.store.getSettings(a)).toEqual(first);
+    await db.store.putSettings(a, { renewalPeriodMonths: 3 }, T0 + 1);
+    expect(await db.store.getSettings(a)).toEqual({ renewalPeriodMonths: 3 });
+    expect(await db.store.getSettings(b)).toBeUndefined();
+  });
+
+  it("lists every account, sorted", async () => {
+    const [a, b] = [await db.account(), await db.account()];
+    const all = await db.store.listAccounts();
+    expect(all).toEqual(expect.arrayContaining([a, b]));
+    expect(all).toEqual([...all].sort());
+  });
+
+  it("marks an alert once per token and level, even from simultaneous schedulers", async () => {
+    const [token, other] = [`t${hex(8)}`, `t${hex(8)}`];
+    expect(await db.store.markAlert(token, "orange", T0)).toBe(true);
+    expect(await db.store.markAlert(token, "orange", T0 + 1)).toBe(false);
+    expect(await db.store.markAlert(token, "red", T0 + 2)).toBe(true);
+    expect(await db.store.markAlert(other, "orange", T0)).toBe(true);
+    const raced = await Promise.all([1, 2, 3].map((i) => db.store.markAlert(other, "red", T0 + i)));
+    expect(raced.filter(Boolean)).toHaveLength(1);
+    const inTx = await Promise.all(
+      [1, 2].map(() => db.store.transaction((tx) => tx.markAlert(token, "policy@1", T0))),
+    );
+    expect(inTx.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("lists active keys of the account created before the cut-off, by id", async () => {
+    const [a, b] = [await db.account(), await db.account()];
+    const keys = [0, 1, 2, 3].map((i) => newKey(a, `k${i}`, { createdAt: T0 + i * DAY }));
+    for (const k of keys) await db.store.createKey(k);
+    await db.store.updateKey(a, (keys[1] as (typeof keys)[number]).appKey, { active: false, updatedAt: T0 });
+    await db.store.createKey(newKey(b, "elsewhere"));
+    const unused = (before: number, limit = 10) =>
+      db.store.listUnusedKeys(a, before, limit).then((ks) => ks.map((k) => k.id));
+    const ids = (...i: number[]) => i.map((n) => (keys[n] as (typeof keys)[number]).id).sort();
+    expect(await unused(T0 + 2 * DAY)).toEqual(ids(0));
+    expect(await unused(T0 + 2 * DAY + 1)).toEqual(ids(0, 2));
+    expect(await unused(T0 + 9 * DAY)).toEqual(ids(0, 2, 3));
+    expect(await unused(T0 + 9 * DAY, 2)).toEqual(ids(0, 2, 3).slice(0, 2));
+    expect((await db.store.listUnusedKeys(a, T0 + 9 * DAY, 1))[0]?.tokens).toHaveLength(1);
+  });
+
+  it("filters keys by the newest token's creation and can skip the total", async () => {
+    const a = await db.account();
+    const keys = [0, 1, 2, 3].map((i) => newKey(a, `age${i}`, { token: newToken(T0 + i * DAY) }));
+    for (const k of keys) await db.store.createKey(k);
+    const list = (over: Partial<KeyListQuery>) =>
+      db.store.listKeys({ account: a, sort: "tokenCreatedAt", order: "asc", limit: 10, ...over });
+    const names = async (over: Partial<KeyListQuery>) => (await list(over)).items.map((k) => k.name);
+    expect(await names({ tokenCreatedFrom: T0 + DAY, tokenCreatedBefore: T0 + 3 * DAY })).toEqual([
+      "age1",
+      "age2",
+    ]);
+    expect(await names({ tokenCreatedBefore: T0 + DAY })).toEqual(["age0"]);
+    expect(await names({ tokenCreatedFrom: T0 + 3 * DAY })).toEqual(["age3"]);
+    // A renewal moves the key's age to the new token.
+    await db.store.addPendingToken((keys[0] as (typeof keys)[number]).id, newToken(T0 + 5 * DAY), T0);
+    expect(await names({ tokenCreatedBefore: T0 + DAY })).toEqual([]);
+    expect(await names({ tokenCreatedFrom: T0 + 3 * DAY })).toEqual(["age3", "age0"]);
+    const counted = await list({ limit: 3 });
+    expect([counted.total, counted.hasMore]).toEqual([4, true]);
+    expect(await list({ limit: 3, skipTotal: true })).toEqual({ ...counted, total: -1 });
+  });
+
+  it("leases due notifications, retries failures and records deliveries", async () => {
+    await withOwnStore(kind, async (store, account) => {
+      const [a, b] = [await account(), await account()];
+      const [n1, n2, later] = [notification(a, T0), notification(a, T0 + 1), notification(a, T0 + 5000)];
+      const other = notification(b, T0 + 2, { channel: "webhook", target: "wh_1" });
+      for (const n of [n2, n1, later, other]) await store.enqueueNotification(n);
+      const fresh = { status: "pending", attempts: 0, lastError: null, sentAt: null };
+      const claimed = await store.claimNotifications(T0 + 100, T0 + 60_000, 10);
+      expect(claimed).toEqual([n1, n2, other].map((n) => ({ ...n, ...fresh, nextAttemptAt: T0 + 60_000 })));
+      expect(await store.claimNotifications(T0 + 100, T0 + 60_000, 10)).toEqual([]);
+
+      await store.markNotificationFailed(n1.id, `${"x".repeat(499)}\u0000🔥${"y".repeat(100)}`, T0 + 200);
+      await store.markNotificationSent(n2.id, T0 + 150);
+      const [, , first] = await store.listNotifications(a, 10);
+      expect(first).toMatchObject({ id: n1.id, status: "pending", attempts: 1, nextAttemptAt: T0 + 200 });
+      expect(first?.lastError).toBe("x".repeat(499));
+      expect((await store.claimNotifications(T0 + 200, T0 + 70_000, 10)).map((n) => n.id)).toEqual([n1.id]);
+      await store.markNotificationFailed(n1.id, "smtp 550", null);
+      // Given up (n1) and sent (n2) stay put; a lease that ran out without a report (other) is due again.
+      expect((await store.claimNotifications(T0 + 99_000, T0 + 200_000, 10)).map((n) => n.id)).toEqual([
+        other.id,
+        later.id,
+      ]);
+
+      const listed = await store.listNotifications(a, 10);
+      expect(listed.map((n) => [n.id, n.status, n.attempts, n.lastError, n.sentAt])).toEqual([
+        [later.id, "pending", 0, null, null],
+        [n2.id, "sent", 1, null, T0 + 150],
+        [n1.id, "failed", 2, "smtp 550", null],
+      ]);
+      expect(listed[0]?.payload).toEqual(later.payload);
+      expect((await store.listNotifications(a, 1)).map((n) => n.id)).toEqual([later.id]);
+      expect((await store.listNotifications(b, 10)).map((n) => n.id)).toEqual([other.id]);
+    });
+  });
+
+  it("never leases one notification to two simultaneous schedulers", async () => {
+    await withOwnStore(kind, async (store: Store, account) => {
+      const a = await account();
+      const queued = Array.from({ length: 30 }, (_, i) => notification(a, T0 + i));
+      for (const n of queued) await store.enqueueNotification(n);
+      const batches = await Promise.all(
+        [1, 2, 3].map(() => store.claimNotifications(T0 + 100, T0 + 60_000, 12)),
+      );
+      const ids = batches.flat().map((n) => n.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.sort()).toEqual(queued.map((n) => n.id).sort());
+    });
+  });
+});
