@@ -1,32 +1,77 @@
 /**
- * Upgrading a database that holds data from before the key-lifecycle migration: its tokens become
- * the keys' current tokens, and renewal works on them, on SQLite and real PostgreSQL.
+ * Upgrading a database that holds data from an earlier release, on SQLite and real PostgreSQL: before
+ * the key-lifecycle migration its tokens become the keys' current tokens and renewal works on them;
+ * before the key-counts migration the counts are filled from the keys already there.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import SqliteDatabase from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
-import pg from "pg";
+import { type Kysely, Migrator } from "kysely";
 import { describe, expect, it } from "vitest";
 import { buildMigrations } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open.js";
 import type { Database } from "../src/storage/schema.js";
 import type { Dialect, Store } from "../src/storage/store.js";
-import { hex, newToken, T0 } from "./support/store-fixtures.js";
-import { dropTestSchema, TEST_PG_URL } from "./support/stores.js";
+import { hex, newKey, newToken, T0 } from "./support/store-fixtures.js";
+import { dropTestSchema, openRawDb, TEST_PG_URL } from "./support/stores.js";
 
-/** Writes one account, key and token the way release 0001 did. */
-async function seedAt0001(db: Kysely<Database>, dialect: Dialect, schema?: string) {
-  const initial = buildMigrations(dialect)["0001_initial"];
-  if (initial === undefined) throw new Error("0001_initial missing");
+/** Applies only the named migrations, leaving the database as that release left it. */
+async function migrateOnly(db: Kysely<Database>, dialect: Dialect, names: string[], schema?: string) {
+  const all = buildMigrations(dialect);
+  const chosen = Object.fromEntries(
+    names.map((name) => {
+      const migration = all[name];
+      if (migration === undefined) throw new Error(`${name} missing`);
+      return [name, migration];
+    }),
+  );
   const migrator = new Migrator({
     db,
-    provider: { getMigrations: async () => ({ "0001_initial": initial }) },
+    provider: { getMigrations: async () => chosen },
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
   const { error } = await migrator.migrateToLatest();
   if (error !== undefined) throw error;
+}
+
+/**
+ * Seeds an unmigrated database directly, then opens the store on it (not migrated yet) for `check`,
+ * which may still look below the port through `db`.
+ */
+async function upgradeCase<S>(
+  kind: Dialect,
+  seed: (db: Kysely<Database>, schema?: string) => Promise<S>,
+  check: (store: Store, seeded: S, db: Kysely<Database>) => Promise<void>,
+): Promise<void> {
+  if (kind === "sqlite") {
+    const dir = await mkdtemp(join(tmpdir(), "latchkey-upgrade-"));
+    const file = join(dir, "latchkey.db");
+    const db = openRawDb({ file });
+    try {
+      const seeded = await seed(db);
+      const store = await openStore({ kind: "sqlite", file });
+      await check(store, seeded, db).finally(() => store.close());
+    } finally {
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  const schema = `test_${hex()}`;
+  const store = await openStore({ kind: "postgres", url: TEST_PG_URL, schema });
+  const db = openRawDb({ schema });
+  try {
+    await check(store, await seed(db, schema), db);
+  } finally {
+    await db.destroy();
+    await store.close();
+    await dropTestSchema(schema);
+  }
+}
+
+/** Writes one account, key and token the way release 0001 did. */
+async function seedAt0001(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  await migrateOnly(db, dialect, ["0001_initial"], schema);
   const [account, keyId, tokenId] = [`acct-${hex()}`, `k${hex()}`, `t${hex()}`];
   const appKey = `appkey-${account}-ABCDEF`;
   await db.insertInto("accounts").values({ name: account, created_at: T0 }).execute();
@@ -45,6 +90,58 @@ async function seedAt0001(db: Kysely<Database>, dialect: Dialect, schema?: strin
   return { appKey, keyId, tokenId };
 }
 
+/** Accounts with active and inactive keys, and one without keys, the way release 0002 wrote them. */
+async function seedAt0002(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  await migrateOnly(db, dialect, ["0001_initial", "0002_key_lifecycle"], schema);
+  const accounts = [`acct-${hex()}`, `acct-${hex()}`, `acct-${hex()}`] as const;
+  await db
+    .insertInto("accounts")
+    .values(accounts.map((name) => ({ name, created_at: T0 })))
+    .execute();
+  const keyRow = (account: string, active: number) => {
+    const id = `k${hex()}`;
+    return { id, app_key: `appkey-${id}`, account, name: id, name_lower: id, active, created_at: T0 };
+  };
+  const times = { updated_at: T0, token_created_at: T0, last_used_at: 0 };
+  const [many, few] = accounts;
+  const first = keyRow(many, 1);
+  const rows = [first, keyRow(many, 0), keyRow(many, 1), keyRow(few, 0)];
+  await db
+    .insertInto("keys")
+    .values(rows.map((r) => ({ ...r, ...times })))
+    .execute();
+  return { accounts, appKey: first.app_key };
+}
+
+async function checkCountsBackfill(
+  store: Store,
+  seeded: Awaited<ReturnType<typeof seedAt0002>>,
+  db: Kysely<Database>,
+) {
+  await store.migrate();
+  const [many, few, none] = seeded.accounts;
+  const counts = async (account: string) => {
+    const row = await db
+      .selectFrom("key_counts")
+      .select(["total", "active"])
+      .where("account", "=", account)
+      .executeTakeFirst();
+    return row ?? null;
+  };
+  expect(await counts(many)).toEqual({ total: 3, active: 2 });
+  expect(await counts(few)).toEqual({ total: 1, active: 0 });
+  expect(await counts(none)).toBeNull();
+  const total = async (account: string, status?: "active" | "inactive") =>
+    (await store.listKeys({ account, sort: "name", order: "asc", limit: 1, ...(status ? { status } : {}) }))
+      .total;
+  expect([await total(many), await total(many, "active"), await total(many, "inactive")]).toEqual([3, 2, 1]);
+  // The upgraded counts go on moving with the keys.
+  await store.createKey(newKey(none, "First"));
+  expect(await store.deleteKey(many, seeded.appKey)).toBe(true);
+  expect(await counts(none)).toEqual({ total: 1, active: 1 });
+  expect(await counts(many)).toEqual({ total: 2, active: 1 });
+}
+
 async function checkUpgrade(store: Store, seeded: { appKey: string; keyId: string; tokenId: string }) {
   await store.migrate();
   const key = await store.getKeyByAppKey(seeded.appKey);
@@ -55,33 +152,12 @@ async function checkUpgrade(store: Store, seeded: { appKey: string; keyId: strin
   expect((await store.getKeyByAppKey(seeded.appKey))?.tokens).toEqual([pending]);
 }
 
-describe("Store upgrade to 0002_key_lifecycle", () => {
-  it("keeps existing tokens as the current ones on sqlite", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "latchkey-upgrade-"));
-    const file = join(dir, "latchkey.db");
-    try {
-      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) });
-      const seeded = await seedAt0001(db, "sqlite");
-      await db.destroy();
-      const store = await openStore({ kind: "sqlite", file });
-      await checkUpgrade(store, seeded).finally(() => store.close());
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
+  it("keeps existing tokens as the current ones (0002_key_lifecycle)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0001(db, kind, schema), checkUpgrade);
   });
 
-  it("keeps existing tokens as the current ones on postgres", async () => {
-    const schema = `test_${hex()}`;
-    const store = await openStore({ kind: "postgres", url: TEST_PG_URL, schema });
-    try {
-      const pool = new pg.Pool({ connectionString: TEST_PG_URL, options: `-c search_path=${schema}` });
-      const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-      const seeded = await seedAt0001(db, "postgres", schema);
-      await db.destroy();
-      await checkUpgrade(store, seeded);
-    } finally {
-      await store.close();
-      await dropTestSchema(schema);
-    }
+  it("fills the key counts from the existing keys (0003_key_counts)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0002(db, kind, schema), checkCountsBackfill);
   });
 });

@@ -297,6 +297,22 @@ async function createAlertsAndOutbox(db: Db, dialect: Dialect): Promise<void> {
     .execute();
 }
 
+/**
+ * Per-account key counts for the listing total (kysely-key-counts.ts keeps them in step), filled from
+ * the keys already there. The migration runs in one transaction on both dialects, so the counts start
+ * exact; an instance of an earlier release writing keys after it would not maintain them.
+ */
+async function createKeyCounts(db: Db): Promise<void> {
+  await db.schema
+    .createTable("key_counts")
+    .addColumn("account", "text", (c) => c.primaryKey().references("accounts.name"))
+    .addColumn("total", "integer", (c) => c.notNull())
+    .addColumn("active", "integer", (c) => c.notNull())
+    .execute();
+  await sql`insert into key_counts (account, total, active)
+    select account, count(*), sum(active) from keys group by account`.execute(db);
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -313,6 +329,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await createShareLinks(db, dialect);
         await createExternalKeysAndSettings(db, dialect);
         await createAlertsAndOutbox(db, dialect);
+      },
+    },
+    "0003_key_counts": {
+      async up(db: Db) {
+        await createKeyCounts(db);
       },
     },
   };

@@ -71,6 +71,16 @@ export interface KeysTable {
   last_used_at: number;
 }
 
+/**
+ * Keys an account owns, all and active, kept in step with `keys` by every write that changes them
+ * (kysely-key-counts.ts). An account with no row has no keys.
+ */
+export interface KeyCountsTable {
+  account: string;
+  total: number;
+  active: number;
+}
+
 export interface TokensTable {
   id: string;
   key_id: string;
@@ -174,6 +184,7 @@ export interface Database {
   sessions: SessionsTable;
   roles: RolesTable;
   keys: KeysTable;
+  key_counts: KeyCountsTable;
   tokens: TokensTable;
   key_roles: KeyRolesTable;
   audit_events: AuditEventsTable;

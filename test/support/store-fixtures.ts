@@ -3,10 +3,12 @@
  * so files and tests can share one migrated store per dialect without seeing each other's rows.
  */
 import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
 import { afterAll, beforeAll, expect } from "vitest";
+import type { Database } from "../../src/storage/schema.js";
 import type { AuditEventInput, NewKey, Store, TokenRecord } from "../../src/storage/store.js";
 import { StoreConflict } from "../../src/storage/store.js";
-import { openTestStore } from "./stores.js";
+import { openTestStore, type TestStore } from "./stores.js";
 
 export const T0 = 1_700_000_000_000;
 export const DAY = 86_400_000;
@@ -66,7 +68,7 @@ export async function conflictOf(work: Promise<unknown>): Promise<string> {
 
 /** One migrated store of the dialect for the enclosing describe, and fresh accounts in it. */
 export function useStore(kind: "sqlite" | "postgres") {
-  const ctx = {} as { store: Store; cleanup: () => Promise<void> };
+  const ctx = {} as TestStore;
   beforeAll(async () => {
     Object.assign(ctx, await openTestStore(kind));
   });
@@ -76,6 +78,10 @@ export function useStore(kind: "sqlite" | "postgres") {
   return {
     get store(): Store {
       return ctx.store;
+    },
+    /** The same database below the Store port. */
+    raw(): Kysely<Database> {
+      return ctx.raw();
     },
     async account(): Promise<string> {
       const name = accountName();
