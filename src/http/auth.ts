@@ -42,7 +42,13 @@ export function createGuards(deps: AuthDeps) {
       if (!result.ok)
         fail("UNAUTHENTICATED", "The appKey and appToken are not valid, or the key is inactive");
       const { key } = result;
-      const principal: Principal = { type: "key", keyId: key.id, appKey: key.appKey, account: key.account };
+      const principal: Principal = {
+        type: "key",
+        keyId: key.id,
+        appKey: key.appKey,
+        account: key.account,
+        ownRoleIds: key.roleIds,
+      };
       return { principal, actor: { type: "key", id: key.appKey, label: key.appKey, ...meta }, via: "key" };
     }
     const secret = getCookie(c, SESSION_COOKIE);

@@ -49,4 +49,11 @@ export function iso(ms: number): string {
 /** An authenticated caller. */
 export type Principal =
   | { type: "user"; userId: string; email: string }
-  | { type: "key"; keyId: string; appKey: string; account: string };
+  | {
+      type: "key";
+      keyId: string;
+      appKey: string;
+      account: string;
+      /** Roles in its own account, as read when the key authenticated (saves a lookup per request). */
+      ownRoleIds?: readonly number[];
+    };

@@ -61,8 +61,15 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
 
   /** What every key view of one account needs: role names and the renewal period. */
   async function viewContext(tx: StoreOps, account: string): Promise<ViewContext> {
-    const names = new Map((await roles.list(tx, account)).map((role) => [role.id, role.name]));
-    return { names, renewalPeriodMonths: await renewalPeriodOf(tx, account), now: clock.now() };
+    const [list, renewalPeriodMonths] = await Promise.all([
+      roles.list(tx, account),
+      renewalPeriodOf(tx, account),
+    ]);
+    return {
+      names: new Map(list.map((role) => [role.id, role.name])),
+      renewalPeriodMonths,
+      now: clock.now(),
+    };
   }
 
   function view(key: KeyRecord, context: ViewContext): KeyView {

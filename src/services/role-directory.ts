@@ -74,6 +74,8 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
     let roleIds: number[] = [];
     if (principal.type === "user") {
       roleIds = (await tx.getMember(account, principal.userId))?.roleIds ?? [];
+    } else if (principal.account === account && principal.ownRoleIds) {
+      roleIds = [...principal.ownRoleIds];
     } else {
       roleIds = await tx.getKeyRoleIds(account, principal.keyId);
     }

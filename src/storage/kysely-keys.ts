@@ -30,7 +30,7 @@ const SORT_COLUMN = {
 export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise<KeyRecord[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const tokens = await db
+  const tokensQuery = db
     .selectFrom("tokens")
     .select(["id", "key_id", "hash", "created_at"])
     .where("key_id", "in", ids)
@@ -40,12 +40,14 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
   // Grants by key id alone (the key_roles_key index), then only those in the key's own account:
   // grants it holds in accounts it was added to are not its own roles. A join on keys here made
   // SQLite walk key_roles once per page row (~50 ms a page of 200 at 100k keys).
-  const grants = await db
+  const grantsQuery = db
     .selectFrom("key_roles")
     .select(["key_id", "role_id", "account"])
     .where("key_id", "in", ids)
     .orderBy("role_id")
     .execute();
+  // Both at once: on PostgreSQL outside a transaction they take two pooled connections.
+  const [tokens, grants] = await Promise.all([tokensQuery, grantsQuery]);
   const ownAccount = new Map(rows.map((row) => [row.id, row.account]));
   const tokensByKey = groupBy(tokens, (t) => t.key_id);
   const rolesByKey = groupBy(
