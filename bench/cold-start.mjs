@@ -1,0 +1,259 @@
+/**
+ * Cold start: time from spawning `node bin/latchkey.mjs serve` until GET /healthz answers 200
+ * (polled every 2 ms), on SQLite with 100,000 keys, on an empty migrated SQLite database, on a
+ * brand-new DATA_DIR (creates the file, migrates, writes the secret) and on an empty PostgreSQL.
+ * The server logs `startupMs` (config → listening, inside the process); the rest is Node's own start
+ * plus loading the modules.
+ *
+ * Then module loading on its own: `node -e "import('./dist/cli/index.js')"` against `node -e 0`, each
+ * package imported alone in a fresh process, and all of them imported one after the other in one
+ * process (the increments add up to the real cost, shared dependencies counted once).
+ *
+ * With `--bundle FILE` (the CLI bundled into one ES module, see README), the bundle is started and
+ * imported too, to show what loading fewer files would save.
+ *
+ * Usage: node bench/cold-start.mjs [--runs 7] [--rounds 2] [--count 100000] [--no-postgres]
+ *        [--bundle bench/results/bundle/cli.mjs]
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fmt, load, median, parseArgs, ROOT, range, startServe, table } from "./lib.mjs";
+import { prepareDatabase } from "./seed-store.mjs";
+
+export const COLD_START_TARGET_MS = 1500;
+
+/**
+ * Packages in roughly the order the CLI's import graph reaches them, then latchkey's own modules.
+ * Packages that are not installed (the dependency list changes) are left out.
+ */
+const PACKAGES = [
+  "commander",
+  "zod",
+  "pino",
+  "@hono/node-server",
+  "yaml",
+  "hono",
+  "@hono/zod-openapi",
+  "kysely",
+  "better-sqlite3",
+  "pg",
+  "nodemailer",
+  "exceljs",
+].filter((spec) => {
+  try {
+    import.meta.resolve(spec);
+    return true;
+  } catch {
+    return false;
+  }
+});
+const OWN = [
+  "./dist/config.js",
+  "./dist/storage/open.js",
+  "./dist/http/app.js",
+  "./dist/main.js",
+  "./dist/cli/index.js",
+];
+
+function runNode(args) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0
+        ? resolve({ ms: performance.now() - started, stdout })
+        : reject(new Error(`node ${args} → ${code}`)),
+    );
+  });
+}
+
+/** One start of `serve` on `env`: spawn → /healthz 200, and the server's own `startupMs`. */
+async function startOnce(env, args) {
+  const server = await startServe({ ...env, LOG_LEVEL: "info" }, args ? { args } : {});
+  await server.stop();
+  const line = server
+    .log()
+    .split("\n")
+    .find((l) => l.includes("latchkey listening"));
+  const startupMs = line ? JSON.parse(line).startupMs : Number.NaN;
+  return { readyMs: server.readyMs, startupMs };
+}
+
+async function coldStarts(opts, log) {
+  log(
+    `preparing databases (sqlite with ${opts.count} keys, empty sqlite${opts.postgres ? ", empty postgres" : ""})…`,
+  );
+  const big = await prepareDatabase("sqlite", { count: opts.count });
+  const empty = await prepareDatabase("sqlite", { count: 0 });
+  const pgEmpty = opts.postgres ? await prepareDatabase("postgres", { count: 0 }) : undefined;
+  const targets = [
+    { id: "sqlite-100k", label: `SQLite, ${opts.count.toLocaleString("en-US")} keys`, env: () => big.env },
+    { id: "sqlite-empty", label: "SQLite, empty (migrated)", env: () => empty.env },
+    {
+      id: "sqlite-new",
+      label: "SQLite, new DATA_DIR (creates, migrates, writes secret)",
+      fresh: true,
+      env: () => ({ DATA_DIR: mkdtempSync(join(tmpdir(), "latchkey-cold-")) }),
+    },
+  ];
+  if (opts.bundle) {
+    const code = `const { run } = await import(${JSON.stringify(resolve(opts.bundle))}); await run(["serve"]);`;
+    targets.push({
+      id: "sqlite-100k-bundle",
+      label: `SQLite, ${opts.count.toLocaleString("en-US")} keys, CLI bundled into one file (experiment)`,
+      args: ["--input-type=module", "-e", code],
+      env: () => big.env,
+    });
+  }
+  if (pgEmpty)
+    targets.push({ id: "postgres-empty", label: "PostgreSQL, empty (migrated)", env: () => pgEmpty.env });
+  try {
+    const rounds = [];
+    for (let r = 0; r < opts.rounds; r++) {
+      const round = { loadBefore: load(), runs: Object.fromEntries(targets.map((t) => [t.id, []])) };
+      // Interleaved, so that a burst of load elsewhere hits every target alike.
+      for (let i = 0; i < opts.runs; i++) {
+        for (const target of targets) {
+          const env = target.env();
+          try {
+            round.runs[target.id].push(await startOnce(env, target.args));
+          } finally {
+            if (target.fresh) rmSync(env.DATA_DIR, { recursive: true, force: true });
+          }
+        }
+      }
+      round.loadAfter = load();
+      rounds.push(round);
+      log(`round ${r + 1} done`);
+    }
+    return { targets, rounds };
+  } finally {
+    await big.drop();
+    await empty.drop();
+    await pgEmpty?.drop();
+  }
+}
+
+async function timesOf(runs, args, pick = (r) => r.ms) {
+  const values = [];
+  for (let i = 0; i < runs; i++) values.push(pick(await runNode(args)));
+  return values;
+}
+
+const TIME_IMPORT = (spec) =>
+  `const t = performance.now(); await import(${JSON.stringify(spec)}); console.log(performance.now() - t);`;
+
+const TIME_SEQUENCE = (specs) =>
+  `const out = []; for (const s of ${JSON.stringify(specs)}) { const t = performance.now(); await import(s); ` +
+  "out.push(performance.now() - t); } console.log(JSON.stringify(out));";
+
+async function importTimes(opts, log) {
+  log("timing module loading…");
+  const runs = opts.runs;
+  const processes = {
+    "node -e 0 (process start and exit)": await timesOf(runs, ["-e", "0"]),
+    "node -e \"import('./dist/cli/index.js')\"": await timesOf(runs, ["-e", "import('./dist/cli/index.js')"]),
+    "in-process `await import('./dist/cli/index.js')`": await timesOf(
+      runs,
+      ["--input-type=module", "-e", TIME_IMPORT("./dist/cli/index.js")],
+      (r) => Number(r.stdout),
+    ),
+  };
+  if (opts.bundle) {
+    processes["in-process `await import()` of the bundled CLI (experiment)"] = await timesOf(
+      runs,
+      ["--input-type=module", "-e", TIME_IMPORT(resolve(opts.bundle))],
+      (r) => Number(r.stdout),
+    );
+  }
+  const alone = {};
+  for (const spec of PACKAGES) {
+    alone[spec] = await timesOf(runs, ["--input-type=module", "-e", TIME_IMPORT(spec)], (r) =>
+      Number(r.stdout),
+    );
+  }
+  const sequence = [...PACKAGES, ...OWN];
+  const steps = sequence.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    const { stdout } = await runNode(["--input-type=module", "-e", TIME_SEQUENCE(sequence)]);
+    for (const [j, ms] of JSON.parse(stdout).entries()) steps[j]?.push(ms);
+  }
+  return { processes, alone, sequence: sequence.map((spec, j) => ({ spec, times: steps[j] })) };
+}
+
+export async function benchColdStart(opts) {
+  const log = (msg) => console.error(`[cold-start] ${msg}`);
+  const starts = await coldStarts(opts, log);
+  const imports = await importTimes(opts, log);
+  return { starts, imports, markdown: coldStartMarkdown(starts, imports, opts) };
+}
+
+export function coldStartMarkdown(starts, imports, opts) {
+  const rows = starts.targets.map((target) => {
+    const per = starts.rounds.map((round) => round.runs[target.id]);
+    const ready = per.map((runs) => runs.map((r) => r.readyMs));
+    const inside = per.map((runs) => runs.map((r) => r.startupMs));
+    return [
+      target.label,
+      range(ready.map(median)),
+      range(ready.map((v) => Math.max(...v))),
+      range(inside.map(median)),
+    ];
+  });
+  const worst = Math.max(
+    ...starts.rounds.flatMap((round) => round.runs["sqlite-100k"].map((r) => r.readyMs)),
+    ...starts.rounds.flatMap((round) => round.runs["sqlite-empty"].map((r) => r.readyMs)),
+  );
+  const loads = starts.rounds.map((round) => `${round.loadBefore.join(" ")} → ${round.loadAfter.join(" ")}`);
+  const lines = [
+    `Spawn → first 200 from /healthz; ${opts.runs} runs per round, ${opts.rounds} rounds, targets interleaved; ` +
+      "ms, range over rounds. `startupMs` is logged by the server: config read → listening (store open, " +
+      "migrations check, services, routes).",
+    "",
+    table(["database", "median", "max", "of which startupMs (median)"], rows, ["l", "r", "r", "r"]),
+    "",
+    `- SQLite target ≤ ${fmt(COLD_START_TARGET_MS)} ms: worst single start ${fmt(worst)} ms, ` +
+      `**${worst <= COLD_START_TARGET_MS ? "met" : "missed"}**; load average per round: ${loads.join("; ")}`,
+    "",
+    `Module loading (median of ${opts.runs}, ms):`,
+    "",
+    table(
+      ["what", "ms"],
+      Object.entries(imports.processes).map(([what, v]) => [what, fmt(median(v))]),
+      ["l", "r"],
+    ),
+    "",
+    table(
+      ["module", "alone, fresh process", "increment, loaded in this order"],
+      imports.sequence.map(({ spec, times }) => [
+        `\`${spec}\``,
+        imports.alone[spec] ? fmt(median(imports.alone[spec])) : "",
+        fmt(median(times)),
+      ]),
+      ["l", "r", "r"],
+    ),
+  ];
+  return lines.join("\n");
+}
+
+export function coldStartOptions(args) {
+  return {
+    runs: Number(args.runs ?? 7),
+    rounds: Number(args.rounds ?? 2),
+    count: Number(args.count ?? 100_000),
+    postgres: !args["no-postgres"],
+    ...(typeof args.bundle === "string" ? { bundle: args.bundle } : {}),
+  };
+}
+
+if (import.meta.filename === process.argv[1]) {
+  const { markdown } = await benchColdStart(coldStartOptions(parseArgs(process.argv.slice(2))));
+  console.log(markdown);
+}

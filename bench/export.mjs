@@ -1,0 +1,138 @@
+/**
+ * Export of many keys (SPEC §2.4): wall time and the server's peak RSS for each format, on SQLite
+ * and PostgreSQL, at two key counts (so a flat memory profile shows as equal peaks). Each export
+ * runs in a fresh `latchkey serve` process, whose VmHWM (peak resident set, from /proc) is read
+ * after the download; the idle RSS right after start is reported beside it.
+ *
+ * Usage: node bench/export.mjs [--counts 10000,100000] [--db sqlite,postgres] [--formats csv,xlsx,json]
+ *        BENCH_SERVER_NODE_OPTIONS=--max-old-space-size=64 node bench/export.mjs …  (heap-capped server)
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import { BIN, fmt, freePort, load, machine, parseArgs, ROOT, sleep, table } from "./lib.mjs";
+import { prepareDatabase } from "./seed-store.mjs";
+
+export const TARGETS = { csv: 5_000, xlsx: 20_000, json: 5_000, rssMb: 200 };
+
+function memoryMb(pid, field) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+async function serve(env) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, "serve"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      LOG_LEVEL: "warn",
+      HOST: "127.0.0.1",
+      ALERTS_INTERVAL: "86400",
+      // As `npm start` runs the server (see README, Operations); BENCH_MALLOC_ARENA_MAX="" measures glibc's default.
+      MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? "2",
+      ...env,
+      PORT: String(port),
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  for (let i = 0; i < 3000; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await sleep(10);
+  }
+  return {
+    port,
+    pid: child.pid,
+    stop: () => new Promise((resolve) => child.once("exit", resolve).kill("SIGTERM")),
+  };
+}
+
+/** Downloads the export, counting bytes, without keeping them. */
+function download(port, path, headers) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.get({ host: "127.0.0.1", port, path, headers }, (res) => {
+      let bytes = 0;
+      res.on("data", (chunk) => {
+        bytes += chunk.length;
+      });
+      res.on("end", () => resolve({ status: res.statusCode, bytes, ms: performance.now() - started }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+}
+
+async function benchOne(db, format) {
+  const server = await serve(db.env);
+  try {
+    const idleMb = memoryMb(server.pid, "VmRSS");
+    const headers = { "x-api-appkey": db.creds.appKey, "x-api-apptoken": db.creds.appToken };
+    const res = await download(
+      server.port,
+      `/v1/accounts/${db.account}/keys/export?format=${format}`,
+      headers,
+    );
+    if (res.status !== 200) throw new Error(`export ${format} answered ${res.status}`);
+    return { ...res, idleMb, peakMb: memoryMb(server.pid, "VmHWM") };
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function benchExport(opts) {
+  const rows = [];
+  for (const kind of opts.dbs) {
+    for (const count of opts.counts) {
+      const db = await prepareDatabase(kind, { count });
+      try {
+        for (const format of opts.formats)
+          rows.push({ kind, count, format, ...(await benchOne(db, format)) });
+      } finally {
+        await db.drop();
+      }
+    }
+  }
+  return rows;
+}
+
+export function exportMarkdown(rows) {
+  const body = rows.map((r) => [
+    r.kind,
+    r.count.toLocaleString("en"),
+    r.format,
+    `${(r.ms / 1000).toFixed(2)} s`,
+    `${(r.bytes / 1e6).toFixed(1)} MB`,
+    fmt(r.idleMb),
+    fmt(r.peakMb),
+    r.ms <= TARGETS[r.format] && r.peakMb <= TARGETS.rssMb ? "met" : "**missed**",
+  ]);
+  const header = ["database", "keys", "format", "wall time", "file", "idle RSS MB", "peak RSS MB", "target"];
+  return [
+    "## Export",
+    "",
+    `Targets: csv ≤ ${TARGETS.csv / 1000} s, xlsx ≤ ${TARGETS.xlsx / 1000} s, peak RSS ≤ ${TARGETS.rssMb} MB whatever the key count. One fresh server per export; peak = the process's VmHWM after the download.`,
+    "",
+    table(header, body, ["l", "r", "l", "r", "r", "r", "r", "l"]),
+  ].join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = parseArgs(process.argv.slice(2));
+  const opts = {
+    counts: String(args.counts ?? "10000,100000")
+      .split(",")
+      .map(Number),
+    dbs: String(args.db ?? "sqlite,postgres").split(","),
+    formats: String(args.formats ?? "csv,xlsx,json").split(","),
+  };
+  console.log(`machine: ${machine()}; load at start ${load().join(" ")}`);
+  const rows = await benchExport(opts);
+  console.log(exportMarkdown(rows));
+  console.log(`load at end ${load().join(" ")}`);
+}
