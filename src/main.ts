@@ -14,6 +14,7 @@ import { resolveSecret } from "./secret.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createServices, type Services } from "./services/index.js";
 import { openStore } from "./storage/open.js";
+import { createChangeBus } from "./verify/changes.js";
 import type { Store } from "./storage/store.js";
 
 export async function openConfiguredStore(config: Config): Promise<Store> {
@@ -35,6 +36,7 @@ export async function buildServices(config: Config, store: Store): Promise<Servi
     tokenPrefix: config.tokenPrefix,
     secret: resolveSecret(config),
     publicUrl: config.publicUrl,
+    changes: createChangeBus(),
     sessionTtlSeconds: config.sessionTtlSeconds,
   };
   return createServices(deps);

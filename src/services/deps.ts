@@ -1,6 +1,7 @@
 import type { Catalog } from "../core/catalog.js";
 import type { RandomBytes } from "../core/tokens.js";
 import type { Store } from "../storage/store.js";
+import type { ChangeBus } from "../verify/changes.js";
 
 export interface Clock {
   now(): number;
@@ -19,6 +20,8 @@ export interface ServiceDeps {
   secret: string;
   /** External base URL, for share links and messages. */
   publicUrl: string;
+  /** Publish every committed change that can alter a verification decision (see verify/changes.ts). */
+  changes: ChangeBus;
 }
 
 /** Who performs a use case, and from where: recorded in every audit event. */

@@ -11,6 +11,7 @@ import { createApp } from "../../src/http/app.js";
 import { createLogger } from "../../src/log.js";
 import type { InitResult } from "../../src/services/accounts.js";
 import { createServices } from "../../src/services/index.js";
+import { createChangeBus } from "../../src/verify/changes.js";
 import { openTestStore } from "./stores.js";
 
 export interface Credentials {
@@ -56,6 +57,7 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite") {
     tokenPrefix: "lkt",
     secret: "test-secret-0123456789-0123456789-abcdef",
     publicUrl: "http://localhost",
+    changes: createChangeBus(),
     sessionTtlSeconds: 3600,
   });
   const app = createApp({

@@ -1,0 +1,74 @@
+/**
+ * Change notifications: every change that can alter a verification decision is published here,
+ * after its transaction commits. Subscribers on this instance (the key-state cache, the signing-key
+ * ring) hear it synchronously, before the request that made the change answers, so the next
+ * request on this instance already sees it. A fan-out (PostgreSQL LISTEN/NOTIFY or Redis pub/sub,
+ * see change-fanout.ts) carries the same message to every other instance within a second.
+ *
+ * Messages name what changed, never a token or a hash.
+ */
+export type Change =
+  /** A key's state, tokens, roles or external grants changed (or it was created or deleted). */
+  | { kind: "key"; appKey: string }
+  /** Something shared by many keys of one account changed (a custom role was edited or deleted). */
+  | { kind: "account"; account: string }
+  /** The JWT signing keys changed (rotation). */
+  | { kind: "signing-keys" }
+  /** Unknown scope (a fan-out reconnected and may have missed messages): forget everything cached. */
+  | { kind: "all" };
+
+export type ChangeListener = (change: Change) => void;
+
+export interface ChangeBus {
+  /** Applies locally at once, then fans out to other instances (best effort, never throws). */
+  publish(change: Change): void;
+  /** Listens to changes from this instance and from others. Returns an unsubscribe function. */
+  subscribe(listener: ChangeListener): () => void;
+  /** Delivers a change that arrived from another instance to local listeners only. */
+  deliver(change: Change): void;
+  /** Sets where published changes go beyond this instance (none by default). */
+  setFanout(send: ((change: Change) => void) | null): void;
+}
+
+export function createChangeBus(): ChangeBus {
+  const listeners = new Set<ChangeListener>();
+  let fanout: ((change: Change) => void) | null = null;
+  function deliver(change: Change) {
+    for (const listener of listeners) listener(change);
+  }
+  return {
+    publish(change) {
+      deliver(change);
+      fanout?.(change);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    deliver,
+    setFanout(send) {
+      fanout = send;
+    },
+  };
+}
+
+const KINDS = new Set(["key", "account", "signing-keys", "all"]);
+
+/** Wire format between instances: compact JSON, validated on receipt (a bad message means "all"). */
+export function encodeChange(change: Change): string {
+  return JSON.stringify(change);
+}
+
+export function decodeChange(text: string): Change {
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    if (!value || typeof value !== "object" || !KINDS.has(String(value.kind))) return { kind: "all" };
+    if (value.kind === "key" && typeof value.appKey === "string") return { kind: "key", appKey: value.appKey };
+    if (value.kind === "account" && typeof value.account === "string")
+      return { kind: "account", account: value.account };
+    if (value.kind === "signing-keys") return { kind: "signing-keys" };
+    return { kind: "all" };
+  } catch {
+    return { kind: "all" };
+  }
+}
