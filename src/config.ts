@@ -35,6 +35,9 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   /** Pause between two passes of the alert/policy/notification scheduler in the server. */
   readonly alertsIntervalSeconds: number;
+  /** Failed authentications allowed per window and client address; 0 turns limiting off. */
+  readonly rateLimitFailures: number;
+  readonly rateLimitWindowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -177,6 +180,8 @@ const shape = {
   TRUST_PROXY: setting(() => false, boolean),
   SESSION_TTL: setting(() => 43200, duration(60, 30 * 86400)),
   ALERTS_INTERVAL: setting(() => 60, duration(5, 86400)),
+  RATE_LIMIT_FAILURES: setting(() => 30, integer(0, 1_000_000)),
+  RATE_LIMIT_WINDOW: setting(() => 60, duration(1, 86400)),
 };
 
 type EnvName = keyof typeof shape;
@@ -206,6 +211,8 @@ const schema = z
       trustProxy: env.TRUST_PROXY,
       sessionTtlSeconds: env.SESSION_TTL,
       alertsIntervalSeconds: env.ALERTS_INTERVAL,
+      rateLimitFailures: env.RATE_LIMIT_FAILURES,
+      rateLimitWindowSeconds: env.RATE_LIMIT_WINDOW,
     }),
   );
 
@@ -269,7 +276,8 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   LOG_LEVEL: { default: "info", description: "One of fatal, error, warn, info, debug, trace, silent." },
   TRUST_PROXY: {
     default: "false",
-    description: "`true`/`1` to take the client address from X-Forwarded-For (only behind a trusted proxy).",
+    description:
+      "`true`/`1`: the client address is the last one in X-Forwarded-For (the one your proxy appended) instead of the connection's peer. Only behind a proxy that sets or appends that header; see Rate limits.",
   },
   SESSION_TTL: {
     default: "43200",
@@ -279,6 +287,15 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
     default: "60",
     description:
       "Pause between two passes of the in-server notifier (renewal alerts, policies, email/webhook deliveries): seconds or `30s`/`5m`/`1h` forms, 5 s to 24 h.",
+  },
+  RATE_LIMIT_FAILURES: {
+    default: "30",
+    description:
+      "Failed authentications (sign-ins, appKey/appToken) allowed per window and client address before it gets 429; `0` turns limiting off.",
+  },
+  RATE_LIMIT_WINDOW: {
+    default: "60",
+    description: "Length of the failed-authentication window: seconds or `30s`/`5m`/`1h` forms, 1 s to 24 h.",
   },
 };
 

@@ -177,7 +177,7 @@ describe("the result", () => {
     expect(names).toEqual(
       expect.arrayContaining(["PORT", "HOST", "DATA_DIR", "LATCHKEY_SECRET", "SESSION_TTL"]),
     );
-    expect(names).toHaveLength(16);
+    expect(names).toHaveLength(18);
     expect(Object.isFrozen(CONFIG_DOCS)).toBe(true);
   });
 });

@@ -4,10 +4,13 @@
  * 2 on bad usage.
  */
 import { Command, CommanderError } from "commander";
-import { loadConfig } from "../config.js";
+import { type Config, loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { buildServices, openConfiguredStore, startServer } from "../main.js";
 import { createNotifier, type PassSummary } from "../notify/notifier.js";
+import type { Services } from "../services/index.js";
+import type { RotationResult } from "../services/signing-keys.js";
+import { startFanout } from "../verify/change-fanout.js";
 import { createOutput, EXIT, type Output } from "./output.js";
 
 function config() {
@@ -64,6 +67,16 @@ async function migrateCommand(out: Output) {
   out.result({ migrated: true, database: store.dialect }, () => `Migrations applied (${store.dialect}).`);
 }
 
+/** Publishes this command's changes to running servers (PostgreSQL or Redis; none on SQLite). */
+function startCliFanout(cfg: Config, services: Services) {
+  return startFanout({
+    bus: services.deps.changes,
+    logger: createLogger({ level: "warn", destination: process.stderr }),
+    redisUrl: cfg.redisUrl,
+    databaseUrl: cfg.databaseUrl,
+  });
+}
+
 /** One notifier pass (alerts, policies, due deliveries); exit 1 when an account's scan failed. */
 async function alertsRunCommand(out: Output): Promise<number> {
   const cfg = config();
@@ -71,13 +84,43 @@ async function alertsRunCommand(out: Output): Promise<number> {
   try {
     const services = await buildServices(cfg, store);
     const notifier = createNotifier({ ...services.deps, smtpUrl: cfg.smtpUrl });
+    // Keys deactivated by a policy must be refused at once by running servers too.
+    const fanout = await startCliFanout(cfg, services);
     try {
       const summary = await notifier.runPass();
       out.result(summary, () => describePass(summary));
       return summary.errors.length > 0 ? EXIT.failed : EXIT.ok;
     } finally {
       notifier.close();
+      await fanout.close();
     }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Retires the current JWT signing key and makes a new one current; prints the new kid. */
+async function signingKeysRotateCommand(out: Output) {
+  const cfg = config();
+  const store = await openConfiguredStore(cfg);
+  try {
+    const services = await buildServices(cfg, store);
+    // Running servers hear of the rotation at once (else on an unknown kid, or within a minute).
+    const fanout = await startCliFanout(cfg, services);
+    let result: RotationResult;
+    try {
+      result = await services.jwt.rotate();
+    } finally {
+      await fanout.close();
+    }
+    out.result(result, () =>
+      result.previousKid === null
+        ? `Signing key created: ${result.kid}`
+        : [
+            `Signing key rotated: new kid ${result.kid}`,
+            `  previous kid ${result.previousKid} stays in the JWKS until ${result.previousPublishedUntil}`,
+          ].join("\n"),
+    );
   } finally {
     await store.close();
   }
@@ -137,6 +180,15 @@ export async function run(argv: string[]): Promise<number> {
       pending = alertsRunCommand(out()).then((code) => {
         exitCode = code;
       });
+    });
+
+  program
+    .command("signing-keys")
+    .description("JWT signing keys")
+    .command("rotate")
+    .description("retire the current JWT signing key and make a new one; prints the new kid")
+    .action(() => {
+      pending = signingKeysRotateCommand(out());
     });
 
   try {

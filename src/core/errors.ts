@@ -16,6 +16,7 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, title: "The caller lacks the resource this needs" },
   ESCALATION_DENIED: { status: 403, title: "The caller cannot give more than it holds" },
   CSRF_FAILED: { status: 403, title: "The CSRF token is missing or wrong" },
+  APPTOKEN_ACCOUNT_DENIED: { status: 403, title: "The key may not act in this account" },
   NOT_FOUND: { status: 404, title: "No such route" },
   ACCOUNT_NOT_FOUND: { status: 404, title: "No such account" },
   KEY_NOT_FOUND: { status: 404, title: "No such key in this account" },

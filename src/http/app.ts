@@ -8,15 +8,19 @@ import { createGuards } from "./auth.js";
 import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
 import { onError, problem } from "./problem.js";
+import { appTokenRoutes } from "./routes/apptoken.js";
 import { exportRoutes } from "./routes/export.js";
 import { externalKeyRoutes } from "./routes/external-keys.js";
 import { keyRoutes } from "./routes/keys.js";
+import { metricsRoutes } from "./routes/metrics.js";
 import { renewalRoutes } from "./routes/renewal.js";
+import { revokeRoutes } from "./routes/revoke.js";
 import { roleRoutes } from "./routes/roles.js";
 import { sessionRoutes } from "./routes/session.js";
 import { settingsRoutes } from "./routes/settings.js";
 import { shareRoutes } from "./routes/shares.js";
 import { userRoutes } from "./routes/users.js";
+import { verifyRoutes } from "./routes/verify.js";
 import { createSecure } from "./secure.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -58,6 +62,7 @@ export function createApp(options: AppOptions) {
     createGuards({ ...services, store: services.deps.store, roles: services.roleDirectory }),
   );
   sessionRoutes(app, secure, services, options.publicUrl.startsWith("https://"));
+  appTokenRoutes(app, secure, services);
   // Export before keys: /keys/export must not be taken for /keys/{appKey}.
   exportRoutes(app, secure, services);
   keyRoutes(app, secure, services);
@@ -67,8 +72,11 @@ export function createApp(options: AppOptions) {
   settingsRoutes(app, secure, services);
   roleRoutes(app, secure, services);
   userRoutes(app, secure, services);
+  revokeRoutes(app, secure, services);
+  verifyRoutes(app, secure, services);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  metricsRoutes(app, services.metrics);
   app.get("/readyz", async (c) => {
     try {
       await options.ready();
@@ -123,7 +131,8 @@ export function loggablePath(path: string): string {
 
 function clientIp(c: Parameters<MiddlewareHandler<AppEnv>>[0], trustProxy: boolean): string | null {
   if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    // The last entry is the one the trusted proxy appended; earlier ones are whatever the client sent.
+    const forwarded = c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
@@ -133,6 +142,8 @@ function clientIp(c: Parameters<MiddlewareHandler<AppEnv>>[0], trustProxy: boole
 /** Bodies on /v1 must be JSON: anything else is a 400 before validation runs. */
 const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const hasBody = c.req.header("content-length") !== undefined && c.req.header("content-length") !== "0";
+  // Forward-auth subrequests carry whatever body the gateway forwards; it is never read.
+  if (c.req.path === "/v1/authorize") return next();
   if (BODY_METHODS.has(c.req.method) && (hasBody || c.req.header("transfer-encoding"))) {
     const type = c.req.header("content-type") ?? "";
     if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {

@@ -2,8 +2,9 @@
  * Caller authentication and authorisation for the management API.
  *
  * Credentials, in this order: `X-API-AppKey` + `X-API-AppToken` (or the `X-VTEX-API-*` aliases),
- * then the admin session cookie. Session callers must echo the CSRF token in `X-CSRF-Token` on
- * state-changing methods. Tokens and cookies are read here and never logged or echoed.
+ * then a JWT from app-token login (`Authorization: Bearer`, the `VtexIdclientAutCookie` header, or a
+ * cookie of that name), then the admin session cookie. Session callers must echo the CSRF token in
+ * `X-CSRF-Token` on state-changing methods. Tokens and cookies are read here and never logged or echoed.
  */
 import type { MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
@@ -13,7 +14,8 @@ import type { Principal } from "../services/deps.js";
 import type { RoleDirectory } from "../services/role-directory.js";
 import { csrfMatches, type SessionService } from "../services/sessions.js";
 import type { Store } from "../storage/store.js";
-import type { KeyAuthenticator } from "../verify/authenticate.js";
+import type { KeyCache } from "../verify/key-cache.js";
+import type { Credentials, Verifier } from "../verify/verifier.js";
 import type { Access, AppEnv, Caller } from "./context.js";
 
 export const SESSION_COOKIE = "lk_session";
@@ -22,9 +24,34 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export interface AuthDeps {
   store: Store;
-  authenticateKey: KeyAuthenticator;
   sessions: SessionService;
   roles: RoleDirectory;
+  /** Keys and JWTs: cached key state, failed authentications limited per client address, usage counted. */
+  verifier: Verifier;
+  keyCache: KeyCache;
+}
+
+/** The VTEX name under which integrations also send the JWT, as a header or a cookie. */
+export const VTEX_JWT_NAME = "VtexIdclientAutCookie";
+
+type RequestContext = Parameters<MiddlewareHandler<AppEnv>>[0];
+
+/**
+ * The JWT the request presents, if any. A cookie is sent by browsers on their own, so on a
+ * state-changing call from a browser page (Origin or Sec-Fetch-Site present) it is refused: such a
+ * request could be forged by another site, and a JWT has no CSRF token.
+ */
+function presentedJwt(c: RequestContext): string | undefined {
+  const bearer = /^Bearer[ \t]+(\S*)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
+  if (bearer) return bearer[1] ?? "";
+  const header = c.req.header(VTEX_JWT_NAME);
+  if (header !== undefined) return header.trim();
+  const cookie = getCookie(c, VTEX_JWT_NAME);
+  if (cookie === undefined) return undefined;
+  const fromPage = c.req.header("origin") !== undefined || c.req.header("sec-fetch-site") !== undefined;
+  if (fromPage && !SAFE_METHODS.has(c.req.method))
+    fail("CSRF_FAILED", `Send the JWT in the Authorization header, not the ${VTEX_JWT_NAME} cookie`);
+  return cookie;
 }
 
 export function createGuards(deps: AuthDeps) {
@@ -36,20 +63,15 @@ export function createGuards(deps: AuthDeps) {
       userAgent: c.req.header("user-agent") ?? null,
       requestId: c.get("requestId"),
     };
+    // Keys and their JWTs go through the verifier: the key-state cache, the failure limiter, usage.
     if (appKey !== undefined || appToken !== undefined) {
-      if (!appKey || !appToken) fail("UNAUTHENTICATED", "Send both X-API-AppKey and X-API-AppToken");
-      const result = await deps.authenticateKey(appKey, appToken);
-      if (!result.ok)
-        fail("UNAUTHENTICATED", "The appKey and appToken are not valid, or the key is inactive");
-      const { key } = result;
-      const principal: Principal = {
-        type: "key",
-        keyId: key.id,
-        appKey: key.appKey,
-        account: key.account,
-        ownRoleIds: key.roleIds,
-      };
-      return { principal, actor: { type: "key", id: key.appKey, label: key.appKey, ...meta }, via: "key" };
+      return keyCaller({ kind: "key", appKey: appKey ?? "", appToken: appToken ?? "" }, meta);
+    }
+    const jwt = presentedJwt(c);
+    if (jwt !== undefined) {
+      // The key acts with its own roles and grants, as with appKey/appToken; the JWT's account claim
+      // narrows nothing. Deactivation, deletion and token removal apply at once.
+      return keyCaller({ kind: "jwt", token: jwt }, meta);
     }
     const secret = getCookie(c, SESSION_COOKIE);
     if (secret) {
@@ -66,6 +88,48 @@ export function createGuards(deps: AuthDeps) {
       };
     }
     return fail("UNAUTHENTICATED", "Send X-API-AppKey and X-API-AppToken, or sign in");
+  }
+
+  async function keyCaller(credentials: Credentials, meta: Omit<Caller["actor"], "type" | "id" | "label">) {
+    // Authenticated in the key's own account: a JWT's account claim must not make it act as another's key.
+    const decision = await deps.verifier.verify({ credentials, ip: meta.ip, ownAccount: true });
+    if (decision.code === "RATE_LIMITED") {
+      fail(
+        "RATE_LIMITED",
+        `Too many failed authentications from this address; retry in ${decision.retryAfter} s`,
+        {
+          retryAfter: decision.retryAfter,
+        },
+      );
+    }
+    if (
+      !decision.valid ||
+      decision.appKey === null ||
+      decision.keyId === null ||
+      decision.ownerAccount === null
+    ) {
+      fail(
+        "UNAUTHENTICATED",
+        credentials.kind === "key"
+          ? "The appKey and appToken are not valid, or the key is inactive"
+          : "The JWT is not valid or has expired, or its key is no longer valid",
+      );
+    }
+    const principal: Principal = {
+      type: "key",
+      keyId: decision.keyId,
+      appKey: decision.appKey,
+      account: decision.ownerAccount,
+      ...ownRoles(decision.appKey),
+    };
+    const actor = { type: "key" as const, id: decision.appKey, label: decision.appKey, ...meta };
+    return { principal, actor, via: "key" as const };
+  }
+
+  /** The key's own roles as the verifier just saw them, saving the role lookup of `access`. */
+  function ownRoles(appKey: string): { ownRoleIds?: readonly number[] } {
+    const state = deps.keyCache.peek(appKey);
+    return state ? { ownRoleIds: state.ownRoleIds } : {};
   }
 
   const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {

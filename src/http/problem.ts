@@ -28,7 +28,11 @@ export function problem(
 }
 
 export function onError(error: Error, c: Context<AppEnv>) {
-  if (error instanceof AppError) return problem(c, error.code, error.detail, { ...error.extra });
+  if (error instanceof AppError) {
+    // A refusal that ends (RATE_LIMITED) says when, in seconds, as the Retry-After header too.
+    if (typeof error.extra.retryAfter === "number") c.header("retry-after", String(error.extra.retryAfter));
+    return problem(c, error.code, error.detail, { ...error.extra });
+  }
   if (error instanceof HTTPException) {
     if (error.status === 400 || error.status === 415) return problem(c, "INVALID_JSON", error.message);
     if (error.status === 413) return problem(c, "BODY_TOO_LARGE");

@@ -3,7 +3,8 @@ import type { StoreOps } from "../storage/store.js";
 import type { Recipient } from "./messages.js";
 
 /** What the notifier needs: a subset of the services' dependencies plus the mail settings. */
-export interface NotifyDeps extends Pick<ServiceDeps, "store" | "clock" | "newId" | "secret" | "publicUrl"> {
+export interface NotifyDeps
+  extends Pick<ServiceDeps, "store" | "clock" | "newId" | "secret" | "publicUrl" | "changes"> {
   /** SMTP_URL; without it email notifications fail at once (see email.ts). */
   smtpUrl?: string | undefined;
   /** Per-request webhook timeout; 10 s unless a test shortens it. */

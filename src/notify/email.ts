@@ -7,10 +7,12 @@
  * first attempt with "SMTP_URL is not set", which the `notification.failed` audit event shows to
  * the account's admins.
  *
+ * nodemailer is loaded on the first send, not at start: a server without mail to send never loads it.
+ *
  * Secrets: SMTP credentials live in the URL and never reach an error, a log line or the outbox row
  * (errors are reduced to SMTP codes and server replies). Messages carry no token.
  */
-import { createTransport } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { NotifyDeps } from "./deps.js";
 import { emailText } from "./messages.js";
 import { describeError, type Sender, type SendOutcome } from "./outbox.js";
@@ -29,26 +31,47 @@ export function createEmailSender(deps: Pick<NotifyDeps, "smtpUrl" | "publicUrl"
       close() {},
     };
   }
-  const transport = createTransport({
-    url: smtpUrl,
-    // nodemailer waits minutes by default; a pass must not hang on a dead mail server.
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 30_000,
-  });
+  const url = smtpUrl;
   const from = { name: "latchkey", address: `no-reply@${new URL(publicUrl).hostname}` };
+  let transport: Promise<Transporter> | undefined;
+  let closed = false;
+
+  async function connect(): Promise<Transporter> {
+    const { createTransport } = await import("nodemailer");
+    const created = createTransport({
+      url,
+      // nodemailer waits minutes by default; a pass must not hang on a dead mail server.
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+    });
+    // Closed while nodemailer was loading: release what was just created.
+    if (closed) created.close();
+    return created;
+  }
+
+  /** One transport for the sender's life; a failed load is not kept, so the next send tries again. */
+  function mailer(): Promise<Transporter> {
+    transport ??= connect().catch((error: unknown) => {
+      transport = undefined;
+      throw error;
+    });
+    return transport;
+  }
+
   return {
     async send(notification): Promise<SendOutcome> {
       const { subject, text } = emailText(notification, publicUrl);
       try {
-        await transport.sendMail({ from, to: notification.target, subject, text });
+        await (await mailer()).sendMail({ from, to: notification.target, subject, text });
         return { ok: true };
       } catch (error) {
-        return { ok: false, error: smtpError(error, smtpUrl) };
+        return { ok: false, error: smtpError(error, url) };
       }
     },
     close() {
-      transport.close();
+      closed = true;
+      void transport?.then((created) => created.close(), () => {});
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { AccountSettings } from "../core/settings.js";
 import { iso } from "../services/deps.js";
-import type { KeyRecord, NotificationChannel, NotificationRecord } from "../storage/store.js";
+import type { KeyRecord, NotificationChannel, NotificationRecord, TokenRecord } from "../storage/store.js";
 
 export const DAY_MS = 86_400_000;
 
@@ -13,6 +13,10 @@ export type AlertNotice = "orange" | "red";
 export type Policy = "deactivateUnusedDays" | "maxTokenAgeDays";
 
 export const POLICY_EVENT = "key.deactivated_by_policy";
+/** A token of the key was reported leaked (POST /v1/credentials/revoke) and the key deactivated. */
+export const LEAK_EVENT = "key.leaked";
+/** The audit action of that deactivation (the notice's event is LEAK_EVENT). */
+export const LEAK_ACTION = "key.deactivated_leak";
 
 export function alertEvent(level: AlertNotice): string {
   return `key.alert.${level}`;
@@ -46,6 +50,11 @@ export function alertPayload(key: KeyRecord, level: AlertNotice, renewalPeriodMo
 export function policyPayload(key: KeyRecord, policy: Policy, days: number, now: number) {
   const lastUsedAt = key.lastUsedAt === null ? null : iso(key.lastUsedAt);
   return { ...keyFacts(key, now), policy, days, lastUsedAt };
+}
+
+/** Which token leaked is told by its creation date, never by anything derived from the token. */
+export function leakPayload(key: KeyRecord, leaked: TokenRecord, now: number) {
+  return { ...keyFacts(key, now), leakedTokenCreatedAt: iso(leaked.createdAt), reportedAt: iso(now) };
 }
 
 /** The JSON body POSTed to a webhook; `X-Latchkey-Signature` signs exactly these bytes. */
@@ -85,6 +94,7 @@ export function emailText(notification: NotificationRecord, publicUrl: string): 
   };
   if (notification.event.startsWith("key.alert.")) return alertEmail(data, mail);
   if (notification.event === POLICY_EVENT) return policyEmail(data, mail);
+  if (notification.event === LEAK_EVENT) return leakEmail(data, mail);
   return {
     subject: `[latchkey] ${oneLine(notification.event)} in account ${notification.account}`,
     text: lines(
@@ -126,6 +136,24 @@ function policyEmail(data: Record<string, unknown>, { label, facts, admin }: Key
       `Last used: ${data.lastUsedAt === null ? "never" : String(data.lastUsedAt)}`,
       "",
       `Review it in the admin: ${admin}`,
+    ),
+  };
+}
+
+function leakEmail(data: Record<string, unknown>, { label, facts, admin }: KeyMail): EmailText {
+  return {
+    subject: `[latchkey] ${label} was deactivated: its token was reported leaked`,
+    text: lines(
+      `The ${label} was deactivated because one of its tokens was reported as leaked (found exposed, for`,
+      "example by a secret scanner). Calls made with this key now fail.",
+      "",
+      ...facts,
+      `Leaked token created: ${String(data.leakedTokenCreatedAt)}`,
+      `Reported at: ${String(data.reportedAt)}`,
+      "",
+      "To restore the integration: renew the key's token (deleting the old one now), hand the new token",
+      `to the integration, then activate the key again, in the admin: ${admin}`,
+      "Also remove the token from wherever it was exposed (a repository, a log, a ticket).",
     ),
   };
 }

@@ -12,8 +12,9 @@
  */
 import { recordAudit } from "../audit/audit.js";
 import type { AccountSettings } from "../core/settings.js";
-import { SYSTEM_ACTOR } from "../services/deps.js";
-import type { KeyRecord } from "../storage/store.js";
+import { type Actor, SYSTEM_ACTOR } from "../services/deps.js";
+import type { KeyRecord, StoreOps } from "../storage/store.js";
+import { publishAfter } from "../verify/changes.js";
 import { forEachKey } from "./alerts.js";
 import { enqueueFor, type NotifyDeps } from "./deps.js";
 import {
@@ -91,19 +92,18 @@ async function deactivateUnused(run: Run, days: number): Promise<void> {
 
 async function deactivate(run: Run, key: KeyRecord, rule: Rule): Promise<boolean> {
   const { deps, account, now } = run;
-  const notifications = await deps.store.transaction(async (tx) => {
+  const work = deps.store.transaction(async (tx) => {
     const fresh = await tx.getKeyByAppKey(key.appKey);
     if (!fresh || fresh.account !== account || !fresh.active || !rule.applies(fresh)) return undefined;
     // Once-only guard between instances racing on the same key: the mark names the key's version
     // (updatedAt), so a later reactivation can be followed by a new deactivation.
     const token = fresh.tokens.at(-1);
-    if (token && !(await tx.markAlert(token.id, `policy@${fresh.updatedAt}`, now))) return undefined;
-    await tx.updateKey(account, fresh.appKey, { active: false, updatedAt: now });
     const payload = policyPayload(fresh, rule.policy, rule.days, now);
-    await recordAudit(tx, deps, SYSTEM_ACTOR, {
-      account,
+    return deactivateWithNotice(tx, deps, {
+      key: fresh,
+      mark: token && { tokenId: token.id, level: `policy@${fresh.updatedAt}` },
+      actor: SYSTEM_ACTOR,
       action: POLICY_EVENT,
-      target: { type: "key", id: fresh.appKey },
       data: {
         policy: rule.policy,
         days: rule.days,
@@ -112,11 +112,52 @@ async function deactivate(run: Run, key: KeyRecord, rule: Rule): Promise<boolean
         lastUsedAt: payload.lastUsedAt,
         tokenCreatedAt: payload.tokenCreatedAt,
       },
+      notice: { event: POLICY_EVENT, payload },
+      recipients: run.recipients,
+      now,
     });
-    return enqueueFor(tx, deps, { account, event: POLICY_EVENT, payload, now }, run.recipients);
   });
+  const notifications = await publishAfter(deps.changes, { kind: "key", appKey: key.appKey }, work);
   if (notifications === undefined) return false;
   run.counts.deactivated += 1;
   run.counts.notifications += notifications;
   return true;
+}
+
+/** A deactivation the system decides (a policy, a leaked-token report), as `deactivateWithNotice` takes it. */
+export interface SystemDeactivation {
+  /** The key as read inside the transaction, still active. */
+  key: KeyRecord;
+  /** Once-only guard: an alert mark taken on one of the key's tokens; nothing happens if it was taken. */
+  mark: { tokenId: string; level: string } | undefined;
+  actor: Actor;
+  /** Audit action and data (never a token). */
+  action: string;
+  data: Record<string, unknown>;
+  notice: { event: string; payload: Record<string, unknown> };
+  recipients: readonly Recipient[];
+  now: number;
+}
+
+/**
+ * The one path by which the system switches a key off: through the caller's transaction, the key
+ * update, its audit event and one outbox row per recipient. Returns the number of notices, or
+ * undefined when the guard mark was already taken (another instance did it). The caller publishes
+ * the key change once the transaction commits.
+ */
+export async function deactivateWithNotice(
+  tx: StoreOps,
+  deps: Pick<NotifyDeps, "clock" | "newId">,
+  d: SystemDeactivation,
+): Promise<number | undefined> {
+  if (d.mark && !(await tx.markAlert(d.mark.tokenId, d.mark.level, d.now))) return undefined;
+  const { account, appKey } = d.key;
+  await tx.updateKey(account, appKey, { active: false, updatedAt: d.now });
+  await recordAudit(tx, deps, d.actor, {
+    account,
+    action: d.action,
+    target: { type: "key", id: appKey },
+    data: d.data,
+  });
+  return enqueueFor(tx, deps, { account, ...d.notice, now: d.now }, d.recipients);
 }

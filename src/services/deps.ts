@@ -22,6 +22,8 @@ export interface ServiceDeps {
   publicUrl: string;
   /** Publish every committed change that can alter a verification decision (see verify/changes.ts). */
   changes: ChangeBus;
+  /** JWT_TTL: lifetime of app-token login JWTs, in seconds (60 to 86400). */
+  jwtTtlSeconds: number;
 }
 
 /** Who performs a use case, and from where: recorded in every audit event. */

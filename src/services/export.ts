@@ -6,7 +6,6 @@
  * the key's public facts.
  */
 import { PassThrough } from "node:stream";
-import ExcelJS from "exceljs";
 import { alertLevel } from "../core/alerts.js";
 import type { KeyListQuery, KeyRecord } from "../storage/store.js";
 import { iso, type ServiceDeps } from "./deps.js";
@@ -39,6 +38,7 @@ export const EXTERNAL_COLUMNS = [
 /** The csv holds both sections: a leading `type` column, the generated columns, then external-only ones. */
 export const CSV_COLUMNS = ["type", ...GENERATED_COLUMNS, "account", "addedDate"] as const;
 
+type Excel = typeof import("exceljs");
 type Row = Partial<Record<(typeof CSV_COLUMNS)[number], string | null>>;
 type Pages = AsyncGenerator<Row[]>;
 
@@ -103,17 +103,19 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
    * consumed. Role names and alert levels are those of this instant for every row.
    */
   async function open(account: string, format: ExportFormat): Promise<KeyExport> {
+    // ExcelJS is the heaviest dependency and only xlsx needs it: loaded on the first xlsx export,
+    // not at start, and before the first byte like the reads below.
+    const excel = format === "xlsx" ? (await import("exceljs")).default : undefined;
     const names = new Map((await roles.list(store, account)).map((role) => [role.id, role.name]));
     const context = { names, period: await renewalPeriodOf(store, account), now: clock.now() };
     const generated = generatedPages(account, context);
     const external = externalPages(account, names);
     const day = iso(context.now).slice(0, 10);
-    const body =
-      format === "csv"
+    const body = excel
+      ? xlsxBody(excel, generated, external)
+      : format === "csv"
         ? csvBody(generated, external)
-        : format === "json"
-          ? jsonBody(generated, external)
-          : xlsxBody(generated, external);
+        : jsonBody(generated, external);
     return {
       contentType: CONTENT_TYPES[format],
       filename: `latchkey-${account}-keys-${day}.${format}`,
@@ -202,18 +204,23 @@ async function* jsonBody(generated: Pages, external: Pages): AsyncGenerator<stri
  * Two sheets, Generated and External, through ExcelJS's streaming writer. Cells are typed strings,
  * never formulas, so they need no quote prefix.
  */
-function xlsxBody(generated: Pages, external: Pages): AsyncIterable<Uint8Array> {
+function xlsxBody(ExcelJS: Excel, generated: Pages, external: Pages): AsyncIterable<Uint8Array> {
   const out = new PassThrough();
   // A write failure destroys `out` with the error, which its reader receives; this listener only
   // keeps an error raised before anyone reads from turning into an uncaught exception.
   out.on("error", () => {});
-  void writeWorkbook(out, generated, external).catch((error: unknown) => {
+  void writeWorkbook(ExcelJS, out, generated, external).catch((error: unknown) => {
     out.destroy(error instanceof Error ? error : new Error(String(error)));
   });
   return out;
 }
 
-async function writeWorkbook(out: PassThrough, generated: Pages, external: Pages): Promise<void> {
+async function writeWorkbook(
+  ExcelJS: Excel,
+  out: PassThrough,
+  generated: Pages,
+  external: Pages,
+): Promise<void> {
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: out,
     useStyles: false,

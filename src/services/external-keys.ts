@@ -1,9 +1,10 @@
 import { recordAudit } from "../audit/audit.js";
 import { AppError, fail } from "../core/errors.js";
-import { canGive, changedRoleIds, type Grant, type RoleView } from "../core/permissions.js";
+import { changedRoleIds, type Grant } from "../core/permissions.js";
 import { type ExternalKeyRecord, StoreConflict, type StoreOps } from "../storage/store.js";
+import { publishAfter } from "../verify/changes.js";
 import { type Actor, iso, type ServiceDeps } from "./deps.js";
-import type { RoleDirectory } from "./role-directory.js";
+import { checkGive, type RoleDirectory } from "./role-directory.js";
 
 /**
  * External keys (SPEC §2.2): account B adds a key that account A generated and gives it roles in B.
@@ -49,13 +50,6 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     };
   }
 
-  function checkGive(grant: Grant, changed: readonly RoleView[]): void {
-    const refused = changed.find((role) => !canGive(grant, role));
-    if (refused) {
-      fail("ESCALATION_DENIED", `You cannot give or take role ${refused.id} (${refused.name})`);
-    }
-  }
-
   /** The key as added to `account`; unknown appKeys and keys never added are the same 404. */
   async function added(tx: StoreOps, account: string, appKey: string): Promise<ExternalKeyRecord> {
     const key = await tx.getKeyByAppKey(appKey);
@@ -75,7 +69,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     input: { appKey: string; roles?: number[] | undefined },
   ): Promise<ExternalKeyView> {
     try {
-      return await store.transaction(async (tx) => {
+      const work = store.transaction(async (tx) => {
         const key = await tx.getKeyByAppKey(input.appKey);
         if (!key) fail("EXTERNAL_KEY_NOT_FOUND", `No key ${input.appKey} exists`);
         if (key.account === account) {
@@ -97,6 +91,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
         });
         return view(await added(tx, account, key.appKey), await roleNames(tx, account));
       });
+      return await publishAfter(deps.changes, { kind: "key", appKey: input.appKey }, work);
     } catch (error) {
       if (error instanceof StoreConflict && error.constraint === "external_key") {
         throw new AppError("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
@@ -112,7 +107,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     appKey: string,
     roleIds: number[],
   ): Promise<ExternalKeyView> {
-    return store.transaction(async (tx) => {
+    const work = store.transaction(async (tx) => {
       const before = await added(tx, account, appKey);
       const after = (await roles.resolve(tx, account, roleIds)).map((role) => role.id);
       checkGive(grant, await roles.existing(tx, account, changedRoleIds(before.roleIds, after)));
@@ -125,11 +120,12 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
       });
       return view({ ...before, roleIds: after }, await roleNames(tx, account));
     });
+    return publishAfter(deps.changes, { kind: "key", appKey }, work);
   }
 
   /** Like deleting a generated key, removal needs EditApiKeys only: it takes a grant away, never gives. */
   async function remove(actor: Actor, account: string, appKey: string): Promise<void> {
-    await store.transaction(async (tx) => {
+    const work = store.transaction(async (tx) => {
       const before = await added(tx, account, appKey);
       await tx.removeExternalKey(account, before.key.id);
       await recordAudit(tx, deps, actor, {
@@ -139,6 +135,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
         data: { owner: before.key.account, before: { roles: before.roleIds } },
       });
     });
+    await publishAfter(deps.changes, { kind: "key", appKey }, work);
   }
 
   return { list, add, setRoles, remove };

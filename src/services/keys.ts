@@ -2,7 +2,7 @@ import { recordAudit } from "../audit/audit.js";
 import { type AlertLevel, alertLevel, alertThreshold } from "../core/alerts.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
-import { canGive, changedRoleIds, type Grant, type RoleView } from "../core/permissions.js";
+import { changedRoleIds, type Grant } from "../core/permissions.js";
 import { readSettings } from "../core/settings.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
 import {
@@ -12,9 +12,10 @@ import {
   StoreConflict,
   type StoreOps,
 } from "../storage/store.js";
+import { publishAfter } from "../verify/changes.js";
 import { hashToken } from "../verify/token-hash.js";
 import { type Actor, iso, type ServiceDeps } from "./deps.js";
-import type { RoleDirectory } from "./role-directory.js";
+import { checkGive, type RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery } from "./share-links.js";
 
 /**
@@ -107,16 +108,6 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     return { tokenCreatedBefore: red };
   }
 
-  function checkGive(grant: Grant, given: readonly RoleView[]): void {
-    const refused = given.find((role) => !canGive(grant, role));
-    if (refused) {
-      fail(
-        "ESCALATION_DENIED",
-        `You cannot give role ${refused.id} (${refused.name}): it holds resources you lack`,
-      );
-    }
-  }
-
   function labelOrFail(raw: string): string {
     return normalizeLabel(raw) ?? fail("VALIDATION_FAILED", "name must be 1-100 characters after trimming");
   }
@@ -140,7 +131,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     for (let attempt = 0; ; attempt++) {
       const appKey = generateAppKey(deps.random, deps.keyPrefix, account);
       try {
-        return await store.transaction(async (tx) => {
+        const created = store.transaction(async (tx) => {
           const given = await roles.resolve(tx, account, input.roles ?? []);
           checkGive(grant, given);
           const roleIds = given.map((role) => role.id);
@@ -168,6 +159,8 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           const key = view(await owned(tx, account, appKey), await viewContext(tx, account));
           return { key, ...delivered };
         });
+        // A cache may hold this appKey as unknown (negative caching).
+        return await publishAfter(deps.changes, { kind: "key", appKey }, created);
       } catch (error) {
         if (error instanceof StoreConflict && error.constraint === "app_key" && attempt < 5) continue;
         throw mapConflict(error, name);
@@ -205,7 +198,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   ): Promise<KeyView> {
     const name = patch.name === undefined ? undefined : labelOrFail(patch.name);
     try {
-      return await store.transaction(async (tx) => {
+      const work = store.transaction(async (tx) => {
         const before = await owned(tx, account, appKey);
         const changes: { name?: string; active?: boolean; updatedAt: number } = { updatedAt: clock.now() };
         if (name !== undefined && name !== before.name) changes.name = name;
@@ -226,6 +219,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         }
         return view(after, await viewContext(tx, account));
       });
+      return await publishAfter(deps.changes, { kind: "key", appKey }, work);
     } catch (error) {
       throw mapConflict(error, name ?? "");
     }
@@ -238,7 +232,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     appKey: string,
     roleIds: number[],
   ): Promise<KeyView> {
-    return store.transaction(async (tx) => {
+    const work = store.transaction(async (tx) => {
       const before = await owned(tx, account, appKey);
       const after = (await roles.resolve(tx, account, roleIds)).map((role) => role.id);
       const changed = await roles.existing(tx, account, changedRoleIds(before.roleIds, after));
@@ -252,10 +246,11 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
       });
       return view({ ...before, roleIds: after }, await viewContext(tx, account));
     });
+    return publishAfter(deps.changes, { kind: "key", appKey }, work);
   }
 
   async function remove(actor: Actor, account: string, appKey: string): Promise<void> {
-    await store.transaction(async (tx) => {
+    const work = store.transaction(async (tx) => {
       const before = await owned(tx, account, appKey);
       await tx.deleteKey(account, appKey);
       await recordAudit(tx, deps, actor, {
@@ -265,6 +260,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         data: { before: { name: before.name, active: before.active, roles: before.roleIds } },
       });
     });
+    await publishAfter(deps.changes, { kind: "key", appKey }, work);
   }
 
   return { create, get, list, update, setRoles, remove };

@@ -13,6 +13,7 @@ import { recordAudit } from "../audit/audit.js";
 import { AppError, type ErrorCode, fail } from "../core/errors.js";
 import { generateAppToken } from "../core/tokens.js";
 import { type KeyRecord, type ShareLinkRecord, StoreConflict, type StoreOps } from "../storage/store.js";
+import { publishAfter } from "../verify/changes.js";
 import { hashToken } from "../verify/token-hash.js";
 import type { Actor, ServiceDeps } from "./deps.js";
 import { createKeyService, type KeyView } from "./keys.js";
@@ -70,7 +71,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
     const delivery = options.delivery ?? "inline";
     const appToken = generateAppToken(deps.random, deps.tokenPrefix);
     try {
-      const delivered = await store.transaction(async (tx) => {
+      const work = store.transaction(async (tx) => {
         const now = clock.now();
         const key = await owned(tx, account, appKey);
         const refusal = refuseRenewalStart(key, await tx.latestShareLink(key.id), now);
@@ -86,6 +87,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
         }
         return result;
       });
+      const delivered = await publishAfter(deps.changes, { kind: "key", appKey }, work);
       return { key: await keys.get(account, appKey), ...delivered };
     } catch (error) {
       if (error instanceof StoreConflict && error.constraint === "renewal_pending") {
@@ -97,23 +99,25 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
 
   /** Removes the old token: only the new one works from now on. */
   async function complete(actor: Actor, account: string, appKey: string): Promise<KeyView> {
-    await store.transaction(async (tx) => {
+    const work = store.transaction(async (tx) => {
       const key = await owned(tx, account, appKey);
       if (!(await tx.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
       await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later" });
     });
+    await publishAfter(deps.changes, { kind: "key", appKey }, work);
     return keys.get(account, appKey);
   }
 
   /** Discards the new token (and any share link of it) while the old one still exists. */
   async function undo(actor: Actor, account: string, appKey: string): Promise<KeyView> {
-    await store.transaction(async (tx) => {
+    const work = store.transaction(async (tx) => {
       const key = await owned(tx, account, appKey);
       if (!(await tx.dropPendingToken(key.id, clock.now()))) {
         fail("NO_RENEWAL_PENDING", "Nothing to undo: no renewal is pending, or the old token is gone");
       }
       await audit(tx, actor, key, "key.renewal_undone");
     });
+    await publishAfter(deps.changes, { kind: "key", appKey }, work);
     return keys.get(account, appKey);
   }
 

@@ -3,6 +3,7 @@ import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
 import { type Grant, missingResource, type RoleView } from "../core/permissions.js";
 import { StoreConflict, type StoreOps } from "../storage/store.js";
+import { publishAfter } from "../verify/changes.js";
 import type { Actor, ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 
@@ -87,22 +88,26 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
   ) {
     const { name, resources } = checkInput(grant, input);
     return guardName(name, () =>
-      store.transaction(async (tx) => {
-        const before = await customOrFail(tx, account, id);
-        await tx.updateRole(account, id, { name, resources, updatedAt: clock.now() });
-        await recordAudit(tx, deps, actor, {
-          account,
-          action: "role.updated",
-          target: { type: "role", id: String(id) },
-          data: { before: { name: before.name, resources: before.resources }, after: { name, resources } },
-        });
-        return dto({ id, name, predefined: false, allResources: false, resources });
-      }),
+      publishAfter(
+        deps.changes,
+        { kind: "account", account },
+        store.transaction(async (tx) => {
+          const before = await customOrFail(tx, account, id);
+          await tx.updateRole(account, id, { name, resources, updatedAt: clock.now() });
+          await recordAudit(tx, deps, actor, {
+            account,
+            action: "role.updated",
+            target: { type: "role", id: String(id) },
+            data: { before: { name: before.name, resources: before.resources }, after: { name, resources } },
+          });
+          return dto({ id, name, predefined: false, allResources: false, resources });
+        }),
+      ),
     );
   }
 
   async function remove(actor: Actor, account: string, id: number): Promise<void> {
-    await store.transaction(async (tx) => {
+    const work = store.transaction(async (tx) => {
       const before = await customOrFail(tx, account, id);
       const holders = await tx.countRoleHolders(account, id);
       if (holders > 0) {
@@ -118,6 +123,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
         data: { before: { name: before.name, resources: before.resources } },
       });
     });
+    await publishAfter(deps.changes, { kind: "account", account }, work);
   }
 
   return { list, create, update, remove, dto };

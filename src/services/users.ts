@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeEmail } from "../core/names.js";
-import { canGive, changedRoleIds, type Grant, type RoleView } from "../core/permissions.js";
+import { changedRoleIds, type Grant } from "../core/permissions.js";
 import { BASE62, randomString } from "../core/tokens.js";
 import { type MemberRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { type Actor, iso, type ServiceDeps } from "./deps.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
-import type { RoleDirectory } from "./role-directory.js";
+import { checkGive, type RoleDirectory } from "./role-directory.js";
 
 /** Users of an account: membership and roles. Passwords are hashed before they reach the store. */
 
@@ -35,11 +35,6 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
       roles: held.map((role) => ({ id: role.id, name: role.name })),
       addedAt: iso(member.addedAt),
     };
-  }
-
-  function checkGive(grant: Grant, given: readonly RoleView[]) {
-    const refused = given.find((role) => !canGive(grant, role));
-    if (refused) fail("ESCALATION_DENIED", `You cannot give or take role ${refused.id} (${refused.name})`);
   }
 
   async function memberOrFail(tx: StoreOps, account: string, userId: string): Promise<MemberRecord> {

@@ -68,6 +68,17 @@ export async function getKey(db: Kysely<Database>, appKey: string): Promise<KeyR
   return (await hydrateKeys(db, rows))[0];
 }
 
+/** Through the unique index on token hashes. */
+export async function getKeyByTokenHash(db: Kysely<Database>, hash: string): Promise<KeyRecord | undefined> {
+  const rows = await db
+    .selectFrom("keys")
+    .innerJoin("tokens", "tokens.key_id", "keys.id")
+    .selectAll("keys")
+    .where("tokens.hash", "=", hash)
+    .execute();
+  return (await hydrateKeys(db, rows))[0];
+}
+
 /** Key, first token and grants in the key's own account; the caller makes the three inserts atomic. */
 export async function insertKey(db: Kysely<Database>, key: NewKey): Promise<void> {
   await db
@@ -185,6 +196,7 @@ export async function deleteKey(db: Kysely<Database>, account: string, appKey: s
   if (key === undefined) return false;
   await db.deleteFrom("key_roles").where("key_id", "=", key.id).execute();
   await db.deleteFrom("external_keys").where("key_id", "=", key.id).execute();
+  await db.deleteFrom("key_usage").where("key_id", "=", key.id).execute();
   await deleteTokens(db, key.id);
   const deleted = await db.deleteFrom("keys").where("id", "=", key.id).returning("active").executeTakeFirst();
   if (deleted === undefined) return false;

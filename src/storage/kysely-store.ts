@@ -15,6 +15,8 @@ import * as keys from "./kysely-keys.js";
 import * as lifecycle from "./kysely-lifecycle.js";
 import * as outbox from "./kysely-outbox.js";
 import * as people from "./kysely-people.js";
+import * as signingKeys from "./kysely-signing-keys.js";
+import * as usage from "./kysely-usage.js";
 import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 import type {
@@ -35,9 +37,12 @@ import type {
   SessionRecord,
   ShareLinkRecord,
   ShareReveal,
+  SigningKeyRecord,
   Store,
   StoreOps,
   TokenRecord,
+  UsageBatch,
+  UsageDay,
   UserRecord,
 } from "./store.js";
 
@@ -188,6 +193,10 @@ export class KyselyOps implements StoreOps {
     return keys.getKey(this.db, appKey);
   }
 
+  findKeyByTokenHash(hash: string): Promise<KeyRecord | undefined> {
+    return keys.getKeyByTokenHash(this.db, hash);
+  }
+
   listKeys(query: KeyListQuery): Promise<KeyListPage> {
     return keys.listKeyPage(this.db, query);
   }
@@ -294,6 +303,30 @@ export class KyselyOps implements StoreOps {
 
   listNotifications(account: string, limit: number): Promise<NotificationRecord[]> {
     return outbox.listNotifications(this.db, account, limit);
+  }
+
+  recordUsage(batch: UsageBatch): Promise<void> {
+    return this.atomic((db) => usage.recordUsage(db, batch));
+  }
+
+  getUsage(keyId: string, fromDay: number, toDay: number): Promise<UsageDay[]> {
+    return usage.getUsage(this.db, keyId, fromDay, toDay);
+  }
+
+  listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return signingKeys.listSigningKeys(this.db);
+  }
+
+  insertSigningKey(key: SigningKeyRecord): Promise<boolean> {
+    return signingKeys.insertSigningKey(this.db, key);
+  }
+
+  retireSigningKey(kid: string, at: number): Promise<boolean> {
+    return signingKeys.retireSigningKey(this.db, kid, at);
+  }
+
+  deleteSigningKeysRetiredBefore(before: number): Promise<number> {
+    return signingKeys.deleteSigningKeysRetiredBefore(this.db, before);
   }
 
   appendAudit(event: AuditEventInput): Promise<void> {

@@ -313,6 +313,46 @@ async function createKeyCounts(db: Db): Promise<void> {
     select account, count(*), sum(active) from keys group by account`.execute(db);
 }
 
+/**
+ * Daily verification counts per key (UTC days since the epoch), written in batches by the usage
+ * recorder (src/verify/usage.ts), never on the request path. No foreign key: a batch may name a key
+ * deleted since, and such rows are skipped by the insert itself; deleting a key deletes its rows.
+ */
+async function createUsage(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .createTable("key_usage")
+    .addColumn("key_id", "text", (c) => c.notNull())
+    .addColumn("day", "integer", (c) => c.notNull())
+    .addColumn("ok", time, (c) => c.notNull())
+    .addColumn("denied", time, (c) => c.notNull())
+    .addPrimaryKeyConstraint("key_usage_pkey", ["key_id", "day"])
+    .execute();
+}
+
+/**
+ * JWT signing keys (ES256). The private key is sealed with LATCHKEY_SECRET before it is written. The
+ * unique generation is what lets two instances creating the first key agree: one insert wins.
+ */
+async function createSigningKeys(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .createTable("signing_keys")
+    .addColumn("kid", "text", (c) => c.primaryKey())
+    .addColumn("generation", "integer", (c) => c.notNull())
+    .addColumn("created_at", time, (c) => c.notNull())
+    .addColumn("retired_at", time)
+    .addColumn("public_jwk", "text", (c) => c.notNull())
+    .addColumn("sealed_private_key", "text", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("signing_keys_generation")
+    .on("signing_keys")
+    .column("generation")
+    .unique()
+    .execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -334,6 +374,16 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0003_key_counts": {
       async up(db: Db) {
         await createKeyCounts(db);
+      },
+    },
+    "0004_usage": {
+      async up(db: Db) {
+        await createUsage(db, dialect);
+      },
+    },
+    "0005_signing_keys": {
+      async up(db: Db) {
+        await createSigningKeys(db, dialect);
       },
     },
   };

@@ -2,13 +2,15 @@
  * Opens the store for the configured database. Does not migrate: callers run `store.migrate()` at
  * start (and `latchkey migrate` does it on demand).
  *
+ * pg is imported only when a PostgreSQL store is opened, so that a SQLite server never loads it.
+ *
  * The PostgreSQL URL may carry a password; it is handed to pg only and never logged here.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
-import pg from "pg";
+import type pg from "pg";
 import { KyselyStore } from "./kysely-store.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
@@ -41,13 +43,14 @@ function openSqlite(file: string): Store {
 async function openPostgres(url: string, schema?: string): Promise<Store> {
   if (schema !== undefined && !SCHEMA_NAME.test(schema))
     throw new Error(`invalid PostgreSQL schema name: ${schema}`);
-  if (schema !== undefined) await createSchema(url, schema);
-  const pool = new pg.Pool({
+  const { default: driver } = await import("pg");
+  if (schema !== undefined) await createSchema(driver, url, schema);
+  const pool = new driver.Pool({
     connectionString: url,
     // int8 (bigint times, count(*)) as JS numbers: ms timestamps and counts stay far below 2^53.
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
-        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === INT8_OID ? Number : driver.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
     // Set at connection start-up, so every pooled connection resolves tables in the schema.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
@@ -55,8 +58,8 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
   return new KyselyStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), "postgres");
 }
 
-async function createSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+async function createSchema(driver: typeof pg, url: string, schema: string): Promise<void> {
+  const client = new driver.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(`create schema if not exists "${schema}"`);

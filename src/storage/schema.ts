@@ -75,6 +75,14 @@ export interface KeysTable {
  * Keys an account owns, all and active, kept in step with `keys` by every write that changes them
  * (kysely-key-counts.ts). An account with no row has no keys.
  */
+export interface KeyUsageTable {
+  key_id: string;
+  /** UTC days since the epoch. */
+  day: number;
+  ok: number;
+  denied: number;
+}
+
 export interface KeyCountsTable {
   account: string;
   total: number;
@@ -176,6 +184,24 @@ export interface NotificationsTable {
   sent_at: number | null;
 }
 
+/**
+ * JWT signing keys (ES256) of the installation. One is current (retired_at null); retired ones stay
+ * published in the JWKS until every JWT they signed has expired, then may be deleted.
+ */
+export interface SigningKeysTable {
+  /** RFC 7638 thumbprint of the public key. */
+  kid: string;
+  /** 1 for the first key, one more per rotation; unique, so racing creators agree on one key. */
+  generation: number;
+  created_at: number;
+  /** Null while current. */
+  retired_at: number | null;
+  /** JSON text of the public JWK (kty, crv, x, y). */
+  public_jwk: string;
+  /** The private JWK sealed with LATCHKEY_SECRET (services/sealing.ts), the kid as context; never plaintext. */
+  sealed_private_key: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -185,6 +211,7 @@ export interface Database {
   roles: RolesTable;
   keys: KeysTable;
   key_counts: KeyCountsTable;
+  key_usage: KeyUsageTable;
   tokens: TokensTable;
   key_roles: KeyRolesTable;
   audit_events: AuditEventsTable;
@@ -193,4 +220,5 @@ export interface Database {
   account_settings: AccountSettingsTable;
   alert_marks: AlertMarksTable;
   notifications: NotificationsTable;
+  signing_keys: SigningKeysTable;
 }

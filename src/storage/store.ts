@@ -226,6 +226,23 @@ export interface AuditEventRecord extends AuditEventInput {
   seq: number;
 }
 
+/**
+ * A JWT signing key (ES256) of the installation. The private half is sealed with LATCHKEY_SECRET
+ * before it reaches the store: no method takes or returns it in plaintext.
+ */
+export interface SigningKeyRecord {
+  /** RFC 7638 thumbprint of the public key; the `kid` of the JWTs it signs. */
+  kid: string;
+  /** 1 for the first key, one more per rotation. Unique. */
+  generation: number;
+  createdAt: number;
+  /** Null while current (the key new JWTs are signed with). */
+  retiredAt: number | null;
+  publicJwk: { kty: string; crv: string; x: string; y: string };
+  /** The private JWK, sealed (services/sealing.ts) with the kid as context. */
+  sealedPrivateKey: string;
+}
+
 export interface StoreOps {
   // Accounts
   createAccount(account: AccountRecord): Promise<void>;
@@ -271,6 +288,8 @@ export interface StoreOps {
   createKey(key: NewKey): Promise<void>;
   /** Any key of the installation, with its tokens and its roles in its own account. */
   getKeyByAppKey(appKey: string): Promise<KeyRecord | undefined>;
+  /** The key holding a token with this hash (current or pending), whatever its account or state. */
+  findKeyByTokenHash(hash: string): Promise<KeyRecord | undefined>;
   listKeys(query: KeyListQuery): Promise<KeyListPage>;
   /** Returns the updated key, or undefined when the account owns no such key. */
   updateKey(account: string, appKey: string, patch: KeyPatch): Promise<KeyRecord | undefined>;
@@ -341,10 +360,41 @@ export interface StoreOps {
   /** Newest first. */
   listNotifications(account: string, limit: number): Promise<NotificationRecord[]>;
 
+  // Usage (written in batches by the usage recorder, never on the request path)
+  /** Adds the counts and moves `lastUsedAt` forward; keys deleted meanwhile are skipped. */
+  recordUsage(batch: UsageBatch): Promise<void>;
+  /** Stored days of one key between two UTC day numbers, inclusive, oldest first. */
+  getUsage(keyId: string, fromDay: number, toDay: number): Promise<UsageDay[]>;
+
+  // JWT signing keys: a handful of rows for the whole installation.
+  /** Every stored signing key, newest generation first. */
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  /**
+   * Adds a signing key; false when its generation is already taken, so of two instances creating the
+   * first key (or two racing rotations) exactly one succeeds and the other re-reads.
+   */
+  insertSigningKey(key: SigningKeyRecord): Promise<boolean>;
+  /** Sets `retiredAt`; false when the key is unknown or already retired. */
+  retireSigningKey(kid: string, at: number): Promise<boolean>;
+  /** Deletes the keys retired before `before`; returns how many. */
+  deleteSigningKeysRetiredBefore(before: number): Promise<number>;
+
   // Audit (append-only)
   appendAudit(event: AuditEventInput): Promise<void>;
   /** Newest first. Read API comes with the audit issue; tests use this. */
   listAudit(account: string, limit: number): Promise<AuditEventRecord[]>;
+}
+
+/** Verification counts of one key on one UTC day (days since the epoch). */
+export interface UsageDay {
+  day: number;
+  ok: number;
+  denied: number;
+}
+
+export interface UsageBatch {
+  counts: readonly (UsageDay & { keyId: string })[];
+  lastUsed: readonly { keyId: string; at: number }[];
 }
 
 export interface Store extends StoreOps {

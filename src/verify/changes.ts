@@ -63,12 +63,25 @@ export function decodeChange(text: string): Change {
   try {
     const value = JSON.parse(text) as Record<string, unknown>;
     if (!value || typeof value !== "object" || !KINDS.has(String(value.kind))) return { kind: "all" };
-    if (value.kind === "key" && typeof value.appKey === "string") return { kind: "key", appKey: value.appKey };
+    if (value.kind === "key" && typeof value.appKey === "string")
+      return { kind: "key", appKey: value.appKey };
     if (value.kind === "account" && typeof value.account === "string")
       return { kind: "account", account: value.account };
     if (value.kind === "signing-keys") return { kind: "signing-keys" };
     return { kind: "all" };
   } catch {
     return { kind: "all" };
+  }
+}
+
+/**
+ * Runs a write and publishes `change` once it has settled. Publishing after a rolled-back write
+ * only costs one cache reload; publishing before a commit could let a reload see the old state.
+ */
+export async function publishAfter<T>(bus: ChangeBus, change: Change, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } finally {
+    bus.publish(change);
   }
 }

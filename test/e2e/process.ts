@@ -65,7 +65,9 @@ export async function serve(env: Record<string, string>): Promise<Served> {
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
-      if (i > 200 || child.exitCode !== null) throw new Error(`latchkey serve did not start:\n${log}`);
+      // A generous deadline: on a loaded machine module loading alone can take seconds.
+      if (performance.now() - started > 30_000 || child.exitCode !== null)
+        throw new Error(`latchkey serve did not start (exit ${child.exitCode}, try ${i}):\n${log}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import ExcelJS from "exceljs";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createApp } from "../../src/http/app.js";
+import { createLogger } from "../../src/log.js";
 import { CSV_COLUMNS, EXTERNAL_COLUMNS, GENERATED_COLUMNS } from "../../src/services/export.js";
 import { hashToken } from "../../src/verify/token-hash.js";
 import { type Credentials, createHarness, type Harness } from "../support/harness.js";
@@ -226,6 +228,53 @@ describe("key export", () => {
     expect((await h.request("GET", EXPORT, { as: noRoles })).body.code).toBe("FORBIDDEN");
     expect((await h.request("GET", "/v1/accounts/beta/keys/export")).status).toBe(403);
     expect((await h.request("GET", EXPORT, { as: null })).status).toBe(401);
+  });
+
+  it("authenticates each request once: the /keys/{appKey} guard never runs for the export", async () => {
+    // The same services behind a second app whose key authentication counts its calls.
+    const authenticated: string[] = [];
+    const app = createApp({
+      services: {
+        ...h.services,
+        authenticateKey: (appKey, appToken) => {
+          authenticated.push(appKey);
+          return h.services.authenticateKey(appKey, appToken);
+        },
+      },
+      logger: createLogger({ level: "silent" }),
+      publicUrl: "http://localhost",
+      trustProxy: false,
+      ready: async () => {},
+    });
+    const headers = { "x-api-appkey": h.owner.appKey, "x-api-apptoken": h.owner.appToken };
+    const lookups = vi.spyOn(h.store, "getKeyByAppKey");
+    try {
+      for (const format of ["csv", "json", "xlsx"]) {
+        const res = await app.request(`${EXPORT}?format=${format}`, { headers });
+        expect([res.status, res.headers.get("content-disposition")]).toEqual([
+          200,
+          `attachment; filename="latchkey-acme-keys-2026-11-27.${format}"`,
+        ]);
+        await res.arrayBuffer();
+        expect(authenticated, format).toEqual([h.owner.appKey]);
+        expect(lookups.mock.calls, format).toEqual([[h.owner.appKey]]);
+        authenticated.length = 0;
+        lookups.mockClear();
+      }
+      // Refusals stop at the first guard too.
+      expect((await app.request(`${EXPORT}?format=pdf`, { headers })).status).toBe(400);
+      expect((await app.request("/v1/accounts/beta/keys/export", { headers })).status).toBe(403);
+      expect(authenticated).toEqual([h.owner.appKey, h.owner.appKey]);
+      // The counter sees a key route's authentication as well: one, beside the key's own lookup.
+      authenticated.length = 0;
+      lookups.mockClear();
+      const one = await app.request(`/v1/accounts/acme/keys/${external.appKey}`, { headers });
+      expect(one.status).toBe(404);
+      expect(authenticated).toEqual([h.owner.appKey]);
+      expect(lookups.mock.calls).toEqual([[h.owner.appKey], [external.appKey]]);
+    } finally {
+      lookups.mockRestore();
+    }
   });
 });
 

@@ -17,7 +17,16 @@ const lacking = new Map<string, Credentials>();
 type Operation = { method: string; path: string; access: string };
 let operations: Operation[] = [];
 
-const PUBLIC = new Set(["POST /v1/auth/login", "POST /v1/auth/logout", "POST /v1/shares/{id}/reveal"]);
+const PUBLIC = new Set([
+  "POST /v1/auth/login",
+  "POST /v1/auth/logout",
+  "POST /v1/shares/{id}/reveal",
+  "POST /v1/auth/apptoken",
+  "GET /.well-known/jwks.json",
+  "POST /v1/credentials/revoke",
+  "POST /v1/verify",
+  "GET /v1/authorize",
+]);
 
 beforeAll(async () => {
   h = await createHarness();

@@ -1,6 +1,13 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { alertPayload, emailText, policyPayload, webhookBody } from "../../src/notify/messages.js";
+import {
+  alertPayload,
+  emailText,
+  LEAK_EVENT,
+  leakPayload,
+  policyPayload,
+  webhookBody,
+} from "../../src/notify/messages.js";
 import { sign, verifySignature } from "../../src/notify/signature.js";
 import type { KeyRecord, NotificationRecord } from "../../src/storage/store.js";
 
@@ -90,8 +97,30 @@ describe("messages", () => {
   });
 
   it("renders an event it does not know as its facts", () => {
-    const mail = emailText(notification("key.leaked", { appKey: "appkey-acme-ABCDEF" }), "https://x.test");
-    expect(mail.subject).toBe("[latchkey] key.leaked in account acme");
+    const mail = emailText(
+      notification("key.unheard_of", { appKey: "appkey-acme-ABCDEF" }),
+      "https://x.test",
+    );
+    expect(mail.subject).toBe("[latchkey] key.unheard_of in account acme");
     expect(mail.text).toContain('"appKey": "appkey-acme-ABCDEF"');
+  });
+
+  it("tells of a leaked token: which key, which token by date, how to recover; never the hash", () => {
+    const pending = { id: "t2", hash: "PENDING-HASH", createdAt: Date.parse("2027-02-01T10:00:00Z") };
+    const leaked = { ...key, tokens: [...key.tokens, pending], tokenCreatedAt: pending.createdAt };
+    const payload = leakPayload(leaked, key.tokens[0] as (typeof key.tokens)[number], NOW);
+    expect(payload).toMatchObject({
+      key: { appKey: "appkey-acme-ABCDEF" },
+      leakedTokenCreatedAt: "2026-11-26T10:00:00.000Z",
+      reportedAt: "2027-03-01T10:00:00.000Z",
+    });
+    const mail = emailText(notification(LEAK_EVENT, payload), "https://x.test");
+    expect(mail.subject).toBe(
+      '[latchkey] API key "orders Bcc: evil@example.com" (appkey-acme-ABCDEF) was deactivated: its token was reported leaked',
+    );
+    expect(mail.text).toContain("Leaked token created: 2026-11-26T10:00:00.000Z");
+    expect(mail.text).toContain("renew the key's token");
+    expect(mail.text).toContain("https://x.test/admin");
+    expect(`${mail.text}${JSON.stringify(payload)}`).not.toMatch(/HASH/);
   });
 });

@@ -12,6 +12,7 @@ import { createLogger } from "../../src/log.js";
 import type { InitResult } from "../../src/services/accounts.js";
 import { createServices } from "../../src/services/index.js";
 import { createChangeBus } from "../../src/verify/changes.js";
+import { createFailureLimiter } from "../../src/verify/rate-limit.js";
 import { openTestStore } from "./stores.js";
 
 export interface Credentials {
@@ -36,8 +37,17 @@ export interface TestResponse {
 
 export const OWNER_PASSWORD = "correct horse battery staple";
 
-export async function createHarness(kind: "sqlite" | "postgres" = "sqlite") {
-  const { store, cleanup } = await openTestStore(kind);
+export interface HarnessOptions {
+  /** Failed-authentication limit per client address; off unless given (tests send bad credentials freely). */
+  rateLimit?: { failures: number; windowSeconds: number };
+  /** Leak reports per client address; the production rate (services/revoke.ts) unless given. */
+  revokeRate?: { limit: number; windowSeconds: number };
+  /** TRUST_PROXY: the client address comes from X-Forwarded-For. */
+  trustProxy?: boolean;
+}
+
+export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", options: HarnessOptions = {}) {
+  const { store, raw, cleanup } = await openTestStore(kind);
   let now = Date.parse("2026-11-26T10:00:00Z");
   const logLines: string[] = [];
   const destination = new Writable({
@@ -59,12 +69,21 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite") {
     publicUrl: "http://localhost",
     changes: createChangeBus(),
     sessionTtlSeconds: 3600,
+    jwtTtlSeconds: 3600,
+    limiter: createFailureLimiter({
+      limit: options.rateLimit?.failures ?? 0,
+      windowSeconds: options.rateLimit?.windowSeconds ?? 60,
+      clock: { now: () => now },
+    }),
+    ...(options.revokeRate
+      ? { revokeLimiter: createFailureLimiter({ ...options.revokeRate, clock: { now: () => now } }) }
+      : {}),
   });
   const app = createApp({
     services,
     logger,
     publicUrl: "http://localhost",
-    trustProxy: false,
+    trustProxy: options.trustProxy ?? false,
     ready: () => store.ping(),
   });
   /** Every response text the tests saw, for the secrets search. */
@@ -115,6 +134,8 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite") {
   return {
     app,
     store,
+    /** A second connection to the same database, for checks below the Store port. */
+    raw,
     services,
     init,
     owner,

@@ -4,6 +4,7 @@ import { fail } from "../../core/errors.js";
 import { grantResources } from "../../core/permissions.js";
 import type { Principal } from "../../services/deps.js";
 import type { Services } from "../../services/index.js";
+import { refuseIfBlocked } from "../../verify/rate-limit.js";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { jsonBody, jsonResponse, problemResponses, RoleRef } from "../schemas.js";
@@ -31,7 +32,7 @@ const login = createRoute({
       }),
       "Signed in",
     ),
-    ...problemResponses(400, 401),
+    ...problemResponses(400, 401, 429),
   },
 });
 
@@ -104,8 +105,12 @@ export function sessionRoutes(
       userAgent: c.req.header("user-agent") ?? null,
       requestId: c.get("requestId"),
     };
+    refuseIfBlocked(services.limiter, meta.ip, "failed sign-ins");
     const session = await sessions.login(email, password, meta);
-    if (!session) fail("INVALID_LOGIN");
+    if (!session) {
+      await services.limiter.recordFailure(meta.ip);
+      fail("INVALID_LOGIN");
+    }
     const maxAge = Math.floor((session.expiresAt - deps.clock.now()) / 1000);
     setCookie(c, SESSION_COOKIE, session.secret, { ...cookie, httpOnly: true, maxAge });
     setCookie(c, CSRF_COOKIE, session.csrfToken, { ...cookie, httpOnly: false, maxAge });

@@ -1,0 +1,156 @@
+/**
+ * In-process micro-benchmark of the verification decision, no HTTP: `createVerifier` over the
+ * key-state cache, wired as the server wires it (store, role directory, catalog, change bus),
+ * against the lower bound of any verification by token: one `createHash("sha256")` of the
+ * presented token and one `Map.get` of its digest.
+ *
+ * Both loops draw a random credential out of the same 10,000 (one PRNG, same sequence), after a
+ * warm-up pass that loads every key into the cache; a verification that is not answered
+ * synchronously (cache miss) or not allowed is counted as an anomaly. Cases alternate within each
+ * run, so background noise hits both alike. Prints one JSON line.
+ *
+ * Usage: node bench/verify-micro.mjs --sqlite FILE --keys creds.tsv [--ms 500] [--runs 3]
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadCatalogFile } from "../dist/catalog/load.js";
+import { classifyToken, isAppKeyShaped } from "../dist/core/tokens.js";
+import { createRoleDirectory } from "../dist/services/role-directory.js";
+import { openStore } from "../dist/storage/open.js";
+import { createChangeBus } from "../dist/verify/changes.js";
+import { createKeyCache } from "../dist/verify/key-cache.js";
+import { digestsEqual, hashToken } from "../dist/verify/token-hash.js";
+import { createVerifier } from "../dist/verify/verifier.js";
+import { parseArgs, ROOT } from "./lib.mjs";
+import { ACCOUNT } from "./verify-seed.mjs";
+
+const args = parseArgs(process.argv.slice(2));
+const ms = Number(args.ms ?? 500);
+const runs = Number(args.runs ?? 3);
+const creds = readFileSync(String(args.keys), "utf8")
+  .split("\n")
+  .filter(Boolean)
+  .map((line) => line.split("\t"));
+const n = creds.length;
+const appKeys = creds.map((c) => c[0]);
+const tokens = creds.map((c) => c[1]);
+
+const store = await openStore({ kind: "sqlite", file: String(args.sqlite) });
+const catalog = loadCatalogFile(join(ROOT, "catalog", "commerce.yaml"));
+const cache = createKeyCache({
+  store,
+  roles: createRoleDirectory({ store, catalog }),
+  everyResource: catalog.resources.map((r) => r.key),
+  changes: createChangeBus(),
+  clock: { now: () => Date.now() },
+});
+const verifier = createVerifier({ cache, tokenPrefix: "lkt" });
+const RESOURCES = ["ViewOrders"];
+
+/** The bound's table: what a verifier keyed by token digest would hold. */
+const byDigest = new Map();
+for (let i = 0; i < n; i++) {
+  byDigest.set(createHash("sha256").update(tokens[i]).digest("base64url"), {
+    appKey: appKeys[i],
+    resources: RESOURCES,
+  });
+}
+
+let anomalies = 0;
+for (let i = 0; i < n; i++) {
+  const d = await verifier.verify({
+    credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
+    resources: RESOURCES,
+    ip: null,
+  });
+  if (!d.valid || d.allowed !== true) anomalies++;
+}
+const warmAnomalies = anomalies;
+anomalies = 0;
+
+/** xorshift32: both cases draw the same index sequence. */
+function indices(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+}
+
+function timed(step) {
+  let ops = 0;
+  const started = performance.now();
+  let now = started;
+  do {
+    for (let i = 0; i < 256; i++) step();
+    ops += 256;
+    now = performance.now();
+  } while (now - started < ms);
+  return ops / ((now - started) / 1000);
+}
+
+const cases = {
+  "sha256 + Map.get (bound)": () => {
+    const next = indices(12345);
+    return timed(() => {
+      const i = next();
+      if (byDigest.get(createHash("sha256").update(tokens[i]).digest("base64url")) === undefined) anomalies++;
+    });
+  },
+  "createVerifier().verify, warm cache": () => {
+    const next = indices(12345);
+    return timed(() => {
+      const i = next();
+      const d = verifier.verify({
+        credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
+        resources: RESOURCES,
+        ip: null,
+      });
+      if (d instanceof Promise || d.allowed !== true) anomalies++;
+    });
+  },
+  // Parts of a verification, each alone, to show where the time between the two goes.
+  "part: classifyToken + isAppKeyShaped": () => {
+    const next = indices(12345);
+    return timed(() => {
+      const i = next();
+      if (classifyToken(tokens[i], "lkt") !== "native" || !isAppKeyShaped(appKeys[i])) anomalies++;
+    });
+  },
+  "part: hashToken (sha256 -> base64url)": () => {
+    const next = indices(12345);
+    return timed(() => {
+      if (hashToken(tokens[next()]).length !== 43) anomalies++;
+    });
+  },
+  "part: digestsEqual (2 Buffer.from + timingSafeEqual)": () => {
+    const next = indices(12345);
+    return timed(() => {
+      const i = next();
+      if (!digestsEqual(digests[i], digestCopies[i])) anomalies++;
+    });
+  },
+  "part: cache.peek + peekGrant": () => {
+    const next = indices(12345);
+    return timed(() => {
+      const state = cache.peek(appKeys[next()]);
+      if (!state || !cache.peekGrant(state, ACCOUNT)) anomalies++;
+    });
+  },
+};
+const digests = tokens.map((t) => hashToken(t));
+const digestCopies = tokens.map((t) => hashToken(t));
+
+for (const fn of Object.values(cases)) fn(); // JIT warm-up
+const results = [];
+for (let r = 0; r < runs; r++) {
+  const out = {};
+  const names = r % 2 ? Object.keys(cases).reverse() : Object.keys(cases);
+  for (const name of names) out[name] = Math.round(cases[name]());
+  results.push(out);
+}
+await store.close();
+console.log(JSON.stringify({ keys: n, ms, runs: results, warmAnomalies, anomalies }));

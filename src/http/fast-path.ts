@@ -1,0 +1,49 @@
+/**
+ * The forward-auth fast path: `/v1/authorize` answered straight from node:http, ahead of the web
+ * framework, because a gateway sends one of these per API call of every integration. It makes the
+ * same decision as the Hono route (both call forward-auth.ts) and answers with an empty body.
+ * No log line per request (metrics count them); everything else goes to the full application.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Catalog } from "../core/catalog.js";
+import type { Verifier } from "../verify/verifier.js";
+import { authorize, clientAddress, type ForwardAuthAnswer } from "./forward-auth.js";
+
+export function createFastPath(options: { verifier: Verifier; catalog: Catalog; trustProxy: boolean }) {
+  const { verifier, catalog, trustProxy } = options;
+
+  function send(res: ServerResponse, answer: ForwardAuthAnswer) {
+    res.writeHead(answer.status, { ...answer.headers, "content-length": "0", "cache-control": "no-store" });
+    res.end();
+  }
+
+  /** Handles the request and returns true when it is a forward-auth subrequest; false otherwise. */
+  return function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url;
+    if (url === undefined || !url.startsWith("/v1/authorize") || (url.length > 13 && url[13] !== "?"))
+      return false;
+    const headers = req.headers;
+    const header = (name: string) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const ip = clientAddress(header("x-forwarded-for"), req.socket.remoteAddress, trustProxy);
+    // A body, if any, is never read: drain it so the connection can be reused.
+    if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined)
+      req.resume();
+    try {
+      const answer = authorize(verifier, catalog, header, ip);
+      if (answer instanceof Promise) {
+        answer.then(
+          (value) => send(res, value),
+          () => send(res, { status: 401, headers: { "x-auth-code": "UNAVAILABLE" } }),
+        );
+      } else {
+        send(res, answer);
+      }
+    } catch {
+      send(res, { status: 401, headers: { "x-auth-code": "UNAVAILABLE" } });
+    }
+    return true;
+  };
+}

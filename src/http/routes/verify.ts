@@ -1,0 +1,188 @@
+/**
+ * The verification API (SPEC §6): `POST /v1/verify` for services that ask about presented
+ * credentials, `/v1/authorize` for gateways (nginx auth_request, Traefik ForwardAuth, Envoy
+ * ext_authz over HTTP), and a key's daily usage counts.
+ *
+ * `/v1/authorize` is also answered by the bare node:http fast path (src/http/fast-path.ts) when
+ * latchkey runs as a server; this route serves in-process callers and documents it in OpenAPI.
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { fail } from "../../core/errors.js";
+import type { Services } from "../../services/index.js";
+import { DAY_MS } from "../../verify/usage.js";
+import type { AppEnv } from "../context.js";
+import { authorize } from "../forward-auth.js";
+import { AccountParam, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
+import type { Secure } from "../secure.js";
+
+const tags = ["Verification"];
+
+const VerifyBody = z.strictObject({
+  appKey: z.string().max(200),
+  appToken: z.string().max(1024),
+  account: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{1,39}$/)
+    .optional()
+    .openapi({ description: "Account the call is for; the key's own account when absent" }),
+  resource: z
+    .string()
+    .max(100)
+    .optional()
+    .openapi({ description: "A resource key to check, e.g. ViewOrders" }),
+});
+
+const VerifyResult = z
+  .object({
+    valid: z
+      .boolean()
+      .openapi({ description: "The credentials authenticate an active key granted in the account" }),
+    code: z.enum([
+      "OK",
+      "MALFORMED_CREDENTIALS",
+      "INVALID_CREDENTIALS",
+      "KEY_INACTIVE",
+      "ACCOUNT_NOT_GRANTED",
+      "RESOURCE_NOT_GRANTED",
+    ]),
+    account: z.string().nullable(),
+    appKey: z.string().nullable(),
+    keyType: z.enum(["generated", "external"]).nullable(),
+    resources: z.array(z.string()).nullable(),
+    allowed: z
+      .boolean()
+      .nullable()
+      .openapi({ description: "Whether `resource` is held; null when none was asked" }),
+  })
+  .openapi("VerifyResult");
+
+const verify = createRoute({
+  method: "post",
+  path: "/v1/verify",
+  tags,
+  summary: "Verify presented credentials, optionally for one resource",
+  description:
+    "Invalid credentials are a 200 with `valid: false` and a `code`; only a client address over the failed-authentication limit gets a 429.",
+  request: { body: jsonBody(VerifyBody) },
+  responses: {
+    200: jsonResponse(VerifyResult, "The decision"),
+    ...problemResponses(400, 429),
+  },
+});
+
+const UsageQuery = z.strictObject({
+  days: z.coerce.number().int().min(1).max(90).default(30),
+});
+
+const usage = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/keys/{appKey}/usage",
+  tags: ["Generated keys"],
+  summary: "Daily verification counts of a key (UTC days, oldest first)",
+  description: "Counts are written in batches every few seconds, so the current day can lag by up to 10 s.",
+  request: {
+    params: AccountParam.extend({
+      appKey: z
+        .string()
+        .max(100)
+        .openapi({ param: { name: "appKey", in: "path" } }),
+    }),
+    query: UsageQuery,
+  },
+  responses: {
+    200: jsonResponse(
+      z
+        .object({
+          appKey: z.string(),
+          lastUsedAt: z.string().nullable(),
+          days: z.array(z.object({ date: z.string(), ok: z.number().int(), denied: z.number().int() })),
+          total: z.object({ ok: z.number().int(), denied: z.number().int() }),
+        })
+        .openapi("KeyUsage"),
+      "Usage per day",
+    ),
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+export function verifyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
+  const { verifier, deps } = services;
+
+  app.openapi(secure("public", verify), async (c) => {
+    const body = c.req.valid("json");
+    if (body.resource !== undefined && !deps.catalog.resourceByKey(body.resource)) {
+      fail("UNKNOWN_RESOURCE", `No resource ${body.resource}`);
+    }
+    const decision = await verifier.verify({
+      credentials: { kind: "key", appKey: body.appKey, appToken: body.appToken },
+      account: body.account ?? null,
+      ...(body.resource === undefined ? {} : { resources: [body.resource] }),
+      ip: c.get("clientIp"),
+    });
+    if (decision.code === "RATE_LIMITED") {
+      c.header("retry-after", String(decision.retryAfter));
+      fail("RATE_LIMITED", `Too many failed authentications; retry in ${decision.retryAfter} s`);
+    }
+    const valid = decision.valid;
+    return c.json(
+      {
+        valid,
+        code: decision.code as z.infer<typeof VerifyResult>["code"],
+        account: decision.account,
+        appKey: decision.appKey,
+        keyType: decision.keyType,
+        resources: valid ? [...(decision.resources ?? [])] : null,
+        allowed: decision.allowed,
+      },
+      200,
+    );
+  });
+
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/v1/authorize",
+    tags,
+    summary: "Forward-auth for gateways (any method)",
+    description:
+      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 401, 403 and 429 (with Retry-After) carry X-Auth-Code. Answers to every method.",
+    responses: {
+      200: { description: "Allowed" },
+      400: { description: "The gateway sent no original URI" },
+      401: { description: "No valid credentials" },
+      403: {
+        description: "Authenticated, but the route's resource is not held (or no resource covers the route)",
+      },
+      429: { description: "Too many failed authentications from this client address" },
+    },
+    [ACCESS]: "public",
+  } as Parameters<typeof app.openAPIRegistry.registerPath>[0]);
+
+  app.all("/v1/authorize", async (c) => {
+    const answer = await authorize(verifier, deps.catalog, (name) => c.req.header(name), c.get("clientIp"));
+    return c.body(null, answer.status, answer.headers);
+  });
+
+  app.openapi(secure({ resource: "ViewApiKeys" }, usage), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    const { days } = c.req.valid("query");
+    const key = await deps.store.getKeyByAppKey(appKey);
+    if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
+    const today = Math.floor(deps.clock.now() / DAY_MS);
+    const stored = await deps.store.getUsage(key.id, today - days + 1, today);
+    const byDay = new Map(stored.map((row) => [row.day, row]));
+    const total = { ok: 0, denied: 0 };
+    const list = [];
+    for (let day = today - days + 1; day <= today; day++) {
+      const row = byDay.get(day);
+      const ok = row?.ok ?? 0;
+      const denied = row?.denied ?? 0;
+      total.ok += ok;
+      total.denied += denied;
+      list.push({ date: new Date(day * DAY_MS).toISOString().slice(0, 10), ok, denied });
+    }
+    const lastUsedAt = key.lastUsedAt === null ? null : new Date(key.lastUsedAt).toISOString();
+    return c.json({ appKey, lastUsedAt, days: list, total }, 200);
+  });
+}
+
+const ACCESS = "x-latchkey-access";

@@ -1,0 +1,189 @@
+/**
+ * Prometheus metrics (`GET /metrics`), in a registry of latchkey's own (never prom-client's global
+ * one, so two servers in one process, as in tests, do not mix their counts).
+ *
+ * The verification path calls `verification`, `cache` and `flushed` on every request, so those only
+ * bump numbers in preallocated arrays: no label lookup, no allocation. The counts reach prom-client
+ * when Prometheus scrapes (its `collect` hooks), and the duration histogram is a small collector of
+ * its own that renders the standard `_bucket`/`_sum`/`_count` series.
+ *
+ * Labels are fixed words (outcomes, hit/miss, ok/error): no appKey, account or token ever becomes a
+ * label, which keeps the series count constant and keeps secrets out.
+ */
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
+
+export const VERIFICATION_OUTCOMES = ["allowed", "denied", "invalid", "rate_limited"] as const;
+export type VerificationOutcome = (typeof VERIFICATION_OUTCOMES)[number];
+
+/** Upper bounds in seconds: verifications answered from the cache take well under a millisecond. */
+export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+export interface Metrics {
+  /** One verification decided, and how long it took. */
+  verification(outcome: VerificationOutcome, seconds: number): void;
+  /** One key-state lookup answered from the cache (hit) or the store (miss). */
+  cache(hit: boolean): void;
+  /** One usage flush attempted at `atMs`; a successful one resets the flush lag. */
+  flushed(ok: boolean, atMs: number): void;
+  readonly contentType: string;
+  /** The exposition text. */
+  render(): Promise<string>;
+}
+
+export interface MetricsOptions {
+  clock: { now(): number };
+  /** prom-client's default process metrics (CPU, memory, event loop, GC); on unless turned off. */
+  processMetrics?: boolean;
+}
+
+const OUTCOME_INDEX: Readonly<Record<VerificationOutcome, number>> = {
+  allowed: 0,
+  denied: 1,
+  invalid: 2,
+  rate_limited: 3,
+};
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const { clock } = options;
+  const registry = new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const outcomes = new Float64Array(VERIFICATION_OUTCOMES.length);
+  const cacheCounts = new Float64Array(2);
+  const flushCounts = new Float64Array(2);
+  let lastFlushAt = clock.now();
+
+  counterFrom(registry, {
+    name: "latchkey_verifications_total",
+    help: "Verifications decided, by outcome",
+    label: "outcome",
+    values: VERIFICATION_OUTCOMES,
+    pending: outcomes,
+  });
+  counterFrom(registry, {
+    name: "latchkey_key_cache_requests_total",
+    help: "Key-state lookups of the verification path, answered from the cache (hit) or the store (miss)",
+    label: "result",
+    values: ["hit", "miss"],
+    pending: cacheCounts,
+  });
+  counterFrom(registry, {
+    name: "latchkey_usage_flush_total",
+    help: "Usage-counter flushes to the database, by result",
+    label: "result",
+    values: ["ok", "error"],
+    pending: flushCounts,
+  });
+  new Gauge({
+    name: "latchkey_usage_flush_lag_seconds",
+    help: "Seconds since the last successful usage flush (since start when none succeeded yet)",
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, clock.now() - lastFlushAt) / 1000);
+    },
+  });
+  const duration = new DurationHistogram(
+    "latchkey_verification_duration_seconds",
+    "Time to decide a verification",
+    DURATION_BUCKETS,
+  );
+  registry.registerMetric(duration as unknown as Metric);
+
+  return {
+    verification(outcome, seconds) {
+      bump(outcomes, OUTCOME_INDEX[outcome]);
+      duration.observe(seconds);
+    },
+    cache(hit) {
+      bump(cacheCounts, hit ? 0 : 1);
+    },
+    flushed(ok, atMs) {
+      bump(flushCounts, ok ? 0 : 1);
+      if (ok && atMs > lastFlushAt) lastFlushAt = atMs;
+    },
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+  };
+}
+
+function bump(slots: Float64Array, index: number): void {
+  slots[index] = (slots[index] ?? 0) + 1;
+}
+
+/** A labelled counter fed at scrape time from `pending` (one slot per label value, drained). */
+function counterFrom(
+  registry: Registry,
+  spec: { name: string; help: string; label: string; values: readonly string[]; pending: Float64Array },
+): void {
+  const { label, values, pending } = spec;
+  const counter = new Counter({
+    name: spec.name,
+    help: spec.help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      values.forEach((value, i) => {
+        const delta = pending[i] ?? 0;
+        if (delta === 0) return;
+        pending[i] = 0;
+        this.inc({ [label]: value }, delta);
+      });
+    },
+  });
+  for (const value of values) counter.inc({ [label]: value }, 0);
+}
+
+/**
+ * A histogram without labels whose `observe` only bumps numbers. It offers prom-client's Registry
+ * what the registry reads from a metric (`name`, `help`, `type`, `get()`), so it is rendered
+ * exactly like a prom-client Histogram.
+ */
+class DurationHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    this.sum += seconds;
+    this.count += 1;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (seconds <= (this.bounds[i] as number)) {
+        bump(this.counts, i);
+        return;
+      }
+    }
+  }
+
+  get() {
+    let cumulative = 0;
+    const bucket = `${this.name}_bucket`;
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] =
+      this.bounds.map((bound, i) => {
+        cumulative += this.counts[i] ?? 0;
+        return { labels: { le: bound }, value: cumulative, metricName: bucket };
+      });
+    values.push({ labels: { le: "+Inf" }, value: this.count, metricName: bucket });
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: [
+        ...values,
+        { labels: {}, value: this.sum, metricName: `${this.name}_sum` },
+        { labels: {}, value: this.count, metricName: `${this.name}_count` },
+      ],
+    };
+  }
+}

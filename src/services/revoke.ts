@@ -1,0 +1,89 @@
+/**
+ * Leaked-token revocation (SPEC §3, `POST /v1/credentials/revoke`): whoever holds a token may
+ * report it, and its key is deactivated at once and its account alerted. Possession is the proof,
+ * so the caller is anonymous; the answer never says which tokens matched.
+ *
+ * Secrets: each reported token is hashed on arrival and only its hash is looked up; the plaintext is
+ * never stored, logged, audited, echoed or put in a notification. Tokens that could never
+ * authenticate (our prefix with a bad checksum, empty, too long, non-printable) are not looked up;
+ * any other shape is, since imported keys keep their own token shapes (SPEC §2).
+ *
+ * Each deactivation is one transaction through the same path the policies use (notify/policies.ts):
+ * key update, `key.deactivated_leak` audit event (actor system, with the reporter's address and user
+ * agent) and one outbox row per recipient of the account's settings (event `key.leaked`). A key
+ * already inactive is left as it is: nothing to switch off, and repeated reports of one token do not
+ * repeat the alert. Caches hear of each change once it commits.
+ */
+
+import { readSettings } from "../core/settings.js";
+import { classifyToken } from "../core/tokens.js";
+import { LEAK_ACTION, LEAK_EVENT, leakPayload, recipientsOf } from "../notify/messages.js";
+import { deactivateWithNotice } from "../notify/policies.js";
+import { publishAfter } from "../verify/changes.js";
+import { hashToken } from "../verify/token-hash.js";
+import { type Actor, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+
+/** Leak reports allowed per client address: every request counts, matching or not. */
+export const REVOKE_RATE = { limit: 10, windowSeconds: 60 } as const;
+
+export interface LeakReporter {
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
+
+export interface RevokeOutcome {
+  /** How many tokens the report held (the only thing the reporter is told). */
+  received: number;
+  /** appKeys deactivated by this report, for the server log; never sent to the reporter. */
+  deactivated: string[];
+}
+
+export function createRevokeService(deps: ServiceDeps) {
+  const { store, clock } = deps;
+
+  /** Deactivates the key holding the token with `hash`, if it is still there and active. */
+  async function deactivateLeaked(appKey: string, hash: string, actor: Actor): Promise<boolean> {
+    const work = store.transaction(async (tx) => {
+      const key = await tx.getKeyByAppKey(appKey);
+      const leaked = key?.tokens.find((token) => token.hash === hash);
+      if (!key?.active || !leaked) return undefined;
+      const now = clock.now();
+      const settings = readSettings(await tx.getSettings(key.account));
+      return deactivateWithNotice(tx, deps, {
+        key,
+        // Two reports of the same token racing on two instances deactivate and alert once.
+        mark: { tokenId: leaked.id, level: `leak@${key.updatedAt}` },
+        actor,
+        action: LEAK_ACTION,
+        data: {
+          before: { active: true },
+          after: { active: false },
+          leakedTokenCreatedAt: new Date(leaked.createdAt).toISOString(),
+        },
+        notice: { event: LEAK_EVENT, payload: leakPayload(key, leaked, now) },
+        recipients: recipientsOf(settings),
+        now,
+      });
+    });
+    return (await publishAfter(deps.changes, { kind: "key", appKey }, work)) !== undefined;
+  }
+
+  async function revokeLeaked(tokens: readonly string[], reporter: LeakReporter): Promise<RevokeOutcome> {
+    const actor: Actor = { ...SYSTEM_ACTOR, label: "leaked-token report", ...reporter };
+    const hashes = new Set<string>();
+    for (const token of tokens) {
+      if (classifyToken(token, deps.tokenPrefix) !== "malformed") hashes.add(hashToken(token));
+    }
+    const deactivated: string[] = [];
+    for (const hash of hashes) {
+      const key = await store.findKeyByTokenHash(hash);
+      if (key?.active && (await deactivateLeaked(key.appKey, hash, actor))) deactivated.push(key.appKey);
+    }
+    return { received: tokens.length, deactivated };
+  }
+
+  return { revokeLeaked };
+}
+
+export type RevokeService = ReturnType<typeof createRevokeService>;

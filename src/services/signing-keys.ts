@@ -1,0 +1,256 @@
+/**
+ * App-token login (SPEC §3 `POST /v1/auth/apptoken`, §6) and the JWT signing keys behind it.
+ *
+ * Secrets: the appToken presented to `mint` is hashed and compared like any key authentication and
+ * never kept; the JWT returned is never stored, logged or audited (minting writes nothing). The
+ * signing keys' private halves are sealed with AES-256-GCM under the "jwt-signing-key" key derived
+ * from LATCHKEY_SECRET (sealing.ts), with the kid as additional data, before they reach the store.
+ *
+ * Every JWT is checked against the key's current state on every call (`authenticate`): the key must
+ * exist, be active and still hold the token the JWT was minted from (its `tfp` fingerprint), so
+ * deactivation, deletion and token removal apply at once. Offline verifiers (JWKS) cannot know that.
+ */
+import { createPrivateKey, type JsonWebKey } from "node:crypto";
+import { recordAudit } from "../audit/audit.js";
+import type { KeyRecord, SigningKeyRecord, StoreOps } from "../storage/store.js";
+import { createKeyAuthenticator, type KeyAuthenticator } from "../verify/authenticate.js";
+import {
+  type AppJwtClaims,
+  createKeyRing,
+  fingerprintMatches,
+  generateSigningKey,
+  type PublishedJwk,
+  RETIRED_KEY_RETENTION_MS,
+  type RingKey,
+  signAppJwt,
+  tokenFingerprint,
+  verifyAppJwt,
+} from "../verify/jwt.js";
+import { digestsEqual, hashToken } from "../verify/token-hash.js";
+import { iso, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+import { createSealer } from "./sealing.js";
+
+const SEALING_PURPOSE = "jwt-signing-key";
+const JTI_BYTES = 16;
+/** Creating the first key, or rotating, retries when another instance did the same at that moment. */
+const MAX_ATTEMPTS = 3;
+
+export interface MintInput {
+  appKey: string;
+  appToken: string;
+  /** Defaults to the key's own account; another only where the key was added as an external key. */
+  account?: string | undefined;
+}
+
+export type MintResult =
+  | {
+      ok: true;
+      token: string;
+      /** Unix seconds. */
+      expires: number;
+      /** ISO 8601. */
+      expiresAt: string;
+      appKey: string;
+      account: string;
+    }
+  /** WRONG_CREDENTIALS whatever the reason (unknown key, wrong token, inactive key). */
+  | { ok: false; reason: "WRONG_CREDENTIALS" | "ACCOUNT_DENIED" };
+
+/** What a valid signature vouches for; the key's current state is checked separately. */
+export interface VerifiedJwt {
+  appKey: string;
+  account: string;
+  fingerprint: string;
+  /** Unix seconds. */
+  exp: number;
+}
+
+export interface RotationResult {
+  kid: string;
+  /** The key retired by this rotation (null when there was none yet). */
+  previousKid: string | null;
+  /** Until when the previous key stays in the JWKS (ISO 8601), null when there was none. */
+  previousPublishedUntil: string | null;
+}
+
+export interface JwtServiceOptions {
+  /** Key authentication for `mint` (defaults to a store-backed one). */
+  authenticateKey?: KeyAuthenticator;
+  /** The key's current state by appKey, for every JWT presented (defaults to a store read). */
+  lookupKey?: (appKey: string) => Promise<KeyRecord | undefined>;
+}
+
+class RotationRaced extends Error {}
+
+export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions = {}) {
+  const { store, clock } = deps;
+  const sealer = createSealer(deps.secret, SEALING_PURPOSE);
+  const authenticateKey = options.authenticateKey ?? createKeyAuthenticator(deps);
+  /** The one key-state lookup of the JWT path; the hot-path key-state cache may replace it. */
+  const lookupKey = options.lookupKey ?? ((appKey: string) => store.getKeyByAppKey(appKey));
+
+  async function newRecord(generation: number, now: number): Promise<SigningKeyRecord> {
+    const key = await generateSigningKey();
+    return {
+      kid: key.kid,
+      generation,
+      createdAt: now,
+      retiredAt: null,
+      publicJwk: key.publicJwk,
+      sealedPrivateKey: sealer.seal(key.privateJwk, key.kid),
+    };
+  }
+
+  function nextGeneration(rows: readonly SigningKeyRecord[]): number {
+    return Math.max(0, ...rows.map((row) => row.generation)) + 1;
+  }
+
+  function toRingKey(row: SigningKeyRecord): RingKey {
+    const key: RingKey = {
+      kid: row.kid,
+      createdAt: row.createdAt,
+      retiredAt: row.retiredAt,
+      publicJwk: row.publicJwk,
+    };
+    if (row.retiredAt !== null) return key;
+    return {
+      ...key,
+      openPrivate: () => {
+        const jwk = sealer.open(row.sealedPrivateKey, row.kid);
+        // A fault, not a refusal: verification keeps working on the public keys meanwhile.
+        if (jwk === undefined)
+          throw new Error("the JWT signing key does not unseal: LATCHKEY_SECRET changed?");
+        return createPrivateKeyFromJwk(jwk);
+      },
+    };
+  }
+
+  /** Reads the keys, creating the first one on first use. Of two instances doing so, one key wins. */
+  async function load(): Promise<RingKey[]> {
+    for (let attempt = 1; ; attempt++) {
+      const rows = await store.listSigningKeys();
+      if (rows.some((row) => row.retiredAt === null)) return rows.map(toRingKey);
+      if (attempt > MAX_ATTEMPTS) throw new Error("could not settle on a current JWT signing key");
+      // Whether this insert wins or loses the race, the next read finds the one current key.
+      await store.insertSigningKey(await newRecord(nextGeneration(rows), clock.now()));
+    }
+  }
+
+  const ring = createKeyRing({ load }, clock);
+  deps.changes.subscribe((change) => {
+    if (change.kind === "signing-keys" || change.kind === "all") ring.invalidate();
+  });
+
+  async function mint(input: MintInput): Promise<MintResult> {
+    const auth = await authenticateKey(input.appKey, input.appToken);
+    if (!auth.ok) return { ok: false, reason: "WRONG_CREDENTIALS" };
+    const { key } = auth;
+    const presented = hashToken(input.appToken);
+    const token = key.tokens.find((candidate) => digestsEqual(candidate.hash, presented));
+    if (!token) return { ok: false, reason: "WRONG_CREDENTIALS" };
+    const account = input.account ?? key.account;
+    if (account !== key.account && !(await store.getExternalKey(account, key.id))) {
+      return { ok: false, reason: "ACCOUNT_DENIED" };
+    }
+    const iat = Math.floor(clock.now() / 1000);
+    const claims: AppJwtClaims = {
+      appKey: key.appKey,
+      account,
+      fingerprint: tokenFingerprint(token.hash),
+      iat,
+      exp: iat + deps.jwtTtlSeconds,
+      jti: Buffer.from(deps.random(JTI_BYTES)).toString("base64url"),
+    };
+    const jwt = await signAppJwt(await ring.signer(), claims);
+    return {
+      ok: true,
+      token: jwt,
+      expires: claims.exp,
+      expiresAt: iso(claims.exp * 1000),
+      appKey: key.appKey,
+      account,
+    };
+  }
+
+  /** Signature, kid and expiry only; null when any fails. */
+  async function verify(token: string): Promise<VerifiedJwt | null> {
+    const claims = await verifyAppJwt(token, ring, clock.now());
+    return (
+      claims && {
+        appKey: claims.appKey,
+        account: claims.account,
+        fingerprint: claims.fingerprint,
+        exp: claims.exp,
+      }
+    );
+  }
+
+  /**
+   * A JWT as a credential: a valid signature, and a key that exists, is active and still holds the
+   * token the JWT was minted from. Null otherwise, whatever the reason.
+   */
+  async function authenticate(token: string): Promise<{ key: KeyRecord; jwt: VerifiedJwt } | null> {
+    const jwt = await verify(token);
+    if (!jwt) return null;
+    const key = await lookupKey(jwt.appKey);
+    if (!key?.active) return null;
+    const hashes = key.tokens.map((candidate) => candidate.hash);
+    return fingerprintMatches(hashes, jwt.fingerprint) ? { key, jwt } : null;
+  }
+
+  async function jwks(): Promise<{ keys: PublishedJwk[] }> {
+    return { keys: await ring.published() };
+  }
+
+  async function rotateOnce(tx: StoreOps, fresh: SigningKeyRecord): Promise<RotationResult> {
+    const now = clock.now();
+    const rows = await tx.listSigningKeys();
+    const current = rows.find((row) => row.retiredAt === null);
+    if (current && !(await tx.retireSigningKey(current.kid, now))) throw new RotationRaced();
+    const record = { ...fresh, generation: nextGeneration(rows), createdAt: now };
+    if (!(await tx.insertSigningKey(record))) throw new RotationRaced();
+    // Keys no longer published at `now` (see isPublished) sign nothing and verify nothing any more.
+    await tx.deleteSigningKeysRetiredBefore(now - RETIRED_KEY_RETENTION_MS + 1);
+    const result: RotationResult = {
+      kid: record.kid,
+      previousKid: current?.kid ?? null,
+      previousPublishedUntil: current ? iso(now + RETIRED_KEY_RETENTION_MS) : null,
+    };
+    // The signing keys serve every account, so every account's audit log records the rotation.
+    const data = { previousKid: result.previousKid, previousPublishedUntil: result.previousPublishedUntil };
+    for (const account of await tx.listAccounts()) {
+      await recordAudit(tx, deps, SYSTEM_ACTOR, {
+        account,
+        action: "signing_key.rotated",
+        target: { type: "signing_key", id: record.kid },
+        data,
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Retires the current signing key and makes a new one current. JWTs signed with the old key keep
+   * verifying, and the old key stays in the JWKS, for RETIRED_KEY_RETENTION_MS.
+   */
+  async function rotate(): Promise<RotationResult> {
+    const fresh = await newRecord(0, clock.now());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await store.transaction((tx) => rotateOnce(tx, fresh));
+        deps.changes.publish({ kind: "signing-keys" });
+        return result;
+      } catch (error) {
+        if (!(error instanceof RotationRaced) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  return { mint, verify, authenticate, jwks, rotate };
+}
+
+function createPrivateKeyFromJwk(jwk: string) {
+  return createPrivateKey({ key: JSON.parse(jwk) as JsonWebKey, format: "jwk" });
+}
+
+export type JwtService = ReturnType<typeof createJwtService>;

@@ -1,0 +1,65 @@
+/**
+ * JWT signing keys (ES256) of the whole installation: a handful of rows, one current (retired_at
+ * null) and the retired ones still published in the JWKS.
+ *
+ * Secrets: the private key arrives here already sealed with LATCHKEY_SECRET (services/sealing.ts);
+ * this file never sees it in plaintext. The public JWK is stored as JSON text.
+ *
+ * Races: `generation` is unique, so of two instances creating the first key (or two rotations) one
+ * insert wins and the other inserts nothing and learns so from the `false` it gets back.
+ */
+import type { Kysely, Selectable } from "kysely";
+import type { Database, SigningKeysTable } from "./schema.js";
+import type { SigningKeyRecord } from "./store.js";
+
+function toSigningKey(r: Selectable<SigningKeysTable>): SigningKeyRecord {
+  return {
+    kid: r.kid,
+    generation: r.generation,
+    createdAt: r.created_at,
+    retiredAt: r.retired_at,
+    publicJwk: JSON.parse(r.public_jwk) as SigningKeyRecord["publicJwk"],
+    sealedPrivateKey: r.sealed_private_key,
+  };
+}
+
+/** Newest generation first. */
+export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeyRecord[]> {
+  const rows = await db.selectFrom("signing_keys").selectAll().orderBy("generation", "desc").execute();
+  return rows.map(toSigningKey);
+}
+
+export async function insertSigningKey(db: Kysely<Database>, key: SigningKeyRecord): Promise<boolean> {
+  const result = await db
+    .insertInto("signing_keys")
+    .values({
+      kid: key.kid,
+      generation: key.generation,
+      created_at: key.createdAt,
+      retired_at: key.retiredAt,
+      public_jwk: JSON.stringify(key.publicJwk),
+      sealed_private_key: key.sealedPrivateKey,
+    })
+    .onConflict((oc) => oc.column("generation").doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+}
+
+export async function retireSigningKey(db: Kysely<Database>, kid: string, at: number): Promise<boolean> {
+  const result = await db
+    .updateTable("signing_keys")
+    .set({ retired_at: at })
+    .where("kid", "=", kid)
+    .where("retired_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function deleteSigningKeysRetiredBefore(db: Kysely<Database>, before: number): Promise<number> {
+  const result = await db
+    .deleteFrom("signing_keys")
+    .where("retired_at", "is not", null)
+    .where("retired_at", "<", before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,55 @@
+/**
+ * Usage counts (table `key_usage`) and `keys.last_used_at`, written in batches by the usage
+ * recorder. A batch is a few multi-row statements in one transaction, whatever its size: counts
+ * are added to what is stored (several instances flush their own increments), `last_used_at` only
+ * moves forward, and rows for keys deleted since the batch was collected are skipped.
+ */
+import { type Kysely, sql } from "kysely";
+import type { Database } from "./schema.js";
+import type { UsageBatch, UsageDay } from "./store.js";
+
+const CHUNK = 500;
+
+function chunks<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
+  return out;
+}
+
+export async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Promise<void> {
+  for (const rows of chunks(batch.counts)) {
+    const values = sql.join(
+      rows.map(
+        (r) =>
+          sql`(${r.keyId}, cast(${r.day} as integer), cast(${r.ok} as bigint), cast(${r.denied} as bigint))`,
+      ),
+    );
+    await sql`insert into key_usage (key_id, day, ok, denied)
+      select v.column1, v.column2, v.column3, v.column4 from (values ${values}) as v
+      where exists (select 1 from keys where keys.id = v.column1)
+      on conflict (key_id, day) do update
+      set ok = key_usage.ok + excluded.ok, denied = key_usage.denied + excluded.denied`.execute(db);
+  }
+  for (const rows of chunks(batch.lastUsed)) {
+    const values = sql.join(rows.map((r) => sql`(${r.keyId}, cast(${r.at} as bigint))`));
+    await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
+      where keys.id = v.column1 and keys.last_used_at < v.column2`.execute(db);
+  }
+}
+
+export async function getUsage(
+  db: Kysely<Database>,
+  keyId: string,
+  fromDay: number,
+  toDay: number,
+): Promise<UsageDay[]> {
+  const rows = await db
+    .selectFrom("key_usage")
+    .select(["day", "ok", "denied"])
+    .where("key_id", "=", keyId)
+    .where("day", ">=", fromDay)
+    .where("day", "<=", toDay)
+    .orderBy("day")
+    .execute();
+  return rows.map((row) => ({ day: Number(row.day), ok: Number(row.ok), denied: Number(row.denied) }));
+}

@@ -1,0 +1,204 @@
+/**
+ * The key-state cache of the verification hot path.
+ *
+ * Entries are keyed by appKey, never by a token: an entry holds the key's status, the SHA-256
+ * hashes of its current tokens and its grants per account, so a cached verification is one hash,
+ * a few Map lookups and a constant-time comparison, with no I/O. Unknown appKeys are cached too
+ * (negative caching), for a shorter time, so floods of made-up keys do not reach the database.
+ *
+ * Freshness: every change that can alter a decision is published on the change bus after it
+ * commits (src/verify/changes.ts); the cache drops what it names before the changing request
+ * answers, and other instances hear it through the fan-out within a second. A time-to-live bounds
+ * the damage of a missed message (a fan-out outage, a write by a process without a fan-out).
+ *
+ * Loads are coalesced: concurrent misses on one appKey share one read. A load that was in flight
+ * when its key changed is used by the requests already waiting on it (they started before the
+ * change) but is not stored.
+ */
+import { type Grant, grantOf, grantResources, type RoleView } from "../core/permissions.js";
+import type { KeyRecord, StoreOps } from "../storage/store.js";
+import type { Change, ChangeBus } from "./changes.js";
+
+/** What a verification needs to know about one account's grant to a key. */
+export interface GrantState {
+  /** The key's own account, or an account that added it as an external key. */
+  readonly type: "generated" | "external";
+  readonly grant: Grant;
+  /** Sorted resource keys of the grant (every resource for Owner-like grants). */
+  readonly resources: readonly string[];
+}
+
+export interface KeyState {
+  readonly keyId: string;
+  readonly appKey: string;
+  readonly account: string;
+  readonly active: boolean;
+  /** base64url SHA-256 of each current token (one, or two while a renewal is pending). */
+  readonly tokenHashes: readonly string[];
+  readonly tokenIds: readonly string[];
+  /** Role ids the key holds in its own account. */
+  readonly ownRoleIds: readonly number[];
+  /** Grants by account, filled on first use; `null` when that account grants the key nothing. */
+  readonly grants: Map<string, GrantCell>;
+  readonly expiresAt: number;
+}
+
+interface GrantCell {
+  value: GrantState | null;
+  /** The account's generation when loaded: an account-wide change bumps it and stales the cell. */
+  generation: number;
+  expiresAt: number;
+}
+
+export interface KeyCacheOptions {
+  store: StoreOps;
+  /** Resolves role ids of an account to roles (predefined from the catalog, custom from the store). */
+  roles: { existing(tx: StoreOps, account: string, ids: readonly number[]): Promise<RoleView[]> };
+  /** Every resource key of the installation (for Owner-like grants). */
+  everyResource: readonly string[];
+  changes: ChangeBus;
+  clock: { now(): number };
+  /** Time to live of a known key (default 60 s) and of an unknown appKey (default 10 s). */
+  ttlMs?: number;
+  negativeTtlMs?: number;
+  /** Most entries kept; the oldest are dropped first (default 1,000,000). */
+  maxEntries?: number;
+}
+
+export type KeyCache = ReturnType<typeof createKeyCache>;
+
+export function createKeyCache(options: KeyCacheOptions) {
+  const { store, roles, clock } = options;
+  const ttlMs = options.ttlMs ?? 60_000;
+  const negativeTtlMs = options.negativeTtlMs ?? 10_000;
+  const maxEntries = options.maxEntries ?? 1_000_000;
+  /** appKey → state, or null for "no such key". Insertion order approximates age for eviction. */
+  const entries = new Map<string, KeyState | { missing: true; expiresAt: number }>();
+  const inflight = new Map<string, Promise<KeyState | null>>();
+  /** appKeys that changed while their load was in flight: the load's result must not be stored. */
+  const changedInFlight = new Set<string>();
+  const accountGenerations = new Map<string, number>();
+  let globalGeneration = 0;
+
+  function generationOf(account: string): number {
+    return (accountGenerations.get(account) ?? 0) + globalGeneration;
+  }
+
+  function forget(change: Change) {
+    switch (change.kind) {
+      case "key":
+        entries.delete(change.appKey);
+        if (inflight.has(change.appKey)) changedInFlight.add(change.appKey);
+        return;
+      case "account":
+        accountGenerations.set(change.account, (accountGenerations.get(change.account) ?? 0) + 1);
+        return;
+      case "all":
+        entries.clear();
+        globalGeneration++;
+        for (const appKey of inflight.keys()) changedInFlight.add(appKey);
+        return;
+      default:
+        return;
+    }
+  }
+  const unsubscribe = options.changes.subscribe(forget);
+
+  function remember(appKey: string, value: KeyState | { missing: true; expiresAt: number }) {
+    if (entries.size >= maxEntries) {
+      // Drop the oldest tenth at once, so a full cache does not evict on every insert.
+      let drop = Math.max(1, Math.floor(maxEntries / 10));
+      for (const key of entries.keys()) {
+        entries.delete(key);
+        if (--drop === 0) break;
+      }
+    }
+    entries.set(appKey, value);
+  }
+
+  /**
+   * The cached state: a KeyState, `null` for a key known not to exist, `undefined` when the cache
+   * cannot answer (never loaded, expired, or changed) and `load` must be called.
+   */
+  function peek(appKey: string): KeyState | null | undefined {
+    const entry = entries.get(appKey);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= clock.now()) {
+      entries.delete(appKey);
+      return undefined;
+    }
+    return "missing" in entry ? null : entry;
+  }
+
+  function load(appKey: string): Promise<KeyState | null> {
+    const pending = inflight.get(appKey);
+    if (pending) return pending;
+    const promise = store
+      .getKeyByAppKey(appKey)
+      .then((record) => {
+        const state = record ? stateOf(record) : null;
+        if (!changedInFlight.has(appKey)) {
+          remember(appKey, state ?? { missing: true, expiresAt: clock.now() + negativeTtlMs });
+        }
+        return state;
+      })
+      .finally(() => {
+        inflight.delete(appKey);
+        changedInFlight.delete(appKey);
+      });
+    inflight.set(appKey, promise);
+    return promise;
+  }
+
+  function stateOf(record: KeyRecord): KeyState {
+    const state: KeyState = {
+      keyId: record.id,
+      appKey: record.appKey,
+      account: record.account,
+      active: record.active,
+      tokenHashes: record.tokens.map((token) => token.hash),
+      tokenIds: record.tokens.map((token) => token.id),
+      ownRoleIds: record.roleIds,
+      grants: new Map(),
+      expiresAt: clock.now() + ttlMs,
+    };
+    return state;
+  }
+
+  /** The grant of `account` to the key from the cache, or `undefined` when it must be loaded. */
+  function peekGrant(state: KeyState, account: string): GrantState | null | undefined {
+    const cell = state.grants.get(account);
+    if (!cell || cell.generation !== generationOf(account) || cell.expiresAt <= clock.now()) return undefined;
+    return cell.value;
+  }
+
+  async function loadGrant(state: KeyState, account: string): Promise<GrantState | null> {
+    const generation = generationOf(account);
+    let value: GrantState | null;
+    if (account === state.account) {
+      value = grantState("generated", await roles.existing(store, account, state.ownRoleIds));
+    } else {
+      const external = await store.getExternalKey(account, state.keyId);
+      value = external
+        ? grantState("external", await roles.existing(store, account, external.roleIds))
+        : null;
+    }
+    state.grants.set(account, { value, generation, expiresAt: clock.now() + ttlMs });
+    return value;
+  }
+
+  function grantState(type: GrantState["type"], held: RoleView[]): GrantState {
+    const grant = grantOf(held);
+    return { type, grant, resources: grantResources(grant, options.everyResource) };
+  }
+
+  return {
+    peek,
+    load,
+    peekGrant,
+    loadGrant,
+    /** Number of entries (known and unknown keys) held now. */
+    size: () => entries.size,
+    close: unsubscribe,
+  };
+}

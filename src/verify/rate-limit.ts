@@ -1,0 +1,202 @@
+/**
+ * Failed-authentication rate limits (SPEC §6): failures are counted per client address in fixed
+ * windows; an address over the limit is refused (429 + Retry-After) until its window ends. Counting
+ * is per address and never per appKey, so wrong tokens sent from elsewhere can never lock a key's
+ * rightful caller out.
+ *
+ * The check is synchronous and local (`blockedFor`), so the hot path never waits on the network.
+ * Only failures reach Redis (`recordFailure`, when a client is given): the shared counter is
+ * incremented there, and an instance that learns a count over the limit marks the address blocked
+ * locally until the window's end. A Redis fault never fails a request: it is reported once, and
+ * failures are counted locally until Redis answers again.
+ *
+ * Addresses: IPv4-mapped IPv6 counts as its IPv4 address, and other IPv6 addresses by their /64
+ * (one host usually holds a whole /64). Memory is bounded: expired entries are dropped as new ones
+ * arrive, and past `maxAddresses` the oldest entry goes. Nothing here sees a token.
+ */
+import { Redis } from "ioredis";
+import { fail } from "../core/errors.js";
+
+export interface FailureLimiter {
+  /** Seconds the address must still wait before it may try again; 0 when it is not blocked. */
+  blockedFor(ip: string | null): number;
+  /** Counts one failure of the address (or one request, for limiters that count every request). Never throws. */
+  recordFailure(ip: string | null): Promise<void>;
+  /** Forgets local state. A Redis client given in the options stays open: its owner closes it. */
+  close(): void;
+}
+
+export interface FailureLimiterOptions {
+  /** Failures allowed per window and address; 0 turns limiting off. */
+  limit: number;
+  windowSeconds: number;
+  clock: { now(): number };
+  /** Shared counters between instances; local counting when absent. */
+  redis?: Redis | undefined;
+  /** Redis key prefix: limiters sharing a Redis must each have their own. */
+  prefix?: string;
+  /** Most addresses tracked at once in this process. */
+  maxAddresses?: number;
+  /** Called once when Redis starts failing (counting goes local), and once when it answers again. */
+  onRedisError?: (error: unknown) => void;
+  onRedisRecovered?: () => void;
+}
+
+export const DEFAULT_MAX_ADDRESSES = 100_000;
+const UNKNOWN_ADDRESS = "unknown";
+const MAX_ADDRESS_LENGTH = 64;
+
+/** INCR with the window set on first use (or repaired if lost); returns [count, ms left in window]. */
+const INCREMENT_SCRIPT = `
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}`;
+
+interface Entry {
+  count: number;
+  /** Insertion order follows windowEnd, which lets expired entries be dropped from the front. */
+  windowEnd: number;
+  blockedUntil: number;
+}
+
+const OFF: FailureLimiter = {
+  blockedFor: () => 0,
+  recordFailure: async () => {},
+  close() {},
+};
+
+export function createFailureLimiter(options: FailureLimiterOptions): FailureLimiter {
+  if (options.limit <= 0) return OFF;
+  const { limit, clock, redis } = options;
+  const windowMs = options.windowSeconds * 1000;
+  const max = Math.max(1, options.maxAddresses ?? DEFAULT_MAX_ADDRESSES);
+  const prefix = options.prefix ?? "latchkey:failures:";
+  const entries = new Map<string, Entry>();
+  let redisFailing = false;
+
+  function blockedFor(ip: string | null): number {
+    if (entries.size === 0) return 0;
+    const entry = entries.get(addressKey(ip));
+    if (entry === undefined) return 0;
+    const left = entry.blockedUntil - clock.now();
+    return left > 0 ? Math.ceil(left / 1000) : 0;
+  }
+
+  /** Drops expired entries from the front, then the oldest ones while over the cap. */
+  function makeRoom(now: number): void {
+    for (const [key, entry] of entries) {
+      const expired = entry.windowEnd <= now && entry.blockedUntil <= now;
+      if (!expired && entries.size < max) return;
+      entries.delete(key);
+    }
+  }
+
+  /** Starts a fresh window for the address, at the back of the insertion order. */
+  function freshEntry(key: string, now: number, windowEnd: number): Entry {
+    entries.delete(key);
+    makeRoom(now);
+    const entry: Entry = { count: 0, windowEnd, blockedUntil: 0 };
+    entries.set(key, entry);
+    return entry;
+  }
+
+  function countLocally(key: string, now: number): void {
+    const current = entries.get(key);
+    const entry = current && current.windowEnd > now ? current : freshEntry(key, now, now + windowMs);
+    entry.count += 1;
+    if (entry.count > limit) entry.blockedUntil = entry.windowEnd;
+  }
+
+  async function countShared(client: Redis, key: string): Promise<boolean> {
+    try {
+      const [count, ttl] = (await client.eval(INCREMENT_SCRIPT, 1, prefix + key, windowMs)) as [
+        number,
+        number,
+      ];
+      if (redisFailing) {
+        redisFailing = false;
+        options.onRedisRecovered?.();
+      }
+      if (count > limit) {
+        const now = clock.now();
+        const until = now + Math.min(Math.max(ttl, 1), windowMs);
+        const entry = freshEntry(key, now, until);
+        entry.count = count;
+        entry.blockedUntil = until;
+      }
+      return true;
+    } catch (error) {
+      if (!redisFailing) {
+        redisFailing = true;
+        options.onRedisError?.(error);
+      }
+      return false;
+    }
+  }
+
+  async function recordFailure(ip: string | null): Promise<void> {
+    const key = addressKey(ip);
+    if (redis && (await countShared(redis, key))) return;
+    countLocally(key, clock.now());
+  }
+
+  return { blockedFor, recordFailure, close: () => entries.clear() };
+}
+
+/** Throws RATE_LIMITED, with `retryAfter` seconds (also sent as Retry-After), while `ip` is blocked. */
+export function refuseIfBlocked(limiter: FailureLimiter, ip: string | null, what: string): void {
+  const wait = limiter.blockedFor(ip);
+  if (wait > 0)
+    fail("RATE_LIMITED", `Too many ${what} from this address; retry in ${wait} s`, { retryAfter: wait });
+}
+
+/**
+ * A Redis connection for shared counters: commands fail fast instead of queueing while Redis is
+ * away (the limiter then counts locally), and connection errors are left to the limiter to report.
+ */
+export function connectLimiterRedis(url: string): Redis {
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+    connectTimeout: 2000,
+  });
+  client.on("error", () => {});
+  return client;
+}
+
+/** The bucket an address counts in (see the header). */
+export function addressKey(ip: string | null): string {
+  if (!ip) return UNKNOWN_ADDRESS;
+  let address = ip.trim().toLowerCase();
+  const zone = address.indexOf("%");
+  if (zone >= 0) address = address.slice(0, zone);
+  if (address.length > MAX_ADDRESS_LENGTH) address = address.slice(0, MAX_ADDRESS_LENGTH);
+  if (!address.includes(":")) return address || UNKNOWN_ADDRESS;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(address);
+  if (mapped?.[1]) return mapped[1];
+  return ipv6Prefix64(address) ?? address;
+}
+
+const HEXTET = /^[0-9a-f]{1,4}$/;
+
+/** "2001:db8:1:2:3:4:5:6" → "2001:db8:1:2::/64"; undefined when not an IPv6 address. */
+function ipv6Prefix64(address: string): string | undefined {
+  const halves = address.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (text: string | undefined) => (text ? text.split(":") : []);
+  const left = groups(halves[0]);
+  const right = groups(halves[1]);
+  // An embedded IPv4 tail ("64:ff9b::192.0.2.1") stands for two groups.
+  const width = (list: string[]) => list.length + (list.at(-1)?.includes(".") ? 1 : 0);
+  const zeros = 8 - width(left) - width(right);
+  if (halves.length === 1 ? zeros !== 0 : zeros < 1) return undefined;
+  const full = [...left, ...Array<string>(zeros).fill("0"), ...right];
+  const head = full.slice(0, 4);
+  if (!head.every((group) => HEXTET.test(group))) return undefined;
+  return `${head.map((group) => Number.parseInt(group, 16).toString(16)).join(":")}::/64`;
+}

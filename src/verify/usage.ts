@@ -1,0 +1,124 @@
+/**
+ * Usage counting off the request path. A verification adds to counters in memory (one Map lookup,
+ * no allocation once a key has been seen); a timer writes them to the store every few seconds as
+ * one batch, and the last batch is written at shutdown. A failed write keeps the counts for the
+ * next attempt, so a database hiccup delays usage figures but loses none.
+ */
+import type { UsageBatch, UsageDay } from "../storage/store.js";
+
+export const DAY_MS = 86_400_000;
+
+export interface UsageRecorderOptions {
+  store: { recordUsage(batch: UsageBatch): Promise<void> };
+  clock: { now(): number };
+  /** How often counters are written (default 5 s; the contract is at most 10 s). */
+  intervalMs?: number;
+  /** Told after every write attempt (metrics). */
+  onFlush?: (ok: boolean, atMs: number, error?: unknown) => void;
+}
+
+interface Counter {
+  day: number;
+  ok: number;
+  denied: number;
+  /** Last successful authentication, 0 if none since the last write. */
+  lastUsed: number;
+}
+
+export type UsageRecorder = ReturnType<typeof createUsageRecorder>;
+
+export function createUsageRecorder(options: UsageRecorderOptions) {
+  const { store, clock } = options;
+  const intervalMs = options.intervalMs ?? 5_000;
+  let counters = new Map<string, Counter>();
+  /** Counters of an earlier day, or of a failed write, waiting for the next write. */
+  let carried: (UsageDay & { keyId: string })[] = [];
+  let carriedLastUsed = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+
+  /**
+   * Counts one verification of a known key. `authenticated`: the credentials were right (moves
+   * last-used); `ok`: the call was allowed. Anything else counts as denied.
+   */
+  function record(keyId: string, authenticated: boolean, ok: boolean): void {
+    const now = clock.now();
+    const day = Math.floor(now / DAY_MS);
+    let counter = counters.get(keyId);
+    if (counter === undefined) {
+      counter = { day, ok: 0, denied: 0, lastUsed: 0 };
+      counters.set(keyId, counter);
+    } else if (counter.day !== day) {
+      if (counter.ok + counter.denied > 0)
+        carried.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
+      counter.day = day;
+      counter.ok = 0;
+      counter.denied = 0;
+    }
+    if (ok) counter.ok++;
+    else counter.denied++;
+    if (authenticated) counter.lastUsed = now;
+  }
+
+  function takeBatch(): UsageBatch {
+    const counts = carried;
+    const lastUsed = carriedLastUsed;
+    carried = [];
+    carriedLastUsed = new Map();
+    const taken = counters;
+    counters = new Map();
+    for (const [keyId, counter] of taken) {
+      if (counter.ok + counter.denied > 0)
+        counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
+      if (counter.lastUsed > (lastUsed.get(keyId) ?? 0)) lastUsed.set(keyId, counter.lastUsed);
+    }
+    return { counts, lastUsed: [...lastUsed].map(([keyId, at]) => ({ keyId, at })) };
+  }
+
+  function putBack(batch: UsageBatch) {
+    carried.push(...batch.counts);
+    for (const { keyId, at } of batch.lastUsed) {
+      if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
+    }
+  }
+
+  /** Writes what has been counted so far; concurrent calls share one write. */
+  function flush(): Promise<void> {
+    if (flushing) return flushing.then(() => flush());
+    const batch = takeBatch();
+    if (batch.counts.length === 0 && batch.lastUsed.length === 0) {
+      options.onFlush?.(true, clock.now());
+      return Promise.resolve();
+    }
+    flushing = store
+      .recordUsage(batch)
+      .then(
+        () => options.onFlush?.(true, clock.now()),
+        (error: unknown) => {
+          putBack(batch);
+          options.onFlush?.(false, clock.now(), error);
+        },
+      )
+      .finally(() => {
+        flushing = undefined;
+      });
+    return flushing;
+  }
+
+  return {
+    record,
+    flush,
+    /** Keys with counts not yet written (for tests and metrics). */
+    pendingKeys: () => counters.size + carried.length,
+    start() {
+      timer ??= setInterval(() => void flush(), intervalMs);
+      timer.unref();
+    },
+    /** Stops the timer and writes the last batch. */
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * The verification decision: do these credentials authenticate, in which account, as which kind
+ * of key, and do they hold the resource asked for? One function serves `/v1/verify`,
+ * `/v1/authorize` and the management API's key authentication.
+ *
+ * Hot path: a token of latchkey's shape with a bad checksum is refused before any lookup; the key
+ * comes from the key-state cache (by appKey, never by token); the token is hashed once and compared
+ * in constant time with every current hash. When the cache can answer, the decision is returned
+ * synchronously (no promise, no I/O); otherwise a promise of it. Usage is counted in memory
+ * (usage.ts). Failed authentications are counted per client address by the failure limiter,
+ * whose check is local and synchronous.
+ */
+import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
+import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
+import { digestsEqual, hashToken } from "./token-hash.js";
+
+/** Stable outcome codes, in `/v1/verify` responses and in metrics. */
+export type VerifyCode =
+  | "OK"
+  | "MISSING_CREDENTIALS"
+  | "MALFORMED_CREDENTIALS"
+  | "INVALID_CREDENTIALS"
+  | "KEY_INACTIVE"
+  | "ACCOUNT_NOT_GRANTED"
+  | "RESOURCE_NOT_GRANTED"
+  | "ROUTE_NOT_MAPPED"
+  | "RATE_LIMITED";
+
+export type Credentials = { kind: "key"; appKey: string; appToken: string } | { kind: "jwt"; token: string };
+
+export interface VerifyRequest {
+  credentials: Credentials | null;
+  /** Account the call is for; the key's own account (or the JWT's) when absent. */
+  account?: string | null;
+  /**
+   * Resources any one of which allows the call. `undefined`: no resource asked (only
+   * authentication and the account's grant are checked). Empty: a route no resource covers.
+   */
+  resources?: readonly string[];
+  /** Check in the key's own account whatever `account` or a JWT's claim says (management API). */
+  ownAccount?: boolean;
+  /** Client address, for the failure limiter; null when unknown. */
+  ip: string | null;
+}
+
+export interface Decision {
+  /** The credentials authenticate an active key that the account grants something. */
+  readonly valid: boolean;
+  readonly code: VerifyCode;
+  /** HTTP status for forward-auth: 200, 401, 403 or 429. */
+  readonly status: 200 | 401 | 403 | 429;
+  readonly account: string | null;
+  readonly appKey: string | null;
+  readonly keyId: string | null;
+  /** The account that owns the key (differs from `account` for external keys). */
+  readonly ownerAccount: string | null;
+  readonly keyType: "generated" | "external" | null;
+  /** Resources the key holds in the account (sorted), when valid. */
+  readonly resources: readonly string[] | null;
+  /** Whether the resource asked for is held; null when none was asked. */
+  readonly allowed: boolean | null;
+  /** Seconds, for 429. */
+  readonly retryAfter: number;
+}
+
+/** What a JWT verifier tells about a presented JWT (signature, expiry and key id checked). */
+export interface JwtClaims {
+  appKey: string;
+  account: string;
+  /** Fingerprint of the stored hash of the token the JWT was minted from. */
+  fingerprint: string;
+}
+
+export interface VerifierDeps {
+  cache: KeyCache;
+  tokenPrefix: string;
+  usage?: { record(keyId: string, authenticated: boolean, ok: boolean): void };
+  limiter?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
+  metrics?: {
+    verification(outcome: "allowed" | "denied" | "invalid" | "rate_limited", seconds: number): void;
+    cache(hit: boolean): void;
+  };
+  jwt?: {
+    verify(token: string): Promise<JwtClaims | null>;
+    fingerprint(tokenHash: string): string;
+  };
+}
+
+export type MaybePromise<T> = T | Promise<T>;
+
+function failure(code: VerifyCode, status: 401 | 403 | 429, retryAfter = 0): Decision {
+  return Object.freeze({
+    valid: false,
+    code,
+    status,
+    account: null,
+    appKey: null,
+    keyId: null,
+    ownerAccount: null,
+    keyType: null,
+    resources: null,
+    allowed: null,
+    retryAfter,
+  });
+}
+
+const MISSING = failure("MISSING_CREDENTIALS", 401);
+const MALFORMED = failure("MALFORMED_CREDENTIALS", 401);
+const INVALID = failure("INVALID_CREDENTIALS", 401);
+const INACTIVE = failure("KEY_INACTIVE", 401);
+
+export function createVerifier(deps: VerifierDeps) {
+  const { cache, usage, limiter, metrics } = deps;
+
+  function verify(request: VerifyRequest): MaybePromise<Decision> {
+    const started = metrics ? performance.now() : 0;
+    const decision = decide(request);
+    if (!metrics) return decision;
+    if (decision instanceof Promise) return decision.then((d) => measured(d, started));
+    return measured(decision, started);
+  }
+
+  function measured(decision: Decision, started: number): Decision {
+    const outcome =
+      decision.code === "RATE_LIMITED"
+        ? "rate_limited"
+        : !decision.valid
+          ? "invalid"
+          : decision.allowed === false
+            ? "denied"
+            : "allowed";
+    metrics?.verification(outcome, (performance.now() - started) / 1000);
+    return decision;
+  }
+
+  function decide(request: VerifyRequest): MaybePromise<Decision> {
+    const { ip, credentials } = request;
+    if (ip !== null && limiter) {
+      const wait = limiter.blockedFor(ip);
+      if (wait > 0) return failure("RATE_LIMITED", 429, wait);
+    }
+    if (credentials === null) return MISSING;
+    if (credentials.kind === "jwt") return decideJwt(request, credentials.token);
+    const { appKey, appToken } = credentials;
+    if (classifyToken(appToken, deps.tokenPrefix) === "malformed" || !isAppKeyShaped(appKey)) {
+      return failed(request, MALFORMED);
+    }
+    const cached = cache.peek(appKey);
+    metrics?.cache(cached !== undefined);
+    if (cached !== undefined) return withKey(request, cached, appToken, null);
+    return cache.load(appKey).then((state) => withKey(request, state, appToken, null));
+  }
+
+  async function decideJwt(request: VerifyRequest, token: string): Promise<Decision> {
+    const claims = deps.jwt ? await deps.jwt.verify(token) : null;
+    if (!claims) return failed(request, INVALID);
+    let state = cache.peek(claims.appKey);
+    metrics?.cache(state !== undefined);
+    if (state === undefined) state = await cache.load(claims.appKey);
+    return withKey(request, state, null, claims);
+  }
+
+  function failed(request: VerifyRequest, decision: Decision): Decision {
+    if (request.ip !== null) limiter?.recordFailure(request.ip);
+    return decision;
+  }
+
+  function withKey(
+    request: VerifyRequest,
+    state: KeyState | null,
+    appToken: string | null,
+    claims: JwtClaims | null,
+  ): MaybePromise<Decision> {
+    if (state === null) return failed(request, INVALID);
+    if (!holdsToken(state, appToken, claims)) {
+      usage?.record(state.keyId, false, false);
+      return failed(request, INVALID);
+    }
+    if (!state.active) {
+      usage?.record(state.keyId, false, false);
+      return failed(request, INACTIVE);
+    }
+    const account = request.ownAccount ? state.account : request.account || claims?.account || state.account;
+    const grant = cache.peekGrant(state, account);
+    if (grant !== undefined) return granted(request, state, account, grant);
+    return cache.loadGrant(state, account).then((loaded) => granted(request, state, account, loaded));
+  }
+
+  /** Compares with every current token (no early exit), so timing does not tell which matched. */
+  function holdsToken(state: KeyState, appToken: string | null, claims: JwtClaims | null): boolean {
+    let matched = false;
+    if (appToken !== null) {
+      const presented = hashToken(appToken);
+      for (const hash of state.tokenHashes) matched = digestsEqual(hash, presented) || matched;
+    } else if (claims && deps.jwt) {
+      for (const hash of state.tokenHashes)
+        matched = deps.jwt.fingerprint(hash) === claims.fingerprint || matched;
+    }
+    return matched;
+  }
+
+  function granted(
+    request: VerifyRequest,
+    state: KeyState,
+    account: string,
+    grant: GrantState | null,
+  ): Decision {
+    if (grant === null) {
+      usage?.record(state.keyId, true, false);
+      return {
+        valid: false,
+        code: "ACCOUNT_NOT_GRANTED",
+        status: 403,
+        account,
+        appKey: state.appKey,
+        keyId: state.keyId,
+        ownerAccount: state.account,
+        keyType: null,
+        resources: null,
+        allowed: request.resources === undefined ? null : false,
+        retryAfter: 0,
+      };
+    }
+    let allowed: boolean | null = null;
+    let code: VerifyCode = "OK";
+    if (request.resources !== undefined) {
+      allowed = false;
+      if (grant.grant.all) allowed = request.resources.length > 0;
+      else for (const resource of request.resources) if (grant.grant.resources.has(resource)) allowed = true;
+      if (!allowed) code = request.resources.length === 0 ? "ROUTE_NOT_MAPPED" : "RESOURCE_NOT_GRANTED";
+    }
+    usage?.record(state.keyId, true, allowed !== false);
+    return {
+      valid: true,
+      code,
+      status: allowed === false ? 403 : 200,
+      account,
+      appKey: state.appKey,
+      keyId: state.keyId,
+      ownerAccount: state.account,
+      keyType: grant.type,
+      resources: grant.resources,
+      allowed,
+      retryAfter: 0,
+    };
+  }
+
+  return { verify };
+}
+
+export type Verifier = ReturnType<typeof createVerifier>;
