@@ -1,0 +1,96 @@
+/**
+ * The verification endpoints under the failed-authentication limit, and their metrics: per client
+ * address (X-Forwarded-For believed with TRUST_PROXY), with the harness's clock.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { createHarness, type Harness } from "../support/harness.js";
+
+const OMS_READ = 10;
+let h: Harness;
+afterEach(() => h.close());
+
+function authorize(from: string, appKey: string, appToken: string) {
+  return h.request("GET", "/v1/authorize", {
+    as: null,
+    headers: {
+      "x-forwarded-for": from,
+      "x-api-appkey": appKey,
+      "x-api-apptoken": appToken,
+      "x-original-method": "GET",
+      "x-original-uri": "/api/oms/pvt/orders",
+    },
+  });
+}
+
+describe("failed authentications on /v1/authorize and /v1/verify", () => {
+  it("answers 429 with Retry-After to the failing address only; the key's caller elsewhere passes", async () => {
+    h = await createHarness("sqlite", { rateLimit: { failures: 3, windowSeconds: 60 }, trustProxy: true });
+    const key = await h.createKey("erp", [OMS_READ]);
+    const other = await h.createKey("other");
+    for (let i = 0; i < 4; i++)
+      expect((await authorize("203.0.113.9", key.appKey, other.appToken)).status).toBe(401);
+    await new Promise((resolve) => setImmediate(resolve));
+    h.advance(20_000);
+    const blocked = await authorize("203.0.113.9", key.appKey, other.appToken);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("retry-after")).toBe("40");
+    // Even the right token from the blocked address waits: the address is refused before any check.
+    expect((await authorize("203.0.113.9", key.appKey, key.appToken)).status).toBe(429);
+    // The integration, from its own address, is never refused because of the attacker.
+    expect((await authorize("198.51.100.7", key.appKey, key.appToken)).status).toBe(200);
+    const verify = await h.request("POST", "/v1/verify", {
+      as: null,
+      headers: { "x-forwarded-for": "203.0.113.9" },
+      body: { appKey: key.appKey, appToken: key.appToken },
+    });
+    expect(verify.status).toBe(429);
+    expect(verify.headers.get("retry-after")).toBe("40");
+    expect(verify.body.code).toBe("RATE_LIMITED");
+    h.advance(41_000);
+    expect((await authorize("203.0.113.9", key.appKey, key.appToken)).status).toBe(200);
+  });
+
+  it("counts malformed tokens as failures without looking anything up", async () => {
+    h = await createHarness("sqlite", { rateLimit: { failures: 2, windowSeconds: 60 }, trustProxy: true });
+    const key = await h.createKey("erp", [OMS_READ]);
+    const store = h.store as unknown as { getKeyByAppKey: (...args: unknown[]) => unknown };
+    const original = store.getKeyByAppKey;
+    let reads = 0;
+    store.getKeyByAppKey = (...args: unknown[]) => {
+      reads++;
+      return original.apply(h.store, args);
+    };
+    const forged = `${key.appToken.slice(0, -1)}${key.appToken.endsWith("A") ? "B" : "A"}`;
+    for (let i = 0; i < 3; i++)
+      expect((await authorize("203.0.113.10", "appkey-acme-NOSUCH", forged)).status).toBe(401);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await authorize("203.0.113.10", "appkey-acme-NOSUCH", forged)).status).toBe(429);
+    store.getKeyByAppKey = original;
+    expect(reads).toBe(0);
+  });
+});
+
+describe("metrics of the verification path", () => {
+  it("count verifications by outcome and cache hits, and never show a token", async () => {
+    h = await createHarness("sqlite");
+    const key = await h.createKey("erp", [OMS_READ]);
+    const value = async (name: string, labels: string) => {
+      const text = (await h.request("GET", "/metrics", { as: null })).text;
+      const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
+      return Number(line?.split(" ").at(-1) ?? 0);
+    };
+    const allowed = await value("latchkey_verifications_total", 'outcome="allowed"');
+    const invalid = await value("latchkey_verifications_total", 'outcome="invalid"');
+    const hits = await value("latchkey_key_cache_requests_total", 'result="hit"');
+    for (let i = 0; i < 3; i++)
+      expect((await authorize("198.51.100.1", key.appKey, key.appToken)).status).toBe(200);
+    expect((await authorize("198.51.100.1", key.appKey, h.owner.appToken)).status).toBe(401);
+    expect(await value("latchkey_verifications_total", 'outcome="allowed"')).toBe(allowed + 3);
+    expect(await value("latchkey_verifications_total", 'outcome="invalid"')).toBe(invalid + 1);
+    expect(await value("latchkey_key_cache_requests_total", 'result="hit"')).toBeGreaterThanOrEqual(hits + 3);
+    await h.services.usage.flush();
+    const text = (await h.request("GET", "/metrics", { as: null })).text;
+    expect(text).toMatch(/latchkey_usage_flush_total\{result="ok"\} [1-9]/);
+    expect(text).not.toContain(key.appToken);
+  });
+});
