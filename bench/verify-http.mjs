@@ -316,6 +316,7 @@ export async function httpPhase(out, work, profileDir, logDir) {
   } finally {
     for (const s of servers) await s.stop();
   }
+  for (const s of servers) if (out.servers[s.name]) out.servers[s.name].exited_at = s.exitedAt();
   out.rows = rows.map(({ id, target, endpoint, kind }) => ({ id, target, endpoint, kind }));
   return { creds, files };
 }

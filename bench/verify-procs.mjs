@@ -59,9 +59,11 @@ export async function startServer({ name, argv, cwd, env, readyPath, logDir, tim
     detached: true,
   });
   let exitCode = null;
+  let exitedAt = null;
   const exited = new Promise((resolve) =>
     child.on("exit", (code, signal) => {
       exitCode = code ?? signal;
+      exitedAt = Date.now();
       resolve(exitCode);
     }),
   );
@@ -79,6 +81,8 @@ export async function startServer({ name, argv, cwd, env, readyPath, logDir, tim
     port,
     pid: child.pid,
     exited: () => exitCode !== null,
+    /** Wall-clock time of the exit (a --cpu-prof profile ends there). */
+    exitedAt: () => exitedAt,
     async stop() {
       unregister();
       if (exitCode !== null) return exitCode;
@@ -198,11 +202,14 @@ export async function measured(server, fn) {
   const s0 = cpuMsOf(server.pid);
   const started = Date.now();
   const result = await fn();
-  const wall = Date.now() - started;
+  const ended = Date.now();
+  const wall = ended - started;
   const m1 = machineTimes();
   const s1 = cpuMsOf(server.pid);
   const busyMs = ((m1.total - m0.total - (m1.idle - m0.idle)) * 1000) / CLK_TCK;
   const serverMs = s0 !== null && s1 !== null ? s1 - s0 : null;
+  result.started_at = started;
+  result.ended_at = ended;
   result.server_cpu_pct = serverMs === null ? null : Math.round((100 * serverMs) / wall);
   result.loadgen_cpu_pct =
     result.loadgen_cpu_ms == null ? null : Math.round((100 * result.loadgen_cpu_ms) / wall);

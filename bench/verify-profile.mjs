@@ -23,15 +23,39 @@ function where(frame) {
   return file ? `${file}:${frame.lineNumber + 1}` : "";
 }
 
-export function summarizeProfile(file, top = 25) {
+/**
+ * Keeps the samples taken inside `windows` ([startMs, endMs] wall-clock pairs), placing the profile
+ * on the wall clock by its end, which is the process's exit at `endWallMs` (give or take the time
+ * to write the profile: windows should leave a margin).
+ */
+function samplesIn(profile, windows, endWallMs) {
+  if (!windows?.length || !endWallMs)
+    return { kept: profile.samples, us: profile.endTime - profile.startTime };
+  const kept = [];
+  let us = 0;
+  let t = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    t += delta;
+    const wall = endWallMs - (profile.endTime - t) / 1000;
+    if (windows.some(([a, b]) => wall >= a && wall <= b)) {
+      kept.push(profile.samples[i]);
+      us += delta;
+    }
+  }
+  return { kept, us };
+}
+
+export function summarizeProfile(file, { top = 25, windows, endWallMs } = {}) {
   const profile = JSON.parse(readFileSync(file, "utf8"));
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const { kept: samples, us } = samplesIn(profile, windows, endWallMs);
   const selfCount = new Map();
-  for (const id of profile.samples) selfCount.set(id, (selfCount.get(id) ?? 0) + 1);
+  for (const id of samples) selfCount.set(id, (selfCount.get(id) ?? 0) + 1);
   const idle = profile.nodes
     .filter((n) => n.callFrame.functionName === "(idle)")
     .reduce((a, n) => a + (selfCount.get(n.id) ?? 0), 0);
-  const busy = profile.samples.length - idle;
+  const busy = samples.length - idle;
   const fnKey = (frame) => `${frame.functionName || "(anonymous)"}\t${where(frame)}`;
 
   const self = new Map();
@@ -72,15 +96,16 @@ export function summarizeProfile(file, top = 25) {
         const [name, at] = key.split("\t");
         return { name, at: at ?? "", pct: pct(count) };
       });
-  const seconds = (profile.endTime - profile.startTime) / 1e6;
+  const seconds = us / 1e6;
   return {
     file,
     seconds,
-    samples: profile.samples.length,
-    busyPct: (100 * busy) / profile.samples.length,
+    samples: samples.length,
+    windowed: samples !== profile.samples,
+    busyPct: (100 * busy) / samples.length,
     areas: ranked(areas),
     self: ranked(self),
-    inclusive: ranked(inclusive).filter((r) => r.pct < 99.5),
+    inclusive: ranked(inclusive).filter((r) => r.pct < 99.5 && r.name !== "(idle)"),
   };
 }
 
@@ -88,7 +113,7 @@ export function profileMarkdown(summary) {
   const rows = (items) =>
     items.map((r) => `| ${r.name} | ${r.at ? `\`${r.at}\`` : ""} | ${r.pct.toFixed(1)} |`).join("\n");
   return [
-    `Profile \`${summary.file.split("/").slice(-2).join("/")}\`: ${summary.seconds.toFixed(0)} s, ${summary.samples} samples, ${summary.busyPct.toFixed(0)} % not idle. Percentages of non-idle samples.`,
+    `Profile \`${summary.file.split("/").slice(-2).join("/")}\`: ${summary.seconds.toFixed(0)} s${summary.windowed ? " (the measured runs only)" : ""}, ${summary.samples} samples, ${summary.busyPct.toFixed(0)} % not idle. Percentages of non-idle samples.`,
     "",
     "| area (self) | | % |",
     "| --- | --- | ---: |",
@@ -111,5 +136,5 @@ if (import.meta.filename === process.argv[1]) {
     console.error("usage: node bench/verify-profile.mjs FILE.cpuprofile [--top 25]");
     process.exit(2);
   }
-  console.log(profileMarkdown(summarizeProfile(file, Number(args.top ?? 25))));
+  console.log(profileMarkdown(summarizeProfile(file, { top: Number(args.top ?? 25) })));
 }

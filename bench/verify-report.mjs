@@ -88,6 +88,21 @@ function verdict(value, target, { atMost = false, unit = "", digits = 1, gap = "
   };
 }
 
+/**
+ * The measured runs of the server whose profile this is (its directory is named after it), shrunk
+ * by half a second at each end so that start-up, cache fills and checks stay out.
+ */
+function profileWindows(out, file) {
+  const name = file.split("/").at(-2);
+  const shrink = ({ started_at, ended_at }) => [started_at + 500, ended_at - 500];
+  if (name === "latchkey-sqlite-1m" && out.cold) {
+    const windows = [out.cold.client_window, out.cold.underLoad].filter((w) => w?.started_at).map(shrink);
+    return { windows, endWallMs: out.cold.exited_at };
+  }
+  const windows = out.runs.filter((r) => r.target === name && r.started_at).map(shrink);
+  return { windows, endWallMs: out.servers?.[name]?.exited_at };
+}
+
 export async function report(out) {
   const summary = summarize(out);
   out.summary = summary;
@@ -236,7 +251,8 @@ export async function report(out) {
   }
   out.verdicts = verdicts.map(([name, v]) => ({ name, met: v.met, text: v.text }));
 
-  for (const file of out.profiles ?? []) md.push("", profileMarkdown(summarizeProfile(file)));
+  for (const file of out.profiles ?? [])
+    md.push("", profileMarkdown(summarizeProfile(file, profileWindows(out, file))));
   const failed = Object.values(out.checks).some((checks) => checks.some((c) => !c.pass));
   return { markdown: `${md.join("\n")}\n`, failed };
 }

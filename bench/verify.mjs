@@ -52,7 +52,16 @@ import {
   SOURCE,
 } from "./verify-config.mjs";
 import { httpPhase } from "./verify-http.mjs";
-import { haveWrk, measured, memoryOf, nodeJson, profilesIn, startServer, wrk } from "./verify-procs.mjs";
+import {
+  cpuMsOf,
+  haveWrk,
+  measured,
+  memoryOf,
+  nodeJson,
+  profilesIn,
+  startServer,
+  wrk,
+} from "./verify-procs.mjs";
 import { report } from "./verify-report.mjs";
 
 /** Re-runs this script on a private copy of dist/ (other engineers rebuild it while tests run). */
@@ -122,6 +131,8 @@ async function coldPhase(out, work, profileDir, logDir) {
       has("cold") && CFG.tools.includes("wrk") && haveWrk()
         ? Math.min(CFG.duration * 40_000, CFG.coldKeys - Math.max(fill, CFG.coldSamples))
         : 0;
+    const cpu0 = cpuMsOf(server.pid);
+    const clientStarted = Date.now();
     const client = await nodeJson(
       join(ROOT, "bench", "verify-client.mjs"),
       [
@@ -143,6 +154,10 @@ async function coldPhase(out, work, profileDir, logDir) {
       { cpu: CFG.loadgenCpu, cwd: ROOT, timeoutMs: 900_000, nodeArgs: ["--max-old-space-size=2048"] },
     );
     Object.assign(cold, client);
+    // Server CPU per request over the client's phases (mostly first sightings of a key).
+    const requests = (client.cold?.n ?? 0) * 2 + (client.fill?.requests ?? 0);
+    cold.client_window = { started_at: clientStarted, ended_at: Date.now() };
+    cold.server_cpu_us_per_request = requests ? ((cpuMsOf(server.pid) - cpu0) * 1000) / requests : null;
     if (fill) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       cold.rss = { keys: fill, ...memoryOf(server.pid) };
@@ -171,6 +186,7 @@ async function coldPhase(out, work, profileDir, logDir) {
       );
   } finally {
     await server.stop();
+    cold.exited_at = server.exitedAt();
   }
 }
 

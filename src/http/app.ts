@@ -14,6 +14,7 @@ import { externalKeyRoutes } from "./routes/external-keys.js";
 import { keyRoutes } from "./routes/keys.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { renewalRoutes } from "./routes/renewal.js";
+import { reviewRoutes } from "./routes/review.js";
 import { revokeRoutes } from "./routes/revoke.js";
 import { roleRoutes } from "./routes/roles.js";
 import { sessionRoutes } from "./routes/session.js";
@@ -65,6 +66,7 @@ export function createApp(options: AppOptions) {
   appTokenRoutes(app, secure, services);
   // Export before keys: /keys/export must not be taken for /keys/{appKey}.
   exportRoutes(app, secure, services);
+  reviewRoutes(app, secure, services);
   keyRoutes(app, secure, services);
   renewalRoutes(app, secure, services);
   shareRoutes(app, secure, services);

@@ -11,6 +11,7 @@ import { createExportService } from "./export.js";
 import { createExternalKeyService } from "./external-keys.js";
 import { createKeyService } from "./keys.js";
 import { createRenewalService } from "./renewal.js";
+import { createReviewService } from "./review.js";
 import { createRevokeService, REVOKE_RATE } from "./revoke.js";
 import { createRoleDirectory } from "./role-directory.js";
 import { createRoleService } from "./roles.js";
@@ -82,6 +83,7 @@ export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number }
     revokeLimiter,
     metrics,
     revoke: createRevokeService(deps),
+    review: createReviewService(deps, roleDirectory),
   };
 }
 

@@ -197,6 +197,7 @@ export async function deleteKey(db: Kysely<Database>, account: string, appKey: s
   await db.deleteFrom("key_roles").where("key_id", "=", key.id).execute();
   await db.deleteFrom("external_keys").where("key_id", "=", key.id).execute();
   await db.deleteFrom("key_usage").where("key_id", "=", key.id).execute();
+  await db.deleteFrom("key_resource_use").where("key_id", "=", key.id).execute();
   await deleteTokens(db, key.id);
   const deleted = await db.deleteFrom("keys").where("id", "=", key.id).returning("active").executeTakeFirst();
   if (deleted === undefined) return false;

@@ -41,6 +41,7 @@ import type {
   Store,
   StoreOps,
   TokenRecord,
+  ResourceUseRecord,
   UsageBatch,
   UsageDay,
   UserRecord,
@@ -311,6 +312,10 @@ export class KyselyOps implements StoreOps {
 
   getUsage(keyId: string, fromDay: number, toDay: number): Promise<UsageDay[]> {
     return usage.getUsage(this.db, keyId, fromDay, toDay);
+  }
+
+  listResourceUse(account: string): Promise<ResourceUseRecord[]> {
+    return usage.listResourceUse(this.db, account);
   }
 
   listSigningKeys(): Promise<SigningKeyRecord[]> {

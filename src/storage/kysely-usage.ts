@@ -6,7 +6,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./schema.js";
-import type { UsageBatch, UsageDay } from "./store.js";
+import type { ResourceUseRecord, UsageBatch, UsageDay } from "./store.js";
 
 const CHUNK = 500;
 
@@ -30,11 +30,36 @@ export async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Prom
       on conflict (key_id, day) do update
       set ok = key_usage.ok + excluded.ok, denied = key_usage.denied + excluded.denied`.execute(db);
   }
+  for (const rows of chunks(batch.resources)) {
+    const values = sql.join(
+      rows.map((r) => sql`(${r.keyId}, ${r.account}, ${r.resource}, cast(${r.at} as bigint))`),
+    );
+    await sql`insert into key_resource_use (key_id, account, resource, last_used_at)
+      select v.column1, v.column2, v.column3, v.column4 from (values ${values}) as v
+      where exists (select 1 from keys where keys.id = v.column1)
+      on conflict (key_id, account, resource) do update
+      set last_used_at = case when excluded.last_used_at > key_resource_use.last_used_at
+        then excluded.last_used_at else key_resource_use.last_used_at end`.execute(db);
+  }
   for (const rows of chunks(batch.lastUsed)) {
     const values = sql.join(rows.map((r) => sql`(${r.keyId}, cast(${r.at} as bigint))`));
     await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
       where keys.id = v.column1 and keys.last_used_at < v.column2`.execute(db);
   }
+}
+
+export async function listResourceUse(db: Kysely<Database>, account: string): Promise<ResourceUseRecord[]> {
+  const rows = await db
+    .selectFrom("key_resource_use")
+    .select(["key_id", "account", "resource", "last_used_at"])
+    .where("account", "=", account)
+    .execute();
+  return rows.map((r) => ({
+    keyId: r.key_id,
+    account: r.account,
+    resource: r.resource,
+    at: Number(r.last_used_at),
+  }));
 }
 
 export async function getUsage(

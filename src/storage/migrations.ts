@@ -353,6 +353,27 @@ async function createSigningKeys(db: Db, dialect: Dialect): Promise<void> {
     .execute();
 }
 
+/**
+ * When each key last used each resource in each account (allowed calls only), for the access
+ * review: a role none of whose resources were used lately is a role to take away.
+ */
+async function createResourceUse(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .createTable("key_resource_use")
+    .addColumn("key_id", "text", (c) => c.notNull())
+    .addColumn("account", "text", (c) => c.notNull())
+    .addColumn("resource", "text", (c) => c.notNull())
+    .addColumn("last_used_at", time, (c) => c.notNull())
+    .addPrimaryKeyConstraint("key_resource_use_pkey", ["key_id", "account", "resource"])
+    .execute();
+  await db.schema
+    .createIndex("key_resource_use_account")
+    .on("key_resource_use")
+    .columns(["account", "key_id"])
+    .execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -384,6 +405,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0005_signing_keys": {
       async up(db: Db) {
         await createSigningKeys(db, dialect);
+      },
+    },
+    "0007_resource_use": {
+      async up(db: Db) {
+        await createResourceUse(db, dialect);
       },
     },
   };

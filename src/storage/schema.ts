@@ -83,6 +83,13 @@ export interface KeyUsageTable {
   denied: number;
 }
 
+export interface KeyResourceUseTable {
+  key_id: string;
+  account: string;
+  resource: string;
+  last_used_at: number;
+}
+
 export interface KeyCountsTable {
   account: string;
   total: number;
@@ -212,6 +219,7 @@ export interface Database {
   keys: KeysTable;
   key_counts: KeyCountsTable;
   key_usage: KeyUsageTable;
+  key_resource_use: KeyResourceUseTable;
   tokens: TokensTable;
   key_roles: KeyRolesTable;
   audit_events: AuditEventsTable;

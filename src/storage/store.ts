@@ -365,6 +365,8 @@ export interface StoreOps {
   recordUsage(batch: UsageBatch): Promise<void>;
   /** Stored days of one key between two UTC day numbers, inclusive, oldest first. */
   getUsage(keyId: string, fromDay: number, toDay: number): Promise<UsageDay[]>;
+  /** Last allowed use of each resource by keys in one account (the access review). */
+  listResourceUse(account: string): Promise<ResourceUseRecord[]>;
 
   // JWT signing keys: a handful of rows for the whole installation.
   /** Every stored signing key, newest generation first. */
@@ -395,6 +397,15 @@ export interface UsageDay {
 export interface UsageBatch {
   counts: readonly (UsageDay & { keyId: string })[];
   lastUsed: readonly { keyId: string; at: number }[];
+  /** Last allowed use of a resource by a key in an account. */
+  resources: readonly ResourceUseRecord[];
+}
+
+export interface ResourceUseRecord {
+  keyId: string;
+  account: string;
+  resource: string;
+  at: number;
 }
 
 export interface Store extends StoreOps {

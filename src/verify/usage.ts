@@ -34,15 +34,27 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   /** Counters of an earlier day, or of a failed write, waiting for the next write. */
   let carried: (UsageDay & { keyId: string })[] = [];
   let carriedLastUsed = new Map<string, number>();
+  /** keyId → account → resource → last allowed use. */
+  let resources = new Map<string, Map<string, Map<string, number>>>();
+  let carriedResources: UsageBatch["resources"][number][] = [];
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
 
   /**
    * Counts one verification of a known key. `authenticated`: the credentials were right (moves
-   * last-used); `ok`: the call was allowed. Anything else counts as denied.
+   * last-used); `ok`: the call was allowed. Anything else counts as denied. `account`/`resource`: the
+   * resource an allowed call used and the account it was allowed in, when a resource was asked for (the access
+   * review reads these).
    */
-  function record(keyId: string, authenticated: boolean, ok: boolean): void {
+  function record(
+    keyId: string,
+    authenticated: boolean,
+    ok: boolean,
+    account?: string,
+    resource?: string,
+  ): void {
     const now = clock.now();
+    if (account !== undefined && resource !== undefined) noteResource(keyId, account, resource, now);
     const day = Math.floor(now / DAY_MS);
     let counter = counters.get(keyId);
     if (counter === undefined) {
@@ -60,7 +72,28 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     if (authenticated) counter.lastUsed = now;
   }
 
+  /** Last use of each resource by each key in each account, for the access review. */
+  function noteResource(keyId: string, account: string, resource: string, now: number) {
+    let accounts = resources.get(keyId);
+    if (accounts === undefined) {
+      accounts = new Map();
+      resources.set(keyId, accounts);
+    }
+    let used = accounts.get(account);
+    if (used === undefined) {
+      used = new Map();
+      accounts.set(account, used);
+    }
+    used.set(resource, now);
+  }
+
   function takeBatch(): UsageBatch {
+    const resourceUses = carriedResources;
+    carriedResources = [];
+    for (const [keyId, accounts] of resources)
+      for (const [account, used] of accounts)
+        for (const [resource, at] of used) resourceUses.push({ keyId, account, resource, at });
+    resources = new Map();
     const counts = carried;
     const lastUsed = carriedLastUsed;
     carried = [];
@@ -72,11 +105,12 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
       if (counter.lastUsed > (lastUsed.get(keyId) ?? 0)) lastUsed.set(keyId, counter.lastUsed);
     }
-    return { counts, lastUsed: [...lastUsed].map(([keyId, at]) => ({ keyId, at })) };
+    return { counts, lastUsed: [...lastUsed].map(([keyId, at]) => ({ keyId, at })), resources: resourceUses };
   }
 
   function putBack(batch: UsageBatch) {
     carried.push(...batch.counts);
+    carriedResources.push(...batch.resources);
     for (const { keyId, at } of batch.lastUsed) {
       if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
     }
@@ -86,7 +120,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   function flush(): Promise<void> {
     if (flushing) return flushing.then(() => flush());
     const batch = takeBatch();
-    if (batch.counts.length === 0 && batch.lastUsed.length === 0) {
+    if (batch.counts.length === 0 && batch.lastUsed.length === 0 && batch.resources.length === 0) {
       options.onFlush?.(true, clock.now());
       return Promise.resolve();
     }

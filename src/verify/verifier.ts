@@ -74,7 +74,9 @@ export interface JwtClaims {
 export interface VerifierDeps {
   cache: KeyCache;
   tokenPrefix: string;
-  usage?: { record(keyId: string, authenticated: boolean, ok: boolean): void };
+  usage?: {
+    record(keyId: string, authenticated: boolean, ok: boolean, account?: string, resource?: string): void;
+  };
   limiter?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
   metrics?: {
     verification(outcome: "allowed" | "denied" | "invalid" | "rate_limited", seconds: number): void;
@@ -223,13 +225,18 @@ export function createVerifier(deps: VerifierDeps) {
     }
     let allowed: boolean | null = null;
     let code: VerifyCode = "OK";
+    let used: string | undefined;
     if (request.resources !== undefined) {
-      allowed = false;
-      if (grant.grant.all) allowed = request.resources.length > 0;
-      else for (const resource of request.resources) if (grant.grant.resources.has(resource)) allowed = true;
+      for (const resource of request.resources) {
+        if (grant.grant.all || grant.grant.resources.has(resource)) {
+          used = resource;
+          break;
+        }
+      }
+      allowed = used !== undefined;
       if (!allowed) code = request.resources.length === 0 ? "ROUTE_NOT_MAPPED" : "RESOURCE_NOT_GRANTED";
     }
-    usage?.record(state.keyId, true, allowed !== false);
+    usage?.record(state.keyId, true, allowed !== false, account, used);
     return {
       valid: true,
       code,
