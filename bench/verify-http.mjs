@@ -153,6 +153,23 @@ function loadRun(row, tool, duration, files) {
   );
 }
 
+/**
+ * latchkey's key-state cache counters from /metrics: how many verifications of a run went to the
+ * store (a key seen for the first time or whose entry expired). Null for other targets.
+ */
+async function cacheCounts(row) {
+  if (row.kind !== "authorize" && row.kind !== "verify") return null;
+  const r = await request(row.server.port, "/metrics").catch(() => null);
+  const count = (result) =>
+    Number(
+      r?.text.match(
+        new RegExp(`^latchkey_key_cache_requests_total\\{result="${result}"\\} (\\d+)`, "m"),
+      )?.[1],
+    );
+  const counts = { hit: count("hit"), miss: count("miss") };
+  return Number.isFinite(counts.hit) && Number.isFinite(counts.miss) ? counts : null;
+}
+
 export async function httpPhase(out, work, profileDir, logDir) {
   const servers = [];
   const rows = [];
@@ -292,7 +309,13 @@ export async function httpPhase(out, work, profileDir, logDir) {
             continue;
           }
           const quiet = await waitQuiet(CFG.quietPct, CFG.quietWaitS);
+          const cache0 = await cacheCounts(row);
           const res = await measured(row.server, () => loadRun(row, tool, CFG.duration, files));
+          const cache1 = await cacheCounts(row);
+          if (cache0 && cache1) {
+            res.cache_hits = cache1.hit - cache0.hit;
+            res.cache_misses = cache1.miss - cache0.miss;
+          }
           Object.assign(res, {
             row: row.id,
             target: row.target,
@@ -306,7 +329,7 @@ export async function httpPhase(out, work, profileDir, logDir) {
           log(
             res.error
               ? `${row.id} ${tool} #${round}: ERROR ${res.error}`
-              : `${row.id} ${tool} #${round}: ${Math.round(res.rps)} req/s p50 ${res.p50_ms?.toFixed(2)} p99 ${res.p99_ms?.toFixed(2)} ms non2xx ${res.non2xx} err ${res.errors} | cpu server ${res.server_cpu_pct}% loadgen ${res.loadgen_cpu_pct}% others ${res.other_cpu_pct}% (machine ${quiet.busy}% busy before)`,
+              : `${row.id} ${tool} #${round}: ${Math.round(res.rps)} req/s p50 ${res.p50_ms?.toFixed(2)} p99 ${res.p99_ms?.toFixed(2)} ms non2xx ${res.non2xx} err ${res.errors}${res.cache_misses === undefined ? "" : ` cache misses ${res.cache_misses}`} | cpu server ${res.server_cpu_pct}% loadgen ${res.loadgen_cpu_pct}% others ${res.other_cpu_pct}% (machine ${quiet.busy}% busy before)`,
           );
         }
       }

@@ -208,6 +208,9 @@ export async function measured(server, fn) {
   const s1 = cpuMsOf(server.pid);
   const busyMs = ((m1.total - m0.total - (m1.idle - m0.idle)) * 1000) / CLK_TCK;
   const serverMs = s0 !== null && s1 !== null ? s1 - s0 : null;
+  // CPU per response: robust to other processes taking CPU (at saturation, req/s ≈ 1e6 / this).
+  result.server_cpu_us_per_req =
+    serverMs !== null && result.responses ? (1000 * serverMs) / result.responses : null;
   result.started_at = started;
   result.ended_at = ended;
   result.server_cpu_pct = serverMs === null ? null : Math.round((100 * serverMs) / wall);

@@ -58,7 +58,18 @@ function summarize(out) {
         p99: median(rs.map((r) => r.p99_ms)),
         non2xxPct: responses ? (100 * rs.reduce((a, r) => a + r.non2xx, 0)) / responses : 0,
         errors: rs.reduce((a, r) => a + (r.errors || 0) + (r.timeouts || 0), 0),
+        missPct: rs.some((r) => r.cache_misses !== undefined)
+          ? median(rs.map((r) => (100 * r.cache_misses) / (r.cache_misses + r.cache_hits || 1)))
+          : null,
         serverCpu: median(rs.map((r) => r.server_cpu_pct)),
+        cpuUsPerReq: median(rs.map((r) => r.server_cpu_us_per_req)),
+        cpuVsCeiling: perRound(
+          out,
+          row.id,
+          "ceiling",
+          tool,
+          (r, c) => (100 * c.server_cpu_us_per_req) / r.server_cpu_us_per_req,
+        ),
         loadgenCpu: median(rs.map((r) => r.loadgen_cpu_pct)),
         otherCpu: median(rs.map((r) => r.other_cpu_pct)),
         pctOfCeiling: perRound(out, row.id, "ceiling", tool, (r, c) => (100 * r.rps) / c.rps),
@@ -120,17 +131,17 @@ export async function report(out) {
   );
   if (summary.length) {
     md.push(
-      "| target | endpoint | tool | req/s | req/s min–max | p50 ms | p99 ms | non-2xx % | % of ceiling | p99 × ceiling | × better-auth | server CPU % | loadgen CPU % | others' CPU % |",
-      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| target | endpoint | tool | req/s | req/s min–max | p50 ms | p99 ms | non-2xx % | % of ceiling | p99 × ceiling | × better-auth | cache miss % | server CPU µs/req | ceiling's CPU/req as % of it | server CPU % | loadgen CPU % | others' CPU % |",
+      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     );
     for (const s of summary) {
       md.push(
-        `| ${s.target} | ${s.endpoint} | ${s.tool} | ${int(s.rps)} | ${int(s.rpsMin)}–${int(s.rpsMax)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.non2xxPct.toFixed(1)} | ${s.pctOfCeiling?.toFixed(1) ?? "–"} | ${s.p99VsCeiling?.toFixed(2) ?? "–"} | ${s.xBetterAuth?.toFixed(1) ?? "–"} | ${s.serverCpu ?? "–"} | ${s.loadgenCpu ?? "–"} | ${s.otherCpu ?? "–"} |`,
+        `| ${s.target} | ${s.endpoint} | ${s.tool} | ${int(s.rps)} | ${int(s.rpsMin)}–${int(s.rpsMax)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.non2xxPct.toFixed(1)} | ${s.pctOfCeiling?.toFixed(1) ?? "–"} | ${s.p99VsCeiling?.toFixed(2) ?? "–"} | ${s.xBetterAuth?.toFixed(1) ?? "–"} | ${s.missPct?.toFixed(1) ?? "–"} | ${s.cpuUsPerReq?.toFixed(0) ?? "–"} | ${s.cpuVsCeiling?.toFixed(1) ?? "–"} | ${s.serverCpu ?? "–"} | ${s.loadgenCpu ?? "–"} | ${s.otherCpu ?? "–"} |`,
       );
     }
     md.push(
       "",
-      "Ratios are medians of per-round ratios (each round runs every target within a minute). CPU: % of one core for the server and the load generator; others' = processes outside this benchmark, as % of the whole machine (high = disturbed). Use the wrk rows for ratios: autocannon saturates its own core first.",
+      "Ratios are medians of per-round ratios (each round runs every target within a minute). Cache miss %: verifications answered from the store rather than latchkey's key-state cache (from its /metrics). Server CPU µs/req: the server's CPU time over the run divided by its responses, which other processes on the machine disturb far less than req/s (at saturation req/s ≈ 10⁶ / it); the next column is the ceiling's figure as a % of the row's (the CPU-cost view of “% of ceiling”). CPU %: of one core for the server and the load generator; others' = processes outside this benchmark, as % of the whole machine (high = disturbed). Use the wrk rows for ratios: autocannon saturates its own core first.",
     );
   }
   for (const [row, checks] of Object.entries(out.checks)) {

@@ -57,9 +57,9 @@ export async function buildServices(
  * What only a serving process needs: its metrics and its rate limiters, whose counters are shared
  * through Redis when REDIS_URL is set (each limiter under its own key prefix).
  */
-function servingExtras(config: Config, logger: Logger) {
+async function servingExtras(config: Config, logger: Logger) {
   const clock = { now: () => Date.now() };
-  const redis = config.redisUrl ? connectLimiterRedis(config.redisUrl) : undefined;
+  const redis = config.redisUrl ? await connectLimiterRedis(config.redisUrl) : undefined;
   const shared = {
     clock,
     redis,
@@ -91,7 +91,7 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
   const store = await openConfiguredStore(config);
-  const serving = servingExtras(config, logger);
+  const serving = await servingExtras(config, logger);
   const services = await buildServices(config, store, serving.extras);
   const app = createApp({
     services,

@@ -8,10 +8,12 @@ import { type Config, loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { buildServices, openConfiguredStore, startServer } from "../main.js";
 import { createNotifier, type PassSummary } from "../notify/notifier.js";
+import { verifyAuditChain } from "../services/audit-log.js";
 import type { Services } from "../services/index.js";
 import type { RotationResult } from "../services/signing-keys.js";
 import { startFanout } from "../verify/change-fanout.js";
-import { createOutput, EXIT, type Output } from "./output.js";
+import { createOutput, EXIT, type Output, UsageError } from "./output.js";
+import { registerRemoteCommands } from "./remote/index.js";
 
 function config() {
   return loadConfig(process.env);
@@ -126,6 +128,26 @@ async function signingKeysRotateCommand(out: Output) {
   }
 }
 
+/** Checks the audit hash chains in the database itself (no server); exit 1 when one is broken. */
+async function verifyAuditCommand(out: Output, opts: { account?: string }): Promise<number> {
+  if (opts.account !== undefined && !/^[a-z][a-z0-9-]{1,39}$/.test(opts.account)) {
+    throw new UsageError(`--account: "${opts.account}" is not an account name`);
+  }
+  const store = await openConfiguredStore(config());
+  try {
+    const report = await verifyAuditChain(store, opts.account);
+    const broken = report.firstBroken;
+    out.result(report, () =>
+      broken === null
+        ? `Audit log intact: ${report.checked} event(s) in ${report.accounts.length} account(s).`
+        : `Audit log BROKEN in ${broken.account} at event ${broken.id ?? "(none left)"} (seq ${broken.seq ?? "-"}, ${broken.reason}): ${broken.detail}`,
+    );
+    return broken === null ? EXIT.ok : EXIT.failed;
+  } finally {
+    await store.close();
+  }
+}
+
 function describePass(s: PassSummary): string {
   const { sent, retrying, failed } = s.deliveries;
   return [
@@ -190,6 +212,23 @@ export async function run(argv: string[]): Promise<number> {
     .action(() => {
       pending = signingKeysRotateCommand(out());
     });
+
+  program
+    .command("verify-audit")
+    .description("check the audit log's hash chains in the database; exit 1 naming the first broken event")
+    .option("--account <name>", "only this account (default: every account)")
+    .action((opts: { account?: string }) => {
+      pending = verifyAuditCommand(out(), opts).then((code) => {
+        exitCode = code;
+      });
+    });
+
+  // Remote commands (keys, external, roles, users, settings, audit) go through the HTTP API.
+  registerRemoteCommands(program, (task) => {
+    pending = task().then((code) => {
+      exitCode = code;
+    });
+  });
 
   try {
     await program.parseAsync(argv, { from: "user" });

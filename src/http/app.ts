@@ -9,6 +9,7 @@ import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
 import { onError, problem } from "./problem.js";
 import { appTokenRoutes } from "./routes/apptoken.js";
+import { auditRoutes } from "./routes/audit.js";
 import { exportRoutes } from "./routes/export.js";
 import { externalKeyRoutes } from "./routes/external-keys.js";
 import { keyRoutes } from "./routes/keys.js";
@@ -76,6 +77,7 @@ export function createApp(options: AppOptions) {
   userRoutes(app, secure, services);
   revokeRoutes(app, secure, services);
   verifyRoutes(app, secure, services);
+  auditRoutes(app, secure, services);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   metricsRoutes(app, services.metrics);

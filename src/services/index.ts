@@ -6,6 +6,7 @@ import { createFailureLimiter, type FailureLimiter } from "../verify/rate-limit.
 import { createUsageRecorder } from "../verify/usage.js";
 import { createVerifier } from "../verify/verifier.js";
 import { createAccountService } from "./accounts.js";
+import { createAuditLogService } from "./audit-log.js";
 import type { ServiceDeps } from "./deps.js";
 import { createExportService } from "./export.js";
 import { createExternalKeyService } from "./external-keys.js";
@@ -83,6 +84,7 @@ export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number }
     revokeLimiter,
     metrics,
     revoke: createRevokeService(deps),
+    auditLog: createAuditLogService(deps),
     review: createReviewService(deps, roleDirectory),
   };
 }

@@ -15,7 +15,7 @@ import { generateAppToken } from "../core/tokens.js";
 import { type KeyRecord, type ShareLinkRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
 import { hashToken } from "../verify/token-hash.js";
-import type { Actor, ServiceDeps } from "./deps.js";
+import { type Actor, iso, type ServiceDeps } from "./deps.js";
 import { createKeyService, type KeyView } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery, isUnopened } from "./share-links.js";
@@ -38,6 +38,15 @@ export function refuseRenewalStart(
   if (key.tokens.length > 1) return "RENEWAL_PENDING";
   if (isUnopened(latestLink, now)) return "SHARE_LINK_UNOPENED";
   return undefined;
+}
+
+/** The token dates a renewal step changes, as key views show them: the audit's before/after. */
+function tokenDates(tokens: readonly { createdAt: number }[]) {
+  const [current, pending] = tokens;
+  return {
+    creationDateToken: current ? iso(current.createdAt) : null,
+    creationDateNewToken: pending ? iso(pending.createdAt) : null,
+  };
 }
 
 export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
@@ -80,10 +89,12 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
         await tx.addPendingToken(key.id, token, now);
         const target = { account, keyId: key.id, appKey, tokenId: token.id };
         const result = await deliver(tx, target, appToken, delivery);
-        await audit(tx, actor, key, "key.renewal_started", { deleteOldToken, delivery });
+        const [before, pending] = [tokenDates(key.tokens), tokenDates([...key.tokens, token])];
+        await audit(tx, actor, key, "key.renewal_started", { deleteOldToken, delivery, before, after: pending });
         if (deleteOldToken === "now") {
           await tx.dropOldToken(key.id, now);
-          await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken });
+          const after = tokenDates([token]);
+          await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken, before: pending, after });
         }
         return result;
       });
@@ -102,7 +113,8 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
     const work = store.transaction(async (tx) => {
       const key = await owned(tx, account, appKey);
       if (!(await tx.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
-      await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later" });
+      const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(1)) };
+      await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later", ...dates });
     });
     await publishAfter(deps.changes, { kind: "key", appKey }, work);
     return keys.get(account, appKey);
@@ -115,7 +127,8 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
       if (!(await tx.dropPendingToken(key.id, clock.now()))) {
         fail("NO_RENEWAL_PENDING", "Nothing to undo: no renewal is pending, or the old token is gone");
       }
-      await audit(tx, actor, key, "key.renewal_undone");
+      const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(0, 1)) };
+      await audit(tx, actor, key, "key.renewal_undone", dates);
     });
     await publishAfter(deps.changes, { kind: "key", appKey }, work);
     return keys.get(account, appKey);

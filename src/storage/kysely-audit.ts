@@ -1,10 +1,24 @@
 /**
- * The append-only audit log of the Kysely store. `data` is stored as given: callers keep tokens and
- * passwords out of it.
+ * The append-only audit log of the Kysely store, one hash chain per account (src/audit/audit.ts).
+ * `data` is stored as given: callers keep tokens, hashes and passwords out of it.
+ *
+ * Chaining under concurrency: an append first upserts the account's row in audit_heads. On
+ * PostgreSQL that upsert takes the row's lock until the caller's transaction ends, and a waiting
+ * transaction's upsert then returns the head as the winner left it; on SQLite the single writer
+ * does the same. The event's seq is drawn after the lock is held, so within an account seq order
+ * is chain order.
  */
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
+import { auditHash, chainFieldsOf, parseAuditData } from "../audit/audit.js";
 import type { AuditEventsTable, Database } from "./schema.js";
-import type { ActorType, AuditEventInput, AuditEventRecord } from "./store.js";
+import type {
+  ActorType,
+  AuditEventInput,
+  AuditEventRecord,
+  AuditHead,
+  AuditQuery,
+  ChainedAuditEvent,
+} from "./store.js";
 
 const toAudit = (r: Selectable<AuditEventsTable>): AuditEventRecord => ({
   seq: r.seq,
@@ -20,11 +34,39 @@ const toAudit = (r: Selectable<AuditEventsTable>): AuditEventRecord => ({
   ip: r.ip,
   userAgent: r.user_agent,
   requestId: r.request_id,
-  data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
+  data: parseAuditData(r.data) as Record<string, unknown> | null,
 });
 
+const toChained = (r: Selectable<AuditEventsTable>): ChainedAuditEvent => ({
+  ...toAudit(r),
+  data: parseAuditData(r.data),
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+/** The hash an event row must carry, given the hash of the event before it. */
+export function rowHash(r: Selectable<AuditEventsTable>, prevHash: string | null): string {
+  return auditHash(chainFieldsOf({ ...toAudit(r), data: parseAuditData(r.data) }), prevHash);
+}
+
+/** Locks the account's chain head (creating it on the first event) and returns its hash. */
+async function lockHead(db: Kysely<Database>, account: string): Promise<string | null> {
+  const head = await db
+    .insertInto("audit_heads")
+    .values({ account, seq: 0, hash: null })
+    .onConflict((oc) => oc.column("account").doUpdateSet({ seq: (eb) => eb.ref("audit_heads.seq") }))
+    .returning("hash")
+    .executeTakeFirstOrThrow();
+  return head.hash;
+}
+
+/** Must run in a transaction: the head lock, the insert and the head move belong together. */
 export async function appendAudit(db: Kysely<Database>, e: AuditEventInput): Promise<void> {
-  await db
+  const data = e.data === null ? null : JSON.stringify(e.data);
+  const prevHash = await lockHead(db, e.account);
+  // Hashed as it will be read back: undefined values dropped, as the JSON text drops them.
+  const hash = auditHash(chainFieldsOf({ ...e, data: parseAuditData(data) }), prevHash);
+  const inserted = await db
     .insertInto("audit_events")
     .values({
       id: e.id,
@@ -39,8 +81,16 @@ export async function appendAudit(db: Kysely<Database>, e: AuditEventInput): Pro
       ip: e.ip,
       user_agent: e.userAgent,
       request_id: e.requestId,
-      data: e.data === null ? null : JSON.stringify(e.data),
+      data,
+      prev_hash: prevHash,
+      hash,
     })
+    .returning("seq")
+    .executeTakeFirstOrThrow();
+  await db
+    .updateTable("audit_heads")
+    .set({ seq: inserted.seq, hash })
+    .where("account", "=", e.account)
     .execute();
 }
 
@@ -52,4 +102,73 @@ export async function listAudit(
   const q = db.selectFrom("audit_events").selectAll().where("account", "=", account);
   const rows = await q.orderBy("seq", "desc").limit(limit).execute();
   return rows.map(toAudit);
+}
+
+export async function listAuditEvents(db: Kysely<Database>, query: AuditQuery): Promise<ChainedAuditEvent[]> {
+  let q = db.selectFrom("audit_events").selectAll().where("account", "=", query.account);
+  if (query.afterSeq !== undefined) q = q.where("seq", query.order === "asc" ? ">" : "<", query.afterSeq);
+  if (query.maxSeq !== undefined) q = q.where("seq", "<=", query.maxSeq);
+  if (query.action !== undefined) q = q.where("action", "=", query.action);
+  const prefix = query.actionPrefix;
+  if (prefix !== undefined) q = q.where(sql<string>`substr(action, 1, ${prefix.length})`, "=", prefix);
+  const actor = query.actor;
+  if (actor !== undefined) q = q.where((eb) => eb.or([eb("actor_id", "=", actor), eb("actor_label", "=", actor)]));
+  if (query.targetId !== undefined) q = q.where("target_id", "=", query.targetId);
+  if (query.from !== undefined) q = q.where("at", ">=", query.from);
+  if (query.to !== undefined) q = q.where("at", "<", query.to);
+  const rows = await q.orderBy("seq", query.order).limit(query.limit).execute();
+  return rows.map(toChained);
+}
+
+export async function getAuditHead(db: Kysely<Database>, account: string): Promise<AuditHead | undefined> {
+  const row = await db
+    .selectFrom("audit_heads")
+    .select(["account", "seq", "hash"])
+    .where("account", "=", account)
+    .executeTakeFirst();
+  return row?.hash == null ? undefined : { account: row.account, seq: row.seq, hash: row.hash };
+}
+
+export async function listAuditAccounts(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db
+    .selectFrom("audit_heads")
+    .select("account")
+    .union(db.selectFrom("audit_events").select("account"))
+    .orderBy("account")
+    .execute();
+  return rows.map((r) => r.account);
+}
+
+/**
+ * Chains the events already stored (migration 0006): per account in seq order, 500 rows at a time,
+ * then records each account's head.
+ */
+export async function chainExistingEvents(db: Kysely<Database>): Promise<void> {
+  const accounts = await db.selectFrom("audit_events").select("account").distinct().orderBy("account").execute();
+  for (const { account } of accounts) {
+    let prevHash: string | null = null;
+    let lastSeq = 0;
+    for (;;) {
+      const rows = await db
+        .selectFrom("audit_events")
+        .selectAll()
+        .where("account", "=", account)
+        .where("seq", ">", lastSeq)
+        .orderBy("seq")
+        .limit(500)
+        .execute();
+      for (const row of rows) {
+        const hash = rowHash(row, prevHash);
+        await db
+          .updateTable("audit_events")
+          .set({ prev_hash: prevHash, hash })
+          .where("seq", "=", row.seq)
+          .execute();
+        prevHash = hash;
+        lastSeq = row.seq;
+      }
+      if (rows.length < 500) break;
+    }
+    await db.insertInto("audit_heads").values({ account, seq: lastSeq, hash: prevHash }).execute();
+  }
 }

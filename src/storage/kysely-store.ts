@@ -23,6 +23,9 @@ import type {
   AccountRecord,
   AuditEventInput,
   AuditEventRecord,
+  AuditHead,
+  AuditQuery,
+  ChainedAuditEvent,
   CustomRoleRecord,
   Dialect,
   ExternalKeyRecord,
@@ -335,11 +338,23 @@ export class KyselyOps implements StoreOps {
   }
 
   appendAudit(event: AuditEventInput): Promise<void> {
-    return audit.appendAudit(this.db, event);
+    return this.atomic((db) => audit.appendAudit(db, event));
   }
 
   listAudit(account: string, limit: number): Promise<AuditEventRecord[]> {
     return audit.listAudit(this.db, account, limit);
+  }
+
+  listAuditEvents(query: AuditQuery): Promise<ChainedAuditEvent[]> {
+    return audit.listAuditEvents(this.db, query);
+  }
+
+  getAuditHead(account: string): Promise<AuditHead | undefined> {
+    return audit.getAuditHead(this.db, account);
+  }
+
+  listAuditAccounts(): Promise<string[]> {
+    return audit.listAuditAccounts(this.db);
   }
 }
 

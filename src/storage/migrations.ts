@@ -9,6 +9,7 @@
  * unique violations to StoreConflict by constraint name.
  */
 import { type Kysely, type Migration, Migrator, sql } from "kysely";
+import { chainExistingEvents } from "./kysely-audit.js";
 import type { Database } from "./schema.js";
 import type { Dialect } from "./store.js";
 
@@ -374,6 +375,31 @@ async function createResourceUse(db: Db, dialect: Dialect): Promise<void> {
     .execute();
 }
 
+/**
+ * The audit hash chain (src/audit/audit.ts): each event carries its hash and its account's previous
+ * event's hash, and audit_heads holds each account's last link, whose row lock serializes appends.
+ * Events already stored are chained here, in seq order, inside the migration's transaction.
+ */
+async function chainAudit(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema.alterTable("audit_events").addColumn("prev_hash", "text").execute();
+  await db.schema.alterTable("audit_events").addColumn("hash", "text").execute();
+  await db.schema
+    .createTable("audit_heads")
+    .addColumn("account", "text", (c) => c.notNull())
+    .addColumn("seq", time, (c) => c.notNull())
+    .addColumn("hash", "text")
+    .addPrimaryKeyConstraint("audit_heads_pkey", ["account"])
+    .execute();
+  // The key page shows its audit trail: filtering by target must not scan the account's log.
+  await db.schema
+    .createIndex("audit_events_account_target")
+    .on("audit_events")
+    .columns(["account", "target_id", "seq"])
+    .execute();
+  await chainExistingEvents(db as Kysely<Database>);
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -405,6 +431,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0005_signing_keys": {
       async up(db: Db) {
         await createSigningKeys(db, dialect);
+      },
+    },
+    "0006_audit_chain": {
+      async up(db: Db) {
+        await chainAudit(db, dialect);
       },
     },
     "0007_resource_use": {

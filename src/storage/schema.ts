@@ -135,6 +135,19 @@ export interface AuditEventsTable {
   request_id: string | null;
   /** JSON text. */
   data: string | null;
+  /** Hash of the account's previous event (null for its first); see src/audit/audit.ts. Since 0006. */
+  prev_hash: string | null;
+  /** SHA-256 (hex) of this event's canonical form and prev_hash. Null only in a damaged row. */
+  hash: string | null;
+}
+
+/** The last event of each account's audit chain: appends lock this row, so chains never fork. */
+export interface AuditHeadsTable {
+  account: string;
+  /** seq of the account's last event (0 before the first one commits). */
+  seq: number;
+  /** hash of that event; null before the first one commits. */
+  hash: string | null;
 }
 
 /** Sealed tokens of share links; the link id itself is only held as a hash. */
@@ -223,6 +236,7 @@ export interface Database {
   tokens: TokensTable;
   key_roles: KeyRolesTable;
   audit_events: AuditEventsTable;
+  audit_heads: AuditHeadsTable;
   share_links: ShareLinksTable;
   external_keys: ExternalKeysTable;
   account_settings: AccountSettingsTable;

@@ -227,6 +227,48 @@ export interface AuditEventRecord extends AuditEventInput {
 }
 
 /**
+ * An event as stored, with its place in the account's hash chain (src/audit/audit.ts). `data` is
+ * what the row holds: parsed JSON, or the raw text if a damaged row holds none.
+ */
+export interface ChainedAuditEvent extends Omit<AuditEventRecord, "data"> {
+  data: unknown;
+  /** Hash of the account's previous event; null for its first. */
+  prevHash: string | null;
+  /** Null only in a damaged row. */
+  hash: string | null;
+}
+
+/** The last link of an account's audit chain. */
+export interface AuditHead {
+  account: string;
+  seq: number;
+  hash: string;
+}
+
+/** A page of one account's audit events. Filters combine with AND. */
+export interface AuditQuery {
+  account: string;
+  /** By seq: "desc" is newest first. */
+  order: "asc" | "desc";
+  /** 1..1000 */
+  limit: number;
+  /** Keyset position: only events past this seq in `order`. */
+  afterSeq?: number;
+  /** Only events with seq at most this (a consistent end for exports and checks). */
+  maxSeq?: number;
+  /** Exact action, or (`actionPrefix`) every action starting with it. */
+  action?: string;
+  actionPrefix?: string;
+  /** The actor's id or label, exactly. */
+  actor?: string;
+  targetId?: string;
+  /** at >= from */
+  from?: number;
+  /** at < to */
+  to?: number;
+}
+
+/**
  * A JWT signing key (ES256) of the installation. The private half is sealed with LATCHKEY_SECRET
  * before it reaches the store: no method takes or returns it in plaintext.
  */
@@ -381,10 +423,22 @@ export interface StoreOps {
   /** Deletes the keys retired before `before`; returns how many. */
   deleteSigningKeysRetiredBefore(before: number): Promise<number>;
 
-  // Audit (append-only)
+  // Audit (append-only: there is no method to change or remove an event)
+  /**
+   * Appends the event to its account's hash chain: locks the account's chain head (PostgreSQL: the
+   * head row, until the caller's transaction ends; SQLite: the database's single writer), links the
+   * event to the head's hash, then moves the head. Two transactions appending to one account
+   * therefore chain one after the other, never fork.
+   */
   appendAudit(event: AuditEventInput): Promise<void>;
-  /** Newest first. Read API comes with the audit issue; tests use this. */
+  /** Newest first. */
   listAudit(account: string, limit: number): Promise<AuditEventRecord[]>;
+  /** A page of one account's events, with their chain fields. */
+  listAuditEvents(query: AuditQuery): Promise<ChainedAuditEvent[]>;
+  /** The account's chain head; undefined before its first event. */
+  getAuditHead(account: string): Promise<AuditHead | undefined>;
+  /** Every account that has audit events or a chain head, sorted. */
+  listAuditAccounts(): Promise<string[]>;
 }
 
 /** Verification counts of one key on one UTC day (days since the epoch). */

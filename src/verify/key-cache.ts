@@ -53,7 +53,11 @@ interface GrantCell {
 export interface KeyCacheOptions {
   store: StoreOps;
   /** Resolves role ids of an account to roles (predefined from the catalog, custom from the store). */
-  roles: { existing(tx: StoreOps, account: string, ids: readonly number[]): Promise<RoleView[]> };
+  roles: {
+    existing(tx: StoreOps, account: string, ids: readonly number[]): Promise<RoleView[]>;
+    /** A predefined role from the catalog (no I/O), or undefined for a custom role. */
+    predefined(id: number): RoleView | undefined;
+  };
   /** Every resource key of the installation (for Owner-like grants). */
   everyResource: readonly string[];
   changes: ChangeBus;
@@ -72,6 +76,7 @@ export function createKeyCache(options: KeyCacheOptions) {
   const ttlMs = options.ttlMs ?? 60_000;
   const negativeTtlMs = options.negativeTtlMs ?? 10_000;
   const maxEntries = options.maxEntries ?? 1_000_000;
+  const refreshAheadMs = Math.min(10_000, ttlMs / 4);
   /** appKey → state, or null for "no such key". Insertion order approximates age for eviction. */
   const entries = new Map<string, KeyState | { missing: true; expiresAt: number }>();
   const inflight = new Map<string, Promise<KeyState | null>>();
@@ -123,11 +128,16 @@ export function createKeyCache(options: KeyCacheOptions) {
   function peek(appKey: string): KeyState | null | undefined {
     const entry = entries.get(appKey);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= clock.now()) {
+    const left = entry.expiresAt - clock.now();
+    if (left <= 0) {
       entries.delete(appKey);
       return undefined;
     }
-    return "missing" in entry ? null : entry;
+    if ("missing" in entry) return null;
+    // Refresh ahead: a key in use is re-read in the background shortly before it expires, so
+    // steady traffic never waits for the database.
+    if (left < refreshAheadMs && !inflight.has(appKey)) load(appKey).catch(() => {});
+    return entry;
   }
 
   function load(appKey: string): Promise<KeyState | null> {
@@ -162,6 +172,18 @@ export function createKeyCache(options: KeyCacheOptions) {
       grants: new Map(),
       expiresAt: clock.now() + ttlMs,
     };
+    // Keys holding predefined roles only (the common case) get their own grant now, with no I/O.
+    const held: RoleView[] = [];
+    for (const id of record.roleIds) {
+      const role = roles.predefined(id);
+      if (!role) return state;
+      held.push(role);
+    }
+    state.grants.set(record.account, {
+      value: grantState("generated", held),
+      generation: generationOf(record.account),
+      expiresAt: state.expiresAt,
+    });
     return state;
   }
 

@@ -14,7 +14,7 @@
  * (one host usually holds a whole /64). Memory is bounded: expired entries are dropped as new ones
  * arrive, and past `maxAddresses` the oldest entry goes. Nothing here sees a token.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { fail } from "../core/errors.js";
 
 export interface FailureLimiter {
@@ -158,7 +158,9 @@ export function refuseIfBlocked(limiter: FailureLimiter, ip: string | null, what
  * A Redis connection for shared counters: commands fail fast instead of queueing while Redis is
  * away (the limiter then counts locally), and connection errors are left to the limiter to report.
  */
-export function connectLimiterRedis(url: string): Redis {
+export async function connectLimiterRedis(url: string): Promise<Redis> {
+  // Loaded only when REDIS_URL is set: the embedded set-up never pays for the client.
+  const { Redis } = await import("ioredis");
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -109,9 +109,26 @@ describe("starting a renewal", () => {
     expect(res.body.key.creationDateToken).not.toBe(key.key.creationDateToken);
     expect(await works(key)).toBe(false);
     expect(await works({ appKey: key.appKey, appToken: res.body.appToken })).toBe(true);
+    const [old, renewed] = [key.key.creationDateToken, res.body.key.creationDateToken];
+    const pending = { creationDateToken: old, creationDateNewToken: renewed };
     expect((await lastAudit(2)).map((e) => [e.action, e.data])).toEqual([
-      ["key.renewal_started", { deleteOldToken: "now", delivery: "inline" }],
-      ["key.renewal_completed", { deleteOldToken: "now" }],
+      [
+        "key.renewal_started",
+        {
+          deleteOldToken: "now",
+          delivery: "inline",
+          before: { creationDateToken: old, creationDateNewToken: null },
+          after: pending,
+        },
+      ],
+      [
+        "key.renewal_completed",
+        {
+          deleteOldToken: "now",
+          before: pending,
+          after: { creationDateToken: renewed, creationDateNewToken: null },
+        },
+      ],
     ]);
     const undo = await h.request("DELETE", renewalPath(key.appKey));
     expect([undo.status, undo.body.code]).toEqual([404, "NO_RENEWAL_PENDING"]);

@@ -125,8 +125,8 @@ describe("the Redis failure limiter", () => {
   let other: Redis;
 
   beforeAll(async () => {
-    redis = connectLimiterRedis(REDIS_URL);
-    other = connectLimiterRedis(REDIS_URL);
+    redis = await connectLimiterRedis(REDIS_URL);
+    other = await connectLimiterRedis(REDIS_URL);
     await Promise.all(
       [redis, other].map((client) => new Promise((resolve) => client.once("ready", resolve))),
     );
@@ -182,7 +182,7 @@ describe("the Redis failure limiter", () => {
   });
 
   it("counts locally when Redis is unreachable, reports it once, and never throws", async () => {
-    const dead = connectLimiterRedis("redis://127.0.0.1:1");
+    const dead = await connectLimiterRedis("redis://127.0.0.1:1");
     const errors: unknown[] = [];
     try {
       const limiter = createFailureLimiter({

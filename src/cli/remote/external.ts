@@ -1,0 +1,101 @@
+/**
+ * `latchkey external …`: keys other accounts generated, added to this account with roles here
+ * (/v1/accounts/{account}/external-keys). Their tokens stay with their owner: nothing here shows,
+ * renews or deletes one.
+ */
+import type { Command } from "commander";
+import { api } from "../client.js";
+import { formatDate, renderTable, roleNames } from "../table.js";
+import { type Registry, type Remote, remote } from "./context.js";
+import type { RoleRef } from "./keys.js";
+import { chosenRoles, noneOption, roleOption } from "./options.js";
+import { confirmOrRefuse } from "./prompt.js";
+
+export interface ExternalKey {
+  appKey: string;
+  keyName: string;
+  account: string;
+  roles: RoleRef[];
+  addedDate: string;
+  status: "active" | "inactive";
+  lastUsedAt: string | null;
+}
+
+export function externalTable(keys: readonly ExternalKey[]): string {
+  return renderTable(keys, [
+    { header: "appKey", value: (key) => key.appKey },
+    { header: "owner", value: (key) => key.account },
+    { header: "status", value: (key) => key.status },
+    { header: "roles", value: (key) => roleNames(key.roles) },
+    { header: "added", value: (key) => formatDate(key.addedDate) },
+    { header: "last used", value: (key) => formatDate(key.lastUsedAt) },
+  ]);
+}
+
+const externalPath = (r: Remote, appKey: string) => api`/v1/accounts/${r.account}/external-keys/${appKey}`;
+
+export function registerExternal(group: Command, registry: Registry): void {
+  group
+    .command("list")
+    .description("list the external keys added to the account")
+    .action((_opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const page = await r.client.get<{ items: ExternalKey[] }>(
+          api`/v1/accounts/${r.account}/external-keys`,
+        );
+        r.result(page, () => (page.items.length === 0 ? "No external keys." : externalTable(page.items)));
+      }),
+    );
+
+  group
+    .command("add")
+    .description("add another account's key by its appKey, with roles in this account")
+    .argument("<appKey>", "the key's appKey, as its owner gave it")
+    .addOption(roleOption("role the key will hold in this account"))
+    .action((appKey: string, opts: { role?: number[] }, command: Command) =>
+      remote(registry, command, async (r) => {
+        const body = { appKey, ...(opts.role ? { roles: opts.role } : {}) };
+        const key = await r.client.send<ExternalKey>(
+          "POST",
+          api`/v1/accounts/${r.account}/external-keys`,
+          body,
+        );
+        r.result(
+          key,
+          () => `Added ${key.appKey} (owner ${key.account}) to ${r.account}; roles: ${roleNames(key.roles)}.`,
+        );
+      }),
+    );
+
+  group
+    .command("roles")
+    .description("replace the roles an external key holds in this account")
+    .argument("<appKey>")
+    .addOption(roleOption("role the key will hold in this account"))
+    .addOption(noneOption())
+    .action((appKey: string, opts: { role?: number[]; none?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        const roles = chosenRoles(opts);
+        const key = await r.client.send<ExternalKey>("PUT", `${externalPath(r, appKey)}/roles`, { roles });
+        r.result(key, () => `External key ${key.appKey} now holds in ${r.account}: ${roleNames(key.roles)}.`);
+      }),
+    );
+
+  group
+    .command("remove")
+    .description("remove an external key from the account (its owner keeps it); asks on a terminal")
+    .argument("<appKey>")
+    .option("--yes", "do not ask")
+    .action((appKey: string, opts: { yes?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        await confirmOrRefuse(
+          r.io,
+          opts.yes,
+          `Remove external key ${appKey} from ${r.account}? Its calls to ${r.account} fail at once.`,
+          "removing an external key",
+        );
+        await r.client.send("DELETE", externalPath(r, appKey));
+        r.result({ appKey, removed: true }, () => `External key ${appKey} removed from ${r.account}.`);
+      }),
+    );
+}

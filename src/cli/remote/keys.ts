@@ -1,0 +1,335 @@
+/**
+ * `latchkey keys …`: the account's generated keys through /v1/accounts/{account}/keys. A token (or
+ * a share link to it) is printed once, by create and renew, with a warning on stderr; list, show
+ * and export never carry one (the API does not return it).
+ */
+import type { Command } from "commander";
+import { api, type Query } from "../client.js";
+import { formatBytes, formatDate, renderFields, renderTable, roleNames } from "../table.js";
+import { type Registry, type Remote, remote } from "./context.js";
+import { download, patternCounter } from "./download.js";
+import { choice, chosenRoles, integer, noneOption, roleOption } from "./options.js";
+import { confirmOrRefuse } from "./prompt.js";
+import { registerReview } from "./review.js";
+
+export interface RoleRef {
+  id: number;
+  name: string;
+}
+
+export interface Key {
+  appKey: string;
+  name: string;
+  status: "active" | "inactive";
+  roles: RoleRef[];
+  creationDate: string;
+  creationDateToken: string;
+  creationDateNewToken: string | null;
+  pendingRenewal: boolean;
+  alert: "none" | "orange" | "red";
+  lastUsedAt: string | null;
+}
+
+interface KeyPage {
+  items: Key[];
+  nextCursor: string | null;
+  total: number;
+}
+
+type Issued = { key: Key; appToken: string } | { key: Key; shareUrl: string; shareExpiresAt: string };
+
+const MAX_PAGE = 200;
+
+export function keyTable(keys: readonly Key[]): string {
+  return renderTable(keys, [
+    { header: "appKey", value: (key) => key.appKey },
+    { header: "name", value: (key) => key.name },
+    { header: "status", value: (key) => (key.pendingRenewal ? `${key.status} (renewing)` : key.status) },
+    { header: "roles", value: (key) => roleNames(key.roles) },
+    { header: "alert", value: (key) => (key.alert === "none" ? "-" : key.alert) },
+    { header: "last used", value: (key) => formatDate(key.lastUsedAt) },
+  ]);
+}
+
+export function keyFields(key: Key): string {
+  return renderFields([
+    ["appKey", key.appKey],
+    ["name", key.name],
+    ["status", key.status],
+    ["roles", key.roles.map((role) => `${role.name} (${role.id})`).join(", ") || "none"],
+    ["alert", key.alert],
+    ["created", formatDate(key.creationDate)],
+    ["token created", formatDate(key.creationDateToken)],
+    [
+      "new token",
+      key.pendingRenewal ? `${formatDate(key.creationDateNewToken)} (old token still works)` : "-",
+    ],
+    ["last used", formatDate(key.lastUsedAt)],
+  ]);
+}
+
+/** Prints a fresh token or share link once, with the warning that it is not shown again. */
+function printIssued(remote: Remote, issued: Issued, headline: string): void {
+  remote.result(issued, () => {
+    const secret: [string, string][] =
+      "appToken" in issued
+        ? [["appToken", issued.appToken]]
+        : [
+            ["share link", issued.shareUrl],
+            ["link expires", issued.shareExpiresAt],
+          ];
+    return `${headline}\n${renderFields([["appKey", issued.key.appKey], ["name", issued.key.name], ...secret])}`;
+  });
+  remote.note(
+    "appToken" in issued
+      ? "warning: this is the only time the appToken is shown; store it now, in a secrets manager."
+      : "warning: the link reveals the token once and expires in 24 hours; it is not shown again.",
+  );
+}
+
+const keyPath = (remote: Remote, appKey: string) => api`/v1/accounts/${remote.account}/keys/${appKey}`;
+
+async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
+  const query: Query = {
+    q: opts.q,
+    status: opts.status,
+    role: opts.role,
+    alert: opts.alert,
+    sort: opts.sort,
+    order: opts.order,
+    limit: opts.limit ?? (opts.all ? MAX_PAGE : undefined),
+    cursor: opts.cursor,
+  };
+  const path = api`/v1/accounts/${remote.account}/keys`;
+  let page = await remote.client.get<KeyPage>(path, query);
+  const items = [...page.items];
+  while (opts.all && page.nextCursor) {
+    page = await remote.client.get<KeyPage>(path, { ...query, cursor: page.nextCursor });
+    items.push(...page.items);
+  }
+  const result = { items, nextCursor: page.nextCursor, total: page.total };
+  remote.result(result, () => {
+    if (items.length === 0) return "No keys.";
+    const footer = `${items.length} of ${result.total} key(s)`;
+    const more = result.nextCursor ? `; more with --cursor ${result.nextCursor} (or --all)` : "";
+    return `${keyTable(items)}\n${footer}${more}`;
+  });
+}
+
+interface ListOptions {
+  q?: string;
+  status?: string;
+  role?: number;
+  alert?: string;
+  sort?: string;
+  order?: string;
+  limit?: number;
+  cursor?: string;
+  all?: boolean;
+}
+
+async function exportKeys(remote: Remote, opts: { format: string; output?: string }): Promise<void> {
+  const counters: Record<string, () => (chunk: Uint8Array) => number> = {
+    csv: () => withoutHeader(patternCounter("\r\n")),
+    json: () => patternCounter('{"id":'),
+  };
+  const counter = counters[opts.format]?.();
+  const total = counter ? await exportTotal(remote) : undefined;
+  const done = await download(remote, {
+    path: api`/v1/accounts/${remote.account}/keys/export`,
+    query: { format: opts.format },
+    output: opts.output,
+    fallbackName: `latchkey-${remote.account}-keys.${opts.format}`,
+    label: `Exporting keys of ${remote.account}`,
+    ...(counter ? { rows: { count: counter, total, noun: "keys" } } : {}),
+  });
+  if (done.file === null) return;
+  remote.result({ file: done.file, format: opts.format, bytes: done.bytes }, () => {
+    return `Exported the keys of ${remote.account} to ${done.file} (${formatBytes(done.bytes)}).`;
+  });
+}
+
+/** The csv's first line is its header, not a key. */
+function withoutHeader(lines: (chunk: Uint8Array) => number): (chunk: Uint8Array) => number {
+  let header = 1;
+  return (chunk) => {
+    const count = lines(chunk);
+    const skipped = Math.min(header, count);
+    header -= skipped;
+    return count - skipped;
+  };
+}
+
+/** How many keys the export holds, for the progress bar: asked only when a bar is drawn. */
+async function exportTotal(remote: Remote): Promise<number | undefined> {
+  if (!remote.io.stderr.isTTY) return undefined;
+  try {
+    const [generated, external] = await Promise.all([
+      remote.client.get<KeyPage>(api`/v1/accounts/${remote.account}/keys`, { limit: 1 }),
+      remote.client.get<{ items: unknown[] }>(api`/v1/accounts/${remote.account}/external-keys`),
+    ]);
+    return generated.total + external.items.length;
+  } catch {
+    return undefined;
+  }
+}
+
+async function setActive(remote: Remote, appKey: string, active: boolean): Promise<void> {
+  const key = await remote.client.send<Key>("PATCH", keyPath(remote, appKey), { active });
+  remote.result(key, () => `Key ${key.appKey} is ${key.status}.`);
+}
+
+export function registerKeys(group: Command, registry: Registry): void {
+  group
+    .command("list")
+    .description("list generated keys (newest first), a page at a time or --all")
+    .option("--q <text>", "search in names and appKeys")
+    .addOption(choice("--status <status>", "only active or inactive keys", ["active", "inactive"]))
+    .option("--role <id>", "only keys holding this role", integer(1, Number.MAX_SAFE_INTEGER))
+    .addOption(choice("--alert <level>", "only keys at this renewal alert", ["none", "orange", "red"]))
+    .addOption(choice("--sort <field>", "sort by", ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"]))
+    .addOption(choice("--order <order>", "sort order", ["asc", "desc"]))
+    .option("--limit <n>", "keys per page (1-200; default 50, 200 with --all)", integer(1, MAX_PAGE))
+    .option("--cursor <cursor>", "continue after a previous page")
+    .option("--all", "follow nextCursor and list every matching key")
+    .action((opts: ListOptions, command: Command) => remote(registry, command, (r) => listKeys(r, opts)));
+
+  group
+    .command("create")
+    .description("generate a key; its token is printed once (no roles unless given: least privilege)")
+    .argument("<name>", "the key's name, unique in the account")
+    .addOption(roleOption("role to give the key"))
+    .option("--link", "answer with a single-use share link to the token instead of the token")
+    .action((name: string, opts: { role?: number[]; link?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        const body = {
+          name,
+          ...(opts.role ? { roles: opts.role } : {}),
+          ...(opts.link ? { delivery: "link" } : {}),
+        };
+        const issued = await r.client.send<Issued>("POST", api`/v1/accounts/${r.account}/keys`, body);
+        printIssued(r, issued, `Key created in ${r.account}.`);
+        if (issued.key.roles.length === 0)
+          r.note("note: the key holds no roles; give some with `latchkey keys roles`.");
+      }),
+    );
+
+  group
+    .command("show")
+    .description("show one key")
+    .argument("<appKey>")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const key = await r.client.get<Key>(keyPath(r, appKey));
+        r.result(key, () => keyFields(key));
+      }),
+    );
+
+  group
+    .command("activate")
+    .description("activate a key: its token authenticates again")
+    .argument("<appKey>")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, (r) => setActive(r, appKey, true)),
+    );
+
+  group
+    .command("deactivate")
+    .description("deactivate a key: calls with it fail (401) until it is activated")
+    .argument("<appKey>")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, (r) => setActive(r, appKey, false)),
+    );
+
+  group
+    .command("roles")
+    .description("replace the roles a key holds")
+    .argument("<appKey>")
+    .addOption(roleOption("role the key will hold"))
+    .addOption(noneOption())
+    .action((appKey: string, opts: { role?: number[]; none?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        const roles = chosenRoles(opts);
+        const key = await r.client.send<Key>("PUT", `${keyPath(r, appKey)}/roles`, { roles });
+        r.result(key, () => `Key ${key.appKey} now holds: ${roleNames(key.roles)}.`);
+      }),
+    );
+
+  group
+    .command("renew")
+    .description("start a token renewal: a new token, printed once; the old one works until complete-renewal")
+    .argument("<appKey>")
+    .addOption(
+      choice("--delete-old-token <when>", "now: remove the old token at once (default later)", [
+        "now",
+        "later",
+      ]),
+    )
+    .option("--link", "answer with a single-use share link to the new token")
+    .action((appKey: string, opts: { deleteOldToken?: string; link?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        const body = {
+          ...(opts.deleteOldToken ? { deleteOldToken: opts.deleteOldToken } : {}),
+          ...(opts.link ? { delivery: "link" } : {}),
+        };
+        const issued = await r.client.send<Issued>("POST", `${keyPath(r, appKey)}/renewal`, body);
+        printIssued(r, issued, `Token renewed for ${issued.key.appKey}.`);
+        if (issued.key.pendingRenewal)
+          r.note(
+            `note: the old token works until \`latchkey keys complete-renewal ${issued.key.appKey}\` ` +
+              `(or \`keys undo-renewal\` to keep it and drop the new one).`,
+          );
+      }),
+    );
+
+  group
+    .command("complete-renewal")
+    .description("complete a renewal: remove the old token, only the new one works")
+    .argument("<appKey>")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const key = await r.client.send<Key>("POST", `${keyPath(r, appKey)}/renewal/complete`);
+        r.result(key, () => `Renewal completed for ${key.appKey}: the old token no longer works.`);
+      }),
+    );
+
+  group
+    .command("undo-renewal")
+    .description("undo a renewal: discard the new token, the old one stays")
+    .argument("<appKey>")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const key = await r.client.send<Key>("DELETE", `${keyPath(r, appKey)}/renewal`);
+        r.result(key, () => `Renewal undone for ${key.appKey}: the new token was discarded.`);
+      }),
+    );
+
+  group
+    .command("delete")
+    .description("delete a key for good (asks on a terminal; needs --yes elsewhere)")
+    .argument("<appKey>")
+    .option("--yes", "do not ask: the key and its tokens are deleted at once")
+    .action((appKey: string, opts: { yes?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        await confirmOrRefuse(
+          r.io,
+          opts.yes,
+          `Delete key ${appKey} for good? Its tokens stop working at once; this cannot be undone.`,
+          "deleting a key",
+        );
+        await r.client.send("DELETE", keyPath(r, appKey));
+        r.result({ appKey, deleted: true }, () => `Key ${appKey} deleted.`);
+      }),
+    );
+
+  group
+    .command("export")
+    .description("export generated and external keys to a file (never a token); progress on a terminal")
+    .addOption(choice("--format <format>", "file format", ["csv", "json", "xlsx"]).default("csv"))
+    .option("--output <file>", "file to write, `-` for stdout (default: the server's file name, here)")
+    .action((opts: { format: string; output?: string }, command: Command) =>
+      remote(registry, command, (r) => exportKeys(r, opts)),
+    );
+
+  registerReview(group, registry);
+}

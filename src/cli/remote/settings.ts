@@ -1,0 +1,128 @@
+/**
+ * `latchkey settings get|set`: the account's API key settings
+ * (/v1/accounts/{account}/settings/api-keys). The API replaces the whole document, so `set` reads
+ * it, changes what the flags name, and writes it back. Webhooks are matched by URL: one already
+ * there keeps its id and signing secret; a new one gets a secret, printed once.
+ */
+import type { Command } from "commander";
+import { api } from "../client.js";
+import { UsageError } from "../output.js";
+import { formatDate, renderFields } from "../table.js";
+import { type Registry, type Remote, remote } from "./context.js";
+import { choice, collect, daysOrOff } from "./options.js";
+
+interface Webhook {
+  id: string;
+  url: string;
+}
+
+export interface Settings {
+  renewalPeriodMonths: 3 | 6;
+  notifications: { emails: string[]; webhooks: Webhook[] };
+  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
+  updatedAt: string | null;
+  webhookSecrets?: Record<string, string>;
+}
+
+export interface SetOptions {
+  renewalPeriod?: string;
+  email?: string[];
+  clearEmails?: boolean;
+  webhook?: string[];
+  clearWebhooks?: boolean;
+  deactivateUnusedDays?: number | null;
+  maxTokenAgeDays?: number | null;
+}
+
+const days = (value: number | null) => (value === null ? "off" : `${value} days`);
+
+export function settingsFields(settings: Settings): string {
+  const { notifications, policies } = settings;
+  return renderFields([
+    ["renewal period", `${settings.renewalPeriodMonths} months`],
+    ["alert emails", notifications.emails.join(", ") || "none"],
+    ["webhooks", notifications.webhooks.map((hook) => `${hook.id} ${hook.url}`).join(", ") || "none"],
+    ["deactivate unused after", days(policies.deactivateUnusedDays)],
+    ["max token age", days(policies.maxTokenAgeDays)],
+    ["updated", formatDate(settings.updatedAt, "-")],
+  ]);
+}
+
+/** The PUT body: the current settings with the flags' changes; refuses when no flag changes anything. */
+export function changedSettings(current: Settings, opts: SetOptions) {
+  const { renewalPeriodMonths, notifications, policies } = current;
+  const webhooks = opts.clearWebhooks
+    ? []
+    : opts.webhook
+      ? opts.webhook.map((url) => {
+          const known = notifications.webhooks.find((hook) => hook.url === url);
+          return known ? { id: known.id, url } : { url };
+        })
+      : notifications.webhooks.map(({ id, url }) => ({ id, url }));
+  const changes = [
+    opts.renewalPeriod,
+    opts.email,
+    opts.clearEmails,
+    opts.webhook,
+    opts.clearWebhooks,
+    opts.deactivateUnusedDays,
+    opts.maxTokenAgeDays,
+  ];
+  if (changes.every((change) => change === undefined))
+    throw new UsageError("nothing to change: give a setting");
+  return {
+    renewalPeriodMonths: opts.renewalPeriod === undefined ? renewalPeriodMonths : Number(opts.renewalPeriod),
+    notifications: { emails: opts.clearEmails ? [] : (opts.email ?? notifications.emails), webhooks },
+    policies: {
+      deactivateUnusedDays:
+        opts.deactivateUnusedDays === undefined ? policies.deactivateUnusedDays : opts.deactivateUnusedDays,
+      maxTokenAgeDays: opts.maxTokenAgeDays === undefined ? policies.maxTokenAgeDays : opts.maxTokenAgeDays,
+    },
+  };
+}
+
+const settingsPath = (r: Remote) => api`/v1/accounts/${r.account}/settings/api-keys`;
+
+export function registerSettings(group: Command, registry: Registry): void {
+  group
+    .command("get")
+    .description("show the account's API key settings")
+    .action((_opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const settings = await r.client.get<Settings>(settingsPath(r));
+        r.result(settings, () => settingsFields(settings));
+      }),
+    );
+
+  group
+    .command("set")
+    .description("change some API key settings; the others stay as they are")
+    .addOption(choice("--renewal-period <months>", "months before a token is in alert", ["3", "6"]))
+    .option("--email <address>", "alert email recipient; the list becomes those given (repeat)", collect)
+    .option("--clear-emails", "no alert emails")
+    .option("--webhook <url>", "alert webhook; the list becomes those given (repeat)", collect)
+    .option("--clear-webhooks", "no alert webhooks")
+    .option("--deactivate-unused-days <n|off>", "deactivate keys unused for n days, or off", daysOrOff(3650))
+    .option(
+      "--max-token-age-days <n|off>",
+      "deactivate keys whose token is older than n days, or off",
+      daysOrOff(3650),
+    )
+    .action((opts: SetOptions, command: Command) =>
+      remote(registry, command, async (r) => {
+        if ((opts.email && opts.clearEmails) || (opts.webhook && opts.clearWebhooks))
+          throw new UsageError("give a list or clear it, not both");
+        const current = await r.client.get<Settings>(settingsPath(r));
+        const updated = await r.client.send<Settings>("PUT", settingsPath(r), changedSettings(current, opts));
+        const secrets = Object.entries(updated.webhookSecrets ?? {});
+        r.result(updated, () => {
+          const lines = [`Settings of ${r.account} saved.`, settingsFields(updated)];
+          if (secrets.length > 0)
+            lines.push(renderFields(secrets.map(([id, secret]) => [`secret of ${id}`, secret])));
+          return lines.join("\n");
+        });
+        if (secrets.length > 0)
+          r.note("warning: this is the only time the webhook signing secrets are shown; store them now.");
+      }),
+    );
+}

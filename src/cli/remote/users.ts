@@ -1,0 +1,109 @@
+/**
+ * `latchkey users …`: people who sign in to the admin, and their roles in the account
+ * (/v1/accounts/{account}/users). A user is named by id or by email. A generated password is
+ * printed once, with a warning on stderr.
+ */
+import type { Command } from "commander";
+import { api } from "../client.js";
+import { UsageError } from "../output.js";
+import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
+import { type Registry, type Remote, remote } from "./context.js";
+import type { RoleRef } from "./keys.js";
+import { chosenRoles, noneOption, roleOption } from "./options.js";
+import { confirmOrRefuse } from "./prompt.js";
+
+export interface User {
+  id: string;
+  email: string;
+  roles: RoleRef[];
+  addedAt: string;
+}
+
+export function userTable(users: readonly User[]): string {
+  return renderTable(users, [
+    { header: "id", value: (user) => user.id },
+    { header: "email", value: (user) => user.email },
+    { header: "roles", value: (user) => roleNames(user.roles) },
+    { header: "added", value: (user) => formatDate(user.addedAt) },
+  ]);
+}
+
+const usersPath = (r: Remote) => api`/v1/accounts/${r.account}/users`;
+
+/** A user id as given, or the id of the account's user with that email. */
+async function userId(r: Remote, user: string): Promise<string> {
+  if (!user.includes("@")) return user;
+  const { items } = await r.client.get<{ items: User[] }>(usersPath(r));
+  const found = items.find((item) => item.email.toLowerCase() === user.trim().toLowerCase());
+  if (!found) throw new UsageError(`no user with email ${user} in ${r.account}`);
+  return found.id;
+}
+
+export function registerUsers(group: Command, registry: Registry): void {
+  group
+    .command("list")
+    .description("list the account's users and their roles")
+    .action((_opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const page = await r.client.get<{ items: User[] }>(usersPath(r));
+        r.result(page, () => (page.items.length === 0 ? "No users." : userTable(page.items)));
+      }),
+    );
+
+  group
+    .command("create")
+    .description("add a user by email (created when new, with a generated password printed once)")
+    .argument("<email>")
+    .addOption(roleOption("role the user will hold in the account"))
+    .action((email: string, opts: { role?: number[] }, command: Command) =>
+      remote(registry, command, async (r) => {
+        const body = { email, ...(opts.role ? { roles: opts.role } : {}) };
+        const added = await r.client.send<{ user: User; password?: string }>("POST", usersPath(r), body);
+        r.result(added, () => {
+          const fields: [string, string][] = [
+            ["id", added.user.id],
+            ["email", added.user.email],
+            ["roles", roleNames(added.user.roles)],
+          ];
+          if (added.password) fields.push(["password", added.password]);
+          return `User added to ${r.account}.\n${renderFields(fields)}`;
+        });
+        if (added.password)
+          r.note(
+            "warning: this is the only time the password is shown; hand it over safely and have it changed.",
+          );
+        else r.note("note: the user already existed; their password is unchanged.");
+      }),
+    );
+
+  group
+    .command("roles")
+    .description("replace a user's roles in the account")
+    .argument("<user>", "user id or email")
+    .addOption(roleOption("role the user will hold"))
+    .addOption(noneOption())
+    .action((user: string, opts: { role?: number[]; none?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        const roles = chosenRoles(opts);
+        const id = await userId(r, user);
+        const updated = await r.client.send<User>("PUT", api`/v1/accounts/${r.account}/users/${id}/roles`, {
+          roles,
+        });
+        r.result(updated, () => `User ${updated.email} now holds: ${roleNames(updated.roles)}.`);
+      }),
+    );
+
+  group
+    .command("delete")
+    .description("remove a user from the account (asks on a terminal; needs --yes elsewhere)")
+    .argument("<user>", "user id or email")
+    .option("--yes", "do not ask")
+    .action((user: string, opts: { yes?: boolean }, command: Command) =>
+      remote(registry, command, async (r) => {
+        await confirmOrRefuse(r.io, opts.yes, `Remove user ${user} from ${r.account}?`, "removing a user");
+        const id = await userId(r, user);
+        await r.client.send("DELETE", api`/v1/accounts/${r.account}/users/${id}`);
+        r.result({ id, deleted: true }, () => `User ${user} removed from ${r.account}.`);
+      }),
+    );
+}

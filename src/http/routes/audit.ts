@@ -1,0 +1,202 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type AuditFilters, parseInstant } from "../../services/audit-log.js";
+import type { Services } from "../../services/index.js";
+import type { AppEnv } from "../context.js";
+import { AccountParam, jsonResponse, problemResponses } from "../schemas.js";
+import type { Secure } from "../secure.js";
+
+/**
+ * The audit log (SPEC §3): list with filters, streamed export, and the check of the account's hash
+ * chain (docs/audit.md). All three need ViewAuditLog. An export failing after its first byte is
+ * logged and aborted, never left looking complete.
+ */
+
+const tags = ["Audit log"];
+const access = { resource: "ViewAuditLog" };
+
+const ACTION = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?$/;
+const Instant = z
+  .string()
+  .max(40)
+  .refine((text) => parseInstant(text) !== undefined, {
+    message: "must be an ISO 8601 date or date-time with a zone, e.g. 2026-11-26 or 2026-11-26T10:00:00Z",
+  });
+
+const Filters = {
+  action: z
+    .string()
+    .max(100)
+    .regex(ACTION, "must be an action such as key.created, or a prefix ending in a dot such as key.")
+    .optional()
+    .openapi({ description: "Exact action, or a prefix ending in `.` (e.g. `key.`)", example: "key." }),
+  actor: z
+    .string()
+    .min(1)
+    .max(320)
+    .optional()
+    .openapi({ description: "Actor id or label: a user id or email, an appKey, or `system`" }),
+  target: z.string().min(1).max(200).optional().openapi({ description: "Target id, e.g. an appKey" }),
+  from: Instant.optional().openapi({ description: "Events at or after this instant (ISO 8601)" }),
+  to: Instant.optional().openapi({ description: "Events before this instant (ISO 8601)" }),
+};
+
+const ListQuery = z.strictObject({
+  ...Filters,
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+const AuditItemSchema = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    account: z.string(),
+    actor: z.object({
+      type: z.string().openapi({ description: "user, key or system" }),
+      id: z.string().openapi({ description: "User id, appKey, or system" }),
+      label: z.string().openapi({ description: "Email, appKey, or system" }),
+    }),
+    action: z.string(),
+    target: z.object({ type: z.string().nullable(), id: z.string().nullable() }).nullable(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    requestId: z.string().nullable(),
+    data: z.unknown().openapi({ description: "Before/after of the changed fields, or other facts" }),
+    seq: z.number().int(),
+    hash: z.string().nullable(),
+    prevHash: z.string().nullable(),
+  })
+  .openapi("AuditEvent");
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/audit",
+  tags,
+  summary: "List audit events, newest first",
+  request: { params: AccountParam, query: ListQuery },
+  responses: {
+    200: jsonResponse(
+      z.object({ items: z.array(AuditItemSchema), nextCursor: z.string().nullable() }),
+      "A page of events",
+    ),
+    ...problemResponses(400, 401, 403),
+  },
+});
+
+const binary = { schema: z.string().openapi({ format: "binary" }) };
+
+const exportLog = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/audit/export",
+  tags,
+  summary: "Export audit events as csv (default) or json, oldest first",
+  description:
+    "Streams every event matching the filters, up to the newest one at the start of the export. " +
+    "json: `{items:[…]}` with items as the list shows them. csv: one row per event, `data` as JSON.",
+  request: {
+    params: AccountParam,
+    query: z.strictObject({ format: z.enum(["csv", "json"]).default("csv"), ...Filters }),
+  },
+  responses: {
+    200: { description: "The export, as an attachment", content: { "text/csv": binary, "application/json": binary } },
+    ...problemResponses(400, 401, 403),
+  },
+});
+
+const BrokenSchema = z.object({
+  account: z.string(),
+  id: z.string().nullable(),
+  seq: z.number().int().nullable(),
+  reason: z.enum(["hash_mismatch", "prev_hash_mismatch", "head_mismatch", "head_missing"]),
+  detail: z.string(),
+});
+
+const verify = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/audit/verify",
+  tags,
+  summary: "Check the account's audit hash chain",
+  request: { params: AccountParam },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        ok: z.boolean(),
+        checked: z.number().int(),
+        firstBroken: BrokenSchema.nullable(),
+        head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
+      }),
+      "The outcome; a broken chain is still a 200 with ok false",
+    ),
+    ...problemResponses(401, 403),
+  },
+});
+
+type FilterQuery = Partial<Record<"action" | "actor" | "target" | "from" | "to", string | undefined>>;
+
+function filtersOf(query: FilterQuery) {
+  const filters: AuditFilters = {};
+  if (query.action !== undefined) filters.action = query.action;
+  if (query.actor !== undefined) filters.actor = query.actor;
+  if (query.target !== undefined) filters.target = query.target;
+  if (query.from !== undefined) filters.from = parseInstant(query.from) as number;
+  if (query.to !== undefined) filters.to = parseInstant(query.to) as number;
+  return filters;
+}
+
+export function auditRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
+  const { auditLog } = services;
+
+  app.openapi(secure(access, list), async (c) => {
+    const { account } = c.req.valid("param");
+    const query = c.req.valid("query");
+    const page = { limit: query.limit, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) };
+    return c.json(await auditLog.list(account, filtersOf(query), page), 200);
+  });
+
+  app.openapi(secure(access, exportLog), async (c) => {
+    const { account } = c.req.valid("param");
+    const query = c.req.valid("query");
+    const exported = await auditLog.openExport(account, query.format, filtersOf(query));
+    const log = c.get("log");
+    const requestId = c.get("requestId");
+    const body = webStream(exported.body, (error) => {
+      log.error({ err: error, requestId, account }, "audit export failed mid-stream; aborted");
+    });
+    return c.body(body, 200, {
+      "content-type": exported.contentType,
+      "content-disposition": `attachment; filename="${exported.filename}"`,
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    });
+  });
+
+  app.openapi(secure(access, verify), async (c) => {
+    const { account } = c.req.valid("param");
+    const { ok, checked, firstBroken, head } = await auditLog.verify(account);
+    return c.json({ ok, checked, firstBroken, head }, 200);
+  });
+}
+
+/** Pull-driven: the next page is read only when the client has taken the previous one. */
+function webStream(source: AsyncIterable<string>, onError: (error: unknown) => void): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await iterator.next();
+          if (next.done) controller.close();
+          else controller.enqueue(encoder.encode(next.value));
+        } catch (error) {
+          onError(error);
+          controller.error(new Error("audit export aborted"));
+        }
+      },
+      async cancel() {
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
