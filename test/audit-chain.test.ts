@@ -76,7 +76,12 @@ describe.each(["sqlite", "postgres"] as const)("tampering is found and named (%s
     for (const name of ["one", "two", "three"]) await h.createKey(name, [], account, as);
     const events = await h.store.listAuditEvents({ account, order: "asc", limit: 100 });
     expect(events).toHaveLength(6);
-    return { account, as, events, verify: () => h.request("GET", `/v1/accounts/${account}/audit/verify`, { as }) };
+    return {
+      account,
+      as,
+      events,
+      verify: () => h.request("GET", `/v1/accounts/${account}/audit/verify`, { as }),
+    };
   }
 
   it("an intact chain checks", async () => {
@@ -94,7 +99,9 @@ describe.each(["sqlite", "postgres"] as const)("tampering is found and named (%s
     it(`a middle event whose ${column} was set to ${value} is named (hash_mismatch)`, async () => {
       const { account, as, events, verify } = await seeded();
       const middle = events[3];
-      await sql`update audit_events set ${sql.ref(column)} = ${value} where id = ${middle?.id}`.execute(h.raw());
+      await sql`update audit_events set ${sql.ref(column)} = ${value} where id = ${middle?.id}`.execute(
+        h.raw(),
+      );
       const res = await verify();
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
@@ -149,7 +156,10 @@ describe.each(["sqlite", "postgres"] as const)("tampering is found and named (%s
     const report = await verifyAuditChain(h.store);
     expect(report.ok).toBe(false);
     expect(report.accounts.find((a) => a.account === intact.account)).toMatchObject({ ok: true, checked: 6 });
-    expect(report.accounts.find((a) => a.account === broken.account)).toMatchObject({ ok: false, checked: 1 });
+    expect(report.accounts.find((a) => a.account === broken.account)).toMatchObject({
+      ok: false,
+      checked: 1,
+    });
     expect((await verifyAuditChain(h.store, intact.account)).ok).toBe(true);
   });
 });
@@ -171,7 +181,11 @@ describe("concurrent changes in one account (postgres)", () => {
     const events = await h.store.listAuditEvents({ account: "acme", order: "asc", limit: 1000 });
     expect(events).toHaveLength(3 + 50);
     expect(new Set(events.map((e) => e.prevHash)).size).toBe(events.length);
-    expect(await verifyAuditChain(h.store, "acme")).toMatchObject({ ok: true, checked: 53, firstBroken: null });
+    expect(await verifyAuditChain(h.store, "acme")).toMatchObject({
+      ok: true,
+      checked: 53,
+      firstBroken: null,
+    });
   });
 
   it("also through bare store transactions racing on the head", async () => {
@@ -208,47 +222,57 @@ function event(account: string, i: number) {
   };
 }
 
-describe.each(["sqlite", "postgres"] as const)("migration 0006 chains an earlier release's events (%s)", (kind) => {
-  it("gives every stored event its link and each account its head", async () => {
-    const { store, db, done } = await at0005(kind);
-    try {
-      for (const [account, count] of [
-        ["old-a", 700],
-        ["old-b", 3],
-      ] as const) {
-        const rows = Array.from({ length: count }, (_, i) => event(account, i)).map((e) => ({
-          id: e.id,
-          account: e.account,
-          at: e.at,
-          actor_type: e.actorType,
-          actor_id: e.actorId,
-          actor_label: e.actorLabel,
-          action: e.action,
-          target_type: e.targetType,
-          target_id: e.targetId,
-          data: JSON.stringify(e.data),
-        }));
-        for (let i = 0; i < rows.length; i += 100) {
-          await db.insertInto("audit_events").values(rows.slice(i, i + 100)).execute();
+describe.each(["sqlite", "postgres"] as const)(
+  "migration 0006 chains an earlier release's events (%s)",
+  (kind) => {
+    it("gives every stored event its link and each account its head", async () => {
+      const { store, db, done } = await at0005(kind);
+      try {
+        for (const [account, count] of [
+          ["old-a", 700],
+          ["old-b", 3],
+        ] as const) {
+          const rows = Array.from({ length: count }, (_, i) => event(account, i)).map((e) => ({
+            id: e.id,
+            account: e.account,
+            at: e.at,
+            actor_type: e.actorType,
+            actor_id: e.actorId,
+            actor_label: e.actorLabel,
+            action: e.action,
+            target_type: e.targetType,
+            target_id: e.targetId,
+            data: JSON.stringify(e.data),
+          }));
+          for (let i = 0; i < rows.length; i += 100) {
+            await db
+              .insertInto("audit_events")
+              .values(rows.slice(i, i + 100))
+              .execute();
+          }
         }
+        await store.migrate();
+        const report = await verifyAuditChain(store);
+        expect(report).toMatchObject({ ok: true, checked: 703, firstBroken: null });
+        expect(report.accounts.map((a) => a.account)).toEqual(["old-a", "old-b"]);
+        await store.appendAudit(event("old-b", 3));
+        expect(await verifyAuditChain(store, "old-b")).toMatchObject({ ok: true, checked: 4 });
+      } finally {
+        await done();
       }
-      await store.migrate();
-      const report = await verifyAuditChain(store);
-      expect(report).toMatchObject({ ok: true, checked: 703, firstBroken: null });
-      expect(report.accounts.map((a) => a.account)).toEqual(["old-a", "old-b"]);
-      await store.appendAudit(event("old-b", 3));
-      expect(await verifyAuditChain(store, "old-b")).toMatchObject({ ok: true, checked: 4 });
-    } finally {
-      await done();
-    }
-  });
-});
+    });
+  },
+);
 
 /** A database as release 0005 left it, and a store (not migrated yet) on it. */
-async function at0005(kind: Dialect): Promise<{ store: Store; db: Kysely<Database>; done: () => Promise<void> }> {
+async function at0005(
+  kind: Dialect,
+): Promise<{ store: Store; db: Kysely<Database>; done: () => Promise<void> }> {
   const names = ["0001_initial", "0002_key_lifecycle", "0003_key_counts", "0004_usage", "0005_signing_keys"];
   const all = buildMigrations(kind);
-  const migrations = Object.fromEntries(names.map((name) => [name, all[name] as NonNullable<(typeof all)[string]>]));
+  const migrations = Object.fromEntries(
+    names.map((name) => [name, all[name] as NonNullable<(typeof all)[string]>]),
+  );
   if (kind === "sqlite") {
     const dir = await mkdtemp(join(tmpdir(), "latchkey-audit-upgrade-"));
     const file = join(dir, "latchkey.db");
@@ -280,7 +304,11 @@ async function at0005(kind: Dialect): Promise<{ store: Store; db: Kysely<Databas
   };
 }
 
-async function migrateOnly(db: Kysely<Database>, migrations: ReturnType<typeof buildMigrations>, schema?: string) {
+async function migrateOnly(
+  db: Kysely<Database>,
+  migrations: ReturnType<typeof buildMigrations>,
+  schema?: string,
+) {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },

@@ -84,7 +84,8 @@ export function chainFieldsOf(row: AuditRow): AuditChainFields {
     account: row.account,
     actor: { type: row.actorType, id: row.actorId, label: row.actorLabel },
     action: row.action,
-    target: row.targetType === null && row.targetId === null ? null : { type: row.targetType, id: row.targetId },
+    target:
+      row.targetType === null && row.targetId === null ? null : { type: row.targetType, id: row.targetId },
     ip: row.ip,
     userAgent: row.userAgent,
     requestId: row.requestId,

@@ -177,8 +177,12 @@ async function problemOf(response: Response): Promise<ApiError> {
 function transportError(error: unknown, baseUrl: string, timeout: number | undefined): TransportError {
   if (error instanceof DOMException && error.name === "TimeoutError")
     return new TransportError("TIMEOUT", `no answer from ${baseUrl} within ${(timeout ?? 0) / 1000} s`);
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  const cause = error instanceof Error ? error.cause : undefined;
   const reason =
-    typeof cause?.code === "string" ? cause.code : error instanceof Error ? error.message : "failed";
+    cause instanceof Error
+      ? (("code" in cause && typeof cause.code === "string" ? cause.code : undefined) ?? cause.message)
+      : error instanceof Error
+        ? error.message
+        : "failed";
   return new TransportError("CONNECTION_FAILED", `cannot reach ${baseUrl}: ${reason}`);
 }

@@ -206,7 +206,8 @@ function csvRow(item: AuditItem): (string | null)[] {
 
 async function* csvBody(pages: AsyncGenerator<AuditItem[]>): AsyncGenerator<string> {
   yield csvLine(AUDIT_CSV_COLUMNS);
-  for await (const page of pages) if (page.length > 0) yield page.map((item) => csvLine(csvRow(item))).join("");
+  for await (const page of pages)
+    if (page.length > 0) yield page.map((item) => csvLine(csvRow(item))).join("");
 }
 
 /** `{"items":[…]}`, each item as the list endpoint shows it. */
@@ -315,9 +316,10 @@ export async function verifyAuditChain(store: StoreOps, account?: string): Promi
  * `…+02:00`) as ms since the epoch; undefined for anything else, impossible dates included.
  */
 export function parseInstant(text: string): number | undefined {
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.\d{1,9})?)?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/i.exec(
-    text,
-  );
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})(?:T([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.\d{1,9})?)?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/i.exec(
+      text,
+    );
   if (!match) return undefined;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const date = new Date(Date.UTC(year, month - 1, day));

@@ -1,9 +1,9 @@
 /**
  * Export of an account's keys (SPEC §2.4) as csv, json or xlsx, streamed: generated keys are read
- * 200 at a time in creation order, and the next page is read only when the client has taken what
- * came before (csv and json: on demand; xlsx: a bounded backlog ahead), so memory stays flat however
- * many keys there are. No token or token hash goes into a row: rows are built field by field from
- * the key's public facts.
+ * a page at a time in creation order (200 keys; 50 for xlsx, see writeWorkbook), and the next page is
+ * read only when the client has taken what came before (csv and json: on demand; xlsx: once the zip
+ * writer has compressed the previous one), so memory stays flat however many keys there are. No
+ * token or token hash goes into a row: rows are built field by field from the key's public facts.
  */
 import { PassThrough } from "node:stream";
 import { alertLevel } from "../core/alerts.js";
@@ -49,6 +49,8 @@ export interface KeyExport {
 }
 
 const PAGE_SIZE = 200;
+/** Smaller pages for xlsx: less is alive while ExcelJS renders a page (see writeWorkbook). */
+const XLSX_PAGE_SIZE = 50;
 const ROLE_SEPARATOR = "; ";
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   csv: "text/csv; charset=utf-8; header=present",
@@ -59,23 +61,31 @@ const CONTENT_TYPES: Record<ExportFormat, string> = {
 export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;
 
-  async function* generatedPages(account: string, context: RowContext): Pages {
+  async function* generatedPages(account: string, context: RowContext, pageSize: number): Pages {
     let after: KeyListQuery["after"];
     for (;;) {
-      const query: KeyListQuery = {
-        account,
-        sort: "createdAt",
-        order: "asc",
-        limit: PAGE_SIZE,
-        skipTotal: true,
-      };
-      if (after) query.after = after;
-      const page = await store.listKeys(query);
-      yield page.items.map((key) => generatedRow(key, context));
-      const last = page.items.at(-1);
-      if (!page.hasMore || !last) return;
-      after = { value: last.createdAt, id: last.id };
+      const page = await readPage(account, context, pageSize, after);
+      // Only the rows are kept while the consumer works on them; the key records are gone.
+      yield page.rows;
+      if (!page.next) return;
+      after = page.next;
     }
+  }
+
+  async function readPage(
+    account: string,
+    context: RowContext,
+    limit: number,
+    after: KeyListQuery["after"],
+  ): Promise<{ rows: Row[]; next: KeyListQuery["after"] }> {
+    const query: KeyListQuery = { account, sort: "createdAt", order: "asc", limit, skipTotal: true };
+    if (after) query.after = after;
+    const { items, hasMore } = await store.listKeys(query);
+    const last = items.at(-1);
+    return {
+      rows: items.map((key) => generatedRow(key, context)),
+      next: hasMore && last ? { value: last.createdAt, id: last.id } : undefined,
+    };
   }
 
   /** The store lists external keys in one call (an account adds few); written out page by page all the same. */
@@ -108,7 +118,7 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
     const excel = format === "xlsx" ? (await import("exceljs")).default : undefined;
     const names = new Map((await roles.list(store, account)).map((role) => [role.id, role.name]));
     const context = { names, period: await renewalPeriodOf(store, account), now: clock.now() };
-    const generated = generatedPages(account, context);
+    const generated = generatedPages(account, context, excel ? XLSX_PAGE_SIZE : PAGE_SIZE);
     const external = externalPages(account, names);
     const day = iso(context.now).slice(0, 10);
     const body = excel
@@ -215,16 +225,36 @@ function xlsxBody(ExcelJS: Excel, generated: Pages, external: Pages): AsyncItera
   return out;
 }
 
+/**
+ * Buffer of the zip writer (archiver) between compression and `out`. Archiver's own default is
+ * 1 MiB each way, which a slow client fills with compressed output.
+ */
+const ZIP_BUFFER_BYTES = 16 * 1024;
+
+/**
+ * Memory (measured in bench/export.mjs; see bench/README.md): compression runs on libuv's thread
+ * pool while this function renders the next rows, and ExcelJS hands the zip writer sheet XML in
+ * 64 KiB buffers. Whatever is still alive when the young generation is collected twice is moved to
+ * V8's old generation and then freed only by a full collection; on a busy machine the zip writer
+ * fell behind, every XML buffer and page of keys lived that long, and the peak grew with the number
+ * of keys. So pages are small and the writer waits until everything it wrote is compressed (and
+ * `out` has room) before it reads the next page: rendering and compression take turns, and what is
+ * in flight dies young.
+ */
 async function writeWorkbook(
   ExcelJS: Excel,
   out: PassThrough,
   generated: Pages,
   external: Pages,
 ): Promise<void> {
+  // `highWaterMark` is an archiver option that ExcelJS passes on but does not declare; `zlib` is
+  // the default level, stated so that the object is recognised as zip options.
+  const zip = { highWaterMark: ZIP_BUFFER_BYTES, zlib: { level: 6 } };
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: out,
     useStyles: false,
     useSharedStrings: false,
+    zip,
   });
   const sheets = [
     ["Generated", generated, GENERATED_COLUMNS],
@@ -243,48 +273,57 @@ async function writeWorkbook(
   await workbook.commit();
 }
 
-/** Sheet XML waiting for the zip writer beyond which the next page waits. */
-const MAX_XML_BACKLOG = 256 * 1024;
-
 /**
  * ExcelJS's streaming writer ignores backpressure (exceljs#734): a committed row goes to the zip
- * writer whatever its backlog, and compression runs behind. So after each page we wait while the
- * zip writer's input backlog or the output buffer is full. The backlog is read from ExcelJS and
- * readable-stream internals (exceljs 4.4); should they change, only the output buffer is watched,
- * and the export test with a stalled reader fails.
+ * writer whatever its backlog. So after each page we wait while the output buffer is full or the
+ * zip writer has sheet XML it has not compressed yet. The backlog is read from ExcelJS and Node
+ * stream internals (exceljs 4.4); should they change, only the output buffer is watched, and the
+ * export tests with a stalled reader and on memory fail.
  */
 async function settle(sheet: unknown, out: PassThrough): Promise<void> {
   for (;;) {
     if (out.destroyed) return;
     const input = zipInput(sheet);
     if (out.writableNeedDrain) await drainOf(out, out);
-    else if (input && input.backlog() > MAX_XML_BACKLOG) await drainOf(input.stream, out);
+    else if (input?.pending()) await drainOf(input.stream, out);
     else return;
   }
 }
 
 interface InternalStream {
-  _writableState?: { length?: unknown };
+  destroyed?: boolean;
+  _writableState?: { length?: unknown; needDrain?: unknown };
   on(event: string, listener: () => void): unknown;
   off(event: string, listener: () => void): unknown;
 }
 
-function zipInput(sheet: unknown): { stream: InternalStream; backlog(): number } | undefined {
+/**
+ * The zip writer's input (the deflate stream ExcelJS pipes the sheet into). `pending` is true while
+ * written XML is not compressed yet and a 'drain' will announce the end: ExcelJS writes 64 KiB at a
+ * time, above the stream's 16 KiB high-water mark, so every write sets `needDrain`.
+ */
+function zipInput(sheet: unknown): { stream: InternalStream; pending(): boolean } | undefined {
   const pipes = (sheet as { stream?: { pipes?: unknown } }).stream?.pipes;
   const stream = Array.isArray(pipes) ? (pipes[0] as InternalStream | undefined) : undefined;
-  if (typeof stream?._writableState?.length !== "number") return undefined;
-  return { stream, backlog: () => Number(stream._writableState?.length ?? 0) };
+  const state = stream?._writableState;
+  if (!stream || typeof state?.length !== "number") return undefined;
+  return {
+    stream,
+    pending: () => !stream.destroyed && Number(state.length) > 0 && state.needDrain === true,
+  };
 }
 
-/** Resolves when `stream` drains, or when `out` closes (the reader went away). */
+/** Resolves when `stream` drains, or when it or `out` closes (the reader went away). */
 function drainOf(stream: InternalStream, out: PassThrough): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off("drain", done);
+      stream.off("close", done);
       out.off("close", done);
       resolve();
     };
     stream.on("drain", done);
+    stream.on("close", done);
     out.on("close", done);
   });
 }

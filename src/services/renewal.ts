@@ -90,7 +90,12 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
         const target = { account, keyId: key.id, appKey, tokenId: token.id };
         const result = await deliver(tx, target, appToken, delivery);
         const [before, pending] = [tokenDates(key.tokens), tokenDates([...key.tokens, token])];
-        await audit(tx, actor, key, "key.renewal_started", { deleteOldToken, delivery, before, after: pending });
+        await audit(tx, actor, key, "key.renewal_started", {
+          deleteOldToken,
+          delivery,
+          before,
+          after: pending,
+        });
         if (deleteOldToken === "now") {
           await tx.dropOldToken(key.id, now);
           const after = tokenDates([token]);

@@ -112,7 +112,8 @@ export async function listAuditEvents(db: Kysely<Database>, query: AuditQuery): 
   const prefix = query.actionPrefix;
   if (prefix !== undefined) q = q.where(sql<string>`substr(action, 1, ${prefix.length})`, "=", prefix);
   const actor = query.actor;
-  if (actor !== undefined) q = q.where((eb) => eb.or([eb("actor_id", "=", actor), eb("actor_label", "=", actor)]));
+  if (actor !== undefined)
+    q = q.where((eb) => eb.or([eb("actor_id", "=", actor), eb("actor_label", "=", actor)]));
   if (query.targetId !== undefined) q = q.where("target_id", "=", query.targetId);
   if (query.from !== undefined) q = q.where("at", ">=", query.from);
   if (query.to !== undefined) q = q.where("at", "<", query.to);
@@ -144,7 +145,12 @@ export async function listAuditAccounts(db: Kysely<Database>): Promise<string[]>
  * then records each account's head.
  */
 export async function chainExistingEvents(db: Kysely<Database>): Promise<void> {
-  const accounts = await db.selectFrom("audit_events").select("account").distinct().orderBy("account").execute();
+  const accounts = await db
+    .selectFrom("audit_events")
+    .select("account")
+    .distinct()
+    .orderBy("account")
+    .execute();
   for (const { account } of accounts) {
     let prevHash: string | null = null;
     let lastSeq = 0;

@@ -450,6 +450,9 @@ async function runMigrator(db: Kysely<Database>, dialect: Dialect, schema?: stri
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => buildMigrations(dialect) },
+    // Migrations are independent of each other's order within a release: a database that ran a
+    // later-numbered one first (a development build) still takes the rest.
+    allowUnorderedMigrations: true,
     // Without a schema Kysely looks for its bookkeeping tables in *any* schema, which goes wrong when
     // several latchkey schemas share one database (test runs, staging next to production).
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),

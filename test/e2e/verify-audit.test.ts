@@ -28,7 +28,9 @@ async function sqliteTarget(): Promise<Target> {
       const db = new SqliteDatabase(join(dir, "latchkey.db"));
       try {
         const prepared = db.prepare(statement);
-        return prepared.reader ? (prepared.all(...params) as never) : (prepared.run(...params), []);
+        if (prepared.reader) return prepared.all(...params) as { id: string; seq: number }[];
+        prepared.run(...params);
+        return [];
       } finally {
         db.close();
       }
@@ -52,7 +54,10 @@ async function postgresTarget(): Promise<Target> {
       const client = new pg.Client({ connectionString: url.toString() });
       await client.connect();
       try {
-        const numbered = statement.replace(/\?/g, (_, offset: number) => `$${statement.slice(0, offset).split("?").length}`);
+        const numbered = statement.replace(
+          /\?/g,
+          (_, offset: number) => `$${statement.slice(0, offset).split("?").length}`,
+        );
         return (await client.query(numbered, params)).rows.map((r) => ({ id: r.id, seq: Number(r.seq) }));
       } finally {
         await client.end();
@@ -77,7 +82,10 @@ describe.each([
   beforeAll(async () => {
     target = await open();
     for (const account of ["acme", "beta"]) {
-      const init = await runCli(["init", "--account", account, "--email", `owner@${account}.test`, "--json"], target.env);
+      const init = await runCli(
+        ["init", "--account", account, "--email", `owner@${account}.test`, "--json"],
+        target.env,
+      );
       expect(init.code, init.stderr).toBe(0);
     }
   });
@@ -95,9 +103,14 @@ describe.each([
   });
 
   it("exits 1 naming the first broken event once a stored row was edited", async () => {
-    const rows = await target.exec("select id, seq from audit_events where account = ? order by seq", ["acme"]);
+    const rows = await target.exec("select id, seq from audit_events where account = ? order by seq", [
+      "acme",
+    ]);
     const middle = rows[1] as { id: string; seq: number };
-    await target.exec("update audit_events set data = ? where id = ?", ['{"after":{"email":"evil@x.test"}}', middle.id]);
+    await target.exec("update audit_events set data = ? where id = ?", [
+      '{"after":{"email":"evil@x.test"}}',
+      middle.id,
+    ]);
     const json = await runCli(["verify-audit", "--json"], target.env);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({

@@ -132,7 +132,9 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
     });
     expectOneEvent(events, want("user.removed", res.requestId), [generated]);
     events = await client.during("acme", async () => {
-      res = await client.call("POST", users, { body: { email: "chosen@acme.test", password: "a chosen password 42" } });
+      res = await client.call("POST", users, {
+        body: { email: "chosen@acme.test", password: "a chosen password 42" },
+      });
     });
     const chosen = { ...want("user.added", res.requestId), target: { type: "user", id: res.body.user.id } };
     expectOneEvent(events, chosen, ["a chosen password 42"]);
@@ -153,7 +155,10 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
           as: gamma,
           body: {
             renewalPeriodMonths: 3,
-            notifications: { emails: ["ops@gamma.test"], webhooks: [{ url: hooks.url, secret: WEBHOOK_SECRET }] },
+            notifications: {
+              emails: ["ops@gamma.test"],
+              webhooks: [{ url: hooks.url, secret: WEBHOOK_SECRET }],
+            },
             policies: { deactivateUnusedDays: null, maxTokenAgeDays: 1 },
           },
         });
@@ -161,7 +166,14 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
       expect(res.status).toBe(200);
       const actor = { type: "key", id: gamma.appKey, label: gamma.appKey };
       const target = { type: "settings", id: "api-keys" };
-      const want = { action: "settings.updated", account: "gamma", actor, target, requestId: res.requestId, at: now() };
+      const want = {
+        action: "settings.updated",
+        account: "gamma",
+        actor,
+        target,
+        requestId: res.requestId,
+        at: now(),
+      };
       const event = expectOneEvent(events, want, [WEBHOOK_SECRET, gamma.appToken]);
       expect(event.data).toMatchObject({ after: { maxTokenAgeDays: 1, notifyEmails: ["ops@gamma.test"] } });
     });
@@ -185,7 +197,11 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
         { ...base, action: "key.deactivated_by_policy", target: { type: "key", id: old.appKey } },
         [old.appToken],
       );
-      expect(deactivated.data).toMatchObject({ policy: "maxTokenAgeDays", days: 1, after: { active: false } });
+      expect(deactivated.data).toMatchObject({
+        policy: "maxTokenAgeDays",
+        days: 1,
+        after: { active: false },
+      });
       const outbox = await h.store.listNotifications("gamma", 10);
       for (const [action, channel] of [
         ["notification.sent", "webhook"],

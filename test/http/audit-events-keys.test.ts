@@ -37,11 +37,10 @@ describe.each(["sqlite", "postgres"] as const)("key events are audited (%s)", (k
     const events = await client.during("acme", async () => {
       res = await client.call("POST", keys, { body: { name: "Created", roles: [10] } });
     });
-    const event = expectOneEvent(
-      events,
-      expected("key.created", res.body.key.appKey, res.requestId),
-      [res.body.appToken, h.owner.appToken],
-    );
+    const event = expectOneEvent(events, expected("key.created", res.body.key.appKey, res.requestId), [
+      res.body.appToken,
+      h.owner.appToken,
+    ]);
     expect(event.data).toEqual({ after: { name: "Created", active: true, roles: [10] }, delivery: "inline" });
   });
 
@@ -63,7 +62,9 @@ describe.each(["sqlite", "postgres"] as const)("key events are audited (%s)", (k
     const events = await client.during("acme", async () => {
       ({ requestId } = await client.call("PATCH", `${keys}/${key.appKey}`, { body: patch }));
     });
-    expect(expectOneEvent(events, expected(action, key.appKey, requestId), [key.appToken]).data).toEqual(data);
+    expect(expectOneEvent(events, expected(action, key.appKey, requestId), [key.appToken]).data).toEqual(
+      data,
+    );
     await h.request("DELETE", `${keys}/${key.appKey}`);
   });
 
@@ -179,7 +180,14 @@ describe.each(["sqlite", "postgres"] as const)("key events are audited (%s)", (k
           res = await client.call(method, url, { as: beta, ...(body === undefined ? {} : { body }) });
         });
         expect(res.status).toBeLessThan(300);
-        const want = { action, account: "beta", actor: betaOwner, target, requestId: res.requestId, at: now() };
+        const want = {
+          action,
+          account: "beta",
+          actor: betaOwner,
+          target,
+          requestId: res.requestId,
+          at: now(),
+        };
         expectOneEvent(events, want, secrets);
       }
       // The owning account's log is untouched: B's grants are B's business.

@@ -70,7 +70,21 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
       "account.created",
     ]);
     expect(Object.keys(all[0]).sort()).toEqual(
-      ["account", "action", "actor", "at", "data", "hash", "id", "ip", "prevHash", "requestId", "seq", "target", "userAgent"].sort(),
+      [
+        "account",
+        "action",
+        "actor",
+        "at",
+        "data",
+        "hash",
+        "id",
+        "ip",
+        "prevHash",
+        "requestId",
+        "seq",
+        "target",
+        "userAgent",
+      ].sort(),
     );
     expect(all[0]).toMatchObject({
       at: "2026-11-26T14:30:00.000Z",
@@ -96,7 +110,19 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
     ["to=2026-11-26T11:00:00.001Z", ["key.created", "key.created", "user.added", "account.created"]],
     ["from=2026-11-26T13:00:00%2B02:00&to=2026-11-26T13:00:00Z", ["key.renamed", "key.created"]],
     ["from=2026-11-27", []],
-    ["to=2026-11-27", ["role.deleted", "user.signed_in", "role.created", "key.renamed", "key.created", "key.created", "user.added", "account.created"]],
+    [
+      "to=2026-11-27",
+      [
+        "role.deleted",
+        "user.signed_in",
+        "role.created",
+        "key.renamed",
+        "key.created",
+        "key.created",
+        "user.added",
+        "account.created",
+      ],
+    ],
   ])("filters by %s", async (query, expected) => {
     const res = await h.request("GET", `${AUDIT}?${query}`);
     expect(res.status, res.text).toBe(200);
@@ -110,7 +136,10 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
     expect(actions(byKey.body.items)).toEqual(["role.created", "key.renamed", "key.created"]);
     const byTarget = await h.request("GET", `${AUDIT}?target=${alpha}`);
     expect(actions(byTarget.body.items)).toEqual(["key.renamed", "key.created"]);
-    const both = await h.request("GET", `${AUDIT}?action=key.&actor=${h.owner.appKey}&from=2026-11-26T12:00:00Z`);
+    const both = await h.request(
+      "GET",
+      `${AUDIT}?action=key.&actor=${h.owner.appKey}&from=2026-11-26T12:00:00Z`,
+    );
     expect(actions(both.body.items)).toEqual(["key.renamed"]);
   });
 
@@ -156,7 +185,10 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
     expect(res.headers.get("content-type")).toContain("application/problem+json");
     expect(res.body.code).toBe(code);
     expect(res.body.detail).toContain(detail);
-    const exported = await h.request("GET", `${AUDIT}/export?${query.replace(/^(limit|cursor|page)=/, "bad=")}`);
+    const exported = await h.request(
+      "GET",
+      `${AUDIT}/export?${query.replace(/^(limit|cursor|page)=/, "bad=")}`,
+    );
     expect(exported.status).toBe(400);
     expect(await h.store.getAuditHead("acme")).toEqual(before);
   });
@@ -165,7 +197,9 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
     const res = await h.request("GET", `${AUDIT}/export?format=json`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
-    expect(res.headers.get("content-disposition")).toBe('attachment; filename="latchkey-acme-audit-2026-11-26.json"');
+    expect(res.headers.get("content-disposition")).toBe(
+      'attachment; filename="latchkey-acme-audit-2026-11-26.json"',
+    );
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.body).toEqual({ items: [...all].reverse() });
     const roles = await h.request("GET", `${AUDIT}/export?format=json&action=role.&to=2026-11-26T14:30:00Z`);
@@ -175,7 +209,9 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
   it("exports csv by default: a header, one row per event, data as JSON", async () => {
     const res = await h.request("GET", `${AUDIT}/export`);
     expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8; header=present");
-    expect(res.headers.get("content-disposition")).toBe('attachment; filename="latchkey-acme-audit-2026-11-26.csv"');
+    expect(res.headers.get("content-disposition")).toBe(
+      'attachment; filename="latchkey-acme-audit-2026-11-26.csv"',
+    );
     const [header, ...rows] = parseCsv(res.text);
     expect(header).toEqual([...AUDIT_CSV_COLUMNS]);
     expect(rows).toHaveLength(all.length);
@@ -208,7 +244,9 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
   });
 
   it("lets a key holding only ViewAuditLog read the log, and nothing else", async () => {
-    const role = await h.request("POST", "/v1/accounts/acme/roles", { body: { name: "Auditor", resources: ["ViewAuditLog"] } });
+    const role = await h.request("POST", "/v1/accounts/acme/roles", {
+      body: { name: "Auditor", resources: ["ViewAuditLog"] },
+    });
     const auditor = await h.createKey("Auditor key", [role.body.id]);
     expect((await h.request("GET", AUDIT, { as: auditor })).status).toBe(200);
     expect((await h.request("GET", `${AUDIT}/verify`, { as: auditor })).status).toBe(200);
@@ -254,7 +292,8 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
       for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
       // One read finds the newest event (the export's end), then three pages of 500, 500 and 203.
       expect(spy).toHaveBeenCalledTimes(4);
-      for (const [query] of spy.mock.calls.slice(1)) expect(query).toMatchObject({ order: "asc", limit: 500 });
+      for (const [query] of spy.mock.calls.slice(1))
+        expect(query).toMatchObject({ order: "asc", limit: 500 });
       const rows = parseCsv(Buffer.concat(chunks).toString("utf8"));
       expect(rows).toHaveLength(EVENTS + 3 + 1);
       expect(new Set(rows.slice(1).map((row) => row[1])).size).toBe(EVENTS + 3);

@@ -62,7 +62,11 @@ export interface Expected {
 }
 
 /** The one event `events` must hold, with its who, what, when and where; no secret anywhere in it. */
-export function expectOneEvent(events: AuditItem[], expected: Expected, secrets: readonly string[]): AuditItem {
+export function expectOneEvent(
+  events: AuditItem[],
+  expected: Expected,
+  secrets: readonly string[],
+): AuditItem {
   expect(events.map((event) => event.action)).toEqual([expected.action]);
   const event = events[0] as AuditItem;
   expect(event.account).toBe(expected.account);
@@ -72,7 +76,11 @@ export function expectOneEvent(events: AuditItem[], expected: Expected, secrets:
   if (expected.requestId === undefined) {
     expect(event).toMatchObject({ ip: null, userAgent: null, requestId: null });
   } else {
-    expect(event).toMatchObject({ ip: CLIENT.ip, userAgent: CLIENT.userAgent, requestId: expected.requestId });
+    expect(event).toMatchObject({
+      ip: CLIENT.ip,
+      userAgent: CLIENT.userAgent,
+      requestId: expected.requestId,
+    });
   }
   expect(event.id).toMatch(/^[0-9a-f-]{36}$/);
   expect(event.hash).toMatch(/^[0-9a-f]{64}$/);

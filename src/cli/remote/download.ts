@@ -49,7 +49,7 @@ export function createProgress(
         parts.push(`${number.format(done)}/${number.format(totalRows.count)} ${totalRows.noun}`);
       }
       parts.push(formatBytes(bytes));
-      const line = parts.join("  ").slice(0, Math.max(20, (stream.columns ?? 80) - 1));
+      const line = parts.join("  ").slice(0, Math.max(20, (stream.columns || 80) - 1));
       stream.write(`\r\u001b[2K${line}`);
       drawn = true;
     },

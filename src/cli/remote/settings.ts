@@ -48,17 +48,10 @@ export function settingsFields(settings: Settings): string {
   ]);
 }
 
-/** The PUT body: the current settings with the flags' changes; refuses when no flag changes anything. */
-export function changedSettings(current: Settings, opts: SetOptions) {
-  const { renewalPeriodMonths, notifications, policies } = current;
-  const webhooks = opts.clearWebhooks
-    ? []
-    : opts.webhook
-      ? opts.webhook.map((url) => {
-          const known = notifications.webhooks.find((hook) => hook.url === url);
-          return known ? { id: known.id, url } : { url };
-        })
-      : notifications.webhooks.map(({ id, url }) => ({ id, url }));
+/** Refuses flags that change nothing, or that both set and clear a list. */
+export function checkChanges(opts: SetOptions): void {
+  if ((opts.email && opts.clearEmails) || (opts.webhook && opts.clearWebhooks))
+    throw new UsageError("give a list or clear it, not both");
   const changes = [
     opts.renewalPeriod,
     opts.email,
@@ -70,6 +63,20 @@ export function changedSettings(current: Settings, opts: SetOptions) {
   ];
   if (changes.every((change) => change === undefined))
     throw new UsageError("nothing to change: give a setting");
+}
+
+/** The PUT body: the current settings with the flags' changes. */
+export function changedSettings(current: Settings, opts: SetOptions) {
+  checkChanges(opts);
+  const { renewalPeriodMonths, notifications, policies } = current;
+  const webhooks = opts.clearWebhooks
+    ? []
+    : opts.webhook
+      ? opts.webhook.map((url) => {
+          const known = notifications.webhooks.find((hook) => hook.url === url);
+          return known ? { id: known.id, url } : { url };
+        })
+      : notifications.webhooks.map(({ id, url }) => ({ id, url }));
   return {
     renewalPeriodMonths: opts.renewalPeriod === undefined ? renewalPeriodMonths : Number(opts.renewalPeriod),
     notifications: { emails: opts.clearEmails ? [] : (opts.email ?? notifications.emails), webhooks },
@@ -110,8 +117,7 @@ export function registerSettings(group: Command, registry: Registry): void {
     )
     .action((opts: SetOptions, command: Command) =>
       remote(registry, command, async (r) => {
-        if ((opts.email && opts.clearEmails) || (opts.webhook && opts.clearWebhooks))
-          throw new UsageError("give a list or clear it, not both");
+        checkChanges(opts);
         const current = await r.client.get<Settings>(settingsPath(r));
         const updated = await r.client.send<Settings>("PUT", settingsPath(r), changedSettings(current, opts));
         const secrets = Object.entries(updated.webhookSecrets ?? {});

@@ -98,7 +98,10 @@ const exportLog = createRoute({
     query: z.strictObject({ format: z.enum(["csv", "json"]).default("csv"), ...Filters }),
   },
   responses: {
-    200: { description: "The export, as an attachment", content: { "text/csv": binary, "application/json": binary } },
+    200: {
+      description: "The export, as an attachment",
+      content: { "text/csv": binary, "application/json": binary },
+    },
     ...problemResponses(400, 401, 403),
   },
 });
@@ -178,7 +181,10 @@ export function auditRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: 
 }
 
 /** Pull-driven: the next page is read only when the client has taken the previous one. */
-function webStream(source: AsyncIterable<string>, onError: (error: unknown) => void): ReadableStream<Uint8Array> {
+function webStream(
+  source: AsyncIterable<string>,
+  onError: (error: unknown) => void,
+): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>(

@@ -1,0 +1,268 @@
+/**
+ * The remote commands in process, against the in-process app (test/support/harness.ts): the
+ * commands' fetch is routed to `app.request()`, their streams are captured. What needs the real
+ * binary and server (exit codes of the process, a server that is down) is in test/e2e/cli.test.ts.
+ */
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Writable } from "node:stream";
+import { Command, CommanderError } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Fetch } from "../../src/cli/client.js";
+import type { RemoteIO } from "../../src/cli/remote/context.js";
+import { registerRemoteCommands } from "../../src/cli/remote/index.js";
+import { createHarness, type Harness } from "../support/harness.js";
+
+let h: Harness;
+let dir: string;
+
+beforeAll(async () => {
+  h = await createHarness();
+  dir = await mkdtemp(join(tmpdir(), "latchkey-cli-"));
+});
+
+afterAll(async () => {
+  await h.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function sink() {
+  let text = "";
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(
+  args: string[],
+  options: { env?: Record<string, string>; fetch?: Fetch } = {},
+): Promise<Run> {
+  const stdout = sink();
+  const stderr = sink();
+  const io: RemoteIO = {
+    env: {
+      LATCHKEY_URL: "http://127.0.0.1:8080",
+      LATCHKEY_APPKEY: h.owner.appKey,
+      LATCHKEY_APPTOKEN: h.owner.appToken,
+      ...options.env,
+    },
+    stdin: Object.assign(new PassThrough(), { isTTY: false }),
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    fetch: options.fetch ?? ((input, init) => Promise.resolve(h.app.request(input, init))),
+  };
+  const program = new Command("latchkey")
+    .option("--json")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => stdout.stream.write(text),
+      writeErr: (text) => stderr.stream.write(text),
+    });
+  let pending: Promise<number> = Promise.resolve(0);
+  registerRemoteCommands(
+    program,
+    (task) => {
+      pending = task();
+    },
+    io,
+  );
+  let code: number;
+  try {
+    await program.parseAsync(args, { from: "user" });
+    code = await pending;
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    code = error.code === "commander.helpDisplayed" ? 0 : 2;
+  }
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+describe("keys list", () => {
+  it("follows nextCursor with --all, and says how to go on without it", async () => {
+    for (const name of ["paged-1", "paged-2", "paged-3", "paged-4"]) await h.createKey(name);
+    const page = await cli(["keys", "list", "--q", "paged", "--limit", "3", "--json"]);
+    expect(page.code, page.stderr).toBe(0);
+    const first = JSON.parse(page.stdout);
+    expect(first.items).toHaveLength(3);
+    expect(first.total).toBe(4);
+    expect(first.nextCursor).toEqual(expect.any(String));
+
+    const all = await cli(["keys", "list", "--q", "paged", "--limit", "3", "--all", "--json"]);
+    const everything = JSON.parse(all.stdout);
+    expect(everything.items.map((key: { name: string }) => key.name).sort()).toEqual([
+      "paged-1",
+      "paged-2",
+      "paged-3",
+      "paged-4",
+    ]);
+    expect(everything.nextCursor).toBeNull();
+
+    const human = await cli([
+      "keys",
+      "list",
+      "--q",
+      "paged",
+      "--limit",
+      "3",
+      "--sort",
+      "name",
+      "--order",
+      "asc",
+    ]);
+    expect(human.stdout).toMatch(/^APPKEY +NAME +STATUS +ROLES +ALERT +LAST USED\n/);
+    expect(human.stdout).toContain("3 of 4 key(s); more with --cursor ");
+    expect(human.stdout.indexOf("paged-1")).toBeLessThan(human.stdout.indexOf("paged-3"));
+  });
+});
+
+describe("errors", () => {
+  it("prints the problem's code and detail on stderr, as JSON with --json, and exits 1", async () => {
+    const human = await cli(["keys", "show", "appkey-acme-NOSUCH"]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toBe("");
+    expect(human.stderr).toMatch(/^latchkey: KEY_NOT_FOUND: .+ \(HTTP 404, request id [\w-]+\)\n$/);
+
+    const json = await cli(["keys", "show", "appkey-acme-NOSUCH", "--json"]);
+    expect(json.code).toBe(1);
+    expect(json.stdout).toBe("");
+    expect(JSON.parse(json.stderr)).toEqual({
+      error: {
+        code: "KEY_NOT_FOUND",
+        detail: expect.any(String),
+        status: 404,
+        requestId: expect.any(String),
+      },
+    });
+  });
+
+  it("is a usage error (2) before any request for a bad value or a missing grant", async () => {
+    const calls: string[] = [];
+    const fetch: Fetch = (input) => {
+      calls.push(input);
+      return Promise.reject(new Error("no call expected"));
+    };
+    expect((await cli(["keys", "list", "--limit", "500"], { fetch })).code).toBe(2);
+    expect((await cli(["keys", "create", "x", "--role", "admin"], { fetch })).code).toBe(2);
+    expect((await cli(["keys", "roles", "appkey-acme-QWERTY"], { fetch })).code).toBe(2);
+    expect(
+      (await cli(["keys", "roles", "appkey-acme-QWERTY", "--role", "1", "--none"], { fetch })).code,
+    ).toBe(2);
+    expect((await cli(["keys", "delete", "appkey-acme-QWERTY"], { fetch })).code).toBe(2);
+    expect((await cli(["settings", "set"], { fetch })).code).toBe(2);
+    expect((await cli(["audit", "list", "--from", "last tuesday"], { fetch })).code).toBe(2);
+    expect(calls).toEqual([]);
+  });
+
+  it("keeps a non-problem error body out of the message", async () => {
+    const fetch: Fetch = () =>
+      Promise.resolve(
+        new Response("<html>proxy error: secret internals</html>", {
+          status: 502,
+          statusText: "Bad Gateway",
+        }),
+      );
+    const run = await cli(["roles", "list", "--json"], { fetch });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stderr)).toEqual({
+      error: { code: "HTTP_502", detail: "Bad Gateway", status: 502 },
+    });
+  });
+});
+
+describe("export", () => {
+  it("writes the file whole, with no temporary file left, and can write to stdout", async () => {
+    const file = join(dir, "keys.json");
+    const run = await cli(["keys", "export", "--format", "json", "--output", file, "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ file, format: "json", bytes: expect.any(Number) });
+    const exported = JSON.parse(await readFile(file, "utf8"));
+    expect(exported.generated.length).toBeGreaterThan(0);
+    expect(await readdir(dir)).toEqual(["keys.json"]);
+
+    const piped = await cli(["keys", "export", "--format", "csv", "--output", "-"]);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.split("\r\n")[0]).toMatch(/^type,id,keyName,label,roles,/);
+    expect(piped.stdout).not.toContain(h.owner.appToken);
+  });
+
+  it("removes the partial file and keeps the old one when the download breaks off", async () => {
+    const file = join(dir, "broken.csv");
+    await cli(["keys", "export", "--output", file]);
+    const before = await readFile(file, "utf8");
+    const fetch: Fetch = () => {
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) controller.error(new Error("terminated"));
+          else controller.enqueue(new TextEncoder().encode("type,id\r\ngenerated,1\r\n"));
+          sent = true;
+        },
+      });
+      return Promise.resolve(new Response(body, { status: 200, headers: { "content-type": "text/csv" } }));
+    };
+    const run = await cli(["keys", "export", "--output", file, "--json"], { fetch });
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stderr).error).toMatchObject({ code: "DOWNLOAD_FAILED", status: null });
+    expect(await readFile(file, "utf8")).toBe(before);
+    expect((await readdir(dir)).filter((name) => name.includes("broken"))).toEqual(["broken.csv"]);
+  });
+
+  it("fails (1) when the target directory does not exist, leaving nothing", async () => {
+    const run = await cli(["keys", "export", "--output", join(dir, "missing", "keys.csv")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/ENOENT/);
+  });
+});
+
+describe("users", () => {
+  it("names a user by email as well as by id", async () => {
+    const created = await cli(["users", "create", "ana@acme.test", "--role", "2", "--json"]);
+    expect(created.code, created.stderr).toBe(0);
+    const { user, password } = JSON.parse(created.stdout);
+    expect(password).toEqual(expect.any(String));
+    expect(created.stderr).toContain("only time the password is shown");
+
+    const byEmail = await cli(["users", "roles", "ANA@acme.test", "--none", "--json"]);
+    expect(byEmail.code, byEmail.stderr).toBe(0);
+    expect(JSON.parse(byEmail.stdout)).toMatchObject({ id: user.id, roles: [] });
+
+    const unknown = await cli(["users", "delete", "nobody@acme.test", "--yes"]);
+    expect(unknown.code).toBe(2);
+    const removed = await cli(["users", "delete", user.id, "--yes"]);
+    expect(removed.code, removed.stderr).toBe(0);
+  });
+});
+
+describe("settings set", () => {
+  it("keeps a webhook's secret when its URL stays, and shows a new one's secret once", async () => {
+    const first = await cli(["settings", "set", "--webhook", "https://hooks.acme.test/a", "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    const [hook] = JSON.parse(first.stdout).notifications.webhooks;
+    expect(Object.keys(JSON.parse(first.stdout).webhookSecrets)).toEqual([hook.id]);
+    expect(first.stderr).toContain("only time the webhook signing secrets are shown");
+
+    const second = await cli([
+      "settings",
+      "set",
+      "--webhook",
+      "https://hooks.acme.test/a",
+      "--webhook",
+      "https://hooks.acme.test/b",
+      "--json",
+    ]);
+    const after = JSON.parse(second.stdout);
+    expect(after.notifications.webhooks[0].id).toBe(hook.id);
+    expect(Object.keys(after.webhookSecrets)).toEqual([after.notifications.webhooks[1].id]);
+  });
+});
