@@ -46,10 +46,11 @@ interface Run {
 
 async function cli(
   args: string[],
-  options: { env?: Record<string, string>; fetch?: Fetch } = {},
+  options: { env?: Record<string, string>; fetch?: Fetch; terminal?: boolean } = {},
 ): Promise<Run> {
   const stdout = sink();
   const stderr = sink();
+  Object.assign(stderr.stream, { isTTY: options.terminal ?? false, columns: 200 });
   const io: RemoteIO = {
     env: {
       LATCHKEY_URL: "http://127.0.0.1:8080",
@@ -194,6 +195,18 @@ describe("export", () => {
     expect(piped.code).toBe(0);
     expect(piped.stdout.split("\r\n")[0]).toMatch(/^type,id,keyName,label,roles,/);
     expect(piped.stdout).not.toContain(h.owner.appToken);
+  });
+
+  it("draws a progress bar of keys out of the account's total on a terminal, then erases it", async () => {
+    const total = (await h.request("GET", "/v1/accounts/acme/keys?limit=1")).body.total;
+    const run = await cli(["keys", "export", "--format", "csv", "--output", join(dir, "bar.csv")], {
+      terminal: true,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const bar = new RegExp(`^\\r\\u001b\\[2KExporting keys of acme  \\[[#-]{24}\\]  \\d+/${total} keys  `);
+    expect(run.stderr).toMatch(bar);
+    expect(run.stderr.endsWith("\r\u001b[2K")).toBe(true);
+    expect(run.stdout).toMatch(/^Exported the keys of acme to .*bar\.csv \(\d+(\.\d)? k?B\)\.\n$/);
   });
 
   it("removes the partial file and keeps the old one when the download breaks off", async () => {

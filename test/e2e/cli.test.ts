@@ -23,7 +23,10 @@ interface Credentials {
 const TOKEN = /lkt_[0-9A-Za-z]{46}/g;
 
 async function initAccount(env: Record<string, string>, account: string): Promise<Credentials> {
-  const init = await runCli(["init", "--account", account, "--email", `owner@${account}.test`, "--json"], env);
+  const init = await runCli(
+    ["init", "--account", account, "--email", `owner@${account}.test`, "--json"],
+    env,
+  );
   expect(init.code, init.stderr).toBe(0);
   const { appKey, appToken } = JSON.parse(init.stdout) as Credentials;
   return { appKey, appToken };
@@ -226,7 +229,10 @@ describe("latchkey remote commands on SQLite", () => {
     }
     const broken = await lk(["audit", "verify", "--json"], beta);
     expect(broken.code).toBe(1);
-    expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, firstBroken: { reason: expect.any(String) } });
+    expect(JSON.parse(broken.stdout)).toMatchObject({
+      ok: false,
+      firstBroken: { reason: expect.any(String) },
+    });
   });
 
   it("exits 1 on a refused or failed operation and 2 on bad usage", async () => {
@@ -269,7 +275,11 @@ describe("latchkey remote commands on PostgreSQL", () => {
     const url = new URL(TEST_PG_URL);
     url.pathname = `/${database}`;
     dir = await mkdtemp(join(tmpdir(), "latchkey-cli-pg-"));
-    const env = { DATA_DIR: dir, LATCHKEY_SECRET: randomBytes(32).toString("hex"), DATABASE_URL: url.toString() };
+    const env = {
+      DATA_DIR: dir,
+      LATCHKEY_SECRET: randomBytes(32).toString("hex"),
+      DATABASE_URL: url.toString(),
+    };
     owner = await initAccount(env, "acme");
     server = await serve({ ...env, LOG_LEVEL: "warn" });
   });

@@ -5,9 +5,9 @@
  */
 import type { Command } from "commander";
 import { api, type Query } from "../client.js";
-import { formatBytes, formatDate, renderFields, renderTable, roleNames } from "../table.js";
+import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
-import { download, patternCounter } from "./download.js";
+import { registerKeysExport } from "./keys-export.js";
 import { choice, chosenRoles, integer, noneOption, roleOption } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
 import { registerReview } from "./review.js";
@@ -30,7 +30,7 @@ export interface Key {
   lastUsedAt: string | null;
 }
 
-interface KeyPage {
+export interface KeyPage {
   items: Key[];
   nextCursor: string | null;
   total: number;
@@ -126,52 +126,6 @@ interface ListOptions {
   limit?: number;
   cursor?: string;
   all?: boolean;
-}
-
-async function exportKeys(remote: Remote, opts: { format: string; output?: string }): Promise<void> {
-  const counters: Record<string, () => (chunk: Uint8Array) => number> = {
-    csv: () => withoutHeader(patternCounter("\r\n")),
-    json: () => patternCounter('{"id":'),
-  };
-  const counter = counters[opts.format]?.();
-  const total = counter ? await exportTotal(remote) : undefined;
-  const done = await download(remote, {
-    path: api`/v1/accounts/${remote.account}/keys/export`,
-    query: { format: opts.format },
-    output: opts.output,
-    fallbackName: `latchkey-${remote.account}-keys.${opts.format}`,
-    label: `Exporting keys of ${remote.account}`,
-    ...(counter ? { rows: { count: counter, total, noun: "keys" } } : {}),
-  });
-  if (done.file === null) return;
-  remote.result({ file: done.file, format: opts.format, bytes: done.bytes }, () => {
-    return `Exported the keys of ${remote.account} to ${done.file} (${formatBytes(done.bytes)}).`;
-  });
-}
-
-/** The csv's first line is its header, not a key. */
-function withoutHeader(lines: (chunk: Uint8Array) => number): (chunk: Uint8Array) => number {
-  let header = 1;
-  return (chunk) => {
-    const count = lines(chunk);
-    const skipped = Math.min(header, count);
-    header -= skipped;
-    return count - skipped;
-  };
-}
-
-/** How many keys the export holds, for the progress bar: asked only when a bar is drawn. */
-async function exportTotal(remote: Remote): Promise<number | undefined> {
-  if (!remote.io.stderr.isTTY) return undefined;
-  try {
-    const [generated, external] = await Promise.all([
-      remote.client.get<KeyPage>(api`/v1/accounts/${remote.account}/keys`, { limit: 1 }),
-      remote.client.get<{ items: unknown[] }>(api`/v1/accounts/${remote.account}/external-keys`),
-    ]);
-    return generated.total + external.items.length;
-  } catch {
-    return undefined;
-  }
 }
 
 async function setActive(remote: Remote, appKey: string, active: boolean): Promise<void> {
@@ -322,14 +276,6 @@ export function registerKeys(group: Command, registry: Registry): void {
       }),
     );
 
-  group
-    .command("export")
-    .description("export generated and external keys to a file (never a token); progress on a terminal")
-    .addOption(choice("--format <format>", "file format", ["csv", "json", "xlsx"]).default("csv"))
-    .option("--output <file>", "file to write, `-` for stdout (default: the server's file name, here)")
-    .action((opts: { format: string; output?: string }, command: Command) =>
-      remote(registry, command, (r) => exportKeys(r, opts)),
-    );
-
+  registerKeysExport(group, registry);
   registerReview(group, registry);
 }
