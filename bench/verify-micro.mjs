@@ -1,6 +1,7 @@
 /**
  * In-process micro-benchmark of the verification decision, no HTTP: `createVerifier` over the
- * key-state cache, wired as the server wires it (store, role directory, catalog, change bus),
+ * key-state cache, wired as src/services/index.ts wires it (store, role directory, catalog, change
+ * bus; usage counters, failure limiter and metrics), and with the cache alone,
  * against the lower bound of any verification by token: one `createHash("sha256")` of the
  * presented token and one `Map.get` of its digest.
  *
@@ -16,11 +17,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadCatalogFile } from "../dist/catalog/load.js";
 import { classifyToken, isAppKeyShaped } from "../dist/core/tokens.js";
+import { createMetrics } from "../dist/metrics.js";
 import { createRoleDirectory } from "../dist/services/role-directory.js";
 import { openStore } from "../dist/storage/open.js";
 import { createChangeBus } from "../dist/verify/changes.js";
 import { createKeyCache } from "../dist/verify/key-cache.js";
+import { createFailureLimiter } from "../dist/verify/rate-limit.js";
 import { digestsEqual, hashToken } from "../dist/verify/token-hash.js";
+import { createUsageRecorder } from "../dist/verify/usage.js";
 import { createVerifier } from "../dist/verify/verifier.js";
 import { parseArgs, ROOT } from "./lib.mjs";
 import { ACCOUNT } from "./verify-seed.mjs";
@@ -37,15 +41,26 @@ const appKeys = creds.map((c) => c[0]);
 const tokens = creds.map((c) => c[1]);
 
 const store = await openStore({ kind: "sqlite", file: String(args.sqlite) });
+const clock = { now: () => Date.now() };
 const catalog = loadCatalogFile(join(ROOT, "catalog", "commerce.yaml"));
 const cache = createKeyCache({
   store,
   roles: createRoleDirectory({ store, catalog }),
   everyResource: catalog.resources.map((r) => r.key),
   changes: createChangeBus(),
-  clock: { now: () => Date.now() },
+  clock,
+  // Entries must not expire during the measurement (expiry is what the HTTP runs show).
+  ttlMs: 3_600_000,
 });
+/** Cache only, and as src/services/index.ts wires it for the server (usage counters, limiter, metrics). */
 const verifier = createVerifier({ cache, tokenPrefix: "lkt" });
+const served = createVerifier({
+  cache,
+  tokenPrefix: "lkt",
+  usage: createUsageRecorder({ store, clock }),
+  limiter: createFailureLimiter({ limit: 20, windowSeconds: 60, clock }),
+  metrics: createMetrics({ clock, processMetrics: false }),
+});
 const RESOURCES = ["ViewOrders"];
 
 /** The bound's table: what a verifier keyed by token digest would hold. */
@@ -100,7 +115,19 @@ const cases = {
       if (byDigest.get(createHash("sha256").update(tokens[i]).digest("base64url")) === undefined) anomalies++;
     });
   },
-  "createVerifier().verify, warm cache": () => {
+  "createVerifier().verify as the server wires it, warm cache": () => {
+    const next = indices(12345);
+    return timed(() => {
+      const i = next();
+      const d = served.verify({
+        credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
+        resources: RESOURCES,
+        ip: "127.0.0.1",
+      });
+      if (d instanceof Promise || d.allowed !== true) anomalies++;
+    });
+  },
+  "createVerifier().verify, cache only (no usage, limiter, metrics)": () => {
     const next = indices(12345);
     return timed(() => {
       const i = next();
