@@ -36,6 +36,7 @@ export const CFG = {
   loadgenCpu: env.PIN === "0" ? null : 1,
   profile: env.PROFILE === "1",
   shared: env.SHARED_BENCH || join(SOURCE, "..", "shared", "bench"),
+  refresh: env.REFRESH !== "0",
   quietPct: num("QUIET_PCT", 0),
   quietWaitS: num("QUIET_WAIT_S", 10),
 };

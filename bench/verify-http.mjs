@@ -170,6 +170,30 @@ async function cacheCounts(row) {
   return Number.isFinite(counts.hit) && Number.isFinite(counts.miss) ? counts : null;
 }
 
+/**
+ * One request per key right before a server's runs of a round: its cache entries live 60 s from
+ * their load and all of them were loaded together, so without this they all expire together and
+ * whichever run comes first after the expiry pays for reloading every key. Returns how many
+ * requests missed the cache (the keys that had expired) and the server CPU that took.
+ */
+async function refresh(row, credsFile) {
+  const before = await cacheCounts(row);
+  const cpu0 = cpuMsOf(row.server.pid);
+  const started = Date.now();
+  const r = await nodeJson(
+    join(ROOT, "bench", "verify-client.mjs"),
+    ["--port", String(row.server.port), "--keys", credsFile, "--cold", "0", "--fill", String(CFG.keys)],
+    { cpu: CFG.loadgenCpu, cwd: ROOT, timeoutMs: 300_000 },
+  );
+  const after = await cacheCounts(row);
+  return {
+    seconds: (Date.now() - started) / 1000,
+    misses: before && after ? after.miss - before.miss : null,
+    server_cpu_ms: cpuMsOf(row.server.pid) - cpu0,
+    statuses: r.fill?.statuses ?? r.error,
+  };
+}
+
 export async function httpPhase(out, work, profileDir, logDir) {
   const servers = [];
   const rows = [];
@@ -303,10 +327,24 @@ export async function httpPhase(out, work, profileDir, logDir) {
     if (tools.length < CFG.tools.length) log("wrk not found (apt-get install -y wrk): autocannon only");
     for (let round = 1; round <= CFG.rounds; round++) {
       for (const tool of tools) {
+        const refreshed = new Set();
         for (const row of rows) {
           if (row.server.exited()) {
             log(`${row.id}: server has exited; skipped`);
             continue;
+          }
+          if (
+            CFG.refresh &&
+            (row.kind === "authorize" || row.kind === "verify") &&
+            !refreshed.has(row.server)
+          ) {
+            refreshed.add(row.server);
+            out.refreshes.push({
+              server: row.server.name,
+              round,
+              tool,
+              ...(await refresh(row, files.creds)),
+            });
           }
           const quiet = await waitQuiet(CFG.quietPct, CFG.quietWaitS);
           const cache0 = await cacheCounts(row);

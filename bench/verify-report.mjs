@@ -125,6 +125,7 @@ export async function report(out) {
     `- load average (1/5/15 min) at start ${out.load_start.join(" ")}, at end ${out.load_end.join(" ")}`,
     `- commit ${out.commit}, dist/ built ${out.dist_built}`,
     `- ${cfg.rounds} rounds × ${cfg.duration} s per target and tool, interleaved; ${cfg.connections} keep-alive connections; ` +
+      `latchkey caches ${cfg.refresh ? "refreshed (one request per key) before each server's runs of a round" : "left to expire where they fall (REFRESH=0)"}; ` +
       `random key of ${cfg.keys.toLocaleString("en-US")} per request; server on CPU ${cfg.serverCpu ?? "any"}, load generator on CPU ${cfg.loadgenCpu ?? "any"}`,
     `- seeding ${cfg.keys.toLocaleString("en-US")} keys through the Store: SQLite ${out.seeds.sqlite_s?.toFixed(1) ?? "–"} s, PostgreSQL ${out.seeds.postgres_s?.toFixed(1) ?? "–"} s`,
     "",
@@ -142,6 +143,15 @@ export async function report(out) {
     md.push(
       "",
       "Ratios are medians of per-round ratios (each round runs every target within a minute). Cache miss %: verifications answered from the store rather than latchkey's key-state cache (from its /metrics). Server CPU µs/req: the server's CPU time over the run divided by its responses, which other processes on the machine disturb far less than req/s (at saturation req/s ≈ 10⁶ / it); the next column is the ceiling's figure as a % of the row's (the CPU-cost view of “% of ceiling”). CPU %: of one core for the server and the load generator; others' = processes outside this benchmark, as % of the whole machine (high = disturbed). Use the wrk rows for ratios: autocannon saturates its own core first.",
+    );
+  }
+  const refreshes = out.refreshes ?? [];
+  for (const server of [...new Set(refreshes.map((r) => r.server))]) {
+    const rs = refreshes.filter((r) => r.server === server);
+    const reloads = rs.filter((r) => r.misses > 0.5 * out.config.keys);
+    md.push(
+      "",
+      `${server}: before its runs of each round, one request per key (cache refresh). ${reloads.length} of ${rs.length} refreshes found most entries expired (60 s time-to-live): reloading ${int(median(reloads.map((r) => r.misses)))} keys took ${int(median(reloads.map((r) => r.server_cpu_ms)))} ms of server CPU (median), against ${int(median(rs.filter((r) => !reloads.includes(r)).map((r) => r.server_cpu_ms)))} ms when the entries were still fresh.`,
     );
   }
   for (const [row, checks] of Object.entries(out.checks)) {

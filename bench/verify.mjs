@@ -17,7 +17,9 @@
  * micro, cold, rss; default all), ENDPOINTS (authorize,verify), COLD_KEYS (1000000), COLD_SAMPLES
  * (2000), RSS_KEYS (100000), CACHE_DIR (/tmp/latchkey-verify-cache), PIN (1), PROFILE (0; 1 starts
  * latchkey servers with --cpu-prof and summarises the profiles), LIVE (0; 1 runs on the checkout's
- * dist/ instead of a snapshot), QUIET_PCT + QUIET_WAIT_S (before each measured run, wait up to
+ * dist/ instead of a snapshot), REFRESH (1: one request per key before each server's runs of a
+ * round, so that cache entries, which expire together 60 s after their load, do not expire inside
+ * a measured run; 0: runs meet the expiries where they fall), QUIET_PCT + QUIET_WAIT_S (before each measured run, wait up to
  * QUIET_WAIT_S s until the machine is less than QUIET_PCT % busy), BENCH_PG_URL.
  *
  * Output: bench/results/verify-latest.md and verify-<time>.json (git-ignored). Credentials of the
@@ -216,6 +218,7 @@ async function main() {
     seeds: {},
     checks: {},
     runs: [],
+    refreshes: [],
     servers: {},
     cleanups: [],
   };

@@ -2,8 +2,8 @@
  * Export of an account's keys (SPEC §2.4) as csv, json or xlsx, streamed: generated keys are read
  * a page at a time in creation order (200 keys; 50 for xlsx, see writeWorkbook), and the next page is
  * read only when the client has taken what came before (csv and json: on demand; xlsx: once the zip
- * writer has compressed the previous one), so memory stays flat however many keys there are. No
- * token or token hash goes into a row: rows are built field by field from the key's public facts.
+ * writer has taken the previous one), so memory stays flat however many keys there are. No token or
+ * token hash goes into a row: rows are built field by field from the key's public facts.
  */
 import { PassThrough } from "node:stream";
 import { alertLevel } from "../core/alerts.js";
@@ -226,20 +226,22 @@ function xlsxBody(ExcelJS: Excel, generated: Pages, external: Pages): AsyncItera
 }
 
 /**
- * Buffer of the zip writer (archiver) between compression and `out`. Archiver's own default is
- * 1 MiB each way, which a slow client fills with compressed output.
+ * Buffer of the zip writer (archiver) on each side; archiver's own default is 1 MiB each way, which
+ * a slow client would fill.
  */
 const ZIP_BUFFER_BYTES = 16 * 1024;
 
 /**
- * Memory (measured in bench/export.mjs; see bench/README.md): compression runs on libuv's thread
- * pool while this function renders the next rows, and ExcelJS hands the zip writer sheet XML in
- * 64 KiB buffers. Whatever is still alive when the young generation is collected twice is moved to
- * V8's old generation and then freed only by a full collection; on a busy machine the zip writer
- * fell behind, every XML buffer and page of keys lived that long, and the peak grew with the number
- * of keys. So pages are small and the writer waits until everything it wrote is compressed (and
- * `out` has room) before it reads the next page: rendering and compression take turns, and what is
- * in flight dies young.
+ * Memory (bench/export.mjs; figures in bench/README.md) decides two things here:
+ *
+ * - The zip entries are stored, not deflated. With deflate, compression runs on libuv's thread pool
+ *   and the 64 KiB buffers of sheet XML that ExcelJS hands it were, on a busy machine, freed only by
+ *   V8's full collections: the peak grew with the number of keys (+45 MB of buffers at 100,000
+ *   keys, up to 195 MB in all). Stored, the same export peaks flat and runs faster; the file is about
+ *   5 times larger (0.46 KB a key instead of 0.09 KB).
+ * - Pages are small and the writer waits, after each one, until the zip writer has taken all of it
+ *   and `out` has room: what is alive while the young generation is collected stays small, so pages
+ *   of keys do not reach V8's old generation either.
  */
 async function writeWorkbook(
   ExcelJS: Excel,
@@ -247,9 +249,8 @@ async function writeWorkbook(
   generated: Pages,
   external: Pages,
 ): Promise<void> {
-  // `highWaterMark` is an archiver option that ExcelJS passes on but does not declare; `zlib` is
-  // the default level, stated so that the object is recognised as zip options.
-  const zip = { highWaterMark: ZIP_BUFFER_BYTES, zlib: { level: 6 } };
+  // `highWaterMark` is an archiver option that ExcelJS passes on but does not declare.
+  const zip = { store: true, highWaterMark: ZIP_BUFFER_BYTES };
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: out,
     useStyles: false,
@@ -276,9 +277,9 @@ async function writeWorkbook(
 /**
  * ExcelJS's streaming writer ignores backpressure (exceljs#734): a committed row goes to the zip
  * writer whatever its backlog. So after each page we wait while the output buffer is full or the
- * zip writer has sheet XML it has not compressed yet. The backlog is read from ExcelJS and Node
- * stream internals (exceljs 4.4); should they change, only the output buffer is watched, and the
- * export tests with a stalled reader and on memory fail.
+ * zip writer has sheet XML it has not taken yet. The backlog is read from ExcelJS and Node stream
+ * internals (exceljs 4.4); should they change, only the output buffer is watched, and the export
+ * test with a stalled reader fails.
  */
 async function settle(sheet: unknown, out: PassThrough): Promise<void> {
   for (;;) {
@@ -298,9 +299,9 @@ interface InternalStream {
 }
 
 /**
- * The zip writer's input (the deflate stream ExcelJS pipes the sheet into). `pending` is true while
- * written XML is not compressed yet and a 'drain' will announce the end: ExcelJS writes 64 KiB at a
- * time, above the stream's 16 KiB high-water mark, so every write sets `needDrain`.
+ * The zip writer's input (the checksum stream ExcelJS pipes the sheet into). `pending` is true while
+ * written XML is not taken yet and a 'drain' will announce the end: ExcelJS writes 64 KiB at a
+ * time, above the stream's 16 KiB high-water mark, so every such write sets `needDrain`.
  */
 function zipInput(sheet: unknown): { stream: InternalStream; pending(): boolean } | undefined {
   const pipes = (sheet as { stream?: { pipes?: unknown } }).stream?.pipes;

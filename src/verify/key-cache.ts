@@ -28,13 +28,23 @@ export interface GrantState {
   readonly resources: readonly string[];
 }
 
+/** An appKey known not to exist, until `expiresAt`. */
+interface Missing {
+  readonly missing: true;
+  readonly expiresAt: number;
+}
+
 export interface KeyState {
+  /** Always false: lets one property tell cached keys from cached absences. */
+  readonly missing: false;
   readonly keyId: string;
   readonly appKey: string;
   readonly account: string;
   readonly active: boolean;
   /** base64url SHA-256 of each current token (one, or two while a renewal is pending). */
   readonly tokenHashes: readonly string[];
+  /** The same hashes as 32-byte digests, compared as they are on the hot path. */
+  readonly tokenDigests: readonly Buffer[];
   readonly tokenIds: readonly string[];
   /** Role ids the key holds in its own account. */
   readonly ownRoleIds: readonly number[];
@@ -78,7 +88,7 @@ export function createKeyCache(options: KeyCacheOptions) {
   const maxEntries = options.maxEntries ?? 1_000_000;
   const refreshAheadMs = Math.min(10_000, ttlMs / 4);
   /** appKey → state, or null for "no such key". Insertion order approximates age for eviction. */
-  const entries = new Map<string, KeyState | { missing: true; expiresAt: number }>();
+  const entries = new Map<string, KeyState | Missing>();
   const inflight = new Map<string, Promise<KeyState | null>>();
   /** appKeys that changed while their load was in flight: the load's result must not be stored. */
   const changedInFlight = new Set<string>();
@@ -109,7 +119,7 @@ export function createKeyCache(options: KeyCacheOptions) {
   }
   const unsubscribe = options.changes.subscribe(forget);
 
-  function remember(appKey: string, value: KeyState | { missing: true; expiresAt: number }) {
+  function remember(appKey: string, value: KeyState | Missing) {
     if (entries.size >= maxEntries) {
       // Drop the oldest tenth at once, so a full cache does not evict on every insert.
       let drop = Math.max(1, Math.floor(maxEntries / 10));
@@ -133,7 +143,7 @@ export function createKeyCache(options: KeyCacheOptions) {
       entries.delete(appKey);
       return undefined;
     }
-    if ("missing" in entry) return null;
+    if (entry.missing) return null;
     // Refresh ahead: a key in use is re-read in the background shortly before it expires, so
     // steady traffic never waits for the database.
     if (left < refreshAheadMs && !inflight.has(appKey)) load(appKey).catch(() => {});
@@ -162,11 +172,13 @@ export function createKeyCache(options: KeyCacheOptions) {
 
   function stateOf(record: KeyRecord): KeyState {
     const state: KeyState = {
+      missing: false,
       keyId: record.id,
       appKey: record.appKey,
       account: record.account,
       active: record.active,
       tokenHashes: record.tokens.map((token) => token.hash),
+      tokenDigests: record.tokens.map((token) => Buffer.from(token.hash, "base64url")),
       tokenIds: record.tokens.map((token) => token.id),
       ownRoleIds: record.roleIds,
       grants: new Map(),

@@ -15,3 +15,13 @@ export function digestsEqual(a: string, b: string): boolean {
   const right = Buffer.from(b, "utf8");
   return left.length === right.length && timingSafeEqual(left, right);
 }
+
+/** The SHA-256 digest of a token as bytes (what `hashToken` encodes), for the hot path. */
+export function tokenDigest(token: string): Buffer {
+  return createHash("sha256").update(token, "utf8").digest();
+}
+
+/** Constant-time equality of two 32-byte digests. */
+export function digestBytesEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
