@@ -24,6 +24,7 @@ import { shareRoutes } from "./routes/shares.js";
 import { userRoutes } from "./routes/users.js";
 import { verifyRoutes } from "./routes/verify.js";
 import { createSecure } from "./secure.js";
+import { vtexRoutes } from "./vtex/index.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -78,6 +79,7 @@ export function createApp(options: AppOptions) {
   revokeRoutes(app, secure, services);
   verifyRoutes(app, secure, services);
   auditRoutes(app, secure, services);
+  vtexRoutes(app, services);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   metricsRoutes(app, services.metrics);

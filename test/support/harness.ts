@@ -44,6 +44,8 @@ export interface HarnessOptions {
   revokeRate?: { limit: number; windowSeconds: number };
   /** TRUST_PROXY: the client address comes from X-Forwarded-For. */
   trustProxy?: boolean;
+  /** KEY_PREFIX: the prefix of generated appKeys ("appkey" unless given). */
+  keyPrefix?: string;
 }
 
 export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", options: HarnessOptions = {}) {
@@ -63,7 +65,7 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
     clock: { now: () => now },
     random: (size) => randomBytes(size),
     newId: () => randomUUID(),
-    keyPrefix: "appkey",
+    keyPrefix: options.keyPrefix ?? "appkey",
     tokenPrefix: "lkt",
     secret: "test-secret-0123456789-0123456789-abcdef",
     publicUrl: "http://localhost",

@@ -1,0 +1,120 @@
+/**
+ * What every VTEX-compatible route shares: the caller (the same `identify` as the native API, so
+ * keys, JWTs and sessions go through the same verifier, cache and failure limiter), the account
+ * (`an`, else the caller's own, else the first label of Host), the resource check (the same
+ * `access` and `holds` as the native guard) and VTEX's error shape `{"Message": "…"}`.
+ *
+ * Tokens and JWTs are read by `identify` only and never echoed in an error.
+ */
+import type { Context } from "hono";
+import { AppError, ERRORS, fail } from "../../core/errors.js";
+import { holds } from "../../core/permissions.js";
+import type { Services } from "../../services/index.js";
+import type { Guards } from "../auth.js";
+import type { AppEnv, Caller } from "../context.js";
+
+export type VtexContext = Context<AppEnv>;
+
+const ACCOUNT_NAME = /^[a-z][a-z0-9-]{1,39}$/;
+
+/** A VTEX-shaped refusal with its own status and body, for the few errors VTEX words its own way. */
+export class VtexError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(String(body.Message ?? "VTEX error"));
+  }
+}
+
+export function vtexMessage(status: number, message: string): VtexError {
+  return new VtexError(status, { Message: message });
+}
+
+/** AppError → VTEX's `{"Message"}` with the registry's status; anything else goes to the app's mapper. */
+export function vtexErrorResponse(c: VtexContext, error: unknown): Response {
+  if (error instanceof VtexError) {
+    return c.body(JSON.stringify(error.body), error.status as 400, { "content-type": "application/json" });
+  }
+  if (error instanceof AppError) {
+    if (typeof error.extra.retryAfter === "number") c.header("retry-after", String(error.extra.retryAfter));
+    const status = ERRORS[error.code].status;
+    return c.body(JSON.stringify({ Message: error.detail }), status as 400, {
+      "content-type": "application/json",
+    });
+  }
+  throw error;
+}
+
+/** Runs a handler, answering refusals in VTEX's shape. Rewrites a few codes the VTEX way. */
+export function vtexHandler(
+  run: (c: VtexContext) => Promise<Response>,
+  rewrite: (error: AppError) => VtexError | undefined = () => undefined,
+) {
+  return async (c: VtexContext): Promise<Response> => {
+    try {
+      return await run(c);
+    } catch (error) {
+      const mapped = error instanceof AppError ? (rewrite(error) ?? error) : error;
+      return vtexErrorResponse(c, mapped);
+    }
+  };
+}
+
+export function createVtexAccess(guards: Guards, services: Services) {
+  const store = services.deps.store;
+
+  /** `an`, else the calling key's account, else the first label of Host; unknown → 404. */
+  async function resolveAccount(c: VtexContext, caller: Caller | null): Promise<string> {
+    const fromQuery = c.req.query("an");
+    const fromCaller = caller?.principal.type === "key" ? caller.principal.account : undefined;
+    const fromHost = (c.req.header("host") ?? "").split(".")[0]?.split(":")[0];
+    const account = (fromQuery || fromCaller || fromHost || "").toLowerCase();
+    // Only a well-formed name is looked up or echoed back.
+    if (!ACCOUNT_NAME.test(account) || !(await store.getAccount(account))) {
+      throw vtexMessage(
+        404,
+        ACCOUNT_NAME.test(account) ? `Account ${account} not found` : "Account not found",
+      );
+    }
+    return account;
+  }
+
+  /** Authenticated and the account resolved; the resource is decided later by the caller. */
+  async function identifyIn(c: VtexContext) {
+    const caller = await guards.identify(c);
+    const account = await resolveAccount(c, caller);
+    const access = await services.roleDirectory.access(store, caller.principal, account);
+    return {
+      caller,
+      account,
+      grant: access.grant,
+      actor: caller.actor,
+      require(resource: string) {
+        if (!holds(access.grant, resource)) {
+          fail("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, { resource });
+        }
+      },
+    };
+  }
+
+  /** Authenticated (401 otherwise), account resolved (404), holding `resource` there (403). */
+  async function authorize(c: VtexContext, resource: string) {
+    const scope = await identifyIn(c);
+    scope.require(resource);
+    return scope;
+  }
+
+  return { authorize, identifyIn };
+}
+
+export type VtexAccess = ReturnType<typeof createVtexAccess>;
+
+/** The JSON body, or a 400 in VTEX's shape. Unknown fields are ignored, as VTEX does. */
+export async function readJson(c: VtexContext): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw vtexMessage(400, "The body must be valid JSON");
+  }
+}

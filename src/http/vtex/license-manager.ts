@@ -1,0 +1,225 @@
+/**
+ * VTEX License Manager paths (SPEC §4): app keys, the roles of a user or key, the paged role list.
+ * Each handler is a translation of names and shapes around the same service call the native /v1
+ * route makes; the only token in any response is the one `POST /api/vlm/appkeys` creates.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import type { AppError } from "../../core/errors.js";
+import type { Services } from "../../services/index.js";
+import type { KeyView } from "../../services/keys.js";
+import type { AppEnv } from "../context.js";
+import {
+  readJson,
+  type VtexAccess,
+  type VtexContext,
+  VtexError,
+  vtexHandler,
+  vtexMessage,
+} from "./adapter.js";
+
+const CreateBody = z.object({ label: z.string() });
+const UpdateBody = z.object({ isActive: z.boolean() });
+const RoleIdList = z.array(z.number().int().positive()).max(200);
+const PAGE_SIZE = 200;
+
+const TOKEN_NOT_EXISTS = new VtexError(400, {
+  Details: null,
+  HttpStatusCode: 400,
+  VLMErrorCode: 17,
+  Message: "Token not exists for this account",
+});
+const INVALID_USER = () => vtexMessage(400, "Invalid UserId");
+const UNKNOWN_ROLES = () => vtexMessage(400, "Roles list contains roles that do not exist in this account");
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+    throw vtexMessage(400, detail);
+  }
+  return result.data;
+}
+
+export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, services: Services) {
+  const { keys, users, roles } = services;
+
+  /** Every generated key of the account, page by page through the same list the native API uses. */
+  async function allKeys(account: string): Promise<KeyView[]> {
+    const found: KeyView[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await keys.list(account, {
+        sort: "createdAt",
+        order: "asc",
+        limit: PAGE_SIZE,
+        ...(cursor ? { cursor } : {}),
+      });
+      found.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return found;
+  }
+
+  app.post(
+    "/api/vlm/appkeys",
+    vtexHandler(async (c) => {
+      const { account, actor, grant } = await access.authorize(c, "EditApiKeys");
+      const { label } = parse(CreateBody, await readJson(c));
+      const created = await keys.create(actor, grant, account, { name: label });
+      const { key } = created;
+      c.header("cache-control", "no-store");
+      return c.json({
+        id: key.id,
+        appKey: key.appKey,
+        appToken: "appToken" in created ? created.appToken : null,
+        label: key.name,
+        createdIn: key.creationDate,
+        isActive: key.active,
+      });
+    }),
+  );
+
+  app.get(
+    "/api/vlm/appkeys",
+    vtexHandler(async (c) => {
+      const { account } = await access.authorize(c, "ViewApiKeys");
+      const list = await allKeys(account);
+      return c.json(
+        list.map((key) => ({
+          id: key.id,
+          appKey: key.appKey,
+          label: key.name,
+          createdIn: key.creationDate,
+          isActive: key.active,
+        })),
+      );
+    }),
+  );
+
+  app.put(
+    "/api/vlm/appkeys/:id",
+    vtexHandler(
+      async (c) => {
+        const { account, actor } = await access.authorize(c, "EditApiKeys");
+        const { isActive } = parse(UpdateBody, await readJson(c));
+        const id = c.req.param("id");
+        const key = (await allKeys(account)).find((candidate) => candidate.id === id);
+        if (!key) throw TOKEN_NOT_EXISTS;
+        await keys.update(actor, account, key.appKey, { active: isActive });
+        return c.body(null, 200);
+      },
+      (error) => (error.code === "KEY_NOT_FOUND" ? TOKEN_NOT_EXISTS : undefined),
+    ),
+  );
+
+  type Target =
+    | { kind: "user"; id: string; roleIds: number[] }
+    | { kind: "key"; appKey: string; roleIds: number[] };
+
+  /** `userId` is a user id, a key id or an appKey of the account; unknown → 400 "Invalid UserId". */
+  async function target(account: string, userId: string): Promise<Target | undefined> {
+    const user = (await users.list(account)).find((candidate) => candidate.id === userId);
+    if (user) return { kind: "user", id: user.id, roleIds: user.roles.map((role) => role.id) };
+    const key = (await allKeys(account)).find((k) => k.id === userId || k.appKey === userId);
+    if (key) return { kind: "key", appKey: key.appKey, roleIds: key.roles.map((role) => role.id) };
+    return undefined;
+  }
+
+  /** Users are managed with the admin-user resources, keys with the API-key ones, as on /v1. */
+  const needs = (kind: Target["kind"] | undefined, write: boolean) =>
+    kind === "key" ? (write ? "EditApiKeys" : "ViewApiKeys") : write ? "EditAdminUsers" : "ViewAdminUsers";
+
+  async function roleTarget(c: VtexContext, write: boolean) {
+    const scope = await access.identifyIn(c);
+    const found = await target(scope.account, c.req.param("userId") ?? "");
+    scope.require(needs(found?.kind, write));
+    if (!found) throw INVALID_USER();
+    return { ...scope, found };
+  }
+
+  async function setRoles(scope: Awaited<ReturnType<typeof roleTarget>>, roleIds: number[]) {
+    const { actor, grant, account, found } = scope;
+    if (found.kind === "user") await users.setRoles(actor, grant, account, found.id, roleIds);
+    else await keys.setRoles(actor, grant, account, found.appKey, roleIds);
+  }
+
+  const rolesErrors = (error: AppError) => {
+    if (error.code === "UNKNOWN_ROLE") return UNKNOWN_ROLES();
+    if (error.code === "USER_NOT_FOUND" || error.code === "KEY_NOT_FOUND") return INVALID_USER();
+    return undefined;
+  };
+
+  app.get(
+    "/api/license-manager/users/:userId/roles",
+    vtexHandler(async (c) => {
+      const { account, found } = await roleTarget(c, false);
+      const names = new Map((await roles.list(account)).map((role) => [role.id, role.name]));
+      return c.json(found.roleIds.map((id) => ({ id, name: names.get(id) ?? "" })));
+    }, rolesErrors),
+  );
+
+  app.put(
+    "/api/license-manager/users/:userId/roles",
+    vtexHandler(async (c) => {
+      const scope = await roleTarget(c, true);
+      const added = parse(RoleIdList, await readJson(c));
+      await setRoles(scope, [...new Set([...scope.found.roleIds, ...added])]);
+      return c.body(null, 204);
+    }, rolesErrors),
+  );
+
+  app.delete(
+    "/api/license-manager/users/:userId/roles/:roleId",
+    vtexHandler(async (c) => {
+      const scope = await roleTarget(c, true);
+      const roleId = Number(c.req.param("roleId"));
+      // Taking a role that is not held changes nothing and records nothing.
+      if (scope.found.roleIds.includes(roleId)) {
+        await setRoles(
+          scope,
+          scope.found.roleIds.filter((id) => id !== roleId),
+        );
+      }
+      return c.body(null, 204);
+    }, rolesErrors),
+  );
+
+  const PagedQuery = z.object({
+    numItems: z.coerce.number().int().min(1).max(200).default(10),
+    pageNumber: z.coerce.number().int().min(1).default(1),
+    sort: z.enum(["id", "name"]).default("id"),
+    sortType: z.enum(["ASC", "DSC"]).default("ASC"),
+  });
+
+  app.get(
+    "/api/license-manager/site/pvt/roles/list/paged",
+    vtexHandler(async (c) => {
+      const { account } = await access.authorize(c, "ViewAdminUsers");
+      const query = parse(PagedQuery, c.req.query());
+      const every = services.deps.catalog.resources.length;
+      const list = (await roles.list(account)).sort((a, b) => {
+        const order = query.sort === "name" ? a.name.localeCompare(b.name) || a.id - b.id : a.id - b.id;
+        return query.sortType === "DSC" ? -order : order;
+      });
+      const start = (query.pageNumber - 1) * query.numItems;
+      return c.json({
+        items: list.slice(start, start + query.numItems).map((role) => ({
+          id: role.id,
+          name: role.name,
+          isAdmin: role.resources.length === every,
+          roleType: role.type === "predefined" ? 0 : 1,
+          products: role.products.map((name) => ({ name })),
+          resources: null,
+          logins: null,
+        })),
+        paging: {
+          page: query.pageNumber,
+          perPage: query.numItems,
+          total: list.length,
+          pages: Math.ceil(list.length / query.numItems),
+        },
+      });
+    }),
+  );
+}

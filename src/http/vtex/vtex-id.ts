@@ -1,0 +1,114 @@
+/**
+ * VTEX ID paths (SPEC §4): app-token login, JWT validation, token renewal.
+ *
+ * Secrets: the appToken presented at login is handed to the same `jwt.mint` as /v1/auth/apptoken
+ * and never echoed; the login and renew responses carry a credential and are never cached. A
+ * failed login or validation says nothing of its reason and counts against the client address in
+ * the same failure limiter as every other authentication.
+ */
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
+import type { Services } from "../../services/index.js";
+import { refuseIfBlocked } from "../../verify/rate-limit.js";
+import type { AppEnv } from "../context.js";
+import {
+  readJson,
+  type VtexAccess,
+  type VtexContext,
+  VtexError,
+  vtexHandler,
+  vtexMessage,
+} from "./adapter.js";
+
+const LoginBody = z.object({
+  appkey: z.string().min(1).max(100),
+  apptoken: z.string().min(1).max(MAX_TOKEN_LENGTH),
+});
+const ValidateBody = z.object({ token: z.string().min(1).max(8192) });
+const WRONG_CREDENTIALS = () => new VtexError(401, { authStatus: "WrongCredentials" });
+/** A month of the renewal period, as VTEX counts `expirationPeriod` in days. */
+const DAYS_PER_MONTH = 30;
+
+/** A key the account does not own is a 400 on VTEX's renewal paths. */
+const renewalErrors = (error: { code: string; detail: string }) =>
+  error.code === "KEY_NOT_FOUND" ? vtexMessage(400, error.detail) : undefined;
+
+export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, services: Services) {
+  const { limiter, jwt, renewal, settings } = services;
+
+  async function parsedOrWrong<T>(c: VtexContext, schema: z.ZodType<T>): Promise<T> {
+    const result = schema.safeParse(await readJson(c));
+    if (!result.success) throw vtexMessage(400, "Send the credentials as a JSON object");
+    return result.data;
+  }
+
+  app.post(
+    "/api/vtexid/apptoken/login",
+    vtexHandler(async (c) => {
+      const ip = c.get("clientIp");
+      refuseIfBlocked(limiter, ip, "failed authentications");
+      const body = await parsedOrWrong(c, LoginBody);
+      const result = await jwt.mint({ appKey: body.appkey, appToken: body.apptoken });
+      if (!result.ok) {
+        await limiter.recordFailure(ip);
+        throw WRONG_CREDENTIALS();
+      }
+      c.header("cache-control", "no-store");
+      return c.json({ authStatus: "Success", token: result.token, expires: result.expires });
+    }),
+  );
+
+  app.post(
+    "/api/vtexid/credential/validate",
+    vtexHandler(async (c) => {
+      const { token } = await parsedOrWrong(c, ValidateBody);
+      // The verifier applies the failure limiter and the key's current state, as for any JWT caller.
+      const decision = await services.verifier.verify({
+        credentials: { kind: "jwt", token },
+        ip: c.get("clientIp"),
+        ownAccount: true,
+      });
+      if (decision.code === "RATE_LIMITED") {
+        c.header("retry-after", String(decision.retryAfter));
+        throw vtexMessage(429, `Too many failed authentications; retry in ${decision.retryAfter} s`);
+      }
+      const claims = decision.valid && decision.keyId !== null ? await jwt.verify(token) : null;
+      if (!claims || decision.keyId === null) throw WRONG_CREDENTIALS();
+      return c.json({
+        authStatus: "Success",
+        id: decision.keyId,
+        user: claims.appKey,
+        account: claims.account,
+        audience: "admin",
+        tokenType: "appkey",
+      });
+    }),
+  );
+
+  app.patch(
+    "/api/vtexid/apikey/:apiKey/apitoken/renew",
+    vtexHandler(async (c) => {
+      const { account, actor } = await access.authorize(c, "RenewApiToken");
+      const started = await renewal.start(actor, account, c.req.param("apiKey") ?? "", {});
+      const { renewalPeriodMonths } = await settings.get(account);
+      c.header("cache-control", "no-store");
+      return c.json({
+        id: started.key.id,
+        keyName: started.key.appKey,
+        creationDateToken: started.key.creationDateToken,
+        creationDateNewToken: started.key.creationDateNewToken,
+        expirationPeriod: renewalPeriodMonths * DAYS_PER_MONTH,
+        newToken: "appToken" in started ? started.appToken : null,
+      });
+    }, renewalErrors),
+  );
+
+  app.patch(
+    "/api/vtexid/apikey/:apiKey/apitoken/finish-renewal",
+    vtexHandler(async (c) => {
+      const { account, actor } = await access.authorize(c, "RenewApiToken");
+      const key = await renewal.complete(actor, account, c.req.param("apiKey") ?? "");
+      return c.json({ id: key.id, creationDateToken: key.creationDateToken, creationDateNewToken: null });
+    }, renewalErrors),
+  );
+}

@@ -1,0 +1,315 @@
+/**
+ * A VTEX integration, unchanged, against latchkey: it speaks only VTEX's License Manager and VTEX
+ * ID paths with VTEX's header and field names, and checks every response's shape field by field.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Credentials, createHarness, type Harness } from "../support/harness.js";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness("sqlite", { keyPrefix: "vtexappkey" });
+});
+afterAll(() => h.close());
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const APP_KEY = /^vtexappkey-acme-[A-Z]{6}$/;
+
+type Auth = Credentials | { jwt: string; as: "header" | "cookie" } | null;
+
+/** A call as a VTEX client makes it: X-VTEX-API-* headers (in VTEX's casing) or the JWT. */
+function vtex(method: string, path: string, auth: Auth, body?: unknown) {
+  const headers: Record<string, string> = { host: "acme.vtexcommercestable.com.br" };
+  if (auth && "appKey" in auth) {
+    headers["X-VTEX-API-AppKey"] = auth.appKey;
+    headers["X-VTEX-API-AppToken"] = auth.appToken;
+  } else if (auth?.as === "header") headers.VtexIdclientAutCookie = auth.jwt;
+  else if (auth) headers.cookie = `VtexIdclientAutCookie=${auth.jwt}`;
+  return h.request(method, path, { as: null, headers, ...(body === undefined ? {} : { body }) });
+}
+
+function expectKeys(value: object, keys: string[]) {
+  expect(Object.keys(value).sort()).toEqual([...keys].sort());
+}
+
+async function createAppKey(label: string, as: Credentials = h.owner) {
+  const res = await vtex("POST", "/api/vlm/appkeys", as, { label });
+  expect(res.status, res.text).toBe(200);
+  return { ...res.body, credentials: { appKey: res.body.appKey, appToken: res.body.appToken } };
+}
+
+describe("License Manager app keys", () => {
+  it("creates a key: 200 with id, appKey, appToken, label, createdIn, isActive", async () => {
+    const res = await vtex("POST", "/api/vlm/appkeys", h.owner, { label: "erp" });
+    expect(res.status).toBe(200);
+    expectKeys(res.body, ["id", "appKey", "appToken", "label", "createdIn", "isActive"]);
+    expect(typeof res.body.id).toBe("string");
+    expect(res.body.appKey).toMatch(APP_KEY);
+    expect(res.body.appToken).toMatch(/^lkt_[A-Za-z0-9]{46}$/);
+    expect(res.body.label).toBe("erp");
+    expect(res.body.createdIn).toMatch(ISO);
+    expect(res.body.createdIn).toBe("2026-11-26T10:00:00.000Z");
+    expect(res.body.isActive).toBe(true);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    // The new key authenticates at once (it holds no roles, so it is allowed nothing: 403).
+    expect((await vtex("GET", "/api/vlm/appkeys", res.body)).status).toBe(403);
+  });
+
+  it("lists keys without any token; the native API's keys are there too", async () => {
+    const native = await h.createKey("made natively");
+    const res = await vtex("GET", "/api/vlm/appkeys", h.owner);
+    expect(res.status).toBe(200);
+    expect(Array.isArray(res.body)).toBe(true);
+    for (const item of res.body) {
+      expectKeys(item, ["id", "appKey", "label", "createdIn", "isActive"]);
+      expect(item.appKey).toMatch(APP_KEY);
+      expect(item.createdIn).toMatch(ISO);
+      expect(typeof item.isActive).toBe("boolean");
+    }
+    expect(res.body.map((item: { label: string }) => item.label)).toEqual(
+      expect.arrayContaining(["erp", "made natively"]),
+    );
+    expect(res.body.find((item: { appKey: string }) => item.appKey === native.appKey).id).toBe(native.key.id);
+    expect(res.text).not.toContain("lkt_");
+  });
+
+  it("deactivates and reactivates by id: 200, empty body; visible natively; audited as on /v1", async () => {
+    const key = await createAppKey("to switch off");
+    const res = await vtex("PUT", `/api/vlm/appkeys/${key.id}`, h.owner, { isActive: false });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe("");
+    const native = await h.request("GET", `/v1/accounts/acme/keys/${key.appKey}`);
+    expect(native.body.active).toBe(false);
+    const refused = await vtex("GET", "/api/vlm/appkeys", key.credentials);
+    expect(refused.status).toBe(401);
+    expectKeys(refused.body, ["Message"]);
+    const [event] = (await h.store.listAudit("acme", 1)).reverse();
+    expect(event).toMatchObject({
+      action: "key.deactivated",
+      targetType: "key",
+      targetId: key.appKey,
+      actorId: h.owner.appKey,
+    });
+    const listed = (await vtex("GET", "/api/vlm/appkeys", h.owner)).body;
+    expect(listed.find((item: { id: string }) => item.id === key.id).isActive).toBe(false);
+    // Native reactivation is seen through VTEX's list.
+    await h.request("PATCH", `/v1/accounts/acme/keys/${key.appKey}`, { body: { active: true } });
+    const again = (await vtex("GET", "/api/vlm/appkeys", h.owner)).body;
+    expect(again.find((item: { id: string }) => item.id === key.id).isActive).toBe(true);
+  });
+
+  it("refuses an unknown id with VTEX's VLM error body", async () => {
+    const res = await vtex("PUT", "/api/vlm/appkeys/no-such-id", h.owner, { isActive: false });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      Details: null,
+      HttpStatusCode: 400,
+      VLMErrorCode: 17,
+      Message: "Token not exists for this account",
+    });
+  });
+
+  it("answers a bad body with 400 and a Message", async () => {
+    const res = await vtex("POST", "/api/vlm/appkeys", h.owner, { label: 5 });
+    expect(res.status).toBe(400);
+    expectKeys(res.body, ["Message"]);
+    expect(typeof res.body.Message).toBe("string");
+  });
+});
+
+describe("License Manager user roles", () => {
+  it("adds and removes a key's roles by key id and by appKey; native sees the same roles", async () => {
+    const key = await createAppKey("roles holder");
+    const path = (id: string) => `/api/license-manager/users/${id}/roles`;
+    expect((await vtex("GET", path(key.id), h.owner)).body).toEqual([]);
+    const added = await vtex("PUT", path(key.id), h.owner, [10, 30]);
+    expect(added.status).toBe(204);
+    expect(added.text).toBe("");
+    // PUT adds: what was held stays.
+    expect((await vtex("PUT", path(key.appKey), h.owner, [50])).status).toBe(204);
+    const listed = await vtex("GET", path(key.appKey), h.owner);
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual([
+      { id: 10, name: "OMS - Read only" },
+      { id: 30, name: "Logistics - Read only" },
+      { id: 50, name: "Customers - Read only" },
+    ]);
+    const native = await h.request("GET", `/v1/accounts/acme/keys/${key.appKey}`);
+    expect(native.body.roles.map((role: { id: number }) => role.id)).toEqual([10, 30, 50]);
+    expect((await vtex("DELETE", `${path(key.id)}/30`, h.owner)).status).toBe(204);
+    expect((await vtex("DELETE", `${path(key.id)}/30`, h.owner)).status).toBe(204);
+    const after = await vtex("GET", path(key.id), h.owner);
+    expect(after.body.map((role: { id: number }) => role.id)).toEqual([10, 50]);
+  });
+
+  it("sets a user's roles by user id, as the native users API shows", async () => {
+    const created = await h.request("POST", "/v1/accounts/acme/users", { body: { email: "ana@acme.test" } });
+    const userId = created.body.user.id as string;
+    const path = `/api/license-manager/users/${userId}/roles`;
+    expect((await vtex("PUT", path, h.owner, [2])).status).toBe(204);
+    expect((await vtex("GET", path, h.owner)).body).toEqual([
+      { id: 2, name: "User Administrator - RESTRICTED" },
+    ]);
+    const users = (await h.request("GET", "/v1/accounts/acme/users")).body.items;
+    const ana = users.find((user: { id: string }) => user.id === userId);
+    expect(ana.roles).toEqual([{ id: 2, name: "User Administrator - RESTRICTED" }]);
+    expect((await vtex("DELETE", `${path}/2`, h.owner)).status).toBe(204);
+    expect((await vtex("GET", path, h.owner)).body).toEqual([]);
+  });
+
+  it("refuses roles the account does not have, and unknown users, in VTEX's words", async () => {
+    const key = await createAppKey("strict roles");
+    const unknownRole = await vtex("PUT", `/api/license-manager/users/${key.id}/roles`, h.owner, [999999]);
+    expect(unknownRole.status).toBe(400);
+    expect(unknownRole.body).toEqual({
+      Message: "Roles list contains roles that do not exist in this account",
+    });
+    for (const [method, suffix, body] of [
+      ["GET", "", undefined],
+      ["PUT", "", [10]],
+      ["DELETE", "/10", undefined],
+    ] as const) {
+      const res = await vtex(method, `/api/license-manager/users/nobody/roles${suffix}`, h.owner, body);
+      expect(res.status, method).toBe(400);
+      expect(res.body).toEqual({ Message: "Invalid UserId" });
+    }
+  });
+});
+
+describe("License Manager roles list", () => {
+  it("pages the account's roles, predefined and custom, with VTEX's fields", async () => {
+    const custom = await h.request("POST", "/v1/accounts/acme/roles", {
+      body: { name: "Zeta viewers", resources: ["ViewApiKeys"] },
+    });
+    const total = (await h.request("GET", "/v1/accounts/acme/roles")).body.items.length;
+    const base = "/api/license-manager/site/pvt/roles/list/paged";
+    const res = await vtex("GET", `${base}?numItems=2&pageNumber=1&sort=id&sortType=ASC`, h.owner);
+    expect(res.status).toBe(200);
+    expectKeys(res.body, ["items", "paging"]);
+    expect(res.body.paging).toEqual({ page: 1, perPage: 2, total, pages: Math.ceil(total / 2) });
+    expect(res.body.items).toHaveLength(2);
+    const [owner, admin] = res.body.items;
+    for (const item of res.body.items) {
+      expectKeys(item, ["id", "name", "isAdmin", "roleType", "products", "resources", "logins"]);
+      expect(item.resources).toBeNull();
+      expect(item.logins).toBeNull();
+    }
+    expect(owner).toMatchObject({ id: 1, name: "Owner (Admin Super)", isAdmin: true, roleType: 0 });
+    expect(owner.products).toContainEqual({ name: "License Manager" });
+    expect(admin).toMatchObject({
+      id: 2,
+      isAdmin: false,
+      roleType: 0,
+      products: [{ name: "License Manager" }],
+    });
+    const last = await vtex("GET", `${base}?numItems=${total}&pageNumber=1&sort=name&sortType=DSC`, h.owner);
+    expect(last.body.items[0]).toMatchObject({ id: custom.body.id, name: "Zeta viewers", roleType: 1 });
+    const beyond = await vtex("GET", `${base}?numItems=10&pageNumber=99`, h.owner);
+    expect(beyond.body.items).toEqual([]);
+    expect((await vtex("GET", `${base}?sortType=UP`, h.owner)).status).toBe(400);
+  });
+});
+
+describe("VTEX ID: login, validate, renew", () => {
+  it("walks an integration through login → validate → renew → both tokens → finish → old token refused", async () => {
+    const key = await createAppKey("rotating erp");
+    const roles = `/api/license-manager/users/${key.id}/roles`;
+    expect((await vtex("PUT", roles, h.owner, [2])).status).toBe(204);
+
+    const login = await vtex("POST", "/api/vtexid/apptoken/login", null, {
+      appkey: key.appKey,
+      apptoken: key.appToken,
+    });
+    expect(login.status).toBe(200);
+    expectKeys(login.body, ["authStatus", "token", "expires"]);
+    expect(login.body.authStatus).toBe("Success");
+    expect(typeof login.body.token).toBe("string");
+    expect(login.body.expires).toBe(Date.parse("2026-11-26T10:00:00Z") / 1000 + 3600);
+
+    const validated = await vtex("POST", "/api/vtexid/credential/validate", null, {
+      token: login.body.token,
+    });
+    expect(validated.status).toBe(200);
+    expect(validated.body).toEqual({
+      authStatus: "Success",
+      id: key.id,
+      user: key.appKey,
+      account: "acme",
+      audience: "admin",
+      tokenType: "appkey",
+    });
+    for (const as of ["header", "cookie"] as const) {
+      expect((await vtex("GET", "/api/vlm/appkeys", { jwt: login.body.token, as })).status).toBe(200);
+    }
+
+    const renewed = await vtex("PATCH", `/api/vtexid/apikey/${key.appKey}/apitoken/renew`, key.credentials);
+    expect(renewed.status).toBe(200);
+    expectKeys(renewed.body, [
+      "id",
+      "keyName",
+      "creationDateToken",
+      "creationDateNewToken",
+      "expirationPeriod",
+      "newToken",
+    ]);
+    expect(renewed.body).toMatchObject({ id: key.id, keyName: key.appKey, expirationPeriod: 90 });
+    expect(renewed.body.creationDateToken).toMatch(ISO);
+    expect(renewed.body.creationDateNewToken).toMatch(ISO);
+    expect(renewed.body.newToken).toMatch(/^lkt_/);
+    const fresh = { appKey: key.appKey, appToken: renewed.body.newToken as string };
+    expect((await vtex("GET", "/api/vlm/appkeys", key.credentials)).status).toBe(200);
+    expect((await vtex("GET", "/api/vlm/appkeys", fresh)).status).toBe(200);
+    const again = await vtex("PATCH", `/api/vtexid/apikey/${key.appKey}/apitoken/renew`, fresh);
+    expect(again.status).toBe(409);
+    expectKeys(again.body, ["Message"]);
+
+    const finished = await vtex("PATCH", `/api/vtexid/apikey/${key.appKey}/apitoken/finish-renewal`, fresh);
+    expect(finished.status).toBe(200);
+    expect(finished.body).toEqual({
+      id: key.id,
+      creationDateToken: renewed.body.creationDateNewToken,
+      creationDateNewToken: null,
+    });
+    const old = await vtex("GET", "/api/vlm/appkeys", key.credentials);
+    expect(old.status).toBe(401);
+    expectKeys(old.body, ["Message"]);
+    expect((await vtex("GET", "/api/vlm/appkeys", fresh)).status).toBe(200);
+    // The JWT minted from the old token dies with it.
+    const stale = await vtex("POST", "/api/vtexid/credential/validate", null, { token: login.body.token });
+    expect(stale.status).toBe(401);
+    expect(stale.body).toEqual({ authStatus: "WrongCredentials" });
+    const nothing = await vtex("PATCH", `/api/vtexid/apikey/${key.appKey}/apitoken/finish-renewal`, fresh);
+    expect(nothing.status).toBe(404);
+    expectKeys(nothing.body, ["Message"]);
+  });
+
+  it("refuses wrong credentials and bad tokens with WrongCredentials", async () => {
+    const other = await createAppKey("someone else");
+    const wrong = await vtex("POST", "/api/vtexid/apptoken/login", null, {
+      appkey: h.owner.appKey,
+      apptoken: other.appToken,
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual({ authStatus: "WrongCredentials" });
+    const bad = await vtex("POST", "/api/vtexid/credential/validate", null, { token: "not.a.jwt" });
+    expect(bad.status).toBe(401);
+    expect(bad.body).toEqual({ authStatus: "WrongCredentials" });
+  });
+
+  it("shows a renewal started natively, and one started here natively", async () => {
+    const key = await createAppKey("mixed renewal");
+    const native = await h.request("POST", `/v1/accounts/acme/keys/${key.appKey}/renewal`);
+    expect(native.status).toBe(201);
+    const pending = await vtex("PATCH", `/api/vtexid/apikey/${key.appKey}/apitoken/renew`, h.owner);
+    expect(pending.status).toBe(409);
+    expect(
+      (await vtex("PATCH", `/api/vtexid/apikey/${key.appKey}/apitoken/finish-renewal`, h.owner)).status,
+    ).toBe(200);
+    expect((await vtex("PATCH", `/api/vtexid/apikey/${key.appKey}/apitoken/renew`, h.owner)).status).toBe(
+      200,
+    );
+    const view = await h.request("GET", `/v1/accounts/acme/keys/${key.appKey}`);
+    expect(view.body.pendingRenewal).toBe(true);
+    const actions = (await h.store.listAudit("acme", 3)).map((event) => event.action);
+    expect(actions).toContain("key.renewal_started");
+  });
+});
