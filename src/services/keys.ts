@@ -230,11 +230,13 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     grant: Grant,
     account: string,
     appKey: string,
-    roleIds: number[],
+    roleIds: number[] | ((current: readonly number[]) => number[]),
   ): Promise<KeyView> {
     const work = store.transaction(async (tx) => {
       const before = await owned(tx, account, appKey);
-      const after = (await roles.resolve(tx, account, roleIds)).map((role) => role.id);
+      // A function of the current roles is applied in this transaction, so concurrent adds compose.
+      const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
+      const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
       const changed = await roles.existing(tx, account, changedRoleIds(before.roleIds, after));
       checkGive(grant, changed);
       await tx.setKeyRoles(account, before.id, after);

@@ -105,10 +105,18 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     }
   }
 
-  async function setRoles(actor: Actor, grant: Grant, account: string, userId: string, roleIds: number[]) {
+  /** `roleIds` may be a function of the current roles, applied in the same transaction (add, remove). */
+  async function setRoles(
+    actor: Actor,
+    grant: Grant,
+    account: string,
+    userId: string,
+    roleIds: number[] | ((current: readonly number[]) => number[]),
+  ) {
     return store.transaction(async (tx) => {
       const member = await memberOrFail(tx, account, userId);
-      const after = (await roles.resolve(tx, account, roleIds)).map((role) => role.id);
+      const wanted = typeof roleIds === "function" ? roleIds(member.roleIds) : roleIds;
+      const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
       checkGive(grant, await roles.existing(tx, account, changedRoleIds(member.roleIds, after)));
       await keepAnOwner(tx, account, member, after);
       await tx.setUserRoles(account, userId, after);

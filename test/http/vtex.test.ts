@@ -313,3 +313,14 @@ describe("VTEX ID: login, validate, renew", () => {
     expect(actions).toContain("key.renewal_started");
   });
 });
+
+describe("License Manager roles under concurrency", () => {
+  it("keeps both roles when two adds arrive at once", async () => {
+    const key = await createAppKey("concurrent-adds");
+    const path = `/api/license-manager/users/${key.appKey}/roles`;
+    const [a, b] = await Promise.all([vtex("PUT", path, h.owner, [10]), vtex("PUT", path, h.owner, [30])]);
+    expect([a.status, b.status]).toEqual([204, 204]);
+    const held = await vtex("GET", path, h.owner);
+    expect(held.body.map((role: { id: number }) => role.id).sort()).toEqual([10, 30]);
+  });
+});

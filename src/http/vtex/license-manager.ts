@@ -138,7 +138,10 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     return { ...scope, found };
   }
 
-  async function setRoles(scope: Awaited<ReturnType<typeof roleTarget>>, roleIds: number[]) {
+  async function setRoles(
+    scope: Awaited<ReturnType<typeof roleTarget>>,
+    roleIds: (current: readonly number[]) => number[],
+  ) {
     const { actor, grant, account, found } = scope;
     if (found.kind === "user") await users.setRoles(actor, grant, account, found.id, roleIds);
     else await keys.setRoles(actor, grant, account, found.appKey, roleIds);
@@ -164,7 +167,8 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     vtexHandler(async (c) => {
       const scope = await roleTarget(c, true);
       const added = parse(RoleIdList, await readJson(c));
-      await setRoles(scope, [...new Set([...scope.found.roleIds, ...added])]);
+      // The union is taken inside the change's transaction: two adds at once both land.
+      await setRoles(scope, (current) => [...new Set([...current, ...added])]);
       return c.body(null, 204);
     }, rolesErrors),
   );
@@ -176,10 +180,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
       const roleId = Number(c.req.param("roleId"));
       // Taking a role that is not held changes nothing and records nothing.
       if (scope.found.roleIds.includes(roleId)) {
-        await setRoles(
-          scope,
-          scope.found.roleIds.filter((id) => id !== roleId),
-        );
+        await setRoles(scope, (current) => current.filter((id) => id !== roleId));
       }
       return c.body(null, 204);
     }, rolesErrors),
