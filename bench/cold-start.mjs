@@ -10,10 +10,12 @@
  * process (the increments add up to the real cost, shared dependencies counted once).
  *
  * With `--bundle FILE` (the CLI bundled into one ES module, see README), the bundle is started and
- * imported too, to show what loading fewer files would save.
+ * imported too, to show what loading fewer files would save. With `--compare DIST` (the `dist/` of
+ * another build, e.g. before a change), that build's CLI is started on the 100,000-key database in
+ * the same interleaved rounds, so that the two are measured under the same load.
  *
  * Usage: node bench/cold-start.mjs [--runs 7] [--rounds 2] [--count 100000] [--no-postgres]
- *        [--bundle bench/results/bundle/cli.mjs]
+ *        [--bundle bench/results/bundle/cli.mjs] [--compare /tmp/other/dist --compare-label "before"]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -109,6 +111,19 @@ async function coldStarts(opts, log) {
       id: "sqlite-100k-bundle",
       label: `SQLite, ${opts.count.toLocaleString("en-US")} keys, CLI bundled into one file (experiment)`,
       args: ["--input-type=module", "-e", code],
+      env: () => big.env,
+    });
+  }
+  if (opts.compare) {
+    const cli = resolve(opts.compare, "cli", "index.js");
+    targets.push({
+      id: "sqlite-100k-compare",
+      label: `SQLite, ${opts.count.toLocaleString("en-US")} keys, ${opts.compareLabel}`,
+      args: [
+        "--input-type=module",
+        "-e",
+        `const { run } = await import(${JSON.stringify(cli)}); await run(["serve"]);`,
+      ],
       env: () => big.env,
     });
   }
@@ -250,6 +265,9 @@ export function coldStartOptions(args) {
     count: Number(args.count ?? 100_000),
     postgres: !args["no-postgres"],
     ...(typeof args.bundle === "string" ? { bundle: args.bundle } : {}),
+    ...(typeof args.compare === "string"
+      ? { compare: args.compare, compareLabel: String(args["compare-label"] ?? `build in ${args.compare}`) }
+      : {}),
   };
 }
 

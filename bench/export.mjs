@@ -35,7 +35,9 @@ async function serve(env) {
       ALERTS_INTERVAL: "86400",
       // As `npm start` runs the server (see README, Operations); BENCH_MALLOC_ARENA_MAX="" measures glibc's default.
       MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? "2",
-      ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
+      ...(process.env.BENCH_SERVER_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }
+        : {}),
       ...env,
       PORT: String(port),
     },
@@ -97,7 +99,8 @@ export async function benchExport(opts) {
       try {
         const runs = Object.fromEntries(opts.formats.map((format) => [format, []]));
         for (let i = 0; i < opts.runs; i++) {
-          for (const format of opts.formats) runs[format].push({ ...(await benchOne(db, format)), load: load()[0] });
+          for (const format of opts.formats)
+            runs[format].push({ ...(await benchOne(db, format)), load: load()[0] });
         }
         for (const format of opts.formats) rows.push({ kind, count, format, runs: runs[format] });
       } finally {

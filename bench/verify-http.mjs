@@ -182,7 +182,18 @@ async function refresh(row, credsFile) {
   const started = Date.now();
   const r = await nodeJson(
     join(ROOT, "bench", "verify-client.mjs"),
-    ["--port", String(row.server.port), "--keys", credsFile, "--cold", "0", "--fill", String(CFG.keys)],
+    [
+      "--port",
+      String(row.server.port),
+      "--keys",
+      credsFile,
+      "--cold",
+      "0",
+      "--fill",
+      String(CFG.keys),
+      "--concurrency",
+      "50",
+    ],
     { cpu: CFG.loadgenCpu, cwd: ROOT, timeoutMs: 300_000 },
   );
   const after = await cacheCounts(row);
@@ -310,7 +321,18 @@ export async function httpPhase(out, work, profileDir, logDir) {
       // Warm cache: one request per key before any measured load.
       const fill = await nodeJson(
         join(ROOT, "bench", "verify-client.mjs"),
-        ["--port", String(server.port), "--keys", files.creds, "--cold", "0", "--fill", String(creds.length)],
+        [
+          "--port",
+          String(server.port),
+          "--keys",
+          files.creds,
+          "--cold",
+          "0",
+          "--fill",
+          String(creds.length),
+          "--concurrency",
+          "50",
+        ],
         { cpu: CFG.loadgenCpu, cwd: ROOT, timeoutMs: 300_000 },
       );
       log(`${name}: cache filled with ${creds.length} keys: ${JSON.stringify(fill.fill?.statuses ?? fill)}`);

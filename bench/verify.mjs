@@ -101,9 +101,9 @@ async function microPhase(out, files, work) {
       "--keys",
       files.creds,
       "--ms",
-      String(num("MICRO_MS", 500)),
+      String(num("MICRO_MS", CFG.rounds >= 3 ? 500 : 300)),
       "--runs",
-      String(num("MICRO_RUNS", 5)),
+      String(num("MICRO_RUNS", CFG.rounds >= 3 ? 5 : 3)),
     ],
     { cpu: CFG.serverCpu, cwd: ROOT, timeoutMs: 300_000 },
   );

@@ -71,7 +71,10 @@ export function createEmailSender(deps: Pick<NotifyDeps, "smtpUrl" | "publicUrl"
     },
     close() {
       closed = true;
-      void transport?.then((created) => created.close(), () => {});
+      void transport?.then(
+        (created) => created.close(),
+        () => {},
+      );
     },
   };
 }

@@ -182,7 +182,9 @@ export function createKeyCache(options: KeyCacheOptions) {
       tokenIds: record.tokens.map((token) => token.id),
       ownRoleIds: record.roleIds,
       grants: new Map(),
-      expiresAt: clock.now() + ttlMs,
+      // Spread over the last 10 % of the time to live, so keys loaded together (a start, a burst)
+      // do not all expire together; none lives longer than `ttlMs`.
+      expiresAt: clock.now() + ttlMs * (0.9 + Math.random() * 0.1),
     };
     // Keys holding predefined roles only (the common case) get their own grant now, with no I/O.
     const held: RoleView[] = [];

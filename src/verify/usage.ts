@@ -7,6 +7,29 @@
 import type { UsageBatch, UsageDay } from "../storage/store.js";
 
 export const DAY_MS = 86_400_000;
+/** Keys per write: about 10 ms of SQLite work, so no request waits long behind a flush. */
+const SLICE_KEYS = 250;
+
+class UsageWriteError extends Error {
+  constructor(override readonly cause: unknown) {
+    super("usage write failed");
+  }
+}
+
+/** Splits a batch into batches of at most `size` entries in each list. */
+export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
+  const longest = Math.max(batch.counts.length, batch.lastUsed.length, batch.resources.length);
+  if (longest <= size) return [batch];
+  const slices: UsageBatch[] = [];
+  for (let i = 0; i < longest; i += size) {
+    slices.push({
+      counts: batch.counts.slice(i, i + size),
+      lastUsed: batch.lastUsed.slice(i, i + size),
+      resources: batch.resources.slice(i, i + size),
+    });
+  }
+  return slices;
+}
 
 export interface UsageRecorderOptions {
   store: { recordUsage(batch: UsageBatch): Promise<void> };
@@ -116,6 +139,25 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
   }
 
+  /**
+   * Writes a batch a few hundred keys at a time, yielding to the event loop between slices: on the
+   * embedded database a write is synchronous, and one write of every key at once would stall the
+   * requests waiting behind it. Slices already written stay written if a later one fails; only
+   * the unwritten rest is kept for the next attempt.
+   */
+  async function writeInSlices(batch: UsageBatch): Promise<void> {
+    const slices = sliceBatch(batch, SLICE_KEYS);
+    for (let i = 0; i < slices.length; i++) {
+      try {
+        await store.recordUsage(slices[i] as UsageBatch);
+      } catch (error) {
+        for (const rest of slices.slice(i)) putBack(rest);
+        throw new UsageWriteError(error);
+      }
+      if (i < slices.length - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   /** Writes what has been counted so far; concurrent calls share one write. */
   function flush(): Promise<void> {
     if (flushing) return flushing.then(() => flush());
@@ -124,13 +166,13 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       options.onFlush?.(true, clock.now());
       return Promise.resolve();
     }
-    flushing = store
-      .recordUsage(batch)
+    flushing = writeInSlices(batch)
       .then(
         () => options.onFlush?.(true, clock.now()),
         (error: unknown) => {
-          putBack(batch);
-          options.onFlush?.(false, clock.now(), error);
+          // Slices that failed were put back already; anything else failed before writing.
+          if (!(error instanceof UsageWriteError)) putBack(batch);
+          options.onFlush?.(false, clock.now(), error instanceof UsageWriteError ? error.cause : error);
         },
       )
       .finally(() => {

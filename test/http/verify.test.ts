@@ -233,12 +233,12 @@ describe.each(["sqlite", "postgres"] as const)("verification on %s", (kind) => {
       await h.store.updateKey("acme", refreshed.appKey, behindTheBack);
       await h.store.updateKey("acme", expired.appKey, behindTheBack);
       expect((await authorize(refreshed)).status).toBe(200);
-      h.advance(55_000);
+      h.advance(50_000);
       // Served from the cache at once, while the entry is re-read in the background.
       expect((await authorize(refreshed)).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect((await authorize(refreshed)).status).toBe(401);
-      h.advance(6_000);
+      h.advance(11_000);
       expect((await authorize(expired)).status).toBe(401);
     });
 

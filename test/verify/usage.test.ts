@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import type { UsageBatch } from "../../src/storage/store.js";
+import { createUsageRecorder, DAY_MS, sliceBatch } from "../../src/verify/usage.js";
+
+const T0 = Date.parse("2026-11-26T10:00:00Z");
+
+function recorder(fail: (slice: UsageBatch, call: number) => boolean) {
+  const written: UsageBatch[] = [];
+  let now = T0;
+  let calls = 0;
+  const usage = createUsageRecorder({
+    clock: { now: () => now },
+    store: {
+      async recordUsage(batch) {
+        calls++;
+        if (fail(batch, calls)) throw new Error("database unavailable");
+        written.push(batch);
+      },
+    },
+  });
+  return { usage, written, advance: (ms: number) => (now += ms) };
+}
+
+describe("usage recorder", () => {
+  it("writes large batches in slices, and keeps only the unwritten slices after a failure", async () => {
+    const { usage, written } = recorder((_slice, call) => call === 2);
+    for (let i = 0; i < 600; i++) usage.record(`key-${i}`, true, true);
+    await usage.flush();
+    // Slices of 250: the first was written, the second failed, the third was never tried.
+    expect(written).toHaveLength(1);
+    expect(written[0]?.counts).toHaveLength(250);
+    await usage.flush();
+    const keys = new Set(written.flatMap((batch) => batch.counts.map((c) => c.keyId)));
+    expect(keys.size).toBe(600);
+    const total = written.flatMap((batch) => batch.counts).reduce((sum, c) => sum + c.ok, 0);
+    expect(total).toBe(600);
+  });
+
+  it("counts ok and denied per day, moves last use only on authentication, and splits days", async () => {
+    const { usage, written, advance } = recorder(() => false);
+    usage.record("k", true, true, "acme", "ViewOrders");
+    usage.record("k", true, false);
+    usage.record("k", false, false);
+    advance(DAY_MS);
+    usage.record("k", true, true);
+    await usage.flush();
+    const batch = written[0] as UsageBatch;
+    const day = Math.floor(T0 / DAY_MS);
+    expect([...batch.counts].sort((a, b) => a.day - b.day)).toEqual([
+      { keyId: "k", day, ok: 1, denied: 2 },
+      { keyId: "k", day: day + 1, ok: 1, denied: 0 },
+    ]);
+    expect(batch.lastUsed).toEqual([{ keyId: "k", at: T0 + DAY_MS }]);
+    expect(batch.resources).toEqual([{ keyId: "k", account: "acme", resource: "ViewOrders", at: T0 }]);
+  });
+
+  it("slices every list of a batch alike", () => {
+    const batch: UsageBatch = {
+      counts: Array.from({ length: 5 }, (_, i) => ({ keyId: `c${i}`, day: 1, ok: 1, denied: 0 })),
+      lastUsed: Array.from({ length: 2 }, (_, i) => ({ keyId: `l${i}`, at: 1 })),
+      resources: [],
+    };
+    const slices = sliceBatch(batch, 2);
+    expect(slices.map((s) => [s.counts.length, s.lastUsed.length])).toEqual([
+      [2, 2],
+      [2, 0],
+      [1, 0],
+    ]);
+    expect(sliceBatch(batch, 10)).toEqual([batch]);
+  });
+});
