@@ -93,6 +93,8 @@ export function createKeyCache(options: KeyCacheOptions) {
   /** appKeys that changed while their load was in flight: the load's result must not be stored. */
   const changedInFlight = new Set<string>();
   const accountGenerations = new Map<string, number>();
+  /** Own grants of predefined role sets, by role ids ("10,11"). */
+  const predefinedGrants = new Map<string, GrantState>();
   let globalGeneration = 0;
 
   function generationOf(account: string): number {
@@ -186,15 +188,22 @@ export function createKeyCache(options: KeyCacheOptions) {
       // do not all expire together; none lives longer than `ttlMs`.
       expiresAt: clock.now() + ttlMs * (0.9 + Math.random() * 0.1),
     };
-    // Keys holding predefined roles only (the common case) get their own grant now, with no I/O.
-    const held: RoleView[] = [];
-    for (const id of record.roleIds) {
-      const role = roles.predefined(id);
-      if (!role) return state;
-      held.push(role);
+    // Keys holding predefined roles only (the common case) get their own grant now, with no I/O,
+    // shared by every key with the same roles (predefined roles never change while running).
+    const memo = record.roleIds.join(",");
+    let value = predefinedGrants.get(memo);
+    if (value === undefined) {
+      const held: RoleView[] = [];
+      for (const id of record.roleIds) {
+        const role = roles.predefined(id);
+        if (!role) return state;
+        held.push(role);
+      }
+      value = grantState("generated", held);
+      if (predefinedGrants.size < 10_000) predefinedGrants.set(memo, value);
     }
     state.grants.set(record.account, {
-      value: grantState("generated", held),
+      value,
       generation: generationOf(record.account),
       expiresAt: state.expiresAt,
     });
