@@ -17,12 +17,20 @@ export function problemBody(
   return { type: `urn:latchkey:error:${code}`, title, status, detail, code, requestId, ...extra };
 }
 
+/** The VTEX-compatible paths (src/http/vtex/): their errors keep VTEX's `{"Message"}` shape. */
+const VTEX_PATHS = /^\/api\/(vlm|license-manager|vtexid)\//;
+
 export function problem(
   c: Context<AppEnv>,
   code: ErrorCode,
   detail: string = ERRORS[code].title,
   extra: Record<string, unknown> = {},
 ) {
+  if (VTEX_PATHS.test(c.req.path)) {
+    return c.body(JSON.stringify({ Message: detail }), ERRORS[code].status as 400, {
+      "content-type": "application/json; charset=utf-8",
+    });
+  }
   const body = problemBody(code, detail, c.get("requestId") ?? "unknown", extra);
   return c.body(JSON.stringify(body), body.status as 400, { "content-type": "application/problem+json" });
 }

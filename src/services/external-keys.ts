@@ -105,11 +105,13 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     grant: Grant,
     account: string,
     appKey: string,
-    roleIds: number[],
+    roleIds: number[] | ((current: readonly number[]) => number[]),
   ): Promise<ExternalKeyView> {
     const work = store.transaction(async (tx) => {
       const before = await added(tx, account, appKey);
-      const after = (await roles.resolve(tx, account, roleIds)).map((role) => role.id);
+      // A function of the current roles is applied in this transaction, so concurrent adds compose.
+      const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
+      const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
       checkGive(grant, await roles.existing(tx, account, changedRoleIds(before.roleIds, after)));
       await tx.setKeyRoles(account, before.key.id, after);
       await recordAudit(tx, deps, actor, {

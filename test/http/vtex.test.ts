@@ -324,3 +324,56 @@ describe("License Manager roles under concurrency", () => {
     expect(held.body.map((role: { id: number }) => role.id).sort()).toEqual([10, 30]);
   });
 });
+
+describe("License Manager roles of an external key", () => {
+  it("reads, adds and removes the roles a key of another account holds here", async () => {
+    const partner = await h.services.accounts.init({ account: "partner", email: "o@partner.test" });
+    const partnerOwner = { appKey: partner.appKey, appToken: partner.appToken };
+    const made = await h.request("POST", "/v1/accounts/partner/keys", {
+      as: partnerOwner,
+      body: { name: "connector" },
+    });
+    expect(made.status).toBe(201);
+    const appKey = made.body.key.appKey as string;
+    const added = await h.request("POST", "/v1/accounts/acme/external-keys", {
+      body: { appKey, roles: [10] },
+    });
+    expect(added.status).toBe(201);
+    const path = `/api/license-manager/users/${appKey}/roles?an=acme`;
+    expect((await vtex("GET", path, h.owner)).body).toEqual([{ id: 10, name: "OMS - Read only" }]);
+    expect((await vtex("PUT", path, h.owner, [30])).status).toBe(204);
+    const native = await h.request("GET", "/v1/accounts/acme/external-keys");
+    const row = native.body.items.find((item: { appKey: string }) => item.appKey === appKey);
+    expect(row.roles.map((role: { id: number }) => role.id).sort()).toEqual([10, 30]);
+    expect(
+      (await vtex("DELETE", `/api/license-manager/users/${appKey}/roles/10?an=acme`, h.owner)).status,
+    ).toBe(204);
+    expect((await vtex("GET", path, h.owner)).body.map((role: { id: number }) => role.id)).toEqual([30]);
+  });
+});
+
+describe("errors on the VTEX paths", () => {
+  it("keep VTEX's shape for an oversized body and for a session call without its CSRF token", async () => {
+    const big = await h.request("POST", "/api/vlm/appkeys", {
+      rawBody: JSON.stringify({ label: "x".repeat(1024 * 1024 + 10) }),
+      headers: { "content-type": "application/json" },
+    });
+    expect(big.status).toBe(413);
+    expect(Object.keys(big.body)).toEqual(["Message"]);
+    const login = await h.request("POST", "/v1/auth/login", {
+      as: null,
+      body: { email: "owner@acme.test", password: "correct horse battery staple" },
+    });
+    const cookie = (login.headers.get("set-cookie") ?? "")
+      .split(",")
+      .map((part) => part.split(";")[0])
+      .join("; ");
+    const noCsrf = await h.request("POST", "/api/vlm/appkeys", {
+      as: null,
+      headers: { cookie },
+      body: { label: "x" },
+    });
+    expect(noCsrf.status).toBe(403);
+    expect(Object.keys(noCsrf.body)).toEqual(["Message"]);
+  });
+});

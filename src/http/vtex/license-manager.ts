@@ -115,7 +115,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
 
   type Target =
     | { kind: "user"; id: string; roleIds: number[] }
-    | { kind: "key"; appKey: string; roleIds: number[] };
+    | { kind: "key" | "external"; appKey: string; roleIds: number[] };
 
   /** `userId` is a user id, a key id or an appKey of the account; unknown → 400 "Invalid UserId". */
   async function target(account: string, userId: string): Promise<Target | undefined> {
@@ -123,12 +123,24 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     if (user) return { kind: "user", id: user.id, roleIds: user.roles.map((role) => role.id) };
     const key = (await allKeys(account)).find((k) => k.id === userId || k.appKey === userId);
     if (key) return { kind: "key", appKey: key.appKey, roleIds: key.roles.map((role) => role.id) };
+    // A key of another account added here: its roles in this account.
+    const external = (await services.externalKeys.list(account)).find(
+      (k) => k.id === userId || k.appKey === userId,
+    );
+    if (external)
+      return { kind: "external", appKey: external.appKey, roleIds: external.roles.map((role) => role.id) };
     return undefined;
   }
 
   /** Users are managed with the admin-user resources, keys with the API-key ones, as on /v1. */
   const needs = (kind: Target["kind"] | undefined, write: boolean) =>
-    kind === "key" ? (write ? "EditApiKeys" : "ViewApiKeys") : write ? "EditAdminUsers" : "ViewAdminUsers";
+    kind === "key" || kind === "external"
+      ? write
+        ? "EditApiKeys"
+        : "ViewApiKeys"
+      : write
+        ? "EditAdminUsers"
+        : "ViewAdminUsers";
 
   async function roleTarget(c: VtexContext, write: boolean) {
     const scope = await access.identifyIn(c);
@@ -144,12 +156,15 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
   ) {
     const { actor, grant, account, found } = scope;
     if (found.kind === "user") await users.setRoles(actor, grant, account, found.id, roleIds);
+    else if (found.kind === "external")
+      await services.externalKeys.setRoles(actor, grant, account, found.appKey, roleIds);
     else await keys.setRoles(actor, grant, account, found.appKey, roleIds);
   }
 
   const rolesErrors = (error: AppError) => {
     if (error.code === "UNKNOWN_ROLE") return UNKNOWN_ROLES();
-    if (error.code === "USER_NOT_FOUND" || error.code === "KEY_NOT_FOUND") return INVALID_USER();
+    if (error.code === "USER_NOT_FOUND" || error.code === "KEY_NOT_FOUND" || error.code === "EXTERNAL_KEY_NOT_FOUND")
+      return INVALID_USER();
     return undefined;
   };
 
