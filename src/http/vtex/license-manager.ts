@@ -163,7 +163,11 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
 
   const rolesErrors = (error: AppError) => {
     if (error.code === "UNKNOWN_ROLE") return UNKNOWN_ROLES();
-    if (error.code === "USER_NOT_FOUND" || error.code === "KEY_NOT_FOUND" || error.code === "EXTERNAL_KEY_NOT_FOUND")
+    if (
+      error.code === "USER_NOT_FOUND" ||
+      error.code === "KEY_NOT_FOUND" ||
+      error.code === "EXTERNAL_KEY_NOT_FOUND"
+    )
       return INVALID_USER();
     return undefined;
   };
