@@ -21,7 +21,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fmt, load, median, parseArgs, ROOT, range, startServe, table } from "./lib.mjs";
+import { fmt, load, median, parseArgs, ROOT, range, sleep, startServe, table } from "./lib.mjs";
 import { prepareDatabase } from "./seed-store.mjs";
 
 export const COLD_START_TARGET_MS = 1500;
@@ -79,11 +79,15 @@ function runNode(args) {
 /** One start of `serve` on `env`: spawn → /healthz 200, and the server's own `startupMs`. */
 async function startOnce(env, args) {
   const server = await startServe({ ...env, LOG_LEVEL: "info" }, args ? { args } : {});
+  // The server may answer /healthz a moment before it writes its "listening" line (PostgreSQL).
+  const listening = () =>
+    server
+      .log()
+      .split("\n")
+      .find((l) => l.includes("latchkey listening"));
+  for (let waited = 0; !listening() && waited < 2000; waited += 10) await sleep(10);
   await server.stop();
-  const line = server
-    .log()
-    .split("\n")
-    .find((l) => l.includes("latchkey listening"));
+  const line = listening();
   const startupMs = line ? JSON.parse(line).startupMs : Number.NaN;
   return { readyMs: server.readyMs, startupMs };
 }

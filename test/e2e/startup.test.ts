@@ -1,7 +1,8 @@
 import { statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, serve } from "./process.js";
 
@@ -43,6 +44,41 @@ describe("start-up checks", () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toContain("bad-catalog.yaml:6");
     expect(res.stderr).toMatch(/FETCH|method/i);
+  });
+
+  it("starts on SQLite without loading exceljs, nodemailer or pg: they load on first use", async () => {
+    // A module-resolution hook in the server process writes down every module it loads.
+    const resolved = join(dir, "resolved.txt");
+    const hooks = join(dir, "hooks.mjs");
+    const register = join(dir, "register.mjs");
+    await writeFile(
+      hooks,
+      [
+        'import { appendFileSync } from "node:fs";',
+        "export async function resolve(specifier, context, next) {",
+        "  const result = await next(specifier, context);",
+        `  appendFileSync(${JSON.stringify(resolved)}, result.url + "\\n");`,
+        "  return result;",
+        "}",
+      ].join("\n"),
+    );
+    await writeFile(
+      register,
+      `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`,
+    );
+    const server = await serve({
+      DATA_DIR: join(dir, "lazy"),
+      NODE_OPTIONS: `--import=${pathToFileURL(register).href}`,
+    });
+    try {
+      const loaded = await readFile(resolved, "utf8");
+      expect(loaded, "the hook saw the start").toContain("/node_modules/kysely/");
+      for (const name of ["exceljs", "nodemailer", "pg"]) {
+        expect(loaded, name).not.toContain(`/node_modules/${name}/`);
+      }
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 
   it("generates the secret file with mode 0600 in embedded mode", async () => {

@@ -6,9 +6,11 @@ import type { Secure } from "../secure.js";
 
 /**
  * Key export (SPEC §2.4). Mounted before the generated-key routes so that `/keys/export` is not
- * taken for `/keys/{appKey}`. The body streams; a failure after the first byte cannot become a
- * problem response any more, so it is logged and the stream is aborted (the client sees a broken
- * transfer, never a truncated file that looks complete).
+ * taken for `/keys/{appKey}`: its guard and handler come first in Hono's chain for that path, and
+ * the handler answers without calling `next`, so the `{appKey}` guard never runs and each export
+ * authenticates once (export.test.ts counts it). The body streams; a failure after the first byte
+ * cannot become a problem response any more, so it is logged and the stream is aborted (the client
+ * sees a broken transfer, never a truncated file that looks complete).
  */
 
 const binary = { schema: z.string().openapi({ format: "binary" }) };
