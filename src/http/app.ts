@@ -7,6 +7,7 @@ import type { Services } from "../services/index.js";
 import { createGuards } from "./auth.js";
 import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
+import { clientAddress } from "./forward-auth.js";
 import { onError, problem } from "./problem.js";
 import { appTokenRoutes } from "./routes/apptoken.js";
 import { auditRoutes } from "./routes/audit.js";
@@ -135,14 +136,10 @@ export function loggablePath(path: string): string {
   return path.replace(/^(\/v1\/shares\/|\/share\/)[^/]+/i, "$1[redacted]");
 }
 
+/** The same rule as the forward-auth fast path (forward-auth.ts `clientAddress`). */
 function clientIp(c: Parameters<MiddlewareHandler<AppEnv>>[0], trustProxy: boolean): string | null {
-  if (trustProxy) {
-    // The last entry is the one the trusted proxy appended; earlier ones are whatever the client sent.
-    const forwarded = c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim();
-    if (forwarded) return forwarded;
-  }
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? null;
+  return clientAddress(c.req.header("x-forwarded-for"), env?.incoming?.socket?.remoteAddress, trustProxy);
 }
 
 /** Bodies on /v1 must be JSON: anything else is a 400 before validation runs. */

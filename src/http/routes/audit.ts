@@ -4,6 +4,7 @@ import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { AccountParam, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
+import { pullStream } from "../stream.js";
 
 /**
  * The audit log (SPEC §3): list with filters, streamed export, and the check of the account's hash
@@ -162,9 +163,13 @@ export function auditRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: 
     const exported = await auditLog.openExport(account, query.format, filtersOf(query));
     const log = c.get("log");
     const requestId = c.get("requestId");
-    const body = webStream(exported.body, (error) => {
-      log.error({ err: error, requestId, account }, "audit export failed mid-stream; aborted");
-    });
+    const body = pullStream(
+      exported.body,
+      (error) => {
+        log.error({ err: error, requestId, account }, "audit export failed mid-stream; aborted");
+      },
+      "audit export aborted",
+    );
     return c.body(body, 200, {
       "content-type": exported.contentType,
       "content-disposition": `attachment; filename="${exported.filename}"`,
@@ -178,31 +183,4 @@ export function auditRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: 
     const { ok, checked, firstBroken, head } = await auditLog.verify(account);
     return c.json({ ok, checked, firstBroken, head }, 200);
   });
-}
-
-/** Pull-driven: the next page is read only when the client has taken the previous one. */
-function webStream(
-  source: AsyncIterable<string>,
-  onError: (error: unknown) => void,
-): ReadableStream<Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
-  const encoder = new TextEncoder();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const next = await iterator.next();
-          if (next.done) controller.close();
-          else controller.enqueue(encoder.encode(next.value));
-        } catch (error) {
-          onError(error);
-          controller.error(new Error("audit export aborted"));
-        }
-      },
-      async cancel() {
-        await iterator.return?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }

@@ -3,6 +3,7 @@ import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { AccountParam, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
+import { pullStream } from "../stream.js";
 
 /**
  * Key export (SPEC §2.4). Mounted before the generated-key routes so that `/keys/export` is not
@@ -48,9 +49,13 @@ export function exportRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services:
     const exported = await services.exporter.open(account, format);
     const log = c.get("log");
     const requestId = c.get("requestId");
-    const body = webStream(exported.body, (error) => {
-      log.error({ err: error, requestId, account, format }, "key export failed mid-stream; aborted");
-    });
+    const body = pullStream(
+      exported.body,
+      (error) => {
+        log.error({ err: error, requestId, account, format }, "key export failed mid-stream; aborted");
+      },
+      "key export aborted",
+    );
     return c.body(body, 200, {
       "content-type": exported.contentType,
       "content-disposition": `attachment; filename="${exported.filename}"`,
@@ -58,35 +63,4 @@ export function exportRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services:
       "x-content-type-options": "nosniff",
     });
   });
-}
-
-/**
- * A pull-driven web stream over the export: the next chunk is produced only when the client has
- * taken the previous one, and a cancelled download stops the reading of the store.
- */
-function webStream(
-  source: AsyncIterable<string | Uint8Array>,
-  onError: (error: unknown) => void,
-): ReadableStream<Uint8Array> {
-  const iterator = source[Symbol.asyncIterator]();
-  const encoder = new TextEncoder();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const next = await iterator.next();
-          if (next.done) controller.close();
-          else controller.enqueue(typeof next.value === "string" ? encoder.encode(next.value) : next.value);
-        } catch (error) {
-          onError(error);
-          // The real error stays in our log; the server's own error line gets no internal detail.
-          controller.error(new Error("key export aborted"));
-        }
-      },
-      async cancel() {
-        await iterator.return?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }
