@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { Services } from "../services/index.js";
+import { adminRoutes } from "./admin.js";
 import { createGuards } from "./auth.js";
 import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
@@ -103,6 +104,7 @@ export function createApp(options: AppOptions) {
     servers: [{ url: options.publicUrl }],
   });
   docsRoutes(app);
+  adminRoutes(app);
   return app;
 }
 

@@ -1,0 +1,206 @@
+/**
+ * Browser tests: a real `latchkey serve` (SQLite, on loopback) and Debian's Chromium driven by
+ * playwright-core. Each test file starts its own server and browser. Console errors and failed
+ * requests are collected per page so a test can assert that none happened.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { expect } from "vitest";
+import { runCli, type Served, serve } from "../e2e/process.js";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+export const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts", "screenshots");
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+export interface Bootstrap {
+  account: string;
+  email: string;
+  password: string;
+  appKey: string;
+  appToken: string;
+}
+
+export interface Admin {
+  url: string;
+  server: Served;
+  owner: Bootstrap;
+  dataDir: string;
+  /** Calls the API as the owner's bootstrap key; throws on a non-2xx answer. */
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Creates a user in the owner's account with the given role ids; returns its password. */
+  addUser(email: string, roles: number[]): Promise<{ id: string; email: string; password: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startAdmin(env: Record<string, string> = {}): Promise<Admin> {
+  const dataDir = mkdtempSync(join(tmpdir(), "latchkey-browser-"));
+  const base = { DATA_DIR: dataDir, LOG_LEVEL: "info", ...env };
+  const init = await runCli(
+    ["init", "--account", "acme", "--email", "owner@acme.test", "--password", "owner password 1", "--json"],
+    base,
+  );
+  if (init.code !== 0) throw new Error(`latchkey init failed: ${init.stderr}`);
+  const owner = JSON.parse(init.stdout) as Bootstrap;
+  const server = await serve(base);
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        "x-api-appkey": owner.appKey,
+        "x-api-apptoken": owner.appToken,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  return {
+    url: server.url,
+    server,
+    owner,
+    dataDir,
+    api,
+    async addUser(email, roles) {
+      const password = `pw ${email} 123`;
+      const created = await api<{ user: { id: string; email: string } }>(
+        "POST",
+        `/v1/accounts/${owner.account}/users`,
+        { email, password, roles },
+      );
+      return { ...created.user, password };
+    },
+    async stop() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}
+
+export interface Problems {
+  console: string[];
+  page: string[];
+  /** Requests the server answered with 4xx/5xx, as "STATUS METHOD path". */
+  failed: string[];
+}
+
+const problems = new WeakMap<Page, Problems>();
+
+/** A fresh context (own cookies) and page, watched for console errors and failed requests. */
+export async function openPage(
+  browser: Browser,
+  options: { viewport?: { width: number; height: number }; acceptDownloads?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? DESKTOP,
+    acceptDownloads: options.acceptDownloads ?? true,
+    permissions: ["clipboard-read", "clipboard-write"],
+  });
+  const page = await context.newPage();
+  const seen: Problems = { console: [], page: [], failed: [] };
+  problems.set(page, seen);
+  page.on("console", (message) => {
+    if (message.type() === "error") seen.console.push(message.text());
+  });
+  page.on("pageerror", (error) => seen.page.push(error.message));
+  page.on("response", (response) => {
+    if (response.status() >= 400) {
+      const url = new URL(response.url());
+      seen.failed.push(`${response.status()} ${response.request().method()} ${url.pathname}`);
+    }
+  });
+  return { context, page };
+}
+
+export function problemsOf(page: Page): Problems {
+  const seen = problems.get(page);
+  if (!seen) throw new Error("page was not opened with openPage");
+  return seen;
+}
+
+/**
+ * No console error and no uncaught exception. Console errors that Chromium logs for a failed
+ * request are allowed only when that request's status is listed (a test that provokes a 403 on
+ * purpose passes [403]).
+ */
+export function expectNoConsoleErrors(page: Page, allowedStatuses: number[] = []): void {
+  const seen = problemsOf(page);
+  expect(seen.page, "uncaught exceptions").toEqual([]);
+  const unexpected = seen.console.filter((text) => {
+    const status = /status of (\d{3})/.exec(text)?.[1];
+    return !(status && allowedStatuses.includes(Number(status)));
+  });
+  expect(unexpected, "console errors").toEqual([]);
+}
+
+export async function signIn(page: Page, url: string, email: string, password: string): Promise<void> {
+  await page.goto(`${url}/admin/`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor();
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core on the current page; returns serious and critical violations only. */
+export async function axeSerious(page: Page): Promise<AxeViolation[]> {
+  // Evaluated through the DevTools protocol, so the page's CSP does not apply to the injection.
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      window as unknown as { axe: { run: (context: Document) => Promise<{ violations: AxeViolation[] }> } }
+    ).axe;
+    const result = await axe.run(document);
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target })),
+    }));
+  });
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+/** Saves a screenshot under test-artifacts/screenshots (kept by CI as an artifact). */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** No horizontal scrolling: the document is no wider than the viewport. */
+export async function expectNoHorizontalScroll(page: Page): Promise<void> {
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  expect(scroll, "page scrolls sideways").toBeLessThanOrEqual(client);
+}

@@ -1,0 +1,104 @@
+/** Routes of the admin. Every page below the account is a client of /v1/accounts/{account}/…. */
+
+import { KeyDetail } from "./keys/detail";
+import { ExternalTab } from "./keys/external";
+import { GeneratedTab } from "./keys/generated";
+import { KeysPage } from "./keys/page";
+import { SettingsTab } from "./keys/settings";
+import { AuditPage } from "./pages/audit";
+import { Layout } from "./pages/layout";
+import { RolesPage } from "./pages/roles";
+import { SignIn } from "./pages/sign-in";
+import { UsersPage } from "./pages/users";
+import { adminPath, Redirect, segments, useLocation } from "./router";
+import { AccountProvider, SessionProvider, useSession } from "./session";
+import { EmptyState, Loading } from "./ui/controls";
+import { ToastProvider } from "./ui/toast";
+
+export function App() {
+  return (
+    <SessionProvider>
+      <ToastProvider>
+        <Screens />
+      </ToastProvider>
+    </SessionProvider>
+  );
+}
+
+function Screens() {
+  const { state } = useSession();
+  const location = useLocation();
+  const parts = segments(location.pathname);
+
+  if (state.status === "loading") return <Loading label="Loading latchkey…" />;
+  if (state.status === "signed-out") return <SignIn reason={state.reason} />;
+  if (parts[0] === "login" || parts.length === 0) {
+    const first = state.me.accounts[0]?.account;
+    if (!first)
+      return (
+        <main className="centered">
+          <EmptyState title="You are not a member of any account">
+            <p>Ask an administrator of an account to add you.</p>
+          </EmptyState>
+        </main>
+      );
+    return <Redirect to={adminPath(first, "keys")} />;
+  }
+
+  const [account = "", area = "keys", ...rest] = parts;
+  if (!state.me.accounts.some((entry) => entry.account === account)) {
+    return (
+      <Layout account={null}>
+        <EmptyState title="No such account">
+          <p>You are not a member of the account “{account}”, or it does not exist.</p>
+        </EmptyState>
+      </Layout>
+    );
+  }
+  return (
+    <AccountProvider me={state.me} account={account}>
+      <Layout account={account}>
+        <Page area={area} rest={rest} />
+      </Layout>
+    </AccountProvider>
+  );
+}
+
+function Page({ area, rest }: { area: string; rest: string[] }) {
+  switch (area) {
+    case "keys": {
+      const tab = rest[0] ?? "generated";
+      if (tab === "external")
+        return (
+          <KeysPage tab="external">
+            <ExternalTab />
+          </KeysPage>
+        );
+      if (tab === "settings")
+        return (
+          <KeysPage tab="settings">
+            <SettingsTab />
+          </KeysPage>
+        );
+      return (
+        <KeysPage tab="generated">
+          <GeneratedTab />
+        </KeysPage>
+      );
+    }
+    case "key":
+      return <KeyDetail appKey={rest[0] ?? ""} />;
+    case "roles":
+      return <RolesPage />;
+    case "users":
+      return <UsersPage />;
+    case "audit":
+      return <AuditPage />;
+    default:
+      return (
+        <EmptyState title="Page not found">
+          <p>There is no page at this address.</p>
+        </EmptyState>
+      );
+  }
+}

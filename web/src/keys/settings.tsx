@@ -1,0 +1,5 @@
+import { PageHeader } from "../ui/controls";
+
+export function SettingsTab() {
+  return <PageHeader title="SettingsTab" />;
+}

@@ -1,0 +1,5 @@
+import { PageHeader } from "../ui/controls";
+
+export function AuditPage() {
+  return <PageHeader title="AuditPage" />;
+}

@@ -1,0 +1,57 @@
+import { type FormEvent, useState } from "react";
+import { useSession } from "../session";
+import { Button, InlineError, TextField } from "../ui/controls";
+import { useAction } from "../ui/hooks";
+
+export function SignIn({ reason }: { reason?: "expired" | "signed-out" | undefined }) {
+  const { signIn } = useSession();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const { run, busy, error } = useAction(signIn);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void run(email.trim(), password);
+  };
+
+  return (
+    <main className="sign-in">
+      <form className="card sign-in-card" onSubmit={submit} aria-labelledby="sign-in-title">
+        <p className="brand" aria-hidden="true">
+          latchkey
+        </p>
+        <h1 id="sign-in-title">Sign in</h1>
+        {reason === "expired" ? (
+          <p className="notice" role="status">
+            Your session has expired. Sign in again to continue.
+          </p>
+        ) : null}
+        {reason === "signed-out" ? (
+          <p className="notice" role="status">
+            You have signed out.
+          </p>
+        ) : null}
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="username"
+          required
+          value={email}
+          onChange={(event) => setEmail(event.target.value)}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(event) => setPassword(event.target.value)}
+        />
+        <InlineError error={error} />
+        <Button type="submit" variant="primary" busy={busy} className="wide">
+          Sign in
+        </Button>
+      </form>
+    </main>
+  );
+}

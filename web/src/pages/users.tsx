@@ -1,0 +1,5 @@
+import { PageHeader } from "../ui/controls";
+
+export function UsersPage() {
+  return <PageHeader title="UsersPage" />;
+}

@@ -1,0 +1,110 @@
+/**
+ * Who is signed in, in which accounts, with which resources (GET /v1/me). Controls ask `can()` so
+ * that what the user lacks is hidden or disabled with a reason; the server still decides.
+ */
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
+import { ApiError, api, onSessionExpired } from "./api";
+import type { Me } from "./types";
+
+export type SessionState =
+  | { status: "loading" }
+  | { status: "signed-out"; reason?: "expired" | "signed-out" }
+  | { status: "signed-in"; me: Me };
+
+interface SessionValue {
+  state: SessionState;
+  refresh(): Promise<void>;
+  signIn(email: string, password: string): Promise<void>;
+  signOut(): Promise<void>;
+}
+
+const SessionContext = createContext<SessionValue | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [state, setState] = useState<SessionState>({ status: "loading" });
+
+  const refresh = useCallback(async () => {
+    // The CSRF cookie lives exactly as long as the session cookie: without it there is no session
+    // to ask about, and no 401 to provoke.
+    if (!hasSessionCookie()) {
+      setState({ status: "signed-out" });
+      return;
+    }
+    try {
+      setState({ status: "signed-in", me: await api.get<Me>("/v1/me") });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) setState({ status: "signed-out" });
+      else throw error;
+    }
+  }, []);
+
+  useEffect(() => {
+    refresh().catch(() => setState({ status: "signed-out" }));
+  }, [refresh]);
+
+  useEffect(
+    () =>
+      onSessionExpired(() =>
+        setState((current) =>
+          current.status === "signed-in" ? { status: "signed-out", reason: "expired" } : current,
+        ),
+      ),
+    [],
+  );
+
+  const value = useMemo<SessionValue>(
+    () => ({
+      state,
+      refresh,
+      async signIn(email, password) {
+        await api.post("/v1/auth/login", { email, password });
+        await refresh();
+      },
+      async signOut() {
+        await api.post("/v1/auth/logout").catch(() => undefined);
+        setState({ status: "signed-out", reason: "signed-out" });
+      },
+    }),
+    [state, refresh],
+  );
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+function hasSessionCookie(): boolean {
+  return /(?:^|;\s*)lk_csrf=/.test(document.cookie);
+}
+
+export function useSession(): SessionValue {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error("useSession outside SessionProvider");
+  return value;
+}
+
+export interface AccountAccess {
+  me: Me;
+  account: string;
+  resources: ReadonlySet<string>;
+  can(resource: string): boolean;
+}
+
+const AccountContext = createContext<AccountAccess | null>(null);
+
+export function AccountProvider({ me, account, children }: { me: Me; account: string; children: ReactNode }) {
+  const value = useMemo<AccountAccess>(() => {
+    const resources = new Set(me.accounts.find((entry) => entry.account === account)?.resources ?? []);
+    return { me, account, resources, can: (resource) => resources.has(resource) };
+  }, [me, account]);
+  return <AccountContext.Provider value={value}>{children}</AccountContext.Provider>;
+}
+
+/** The account the page is about and what the signed-in user may do in it. */
+export function useAccount(): AccountAccess {
+  const value = useContext(AccountContext);
+  if (!value) throw new Error("useAccount outside AccountProvider");
+  return value;
+}
+
+/** The reason shown on a control the user may not use. */
+export function lacking(resource: string): string {
+  return `You need the ${resource} permission for this`;
+}

@@ -1,0 +1,120 @@
+/** Shapes of the /v1 API, as its OpenAPI document (/openapi.json) describes them. */
+
+export type ResourceKey = string;
+
+export interface RoleRef {
+  id: number;
+  name: string;
+}
+
+export interface Me {
+  principal: { type: "user"; id: string; email: string } | { type: "key"; appKey: string; account: string };
+  accounts: { account: string; roles: RoleRef[]; resources: ResourceKey[] }[];
+}
+
+export interface Resource {
+  key: string;
+  id: number;
+  name: string;
+  description: string;
+  product: string;
+  category: string;
+}
+
+export type Alert = "none" | "orange" | "red";
+
+export interface Key {
+  id: string;
+  appKey: string;
+  account: string;
+  name: string;
+  keyType: "generated";
+  status: "active" | "inactive";
+  active: boolean;
+  roles: RoleRef[];
+  creationDate: string;
+  creationDateToken: string;
+  creationDateNewToken: string | null;
+  pendingRenewal: boolean;
+  alert: Alert;
+  lastUsedAt: string | null;
+  updatedAt: string;
+}
+
+export interface KeyPage {
+  items: Key[];
+  nextCursor: string | null;
+  total: number;
+}
+
+export type IssuedKey =
+  | { key: Key; appToken: string }
+  | { key: Key; shareUrl: string; shareExpiresAt: string };
+
+export interface ExternalKey {
+  id: string;
+  appKey: string;
+  keyName: string;
+  /** The owner: the account that generated the key. */
+  account: string;
+  roles: RoleRef[];
+  addedDate: string;
+  status: "active" | "inactive";
+  lastUsedAt: string | null;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  secretSet: true;
+}
+
+export interface ApiKeySettings {
+  renewalPeriodMonths: 3 | 6;
+  notifications: { emails: string[]; webhooks: Webhook[] };
+  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
+  updatedAt: string | null;
+}
+
+export interface Role {
+  id: number;
+  name: string;
+  type: "predefined" | "custom";
+  resources: ResourceKey[];
+  products: string[];
+}
+
+export interface User {
+  id: string;
+  email: string;
+  roles: RoleRef[];
+  addedAt: string;
+}
+
+export interface KeyUsage {
+  appKey: string;
+  lastUsedAt: string | null;
+  days: { date: string; ok: number; denied: number }[];
+  total: { ok: number; denied: number };
+}
+
+export interface AuditEvent {
+  id: string;
+  at: string;
+  account: string;
+  actor: { type: string; id: string; label: string };
+  action: string;
+  target: { type: string | null; id: string | null } | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  data?: unknown;
+  seq: number;
+  hash: string | null;
+  prevHash: string | null;
+}
+
+export interface AuditPage {
+  items: AuditEvent[];
+  nextCursor: string | null;
+}

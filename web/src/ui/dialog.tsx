@@ -1,0 +1,68 @@
+/**
+ * Modal dialogs on the native <dialog> element: the browser traps focus, makes the page behind inert
+ * and closes on Escape; focus returns to what opened it.
+ */
+import { type ReactNode, useEffect, useId, useRef } from "react";
+
+export interface DialogProps {
+  title: string;
+  open: boolean;
+  onClose: () => void;
+  children: ReactNode;
+  footer?: ReactNode;
+  /** Wide dialogs hold pickers and tables. */
+  size?: "normal" | "wide";
+}
+
+export function Dialog({ title, open, onClose, children, footer, size = "normal" }: DialogProps) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const opener = useRef<Element | null>(null);
+
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (open && !dialog.open) {
+      opener.current = document.activeElement;
+      dialog.showModal();
+    } else if (!open && dialog.open) {
+      dialog.close();
+    }
+  }, [open]);
+
+  useEffect(
+    () => () => {
+      if (opener.current instanceof HTMLElement && opener.current.isConnected) opener.current.focus();
+    },
+    [],
+  );
+
+  return (
+    <dialog
+      ref={ref}
+      className={`dialog dialog-${size}`}
+      aria-labelledby={titleId}
+      onCancel={(event) => {
+        event.preventDefault();
+        onClose();
+      }}
+      onClose={() => {
+        if (open) onClose();
+        if (opener.current instanceof HTMLElement && opener.current.isConnected) opener.current.focus();
+      }}
+    >
+      {open ? (
+        <div className="dialog-body">
+          <header className="dialog-header">
+            <h2 id={titleId}>{title}</h2>
+            <button type="button" className="icon-btn" aria-label="Close" onClick={onClose}>
+              ×
+            </button>
+          </header>
+          <div className="dialog-content">{children}</div>
+          {footer ? <footer className="dialog-footer">{footer}</footer> : null}
+        </div>
+      ) : null}
+    </dialog>
+  );
+}
