@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Actor } from "../services/deps.js";
-import type { StoreOps } from "../storage/store.js";
+import type { AuditEventInput, StoreOps } from "../storage/store.js";
 
 export interface AuditWrite {
   account: string;
@@ -60,22 +60,8 @@ export interface AuditChainFields {
   data: unknown;
 }
 
-/** The stored columns an event's chain fields come from (`data` already parsed). */
-export interface AuditRow {
-  id: string;
-  account: string;
-  at: number;
-  actorType: string;
-  actorId: string;
-  actorLabel: string;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  data: unknown;
-}
+/** The stored columns an event's chain fields come from (`data` already parsed, types as read back). */
+export type AuditRow = Omit<AuditEventInput, "actorType" | "data"> & { actorType: string; data: unknown };
 
 export function chainFieldsOf(row: AuditRow): AuditChainFields {
   return {

@@ -173,10 +173,12 @@ export interface AxeViolation {
 export async function axeSerious(page: Page): Promise<AxeViolation[]> {
   // Evaluated through the DevTools protocol, so the page's CSP does not apply to the injection.
   await page.evaluate(axeSource);
+  // The callback runs in the page; the test project has no DOM types, so its globals are typed here.
   const violations = await page.evaluate(async () => {
-    const axe = (
-      window as unknown as { axe: { run: (context: Document) => Promise<{ violations: AxeViolation[] }> } }
-    ).axe;
+    const { axe, document } = globalThis as unknown as {
+      axe: { run: (context: unknown) => Promise<{ violations: AxeViolation[] }> };
+      document: unknown;
+    };
     const result = await axe.run(document);
     return result.violations.map((v) => ({
       id: v.id,
@@ -198,9 +200,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 /** No horizontal scrolling: the document is no wider than the viewport. */
 export async function expectNoHorizontalScroll(page: Page): Promise<void> {
-  const { scroll, client } = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    client: document.documentElement.clientWidth,
-  }));
+  const { scroll, client } = await page.evaluate(() => {
+    const root = (
+      globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }
+    ).document.documentElement;
+    return { scroll: root.scrollWidth, client: root.clientWidth };
+  });
   expect(scroll, "page scrolls sideways").toBeLessThanOrEqual(client);
 }
