@@ -3,7 +3,7 @@
  * console error, no sideways scrolling, no serious or critical axe-core violation. Saves a
  * screenshot of each; with UPDATE_DOCS_SCREENSHOTS=1 it also refreshes docs/screenshots/.
  */
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Browser, Page } from "playwright-core";
@@ -29,6 +29,7 @@ const MONTH = 30 * 86_400_000;
 let admin: Admin;
 let browser: Browser;
 let detailKey = "";
+const tokens: string[] = [];
 
 interface Issued {
   key: { appKey: string; id: string };
@@ -59,6 +60,7 @@ async function seed() {
   ] as const) {
     keys[name] = await admin.api<Issued>("POST", `${acme}/keys`, { name, roles: grant });
   }
+  tokens.push(...Object.values(keys).map((issued) => issued.appToken));
   const erp = keys["ERP connector"] as Issued;
   detailKey = erp.key.appKey;
   await admin.api("PATCH", `${acme}/keys/${keys["Partner storefront"]?.key.appKey}`, { active: false });
@@ -156,4 +158,18 @@ describe("a tour of every screen", () => {
       await context.close();
     }, 120_000);
   }
+
+  it("leaves no token in the server's log or database file after the tour", async () => {
+    expect(tokens.length).toBeGreaterThan(0);
+    const log = admin.server.log();
+    const file = join(admin.dataDir, "latchkey.db");
+    const db = [file, `${file}-wal`]
+      .filter((path) => existsSync(path))
+      .map((path) => readFileSync(path, "latin1"))
+      .join("\n");
+    for (const token of tokens) {
+      expect(log).not.toContain(token);
+      expect(db).not.toContain(token);
+    }
+  });
 });
