@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { expect } from "vitest";
-import { runCli, type Served, serve } from "../e2e/process.js";
+import { callAs, runCli, type Served, serve } from "../e2e/process.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const CHROMIUM_FLAGS = [
@@ -57,18 +57,9 @@ export async function startAdmin(env: Record<string, string> = {}): Promise<Admi
   const owner = JSON.parse(init.stdout) as Bootstrap;
   const server = await serve(base);
   const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        "x-api-appkey": owner.appKey,
-        "x-api-apptoken": owner.appToken,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
+    const answer = await callAs(server.url, owner, method, path, body);
+    if (answer.status >= 300) throw new Error(`${method} ${path} → ${answer.status}: ${answer.text}`);
+    return answer.json as T;
   };
   return {
     url: server.url,

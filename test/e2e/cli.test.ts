@@ -10,9 +10,8 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_PG_URL } from "../support/stores.js";
+import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { freePort, runCli, type Served, serve } from "./process.js";
 
 interface Credentials {
@@ -261,24 +260,19 @@ describe("latchkey remote commands on SQLite", () => {
 });
 
 describe("latchkey remote commands on PostgreSQL", () => {
-  const database = `latchkey_cli_${randomBytes(5).toString("hex")}`;
+  let database: TestDatabase;
   let dir: string;
   let server: Served;
   let owner: Credentials;
   const lk = remoteCli(() => server);
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    await admin.query(`create database ${database}`);
-    await admin.end();
-    const url = new URL(TEST_PG_URL);
-    url.pathname = `/${database}`;
+    database = await createTestDatabase("latchkey_cli");
     dir = await mkdtemp(join(tmpdir(), "latchkey-cli-pg-"));
     const env = {
       DATA_DIR: dir,
       LATCHKEY_SECRET: randomBytes(32).toString("hex"),
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: database.url,
     };
     owner = await initAccount(env, "acme");
     server = await serve({ ...env, LOG_LEVEL: "warn" });
@@ -286,10 +280,7 @@ describe("latchkey remote commands on PostgreSQL", () => {
 
   afterAll(async () => {
     await server?.stop();
-    const admin = new pg.Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    await admin.query(`drop database if exists ${database} with (force)`);
-    await admin.end();
+    await database?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -8,10 +8,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_PG_URL } from "../support/stores.js";
-import { runCli, type Served, serve } from "./process.js";
+import { createTestDatabase, type TestDatabase } from "./databases.js";
+import { callAs, runCli, type Served, serve } from "./process.js";
 
 const OMS_READ = 10;
 
@@ -23,21 +22,15 @@ describe.each([
   let a: Served;
   let b: Served;
   let owner: { appKey: string; appToken: string };
-  let database: string;
+  let database: TestDatabase;
   let dataDir: string;
 
   beforeAll(async () => {
-    database = `latchkey_multi_${randomBytes(5).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    await admin.query(`create database ${database}`);
-    await admin.end();
-    const url = new URL(TEST_PG_URL);
-    url.pathname = `/${database}`;
+    database = await createTestDatabase("latchkey_multi");
     dataDir = await mkdtemp(join(tmpdir(), "latchkey-multi-"));
     env = {
       DATA_DIR: dataDir,
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: database.url,
       LATCHKEY_SECRET: randomBytes(32).toString("hex"),
       LOG_LEVEL: "info",
       ...(withRedis ? { REDIS_URL: "redis://127.0.0.1:6379" } : {}),
@@ -50,26 +43,12 @@ describe.each([
 
   afterAll(async () => {
     await Promise.all([a, b].map((s) => (s && s.child.exitCode === null ? s.stop() : undefined)));
-    const admin = new pg.Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    await admin.query(`drop database if exists ${database} with (force)`);
-    await admin.end();
+    await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function call(server: Served, method: string, path: string, body?: unknown) {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        "x-api-appkey": owner.appKey,
-        "x-api-apptoken": owner.appToken,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : null };
-  }
+  const call = (server: Served, method: string, path: string, body?: unknown) =>
+    callAs(server.url, owner, method, path, body);
 
   async function authorize(server: Served, key: { appKey: string; appToken: string }) {
     const res = await fetch(`${server.url}/v1/authorize`, {

@@ -21,7 +21,7 @@ import {
   startEchoApi,
   startNginx,
 } from "./gateway.js";
-import { freePort, runCli, type Served, serve } from "./process.js";
+import { callAs, freePort, runCli, type Served, serve } from "./process.js";
 
 const FAILURES_ALLOWED = 3;
 
@@ -74,13 +74,9 @@ describe("latchkey behind nginx (auth_request)", () => {
     cleanups.push(() => server.stop());
 
     const create = async (body: object): Promise<Key> => {
-      const res = await fetch(`${server.url}/v1/accounts/acme/keys`, {
-        method: "POST",
-        headers: { ...credentials(owner), "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
+      const res = await callAs(server.url, owner, "POST", "/v1/accounts/acme/keys", body);
       expect(res.status).toBe(201);
-      const created = (await res.json()) as { key: { appKey: string }; appToken: string };
+      const created = res.json as { key: { appKey: string }; appToken: string };
       return { appKey: created.key.appKey, appToken: created.appToken };
     };
     reader = await create({ name: "ERP orders reader", roles: [10] });

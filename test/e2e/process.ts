@@ -38,6 +38,30 @@ export function runCli(
   });
 }
 
+/**
+ * Calls the HTTP API at `url` as a key (x-api-appkey / x-api-apptoken), with `body` as JSON if given.
+ * Returns the status, the answer as text and parsed (null when empty).
+ */
+export async function callAs(
+  url: string,
+  key: { appKey: string; appToken: string },
+  method: string,
+  path: string,
+  body?: unknown,
+) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      "x-api-appkey": key.appKey,
+      "x-api-apptoken": key.appToken,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: text ? JSON.parse(text) : null };
+}
+
 export interface Served {
   url: string;
   child: ChildProcess;

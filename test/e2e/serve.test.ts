@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_PG_URL } from "../support/stores.js";
-import { runCli, type Served, serve } from "./process.js";
+import { createTestDatabase } from "./databases.js";
+import { callAs, runCli, type Served, serve } from "./process.js";
 
 type Kind = "sqlite" | "postgres";
 
@@ -31,17 +31,11 @@ async function prepare(
       drop: () => rm(dataDir, { recursive: true, force: true }),
     };
   }
-  const database = `latchkey_e2e_${randomBytes(5).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  await admin.query(`create database ${database}`);
-  await admin.end();
-  const url = new URL(TEST_PG_URL);
-  url.pathname = `/${database}`;
+  const database = await createTestDatabase("latchkey_e2e");
   return {
-    env: { ...base, DATABASE_URL: url.toString() },
+    env: { ...base, DATABASE_URL: database.url },
     async dump() {
-      const client = new pg.Client({ connectionString: url.toString() });
+      const client = new pg.Client({ connectionString: database.url });
       await client.connect();
       try {
         const tables = await client.query<{ t: string }>(
@@ -56,10 +50,7 @@ async function prepare(
       }
     },
     async drop() {
-      const c = new pg.Client({ connectionString: TEST_PG_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${database} with (force)`);
-      await c.end();
+      await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -74,20 +65,16 @@ describe.each<Kind>(["sqlite", "postgres"])("latchkey serve on %s", (kind) => {
   const bodies: string[] = [];
   let owner: { appKey: string; appToken: string; password: string };
 
-  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        "x-api-appkey": owner.appKey,
-        "x-api-apptoken": owner.appToken,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    bodies.push(text);
-    return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
+  /** Calls the API as the owner, or as `as`; every answer is kept for the secrets check. */
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    as: { appKey: string; appToken: string } = owner,
+  ) {
+    const res = await callAs(server.url, as, method, path, body);
+    bodies.push(res.text);
+    return res;
   }
 
   beforeAll(async () => {
@@ -129,7 +116,7 @@ describe.each<Kind>(["sqlite", "postgres"])("latchkey serve on %s", (kind) => {
     const created = await call("POST", "/v1/accounts/acme/keys", { name: "ERP", roles: [10] });
     expect(created.status).toBe(201);
     secrets.push(created.json.appToken);
-    const erp = { "x-api-appkey": created.json.key.appKey, "x-api-apptoken": created.json.appToken };
+    const erp = { appKey: created.json.key.appKey, appToken: created.json.appToken };
     expect((await call("GET", "/v1/me", undefined, erp)).json.accounts[0].resources).toEqual(["ViewOrders"]);
     const path = `/v1/accounts/acme/keys/${created.json.key.appKey}`;
     expect((await call("PATCH", path, { name: "ERP main", active: false })).json.status).toBe("inactive");

@@ -8,11 +8,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { buildServices, openConfiguredStore } from "../../src/main.js";
-import { TEST_PG_URL } from "../support/stores.js";
+import { createTestDatabase } from "./databases.js";
 import { runCli, serve } from "./process.js";
 
 let dir: string;
@@ -101,26 +100,13 @@ describe("latchkey signing-keys rotate", () => {
   });
 });
 
-async function pgAdmin(sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
-}
-
 describe("latchkey signing-keys rotate on PostgreSQL", () => {
   it("reaches a running server through the change notifications: it signs with the new key at once", async () => {
-    const database = `latchkey_jwt_${randomBytes(5).toString("hex")}`;
-    await pgAdmin(`create database ${database}`);
-    const url = new URL(TEST_PG_URL);
-    url.pathname = `/${database}`;
+    const database = await createTestDatabase("latchkey_jwt");
     const pgEnv = {
       DATA_DIR: dir,
       LATCHKEY_SECRET: randomBytes(32).toString("hex"),
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: database.url,
     };
     try {
       const init = await runCli(["init", "--account", "acme", "--email", "owner@acme.test", "--json"], pgEnv);
@@ -151,7 +137,7 @@ describe("latchkey signing-keys rotate on PostgreSQL", () => {
         expect(await server.stop()).toBe(0);
       }
     } finally {
-      await pgAdmin(`drop database if exists ${database} with (force)`);
+      await database.drop();
     }
   });
 });

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_PG_URL } from "../support/stores.js";
+import { createTestDatabase } from "./databases.js";
 import { runCli } from "./process.js";
 
 interface Target {
@@ -40,18 +40,12 @@ async function sqliteTarget(): Promise<Target> {
 }
 
 async function postgresTarget(): Promise<Target> {
-  const database = `latchkey_audit_${randomBytes(5).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  await admin.query(`create database ${database}`);
-  await admin.end();
-  const url = new URL(TEST_PG_URL);
-  url.pathname = `/${database}`;
+  const database = await createTestDatabase("latchkey_audit");
   const dir = await mkdtemp(join(tmpdir(), "latchkey-verify-audit-"));
   return {
-    env: { DATA_DIR: dir, DATABASE_URL: url.toString(), LATCHKEY_SECRET: randomBytes(32).toString("hex") },
+    env: { DATA_DIR: dir, DATABASE_URL: database.url, LATCHKEY_SECRET: randomBytes(32).toString("hex") },
     async exec(statement, params) {
-      const client = new pg.Client({ connectionString: url.toString() });
+      const client = new pg.Client({ connectionString: database.url });
       await client.connect();
       try {
         const numbered = statement.replace(
@@ -64,10 +58,7 @@ async function postgresTarget(): Promise<Target> {
       }
     },
     async close() {
-      const client = new pg.Client({ connectionString: TEST_PG_URL });
-      await client.connect();
-      await client.query(`drop database if exists ${database} with (force)`);
-      await client.end();
+      await database.drop();
       await rm(dir, { recursive: true, force: true });
     },
   };
