@@ -1,0 +1,195 @@
+/**
+ * Adding a user, setting a user's roles and removing one. A password the server generates is shown
+ * once, in the dialog that follows the add, and dropped from memory when that dialog closes.
+ */
+import { type FormEvent, useId, useState } from "react";
+import { accountPath, api, describeError } from "../api";
+import { useAccount } from "../session";
+import type { User } from "../types";
+import { Button, InlineError, SecretValue, TextField } from "../ui/controls";
+import { Dialog } from "../ui/dialog";
+import { useAction } from "../ui/hooks";
+import { RolePicker } from "../ui/role-picker";
+import { ConfirmDialog, fieldError } from "./roles-users-common";
+
+const MIN_PASSWORD = 12;
+
+export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdded: (user: User) => void }) {
+  const { account } = useAccount();
+  const formId = useId();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [roles, setRoles] = useState<number[]>([]);
+  const [problems, setProblems] = useState<{ email?: string; password?: string }>({});
+  /** The generated password: lives only as long as this dialog. */
+  const [issued, setIssued] = useState<{ email: string; password: string } | null>(null);
+  const add = useAction((body: { email: string; password?: string; roles: number[] }) =>
+    api.post<{ user: User; password?: string }>(accountPath(account, "users"), body),
+  );
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const found: typeof problems = {};
+    if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) found.email = "Enter the person's email address";
+    if (password && password.length < MIN_PASSWORD)
+      found.password = `Use at least ${MIN_PASSWORD} characters, or leave it empty to generate one`;
+    setProblems(found);
+    if (found.email || found.password) return;
+    const result = await add.run({ email: email.trim(), ...(password ? { password } : {}), roles });
+    if (!result) return;
+    onAdded(result.user);
+    if (result.password) setIssued({ email: result.user.email, password: result.password });
+    else onClose();
+  };
+
+  if (issued)
+    return (
+      <Dialog
+        title="User added"
+        open
+        onClose={onClose}
+        footer={
+          <Button variant="primary" onClick={onClose}>
+            Done
+          </Button>
+        }
+      >
+        <p>
+          {issued.email} can now sign in with this password. Give it to them through a safe channel; they
+          should keep it in a password manager.
+        </p>
+        <p className="warning-box">
+          This password is shown only once. Copy it now: it cannot be shown again.
+        </p>
+        <SecretValue label="Generated password" value={issued.password} />
+      </Dialog>
+    );
+
+  const emailError = problems.email ?? fieldError(add.error, "email", ["USER_EXISTS", "USER_ALREADY_MEMBER"]);
+  const passwordError = problems.password ?? fieldError(add.error, "password");
+  return (
+    <Dialog
+      title="Add user"
+      open
+      size="wide"
+      onClose={onClose}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button variant="primary" type="submit" form={formId} busy={add.busy}>
+            Add user
+          </Button>
+        </>
+      }
+    >
+      <form id={formId} onSubmit={(event) => void submit(event)} noValidate>
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="off"
+          required
+          value={email}
+          error={emailError}
+          onChange={(event) => setEmail(event.target.value)}
+        />
+        <TextField
+          label="Password (optional)"
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          error={passwordError}
+          hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs: leave it empty for them.`}
+          onChange={(event) => setPassword(event.target.value)}
+        />
+        <RolePicker legend="Roles" selected={roles} onChange={setRoles} />
+        <InlineError error={emailError || passwordError ? undefined : add.error} />
+      </form>
+    </Dialog>
+  );
+}
+
+export function SetRolesDialog({
+  user,
+  self,
+  onClose,
+  onSaved,
+}: {
+  user: User;
+  self: boolean;
+  onClose: () => void;
+  onSaved: (user: User) => void;
+}) {
+  const { account } = useAccount();
+  const [roles, setRoles] = useState<number[]>(() => user.roles.map((role) => role.id));
+  const save = useAction(() =>
+    api.put<User>(accountPath(account, "users", user.id, "roles"), {
+      roles: [...roles].sort((a, b) => a - b),
+    }),
+  );
+  return (
+    <Dialog
+      title={`Roles of ${user.email}`}
+      open
+      size="wide"
+      onClose={onClose}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button
+            variant="primary"
+            busy={save.busy}
+            onClick={() => void save.run().then((saved) => saved && onSaved(saved))}
+          >
+            Save roles
+          </Button>
+        </>
+      }
+    >
+      {self ? (
+        <p className="warning-box">
+          These are your own roles: taking one away takes its permissions from you.
+        </p>
+      ) : null}
+      <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={user.roles} />
+      {save.error ? (
+        <p className="danger-box" role="alert">
+          {describeError(save.error)}
+        </p>
+      ) : null}
+    </Dialog>
+  );
+}
+
+export function RemoveUserDialog({
+  user,
+  self,
+  onClose,
+  onRemoved,
+}: {
+  user: User;
+  self: boolean;
+  onClose: () => void;
+  onRemoved: () => void;
+}) {
+  const { account } = useAccount();
+  const remove = useAction(async () => {
+    await api.del(accountPath(account, "users", user.id));
+    return true;
+  });
+  return (
+    <ConfirmDialog
+      title={`Remove ${user.email}?`}
+      confirmLabel="Remove user"
+      busy={remove.busy}
+      error={remove.error}
+      onClose={onClose}
+      onConfirm={() => void remove.run().then((done) => done && onRemoved())}
+    >
+      <p>
+        {self
+          ? "You are removing yourself: you lose access to this account at once."
+          : `${user.email} loses access to ${account} and every role in it. Their sign-in stays for other accounts.`}
+      </p>
+    </ConfirmDialog>
+  );
+}
