@@ -111,9 +111,13 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
       const before = await customOrFail(tx, account, id);
       const holders = await tx.countRoleHolders(account, id);
       if (holders > 0) {
-        fail("ROLE_IN_USE", `Role ${id} is held by ${holders} users or keys; take it from them first`, {
-          holders,
-        });
+        fail(
+          "ROLE_IN_USE",
+          `Role ${id} is held by ${holders} ${holders === 1 ? "user or key" : "users or keys"}; take it from them first`,
+          {
+            holders,
+          },
+        );
       }
       await tx.deleteRole(account, id);
       await recordAudit(tx, deps, actor, {

@@ -136,7 +136,7 @@ describe("the Roles page", () => {
     await confirm.getByRole("button", { name: "Delete role" }).click();
     await expect
       .poll(() => confirm.getByRole("alert").textContent())
-      .toMatch(/held by 1 users or keys; take it from them first/);
+      .toMatch(/held by 1 user or key; take it from them first/);
     await confirm.getByRole("button", { name: "Cancel" }).click();
     expect(await row(page, /Held role/).count()).toBe(1);
     expectNoConsoleErrors(page, [409]);

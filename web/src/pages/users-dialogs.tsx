@@ -9,7 +9,7 @@ import type { User } from "../types";
 import { Button, InlineError, SecretValue, TextField } from "../ui/controls";
 import { Dialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
-import { RolePicker } from "../ui/role-picker";
+import { RolePicker, USER_HINT } from "../ui/role-picker";
 import { ConfirmDialog, fieldError } from "./roles-users-common";
 
 const MIN_PASSWORD = 12;
@@ -101,7 +101,7 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
           hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs: leave it empty for them.`}
           onChange={(event) => setPassword(event.target.value)}
         />
-        <RolePicker legend="Roles" selected={roles} onChange={setRoles} />
+        <RolePicker legend="Roles" selected={roles} onChange={setRoles} hint={USER_HINT} />
         <InlineError error={emailError || passwordError ? undefined : add.error} />
       </form>
     </Dialog>
@@ -150,7 +150,7 @@ export function SetRolesDialog({
           These are your own roles: taking one away takes its permissions from you.
         </p>
       ) : null}
-      <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={user.roles} />
+      <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={user.roles} hint={USER_HINT} />
       {save.error ? (
         <p className="danger-box" role="alert">
           {describeError(save.error)}

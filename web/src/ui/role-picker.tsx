@@ -52,13 +52,21 @@ export function useRoleOptions() {
   }, [account]);
 }
 
+const KEY_HINT =
+  "Least privilege: pick only the roles this integration needs. A key with no roles can authenticate but is allowed nothing.";
+export const USER_HINT =
+  "Least privilege: pick only the roles this person needs. A user with no roles can sign in but sees nothing.";
+
 export function RolePicker({
   legend,
   selected,
   onChange,
   current = [],
+  hint = KEY_HINT,
 }: {
   legend: string;
+  /** The least-privilege advice above the list; the default speaks of keys. */
+  hint?: string;
   selected: number[];
   onChange: (ids: number[]) => void;
   /** Roles already held: shown even when the list cannot be read, so nothing is lost on save. */
@@ -86,10 +94,7 @@ export function RolePicker({
   return (
     <fieldset className="role-picker">
       <legend>{legend}</legend>
-      <p className="hint">
-        Least privilege: pick only the roles this integration needs. A key with no roles can authenticate but
-        is allowed nothing.
-      </p>
+      <p className="hint">{hint}</p>
       {data?.limited ? (
         <p className="hint">
           You can give the roles you hold yourself; listing every role needs ViewAdminUsers.
