@@ -1,0 +1,154 @@
+/** The Generated tab's table: one row per key, with its badges and the row menu. */
+import { adminPath, Link, navigate } from "../router";
+import { lacking, useAccount } from "../session";
+import type { Key } from "../types";
+import { Badge } from "../ui/controls";
+import { formatDate } from "../ui/format";
+import type { MenuItem } from "../ui/menu";
+import { Menu } from "../ui/menu";
+import { RoleList } from "../ui/role-picker";
+import { type Column, DataTable, type SortState } from "../ui/table";
+
+export type KeyAction = "edit" | "activate" | "deactivate" | "renew" | "undo" | "complete" | "delete";
+
+export function KeyBadges({ apiKey }: { apiKey: Key }) {
+  const badges = [];
+  if (apiKey.alert === "orange")
+    badges.push(
+      <Badge key="alert" tone="warning" title="The token is older than the account's renewal period">
+        Renewal due
+      </Badge>,
+    );
+  if (apiKey.alert === "red")
+    badges.push(
+      <Badge key="alert" tone="danger" title="The token is 3 months or more past the renewal period">
+        Renewal overdue
+      </Badge>,
+    );
+  if (apiKey.pendingRenewal)
+    badges.push(
+      <Badge key="pending" tone="info" title="A renewal is pending: the old and the new token both work">
+        Pending deletion – old token
+      </Badge>,
+    );
+  return badges.length ? <span className="badges">{badges}</span> : null;
+}
+
+function RowMenu({ apiKey, onAction }: { apiKey: Key; onAction: (action: KeyAction, key: Key) => void }) {
+  const { account, can } = useAccount();
+  const editReason = can("EditApiKeys") ? undefined : lacking("EditApiKeys");
+  const renewReason = can("RenewApiToken") ? undefined : lacking("RenewApiToken");
+  const items: MenuItem[] = [
+    { label: "View details", onSelect: () => navigate(adminPath(account, "key", apiKey.appKey)) },
+    { label: "Edit", onSelect: () => onAction("edit", apiKey), disabledReason: editReason },
+    apiKey.active
+      ? { label: "Deactivate", onSelect: () => onAction("deactivate", apiKey), disabledReason: editReason }
+      : { label: "Activate", onSelect: () => onAction("activate", apiKey), disabledReason: editReason },
+    {
+      label: "Renew token",
+      onSelect: () => onAction("renew", apiKey),
+      disabledReason:
+        renewReason ??
+        (apiKey.pendingRenewal ? "A renewal is pending: delete the old token or undo it first" : undefined),
+    },
+  ];
+  if (apiKey.pendingRenewal)
+    items.push(
+      { label: "Undo renewal", onSelect: () => onAction("undo", apiKey), disabledReason: renewReason },
+      {
+        label: "Delete old token",
+        onSelect: () => onAction("complete", apiKey),
+        danger: true,
+        disabledReason: renewReason,
+      },
+    );
+  items.push({
+    label: "Delete key",
+    onSelect: () => onAction("delete", apiKey),
+    danger: true,
+    disabledReason: editReason,
+  });
+  return <Menu label={`Actions for ${apiKey.name}`} items={items} />;
+}
+
+export function KeyTable({
+  keys,
+  sort,
+  onSort,
+  onAction,
+}: {
+  keys: Key[];
+  sort: SortState;
+  onSort: (field: string) => void;
+  onAction: (action: KeyAction, key: Key) => void;
+}) {
+  const { account } = useAccount();
+  const columns: Column<Key>[] = [
+    {
+      key: "name",
+      header: "Key / Name",
+      label: "Key / Name",
+      sort: "name",
+      className: "key-cell",
+      // One wrapper per cell: on a phone each cell is a two-column grid (label, content).
+      cell: (key) => (
+        <div>
+          <Link href={adminPath(account, "key", key.appKey)} className="key-name">
+            {key.name}
+          </Link>
+          <span className="key-id">{key.appKey}</span>
+          <KeyBadges apiKey={key} />
+        </div>
+      ),
+    },
+    { key: "roles", header: "Roles", label: "Roles", cell: (key) => <RoleList roles={key.roles} /> },
+    {
+      key: "created",
+      header: "Created",
+      label: "Created",
+      sort: "createdAt",
+      cell: (key) => (
+        <div>
+          {formatDate(key.creationDate)}
+          <span className="generated-token-date">
+            Token {formatDate(key.creationDateNewToken ?? key.creationDateToken)}
+          </span>
+        </div>
+      ),
+    },
+    {
+      key: "lastUsed",
+      header: "Last used",
+      label: "Last used",
+      sort: "lastUsedAt",
+      cell: (key) => formatDate(key.lastUsedAt),
+    },
+    {
+      key: "status",
+      header: "Status",
+      label: "Status",
+      cell: (key) => (
+        <div>
+          {key.active ? <Badge tone="success">Active</Badge> : <Badge tone="neutral">Inactive</Badge>}
+        </div>
+      ),
+    },
+    {
+      key: "actions",
+      header: <span className="visually-hidden">Actions</span>,
+      label: "Actions",
+      className: "actions",
+      cell: (key) => <RowMenu apiKey={key} onAction={onAction} />,
+    },
+  ];
+  return (
+    <DataTable
+      caption="Generated API keys"
+      columns={columns}
+      rows={keys}
+      rowKey={(key) => key.id}
+      sort={sort}
+      onSort={onSort}
+    />
+  );
+}

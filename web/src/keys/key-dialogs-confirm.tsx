@@ -1,0 +1,160 @@
+/**
+ * Confirmations of the Generated tab's actions that break integrations at once: deactivate, delete
+ * the old token, undo a renewal, delete the key. A refusal from the server stays in the dialog.
+ */
+import { type ReactNode, useState } from "react";
+import { accountPath, api } from "../api";
+import { useAccount } from "../session";
+import type { Key } from "../types";
+import { Button, Checkbox, InlineError } from "../ui/controls";
+import { Dialog } from "../ui/dialog";
+import { useAction } from "../ui/hooks";
+import { useToast } from "../ui/toast";
+
+export function ConfirmDialog({
+  title,
+  children,
+  confirmLabel,
+  danger = true,
+  disabledReason,
+  action,
+  done,
+  onClose,
+  onDone,
+}: {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  danger?: boolean;
+  disabledReason?: string | undefined;
+  action: () => Promise<unknown>;
+  /** The toast once the action went through. */
+  done: string;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const toast = useToast();
+  const confirm = useAction(async () => {
+    await action();
+    toast(done);
+    onDone();
+    onClose();
+  });
+  return (
+    <Dialog
+      title={title}
+      open
+      onClose={onClose}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button
+            variant={danger ? "danger" : "primary"}
+            busy={confirm.busy}
+            disabledReason={disabledReason}
+            onClick={() => void confirm.run()}
+          >
+            {confirmLabel}
+          </Button>
+        </>
+      }
+    >
+      {children}
+      <InlineError error={confirm.error} />
+    </Dialog>
+  );
+}
+
+interface KeyDialogProps {
+  apiKey: Key;
+  onClose: () => void;
+  onDone: () => void;
+}
+
+function useKeyPath(apiKey: Key) {
+  const { account } = useAccount();
+  return (...rest: string[]) => accountPath(account, "keys", apiKey.appKey, ...rest);
+}
+
+export function DeactivateDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
+  const path = useKeyPath(apiKey);
+  return (
+    <ConfirmDialog
+      title={`Deactivate “${apiKey.name}”?`}
+      confirmLabel="Deactivate"
+      done={`Key “${apiKey.name}” deactivated`}
+      action={() => api.patch(path(), { active: false })}
+      onClose={onClose}
+      onDone={onDone}
+    >
+      <p className="danger-box">
+        Integrations using this key will stop working at once: every call made with it is refused until you
+        activate it again.
+      </p>
+      <p className="mono muted">{apiKey.appKey}</p>
+    </ConfirmDialog>
+  );
+}
+
+export function CompleteRenewalDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
+  const path = useKeyPath(apiKey);
+  return (
+    <ConfirmDialog
+      title={`Delete the old token of “${apiKey.name}”?`}
+      confirmLabel="Delete old token"
+      done={`Old token of “${apiKey.name}” deleted`}
+      action={() => api.post(path("renewal", "complete"), {})}
+      onClose={onClose}
+      onDone={onDone}
+    >
+      <p className="danger-box">
+        Integrations still using the old token will stop working at once. Only the new token will work.
+      </p>
+    </ConfirmDialog>
+  );
+}
+
+export function UndoRenewalDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
+  const path = useKeyPath(apiKey);
+  return (
+    <ConfirmDialog
+      title={`Undo the renewal of “${apiKey.name}”?`}
+      confirmLabel="Undo renewal"
+      done={`Renewal of “${apiKey.name}” undone`}
+      action={() => api.del(path("renewal"))}
+      onClose={onClose}
+      onDone={onDone}
+    >
+      <p className="warning-box">
+        The new token stops working at once and is discarded. The old token stays the key's only token.
+      </p>
+    </ConfirmDialog>
+  );
+}
+
+export function DeleteKeyDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
+  const path = useKeyPath(apiKey);
+  const [understood, setUnderstood] = useState(false);
+  return (
+    <ConfirmDialog
+      title={`Delete “${apiKey.name}”?`}
+      confirmLabel="Delete key"
+      done={`Key “${apiKey.name}” deleted`}
+      disabledReason={understood ? undefined : "Tick “I understand this cannot be undone” first"}
+      action={() => api.del(path())}
+      onClose={onClose}
+      onDone={onDone}
+    >
+      <p className="danger-box">
+        The key and its tokens are deleted for good. Integrations using it stop working at once, and it cannot
+        be restored.
+      </p>
+      <p className="mono muted">{apiKey.appKey}</p>
+      <Checkbox
+        label="I understand this cannot be undone"
+        checked={understood}
+        onChange={(event) => setUnderstood(event.target.checked)}
+      />
+    </ConfirmDialog>
+  );
+}
