@@ -76,6 +76,7 @@ async function servingExtras(config: Config, logger: Logger) {
     }),
     revokeLimiter: createFailureLimiter({ ...shared, ...REVOKE_RATE, prefix: "latchkey:leak-reports:" }),
     metrics: createMetrics({ clock }),
+    smtpUrl: config.smtpUrl,
   };
   async function close() {
     await redis?.quit().catch(() => redis.disconnect());

@@ -38,6 +38,7 @@ export const ERRORS = {
   SHARE_LINK_UNOPENED: { status: 409, title: "The key's last share link is still unopened" },
   EXTERNAL_KEY_OWN: { status: 409, title: "The key belongs to this account already" },
   EXTERNAL_KEY_EXISTS: { status: 409, title: "The key was already added to this account" },
+  NO_RECIPIENTS: { status: 409, title: "The account has no notification recipients" },
   SHARE_LINK_GONE: { status: 410, title: "The share link was already used or has expired" },
   BODY_TOO_LARGE: { status: 413, title: "The body is larger than 1 MiB" },
   RATE_LIMITED: { status: 429, title: "Too many requests" },

@@ -17,6 +17,8 @@ export const POLICY_EVENT = "key.deactivated_by_policy";
 export const LEAK_EVENT = "key.leaked";
 /** The audit action of that deactivation (the notice's event is LEAK_EVENT). */
 export const LEAK_ACTION = "key.deactivated_leak";
+/** A test message an admin asked for from the settings (POST …/settings/api-keys/test). */
+export const TEST_EVENT = "notification.test";
 
 export function alertEvent(level: AlertNotice): string {
   return `key.alert.${level}`;
@@ -83,6 +85,7 @@ interface KeyMail {
 /** Renders a notification as a plain-text email; `publicUrl` gives the admin link. */
 export function emailText(notification: NotificationRecord, publicUrl: string): EmailText {
   const data = notification.payload;
+  if (notification.event === TEST_EVENT) return testEmail(notification.account, data, publicUrl);
   const key = (data.key ?? {}) as { appKey?: unknown; name?: unknown };
   const mail: KeyMail = {
     label: `API key "${oneLine(key.name)}" (${oneLine(key.appKey)})`,
@@ -154,6 +157,19 @@ function leakEmail(data: Record<string, unknown>, { label, facts, admin }: KeyMa
       "To restore the integration: renew the key's token (deleting the old one now), hand the new token",
       `to the integration, then activate the key again, in the admin: ${admin}`,
       "Also remove the token from wherever it was exposed (a repository, a log, a ticket).",
+    ),
+  };
+}
+
+function testEmail(account: string, data: Record<string, unknown>, publicUrl: string): EmailText {
+  return {
+    subject: `[latchkey] Test notification for account ${oneLine(account)}`,
+    text: lines(
+      `This is a test message from latchkey, asked for by ${oneLine(data.requestedBy)} in the API key`,
+      `settings of account ${account}. Renewal alerts and policy notices for this account come to this`,
+      "address the same way. Nothing needs doing.",
+      "",
+      `Settings: ${publicUrl}/admin/${account}/keys/settings`,
     ),
   };
 }

@@ -1,4 +1,5 @@
 import { createMetrics, type Metrics } from "../metrics.js";
+import { createTestNotifier } from "../notify/test-notification.js";
 import { createKeyAuthenticator } from "../verify/authenticate.js";
 import { tokenFingerprint } from "../verify/jwt.js";
 import { createKeyCache } from "../verify/key-cache.js";
@@ -32,6 +33,8 @@ export interface ServiceExtras {
   /** Every leaked-token report per client address. */
   revokeLimiter?: FailureLimiter;
   metrics?: Metrics;
+  /** SMTP_URL, for test notifications sent from a request (the scheduler's notifier gets it in main.ts). */
+  smtpUrl?: string | undefined;
 }
 
 /** Builds every use case over one set of dependencies. */
@@ -74,6 +77,7 @@ export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number }
     shareLinks: createShareLinkService(deps, roleDirectory),
     externalKeys: createExternalKeyService(deps, roleDirectory),
     settings: createSettingsService(deps, roleDirectory),
+    testNotifier: createTestNotifier(deps),
     exporter: createExportService(deps, roleDirectory),
     authenticateKey: createKeyAuthenticator(deps),
     jwt,

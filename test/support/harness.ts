@@ -46,6 +46,8 @@ export interface HarnessOptions {
   trustProxy?: boolean;
   /** KEY_PREFIX: the prefix of generated appKeys ("appkey" unless given). */
   keyPrefix?: string;
+  /** SMTP_URL: where test notifications sent from a request go (none unless given). */
+  smtpUrl?: string;
 }
 
 export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", options: HarnessOptions = {}) {
@@ -77,6 +79,7 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
       windowSeconds: options.rateLimit?.windowSeconds ?? 60,
       clock: { now: () => now },
     }),
+    ...(options.smtpUrl ? { smtpUrl: options.smtpUrl } : {}),
     ...(options.revokeRate
       ? { revokeLimiter: createFailureLimiter({ ...options.revokeRate, clock: { now: () => now } }) }
       : {}),

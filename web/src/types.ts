@@ -118,3 +118,12 @@ export interface AuditPage {
   items: AuditEvent[];
   nextCursor: string | null;
 }
+
+/** One recipient's outcome of POST …/settings/api-keys/test. */
+export interface TestNotificationResult {
+  channel: "email" | "webhook";
+  /** The email address, or the webhook's URL. */
+  to: string;
+  ok: boolean;
+  error?: string;
+}

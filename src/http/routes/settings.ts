@@ -12,7 +12,10 @@ import type { AppEnv } from "../context.js";
 import { AccountParam, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
-/** API-key settings (SPEC §2.3). PUT replaces the whole document; webhook secrets are write-only. */
+/**
+ * API-key settings (SPEC §2.3). PUT replaces the whole document; webhook secrets are write-only.
+ * POST …/test sends a test message to the saved recipients (notify/test-notification.ts).
+ */
 
 const tags = ["Settings"];
 const PATH = "/v1/accounts/{account}/settings/api-keys";
@@ -95,8 +98,33 @@ const put = createRoute({
   },
 });
 
+const TestResultSchema = z
+  .object({
+    channel: z.enum(["email", "webhook"]),
+    to: z.string().openapi({ description: "The email address, or the webhook's URL" }),
+    ok: z.boolean(),
+    error: z.string().optional().openapi({ description: "Why it failed (an SMTP reply, an HTTP status…)" }),
+  })
+  .openapi("TestNotificationResult");
+
+const sendTest = createRoute({
+  method: "post",
+  path: `${PATH}/test`,
+  tags,
+  summary: "Send a test notification to every saved recipient",
+  description:
+    "Sends one test message, now, to each email and webhook saved in the settings (webhooks signed like " +
+    "real notifications), waits at most 10 s for each, and answers every recipient's outcome. Not " +
+    "retried; 409 NO_RECIPIENTS when none is saved.",
+  request: { params: AccountParam },
+  responses: {
+    200: jsonResponse(z.object({ results: z.array(TestResultSchema) }), "The outcome for each recipient"),
+    ...problemResponses(400, 401, 403, 409),
+  },
+});
+
 export function settingsRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
-  const { settings } = services;
+  const { settings, testNotifier } = services;
 
   app.openapi(secure({ resource: "ViewApiKeys" }, get), async (c) => {
     const { account } = c.req.valid("param");
@@ -106,5 +134,10 @@ export function settingsRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, service
   app.openapi(secure({ resource: "EditApiKeysSettings" }, put), async (c) => {
     const { account } = c.req.valid("param");
     return c.json(await settings.replace(c.get("caller").actor, account, c.req.valid("json")), 200);
+  });
+
+  app.openapi(secure({ resource: "EditApiKeysSettings" }, sendTest), async (c) => {
+    const { account } = c.req.valid("param");
+    return c.json(await testNotifier.send(c.get("caller").actor, account), 200);
   });
 }

@@ -1,5 +1,156 @@
-import { PageHeader } from "../ui/controls";
+/**
+ * One generated key: what it is, its token dates, how it has been used (verifications per day, ok
+ * vs denied, last 30 days) and its audit trail. Read-only: changes are made from the Generated tab.
+ */
+import { ApiError, accountPath, api } from "../api";
+import { adminPath, Link } from "../router";
+import { lacking, useAccount } from "../session";
+import type { Key, KeyUsage } from "../types";
+import { Badge, Button, EmptyState, ErrorMessage, Loading, PageHeader } from "../ui/controls";
+import { formatDateTime } from "../ui/format";
+import { type Loaded, useLoad } from "../ui/hooks";
+import { RoleList } from "../ui/role-picker";
+import { KeyAuditTrail } from "./detail-audit";
+import { UsageChart } from "./usage-chart";
+import "./detail.css";
+
+const USAGE_DAYS = 30;
 
 export function KeyDetail({ appKey }: { appKey: string }) {
-  return <PageHeader title={appKey} />;
+  const { account, can } = useAccount();
+  const back = (
+    <p className="detail-back">
+      <Link href={adminPath(account, "keys")}>← Back to API keys</Link>
+    </p>
+  );
+  if (!can("ViewApiKeys"))
+    return (
+      <>
+        {back}
+        <PageHeader title="API key" />
+        <EmptyState title="You cannot see this account's API keys">
+          <p>{lacking("ViewApiKeys")}. Ask an account administrator for a role that includes it.</p>
+        </EmptyState>
+      </>
+    );
+  return (
+    <>
+      {back}
+      <Detail account={account} appKey={appKey} />
+    </>
+  );
+}
+
+function Detail({ account, appKey }: { account: string; appKey: string }) {
+  const {
+    data: key,
+    error,
+    loading,
+    reload,
+  } = useLoad(() => api.get<Key>(accountPath(account, "keys", appKey)), [account, appKey]);
+  if (loading && !key) return <Loading label="Loading the key…" />;
+  if (error instanceof ApiError && error.status === 404)
+    return (
+      <EmptyState title="No such key">
+        <p>
+          Account {account} has no generated key <span className="mono">{appKey}</span>. It may have been
+          deleted, or it is an external key (those belong to their owner's account).
+        </p>
+      </EmptyState>
+    );
+  if (error) return <ErrorMessage error={error} onRetry={reload} />;
+  if (!key) return null;
+  return <KeyView account={account} apiKey={key} />;
+}
+
+/** Usage is asked for once the key is known to exist: an unknown appKey gets one 404, not two. */
+function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
+  const usage = useLoad(
+    () => api.get<KeyUsage>(accountPath(account, "keys", key.appKey, "usage"), { days: USAGE_DAYS }),
+    [account, key.appKey],
+  );
+  return (
+    <>
+      <PageHeader title={key.name}>
+        <p className="subtitle mono detail-appkey">{key.appKey}</p>
+        <div className="badges">
+          {key.active ? <Badge tone="success">Active</Badge> : <Badge>Inactive</Badge>}
+          {key.alert === "red" ? (
+            <Badge tone="danger" title="The token is 3 months or more past the renewal period">
+              Renewal overdue
+            </Badge>
+          ) : null}
+          {key.alert === "orange" ? (
+            <Badge tone="warning" title="The token is older than the account's renewal period">
+              Renewal due
+            </Badge>
+          ) : null}
+          {key.pendingRenewal ? <Badge tone="info">Pending deletion – old token</Badge> : null}
+        </div>
+      </PageHeader>
+      <div className="detail-grid">
+        <section className="card section" aria-labelledby="detail-facts">
+          <h2 id="detail-facts">Key</h2>
+          <dl className="facts">
+            <dt>Name</dt>
+            <dd>{key.name}</dd>
+            <dt>appKey</dt>
+            <dd className="mono">{key.appKey}</dd>
+            <dt>Status</dt>
+            <dd>{key.status === "active" ? "Active" : "Inactive"}</dd>
+            <dt>Roles</dt>
+            <dd>
+              <RoleList roles={key.roles} />
+            </dd>
+            <dt>Last used</dt>
+            <dd>{formatDateTime(usage.data?.lastUsedAt ?? key.lastUsedAt)}</dd>
+          </dl>
+        </section>
+        <section className="card section" aria-labelledby="detail-token">
+          <h2 id="detail-token">Token</h2>
+          <dl className="facts">
+            <dt>Key created</dt>
+            <dd>{formatDateTime(key.creationDate)}</dd>
+            <dt>Token created</dt>
+            <dd>{formatDateTime(key.creationDateToken)}</dd>
+            <dt>New token created</dt>
+            <dd>{formatDateTime(key.creationDateNewToken, "No renewal pending")}</dd>
+          </dl>
+          {key.pendingRenewal ? (
+            <p className="hint detail-note">
+              Both tokens work until the old one is deleted from the Generated tab.
+            </p>
+          ) : null}
+        </section>
+      </div>
+      <section className="card section" aria-labelledby="detail-usage">
+        <h2 id="detail-usage">Usage, last {USAGE_DAYS} days</h2>
+        <Usage usage={usage} />
+      </section>
+      <section className="card section" aria-labelledby="detail-audit">
+        <h2 id="detail-audit">Audit trail</h2>
+        <KeyAuditTrail appKey={key.appKey} />
+      </section>
+    </>
+  );
+}
+
+function Usage({ usage }: { usage: Loaded<KeyUsage> }) {
+  const { data, error, loading, reload } = usage;
+  if (loading && !data) return <Loading label="Loading usage…" />;
+  if (error) return <ErrorMessage error={error} onRetry={reload} />;
+  if (!data) return null;
+  return (
+    <>
+      <UsageChart usage={data} />
+      <div className="detail-usage-foot">
+        <p className="hint">
+          Days are UTC. Counts are written every few seconds, so the latest calls may lag.
+        </p>
+        <Button variant="ghost" onClick={reload} busy={loading}>
+          Refresh usage
+        </Button>
+      </div>
+    </>
+  );
 }

@@ -1,0 +1,156 @@
+/** Dialogs of the External tab: add a key by its appKey, change its roles here, remove it from here. */
+import { type FormEvent, useState } from "react";
+import { accountPath, api } from "../api";
+import { useAccount } from "../session";
+import type { ExternalKey } from "../types";
+import { Button, InlineError, TextField } from "../ui/controls";
+import { Dialog } from "../ui/dialog";
+import { useAction } from "../ui/hooks";
+import { RolePicker } from "../ui/role-picker";
+import { useToast } from "../ui/toast";
+
+interface DialogProps {
+  onClose: () => void;
+  onDone: () => void;
+}
+
+export function AddExternalDialog({ onClose, onDone }: DialogProps) {
+  const { account } = useAccount();
+  const toast = useToast();
+  const [appKey, setAppKey] = useState("");
+  const [roles, setRoles] = useState<number[]>([]);
+  const [missing, setMissing] = useState(false);
+  const formId = "add-external-key";
+  const add = useAction(async () => {
+    const added = await api.post<ExternalKey>(accountPath(account, "external-keys"), {
+      appKey: appKey.trim(),
+      roles,
+    });
+    toast(`Added ${added.appKey} from ${added.account}`);
+    onDone();
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!appKey.trim()) {
+      setMissing(true);
+      return;
+    }
+    void add.run();
+  };
+  return (
+    <Dialog
+      title="Add an external key"
+      open
+      onClose={onClose}
+      size="wide"
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button variant="primary" type="submit" form={formId} busy={add.busy}>
+            Add key
+          </Button>
+        </>
+      }
+    >
+      <form id={formId} onSubmit={submit} noValidate>
+        <p className="hint external-intro">
+          The key stays its owner's: they keep its token and can deactivate or delete it. Here you give it
+          roles in {account} only.
+        </p>
+        <TextField
+          label="appKey"
+          className="input mono"
+          value={appKey}
+          autoComplete="off"
+          spellCheck={false}
+          placeholder="appkey-partner-QWERTY"
+          hint="The public part of the other account's key. Never ask for its token."
+          error={missing ? "Enter the appKey of the key to add" : undefined}
+          onChange={(event) => {
+            setAppKey(event.target.value);
+            setMissing(false);
+            add.clearError();
+          }}
+          required
+        />
+        <RolePicker legend={`Roles in ${account}`} selected={roles} onChange={setRoles} />
+        <InlineError error={add.error} />
+      </form>
+    </Dialog>
+  );
+}
+
+export function EditExternalRolesDialog({
+  externalKey,
+  onClose,
+  onDone,
+}: DialogProps & { externalKey: ExternalKey }) {
+  const { account } = useAccount();
+  const toast = useToast();
+  const [roles, setRoles] = useState(() => externalKey.roles.map((role) => role.id));
+  const save = useAction(async () => {
+    await api.put(accountPath(account, "external-keys", externalKey.appKey, "roles"), { roles });
+    toast(`Roles of ${externalKey.appKey} saved`);
+    onDone();
+  });
+  return (
+    <Dialog
+      title={`Roles of ${externalKey.appKey} in ${account}`}
+      open
+      onClose={onClose}
+      size="wide"
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button variant="primary" busy={save.busy} onClick={() => void save.run()}>
+            Save roles
+          </Button>
+        </>
+      }
+    >
+      <p className="hint external-intro">
+        These roles apply to calls this key makes to {account}. Its owner, {externalKey.account}, decides what
+        it may do there.
+      </p>
+      <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={externalKey.roles} />
+      <InlineError error={save.error} />
+    </Dialog>
+  );
+}
+
+export function RemoveExternalDialog({
+  externalKey,
+  onClose,
+  onDone,
+}: DialogProps & { externalKey: ExternalKey }) {
+  const { account } = useAccount();
+  const toast = useToast();
+  const remove = useAction(async () => {
+    await api.del(accountPath(account, "external-keys", externalKey.appKey));
+    toast(`Removed ${externalKey.appKey} from ${account}`);
+    onDone();
+  });
+  return (
+    <Dialog
+      title="Remove this external key?"
+      open
+      onClose={onClose}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button variant="danger" busy={remove.busy} onClick={() => void remove.run()}>
+            Remove from {account}
+          </Button>
+        </>
+      }
+    >
+      <p>
+        <span className="mono">{externalKey.appKey}</span> stays a key of{" "}
+        <strong>{externalKey.account}</strong>: it is not deleted and its token keeps working there. It only
+        loses its access to {account}, and its roles here are dropped.
+      </p>
+      <p className="hint">To let it call {account} again, add it again.</p>
+      <InlineError error={remove.error} />
+    </Dialog>
+  );
+}
