@@ -97,6 +97,15 @@ async function seed() {
     });
   }
 
+  // Usage is written in batches every few seconds; the chart should show it.
+  const usagePath = `${acme}/keys/${erp.key.appKey}/usage?days=30`;
+  for (let waited = 0; ; waited += 500) {
+    const usage = await admin.api<{ total: { ok: number } }>("GET", usagePath);
+    if (usage.total.ok > 0) break;
+    if (waited > 20_000) throw new Error("usage was not written within 20 s");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+
   // Ageing tokens needs a clock the API does not offer: move two keys' token dates back.
   const db = new Database(join(admin.dataDir, "latchkey.db"));
   const age = (appKey: string | undefined, months: number) => {
