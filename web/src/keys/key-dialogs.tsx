@@ -8,7 +8,7 @@ import { ApiError, accountPath, api } from "../api";
 import { useAccount } from "../session";
 import type { IssuedKey, Key } from "../types";
 import { Button, InlineError, TextField } from "../ui/controls";
-import { Dialog } from "../ui/dialog";
+import { Dialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { RolePicker } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
@@ -63,21 +63,12 @@ export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDon
 
   if (issued)
     return (
-      <Dialog
-        title="Key generated"
-        open
-        onClose={onClose}
-        footer={
-          <Button variant="primary" onClick={onClose}>
-            Done
-          </Button>
-        }
-      >
+      <ShownOnceDialog title="Key generated" onClose={onClose}>
         <p>
           The key <strong>{issued.key.name}</strong> is active.
         </p>
         <IssuedSecret issued={issued} />
-      </Dialog>
+      </ShownOnceDialog>
     );
 
   return (
@@ -221,23 +212,14 @@ export function RenewDialog({
 
   if (issued)
     return (
-      <Dialog
-        title="Token renewed"
-        open
-        onClose={onClose}
-        footer={
-          <Button variant="primary" onClick={onClose}>
-            Done
-          </Button>
-        }
-      >
+      <ShownOnceDialog title="Token renewed" onClose={onClose}>
         <p>
           {deleteOldToken === "now"
             ? "The old token no longer works. Only the new token does."
             : "The old token keeps working until you choose Delete old token in the key's menu."}
         </p>
         <IssuedSecret issued={issued} />
-      </Dialog>
+      </ShownOnceDialog>
     );
 
   return (

@@ -7,7 +7,7 @@ import { accountPath, api, describeError } from "../api";
 import { useAccount } from "../session";
 import type { User } from "../types";
 import { Button, InlineError, SecretValue, TextField } from "../ui/controls";
-import { Dialog } from "../ui/dialog";
+import { Dialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { RolePicker, USER_HINT } from "../ui/role-picker";
 import { ConfirmDialog, fieldError } from "./roles-users-common";
@@ -44,16 +44,7 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
 
   if (issued)
     return (
-      <Dialog
-        title="User added"
-        open
-        onClose={onClose}
-        footer={
-          <Button variant="primary" onClick={onClose}>
-            Done
-          </Button>
-        }
-      >
+      <ShownOnceDialog title="User added" onClose={onClose}>
         <p>
           {issued.email} can now sign in with this password. Give it to them through a safe channel; they
           should keep it in a password manager.
@@ -62,7 +53,7 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
           This password is shown only once. Copy it now: it cannot be shown again.
         </p>
         <SecretValue label="Generated password" value={issued.password} />
-      </Dialog>
+      </ShownOnceDialog>
     );
 
   const emailError = problems.email ?? fieldError(add.error, "email", ["USER_EXISTS", "USER_ALREADY_MEMBER"]);

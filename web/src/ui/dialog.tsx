@@ -3,6 +3,7 @@
  * and closes on Escape; focus returns to what opened it.
  */
 import { type ReactNode, useEffect, useId, useRef } from "react";
+import { Button } from "./controls";
 
 export interface DialogProps {
   title: string;
@@ -64,5 +65,31 @@ export function Dialog({ title, open, onClose, children, footer, size = "normal"
         </div>
       ) : null}
     </dialog>
+  );
+}
+
+/** What follows a step that produced a secret: the secret (shown once) and a single Done. */
+export function ShownOnceDialog({
+  title,
+  onClose,
+  children,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <Dialog
+      title={title}
+      open
+      onClose={onClose}
+      footer={
+        <Button variant="primary" onClick={onClose}>
+          Done
+        </Button>
+      }
+    >
+      {children}
+    </Dialog>
   );
 }
