@@ -1,50 +1,34 @@
 /** The Audit log page: events of the owner's changes, filters in the address, details, export, chain check. */
 import { readFileSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  type Admin,
   axeSerious,
   expectNoConsoleErrors,
   expectNoHorizontalScroll,
-  launchBrowser,
-  openPage,
   PHONE,
   screenshot,
-  signIn,
-  startAdmin,
+  setUpAdmin,
 } from "./support.js";
 
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let auditUrl: string;
 /** The token of a key created for the test: it must never reach the page. */
 let token: string;
 let appKey: string;
 
 beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
-  auditUrl = `${admin.url}/admin/${admin.owner.account}/audit`;
-  const issued = await admin.api<{ key: { appKey: string }; appToken: string }>(
+  auditUrl = `${lk.admin.url}/admin/${lk.admin.owner.account}/audit`;
+  const issued = await lk.admin.api<{ key: { appKey: string }; appToken: string }>(
     "POST",
     "/v1/accounts/acme/keys",
     { name: "Audit probe", roles: [10] },
   );
   token = issued.appToken;
   appKey = issued.key.appKey;
-  await admin.api("PATCH", `/v1/accounts/acme/keys/${appKey}`, { active: false });
-  await admin.api("POST", "/v1/accounts/acme/roles", { name: "Audited role", resources: ["ViewOrders"] });
+  await lk.admin.api("PATCH", `/v1/accounts/acme/keys/${appKey}`, { active: false });
+  await lk.admin.api("POST", "/v1/accounts/acme/roles", { name: "Audited role", resources: ["ViewOrders"] });
 });
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
-});
-
-async function ownerPage(viewport?: { width: number; height: number }) {
-  const opened = await openPage(browser, viewport ? { viewport } : {});
-  await signIn(opened.page, admin.url, admin.owner.email, admin.owner.password);
-  return opened;
-}
 
 const eventRows = (page: Page) => page.locator("tr.audit-row");
 const actionRow = (page: Page, action: string) =>
@@ -52,7 +36,7 @@ const actionRow = (page: Page, action: string) =>
 
 describe("the Audit log page", () => {
   it("lists the owner's changes with actor and action, filters by action, and shows an event's data", async () => {
-    const { context, page } = await ownerPage();
+    const { context, page } = await lk.ownerPage();
     await page.goto(auditUrl);
     await actionRow(page, "role.created").waitFor();
     for (const action of ["key.created", "key.deactivated", "account.created"])
@@ -61,7 +45,9 @@ describe("the Audit log page", () => {
     const actions = await eventRows(page).locator("code").allTextContents();
     expect(actions.indexOf("role.created")).toBeLessThan(actions.indexOf("key.deactivated"));
     const deactivated = actionRow(page, "key.deactivated");
-    expect(await deactivated.locator("td[data-label=Actor]").textContent()).toBe(`${admin.owner.appKey}key`);
+    expect(await deactivated.locator("td[data-label=Actor]").textContent()).toBe(
+      `${lk.admin.owner.appKey}key`,
+    );
     expect(await deactivated.locator("td[data-label=Target]").textContent()).toBe(`${appKey}key`);
     expect(await deactivated.locator("td[data-label='When (UTC)']").textContent()).toMatch(/UTC$/);
     expect(await page.content()).not.toContain(token);
@@ -97,7 +83,7 @@ describe("the Audit log page", () => {
   }, 60_000);
 
   it("filters by day and actor, sending ISO instants to the API", async () => {
-    const { context, page } = await ownerPage();
+    const { context, page } = await lk.ownerPage();
     await page.goto(auditUrl);
     await actionRow(page, "role.created").waitFor();
     const today = new Date().toISOString().slice(0, 10);
@@ -106,7 +92,7 @@ describe("the Audit log page", () => {
 
     await page.getByLabel("From (UTC)").fill(today);
     await page.getByLabel("To (UTC, inclusive)").fill(today);
-    await page.getByLabel("Actor").fill(admin.owner.appKey);
+    await page.getByLabel("Actor").fill(lk.admin.owner.appKey);
     const request = page.waitForRequest((r) => new URL(r.url()).pathname.endsWith("/audit"));
     await page.getByRole("button", { name: "Apply filters" }).click();
     const sent = new URL((await request).url()).searchParams;
@@ -125,7 +111,7 @@ describe("the Audit log page", () => {
   });
 
   it("exports the filtered events as csv, and verifies the hash chain", async () => {
-    const { context, page } = await ownerPage();
+    const { context, page } = await lk.ownerPage();
     await page.goto(`${auditUrl}?action=key.`);
     await actionRow(page, "key.deactivated").waitFor();
     expect(await actionRow(page, "role.created").count()).toBe(0);
@@ -151,8 +137,8 @@ describe("the Audit log page", () => {
 
   it("loads older events with Load more", async () => {
     for (let i = 1; i <= 55; i++)
-      await admin.api("PATCH", `/v1/accounts/acme/keys/${appKey}`, { name: `Audit probe ${i}` });
-    const { context, page } = await ownerPage();
+      await lk.admin.api("PATCH", `/v1/accounts/acme/keys/${appKey}`, { name: `Audit probe ${i}` });
+    const { context, page } = await lk.ownerPage();
     await page.goto(`${auditUrl}?action=key.renamed`);
     await expect.poll(() => eventRows(page).count()).toBe(50);
     await page.getByRole("button", { name: "Load more" }).click();
@@ -164,7 +150,7 @@ describe("the Audit log page", () => {
   }, 60_000);
 
   it("fits a phone's width, with an event's details open, and a narrow desktop", async () => {
-    const { context, page } = await ownerPage(PHONE);
+    const { context, page } = await lk.ownerPage(PHONE);
     await page.goto(`${auditUrl}?action=role.`);
     await page.getByRole("button", { name: /^Details of role\.created/ }).click();
     await page.locator("tr.audit-detail pre").waitFor();

@@ -1,24 +1,17 @@
 /** The API keys page's Export menu: each format downloads a file with a dated name and its content. */
 import { readFileSync } from "node:fs";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Admin, expectNoConsoleErrors, launchBrowser, openPage, signIn, startAdmin } from "./support.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectNoConsoleErrors, setUpAdmin } from "./support.js";
 
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let appKey: string;
 
 beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
-  const created = await admin.api<{ key: { appKey: string } }>("POST", "/v1/accounts/acme/keys", {
+  const created = await lk.admin.api<{ key: { appKey: string } }>("POST", "/v1/accounts/acme/keys", {
     name: "Export me, please",
     roles: [10],
   });
   appKey = created.key.appKey;
-});
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
 });
 
 const FORMATS = [
@@ -29,8 +22,7 @@ const FORMATS = [
 
 describe("the Export menu", () => {
   it("downloads the keys as xlsx, csv and json", async () => {
-    const { context, page } = await openPage(browser, { acceptDownloads: true });
-    await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+    const { context, page } = await lk.ownerPage();
     await page.getByRole("heading", { name: "API keys" }).waitFor();
     const files = new Map<string, Buffer>();
     for (const format of FORMATS) {
@@ -62,8 +54,8 @@ describe("the Export menu", () => {
     });
     expect(json.external).toEqual([]);
     // The owner's bootstrap key is listed too; no token is.
-    expect(json.generated.map((row) => row.keyName)).toContain(admin.owner.appKey);
-    for (const file of files.values()) expect(file.toString("latin1")).not.toContain(admin.owner.appToken);
+    expect(json.generated.map((row) => row.keyName)).toContain(lk.admin.owner.appKey);
+    for (const file of files.values()) expect(file.toString("latin1")).not.toContain(lk.admin.owner.appToken);
     expectNoConsoleErrors(page);
     await context.close();
   }, 60_000);

@@ -1,38 +1,28 @@
 /** The Generated tab's row menu: edit, deactivate/activate, renew (later, undo, share link), delete. */
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Admin, expectNoConsoleErrors, launchBrowser, openPage, signIn, startAdmin } from "./support.js";
+import type { BrowserContext, Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { expectNoConsoleErrors, keyRow, setUpAdmin } from "./support.js";
 
 interface Issued {
   key: { appKey: string; name: string; pendingRenewal: boolean; creationDateNewToken: string | null };
   appToken: string;
 }
 
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let context: BrowserContext;
 let page: Page;
 
-beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
-});
-
 async function keyPage(): Promise<void> {
-  ({ context, page } = await openPage(browser));
-  await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+  ({ context, page } = await lk.ownerPage());
   await page.getByRole("table").waitFor();
 }
 
 const createKey = (name: string, roles: number[] = []) =>
-  admin.api<Issued>("POST", "/v1/accounts/acme/keys", { name, roles });
-const getKey = (appKey: string) => admin.api<Issued["key"]>("GET", `/v1/accounts/acme/keys/${appKey}`);
+  lk.admin.api<Issued>("POST", "/v1/accounts/acme/keys", { name, roles });
+const getKey = (appKey: string) => lk.admin.api<Issued["key"]>("GET", `/v1/accounts/acme/keys/${appKey}`);
 
 function row(name: string) {
-  return page.locator("tbody tr").filter({ has: page.getByRole("link", { name, exact: true }) });
+  return keyRow(page, name);
 }
 
 async function choose(name: string, item: string): Promise<void> {
@@ -42,12 +32,7 @@ async function choose(name: string, item: string): Promise<void> {
 }
 
 async function verify(appKey: string, appToken: string): Promise<boolean> {
-  const response = await fetch(`${admin.url}/v1/verify`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ appKey, appToken }),
-  });
-  return ((await response.json()) as { valid: boolean }).valid;
+  return (await lk.admin.verify({ appKey, appToken })).valid;
 }
 
 /** Renews through the dialog with the given choices; returns what the dialog showed once. */
@@ -72,12 +57,7 @@ const pendingBadge = (name: string) => row(name).getByText("Pending deletion –
 
 describe("the Generated tab's row menu", () => {
   it("edits a key's name and roles", async () => {
-    const { items } = await admin.api<{ items: { id: number; name: string }[] }>(
-      "GET",
-      "/v1/accounts/acme/roles",
-    );
-    const role = items.find((entry) => entry.name.startsWith("User Administrator"));
-    if (!role) throw new Error("no User Administrator role");
+    const role = await lk.admin.findRole("User Administrator");
     await createKey("Edit me");
     await keyPage();
     await choose("Edit me", "Edit");
@@ -184,7 +164,7 @@ describe("the Generated tab's row menu", () => {
     // The link names the server's public address; open the same path on the test server.
     const path = new URL(shareUrl).pathname;
     const share = await context.newPage();
-    await share.goto(`${admin.url}${path}`);
+    await share.goto(`${lk.admin.url}${path}`);
     await share.getByRole("button", { name: "Reveal" }).click();
     await share.getByText("it will not be shown again").waitFor();
     const token = (await share.locator("#appToken").textContent()) ?? "";
@@ -195,7 +175,9 @@ describe("the Generated tab's row menu", () => {
     await share.reload();
     await share.getByRole("button", { name: "Reveal" }).click();
     await share.getByText(/already used/).waitFor();
-    const again = await fetch(`${admin.url}/v1/shares/${path.split("/").pop()}/reveal`, { method: "POST" });
+    const again = await fetch(`${lk.admin.url}/v1/shares/${path.split("/").pop()}/reveal`, {
+      method: "POST",
+    });
     expect(again.status).toBe(410);
     await share.close();
     expectNoConsoleErrors(page);

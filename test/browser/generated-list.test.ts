@@ -1,55 +1,35 @@
 /** The Generated tab: generating a key (the token shown once), validation, and what a viewer sees. */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  type Admin,
   axeSerious,
+  type Credentials,
   expectNoConsoleErrors,
-  launchBrowser,
-  openPage,
+  keyRow as row,
   screenshot,
-  signIn,
-  startAdmin,
+  setUpAdmin,
 } from "./support.js";
 
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let roleName: string;
 
 beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
-  const { items } = await admin.api<{ items: { id: number; name: string }[] }>(
-    "GET",
-    "/v1/accounts/acme/roles",
-  );
-  const restricted = items.find((role) => role.name.startsWith("User Administrator"));
-  if (!restricted) throw new Error("no User Administrator role");
-  roleName = restricted.name;
-});
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
+  roleName = (await lk.admin.findRole("User Administrator")).name;
 });
 
-async function signedIn(email = admin.owner.email, password = admin.owner.password) {
-  const opened = await openPage(browser);
-  await signIn(opened.page, admin.url, email, password);
+async function signedIn(user: Credentials = lk.admin.owner) {
+  const opened = await lk.userPage(user);
   await opened.page.getByRole("heading", { name: "API keys" }).waitFor();
   await opened.page.getByRole("table").waitFor();
   return opened;
 }
 
-function row(page: Page, name: string) {
-  return page.locator("tbody tr").filter({ has: page.getByRole("link", { name, exact: true }) });
-}
-
 describe("the Generated tab", () => {
   it("generates a key with a role and shows its token once", async () => {
     // A key in the middle of a renewal, so that the list shows its badge.
-    const legacy = await admin.api<{ key: { appKey: string } }>("POST", "/v1/accounts/acme/keys", {
+    const legacy = await lk.admin.api<{ key: { appKey: string } }>("POST", "/v1/accounts/acme/keys", {
       name: "Legacy CRM",
     });
-    await admin.api("POST", `/v1/accounts/acme/keys/${legacy.key.appKey}/renewal`, {});
+    await lk.admin.api("POST", `/v1/accounts/acme/keys/${legacy.key.appKey}/renewal`, {});
     const { context, page } = await signedIn();
     await row(page, "Legacy CRM").getByText("Pending deletion – old token").waitFor();
     expect(await axeSerious(page)).toEqual([]);
@@ -117,7 +97,7 @@ describe("the Generated tab", () => {
   }, 60_000);
 
   it("refuses an empty name before asking the server, and shows the server's duplicate-name refusal", async () => {
-    await admin.api("POST", "/v1/accounts/acme/keys", { name: "Taken name" });
+    await lk.admin.api("POST", "/v1/accounts/acme/keys", { name: "Taken name" });
     const { context, page } = await signedIn();
     const posts: string[] = [];
     page.on("request", (request) => {
@@ -149,13 +129,13 @@ describe("the Generated tab", () => {
   }, 60_000);
 
   it("shows a viewer no Generate button and no usable Edit or Delete", async () => {
-    const role = await admin.api<{ id: number }>("POST", "/v1/accounts/acme/roles", {
+    const role = await lk.admin.api<{ id: number }>("POST", "/v1/accounts/acme/roles", {
       name: "Key viewer",
       resources: ["ViewApiKeys"],
     });
-    await admin.api("POST", "/v1/accounts/acme/keys", { name: "Seen by viewer" });
-    const viewer = await admin.addUser("viewer@acme.test", [role.id]);
-    const { context, page } = await signedIn(viewer.email, viewer.password);
+    await lk.admin.api("POST", "/v1/accounts/acme/keys", { name: "Seen by viewer" });
+    const viewer = await lk.admin.addUser("viewer@acme.test", [role.id]);
+    const { context, page } = await signedIn(viewer);
     await row(page, "Seen by viewer").waitFor();
     expect(await page.getByRole("button", { name: "Generate key" }).count()).toBe(0);
 

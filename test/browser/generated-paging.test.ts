@@ -1,48 +1,36 @@
 /** The Generated tab over many keys: search, filters, sort and paging, kept in the address; phone width. */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  type Admin,
   axeSerious,
   expectNoConsoleErrors,
   expectNoHorizontalScroll,
-  launchBrowser,
-  openPage,
   PHONE,
   screenshot,
-  signIn,
-  startAdmin,
+  setUpAdmin,
 } from "./support.js";
 
 const BULK = 120;
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let roleId: number;
 
 beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
   const names = Array.from({ length: BULK }, (_, i) => `Paged ${String(i + 1).padStart(3, "0")}`);
   for (let i = 0; i < names.length; i += 10)
     await Promise.all(
-      names.slice(i, i + 10).map((name) => admin.api("POST", "/v1/accounts/acme/keys", { name })),
+      names.slice(i, i + 10).map((name) => lk.admin.api("POST", "/v1/accounts/acme/keys", { name })),
     );
-  const { items } = await admin.api<{ items: { appKey: string }[] }>(
+  const { items } = await lk.admin.api<{ items: { appKey: string }[] }>(
     "GET",
     "/v1/accounts/acme/keys?q=Paged%20003",
   );
   const third = items[0];
   if (!third) throw new Error("Paged 003 was not created");
-  await admin.api("PATCH", `/v1/accounts/acme/keys/${third.appKey}`, { active: false });
-  const roles = await admin.api<{ items: { id: number; name: string }[] }>("GET", "/v1/accounts/acme/roles");
-  const role = roles.items.find((entry) => entry.name.startsWith("User Administrator"));
-  if (!role) throw new Error("no User Administrator role");
+  await lk.admin.api("PATCH", `/v1/accounts/acme/keys/${third.appKey}`, { active: false });
+  const role = await lk.admin.findRole("User Administrator");
   roleId = role.id;
-  await admin.api("PUT", `/v1/accounts/acme/keys/${third.appKey}/roles`, { roles: [role.id] });
+  await lk.admin.api("PUT", `/v1/accounts/acme/keys/${third.appKey}/roles`, { roles: [role.id] });
 }, 120_000);
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
-});
 
 const TOTAL = BULK + 1; // and the bootstrap key
 
@@ -52,8 +40,7 @@ const query = (page: Page) => new URL(page.url()).searchParams;
 
 describe("the Generated tab with many keys", () => {
   it("pages through the keys with Next and Previous", async () => {
-    const { context, page } = await openPage(browser);
-    await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+    const { context, page } = await lk.ownerPage();
     await page.getByRole("table").waitFor();
     await expect.poll(() => showing(page)).toBe(`Showing 1–50 of ${TOTAL} keys`);
     expect(await page.locator("tbody tr").count()).toBe(50);
@@ -83,8 +70,7 @@ describe("the Generated tab with many keys", () => {
   }, 90_000);
 
   it("searches, filters by status and sorts by name, and a reload keeps it all", async () => {
-    const { context, page } = await openPage(browser);
-    await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+    const { context, page } = await lk.ownerPage();
     await page.getByRole("table").waitFor();
 
     await page.getByLabel("Search").fill("Paged 01");
@@ -133,8 +119,7 @@ describe("the Generated tab with many keys", () => {
   }, 90_000);
 
   it("fits a phone width without sideways scrolling", async () => {
-    const { context, page } = await openPage(browser, { viewport: PHONE });
-    await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+    const { context, page } = await lk.ownerPage(PHONE);
     await page.getByRole("table").waitFor();
     await expect.poll(() => showing(page)).toBe(`Showing 1–50 of ${TOTAL} keys`);
     await expectNoHorizontalScroll(page);

@@ -3,54 +3,41 @@
  * verifications (ok and denied), the audit trail (or why it is hidden), "No such key", and the
  * layout at 1280 px and 390 px.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  type Admin,
   axeSerious,
   expectNoConsoleErrors,
   expectNoHorizontalScroll,
-  launchBrowser,
   openPage,
   PHONE,
   screenshot,
+  setUpAdmin,
   signIn,
-  startAdmin,
 } from "./support.js";
 
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let key: { appKey: string; name: string; creationDate: string };
 
 const OK_CALLS = 3;
 const DENIED_CALLS = 2;
 
 beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
   // "OMS - Read only" (id 10) holds ViewOrders, not EditOrders.
-  const created = await admin.api<{ key: typeof key; appToken: string }>("POST", "/v1/accounts/acme/keys", {
-    name: "Order sync",
-    roles: [10],
-  });
+  const created = await lk.admin.api<{ key: typeof key; appToken: string }>(
+    "POST",
+    "/v1/accounts/acme/keys",
+    { name: "Order sync", roles: [10] },
+  );
   key = created.key;
-  const verify = async (resource: string) => {
-    const res = await fetch(`${admin.url}/v1/verify`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ appKey: key.appKey, appToken: created.appToken, resource }),
-    });
-    return ((await res.json()) as { valid: boolean; allowed: boolean }).allowed;
-  };
+  const verify = async (resource: string) =>
+    (await lk.admin.verify({ appKey: key.appKey, appToken: created.appToken, resource })).allowed;
   for (let i = 0; i < OK_CALLS; i++) expect(await verify("ViewOrders")).toBe(true);
   for (let i = 0; i < DENIED_CALLS; i++) expect(await verify("EditOrders")).toBe(false);
 });
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
-});
 
 function detailUrl(appKey: string) {
-  return `${admin.url}/admin/acme/key/${encodeURIComponent(appKey)}`;
+  return `${lk.admin.url}/admin/acme/key/${encodeURIComponent(appKey)}`;
 }
 
 /** Usage is written in batches every 5 s (src/verify/usage.ts): refresh until today's counts show. */
@@ -73,8 +60,7 @@ async function waitForUsage(page: Page) {
 
 describe("the key detail page", () => {
   it("shows the key, its token dates, a usage chart of ok and denied calls, and its audit trail", async () => {
-    const { context, page } = await openPage(browser);
-    await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+    const { context, page } = await lk.ownerPage();
     await page.goto(detailUrl(key.appKey));
     await page.getByRole("heading", { name: "Order sync", level: 1 }).waitFor();
 
@@ -103,21 +89,20 @@ describe("the key detail page", () => {
 
     const trail = page.getByRole("table", { name: `Audit trail of ${key.appKey}, newest first` });
     const created = trail.locator("tbody tr", { hasText: "key.created" });
-    expect(await created.textContent()).toContain(admin.owner.appKey);
+    expect(await created.textContent()).toContain(lk.admin.owner.appKey);
     expect(await created.textContent()).toContain("Created");
 
     expect(await axeSerious(page)).toEqual([]);
     await screenshot(page, "key-detail");
 
     await page.getByRole("link", { name: "← Back to API keys" }).click();
-    await page.waitForURL(`${admin.url}/admin/acme/keys`);
+    await page.waitForURL(`${lk.admin.url}/admin/acme/keys`);
     expectNoConsoleErrors(page);
     await context.close();
   }, 60_000);
 
   it("fits a phone width", async () => {
-    const { context, page } = await openPage(browser, { viewport: PHONE });
-    await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+    const { context, page } = await lk.ownerPage(PHONE);
     await page.goto(detailUrl(key.appKey));
     await waitForUsage(page);
     await page.getByRole("table", { name: /^Audit trail of/ }).waitFor();
@@ -130,13 +115,13 @@ describe("the key detail page", () => {
 
   it("says why the audit trail is hidden from a user without ViewAuditLog, without asking for it", async () => {
     // User Administrator - RESTRICTED (id 2): the API-key and user resources, not ViewAuditLog.
-    const user = await admin.addUser("keys-admin@acme.test", [2]);
-    const { context, page } = await openPage(browser);
+    const user = await lk.admin.addUser("keys-admin@acme.test", [2]);
+    const { context, page } = await openPage(lk.browser);
     const audits: string[] = [];
     page.on("request", (request) => {
       if (new URL(request.url()).pathname.endsWith("/audit")) audits.push(request.url());
     });
-    await signIn(page, admin.url, user.email, user.password);
+    await signIn(page, lk.admin.url, user.email, user.password);
     await page.goto(detailUrl(key.appKey));
     await page
       .getByText("You need the ViewAuditLog permission for this: the key's audit trail is hidden")
@@ -147,8 +132,7 @@ describe("the key detail page", () => {
   }, 60_000);
 
   it('answers an unknown appKey with "No such key"', async () => {
-    const { context, page } = await openPage(browser);
-    await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+    const { context, page } = await lk.ownerPage();
     await page.goto(detailUrl("appkey-acme-NOSUCH"));
     await page.getByText("No such key").waitFor();
     expect(await page.getByRole("link", { name: "← Back to API keys" }).count()).toBe(1);

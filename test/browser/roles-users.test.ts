@@ -1,55 +1,35 @@
 /** The Roles and Users pages: custom roles from the catalog, users with a generated password, permissions. */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  type Admin,
   axeSerious,
   expectNoConsoleErrors,
   expectNoHorizontalScroll,
-  launchBrowser,
-  openPage,
   PHONE,
   problemsOf,
+  type Role,
   screenshot,
-  signIn,
-  startAdmin,
+  setUpAdmin,
 } from "./support.js";
 
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let rolesUrl: string;
 let usersUrl: string;
 
-interface Role {
-  id: number;
-  name: string;
-}
-
 beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
-  rolesUrl = `${admin.url}/admin/${admin.owner.account}/roles`;
-  usersUrl = `${admin.url}/admin/${admin.owner.account}/users`;
+  rolesUrl = `${lk.admin.url}/admin/${lk.admin.owner.account}/roles`;
+  usersUrl = `${lk.admin.url}/admin/${lk.admin.owner.account}/users`;
 });
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
-});
-
-async function ownerPage(viewport?: { width: number; height: number }) {
-  const opened = await openPage(browser, viewport ? { viewport } : {});
-  await signIn(opened.page, admin.url, admin.owner.email, admin.owner.password);
-  return opened;
-}
 
 function createRole(name: string, resources: string[]): Promise<Role> {
-  return admin.api<Role>("POST", "/v1/accounts/acme/roles", { name, resources });
+  return lk.admin.api<Role>("POST", "/v1/accounts/acme/roles", { name, resources });
 }
 
 const row = (page: Page, name: string | RegExp) => page.getByRole("row", { name });
 
 describe("the Roles page", () => {
   it("creates a custom role from two products, edits and deletes it; predefined roles are read-only", async () => {
-    const { context, page } = await ownerPage();
+    const { context, page } = await lk.ownerPage();
     await page.goto(rolesUrl);
     await row(page, /OMS - Read only/).waitFor();
     expect(await axeSerious(page)).toEqual([]);
@@ -105,7 +85,7 @@ describe("the Roles page", () => {
     const edited = row(page, /Order desk plus/);
     await expect.poll(() => edited.locator("td[data-label=Resources]").textContent()).toBe("3");
     expect(await edited.locator("td[data-label=Products]").textContent()).toContain("Logistics");
-    const stored = await admin.api<{ items: { name: string; resources: string[] }[] }>(
+    const stored = await lk.admin.api<{ items: { name: string; resources: string[] }[] }>(
       "GET",
       "/v1/accounts/acme/roles",
     );
@@ -126,8 +106,8 @@ describe("the Roles page", () => {
 
   it("shows the server's 409 when deleting a role someone holds", async () => {
     const held = await createRole("Held role", ["ViewPrices"]);
-    await admin.addUser("holder@acme.test", [held.id]);
-    const { context, page } = await ownerPage();
+    await lk.admin.addUser("holder@acme.test", [held.id]);
+    const { context, page } = await lk.ownerPage();
     await page.goto(rolesUrl);
     await row(page, /Held role/)
       .getByRole("button", { name: "Delete Held role" })
@@ -146,9 +126,9 @@ describe("the Roles page", () => {
 
 describe("the Users page", () => {
   it("adds a user with a generated password shown once, who can sign in; sets roles; removes", async () => {
-    const { context, page } = await ownerPage();
+    const { context, page } = await lk.ownerPage();
     await page.goto(usersUrl);
-    const me = row(page, new RegExp(admin.owner.email));
+    const me = row(page, new RegExp(lk.admin.owner.email));
     await me.getByText("You", { exact: true }).waitFor();
     expect(await axeSerious(page)).toEqual([]);
     await screenshot(page, "users");
@@ -169,8 +149,7 @@ describe("the Users page", () => {
     const person = row(page, /new\.person@acme\.test/);
     await expect.poll(() => person.getByText("OMS - Read only").count()).toBe(1);
 
-    const other = await openPage(browser);
-    await signIn(other.page, admin.url, "new.person@acme.test", password);
+    const other = await lk.userPage({ email: "new.person@acme.test", password });
     expect(await other.page.getByRole("link", { name: "Users" }).count()).toBe(0);
     expectNoConsoleErrors(other.page);
     await other.context.close();
@@ -193,12 +172,12 @@ describe("the Users page", () => {
   }, 90_000);
 
   it("explains why the last Owner cannot be removed", async () => {
-    const { context, page } = await ownerPage();
+    const { context, page } = await lk.ownerPage();
     await page.goto(usersUrl);
-    await row(page, new RegExp(admin.owner.email))
-      .getByRole("button", { name: `Remove ${admin.owner.email}` })
+    await row(page, new RegExp(lk.admin.owner.email))
+      .getByRole("button", { name: `Remove ${lk.admin.owner.email}` })
       .click();
-    const confirm = page.getByRole("dialog", { name: `Remove ${admin.owner.email}?` });
+    const confirm = page.getByRole("dialog", { name: `Remove ${lk.admin.owner.email}?` });
     expect(await confirm.getByText("You are removing yourself").count()).toBe(1);
     await confirm.getByRole("button", { name: "Remove user" }).click();
     await expect.poll(() => confirm.getByRole("alert").textContent()).toMatch(/last Owner of acme/);
@@ -210,9 +189,8 @@ describe("the Users page", () => {
 describe("permissions", () => {
   it("explains a missing view permission on Roles, Users and Audit log without calling the API", async () => {
     const keysOnly = await createRole("Keys viewer", ["ViewApiKeys"]);
-    const user = await admin.addUser("keys.viewer@acme.test", [keysOnly.id]);
-    const { context, page } = await openPage(browser);
-    await signIn(page, admin.url, user.email, user.password);
+    const user = await lk.admin.addUser("keys.viewer@acme.test", [keysOnly.id]);
+    const { context, page } = await lk.userPage(user);
     const nav = page.getByRole("navigation", { name: "Main" });
     await nav.getByRole("link", { name: "API keys" }).waitFor();
     for (const name of ["Roles", "Users", "Audit log"])
@@ -224,7 +202,7 @@ describe("permissions", () => {
       ["audit", "Audit log", "ViewAuditLog"],
     ] as const;
     for (const [path, title, resource] of pages) {
-      await page.goto(`${admin.url}/admin/acme/${path}`);
+      await page.goto(`${lk.admin.url}/admin/acme/${path}`);
       await page.getByRole("heading", { name: title, exact: true }).waitFor();
       await page.getByText(`You need the ${resource} permission for this`).waitFor();
     }
@@ -235,17 +213,19 @@ describe("permissions", () => {
 
   it("shows the 403 in words when a permission is taken away while the page is open", async () => {
     const viewer = await createRole("Users viewer", ["ViewAdminUsers"]);
-    const user = await admin.addUser("users.viewer@acme.test", [viewer.id]);
-    const { context, page } = await openPage(browser);
-    await signIn(page, admin.url, user.email, user.password);
+    const user = await lk.admin.addUser("users.viewer@acme.test", [viewer.id]);
+    const { context, page } = await lk.userPage(user);
     await page.goto(usersUrl);
-    await row(page, new RegExp(admin.owner.email)).waitFor();
+    await row(page, new RegExp(lk.admin.owner.email)).waitFor();
     // Without EditAdminUsers the changes are offered disabled, with the reason.
     const addButton = page.getByRole("button", { name: "Add user" });
     expect(await addButton.isDisabled()).toBe(true);
     expect(await addButton.getAttribute("title")).toBe("You need the EditAdminUsers permission for this");
 
-    await admin.api("PUT", `/v1/accounts/acme/roles/${viewer.id}`, { name: "Users viewer", resources: [] });
+    await lk.admin.api("PUT", `/v1/accounts/acme/roles/${viewer.id}`, {
+      name: "Users viewer",
+      resources: [],
+    });
     await page.getByRole("button", { name: "Refresh" }).click();
     const message = page.getByRole("alert");
     await expect.poll(() => message.textContent()).toMatch(/You do not have permission.*ViewAdminUsers/);
@@ -257,7 +237,7 @@ describe("permissions", () => {
 
 describe("at a phone's width", () => {
   it("fits Roles and Users without sideways scrolling", async () => {
-    const { context, page } = await ownerPage(PHONE);
+    const { context, page } = await lk.ownerPage(PHONE);
     for (const url of [rolesUrl, usersUrl]) {
       await page.goto(url);
       await page.getByRole("table").waitFor();

@@ -1,14 +1,14 @@
 /**
  * Browser tests: a real `latchkey serve` (SQLite, on loopback) and Debian's Chromium driven by
- * playwright-core. Each test file starts its own server and browser. Console errors and failed
- * requests are collected per page so a test can assert that none happened.
+ * playwright-core. Each test file starts its own server and browser with `setUpAdmin()`. Console errors
+ * and failed requests are collected per page so a test can assert that none happened.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { callAs, runCli, type Served, serve } from "../e2e/process.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -26,12 +26,32 @@ export const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts",
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
 
+export interface Viewport {
+  width: number;
+  height: number;
+}
+
 export interface Bootstrap {
   account: string;
   email: string;
   password: string;
   appKey: string;
   appToken: string;
+}
+
+export interface Credentials {
+  email: string;
+  password: string;
+}
+
+export interface Role {
+  id: number;
+  name: string;
+}
+
+export interface Verdict {
+  valid: boolean;
+  allowed: boolean;
 }
 
 export interface Admin {
@@ -43,6 +63,12 @@ export interface Admin {
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** Creates a user in the owner's account with the given role ids; returns its password. */
   addUser(email: string, roles: number[]): Promise<{ id: string; email: string; password: string }>;
+  /** Runs `latchkey init` for another account (owner@ACCOUNT.test) in the same data directory. */
+  addAccount(account: string): Promise<Bootstrap>;
+  /** The owner's account's first role whose name starts with `prefix`; throws when there is none. */
+  findRole(prefix: string): Promise<Role>;
+  /** Asks POST /v1/verify, without credentials of its own, about the key and token in `body`. */
+  verify(body: { appKey: string; appToken: string; resource?: string }): Promise<Verdict>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +102,26 @@ export async function startAdmin(env: Record<string, string> = {}): Promise<Admi
       );
       return { ...created.user, password };
     },
+    async addAccount(account) {
+      const args = ["init", "--account", account, "--email", `owner@${account}.test`, "--json"];
+      const added = await runCli(args, { DATA_DIR: dataDir });
+      expect(added.code, added.stderr).toBe(0);
+      return JSON.parse(added.stdout) as Bootstrap;
+    },
+    async findRole(prefix) {
+      const { items } = await api<{ items: Role[] }>("GET", `/v1/accounts/${owner.account}/roles`);
+      const role = items.find((entry) => entry.name.startsWith(prefix));
+      if (!role) throw new Error(`no ${prefix} role`);
+      return role;
+    },
+    async verify(body) {
+      const response = await fetch(`${server.url}/v1/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return (await response.json()) as Verdict;
+    },
     async stop() {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -87,6 +133,63 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 }
 
+export interface AdminUnderTest {
+  /** The file's server; started by the time any later hook or test runs. */
+  readonly admin: Admin;
+  readonly browser: Browser;
+  /** A fresh page (see openPage) signed in as `user`. */
+  userPage(user: Credentials, viewport?: Viewport): Promise<Opened>;
+  /** A fresh page (see openPage) signed in as the owner. */
+  ownerPage(viewport?: Viewport): Promise<Opened>;
+}
+
+/**
+ * Starts a server and a browser for the calling test file (beforeAll) and stops both afterwards
+ * (afterAll). Hooks run in the order they are registered, so a file's own beforeAll registered after
+ * this call (seeding data, say) runs once both are up; `env` may be a function, called in the hook,
+ * when it depends on something an earlier hook starts.
+ */
+export function setUpAdmin(
+  env: Record<string, string> | (() => Record<string, string>) = {},
+): AdminUnderTest {
+  let admin: Admin | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    // Each is kept as soon as it is up, so that afterAll closes it even when the other failed to start.
+    await Promise.all([
+      startAdmin(typeof env === "function" ? env() : env).then((started) => {
+        admin = started;
+      }),
+      launchBrowser().then((launched) => {
+        browser = launched;
+      }),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await admin?.stop();
+  });
+  const self: AdminUnderTest = {
+    get admin(): Admin {
+      if (!admin) throw new Error("setUpAdmin: no server yet (use it in a hook or a test)");
+      return admin;
+    },
+    get browser(): Browser {
+      if (!browser) throw new Error("setUpAdmin: no browser yet (use it in a hook or a test)");
+      return browser;
+    },
+    async userPage(user: Credentials, viewport?: Viewport) {
+      const opened = await openPage(self.browser, viewport ? { viewport } : {});
+      await signIn(opened.page, self.admin.url, user.email, user.password);
+      return opened;
+    },
+    ownerPage(viewport?: Viewport) {
+      return self.userPage(self.admin.owner, viewport);
+    },
+  };
+  return self;
+}
+
 export interface Problems {
   console: string[];
   page: string[];
@@ -96,11 +199,16 @@ export interface Problems {
 
 const problems = new WeakMap<Page, Problems>();
 
+export interface Opened {
+  context: BrowserContext;
+  page: Page;
+}
+
 /** A fresh context (own cookies) and page, watched for console errors and failed requests. */
 export async function openPage(
   browser: Browser,
-  options: { viewport?: { width: number; height: number }; acceptDownloads?: boolean } = {},
-): Promise<{ context: BrowserContext; page: Page }> {
+  options: { viewport?: Viewport; acceptDownloads?: boolean } = {},
+): Promise<Opened> {
   const context = await browser.newContext({
     viewport: options.viewport ?? DESKTOP,
     acceptDownloads: options.acceptDownloads ?? true,
@@ -149,6 +257,11 @@ export async function signIn(page: Page, url: string, email: string, password: s
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("navigation", { name: "Main" }).waitFor();
+}
+
+/** The Generated tab's row of the key named `name`. */
+export function keyRow(page: Page, name: string) {
+  return page.locator("tbody tr").filter({ has: page.getByRole("link", { name, exact: true }) });
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");

@@ -6,28 +6,23 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../e2e/process.js";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { callAs } from "../e2e/process.js";
 import {
-  type Admin,
   axeSerious,
   DESKTOP,
   expectNoConsoleErrors,
   expectNoHorizontalScroll,
-  launchBrowser,
-  openPage,
   PHONE,
   screenshot,
-  signIn,
-  startAdmin,
+  setUpAdmin,
 } from "./support.js";
 
 const DOCS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
 const MONTH = 30 * 86_400_000;
 
-let admin: Admin;
-let browser: Browser;
+const lk = setUpAdmin();
 let detailKey = "";
 const tokens: string[] = [];
 
@@ -36,18 +31,11 @@ interface Issued {
   appToken: string;
 }
 
-beforeAll(async () => {
-  [admin, browser] = await Promise.all([startAdmin(), launchBrowser()]);
-  await seed();
-}, 120_000);
-afterAll(async () => {
-  await browser?.close();
-  await admin?.stop();
-});
+beforeAll(seed, 120_000);
 
 async function seed() {
-  const acme = `/v1/accounts/${admin.owner.account}`;
-  const roles = (await admin.api<{ items: { id: number; name: string }[] }>("GET", `${acme}/roles`)).items;
+  const acme = `/v1/accounts/${lk.admin.owner.account}`;
+  const roles = (await lk.admin.api<{ items: { id: number; name: string }[] }>("GET", `${acme}/roles`)).items;
   const role = (name: string) => roles.find((entry) => entry.name.includes(name))?.id;
   const pick = (...names: string[]) => names.map(role).filter((id): id is number => id !== undefined);
   const keys: Record<string, Issued> = {};
@@ -58,39 +46,29 @@ async function seed() {
     ["Legacy warehouse bridge", pick("Logistics")],
     ["Old pricing feed", []],
   ] as const) {
-    keys[name] = await admin.api<Issued>("POST", `${acme}/keys`, { name, roles: grant });
+    keys[name] = await lk.admin.api<Issued>("POST", `${acme}/keys`, { name, roles: grant });
   }
   tokens.push(...Object.values(keys).map((issued) => issued.appToken));
   const erp = keys["ERP connector"] as Issued;
   detailKey = erp.key.appKey;
-  await admin.api("PATCH", `${acme}/keys/${keys["Partner storefront"]?.key.appKey}`, { active: false });
-  await admin.api("POST", `${acme}/keys/${keys["Marketing sync"]?.key.appKey}/renewal`, {});
-  await admin.api("POST", `${acme}/roles`, {
+  await lk.admin.api("PATCH", `${acme}/keys/${keys["Partner storefront"]?.key.appKey}`, { active: false });
+  await lk.admin.api("POST", `${acme}/keys/${keys["Marketing sync"]?.key.appKey}/renewal`, {});
+  await lk.admin.api("POST", `${acme}/roles`, {
     name: "Integrations auditor",
     resources: ["ViewApiKeys", "ViewAuditLog"],
   });
-  await admin.addUser("ops@acme.test", pick("User Administrator"));
+  await lk.admin.addUser("ops@acme.test", pick("User Administrator"));
 
-  const globex = await runCli(["init", "--account", "globex", "--email", "owner@globex.test", "--json"], {
-    DATA_DIR: admin.dataDir,
+  const partner = await lk.admin.addAccount("globex");
+  const shared = await callAs(lk.admin.url, partner, "POST", "/v1/accounts/globex/keys", {
+    name: "Globex marketplace",
   });
-  expect(globex.code, globex.stderr).toBe(0);
-  const partner = JSON.parse(globex.stdout) as { appKey: string; appToken: string };
-  const shared = await fetch(`${admin.url}/v1/accounts/globex/keys`, {
-    method: "POST",
-    headers: {
-      "x-api-appkey": partner.appKey,
-      "x-api-apptoken": partner.appToken,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify({ name: "Globex marketplace" }),
-  });
-  const sharedKey = ((await shared.json()) as Issued).key.appKey;
-  await admin.api("POST", `${acme}/external-keys`, { appKey: sharedKey, roles: pick("OMS - Read") });
+  const sharedKey = (shared.json as Issued).key.appKey;
+  await lk.admin.api("POST", `${acme}/external-keys`, { appKey: sharedKey, roles: pick("OMS - Read") });
 
   // Traffic for the usage chart: allowed and denied verifications.
   for (let i = 0; i < 12; i++) {
-    await admin.api("POST", "/v1/verify", {
+    await lk.admin.api("POST", "/v1/verify", {
       appKey: erp.key.appKey,
       appToken: erp.appToken,
       ...(i % 4 === 3 ? { resource: "EditApiKeys" } : {}),
@@ -100,14 +78,14 @@ async function seed() {
   // Usage is written in batches every few seconds; the chart should show it.
   const usagePath = `${acme}/keys/${erp.key.appKey}/usage?days=30`;
   for (let waited = 0; ; waited += 500) {
-    const usage = await admin.api<{ total: { ok: number } }>("GET", usagePath);
+    const usage = await lk.admin.api<{ total: { ok: number } }>("GET", usagePath);
     if (usage.total.ok > 0) break;
     if (waited > 20_000) throw new Error("usage was not written within 20 s");
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 
   // Ageing tokens needs a clock the API does not offer: move two keys' token dates back.
-  const db = new Database(join(admin.dataDir, "latchkey.db"));
+  const db = new Database(join(lk.admin.dataDir, "latchkey.db"));
   const age = (appKey: string | undefined, months: number) => {
     const at = Date.now() - months * MONTH;
     const row = db.prepare("select id from keys where app_key = ?").get(appKey) as { id: string };
@@ -137,12 +115,11 @@ const SCREENS = [
 describe("a tour of every screen", () => {
   for (const viewport of [DESKTOP, PHONE]) {
     it(`at ${viewport.width}×${viewport.height}: no console error, no sideways scroll, no serious axe violation`, async () => {
-      const { context, page } = await openPage(browser, { viewport });
-      await signIn(page, admin.url, admin.owner.email, admin.owner.password);
+      const { context, page } = await lk.ownerPage(viewport);
       for (const screen of SCREENS) {
         const path = screen.path.map((part) => (part === "#detail" ? detailKey : part));
         await page.goto(
-          `${admin.url}/admin/${admin.owner.account}/${path.map(encodeURIComponent).join("/")}`,
+          `${lk.admin.url}/admin/${lk.admin.owner.account}/${path.map(encodeURIComponent).join("/")}`,
         );
         await settle(page);
         await expect.poll(() => page.locator("h1").count()).toBeGreaterThan(0);
@@ -157,7 +134,7 @@ describe("a tour of every screen", () => {
         }
       }
       // The seeded states show as badges on the Generated tab.
-      await page.goto(`${admin.url}/admin/${admin.owner.account}/keys`);
+      await page.goto(`${lk.admin.url}/admin/${lk.admin.owner.account}/keys`);
       await settle(page);
       const text = (await page.locator("main").textContent()) ?? "";
       expect(text).toMatch(/pending deletion/i);
@@ -170,8 +147,8 @@ describe("a tour of every screen", () => {
 
   it("leaves no token in the server's log or database file after the tour", async () => {
     expect(tokens.length).toBeGreaterThan(0);
-    const log = admin.server.log();
-    const file = join(admin.dataDir, "latchkey.db");
+    const log = lk.admin.server.log();
+    const file = join(lk.admin.dataDir, "latchkey.db");
     const db = [file, `${file}-wal`]
       .filter((path) => existsSync(path))
       .map((path) => readFileSync(path, "latin1"))

@@ -6,9 +6,11 @@ import { createContext, type ReactNode, useCallback, useContext, useEffect, useM
 import { ApiError, api, onSessionExpired } from "./api";
 import type { Me } from "./types";
 
+export type SignedOutReason = "expired" | "signed-out" | "unreachable";
+
 export type SessionState =
   | { status: "loading" }
-  | { status: "signed-out"; reason?: "expired" | "signed-out" }
+  | { status: "signed-out"; reason?: SignedOutReason }
   | { status: "signed-in"; me: Me };
 
 interface SessionValue {
@@ -33,13 +35,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     try {
       setState({ status: "signed-in", me: await api.get<Me>("/v1/me") });
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) setState({ status: "signed-out" });
+      // The cookie was there but the server no longer knows the session: it expired.
+      if (error instanceof ApiError && error.status === 401)
+        setState({ status: "signed-out", reason: "expired" });
       else throw error;
     }
   }, []);
 
   useEffect(() => {
-    refresh().catch(() => setState({ status: "signed-out" }));
+    refresh().catch(() => setState({ status: "signed-out", reason: "unreachable" }));
   }, [refresh]);
 
   useEffect(

@@ -1,9 +1,9 @@
 import { type FormEvent, useState } from "react";
-import { useSession } from "../session";
+import { type SignedOutReason, useSession } from "../session";
 import { Button, InlineError, TextField } from "../ui/controls";
 import { useAction } from "../ui/hooks";
 
-export function SignIn({ reason }: { reason?: "expired" | "signed-out" | undefined }) {
+export function SignIn({ reason }: { reason?: SignedOutReason | undefined }) {
   const { signIn } = useSession();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -24,6 +24,11 @@ export function SignIn({ reason }: { reason?: "expired" | "signed-out" | undefin
         {reason === "expired" ? (
           <p className="notice" role="status">
             Your session has expired. Sign in again to continue.
+          </p>
+        ) : null}
+        {reason === "unreachable" ? (
+          <p className="notice" role="status">
+            The server could not be reached. Check your connection, then sign in.
           </p>
         ) : null}
         {reason === "signed-out" ? (
