@@ -1,4 +1,5 @@
 /** The Generated tab: generating a key (the token shown once), validation, and what a viewer sees. */
+import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   axeSerious,
@@ -49,7 +50,12 @@ describe("the Generated tab", () => {
     const tokenField = done.getByLabel("appToken");
     await tokenField.waitFor();
     expect(await tokenField.isVisible()).toBe(true);
-    await page.locator(".toast", { hasText: "Key “ERP sync” generated" }).waitFor();
+    const toast = page.locator(".toast", { hasText: "Key “ERP sync” generated" });
+    await toast.waitFor();
+    // The toast is above the open dialog and its backdrop: it is the last element of the top layer.
+    // (Backdrops are listed too, with no class.)
+    expect((await topLayerClasses(page)).filter(Boolean)).toEqual(["dialog dialog-normal", "toasts"]);
+    expect(await page.getByRole("status").filter({ hasText: "Key “ERP sync” generated" }).count()).toBe(1);
     const token = await tokenField.inputValue();
     expect(token).toMatch(/^lkt_/);
     const appKey = await done.getByLabel("appKey").inputValue();
@@ -157,3 +163,18 @@ describe("the Generated tab", () => {
     await context.close();
   }, 60_000);
 });
+
+/** Class names of the page's top-layer elements, bottom to top (through the DevTools protocol). */
+async function topLayerClasses(page: Page): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("DOM.getDocument");
+  const { nodeIds } = await cdp.send("DOM.getTopLayerElements");
+  const classes = [];
+  for (const nodeId of nodeIds) {
+    const { node } = await cdp.send("DOM.describeNode", { nodeId });
+    const attributes = node.attributes ?? [];
+    classes.push(attributes[attributes.indexOf("class") + 1] ?? "");
+  }
+  await cdp.detach();
+  return classes;
+}

@@ -5,6 +5,9 @@
 import { type ReactNode, useEffect, useId, useRef } from "react";
 import { Button } from "./controls";
 
+/** Dispatched on document when a modal opens, so that toasts can rise above it. */
+export const DIALOG_OPENED = "latchkey:dialog-opened";
+
 export interface DialogProps {
   title: string;
   open: boolean;
@@ -26,6 +29,7 @@ export function Dialog({ title, open, onClose, children, footer, size = "normal"
     if (open && !dialog.open) {
       opener.current = document.activeElement;
       dialog.showModal();
+      document.dispatchEvent(new Event(DIALOG_OPENED));
     } else if (!open && dialog.open) {
       dialog.close();
     }
