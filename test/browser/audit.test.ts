@@ -50,6 +50,16 @@ describe("the Audit log page", () => {
     );
     expect(await deactivated.locator("td[data-label=Target]").textContent()).toBe(`${appKey}key`);
     expect(await deactivated.locator("td[data-label='When (UTC)']").textContent()).toMatch(/UTC$/);
+    // Users and roles are shown by email and name, not by their stored ids.
+    await expect
+      .poll(() => actionRow(page, "role.created").locator("td[data-label=Target]").textContent())
+      .toBe("Audited rolerole");
+    await expect
+      .poll(() => actionRow(page, "account.created").locator("td[data-label=Target]").textContent())
+      .toBe("acmeaccount");
+    expect(await actionRow(page, "user.added").first().locator("td[data-label=Target]").textContent()).toBe(
+      `${lk.admin.owner.email}user`,
+    );
     expect(await page.content()).not.toContain(token);
     expect(await axeSerious(page)).toEqual([]);
     await screenshot(page, "audit");

@@ -3,14 +3,40 @@
  * event's data (before/after) as JSON, with its request id, user agent and place in the hash chain.
  */
 import { Fragment, useId, useState } from "react";
+import { accountPath, api } from "../api";
 import { adminPath, Link } from "../router";
 import { useAccount } from "../session";
-import type { AuditEvent } from "../types";
+import type { AuditEvent, Role, User } from "../types";
 import { formatDateTime } from "../ui/format";
+import { useLoad } from "../ui/hooks";
 
 const COLUMNS = 6;
 
+type Names = ReadonlyMap<string, string>;
+
+/**
+ * Users and roles are stored as ids in events; people read emails and role names. The names come
+ * from the current lists (ViewAdminUsers); someone since removed keeps showing as an id.
+ */
+function useTargetNames(): Names {
+  const { account, can } = useAccount();
+  const allowed = can("ViewAdminUsers");
+  const { data } = useLoad(async (): Promise<Names> => {
+    if (!allowed) return new Map();
+    const [users, roles] = await Promise.all([
+      api.get<{ items: User[] }>(accountPath(account, "users")),
+      api.get<{ items: Role[] }>(accountPath(account, "roles")),
+    ]);
+    return new Map([
+      ...users.items.map((user) => [`user:${user.id}`, user.email] as const),
+      ...roles.items.map((role) => [`role:${role.id}`, role.name] as const),
+    ]);
+  }, [account, allowed]);
+  return data ?? new Map();
+}
+
 export function AuditTable({ events }: { events: AuditEvent[] }) {
+  const names = useTargetNames();
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   const id = useId();
   const toggle = (eventId: string) =>
@@ -69,7 +95,7 @@ export function AuditTable({ events }: { events: AuditEvent[] }) {
                   <code className="audit-action">{event.action}</code>
                 </td>
                 <td data-label="Target">
-                  <Target target={event.target} />
+                  <Target target={event.target} names={names} />
                 </td>
                 <td data-label="IP" className="mono audit-ip">
                   {event.ip ?? <span className="muted">—</span>}
@@ -90,17 +116,19 @@ export function AuditTable({ events }: { events: AuditEvent[] }) {
   );
 }
 
-function Target({ target }: { target: AuditEvent["target"] }) {
+function Target({ target, names }: { target: AuditEvent["target"]; names: Names }) {
   const { account, can } = useAccount();
   if (!target?.id) return <span className="muted">—</span>;
-  const label =
-    target.type === "key" && can("ViewApiKeys") ? (
-      <Link href={adminPath(account, "key", target.id)} className="mono">
-        {target.id}
-      </Link>
-    ) : (
-      <span className="mono">{target.id}</span>
-    );
+  const name = names.get(`${target.type}:${target.id}`);
+  const label = name ? (
+    <span title={target.id}>{name}</span>
+  ) : target.type === "key" && can("ViewApiKeys") ? (
+    <Link href={adminPath(account, "key", target.id)} className="mono">
+      {target.id}
+    </Link>
+  ) : (
+    <span className="mono">{target.id}</span>
+  );
   return (
     <div>
       {label}
