@@ -8,6 +8,13 @@ import { Button } from "./controls";
 /** Dispatched on document when a modal opens, so that toasts can rise above it. */
 export const DIALOG_OPENED = "latchkey:dialog-opened";
 
+const FIRST_FOCUS = [
+  ".dialog-content input:not([type=hidden]):not(:disabled)",
+  ".dialog-content select:not(:disabled)",
+  ".dialog-content textarea:not(:disabled)",
+  ".dialog-footer button:not(:disabled)",
+].join(", ");
+
 export interface DialogProps {
   title: string;
   open: boolean;
@@ -29,6 +36,9 @@ export function Dialog({ title, open, onClose, children, footer, size = "normal"
     if (open && !dialog.open) {
       opener.current = document.activeElement;
       dialog.showModal();
+      // The browser would focus the first focusable element, the header's close button; the first
+      // field (or, in a confirmation, the first footer button) is where the user wants to be.
+      dialog.querySelector<HTMLElement>(FIRST_FOCUS)?.focus();
       document.dispatchEvent(new Event(DIALOG_OPENED));
     } else if (!open && dialog.open) {
       dialog.close();

@@ -1,8 +1,7 @@
 /**
  * Short confirmations of what just happened. They are shown in a manual popover, which the browser
  * puts in the top layer, so a toast raised while a modal dialog is open appears above the dialog
- * rather than behind its backdrop. Screen readers hear them through a live region that is always in
- * the page (a hidden popover would not be announced).
+ * rather than behind its backdrop. The layer is also the live region screen readers hear them from.
  */
 import {
   createContext,
@@ -34,33 +33,29 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   }, []);
   const value = useMemo(() => push, [push]);
 
-  const count = toasts.length;
   useEffect(() => {
-    // Showing again moves the popover above any dialog opened since it was last shown.
+    // The layer stays open (empty, it takes no room): a live region that is never hidden is one
+    // screen readers announce. Showing it again moves it above a dialog opened since.
     const raise = () => {
       const element = layer.current;
       if (!element?.showPopover) return;
       if (element.matches(":popover-open")) element.hidePopover();
-      if (count > 0) element.showPopover();
+      element.showPopover();
     };
     raise();
     document.addEventListener(DIALOG_OPENED, raise);
     return () => document.removeEventListener(DIALOG_OPENED, raise);
-  }, [count]);
+  }, []);
 
-  const latest = toasts.at(-1);
   return (
     <ToastContext.Provider value={value}>
       {children}
-      <div ref={layer} className="toasts" popover="manual" aria-hidden="true">
+      <div ref={layer} className="toasts" popover="manual" role="status" aria-live="polite">
         {toasts.map((toast) => (
           <p key={toast.id} className={`toast toast-${toast.tone}`}>
             {toast.text}
           </p>
         ))}
-      </div>
-      <div className="visually-hidden" role="status" aria-live="polite">
-        {latest?.text}
       </div>
     </ToastContext.Provider>
   );
