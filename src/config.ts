@@ -38,6 +38,8 @@ export interface Config {
   /** Failed authentications allowed per window and client address; 0 turns limiting off. */
   readonly rateLimitFailures: number;
   readonly rateLimitWindowSeconds: number;
+  /** Whether webhooks may go to loopback, private, link-local and other non-public addresses. */
+  readonly webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -182,6 +184,7 @@ const shape = {
   ALERTS_INTERVAL: setting(() => 60, duration(5, 86400)),
   RATE_LIMIT_FAILURES: setting(() => 30, integer(0, 1_000_000)),
   RATE_LIMIT_WINDOW: setting(() => 60, duration(1, 86400)),
+  WEBHOOK_ALLOW_PRIVATE: setting(() => false, boolean),
 };
 
 type EnvName = keyof typeof shape;
@@ -213,6 +216,7 @@ const schema = z
       alertsIntervalSeconds: env.ALERTS_INTERVAL,
       rateLimitFailures: env.RATE_LIMIT_FAILURES,
       rateLimitWindowSeconds: env.RATE_LIMIT_WINDOW,
+      webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
     }),
   );
 
@@ -296,6 +300,11 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   RATE_LIMIT_WINDOW: {
     default: "60",
     description: "Length of the failed-authentication window: seconds or `30s`/`5m`/`1h` forms, 1 s to 24 h.",
+  },
+  WEBHOOK_ALLOW_PRIVATE: {
+    default: "false",
+    description:
+      "`true`/`1`: webhooks may go to loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10), CGNAT and other non-public addresses. Off, so an account admin cannot make the server call cloud metadata, its own ports or your internal network; turn on only for receivers inside your network.",
   },
 };
 

@@ -50,7 +50,7 @@ export async function buildServices(
     sessionTtlSeconds: config.sessionTtlSeconds,
     jwtTtlSeconds: config.jwtTtlSeconds,
   };
-  return createServices({ ...deps, ...extras });
+  return createServices({ ...deps, webhookAllowPrivate: config.webhookAllowPrivate, ...extras });
 }
 
 /**
@@ -121,7 +121,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   services.usage.start();
   // Alerts, policies and deliveries run on their own timer, never inside a request.
-  const notifier = createNotifier({ ...services.deps, smtpUrl: config.smtpUrl });
+  const notifier = createNotifier({
+    ...services.deps,
+    smtpUrl: config.smtpUrl,
+    webhookAllowPrivate: config.webhookAllowPrivate,
+  });
   const scheduler = startScheduler({
     intervalMs: config.alertsIntervalSeconds * 1000,
     run: (signal) => notifier.runPass(signal),

@@ -29,6 +29,7 @@ describe("loadConfig defaults", () => {
       logLevel: "info",
       trustProxy: false,
       sessionTtlSeconds: 43200,
+      webhookAllowPrivate: false,
     });
     for (const optional of ["databaseUrl", "redisUrl", "secret", "smtpUrl"]) {
       expect(config).not.toHaveProperty(optional);
@@ -69,6 +70,7 @@ describe("loadConfig defaults", () => {
       LOG_LEVEL: "DEBUG",
       TRUST_PROXY: "1",
       SESSION_TTL: "7d",
+      WEBHOOK_ALLOW_PRIVATE: "true",
     });
     expect(config).toMatchObject({
       port: 443,
@@ -85,6 +87,7 @@ describe("loadConfig defaults", () => {
       logLevel: "debug",
       trustProxy: true,
       sessionTtlSeconds: 7 * 86400,
+      webhookAllowPrivate: true,
     });
     expect(isAbsolute(config.catalogFile)).toBe(true);
   });
@@ -120,6 +123,7 @@ describe("loadConfig errors", () => {
     ],
     ["TRUST_PROXY", "yes", 'TRUST_PROXY: must be true, false, 1 or 0, got "yes"'],
     ["SESSION_TTL", "31d", "SESSION_TTL: must be a duration"],
+    ["WEBHOOK_ALLOW_PRIVATE", "on", 'WEBHOOK_ALLOW_PRIVATE: must be true, false, 1 or 0, got "on"'],
   ])("names %s=%j", (name, value, message) => {
     const problems = problemsOf({ LATCHKEY_SECRET: SECRET, [name]: value });
     expect(problems).toHaveLength(1);
@@ -177,7 +181,7 @@ describe("the result", () => {
     expect(names).toEqual(
       expect.arrayContaining(["PORT", "HOST", "DATA_DIR", "LATCHKEY_SECRET", "SESSION_TTL"]),
     );
-    expect(names).toHaveLength(18);
+    expect(names).toHaveLength(19);
     expect(Object.isFrozen(CONFIG_DOCS)).toBe(true);
   });
 });

@@ -34,6 +34,60 @@ describe.each(["sqlite", "postgres"] as const)("Store alerts and outbox on %s", 
     expect(await db.store.getSettings(b)).toBeUndefined();
   });
 
+  it("counts a revision per settings write, one more each time, whatever the time", async () => {
+    const a = await db.account();
+    expect(await db.store.getStoredSettings(a)).toBeUndefined();
+    expect(await db.store.putSettings(a, { renewalPeriodMonths: 6 }, T0)).toBe(1);
+    expect(await db.store.putSettings(a, { renewalPeriodMonths: 6 }, T0)).toBe(2);
+    expect(await db.store.getStoredSettings(a)).toEqual({
+      settings: { renewalPeriodMonths: 6 },
+      revision: 2,
+      updatedAt: T0,
+    });
+  });
+
+  it("writes settings conditionally: only over the version read, one winner among racers", async () => {
+    const a = await db.account();
+    const doc = (n: number) => ({ renewalPeriodMonths: 3, n });
+    // None stored yet: of simultaneous first writers, one inserts.
+    const first = await Promise.all(
+      [1, 2, 3].map((n) => db.store.putSettingsIfUnchanged(a, doc(n), T0, undefined)),
+    );
+    expect(first.filter((revision) => revision !== undefined)).toEqual([1]);
+    const stored = await db.store.getStoredSettings(a);
+    expect(stored?.revision).toBe(1);
+    expect(await db.store.putSettingsIfUnchanged(a, doc(9), T0, undefined)).toBeUndefined();
+
+    // Over a stored version: one of the racers in plain calls, and one of them in transactions.
+    const version = { revision: 1, updatedAt: T0 };
+    const raced = await Promise.all(
+      [4, 5, 6].map((n) => db.store.putSettingsIfUnchanged(a, doc(n), T0, version)),
+    );
+    expect(raced.filter((revision) => revision !== undefined)).toEqual([2]);
+    const inTx = await Promise.all(
+      [7, 8].map((n) =>
+        db.store.transaction((tx) =>
+          tx.putSettingsIfUnchanged(a, doc(n), T0 + 1, { revision: 2, updatedAt: T0 }),
+        ),
+      ),
+    );
+    expect(inTx.filter((revision) => revision !== undefined)).toEqual([3]);
+    const winner = await db.store.getStoredSettings(a);
+    expect(winner).toMatchObject({ revision: 3, updatedAt: T0 + 1 });
+    expect([7, 8]).toContain(winner?.settings.n);
+
+    // A stale revision, or the right revision with another time, writes nothing.
+    expect(await db.store.putSettingsIfUnchanged(a, doc(10), T0 + 2, version)).toBeUndefined();
+    expect(
+      await db.store.putSettingsIfUnchanged(a, doc(10), T0 + 2, { revision: 3, updatedAt: T0 }),
+    ).toBeUndefined();
+    expect(await db.store.getStoredSettings(a)).toEqual(winner);
+    expect(
+      await db.store.putSettingsIfUnchanged(a, doc(11), T0 + 2, { revision: 3, updatedAt: T0 + 1 }),
+    ).toBe(4);
+    expect((await db.store.getSettings(a))?.n).toBe(11);
+  });
+
   it("lists every account, sorted", async () => {
     const [a, b] = [await db.account(), await db.account()];
     const all = await db.store.listAccounts();

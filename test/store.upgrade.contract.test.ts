@@ -1,7 +1,8 @@
 /**
  * Upgrading a database that holds data from an earlier release, on SQLite and real PostgreSQL: before
  * the key-lifecycle migration its tokens become the keys' current tokens and renewal works on them;
- * before the key-counts migration the counts are filled from the keys already there.
+ * before the key-counts migration the counts are filled from the keys already there; settings stored
+ * before the settings-revision migration start at revision 1.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -152,6 +153,33 @@ async function checkUpgrade(store: Store, seeded: { appKey: string; keyId: strin
   expect((await store.getKeyByAppKey(seeded.appKey))?.tokens).toEqual([pending]);
 }
 
+/** An account with settings, the way release 0007 wrote them (no revision yet). */
+async function seedAt0007(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  const names = Object.keys(buildMigrations(dialect)).filter((name) => name < "0008");
+  await migrateOnly(db, dialect, names, schema);
+  const account = `acct-${hex()}`;
+  await db.insertInto("accounts").values({ name: account, created_at: T0 }).execute();
+  const row = { account, settings: JSON.stringify({ renewalPeriodMonths: 6 }), updated_at: T0 };
+  await db
+    .insertInto("account_settings")
+    .values(row as Database["account_settings"])
+    .execute();
+  return account;
+}
+
+async function checkSettingsRevision(store: Store, account: string) {
+  await store.migrate();
+  expect(await store.getStoredSettings(account)).toEqual({
+    settings: { renewalPeriodMonths: 6 },
+    revision: 1,
+    updatedAt: T0,
+  });
+  const read = { revision: 1, updatedAt: T0 };
+  expect(await store.putSettingsIfUnchanged(account, { renewalPeriodMonths: 3 }, T0, read)).toBe(2);
+  expect(await store.putSettingsIfUnchanged(account, { renewalPeriodMonths: 6 }, T0, read)).toBeUndefined();
+  expect(await store.putSettings(account, { renewalPeriodMonths: 6 }, T0)).toBe(3);
+}
+
 describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
   it("keeps existing tokens as the current ones (0002_key_lifecycle)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0001(db, kind, schema), checkUpgrade);
@@ -159,5 +187,9 @@ describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => 
 
   it("fills the key counts from the existing keys (0003_key_counts)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0002(db, kind, schema), checkCountsBackfill);
+  });
+
+  it("starts settings stored before revisions at revision 1 (0008_settings_revision)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0007(db, kind, schema), checkSettingsRevision);
   });
 });

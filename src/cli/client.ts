@@ -47,8 +47,18 @@ export interface Client {
   readonly baseUrl: string;
   /** GET a JSON document. */
   get<T>(path: string, query?: Query): Promise<T>;
-  /** A call with an optional JSON body; resolves to the parsed body, or undefined for 204. */
-  send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<T>;
+  /** GET a JSON document with its ETag (undefined when the server sent none), for an If-Match later. */
+  getVersioned<T>(path: string): Promise<{ body: T; etag: string | undefined }>;
+  /**
+   * A call with an optional JSON body and extra headers (If-Match, say); resolves to the parsed
+   * body, or undefined for 204.
+   */
+  send<T>(
+    method: "POST" | "PUT" | "PATCH" | "DELETE",
+    path: string,
+    body?: unknown,
+    extraHeaders?: Record<string, string>,
+  ): Promise<T>;
   /** GET a file: the response is returned as soon as its headers are in, its body unread. */
   download(path: string, query?: Query): Promise<Response>;
 }
@@ -143,10 +153,26 @@ export function createClient(
       );
       return json<T>(response);
     },
-    async send<T>(method: "POST" | "PUT" | "PATCH" | "DELETE", path: string, body?: unknown) {
-      const init: RequestInit = { method, headers: { ...headers, accept: "application/json" } };
+    async getVersioned<T>(path: string) {
+      const response = await call(
+        urlOf(path),
+        { headers: { ...headers, accept: "application/json" } },
+        timeoutMs,
+      );
+      return { body: await json<T>(response), etag: response.headers.get("etag") ?? undefined };
+    },
+    async send<T>(
+      method: "POST" | "PUT" | "PATCH" | "DELETE",
+      path: string,
+      body?: unknown,
+      extraHeaders: Record<string, string> = {},
+    ) {
+      const init: RequestInit = {
+        method,
+        headers: { ...extraHeaders, ...headers, accept: "application/json" },
+      };
       if (body !== undefined) {
-        init.headers = { ...headers, accept: "application/json", "content-type": "application/json" };
+        init.headers = { ...init.headers, "content-type": "application/json" };
         init.body = JSON.stringify(body);
       }
       return json<T>(await call(urlOf(path), init, timeoutMs));

@@ -101,7 +101,11 @@ async function alertsRunCommand(out: Output): Promise<number> {
   const store = await openConfiguredStore(cfg);
   try {
     const services = await buildServices(cfg, store);
-    const notifier = createNotifier({ ...services.deps, smtpUrl: cfg.smtpUrl });
+    const notifier = createNotifier({
+      ...services.deps,
+      smtpUrl: cfg.smtpUrl,
+      webhookAllowPrivate: cfg.webhookAllowPrivate,
+    });
     // Keys deactivated by a policy must be refused at once by running servers too.
     const fanout = await startCliFanout(cfg, services);
     try {

@@ -40,6 +40,7 @@ export const ERRORS = {
   EXTERNAL_KEY_EXISTS: { status: 409, title: "The key was already added to this account" },
   NO_RECIPIENTS: { status: 409, title: "The account has no notification recipients" },
   SHARE_LINK_GONE: { status: 410, title: "The share link was already used or has expired" },
+  SETTINGS_CHANGED: { status: 412, title: "The settings were changed since they were read" },
   BODY_TOO_LARGE: { status: 413, title: "The body is larger than 1 MiB" },
   RATE_LIMITED: { status: 429, title: "Too many requests" },
   INTERNAL: { status: 500, title: "Internal error" },

@@ -7,16 +7,20 @@ export function isAccountName(name: string): boolean {
   return ACCOUNT_NAME.test(name);
 }
 
-/** Trims a key or role label; returns undefined when empty or longer than 100 characters. */
+/**
+ * Trims a key or role label; returns undefined when empty, longer than 100 characters or holding
+ * a NUL character (PostgreSQL cannot store one, so neither database accepts it).
+ */
 export function normalizeLabel(raw: string): string | undefined {
   const name = raw.trim();
-  if (name.length === 0 || name.length > MAX_LABEL_LENGTH) return undefined;
+  if (name.length === 0 || name.length > MAX_LABEL_LENGTH || name.includes("\0")) return undefined;
   return name;
 }
 
 /** Emails compare case-insensitively; we store them lower-cased. */
 export function normalizeEmail(raw: string): string | undefined {
   const email = raw.trim().toLowerCase();
-  if (email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return undefined;
+  if (email.length > 254 || email.includes("\0") || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
+    return undefined;
   return email;
 }

@@ -54,3 +54,13 @@ export function readSettings(doc: Record<string, unknown> | undefined): AccountS
     maxTokenAgeDays: days(doc.maxTokenAgeDays),
   };
 }
+
+/**
+ * The settings' version, which GET sends as the ETag and a PUT with If-Match must name: the stored
+ * document's revision (one more per write, so two saves within a millisecond differ) and the time
+ * of that write (so a database restored from a backup does not reuse a version for other content);
+ * "0" while none is stored (the defaults).
+ */
+export function settingsVersion(stored: { revision: number; updatedAt: number } | undefined): string {
+  return stored === undefined ? "0" : `${stored.revision}-${stored.updatedAt}`;
+}

@@ -9,6 +9,8 @@ export interface NotifyDeps
   smtpUrl?: string | undefined;
   /** Per-request webhook timeout; 10 s unless a test shortens it. */
   webhookTimeoutMs?: number | undefined;
+  /** WEBHOOK_ALLOW_PRIVATE; unless true, webhooks to non-public addresses are refused (destination.ts). */
+  webhookAllowPrivate?: boolean | undefined;
 }
 
 /** One outbox row per recipient, through the transaction of the change that caused them. */

@@ -6,8 +6,9 @@
  *
  * Retries: a failed attempt is retried 1 min, 5 min, 30 min, 2 h and 12 h later; the 6th failed
  * attempt gives up (status "failed"), about 15 h after the first. Permanent faults (no SMTP_URL,
- * webhook removed from the settings, secret that no longer opens) give up at once. Delivery is
- * at-least-once: a receiver that answers after the timeout may see the same delivery id again.
+ * webhook removed from the settings, secret that no longer opens, webhook address refused by the
+ * WEBHOOK_ALLOW_PRIVATE policy) give up at once. Delivery is at-least-once: a receiver that answers
+ * after the timeout may see the same delivery id again.
  *
  * Audit: `notification.sent` when delivered, `notification.failed` when given up (not per retry; the
  * row keeps the last error), in the notification's account, actor system. Errors are truncated and

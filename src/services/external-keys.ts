@@ -108,8 +108,9 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     roleIds: number[] | ((current: readonly number[]) => number[]),
   ): Promise<ExternalKeyView> {
     const work = store.transaction(async (tx) => {
+      // Locked before the read: a function of the current roles then composes with a concurrent change.
+      await tx.lockGrants(account);
       const before = await added(tx, account, appKey);
-      // A function of the current roles is applied in this transaction, so concurrent adds compose.
       const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
       const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
       checkGive(grant, await roles.existing(tx, account, changedRoleIds(before.roleIds, after)));

@@ -35,6 +35,8 @@ export interface ServiceExtras {
   metrics?: Metrics;
   /** SMTP_URL, for test notifications sent from a request (the scheduler's notifier gets it in main.ts). */
   smtpUrl?: string | undefined;
+  /** WEBHOOK_ALLOW_PRIVATE, for test notifications likewise (refused unless true: notify/destination.ts). */
+  webhookAllowPrivate?: boolean | undefined;
 }
 
 /** Builds every use case over one set of dependencies. */

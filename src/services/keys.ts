@@ -109,7 +109,10 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   function labelOrFail(raw: string): string {
-    return normalizeLabel(raw) ?? fail("VALIDATION_FAILED", "name must be 1-100 characters after trimming");
+    return (
+      normalizeLabel(raw) ??
+      fail("VALIDATION_FAILED", "name must be 1-100 characters after trimming, with no NUL character")
+    );
   }
 
   async function owned(tx: StoreOps, account: string, appKey: string): Promise<KeyRecord> {
@@ -173,6 +176,17 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     return view(key, await viewContext(store, account));
   }
 
+  /** The account's own key by id or by appKey, as `get` shows it; undefined when it has no such key. */
+  async function find(
+    account: string,
+    ref: { id: string } | { appKey: string },
+  ): Promise<KeyView | undefined> {
+    const key =
+      "id" in ref ? await store.findKeyById(account, ref.id) : await store.getKeyByAppKey(ref.appKey);
+    if (!key || key.account !== account) return undefined;
+    return view(key, await viewContext(store, account));
+  }
+
   async function list(account: string, params: KeyListParams) {
     const query: KeyListQuery = { account, sort: params.sort, order: params.order, limit: params.limit };
     if (params.q) query.q = params.q;
@@ -233,8 +247,9 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     roleIds: number[] | ((current: readonly number[]) => number[]),
   ): Promise<KeyView> {
     const work = store.transaction(async (tx) => {
+      // Locked before the read: a function of the current roles then composes with a concurrent change.
+      await tx.lockGrants(account);
       const before = await owned(tx, account, appKey);
-      // A function of the current roles is applied in this transaction, so concurrent adds compose.
       const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
       const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
       const changed = await roles.existing(tx, account, changedRoleIds(before.roleIds, after));
@@ -265,7 +280,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     await publishAfter(deps.changes, { kind: "key", appKey }, work);
   }
 
-  return { create, get, list, update, setRoles, remove };
+  return { create, get, find, list, update, setRoles, remove };
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;

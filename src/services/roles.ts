@@ -34,7 +34,9 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   function checkInput(grant: Grant, input: { name: string; resources: string[] }) {
-    const name = normalizeLabel(input.name) ?? fail("VALIDATION_FAILED", "name must be 1-100 characters");
+    const name =
+      normalizeLabel(input.name) ??
+      fail("VALIDATION_FAILED", "name must be 1-100 characters, with no NUL character");
     const resources = [...new Set(input.resources)].sort();
     const unknown = resources.filter((key) => !catalog.resourceByKey(key));
     if (unknown.length > 0)

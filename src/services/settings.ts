@@ -14,6 +14,7 @@ import {
   type AccountSettings,
   type RenewalPeriodMonths,
   readSettings,
+  settingsVersion,
   WEBHOOK_SECRET_PURPOSE,
   type WebhookSetting,
   webhookSecretContext,
@@ -35,6 +36,12 @@ export interface SettingsView {
   policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
   /** Null while the account still runs on the defaults. */
   updatedAt: string | null;
+}
+
+/** A result with the settings' version after it (the ETag's value). */
+export interface Versioned<T> {
+  settings: T;
+  version: string;
 }
 
 /** A full replacement of the settings. A webhook without `id` is new. */
@@ -111,20 +118,37 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
     return { webhooks, secrets };
   }
 
-  async function get(account: string): Promise<SettingsView> {
-    const doc = await store.getSettings(account);
-    return view(readSettings(doc), updatedAtOf(doc));
+  /** The settings and their version (settingsVersion), read together. */
+  async function read(account: string): Promise<Versioned<SettingsView>> {
+    const stored = await store.getStoredSettings(account);
+    return {
+      settings: view(readSettings(stored?.settings), updatedAtOf(stored?.settings)),
+      version: settingsVersion(stored),
+    };
   }
 
+  async function get(account: string): Promise<SettingsView> {
+    return (await read(account)).settings;
+  }
+
+  /**
+   * Replaces the settings. With `ifVersion` (the versions an If-Match names) the write happens only
+   * while the stored version is one of them, checked by the write itself (putSettingsIfUnchanged),
+   * so of two saves based on the same read one wins and the other fails SETTINGS_CHANGED, with
+   * nothing written or audited. Without it the last write wins.
+   */
   async function replace(
     actor: Actor,
     account: string,
     input: SettingsInput,
-  ): Promise<SettingsView & { webhookSecrets: Record<string, string> }> {
+    ifVersion?: readonly string[],
+  ): Promise<Versioned<SettingsView & { webhookSecrets: Record<string, string> }>> {
     const emails = normalizeEmails(input.notifications.emails);
     checkLimits(input);
     return store.transaction(async (tx) => {
-      const before = readSettings(await tx.getSettings(account));
+      const stored = await tx.getStoredSettings(account);
+      if (ifVersion !== undefined && !ifVersion.includes(settingsVersion(stored))) settingsChanged();
+      const before = readSettings(stored?.settings);
       const { webhooks, secrets } = mergeWebhooks(account, before.webhooks, input.notifications.webhooks);
       const after: AccountSettings = {
         renewalPeriodMonths: input.renewalPeriodMonths,
@@ -134,18 +158,32 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
         maxTokenAgeDays: input.policies.maxTokenAgeDays,
       };
       const now = clock.now();
-      await tx.putSettings(account, { ...after, updatedAt: now }, now);
+      const doc = { ...after, updatedAt: now };
+      const revision =
+        ifVersion === undefined
+          ? await tx.putSettings(account, doc, now)
+          : ((await tx.putSettingsIfUnchanged(account, doc, now, stored)) ?? settingsChanged());
       await recordAudit(tx, deps, actor, {
         account,
         action: "settings.updated",
         target: { type: "settings", id: "api-keys" },
         data: { before: auditable(before), after: auditable(after), secretsSet: Object.keys(secrets) },
       });
-      return { ...view(after, now), webhookSecrets: secrets };
+      return {
+        settings: { ...view(after, now), webhookSecrets: secrets },
+        version: settingsVersion({ revision, updatedAt: now }),
+      };
     });
   }
 
-  return { get, replace };
+  return { read, get, replace };
+}
+
+function settingsChanged(): never {
+  return fail(
+    "SETTINGS_CHANGED",
+    "The settings were changed by someone else since you read them; reload and try again",
+  );
 }
 
 export type SettingsService = ReturnType<typeof createSettingsService>;

@@ -114,6 +114,9 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     roleIds: number[] | ((current: readonly number[]) => number[]),
   ) {
     return store.transaction(async (tx) => {
+      // Locked before the read: a function of the current roles, and the last-Owner check, then
+      // see a concurrent change instead of overwriting it.
+      await tx.lockGrants(account);
       const member = await memberOrFail(tx, account, userId);
       const wanted = typeof roleIds === "function" ? roleIds(member.roleIds) : roleIds;
       const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
@@ -132,6 +135,8 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
 
   async function remove(actor: Actor, grant: Grant, account: string, userId: string): Promise<void> {
     await store.transaction(async (tx) => {
+      // The same lock as a role change: a removal and a demotion at once cannot both pass keepAnOwner.
+      await tx.lockGrants(account);
       const member = await memberOrFail(tx, account, userId);
       checkGive(grant, await roles.existing(tx, account, member.roleIds));
       await keepAnOwner(tx, account, member, []);

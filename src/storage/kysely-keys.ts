@@ -63,8 +63,31 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
   );
 }
 
+/**
+ * PostgreSQL refuses NUL in text parameters, and no stored appKey, id or name holds one: a lookup
+ * with one finds nothing on both dialects instead of failing on one.
+ */
+export const hasNul = (text: string) => text.includes("\0");
+
 export async function getKey(db: Kysely<Database>, appKey: string): Promise<KeyRecord | undefined> {
+  if (hasNul(appKey)) return undefined;
   const rows = await db.selectFrom("keys").selectAll().where("app_key", "=", appKey).execute();
+  return (await hydrateKeys(db, rows))[0];
+}
+
+/** Through the primary key; the account condition makes another account's key unknown. */
+export async function findKeyById(
+  db: Kysely<Database>,
+  account: string,
+  id: string,
+): Promise<KeyRecord | undefined> {
+  if (hasNul(id)) return undefined;
+  const rows = await db
+    .selectFrom("keys")
+    .selectAll()
+    .where("id", "=", id)
+    .where("account", "=", account)
+    .execute();
   return (await hydrateKeys(db, rows))[0];
 }
 
@@ -243,7 +266,10 @@ function filteredKeys(
 ): SelectQueryBuilder<Database, "keys", object> {
   let qb = db.selectFrom("keys").where("keys.account", "=", query.account);
   if (query.status !== undefined) qb = qb.where("keys.active", "=", query.status === "active" ? 1 : 0);
-  if (query.q !== undefined && query.q !== "") {
+  if (query.q !== undefined && hasNul(query.q)) {
+    // No name or appKey holds NUL (and PostgreSQL would refuse the parameter).
+    qb = qb.where(sql<boolean>`1 = 0`);
+  } else if (query.q !== undefined && query.q !== "") {
     const pattern = likeContains(query.q);
     // SQLite has no default LIKE escape character, so both dialects name it explicitly.
     qb = qb.where(

@@ -13,6 +13,8 @@ import type {
   NotificationInput,
   NotificationRecord,
   NotificationStatus,
+  SettingsVersion,
+  StoredSettings,
 } from "./store.js";
 
 const MAX_ERROR_LENGTH = 500;
@@ -29,22 +31,77 @@ export async function getSettings(
   return r && (JSON.parse(r.settings) as Record<string, unknown>);
 }
 
+export async function getStoredSettings(
+  db: Kysely<Database>,
+  account: string,
+): Promise<StoredSettings | undefined> {
+  const r = await db
+    .selectFrom("account_settings")
+    .select(["settings", "revision", "updated_at"])
+    .where("account", "=", account)
+    .executeTakeFirst();
+  return (
+    r && {
+      settings: JSON.parse(r.settings) as Record<string, unknown>,
+      revision: r.revision,
+      updatedAt: r.updated_at,
+    }
+  );
+}
+
 export async function putSettings(
   db: Kysely<Database>,
   account: string,
   settings: Record<string, unknown>,
   updatedAt: number,
-): Promise<void> {
-  await db
+): Promise<number> {
+  const r = await db
     .insertInto("account_settings")
-    .values({ account, settings: JSON.stringify(settings), updated_at: updatedAt })
+    .values({ account, settings: JSON.stringify(settings), updated_at: updatedAt, revision: 1 })
     .onConflict((oc) =>
       oc.column("account").doUpdateSet((eb) => ({
         settings: eb.ref("excluded.settings"),
         updated_at: eb.ref("excluded.updated_at"),
+        revision: eb("account_settings.revision", "+", 1),
       })),
     )
-    .execute();
+    .returning("revision")
+    .executeTakeFirstOrThrow();
+  return r.revision;
+}
+
+/**
+ * The condition is in the statement itself (the insert's conflict, the update's WHERE), not in an
+ * earlier read: PostgreSQL re-checks the WHERE against the row a concurrent writer committed, and a
+ * concurrent first insert makes this one do nothing. updated_at is compared too, so a write by an
+ * instance of a release that did not bump the revision still counts as a change.
+ */
+export async function putSettingsIfUnchanged(
+  db: Kysely<Database>,
+  account: string,
+  settings: Record<string, unknown>,
+  updatedAt: number,
+  read: SettingsVersion | undefined,
+): Promise<number | undefined> {
+  const text = JSON.stringify(settings);
+  if (read === undefined) {
+    const r = await db
+      .insertInto("account_settings")
+      .values({ account, settings: text, updated_at: updatedAt, revision: 1 })
+      .onConflict((oc) => oc.column("account").doNothing())
+      .returning("revision")
+      .executeTakeFirst();
+    return r?.revision;
+  }
+  const r = await db
+    .updateTable("account_settings")
+    .set((eb) => ({ settings: text, updated_at: updatedAt, revision: eb("revision", "+", 1) }))
+    .where("account", "=", account)
+    .where("revision", "=", read.revision)
+    .where("updated_at", "=", read.updatedAt)
+    .returning("revision")
+    .executeTakeFirst();
+  return r?.revision;
 }
 
 export async function listAccounts(db: Kysely<Database>): Promise<string[]> {

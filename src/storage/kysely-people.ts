@@ -6,6 +6,7 @@
  * (kysely-store.ts) to run them in one transaction.
  */
 import type { Kysely, Selectable } from "kysely";
+import { hasNul } from "./kysely-keys.js";
 import type { Database, RolesTable, UsersTable } from "./schema.js";
 import type { CustomRoleRecord, MemberRecord, SessionRecord, UserRecord } from "./store.js";
 
@@ -37,6 +38,7 @@ export async function findUser(
   by: "id" | "email",
   value: string,
 ): Promise<UserRecord | undefined> {
+  if (hasNul(value)) return undefined;
   // Emails are stored lower-cased, so matching lower-cases the probe rather than the column.
   const probe = by === "email" ? value.toLowerCase() : value;
   const r = await db.selectFrom("users").selectAll().where(by, "=", probe).executeTakeFirst();
@@ -49,6 +51,7 @@ export async function listMembers(
   account: string,
   userId?: string,
 ): Promise<MemberRecord[]> {
+  if (userId !== undefined && hasNul(userId)) return [];
   let members = db
     .selectFrom("account_members as m")
     .innerJoin("users as u", "u.id", "m.user_id")

@@ -39,10 +39,12 @@ import type {
   NotificationRecord,
   ResourceUseRecord,
   SessionRecord,
+  SettingsVersion,
   ShareLinkRecord,
   ShareReveal,
   SigningKeyRecord,
   Store,
+  StoredSettings,
   StoreOps,
   TokenRecord,
   UsageBatch,
@@ -72,6 +74,20 @@ export class KyselyOps implements StoreOps {
   async getAccount(name: string): Promise<AccountRecord | undefined> {
     const r = await this.db.selectFrom("accounts").selectAll().where("name", "=", name).executeTakeFirst();
     return r && { name: r.name, createdAt: r.created_at };
+  }
+
+  /**
+   * A no-op update of the account row. PostgreSQL: the row's lock, in the FOR NO KEY UPDATE mode
+   * (no key column changes), so writes that only reference the account (a new key, a grant) are
+   * not held up; SQLite: the database's write lock.
+   */
+  async lockGrants(account: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable("accounts")
+      .set((eb) => ({ created_at: eb.ref("created_at") }))
+      .where("name", "=", account)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async createUser(u: UserRecord): Promise<void> {
@@ -197,6 +213,10 @@ export class KyselyOps implements StoreOps {
     return keys.getKey(this.db, appKey);
   }
 
+  findKeyById(account: string, id: string): Promise<KeyRecord | undefined> {
+    return keys.findKeyById(this.db, account, id);
+  }
+
   findKeyByTokenHash(hash: string): Promise<KeyRecord | undefined> {
     return keys.getKeyByTokenHash(this.db, hash);
   }
@@ -273,8 +293,21 @@ export class KyselyOps implements StoreOps {
     return outbox.getSettings(this.db, account);
   }
 
-  putSettings(account: string, settings: Record<string, unknown>, updatedAt: number): Promise<void> {
+  getStoredSettings(account: string): Promise<StoredSettings | undefined> {
+    return outbox.getStoredSettings(this.db, account);
+  }
+
+  putSettings(account: string, settings: Record<string, unknown>, updatedAt: number): Promise<number> {
     return outbox.putSettings(this.db, account, settings, updatedAt);
+  }
+
+  putSettingsIfUnchanged(
+    account: string,
+    settings: Record<string, unknown>,
+    updatedAt: number,
+    read: SettingsVersion | undefined,
+  ): Promise<number | undefined> {
+    return outbox.putSettingsIfUnchanged(this.db, account, settings, updatedAt, read);
   }
 
   listAccounts(): Promise<string[]> {

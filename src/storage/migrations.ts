@@ -400,6 +400,18 @@ async function chainAudit(db: Db, dialect: Dialect): Promise<void> {
   await chainExistingEvents(db as Kysely<Database>);
 }
 
+/**
+ * A revision per settings document, one more on every write: with updated_at it is the document's
+ * version (the ETag of GET …/settings/api-keys), and what a PUT with If-Match is conditional on, so
+ * two saves within one millisecond still differ. Documents already stored start at 1.
+ */
+async function addSettingsRevision(db: Db): Promise<void> {
+  await db.schema
+    .alterTable("account_settings")
+    .addColumn("revision", "integer", (c) => c.notNull().defaultTo(1))
+    .execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -441,6 +453,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0007_resource_use": {
       async up(db: Db) {
         await createResourceUse(db, dialect);
+      },
+    },
+    "0008_settings_revision": {
+      async up(db: Db) {
+        await addSettingsRevision(db);
       },
     },
   };

@@ -177,6 +177,8 @@ export interface AccountSettingsTable {
   /** JSON object; its shape belongs to the settings service. */
   settings: string;
   updated_at: number;
+  /** 1 for the first document, one more on every write (0 stands for "none stored yet"). */
+  revision: number;
 }
 
 /** Alert levels already announced, once per token and level. */

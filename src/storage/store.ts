@@ -176,6 +176,16 @@ export interface ExternalKeyRecord {
   roleIds: number[];
 }
 
+/** Which write of an account's settings document is stored: revision 1 is the first write. */
+export interface SettingsVersion {
+  revision: number;
+  updatedAt: number;
+}
+
+export interface StoredSettings extends SettingsVersion {
+  settings: Record<string, unknown>;
+}
+
 export type NotificationChannel = "email" | "webhook";
 export type NotificationStatus = "pending" | "sent" | "failed";
 
@@ -289,6 +299,13 @@ export interface StoreOps {
   // Accounts
   createAccount(account: AccountRecord): Promise<void>;
   getAccount(name: string): Promise<AccountRecord | undefined>;
+  /**
+   * Holds the grants of the account (the roles its users and keys hold there) until the caller's
+   * transaction ends: a change computed from what it reads next (roles added to the current ones,
+   * the last Owner kept) then waits for a concurrent one instead of overwriting it. Call it inside
+   * `transaction()`, before reading. False when there is no such account.
+   */
+  lockGrants(account: string): Promise<boolean>;
 
   // Users and membership
   createUser(user: UserRecord): Promise<void>;
@@ -330,6 +347,11 @@ export interface StoreOps {
   createKey(key: NewKey): Promise<void>;
   /** Any key of the installation, with its tokens and its roles in its own account. */
   getKeyByAppKey(appKey: string): Promise<KeyRecord | undefined>;
+  /**
+   * The key `account` generated with this id, as getKeyByAppKey returns it; undefined when no key
+   * has the id or another account generated it (a key added to `account` as external is not found).
+   */
+  findKeyById(account: string, id: string): Promise<KeyRecord | undefined>;
   /** The key holding a token with this hash (current or pending), whatever its account or state. */
   findKeyByTokenHash(hash: string): Promise<KeyRecord | undefined>;
   listKeys(query: KeyListQuery): Promise<KeyListPage>;
@@ -378,7 +400,21 @@ export interface StoreOps {
 
   // Settings: one JSON document per account; its shape belongs to the settings service.
   getSettings(account: string): Promise<Record<string, unknown> | undefined>;
-  putSettings(account: string, settings: Record<string, unknown>, updatedAt: number): Promise<void>;
+  /** The document with its version (revision and updatedAt), read in one statement. */
+  getStoredSettings(account: string): Promise<StoredSettings | undefined>;
+  /** Replaces the document whatever it was (last write wins); returns its new revision. */
+  putSettings(account: string, settings: Record<string, unknown>, updatedAt: number): Promise<number>;
+  /**
+   * Replaces the document only if it is still the version `read` (undefined: none stored yet), in
+   * one conditional statement: of writers that read the same version, exactly one succeeds, however
+   * they interleave. Returns the new revision, or undefined (nothing written) when it had changed.
+   */
+  putSettingsIfUnchanged(
+    account: string,
+    settings: Record<string, unknown>,
+    updatedAt: number,
+    read: SettingsVersion | undefined,
+  ): Promise<number | undefined>;
 
   // Alerts, policies and the notification outbox
   /** Every account name, sorted (the scheduler visits each). */

@@ -4,7 +4,7 @@ import { accountOfAppKey, api, isLoopback, parseBaseUrl } from "../../src/cli/cl
 import { UsageError } from "../../src/cli/output.js";
 import { connect, type RemoteIO } from "../../src/cli/remote/context.js";
 import { chosenRoles, collectRoleIds, daysOrOff, instant, integer } from "../../src/cli/remote/options.js";
-import { changedSettings, type Settings } from "../../src/cli/remote/settings.js";
+import { changedSettings, ifMatch, type Settings } from "../../src/cli/remote/settings.js";
 
 describe("option values", () => {
   it("collects repeated and comma-separated role ids, once each", () => {
@@ -160,5 +160,11 @@ describe("settings set", () => {
 
   it("refuses to write when nothing changes", () => {
     expect(() => changedSettings(current, {})).toThrow(UsageError);
+  });
+
+  it("sends back the ETag it read, strong even when a proxy weakened it, and none when there was none", () => {
+    expect(ifMatch('"4-1764151200000"')).toEqual({ "if-match": '"4-1764151200000"' });
+    expect(ifMatch('W/"4-1764151200000"')).toEqual({ "if-match": '"4-1764151200000"' });
+    expect(ifMatch(undefined)).toEqual({});
   });
 });

@@ -278,4 +278,57 @@ describe("settings set", () => {
     expect(after.notifications.webhooks[0].id).toBe(hook.id);
     expect(Object.keys(after.webhookSecrets)).toEqual([after.notifications.webhooks[1].id]);
   });
+
+  it("writes with If-Match, and exits 1 saying so when someone saved the settings in between", async () => {
+    const path = "/v1/accounts/acme/settings/api-keys";
+    const seen: { method: string; ifMatch: string | undefined; etag: string | null }[] = [];
+    /** Saves other settings as the owner between the command's GET and its PUT, when `meddle` is on. */
+    const racing =
+      (meddle: boolean): Fetch =>
+      async (input, init) => {
+        const method = init.method ?? "GET";
+        if (meddle && method === "PUT") {
+          const theirs = await h.request("PUT", path, {
+            body: {
+              renewalPeriodMonths: 3,
+              notifications: { emails: ["theirs@acme.test"], webhooks: [] },
+              policies: { deactivateUnusedDays: null, maxTokenAgeDays: null },
+            },
+          });
+          expect(theirs.status).toBe(200);
+        }
+        const response = await h.app.request(input, init);
+        const headers = init.headers as Record<string, string>;
+        seen.push({ method, ifMatch: headers["if-match"], etag: response.headers.get("etag") });
+        return response;
+      };
+
+    const saved = await cli(["settings", "set", "--email", "mine@acme.test"], { fetch: racing(false) });
+    expect(saved.code, saved.stderr).toBe(0);
+    const [read, write] = seen.splice(0);
+    expect(read?.etag).toMatch(/^"[0-9-]+"$/);
+    expect(write).toMatchObject({ method: "PUT", ifMatch: read?.etag });
+
+    const refused = await cli(["settings", "set", "--renewal-period", "6"], { fetch: racing(true) });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(
+      /^latchkey: SETTINGS_CHANGED: the settings were changed by someone else after this command read them; nothing was saved\. Run the command again .* \(HTTP 412, request id /,
+    );
+    expect(seen.at(-1)?.ifMatch).toBe(seen.at(0)?.etag);
+    const now = (await h.request("GET", path)).body;
+    expect(now).toMatchObject({ renewalPeriodMonths: 3, notifications: { emails: ["theirs@acme.test"] } });
+
+    const json = await cli(["settings", "set", "--renewal-period", "6", "--json"], { fetch: racing(true) });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr).error).toMatchObject({ code: "SETTINGS_CHANGED", status: 412 });
+
+    // Run again, it applies the change to the settings as they are now.
+    const again = await cli(["settings", "set", "--renewal-period", "6", "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      renewalPeriodMonths: 6,
+      notifications: { emails: ["theirs@acme.test"] },
+    });
+  });
 });

@@ -49,6 +49,10 @@ describe("normalizeLabel", () => {
   it.each(["", " ", "   ", "\t\n", "\u00a0"])("refuses whitespace only: %j", (raw) => {
     expect(normalizeLabel(raw)).toBeUndefined();
   });
+
+  it.each(["a\u0000b", "\u0000", " x\u0000 "])("refuses a NUL character: %j", (raw) => {
+    expect(normalizeLabel(raw)).toBeUndefined();
+  });
 });
 
 describe("normalizeEmail", () => {

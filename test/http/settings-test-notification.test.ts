@@ -1,6 +1,7 @@
 /**
  * POST /v1/accounts/{account}/settings/api-keys/test: a test message to every saved recipient,
  * through a real SMTP server and a real webhook receiver on loopback that checks the signature.
+ * That receiver needs WEBHOOK_ALLOW_PRIVATE; without it (the default) loopback is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type SmtpPeer, startReceiver, startSmtp, type WebhookPeer } from "../notify/peers.js";
@@ -16,7 +17,7 @@ let hooks: WebhookPeer;
 
 beforeAll(async () => {
   smtp = await startSmtp();
-  h = await createHarness("sqlite", { smtpUrl: smtp.url });
+  h = await createHarness("sqlite", { smtpUrl: smtp.url, webhookAllowPrivate: true });
   hooks = await startReceiver(SECRET, () => h.services.deps.clock.now());
 });
 afterAll(async () => {
@@ -24,8 +25,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function save(emails: string[], webhooks: { url: string; secret?: string }[]) {
-  const res = await h.request("PUT", PATH, {
+async function save(emails: string[], webhooks: { url: string; secret?: string }[], on: Harness = h) {
+  const res = await on.request("PUT", PATH, {
     body: { renewalPeriodMonths: 3, notifications: { emails, webhooks }, policies: policiesOff },
   });
   expect(res.status, res.text).toBe(200);
@@ -132,5 +133,52 @@ describe("test notifications", () => {
     const res = await h.request("POST", `${PATH}/test`, { as: viewer });
     expect(res.status).toBe(403);
     expect(res.body.detail).toContain("EditApiKeysSettings");
+  });
+});
+
+describe("test notifications without WEBHOOK_ALLOW_PRIVATE (the default)", () => {
+  let strict: Harness;
+  beforeAll(async () => {
+    strict = await createHarness("sqlite", { smtpUrl: smtp.url });
+  });
+  afterAll(() => strict?.close());
+
+  it("saves loopback URLs (addresses are checked when sending) and then refuses them with the reason", async () => {
+    hooks.deliveries.length = 0;
+    const port = new URL(hooks.url).port;
+    const byName = `http://localhost:${port}/secret-path?token=abc`;
+    const metadata = "http://169.254.169.254/latest/meta-data/";
+    await save([], [{ url: hooks.url, secret: SECRET }, { url: byName }, { url: metadata }], strict);
+    const res = await strict.request("POST", `${PATH}/test`);
+    expect(res.status, res.text).toBe(200);
+    const hint = "; set WEBHOOK_ALLOW_PRIVATE=true to allow";
+    expect(res.body.results).toEqual([
+      {
+        channel: "webhook",
+        to: hooks.url,
+        ok: false,
+        error: `webhook refused: address 127.0.0.1 is a loopback address${hint}`,
+      },
+      {
+        channel: "webhook",
+        to: byName,
+        ok: false,
+        error: expect.stringMatching(/^webhook refused: address (127\.0\.0\.1|::1) is a loopback address;/),
+      },
+      {
+        channel: "webhook",
+        to: metadata,
+        ok: false,
+        error: `webhook refused: address 169.254.169.254 is link-local${hint}`,
+      },
+    ]);
+    expect(hooks.deliveries).toEqual([]);
+    const [event] = (await strict.store.listAudit("acme", 500)).filter(
+      (e) => e.action === "settings.test_notification",
+    );
+    const recorded = JSON.stringify(event?.data);
+    expect(recorded).toContain("is a loopback address");
+    expect(recorded).not.toContain("secret-path");
+    expect(recorded).not.toContain(SECRET);
   });
 });

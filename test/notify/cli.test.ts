@@ -1,7 +1,8 @@
 /**
  * `latchkey alerts run` as a real process (bin/latchkey.mjs over dist/: build first) against a
- * temporary DATA_DIR, with SMTP_URL pointing at a loopback SMTP server. The process runs on the real
- * clock, so the key's token is aged in the database beforehand.
+ * temporary DATA_DIR, with SMTP_URL pointing at a loopback SMTP server and WEBHOOK_ALLOW_PRIVATE on
+ * for the loopback webhook receiver. The process runs on the real clock, so the key's token is aged
+ * in the database beforehand.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -28,7 +29,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "latchkey-alerts-"));
   smtp = await startSmtp();
   hooks = await startReceiver(HOOK_SECRET, () => Date.now());
-  env = { DATA_DIR: dir, SMTP_URL: smtp.url, PUBLIC_URL: "https://keys.example.com", LATCHKEY_SECRET: "" };
+  env = {
+    DATA_DIR: dir,
+    SMTP_URL: smtp.url,
+    PUBLIC_URL: "https://keys.example.com",
+    LATCHKEY_SECRET: "",
+    WEBHOOK_ALLOW_PRIVATE: "true",
+  };
   const init = await runCli(["init", "--account", "acme", "--email", "owner@acme.test", "--json"], env);
   expect(init.code, init.stderr).toBe(0);
   ({ appKey, appToken } = JSON.parse(init.stdout) as { appKey: string; appToken: string });
@@ -122,5 +129,30 @@ describe("latchkey alerts run", () => {
       expect(await server.stop()).toBe(0);
     }
     expect(server.log()).toContain("notifier pass");
+  });
+
+  it("refuses the loopback webhook when WEBHOOK_ALLOW_PRIVATE is left unset, and gives up at once", async () => {
+    const init = await runCli(
+      ["init", "--account", "initech", "--email", "owner@initech.test", "--json"],
+      env,
+    );
+    expect(init.code, init.stderr).toBe(0);
+    await ageTokenAndConfigure("initech", JSON.parse(init.stdout).appKey);
+    const before = hooks.deliveries.length;
+    const res = await runCli(["alerts", "run", "--json"], { ...env, WEBHOOK_ALLOW_PRIVATE: "" });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).deliveries).toEqual({ sent: 1, retrying: 0, failed: 1 });
+    expect(hooks.deliveries).toHaveLength(before);
+    const store = await openStore({ kind: "sqlite", file: join(dir, "latchkey.db") });
+    try {
+      const webhook = (await store.listNotifications("initech", 10)).find((n) => n.channel === "webhook");
+      expect(webhook).toMatchObject({
+        status: "failed",
+        lastError:
+          "webhook refused: address 127.0.0.1 is a loopback address; set WEBHOOK_ALLOW_PRIVATE=true to allow",
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -192,6 +192,90 @@ describe("outbox delivery", () => {
   });
 });
 
+describe("webhook destinations", () => {
+  const refusal = (address: string, what: string) =>
+    `webhook refused: address ${address} ${what}; set WEBHOOK_ALLOW_PRIVATE=true to allow`;
+
+  it("refuses a loopback receiver by default, at once and without retries, with the reason", async () => {
+    await twoDueWebhooks();
+    const summary = await h.notifier({ webhookAllowPrivate: false }).runPass();
+    expect(summary.deliveries).toEqual({ sent: 0, retrying: 0, failed: 2 });
+    expect(h.hooks.deliveries).toEqual([]);
+    const expected = refusal("127.0.0.1", "is a loopback address");
+    for (const n of await h.notifications()) {
+      expect(n).toMatchObject({ status: "failed", attempts: 1, lastError: expected });
+    }
+    const failed = await h.audit("notification.failed");
+    expect(failed.map((event) => event.data?.error)).toEqual([expected, expected]);
+    // Nothing more is tried later: a refusal is not a transient fault.
+    h.advance(DAY);
+    expect((await h.notifier({ webhookAllowPrivate: false }).runPass()).deliveries).toEqual({
+      sent: 0,
+      retrying: 0,
+      failed: 0,
+    });
+  });
+
+  it("refuses a name that resolves to loopback, naming the address and never the URL", async () => {
+    const port = new URL(h.hooks.url).port;
+    await h.configure({ webhook: `http://localhost:${port}/hooks/latchkey?token=s3cr3t-in-query` });
+    h.advance(95 * DAY);
+    const summary = await h.notifier({ webhookAllowPrivate: false }).runPass();
+    expect(summary.deliveries).toEqual({ sent: 0, retrying: 0, failed: 2 });
+    expect(h.hooks.deliveries).toEqual([]);
+    for (const n of await h.notifications()) {
+      expect(n.lastError).toMatch(
+        /^webhook refused: address (127\.0\.0\.1|::1) is a loopback address; set WEBHOOK_ALLOW_PRIVATE=true to allow$/,
+      );
+    }
+  });
+
+  it.each([
+    ["http://10.0.0.5/hook", refusal("10.0.0.5", "is in a private network")],
+    ["http://169.254.169.254/latest/meta-data/", refusal("169.254.169.254", "is link-local")],
+    ["http://100.64.1.2/", refusal("100.64.1.2", "is in the carrier-grade NAT range 100.64.0.0/10")],
+    ["http://0.0.0.0:8080/", refusal("0.0.0.0", "is unspecified (this host)")],
+    ["http://0x7f.1/", refusal("127.0.0.1", "is a loopback address")],
+    ["https://[::1]/", refusal("::1", "is a loopback address")],
+    ["http://[::ffff:169.254.169.254]/", refusal("::ffff:a9fe:a9fe", "is link-local")],
+    ["http://[fd00::5]/", refusal("fd00::5", "is in a private network")],
+    ["http://[fe80::1]/", refusal("fe80::1", "is link-local")],
+  ])("refuses the literal address in %s before connecting", async (url, expected) => {
+    await h.configure({ webhook: url });
+    h.advance(95 * DAY);
+    const summary = await h.notifier({ webhookAllowPrivate: false }).runPass();
+    expect(summary.deliveries).toEqual({ sent: 0, retrying: 0, failed: 2 });
+    expect((await h.notifications()).map((n) => n.lastError)).toEqual([expected, expected]);
+  });
+
+  it("delivers to loopback when WEBHOOK_ALLOW_PRIVATE is on", async () => {
+    const port = new URL(h.hooks.url).port;
+    await h.configure({ webhook: `http://localhost:${port}/hooks/latchkey` });
+    h.advance(95 * DAY);
+    const summary = await h.notifier({ webhookAllowPrivate: true }).runPass();
+    expect(summary.deliveries).toEqual({ sent: 2, retrying: 0, failed: 0 });
+    expect(h.hooks.deliveries.map((d) => d.verified)).toEqual([true, true]);
+  });
+
+  it("does not follow a redirect: the attempt fails, says why, and is retried", async () => {
+    const redirecting = createServer((_req, res) => res.writeHead(307, { Location: h.hooks.url }).end());
+    await new Promise<void>((resolve) => redirecting.listen(0, "127.0.0.1", resolve));
+    const { port } = redirecting.address() as AddressInfo;
+    try {
+      await h.configure({ webhook: `http://127.0.0.1:${port}/old` });
+      h.advance(95 * DAY);
+      expect((await h.pass()).deliveries).toEqual({ sent: 0, retrying: 2, failed: 0 });
+      expect(h.hooks.deliveries).toEqual([]);
+      expect((await h.notifications())[0]?.lastError).toBe(
+        "webhook answered HTTP 307, a redirect: redirects are not followed, save the final URL",
+      );
+    } finally {
+      redirecting.closeAllConnections();
+      redirecting.close();
+    }
+  });
+});
+
 function unusedPort(): Promise<number> {
   const server = createServer();
   return new Promise((resolve) =>

@@ -26,14 +26,17 @@ export interface AlertSettings {
 }
 
 export async function createNotifyHarness(kind: "sqlite" | "postgres" = "sqlite") {
-  const h = await createHarness(kind);
+  // The receiver is on loopback, which production refuses unless WEBHOOK_ALLOW_PRIVATE is set.
+  const h = await createHarness(kind, { webhookAllowPrivate: true });
   const smtp = await startSmtp();
   const deps = h.services.deps;
   const hooks = await startReceiver(WEBHOOK_SECRET, () => deps.clock.now());
   const notifiers: Notifier[] = [];
 
   /** A notifier as one server instance would build it; several may share the store. */
-  function notifier(options: { smtpUrl?: string | undefined; webhookTimeoutMs?: number } = {}): Notifier {
+  function notifier(
+    options: { smtpUrl?: string | undefined; webhookTimeoutMs?: number; webhookAllowPrivate?: boolean } = {},
+  ): Notifier {
     const created = createNotifier({ ...deps, smtpUrl: smtp.url, ...options });
     notifiers.push(created);
     return created;

@@ -48,6 +48,8 @@ export interface HarnessOptions {
   keyPrefix?: string;
   /** SMTP_URL: where test notifications sent from a request go (none unless given). */
   smtpUrl?: string;
+  /** WEBHOOK_ALLOW_PRIVATE: webhooks may go to loopback receivers (refused unless given, as in production). */
+  webhookAllowPrivate?: boolean;
 }
 
 export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", options: HarnessOptions = {}) {
@@ -80,6 +82,7 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
       clock: { now: () => now },
     }),
     ...(options.smtpUrl ? { smtpUrl: options.smtpUrl } : {}),
+    ...(options.webhookAllowPrivate ? { webhookAllowPrivate: true } : {}),
     ...(options.revokeRate
       ? { revokeLimiter: createFailureLimiter({ ...options.revokeRate, clock: { now: () => now } }) }
       : {}),

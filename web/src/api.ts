@@ -64,8 +64,14 @@ async function problemOf(response: Response): Promise<Problem> {
   }
 }
 
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
+/** Sends the call; resolves to the response when it is a 2xx, throws ApiError otherwise. */
+async function send(
+  method: string,
+  path: string,
+  body: unknown,
+  extraHeaders: Record<string, string>,
+): Promise<Response> {
+  const headers: Record<string, string> = { ...extraHeaders, accept: "application/json" };
   if (method !== "GET") headers["x-csrf-token"] = csrfToken();
   if (body !== undefined) headers["content-type"] = "application/json";
   let response: Response;
@@ -90,9 +96,30 @@ export async function request<T>(method: string, path: string, body?: unknown): 
       for (const listener of expiredListeners) listener();
     throw new ApiError(problem);
   }
+  return response;
+}
+
+async function bodyOf<T>(response: Response): Promise<T> {
   if (response.status === 204) return undefined as T;
   const type = response.headers.get("content-type") ?? "";
   return (type.includes("json") ? await response.json() : await response.text()) as T;
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return bodyOf<T>(await send(method, path, body, {}));
+}
+
+/**
+ * Like `request`, with extra request headers (If-Match, say) and the response's headers (its ETag,
+ * say) alongside the body.
+ */
+export async function requestWithHeaders<T>(
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ body: T; headers: Headers }> {
+  const response = await send(method, path, options.body, options.headers ?? {});
+  return { body: await bodyOf<T>(response), headers: response.headers };
 }
 
 export const api = {

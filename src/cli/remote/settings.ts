@@ -1,11 +1,12 @@
 /**
  * `latchkey settings get|set`: the account's API key settings
  * (/v1/accounts/{account}/settings/api-keys). The API replaces the whole document, so `set` reads
- * it, changes what the flags name, and writes it back. Webhooks are matched by URL: one already
- * there keeps its id and signing secret; a new one gets a secret, printed once.
+ * it, changes what the flags name, and writes it back with If-Match set to the ETag it read: a save
+ * made by someone else in between is refused (412) rather than silently undone. Webhooks are matched
+ * by URL: one already there keeps its id and signing secret; a new one gets a secret, printed once.
  */
 import type { Command } from "commander";
-import { api } from "../client.js";
+import { ApiError, api } from "../client.js";
 import { UsageError } from "../output.js";
 import { formatDate, renderFields } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
@@ -90,6 +91,22 @@ export function changedSettings(current: Settings, opts: SetOptions) {
 
 const settingsPath = (r: Remote) => api`/v1/accounts/${r.account}/settings/api-keys`;
 
+/**
+ * The If-Match of a write based on the read that answered `etag`; none from a server without ETags.
+ * A compressing proxy may have weakened the tag (W/); the version it names is the same, and the
+ * server compares strongly, so the tag goes back strong.
+ */
+export function ifMatch(etag: string | undefined): Record<string, string> {
+  return etag === undefined ? {} : { "if-match": etag.replace(/^W\//, "") };
+}
+
+function changedMeanwhile(error: ApiError): ApiError {
+  const detail =
+    "the settings were changed by someone else after this command read them; nothing was saved. " +
+    "Run the command again to apply your changes to the current settings";
+  return new ApiError(error.status, error.code, detail, error.requestId);
+}
+
 export function registerSettings(group: Command, registry: Registry): void {
   group
     .command("get")
@@ -118,8 +135,12 @@ export function registerSettings(group: Command, registry: Registry): void {
     .action((opts: SetOptions, command: Command) =>
       remote(registry, command, async (r) => {
         checkChanges(opts);
-        const current = await r.client.get<Settings>(settingsPath(r));
-        const updated = await r.client.send<Settings>("PUT", settingsPath(r), changedSettings(current, opts));
+        const { body: current, etag } = await r.client.getVersioned<Settings>(settingsPath(r));
+        const updated = await r.client
+          .send<Settings>("PUT", settingsPath(r), changedSettings(current, opts), ifMatch(etag))
+          .catch((error: unknown) => {
+            throw error instanceof ApiError && error.status === 412 ? changedMeanwhile(error) : error;
+          });
         const secrets = Object.entries(updated.webhookSecrets ?? {});
         r.result(updated, () => {
           const lines = [`Settings of ${r.account} saved.`, settingsFields(updated)];

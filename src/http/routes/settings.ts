@@ -9,11 +9,15 @@ import {
   MIN_WEBHOOK_SECRET_LENGTH,
 } from "../../services/settings.js";
 import type { AppEnv } from "../context.js";
+import { etagOf, parseIfMatch } from "../preconditions.js";
 import { AccountParam, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 /**
  * API-key settings (SPEC §2.3). PUT replaces the whole document; webhook secrets are write-only.
+ * GET and PUT answer the settings' version as a strong ETag; a PUT with If-Match is written only
+ * while that is still the version (412 SETTINGS_CHANGED otherwise), so a read-modify-write does not
+ * silently undo someone else's save. Without If-Match the last write wins.
  * POST …/test sends a test message to the saved recipients (notify/test-notification.ts).
  */
 
@@ -70,13 +74,40 @@ const SettingsSchema = z
   })
   .openapi("ApiKeySettings");
 
+const ETagHeader = z.object({
+  ETag: z.string().openapi({
+    description:
+      "The settings' version, a strong validator (a new one after every save, even within the same " +
+      "millisecond). Send it back as If-Match on PUT.",
+    example: '"3-1764151200000"',
+  }),
+});
+
+const IfMatchHeader = z.object({
+  "if-match": z
+    .string()
+    .max(2000)
+    .refine((raw) => parseIfMatch(raw) !== undefined, 'must be "*" or ETags such as "3-1764151200000"')
+    .optional()
+    .openapi({
+      description:
+        "The ETag of the GET the new settings are based on: when the settings have been saved since, " +
+        "nothing is written and the answer is 412 SETTINGS_CHANGED. Leave out to replace the settings " +
+        "whatever they are now (last write wins). Weak ETags (W/) never match.",
+      example: '"3-1764151200000"',
+    }),
+});
+
 const get = createRoute({
   method: "get",
   path: PATH,
   tags,
   summary: "The account's API key settings",
   request: { params: AccountParam },
-  responses: { 200: jsonResponse(SettingsSchema, "The settings"), ...problemResponses(400, 401, 403) },
+  responses: {
+    200: { ...jsonResponse(SettingsSchema, "The settings"), headers: ETagHeader },
+    ...problemResponses(400, 401, 403),
+  },
 });
 
 const put = createRoute({
@@ -84,17 +115,23 @@ const put = createRoute({
   path: PATH,
   tags,
   summary: "Replace the account's API key settings",
-  request: { params: AccountParam, body: jsonBody(SettingsBody) },
+  description:
+    "Replaces the whole document. With If-Match, only while the settings are still the version read " +
+    "(412 SETTINGS_CHANGED otherwise, nothing written); the check and the write are one atomic step.",
+  request: { params: AccountParam, headers: IfMatchHeader, body: jsonBody(SettingsBody) },
   responses: {
-    200: jsonResponse(
-      SettingsSchema.extend({
-        webhookSecrets: z
-          .record(z.string(), z.string())
-          .openapi({ description: "Secrets set by this request, by webhook id: shown this once" }),
-      }),
-      "The settings, and the webhook secrets this request set",
-    ),
-    ...problemResponses(400, 401, 403, 413),
+    200: {
+      ...jsonResponse(
+        SettingsSchema.extend({
+          webhookSecrets: z
+            .record(z.string(), z.string())
+            .openapi({ description: "Secrets set by this request, by webhook id: shown this once" }),
+        }),
+        "The settings, and the webhook secrets this request set",
+      ),
+      headers: ETagHeader,
+    },
+    ...problemResponses(400, 401, 403, 412, 413),
   },
 });
 
@@ -128,12 +165,20 @@ export function settingsRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, service
 
   app.openapi(secure({ resource: "ViewApiKeys" }, get), async (c) => {
     const { account } = c.req.valid("param");
-    return c.json(await settings.get(account), 200);
+    const read = await settings.read(account);
+    c.header("etag", etagOf(read.version));
+    return c.json(read.settings, 200);
   });
 
   app.openapi(secure({ resource: "EditApiKeysSettings" }, put), async (c) => {
     const { account } = c.req.valid("param");
-    return c.json(await settings.replace(c.get("caller").actor, account, c.req.valid("json")), 200);
+    const raw = c.req.valid("header")["if-match"];
+    const ifMatch = raw === undefined ? undefined : parseIfMatch(raw);
+    // "*" matches any current representation, and the settings always have one (the defaults).
+    const ifVersion = ifMatch === undefined || ifMatch.any ? undefined : ifMatch.versions;
+    const saved = await settings.replace(c.get("caller").actor, account, c.req.valid("json"), ifVersion);
+    c.header("etag", etagOf(saved.version));
+    return c.json(saved.settings, 200);
   });
 
   app.openapi(secure({ resource: "EditApiKeysSettings" }, sendTest), async (c) => {

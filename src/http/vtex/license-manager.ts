@@ -103,8 +103,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
       async (c) => {
         const { account, actor } = await access.authorize(c, "EditApiKeys");
         const { isActive } = parse(UpdateBody, await readJson(c));
-        const id = c.req.param("id");
-        const key = (await allKeys(account)).find((candidate) => candidate.id === id);
+        const key = await keys.find(account, { id: c.req.param("id") ?? "" });
         if (!key) throw TOKEN_NOT_EXISTS;
         await keys.update(actor, account, key.appKey, { active: isActive });
         return c.body(null, 200);
@@ -121,7 +120,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
   async function target(account: string, userId: string): Promise<Target | undefined> {
     const user = (await users.list(account)).find((candidate) => candidate.id === userId);
     if (user) return { kind: "user", id: user.id, roleIds: user.roles.map((role) => role.id) };
-    const key = (await allKeys(account)).find((k) => k.id === userId || k.appKey === userId);
+    const key = (await keys.find(account, { id: userId })) ?? (await keys.find(account, { appKey: userId }));
     if (key) return { kind: "key", appKey: key.appKey, roleIds: key.roles.map((role) => role.id) };
     // A key of another account added here: its roles in this account.
     const external = (await services.externalKeys.list(account)).find(

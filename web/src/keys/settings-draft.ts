@@ -72,6 +72,15 @@ export function bodyOf(draft: Draft): SettingsBody {
   };
 }
 
+/**
+ * The If-Match of a save based on the load that answered `etag` (none from a server without ETags).
+ * A compressing proxy may weaken the tag (W/); the version it names is the same, and the server
+ * compares strongly, so it goes back strong.
+ */
+export function ifMatchOf(etag: string | undefined): Record<string, string> {
+  return etag ? { "if-match": etag.replace(/^W\//, "") } : {};
+}
+
 /** The server's rule (src/core/names.ts): trimmed, lower-cased, something@something.tld. */
 export function normalizeEmail(raw: string): string | undefined {
   const email = raw.trim().toLowerCase();

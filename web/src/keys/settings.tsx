@@ -1,18 +1,28 @@
 /**
  * The Settings tab (SPEC §2.3): renewal period, who is told about alerts (emails, signed webhooks),
  * and the two optional deactivation policies. PUT replaces the whole document, so the form always
- * sends everything. Webhook secrets are write-only: a saved webhook shows "secret set"; a secret the
- * server makes for a new webhook is shown once, in a dialog, and is gone when it closes.
+ * sends everything, with If-Match set to the ETag of what it loaded (or last saved): when someone
+ * else saved in between the server refuses (412 SETTINGS_CHANGED) and the form says so, keeping the
+ * edits until the user reloads. Webhook secrets are write-only: a saved webhook shows "secret set";
+ * a secret the server makes for a new webhook is shown once, in a dialog, and is gone when it closes.
  */
 import { type FormEvent, useState } from "react";
-import { accountPath, api } from "../api";
+import { ApiError, accountPath, requestWithHeaders } from "../api";
 import { lacking, useAccount } from "../session";
 import type { ApiKeySettings } from "../types";
 import { Button, ErrorMessage, InlineError, Loading } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
 import { useAction, useLoad } from "../ui/hooks";
 import { useToast } from "../ui/toast";
-import { bodyOf, checkDays, checkEmail, checkWebhook, type Draft, draftOf } from "./settings-draft";
+import {
+  bodyOf,
+  checkDays,
+  checkEmail,
+  checkWebhook,
+  type Draft,
+  draftOf,
+  ifMatchOf,
+} from "./settings-draft";
 import {
   EmailList,
   type PendingWebhook,
@@ -26,23 +36,42 @@ import "./settings.css";
 
 export function SettingsTab() {
   const { account } = useAccount();
-  const { data, error, loading, reload } = useLoad(
-    () => api.get<ApiKeySettings>(accountPath(account, "settings", "api-keys")),
-    [account],
-  );
+  const { data, error, loading, reload } = useLoad(async () => {
+    const path = accountPath(account, "settings", "api-keys");
+    const { body, headers } = await requestWithHeaders<ApiKeySettings>("GET", path);
+    return { settings: body, etag: headers.get("etag") ?? undefined };
+  }, [account]);
   if (loading && !data) return <Loading label="Loading settings…" />;
   if (error) return <ErrorMessage error={error} onRetry={reload} />;
   if (!data) return null;
-  return <SettingsForm key={account} initial={data} />;
+  // A reload that finds another version starts the form afresh from it.
+  return (
+    <SettingsForm
+      key={`${account} ${data.etag}`}
+      initial={data.settings}
+      etag={data.etag}
+      reload={reload}
+      reloading={loading}
+    />
+  );
 }
 
 type SaveResponse = ApiKeySettings & { webhookSecrets: Record<string, string> };
 
-function SettingsForm({ initial }: { initial: ApiKeySettings }) {
+interface FormProps {
+  initial: ApiKeySettings;
+  etag: string | undefined;
+  reload: () => void;
+  reloading: boolean;
+}
+
+function SettingsForm({ initial, etag: loadedEtag, reload, reloading }: FormProps) {
   const { account, can } = useAccount();
   const toast = useToast();
   const readOnly = can("EditApiKeysSettings") ? undefined : lacking("EditApiKeysSettings");
   const [saved, setSaved] = useState(initial);
+  /** The version `saved` is: what a save is based on. */
+  const [etag, setEtag] = useState(loadedEtag);
   const [draft, setDraft] = useState<Draft>(() => draftOf(initial));
   const [pendingEmail, setPendingEmail] = useState("");
   const [emailError, setEmailError] = useState<string>();
@@ -53,8 +82,16 @@ function SettingsForm({ initial }: { initial: ApiKeySettings }) {
   const change = (patch: Partial<Draft>) => setDraft((current) => ({ ...current, ...patch }));
 
   const save = useAction(async (next: Draft) => {
-    const response = await api.put<SaveResponse>(accountPath(account, "settings", "api-keys"), bodyOf(next));
-    const { webhookSecrets, ...settings } = response;
+    const answer = await requestWithHeaders<SaveResponse>(
+      "PUT",
+      accountPath(account, "settings", "api-keys"),
+      {
+        body: bodyOf(next),
+        headers: ifMatchOf(etag),
+      },
+    );
+    setEtag(answer.headers.get("etag") ?? undefined);
+    const { webhookSecrets, ...settings } = answer.body;
     // The answer lists the webhooks in the order sent; show only the secrets the server made.
     setSecrets(
       settings.notifications.webhooks.flatMap((hook, index) => {
@@ -158,7 +195,19 @@ function SettingsForm({ initial }: { initial: ApiKeySettings }) {
             {dirty ? "Unsaved changes" : `Last saved: ${formatDateTime(saved.updatedAt, "never (defaults)")}`}
           </span>
         </div>
-        <InlineError error={save.error} />
+        {save.error instanceof ApiError && save.error.code === "SETTINGS_CHANGED" ? (
+          <div className="settings-conflict" role="alert">
+            <p>
+              These settings were changed by someone else after you opened them, so your changes were not
+              saved. Reload to see them; your edits are kept until you reload.
+            </p>
+            <Button onClick={reload} busy={reloading}>
+              Reload settings
+            </Button>
+          </div>
+        ) : (
+          <InlineError error={save.error} />
+        )}
       </form>
       <TestNotification saved={saved} dirty={dirty} />
       {secrets.length > 0 ? <NewSecretsDialog secrets={secrets} onClose={() => setSecrets([])} /> : null}

@@ -1,0 +1,146 @@
+/**
+ * Which IP addresses a webhook may be sent to (a guard against SSRF: an account admin must not be
+ * able to make the server POST to cloud metadata, its own admin ports or the private network).
+ *
+ * Addresses are parsed here, without node:net, from the textual forms that DNS answers and WHATWG
+ * URL host names use: dotted-quad IPv4 (no leading zeros, which some parsers read as octal) and
+ * RFC 4291 IPv6, with `::`, an embedded dotted-quad tail and an optional `%zone`. Anything else is
+ * not an address; callers that hold something they cannot classify must refuse it.
+ *
+ * IPv6 forms that carry an IPv4 address (mapped ::ffff:a.b.c.d, translated ::ffff:0:a.b.c.d, the
+ * deprecated compatible ::a.b.c.d, NAT64 64:ff9b::/96 and 6to4 2002::/16) are judged by that IPv4
+ * address, since that is where the packets end up.
+ */
+
+export type AddressRange =
+  | "public"
+  | "loopback"
+  | "private"
+  | "link-local"
+  | "unspecified"
+  | "multicast"
+  | "shared"
+  | "reserved";
+
+/** Why an address is refused; "unknown" when it is not an address at all. */
+export type RefusedRange = Exclude<AddressRange, "public"> | "unknown";
+
+export type DestinationDecision = { ok: true } | { ok: false; address: string; range: RefusedRange };
+
+/** A webhook may go to `addresses` (every one a host name resolved to) unless one of them is not public. */
+export function decideDestination(addresses: readonly string[], allowPrivate: boolean): DestinationDecision {
+  if (allowPrivate) return { ok: true };
+  for (const address of addresses) {
+    const range = classifyAddress(address) ?? "unknown";
+    if (range !== "public") return { ok: false, address, range };
+  }
+  return { ok: true };
+}
+
+/** Why an address is refused, as the end of "address X …". */
+export function describeRange(range: RefusedRange): string {
+  switch (range) {
+    case "loopback":
+      return "is a loopback address";
+    case "private":
+      return "is in a private network";
+    case "link-local":
+      return "is link-local";
+    case "unspecified":
+      return "is unspecified (this host)";
+    case "multicast":
+      return "is multicast";
+    case "shared":
+      return "is in the carrier-grade NAT range 100.64.0.0/10";
+    case "reserved":
+      return "is reserved";
+    case "unknown":
+      return "is not an IP address latchkey can check";
+  }
+}
+
+/** The range an IPv4 or IPv6 address belongs to; undefined when `text` is not an address. */
+export function classifyAddress(text: string): AddressRange | undefined {
+  const v4 = parseIPv4(text);
+  if (v4) return classifyIPv4(v4);
+  const v6 = parseIPv6(text);
+  return v6 ? classifyIPv6(v6) : undefined;
+}
+
+type Bytes = readonly number[];
+
+function classifyIPv4([a = 0, b = 0]: Bytes): AddressRange {
+  if (a === 0) return "unspecified";
+  if (a === 127) return "loopback";
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return "private";
+  if (a === 100 && b >= 64 && b <= 127) return "shared";
+  if (a === 169 && b === 254) return "link-local";
+  if (a >= 224 && a <= 239) return "multicast";
+  if (a >= 240) return "reserved";
+  return "public";
+}
+
+function classifyIPv6(bytes: Bytes): AddressRange {
+  const zeros = (from: number, to: number) => bytes.slice(from, to).every((byte) => byte === 0);
+  const [b0 = 0, b1 = 0] = bytes;
+  if (zeros(0, 16)) return "unspecified";
+  if (zeros(0, 15) && bytes[15] === 1) return "loopback";
+  const tail = bytes.slice(12, 16);
+  if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return classifyIPv4(tail);
+  if (zeros(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zeros(10, 12)) return classifyIPv4(tail);
+  if (zeros(0, 12)) return classifyIPv4(tail);
+  const nat64 = b0 === 0 && b1 === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b;
+  if (nat64 && zeros(4, 12)) return classifyIPv4(tail);
+  if (nat64 && bytes[4] === 0 && bytes[5] === 1) return "private";
+  if (b0 === 0x20 && b1 === 0x02) return classifyIPv4(bytes.slice(2, 6));
+  if ((b0 & 0xfe) === 0xfc) return "private";
+  if (b0 === 0xfe && (b1 & 0xc0) === 0x80) return "link-local";
+  if (b0 === 0xfe && (b1 & 0xc0) === 0xc0) return "private";
+  if (b0 === 0xff) return "multicast";
+  return "public";
+}
+
+const OCTET = /^(0|[1-9]\d{0,2})$/;
+
+/** Four decimal octets, or undefined. */
+export function parseIPv4(text: string): number[] | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4 || !parts.every((part) => OCTET.test(part))) return undefined;
+  const octets = parts.map(Number);
+  return octets.every((octet) => octet <= 255) ? octets : undefined;
+}
+
+const GROUP = /^[0-9a-f]{1,4}$/i;
+
+/** Sixteen bytes, or undefined. A `%zone` suffix is accepted and ignored. */
+export function parseIPv6(text: string): number[] | undefined {
+  const zone = text.indexOf("%");
+  const address = zone === -1 ? text : zone === text.length - 1 ? "" : text.slice(0, zone);
+  const halves = address.split("::");
+  if (halves.length > 2) return undefined;
+  const head = groupsOf(halves[0] ?? "", halves.length === 1);
+  const tail = halves.length === 2 ? groupsOf(halves[1] ?? "", true) : [];
+  if (!head || !tail) return undefined;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const groups = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  return groups.flatMap((group) => [group >> 8, group & 0xff]);
+}
+
+/** The 16-bit groups of one side of `::`; an IPv4 tail, allowed only at the very end, counts as two. */
+function groupsOf(side: string, mayEndInIPv4: boolean): number[] | undefined {
+  if (side === "") return [];
+  const parts = side.split(":");
+  const groups: number[] = [];
+  for (const [index, part] of parts.entries()) {
+    if (GROUP.test(part)) {
+      groups.push(Number.parseInt(part, 16));
+      continue;
+    }
+    const v4 = mayEndInIPv4 && index === parts.length - 1 ? parseIPv4(part) : undefined;
+    if (!v4) return undefined;
+    const [a = 0, b = 0, c = 0, d = 0] = v4;
+    groups.push((a << 8) | b, (c << 8) | d);
+  }
+  return groups;
+}
