@@ -153,6 +153,8 @@ export function WebhookList({
       <h3 id="settings-webhooks">Webhooks</h3>
       <p className="hint">
         Each delivery is a JSON POST signed with the webhook's secret in the X-Latchkey-Signature header.
+        Addresses in private networks or on the server itself are refused unless the server runs with
+        WEBHOOK_ALLOW_PRIVATE=true; redirects are not followed.
       </p>
       {webhooks.length === 0 ? (
         <p className="hint">No webhook.</p>
