@@ -140,13 +140,10 @@ const TestResultSchema = z
     channel: z.enum(["email", "webhook"]),
     to: z.string().openapi({ description: "The email address, or the webhook's URL" }),
     ok: z.boolean(),
-    error: z
-      .string()
-      .optional()
-      .openapi({
-        description:
-          "Why it failed (an SMTP reply, an HTTP status, a webhook address refused by WEBHOOK_ALLOW_PRIVATE…)",
-      }),
+    error: z.string().optional().openapi({
+      description:
+        "Why it failed (an SMTP reply, an HTTP status, a webhook address refused by WEBHOOK_ALLOW_PRIVATE…)",
+    }),
   })
   .openapi("TestNotificationResult");
 
