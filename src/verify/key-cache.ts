@@ -14,10 +14,14 @@
  * Loads are coalesced: concurrent misses on one appKey share one read. A load that was in flight
  * when its key changed is used by the requests already waiting on it (they started before the
  * change) but is not stored.
+ *
+ * Memory: an entry is one compact object (key-state.ts); grants, role-id lists and account names
+ * are shared between keys that have the same ones (bench/cache-memory.mjs measures it).
  */
 import { type Grant, grantOf, grantResources, type RoleView } from "../core/permissions.js";
 import type { KeyRecord, StoreOps } from "../storage/store.js";
 import type { Change, ChangeBus } from "./changes.js";
+import { CachedKey, type GrantCell } from "./key-state.js";
 
 /** What a verification needs to know about one account's grant to a key. */
 export interface GrantState {
@@ -41,23 +45,19 @@ export interface KeyState {
   readonly appKey: string;
   readonly account: string;
   readonly active: boolean;
-  /** base64url SHA-256 of each current token (one, or two while a renewal is pending). */
+  /** base64url SHA-256 of each current token (one, or two while a renewal is pending); derived from the digests on each read. */
   readonly tokenHashes: readonly string[];
   /** The same hashes as 32-byte digests, compared as they are on the hot path. */
   readonly tokenDigests: readonly Buffer[];
   readonly tokenIds: readonly string[];
   /** Role ids the key holds in its own account. */
   readonly ownRoleIds: readonly number[];
-  /** Grants by account, filled on first use; `null` when that account grants the key nothing. */
+  /**
+   * Grants of accounts other than the key's own, filled on first use; `null` when that account
+   * grants the key nothing. (The own account's grant is held in the entry itself.)
+   */
   readonly grants: Map<string, GrantCell>;
   readonly expiresAt: number;
-}
-
-interface GrantCell {
-  value: GrantState | null;
-  /** The account's generation when loaded: an account-wide change bumps it and stales the cell. */
-  generation: number;
-  expiresAt: number;
 }
 
 export interface KeyCacheOptions {
@@ -88,13 +88,18 @@ export function createKeyCache(options: KeyCacheOptions) {
   const maxEntries = options.maxEntries ?? 1_000_000;
   const refreshAheadMs = Math.min(10_000, ttlMs / 4);
   /** appKey → state, or null for "no such key". Insertion order approximates age for eviction. */
-  const entries = new Map<string, KeyState | Missing>();
-  const inflight = new Map<string, Promise<KeyState | null>>();
+  const entries = new Map<string, CachedKey | Missing>();
+  const inflight = new Map<string, Promise<CachedKey | null>>();
   /** appKeys that changed while their load was in flight: the load's result must not be stored. */
   const changedInFlight = new Set<string>();
   const accountGenerations = new Map<string, number>();
   /** Own grants of predefined role sets, by role ids ("10,11"). */
   const predefinedGrants = new Map<string, GrantState>();
+  /** Shared between keys: grants by content, role-id lists by ids, account names. */
+  const sharedGrants = new Map<string, GrantState>();
+  const sharedRoleIds = new Map<string, readonly number[]>();
+  const sharedAccounts = new Map<string, string>();
+  const SHARED_MAX = 10_000;
   let globalGeneration = 0;
 
   function generationOf(account: string): number {
@@ -121,7 +126,7 @@ export function createKeyCache(options: KeyCacheOptions) {
   }
   const unsubscribe = options.changes.subscribe(forget);
 
-  function remember(appKey: string, value: KeyState | Missing) {
+  function remember(appKey: string, value: CachedKey | Missing) {
     if (entries.size >= maxEntries) {
       // Drop the oldest tenth at once, so a full cache does not evict on every insert.
       let drop = Math.max(1, Math.floor(maxEntries / 10));
@@ -137,10 +142,10 @@ export function createKeyCache(options: KeyCacheOptions) {
    * The cached state: a KeyState, `null` for a key known not to exist, `undefined` when the cache
    * cannot answer (never loaded, expired, or changed) and `load` must be called.
    */
-  function peek(appKey: string): KeyState | null | undefined {
+  function peek(appKey: string): CachedKey | null | undefined {
     const entry = entries.get(appKey);
     if (entry === undefined) return undefined;
-    const left = entry.expiresAt - clock.now();
+    const left = entry.missing ? entry.expiresAt - clock.now() : entry.leftAt(clock.now());
     if (left <= 0) {
       entries.delete(appKey);
       return undefined;
@@ -152,7 +157,7 @@ export function createKeyCache(options: KeyCacheOptions) {
     return entry;
   }
 
-  function load(appKey: string): Promise<KeyState | null> {
+  function load(appKey: string): Promise<CachedKey | null> {
     const pending = inflight.get(appKey);
     if (pending) return pending;
     const promise = store
@@ -160,7 +165,11 @@ export function createKeyCache(options: KeyCacheOptions) {
       .then((record) => {
         const state = record ? stateOf(record) : null;
         if (!changedInFlight.has(appKey)) {
-          remember(appKey, state ?? { missing: true, expiresAt: clock.now() + negativeTtlMs });
+          // The record's appKey string serves as the Map's key too when it is the same text.
+          remember(
+            state?.appKey === appKey ? state.appKey : appKey,
+            state ?? { missing: true, expiresAt: clock.now() + negativeTtlMs },
+          );
         }
         return state;
       })
@@ -172,25 +181,23 @@ export function createKeyCache(options: KeyCacheOptions) {
     return promise;
   }
 
-  function stateOf(record: KeyRecord): KeyState {
-    const state: KeyState = {
-      missing: false,
+  function stateOf(record: KeyRecord): CachedKey {
+    const memo = record.roleIds.join(",");
+    const state = new CachedKey({
       keyId: record.id,
       appKey: record.appKey,
-      account: record.account,
+      account: shared(sharedAccounts, record.account, record.account),
       active: record.active,
       tokenHashes: record.tokens.map((token) => token.hash),
-      tokenDigests: record.tokens.map((token) => Buffer.from(token.hash, "base64url")),
       tokenIds: record.tokens.map((token) => token.id),
-      ownRoleIds: record.roleIds,
-      grants: new Map(),
+      // A frozen copy: shared by every key with these roles, so nobody may change it.
+      ownRoleIds: sharedRoleIds.get(memo) ?? shared(sharedRoleIds, memo, Object.freeze([...record.roleIds])),
       // Spread over the last 10 % of the time to live, so keys loaded together (a start, a burst)
       // do not all expire together; none lives longer than `ttlMs`.
       expiresAt: clock.now() + ttlMs * (0.9 + Math.random() * 0.1),
-    };
+    });
     // Keys holding predefined roles only (the common case) get their own grant now, with no I/O,
     // shared by every key with the same roles (predefined roles never change while running).
-    const memo = record.roleIds.join(",");
     let value = predefinedGrants.get(memo);
     if (value === undefined) {
       const held: RoleView[] = [];
@@ -200,18 +207,31 @@ export function createKeyCache(options: KeyCacheOptions) {
         held.push(role);
       }
       value = grantState("generated", held);
-      if (predefinedGrants.size < 10_000) predefinedGrants.set(memo, value);
+      if (predefinedGrants.size < SHARED_MAX) predefinedGrants.set(memo, value);
     }
-    state.grants.set(record.account, {
-      value,
-      generation: generationOf(record.account),
-      expiresAt: state.expiresAt,
-    });
+    state.setOwnGrant(value, generationOf(state.account), state.expiresAt);
     return state;
+  }
+
+  /** The value shared under `id`, remembering `value` there if none is (up to SHARED_MAX). */
+  function shared<T>(pool: Map<string, T>, id: string, value: T): T {
+    const known = pool.get(id);
+    if (known !== undefined) return known;
+    if (pool.size < SHARED_MAX) pool.set(id, value);
+    return value;
   }
 
   /** The grant of `account` to the key from the cache, or `undefined` when it must be loaded. */
   function peekGrant(state: KeyState, account: string): GrantState | null | undefined {
+    if (state instanceof CachedKey) {
+      if (account === state.account) {
+        return state.ownGrantFresh(generationOf(account), clock.now()) ? state.ownGrant : undefined;
+      }
+      const cell = state.cellOf(account);
+      if (!cell || cell.generation !== generationOf(account) || cell.expiresAt <= clock.now())
+        return undefined;
+      return cell.value;
+    }
     const cell = state.grants.get(account);
     if (!cell || cell.generation !== generationOf(account) || cell.expiresAt <= clock.now()) return undefined;
     return cell.value;
@@ -228,13 +248,20 @@ export function createKeyCache(options: KeyCacheOptions) {
         ? grantState("external", await roles.existing(store, account, external.roleIds))
         : null;
     }
-    state.grants.set(account, { value, generation, expiresAt: clock.now() + ttlMs });
+    if (state instanceof CachedKey && account === state.account) {
+      state.setOwnGrant(value, generation, clock.now() + ttlMs);
+    } else {
+      state.grants.set(account, { value, generation, expiresAt: clock.now() + ttlMs });
+    }
     return value;
   }
 
+  /** Identical grants (same type, same resources) are one shared object. */
   function grantState(type: GrantState["type"], held: RoleView[]): GrantState {
     const grant = grantOf(held);
-    return { type, grant, resources: grantResources(grant, options.everyResource) };
+    const resources = grantResources(grant, options.everyResource);
+    const id = `${type}:${grant.all ? "*" : resources.join(",")}`;
+    return shared(sharedGrants, id, { type, grant, resources });
   }
 
   return {

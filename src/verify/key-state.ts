@@ -1,0 +1,178 @@
+/**
+ * The compact form of one cached key (key-cache.ts). One object per key, of one shape, holding
+ * only what a decision reads; everything else is derived on demand or shared between keys:
+ *
+ * - The grant of the key's own account is held in the object's own fields (no Map per key); a Map
+ *   of other accounts' grants is made only when an account that added the key as external asks.
+ * - Grants, role-id lists and account names are shared between keys (the cache interns them).
+ * - Token digests are kept as bytes only (32-byte Buffers, what the hot path compares), packed in
+ *   shared 8 KB slabs as Node's own Buffer pool does; their base64url form (`tokenHashes`, read for
+ *   JWT fingerprints) is derived.
+ * - A key with one token (all but those with a renewal pending) keeps its digest alone rather than
+ *   in an array, and its token id, when it is a UUID (what the services make), as 16 bytes right
+ *   after the digest in the slab rather than as a string; `tokenDigests` and `tokenIds` make the
+ *   one-element array (and the id's text) on read.
+ * - Expiry times are kept in milliseconds since the module was loaded (small integers, held in
+ *   the object itself rather than as a separate number on the heap).
+ *
+ * No plaintext token is ever held; digests are still compared in constant time by their readers.
+ */
+import type { GrantState, KeyState } from "./key-cache.js";
+
+/** Times are stored relative to this, so that they stay small integers for the first ~24 days. */
+const EPOCH = Date.now();
+
+const DIGEST_BYTES = 32;
+const UUID_BYTES = 16;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SLAB_BYTES = 8192;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A 32-byte copy of `digest` in the current slab, followed by the 16 bytes of `uuid` when given
+ * (read back with `uuidAfter`). A slab is freed once no cached key uses it.
+ */
+function packDigest(digest: Buffer, uuid: string | null): Buffer {
+  const size = uuid === null ? DIGEST_BYTES : DIGEST_BYTES + UUID_BYTES;
+  if (slabUsed + size > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += size;
+  digest.copy(slab, at);
+  if (uuid !== null) slab.write(uuid.replaceAll("-", ""), at + DIGEST_BYTES, UUID_BYTES, "hex");
+  return slab.subarray(at, at + DIGEST_BYTES);
+}
+
+/** The UUID packed after `digest` by `packDigest`. */
+function uuidAfter(digest: Buffer): string {
+  const at = digest.byteOffset + DIGEST_BYTES;
+  const hex = Buffer.from(digest.buffer, at, UUID_BYTES).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The digest of a stored base64url hash: packed in a slab when it is 32 bytes, as decoded otherwise. */
+function digestOf(hash: string): Buffer {
+  const decoded = Buffer.from(hash, "base64url");
+  return decoded.length === DIGEST_BYTES ? packDigest(decoded, null) : decoded;
+}
+
+/** A cached grant of one account other than the key's own. */
+export interface GrantCell {
+  value: GrantState | null;
+  /** The account's generation when loaded: an account-wide change bumps it and stales the cell. */
+  generation: number;
+  expiresAt: number;
+}
+
+/** Milliseconds since EPOCH, rounded down (never later than the time given). */
+export function relativeTime(at: number): number {
+  return Math.floor(at - EPOCH);
+}
+
+export class CachedKey implements KeyState {
+  declare readonly missing: false;
+  readonly keyId: string;
+  readonly appKey: string;
+  readonly account: string;
+  readonly active: boolean;
+  /** One digest, or the digests of every current token. */
+  private readonly digests: Buffer | readonly Buffer[];
+  readonly ownRoleIds: readonly number[];
+  /** One token id, the ids of every current token, or null: one UUID, packed after the digest. */
+  private readonly ids: string | readonly string[] | null;
+  /** relativeTime of the entry's expiry. */
+  private readonly expiry: number;
+  /** The own account's grant: `undefined` until loaded. */
+  ownGrant: GrantState | null | undefined = undefined;
+  ownGeneration = 0;
+  /** relativeTime of the own grant's expiry. */
+  ownExpiry = 0;
+  /** Grants of other accounts, made on first use. */
+  private others: Map<string, GrantCell> | null = null;
+
+  constructor(fields: {
+    keyId: string;
+    appKey: string;
+    account: string;
+    active: boolean;
+    /** base64url SHA-256 of each current token, as stored. */
+    tokenHashes: readonly string[];
+    tokenIds: readonly string[];
+    ownRoleIds: readonly number[];
+    expiresAt: number;
+  }) {
+    this.keyId = fields.keyId;
+    this.appKey = fields.appKey;
+    this.account = fields.account;
+    this.active = fields.active;
+    const [hash, ...more] = fields.tokenHashes;
+    const [id, ...otherIds] = fields.tokenIds;
+    if (hash !== undefined && id !== undefined && more.length === 0 && otherIds.length === 0) {
+      // One token: its id goes after its digest in the slab when it is a UUID.
+      const decoded = Buffer.from(hash, "base64url");
+      const packed = decoded.length === DIGEST_BYTES && UUID.test(id);
+      this.digests = packed ? packDigest(decoded, id) : digestOf(hash);
+      this.ids = packed ? null : id;
+    } else {
+      this.digests = fields.tokenHashes.map((h) => digestOf(h));
+      this.ids = [...fields.tokenIds];
+    }
+    this.ownRoleIds = fields.ownRoleIds;
+    this.expiry = relativeTime(fields.expiresAt);
+  }
+
+  get expiresAt(): number {
+    return EPOCH + this.expiry;
+  }
+
+  /** SHA-256 of each current token, as 32 bytes (what the hot path compares, in constant time). */
+  get tokenDigests(): readonly Buffer[] {
+    const digests = this.digests;
+    return Array.isArray(digests) ? digests : [digests as Buffer];
+  }
+
+  /** base64url SHA-256 of each current token, derived from the digests. */
+  get tokenHashes(): readonly string[] {
+    return this.tokenDigests.map((digest) => digest.toString("base64url"));
+  }
+
+  get tokenIds(): readonly string[] {
+    const ids = this.ids;
+    if (ids === null) return [uuidAfter(this.digests as Buffer)];
+    return typeof ids === "string" ? [ids] : ids;
+  }
+
+  /** Grants of accounts other than the key's own (the own grant is held in the object). */
+  get grants(): Map<string, GrantCell> {
+    this.others ??= new Map();
+    return this.others;
+  }
+
+  /** Milliseconds left before the entry expires at `now` (≤ 0: expired). */
+  leftAt(now: number): number {
+    return EPOCH + this.expiry - now;
+  }
+
+  /** Whether the own grant is loaded and still current for `generation` at `now`. */
+  ownGrantFresh(generation: number, now: number): boolean {
+    return this.ownGrant !== undefined && this.ownGeneration === generation && EPOCH + this.ownExpiry > now;
+  }
+
+  setOwnGrant(value: GrantState | null, generation: number, expiresAt: number): void {
+    this.ownGrant = value;
+    this.ownGeneration = generation;
+    this.ownExpiry = relativeTime(expiresAt);
+  }
+
+  /** The other account's cell, without making the Map. */
+  cellOf(account: string): GrantCell | undefined {
+    return this.others?.get(account);
+  }
+}
+
+// Shared by every entry (on the prototype, not in each object): lets one property tell cached keys
+// from cached absences.
+Object.defineProperty(CachedKey.prototype, "missing", { value: false, enumerable: true });

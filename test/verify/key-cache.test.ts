@@ -1,0 +1,203 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { RoleView } from "../../src/core/permissions.js";
+import type { ExternalKeyRecord, KeyRecord, StoreOps } from "../../src/storage/store.js";
+import { createChangeBus } from "../../src/verify/changes.js";
+import { createKeyCache } from "../../src/verify/key-cache.js";
+
+const T0 = Date.parse("2026-11-26T10:00:00Z");
+const hash = (token: string) => createHash("sha256").update(token).digest("base64url");
+
+const PREDEFINED: Record<number, RoleView> = {
+  10: { id: 10, name: "Read orders", predefined: true, allResources: false, resources: ["ViewOrders"] },
+  1: { id: 1, name: "Owner", predefined: true, allResources: true, resources: [] },
+};
+
+function key(i: number, fields: Partial<KeyRecord> = {}): KeyRecord {
+  return {
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    appKey: `appkey-acme-${i}`,
+    account: "acme",
+    name: `key ${i}`,
+    active: true,
+    createdAt: T0,
+    updatedAt: T0,
+    tokenCreatedAt: T0,
+    lastUsedAt: null,
+    roleIds: [10],
+    tokens: [{ id: `token-${i}`, hash: hash(`secret-${i}`), createdAt: T0 }],
+    ...fields,
+  };
+}
+
+function setUp(records: KeyRecord[], external: ExternalKeyRecord[] = []) {
+  let now = T0;
+  const reads = { keys: 0, roles: 0 };
+  const custom = new Map<number, RoleView>([
+    [
+      100,
+      {
+        id: 100,
+        name: "Custom A",
+        predefined: false,
+        allResources: false,
+        resources: ["EditOrders", "ViewOrders"],
+      },
+    ],
+    [
+      101,
+      {
+        id: 101,
+        name: "Custom B",
+        predefined: false,
+        allResources: false,
+        resources: ["ViewOrders", "EditOrders"],
+      },
+    ],
+  ]);
+  const store = {
+    async getKeyByAppKey(appKey: string) {
+      reads.keys++;
+      const found = records.find((record) => record.appKey === appKey);
+      // A fresh copy per read, as a database would return.
+      return found ? structuredClone(found) : null;
+    },
+    async getExternalKey(account: string, keyId: string) {
+      return external.find((e) => e.account === account && e.key.id === keyId) ?? null;
+    },
+  } as unknown as StoreOps;
+  const changes = createChangeBus();
+  const cache = createKeyCache({
+    store,
+    roles: {
+      async existing(_tx, _account, ids) {
+        reads.roles++;
+        return ids.flatMap((id) => {
+          const role = PREDEFINED[id] ?? custom.get(id);
+          return role ? [role] : [];
+        });
+      },
+      predefined: (id) => PREDEFINED[id],
+    },
+    everyResource: ["EditOrders", "ViewOrders"],
+    changes,
+    clock: { now: () => now },
+  });
+  return { cache, changes, reads, custom, advance: (ms: number) => (now += ms) };
+}
+
+describe("key-state cache", () => {
+  it("holds digests, hashes and ids of the current tokens, and shares grants, role ids and account names", async () => {
+    const renewing = key(2, {
+      tokens: [
+        { id: "token-2a", hash: hash("secret-2a"), createdAt: T0 },
+        { id: "token-2b", hash: hash("secret-2b"), createdAt: T0 },
+      ],
+    });
+    const { cache } = setUp([key(1), renewing]);
+    const one = await cache.load("appkey-acme-1");
+    const two = await cache.load("appkey-acme-2");
+    if (!one || !two) throw new Error("not loaded");
+    expect(one.tokenHashes).toEqual([hash("secret-1")]);
+    expect(one.tokenDigests.map((d) => d.toString("base64url"))).toEqual([hash("secret-1")]);
+    expect(one.tokenDigests[0]?.length).toBe(32);
+    expect(one.tokenIds).toEqual(["token-1"]);
+    expect(two.tokenHashes).toEqual([hash("secret-2a"), hash("secret-2b")]);
+    expect(two.tokenIds).toEqual(["token-2a", "token-2b"]);
+    expect(one).toMatchObject({
+      missing: false,
+      keyId: key(1).id,
+      appKey: "appkey-acme-1",
+      account: "acme",
+      active: true,
+    });
+    expect(one.ownRoleIds).toEqual([10]);
+    // Keys with the same roles share one grant and one role-id list.
+    expect(one.ownRoleIds).toBe(two.ownRoleIds);
+    const grant = cache.peekGrant(one, "acme");
+    expect(grant).toMatchObject({ type: "generated", resources: ["ViewOrders"] });
+    expect(cache.peekGrant(two, "acme")).toBe(grant);
+    expect(cache.peek("appkey-acme-1")).toBe(one);
+    // No plaintext token anywhere in the entry.
+    expect(JSON.stringify({ ...one, hashes: one.tokenHashes, ids: one.tokenIds })).not.toContain("secret-1");
+  });
+
+  it("keeps every key's digest and token id apart, however many keys are cached", async () => {
+    const uuid = (i: number) => `0a1b2c3d-4e5f-4a6b-8c7d-${i.toString(16).padStart(12, "0")}`;
+    const records = Array.from({ length: 1000 }, (_, i) =>
+      key(i, { tokens: [{ id: uuid(i), hash: hash(`secret-${i}`), createdAt: T0 }] }),
+    );
+    const { cache } = setUp(records);
+    const states = [];
+    for (const record of records) states.push(await cache.load(record.appKey));
+    states.forEach((state, i) => {
+      expect(state?.tokenIds).toEqual([uuid(i)]);
+      expect(state?.tokenHashes).toEqual([hash(`secret-${i}`)]);
+      expect(state?.tokenDigests[0]?.equals(createHash("sha256").update(`secret-${i}`).digest())).toBe(true);
+    });
+  });
+
+  it("expires entries and own grants within the time to live, and caches unknown appKeys for less", async () => {
+    const { cache, advance, reads } = setUp([key(1)]);
+    const state = await cache.load("appkey-acme-1");
+    if (!state) throw new Error("not loaded");
+    expect(state.expiresAt).toBeGreaterThan(T0 + 53_999);
+    expect(state.expiresAt).toBeLessThanOrEqual(T0 + 60_000);
+    expect(await cache.load("appkey-acme-404")).toBeNull();
+    expect(cache.peek("appkey-acme-404")).toBeNull();
+    advance(10_001);
+    expect(cache.peek("appkey-acme-404")).toBeUndefined();
+    expect(cache.peek("appkey-acme-1")).toBe(state);
+    advance(50_000);
+    expect(cache.peekGrant(state, "acme")).toBeUndefined();
+    expect(cache.peek("appkey-acme-1")).toBeUndefined();
+    expect(reads.keys).toBe(2);
+  });
+
+  it("reloads a stale own grant after an account-wide change, and drops a changed key", async () => {
+    const { cache, changes, reads, custom } = setUp([key(1, { roleIds: [100] })]);
+    const state = await cache.load("appkey-acme-1");
+    if (!state) throw new Error("not loaded");
+    // A custom role: the grant is read on first use, then cached.
+    expect(cache.peekGrant(state, "acme")).toBeUndefined();
+    expect(await cache.loadGrant(state, "acme")).toMatchObject({ resources: ["EditOrders", "ViewOrders"] });
+    expect(cache.peekGrant(state, "acme")).toMatchObject({ resources: ["EditOrders", "ViewOrders"] });
+    custom.set(100, {
+      id: 100,
+      name: "Custom A",
+      predefined: false,
+      allResources: false,
+      resources: ["ViewOrders"],
+    });
+    changes.publish({ kind: "account", account: "acme" });
+    expect(cache.peekGrant(state, "acme")).toBeUndefined();
+    expect(await cache.loadGrant(state, "acme")).toMatchObject({ resources: ["ViewOrders"] });
+    expect(reads.roles).toBe(2);
+    changes.publish({ kind: "key", appKey: "appkey-acme-1" });
+    expect(cache.peek("appkey-acme-1")).toBeUndefined();
+    changes.publish({ kind: "all" });
+    expect(cache.peekGrant(state, "acme")).toBeUndefined();
+  });
+
+  it("shares identical custom grants between keys, and keeps external grants per account", async () => {
+    const a = key(1, { roleIds: [100] });
+    const b = key(2, { roleIds: [101] });
+    const external: ExternalKeyRecord[] = [{ account: "partner", key: a, addedAt: T0, roleIds: [10] }];
+    const { cache } = setUp([a, b], external);
+    const first = await cache.load(a.appKey);
+    const second = await cache.load(b.appKey);
+    if (!first || !second) throw new Error("not loaded");
+    // Different custom roles with the same resources: one grant object.
+    expect(await cache.loadGrant(first, "acme")).toBe(await cache.loadGrant(second, "acme"));
+    expect(await cache.loadGrant(first, "partner")).toMatchObject({
+      type: "external",
+      resources: ["ViewOrders"],
+    });
+    expect(cache.peekGrant(first, "partner")).toMatchObject({ type: "external" });
+    expect(first.grants.has("partner")).toBe(true);
+    expect(await cache.loadGrant(first, "stranger")).toBeNull();
+    expect(cache.peekGrant(first, "stranger")).toBeNull();
+    // The own grant is unaffected by other accounts' cells.
+    expect(cache.peekGrant(first, "acme")).toMatchObject({ type: "generated" });
+  });
+});
