@@ -10,13 +10,26 @@
  * synchronously (cache miss) or not allowed is counted as an anomaly. Cases alternate within each
  * run, so background noise hits both alike. Prints one JSON line.
  *
+ * A fourth case runs the `/v1/authorize` fast path (src/http/fast-path.ts) on stub request and
+ * response objects: header reading, route mapping, the served verifier and the answer's headers,
+ * without sockets.
+ *
  * Usage: node bench/verify-micro.mjs --sqlite FILE --keys creds.tsv [--ms 500] [--runs 3]
+ *
+ * Instruction counts (repeatable on a shared machine, unlike times): `--count N --case NAME`
+ * runs `--warm W` (default 20,000) untimed steps of one case, then exactly N more, and prints
+ * nothing else. Run it under callgrind with N = 0 and N = M; the difference of the two totals
+ * divided by M is the steady-state cost of one step (start-up, seeding and JIT warm-up cancel):
+ *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node bench/verify-micro.mjs \
+ *     --sqlite FILE --keys creds.tsv --case served --count 20000
+ * NAME: served, cache, bound, fastpath.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadCatalogFile } from "../dist/catalog/load.js";
 import * as tokensModule from "../dist/core/tokens.js";
+import { createFastPath } from "../dist/http/fast-path.js";
 import { createMetrics } from "../dist/metrics.js";
 import { createRoleDirectory } from "../dist/services/role-directory.js";
 import { openStore } from "../dist/storage/open.js";
@@ -62,6 +75,26 @@ const served = createVerifier({
   metrics: createMetrics({ clock, processMetrics: false }),
 });
 const RESOURCES = ["ViewOrders"];
+const fastPath = createFastPath({ verifier: served, catalog, trustProxy: false });
+/** What node:http hands the fast path for a gateway's subrequest (headers lower-cased). */
+const requests = creds.map(([appKey, appToken]) => ({
+  url: "/v1/authorize",
+  headers: {
+    host: "127.0.0.1:8080",
+    "x-api-appkey": appKey,
+    "x-api-apptoken": appToken,
+    "x-original-uri": "/api/oms/pvt/orders/123",
+    "x-original-method": "GET",
+  },
+  socket: { remoteAddress: "127.0.0.1" },
+}));
+let lastStatus = 0;
+const response = {
+  writeHead(status) {
+    lastStatus = status;
+  },
+  end() {},
+};
 
 /** The bound's table: what a verifier keyed by token digest would hold. */
 const byDigest = new Map();
@@ -107,38 +140,62 @@ function timed(step) {
   return ops / ((now - started) / 1000);
 }
 
+/** One step of each case, given the credential's index. */
+const steps = {
+  bound: (i) => {
+    if (byDigest.get(createHash("sha256").update(tokens[i]).digest("base64url")) === undefined) anomalies++;
+  },
+  served: (i) => {
+    const d = served.verify({
+      credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
+      resources: RESOURCES,
+      ip: "127.0.0.1",
+    });
+    if (d instanceof Promise || d.allowed !== true) anomalies++;
+  },
+  cache: (i) => {
+    const d = verifier.verify({
+      credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
+      resources: RESOURCES,
+      ip: null,
+    });
+    if (d instanceof Promise || d.allowed !== true) anomalies++;
+  },
+  fastpath: (i) => {
+    lastStatus = 0;
+    if (!fastPath(requests[i], response) || lastStatus !== 200) anomalies++;
+  },
+};
+
+if (args.count !== undefined) {
+  const step = steps[String(args.case)];
+  if (!step) throw new Error(`--case must be one of ${Object.keys(steps).join(", ")}`);
+  const next = indices(12345);
+  const warm = Number(args.warm ?? 20_000);
+  for (let k = 0; k < warm; k++) step(next());
+  const count = Number(args.count);
+  for (let k = 0; k < count; k++) step(next());
+  await store.close();
+  if (anomalies > 0 || warmAnomalies > 0) {
+    console.error(JSON.stringify({ warmAnomalies, anomalies }));
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+function caseOf(step) {
+  return () => {
+    const next = indices(12345);
+    return timed(() => step(next()));
+  };
+}
 const cases = {
-  "sha256 + Map.get (bound)": () => {
-    const next = indices(12345);
-    return timed(() => {
-      const i = next();
-      if (byDigest.get(createHash("sha256").update(tokens[i]).digest("base64url")) === undefined) anomalies++;
-    });
-  },
-  "createVerifier().verify as the server wires it, warm cache": () => {
-    const next = indices(12345);
-    return timed(() => {
-      const i = next();
-      const d = served.verify({
-        credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
-        resources: RESOURCES,
-        ip: "127.0.0.1",
-      });
-      if (d instanceof Promise || d.allowed !== true) anomalies++;
-    });
-  },
-  "createVerifier().verify, cache only (no usage, limiter, metrics)": () => {
-    const next = indices(12345);
-    return timed(() => {
-      const i = next();
-      const d = verifier.verify({
-        credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
-        resources: RESOURCES,
-        ip: null,
-      });
-      if (d instanceof Promise || d.allowed !== true) anomalies++;
-    });
-  },
+  "sha256 + Map.get (bound)": caseOf(steps.bound),
+  "createVerifier().verify as the server wires it, warm cache": caseOf(steps.served),
+  "createVerifier().verify, cache only (no usage, limiter, metrics)": caseOf(steps.cache),
+  "fast path: /v1/authorize handler on stub req/res (headers, route, served verify, answer)": caseOf(
+    steps.fastpath,
+  ),
 };
 
 // Parts of a verification, each alone, to show where the time between the two goes. They follow
@@ -155,9 +212,20 @@ if (classifyToken && isAppKeyShaped)
   part("classifyToken + isAppKeyShaped", (i) => {
     if (classifyToken(tokens[i], "lkt") !== "native" || !isAppKeyShaped(appKeys[i])) anomalies++;
   });
-const digestOf = tokenHash.tokenDigest ?? tokenHash.hashToken;
-const equal = tokenHash.tokenDigest ? tokenHash.digestBytesEqual : tokenHash.digestsEqual;
-if (digestOf && equal) {
+if (tokenHash.tokenDigestBinary && tokenHash.digestMatchesBinary) {
+  // As the verifier does: the presented token's digest as a binary string, against cached bytes.
+  const { tokenDigestBinary, digestMatchesBinary } = tokenHash;
+  const stored = tokens.map((t) => Buffer.from(tokenHash.hashToken(t), "base64url"));
+  const presented = tokens.map((t) => tokenDigestBinary(t));
+  part("tokenDigestBinary (crypto.hash sha256 -> binary string)", (i) => {
+    if (tokenDigestBinary(tokens[i]).length !== 32) anomalies++;
+  });
+  part("digestMatchesBinary (constant-time compare)", (i) => {
+    if (!digestMatchesBinary(stored[i], presented[i])) anomalies++;
+  });
+} else {
+  const digestOf = tokenHash.tokenDigest ?? tokenHash.hashToken;
+  const equal = tokenHash.tokenDigest ? tokenHash.digestBytesEqual : tokenHash.digestsEqual;
   const digests = tokens.map((t) => digestOf(t));
   const copies = tokens.map((t) => digestOf(t));
   part(

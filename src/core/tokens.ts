@@ -82,28 +82,42 @@ export type TokenShape = "native" | "foreign" | "malformed";
  * non-printable) and are refused at once; `foreign` ones may be imported tokens of another system.
  */
 export function classifyToken(token: string, tokenPrefix: string): TokenShape {
-  // One pass, no regular expression and no allocation: this runs on every verification.
+  // No regular expression and no allocation: this runs on every verification.
   const length = token.length;
   if (length === 0 || length > MAX_TOKEN_LENGTH) return "malformed";
   const prefixLength = tokenPrefix.length;
-  let native = length === prefixLength + 1 + TOKEN_RANDOM_LENGTH + TOKEN_CHECKSUM_LENGTH;
-  let crc = 0xffffffff;
+  if (
+    length === prefixLength + 1 + TOKEN_RANDOM_LENGTH + TOKEN_CHECKSUM_LENGTH &&
+    startsWithPrefix(token, tokenPrefix)
+  )
+    return nativeShape(token, prefixLength);
   for (let i = 0; i < length; i++) {
     const code = token.charCodeAt(i);
     if (code < 0x21 || code > 0x7e) return "malformed";
-    if (!native) continue;
-    if (i < prefixLength) native = code === tokenPrefix.charCodeAt(i);
-    else if (i === prefixLength)
-      native = code === 0x5f; // "_"
-    else if (BASE62_VALUE[code] === 255)
-      return startsWithPrefix(token, tokenPrefix) ? "malformed" : "foreign";
-    else if (i <= prefixLength + TOKEN_RANDOM_LENGTH)
-      crc = (CRC_TABLE[(crc ^ code) & 0xff] as number) ^ (crc >>> 8);
   }
-  if (!native) return startsWithPrefix(token, tokenPrefix) ? "malformed" : "foreign";
-  // Compare the checksum digits from the least significant one, as base62() writes them.
+  return startsWithPrefix(token, tokenPrefix) ? "malformed" : "foreign";
+}
+
+/**
+ * A token of our prefix and length: "native" when its random part is base62 and its checksum
+ * matches, else "malformed" (every character outside base62 there is refused, printable or not).
+ */
+function nativeShape(token: string, prefixLength: number): TokenShape {
+  for (let i = 0; i < prefixLength; i++) {
+    const code = token.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return "malformed";
+  }
+  const end = prefixLength + 1 + TOKEN_RANDOM_LENGTH;
+  let crc = 0xffffffff;
+  for (let i = prefixLength + 1; i < end; i++) {
+    const code = token.charCodeAt(i);
+    if (code > 0x7e || BASE62_VALUE[code] === 255) return "malformed";
+    crc = (CRC_TABLE[(crc ^ code) & 0xff] as number) ^ (crc >>> 8);
+  }
+  // Compare the checksum digits from the least significant one, as base62() writes them; a
+  // character outside base62 (value 255, or none above 0x7f) never equals a digit.
   let rest = (crc ^ 0xffffffff) >>> 0;
-  for (let i = length - 1; i >= length - TOKEN_CHECKSUM_LENGTH; i--) {
+  for (let i = token.length - 1; i >= end; i--) {
     if (BASE62_VALUE[token.charCodeAt(i)] !== rest % 62) return "malformed";
     rest = Math.floor(rest / 62);
   }

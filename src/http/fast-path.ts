@@ -13,7 +13,13 @@ export function createFastPath(options: { verifier: Verifier; catalog: Catalog; 
   const { verifier, catalog, trustProxy } = options;
 
   function send(res: ServerResponse, answer: ForwardAuthAnswer) {
-    res.writeHead(answer.status, { ...answer.headers, "content-length": "0", "cache-control": "no-store" });
+    // A flat [name, value, …] list (node:http takes one): spreading the answer's headers into a new
+    // object with two more was a few microseconds per request, more than the rest of `send`.
+    const list: string[] = [];
+    const headers = answer.headers;
+    for (const name in headers) list.push(name, headers[name] as string);
+    list.push("content-length", "0", "cache-control", "no-store");
+    res.writeHead(answer.status, list);
     res.end();
   }
 
@@ -27,10 +33,13 @@ export function createFastPath(options: { verifier: Verifier; catalog: Catalog; 
       const value = headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
-    const ip = clientAddress(header("x-forwarded-for"), req.socket.remoteAddress, trustProxy);
+    const ip = clientAddress(
+      trustProxy ? header("x-forwarded-for") : undefined,
+      req.socket.remoteAddress,
+      trustProxy,
+    );
     // A body, if any, is never read: drain it so the connection can be reused.
-    if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined)
-      req.resume();
+    if (headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined) req.resume();
     try {
       const answer = authorize(verifier, catalog, header, ip);
       if (answer instanceof Promise) {

@@ -46,6 +46,14 @@ interface Counter {
   denied: number;
   /** Last successful authentication, 0 if none since the last write. */
   lastUsed: number;
+  /**
+   * The key's latest resource use, not yet in `resources`: a key calling the same resource in the
+   * same account again only moves `usedAt` (no Map work, no allocation). It goes into `resources`
+   * when the key uses another one, and at the next write.
+   */
+  usedIn: string | null;
+  usedResource: string | null;
+  usedAt: number;
 }
 
 export type UsageRecorder = ReturnType<typeof createUsageRecorder>;
@@ -77,11 +85,10 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     resource?: string,
   ): void {
     const now = clock.now();
-    if (account !== undefined && resource !== undefined) noteResource(keyId, account, resource, now);
     const day = Math.floor(now / DAY_MS);
     let counter = counters.get(keyId);
     if (counter === undefined) {
-      counter = { day, ok: 0, denied: 0, lastUsed: 0 };
+      counter = { day, ok: 0, denied: 0, lastUsed: 0, usedIn: null, usedResource: null, usedAt: 0 };
       counters.set(keyId, counter);
     } else if (counter.day !== day) {
       if (counter.ok + counter.denied > 0)
@@ -93,6 +100,15 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     if (ok) counter.ok++;
     else counter.denied++;
     if (authenticated) counter.lastUsed = now;
+    if (account !== undefined && resource !== undefined) {
+      if (counter.usedIn !== account || counter.usedResource !== resource) {
+        if (counter.usedIn !== null && counter.usedResource !== null)
+          noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
+        counter.usedIn = account;
+        counter.usedResource = resource;
+      }
+      counter.usedAt = now;
+    }
   }
 
   /** Last use of each resource by each key in each account, for the access review. */
@@ -111,6 +127,10 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   }
 
   function takeBatch(): UsageBatch {
+    // The latest use of each key is the newest for its resource: it overwrites any older one.
+    for (const [keyId, counter] of counters)
+      if (counter.usedIn !== null && counter.usedResource !== null)
+        noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
     const resourceUses = carriedResources;
     carriedResources = [];
     for (const [keyId, accounts] of resources)

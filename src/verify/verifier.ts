@@ -12,7 +12,7 @@
  */
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
-import { digestBytesEqual, tokenDigest } from "./token-hash.js";
+import { digestMatchesBinary, tokenDigestBinary } from "./token-hash.js";
 
 /** Stable outcome codes, in `/v1/verify` responses and in metrics. */
 export type VerifyCode =
@@ -192,8 +192,8 @@ export function createVerifier(deps: VerifierDeps) {
   function holdsToken(state: KeyState, appToken: string | null, claims: JwtClaims | null): boolean {
     let matched = false;
     if (appToken !== null) {
-      const presented = tokenDigest(appToken);
-      for (const digest of state.tokenDigests) matched = digestBytesEqual(digest, presented) || matched;
+      const presented = tokenDigestBinary(appToken);
+      for (const digest of state.tokenDigests) matched = digestMatchesBinary(digest, presented) || matched;
     } else if (claims && deps.jwt) {
       for (const hash of state.tokenHashes)
         matched = deps.jwt.fingerprint(hash) === claims.fingerprint || matched;

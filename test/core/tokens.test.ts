@@ -198,6 +198,19 @@ describe("classifyToken", () => {
     expect(tried).toBeGreaterThan(46 * 2);
   });
 
+  it("rejects any character outside base62 after our prefix, printable or not", () => {
+    for (let index = "lkt_".length; index < token.length; index++) {
+      for (const replacement of ["-", "_", " ", "\u0000", "\u007f", "É", "\u{1F600}".slice(0, 1)]) {
+        expect(classifyToken(withCharAt(token, index, replacement), "lkt"), `index ${index}`).toBe(
+          "malformed",
+        );
+      }
+    }
+    expect(classifyToken(withCharAt(token, 1, "\u0000"), "lkt")).toBe("malformed");
+    expect(classifyToken(withCharAt(token, 3, "-"), "lkt")).toBe("foreign");
+    expect(classifyToken(withCharAt(token, 3, "\u0000"), "lkt")).toBe("malformed");
+  });
+
   it("rejects a token one character short or long", () => {
     expect(classifyToken(token.slice(0, -1), "lkt")).toBe("malformed");
     expect(classifyToken(`${token}0`, "lkt")).toBe("malformed");

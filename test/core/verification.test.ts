@@ -1,7 +1,13 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import type { TokenShape } from "../../src/core/tokens.js";
 import { decideKeyAuth, type KeyAuthState } from "../../src/core/verification.js";
-import { digestsEqual, hashToken } from "../../src/verify/token-hash.js";
+import {
+  digestMatchesBinary,
+  digestsEqual,
+  hashToken,
+  tokenDigestBinary,
+} from "../../src/verify/token-hash.js";
 
 const OLD = hashToken("lkt_old");
 const NEW = hashToken("lkt_new");
@@ -109,5 +115,42 @@ describe("digestsEqual", () => {
     expect(digestsEqual(OLD, OLD.slice(0, -1))).toBe(false);
     expect(digestsEqual(OLD, `${OLD}A`)).toBe(false);
     expect(digestsEqual("", OLD)).toBe(false);
+  });
+});
+
+describe("tokenDigestBinary and digestMatchesBinary", () => {
+  const bytes = (token: string) => Buffer.from(hashToken(token), "base64url");
+
+  it("is the SHA-256 of the token's UTF-8 bytes, one char per byte", () => {
+    for (const token of ["lkt_old", "ünïcödé-token", "x".repeat(512)]) {
+      const binary = tokenDigestBinary(token);
+      expect(binary).toHaveLength(32);
+      expect(Buffer.from(binary, "latin1")).toEqual(createHash("sha256").update(token, "utf8").digest());
+      expect(Buffer.from(binary, "latin1").toString("base64url")).toBe(hashToken(token));
+    }
+  });
+
+  it("matches the stored digest of the same token only", () => {
+    expect(digestMatchesBinary(bytes("lkt_old"), tokenDigestBinary("lkt_old"))).toBe(true);
+    expect(digestMatchesBinary(bytes("lkt_old"), tokenDigestBinary("lkt_new"))).toBe(false);
+  });
+
+  it("tells apart digests that differ in any one byte, high bytes included", () => {
+    const digest = bytes("lkt_old");
+    const binary = tokenDigestBinary("lkt_old");
+    for (let i = 0; i < 32; i++) {
+      for (const flip of [0x01, 0x80, 0xff]) {
+        const changed = Buffer.from(digest);
+        changed[i] = (changed[i] as number) ^ flip;
+        expect(digestMatchesBinary(changed, binary)).toBe(false);
+      }
+    }
+  });
+
+  it("is false, without throwing, for different lengths", () => {
+    const binary = tokenDigestBinary("lkt_old");
+    expect(digestMatchesBinary(bytes("lkt_old").subarray(0, 31), binary)).toBe(false);
+    expect(digestMatchesBinary(bytes("lkt_old"), binary.slice(0, 31))).toBe(false);
+    expect(digestMatchesBinary(bytes("lkt_old"), `${binary}\u0000`)).toBe(false);
   });
 });

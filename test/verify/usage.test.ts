@@ -54,6 +54,38 @@ describe("usage recorder", () => {
     expect(batch.resources).toEqual([{ keyId: "k", account: "acme", resource: "ViewOrders", at: T0 }]);
   });
 
+  it("keeps the last use of each resource per key and account, across accounts and writes", async () => {
+    const { usage, written, advance } = recorder(() => false);
+    const sorted = (batch: UsageBatch | undefined) =>
+      [...(batch?.resources ?? [])].sort((a, b) =>
+        `${a.keyId} ${a.account} ${a.resource}`.localeCompare(`${b.keyId} ${b.account} ${b.resource}`),
+      );
+    usage.record("k", true, true, "acme", "ViewOrders");
+    advance(1);
+    usage.record("k", true, true, "acme", "ViewOrders");
+    usage.record("k", true, true, "other", "ViewOrders");
+    advance(1);
+    usage.record("k", true, true, "acme", "EditOrders");
+    usage.record("j", true, true, "acme", "ViewOrders");
+    usage.record("k", true, false, "acme", undefined);
+    advance(1);
+    usage.record("k", true, true, "other", "ViewOrders");
+    await usage.flush();
+    expect(sorted(written[0])).toEqual([
+      { keyId: "j", account: "acme", resource: "ViewOrders", at: T0 + 2 },
+      { keyId: "k", account: "acme", resource: "EditOrders", at: T0 + 2 },
+      { keyId: "k", account: "acme", resource: "ViewOrders", at: T0 + 1 },
+      { keyId: "k", account: "other", resource: "ViewOrders", at: T0 + 3 },
+    ]);
+    // After a write, uses start afresh: only what came since is in the next batch.
+    advance(1);
+    usage.record("k", true, true, "other", "ViewOrders");
+    await usage.flush();
+    expect(sorted(written[1])).toEqual([
+      { keyId: "k", account: "other", resource: "ViewOrders", at: T0 + 4 },
+    ]);
+  });
+
   it("slices every list of a batch alike", () => {
     const batch: UsageBatch = {
       counts: Array.from({ length: 5 }, (_, i) => ({ keyId: `c${i}`, day: 1, ok: 1, denied: 0 })),
