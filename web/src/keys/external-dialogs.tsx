@@ -1,10 +1,10 @@
 /** Dialogs of the External tab: add a key by its appKey, change its roles here, remove it from here. */
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { accountPath, api } from "../api";
 import { useAccount } from "../session";
 import type { ExternalKey } from "../types";
-import { Button, InlineError, TextField } from "../ui/controls";
-import { Dialog } from "../ui/dialog";
+import { InlineError, TextField } from "../ui/controls";
+import { ConfirmDialog, FormDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { RolePicker } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
@@ -20,7 +20,6 @@ export function AddExternalDialog({ onClose, onDone }: DialogProps) {
   const [appKey, setAppKey] = useState("");
   const [roles, setRoles] = useState<number[]>([]);
   const [missing, setMissing] = useState(false);
-  const formId = "add-external-key";
   const add = useAction(async () => {
     const added = await api.post<ExternalKey>(accountPath(account, "external-keys"), {
       appKey: appKey.trim(),
@@ -29,8 +28,7 @@ export function AddExternalDialog({ onClose, onDone }: DialogProps) {
     toast(`Added ${added.appKey} from ${added.account}`);
     onDone();
   });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
+  const submit = () => {
     if (!appKey.trim()) {
       setMissing(true);
       return;
@@ -38,45 +36,37 @@ export function AddExternalDialog({ onClose, onDone }: DialogProps) {
     void add.run();
   };
   return (
-    <Dialog
+    <FormDialog
       title="Add an external key"
-      open
-      onClose={onClose}
       size="wide"
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" type="submit" form={formId} busy={add.busy}>
-            Add key
-          </Button>
-        </>
-      }
+      submitLabel="Add key"
+      busy={add.busy}
+      onSubmit={submit}
+      onClose={onClose}
     >
-      <form id={formId} onSubmit={submit} noValidate>
-        <p className="hint external-intro">
-          The key stays its owner's: they keep its token and can deactivate or delete it. Here you give it
-          roles in {account} only.
-        </p>
-        <TextField
-          label="appKey"
-          className="input mono"
-          value={appKey}
-          autoComplete="off"
-          spellCheck={false}
-          placeholder="appkey-partner-QWERTY"
-          hint="The public part of the other account's key. Never ask for its token."
-          error={missing ? "Enter the appKey of the key to add" : undefined}
-          onChange={(event) => {
-            setAppKey(event.target.value);
-            setMissing(false);
-            add.clearError();
-          }}
-          required
-        />
-        <RolePicker legend={`Roles in ${account}`} selected={roles} onChange={setRoles} />
-        <InlineError error={add.error} />
-      </form>
-    </Dialog>
+      <p className="hint external-intro">
+        The key stays its owner's: they keep its token and can deactivate or delete it. Here you give it roles
+        in {account} only.
+      </p>
+      <TextField
+        label="appKey"
+        className="input mono"
+        value={appKey}
+        autoComplete="off"
+        spellCheck={false}
+        placeholder="appkey-partner-QWERTY"
+        hint="The public part of the other account's key. Never ask for its token."
+        error={missing ? "Enter the appKey of the key to add" : undefined}
+        onChange={(event) => {
+          setAppKey(event.target.value);
+          setMissing(false);
+          add.clearError();
+        }}
+        required
+      />
+      <RolePicker legend={`Roles in ${account}`} selected={roles} onChange={setRoles} />
+      <InlineError error={add.error} />
+    </FormDialog>
   );
 }
 
@@ -94,19 +84,14 @@ export function EditExternalRolesDialog({
     onDone();
   });
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Roles of ${externalKey.appKey} in ${account}`}
-      open
-      onClose={onClose}
       size="wide"
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" busy={save.busy} onClick={() => void save.run()}>
-            Save roles
-          </Button>
-        </>
-      }
+      variant="primary"
+      confirmLabel="Save roles"
+      busy={save.busy}
+      onConfirm={() => void save.run()}
+      onClose={onClose}
     >
       <p className="hint external-intro">
         These roles apply to calls this key makes to {account}. Its owner, {externalKey.account}, decides what
@@ -114,7 +99,7 @@ export function EditExternalRolesDialog({
       </p>
       <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={externalKey.roles} />
       <InlineError error={save.error} />
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 
@@ -131,18 +116,12 @@ export function RemoveExternalDialog({
     onDone();
   });
   return (
-    <Dialog
+    <ConfirmDialog
       title="Remove this external key?"
-      open
+      confirmLabel={`Remove from ${account}`}
+      busy={remove.busy}
+      onConfirm={() => void remove.run()}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="danger" busy={remove.busy} onClick={() => void remove.run()}>
-            Remove from {account}
-          </Button>
-        </>
-      }
     >
       <p>
         <span className="mono">{externalKey.appKey}</span> stays a key of{" "}
@@ -151,6 +130,6 @@ export function RemoveExternalDialog({
       </p>
       <p className="hint">To let it call {account} again, add it again.</p>
       <InlineError error={remove.error} />
-    </Dialog>
+    </ConfirmDialog>
   );
 }

@@ -6,8 +6,8 @@ import { type ReactNode, useState } from "react";
 import { accountPath, api } from "../api";
 import { useAccount } from "../session";
 import type { Key } from "../types";
-import { Button, Checkbox, InlineError } from "../ui/controls";
-import { Dialog } from "../ui/dialog";
+import { Checkbox, InlineError } from "../ui/controls";
+import { ConfirmDialog as BaseConfirmDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { useToast } from "../ui/toast";
 
@@ -41,27 +41,18 @@ export function ConfirmDialog({
     onClose();
   });
   return (
-    <Dialog
+    <BaseConfirmDialog
       title={title}
-      open
+      variant={danger ? "danger" : "primary"}
+      confirmLabel={confirmLabel}
+      busy={confirm.busy}
+      disabledReason={disabledReason}
+      onConfirm={() => void confirm.run()}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button
-            variant={danger ? "danger" : "primary"}
-            busy={confirm.busy}
-            disabledReason={disabledReason}
-            onClick={() => void confirm.run()}
-          >
-            {confirmLabel}
-          </Button>
-        </>
-      }
     >
       {children}
       <InlineError error={confirm.error} />
-    </Dialog>
+    </BaseConfirmDialog>
   );
 }
 

@@ -3,12 +3,12 @@
  * its token. A fresh token (or its share link) lives only in the state of the dialog that shows it:
  * closing the dialog unmounts it and the secret is gone from memory and from the page.
  */
-import { type FormEvent, useId, useState } from "react";
+import { type ChangeEvent, useState } from "react";
 import { ApiError, accountPath, api } from "../api";
 import { useAccount } from "../session";
 import type { IssuedKey, Key } from "../types";
-import { Button, InlineError, TextField } from "../ui/controls";
-import { Dialog, ShownOnceDialog } from "../ui/dialog";
+import { InlineError, TextField } from "../ui/controls";
+import { ConfirmDialog, FormDialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { RolePicker } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
@@ -32,14 +32,45 @@ function splitNameError(error: unknown): { nameError: string | undefined; otherE
   return { nameError: undefined, otherError: error };
 }
 
+/**
+ * The name field and submit of a dialog that saves a key name: the name is checked here first (its
+ * error shows once the user has tried to submit), then the action runs; a server error about the name
+ * goes under the field, and clears as the user edits it.
+ */
+function useNameForm(
+  name: string,
+  setName: (name: string) => void,
+  action: { run: () => Promise<unknown>; error: unknown; clearError: () => void },
+) {
+  const [checked, setChecked] = useState(false);
+  const { nameError, otherError } = splitNameError(action.error);
+  return {
+    otherError,
+    submit: () => {
+      setChecked(true);
+      if (!checkName(name)) void action.run();
+    },
+    field: {
+      label: "Name",
+      value: name,
+      maxLength: NAME_MAX + 20,
+      autoComplete: "off",
+      required: true,
+      error: (checked ? checkName(name) : undefined) ?? nameError,
+      onChange: (event: ChangeEvent<HTMLInputElement>) => {
+        setName(event.target.value);
+        if (nameError) action.clearError();
+      },
+    },
+  };
+}
+
 export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDone: () => void }) {
   const { account } = useAccount();
   const toast = useToast();
-  const formId = useId();
   const [name, setName] = useState("");
   const [roles, setRoles] = useState<number[]>([]);
   const [delivery, setDelivery] = useState<Delivery>("inline");
-  const [checked, setChecked] = useState(false);
   const [issued, setIssued] = useState<IssuedKey>();
   const create = useAction(async () => {
     const result = await api.post<IssuedKey>(accountPath(account, "keys"), {
@@ -51,15 +82,7 @@ export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDon
     toast(`Key “${result.key.name}” generated`);
     onDone();
   });
-  const clientError = checked ? checkName(name) : undefined;
-  const { nameError, otherError } = splitNameError(create.error);
-
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setChecked(true);
-    if (checkName(name)) return;
-    void create.run();
-  };
+  const form = useNameForm(name, setName, create);
 
   if (issued)
     return (
@@ -72,39 +95,22 @@ export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDon
     );
 
   return (
-    <Dialog
+    <FormDialog
       title="Generate key"
-      open
       size="wide"
+      submitLabel="Generate key"
+      busy={create.busy}
+      onSubmit={form.submit}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" type="submit" form={formId} busy={create.busy}>
-            Generate key
-          </Button>
-        </>
-      }
     >
-      <form id={formId} onSubmit={submit} noValidate>
-        <TextField
-          label="Name"
-          hint="What the integration is, e.g. “ERP sync”. Unique in the account; up to 100 characters."
-          value={name}
-          maxLength={NAME_MAX + 20}
-          autoComplete="off"
-          required
-          error={clientError ?? nameError}
-          onChange={(event) => {
-            setName(event.target.value);
-            if (nameError) create.clearError();
-          }}
-        />
-        <RolePicker legend="Roles" selected={roles} onChange={setRoles} />
-        <DeliveryChoice value={delivery} onChange={setDelivery} />
-        <InlineError error={otherError} />
-      </form>
-    </Dialog>
+      <TextField
+        {...form.field}
+        hint="What the integration is, e.g. “ERP sync”. Unique in the account; up to 100 characters."
+      />
+      <RolePicker legend="Roles" selected={roles} onChange={setRoles} />
+      <DeliveryChoice value={delivery} onChange={setDelivery} />
+      <InlineError error={form.otherError} />
+    </FormDialog>
   );
 }
 
@@ -119,10 +125,8 @@ export function EditDialog({
 }) {
   const { account } = useAccount();
   const toast = useToast();
-  const formId = useId();
   const [name, setName] = useState(apiKey.name);
   const [roles, setRoles] = useState<number[]>(() => apiKey.roles.map((role) => role.id));
-  const [checked, setChecked] = useState(false);
   const save = useAction(async () => {
     const path = accountPath(account, "keys", apiKey.appKey);
     const renamed = name.trim() !== apiKey.name;
@@ -140,49 +144,22 @@ export function EditDialog({
     toast(renamed || rolesChanged ? `Key “${name.trim()}” updated` : "Nothing changed");
     onClose();
   });
-  const clientError = checked ? checkName(name) : undefined;
-  const { nameError, otherError } = splitNameError(save.error);
-
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setChecked(true);
-    if (checkName(name)) return;
-    void save.run();
-  };
+  const form = useNameForm(name, setName, save);
 
   return (
-    <Dialog
+    <FormDialog
       title={`Edit “${apiKey.name}”`}
-      open
       size="wide"
+      submitLabel="Save"
+      busy={save.busy}
+      onSubmit={form.submit}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" type="submit" form={formId} busy={save.busy}>
-            Save
-          </Button>
-        </>
-      }
     >
-      <form id={formId} onSubmit={submit} noValidate>
-        <p className="muted mono">{apiKey.appKey}</p>
-        <TextField
-          label="Name"
-          value={name}
-          maxLength={NAME_MAX + 20}
-          autoComplete="off"
-          required
-          error={clientError ?? nameError}
-          onChange={(event) => {
-            setName(event.target.value);
-            if (nameError) save.clearError();
-          }}
-        />
-        <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={apiKey.roles} />
-        <InlineError error={otherError} />
-      </form>
-    </Dialog>
+      <p className="muted mono">{apiKey.appKey}</p>
+      <TextField {...form.field} />
+      <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={apiKey.roles} />
+      <InlineError error={form.otherError} />
+    </FormDialog>
   );
 }
 
@@ -223,18 +200,13 @@ export function RenewDialog({
     );
 
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Renew the token of “${apiKey.name}”`}
-      open
+      variant="primary"
+      confirmLabel="Renew token"
+      busy={renew.busy}
+      onConfirm={() => void renew.run()}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" busy={renew.busy} onClick={() => void renew.run()}>
-            Renew token
-          </Button>
-        </>
-      }
     >
       <RadioGroup
         legend="The old token"
@@ -256,6 +228,6 @@ export function RenewDialog({
       />
       <DeliveryChoice value={delivery} onChange={setDelivery} />
       <InlineError error={renew.error} />
-    </Dialog>
+    </ConfirmDialog>
   );
 }

@@ -1,10 +1,10 @@
 /** Creating and editing a custom role (name + resources), and viewing a predefined one. */
-import { type FormEvent, useId, useState } from "react";
+import { useState } from "react";
 import { ApiError, accountPath, api } from "../api";
 import { useAccount } from "../session";
 import type { Resource, Role } from "../types";
 import { Badge, Button, InlineError, TextField } from "../ui/controls";
-import { Dialog } from "../ui/dialog";
+import { Dialog, FormDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { ResourceList, ResourcePicker } from "./resource-picker";
 import { fieldError } from "./roles-users-common";
@@ -24,7 +24,6 @@ export function RoleDialog({
   onSaved: (role: Role) => void;
 }) {
   const { account, resources: held } = useAccount();
-  const formId = useId();
   const [name, setName] = useState(role?.name ?? "");
   const [selected, setSelected] = useState<Set<string>>(() => new Set(role?.resources ?? []));
   const [nameMissing, setNameMissing] = useState(false);
@@ -35,8 +34,7 @@ export function RoleDialog({
       : api.post<Role>(accountPath(account, "roles"), body);
   });
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     if (!name.trim()) {
       setNameMissing(true);
       return;
@@ -56,50 +54,42 @@ export function RoleDialog({
   const notHeld = [...selected].filter((key) => !held.has(key));
 
   return (
-    <Dialog
+    <FormDialog
       title={role ? `Edit role “${role.name}”` : "Create role"}
-      open
       size="wide"
+      submitLabel={role ? "Save role" : "Create role"}
+      busy={save.busy}
+      onSubmit={() => void submit()}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" type="submit" form={formId} busy={save.busy}>
-            {role ? "Save role" : "Create role"}
-          </Button>
-        </>
-      }
     >
-      <form id={formId} onSubmit={(event) => void submit(event)} noValidate>
-        <TextField
-          label="Name"
-          value={name}
-          maxLength={100}
-          required
-          autoComplete="off"
-          error={nameError}
-          hint="Shown wherever roles are picked, e.g. “Orders – support team”."
-          onChange={(event) => {
-            setName(event.target.value);
-            setNameMissing(false);
-          }}
-        />
-        {notHeld.length ? (
-          <p className="warning-box">
-            This role holds {notHeld.join(", ")}, which you do not hold. The server refuses to save it until
-            you remove {notHeld.length === 1 ? "it" : "them"}.
-          </p>
-        ) : null}
-        <ResourcePicker
-          resources={resources}
-          selected={selected}
-          held={held}
-          onChange={setSelected}
-          error={resourceError}
-        />
-        <InlineError error={otherError} />
-      </form>
-    </Dialog>
+      <TextField
+        label="Name"
+        value={name}
+        maxLength={100}
+        required
+        autoComplete="off"
+        error={nameError}
+        hint="Shown wherever roles are picked, e.g. “Orders – support team”."
+        onChange={(event) => {
+          setName(event.target.value);
+          setNameMissing(false);
+        }}
+      />
+      {notHeld.length ? (
+        <p className="warning-box">
+          This role holds {notHeld.join(", ")}, which you do not hold. The server refuses to save it until you
+          remove {notHeld.length === 1 ? "it" : "them"}.
+        </p>
+      ) : null}
+      <ResourcePicker
+        resources={resources}
+        selected={selected}
+        held={held}
+        onChange={setSelected}
+        error={resourceError}
+      />
+      <InlineError error={otherError} />
+    </FormDialog>
   );
 }
 

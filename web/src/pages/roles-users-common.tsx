@@ -1,9 +1,9 @@
 /** Pieces the Roles, Users and Audit log pages share: the no-access explanation, confirmation, field errors. */
-import type { ReactNode } from "react";
+import type { ComponentProps } from "react";
 import { ApiError, describeError } from "../api";
 import { lacking } from "../session";
-import { Button, EmptyState, PageHeader } from "../ui/controls";
-import { Dialog } from "../ui/dialog";
+import { EmptyState, PageHeader } from "../ui/controls";
+import { ConfirmDialog as BaseConfirmDialog } from "../ui/dialog";
 import "./roles-users-common.css";
 
 /** What a page shows to someone lacking its view resource: no call is made that would be refused. */
@@ -33,43 +33,20 @@ export function fieldError(error: unknown, field: string, codes: readonly string
   return match[0].startsWith(`${field}:`) ? text.charAt(0).toUpperCase() + text.slice(1) : error.message;
 }
 
+/** A confirmation whose refusal by the server shows below the question. */
 export function ConfirmDialog({
-  title,
-  confirmLabel,
-  busy,
   error,
-  onConfirm,
-  onClose,
   children,
-}: {
-  title: string;
-  confirmLabel: string;
-  busy: boolean;
-  error: unknown;
-  onConfirm: () => void;
-  onClose: () => void;
-  children: ReactNode;
-}) {
+  ...props
+}: ComponentProps<typeof BaseConfirmDialog> & { error: unknown }) {
   return (
-    <Dialog
-      title={title}
-      open
-      onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="danger" busy={busy} onClick={onConfirm}>
-            {confirmLabel}
-          </Button>
-        </>
-      }
-    >
+    <BaseConfirmDialog {...props}>
       {children}
       {error ? (
         <p className="danger-box" role="alert">
           {describeError(error)}
         </p>
       ) : null}
-    </Dialog>
+    </BaseConfirmDialog>
   );
 }

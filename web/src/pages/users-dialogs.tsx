@@ -2,12 +2,12 @@
  * Adding a user, setting a user's roles and removing one. A password the server generates is shown
  * once, in the dialog that follows the add, and dropped from memory when that dialog closes.
  */
-import { type FormEvent, useId, useState } from "react";
-import { accountPath, api, describeError } from "../api";
+import { useState } from "react";
+import { accountPath, api } from "../api";
 import { useAccount } from "../session";
 import type { User } from "../types";
-import { Button, InlineError, SecretValue, TextField } from "../ui/controls";
-import { Dialog, ShownOnceDialog } from "../ui/dialog";
+import { InlineError, SecretValue, TextField } from "../ui/controls";
+import { FormDialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { RolePicker, USER_HINT } from "../ui/role-picker";
 import { ConfirmDialog, fieldError } from "./roles-users-common";
@@ -16,7 +16,6 @@ const MIN_PASSWORD = 12;
 
 export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdded: (user: User) => void }) {
   const { account } = useAccount();
-  const formId = useId();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [roles, setRoles] = useState<number[]>([]);
@@ -27,8 +26,7 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
     api.post<{ user: User; password?: string }>(accountPath(account, "users"), body),
   );
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
+  const submit = async () => {
     const found: typeof problems = {};
     if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) found.email = "Enter the person's email address";
     if (password && password.length < MIN_PASSWORD)
@@ -59,43 +57,35 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
   const emailError = problems.email ?? fieldError(add.error, "email", ["USER_EXISTS", "USER_ALREADY_MEMBER"]);
   const passwordError = problems.password ?? fieldError(add.error, "password");
   return (
-    <Dialog
+    <FormDialog
       title="Add user"
-      open
       size="wide"
+      submitLabel="Add user"
+      busy={add.busy}
+      onSubmit={() => void submit()}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button variant="primary" type="submit" form={formId} busy={add.busy}>
-            Add user
-          </Button>
-        </>
-      }
     >
-      <form id={formId} onSubmit={(event) => void submit(event)} noValidate>
-        <TextField
-          label="Email"
-          type="email"
-          autoComplete="off"
-          required
-          value={email}
-          error={emailError}
-          onChange={(event) => setEmail(event.target.value)}
-        />
-        <TextField
-          label="Password (optional)"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          error={passwordError}
-          hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs: leave it empty for them.`}
-          onChange={(event) => setPassword(event.target.value)}
-        />
-        <RolePicker legend="Roles" selected={roles} onChange={setRoles} hint={USER_HINT} />
-        <InlineError error={emailError || passwordError ? undefined : add.error} />
-      </form>
-    </Dialog>
+      <TextField
+        label="Email"
+        type="email"
+        autoComplete="off"
+        required
+        value={email}
+        error={emailError}
+        onChange={(event) => setEmail(event.target.value)}
+      />
+      <TextField
+        label="Password (optional)"
+        type="password"
+        autoComplete="new-password"
+        value={password}
+        error={passwordError}
+        hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs: leave it empty for them.`}
+        onChange={(event) => setPassword(event.target.value)}
+      />
+      <RolePicker legend="Roles" selected={roles} onChange={setRoles} hint={USER_HINT} />
+      <InlineError error={emailError || passwordError ? undefined : add.error} />
+    </FormDialog>
   );
 }
 
@@ -118,23 +108,15 @@ export function SetRolesDialog({
     }),
   );
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Roles of ${user.email}`}
-      open
       size="wide"
+      variant="primary"
+      confirmLabel="Save roles"
+      busy={save.busy}
+      error={save.error}
+      onConfirm={() => void save.run().then((saved) => saved && onSaved(saved))}
       onClose={onClose}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button
-            variant="primary"
-            busy={save.busy}
-            onClick={() => void save.run().then((saved) => saved && onSaved(saved))}
-          >
-            Save roles
-          </Button>
-        </>
-      }
     >
       {self ? (
         <p className="warning-box">
@@ -142,12 +124,7 @@ export function SetRolesDialog({
         </p>
       ) : null}
       <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={user.roles} hint={USER_HINT} />
-      {save.error ? (
-        <p className="danger-box" role="alert">
-          {describeError(save.error)}
-        </p>
-      ) : null}
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 

@@ -2,8 +2,8 @@
  * Modal dialogs on the native <dialog> element: the browser traps focus, makes the page behind inert
  * and closes on Escape; focus returns to what opened it.
  */
-import { type ReactNode, useEffect, useId, useRef } from "react";
-import { Button } from "./controls";
+import { type FormEvent, type ReactNode, useEffect, useId, useRef } from "react";
+import { Button, type ButtonProps } from "./controls";
 
 /** Dispatched on document when a modal opens, so that toasts can rise above it. */
 export const DIALOG_OPENED = "latchkey:dialog-opened";
@@ -105,5 +105,91 @@ export function ShownOnceDialog({
     >
       {children}
     </Dialog>
+  );
+}
+
+interface ActionDialogProps {
+  title: string;
+  onClose: () => void;
+  busy: boolean;
+  children: ReactNode;
+  size?: DialogProps["size"];
+  /** Set when the action cannot be taken yet: the button is disabled and says why. */
+  disabledReason?: string | undefined;
+}
+
+/** Cancel, and the one button that does what the dialog is for. */
+function ActionDialog({
+  title,
+  onClose,
+  size = "normal",
+  action,
+  children,
+}: Pick<ActionDialogProps, "title" | "onClose" | "size" | "children"> & { action: ButtonProps }) {
+  return (
+    <Dialog
+      title={title}
+      open
+      size={size}
+      onClose={onClose}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button {...action} />
+        </>
+      }
+    >
+      {children}
+    </Dialog>
+  );
+}
+
+/** A form in a dialog: Cancel, and a primary button that submits it (Enter in a field does too). */
+export function FormDialog({
+  submitLabel,
+  busy,
+  onSubmit,
+  disabledReason,
+  children,
+  ...dialog
+}: ActionDialogProps & { submitLabel: string; onSubmit: () => void }) {
+  const formId = useId();
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    onSubmit();
+  };
+  return (
+    <ActionDialog
+      {...dialog}
+      action={{
+        variant: "primary",
+        type: "submit",
+        form: formId,
+        busy,
+        disabledReason,
+        children: submitLabel,
+      }}
+    >
+      <form id={formId} onSubmit={submit} noValidate>
+        {children}
+      </form>
+    </ActionDialog>
+  );
+}
+
+/** A confirmation, or a dialog whose one action is a button: Cancel, and the button that does it. */
+export function ConfirmDialog({
+  confirmLabel,
+  busy,
+  onConfirm,
+  variant = "danger",
+  disabledReason,
+  ...dialog
+}: ActionDialogProps & { confirmLabel: ReactNode; onConfirm: () => void; variant?: "primary" | "danger" }) {
+  return (
+    <ActionDialog
+      {...dialog}
+      action={{ variant, busy, disabledReason, onClick: onConfirm, children: confirmLabel }}
+    />
   );
 }
