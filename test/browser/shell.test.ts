@@ -58,6 +58,8 @@ describe("the admin shell", () => {
     const { context, page } = await lk.ownerPage();
     await page.goto(`${lk.admin.url}/admin/${lk.admin.owner.account}/audit`);
     await page.getByRole("heading", { name: /audit/i }).waitFor();
+    // Let the page's own loads finish first: one still in flight would meet the 401 before the click.
+    await page.waitForLoadState("networkidle");
     // The server forgets the session (as when it expires); the next call the page makes gets 401.
     await context.clearCookies({ name: "lk_session" });
     await page.getByRole("link", { name: "API keys" }).first().click();
