@@ -49,6 +49,11 @@ export interface KeyState {
   readonly tokenHashes: readonly string[];
   /** The same hashes as 32-byte digests, compared as they are on the hot path. */
   readonly tokenDigests: readonly Buffer[];
+  /**
+   * Whether `presented` (a token's SHA-256 as a binary string) is one of the current tokens'
+   * digests: every digest is compared in constant time, with no early exit and no allocation.
+   */
+  holdsDigest(presented: string): boolean;
   readonly tokenIds: readonly string[];
   /** Role ids the key holds in its own account. */
   readonly ownRoleIds: readonly number[];

@@ -18,6 +18,7 @@
  * No plaintext token is ever held; digests are still compared in constant time by their readers.
  */
 import type { GrantState, KeyState } from "./key-cache.js";
+import { digestMatchesBinary } from "./token-hash.js";
 
 /** Times are stored relative to this, so that they stay small integers for the first ~24 days. */
 const EPOCH = Date.now();
@@ -132,6 +133,14 @@ export class CachedKey implements KeyState {
   get tokenDigests(): readonly Buffer[] {
     const digests = this.digests;
     return Array.isArray(digests) ? digests : [digests as Buffer];
+  }
+
+  holdsDigest(presented: string): boolean {
+    const digests = this.digests;
+    if (!Array.isArray(digests)) return digestMatchesBinary(digests as Buffer, presented);
+    let matched = false;
+    for (const digest of digests) matched = digestMatchesBinary(digest, presented) || matched;
+    return matched;
   }
 
   /** base64url SHA-256 of each current token, derived from the digests. */

@@ -12,7 +12,7 @@
  */
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
-import { digestMatchesBinary, tokenDigestBinary } from "./token-hash.js";
+import { tokenDigestBinary } from "./token-hash.js";
 
 /** Stable outcome codes, in `/v1/verify` responses and in metrics. */
 export type VerifyCode =
@@ -192,8 +192,7 @@ export function createVerifier(deps: VerifierDeps) {
   function holdsToken(state: KeyState, appToken: string | null, claims: JwtClaims | null): boolean {
     let matched = false;
     if (appToken !== null) {
-      const presented = tokenDigestBinary(appToken);
-      for (const digest of state.tokenDigests) matched = digestMatchesBinary(digest, presented) || matched;
+      matched = state.holdsDigest(tokenDigestBinary(appToken));
     } else if (claims && deps.jwt) {
       for (const hash of state.tokenHashes)
         matched = deps.jwt.fingerprint(hash) === claims.fingerprint || matched;

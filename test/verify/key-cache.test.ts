@@ -104,6 +104,13 @@ describe("key-state cache", () => {
     expect(one.tokenIds).toEqual(["token-1"]);
     expect(two.tokenHashes).toEqual([hash("secret-2a"), hash("secret-2b")]);
     expect(two.tokenIds).toEqual(["token-2a", "token-2b"]);
+    const binary = (token: string) => createHash("sha256").update(token).digest("latin1");
+    expect(one.holdsDigest(binary("secret-1"))).toBe(true);
+    expect(one.holdsDigest(binary("secret-2a"))).toBe(false);
+    expect(two.holdsDigest(binary("secret-2a"))).toBe(true);
+    expect(two.holdsDigest(binary("secret-2b"))).toBe(true);
+    expect(two.holdsDigest(binary("secret-1"))).toBe(false);
+    expect(two.holdsDigest("")).toBe(false);
     expect(one).toMatchObject({
       missing: false,
       keyId: key(1).id,
