@@ -4,7 +4,7 @@
  */
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import { ApiError, api, onSessionExpired } from "./api";
-import type { Me } from "./types";
+import type { Me, RoleRef } from "./types";
 
 export type SignedOutReason = "expired" | "signed-out" | "unreachable";
 
@@ -88,6 +88,8 @@ export interface AccountAccess {
   me: Me;
   account: string;
   resources: ReadonlySet<string>;
+  /** The signed-in user's own roles in this account. */
+  roles: readonly RoleRef[];
   can(resource: string): boolean;
 }
 
@@ -95,8 +97,9 @@ const AccountContext = createContext<AccountAccess | null>(null);
 
 export function AccountProvider({ me, account, children }: { me: Me; account: string; children: ReactNode }) {
   const value = useMemo<AccountAccess>(() => {
-    const resources = new Set(me.accounts.find((entry) => entry.account === account)?.resources ?? []);
-    return { me, account, resources, can: (resource) => resources.has(resource) };
+    const access = me.accounts.find((entry) => entry.account === account);
+    const resources = new Set(access?.resources ?? []);
+    return { me, account, resources, roles: access?.roles ?? [], can: (resource) => resources.has(resource) };
   }, [me, account]);
   return <AccountContext.Provider value={value}>{children}</AccountContext.Provider>;
 }

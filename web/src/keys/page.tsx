@@ -4,6 +4,7 @@ import { accountPath, withQuery } from "../api";
 import { adminPath, Link } from "../router";
 import { lacking, useAccount } from "../session";
 import { EmptyState, PageHeader } from "../ui/controls";
+import { download } from "../ui/download";
 import { Menu } from "../ui/menu";
 
 export type KeysTab = "generated" | "external" | "settings";
@@ -13,15 +14,6 @@ const TABS: { tab: KeysTab; label: string; path: string[] }[] = [
   { tab: "external", label: "External", path: ["keys", "external"] },
   { tab: "settings", label: "Settings", path: ["keys", "settings"] },
 ];
-
-export function download(href: string): void {
-  const link = document.createElement("a");
-  link.href = href;
-  link.download = "";
-  document.body.append(link);
-  link.click();
-  link.remove();
-}
 
 export function KeysPage({ tab, children }: { tab: KeysTab; children: ReactNode }) {
   const { account, can } = useAccount();

@@ -4,11 +4,11 @@
  */
 import { useState } from "react";
 import { accountPath, api, withQuery } from "../api";
-import { download } from "../keys/page";
 import { useLocation } from "../router";
 import { useAccount } from "../session";
 import type { AuditEvent, AuditPage as Page } from "../types";
 import { Button, EmptyState, ErrorMessage, InlineError, Loading, PageHeader } from "../ui/controls";
+import { download } from "../ui/download";
 import { plural } from "../ui/format";
 import { useAction, useLoad } from "../ui/hooks";
 import { Menu } from "../ui/menu";

@@ -21,12 +21,10 @@ export interface RoleOption {
 }
 
 export function useRoleOptions() {
-  const { account, me, resources, can } = useAccount();
+  const { account, roles, resources, can } = useAccount();
   return useLoad(async (): Promise<{ options: RoleOption[]; limited: boolean }> => {
     const own = () => ({
-      options: (me.accounts.find((entry) => entry.account === account)?.roles ?? []).map(
-        (role): RoleOption => ({ id: role.id, name: role.name, type: "own", products: [] }),
-      ),
+      options: roles.map((role): RoleOption => ({ id: role.id, name: role.name, type: "own", products: [] })),
       limited: true,
     });
     if (!can("ViewAdminUsers")) return own();
