@@ -4,6 +4,7 @@ import type { RoleView } from "../../src/core/permissions.js";
 import type { ExternalKeyRecord, KeyRecord, StoreOps } from "../../src/storage/store.js";
 import { createChangeBus } from "../../src/verify/changes.js";
 import { createKeyCache } from "../../src/verify/key-cache.js";
+import { tokenDigestBinary } from "../../src/verify/token-hash.js";
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
 const hash = (token: string) => createHash("sha256").update(token).digest("base64url");
@@ -104,7 +105,7 @@ describe("key-state cache", () => {
     expect(one.tokenIds).toEqual(["token-1"]);
     expect(two.tokenHashes).toEqual([hash("secret-2a"), hash("secret-2b")]);
     expect(two.tokenIds).toEqual(["token-2a", "token-2b"]);
-    const binary = (token: string) => createHash("sha256").update(token).digest("latin1");
+    const binary = tokenDigestBinary;
     expect(one.holdsDigest(binary("secret-1"))).toBe(true);
     expect(one.holdsDigest(binary("secret-2a"))).toBe(false);
     expect(two.holdsDigest(binary("secret-2a"))).toBe(true);
