@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { parseAddressBlock } from "./core/addresses.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -40,6 +41,8 @@ export interface Config {
   readonly rateLimitWindowSeconds: number;
   /** Whether webhooks may go to loopback, private, link-local and other non-public addresses. */
   readonly webhookAllowPrivate: boolean;
+  /** Address blocks (CIDR) of callers whose `clientIp` on POST /v1/verify is believed; none by default. */
+  readonly verifyTrustedProxies: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -133,8 +136,27 @@ function publicUrl(raw: string): string | Bad {
   return url.href.replace(/\/+$/, "");
 }
 
+/**
+ * The one rule for LATCHKEY_SECRET, from the environment or from DATA_DIR/secret: why `raw` is
+ * refused, or undefined. Only the length is ever echoed.
+ */
+export function secretProblem(raw: string): string | undefined {
+  return raw.length >= 32 ? undefined : `must be at least 32 characters, got ${raw.length}`;
+}
+
 function secret(raw: string): string | Bad {
-  return raw.length >= 32 ? raw : new Bad(`must be at least 32 characters, got ${raw.length}`);
+  const problem = secretProblem(raw);
+  return problem === undefined ? raw : new Bad(problem);
+}
+
+/** "10.0.0.0/8, fd00::/8, 192.0.2.7": comma- or space-separated addresses and CIDR blocks. */
+function addressBlocks(raw: string): string[] | Bad {
+  const entries = raw.split(/[\s,]+/).filter((entry) => entry !== "");
+  const bad = entries.filter((entry) => parseAddressBlock(entry) === undefined);
+  if (bad.length === 0) return entries;
+  return new Bad(
+    `must be IP addresses or CIDR blocks (10.0.0.0/8, fd00::/8) separated by commas, got ${bad.map(got).join(", ")}`,
+  );
 }
 
 function logLevel(raw: string): LogLevel | Bad {
@@ -185,6 +207,7 @@ const shape = {
   RATE_LIMIT_FAILURES: setting(() => 30, integer(0, 1_000_000)),
   RATE_LIMIT_WINDOW: setting(() => 60, duration(1, 86400)),
   WEBHOOK_ALLOW_PRIVATE: setting(() => false, boolean),
+  VERIFY_TRUSTED_PROXIES: setting((): string[] => [], addressBlocks),
 };
 
 type EnvName = keyof typeof shape;
@@ -217,6 +240,7 @@ const schema = z
       rateLimitFailures: env.RATE_LIMIT_FAILURES,
       rateLimitWindowSeconds: env.RATE_LIMIT_WINDOW,
       webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
+      verifyTrustedProxies: env.VERIFY_TRUSTED_PROXIES,
     }),
   );
 
@@ -295,7 +319,7 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   RATE_LIMIT_FAILURES: {
     default: "30",
     description:
-      "Failed authentications (sign-ins, appKey/appToken) allowed per window and client address before it gets 429; `0` turns limiting off.",
+      "Failed authentications (sign-ins, appKey/appToken, JWTs) allowed per window and client address (sign-ins also per email) before the address gets 429; a blocked address is still served for valid tokens, never for sign-ins (see Rate limits). `0` turns limiting off.",
   },
   RATE_LIMIT_WINDOW: {
     default: "60",
@@ -305,6 +329,11 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
     default: "false",
     description:
       "`true`/`1`: webhooks may go to loopback, private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10), CGNAT and other non-public addresses. Off, so an account admin cannot make the server call cloud metadata, its own ports or your internal network; turn on only for receivers inside your network.",
+  },
+  VERIFY_TRUSTED_PROXIES: {
+    default: "(unset: none)",
+    description:
+      "Comma-separated IP addresses and CIDR blocks (`10.0.0.0/8, fd00::/8`) of services allowed to send `clientIp` to `POST /v1/verify`: the end client's address, then counted by the failure limiter instead of the service's. From any other caller `clientIp` is refused (400 `CLIENT_IP_NOT_TRUSTED`). The caller's address is the one `TRUST_PROXY` gives.",
   },
 };
 

@@ -17,18 +17,34 @@ import { resolveSecret } from "./secret.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createServices, type ServiceExtras, type Services } from "./services/index.js";
 import { REVOKE_RATE } from "./services/revoke.js";
-import { openStore } from "./storage/open.js";
+import { type LooseFile, openStore } from "./storage/open.js";
 import type { Store } from "./storage/store.js";
 import { startFanout } from "./verify/change-fanout.js";
 import { createChangeBus } from "./verify/changes.js";
-import { connectLimiterRedis, createFailureLimiter } from "./verify/rate-limit.js";
+import { connectLimiterRedis, createEmailLimiter, createFailureLimiter } from "./verify/rate-limit.js";
 
-export async function openConfiguredStore(config: Config): Promise<Store> {
+/** Opens and migrates the database; `logger` hears of SQLite files found readable by others. */
+export async function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
   const store = config.databaseUrl
     ? await openStore({ kind: "postgres", url: config.databaseUrl })
-    : await openStore({ kind: "sqlite", file: join(config.dataDir, "latchkey.db") });
+    : await openStore({
+        kind: "sqlite",
+        file: join(config.dataDir, "latchkey.db"),
+        onLooseFiles: (files) => {
+          if (logger) reportLooseFiles(logger, files);
+        },
+      });
   await store.migrate();
   return store;
+}
+
+function reportLooseFiles(logger: Logger, files: LooseFile[]): void {
+  const tightened = files.filter((f) => f.tightened);
+  const refused = files.filter((f) => !f.tightened);
+  if (tightened.length > 0)
+    logger.warn({ files: tightened }, "database files were open to other users: tightened to 0600");
+  if (refused.length > 0)
+    logger.warn({ files: refused }, "database files are open to other users and not ours to chmod");
 }
 
 export async function buildServices(
@@ -67,13 +83,11 @@ async function servingExtras(config: Config, logger: Logger) {
       logger.warn({ err: error }, "rate-limit counters: Redis unavailable, counting in this process"),
     onRedisRecovered: () => logger.info("rate-limit counters: Redis answers again"),
   };
+  const failures = { limit: config.rateLimitFailures, windowSeconds: config.rateLimitWindowSeconds };
   const extras: ServiceExtras = {
-    limiter: createFailureLimiter({
-      ...shared,
-      limit: config.rateLimitFailures,
-      windowSeconds: config.rateLimitWindowSeconds,
-      prefix: "latchkey:auth-failures:",
-    }),
+    limiter: createFailureLimiter({ ...shared, ...failures, prefix: "latchkey:auth-failures:" }),
+    blockedLookups: createFailureLimiter({ clock, ...failures }),
+    signInLimiter: createEmailLimiter({ ...shared, ...failures, prefix: "latchkey:sign-in-failures:" }),
     revokeLimiter: createFailureLimiter({ ...shared, ...REVOKE_RATE, prefix: "latchkey:leak-reports:" }),
     metrics: createMetrics({ clock }),
     smtpUrl: config.smtpUrl,
@@ -84,6 +98,25 @@ async function servingExtras(config: Config, logger: Logger) {
   return { extras, close };
 }
 
+/**
+ * Builds the services and makes the start-up checks that need them; on a failure, releases what
+ * was opened so that the process can exit with the error.
+ */
+async function prepareServing(config: Config, logger: Logger, store: Store) {
+  let serving: Awaited<ReturnType<typeof servingExtras>> | undefined;
+  try {
+    serving = await servingExtras(config, logger);
+    const services = await buildServices(config, store, serving.extras);
+    // A wrong LATCHKEY_SECRET stops the start here, not every app-token login later with a 500.
+    await services.jwt.checkSecret();
+    return { serving, services };
+  } catch (error) {
+    await serving?.close();
+    await store.close();
+    throw error;
+  }
+}
+
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
@@ -91,14 +124,14 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
-  const store = await openConfiguredStore(config);
-  const serving = await servingExtras(config, logger);
-  const services = await buildServices(config, store, serving.extras);
+  const store = await openConfiguredStore(config, logger);
+  const { serving, services } = await prepareServing(config, logger, store);
   const app = createApp({
     services,
     logger,
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
+    verifyTrustedProxies: config.verifyTrustedProxies,
     ready: () => store.ping(),
   });
   // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.

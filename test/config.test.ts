@@ -181,7 +181,7 @@ describe("the result", () => {
     expect(names).toEqual(
       expect.arrayContaining(["PORT", "HOST", "DATA_DIR", "LATCHKEY_SECRET", "SESSION_TTL"]),
     );
-    expect(names).toHaveLength(19);
+    expect(names).toHaveLength(20);
     expect(Object.isFrozen(CONFIG_DOCS)).toBe(true);
   });
 });

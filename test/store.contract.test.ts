@@ -225,6 +225,26 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
     await store.createKey(newKey(a, "Reuse", { token: { ...k.token, id: `t${hex()}` } }));
   });
 
+  it("lists the role ids an account's own generated keys hold there, not external grants", async () => {
+    const [a, b] = [await account(), await account()];
+    expect(await store.ownKeysRoleIds(a)).toEqual([]);
+    const first = newKey(a, "First", { roleIds: [10, 1] });
+    const second = newKey(a, "Second", { roleIds: [10, 100001] });
+    const partner = newKey(b, "Partner", { roleIds: [2] });
+    await store.createKey(first);
+    await store.createKey(second);
+    await store.createKey(partner);
+    // B's key added to A with a role there: A's policies cannot deactivate it, so it is not counted.
+    await store.addExternalKey(a, partner.id, T0, `g${hex()}`);
+    await store.setKeyRoles(a, partner.id, [30]);
+    // A's key added to B: its grant in B is B's, not A's.
+    await store.setKeyRoles(b, first.id, [40]);
+    expect(await store.ownKeysRoleIds(a)).toEqual([1, 10, 100001]);
+    expect(await store.ownKeysRoleIds(b)).toEqual([2]);
+    await store.deleteKey(a, first.appKey);
+    expect(await store.ownKeysRoleIds(a)).toEqual([10, 100001]);
+  });
+
   it("appends audit events and lists them newest first per account", async () => {
     const [a, b] = [await account(), await account()];
     const first = { ...auditEvent(a, "key.created", { name: "x", n: 1 }), ip: "10.0.0.1", requestId: "r1" };

@@ -1,6 +1,7 @@
 /**
- * Store contract for external keys (a key of one account added to another, with grants there) and
- * for what deleting a key takes with it, on SQLite and real PostgreSQL.
+ * Store contract for external keys (a key of one account added to another, with grants there, an id
+ * of its own and its last use there) and for what deleting a key takes with it, on SQLite and real
+ * PostgreSQL.
  */
 import { describe, expect, it } from "vitest";
 import type { KeyRecord } from "../src/storage/store.js";
@@ -20,16 +21,19 @@ describe.each(["sqlite", "postgres"] as const)("Store external keys on %s", (kin
     const [a, b, c] = [await db.account(), await db.account(), await db.account()];
     const erp = await ownedKey(a, "ERP", [1]);
     const crm = await ownedKey(a, "CRM");
-    await db.store.addExternalKey(b, erp.id, T0 + 5);
-    await db.store.addExternalKey(b, crm.id, T0 + 3);
-    await db.store.addExternalKey(c, erp.id, T0 + 4);
+    const [erpInB, crmInB, erpInC] = [`x${hex()}`, `x${hex()}`, `x${hex()}`];
+    await db.store.addExternalKey(b, erp.id, T0 + 5, erpInB);
+    await db.store.addExternalKey(b, crm.id, T0 + 3, crmInB);
+    await db.store.addExternalKey(c, erp.id, T0 + 4, erpInC);
     await db.store.setKeyRoles(b, erp.id, [7, 3]);
-    expect(await conflictOf(db.store.addExternalKey(b, erp.id, T0 + 9))).toBe("external_key");
+    expect(await conflictOf(db.store.addExternalKey(b, erp.id, T0 + 9, `x${hex()}`))).toBe("external_key");
     expect(await db.store.getExternalKey(b, erp.id)).toEqual({
+      id: erpInB,
       account: b,
       key: erp,
       addedAt: T0 + 5,
       roleIds: [3, 7],
+      lastUsedAt: null,
     });
     expect(await db.store.getExternalKey(a, erp.id)).toBeUndefined();
     expect((await db.store.listExternalKeys(b)).map((e) => [e.key.appKey, e.addedAt, e.roleIds])).toEqual([
@@ -54,12 +58,94 @@ describe.each(["sqlite", "postgres"] as const)("Store external keys on %s", (kin
     expect(await db.store.getKeyRoleIds(a, erp.id)).toEqual([1]);
   });
 
+  it("finds an addition by its own id in its account only, never by the key's id", async () => {
+    const [a, b, c] = [await db.account(), await db.account(), await db.account()];
+    const key = await ownedKey(a, "Found", [1]);
+    const [inB, inC] = [`x${hex()}`, `x${hex()}`];
+    await db.store.addExternalKey(b, key.id, T0, inB);
+    await db.store.addExternalKey(c, key.id, T0 + 1, inC);
+    await db.store.setKeyRoles(b, key.id, [7]);
+    const found = await db.store.findExternalKeyById(b, inB);
+    expect(found).toEqual(await db.store.getExternalKey(b, key.id));
+    expect(found).toMatchObject({ id: inB, account: b, roleIds: [7], addedAt: T0 });
+    expect((await db.store.findExternalKeyById(c, inC))?.roleIds).toEqual([]);
+    // Another account's addition, the key's own id, near misses and NUL find nothing.
+    for (const [account, id] of [
+      [c, inB],
+      [a, inB],
+      [b, inC],
+      [b, key.id],
+      [b, inB.toUpperCase()],
+      [b, ` ${inB}`],
+      [b, `${inB}\u0000`],
+    ] as const) {
+      expect(await db.store.findExternalKeyById(account, id), `${account} ${id}`).toBeUndefined();
+    }
+    expect(await db.store.getExternalKey(b, `${key.id}\u0000`)).toBeUndefined();
+    // The id names one addition: reusing it fails (not as the "already added" conflict).
+    const other = await ownedKey(a, "Other");
+    const reused = await db.store.addExternalKey(c, other.id, T0, inB).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(reused).toBeInstanceOf(Error);
+    expect(reused).not.toBeInstanceOf(StoreConflict);
+    expect(await db.store.removeExternalKey(b, key.id)).toBe(true);
+    expect(await db.store.findExternalKeyById(b, inB)).toBeUndefined();
+  });
+
+  it("keeps an addition's last use per account, apart from the key's own last use", async () => {
+    const [a, b, c] = [await db.account(), await db.account(), await db.account()];
+    const key = await ownedKey(a, "Used");
+    const spare = await ownedKey(a, "Spare");
+    await db.store.addExternalKey(b, key.id, T0, `x${hex()}`);
+    await db.store.addExternalKey(c, key.id, T0, `x${hex()}`);
+    const lastUsedIn = async (account: string) =>
+      (await db.store.getExternalKey(account, key.id))?.lastUsedAt;
+    // Used in its own account, and in one that never added it: no addition moves.
+    await db.store.recordUsage({
+      counts: [],
+      lastUsed: [{ keyId: key.id, at: T0 + 10 }],
+      resources: [],
+      accounts: [
+        { keyId: key.id, account: a, at: T0 + 10 },
+        { keyId: key.id, account: `acct-${hex()}`, at: T0 + 10 },
+      ],
+    });
+    expect((await db.store.getKeyByAppKey(key.appKey))?.lastUsedAt).toBe(T0 + 10);
+    expect([await lastUsedIn(b), await lastUsedIn(c)]).toEqual([null, null]);
+    // Used in b: only b's addition moves, forward only; a batch without the list changes nothing.
+    await db.store.recordUsage({
+      counts: [],
+      lastUsed: [],
+      resources: [],
+      accounts: [
+        { keyId: key.id, account: b, at: T0 + 20 },
+        { keyId: spare.id, account: b, at: T0 + 20 },
+      ],
+    });
+    await db.store.recordUsage({
+      counts: [],
+      lastUsed: [],
+      resources: [],
+      accounts: [{ keyId: key.id, account: b, at: T0 + 15 }],
+    });
+    await db.store.recordUsage({ counts: [], lastUsed: [], resources: [] });
+    expect([await lastUsedIn(b), await lastUsedIn(c)]).toEqual([T0 + 20, null]);
+    expect((await db.store.listExternalKeys(b)).map((e) => e.lastUsedAt)).toEqual([T0 + 20]);
+    expect((await db.store.getKeyByAppKey(key.appKey))?.lastUsedAt).toBe(T0 + 10);
+    // Removed and added again: the new addition starts unused.
+    await db.store.removeExternalKey(b, key.id);
+    await db.store.addExternalKey(b, key.id, T0 + 30, `x${hex()}`);
+    expect(await lastUsedIn(b)).toBeNull();
+  });
+
   it("lets exactly one of two simultaneous additions of a key win", async () => {
     const [a, b] = [await db.account(), await db.account()];
     const key = await ownedKey(a, "Twice");
     const results = await Promise.allSettled([
-      db.store.addExternalKey(b, key.id, T0),
-      db.store.addExternalKey(b, key.id, T0 + 1),
+      db.store.addExternalKey(b, key.id, T0, `x${hex()}`),
+      db.store.addExternalKey(b, key.id, T0 + 1, `x${hex()}`),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     expect(results.find((r) => r.status === "rejected")?.reason).toEqual(new StoreConflict("external_key"));
@@ -82,7 +168,7 @@ describe.each(["sqlite", "postgres"] as const)("Store external keys on %s", (kin
       revealedAt: null,
     };
     await db.store.createShareLink(link, "sealed");
-    await db.store.addExternalKey(b, key.id, T0);
+    await db.store.addExternalKey(b, key.id, T0, `x${hex()}`);
     await db.store.setKeyRoles(b, key.id, [7]);
     expect(await db.store.markAlert(old.id, "orange", T0)).toBe(true);
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { KeyRecord } from "../src/storage/store.js";
-import { newKey, newToken, T0, useStore } from "./support/store-fixtures.js";
+import { hex, newKey, newToken, T0, useStore } from "./support/store-fixtures.js";
 
 describe.each(["sqlite", "postgres"] as const)("Store findKeyById on %s", (kind) => {
   const db = useStore(kind);
@@ -30,7 +30,7 @@ describe.each(["sqlite", "postgres"] as const)("Store findKeyById on %s", (kind)
     const [a, b] = [await db.account(), await db.account()];
     const key = await ownedKey(a, "Theirs", [1]);
     expect(await db.store.findKeyById(b, key.id)).toBeUndefined();
-    await db.store.addExternalKey(b, key.id, T0);
+    await db.store.addExternalKey(b, key.id, T0, `x${hex()}`);
     await db.store.setKeyRoles(b, key.id, [7]);
     expect(await db.store.findKeyById(b, key.id)).toBeUndefined();
     // Its grants in b are not its own roles.

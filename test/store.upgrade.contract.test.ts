@@ -2,7 +2,7 @@
  * Upgrading a database that holds data from an earlier release, on SQLite and real PostgreSQL: before
  * the key-lifecycle migration its tokens become the keys' current tokens and renewal works on them;
  * before the key-counts migration the counts are filled from the keys already there; settings stored
- * before the settings-revision migration start at revision 1.
+ * before the settings-revision migration start at revision 1; external keys added before 0009 get ids.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -180,6 +180,44 @@ async function checkSettingsRevision(store: Store, account: string) {
   expect(await store.putSettings(account, { renewalPeriodMonths: 6 }, T0)).toBe(3);
 }
 
+/** A key of one account added to two others, the way release 0008 wrote it (no id, no last use there). */
+async function seedAt0008(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  const names = Object.keys(buildMigrations(dialect)).filter((name) => name < "0009");
+  await migrateOnly(db, dialect, names, schema);
+  const accounts = [`acct-${hex()}`, `acct-${hex()}`, `acct-${hex()}`] as const;
+  await db
+    .insertInto("accounts")
+    .values(accounts.map((name) => ({ name, created_at: T0 })))
+    .execute();
+  const [owner, b, c] = accounts;
+  const keyId = `k${hex()}`;
+  const row = { id: keyId, app_key: `appkey-${owner}-ABCDEF`, account: owner, name: "Shared" };
+  const times = { created_at: T0, updated_at: T0, token_created_at: T0, last_used_at: T0 + 5 };
+  await db
+    .insertInto("keys")
+    .values({ ...row, name_lower: "shared", active: 1, ...times })
+    .execute();
+  const additions = [b, c].map((account) => ({ account, key_id: keyId, added_at: T0 }));
+  await db
+    .insertInto("external_keys")
+    .values(additions as Database["external_keys"][])
+    .execute();
+  return { keyId, b, c };
+}
+
+async function checkExternalKeyIds(store: Store, seeded: Awaited<ReturnType<typeof seedAt0008>>) {
+  await store.migrate();
+  const inB = await store.getExternalKey(seeded.b, seeded.keyId);
+  const inC = await store.getExternalKey(seeded.c, seeded.keyId);
+  // Each addition has an id of its own, not the key's, and no use in its account yet.
+  expect(inB?.id).toMatch(/^[0-9a-f-]{36}$/);
+  expect(inC?.id).toMatch(/^[0-9a-f-]{36}$/);
+  expect(new Set([inB?.id, inC?.id, seeded.keyId]).size).toBe(3);
+  expect([inB?.lastUsedAt, inC?.lastUsedAt, inB?.key.lastUsedAt]).toEqual([null, null, T0 + 5]);
+  expect((await store.findExternalKeyById(seeded.b, inB?.id ?? ""))?.key.id).toBe(seeded.keyId);
+  expect(await store.findExternalKeyById(seeded.c, inB?.id ?? "")).toBeUndefined();
+}
+
 describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
   it("keeps existing tokens as the current ones (0002_key_lifecycle)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0001(db, kind, schema), checkUpgrade);
@@ -191,5 +229,9 @@ describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => 
 
   it("starts settings stored before revisions at revision 1 (0008_settings_revision)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0007(db, kind, schema), checkSettingsRevision);
+  });
+
+  it("gives external keys already added an id of their own and no last use (0009_external_key_ids)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0008(db, kind, schema), checkExternalKeyIds);
   });
 });

@@ -16,6 +16,11 @@ function config() {
   return loadConfig(process.env);
 }
 
+/** Warnings of local commands (database files tightened, fan-out trouble): JSON lines on stderr. */
+function warnings() {
+  return createLogger({ level: "warn", destination: process.stderr });
+}
+
 /**
  * The server's modules, loaded only by the local commands that need them: remote commands (most
  * of the CLI) then start in a fraction of the time.
@@ -55,7 +60,7 @@ async function serveCommand(): Promise<void> {
 async function initCommand(out: Output, opts: { account: string; email: string; password?: string }) {
   const { openConfiguredStore, buildServices } = await local();
   const cfg = config();
-  const store = await openConfiguredStore(cfg);
+  const store = await openConfiguredStore(cfg, warnings());
   try {
     const services = await buildServices(cfg, store);
     const password = opts.password ?? process.env.LATCHKEY_INIT_PASSWORD;
@@ -78,7 +83,7 @@ async function initCommand(out: Output, opts: { account: string; email: string; 
 
 async function migrateCommand(out: Output) {
   const { openConfiguredStore } = await local();
-  const store = await openConfiguredStore(config());
+  const store = await openConfiguredStore(config(), warnings());
   await store.close();
   out.result({ migrated: true, database: store.dialect }, () => `Migrations applied (${store.dialect}).`);
 }
@@ -88,7 +93,7 @@ async function startCliFanout(cfg: Config, services: Services) {
   const { startFanout } = await local();
   return startFanout({
     bus: services.deps.changes,
-    logger: createLogger({ level: "warn", destination: process.stderr }),
+    logger: warnings(),
     redisUrl: cfg.redisUrl,
     databaseUrl: cfg.databaseUrl,
   });
@@ -98,7 +103,7 @@ async function startCliFanout(cfg: Config, services: Services) {
 async function alertsRunCommand(out: Output): Promise<number> {
   const { openConfiguredStore, buildServices, createNotifier } = await local();
   const cfg = config();
-  const store = await openConfiguredStore(cfg);
+  const store = await openConfiguredStore(cfg, warnings());
   try {
     const services = await buildServices(cfg, store);
     const notifier = createNotifier({
@@ -121,18 +126,21 @@ async function alertsRunCommand(out: Output): Promise<number> {
   }
 }
 
-/** Retires the current JWT signing key and makes a new one current; prints the new kid. */
-async function signingKeysRotateCommand(out: Output) {
+/**
+ * Retires the current JWT signing key and makes a new one current; prints the new kid. Refused
+ * (exit 1) when LATCHKEY_SECRET does not open the current key, unless told it changed on purpose.
+ */
+async function signingKeysRotateCommand(out: Output, opts: { secretChanged?: boolean }) {
   const { openConfiguredStore, buildServices } = await local();
   const cfg = config();
-  const store = await openConfiguredStore(cfg);
+  const store = await openConfiguredStore(cfg, warnings());
   try {
     const services = await buildServices(cfg, store);
     // Running servers hear of the rotation at once (else on an unknown kid, or within a minute).
     const fanout = await startCliFanout(cfg, services);
     let result: RotationResult;
     try {
-      result = await services.jwt.rotate();
+      result = await services.jwt.rotate({ secretChanged: opts.secretChanged === true });
     } finally {
       await fanout.close();
     }
@@ -155,7 +163,7 @@ async function verifyAuditCommand(out: Output, opts: { account?: string }): Prom
   if (opts.account !== undefined && !/^[a-z][a-z0-9-]{1,39}$/.test(opts.account)) {
     throw new UsageError(`--account: "${opts.account}" is not an account name`);
   }
-  const store = await openConfiguredStore(config());
+  const store = await openConfiguredStore(config(), warnings());
   try {
     const report = await verifyAuditChain(store, opts.account);
     const broken = report.firstBroken;
@@ -231,8 +239,12 @@ export async function run(argv: string[]): Promise<number> {
     .description("JWT signing keys")
     .command("rotate")
     .description("retire the current JWT signing key and make a new one; prints the new kid")
-    .action(() => {
-      pending = signingKeysRotateCommand(out());
+    .option(
+      "--secret-changed",
+      "LATCHKEY_SECRET was changed on purpose: retire the key sealed under the old one without opening it",
+    )
+    .action((opts: { secretChanged?: boolean }) => {
+      pending = signingKeysRotateCommand(out(), opts);
     });
 
   program

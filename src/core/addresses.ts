@@ -10,6 +10,9 @@
  * IPv6 forms that carry an IPv4 address (mapped ::ffff:a.b.c.d, translated ::ffff:0:a.b.c.d, the
  * deprecated compatible ::a.b.c.d, NAT64 64:ff9b::/96 and 6to4 2002::/16) are judged by that IPv4
  * address, since that is where the packets end up.
+ *
+ * The same parsing gives address blocks (CIDR) for settings that trust a network
+ * (VERIFY_TRUSTED_PROXIES): see `parseAddressBlock` and `addressMatcher` below.
  */
 
 export type AddressRange =
@@ -143,4 +146,62 @@ function groupsOf(side: string, mayEndInIPv4: boolean): number[] | undefined {
     groups.push((a << 8) | b, (c << 8) | d);
   }
   return groups;
+}
+
+/**
+ * An address block (CIDR) as 16 bytes and a prefix length. IPv4 blocks are held as their
+ * IPv4-mapped IPv6 form (::ffff:a.b.c.d/96+n), so "10.0.0.0/8" also matches the "::ffff:10.1.2.3"
+ * a dual-stack socket reports for an IPv4 peer.
+ */
+export interface AddressBlock {
+  readonly bytes: readonly number[];
+  readonly bits: number;
+}
+
+/** An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into ::ffff:0:0/96); undefined otherwise. */
+export function addressBytes(text: string): number[] | undefined {
+  const v4 = parseIPv4(text);
+  if (v4) return [...new Array<number>(10).fill(0), 0xff, 0xff, ...v4];
+  return parseIPv6(text);
+}
+
+/** Whether `text` is an IPv4 or IPv6 address (a `%zone` suffix included). */
+export function isIpAddress(text: string): boolean {
+  return addressBytes(text) !== undefined;
+}
+
+const PREFIX_LENGTH = /^(0|[1-9]\d{0,2})$/;
+
+/** "10.0.0.0/8", "fd00::/8", or one address ("192.0.2.7", "::1"); undefined when malformed. */
+export function parseAddressBlock(text: string): AddressBlock | undefined {
+  const slash = text.indexOf("/");
+  const address = slash === -1 ? text : text.slice(0, slash);
+  if (address.includes("%")) return undefined;
+  const bytes = addressBytes(address);
+  if (!bytes) return undefined;
+  const max = parseIPv4(address) ? 32 : 128;
+  if (slash === -1) return { bytes, bits: 128 };
+  const length = text.slice(slash + 1);
+  if (!PREFIX_LENGTH.test(length) || Number(length) > max) return undefined;
+  return { bytes, bits: 128 - max + Number(length) };
+}
+
+/** Whether the address `text` lies in `block`; false when `text` is not an address. */
+export function blockContains(block: AddressBlock, text: string): boolean {
+  const bytes = addressBytes(text);
+  if (!bytes) return false;
+  for (let bit = 0; bit < block.bits; bit += 8) {
+    const width = Math.min(8, block.bits - bit);
+    const mask = (0xff << (8 - width)) & 0xff;
+    const index = bit / 8;
+    if (((bytes[index] ?? 0) & mask) !== ((block.bytes[index] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/** A membership test over blocks given as text (already validated: malformed ones match nothing). */
+export function addressMatcher(blocks: readonly string[]): (address: string | null) => boolean {
+  const parsed = blocks.flatMap((text) => parseAddressBlock(text) ?? []);
+  if (parsed.length === 0) return () => false;
+  return (address) => address !== null && parsed.some((block) => blockContains(block, address));
 }

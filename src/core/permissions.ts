@@ -33,13 +33,31 @@ export function grantResources(grant: Grant, everyResource: readonly string[]): 
 }
 
 /**
- * No escalation (SPEC §1.2): a caller may give a role, or put resources in a custom role, only if
- * it holds every resource involved. Only an Owner-like grant can give an Owner-like role.
+ * What a caller lacks to act on a target: nothing (`ok`), the Owner-like grant (the target holds every
+ * resource, present and future), or some resources, sorted.
  */
+export type Coverage =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly owner: true; readonly lacking: readonly [] }
+  | { readonly ok: false; readonly owner: false; readonly lacking: readonly string[] };
+
+/**
+ * The least-privilege rule (SPEC §1.2), one function for every action: a caller may act on a target
+ * (give or take a role, renew, activate, deactivate, delete or edit a key, an external grant, a user
+ * or a role) only if the caller's grant covers every resource the target holds in that account, or
+ * the role contains. Only an Owner-like grant covers an Owner-like one. A principal acting on itself
+ * is always covered: its grant is the target's.
+ */
+export function covers(caller: Grant, target: Grant): Coverage {
+  if (caller.all) return { ok: true };
+  if (target.all) return { ok: false, owner: true, lacking: [] };
+  const lacking = [...target.resources].filter((key) => !caller.resources.has(key)).sort();
+  return lacking.length === 0 ? { ok: true } : { ok: false, owner: false, lacking };
+}
+
+/** No escalation: giving or taking `role` is acting on what it holds. */
 export function canGive(grant: Grant, role: RoleView): boolean {
-  if (grant.all) return true;
-  if (role.allResources) return false;
-  return role.resources.every((key) => grant.resources.has(key));
+  return covers(grant, grantOf([role])).ok;
 }
 
 /** The first resource the caller lacks among `resources`, if any. */

@@ -64,3 +64,15 @@ export function readSettings(doc: Record<string, unknown> | undefined): AccountS
 export function settingsVersion(stored: { revision: number; updatedAt: number } | undefined): string {
   return stored === undefined ? "0" : `${stored.revision}-${stored.updatedAt}`;
 }
+
+/**
+ * Whether `after` turns on or shortens a deactivation policy. Such a change acts on every generated
+ * key of the account (the notifier will deactivate them), so it needs a caller covering them all.
+ */
+export function tightensPolicies(before: AccountSettings, after: AccountSettings): boolean {
+  const tighter = (was: number | null, now: number | null) => now !== null && (was === null || now < was);
+  return (
+    tighter(before.deactivateUnusedDays, after.deactivateUnusedDays) ||
+    tighter(before.maxTokenAgeDays, after.maxTokenAgeDays)
+  );
+}

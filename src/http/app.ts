@@ -37,6 +37,8 @@ export interface AppOptions {
   logger: Logger;
   publicUrl: string;
   trustProxy: boolean;
+  /** VERIFY_TRUSTED_PROXIES: callers whose `clientIp` on POST /v1/verify is believed (none if absent). */
+  verifyTrustedProxies?: readonly string[];
   /** Resolves when the database answers; /readyz uses it. */
   ready: () => Promise<void>;
 }
@@ -57,6 +59,8 @@ export function createApp(options: AppOptions) {
   });
 
   app.use(requestContext(logger, options.trustProxy));
+  app.use("/v1/*", noStoreByDefault);
+  app.use("/api/*", noStoreByDefault);
   app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, "BODY_TOO_LARGE") }));
   app.use("/v1/*", requireJsonBody);
   app.onError(onError);
@@ -79,7 +83,7 @@ export function createApp(options: AppOptions) {
   roleRoutes(app, secure, services);
   userRoutes(app, secure, services);
   revokeRoutes(app, secure, services);
-  verifyRoutes(app, secure, services);
+  verifyRoutes(app, secure, services, options.verifyTrustedProxies ?? []);
   auditRoutes(app, secure, services);
   vtexRoutes(app, services);
 
@@ -103,7 +107,7 @@ export function createApp(options: AppOptions) {
     },
     servers: [{ url: options.publicUrl }],
   });
-  docsRoutes(app);
+  docsRoutes(app, options.publicUrl);
   adminRoutes(app);
   return app;
 }
@@ -143,6 +147,16 @@ function clientIp(c: Parameters<MiddlewareHandler<AppEnv>>[0], trustProxy: boole
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return clientAddress(c.req.header("x-forwarded-for"), env?.incoming?.socket?.remoteAddress, trustProxy);
 }
+
+/**
+ * API answers are `Cache-Control: no-store` unless their route chose otherwise (only the JWKS does):
+ * many carry a secret (a token, a generated password, a JWT, the CSRF token, webhook secrets), and
+ * one default cannot be forgotten on the next such route the way a per-route header can.
+ */
+const noStoreByDefault: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
+};
 
 /** Bodies on /v1 must be JSON: anything else is a 400 before validation runs. */
 const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {

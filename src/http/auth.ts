@@ -9,6 +9,7 @@
 import type { MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { AppError, fail } from "../core/errors.js";
+import { ACCOUNT_NAME_RULE, isAccountName } from "../core/names.js";
 import { holds } from "../core/permissions.js";
 import type { Principal } from "../services/deps.js";
 import type { RoleDirectory } from "../services/role-directory.js";
@@ -29,6 +30,8 @@ export interface AuthDeps {
   /** Keys and JWTs: cached key state, failed authentications limited per client address, usage counted. */
   verifier: Verifier;
   keyCache: KeyCache;
+  /** Told of a key's allowed call in an account that added it (the verifier counted it in its own). */
+  usage?: { usedIn(keyId: string, account: string): void };
 }
 
 /** The VTEX name under which integrations also send the JWT, as a header or a cookie. */
@@ -143,6 +146,12 @@ export function createGuards(deps: AuthDeps) {
       const caller = await identify(c);
       c.set("caller", caller);
       const account = c.req.param("account") ?? "";
+      // The guard runs before the route's own validation: a malformed name is refused here, before
+      // any lookup (NUL would reach PostgreSQL). A well-formed unknown one is the 403 below.
+      if (!isAccountName(account)) {
+        const errors = [{ path: "account", message: ACCOUNT_NAME_RULE }];
+        fail("VALIDATION_FAILED", `account: ${ACCOUNT_NAME_RULE}`, { errors });
+      }
       const access = await deps.roles.access(deps.store, caller.principal, account);
       if (!holds(access.grant, resource)) {
         // A missing account is a 403 like any other: callers cannot probe which accounts exist.
@@ -152,6 +161,8 @@ export function createGuards(deps: AuthDeps) {
       }
       c.set("grant", access.grant);
       c.set("roles", access.roles);
+      c.set("authority", { actor: caller.actor, grant: access.grant });
+      noteExternalUse(deps, caller, account);
       await next();
     };
   }
@@ -166,3 +177,13 @@ export function createGuards(deps: AuthDeps) {
 }
 
 export type Guards = ReturnType<typeof createGuards>;
+
+/**
+ * A key authenticates in its own account (the verifier counts the use there); allowed in another
+ * account that added it, the call is also that account's last use of the key, which is all that
+ * account is shown of the key's use.
+ */
+export function noteExternalUse(deps: Pick<AuthDeps, "usage">, caller: Caller, account: string): void {
+  const { principal } = caller;
+  if (principal.type === "key" && principal.account !== account) deps.usage?.usedIn(principal.keyId, account);
+}

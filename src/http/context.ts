@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Grant, RoleView } from "../core/permissions.js";
+import type { Authority } from "../services/authority.js";
 import type { Actor, Principal } from "../services/deps.js";
 
 /** What an authenticated request carries from the auth middleware to the handlers. */
@@ -18,6 +19,8 @@ export interface AppEnv {
     /** Set by the resource guard for routes under /v1/accounts/{account}. */
     grant: Grant;
     roles: RoleView[];
+    /** The caller and its grant there, as every use case that acts on a principal or role takes it. */
+    authority: Authority;
   };
 }
 

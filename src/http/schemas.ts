@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../core/names.js";
 
 /** Schemas shared by several route files. Request bodies are strict: unknown fields are a 400. */
 
@@ -24,9 +25,12 @@ export const problemResponses = (...statuses: number[]) =>
 export const AccountParam = z.object({
   account: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,39}$/)
+    .regex(ACCOUNT_NAME, ACCOUNT_NAME_RULE)
     .openapi({ param: { name: "account", in: "path" }, example: "mystore" }),
 });
+
+/** Text matched against stored values: no NUL (PostgreSQL refuses it) nor other control character. */
+export const PlainText = z.string().regex(/^\P{Cc}*$/u, "must not contain control characters");
 
 export const Label = z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters");
 

@@ -88,20 +88,24 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
     };
   }
 
-  /** The store lists external keys in one call (an account adds few); written out page by page all the same. */
+  /**
+   * The store lists external keys in one call (an account adds few); written out page by page all the
+   * same. As in the list (services/external-keys.ts): the addition's own id and the key's last use in
+   * this account, never the owner's key id or its use elsewhere.
+   */
   async function* externalPages(account: string, names: Map<number, string>): Pages {
     const records = await store.listExternalKeys(account);
     for (let start = 0; start < records.length; start += PAGE_SIZE) {
       yield records.slice(start, start + PAGE_SIZE).map(
-        ({ key, addedAt, roleIds }): Row => ({
+        ({ id, key, addedAt, roleIds, lastUsedAt }): Row => ({
           type: "external",
-          id: key.id,
+          id,
           keyName: key.appKey,
           roles: roleList(roleIds, names),
           account: key.account,
           addedDate: iso(addedAt),
           status: key.active ? "active" : "inactive",
-          lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+          lastUsedAt: lastUsedAt === null ? null : iso(lastUsedAt),
         }),
       );
     }

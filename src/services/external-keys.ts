@@ -1,18 +1,30 @@
-import { recordAudit } from "../audit/audit.js";
+import { type AuditWrite, recordAudit } from "../audit/audit.js";
 import { AppError, fail } from "../core/errors.js";
-import { changedRoleIds, type Grant } from "../core/permissions.js";
+import { changedRoleIds } from "../core/permissions.js";
+import { isAppKeyShaped } from "../core/tokens.js";
 import { type ExternalKeyRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
-import { checkGive, type RoleDirectory } from "./role-directory.js";
+import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
+import { type Actor, iso, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+import type { RoleDirectory } from "./role-directory.js";
 
 /**
  * External keys (SPEC §2.2): account B adds a key that account A generated and gives it roles in B.
  * B only ever holds a grant: the credential (tokens, status, renewal) stays A's. Nothing here reads
  * or returns a token; the store hands out hashes only and none of them leaves this file.
+ *
+ * Each account sees only its own side. B sees the appKey, the owner's name, whether the key is
+ * active, and its own facts: the addition's id (never A's internal key id), its roles in B and the
+ * key's last use in B (never its use in A or elsewhere). A's audit log records that its key was
+ * added to or removed from B, naming B and nothing of B's grant.
+ *
+ * Existence: a caller refused anyway (validation, unknown role, escalation) is refused before the
+ * appKey is looked up, and an appKey not of latchkey's shape is unknown without a lookup. A caller
+ * allowed to add learns whether the appKey exists; that is the feature (docs: README, External keys).
  */
 
 export interface ExternalKeyView {
+  /** The addition's own id in this account (VTEX paths find the key by it); not the owner's key id. */
   id: string;
   appKey: string;
   /** The appKey again: VTEX's admin calls the column of external keys "key name". */
@@ -22,8 +34,15 @@ export interface ExternalKeyView {
   /** Roles the key holds in the receiving account. */
   roles: { id: number; name: string }[];
   addedDate: string;
+  /** The owner's switch: the only fact of the credential shown here. */
   status: "active" | "inactive";
+  /** The key's last allowed call in this account; its use elsewhere is not shown. */
   lastUsedAt: string | null;
+}
+
+/** Who appears in the owner's log: the adding account, by name only (never its users, keys or addresses). */
+function accountActor(account: string): Actor {
+  return { ...SYSTEM_ACTOR, id: "account", label: account };
 }
 
 export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory) {
@@ -36,7 +55,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
   function view(record: ExternalKeyRecord, names: Map<number, string>): ExternalKeyView {
     const { key } = record;
     return {
-      id: key.id,
+      id: record.id,
       appKey: key.appKey,
       keyName: key.appKey,
       account: key.account,
@@ -46,15 +65,35 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
       }),
       addedDate: iso(record.addedAt),
       status: key.active ? "active" : "inactive",
-      lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+      lastUsedAt: record.lastUsedAt === null ? null : iso(record.lastUsedAt),
     };
+  }
+
+  /** The addition of `appKey` to `account`, if any; an appKey not of latchkey's shape is not looked up. */
+  async function additionOf(tx: StoreOps, account: string, appKey: string) {
+    if (!isAppKeyShaped(appKey)) return undefined;
+    const key = await tx.getKeyByAppKey(appKey);
+    return key && key.account !== account ? await tx.getExternalKey(account, key.id) : undefined;
   }
 
   /** The key as added to `account`; unknown appKeys and keys never added are the same 404. */
   async function added(tx: StoreOps, account: string, appKey: string): Promise<ExternalKeyRecord> {
-    const key = await tx.getKeyByAppKey(appKey);
-    const record = key && key.account !== account ? await tx.getExternalKey(account, key.id) : undefined;
+    const record = await additionOf(tx, account, appKey);
     return record ?? fail("EXTERNAL_KEY_NOT_ADDED", `Key ${appKey} was not added to account ${account}`);
+  }
+
+  /**
+   * The change in the adding account's log and the fact in the owner's, in one transaction. Written
+   * in account order: each append locks its account's chain head, so two additions crossing between
+   * the same two accounts then wait for each other instead of deadlocking.
+   */
+  async function recordBoth(tx: StoreOps, actor: Actor, here: AuditWrite, owner: AuditWrite) {
+    const writes: [Actor, AuditWrite][] = [
+      [actor, here],
+      [accountActor(here.account), owner],
+    ];
+    writes.sort(([, a], [, b]) => (a.account < b.account ? -1 : 1));
+    for (const [who, event] of writes) await recordAudit(tx, deps, who, event);
   }
 
   async function list(account: string): Promise<ExternalKeyView[]> {
@@ -62,36 +101,70 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     return (await store.listExternalKeys(account)).map((record) => view(record, names));
   }
 
+  /** By the addition's id or by appKey (VTEX paths); undefined when not added to `account`. */
+  async function find(
+    account: string,
+    ref: { id: string } | { appKey: string },
+  ): Promise<ExternalKeyView | undefined> {
+    const record =
+      "id" in ref
+        ? await store.findExternalKeyById(account, ref.id)
+        : await additionOf(store, account, ref.appKey);
+    return record && view(record, await roleNames(store, account));
+  }
+
+  /** Refuses `authority` acting on the grant unless it covers every resource the grant holds here. */
+  async function checkGrant(tx: StoreOps, authority: Authority, account: string, record: ExternalKeyRecord) {
+    const held = await roles.existing(tx, account, record.roleIds);
+    checkTarget(authority.grant, held, `external key ${record.key.appKey}`);
+  }
+
   async function add(
-    actor: Actor,
-    grant: Grant,
+    authority: Authority,
     account: string,
     input: { appKey: string; roles?: number[] | undefined },
   ): Promise<ExternalKeyView> {
+    const { actor, grant } = authority;
     try {
-      const work = store.transaction(async (tx) => {
-        const key = await tx.getKeyByAppKey(input.appKey);
-        if (!key) fail("EXTERNAL_KEY_NOT_FOUND", `No key ${input.appKey} exists`);
-        if (key.account === account) {
-          fail("EXTERNAL_KEY_OWN", `${input.appKey} is a key of ${account}: give it roles under /keys`);
-        }
-        if (await tx.getExternalKey(account, key.id)) {
-          fail("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
-        }
-        const given = await roles.resolve(tx, account, input.roles ?? []);
-        checkGive(grant, given);
-        const roleIds = given.map((role) => role.id);
-        await tx.addExternalKey(account, key.id, clock.now());
-        await tx.setKeyRoles(account, key.id, roleIds);
-        await recordAudit(tx, deps, actor, {
-          account,
-          action: "external_key.added",
-          target: { type: "external_key", id: key.appKey },
-          data: { owner: key.account, after: { roles: roleIds } },
+      const work = () =>
+        store.transaction(async (tx) => {
+          // The roles are checked before the appKey is looked up: a caller refused anyway learns
+          // nothing about which appKeys exist.
+          const given = await roles.resolve(tx, account, input.roles ?? []);
+          checkGive(grant, given);
+          // Not of an appKey's shape: unknown, with the same answer as a well-formed unknown one.
+          const key = isAppKeyShaped(input.appKey) ? await tx.getKeyByAppKey(input.appKey) : undefined;
+          if (!key) fail("EXTERNAL_KEY_NOT_FOUND", `No key ${input.appKey} exists`);
+          if (key.account === account) {
+            fail("EXTERNAL_KEY_OWN", `${input.appKey} is a key of ${account}: give it roles under /keys`);
+          }
+          if (await tx.getExternalKey(account, key.id)) {
+            fail("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
+          }
+          const roleIds = given.map((role) => role.id);
+          await tx.addExternalKey(account, key.id, clock.now(), deps.newId());
+          await tx.setKeyRoles(account, key.id, roleIds);
+          await recordBoth(
+            tx,
+            actor,
+            {
+              account,
+              action: "external_key.added",
+              target: { type: "external_key", id: key.appKey },
+              data: { owner: key.account, after: { roles: roleIds } },
+            },
+            {
+              account: key.account,
+              action: "key.added_elsewhere",
+              target: { type: "key", id: key.appKey },
+              data: { account },
+            },
+          );
+          return view(await added(tx, account, key.appKey), await roleNames(tx, account));
         });
-        return view(await added(tx, account, key.appKey), await roleNames(tx, account));
-      });
-      return await publishAfter(deps.changes, { kind: "key", appKey: input.appKey }, work);
+      return await auditRefusals(deps, authority, account, { action: "external_key.added" }, () =>
+        publishAfter(deps.changes, { kind: "key", appKey: input.appKey }, work()),
+      );
     } catch (error) {
       if (error instanceof StoreConflict && error.constraint === "external_key") {
         throw new AppError("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
@@ -101,47 +174,68 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
   }
 
   async function setRoles(
-    actor: Actor,
-    grant: Grant,
+    authority: Authority,
     account: string,
     appKey: string,
     roleIds: number[] | ((current: readonly number[]) => number[]),
   ): Promise<ExternalKeyView> {
-    const work = store.transaction(async (tx) => {
-      // Locked before the read: a function of the current roles then composes with a concurrent change.
-      await tx.lockGrants(account);
-      const before = await added(tx, account, appKey);
-      const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
-      const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
-      checkGive(grant, await roles.existing(tx, account, changedRoleIds(before.roleIds, after)));
-      await tx.setKeyRoles(account, before.key.id, after);
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "external_key.roles_set",
-        target: { type: "external_key", id: appKey },
-        data: { owner: before.key.account, before: { roles: before.roleIds }, after: { roles: after } },
+    const { actor, grant } = authority;
+    const target = { type: "external_key", id: appKey } as const;
+    const work = () =>
+      store.transaction(async (tx) => {
+        // Locked before the read: a function of the current roles then composes with a concurrent change.
+        await tx.lockGrants(account);
+        const before = await added(tx, account, appKey);
+        await checkGrant(tx, authority, account, before);
+        const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
+        const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
+        checkGive(grant, await roles.existing(tx, account, changedRoleIds(before.roleIds, after)));
+        await tx.setKeyRoles(account, before.key.id, after);
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "external_key.roles_set",
+          target: { type: "external_key", id: appKey },
+          data: { owner: before.key.account, before: { roles: before.roleIds }, after: { roles: after } },
+        });
+        return view({ ...before, roleIds: after }, await roleNames(tx, account));
       });
-      return view({ ...before, roleIds: after }, await roleNames(tx, account));
-    });
-    return publishAfter(deps.changes, { kind: "key", appKey }, work);
+    return auditRefusals(deps, authority, account, { action: "external_key.roles_set", target }, () =>
+      publishAfter(deps.changes, { kind: "key", appKey }, work()),
+    );
   }
 
-  /** Like deleting a generated key, removal needs EditApiKeys only: it takes a grant away, never gives. */
-  async function remove(actor: Actor, account: string, appKey: string): Promise<void> {
-    const work = store.transaction(async (tx) => {
-      const before = await added(tx, account, appKey);
-      await tx.removeExternalKey(account, before.key.id);
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "external_key.removed",
-        target: { type: "external_key", id: appKey },
-        data: { owner: before.key.account, before: { roles: before.roleIds } },
+  /** Like deleting a generated key: EditApiKeys, and covering every resource the grant holds here. */
+  async function remove(authority: Authority, account: string, appKey: string): Promise<void> {
+    const { actor } = authority;
+    const target = { type: "external_key", id: appKey } as const;
+    const work = () =>
+      store.transaction(async (tx) => {
+        const before = await added(tx, account, appKey);
+        await checkGrant(tx, authority, account, before);
+        await tx.removeExternalKey(account, before.key.id);
+        await recordBoth(
+          tx,
+          actor,
+          {
+            account,
+            action: "external_key.removed",
+            target: { type: "external_key", id: appKey },
+            data: { owner: before.key.account, before: { roles: before.roleIds } },
+          },
+          {
+            account: before.key.account,
+            action: "key.removed_elsewhere",
+            target: { type: "key", id: appKey },
+            data: { account },
+          },
+        );
       });
-    });
-    await publishAfter(deps.changes, { kind: "key", appKey }, work);
+    await auditRefusals(deps, authority, account, { action: "external_key.removed", target }, () =>
+      publishAfter(deps.changes, { kind: "key", appKey }, work()),
+    );
   }
 
-  return { list, add, setRoles, remove };
+  return { list, find, add, setRoles, remove };
 }
 
 export type ExternalKeyService = ReturnType<typeof createExternalKeyService>;

@@ -30,6 +30,13 @@ import { createUserService } from "./users.js";
 export interface ServiceExtras {
   /** Failed authentications per client address (sign-in, appKey/appToken, verify, authorize). */
   limiter?: FailureLimiter;
+  /**
+   * Store lookups of uncached appKeys an address may still cause per window while `limiter` blocks
+   * it (verifier.ts); unbounded unless given. Local to the instance: it protects this instance's I/O.
+   */
+  blockedLookups?: FailureLimiter;
+  /** Failed sign-ins per email (buckets from rate-limit.ts `emailKey`). */
+  signInLimiter?: FailureLimiter;
   /** Every leaked-token report per client address. */
   revokeLimiter?: FailureLimiter;
   metrics?: Metrics;
@@ -43,6 +50,8 @@ export interface ServiceExtras {
 export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number } & ServiceExtras) {
   const roleDirectory = createRoleDirectory(deps);
   const limiter = deps.limiter ?? createFailureLimiter({ limit: 0, windowSeconds: 60, clock: deps.clock });
+  const signInLimiter =
+    deps.signInLimiter ?? createFailureLimiter({ limit: 0, windowSeconds: 60, clock: deps.clock });
   const revokeLimiter = deps.revokeLimiter ?? createFailureLimiter({ ...REVOKE_RATE, clock: deps.clock });
   const metrics = deps.metrics ?? createMetrics({ clock: deps.clock });
   // The verification path: key states cached by appKey, usage counted in memory and written in batches.
@@ -64,6 +73,7 @@ export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number }
     tokenPrefix: deps.tokenPrefix,
     usage,
     limiter,
+    ...(deps.blockedLookups ? { blockedLookups: deps.blockedLookups } : {}),
     metrics,
     jwt: { verify: (token) => jwt.verify(token), fingerprint: tokenFingerprint },
   });
@@ -87,6 +97,7 @@ export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number }
     usage,
     verifier,
     limiter,
+    signInLimiter,
     revokeLimiter,
     metrics,
     revoke: createRevokeService(deps),

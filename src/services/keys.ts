@@ -2,7 +2,7 @@ import { recordAudit } from "../audit/audit.js";
 import { type AlertLevel, alertLevel, alertThreshold } from "../core/alerts.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
-import { changedRoleIds, type Grant } from "../core/permissions.js";
+import { changedRoleIds } from "../core/permissions.js";
 import { readSettings } from "../core/settings.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
 import {
@@ -14,8 +14,9 @@ import {
 } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
 import { hashToken } from "../verify/token-hash.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
-import { checkGive, type RoleDirectory } from "./role-directory.js";
+import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
+import { iso, type ServiceDeps } from "./deps.js";
+import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery } from "./share-links.js";
 
 /**
@@ -121,9 +122,23 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     return key;
   }
 
-  async function create(
-    actor: Actor,
-    grant: Grant,
+  /** Refuses `authority` acting on `key` unless it covers every resource the key holds here. */
+  async function checkKey(tx: StoreOps, authority: Authority, key: KeyRecord): Promise<void> {
+    checkTarget(authority.grant, await roles.existing(tx, key.account, key.roleIds), `key ${key.appKey}`);
+  }
+
+  function create(
+    authority: Authority,
+    account: string,
+    input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
+  ): Promise<{ key: KeyView } & Delivered> {
+    return auditRefusals(deps, authority, account, { action: "key.created" }, () =>
+      createKey(authority, account, input),
+    );
+  }
+
+  async function createKey(
+    { actor, grant }: Authority,
     account: string,
     input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
   ): Promise<{ key: KeyView } & Delivered> {
@@ -205,15 +220,18 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   async function update(
-    actor: Actor,
+    authority: Authority,
     account: string,
     appKey: string,
     patch: { name?: string | undefined; active?: boolean | undefined },
   ): Promise<KeyView> {
+    const { actor } = authority;
     const name = patch.name === undefined ? undefined : labelOrFail(patch.name);
+    const attempted = { action: "key.updated", target: { type: "key", id: appKey } } as const;
     try {
       const work = store.transaction(async (tx) => {
         const before = await owned(tx, account, appKey);
+        await checkKey(tx, authority, before);
         const changes: { name?: string; active?: boolean; updatedAt: number } = { updatedAt: clock.now() };
         if (name !== undefined && name !== before.name) changes.name = name;
         if (patch.active !== undefined && patch.active !== before.active) changes.active = patch.active;
@@ -233,54 +251,67 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         }
         return view(after, await viewContext(tx, account));
       });
-      return await publishAfter(deps.changes, { kind: "key", appKey }, work);
+      return await auditRefusals(deps, authority, account, attempted, () =>
+        publishAfter(deps.changes, { kind: "key", appKey }, work),
+      );
     } catch (error) {
       throw mapConflict(error, name ?? "");
     }
   }
 
   async function setRoles(
-    actor: Actor,
-    grant: Grant,
+    authority: Authority,
     account: string,
     appKey: string,
     roleIds: number[] | ((current: readonly number[]) => number[]),
   ): Promise<KeyView> {
-    const work = store.transaction(async (tx) => {
-      // Locked before the read: a function of the current roles then composes with a concurrent change.
-      await tx.lockGrants(account);
-      const before = await owned(tx, account, appKey);
-      const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
-      const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
-      const changed = await roles.existing(tx, account, changedRoleIds(before.roleIds, after));
-      checkGive(grant, changed);
-      await tx.setKeyRoles(account, before.id, after);
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "key.roles_set",
-        target: { type: "key", id: appKey },
-        data: { before: { roles: before.roleIds }, after: { roles: after } },
+    const { actor, grant } = authority;
+    const attempted = { action: "key.roles_set", target: { type: "key", id: appKey } } as const;
+    const work = () =>
+      store.transaction(async (tx) => {
+        // Locked before the read: a function of the current roles then composes with a concurrent change.
+        await tx.lockGrants(account);
+        const before = await owned(tx, account, appKey);
+        await checkKey(tx, authority, before);
+        const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
+        const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
+        const changed = await roles.existing(tx, account, changedRoleIds(before.roleIds, after));
+        checkGive(grant, changed);
+        await tx.setKeyRoles(account, before.id, after);
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "key.roles_set",
+          target: { type: "key", id: appKey },
+          data: { before: { roles: before.roleIds }, after: { roles: after } },
+        });
+        return view({ ...before, roleIds: after }, await viewContext(tx, account));
       });
-      return view({ ...before, roleIds: after }, await viewContext(tx, account));
-    });
-    return publishAfter(deps.changes, { kind: "key", appKey }, work);
+    return auditRefusals(deps, authority, account, attempted, () =>
+      publishAfter(deps.changes, { kind: "key", appKey }, work()),
+    );
   }
 
-  async function remove(actor: Actor, account: string, appKey: string): Promise<void> {
-    const work = store.transaction(async (tx) => {
-      const before = await owned(tx, account, appKey);
-      await tx.deleteKey(account, appKey);
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "key.deleted",
-        target: { type: "key", id: appKey },
-        data: { before: { name: before.name, active: before.active, roles: before.roleIds } },
+  async function remove(authority: Authority, account: string, appKey: string): Promise<void> {
+    const { actor } = authority;
+    const attempted = { action: "key.deleted", target: { type: "key", id: appKey } } as const;
+    const work = () =>
+      store.transaction(async (tx) => {
+        const before = await owned(tx, account, appKey);
+        await checkKey(tx, authority, before);
+        await tx.deleteKey(account, appKey);
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "key.deleted",
+          target: { type: "key", id: appKey },
+          data: { before: { name: before.name, active: before.active, roles: before.roleIds } },
+        });
       });
-    });
-    await publishAfter(deps.changes, { kind: "key", appKey }, work);
+    await auditRefusals(deps, authority, account, attempted, () =>
+      publishAfter(deps.changes, { kind: "key", appKey }, work()),
+    );
   }
 
-  return { create, get, find, list, update, setRoles, remove };
+  return { create, get, find, list, update, setRoles, remove, checkKey };
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;

@@ -15,6 +15,7 @@ import { generateAppToken } from "../core/tokens.js";
 import { type KeyRecord, type ShareLinkRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
 import { hashToken } from "../verify/token-hash.js";
+import { type Authority, auditRefusals, type TargetRef } from "./authority.js";
 import { type Actor, iso, type ServiceDeps } from "./deps.js";
 import { createKeyService, type KeyView } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
@@ -54,11 +55,25 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
   const keys = createKeyService(deps, roles);
   const deliver = createTokenDelivery(deps);
 
-  /** Only the account's own generated keys: another account's key (external here or not) is 404. */
-  async function owned(tx: StoreOps, account: string, appKey: string): Promise<KeyRecord> {
+  /**
+   * Only the account's own generated keys (another account's key, external here or not, is 404), and
+   * only when the caller covers every resource the key holds: whoever renews a key gets its new token.
+   */
+  async function owned(
+    tx: StoreOps,
+    authority: Authority,
+    account: string,
+    appKey: string,
+  ): Promise<KeyRecord> {
     const key = await tx.getKeyByAppKey(appKey);
     if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
+    await keys.checkKey(tx, authority, key);
     return key;
+  }
+
+  function refusalsOf<T>(authority: Authority, account: string, appKey: string, action: string) {
+    const target: TargetRef = { type: "key", id: appKey };
+    return (work: () => Promise<T>) => auditRefusals(deps, authority, account, { action, target }, work);
   }
 
   function audit(tx: StoreOps, actor: Actor, key: KeyRecord, action: string, data?: Record<string, unknown>) {
@@ -71,39 +86,46 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
    * or a lost race rolls everything back: the key stays exactly as it was.
    */
   async function start(
-    actor: Actor,
+    authority: Authority,
     account: string,
     appKey: string,
     options: RenewalOptions,
   ): Promise<RenewalStarted> {
+    const { actor } = authority;
     const deleteOldToken = options.deleteOldToken ?? "later";
     const delivery = options.delivery ?? "inline";
     const appToken = generateAppToken(deps.random, deps.tokenPrefix);
     try {
-      const work = store.transaction(async (tx) => {
-        const now = clock.now();
-        const key = await owned(tx, account, appKey);
-        const refusal = refuseRenewalStart(key, await tx.latestShareLink(key.id), now);
-        if (refusal) fail(refusal);
-        const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
-        await tx.addPendingToken(key.id, token, now);
-        const target = { account, keyId: key.id, appKey, tokenId: token.id };
-        const result = await deliver(tx, target, appToken, delivery);
-        const [before, pending] = [tokenDates(key.tokens), tokenDates([...key.tokens, token])];
-        await audit(tx, actor, key, "key.renewal_started", {
-          deleteOldToken,
-          delivery,
-          before,
-          after: pending,
+      const work = () =>
+        store.transaction(async (tx) => {
+          const now = clock.now();
+          const key = await owned(tx, authority, account, appKey);
+          const refusal = refuseRenewalStart(key, await tx.latestShareLink(key.id), now);
+          if (refusal) fail(refusal);
+          const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
+          await tx.addPendingToken(key.id, token, now);
+          const target = { account, keyId: key.id, appKey, tokenId: token.id };
+          const result = await deliver(tx, target, appToken, delivery);
+          const [before, pending] = [tokenDates(key.tokens), tokenDates([...key.tokens, token])];
+          await audit(tx, actor, key, "key.renewal_started", {
+            deleteOldToken,
+            delivery,
+            before,
+            after: pending,
+          });
+          if (deleteOldToken === "now") {
+            await tx.dropOldToken(key.id, now);
+            const after = tokenDates([token]);
+            await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken, before: pending, after });
+          }
+          return result;
         });
-        if (deleteOldToken === "now") {
-          await tx.dropOldToken(key.id, now);
-          const after = tokenDates([token]);
-          await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken, before: pending, after });
-        }
-        return result;
-      });
-      const delivered = await publishAfter(deps.changes, { kind: "key", appKey }, work);
+      const delivered = await refusalsOf<Delivered>(
+        authority,
+        account,
+        appKey,
+        "key.renewal_started",
+      )(() => publishAfter(deps.changes, { kind: "key", appKey }, work()));
       return { key: await keys.get(account, appKey), ...delivered };
     } catch (error) {
       if (error instanceof StoreConflict && error.constraint === "renewal_pending") {
@@ -114,28 +136,42 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   /** Removes the old token: only the new one works from now on. */
-  async function complete(actor: Actor, account: string, appKey: string): Promise<KeyView> {
-    const work = store.transaction(async (tx) => {
-      const key = await owned(tx, account, appKey);
-      if (!(await tx.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
-      const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(1)) };
-      await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later", ...dates });
-    });
-    await publishAfter(deps.changes, { kind: "key", appKey }, work);
+  async function complete(authority: Authority, account: string, appKey: string): Promise<KeyView> {
+    const { actor } = authority;
+    const work = () =>
+      store.transaction(async (tx) => {
+        const key = await owned(tx, authority, account, appKey);
+        if (!(await tx.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
+        const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(1)) };
+        await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later", ...dates });
+      });
+    await refusalsOf<void>(
+      authority,
+      account,
+      appKey,
+      "key.renewal_completed",
+    )(() => publishAfter(deps.changes, { kind: "key", appKey }, work()));
     return keys.get(account, appKey);
   }
 
   /** Discards the new token (and any share link of it) while the old one still exists. */
-  async function undo(actor: Actor, account: string, appKey: string): Promise<KeyView> {
-    const work = store.transaction(async (tx) => {
-      const key = await owned(tx, account, appKey);
-      if (!(await tx.dropPendingToken(key.id, clock.now()))) {
-        fail("NO_RENEWAL_PENDING", "Nothing to undo: no renewal is pending, or the old token is gone");
-      }
-      const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(0, 1)) };
-      await audit(tx, actor, key, "key.renewal_undone", dates);
-    });
-    await publishAfter(deps.changes, { kind: "key", appKey }, work);
+  async function undo(authority: Authority, account: string, appKey: string): Promise<KeyView> {
+    const { actor } = authority;
+    const work = () =>
+      store.transaction(async (tx) => {
+        const key = await owned(tx, authority, account, appKey);
+        if (!(await tx.dropPendingToken(key.id, clock.now()))) {
+          fail("NO_RENEWAL_PENDING", "Nothing to undo: no renewal is pending, or the old token is gone");
+        }
+        const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(0, 1)) };
+        await audit(tx, actor, key, "key.renewal_undone", dates);
+      });
+    await refusalsOf<void>(
+      authority,
+      account,
+      appKey,
+      "key.renewal_undone",
+    )(() => publishAfter(deps.changes, { kind: "key", appKey }, work()));
     return keys.get(account, appKey);
   }
 

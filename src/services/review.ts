@@ -107,7 +107,7 @@ export function createReviewService(deps: ServiceDeps, roles: RoleDirectory) {
       if (key.active && key.lastUsedAt === null && createdBefore) {
         findings.push({
           kind: "never_used",
-          detail: `Never used since it was created on ${iso(key.createdAt).slice(0, 10)}`,
+          detail: `Never used since it was ${type === "generated" ? "created" : "added"} on ${iso(key.createdAt).slice(0, 10)}`,
           suggestion: type === "generated" ? "Delete the key" : "Remove the external key",
         });
       } else if (key.active && key.lastUsedAt !== null && key.lastUsedAt < since) {
@@ -153,7 +153,10 @@ export function createReviewService(deps: ServiceDeps, roles: RoleDirectory) {
     }
 
     await forEachKey({ store }, { account }, async (key) => consider(key, "generated", key.roleIds));
-    for (const external of externals) consider(external.key, "external", external.roleIds);
+    // An external key is reviewed as this account knows it: added when it was added here, used when
+    // it was last allowed here. Its owner's creation date and its use elsewhere are not this account's.
+    for (const { key, addedAt, lastUsedAt, roleIds } of externals)
+      consider({ ...key, createdAt: addedAt, lastUsedAt }, "external", roleIds);
     items.sort((a, b) => b.findings.length - a.findings.length || a.appKey.localeCompare(b.appKey));
     return { account, days, generatedAt: iso(now), keysReviewed: reviewed, items };
   }

@@ -1,22 +1,7 @@
 import { fail } from "../core/errors.js";
-import { canGive, type Grant, grantOf, type RoleView } from "../core/permissions.js";
+import { type Grant, grantOf, type RoleView } from "../core/permissions.js";
 import type { StoreOps } from "../storage/store.js";
 import type { Principal, ServiceDeps } from "./deps.js";
-
-/**
- * No escalation (SPEC §1.2): a caller may give or take a role, on a key or a user, only if it holds
- * every resource of that role. `roles` are the roles given or taken; the first one refused fails
- * with ESCALATION_DENIED naming it.
- */
-export function checkGive(grant: Grant, roles: readonly RoleView[]): void {
-  const refused = roles.find((role) => !canGive(grant, role));
-  if (refused) {
-    fail(
-      "ESCALATION_DENIED",
-      `You cannot give or take role ${refused.id} (${refused.name}): it holds resources you lack`,
-    );
-  }
-}
 
 /**
  * Resolves role ids of one account to roles: predefined ones from the catalog, custom ones from

@@ -4,7 +4,8 @@ import { normalizeLabel } from "../core/names.js";
 import { type Grant, missingResource, type RoleView } from "../core/permissions.js";
 import { StoreConflict, type StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
-import type { Actor, ServiceDeps } from "./deps.js";
+import { type Authority, auditRefusals, checkTarget } from "./authority.js";
+import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 /** Roles of an account: predefined (read-only, from the catalog) and custom ones. */
@@ -48,19 +49,34 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     return { name, resources };
   }
 
-  async function customOrFail(tx: StoreOps, account: string, id: number) {
+  /** A custom role the caller may change: it must hold every resource the role holds now. */
+  async function customOrFail(tx: StoreOps, grant: Grant, account: string, id: number) {
     if (catalog.roleById(id)) fail("ROLE_PREDEFINED", `Role ${id} is predefined and cannot be changed`);
-    const role = await tx.getRole(account, id);
-    return role ?? fail("ROLE_NOT_FOUND", `No role ${id} in account ${account}`);
+    const role =
+      (await tx.getRole(account, id)) ?? fail("ROLE_NOT_FOUND", `No role ${id} in account ${account}`);
+    const view: RoleView = {
+      id,
+      name: role.name,
+      predefined: false,
+      allResources: false,
+      resources: role.resources,
+    };
+    checkTarget(grant, [view], `role ${id} (${role.name})`);
+    return role;
   }
 
   async function list(account: string): Promise<RoleDto[]> {
     return (await roles.list(store, account)).map(dto);
   }
 
-  async function create(
-    actor: Actor,
-    grant: Grant,
+  function create(authority: Authority, account: string, input: { name: string; resources: string[] }) {
+    return auditRefusals(deps, authority, account, { action: "role.created" }, async () =>
+      createRole(authority, account, input),
+    );
+  }
+
+  async function createRole(
+    { actor, grant }: Authority,
     account: string,
     input: { name: string; resources: string[] },
   ) {
@@ -81,9 +97,20 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     );
   }
 
-  async function update(
-    actor: Actor,
-    grant: Grant,
+  function update(
+    authority: Authority,
+    account: string,
+    id: number,
+    input: { name: string; resources: string[] },
+  ) {
+    const target = { type: "role", id: String(id) } as const;
+    return auditRefusals(deps, authority, account, { action: "role.updated", target }, async () =>
+      updateRole(authority, account, id, input),
+    );
+  }
+
+  async function updateRole(
+    { actor, grant }: Authority,
     account: string,
     id: number,
     input: { name: string; resources: string[] },
@@ -94,7 +121,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
         deps.changes,
         { kind: "account", account },
         store.transaction(async (tx) => {
-          const before = await customOrFail(tx, account, id);
+          const before = await customOrFail(tx, grant, account, id);
           await tx.updateRole(account, id, { name, resources, updatedAt: clock.now() });
           await recordAudit(tx, deps, actor, {
             account,
@@ -108,28 +135,33 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     );
   }
 
-  async function remove(actor: Actor, account: string, id: number): Promise<void> {
-    const work = store.transaction(async (tx) => {
-      const before = await customOrFail(tx, account, id);
-      const holders = await tx.countRoleHolders(account, id);
-      if (holders > 0) {
-        fail(
-          "ROLE_IN_USE",
-          `Role ${id} is held by ${holders} ${holders === 1 ? "user or key" : "users or keys"}; take it from them first`,
-          {
-            holders,
-          },
-        );
-      }
-      await tx.deleteRole(account, id);
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "role.deleted",
-        target: { type: "role", id: String(id) },
-        data: { before: { name: before.name, resources: before.resources } },
+  async function remove(authority: Authority, account: string, id: number): Promise<void> {
+    const { actor, grant } = authority;
+    const target = { type: "role", id: String(id) } as const;
+    const work = () =>
+      store.transaction(async (tx) => {
+        const before = await customOrFail(tx, grant, account, id);
+        const holders = await tx.countRoleHolders(account, id);
+        if (holders > 0) {
+          fail(
+            "ROLE_IN_USE",
+            `Role ${id} is held by ${holders} ${holders === 1 ? "user or key" : "users or keys"}; take it from them first`,
+            {
+              holders,
+            },
+          );
+        }
+        await tx.deleteRole(account, id);
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "role.deleted",
+          target: { type: "role", id: String(id) },
+          data: { before: { name: before.name, resources: before.resources } },
+        });
       });
-    });
-    await publishAfter(deps.changes, { kind: "account", account }, work);
+    await auditRefusals(deps, authority, account, { action: "role.deleted", target }, () =>
+      publishAfter(deps.changes, { kind: "account", account }, work()),
+    );
   }
 
   return { list, create, update, remove, dto };

@@ -15,12 +15,14 @@ import {
   type RenewalPeriodMonths,
   readSettings,
   settingsVersion,
+  tightensPolicies,
   WEBHOOK_SECRET_PURPOSE,
   type WebhookSetting,
   webhookSecretContext,
 } from "../core/settings.js";
 import { BASE62, randomString } from "../core/tokens.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import { type Authority, auditRefusals, checkTarget } from "./authority.js";
+import { iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createSealer } from "./sealing.js";
 
@@ -75,7 +77,6 @@ export function openWebhookSecret(
 }
 
 export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
-  void roles;
   const { store, clock } = deps;
   const sealer = createSealer(deps.secret, WEBHOOK_SECRET_PURPOSE);
 
@@ -138,42 +139,51 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
    * nothing written or audited. Without it the last write wins.
    */
   async function replace(
-    actor: Actor,
+    authority: Authority,
     account: string,
     input: SettingsInput,
     ifVersion?: readonly string[],
   ): Promise<Versioned<SettingsView & { webhookSecrets: Record<string, string> }>> {
+    const { actor } = authority;
     const emails = normalizeEmails(input.notifications.emails);
     checkLimits(input);
-    return store.transaction(async (tx) => {
-      const stored = await tx.getStoredSettings(account);
-      if (ifVersion !== undefined && !ifVersion.includes(settingsVersion(stored))) settingsChanged();
-      const before = readSettings(stored?.settings);
-      const { webhooks, secrets } = mergeWebhooks(account, before.webhooks, input.notifications.webhooks);
-      const after: AccountSettings = {
-        renewalPeriodMonths: input.renewalPeriodMonths,
-        notifyEmails: emails,
-        webhooks,
-        deactivateUnusedDays: input.policies.deactivateUnusedDays,
-        maxTokenAgeDays: input.policies.maxTokenAgeDays,
-      };
-      const now = clock.now();
-      const doc = { ...after, updatedAt: now };
-      const revision =
-        ifVersion === undefined
-          ? await tx.putSettings(account, doc, now)
-          : ((await tx.putSettingsIfUnchanged(account, doc, now, stored)) ?? settingsChanged());
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "settings.updated",
-        target: { type: "settings", id: "api-keys" },
-        data: { before: auditable(before), after: auditable(after), secretsSet: Object.keys(secrets) },
-      });
-      return {
-        settings: { ...view(after, now), webhookSecrets: secrets },
-        version: settingsVersion({ revision, updatedAt: now }),
-      };
-    });
+    const attempted = { action: "settings.updated", target: { type: "settings", id: "api-keys" } } as const;
+    return auditRefusals(deps, authority, account, attempted, () =>
+      store.transaction(async (tx) => {
+        const stored = await tx.getStoredSettings(account);
+        if (ifVersion !== undefined && !ifVersion.includes(settingsVersion(stored))) settingsChanged();
+        const before = readSettings(stored?.settings);
+        const { webhooks, secrets } = mergeWebhooks(account, before.webhooks, input.notifications.webhooks);
+        const after: AccountSettings = {
+          renewalPeriodMonths: input.renewalPeriodMonths,
+          notifyEmails: emails,
+          webhooks,
+          deactivateUnusedDays: input.policies.deactivateUnusedDays,
+          maxTokenAgeDays: input.policies.maxTokenAgeDays,
+        };
+        if (tightensPolicies(before, after)) {
+          const held = await roles.existing(tx, account, await tx.ownKeysRoleIds(account));
+          const what = "every key of the account (a deactivation policy acts on all of them)";
+          checkTarget(authority.grant, held, what);
+        }
+        const now = clock.now();
+        const doc = { ...after, updatedAt: now };
+        const revision =
+          ifVersion === undefined
+            ? await tx.putSettings(account, doc, now)
+            : ((await tx.putSettingsIfUnchanged(account, doc, now, stored)) ?? settingsChanged());
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "settings.updated",
+          target: { type: "settings", id: "api-keys" },
+          data: { before: auditable(before), after: auditable(after), secretsSet: Object.keys(secrets) },
+        });
+        return {
+          settings: { ...view(after, now), webhookSecrets: secrets },
+          version: settingsVersion({ revision, updatedAt: now }),
+        };
+      }),
+    );
   }
 
   return { read, get, replace };

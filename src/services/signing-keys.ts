@@ -9,6 +9,9 @@
  * Every JWT is checked against the key's current state on every call (`authenticate`): the key must
  * exist, be active and still hold the token the JWT was minted from (its `tfp` fingerprint), so
  * deactivation, deletion and token removal apply at once. Offline verifiers (JWKS) cannot know that.
+ *
+ * A LATCHKEY_SECRET that does not open the current signing key is refused up front (`checkSecret` at
+ * start-up, and by `rotate`), since with it every app-token login would fail.
  */
 import { createPrivateKey, type JsonWebKey } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
@@ -82,6 +85,25 @@ export interface JwtServiceOptions {
 
 class RotationRaced extends Error {}
 
+/** The current signing key does not open with this LATCHKEY_SECRET; the message is the whole story. */
+export class SigningKeySecretError extends Error {
+  constructor() {
+    super(
+      "LATCHKEY_SECRET does not open the signing keys sealed in the database: it is not the secret they were sealed with (restore that secret, or replace the keys with `latchkey signing-keys rotate --secret-changed`)",
+    );
+    this.name = "SigningKeySecretError";
+  }
+}
+
+export interface RotateOptions {
+  /**
+   * LATCHKEY_SECRET was changed on purpose: retire the current key even though it does not open.
+   * Without it, rotating under another secret is refused, as it would leave the instances that
+   * still hold the right secret unable to sign.
+   */
+  secretChanged?: boolean;
+}
+
 export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions = {}) {
   const { store, clock } = deps;
   const sealer = createSealer(deps.secret, SEALING_PURPOSE);
@@ -103,6 +125,20 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
 
   function nextGeneration(rows: readonly SigningKeyRecord[]): number {
     return Math.max(0, ...rows.map((row) => row.generation)) + 1;
+  }
+
+  function opens(row: SigningKeyRecord): boolean {
+    return sealer.open(row.sealedPrivateKey, row.kid) !== undefined;
+  }
+
+  /**
+   * Throws SigningKeySecretError when a current signing key does not open with this secret. Retired
+   * keys only verify (public halves), so they do not count; no key yet is fine: the first is made
+   * under this secret.
+   */
+  async function checkSecret(): Promise<void> {
+    const rows = await store.listSigningKeys();
+    if (rows.some((row) => row.retiredAt === null && !opens(row))) throw new SigningKeySecretError();
   }
 
   function toRingKey(row: SigningKeyRecord): RingKey {
@@ -202,10 +238,15 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
     return { keys: await ring.published() };
   }
 
-  async function rotateOnce(tx: StoreOps, fresh: SigningKeyRecord): Promise<RotationResult> {
+  async function rotateOnce(
+    tx: StoreOps,
+    fresh: SigningKeyRecord,
+    options: RotateOptions,
+  ): Promise<RotationResult> {
     const now = clock.now();
     const rows = await tx.listSigningKeys();
     const current = rows.find((row) => row.retiredAt === null);
+    if (current && !options.secretChanged && !opens(current)) throw new SigningKeySecretError();
     if (current && !(await tx.retireSigningKey(current.kid, now))) throw new RotationRaced();
     const record = { ...fresh, generation: nextGeneration(rows), createdAt: now };
     if (!(await tx.insertSigningKey(record))) throw new RotationRaced();
@@ -233,11 +274,11 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
    * Retires the current signing key and makes a new one current. JWTs signed with the old key keep
    * verifying, and the old key stays in the JWKS, for RETIRED_KEY_RETENTION_MS.
    */
-  async function rotate(): Promise<RotationResult> {
+  async function rotate(options: RotateOptions = {}): Promise<RotationResult> {
     const fresh = await newRecord(0, clock.now());
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await store.transaction((tx) => rotateOnce(tx, fresh));
+        const result = await store.transaction((tx) => rotateOnce(tx, fresh, options));
         deps.changes.publish({ kind: "signing-keys" });
         return result;
       } catch (error) {
@@ -246,7 +287,7 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
     }
   }
 
-  return { mint, verify, authenticate, jwks, rotate };
+  return { mint, verify, authenticate, jwks, rotate, checkSecret };
 }
 
 function createPrivateKeyFromJwk(jwk: string) {

@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeEmail } from "../core/names.js";
-import { changedRoleIds, type Grant } from "../core/permissions.js";
+import { changedRoleIds } from "../core/permissions.js";
 import { BASE62, randomString } from "../core/tokens.js";
 import { type MemberRecord, StoreConflict, type StoreOps } from "../storage/store.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
+import { iso, type ServiceDeps } from "./deps.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
-import { checkGive, type RoleDirectory } from "./role-directory.js";
+import type { RoleDirectory } from "./role-directory.js";
 
 /** Users of an account: membership and roles. Passwords are hashed before they reach the store. */
 
@@ -57,9 +58,13 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     return Promise.all(members.map((member) => dto(store, account, member)));
   }
 
+  /** Refuses `authority` acting on the member unless it covers every resource they hold here. */
+  async function checkMember(tx: StoreOps, authority: Authority, account: string, member: MemberRecord) {
+    checkTarget(authority.grant, await roles.existing(tx, account, member.roleIds), `user ${member.email}`);
+  }
+
   async function add(
-    actor: Actor,
-    grant: Grant,
+    authority: Authority,
     account: string,
     input: { email: string; password?: string | undefined; roles?: number[] | undefined },
   ): Promise<{ user: UserDto; password?: string }> {
@@ -67,36 +72,39 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
       fail("VALIDATION_FAILED", `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
     }
+    const { actor, grant } = authority;
     const generated = input.password === undefined ? generatePassword() : undefined;
     const passwordHash = await hashPassword(input.password ?? (generated as string));
     try {
-      return await store.transaction(async (tx) => {
-        const given = await roles.resolve(tx, account, input.roles ?? []);
-        checkGive(grant, given);
-        const now = clock.now();
-        let user = await tx.getUserByEmail(email);
-        const created = !user;
-        if (user && input.password !== undefined) {
-          fail("USER_EXISTS", `${email} already has a sign-in; add them without a password`);
-        }
-        if (!user) {
-          user = { id: deps.newId(), email, passwordHash, createdAt: now };
-          await tx.createUser(user);
-        } else if (await tx.getMember(account, user.id)) {
-          fail("USER_ALREADY_MEMBER", `${email} is already a member of ${account}`);
-        }
-        await tx.addMember(account, user.id, now);
-        const roleIds = given.map((role) => role.id);
-        await tx.setUserRoles(account, user.id, roleIds);
-        await recordAudit(tx, deps, actor, {
-          account,
-          action: "user.added",
-          target: { type: "user", id: user.id },
-          data: { after: { email, roles: roleIds }, newSignIn: created },
-        });
-        const result = { user: await dto(tx, account, await memberOrFail(tx, account, user.id)) };
-        return created && generated ? { ...result, password: generated } : result;
-      });
+      return await auditRefusals(deps, authority, account, { action: "user.added" }, () =>
+        store.transaction(async (tx) => {
+          const given = await roles.resolve(tx, account, input.roles ?? []);
+          checkGive(grant, given);
+          const now = clock.now();
+          let user = await tx.getUserByEmail(email);
+          const created = !user;
+          if (user && input.password !== undefined) {
+            fail("USER_EXISTS", `${email} already has a sign-in; add them without a password`);
+          }
+          if (!user) {
+            user = { id: deps.newId(), email, passwordHash, createdAt: now };
+            await tx.createUser(user);
+          } else if (await tx.getMember(account, user.id)) {
+            fail("USER_ALREADY_MEMBER", `${email} is already a member of ${account}`);
+          }
+          await tx.addMember(account, user.id, now);
+          const roleIds = given.map((role) => role.id);
+          await tx.setUserRoles(account, user.id, roleIds);
+          await recordAudit(tx, deps, actor, {
+            account,
+            action: "user.added",
+            target: { type: "user", id: user.id },
+            data: { after: { email, roles: roleIds }, newSignIn: created },
+          });
+          const result = { user: await dto(tx, account, await memberOrFail(tx, account, user.id)) };
+          return created && generated ? { ...result, password: generated } : result;
+        }),
+      );
     } catch (error) {
       if (error instanceof StoreConflict && error.constraint === "user_email") {
         throw new AppError("USER_EXISTS", `${email} was created meanwhile; try again`);
@@ -107,47 +115,55 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
 
   /** `roleIds` may be a function of the current roles, applied in the same transaction (add, remove). */
   async function setRoles(
-    actor: Actor,
-    grant: Grant,
+    authority: Authority,
     account: string,
     userId: string,
     roleIds: number[] | ((current: readonly number[]) => number[]),
   ) {
-    return store.transaction(async (tx) => {
-      // Locked before the read: a function of the current roles, and the last-Owner check, then
-      // see a concurrent change instead of overwriting it.
-      await tx.lockGrants(account);
-      const member = await memberOrFail(tx, account, userId);
-      const wanted = typeof roleIds === "function" ? roleIds(member.roleIds) : roleIds;
-      const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
-      checkGive(grant, await roles.existing(tx, account, changedRoleIds(member.roleIds, after)));
-      await keepAnOwner(tx, account, member, after);
-      await tx.setUserRoles(account, userId, after);
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "user.roles_set",
-        target: { type: "user", id: userId },
-        data: { email: member.email, before: { roles: member.roleIds }, after: { roles: after } },
-      });
-      return dto(tx, account, { ...member, roleIds: after });
-    });
+    const { actor, grant } = authority;
+    const target = { type: "user", id: userId } as const;
+    return auditRefusals(deps, authority, account, { action: "user.roles_set", target }, () =>
+      store.transaction(async (tx) => {
+        // Locked before the read: a function of the current roles, and the last-Owner check, then
+        // see a concurrent change instead of overwriting it.
+        await tx.lockGrants(account);
+        const member = await memberOrFail(tx, account, userId);
+        await checkMember(tx, authority, account, member);
+        const wanted = typeof roleIds === "function" ? roleIds(member.roleIds) : roleIds;
+        const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
+        checkGive(grant, await roles.existing(tx, account, changedRoleIds(member.roleIds, after)));
+        await keepAnOwner(tx, account, member, after);
+        await tx.setUserRoles(account, userId, after);
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "user.roles_set",
+          target: { type: "user", id: userId },
+          data: { email: member.email, before: { roles: member.roleIds }, after: { roles: after } },
+        });
+        return dto(tx, account, { ...member, roleIds: after });
+      }),
+    );
   }
 
-  async function remove(actor: Actor, grant: Grant, account: string, userId: string): Promise<void> {
-    await store.transaction(async (tx) => {
-      // The same lock as a role change: a removal and a demotion at once cannot both pass keepAnOwner.
-      await tx.lockGrants(account);
-      const member = await memberOrFail(tx, account, userId);
-      checkGive(grant, await roles.existing(tx, account, member.roleIds));
-      await keepAnOwner(tx, account, member, []);
-      await tx.removeMember(account, userId);
-      await recordAudit(tx, deps, actor, {
-        account,
-        action: "user.removed",
-        target: { type: "user", id: userId },
-        data: { before: { email: member.email, roles: member.roleIds } },
-      });
-    });
+  async function remove(authority: Authority, account: string, userId: string): Promise<void> {
+    const { actor } = authority;
+    const target = { type: "user", id: userId } as const;
+    await auditRefusals(deps, authority, account, { action: "user.removed", target }, () =>
+      store.transaction(async (tx) => {
+        // The same lock as a role change: a removal and a demotion at once cannot both pass keepAnOwner.
+        await tx.lockGrants(account);
+        const member = await memberOrFail(tx, account, userId);
+        await checkMember(tx, authority, account, member);
+        await keepAnOwner(tx, account, member, []);
+        await tx.removeMember(account, userId);
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "user.removed",
+          target: { type: "user", id: userId },
+          data: { before: { email: member.email, roles: member.roleIds } },
+        });
+      }),
+    );
   }
 
   return { list, add, setRoles, remove };

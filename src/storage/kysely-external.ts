@@ -5,7 +5,7 @@
  * (kysely-store.ts) to run them in one transaction.
  */
 import type { Kysely } from "kysely";
-import { hydrateKeys } from "./kysely-keys.js";
+import { hasNul, hydrateKeys } from "./kysely-keys.js";
 import type { Database } from "./schema.js";
 import type { ExternalKeyRecord } from "./store.js";
 
@@ -14,38 +14,58 @@ export async function addExternalKey(
   account: string,
   keyId: string,
   addedAt: number,
+  id: string,
 ): Promise<void> {
-  await db.insertInto("external_keys").values({ account, key_id: keyId, added_at: addedAt }).execute();
+  await db
+    .insertInto("external_keys")
+    .values({ id, account, key_id: keyId, added_at: addedAt, last_used_at: 0 })
+    .execute();
 }
 
-/** The account's additions, oldest first; one when `keyId` is given. */
+/** The account's additions, oldest first; only the one of a key, or the one with an id, when given. */
 export async function listExternalKeys(
   db: Kysely<Database>,
   account: string,
-  keyId?: string,
+  only?: { keyId: string } | { id: string },
 ): Promise<ExternalKeyRecord[]> {
+  if (only !== undefined && hasNul("keyId" in only ? only.keyId : only.id)) return [];
   let additions = db
     .selectFrom("external_keys as e")
     .innerJoin("keys", "keys.id", "e.key_id")
     .selectAll("keys")
-    .select("e.added_at")
+    .select(["e.id as addition_id", "e.added_at", "e.last_used_at as used_here_at"])
     .where("e.account", "=", account);
-  let grants = db.selectFrom("key_roles").select(["key_id", "role_id"]).where("account", "=", account);
-  if (keyId !== undefined) {
-    additions = additions.where("e.key_id", "=", keyId);
-    grants = grants.where("key_id", "=", keyId);
+  if (only !== undefined) {
+    additions =
+      "keyId" in only ? additions.where("e.key_id", "=", only.keyId) : additions.where("e.id", "=", only.id);
   }
   const rows = await additions.orderBy("e.added_at").orderBy("e.key_id").execute();
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const keys = new Map((await hydrateKeys(db, rows)).map((k) => [k.id, k]));
   const roles = new Map<string, number[]>();
-  for (const g of await grants.where("key_id", "in", ids).orderBy("role_id").execute()) {
+  const grants = db
+    .selectFrom("key_roles")
+    .select(["key_id", "role_id"])
+    .where("account", "=", account)
+    .where("key_id", "in", ids);
+  for (const g of await grants.orderBy("role_id").execute()) {
     roles.set(g.key_id, [...(roles.get(g.key_id) ?? []), g.role_id]);
   }
   return rows.flatMap((r) => {
     const key = keys.get(r.id);
-    return key ? [{ account, key, addedAt: r.added_at, roleIds: roles.get(r.id) ?? [] }] : [];
+    if (!key) return [];
+    const usedHere = Number(r.used_here_at);
+    return [
+      {
+        id: r.addition_id,
+        account,
+        key,
+        addedAt: r.added_at,
+        roleIds: roles.get(r.id) ?? [],
+        lastUsedAt: usedHere === 0 ? null : usedHere,
+      },
+    ];
   });
 }
 

@@ -113,6 +113,19 @@ export async function countGrants(
   return Number(r.n);
 }
 
+/** Role ids the account's own generated keys hold there (external keys' grants are not counted). */
+export async function ownKeysRoleIds(db: Kysely<Database>, account: string): Promise<number[]> {
+  const rows = await db
+    .selectFrom("key_roles")
+    .innerJoin("keys", "keys.id", "key_roles.key_id")
+    .select("key_roles.role_id")
+    .distinct()
+    .where("key_roles.account", "=", account)
+    .where("keys.account", "=", account)
+    .execute();
+  return rows.map((row) => Number(row.role_id)).sort((a, b) => a - b);
+}
+
 export async function insertRole(
   db: Kysely<Database>,
   role: Omit<CustomRoleRecord, "id">,

@@ -205,6 +205,10 @@ export class KyselyOps implements StoreOps {
     return users + (await people.countGrants(this.db, "key_roles", account, roleId));
   }
 
+  ownKeysRoleIds(account: string): Promise<number[]> {
+    return people.ownKeysRoleIds(this.db, account);
+  }
+
   createKey(key: NewKey): Promise<void> {
     return this.atomic((db) => keys.insertKey(db, key));
   }
@@ -269,12 +273,16 @@ export class KyselyOps implements StoreOps {
     return lifecycle.purgeExpiredShareLinks(this.db, now);
   }
 
-  addExternalKey(account: string, keyId: string, addedAt: number): Promise<void> {
-    return guard(external.addExternalKey(this.db, account, keyId, addedAt));
+  addExternalKey(account: string, keyId: string, addedAt: number, id: string): Promise<void> {
+    return guard(external.addExternalKey(this.db, account, keyId, addedAt, id));
   }
 
   async getExternalKey(account: string, keyId: string): Promise<ExternalKeyRecord | undefined> {
-    return (await external.listExternalKeys(this.db, account, keyId))[0];
+    return (await external.listExternalKeys(this.db, account, { keyId }))[0];
+  }
+
+  async findExternalKeyById(account: string, id: string): Promise<ExternalKeyRecord | undefined> {
+    return (await external.listExternalKeys(this.db, account, { id }))[0];
   }
 
   listExternalKeys(account: string): Promise<ExternalKeyRecord[]> {

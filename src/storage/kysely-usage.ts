@@ -1,5 +1,6 @@
 /**
- * Usage counts (table `key_usage`) and `keys.last_used_at`, written in batches by the usage
+ * Usage counts (table `key_usage`), `keys.last_used_at` and an external key's last use in each
+ * account that added it (`external_keys.last_used_at`), written in batches by the usage
  * recorder. A batch is a few multi-row statements in one transaction, whatever its size: counts
  * are added to what is stored (several instances flush their own increments), `last_used_at` only
  * moves forward, and rows for keys deleted since the batch was collected are skipped.
@@ -45,6 +46,13 @@ export async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Prom
     const values = sql.join(rows.map((r) => sql`(${r.keyId}, cast(${r.at} as bigint))`));
     await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
       where keys.id = v.column1 and keys.last_used_at < v.column2`.execute(db);
+  }
+  // Only additions match: a key's use in its own account, or in one that never added it, updates nothing.
+  for (const rows of chunks(batch.accounts ?? [])) {
+    const values = sql.join(rows.map((r) => sql`(${r.keyId}, ${r.account}, cast(${r.at} as bigint))`));
+    await sql`update external_keys set last_used_at = v.column3 from (values ${values}) as v
+      where external_keys.key_id = v.column1 and external_keys.account = v.column2
+        and external_keys.last_used_at < v.column3`.execute(db);
   }
 }
 

@@ -8,6 +8,7 @@
  * Index and constraint names are part of the contract with kysely-conflicts.ts, which maps PostgreSQL
  * unique violations to StoreConflict by constraint name.
  */
+import { randomUUID } from "node:crypto";
 import { type Kysely, type Migration, Migrator, sql } from "kysely";
 import { chainExistingEvents } from "./kysely-audit.js";
 import type { Database } from "./schema.js";
@@ -412,6 +413,30 @@ async function addSettingsRevision(db: Db): Promise<void> {
     .execute();
 }
 
+/**
+ * An external key's addition gets an id of its own and its last use in the adding account. The
+ * adding account is shown these (list, export, VTEX paths), never the owner's internal key id or the
+ * key's last use anywhere else. Additions already stored get a random id here and no last use (0, as
+ * keys.last_used_at); SQLite cannot add a NOT NULL column without a default, so there only the
+ * unique index and the store's writes hold the id.
+ */
+async function addExternalKeyIdAndUse(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema.alterTable("external_keys").addColumn("id", "text").execute();
+  await db.schema
+    .alterTable("external_keys")
+    .addColumn("last_used_at", time, (c) => c.notNull().defaultTo(0))
+    .execute();
+  const { rows } = await sql<{ account: string; key_id: string }>`
+    select account, key_id from external_keys`.execute(db);
+  for (const row of rows) {
+    await sql`update external_keys set id = ${randomUUID()}
+      where account = ${row.account} and key_id = ${row.key_id}`.execute(db);
+  }
+  if (dialect === "postgres") await sql`alter table external_keys alter column id set not null`.execute(db);
+  await db.schema.createIndex("external_keys_id").on("external_keys").column("id").unique().execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -458,6 +483,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0008_settings_revision": {
       async up(db: Db) {
         await addSettingsRevision(db);
+      },
+    },
+    "0009_external_key_ids": {
+      async up(db: Db) {
+        await addExternalKeyIdAndUse(db, dialect);
       },
     },
   };

@@ -5,8 +5,11 @@
  * pg is imported only when a PostgreSQL store is opened, so that a SQLite server never loads it.
  *
  * The PostgreSQL URL may carry a password; it is handed to pg only and never logged here.
+ *
+ * The SQLite files hold token hashes, sealed secrets and the audit log: they are kept owner-only
+ * (0600, in a directory created 0700), like DATA_DIR/secret.
  */
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
@@ -16,19 +19,78 @@ import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
 export type OpenStoreOptions =
-  | { kind: "sqlite"; file: string }
+  | {
+      kind: "sqlite";
+      file: string;
+      /** Told of database files found readable or writable by others, after tightening them. */
+      onLooseFiles?: (files: LooseFile[]) => void;
+    }
   | { kind: "postgres"; url: string; schema?: string };
+
+export interface LooseFile {
+  file: string;
+  /** The mode found, in octal ("0644"). */
+  was: string;
+  /** False when the chmod was refused (a file of another user): the mode is unchanged. */
+  tightened: boolean;
+}
 
 const INT8_OID = 20;
 /** Schema names go into a connection option and DDL unquoted, so only plain identifiers are accepted. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const PRIVATE_FILE = 0o600;
+const PRIVATE_DIR = 0o700;
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  return opts.kind === "sqlite" ? openSqlite(opts.file) : openPostgres(opts.url, opts.schema);
+  if (opts.kind === "postgres") return openPostgres(opts.url, opts.schema);
+  if (opts.file !== ":memory:") {
+    const loose = securePrivateFiles(opts.file);
+    if (loose.length > 0) opts.onLooseFiles?.(loose);
+  }
+  return openSqlite(opts.file);
+}
+
+/**
+ * Makes the database owner-only before SQLite opens it, creating it empty when absent (SQLite takes
+ * an empty file for a new database). Left to SQLite it would be created 0644 under the usual umask.
+ * SQLite creates the -wal and -shm files with the database file's own mode whatever the umask
+ * (os_unix.c, findCreateFileMode and unixOpenSharedMemory), in this process and in any later one,
+ * CLI commands included: so securing the database file secures them; a process-wide umask would
+ * cover this process only, and every other file it writes. Existing -wal and -shm files from an
+ * older start are tightened too. Returns the files that were looser.
+ */
+function securePrivateFiles(file: string): LooseFile[] {
+  mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR });
+  closeSync(openSync(file, "a", PRIVATE_FILE));
+  const loose: LooseFile[] = [];
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    const mode = modeOf(path);
+    if (mode === undefined || (mode & 0o077) === 0) continue;
+    loose.push({ file: path, was: mode.toString(8).padStart(4, "0"), tightened: chmodPrivate(path) });
+  }
+  return loose;
+}
+
+function modeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mode & 0o777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function chmodPrivate(path: string): boolean {
+  try {
+    chmodSync(path, PRIVATE_FILE);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EPERM") return false;
+    throw error;
+  }
 }
 
 function openSqlite(file: string): Store {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const database = new SqliteDatabase(file);
   database.pragma("journal_mode = WAL");
   // NORMAL is durable across application crashes in WAL mode; only a power loss may drop the last commits.

@@ -167,9 +167,13 @@ export interface ShareLinksTable {
 
 /** Keys of other accounts added to `account`; the roles granted there live in key_roles. */
 export interface ExternalKeysTable {
+  /** The addition's own id, shown to the adding account instead of the owner's internal key id. */
+  id: string;
   account: string;
   key_id: string;
   added_at: number;
+  /** Last allowed call of the key in `account` (0: none), never its use elsewhere. */
+  last_used_at: number;
 }
 
 export interface AccountSettingsTable {

@@ -10,6 +10,9 @@
  * commits (src/verify/changes.ts); the cache drops what it names before the changing request
  * answers, and other instances hear it through the fan-out within a second. A time-to-live bounds
  * the damage of a missed message (a fan-out outage, a write by a process without a fan-out).
+ * An expired entry is never used for a decision, but it is kept until the key is read again (or
+ * evicted, or changed): `peekExpired` lets the verifier tell whether a client address over the
+ * failure limit presents a token the key held, before it spends a lookup on it (rate-limit.ts).
  *
  * Loads are coalesced: concurrent misses on one appKey share one read. A load that was in flight
  * when its key changed is used by the requests already waiting on it (they started before the
@@ -132,6 +135,8 @@ export function createKeyCache(options: KeyCacheOptions) {
   const unsubscribe = options.changes.subscribe(forget);
 
   function remember(appKey: string, value: CachedKey | Missing) {
+    // Deleted first, so that a key read again moves to the back of the eviction order.
+    entries.delete(appKey);
     if (entries.size >= maxEntries) {
       // Drop the oldest tenth at once, so a full cache does not evict on every insert.
       let drop = Math.max(1, Math.floor(maxEntries / 10));
@@ -152,7 +157,7 @@ export function createKeyCache(options: KeyCacheOptions) {
     if (entry === undefined) return undefined;
     const left = entry.missing ? entry.expiresAt - clock.now() : entry.leftAt(clock.now());
     if (left <= 0) {
-      entries.delete(appKey);
+      if (entry.missing) entries.delete(appKey);
       return undefined;
     }
     if (entry.missing) return null;
@@ -160,6 +165,16 @@ export function createKeyCache(options: KeyCacheOptions) {
     // steady traffic never waits for the database.
     if (left < refreshAheadMs && !inflight.has(appKey)) load(appKey).catch(() => {});
     return entry;
+  }
+
+  /**
+   * The last state read for a known key, however old (expired entries stay until read again), or
+   * undefined when none is held (never read, unknown, evicted, or dropped by a change). Not a basis
+   * for a decision: only for whether a token deserves a lookup.
+   */
+  function peekExpired(appKey: string): CachedKey | undefined {
+    const entry = entries.get(appKey);
+    return entry === undefined || entry.missing ? undefined : entry;
   }
 
   function load(appKey: string): Promise<CachedKey | null> {
@@ -271,6 +286,7 @@ export function createKeyCache(options: KeyCacheOptions) {
 
   return {
     peek,
+    peekExpired,
     load,
     peekGrant,
     loadGrant,

@@ -1,27 +1,45 @@
 /**
- * Failed-authentication rate limits (SPEC §6): failures are counted per client address in fixed
- * windows; an address over the limit is refused (429 + Retry-After) until its window ends. Counting
- * is per address and never per appKey, so wrong tokens sent from elsewhere can never lock a key's
- * rightful caller out.
+ * Failed-authentication rate limits (SPEC §6). Failures are counted per subject in fixed windows:
+ * per client address for every kind of authentication, and per email for password sign-ins (a
+ * second limiter whose buckets come from `emailKey`). Past the limit a subject is blocked until
+ * its window ends. What a block refuses depends on the credential, and is decided by the callers:
+ *
+ * - Tokens (appKey/appToken, app-token JWTs: verifier.ts, and app-token login through it): a
+ *   blocked address is still served when its credentials are valid; only failures get 429 (+
+ *   Retry-After). A token is 238 random bits, so this limiter is not what stops guessing: it sheds
+ *   load. A blocked address therefore gets no storage lookup for an appKey the key cache cannot
+ *   answer for (429 at once), and its failures are not counted any more (the block lasts to the
+ *   window's end whatever it sends), so a flood from it costs no I/O and no Redis round trip.
+ * - Password sign-in (routes/session.ts): while the address or the email is blocked, every attempt
+ *   is refused with 429 before the password hash is computed, the right password included. Emails
+ *   are counted whether or not a user has them, so a block tells nothing about who exists.
+ *
+ * Counting is never per appKey, so wrong tokens sent from elsewhere cannot lock a key's rightful
+ * caller out; and since valid tokens pass, neither can a misconfigured client that shares the
+ * caller's egress address (or a gateway's address with TRUST_PROXY off).
  *
  * The check is synchronous and local (`blockedFor`), so the hot path never waits on the network.
  * Only failures reach Redis (`recordFailure`, when a client is given): the shared counter is
- * incremented there, and an instance that learns a count over the limit marks the address blocked
+ * incremented there, and an instance that learns a count over the limit marks the subject blocked
  * locally until the window's end. A Redis fault never fails a request: it is reported once, and
  * failures are counted locally until Redis answers again.
  *
- * Addresses: IPv4-mapped IPv6 counts as its IPv4 address, and other IPv6 addresses by their /64
- * (one host usually holds a whole /64). Memory is bounded: expired entries are dropped as new ones
- * arrive, and past `maxAddresses` the oldest entry goes. Nothing here sees a token.
+ * Buckets: IPv4-mapped IPv6 counts as its IPv4 address, and other IPv6 addresses by their /64 (one
+ * host usually holds a whole /64); an email by the SHA-256 of its normalized form, so neither this
+ * process nor Redis holds it. Memory is bounded: expired entries are dropped as new ones arrive,
+ * and past `maxAddresses` the oldest entry goes. Nothing here sees a token or a password.
  */
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { fail } from "../core/errors.js";
+import { normalizeEmail } from "../core/names.js";
 
+/** A subject is a client address, or what `bucketOf` reads (an email for the sign-in limiter). */
 export interface FailureLimiter {
-  /** Seconds the address must still wait before it may try again; 0 when it is not blocked. */
-  blockedFor(ip: string | null): number;
-  /** Counts one failure of the address (or one request, for limiters that count every request). Never throws. */
-  recordFailure(ip: string | null): Promise<void>;
+  /** Seconds the subject stays blocked; 0 when it is not blocked. */
+  blockedFor(subject: string | null): number;
+  /** Counts one failure of the subject (or one request, for limiters that count every request). Never throws. */
+  recordFailure(subject: string | null): Promise<void>;
   /** Forgets local state. A Redis client given in the options stays open: its owner closes it. */
   close(): void;
 }
@@ -35,8 +53,10 @@ export interface FailureLimiterOptions {
   redis?: Redis | undefined;
   /** Redis key prefix: limiters sharing a Redis must each have their own. */
   prefix?: string;
-  /** Most addresses tracked at once in this process. */
+  /** Most subjects tracked at once in this process. */
   maxAddresses?: number;
+  /** The bucket a subject counts in; `addressKey` unless given (`emailKey` for sign-ins). */
+  bucketOf?: (subject: string | null) => string;
   /** Called once when Redis starts failing (counting goes local), and once when it answers again. */
   onRedisError?: (error: unknown) => void;
   onRedisRecovered?: () => void;
@@ -75,12 +95,13 @@ export function createFailureLimiter(options: FailureLimiterOptions): FailureLim
   const windowMs = options.windowSeconds * 1000;
   const max = Math.max(1, options.maxAddresses ?? DEFAULT_MAX_ADDRESSES);
   const prefix = options.prefix ?? "latchkey:failures:";
+  const bucketOf = options.bucketOf ?? addressKey;
   const entries = new Map<string, Entry>();
   let redisFailing = false;
 
-  function blockedFor(ip: string | null): number {
+  function blockedFor(subject: string | null): number {
     if (entries.size === 0) return 0;
-    const entry = entries.get(addressKey(ip));
+    const entry = entries.get(bucketOf(subject));
     if (entry === undefined) return 0;
     const left = entry.blockedUntil - clock.now();
     return left > 0 ? Math.ceil(left / 1000) : 0;
@@ -138,8 +159,8 @@ export function createFailureLimiter(options: FailureLimiterOptions): FailureLim
     }
   }
 
-  async function recordFailure(ip: string | null): Promise<void> {
-    const key = addressKey(ip);
+  async function recordFailure(subject: string | null): Promise<void> {
+    const key = bucketOf(subject);
     if (redis && (await countShared(redis, key))) return;
     countLocally(key, clock.now());
   }
@@ -169,6 +190,17 @@ export async function connectLimiterRedis(url: string): Promise<Redis> {
   });
   client.on("error", () => {});
   return client;
+}
+
+/** The per-email limiter of password sign-ins: `blockedFor(email)`, `recordFailure(email)`. */
+export function createEmailLimiter(options: Omit<FailureLimiterOptions, "bucketOf">): FailureLimiter {
+  return createFailureLimiter({ ...options, bucketOf: emailKey });
+}
+
+/** The bucket an email counts in: a digest of its normalized form (see the header). */
+export function emailKey(email: string | null): string {
+  const normalized = email === null ? "" : (normalizeEmail(email) ?? email.trim().toLowerCase());
+  return `email:${createHash("sha256").update(normalized).digest("base64url")}`;
 }
 
 /** The bucket an address counts in (see the header). */

@@ -4,7 +4,7 @@
  * one batch, and the last batch is written at shutdown. A failed write keeps the counts for the
  * next attempt, so a database hiccup delays usage figures but loses none.
  */
-import type { UsageBatch, UsageDay } from "../storage/store.js";
+import type { AccountUseRecord, UsageBatch, UsageDay } from "../storage/store.js";
 
 export const DAY_MS = 86_400_000;
 /** Keys per write: about 10 ms of SQLite work, so no request waits long behind a flush. */
@@ -18,7 +18,13 @@ class UsageWriteError extends Error {
 
 /** Splits a batch into batches of at most `size` entries in each list. */
 export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
-  const longest = Math.max(batch.counts.length, batch.lastUsed.length, batch.resources.length);
+  const accounts = batch.accounts ?? [];
+  const longest = Math.max(
+    batch.counts.length,
+    batch.lastUsed.length,
+    batch.resources.length,
+    accounts.length,
+  );
   if (longest <= size) return [batch];
   const slices: UsageBatch[] = [];
   for (let i = 0; i < longest; i += size) {
@@ -26,6 +32,7 @@ export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
       counts: batch.counts.slice(i, i + size),
       lastUsed: batch.lastUsed.slice(i, i + size),
       resources: batch.resources.slice(i, i + size),
+      accounts: accounts.slice(i, i + size),
     });
   }
   return slices;
@@ -54,6 +61,13 @@ interface Counter {
   usedIn: string | null;
   usedResource: string | null;
   usedAt: number;
+  /**
+   * The account of the key's latest allowed call and when, not yet in `accountUses`: the same
+   * pattern as `usedIn`, for the key's last use in each account (an external key's "last used" as
+   * the adding account sees it).
+   */
+  allowedIn: string | null;
+  allowedAt: number;
 }
 
 export type UsageRecorder = ReturnType<typeof createUsageRecorder>;
@@ -68,6 +82,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   /** keyId → account → resource → last allowed use. */
   let resources = new Map<string, Map<string, Map<string, number>>>();
   let carriedResources: UsageBatch["resources"][number][] = [];
+  /** keyId → account → last allowed call there (a failed write's entries are merged back in). */
+  let accountUses = new Map<string, Map<string, number>>();
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
 
@@ -75,7 +91,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * Counts one verification of a known key. `authenticated`: the credentials were right (moves
    * last-used); `ok`: the call was allowed. Anything else counts as denied. `account`/`resource`: the
    * resource an allowed call used and the account it was allowed in, when a resource was asked for (the access
-   * review reads these).
+   * review reads these). An `ok` call with an `account` is also the key's last use in that account.
    */
   function record(
     keyId: string,
@@ -88,7 +104,17 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     const day = Math.floor(now / DAY_MS);
     let counter = counters.get(keyId);
     if (counter === undefined) {
-      counter = { day, ok: 0, denied: 0, lastUsed: 0, usedIn: null, usedResource: null, usedAt: 0 };
+      counter = {
+        day,
+        ok: 0,
+        denied: 0,
+        lastUsed: 0,
+        usedIn: null,
+        usedResource: null,
+        usedAt: 0,
+        allowedIn: null,
+        allowedAt: 0,
+      };
       counters.set(keyId, counter);
     } else if (counter.day !== day) {
       if (counter.ok + counter.denied > 0)
@@ -109,6 +135,31 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       }
       counter.usedAt = now;
     }
+    if (ok && account !== undefined) {
+      if (counter.allowedIn !== account) {
+        if (counter.allowedIn !== null) noteAccount(keyId, counter.allowedIn, counter.allowedAt);
+        counter.allowedIn = account;
+      }
+      counter.allowedAt = now;
+    }
+  }
+
+  /**
+   * An allowed call of the key in `account` that the verifier did not count there: a management API
+   * call authenticated in the key's own account and allowed in one that added it. Only the key's
+   * last use in `account` moves; its counts and last use were taken by the verifier.
+   */
+  function usedIn(keyId: string, account: string): void {
+    noteAccount(keyId, account, clock.now());
+  }
+
+  function noteAccount(keyId: string, account: string, at: number) {
+    let accounts = accountUses.get(keyId);
+    if (accounts === undefined) {
+      accounts = new Map();
+      accountUses.set(keyId, accounts);
+    }
+    if (at > (accounts.get(account) ?? 0)) accounts.set(account, at);
   }
 
   /** Last use of each resource by each key in each account, for the access review. */
@@ -128,9 +179,15 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
 
   function takeBatch(): UsageBatch {
     // The latest use of each key is the newest for its resource: it overwrites any older one.
-    for (const [keyId, counter] of counters)
+    for (const [keyId, counter] of counters) {
       if (counter.usedIn !== null && counter.usedResource !== null)
         noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
+      if (counter.allowedIn !== null) noteAccount(keyId, counter.allowedIn, counter.allowedAt);
+    }
+    const accountUseList: AccountUseRecord[] = [];
+    for (const [keyId, accounts] of accountUses)
+      for (const [account, at] of accounts) accountUseList.push({ keyId, account, at });
+    accountUses = new Map();
     const resourceUses = carriedResources;
     carriedResources = [];
     for (const [keyId, accounts] of resources)
@@ -148,12 +205,18 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
       if (counter.lastUsed > (lastUsed.get(keyId) ?? 0)) lastUsed.set(keyId, counter.lastUsed);
     }
-    return { counts, lastUsed: [...lastUsed].map(([keyId, at]) => ({ keyId, at })), resources: resourceUses };
+    return {
+      counts,
+      lastUsed: [...lastUsed].map(([keyId, at]) => ({ keyId, at })),
+      resources: resourceUses,
+      accounts: accountUseList,
+    };
   }
 
   function putBack(batch: UsageBatch) {
     carried.push(...batch.counts);
     carriedResources.push(...batch.resources);
+    for (const { keyId, account, at } of batch.accounts ?? []) noteAccount(keyId, account, at);
     for (const { keyId, at } of batch.lastUsed) {
       if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
     }
@@ -182,7 +245,10 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   function flush(): Promise<void> {
     if (flushing) return flushing.then(() => flush());
     const batch = takeBatch();
-    if (batch.counts.length === 0 && batch.lastUsed.length === 0 && batch.resources.length === 0) {
+    const empty = [batch.counts, batch.lastUsed, batch.resources, batch.accounts ?? []].every(
+      (list) => list.length === 0,
+    );
+    if (empty) {
       options.onFlush?.(true, clock.now());
       return Promise.resolve();
     }
@@ -203,6 +269,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
 
   return {
     record,
+    usedIn,
     flush,
     /** Keys with counts not yet written (for tests and metrics). */
     pendingKeys: () => counters.size + carried.length,

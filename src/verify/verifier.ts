@@ -9,6 +9,15 @@
  * synchronously (no promise, no I/O); otherwise a promise of it. Usage is counted in memory
  * (usage.ts). Failed authentications are counted per client address by the failure limiter,
  * whose check is local and synchronous.
+ *
+ * An address over the limit (rate-limit.ts) is still served when its credentials are valid: only
+ * what would fail gets RATE_LIMITED instead, and is no longer counted. An appKey the cache cannot
+ * answer for is looked up only within the address's lookup allowance (`blockedLookups`, as many
+ * lookups per window as failures are allowed), or when the cache's expired state of that key holds
+ * the presented token; past the allowance it gets RATE_LIMITED with no I/O. A valid key that was not
+ * cached is so still served from a blocked address, and once read it stays cached; a flood of
+ * made-up appKeys costs at most the allowance in lookups (unknown appKeys are then cached as such).
+ * A JWT's key is looked up once its signature (CPU only) has passed, since only latchkey can mint one.
  */
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
@@ -41,6 +50,8 @@ export interface VerifyRequest {
   ownAccount?: boolean;
   /** Client address, for the failure limiter; null when unknown. */
   ip: string | null;
+  /** False when the credentials are exchanged (app-token login) rather than used: no usage counted. */
+  countUsage?: boolean;
 }
 
 export interface Decision {
@@ -78,6 +89,8 @@ export interface VerifierDeps {
     record(keyId: string, authenticated: boolean, ok: boolean, account?: string, resource?: string): void;
   };
   limiter?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
+  /** Store lookups an address may still cause while `limiter` blocks it; none are refused when absent. */
+  blockedLookups?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
   metrics?: {
     verification(outcome: "allowed" | "denied" | "invalid" | "rate_limited", seconds: number): void;
     cache(hit: boolean): void;
@@ -110,6 +123,7 @@ const MISSING = failure("MISSING_CREDENTIALS", 401);
 const MALFORMED = failure("MALFORMED_CREDENTIALS", 401);
 const INVALID = failure("INVALID_CREDENTIALS", 401);
 const INACTIVE = failure("KEY_INACTIVE", 401);
+const limited = (wait: number) => failure("RATE_LIMITED", 429, wait);
 
 export function createVerifier(deps: VerifierDeps) {
   const { cache, usage, limiter, metrics } = deps;
@@ -135,52 +149,70 @@ export function createVerifier(deps: VerifierDeps) {
     return decision;
   }
 
+  /** `wait`, here and below: seconds the client address stays blocked; 0 when it is not. */
   function decide(request: VerifyRequest): MaybePromise<Decision> {
     const { ip, credentials } = request;
-    if (ip !== null && limiter) {
-      const wait = limiter.blockedFor(ip);
-      if (wait > 0) return failure("RATE_LIMITED", 429, wait);
-    }
-    if (credentials === null) return MISSING;
-    if (credentials.kind === "jwt") return decideJwt(request, credentials.token);
+    const wait = ip !== null && limiter ? limiter.blockedFor(ip) : 0;
+    if (credentials === null) return wait > 0 ? limited(wait) : MISSING;
+    if (credentials.kind === "jwt") return decideJwt(request, wait, credentials.token);
     const { appKey, appToken } = credentials;
     if (classifyToken(appToken, deps.tokenPrefix) === "malformed" || !isAppKeyShaped(appKey)) {
-      return failed(request, MALFORMED);
+      return failed(request, wait, MALFORMED);
     }
     const cached = cache.peek(appKey);
     metrics?.cache(cached !== undefined);
-    if (cached !== undefined) return withKey(request, cached, appToken, null);
-    return cache.load(appKey).then((state) => withKey(request, state, appToken, null));
+    if (cached !== undefined) return withKey(request, wait, cached, appToken, null);
+    if (wait > 0 && !heldBefore(appKey, appToken) && !mayLookUp(ip)) return limited(wait);
+    return cache.load(appKey).then((state) => withKey(request, wait, state, appToken, null));
   }
 
-  async function decideJwt(request: VerifyRequest, token: string): Promise<Decision> {
+  /** Spends one of a blocked address's lookups; false when none is left. */
+  function mayLookUp(ip: string | null): boolean {
+    const { blockedLookups } = deps;
+    if (ip === null || !blockedLookups) return true;
+    if (blockedLookups.blockedFor(ip) > 0) return false;
+    blockedLookups.recordFailure(ip);
+    return true;
+  }
+
+  /** Whether the cache's expired state of the key holds the token: worth a lookup even when blocked. */
+  function heldBefore(appKey: string, appToken: string): boolean {
+    return cache.peekExpired(appKey)?.holdsDigest(tokenDigestBinary(appToken)) === true;
+  }
+
+  /** A valid signature (CPU only) proves latchkey minted the JWT: its key is looked up even when blocked. */
+  async function decideJwt(request: VerifyRequest, wait: number, token: string): Promise<Decision> {
     const claims = deps.jwt ? await deps.jwt.verify(token) : null;
-    if (!claims) return failed(request, INVALID);
+    if (!claims) return failed(request, wait, INVALID);
     let state = cache.peek(claims.appKey);
     metrics?.cache(state !== undefined);
     if (state === undefined) state = await cache.load(claims.appKey);
-    return withKey(request, state, null, claims);
+    return withKey(request, wait, state, null, claims);
   }
 
-  function failed(request: VerifyRequest, decision: Decision): Decision {
+  /** A failure: counted against the address, or RATE_LIMITED (uncounted) while it is blocked. */
+  function failed(request: VerifyRequest, wait: number, decision: Decision): Decision {
+    if (wait > 0) return limited(wait);
     if (request.ip !== null) limiter?.recordFailure(request.ip);
     return decision;
   }
 
   function withKey(
     request: VerifyRequest,
+    wait: number,
     state: KeyState | null,
     appToken: string | null,
     claims: JwtClaims | null,
   ): MaybePromise<Decision> {
-    if (state === null) return failed(request, INVALID);
+    if (state === null) return failed(request, wait, INVALID);
+    const counted = request.countUsage !== false;
     if (!holdsToken(state, appToken, claims)) {
-      usage?.record(state.keyId, false, false);
-      return failed(request, INVALID);
+      if (counted) usage?.record(state.keyId, false, false);
+      return failed(request, wait, INVALID);
     }
     if (!state.active) {
-      usage?.record(state.keyId, false, false);
-      return failed(request, INACTIVE);
+      if (counted) usage?.record(state.keyId, false, false);
+      return failed(request, wait, INACTIVE);
     }
     const account = request.ownAccount ? state.account : request.account || claims?.account || state.account;
     const grant = cache.peekGrant(state, account);
@@ -206,8 +238,9 @@ export function createVerifier(deps: VerifierDeps) {
     account: string,
     grant: GrantState | null,
   ): Decision {
+    const counted = request.countUsage !== false;
     if (grant === null) {
-      usage?.record(state.keyId, true, false);
+      if (counted) usage?.record(state.keyId, true, false);
       return {
         valid: false,
         code: "ACCOUNT_NOT_GRANTED",
@@ -235,7 +268,7 @@ export function createVerifier(deps: VerifierDeps) {
       allowed = used !== undefined;
       if (!allowed) code = request.resources.length === 0 ? "ROUTE_NOT_MAPPED" : "RESOURCE_NOT_GRANTED";
     }
-    usage?.record(state.keyId, true, allowed !== false, account, used);
+    if (counted) usage?.record(state.keyId, true, allowed !== false, account, used);
     return {
       valid: true,
       code,

@@ -1,9 +1,13 @@
 import { isIP } from "node:net";
 import { describe, expect, it } from "vitest";
 import {
+  addressMatcher,
+  blockContains,
   classifyAddress,
   decideDestination,
   describeRange,
+  isIpAddress,
+  parseAddressBlock,
   parseIPv4,
   parseIPv6,
 } from "../../src/core/addresses.js";
@@ -248,5 +252,61 @@ describe("decideDestination", () => {
     ] as const) {
       expect(describeRange(range)).toMatch(/^is /);
     }
+  });
+});
+
+describe("address blocks (CIDR)", () => {
+  it.each([
+    ["10.0.0.0/8", "10.255.1.2", true],
+    ["10.0.0.0/8", "11.0.0.1", false],
+    ["10.0.0.0/8", "::ffff:10.1.2.3", true],
+    ["192.0.2.7", "192.0.2.7", true],
+    ["192.0.2.7", "192.0.2.8", false],
+    ["192.0.2.7/32", "::ffff:192.0.2.7", true],
+    ["172.16.0.0/12", "172.31.255.255", true],
+    ["172.16.0.0/12", "172.32.0.0", false],
+    ["0.0.0.0/0", "198.51.100.1", true],
+    ["0.0.0.0/0", "2001:db8::1", false],
+    ["fd00::/8", "fd12:3456::1", true],
+    ["fd00::/8", "fe80::1", false],
+    ["2001:db8:1::/63", "2001:db8:1:1::9", true],
+    ["2001:db8:1::/63", "2001:db8:1:2::9", false],
+    ["::1", "::1", true],
+    ["::1", "127.0.0.1", false],
+    ["::/0", "2001:db8::1", true],
+    ["10.0.0.0/8", "not an address", false],
+  ])("%s contains %s: %s", (block, address, inside) => {
+    const parsed = parseAddressBlock(block);
+    expect(parsed).toBeDefined();
+    expect(blockContains(parsed as NonNullable<typeof parsed>, address)).toBe(inside);
+  });
+
+  it.each([
+    "10.0.0.0/33",
+    "fd00::/129",
+    "10.0.0.0/",
+    "10.0.0.0/08",
+    "10.0.0/8",
+    "example.com",
+    "fe80::1%eth0/64",
+    "",
+  ])("refuses %j", (block) => {
+    expect(parseAddressBlock(block)).toBeUndefined();
+  });
+
+  it("matches an address against several blocks; null and garbage match nothing", () => {
+    const trusted = addressMatcher(["10.0.0.0/8", "fd00::/8"]);
+    expect([trusted("10.1.1.1"), trusted("fd00::5"), trusted("192.0.2.1"), trusted(null)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(addressMatcher([])("10.1.1.1")).toBe(false);
+  });
+
+  it("tells IP addresses from anything else", () => {
+    expect(["192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1"].every(isIpAddress)).toBe(true);
+    expect(["192.0.2", "192.0.2.256", "host", "", "1:2:3:4:5:6:7:8:9"].some(isIpAddress)).toBe(false);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   canGive,
   changedRoleIds,
+  covers,
   type Grant,
   grantOf,
   grantResources,
@@ -73,6 +74,42 @@ describe("holds", () => {
 
   it("lets NOTHING hold nothing", () => {
     expect(holds(NOTHING, "ViewApiKeys")).toBe(false);
+  });
+});
+
+describe("covers: no action on a stronger target", () => {
+  const owner = grantOf([OWNER]);
+  const everything = grantOf([EDITOR, RENEWER, role(21, ["ViewAdminUsers", "EditAdminUsers"])]);
+  // [caller, target, expected]: ok, "owner" (the target is Owner-like), or the resources lacking.
+  const table: [string, Grant, Grant, true | "owner" | string[]][] = [
+    ["owner on owner", owner, owner, true],
+    ["owner on anything", owner, grantOf([EDITOR, RENEWER]), true],
+    ["owner on nothing", owner, NOTHING, true],
+    ["anyone on a target holding nothing", NOTHING, NOTHING, true],
+    ["equal grants (acting on itself)", grantOf([EDITOR]), grantOf([EDITOR]), true],
+    ["superset on subset", grantOf([EDITOR, RENEWER]), grantOf([VIEWER]), true],
+    ["subset on superset", grantOf([VIEWER]), grantOf([EDITOR]), ["EditApiKeys"]],
+    ["disjoint", grantOf([RENEWER]), grantOf([EDITOR]), ["EditApiKeys", "ViewApiKeys"]],
+    ["renew-only on owner", grantOf([RENEWER]), owner, "owner"],
+    ["every listed resource on owner", everything, owner, "owner"],
+    ["nothing on one resource", NOTHING, grantOf([VIEWER]), ["ViewApiKeys"]],
+    ["empty roles on owner", grantOf([EMPTY]), owner, "owner"],
+  ];
+
+  it.each(table)("%s", (_name, caller, target, expected) => {
+    const result = covers(caller, target);
+    if (expected === true) expect(result).toEqual({ ok: true });
+    else if (expected === "owner") expect(result).toEqual({ ok: false, owner: true, lacking: [] });
+    else expect(result).toEqual({ ok: false, owner: false, lacking: expected });
+  });
+
+  it("agrees with canGive for single roles", () => {
+    const grants = [owner, everything, grantOf([EDITOR]), grantOf([VIEWER]), NOTHING];
+    for (const grant of grants) {
+      for (const given of [OWNER, VIEWER, EDITOR, RENEWER, EMPTY]) {
+        expect(canGive(grant, given)).toBe(covers(grant, grantOf([given])).ok);
+      }
+    }
   });
 });
 

@@ -204,7 +204,7 @@ describe("latchkey behind nginx (auth_request)", () => {
     expect(elsewhere.status).toBe(403);
   });
 
-  it("answers 429 with Retry-After to an address with too many failures; other addresses still pass", async () => {
+  it("answers 429 with Retry-After to the failures of an address with too many; valid tokens still pass", async () => {
     const attacker = "127.0.0.4";
     const attempt = (headers: Record<string, string>) =>
       through({ path: "/api/oms/pvt/orders/1001", headers, from: attacker });
@@ -223,11 +223,19 @@ describe("latchkey behind nginx (auth_request)", () => {
     expect(wait).toBeGreaterThanOrEqual(1);
     expect(wait).toBeLessThanOrEqual(60);
 
-    // The address is refused as a whole, and cannot claim to be another one.
-    const spoofed = await attempt({ ...credentials(reader), "X-Forwarded-For": "203.0.113.9" });
+    // The address's failures stay refused, and it cannot claim to be another one.
+    const spoofed = await attempt({
+      ...credentials(reader, bare.appToken),
+      "X-Forwarded-For": "203.0.113.9",
+    });
     expect(spoofed.status).toBe(429);
     expect(spoofed.headers["retry-after"]).toMatch(/^\d+$/);
     expect(spoofed.upstream).toBeUndefined();
+
+    // Only failures are refused: a valid token from that same address passes.
+    const valid = await attempt(credentials(reader));
+    expect(valid.status).toBe(200);
+    expect(valid.upstream?.headers["x-auth-appkey"]).toBe(reader.appKey);
 
     // The key's rightful caller, elsewhere, is not locked out by the wrong tokens sent for it.
     const rightful = await through({

@@ -20,12 +20,20 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs a command to completion. `killAfterMs` bounds one that should stop by itself but might not
+ * (a `serve` expected to refuse to start): it is killed then, and its code is -1.
+ */
 export function runCli(
   args: string[],
   env: Record<string, string>,
+  options: { killAfterMs?: number } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      ...(options.killAfterMs === undefined ? {} : { timeout: options.killAfterMs, killSignal: "SIGKILL" }),
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => {

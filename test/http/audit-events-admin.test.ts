@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNotifier } from "../../src/notify/notifier.js";
-import { SYSTEM_ACTOR } from "../../src/services/deps.js";
+import { SYSTEM_AUTHORITY } from "../../src/services/authority.js";
 import { startReceiver, type WebhookPeer } from "../notify/peers.js";
 import { auditClient, expectNoSecret, expectOneEvent, signIn } from "../support/audit.js";
 import { createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
@@ -182,7 +182,7 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
       const old = await h.createKey("Too old", [], "gamma", gamma);
       h.advance(2 * DAY);
       // The bootstrap key's token is as old: renewing it keeps it out of the policy's way.
-      await h.services.renewal.start(SYSTEM_ACTOR, "gamma", gamma.appKey, { deleteOldToken: "now" });
+      await h.services.renewal.start(SYSTEM_AUTHORITY, "gamma", gamma.appKey, { deleteOldToken: "now" });
       const notifier = createNotifier({ ...h.services.deps, smtpUrl: undefined, webhookAllowPrivate: true });
       const events = await client.during("gamma", () => notifier.runPass().finally(() => notifier.close()));
       const byAction = (action: string) => events.filter((e) => e.action === action);

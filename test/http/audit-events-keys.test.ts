@@ -190,9 +190,22 @@ describe.each(["sqlite", "postgres"] as const)("key events are audited (%s)", (k
         };
         expectOneEvent(events, want, secrets);
       }
-      // The owning account's log is untouched: B's grants are B's business.
-      const acmeAfter = (await h.store.listAuditEvents({ account: "acme", order: "desc", limit: 1 }))[0];
-      expect(acmeAfter?.seq).toBe(acmeBefore?.seq);
+      // The owning account's log has the addition and the removal, naming beta and nothing of its
+      // grant or its callers: B's roles are B's business.
+      const acmeAfter = await h.store.listAuditEvents({
+        account: "acme",
+        order: "asc",
+        limit: 10,
+        afterSeq: acmeBefore?.seq ?? 0,
+      });
+      expect(acmeAfter.map((e) => [e.action, e.actorId, e.actorLabel, e.targetId, e.data])).toEqual([
+        ["key.added_elsewhere", "account", "beta", key.appKey, { account: "beta" }],
+        ["key.removed_elsewhere", "account", "beta", key.appKey, { account: "beta" }],
+      ]);
+      expect(acmeAfter.map((e) => [e.ip, e.userAgent, e.requestId])).toEqual([
+        [null, null, null],
+        [null, null, null],
+      ]);
     });
   });
 });

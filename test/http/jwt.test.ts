@@ -366,13 +366,16 @@ describe("JWT as a caller credential", () => {
 });
 
 describe("failed attempts", () => {
-  it("are rate limited per client address, for logins and for presented JWTs alike", async () => {
+  it("are rate limited per client address, for logins and for presented JWTs alike; valid ones pass", async () => {
     const limited = await createHarness("sqlite", {
       rateLimit: { failures: 2, windowSeconds: 60 },
       trustProxy: true,
     });
     try {
       const from = (ip: string) => ({ "x-forwarded-for": ip });
+      // The key is in use (so its state is cached): a blocked address is served for it.
+      const warm = await limited.request("GET", "/v1/me", { headers: from("198.51.100.9") });
+      expect(warm.status).toBe(200);
       const wrong = { appKey: limited.owner.appKey, appToken: `${limited.owner.appToken.slice(0, -1)}0` };
       for (let i = 0; i < 3; i++) {
         const res = await limited.request("POST", "/v1/auth/apptoken", {
@@ -385,12 +388,19 @@ describe("failed attempts", () => {
       const right = { appKey: limited.owner.appKey, appToken: limited.owner.appToken };
       const blocked = await limited.request("POST", "/v1/auth/apptoken", {
         as: null,
-        body: right,
+        body: wrong,
         headers: from("203.0.113.7"),
       });
       expect(blocked.status).toBe(429);
       expect(blocked.body.code).toBe("RATE_LIMITED");
       expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+      // The right credentials still get their JWT from the blocked address.
+      const served = await limited.request("POST", "/v1/auth/apptoken", {
+        as: null,
+        body: right,
+        headers: from("203.0.113.7"),
+      });
+      expect(served.status).toBe(200);
       // Another address is not affected: the key's rightful caller still gets its JWT.
       const elsewhere = await limited.request("POST", "/v1/auth/apptoken", {
         as: null,
@@ -407,17 +417,23 @@ describe("failed attempts", () => {
         });
         expect(res.status).toBe(401);
       }
+      const bad = await limited.request("GET", "/v1/me", {
+        as: null,
+        headers: { ...from("192.0.2.5"), authorization: `Bearer ${jwt}x` },
+      });
+      expect(bad.status).toBe(429);
+      // The valid JWT is still served from that address.
       const me = await limited.request("GET", "/v1/me", {
         as: null,
         headers: { ...from("192.0.2.5"), authorization: `Bearer ${jwt}` },
       });
-      expect(me.status).toBe(429);
+      expect(me.status).toBe(200);
       limited.advance(60_000);
       const later = await limited.request("GET", "/v1/me", {
         as: null,
-        headers: { ...from("192.0.2.5"), authorization: `Bearer ${jwt}` },
+        headers: { ...from("192.0.2.5"), authorization: `Bearer ${jwt}x` },
       });
-      expect(later.status).toBe(200);
+      expect(later.status).toBe(401);
     } finally {
       await limited.close();
     }

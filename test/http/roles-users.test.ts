@@ -166,7 +166,7 @@ describe("users", () => {
     ).toBe(200);
     const admin = await h.createKey("user admin 2", [2]);
     const strip = await h.request("DELETE", `/v1/accounts/acme/users/${bob}`, { as: admin });
-    expect([strip.status, strip.body.code]).toEqual([403, "ESCALATION_DENIED"]);
+    expect([strip.status, strip.body.code]).toEqual([403, "TARGET_EXCEEDS_CALLER"]);
     expect(
       (await h.request("PUT", `/v1/accounts/acme/users/${owner.id}/roles`, { body: { roles: [1] } })).status,
     ).toBe(200);

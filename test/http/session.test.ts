@@ -84,10 +84,28 @@ describe("admin sessions", () => {
     expect((await h.store.listAudit("acme", 3)).map((e) => e.action)).toContain("user.sign_in_failed");
   });
 
+  it("needs the CSRF token to sign out, like every other change made with the cookie", async () => {
+    const s = await signIn();
+    for (const token of [undefined, "nope", `${s.csrf.slice(0, -1)}x`]) {
+      const headers = { cookie: s.header, ...(token === undefined ? {} : { "x-csrf-token": token }) };
+      const out = await h.request("POST", "/v1/auth/logout", { as: null, headers });
+      expect([out.status, out.body.code], String(token)).toEqual([403, "CSRF_FAILED"]);
+      expect(out.headers.getSetCookie()).toEqual([]);
+    }
+    expect((await h.request("GET", "/v1/me", { as: null, headers: { cookie: s.header } })).status).toBe(200);
+    // Without a session cookie there is nothing to forge: the cookies are cleared.
+    const anonymous = await h.request("POST", "/v1/auth/logout", { as: null });
+    expect(anonymous.status).toBe(204);
+  });
+
   it("ends the session at logout and at expiry", async () => {
     const s = await signIn();
-    const out = await h.request("POST", "/v1/auth/logout", { as: null, headers: { cookie: s.header } });
+    const out = await h.request("POST", "/v1/auth/logout", {
+      as: null,
+      headers: { cookie: s.header, "x-csrf-token": s.csrf },
+    });
     expect(out.status).toBe(204);
+    expect(out.headers.getSetCookie().join("\n")).toMatch(/lk_session=;/);
     expect((await h.request("GET", "/v1/me", { as: null, headers: { cookie: s.header } })).status).toBe(401);
     const t = await signIn();
     h.advance(3601 * 1000);

@@ -23,7 +23,7 @@ function authorize(from: string, appKey: string, appToken: string) {
 }
 
 describe("failed authentications on /v1/authorize and /v1/verify", () => {
-  it("answers 429 with Retry-After to the failing address only; the key's caller elsewhere passes", async () => {
+  it("answers 429 with Retry-After to the failing address's failures only; valid tokens pass everywhere", async () => {
     h = await createHarness("sqlite", { rateLimit: { failures: 3, windowSeconds: 60 }, trustProxy: true });
     const key = await h.createKey("erp", [OMS_READ]);
     const other = await h.createKey("other");
@@ -34,18 +34,22 @@ describe("failed authentications on /v1/authorize and /v1/verify", () => {
     const blocked = await authorize("203.0.113.9", key.appKey, other.appToken);
     expect(blocked.status).toBe(429);
     expect(blocked.headers.get("retry-after")).toBe("40");
-    // Even the right token from the blocked address waits: the address is refused before any check.
-    expect((await authorize("203.0.113.9", key.appKey, key.appToken)).status).toBe(429);
+    // The right token from the blocked address is served: only failures are refused.
+    expect((await authorize("203.0.113.9", key.appKey, key.appToken)).status).toBe(200);
     // The integration, from its own address, is never refused because of the attacker.
     expect((await authorize("198.51.100.7", key.appKey, key.appToken)).status).toBe(200);
-    const verify = await h.request("POST", "/v1/verify", {
-      as: null,
-      headers: { "x-forwarded-for": "203.0.113.9" },
-      body: { appKey: key.appKey, appToken: key.appToken },
-    });
-    expect(verify.status).toBe(429);
-    expect(verify.headers.get("retry-after")).toBe("40");
-    expect(verify.body.code).toBe("RATE_LIMITED");
+    const verify = (appToken: string) =>
+      h.request("POST", "/v1/verify", {
+        as: null,
+        headers: { "x-forwarded-for": "203.0.113.9" },
+        body: { appKey: key.appKey, appToken },
+      });
+    const refused = await verify(other.appToken);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("40");
+    expect(refused.body.code).toBe("RATE_LIMITED");
+    const served = await verify(key.appToken);
+    expect([served.status, served.body.valid, served.body.code]).toEqual([200, true, "OK"]);
     h.advance(41_000);
     expect((await authorize("203.0.113.9", key.appKey, key.appToken)).status).toBe(200);
   });

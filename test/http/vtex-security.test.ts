@@ -186,7 +186,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
   });
 
   describe("VTEX failure limiter", () => {
-    it("limits failed logins and failed key headers per address, as on /v1: 429 {Message}", async () => {
+    it("limits failed logins and failed key headers per address, as on /v1: 429 {Message} to failures only", async () => {
       const limited = await createHarness(kind, {
         keyPrefix: "vtexappkey",
         rateLimit: { failures: 2, windowSeconds: 60 },
@@ -194,6 +194,11 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       });
       const from = { "x-forwarded-for": "203.0.113.7" };
       try {
+        // The key is in use (so its state is cached): a blocked address is served for it.
+        const warm = await limited.request("GET", "/api/vlm/appkeys", {
+          headers: { "x-forwarded-for": "198.51.100.9" },
+        });
+        expect(warm.status).toBe(200);
         const bad = { appkey: limited.owner.appKey, apptoken: "lkt_wrong" };
         // As on /v1, the attempt past the limit still answers; the address is blocked from then on.
         for (let i = 0; i < 3; i++) {
@@ -208,18 +213,31 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
         const blocked = await limited.request("POST", "/api/vtexid/apptoken/login", {
           as: null,
           headers: from,
-          body: { appkey: limited.owner.appKey, apptoken: limited.owner.appToken },
+          body: bad,
         });
         expect(blocked.status).toBe(429);
         expect(Object.keys(blocked.body)).toEqual(["Message"]);
         expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
-        // The same limiter refuses the native login from that address.
+        // The right credentials still log in from that address, on both paths.
+        const served = await limited.request("POST", "/api/vtexid/apptoken/login", {
+          as: null,
+          headers: from,
+          body: { appkey: limited.owner.appKey, apptoken: limited.owner.appToken },
+        });
+        expect([served.status, served.body.authStatus]).toEqual([200, "Success"]);
         const native = await limited.request("POST", "/v1/auth/apptoken", {
           as: null,
           headers: from,
           body: { appKey: limited.owner.appKey, appToken: limited.owner.appToken },
         });
-        expect(native.status).toBe(429);
+        expect(native.status).toBe(200);
+        // The same limiter refuses the native login's failures from that address.
+        const nativeBad = await limited.request("POST", "/v1/auth/apptoken", {
+          as: null,
+          headers: from,
+          body: { appKey: limited.owner.appKey, appToken: "lkt_wrong" },
+        });
+        expect(nativeBad.status).toBe(429);
         const keyed = {
           ...from,
           "X-VTEX-API-AppKey": limited.owner.appKey,

@@ -439,19 +439,28 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
         expect(res.status, ref).toBe(400);
         expect(res.body).toEqual({ Message: "Invalid UserId" });
       }
-      // Added to acme, it is found there as an external key (by id or appKey), never as acme's own.
-      await h.request("POST", "/v1/accounts/acme/external-keys", { body: { appKey: theirs.appKey } });
+      // Added to acme, it is found there as an external key, never as acme's own: by its appKey or
+      // by the addition's id, never by the owner's id of the key.
+      const addition = await h.request("POST", "/v1/accounts/acme/external-keys", {
+        body: { appKey: theirs.appKey },
+      });
       const added = await vtex("PUT", `/api/vlm/appkeys/${theirs.id}`, h.owner, { isActive: false });
       expect(added.status).toBe(400);
-      expect((await vtex("PUT", `/api/license-manager/users/${theirs.id}/roles`, h.owner, [10])).status).toBe(
-        204,
-      );
+      const byOwnersId = await vtex("PUT", `/api/license-manager/users/${theirs.id}/roles`, h.owner, [10]);
+      expect([byOwnersId.status, byOwnersId.body]).toEqual([400, { Message: "Invalid UserId" }]);
+      expect(
+        (await vtex("PUT", `/api/license-manager/users/${addition.body.id}/roles`, h.owner, [10])).status,
+      ).toBe(204);
       expect((await vtex("GET", `/api/license-manager/users/${theirs.appKey}/roles`, h.owner)).body).toEqual([
         { id: 10, name: "OMS - Read only" },
       ]);
       const own = await h.request("GET", `/v1/accounts/byid/keys/${theirs.appKey}`, { as: partnerOwner });
       expect(own.body).toMatchObject({ active: true, roles: [] });
-      expect((await h.store.listAudit("byid", 1000)).length).toBe(before);
+      // The owner's log has the addition, and nothing of what acme did with it.
+      const after = await h.store.listAudit("byid", 1000);
+      expect(after.slice(0, after.length - before).map((event) => event.action)).toEqual([
+        "key.added_elsewhere",
+      ]);
     });
 
     it("matches ids and appKeys exactly, on both databases", async () => {

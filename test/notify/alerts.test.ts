@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifySignature } from "../../src/notify/signature.js";
-import { SYSTEM_ACTOR } from "../../src/services/deps.js";
+import { SYSTEM_AUTHORITY } from "../../src/services/authority.js";
 import {
   appKeyOf,
   createNotifyHarness,
@@ -159,11 +159,11 @@ describe("renewal alerts", () => {
 
   it("does not announce inactive keys until they are reactivated", async () => {
     await h.configure({ notifyEmails: ["ops@acme.test"] });
-    await h.services.keys.update(SYSTEM_ACTOR, "acme", orders.appKey, { active: false });
+    await h.services.keys.update(SYSTEM_AUTHORITY, "acme", orders.appKey, { active: false });
     h.advance(95 * DAY);
     await h.pass();
     expect(mailsFor(orders.appKey)).toHaveLength(0);
-    await h.services.keys.update(SYSTEM_ACTOR, "acme", orders.appKey, { active: true });
+    await h.services.keys.update(SYSTEM_AUTHORITY, "acme", orders.appKey, { active: true });
     await h.pass();
     expect(mailsFor(orders.appKey)).toHaveLength(1);
   });

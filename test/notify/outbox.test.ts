@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WEBHOOK_SECRET_PURPOSE, webhookSecretContext } from "../../src/core/settings.js";
 import { NO_SMTP } from "../../src/notify/email.js";
 import { LEASE_MS, MAX_ATTEMPTS, RETRY_DELAYS_MS, retryAt } from "../../src/notify/outbox.js";
-import { SYSTEM_ACTOR } from "../../src/services/deps.js";
+import { SYSTEM_AUTHORITY } from "../../src/services/authority.js";
 import { createSealer } from "../../src/services/sealing.js";
 import { createNotifyHarness, DAY, MINUTE, type NotifyHarness, WEBHOOK_ID } from "./support.js";
 
@@ -147,7 +147,7 @@ describe("outbox delivery", () => {
 
   it("erases the sealed tokens of expired share links each pass", async () => {
     const key = await h.createKey("shared");
-    await h.services.renewal.start(SYSTEM_ACTOR, "acme", key.appKey, { delivery: "link" });
+    await h.services.renewal.start(SYSTEM_AUTHORITY, "acme", key.appKey, { delivery: "link" });
     expect((await h.pass()).shareLinksPurged).toBe(0);
     h.advance(DAY + 1);
     expect((await h.pass()).shareLinksPurged).toBe(1);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SYSTEM_ACTOR } from "../../src/services/deps.js";
+import { SYSTEM_AUTHORITY } from "../../src/services/authority.js";
 import { appKeyOf, createNotifyHarness, DAY, type NotifyHarness } from "./support.js";
 
 let h: NotifyHarness;
@@ -65,7 +65,7 @@ describe("policies", () => {
     await h.pass();
     expect(await activeOf(idle.appKey)).toBe(false);
 
-    await h.services.keys.update(SYSTEM_ACTOR, "acme", idle.appKey, { active: true });
+    await h.services.keys.update(SYSTEM_AUTHORITY, "acme", idle.appKey, { active: true });
     h.advance(20 * DAY);
     expect(await h.pass()).toMatchObject({ deactivated: 0 });
     expect(await activeOf(idle.appKey)).toBe(true);

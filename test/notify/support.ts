@@ -5,7 +5,7 @@
  */
 import { WEBHOOK_SECRET_PURPOSE, webhookSecretContext } from "../../src/core/settings.js";
 import { createNotifier, type Notifier } from "../../src/notify/notifier.js";
-import { SYSTEM_ACTOR } from "../../src/services/deps.js";
+import { SYSTEM_AUTHORITY } from "../../src/services/authority.js";
 import { createSealer } from "../../src/services/sealing.js";
 import type { NotificationRecord } from "../../src/storage/store.js";
 import { createHarness } from "../support/harness.js";
@@ -62,7 +62,7 @@ export async function createNotifyHarness(kind: "sqlite" | "postgres" = "sqlite"
 
   /** Renews a key's token at the current time (start + complete in one step). */
   async function renew(appKey: string, account = "acme") {
-    return h.services.renewal.start(SYSTEM_ACTOR, account, appKey, { deleteOldToken: "now" });
+    return h.services.renewal.start(SYSTEM_AUTHORITY, account, appKey, { deleteOldToken: "now" });
   }
 
   async function notifications(account = "acme") {

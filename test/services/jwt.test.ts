@@ -13,6 +13,7 @@ import { defaultCatalogFile } from "../../src/config.js";
 import type { ServiceDeps } from "../../src/services/deps.js";
 import { createServices } from "../../src/services/index.js";
 import { createSealer } from "../../src/services/sealing.js";
+import { SigningKeySecretError } from "../../src/services/signing-keys.js";
 import { openStore } from "../../src/storage/open.js";
 import type { Store } from "../../src/storage/store.js";
 import { createChangeBus } from "../../src/verify/changes.js";
@@ -217,7 +218,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     for (const result of [wrong, unknown, malformed])
       expect(result).toEqual({ ok: false, reason: "WRONG_CREDENTIALS" });
     const key = await store.getKeyByAppKey(other.appKey);
-    await store.addExternalKey("acme", key?.id ?? "", T0);
+    await store.addExternalKey("acme", key?.id ?? "", T0, "addition-acme");
     const external = await node.jwt.mint({ appKey: other.appKey, appToken: other.appToken, account: "acme" });
     expect(external.ok && payload(external.token).account).toBe("acme");
     expect(await node.jwt.mint({ appKey: other.appKey, appToken: other.appToken, account: "third" })).toEqual(
@@ -315,15 +316,24 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
   it("keeps verifying when LATCHKEY_SECRET changed, refuses to sign, and recovers with a rotation", async () => {
     const [storeA, storeB] = await openShared();
     const a = instance(storeA);
+    await a.jwt.checkSecret();
     const owner = await seedKey(a.services);
     const minted = await a.jwt.mint(owner);
     if (!minted.ok) throw new Error(minted.reason);
+    await a.jwt.checkSecret();
     const changed = instance(storeB, { secret: `${SECRET}-changed` });
     expect(await changed.jwt.authenticate(minted.token)).not.toBeNull();
     await expect(changed.jwt.mint(owner)).rejects.toThrow(/does not unseal/);
-    const { kid } = await changed.jwt.rotate();
+    // Start-up and a plain rotation refuse the other secret; a rotation told of the change proceeds.
+    await expect(changed.jwt.checkSecret()).rejects.toThrow(SigningKeySecretError);
+    await expect(changed.jwt.rotate()).rejects.toThrow(SigningKeySecretError);
+    expect(await storeB.listSigningKeys()).toHaveLength(1);
+    const { kid } = await changed.jwt.rotate({ secretChanged: true });
+    await changed.jwt.checkSecret();
     const after = await changed.jwt.mint(owner);
     expect(after.ok && header(after.token).kid).toBe(kid);
+    // The instance still on the old secret is the one refused now.
+    await expect(a.jwt.checkSecret()).rejects.toThrow(SigningKeySecretError);
   });
 
   it("never stores the private key in plaintext", async () => {

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
+import type { Redis } from "ioredis";
 import { loadCatalogFile } from "../../src/catalog/load.js";
 import { defaultCatalogFile } from "../../src/config.js";
 import { createApp } from "../../src/http/app.js";
@@ -12,7 +13,7 @@ import { createLogger } from "../../src/log.js";
 import type { InitResult } from "../../src/services/accounts.js";
 import { createServices } from "../../src/services/index.js";
 import { createChangeBus } from "../../src/verify/changes.js";
-import { createFailureLimiter } from "../../src/verify/rate-limit.js";
+import { createEmailLimiter, createFailureLimiter } from "../../src/verify/rate-limit.js";
 import { openTestStore } from "./stores.js";
 
 export interface Credentials {
@@ -38,12 +39,19 @@ export interface TestResponse {
 export const OWNER_PASSWORD = "correct horse battery staple";
 
 export interface HarnessOptions {
-  /** Failed-authentication limit per client address; off unless given (tests send bad credentials freely). */
+  /**
+   * Failed-authentication limit per client address, and per email for sign-ins; off unless given
+   * (tests send bad credentials freely).
+   */
   rateLimit?: { failures: number; windowSeconds: number };
+  /** Failure counters shared through this Redis (under `prefix`), as with REDIS_URL. */
+  limiterRedis?: { client: Redis; prefix: string };
   /** Leak reports per client address; the production rate (services/revoke.ts) unless given. */
   revokeRate?: { limit: number; windowSeconds: number };
   /** TRUST_PROXY: the client address comes from X-Forwarded-For. */
   trustProxy?: boolean;
+  /** VERIFY_TRUSTED_PROXIES: callers whose `clientIp` on POST /v1/verify is believed. */
+  verifyTrustedProxies?: string[];
   /** KEY_PREFIX: the prefix of generated appKeys ("appkey" unless given). */
   keyPrefix?: string;
   /** SMTP_URL: where test notifications sent from a request go (none unless given). */
@@ -63,6 +71,13 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
     },
   });
   const logger = createLogger({ level: "debug", destination });
+  const failures = {
+    limit: options.rateLimit?.failures ?? 0,
+    windowSeconds: options.rateLimit?.windowSeconds ?? 60,
+    clock: { now: () => now },
+    redis: options.limiterRedis?.client,
+  };
+  const prefix = options.limiterRedis?.prefix ?? "latchkey-test:";
   const services = createServices({
     store,
     catalog: loadCatalogFile(defaultCatalogFile()),
@@ -76,11 +91,9 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
     changes: createChangeBus(),
     sessionTtlSeconds: 3600,
     jwtTtlSeconds: 3600,
-    limiter: createFailureLimiter({
-      limit: options.rateLimit?.failures ?? 0,
-      windowSeconds: options.rateLimit?.windowSeconds ?? 60,
-      clock: { now: () => now },
-    }),
+    limiter: createFailureLimiter({ ...failures, prefix: `${prefix}auth-failures:` }),
+    blockedLookups: createFailureLimiter({ ...failures, redis: undefined }),
+    signInLimiter: createEmailLimiter({ ...failures, prefix: `${prefix}sign-in-failures:` }),
     ...(options.smtpUrl ? { smtpUrl: options.smtpUrl } : {}),
     ...(options.webhookAllowPrivate ? { webhookAllowPrivate: true } : {}),
     ...(options.revokeRate
@@ -92,6 +105,7 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
     logger,
     publicUrl: "http://localhost",
     trustProxy: options.trustProxy ?? false,
+    ...(options.verifyTrustedProxies ? { verifyTrustedProxies: options.verifyTrustedProxies } : {}),
     ready: () => store.ping(),
   });
   /** Every response text the tests saw, for the secrets search. */

@@ -162,6 +162,25 @@ describe("key-state cache", () => {
     expect(reads.keys).toBe(2);
   });
 
+  it("keeps an expired key's last state for peekExpired until it is read again or changes", async () => {
+    const { cache, advance, changes } = setUp([key(1)]);
+    expect(cache.peekExpired("appkey-acme-1")).toBeUndefined();
+    const state = await cache.load("appkey-acme-1");
+    await cache.load("appkey-acme-404");
+    advance(61_000);
+    expect(cache.peek("appkey-acme-1")).toBeUndefined();
+    // Never a decision: only whether a presented token was one of the key's.
+    const expired = cache.peekExpired("appkey-acme-1");
+    expect(expired).toBe(state);
+    expect(expired?.holdsDigest(tokenDigestBinary("secret-1"))).toBe(true);
+    expect(expired?.holdsDigest(tokenDigestBinary("secret-2"))).toBe(false);
+    expect(cache.peekExpired("appkey-acme-404")).toBeUndefined();
+    const reloaded = await cache.load("appkey-acme-1");
+    expect(cache.peekExpired("appkey-acme-1")).toBe(reloaded);
+    changes.publish({ kind: "key", appKey: "appkey-acme-1" });
+    expect(cache.peekExpired("appkey-acme-1")).toBeUndefined();
+  });
+
   it("reloads a stale own grant after an account-wide change, and drops a changed key", async () => {
     const { cache, changes, reads, custom } = setUp([key(1, { roleIds: [100] })]);
     const state = await cache.load("appkey-acme-1");
@@ -190,7 +209,9 @@ describe("key-state cache", () => {
   it("shares identical custom grants between keys, and keeps external grants per account", async () => {
     const a = key(1, { roleIds: [100] });
     const b = key(2, { roleIds: [101] });
-    const external: ExternalKeyRecord[] = [{ account: "partner", key: a, addedAt: T0, roleIds: [10] }];
+    const external: ExternalKeyRecord[] = [
+      { id: "addition", account: "partner", key: a, addedAt: T0, roleIds: [10], lastUsedAt: null },
+    ];
     const { cache } = setUp([a, b], external);
     const first = await cache.load(a.appKey);
     const second = await cache.load(b.appKey);

@@ -6,7 +6,13 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addressKey, connectLimiterRedis, createFailureLimiter } from "../../src/verify/rate-limit.js";
+import {
+  addressKey,
+  connectLimiterRedis,
+  createEmailLimiter,
+  createFailureLimiter,
+  emailKey,
+} from "../../src/verify/rate-limit.js";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -119,6 +125,20 @@ describe("addressKey", () => {
   });
 });
 
+describe("the per-email limiter of sign-ins", () => {
+  it("counts an email in one bucket however it is spelt, by a digest that does not show it", async () => {
+    expect(emailKey(" Owner@ACME.test ")).toBe(emailKey("owner@acme.test"));
+    expect(emailKey("owner@acme.test")).not.toBe(emailKey("other@acme.test"));
+    expect(emailKey("owner@acme.test")).not.toMatch(/owner|acme/);
+    expect(emailKey("not an email")).toBe(emailKey("NOT AN EMAIL"));
+    const limiter = createEmailLimiter({ limit: 2, windowSeconds: 60, clock: clockAt() });
+    await fail(limiter, "owner@acme.test", 2);
+    await limiter.recordFailure("OWNER@acme.test");
+    expect(limiter.blockedFor("owner@acme.test ")).toBe(60);
+    expect(limiter.blockedFor("other@acme.test")).toBe(0);
+  });
+});
+
 describe("the Redis failure limiter", () => {
   const prefix = `latchkey-test:${randomBytes(6).toString("hex")}:`;
   let redis: Redis;
@@ -163,6 +183,18 @@ describe("the Redis failure limiter", () => {
     expect(a.blockedFor("203.0.113.10")).toBe(0);
     clock.advance(60_000);
     expect([a.blockedFor("203.0.113.9"), b.blockedFor("203.0.113.9")]).toEqual([0, 0]);
+  });
+
+  it("shares per-email counts under the email's digest", async () => {
+    const clock = clockAt();
+    const options = { limit: 2, windowSeconds: 60, clock, prefix: `${prefix}emails:` };
+    const a = createEmailLimiter({ ...options, redis });
+    const b = createEmailLimiter({ ...options, redis: other });
+    await fail(a, "owner@acme.test", 2);
+    await b.recordFailure("Owner@Acme.Test");
+    expect(b.blockedFor("owner@acme.test")).toBeGreaterThanOrEqual(59);
+    const keys = await redis.keys(`${prefix}emails:*`);
+    expect(keys).toEqual([`${prefix}emails:${emailKey("owner@acme.test")}`]);
   });
 
   it("keeps limiters with other prefixes apart", async () => {

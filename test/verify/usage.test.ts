@@ -86,17 +86,53 @@ describe("usage recorder", () => {
     ]);
   });
 
+  it("keeps the last allowed call of each key per account, merging a failed write's back", async () => {
+    let failing = false;
+    const { usage, written, advance } = recorder(() => failing);
+    const sorted = (batch: UsageBatch | undefined) =>
+      [...(batch?.accounts ?? [])].sort((a, b) =>
+        `${a.keyId} ${a.account}`.localeCompare(`${b.keyId} ${b.account}`),
+      );
+    usage.record("k", true, true, "acme");
+    advance(1);
+    usage.record("k", true, true, "beta", "ViewOrders");
+    advance(1);
+    // Refused in beta (a resource not granted), or with no account: not a use there.
+    usage.record("k", true, false, "beta", undefined);
+    usage.record("k", true, true);
+    usage.record("j", true, false, "beta");
+    // A management call allowed in beta, authenticated (and counted) in the key's own account.
+    usage.usedIn("j", "beta");
+    advance(1);
+    usage.record("k", true, true, "acme");
+    failing = true;
+    await usage.flush();
+    expect(written).toHaveLength(0);
+    failing = false;
+    advance(1);
+    usage.record("k", true, true, "beta");
+    await usage.flush();
+    expect(sorted(written[0])).toEqual([
+      { keyId: "j", account: "beta", at: T0 + 2 },
+      { keyId: "k", account: "acme", at: T0 + 3 },
+      { keyId: "k", account: "beta", at: T0 + 4 },
+    ]);
+    await usage.flush();
+    expect(written).toHaveLength(1);
+  });
+
   it("slices every list of a batch alike", () => {
     const batch: UsageBatch = {
       counts: Array.from({ length: 5 }, (_, i) => ({ keyId: `c${i}`, day: 1, ok: 1, denied: 0 })),
       lastUsed: Array.from({ length: 2 }, (_, i) => ({ keyId: `l${i}`, at: 1 })),
       resources: [],
+      accounts: Array.from({ length: 3 }, (_, i) => ({ keyId: `a${i}`, account: "beta", at: 1 })),
     };
     const slices = sliceBatch(batch, 2);
-    expect(slices.map((s) => [s.counts.length, s.lastUsed.length])).toEqual([
-      [2, 2],
-      [2, 0],
-      [1, 0],
+    expect(slices.map((s) => [s.counts.length, s.lastUsed.length, s.accounts?.length])).toEqual([
+      [2, 2, 2],
+      [2, 0, 1],
+      [1, 0, 0],
     ]);
     expect(sliceBatch(batch, 10)).toEqual([batch]);
   });

@@ -4,7 +4,7 @@
  */
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import { ApiError, api, onSessionExpired } from "./api";
-import type { Me, RoleRef } from "./types";
+import type { Me, Role, RoleRef } from "./types";
 
 export type SignedOutReason = "expired" | "signed-out" | "unreachable";
 
@@ -84,12 +84,17 @@ export function useSession(): SessionValue {
   return value;
 }
 
+/** Owner (predefined role 1): the one Owner-like role, holding every resource, present and future. */
+export const OWNER_ROLE_ID = 1;
+
 export interface AccountAccess {
   me: Me;
   account: string;
   resources: ReadonlySet<string>;
   /** The signed-in user's own roles in this account. */
   roles: readonly RoleRef[];
+  /** Holds an Owner-like role: covers every target (see `exceeds`). */
+  ownerLike: boolean;
   can(resource: string): boolean;
 }
 
@@ -99,7 +104,9 @@ export function AccountProvider({ me, account, children }: { me: Me; account: st
   const value = useMemo<AccountAccess>(() => {
     const access = me.accounts.find((entry) => entry.account === account);
     const resources = new Set(access?.resources ?? []);
-    return { me, account, resources, roles: access?.roles ?? [], can: (resource) => resources.has(resource) };
+    const roles = access?.roles ?? [];
+    const ownerLike = roles.some((role) => role.id === OWNER_ROLE_ID);
+    return { me, account, resources, roles, ownerLike, can: (resource) => resources.has(resource) };
   }, [me, account]);
   return <AccountContext.Provider value={value}>{children}</AccountContext.Provider>;
 }
@@ -114,4 +121,31 @@ export function useAccount(): AccountAccess {
 /** The reason shown on a control the user may not use. */
 export function lacking(resource: string): string {
   return `You need the ${resource} permission for this`;
+}
+
+/**
+ * The least-privilege rule the server applies to every action on a key, a user or a role (`covers`,
+ * SPEC §1.2): why the signed-in user may not act on a target (`what`: "key", "user", "role") that
+ * holds `held`, or undefined. An Owner-like caller covers everything; only it covers an Owner-like
+ * target; otherwise every resource of the target's roles must be among the caller's. `roles` are the
+ * account's roles with their resources (GET …/roles, which needs ViewAdminUsers). Without them, or
+ * for a role missing from them, what the target holds is unknown here: the control stays enabled and
+ * the server's 403 (TARGET_EXCEEDS_CALLER) says why, in words.
+ */
+export function exceeds(
+  access: AccountAccess,
+  what: string,
+  held: readonly RoleRef[],
+  roles: readonly Role[] | undefined,
+): string | undefined {
+  if (access.ownerLike) return undefined;
+  if (held.some((role) => role.id === OWNER_ROLE_ID))
+    return `Only an Owner can change a ${what} holding Owner`;
+  const missing = new Set<string>();
+  for (const ref of held)
+    for (const resource of roles?.find((role) => role.id === ref.id)?.resources ?? [])
+      if (!access.resources.has(resource)) missing.add(resource);
+  if (missing.size === 0) return undefined;
+  const names = [...missing].sort();
+  return `This ${what} holds resources you lack: ${names.slice(0, 3).join(", ")}${names.length > 3 ? "…" : ""}`;
 }

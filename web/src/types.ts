@@ -52,6 +52,7 @@ export type IssuedKey =
   | { key: Key; shareUrl: string; shareExpiresAt: string };
 
 export interface ExternalKey {
+  /** The id of the key's addition to this account, not the owner's id of the key. */
   id: string;
   appKey: string;
   keyName: string;
@@ -60,6 +61,7 @@ export interface ExternalKey {
   roles: RoleRef[];
   addedDate: string;
   status: "active" | "inactive";
+  /** The key's last allowed call in this account; its use in its owner's account is not shown. */
   lastUsedAt: string | null;
 }
 

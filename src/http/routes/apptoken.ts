@@ -2,12 +2,15 @@
  * App-token login (SPEC §3): an appKey + appToken pair exchanged for a short-lived ES256 JWT, and
  * the JWKS that verifies it offline. The login response carries a credential, so it is never
  * cached; the appToken is neither echoed nor logged, and a failure says nothing of its reason.
+ *
+ * The failure limiter applies as to any use of the token (verifier.ts): a client address over the
+ * limit still gets its JWT for valid credentials, and a 429 for anything else.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { fail } from "../../core/errors.js";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
 import type { Services } from "../../services/index.js";
-import { refuseIfBlocked } from "../../verify/rate-limit.js";
+import type { MintInput, MintResult } from "../../services/signing-keys.js";
 import type { AppEnv } from "../context.js";
 import { jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
@@ -65,18 +68,49 @@ const jwks = createRoute({
   responses: { 200: jsonResponse(z.object({ keys: z.array(Jwk) }), "The JSON Web Key Set") },
 });
 
+export type Exchange = MintResult | { ok: false; reason: "RATE_LIMITED"; retryAfter: number };
+
+/**
+ * App-token login under the failure limiter, shared with VTEX's login path: the credentials go
+ * through the verifier first (key-state cache; a blocked address passes only with valid ones, and
+ * an unknown appKey from it costs no lookup), then `mint` signs the JWT from the stored key.
+ */
+export async function exchangeAppToken(
+  services: Services,
+  input: MintInput,
+  ip: string | null,
+): Promise<Exchange> {
+  const decision = await services.verifier.verify({
+    credentials: { kind: "key", appKey: input.appKey, appToken: input.appToken },
+    ip,
+    ownAccount: true,
+    countUsage: false,
+  });
+  if (decision.code === "RATE_LIMITED") {
+    return { ok: false, reason: "RATE_LIMITED", retryAfter: decision.retryAfter };
+  }
+  // The verifier has counted this failure.
+  if (!decision.valid) return { ok: false, reason: "WRONG_CREDENTIALS" };
+  const result = await services.jwt.mint(input);
+  // The cache can lag a change made on another instance by up to a second: the store has the last word.
+  if (!result.ok && result.reason === "WRONG_CREDENTIALS") await services.limiter.recordFailure(ip);
+  return result;
+}
+
 export function appTokenRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
   app.openapi(secure("public", login), async (c) => {
-    const ip = c.get("clientIp");
-    refuseIfBlocked(services.limiter, ip, "failed authentications");
-    const result = await services.jwt.mint(c.req.valid("json"));
+    const result = await exchangeAppToken(services, c.req.valid("json"), c.get("clientIp"));
     if (!result.ok) {
+      if (result.reason === "RATE_LIMITED") {
+        const wait = result.retryAfter;
+        fail("RATE_LIMITED", `Too many failed authentications from this address; retry in ${wait} s`, {
+          retryAfter: wait,
+        });
+      }
       if (result.reason === "ACCOUNT_DENIED")
         fail("APPTOKEN_ACCOUNT_DENIED", "The key was not added to this account as an external key");
-      await services.limiter.recordFailure(ip);
       fail("UNAUTHENTICATED", "The appKey and appToken are not valid, or the key is inactive");
     }
-    c.header("cache-control", "no-store");
     return c.json({ token: result.token, expires: result.expires, expiresAt: result.expiresAt }, 200);
   });
 

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type AuditFilters, parseInstant } from "../../services/audit-log.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import { AccountParam, jsonResponse, problemResponses } from "../schemas.js";
+import { AccountParam, jsonResponse, PlainText, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 import { pullStream } from "../stream.js";
 
@@ -30,13 +30,11 @@ const Filters = {
     .regex(ACTION, "must be an action such as key.created, or a prefix ending in a dot such as key.")
     .optional()
     .openapi({ description: "Exact action, or a prefix ending in `.` (e.g. `key.`)", example: "key." }),
-  actor: z
-    .string()
-    .min(1)
+  actor: PlainText.min(1)
     .max(320)
     .optional()
     .openapi({ description: "Actor id or label: a user id or email, an appKey, or `system`" }),
-  target: z.string().min(1).max(200).optional().openapi({ description: "Target id, e.g. an appKey" }),
+  target: PlainText.min(1).max(200).optional().openapi({ description: "Target id, e.g. an appKey" }),
   from: Instant.optional().openapi({ description: "Events at or after this instant (ISO 8601)" }),
   to: Instant.optional().openapi({ description: "Events before this instant (ISO 8601)" }),
 };
@@ -173,7 +171,6 @@ export function auditRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: 
     return c.body(body, 200, {
       "content-type": exported.contentType,
       "content-disposition": `attachment; filename="${exported.filename}"`,
-      "cache-control": "no-store",
       "x-content-type-options": "nosniff",
     });
   });

@@ -59,7 +59,6 @@ export function exportRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services:
     return c.body(body, 200, {
       "content-type": exported.contentType,
       "content-disposition": `attachment; filename="${exported.filename}"`,
-      "cache-control": "no-store",
       "x-content-type-options": "nosniff",
     });
   });

@@ -14,14 +14,18 @@ const ExternalKeyParams = AccountParam.extend({
 
 const ExternalKeySchema = z
   .object({
-    id: z.string(),
+    id: z.string().openapi({
+      description: "Id of the key's addition to this account (not the owner's id of the key)",
+    }),
     appKey: z.string(),
     keyName: z.string(),
     account: z.string().openapi({ description: "The owner: the account that generated the key" }),
     roles: z.array(RoleRef),
     addedDate: z.string(),
-    status: z.enum(["active", "inactive"]),
-    lastUsedAt: z.string().nullable(),
+    status: z.enum(["active", "inactive"]).openapi({ description: "Set by the owner" }),
+    lastUsedAt: z.string().nullable().openapi({
+      description: "The key's last allowed call in this account; its use elsewhere is not shown",
+    }),
   })
   .openapi("ExternalKey");
 
@@ -86,19 +90,18 @@ export function externalKeyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, serv
   app.openapi(secure(edit, add), async (c) => {
     const { account } = c.req.valid("param");
     const body = c.req.valid("json");
-    return c.json(await externalKeys.add(c.get("caller").actor, c.get("grant"), account, body), 201);
+    return c.json(await externalKeys.add(c.get("authority"), account, body), 201);
   });
 
   app.openapi(secure(edit, setRoles), async (c) => {
     const { account, appKey } = c.req.valid("param");
     const { roles } = c.req.valid("json");
-    const actor = c.get("caller").actor;
-    return c.json(await externalKeys.setRoles(actor, c.get("grant"), account, appKey, roles), 200);
+    return c.json(await externalKeys.setRoles(c.get("authority"), account, appKey, roles), 200);
   });
 
   app.openapi(secure(edit, remove), async (c) => {
     const { account, appKey } = c.req.valid("param");
-    await externalKeys.remove(c.get("caller").actor, account, appKey);
+    await externalKeys.remove(c.get("authority"), account, appKey);
     return c.body(null, 204);
   });
 }

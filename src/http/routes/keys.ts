@@ -120,8 +120,7 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Se
   app.openapi(secure(edit, create), async (c) => {
     const { account } = c.req.valid("param");
     const body = c.req.valid("json");
-    const result = await keys.create(c.get("caller").actor, c.get("grant"), account, body);
-    c.header("cache-control", "no-store");
+    const result = await keys.create(c.get("authority"), account, body);
     return c.json(result, 201);
   });
 
@@ -132,18 +131,18 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Se
 
   app.openapi(secure(edit, patch), async (c) => {
     const { account, appKey } = c.req.valid("param");
-    return c.json(await keys.update(c.get("caller").actor, account, appKey, c.req.valid("json")), 200);
+    return c.json(await keys.update(c.get("authority"), account, appKey, c.req.valid("json")), 200);
   });
 
   app.openapi(secure(edit, setRoles), async (c) => {
     const { account, appKey } = c.req.valid("param");
     const { roles } = c.req.valid("json");
-    return c.json(await keys.setRoles(c.get("caller").actor, c.get("grant"), account, appKey, roles), 200);
+    return c.json(await keys.setRoles(c.get("authority"), account, appKey, roles), 200);
   });
 
   app.openapi(secure(edit, remove), async (c) => {
     const { account, appKey } = c.req.valid("param");
-    await keys.remove(c.get("caller").actor, account, appKey);
+    await keys.remove(c.get("authority"), account, appKey);
     return c.body(null, 204);
   });
 }

@@ -62,18 +62,17 @@ export function renewalRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services
 
   app.openapi(secure(renew, start), async (c) => {
     const { account, appKey } = c.req.valid("param");
-    const result = await renewal.start(c.get("caller").actor, account, appKey, c.req.valid("json"));
-    c.header("cache-control", "no-store");
+    const result = await renewal.start(c.get("authority"), account, appKey, c.req.valid("json"));
     return c.json(result, 201);
   });
 
   app.openapi(secure(renew, complete), async (c) => {
     const { account, appKey } = c.req.valid("param");
-    return c.json(await renewal.complete(c.get("caller").actor, account, appKey), 200);
+    return c.json(await renewal.complete(c.get("authority"), account, appKey), 200);
   });
 
   app.openapi(secure(renew, undo), async (c) => {
     const { account, appKey } = c.req.valid("param");
-    return c.json(await renewal.undo(c.get("caller").actor, account, appKey), 200);
+    return c.json(await renewal.undo(c.get("authority"), account, appKey), 200);
   });
 }

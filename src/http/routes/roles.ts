@@ -64,21 +64,18 @@ export function roleRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: S
 
   app.openapi(secure(edit, create), async (c) => {
     const { account } = c.req.valid("param");
-    return c.json(
-      await roles.create(c.get("caller").actor, c.get("grant"), account, c.req.valid("json")),
-      201,
-    );
+    return c.json(await roles.create(c.get("authority"), account, c.req.valid("json")), 201);
   });
 
   app.openapi(secure(edit, update), async (c) => {
     const { account, id } = c.req.valid("param");
-    const role = await roles.update(c.get("caller").actor, c.get("grant"), account, id, c.req.valid("json"));
+    const role = await roles.update(c.get("authority"), account, id, c.req.valid("json"));
     return c.json(role, 200);
   });
 
   app.openapi(secure(edit, remove), async (c) => {
     const { account, id } = c.req.valid("param");
-    await roles.remove(c.get("caller").actor, account, id);
+    await roles.remove(c.get("authority"), account, id);
     return c.body(null, 204);
   });
 }

@@ -4,7 +4,7 @@ import { fail } from "../../core/errors.js";
 import { grantResources } from "../../core/permissions.js";
 import type { Principal } from "../../services/deps.js";
 import type { Services } from "../../services/index.js";
-import { refuseIfBlocked } from "../../verify/rate-limit.js";
+import { csrfMatches } from "../../services/sessions.js";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { jsonBody, jsonResponse, problemResponses, RoleRef } from "../schemas.js";
@@ -41,7 +41,10 @@ const logout = createRoute({
   path: "/v1/auth/logout",
   tags,
   summary: "End the session",
-  responses: { 204: { description: "Signed out" } },
+  description:
+    "With the session cookie, the `X-CSRF-Token` from sign-in is required, as on every other " +
+    "state-changing call (403 CSRF_FAILED otherwise). Without it, the cookies are cleared.",
+  responses: { 204: { description: "Signed out" }, ...problemResponses(403) },
 });
 
 const me = createRoute({
@@ -105,10 +108,16 @@ export function sessionRoutes(
       userAgent: c.req.header("user-agent") ?? null,
       requestId: c.get("requestId"),
     };
-    refuseIfBlocked(services.limiter, meta.ip, "failed sign-ins");
+    // Strict, unlike tokens: while the address or the email is blocked even the right password
+    // gets 429, before its hash is computed. Unknown emails are counted and refused alike.
+    const wait = Math.max(services.limiter.blockedFor(meta.ip), services.signInLimiter.blockedFor(email));
+    if (wait > 0) fail("RATE_LIMITED", `Too many failed sign-ins; retry in ${wait} s`, { retryAfter: wait });
     const session = await sessions.login(email, password, meta);
     if (!session) {
-      await services.limiter.recordFailure(meta.ip);
+      await Promise.all([
+        services.limiter.recordFailure(meta.ip),
+        services.signInLimiter.recordFailure(email),
+      ]);
       fail("INVALID_LOGIN");
     }
     const maxAge = Math.floor((session.expiresAt - deps.clock.now()) / 1000);
@@ -120,7 +129,13 @@ export function sessionRoutes(
 
   app.openapi(secure("public", logout), async (c) => {
     const secret = getCookie(c, SESSION_COOKIE);
-    if (secret) await sessions.logout(secret);
+    if (secret) {
+      // Another site must not end the session either: the same CSRF check as every change.
+      if (!csrfMatches(secret, c.req.header("x-csrf-token") ?? "")) {
+        fail("CSRF_FAILED", "Send the CSRF token from sign-in in the X-CSRF-Token header");
+      }
+      await sessions.logout(secret);
+    }
     deleteCookie(c, SESSION_COOKIE, cookie);
     deleteCookie(c, CSRF_COOKIE, cookie);
     return c.body(null, 204);

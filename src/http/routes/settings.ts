@@ -179,7 +179,7 @@ export function settingsRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, service
     const ifMatch = raw === undefined ? undefined : parseIfMatch(raw);
     // "*" matches any current representation, and the settings always have one (the defaults).
     const ifVersion = ifMatch === undefined || ifMatch.any ? undefined : ifMatch.versions;
-    const saved = await settings.replace(c.get("caller").actor, account, c.req.valid("json"), ifVersion);
+    const saved = await settings.replace(c.get("authority"), account, c.req.valid("json"), ifVersion);
     c.header("etag", etagOf(saved.version));
     return c.json(saved.settings, 200);
   });

@@ -64,7 +64,6 @@ export function shareRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: 
   app.openapi(secure("public", reveal), async (c) => {
     const { id } = c.req.valid("param");
     const revealed = await services.shareLinks.reveal(linkHolder(c), id);
-    c.header("cache-control", "no-store");
     return c.json(revealed, 200);
   });
 

@@ -74,18 +74,18 @@ export function userRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: S
 
   app.openapi(secure(edit, add), async (c) => {
     const { account } = c.req.valid("param");
-    return c.json(await users.add(c.get("caller").actor, c.get("grant"), account, c.req.valid("json")), 201);
+    return c.json(await users.add(c.get("authority"), account, c.req.valid("json")), 201);
   });
 
   app.openapi(secure(edit, setRoles), async (c) => {
     const { account, id } = c.req.valid("param");
     const { roles } = c.req.valid("json");
-    return c.json(await users.setRoles(c.get("caller").actor, c.get("grant"), account, id, roles), 200);
+    return c.json(await users.setRoles(c.get("authority"), account, id, roles), 200);
   });
 
   app.openapi(secure(edit, remove), async (c) => {
     const { account, id } = c.req.valid("param");
-    await users.remove(c.get("caller").actor, c.get("grant"), account, id);
+    await users.remove(c.get("authority"), account, id);
     return c.body(null, 204);
   });
 }

@@ -5,8 +5,15 @@
  *
  * `/v1/authorize` is also answered by the bare node:http fast path (src/http/fast-path.ts) when
  * latchkey runs as a server; this route serves in-process callers and documents it in OpenAPI.
+ *
+ * `clientIp` on `/v1/verify`: a service verifying for its own clients names the end client, so
+ * that the failure limiter counts that client rather than the service. It is believed only from a
+ * caller whose address (the TCP peer, or X-Forwarded-For's last entry with TRUST_PROXY) is in
+ * VERIFY_TRUSTED_PROXIES; from any other caller it is refused (400), never silently ignored, so a
+ * missing trust setting shows at once instead of as every client counted as one.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { addressMatcher, isIpAddress } from "../../core/addresses.js";
 import { fail } from "../../core/errors.js";
 import type { Services } from "../../services/index.js";
 import { DAY_MS } from "../../verify/usage.js";
@@ -30,6 +37,16 @@ const VerifyBody = z.strictObject({
     .max(100)
     .optional()
     .openapi({ description: "A resource key to check, e.g. ViewOrders" }),
+  clientIp: z
+    .string()
+    .max(64)
+    .refine((value) => !value.includes("%") && isIpAddress(value), "must be an IPv4 or IPv6 address")
+    .optional()
+    .openapi({
+      description:
+        "The end client's address, counted by the failed-authentication limiter instead of the caller's. Only from callers in VERIFY_TRUSTED_PROXIES; from others it is a 400 CLIENT_IP_NOT_TRUSTED.",
+      example: "203.0.113.7",
+    }),
 });
 
 const VerifyResult = z
@@ -62,7 +79,7 @@ const verify = createRoute({
   tags,
   summary: "Verify presented credentials, optionally for one resource",
   description:
-    "Invalid credentials are a 200 with `valid: false` and a `code`; only a client address over the failed-authentication limit gets a 429.",
+    "Invalid credentials are a 200 with `valid: false` and a `code`. A client address over the failed-authentication limit (`clientIp` when a trusted caller sends it) gets a 429 instead, for credentials that do not authenticate only: valid ones are still answered.",
   request: { body: jsonBody(VerifyBody) },
   responses: {
     200: jsonResponse(VerifyResult, "The decision"),
@@ -105,8 +122,26 @@ const usage = createRoute({
   },
 });
 
-export function verifyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
+export function verifyRoutes(
+  app: OpenAPIHono<AppEnv>,
+  secure: Secure,
+  services: Services,
+  trustedProxies: readonly string[],
+) {
   const { verifier, deps } = services;
+  const trusted = addressMatcher(trustedProxies);
+
+  /** The address the limiter counts: the end client's when a trusted caller names it. */
+  function limitedAddress(caller: string | null, clientIp: string | undefined): string | null {
+    if (clientIp === undefined) return caller;
+    if (!trusted(caller)) {
+      fail(
+        "CLIENT_IP_NOT_TRUSTED",
+        `The caller's address ${caller ?? "(unknown)"} is not in VERIFY_TRUSTED_PROXIES: send no clientIp, or add the caller's network there`,
+      );
+    }
+    return clientIp;
+  }
 
   app.openapi(secure("public", verify), async (c) => {
     const body = c.req.valid("json");
@@ -117,7 +152,7 @@ export function verifyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services:
       credentials: { kind: "key", appKey: body.appKey, appToken: body.appToken },
       account: body.account ?? null,
       ...(body.resource === undefined ? {} : { resources: [body.resource] }),
-      ip: c.get("clientIp"),
+      ip: limitedAddress(c.get("clientIp"), body.clientIp),
     });
     if (decision.code === "RATE_LIMITED") {
       c.header("retry-after", String(decision.retryAfter));
@@ -152,7 +187,10 @@ export function verifyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services:
       403: {
         description: "Authenticated, but the route's resource is not held (or no resource covers the route)",
       },
-      429: { description: "Too many failed authentications from this client address" },
+      429: {
+        description:
+          "Too many failed authentications from this client address, and these credentials do not authenticate either",
+      },
     },
     [ACCESS]: "public",
   } as Parameters<typeof app.openAPIRegistry.registerPath>[0]);

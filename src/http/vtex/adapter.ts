@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import { AppError, ERRORS, fail } from "../../core/errors.js";
 import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
-import type { Guards } from "../auth.js";
+import { type Guards, noteExternalUse } from "../auth.js";
 import type { AppEnv, Caller } from "../context.js";
 
 export type VtexContext = Context<AppEnv>;
@@ -90,10 +90,12 @@ export function createVtexAccess(guards: Guards, services: Services) {
       account,
       grant: access.grant,
       actor: caller.actor,
+      authority: { actor: caller.actor, grant: access.grant },
       require(resource: string) {
         if (!holds(access.grant, resource)) {
           fail("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, { resource });
         }
+        noteExternalUse(services, caller, account);
       },
     };
   }
@@ -109,6 +111,15 @@ export function createVtexAccess(guards: Guards, services: Services) {
 }
 
 export type VtexAccess = ReturnType<typeof createVtexAccess>;
+
+/**
+ * Whether an id, user id or appKey from a VTEX path can name anything: at most 100 characters, no
+ * control character. Anything else is answered as unknown without a lookup (NUL would reach
+ * PostgreSQL).
+ */
+export function isLookupId(text: string): boolean {
+  return text.length > 0 && text.length <= 100 && !/\p{Cc}/u.test(text);
+}
 
 /** The JSON body, or a 400 in VTEX's shape. Unknown fields are ignored, as VTEX does. */
 export async function readJson(c: VtexContext): Promise<unknown> {

@@ -5,11 +5,13 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import type { AppError } from "../../core/errors.js";
+import { type AppError, fail } from "../../core/errors.js";
+import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
 import type { KeyView } from "../../services/keys.js";
 import type { AppEnv } from "../context.js";
 import {
+  isLookupId,
   readJson,
   type VtexAccess,
   type VtexContext,
@@ -64,11 +66,10 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
   app.post(
     "/api/vlm/appkeys",
     vtexHandler(async (c) => {
-      const { account, actor, grant } = await access.authorize(c, "EditApiKeys");
+      const { account, authority } = await access.authorize(c, "EditApiKeys");
       const { label } = parse(CreateBody, await readJson(c));
-      const created = await keys.create(actor, grant, account, { name: label });
+      const created = await keys.create(authority, account, { name: label });
       const { key } = created;
-      c.header("cache-control", "no-store");
       return c.json({
         id: key.id,
         appKey: key.appKey,
@@ -101,11 +102,12 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     "/api/vlm/appkeys/:id",
     vtexHandler(
       async (c) => {
-        const { account, actor } = await access.authorize(c, "EditApiKeys");
+        const { account, authority } = await access.authorize(c, "EditApiKeys");
         const { isActive } = parse(UpdateBody, await readJson(c));
-        const key = await keys.find(account, { id: c.req.param("id") ?? "" });
+        const id = c.req.param("id") ?? "";
+        const key = isLookupId(id) ? await keys.find(account, { id }) : undefined;
         if (!key) throw TOKEN_NOT_EXISTS;
-        await keys.update(actor, account, key.appKey, { active: isActive });
+        await keys.update(authority, account, key.appKey, { active: isActive });
         return c.body(null, 200);
       },
       (error) => (error.code === "KEY_NOT_FOUND" ? TOKEN_NOT_EXISTS : undefined),
@@ -116,16 +118,21 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     | { kind: "user"; id: string; roleIds: number[] }
     | { kind: "key" | "external"; appKey: string; roleIds: number[] };
 
-  /** `userId` is a user id, a key id or an appKey of the account; unknown → 400 "Invalid UserId". */
+  /**
+   * `userId` is a user id, a key id or an appKey of the account, or the id or appKey of an external
+   * key added to it; unknown → 400 "Invalid UserId".
+   */
   async function target(account: string, userId: string): Promise<Target | undefined> {
+    if (!isLookupId(userId)) return undefined;
     const user = (await users.list(account)).find((candidate) => candidate.id === userId);
     if (user) return { kind: "user", id: user.id, roleIds: user.roles.map((role) => role.id) };
     const key = (await keys.find(account, { id: userId })) ?? (await keys.find(account, { appKey: userId }));
     if (key) return { kind: "key", appKey: key.appKey, roleIds: key.roles.map((role) => role.id) };
-    // A key of another account added here: its roles in this account.
-    const external = (await services.externalKeys.list(account)).find(
-      (k) => k.id === userId || k.appKey === userId,
-    );
+    // A key of another account added here, by the addition's id (as the native list shows it, never
+    // the owner's key id) or its appKey: its roles in this account.
+    const external =
+      (await services.externalKeys.find(account, { id: userId })) ??
+      (await services.externalKeys.find(account, { appKey: userId }));
     if (external)
       return { kind: "external", appKey: external.appKey, roleIds: external.roles.map((role) => role.id) };
     return undefined;
@@ -143,6 +150,12 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
 
   async function roleTarget(c: VtexContext, write: boolean) {
     const scope = await access.identifyIn(c);
+    // A caller who may manage neither keys nor users here is refused before anything is looked up,
+    // with one answer whatever `userId` names: it learns nothing of which ids and appKeys exist.
+    const [forKeys, forUsers] = [needs("key", write), needs("user", write)];
+    if (!holds(scope.grant, forKeys) && !holds(scope.grant, forUsers)) {
+      fail("FORBIDDEN", `This needs the ${forKeys} or ${forUsers} resource in account ${scope.account}`);
+    }
     const found = await target(scope.account, c.req.param("userId") ?? "");
     scope.require(needs(found?.kind, write));
     if (!found) throw INVALID_USER();
@@ -153,11 +166,11 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     scope: Awaited<ReturnType<typeof roleTarget>>,
     roleIds: (current: readonly number[]) => number[],
   ) {
-    const { actor, grant, account, found } = scope;
-    if (found.kind === "user") await users.setRoles(actor, grant, account, found.id, roleIds);
+    const { authority, account, found } = scope;
+    if (found.kind === "user") await users.setRoles(authority, account, found.id, roleIds);
     else if (found.kind === "external")
-      await services.externalKeys.setRoles(actor, grant, account, found.appKey, roleIds);
-    else await keys.setRoles(actor, grant, account, found.appKey, roleIds);
+      await services.externalKeys.setRoles(authority, account, found.appKey, roleIds);
+    else await keys.setRoles(authority, account, found.appKey, roleIds);
   }
 
   const rolesErrors = (error: AppError) => {
@@ -195,7 +208,9 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     "/api/license-manager/users/:userId/roles/:roleId",
     vtexHandler(async (c) => {
       const scope = await roleTarget(c, true);
-      const roleId = Number(c.req.param("roleId"));
+      const rawRoleId = c.req.param("roleId") ?? "";
+      if (!/^[1-9][0-9]{0,9}$/.test(rawRoleId)) throw vtexMessage(400, "roleId must be a positive integer");
+      const roleId = Number(rawRoleId);
       // Taking a role that is not held changes nothing and records nothing.
       if (scope.found.roleIds.includes(roleId)) {
         await setRoles(scope, (current) => current.filter((id) => id !== roleId));

@@ -4,14 +4,16 @@
  * Secrets: the appToken presented at login is handed to the same `jwt.mint` as /v1/auth/apptoken
  * and never echoed; the login and renew responses carry a credential and are never cached. A
  * failed login or validation says nothing of its reason and counts against the client address in
- * the same failure limiter as every other authentication.
+ * the same failure limiter as every other authentication; an address over the limit still logs in
+ * and validates with valid credentials (routes/apptoken.ts `exchangeAppToken`, verifier.ts).
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
 import type { Services } from "../../services/index.js";
-import { refuseIfBlocked } from "../../verify/rate-limit.js";
 import type { AppEnv } from "../context.js";
+import { exchangeAppToken } from "../routes/apptoken.js";
 import {
+  isLookupId,
   readJson,
   type VtexAccess,
   type VtexContext,
@@ -33,8 +35,15 @@ const DAYS_PER_MONTH = 30;
 const renewalErrors = (error: { code: string; detail: string }) =>
   error.code === "KEY_NOT_FOUND" ? vtexMessage(400, error.detail) : undefined;
 
+/** The `:apiKey` of a renewal path; one that can name no key is refused without a lookup. */
+function apiKeyOf(c: VtexContext): string {
+  const apiKey = c.req.param("apiKey") ?? "";
+  if (!isLookupId(apiKey)) throw vtexMessage(400, "No such key in this account");
+  return apiKey;
+}
+
 export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, services: Services) {
-  const { limiter, jwt, renewal, settings } = services;
+  const { jwt, renewal, settings } = services;
 
   async function parsedOrWrong<T>(c: VtexContext, schema: z.ZodType<T>): Promise<T> {
     const result = schema.safeParse(await readJson(c));
@@ -45,15 +54,14 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
   app.post(
     "/api/vtexid/apptoken/login",
     vtexHandler(async (c) => {
-      const ip = c.get("clientIp");
-      refuseIfBlocked(limiter, ip, "failed authentications");
       const body = await parsedOrWrong(c, LoginBody);
-      const result = await jwt.mint({ appKey: body.appkey, appToken: body.apptoken });
-      if (!result.ok) {
-        await limiter.recordFailure(ip);
-        throw WRONG_CREDENTIALS();
+      const credentials = { appKey: body.appkey, appToken: body.apptoken };
+      const result = await exchangeAppToken(services, credentials, c.get("clientIp"));
+      if (!result.ok && result.reason === "RATE_LIMITED") {
+        c.header("retry-after", String(result.retryAfter));
+        throw vtexMessage(429, `Too many failed authentications; retry in ${result.retryAfter} s`);
       }
-      c.header("cache-control", "no-store");
+      if (!result.ok) throw WRONG_CREDENTIALS();
       return c.json({ authStatus: "Success", token: result.token, expires: result.expires });
     }),
   );
@@ -88,10 +96,9 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
   app.patch(
     "/api/vtexid/apikey/:apiKey/apitoken/renew",
     vtexHandler(async (c) => {
-      const { account, actor } = await access.authorize(c, "RenewApiToken");
-      const started = await renewal.start(actor, account, c.req.param("apiKey") ?? "", {});
+      const { account, authority } = await access.authorize(c, "RenewApiToken");
+      const started = await renewal.start(authority, account, apiKeyOf(c), {});
       const { renewalPeriodMonths } = await settings.get(account);
-      c.header("cache-control", "no-store");
       return c.json({
         id: started.key.id,
         keyName: started.key.appKey,
@@ -106,8 +113,8 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
   app.patch(
     "/api/vtexid/apikey/:apiKey/apitoken/finish-renewal",
     vtexHandler(async (c) => {
-      const { account, actor } = await access.authorize(c, "RenewApiToken");
-      const key = await renewal.complete(actor, account, c.req.param("apiKey") ?? "");
+      const { account, authority } = await access.authorize(c, "RenewApiToken");
+      const key = await renewal.complete(authority, account, apiKeyOf(c));
       return c.json({ id: key.id, creationDateToken: key.creationDateToken, creationDateNewToken: null });
     }, renewalErrors),
   );

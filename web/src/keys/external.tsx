@@ -5,13 +5,13 @@
  */
 import { useState } from "react";
 import { accountPath, api } from "../api";
-import { lacking, useAccount } from "../session";
+import { exceeds, lacking, useAccount } from "../session";
 import type { ExternalKey } from "../types";
 import { Badge, Button, EmptyState, ErrorMessage, Loading } from "../ui/controls";
 import { formatDate } from "../ui/format";
 import { useLoad } from "../ui/hooks";
 import { Menu } from "../ui/menu";
-import { RoleList } from "../ui/role-picker";
+import { RoleList, useRoleOptions } from "../ui/role-picker";
 import { type Column, DataTable } from "../ui/table";
 import { AddExternalDialog, EditExternalRolesDialog, RemoveExternalDialog } from "./external-dialogs";
 import "./external.css";
@@ -19,13 +19,17 @@ import "./external.css";
 type Open = { kind: "add" } | { kind: "roles" | "remove"; key: ExternalKey } | null;
 
 export function ExternalTab() {
-  const { account, can } = useAccount();
+  const access = useAccount();
+  const { account, can } = access;
   const { data, error, loading, reload } = useLoad(
     () => api.get<{ items: ExternalKey[] }>(accountPath(account, "external-keys")),
     [account],
   );
+  // What each key holds here (see `exceeds`); read only with ViewAdminUsers.
+  const roles = useRoleOptions().data?.roles;
   const [open, setOpen] = useState<Open>(null);
   const editReason = can("EditApiKeys") ? undefined : lacking("EditApiKeys");
+  const rowReason = (row: ExternalKey) => editReason ?? exceeds(access, "key", row.roles, roles);
   const close = () => setOpen(null);
   const done = () => {
     setOpen(null);
@@ -78,13 +82,13 @@ export function ExternalTab() {
             {
               label: "Edit roles",
               onSelect: () => setOpen({ kind: "roles", key: row }),
-              disabledReason: editReason,
+              disabledReason: rowReason(row),
             },
             {
               label: "Remove",
               danger: true,
               onSelect: () => setOpen({ kind: "remove", key: row }),
-              disabledReason: editReason,
+              disabledReason: rowReason(row),
             },
           ]}
         />

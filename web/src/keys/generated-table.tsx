@@ -1,7 +1,7 @@
 /** The Generated tab's table: one row per key, with its badges and the row menu. */
 import { adminPath, Link, navigate } from "../router";
-import { lacking, useAccount } from "../session";
-import type { Key } from "../types";
+import { exceeds, lacking, useAccount } from "../session";
+import type { Key, Role } from "../types";
 import { Badge } from "../ui/controls";
 import { formatDate } from "../ui/format";
 import type { MenuItem } from "../ui/menu";
@@ -34,10 +34,21 @@ export function KeyBadges({ apiKey }: { apiKey: Key }) {
   return badges.length ? <span className="badges">{badges}</span> : null;
 }
 
-function RowMenu({ apiKey, onAction }: { apiKey: Key; onAction: (action: KeyAction, key: Key) => void }) {
-  const { account, can } = useAccount();
-  const editReason = can("EditApiKeys") ? undefined : lacking("EditApiKeys");
-  const renewReason = can("RenewApiToken") ? undefined : lacking("RenewApiToken");
+function RowMenu({
+  apiKey,
+  roles,
+  onAction,
+}: {
+  apiKey: Key;
+  roles: Role[] | undefined;
+  onAction: (action: KeyAction, key: Key) => void;
+}) {
+  const access = useAccount();
+  const { account, can } = access;
+  // Every action but viewing acts on the key: the caller must cover what it holds.
+  const stronger = exceeds(access, "key", apiKey.roles, roles);
+  const editReason = can("EditApiKeys") ? stronger : lacking("EditApiKeys");
+  const renewReason = can("RenewApiToken") ? stronger : lacking("RenewApiToken");
   const items: MenuItem[] = [
     { label: "View details", onSelect: () => navigate(adminPath(account, "key", apiKey.appKey)) },
     { label: "Edit", onSelect: () => onAction("edit", apiKey), disabledReason: editReason },
@@ -76,11 +87,14 @@ export function KeyTable({
   sort,
   onSort,
   onAction,
+  roles,
 }: {
   keys: Key[];
   sort: SortState;
   onSort: (field: string) => void;
   onAction: (action: KeyAction, key: Key) => void;
+  /** The account's roles with their resources, when readable (see `exceeds`). */
+  roles: Role[] | undefined;
 }) {
   const { account } = useAccount();
   const columns: Column<Key>[] = [
@@ -138,7 +152,7 @@ export function KeyTable({
       header: <span className="visually-hidden">Actions</span>,
       label: "Actions",
       className: "actions",
-      cell: (key) => <RowMenu apiKey={key} onAction={onAction} />,
+      cell: (key) => <RowMenu apiKey={key} roles={roles} onAction={onAction} />,
     },
   ];
   return (

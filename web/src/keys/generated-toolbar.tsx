@@ -2,7 +2,8 @@
 import { useEffect, useState } from "react";
 import { setQuery } from "../router";
 import { Button, SelectField, TextField } from "../ui/controls";
-import { useRoleOptions } from "../ui/role-picker";
+import type { Loaded } from "../ui/hooks";
+import type { RoleChoices } from "../ui/role-picker";
 
 export const CLEARED = { q: "", status: "", role: "", alert: "" };
 const SEARCH_DELAY_MS = 250;
@@ -46,8 +47,16 @@ export function isFiltered(filters: Filters): boolean {
   return Boolean(filters.q || filters.status || filters.role || filters.alert);
 }
 
-export function Toolbar({ filters, filtered }: { filters: Filters; filtered: boolean }) {
-  const roles = useRoleOptions();
+/** `roles` is the tab's one load of the account's roles (the row menu needs them too). */
+export function Toolbar({
+  filters,
+  filtered,
+  roles,
+}: {
+  filters: Filters;
+  filtered: boolean;
+  roles: Loaded<RoleChoices>;
+}) {
   const [text, setText] = useState(filters.q);
   // The address wins when it changes from outside (back button, Clear filters).
   useEffect(() => setText(filters.q), [filters.q]);

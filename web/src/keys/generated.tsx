@@ -10,6 +10,7 @@ import type { Key, KeyPage } from "../types";
 import { Button, EmptyState, ErrorMessage, Loading } from "../ui/controls";
 import { plural } from "../ui/format";
 import { useLoad } from "../ui/hooks";
+import { useRoleOptions } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
 import { type KeyAction, KeyTable } from "./generated-table";
 import { CLEARED, type Filters, isFiltered, readFilters, Toolbar } from "./generated-toolbar";
@@ -127,6 +128,8 @@ export function GeneratedTab() {
   const filters = readFilters(useLocation());
   const filtered = isFiltered(filters);
   const { list, previous, next } = useKeyPages(account, filters);
+  // One load of the roles for the Role filter and for what each key holds (see `exceeds`).
+  const roles = useRoleOptions();
   const [open, setOpen] = useState<Open | null>(null);
 
   const generateButton = can("EditApiKeys") ? (
@@ -167,6 +170,7 @@ export function GeneratedTab() {
           sort={{ field: filters.sort, order: filters.order }}
           onSort={onSort}
           onAction={onAction}
+          roles={roles.data?.roles}
         />
         <Pager page={page} offset={offset} busy={list.loading} previous={previous} next={next} />
       </div>
@@ -180,7 +184,7 @@ export function GeneratedTab() {
         </p>
         {generateButton}
       </div>
-      <Toolbar filters={filters} filtered={filtered} />
+      <Toolbar filters={filters} filtered={filtered} roles={roles} />
       {body}
       {open ? <OpenDialog open={open} onClose={() => setOpen(null)} onDone={list.reload} /> : null}
     </div>

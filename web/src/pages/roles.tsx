@@ -4,7 +4,7 @@
  */
 import { useState } from "react";
 import { accountPath, api } from "../api";
-import { lacking, useAccount } from "../session";
+import { exceeds, lacking, useAccount } from "../session";
 import type { Resource, Role } from "../types";
 import { Badge, Button, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { useAction, useLoad } from "../ui/hooks";
@@ -119,6 +119,7 @@ function RolesTable({
   editReason: string | undefined;
   onOpen: (open: Open) => void;
 }) {
+  const access = useAccount();
   const custom = roles.filter((role) => role.type === "custom").length;
   return (
     <>
@@ -175,7 +176,14 @@ function RolesTable({
             header: <span className="visually-hidden">Actions</span>,
             label: "Actions",
             className: "actions",
-            cell: (role) => <RoleActions role={role} editReason={editReason} onOpen={onOpen} />,
+            cell: (role) => (
+              <RoleActions
+                role={role}
+                // Editing or deleting a role acts on what it contains: the caller must cover it.
+                editReason={editReason ?? exceeds(access, "role", [role], roles)}
+                onOpen={onOpen}
+              />
+            ),
           },
         ]}
       />

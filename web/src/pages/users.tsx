@@ -4,12 +4,12 @@
  */
 import { useState } from "react";
 import { accountPath, api } from "../api";
-import { lacking, useAccount, useSession } from "../session";
+import { exceeds, lacking, useAccount, useSession } from "../session";
 import type { User } from "../types";
 import { Badge, Button, EmptyState, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { formatDate } from "../ui/format";
 import { useLoad } from "../ui/hooks";
-import { RoleList } from "../ui/role-picker";
+import { RoleList, useRoleOptions } from "../ui/role-picker";
 import { DataTable } from "../ui/table";
 import { useToast } from "../ui/toast";
 import { NoAccess } from "./roles-users-common";
@@ -26,13 +26,18 @@ export function UsersPage() {
 }
 
 function Users() {
-  const { account, me, can } = useAccount();
+  const access = useAccount();
+  const { account, me, can } = access;
   const session = useSession();
   const toast = useToast();
   const users = useLoad(() => api.get<{ items: User[] }>(accountPath(account, "users")), [account]);
   const [open, setOpen] = useState<Open>(null);
   const editReason = can("EditAdminUsers") ? undefined : lacking("EditAdminUsers");
   const myId = me.principal.type === "user" ? me.principal.id : null;
+  // What each user holds (see `exceeds`); one acting on themselves always covers it.
+  const roles = useRoleOptions().data?.roles;
+  const rowReason = (user: User) =>
+    editReason ?? (user.id === myId ? undefined : exceeds(access, "user", user.roles, roles));
   const close = () => setOpen(null);
   const rows = [...(users.data?.items ?? [])].sort((a, b) => a.email.localeCompare(b.email));
 
@@ -93,7 +98,7 @@ function Users() {
                 <div className="row-actions">
                   <Button
                     aria-label={`Set roles of ${user.email}`}
-                    disabledReason={editReason}
+                    disabledReason={rowReason(user)}
                     onClick={() => setOpen({ kind: "roles", user })}
                   >
                     Set roles
@@ -101,7 +106,7 @@ function Users() {
                   <Button
                     variant="danger"
                     aria-label={`Remove ${user.email}`}
-                    disabledReason={editReason}
+                    disabledReason={rowReason(user)}
                     onClick={() => setOpen({ kind: "remove", user })}
                   >
                     Remove

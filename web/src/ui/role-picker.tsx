@@ -9,7 +9,7 @@ import { ApiError, accountPath, api } from "../api";
 import { useAccount } from "../session";
 import type { Role, RoleRef } from "../types";
 import { ErrorMessage, Loading } from "./controls";
-import { useLoad } from "./hooks";
+import { type Loaded, useLoad } from "./hooks";
 
 export interface RoleOption {
   id: number;
@@ -20,9 +20,17 @@ export interface RoleOption {
   blocked?: string;
 }
 
-export function useRoleOptions() {
+export interface RoleChoices {
+  options: RoleOption[];
+  /** The list could not be read: the options are the user's own roles. */
+  limited: boolean;
+  /** The account's roles with their resources, when readable: `exceeds` needs them too. */
+  roles?: Role[];
+}
+
+export function useRoleOptions(): Loaded<RoleChoices> {
   const { account, roles, resources, can } = useAccount();
-  return useLoad(async (): Promise<{ options: RoleOption[]; limited: boolean }> => {
+  return useLoad(async (): Promise<RoleChoices> => {
     const own = () => ({
       options: roles.map((role): RoleOption => ({ id: role.id, name: role.name, type: "own", products: [] })),
       limited: true,
@@ -42,7 +50,7 @@ export function useRoleOptions() {
             : {}),
         };
       });
-      return { options, limited: false };
+      return { options, limited: false, roles: items };
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 403) throw error;
       return own();
