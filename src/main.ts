@@ -42,9 +42,9 @@ function reportLooseFiles(logger: Logger, files: LooseFile[]): void {
   const tightened = files.filter((f) => f.tightened);
   const refused = files.filter((f) => !f.tightened);
   if (tightened.length > 0)
-    logger.warn({ files: tightened }, "database files were open to other users: tightened to 0600");
+    logger.warn({ files: tightened }, "data files were open to other users: tightened to 0600");
   if (refused.length > 0)
-    logger.warn({ files: refused }, "database files are open to other users and not ours to chmod");
+    logger.warn({ files: refused }, "data files are open to other users and not ours to chmod");
 }
 
 export async function buildServices(

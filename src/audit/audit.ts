@@ -45,6 +45,22 @@ export async function recordAudit(
   });
 }
 
+/**
+ * Events of several accounts in one transaction (a change seen from both sides of an external key).
+ * Written in account order: each append locks its account's chain head, so two such changes
+ * crossing between the same accounts wait for each other instead of deadlocking.
+ */
+export async function recordAuditsInOrder(
+  tx: StoreOps,
+  deps: { clock: { now(): number }; newId: () => string },
+  writes: readonly (readonly [Actor, AuditWrite])[],
+): Promise<void> {
+  const sorted = [...writes].sort(([, a], [, b]) =>
+    a.account < b.account ? -1 : a.account > b.account ? 1 : 0,
+  );
+  for (const [actor, event] of sorted) await recordAudit(tx, deps, actor, event);
+}
+
 /** An event's fields as the API and the exports show them, and as its hash covers them. */
 export interface AuditChainFields {
   id: string;

@@ -47,6 +47,14 @@ export const SYSTEM_ACTOR: Actor = {
   requestId: null,
 };
 
+/**
+ * Another account, as it appears in a log it does not own (external keys: the adding account in the
+ * owner's log, the owner in the adder's), by name only: never its users, keys or addresses.
+ */
+export function accountActor(account: string): Actor {
+  return { ...SYSTEM_ACTOR, id: "account", label: account };
+}
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

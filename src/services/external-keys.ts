@@ -1,11 +1,11 @@
-import { type AuditWrite, recordAudit } from "../audit/audit.js";
+import { type AuditWrite, recordAudit, recordAuditsInOrder } from "../audit/audit.js";
 import { AppError, fail } from "../core/errors.js";
 import { changedRoleIds } from "../core/permissions.js";
 import { isAppKeyShaped } from "../core/tokens.js";
 import { type ExternalKeyRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
-import { type Actor, iso, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+import { type Actor, accountActor, iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 /**
@@ -38,11 +38,6 @@ export interface ExternalKeyView {
   status: "active" | "inactive";
   /** The key's last allowed call in this account; its use elsewhere is not shown. */
   lastUsedAt: string | null;
-}
-
-/** Who appears in the owner's log: the adding account, by name only (never its users, keys or addresses). */
-function accountActor(account: string): Actor {
-  return { ...SYSTEM_ACTOR, id: "account", label: account };
 }
 
 export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory) {
@@ -82,18 +77,12 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     return record ?? fail("EXTERNAL_KEY_NOT_ADDED", `Key ${appKey} was not added to account ${account}`);
   }
 
-  /**
-   * The change in the adding account's log and the fact in the owner's, in one transaction. Written
-   * in account order: each append locks its account's chain head, so two additions crossing between
-   * the same two accounts then wait for each other instead of deadlocking.
-   */
-  async function recordBoth(tx: StoreOps, actor: Actor, here: AuditWrite, owner: AuditWrite) {
-    const writes: [Actor, AuditWrite][] = [
+  /** The change in the adding account's log and the fact in the owner's, in one transaction. */
+  function recordBoth(tx: StoreOps, actor: Actor, here: AuditWrite, owner: AuditWrite) {
+    return recordAuditsInOrder(tx, deps, [
       [actor, here],
       [accountActor(here.account), owner],
-    ];
-    writes.sort(([, a], [, b]) => (a.account < b.account ? -1 : 1));
-    for (const [who, event] of writes) await recordAudit(tx, deps, who, event);
+    ]);
   }
 
   async function list(account: string): Promise<ExternalKeyView[]> {

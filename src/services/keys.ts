@@ -1,4 +1,4 @@
-import { recordAudit } from "../audit/audit.js";
+import { type AuditWrite, recordAudit, recordAuditsInOrder } from "../audit/audit.js";
 import { type AlertLevel, alertLevel, alertThreshold } from "../core/alerts.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
@@ -15,7 +15,7 @@ import {
 import { publishAfter } from "../verify/changes.js";
 import { hashToken } from "../verify/token-hash.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
-import { iso, type ServiceDeps } from "./deps.js";
+import { type Actor, accountActor, iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery } from "./share-links.js";
 
@@ -298,13 +298,25 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
       store.transaction(async (tx) => {
         const before = await owned(tx, account, appKey);
         await checkKey(tx, authority, before);
+        // Accounts that added the key lose their grant with it: each hears of it in its own log.
+        const holders = await tx.listExternalAccounts(before.id);
         await tx.deleteKey(account, appKey);
-        await recordAudit(tx, deps, actor, {
+        const deleted: AuditWrite = {
           account,
           action: "key.deleted",
           target: { type: "key", id: appKey },
           data: { before: { name: before.name, active: before.active, roles: before.roleIds } },
-        });
+        };
+        const elsewhere = holders.map((holder): [Actor, AuditWrite] => [
+          accountActor(account),
+          {
+            account: holder,
+            action: "external_key.deleted_by_owner",
+            target: { type: "external_key", id: appKey },
+            data: { owner: account },
+          },
+        ]);
+        await recordAuditsInOrder(tx, deps, [[actor, deleted], ...elsewhere]);
       });
     await auditRefusals(deps, authority, account, attempted, () =>
       publishAfter(deps.changes, { kind: "key", appKey }, work()),

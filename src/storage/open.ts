@@ -10,7 +10,7 @@
  * (0600, in a directory created 0700), like DATA_DIR/secret.
  */
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import type pg from "pg";
@@ -57,13 +57,14 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
  * (os_unix.c, findCreateFileMode and unixOpenSharedMemory), in this process and in any later one,
  * CLI commands included: so securing the database file secures them; a process-wide umask would
  * cover this process only, and every other file it writes. Existing -wal and -shm files from an
- * older start are tightened too. Returns the files that were looser.
+ * older start are tightened too, and so is DATA_DIR/secret. Returns the files that were looser.
  */
 function securePrivateFiles(file: string): LooseFile[] {
   mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR });
   closeSync(openSync(file, "a", PRIVATE_FILE));
   const loose: LooseFile[] = [];
-  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+  // The secret file (secret.ts) lives beside the database: one written by hand may be loose too.
+  for (const path of [file, `${file}-wal`, `${file}-shm`, join(dirname(file), "secret")]) {
     const mode = modeOf(path);
     if (mode === undefined || (mode & 0o077) === 0) continue;
     loose.push({ file: path, was: mode.toString(8).padStart(4, "0"), tightened: chmodPrivate(path) });

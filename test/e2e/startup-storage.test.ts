@@ -93,7 +93,7 @@ describe("SQLite files at rest", () => {
     expect(modeOf(join(dataDir, "latchkey.db"))).toBe("0600");
   });
 
-  it("tightens a database, WAL and SHM left readable by others, and says so in the log", async () => {
+  it("tightens a database, WAL, SHM and secret left readable by others, and says so in the log", async () => {
     const dataDir = join(dir, "loose");
     const env = { DATA_DIR: dataDir, LATCHKEY_SECRET: "", DATABASE_URL: "" };
     const migrated = await runCli(["migrate"], env);
@@ -106,9 +106,12 @@ describe("SQLite files at rest", () => {
     await writeFile(shm, "", { mode: 0o644 });
     await chmod(wal, 0o644);
     await chmod(shm, 0o644);
+    const secret = join(dataDir, "secret");
+    await writeFile(secret, `${"s".repeat(40)}\n`, { mode: 0o644 });
+    await chmod(secret, 0o644);
     const server = await serveReady(env);
     try {
-      for (const file of [db, wal, shm]) expect(modeOf(file), file).toBe("0600");
+      for (const file of [db, wal, shm, secret]) expect(modeOf(file), file).toBe("0600");
       const warning = server
         .log()
         .split("\n")
@@ -120,6 +123,7 @@ describe("SQLite files at rest", () => {
         { file: db, was: "0644", tightened: true },
         { file: wal, was: "0644", tightened: true },
         { file: shm, was: "0644", tightened: true },
+        { file: secret, was: "0644", tightened: true },
       ]);
     } finally {
       expect(await server.stop()).toBe(0);

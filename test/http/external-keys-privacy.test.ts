@@ -205,6 +205,31 @@ describe.each(["sqlite", "postgres"] as const)(
       }
     });
 
+    it("tells every account that added a key when its owner deletes it", async () => {
+      const key = await h.createKey("deleted by its owner");
+      expect((await h.request("POST", BETA, { as: betaOwner, body: { appKey: key.appKey } })).status).toBe(
+        201,
+      );
+      expect((await h.request("DELETE", `/v1/accounts/acme/keys/${key.appKey}`)).status).toBe(204);
+      const [event] = await h.store.listAudit("beta", 1);
+      expect(event).toMatchObject({
+        account: "beta",
+        action: "external_key.deleted_by_owner",
+        actorType: "system",
+        actorId: "account",
+        actorLabel: "acme",
+        targetType: "external_key",
+        targetId: key.appKey,
+        ip: null,
+        data: { owner: "acme" },
+      });
+      expect(
+        (await h.request("GET", BETA, { as: betaOwner })).body.items.map((k: { appKey: string }) => k.appKey),
+      ).not.toContain(key.appKey);
+      const check = await h.request("GET", "/v1/accounts/beta/audit/verify", { as: betaOwner });
+      expect([check.status, check.body.ok]).toEqual([200, true]);
+    });
+
     it("adds keys crossing between two accounts at once: both land, both logs stay chained", async () => {
       const ours = await h.createKey("crossing acme");
       const theirs = await h.createKey("crossing beta", [], "beta", betaOwner);
