@@ -245,6 +245,22 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
     expect(await store.ownKeysRoleIds(a)).toEqual([10, 100001]);
   });
 
+  it("lists the roles held alongside a role by its holders, users and keys, in one account", async () => {
+    const [a, b] = [await account(), await account()];
+    expect(await store.coHeldRoleIds(a, 100001)).toEqual([]);
+    const key = newKey(a, "Holder", { roleIds: [100001, 10] });
+    await store.createKey(key);
+    await store.createKey(newKey(a, "Other", { roleIds: [11, 12] }));
+    await store.setKeyRoles(b, key.id, [100001, 40]);
+    const userId = `u${hex()}`;
+    await store.createUser({ id: userId, email: `${userId}@x.io`, passwordHash: "h", createdAt: T0 });
+    await store.addMember(a, userId, T0);
+    await store.setUserRoles(a, userId, [1, 100001]);
+    expect(await store.coHeldRoleIds(a, 100001)).toEqual([1, 10, 100001]);
+    expect(await store.coHeldRoleIds(a, 11)).toEqual([11, 12]);
+    expect(await store.coHeldRoleIds(b, 100001)).toEqual([40, 100001]);
+  });
+
   it("appends audit events and lists them newest first per account", async () => {
     const [a, b] = [await account(), await account()];
     const first = { ...auditEvent(a, "key.created", { name: "x", n: 1 }), ip: "10.0.0.1", requestId: "r1" };

@@ -65,6 +65,25 @@ export function checkTarget(grant: Grant, held: readonly RoleView[], what: strin
 }
 
 /**
+ * A key's token carries every grant other accounts gave the key, and the caller covers nothing there.
+ * So issuing a token for such a key (renewal) or switching it back on is for the key itself or an
+ * Owner-like caller of its own account. `grantedElsewhere`: whether any other account gave it a role.
+ */
+export function checkCredential(
+  authority: Authority,
+  key: { appKey: string; account: string },
+  grantedElsewhere: boolean,
+): void {
+  if (!grantedElsewhere || authority.grant.all) return;
+  if (authority.actor.type === "key" && authority.actor.id === key.appKey) return;
+  throw new AppError(
+    "TARGET_EXCEEDS_CALLER",
+    `You cannot issue or restore the token of key ${key.appKey}: other accounts gave it roles, so only an Owner of ${key.account} or the key itself may`,
+    { lacking: [], owner: true, grantedElsewhere: true },
+  );
+}
+
+/**
  * Runs `work`; when it is refused by `checkGive` or `checkTarget`, records `access.refused` in the
  * account (`attempted` is the action that was refused) and rethrows. The refused work's own
  * transaction has rolled back by then, so the event is written in a transaction of its own.

@@ -14,7 +14,7 @@ import {
 } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
 import { hashToken } from "../verify/token-hash.js";
-import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
+import { type Authority, auditRefusals, checkCredential, checkGive, checkTarget } from "./authority.js";
 import { type Actor, accountActor, iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery } from "./share-links.js";
@@ -127,6 +127,16 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     checkTarget(authority.grant, await roles.existing(tx, key.account, key.roleIds), `key ${key.appKey}`);
   }
 
+  /** Issuing or restoring the key's token: see `checkCredential`. */
+  async function checkIssue(tx: StoreOps, authority: Authority, key: KeyRecord): Promise<void> {
+    if (authority.grant.all) return;
+    let elsewhere = false;
+    for (const account of await tx.listExternalAccounts(key.id)) {
+      if ((await tx.getKeyRoleIds(account, key.id)).length > 0) elsewhere = true;
+    }
+    checkCredential(authority, key, elsewhere);
+  }
+
   function create(
     authority: Authority,
     account: string,
@@ -235,6 +245,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         const changes: { name?: string; active?: boolean; updatedAt: number } = { updatedAt: clock.now() };
         if (name !== undefined && name !== before.name) changes.name = name;
         if (patch.active !== undefined && patch.active !== before.active) changes.active = patch.active;
+        if (changes.active === true) await checkIssue(tx, authority, before);
         if (changes.name === undefined && changes.active === undefined) {
           return view(before, await viewContext(tx, account));
         }
@@ -323,7 +334,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     );
   }
 
-  return { create, get, find, list, update, setRoles, remove, checkKey };
+  return { create, get, find, list, update, setRoles, remove, checkKey, checkIssue };
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;

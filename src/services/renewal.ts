@@ -100,6 +100,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
         store.transaction(async (tx) => {
           const now = clock.now();
           const key = await owned(tx, authority, account, appKey);
+          await keys.checkIssue(tx, authority, key);
           const refusal = refuseRenewalStart(key, await tx.latestShareLink(key.id), now);
           if (refusal) fail(refusal);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };

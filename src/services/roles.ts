@@ -49,8 +49,11 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     return { name, resources };
   }
 
-  /** A custom role the caller may change: it must hold every resource the role holds now. */
-  async function customOrFail(tx: StoreOps, grant: Grant, account: string, id: number) {
+  /**
+   * A custom role the caller may change: it must hold every resource the role holds now and, when
+   * `withHolders` (an edit changes what its holders may do), every resource its holders hold here.
+   */
+  async function customOrFail(tx: StoreOps, grant: Grant, account: string, id: number, withHolders: boolean) {
     if (catalog.roleById(id)) fail("ROLE_PREDEFINED", `Role ${id} is predefined and cannot be changed`);
     const role =
       (await tx.getRole(account, id)) ?? fail("ROLE_NOT_FOUND", `No role ${id} in account ${account}`);
@@ -62,6 +65,10 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
       resources: role.resources,
     };
     checkTarget(grant, [view], `role ${id} (${role.name})`);
+    if (withHolders) {
+      const held = await roles.existing(tx, account, await tx.coHeldRoleIds(account, id));
+      checkTarget(grant, held, `role ${id} (${role.name}), held with other roles by users or keys`);
+    }
     return role;
   }
 
@@ -121,7 +128,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
         deps.changes,
         { kind: "account", account },
         store.transaction(async (tx) => {
-          const before = await customOrFail(tx, grant, account, id);
+          const before = await customOrFail(tx, grant, account, id, true);
           await tx.updateRole(account, id, { name, resources, updatedAt: clock.now() });
           await recordAudit(tx, deps, actor, {
             account,
@@ -140,7 +147,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     const target = { type: "role", id: String(id) } as const;
     const work = () =>
       store.transaction(async (tx) => {
-        const before = await customOrFail(tx, grant, account, id);
+        const before = await customOrFail(tx, grant, account, id, false);
         const holders = await tx.countRoleHolders(account, id);
         if (holders > 0) {
           fail(

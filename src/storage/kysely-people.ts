@@ -126,6 +126,38 @@ export async function ownKeysRoleIds(db: Kysely<Database>, account: string): Pro
   return rows.map((row) => Number(row.role_id)).sort((a, b) => a - b);
 }
 
+/**
+ * Every role id held in the account by a user or key that holds `roleId` there (`roleId` included):
+ * what editing that role acts on.
+ */
+export async function coHeldRoleIds(
+  db: Kysely<Database>,
+  account: string,
+  roleId: number,
+): Promise<number[]> {
+  const users = await db
+    .selectFrom("user_roles as held")
+    .innerJoin("user_roles as other", (join) =>
+      join.onRef("other.user_id", "=", "held.user_id").onRef("other.account", "=", "held.account"),
+    )
+    .select("other.role_id")
+    .distinct()
+    .where("held.account", "=", account)
+    .where("held.role_id", "=", roleId)
+    .execute();
+  const keys = await db
+    .selectFrom("key_roles as held")
+    .innerJoin("key_roles as other", (join) =>
+      join.onRef("other.key_id", "=", "held.key_id").onRef("other.account", "=", "held.account"),
+    )
+    .select("other.role_id")
+    .distinct()
+    .where("held.account", "=", account)
+    .where("held.role_id", "=", roleId)
+    .execute();
+  return [...new Set([...users, ...keys].map((row) => Number(row.role_id)))].sort((a, b) => a - b);
+}
+
 export async function insertRole(
   db: Kysely<Database>,
   role: Omit<CustomRoleRecord, "id">,

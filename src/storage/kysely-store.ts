@@ -205,6 +205,10 @@ export class KyselyOps implements StoreOps {
     return users + (await people.countGrants(this.db, "key_roles", account, roleId));
   }
 
+  coHeldRoleIds(account: string, roleId: number): Promise<number[]> {
+    return people.coHeldRoleIds(this.db, account, roleId);
+  }
+
   ownKeysRoleIds(account: string): Promise<number[]> {
     return people.ownKeysRoleIds(this.db, account);
   }

@@ -349,6 +349,8 @@ export interface StoreOps {
   deleteRole(account: string, id: number): Promise<boolean>;
   /** Users and keys that hold the role in the account. */
   countRoleHolders(account: string, roleId: number): Promise<number>;
+  /** Distinct role ids held in the account by the users and keys holding `roleId` there, ascending. */
+  coHeldRoleIds(account: string, roleId: number): Promise<number[]>;
   /** Distinct role ids held in the account by its own generated keys, ascending. */
   ownKeysRoleIds(account: string): Promise<number[]>;
 

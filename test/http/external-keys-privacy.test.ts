@@ -205,6 +205,30 @@ describe.each(["sqlite", "postgres"] as const)(
       }
     });
 
+    it("validates a JWT minted for beta with beta's id for the addition, and not once it is removed", async () => {
+      const key = await h.createKey("validated in beta");
+      const creds = { appKey: key.appKey, appToken: key.appToken };
+      const added = await h.request("POST", BETA, { as: betaOwner, body: { appKey: key.appKey } });
+      expect(added.status).toBe(201);
+      const minted = await h.request("POST", "/v1/auth/apptoken", {
+        as: null,
+        body: { ...creds, account: "beta" },
+      });
+      expect(minted.status).toBe(200);
+      const validate = () =>
+        h.request("POST", "/api/vtexid/credential/validate", {
+          as: null,
+          body: { token: minted.body.token },
+        });
+      const valid = await validate();
+      expect(valid.status).toBe(200);
+      expect(valid.body).toMatchObject({ authStatus: "Success", id: added.body.id, account: "beta" });
+      expect(valid.text).not.toContain(key.key.id);
+      expect((await h.request("DELETE", `${BETA}/${key.appKey}`, { as: betaOwner })).status).toBe(204);
+      const gone = await validate();
+      expect([gone.status, gone.body]).toEqual([401, { authStatus: "WrongCredentials" }]);
+    });
+
     it("tells every account that added a key when its owner deletes it", async () => {
       const key = await h.createKey("deleted by its owner");
       expect((await h.request("POST", BETA, { as: betaOwner, body: { appKey: key.appKey } })).status).toBe(

@@ -490,6 +490,71 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
     expect((await h.request("PUT", path, { as: caller, body: settings({}) })).status).toBe(200);
   });
 
+  it("issuing or restoring the token of a key other accounts gave roles is for an Owner or the key", async () => {
+    const renewer = weak.get("renew-only")?.creds as Credentials;
+    const editor = weak.get("one product (License Manager)")?.creds as Credentials;
+    // It may renew itself here (RenewApiToken), and is Owner in beta.
+    const { appKey, appToken } = await h.createKey("partner of beta", [
+      await role("partner renews", ["RenewApiToken"]),
+    ]);
+    const partner: Credentials = { appKey, appToken };
+    const toBeta = { appKey: partner.appKey, roles: [OWNER_ROLE] };
+    expect(
+      (await h.request("POST", "/v1/accounts/beta/external-keys", { as: betaOwner, body: toBeta })).status,
+    ).toBe(201);
+    const renewal = `${A}/keys/${partner.appKey}/renewal`;
+    for (const body of [{ deleteOldToken: "now" }, { delivery: "link" }, {}]) {
+      const before = await snapshot();
+      const res = await h.request("POST", renewal, { as: renewer, body });
+      expect([res.status, res.body.code]).toEqual([403, "TARGET_EXCEEDS_CALLER"]);
+      expect(res.body.detail).toMatch(/other accounts gave it roles/);
+      expect(await snapshot()).toEqual(before);
+    }
+    const vtex = await h.request("PATCH", `/api/vtexid/apikey/${partner.appKey}/apitoken/renew?an=acme`, {
+      as: renewer,
+    });
+    expect(vtex.status).toBe(403);
+    expect(await verifies(partner)).toBe(true);
+    // Switching it off takes power away: the key's own grant here is all that is checked.
+    const path = `${A}/keys/${partner.appKey}`;
+    expect((await h.request("PATCH", path, { as: editor, body: { active: false } })).status).toBe(200);
+    const on = await h.request("PATCH", path, { as: editor, body: { active: true } });
+    expect([on.status, on.body.code]).toEqual([403, "TARGET_EXCEEDS_CALLER"]);
+    expect((await h.request("PATCH", path, { body: { active: true } })).status).toBe(200);
+    // The key itself, and an Owner of its account, may renew it.
+    const own = await h.request("POST", renewal, { as: partner, body: {} });
+    expect(own.status).toBe(201);
+    expect((await h.request("DELETE", renewal)).status).toBe(200);
+    // Once the other account holds nothing for it, the key is an ordinary target again.
+    const none = { roles: [] };
+    const cleared = await h.request("PUT", `/v1/accounts/beta/external-keys/${partner.appKey}/roles`, {
+      as: betaOwner,
+      body: none,
+    });
+    expect(cleared.status).toBe(200);
+    expect((await h.request("POST", renewal, { as: renewer, body: {} })).status).toBe(201);
+  });
+
+  it("editing a role acts on its holders: the caller must cover what they hold", async () => {
+    const caller = weak.get("User Administrator - RESTRICTED")?.creds as Credentials;
+    const shared = await role("shared with a stronger holder", ["ViewApiKeys"]);
+    await h.createKey("holder covered", [shared]);
+    const edit = (resources: string[]) =>
+      h.request("PUT", `${A}/roles/${shared}`, { as: caller, body: { name: "shared", resources } });
+    expect((await edit(["ViewApiKeys", "EditApiKeys"])).status).toBe(200);
+    const stronger = await h.createKey("holder stronger", [shared, OMS_READ]);
+    const before = await snapshot();
+    for (const resources of [["ViewApiKeys", "EditApiKeys", "RenewApiToken"], []]) {
+      const res = await edit(resources);
+      expect([res.status, res.body.code]).toEqual([403, "TARGET_EXCEEDS_CALLER"]);
+    }
+    expect(await snapshot()).toEqual(before);
+    expect(
+      (await h.request("PUT", `${A}/keys/${stronger.appKey}/roles`, { body: { roles: [shared] } })).status,
+    ).toBe(200);
+    expect((await edit(["ViewApiKeys"])).status).toBe(200);
+  });
+
   it("an admin user signed in to the UI is held to the same rule", async () => {
     const email = "restricted@acme.test";
     const password = "a long enough password";

@@ -156,10 +156,16 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
   });
 
   describe("VTEX account resolution", () => {
-    it("takes `an` first, then the caller's account; an unknown account is 404 {Message}", async () => {
+    it("takes `an` first, then the caller's account; an unknown account is the 403 of any other", async () => {
+      // The same answer for an account that exists and one that does not: accounts cannot be probed.
       const unknown = await vtex("GET", "/api/vlm/appkeys?an=nosuchstore", h.owner);
-      expect(unknown.status).toBe(404);
+      const foreign = await vtex("GET", "/api/vlm/appkeys?an=other", h.owner);
+      expect([unknown.status, foreign.status]).toEqual([403, 403]);
       expect(Object.keys(unknown.body)).toEqual(["Message"]);
+      expect(unknown.body.Message).toBe("This needs the ViewApiKeys resource in account nosuchstore");
+      expect(foreign.body.Message).toBe("This needs the ViewApiKeys resource in account other");
+      const malformed = await vtex("GET", "/api/vlm/appkeys?an=no_such%00store", h.owner);
+      expect([malformed.status, malformed.body]).toEqual([404, { Message: "Account not found" }]);
       const mine = await vtex("GET", "/api/vlm/appkeys", otherOwner, { host: "acme.example.com" });
       expect(mine.status).toBe(200);
       expect(mine.body.map((key: { appKey: string }) => key.appKey)).toEqual([otherOwner.appKey]);
@@ -180,7 +186,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       expect(acme.status).toBe(200);
       expect(acme.body.map((key: { appKey: string }) => key.appKey)).toContain(target.appKey);
       const missing = await call("nosuchstore.vtexcommercestable.com.br");
-      expect(missing.status).toBe(404);
+      expect(missing.status).toBe(403);
       expect(Object.keys(missing.body)).toEqual(["Message"]);
     });
   });

@@ -64,26 +64,24 @@ export function vtexHandler(
 export function createVtexAccess(guards: Guards, services: Services) {
   const store = services.deps.store;
 
-  /** `an`, else the calling key's account, else the first label of Host; unknown → 404. */
-  async function resolveAccount(c: VtexContext, caller: Caller | null): Promise<string> {
+  /**
+   * `an`, else the calling key's account, else the first label of Host. A name that cannot be an
+   * account is 404; a well-formed one is not looked up: one the caller has no grant in, existing or
+   * not, is the 403 of `require`, as on /v1, so accounts cannot be probed.
+   */
+  function resolveAccount(c: VtexContext, caller: Caller): string {
     const fromQuery = c.req.query("an");
-    const fromCaller = caller?.principal.type === "key" ? caller.principal.account : undefined;
+    const fromCaller = caller.principal.type === "key" ? caller.principal.account : undefined;
     const fromHost = (c.req.header("host") ?? "").split(".")[0]?.split(":")[0];
     const account = (fromQuery || fromCaller || fromHost || "").toLowerCase();
-    // Only a well-formed name is looked up or echoed back.
-    if (!ACCOUNT_NAME.test(account) || !(await store.getAccount(account))) {
-      throw vtexMessage(
-        404,
-        ACCOUNT_NAME.test(account) ? `Account ${account} not found` : "Account not found",
-      );
-    }
+    if (!ACCOUNT_NAME.test(account)) throw vtexMessage(404, "Account not found");
     return account;
   }
 
   /** Authenticated and the account resolved; the resource is decided later by the caller. */
   async function identifyIn(c: VtexContext) {
     const caller = await guards.identify(c);
-    const account = await resolveAccount(c, caller);
+    const account = resolveAccount(c, caller);
     const access = await services.roleDirectory.access(store, caller.principal, account);
     return {
       caller,
@@ -100,7 +98,7 @@ export function createVtexAccess(guards: Guards, services: Services) {
     };
   }
 
-  /** Authenticated (401 otherwise), account resolved (404), holding `resource` there (403). */
+  /** Authenticated (401 otherwise), account well-formed (404), holding `resource` there (403). */
   async function authorize(c: VtexContext, resource: string) {
     const scope = await identifyIn(c);
     scope.require(resource);

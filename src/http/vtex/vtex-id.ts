@@ -82,9 +82,17 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
       }
       const claims = decision.valid && decision.keyId !== null ? await jwt.verify(token) : null;
       if (!claims || decision.keyId === null) throw WRONG_CREDENTIALS();
+      // A JWT minted for an account that added the key: that account's id for the addition, never
+      // the owner's key id; and none once the key was removed from it.
+      let id = decision.keyId;
+      if (claims.account !== decision.ownerAccount) {
+        const added = await services.externalKeys.find(claims.account, { appKey: claims.appKey });
+        if (!added) throw WRONG_CREDENTIALS();
+        id = added.id;
+      }
       return c.json({
         authStatus: "Success",
-        id: decision.keyId,
+        id,
         user: claims.appKey,
         account: claims.account,
         audience: "admin",
