@@ -2,7 +2,8 @@
  * Upgrading a database that holds data from an earlier release, on SQLite and real PostgreSQL: before
  * the key-lifecycle migration its tokens become the keys' current tokens and renewal works on them;
  * before the key-counts migration the counts are filled from the keys already there; settings stored
- * before the settings-revision migration start at revision 1; external keys added before 0009 get ids.
+ * before the settings-revision migration start at revision 1; external keys added before 0009 get ids;
+ * memberships stored before 0010 are active (accepted), not invitations.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -218,6 +219,52 @@ async function checkExternalKeyIds(store: Store, seeded: Awaited<ReturnType<type
   expect(await store.findExternalKeyById(seeded.c, inB?.id ?? "")).toBeUndefined();
 }
 
+/** A user who is a member of two accounts, with roles, the way release 0009 wrote it (no status). */
+async function seedAt0009(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  const names = Object.keys(buildMigrations(dialect)).filter((name) => name < "0010");
+  await migrateOnly(db, dialect, names, schema);
+  const accounts = [`acct-${hex()}`, `acct-${hex()}`] as const;
+  await db
+    .insertInto("accounts")
+    .values(accounts.map((name) => ({ name, created_at: T0 })))
+    .execute();
+  const userId = `u${hex()}`;
+  await db
+    .insertInto("users")
+    .values({ id: userId, email: `${userId}@x.io`, password_hash: "h", created_at: T0 })
+    .execute();
+  const members = accounts.map((account) => ({ account, user_id: userId, added_at: T0 }));
+  await db
+    .insertInto("account_members")
+    .values(members as Database["account_members"][])
+    .execute();
+  const [owned, other] = accounts;
+  await db
+    .insertInto("user_roles")
+    .values([
+      { account: owned, user_id: userId, role_id: 1 },
+      { account: other, user_id: userId, role_id: 2 },
+    ])
+    .execute();
+  return { userId, accounts };
+}
+
+async function checkMembersActive(store: Store, seeded: Awaited<ReturnType<typeof seedAt0009>>) {
+  await store.migrate();
+  const [owned, other] = seeded.accounts;
+  expect(await store.getMember(owned, seeded.userId)).toMatchObject({
+    status: "active",
+    invitedBy: null,
+    roleIds: [1],
+  });
+  expect(await store.getMember(other, seeded.userId)).toMatchObject({ status: "active", roleIds: [2] });
+  expect(await store.listUserAccounts(seeded.userId)).toEqual([...seeded.accounts].sort());
+  expect(await store.listInvitations(seeded.userId)).toEqual([]);
+  expect(await store.countUsersWithRole(owned, 1)).toBe(1);
+  expect(await store.acceptInvitation(owned, seeded.userId)).toBe(false);
+  expect(await store.declineInvitation(owned, seeded.userId)).toBe(false);
+}
+
 describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
   it("keeps existing tokens as the current ones (0002_key_lifecycle)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0001(db, kind, schema), checkUpgrade);
@@ -233,5 +280,9 @@ describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => 
 
   it("gives external keys already added an id of their own and no last use (0009_external_key_ids)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0008(db, kind, schema), checkExternalKeyIds);
+  });
+
+  it("keeps memberships already stored active, not invitations (0010_member_status)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0009(db, kind, schema), checkMembersActive);
   });
 });

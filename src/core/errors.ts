@@ -28,6 +28,7 @@ export const ERRORS = {
   EXTERNAL_KEY_NOT_FOUND: { status: 404, title: "No key with this appKey exists" },
   EXTERNAL_KEY_NOT_ADDED: { status: 404, title: "This key was not added to the account" },
   USER_NOT_FOUND: { status: 404, title: "No such user in this account" },
+  INVITATION_NOT_FOUND: { status: 404, title: "No invitation to this account" },
   ACCOUNT_EXISTS: { status: 409, title: "The account already exists" },
   KEY_NAME_TAKEN: { status: 409, title: "A key with this name already exists in the account" },
   ROLE_NAME_TAKEN: { status: 409, title: "A role with this name already exists in the account" },

@@ -14,6 +14,7 @@ import { appTokenRoutes } from "./routes/apptoken.js";
 import { auditRoutes } from "./routes/audit.js";
 import { exportRoutes } from "./routes/export.js";
 import { externalKeyRoutes } from "./routes/external-keys.js";
+import { invitationRoutes } from "./routes/invitations.js";
 import { keyRoutes } from "./routes/keys.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { renewalRoutes } from "./routes/renewal.js";
@@ -82,6 +83,7 @@ export function createApp(options: AppOptions) {
   settingsRoutes(app, secure, services);
   roleRoutes(app, secure, services);
   userRoutes(app, secure, services);
+  invitationRoutes(app, secure, services);
   revokeRoutes(app, secure, services);
   verifyRoutes(app, secure, services, options.verifyTrustedProxies ?? []);
   auditRoutes(app, secure, services);

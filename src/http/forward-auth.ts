@@ -6,6 +6,7 @@
  * Header names are lower-case here: node:http and the Fetch API both lower-case them.
  */
 import type { Catalog } from "../core/catalog.js";
+import { isAccountName } from "../core/names.js";
 import type { Credentials, Decision, MaybePromise, Verifier } from "../verify/verifier.js";
 
 export type HeaderReader = (name: string) => string | undefined;
@@ -68,11 +69,18 @@ const MISCONFIGURED: ForwardAuthAnswer = {
   headers: { "x-auth-code": "MISSING_ORIGINAL_REQUEST" },
 };
 
+const MALFORMED_ACCOUNT: ForwardAuthAnswer = {
+  status: 400,
+  headers: { "x-auth-code": "MALFORMED_ACCOUNT" },
+};
+
 /**
  * The forward-auth decision for one gateway subrequest: the original method and URI from
  * `X-Original-Method`/`X-Original-URI` (nginx) or `X-Forwarded-Method`/`X-Forwarded-Uri`
  * (Traefik); the account from `X-API-Account`, else the key's own. A route that no resource
  * covers is denied. A subrequest without the original URI is a gateway misconfiguration (400).
+ * An `X-API-Account` that is not an account name is a 400 too, before the credentials are looked
+ * at: a made-up name must cost no lookup (an empty value counts as absent).
  */
 export function authorize(
   verifier: Verifier,
@@ -82,6 +90,8 @@ export function authorize(
 ): MaybePromise<ForwardAuthAnswer> {
   const uri = header("x-original-uri") ?? header("x-forwarded-uri");
   if (uri === undefined || uri === "") return MISCONFIGURED;
+  const account = header("x-api-account");
+  if (account !== undefined && account !== "" && !isAccountName(account)) return MALFORMED_ACCOUNT;
   const method = header("x-original-method") ?? header("x-forwarded-method") ?? "GET";
   const covering = catalog.resourcesForRoute(method, uri);
   const resources = covering.length === 1 ? [covering[0]?.key as string] : covering.map((r) => r.key);
@@ -89,7 +99,7 @@ export function authorize(
   const decision = verifier.verify({
     credentials:
       credentials === undefined ? null : (credentials ?? { kind: "key", appKey: "", appToken: "" }),
-    account: header("x-api-account") ?? null,
+    account: account || null,
     resources,
     ip,
   });

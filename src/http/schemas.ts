@@ -38,6 +38,13 @@ export const RoleIds = z.array(z.number().int().positive()).max(200);
 
 export const RoleRef = z.object({ id: z.number().int(), name: z.string() });
 
+/** What a caller holds in one account (GET /v1/me). */
+export const AccountAccess = z.object({
+  account: z.string(),
+  roles: z.array(RoleRef),
+  resources: z.array(z.string()),
+});
+
 export const KeySchema = z
   .object({
     id: z.string(),
@@ -69,7 +76,17 @@ export const RoleSchema = z
   .openapi("Role");
 
 export const UserSchema = z
-  .object({ id: z.string(), email: z.string(), roles: z.array(RoleRef), addedAt: z.string() })
+  .object({
+    id: z.string(),
+    email: z.string(),
+    roles: z.array(RoleRef),
+    addedAt: z.string(),
+    status: z.enum(["active", "invited"]).openapi({
+      description:
+        "`invited`: the email already had a sign-in, so the user was invited; the roles are offered, " +
+        "and grant nothing until the user accepts",
+    }),
+  })
   .openapi("User");
 
 export function jsonBody<T extends z.ZodType>(schema: T) {

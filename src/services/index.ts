@@ -11,6 +11,7 @@ import { createAuditLogService } from "./audit-log.js";
 import type { ServiceDeps } from "./deps.js";
 import { createExportService } from "./export.js";
 import { createExternalKeyService } from "./external-keys.js";
+import { createInvitationService } from "./invitations.js";
 import { createKeyService } from "./keys.js";
 import { createRenewalService } from "./renewal.js";
 import { createReviewService } from "./review.js";
@@ -84,6 +85,7 @@ export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number }
     keys: createKeyService(deps, roleDirectory),
     roles: createRoleService(deps, roleDirectory),
     users: createUserService(deps, roleDirectory),
+    invitations: createInvitationService(deps, roleDirectory),
     sessions: createSessionService(deps),
     renewal: createRenewalService(deps, roleDirectory),
     shareLinks: createShareLinkService(deps, roleDirectory),

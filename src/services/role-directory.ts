@@ -65,7 +65,10 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
     return [...builtIn, ...customs];
   }
 
-  /** The principal's roles and grant in `account`. Users must be members; keys need grants there. */
+  /**
+   * The principal's roles and grant in `account`. Users must be active members (an invitation grants
+   * nothing until accepted); keys need grants there.
+   */
   async function access(
     tx: StoreOps,
     principal: Principal,
@@ -73,7 +76,8 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
   ): Promise<{ roles: RoleView[]; grant: Grant }> {
     let roleIds: number[] = [];
     if (principal.type === "user") {
-      roleIds = (await tx.getMember(account, principal.userId))?.roleIds ?? [];
+      const member = await tx.getMember(account, principal.userId);
+      roleIds = member?.status === "active" ? member.roleIds : [];
     } else if (principal.account === account && principal.ownRoleIds) {
       roleIds = [...principal.ownRoleIds];
     } else {

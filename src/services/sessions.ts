@@ -22,6 +22,10 @@ export function csrfMatches(sessionSecret: string, presented: string): boolean {
 export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: number }) {
   const { store, clock } = deps;
 
+  /**
+   * Records a sign-in in each account where the user is an active member. Not where they are only
+   * invited: otherwise any account could watch someone's sign-ins by inviting them.
+   */
   async function auditEverywhere(userId: string, actor: Actor, action: string) {
     for (const account of await store.listUserAccounts(userId)) {
       await store.transaction((tx) =>

@@ -4,13 +4,19 @@ import { AppError, fail } from "../core/errors.js";
 import { normalizeEmail } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
 import { BASE62, randomString } from "../core/tokens.js";
-import { type MemberRecord, StoreConflict, type StoreOps } from "../storage/store.js";
+import { type MemberRecord, type MemberStatus, StoreConflict, type StoreOps } from "../storage/store.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
 import { iso, type ServiceDeps } from "./deps.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import type { RoleDirectory } from "./role-directory.js";
 
-/** Users of an account: membership and roles. Passwords are hashed before they reach the store. */
+/**
+ * Users of an account: membership and roles. Passwords are hashed before they reach the store.
+ *
+ * Users are installation-wide, so adding an email that already has a sign-in (someone of another
+ * account, say) only invites that person: the membership is "invited", grants nothing, and records
+ * none of their sign-ins here until they accept it themselves (invitations.ts).
+ */
 
 export const OWNER_ROLE_ID = 1;
 
@@ -19,6 +25,8 @@ export interface UserDto {
   email: string;
   roles: { id: number; name: string }[];
   addedAt: string;
+  /** "invited": the roles are offered, not held, until the user accepts. */
+  status: MemberStatus;
 }
 
 export function generatePassword(): string {
@@ -35,6 +43,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
       email: member.email,
       roles: held.map((role) => ({ id: role.id, name: role.name })),
       addedAt: iso(member.addedAt),
+      status: member.status,
     };
   }
 
@@ -45,8 +54,12 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     );
   }
 
-  /** Refuses a change that would leave the account without any Owner user. */
+  /**
+   * Refuses a change that would leave the account without any active Owner user. An invitation holds
+   * nothing yet: changing or removing one never takes an Owner away, and invited Owners do not count.
+   */
   async function keepAnOwner(tx: StoreOps, account: string, member: MemberRecord, rolesAfter: number[]) {
+    if (member.status !== "active") return;
     if (!member.roleIds.includes(OWNER_ROLE_ID) || rolesAfter.includes(OWNER_ROLE_ID)) return;
     if ((await tx.countUsersWithRole(account, OWNER_ROLE_ID)) <= 1) {
       fail("LAST_OWNER", `${member.email} is the last Owner of ${account}`);
@@ -73,6 +86,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
       fail("VALIDATION_FAILED", `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
     }
     const { actor, grant } = authority;
+    // Hashed whether or not the email has a sign-in: the time taken does not tell either.
     const generated = input.password === undefined ? generatePassword() : undefined;
     const passwordHash = await hashPassword(input.password ?? (generated as string));
     try {
@@ -83,23 +97,28 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
           const now = clock.now();
           let user = await tx.getUserByEmail(email);
           const created = !user;
-          if (user && input.password !== undefined) {
-            fail("USER_EXISTS", `${email} already has a sign-in; add them without a password`);
-          }
           if (!user) {
             user = { id: deps.newId(), email, passwordHash, createdAt: now };
             await tx.createUser(user);
-          } else if (await tx.getMember(account, user.id)) {
-            fail("USER_ALREADY_MEMBER", `${email} is already a member of ${account}`);
+            await tx.addMember(account, user.id, now);
+          } else {
+            const member = await tx.getMember(account, user.id);
+            if (member) {
+              const as = member.status === "invited" ? "already invited to" : "already a member of";
+              fail("USER_ALREADY_MEMBER", `${email} is ${as} ${account}`);
+            }
+            // Someone's existing sign-in: an invitation they accept or decline themselves. A password
+            // sent along is dropped unused, so the request's shape does not tell whether they exist.
+            await tx.addMember(account, user.id, now, { invitedBy: actor.label });
           }
-          await tx.addMember(account, user.id, now);
           const roleIds = given.map((role) => role.id);
           await tx.setUserRoles(account, user.id, roleIds);
+          const status: MemberStatus = created ? "active" : "invited";
           await recordAudit(tx, deps, actor, {
             account,
             action: "user.added",
             target: { type: "user", id: user.id },
-            data: { after: { email, roles: roleIds }, newSignIn: created },
+            data: { after: { email, roles: roleIds, status }, newSignIn: created },
           });
           const result = { user: await dto(tx, account, await memberOrFail(tx, account, user.id)) };
           return created && generated ? { ...result, password: generated } : result;
@@ -160,7 +179,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
           account,
           action: "user.removed",
           target: { type: "user", id: userId },
-          data: { before: { email: member.email, roles: member.roleIds } },
+          data: { before: { email: member.email, roles: member.roleIds, status: member.status } },
         });
       }),
     );

@@ -8,7 +8,14 @@
 import type { Kysely, Selectable } from "kysely";
 import { hasNul } from "./kysely-keys.js";
 import type { Database, RolesTable, UsersTable } from "./schema.js";
-import type { CustomRoleRecord, MemberRecord, SessionRecord, UserRecord } from "./store.js";
+import type {
+  CustomRoleRecord,
+  InvitationRecord,
+  MemberRecord,
+  MemberStatus,
+  SessionRecord,
+  UserRecord,
+} from "./store.js";
 
 export const toUser = (r: Selectable<UsersTable>): UserRecord => ({
   id: r.id,
@@ -45,7 +52,10 @@ export async function findUser(
   return r && toUser(r);
 }
 
-/** Members sorted by email, each with the roles held in the account; one member when userId given. */
+/**
+ * Members (active and invited) sorted by email, each with the roles held (or offered) in the
+ * account; one member when userId given.
+ */
 export async function listMembers(
   db: Kysely<Database>,
   account: string,
@@ -55,7 +65,7 @@ export async function listMembers(
   let members = db
     .selectFrom("account_members as m")
     .innerJoin("users as u", "u.id", "m.user_id")
-    .select(["u.id", "u.email", "u.created_at", "m.added_at"])
+    .select(["u.id", "u.email", "u.created_at", "m.added_at", "m.status", "m.invited_by"])
     .where("m.account", "=", account);
   let grants = db.selectFrom("user_roles").select(["user_id", "role_id"]).where("account", "=", account);
   if (userId !== undefined) {
@@ -73,18 +83,75 @@ export async function listMembers(
     createdAt: r.created_at,
     addedAt: r.added_at,
     roleIds: roles.get(r.id) ?? [],
+    status: r.status === "invited" ? "invited" : "active",
+    invitedBy: r.invited_by,
   }));
 }
 
-/** The user's roles go first: they only make sense while the membership exists. */
-export async function removeMember(db: Kysely<Database>, account: string, userId: string): Promise<boolean> {
-  await db.deleteFrom("user_roles").where("account", "=", account).where("user_id", "=", userId).execute();
-  const r = await db
-    .deleteFrom("account_members")
-    .where("account", "=", account)
+/** The user's invitations by account name, each with the roles it offers. */
+export async function listInvitations(db: Kysely<Database>, userId: string): Promise<InvitationRecord[]> {
+  if (hasNul(userId)) return [];
+  const rows = await db
+    .selectFrom("account_members")
+    .select(["account", "added_at", "invited_by"])
     .where("user_id", "=", userId)
-    .executeTakeFirst();
-  return Number(r.numDeletedRows) > 0;
+    .where("status", "=", "invited")
+    .orderBy("account")
+    .execute();
+  if (rows.length === 0) return [];
+  const accounts = rows.map((r) => r.account);
+  const grants = await db
+    .selectFrom("user_roles")
+    .select(["account", "role_id"])
+    .where("user_id", "=", userId)
+    .where("account", "in", accounts)
+    .orderBy("role_id")
+    .execute();
+  return rows.map((r) => ({
+    account: r.account,
+    roleIds: grants.filter((g) => g.account === r.account).map((g) => g.role_id),
+    invitedBy: r.invited_by,
+    invitedAt: r.added_at,
+  }));
+}
+
+/** Active members of the account holding the role: what the last-Owner rule counts. */
+export async function countActiveUsersWithRole(
+  db: Kysely<Database>,
+  account: string,
+  roleId: number,
+): Promise<number> {
+  const r = await db
+    .selectFrom("user_roles as g")
+    .innerJoin("account_members as m", (join) =>
+      join.onRef("m.account", "=", "g.account").onRef("m.user_id", "=", "g.user_id"),
+    )
+    .select((eb) => eb.fn.countAll().as("n"))
+    .where("g.account", "=", account)
+    .where("g.role_id", "=", roleId)
+    .where("m.status", "=", "active")
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/**
+ * Removes the membership, and with it the user's roles there. With `status`, only a membership in
+ * that status: the condition is part of the delete, so a concurrent status change cannot slip between.
+ */
+export async function removeMember(
+  db: Kysely<Database>,
+  account: string,
+  userId: string,
+  status?: MemberStatus,
+): Promise<boolean> {
+  let members = db.deleteFrom("account_members").where("account", "=", account).where("user_id", "=", userId);
+  if (status !== undefined) members = members.where("status", "=", status);
+  const r = await members.executeTakeFirst();
+  if (Number(r.numDeletedRows) === 0) return false;
+  // The foreign key cascades too; deleting explicitly keeps this independent of SQLite's per-connection
+  // foreign_keys setting.
+  await db.deleteFrom("user_roles").where("account", "=", account).where("user_id", "=", userId).execute();
+  return true;
 }
 
 export async function replaceUserRoles(

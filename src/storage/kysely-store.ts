@@ -29,6 +29,7 @@ import type {
   CustomRoleRecord,
   Dialect,
   ExternalKeyRecord,
+  InvitationRecord,
   KeyListPage,
   KeyListQuery,
   KeyPatch,
@@ -108,17 +109,43 @@ export class KyselyOps implements StoreOps {
     return people.findUser(this.db, "email", email);
   }
 
-  /** Idempotent: adding an existing member keeps the original `addedAt` and roles. */
-  async addMember(account: string, userId: string, addedAt: number): Promise<void> {
+  /** Idempotent: adding an existing member keeps the original `addedAt`, status and roles. */
+  async addMember(
+    account: string,
+    userId: string,
+    addedAt: number,
+    invitation?: { invitedBy: string },
+  ): Promise<void> {
+    const status = invitation ? ("invited" as const) : ("active" as const);
+    const invited_by = invitation?.invitedBy ?? null;
     await this.db
       .insertInto("account_members")
-      .values({ account, user_id: userId, added_at: addedAt })
+      .values({ account, user_id: userId, added_at: addedAt, status, invited_by })
       .onConflict((oc) => oc.columns(["account", "user_id"]).doNothing())
       .execute();
   }
 
   removeMember(account: string, userId: string): Promise<boolean> {
     return this.atomic((db) => people.removeMember(db, account, userId));
+  }
+
+  listInvitations(userId: string): Promise<InvitationRecord[]> {
+    return people.listInvitations(this.db, userId);
+  }
+
+  async acceptInvitation(account: string, userId: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable("account_members")
+      .set({ status: "active" })
+      .where("account", "=", account)
+      .where("user_id", "=", userId)
+      .where("status", "=", "invited")
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  declineInvitation(account: string, userId: string): Promise<boolean> {
+    return this.atomic((db) => people.removeMember(db, account, userId, "invited"));
   }
 
   async getMember(account: string, userId: string): Promise<MemberRecord | undefined> {
@@ -131,7 +158,11 @@ export class KyselyOps implements StoreOps {
   }
 
   async listUserAccounts(userId: string): Promise<string[]> {
-    const q = this.db.selectFrom("account_members").select("account").where("user_id", "=", userId);
+    const q = this.db
+      .selectFrom("account_members")
+      .select("account")
+      .where("user_id", "=", userId)
+      .where("status", "=", "active");
     return (await q.orderBy("account").execute()).map((r) => r.account);
   }
 
@@ -140,7 +171,7 @@ export class KyselyOps implements StoreOps {
   }
 
   countUsersWithRole(account: string, roleId: number): Promise<number> {
-    return people.countGrants(this.db, "user_roles", account, roleId);
+    return people.countActiveUsersWithRole(this.db, account, roleId);
   }
 
   async createSession(s: SessionRecord): Promise<void> {

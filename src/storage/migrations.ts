@@ -437,6 +437,19 @@ async function addExternalKeyIdAndUse(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.createIndex("external_keys_id").on("external_keys").column("id").unique().execute();
 }
 
+/**
+ * Memberships get a status: adding a user who already has a sign-in makes an invitation ("invited"),
+ * which grants nothing until that user accepts it. Memberships already stored were accepted: they
+ * become "active", which is also the column's default, but every write names the status.
+ */
+async function addMemberStatus(db: Db): Promise<void> {
+  await db.schema
+    .alterTable("account_members")
+    .addColumn("status", "text", (c) => c.notNull().defaultTo("active"))
+    .execute();
+  await db.schema.alterTable("account_members").addColumn("invited_by", "text").execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -488,6 +501,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0009_external_key_ids": {
       async up(db: Db) {
         await addExternalKeyIdAndUse(db, dialect);
+      },
+    },
+    "0010_member_status": {
+      async up(db: Db) {
+        await addMemberStatus(db);
       },
     },
   };

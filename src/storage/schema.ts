@@ -23,10 +23,17 @@ export interface UsersTable {
   created_at: number;
 }
 
+/**
+ * A user's membership of an account. `status` "invited" is an invitation: its roles (user_roles) are
+ * offered, not held, until the user accepts. Rows from before 0010 are "active".
+ */
 export interface AccountMembersTable {
   account: string;
   user_id: string;
   added_at: number;
+  status: "active" | "invited";
+  /** Who added the user as an invitation (an email or appKey); null for a membership made active. */
+  invited_by: string | null;
 }
 
 /** Roles a user holds in an account; role_id is a catalog role (< 100000) or a custom role. */

@@ -48,13 +48,30 @@ export interface UserRecord {
   createdAt: number;
 }
 
-/** A user as seen from one account: membership plus the roles held there. */
+/**
+ * Active: the user holds `roleIds` in the account. Invited: the user already had a sign-in when added,
+ * and `roleIds` are only offered until the user accepts; an invitation grants nothing.
+ */
+export type MemberStatus = "active" | "invited";
+
+/** A user as seen from one account: membership plus the roles held (or, invited, offered) there. */
 export interface MemberRecord {
   id: string;
   email: string;
   createdAt: number;
   addedAt: number;
   roleIds: number[];
+  status: MemberStatus;
+  /** Who made the invitation (an email or appKey); null for a membership that was active at once. */
+  invitedBy: string | null;
+}
+
+/** An invitation as its user sees it: the account, the roles offered there, who offered them. */
+export interface InvitationRecord {
+  account: string;
+  roleIds: number[];
+  invitedBy: string | null;
+  invitedAt: number;
 }
 
 export interface SessionRecord {
@@ -319,16 +336,36 @@ export interface StoreOps {
   getUserById(id: string): Promise<UserRecord | undefined>;
   /** Emails are stored and matched lower-cased. */
   getUserByEmail(email: string): Promise<UserRecord | undefined>;
-  addMember(account: string, userId: string, addedAt: number): Promise<void>;
+  /**
+   * An active membership, or with `invitation` an invited one (see MemberStatus). Idempotent: a
+   * user who is already a member (active or invited) keeps that membership as it is.
+   */
+  addMember(
+    account: string,
+    userId: string,
+    addedAt: number,
+    invitation?: { invitedBy: string },
+  ): Promise<void>;
   /** Removes the membership and every role the user held in the account. False if not a member. */
   removeMember(account: string, userId: string): Promise<boolean>;
+  /** Active or invited. */
   getMember(account: string, userId: string): Promise<MemberRecord | undefined>;
+  /** Active and invited members, sorted by email. */
   listMembers(account: string): Promise<MemberRecord[]>;
-  /** Accounts the user is a member of, by name, sorted. */
+  /** Accounts where the user's membership is active (invitations left out), by name, sorted. */
   listUserAccounts(userId: string): Promise<string[]>;
-  /** Replaces the user's roles in the account. */
+  /** The user's invitations, by account name. */
+  listInvitations(userId: string): Promise<InvitationRecord[]>;
+  /** Makes the user's invitation to the account an active membership. False when there is none. */
+  acceptInvitation(account: string, userId: string): Promise<boolean>;
+  /**
+   * Removes the user's invitation to the account, with its roles. False when there is none (an
+   * active membership is left alone).
+   */
+  declineInvitation(account: string, userId: string): Promise<boolean>;
+  /** Replaces the user's roles (offered roles, for an invitation) in the account. */
   setUserRoles(account: string, userId: string, roleIds: number[]): Promise<void>;
-  /** Members of the account holding the role. */
+  /** Active members of the account holding the role (invitations are not counted). */
   countUsersWithRole(account: string, roleId: number): Promise<number>;
 
   // Sessions
@@ -347,9 +384,12 @@ export interface StoreOps {
     patch: { name: string; resources: string[]; updatedAt: number },
   ): Promise<boolean>;
   deleteRole(account: string, id: number): Promise<boolean>;
-  /** Users and keys that hold the role in the account. */
+  /** Users (invitations offering it included) and keys that hold the role in the account. */
   countRoleHolders(account: string, roleId: number): Promise<number>;
-  /** Distinct role ids held in the account by the users and keys holding `roleId` there, ascending. */
+  /**
+   * Distinct role ids held in the account by the users and keys holding `roleId` there, ascending.
+   * Invitations count as holding the roles they offer.
+   */
   coHeldRoleIds(account: string, roleId: number): Promise<number[]>;
   /** Distinct role ids held in the account by its own generated keys, ascending. */
   ownKeysRoleIds(account: string): Promise<number[]>;

@@ -7,24 +7,39 @@
  * (negative caching), for a shorter time, so floods of made-up keys do not reach the database.
  *
  * Freshness: every change that can alter a decision is published on the change bus after it
- * commits (src/verify/changes.ts); the cache drops what it names before the changing request
- * answers, and other instances hear it through the fan-out within a second. A time-to-live bounds
- * the damage of a missed message (a fan-out outage, a write by a process without a fan-out).
- * An expired entry is never used for a decision, but it is kept until the key is read again (or
- * evicted, or changed): `peekExpired` lets the verifier tell whether a client address over the
- * failure limit presents a token the key held, before it spends a lookup on it (rate-limit.ts).
+ * commits (src/verify/changes.ts), and other instances hear it through the fan-out within a second.
+ * A change to a key held here takes its entry out of use at once, before the changing request
+ * answers, and reads the key again (a deleted key is then cached as unknown), so that the key is
+ * cached with its new state right after the change rather than left for the next request to read.
+ * A time-to-live bounds the damage of a missed message (a fan-out outage, a write by a process
+ * without a fan-out). A change that names no key ("all") reads nothing: it takes every entry out
+ * of use, and keys are read again when asked for.
  *
- * Loads are coalesced: concurrent misses on one appKey share one read. A load that was in flight
+ * An expired entry, or one a change took out of use, is never used for a decision, but its state
+ * is kept until the key is read again (or evicted): `peekExpired` lets the verifier tell whether a
+ * client address over the failure limit presents a token the key held, before it spends a lookup
+ * on it (rate-limit.ts). A key being read (`loading`) costs such an address nothing more to ask.
+ *
+ * Loads are coalesced: concurrent misses on one appKey share one read. A read that was in flight
  * when its key changed is used by the requests already waiting on it (they started before the
- * change) but is not stored.
+ * change) but is not stored; requests after the change wait for a read that starts after it. A
+ * burst of changes to one key costs at most one more read than that: changes that arrive while
+ * such a read waits to start are answered by it.
+ *
+ * Other accounts: the accounts that added a key as an external key are read once per cached state,
+ * on the first ask for an account other than the key's own; an account that did not add it is then
+ * answered with no I/O and leaves nothing in the entry, and at most MAX_OTHER_GRANTS grants of
+ * those that did are kept per key.
  *
  * Memory: an entry is one compact object (key-state.ts); grants, role-id lists and account names
- * are shared between keys that have the same ones (bench/cache-memory.mjs measures it).
+ * are shared between keys that have the same ones (bench/cache-memory.mjs measures it). States
+ * kept after a change count towards `maxEntries` and are the first to go.
  */
+import { isAccountName } from "../core/names.js";
 import { type Grant, grantOf, grantResources, type RoleView } from "../core/permissions.js";
 import type { KeyRecord, StoreOps } from "../storage/store.js";
 import type { Change, ChangeBus } from "./changes.js";
-import { CachedKey, type GrantCell } from "./key-state.js";
+import { CachedKey, type GrantCell, type OtherAccounts } from "./key-state.js";
 
 /** What a verification needs to know about one account's grant to a key. */
 export interface GrantState {
@@ -61,10 +76,14 @@ export interface KeyState {
   /** Role ids the key holds in its own account. */
   readonly ownRoleIds: readonly number[];
   /**
-   * Grants of accounts other than the key's own, filled on first use; `null` when that account
-   * grants the key nothing. (The own account's grant is held in the entry itself.)
+   * What is known of accounts other than the key's own (which added it, their grants), made on
+   * first use; `peekOthers` reads it without making it. (The own account's grant is held in the
+   * entry itself.)
    */
-  readonly grants: Map<string, GrantCell>;
+  readonly others: OtherAccounts;
+  peekOthers(): OtherAccounts | null;
+  /** Keeps one other account's grant (a bounded number of them, the oldest dropped first). */
+  setOtherGrant(account: string, cell: GrantCell): void;
   readonly expiresAt: number;
 }
 
@@ -83,9 +102,21 @@ export interface KeyCacheOptions {
   /** Time to live of a known key (default 60 s) and of an unknown appKey (default 10 s). */
   ttlMs?: number;
   negativeTtlMs?: number;
-  /** Most entries kept; the oldest are dropped first (default 1,000,000). */
+  /** Most entries kept, states kept after a change included; the oldest are dropped first (default 1,000,000). */
   maxEntries?: number;
 }
+
+/**
+ * One read of a key. `started` once the store was asked (a read queued behind a stale one has not);
+ * `stale` once the key changed after that: its result is then not stored.
+ */
+interface Read {
+  promise: Promise<CachedKey | null>;
+  started: boolean;
+  stale: boolean;
+}
+
+const NO_ADDERS: ReadonlySet<string> = new Set();
 
 export type KeyCache = ReturnType<typeof createKeyCache>;
 
@@ -96,10 +127,13 @@ export function createKeyCache(options: KeyCacheOptions) {
   const maxEntries = options.maxEntries ?? 1_000_000;
   const refreshAheadMs = Math.min(10_000, ttlMs / 4);
   /** appKey → state, or null for "no such key". Insertion order approximates age for eviction. */
-  const entries = new Map<string, CachedKey | Missing>();
-  const inflight = new Map<string, Promise<CachedKey | null>>();
-  /** appKeys that changed while their load was in flight: the load's result must not be stored. */
-  const changedInFlight = new Set<string>();
+  let entries = new Map<string, CachedKey | Missing>();
+  /**
+   * States a change took out of use (never a basis for a decision: only for `peekExpired`), until
+   * the key is read again. Disjoint from `entries`; may hold absences after an "all" change.
+   */
+  let superseded = new Map<string, CachedKey | Missing>();
+  const inflight = new Map<string, Read>();
   const accountGenerations = new Map<string, number>();
   /** Own grants of predefined role sets, by role ids ("10,11"). */
   const predefinedGrants = new Map<string, GrantState>();
@@ -114,38 +148,105 @@ export function createKeyCache(options: KeyCacheOptions) {
     return (accountGenerations.get(account) ?? 0) + globalGeneration;
   }
 
-  function forget(change: Change) {
+  function changed(change: Change) {
     switch (change.kind) {
       case "key":
-        entries.delete(change.appKey);
-        if (inflight.has(change.appKey)) changedInFlight.add(change.appKey);
-        return;
+        return keyChanged(change.appKey);
       case "account":
         accountGenerations.set(change.account, (accountGenerations.get(change.account) ?? 0) + 1);
         return;
       case "all":
-        entries.clear();
-        globalGeneration++;
-        for (const appKey of inflight.keys()) changedInFlight.add(appKey);
-        return;
+        return everythingChanged();
       default:
         return;
     }
   }
-  const unsubscribe = options.changes.subscribe(forget);
+  const unsubscribe = options.changes.subscribe(changed);
+
+  /** Takes the key's entry out of use at once, and reads it again if it was held or being read. */
+  function keyChanged(appKey: string) {
+    const entry = entries.get(appKey);
+    if (entry !== undefined) {
+      entries.delete(appKey);
+      if (!entry.missing) superseded.set(appKey, entry);
+    }
+    // An absence is only dropped: a key never held here is not read because it changed.
+    if ((entry !== undefined && !entry.missing) || inflight.has(appKey)) reread(appKey).catch(() => {});
+  }
+
+  function everythingChanged() {
+    globalGeneration++;
+    if (superseded.size === 0) {
+      superseded = entries;
+    } else {
+      for (const [appKey, entry] of entries) if (!entry.missing) superseded.set(appKey, entry);
+    }
+    entries = new Map();
+    for (const appKey of [...inflight.keys()]) reread(appKey).catch(() => {});
+  }
+
+  /**
+   * A read of the key that starts after now: the read in flight is marked stale and the new one
+   * queued behind it (at most one queued read per key: a queued read answers later changes too).
+   */
+  function reread(appKey: string): Promise<CachedKey | null> {
+    const current = inflight.get(appKey);
+    if (current && !current.started) return current.promise;
+    if (current) current.stale = true;
+    return startRead(appKey, current).promise;
+  }
+
+  function load(appKey: string): Promise<CachedKey | null> {
+    return (inflight.get(appKey) ?? startRead(appKey, undefined)).promise;
+  }
+
+  /** Whether the key is being read: asking for it then costs no further lookup. */
+  function loading(appKey: string): boolean {
+    return inflight.has(appKey);
+  }
+
+  function startRead(appKey: string, after: Read | undefined): Read {
+    const read: Read = { promise: Promise.resolve(null), started: false, stale: false };
+    const run = () => {
+      read.started = true;
+      return store.getKeyByAppKey(appKey);
+    };
+    read.promise = (after ? after.promise.then(run, run) : run())
+      .then((record) => {
+        const state = record ? stateOf(record) : null;
+        if (!read.stale) {
+          superseded.delete(appKey);
+          // The record's appKey string serves as the Map's key too when it is the same text.
+          remember(
+            state?.appKey === appKey ? state.appKey : appKey,
+            state ?? { missing: true, expiresAt: clock.now() + negativeTtlMs },
+          );
+        }
+        return state;
+      })
+      .finally(() => {
+        if (inflight.get(appKey) === read) inflight.delete(appKey);
+      });
+    inflight.set(appKey, read);
+    return read;
+  }
 
   function remember(appKey: string, value: CachedKey | Missing) {
     // Deleted first, so that a key read again moves to the back of the eviction order.
     entries.delete(appKey);
-    if (entries.size >= maxEntries) {
-      // Drop the oldest tenth at once, so a full cache does not evict on every insert.
-      let drop = Math.max(1, Math.floor(maxEntries / 10));
-      for (const key of entries.keys()) {
-        entries.delete(key);
-        if (--drop === 0) break;
+    if (entries.size + superseded.size >= maxEntries) makeRoom();
+    entries.set(appKey, value);
+  }
+
+  /** Drops the oldest tenth at once, so a full cache does not evict on every insert; superseded states go first. */
+  function makeRoom() {
+    let drop = Math.max(1, Math.floor(maxEntries / 10));
+    for (const pool of [superseded, entries]) {
+      for (const key of pool.keys()) {
+        pool.delete(key);
+        if (--drop === 0) return;
       }
     }
-    entries.set(appKey, value);
   }
 
   /**
@@ -168,37 +269,13 @@ export function createKeyCache(options: KeyCacheOptions) {
   }
 
   /**
-   * The last state read for a known key, however old (expired entries stay until read again), or
-   * undefined when none is held (never read, unknown, evicted, or dropped by a change). Not a basis
-   * for a decision: only for whether a token deserves a lookup.
+   * The last state read for a known key, however old: expired, or taken out of use by a change
+   * (kept until the key is read again), or undefined when none is held (never read, unknown,
+   * evicted). Not a basis for a decision: only for whether a token deserves a lookup.
    */
   function peekExpired(appKey: string): CachedKey | undefined {
-    const entry = entries.get(appKey);
+    const entry = entries.get(appKey) ?? superseded.get(appKey);
     return entry === undefined || entry.missing ? undefined : entry;
-  }
-
-  function load(appKey: string): Promise<CachedKey | null> {
-    const pending = inflight.get(appKey);
-    if (pending) return pending;
-    const promise = store
-      .getKeyByAppKey(appKey)
-      .then((record) => {
-        const state = record ? stateOf(record) : null;
-        if (!changedInFlight.has(appKey)) {
-          // The record's appKey string serves as the Map's key too when it is the same text.
-          remember(
-            state?.appKey === appKey ? state.appKey : appKey,
-            state ?? { missing: true, expiresAt: clock.now() + negativeTtlMs },
-          );
-        }
-        return state;
-      })
-      .finally(() => {
-        inflight.delete(appKey);
-        changedInFlight.delete(appKey);
-      });
-    inflight.set(appKey, promise);
-    return promise;
   }
 
   function stateOf(record: KeyRecord): CachedKey {
@@ -243,37 +320,54 @@ export function createKeyCache(options: KeyCacheOptions) {
 
   /** The grant of `account` to the key from the cache, or `undefined` when it must be loaded. */
   function peekGrant(state: KeyState, account: string): GrantState | null | undefined {
-    if (state instanceof CachedKey) {
-      if (account === state.account) {
-        return state.ownGrantFresh(generationOf(account), clock.now()) ? state.ownGrant : undefined;
-      }
-      const cell = state.cellOf(account);
-      if (!cell || cell.generation !== generationOf(account) || cell.expiresAt <= clock.now())
-        return undefined;
-      return cell.value;
+    if (account === state.account) {
+      if (!(state instanceof CachedKey)) return undefined;
+      return state.ownGrantFresh(generationOf(account), clock.now()) ? state.ownGrant : undefined;
     }
-    const cell = state.grants.get(account);
+    const others = state.peekOthers();
+    if (others === null || others.adders === null) return undefined;
+    if (!others.adders.has(account)) return null;
+    const cell = others.cells?.get(account);
     if (!cell || cell.generation !== generationOf(account) || cell.expiresAt <= clock.now()) return undefined;
     return cell.value;
   }
 
   async function loadGrant(state: KeyState, account: string): Promise<GrantState | null> {
     const generation = generationOf(account);
-    let value: GrantState | null;
     if (account === state.account) {
-      value = grantState("generated", await roles.existing(store, account, state.ownRoleIds));
-    } else {
-      const external = await store.getExternalKey(account, state.keyId);
-      value = external
-        ? grantState("external", await roles.existing(store, account, external.roleIds))
-        : null;
+      const value = grantState("generated", await roles.existing(store, account, state.ownRoleIds));
+      if (state instanceof CachedKey) state.setOwnGrant(value, generation, clock.now() + ttlMs);
+      return value;
     }
-    if (state instanceof CachedKey && account === state.account) {
-      state.setOwnGrant(value, generation, clock.now() + ttlMs);
-    } else {
-      state.grants.set(account, { value, generation, expiresAt: clock.now() + ttlMs });
-    }
+    // Callers refuse what cannot be an account name; this keeps such a value from any I/O anyway.
+    if (!isAccountName(account) || !(await addersOf(state)).has(account)) return null;
+    const external = await store.getExternalKey(account, state.keyId);
+    const value = external
+      ? grantState("external", await roles.existing(store, account, external.roleIds))
+      : null;
+    state.setOtherGrant(account, { value, generation, expiresAt: clock.now() + ttlMs });
     return value;
+  }
+
+  /** The accounts that added the key: read once per cached state, concurrent asks sharing the read. */
+  function addersOf(state: KeyState): ReadonlySet<string> | Promise<ReadonlySet<string>> {
+    const others = state.others;
+    if (others.adders !== null) return others.adders;
+    others.reading ??= store.listExternalAccounts(state.keyId).then(
+      (accounts) => {
+        others.adders =
+          accounts.length === 0
+            ? NO_ADDERS
+            : new Set(accounts.map((name) => shared(sharedAccounts, name, name)));
+        others.reading = null;
+        return others.adders;
+      },
+      (error: unknown) => {
+        others.reading = null;
+        throw error;
+      },
+    );
+    return others.reading;
   }
 
   /** Identical grants (same type, same resources) are one shared object. */
@@ -288,6 +382,7 @@ export function createKeyCache(options: KeyCacheOptions) {
     peek,
     peekExpired,
     load,
+    loading,
     peekGrant,
     loadGrant,
     /** Number of entries (known and unknown keys) held now. */

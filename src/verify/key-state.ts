@@ -2,8 +2,9 @@
  * The compact form of one cached key (key-cache.ts). One object per key, of one shape, holding
  * only what a decision reads; everything else is derived on demand or shared between keys:
  *
- * - The grant of the key's own account is held in the object's own fields (no Map per key); a Map
- *   of other accounts' grants is made only when an account that added the key as external asks.
+ * - The grant of the key's own account is held in the object's own fields (no Map per key); what
+ *   is known of other accounts (which ones added the key, and their grants) is made only when an
+ *   account other than the key's own is asked for.
  * - Grants, role-id lists and account names are shared between keys (the cache interns them).
  * - Token digests are kept as bytes only (32-byte Buffers, what the hot path compares), packed in
  *   shared 8 KB slabs as Node's own Buffer pool does; their base64url form (`tokenHashes`, read for
@@ -68,6 +69,23 @@ export interface GrantCell {
   expiresAt: number;
 }
 
+/** At most this many other accounts' grants are kept per key (the oldest dropped first). */
+export const MAX_OTHER_GRANTS = 32;
+
+/**
+ * What a cached key knows of accounts other than its own. Every account that added the key is
+ * named in `adders` (read once per cached state), so an account that did not is answered with no
+ * I/O and leaves nothing behind; the grants of those that did are kept in `cells`, bounded.
+ */
+export interface OtherAccounts {
+  /** Accounts that added the key as an external key; null until read. */
+  adders: ReadonlySet<string> | null;
+  /** The read of `adders` in progress, shared by concurrent asks. */
+  reading: Promise<ReadonlySet<string>> | null;
+  /** Grants of accounts in `adders`, made on first use: at most MAX_OTHER_GRANTS. */
+  cells: Map<string, GrantCell> | null;
+}
+
 /** Milliseconds since EPOCH, rounded down (never later than the time given). */
 export function relativeTime(at: number): number {
   return Math.floor(at - EPOCH);
@@ -91,8 +109,8 @@ export class CachedKey implements KeyState {
   ownGeneration = 0;
   /** relativeTime of the own grant's expiry. */
   ownExpiry = 0;
-  /** Grants of other accounts, made on first use. */
-  private others: Map<string, GrantCell> | null = null;
+  /** What is known of other accounts, made on first use. */
+  private otherAccounts: OtherAccounts | null = null;
 
   constructor(fields: {
     keyId: string;
@@ -154,10 +172,10 @@ export class CachedKey implements KeyState {
     return typeof ids === "string" ? [ids] : ids;
   }
 
-  /** Grants of accounts other than the key's own (the own grant is held in the object). */
-  get grants(): Map<string, GrantCell> {
-    this.others ??= new Map();
-    return this.others;
+  /** What is known of accounts other than the key's own (the own grant is held in the object). */
+  get others(): OtherAccounts {
+    this.otherAccounts ??= { adders: null, reading: null, cells: null };
+    return this.otherAccounts;
   }
 
   /** Milliseconds left before the entry expires at `now` (≤ 0: expired). */
@@ -176,9 +194,24 @@ export class CachedKey implements KeyState {
     this.ownExpiry = relativeTime(expiresAt);
   }
 
-  /** The other account's cell, without making the Map. */
-  cellOf(account: string): GrantCell | undefined {
-    return this.others?.get(account);
+  /** `others`, without making it: null when no other account was asked for. */
+  peekOthers(): OtherAccounts | null {
+    return this.otherAccounts;
+  }
+
+  /** Keeps `account`'s grant, dropping the oldest kept one when MAX_OTHER_GRANTS are. */
+  setOtherGrant(account: string, cell: GrantCell): void {
+    const others = this.others;
+    others.cells ??= new Map();
+    const cells = others.cells;
+    cells.delete(account);
+    if (cells.size >= MAX_OTHER_GRANTS) {
+      for (const oldest of cells.keys()) {
+        cells.delete(oldest);
+        break;
+      }
+    }
+    cells.set(account, cell);
   }
 }
 

@@ -7,9 +7,10 @@
  * - Tokens (appKey/appToken, app-token JWTs: verifier.ts, and app-token login through it): a
  *   blocked address is still served when its credentials are valid; only failures get 429 (+
  *   Retry-After). A token is 238 random bits, so this limiter is not what stops guessing: it sheds
- *   load. A blocked address therefore gets no storage lookup for an appKey the key cache cannot
- *   answer for (429 at once), and its failures are not counted any more (the block lasts to the
- *   window's end whatever it sends), so a flood from it costs no I/O and no Redis round trip.
+ *   load. A blocked address gets a storage lookup for an appKey the key cache cannot answer for
+ *   only within a small lookup allowance (a second limiter, `blockedLookups`, see verifier.ts);
+ *   past it, 429 at once. Its failures are not counted any more (the block lasts to the window's
+ *   end whatever it sends), so a flood from it costs at most the allowance in I/O.
  * - Password sign-in (routes/session.ts): while the address or the email is blocked, every attempt
  *   is refused with 429 before the password hash is computed, the right password included. Emails
  *   are counted whether or not a user has them, so a block tells nothing about who exists.

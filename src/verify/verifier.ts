@@ -13,10 +13,16 @@
  * An address over the limit (rate-limit.ts) is still served when its credentials are valid: only
  * what would fail gets RATE_LIMITED instead, and is no longer counted. An appKey the cache cannot
  * answer for is looked up only within the address's lookup allowance (`blockedLookups`, as many
- * lookups per window as failures are allowed), or when the cache's expired state of that key holds
- * the presented token; past the allowance it gets RATE_LIMITED with no I/O. A valid key that was not
- * cached is so still served from a blocked address, and once read it stays cached; a flood of
- * made-up appKeys costs at most the allowance in lookups (unknown appKeys are then cached as such).
+ * lookups per window as failures are allowed), or when the key is being read anyway (no further
+ * I/O), or when the cache's last state of that key (expired, or taken out of use by a change)
+ * holds the presented token; past the allowance it gets RATE_LIMITED with no I/O. A changed key is
+ * read again at once by the cache, so its new state (a renewal's new token included) is cached
+ * right after the change. A valid key is so refused to a blocked address only when this instance
+ * has held no state of it since it started (or evicted it) and the allowance is spent; a flood of
+ * made-up appKeys from a blocked address costs at most the allowance in lookups (unknown appKeys
+ * are then cached as such). Lookups made before an address is blocked are not bounded by it:
+ * failures are counted once their lookup has answered, so concurrent made-up appKeys from an
+ * address not yet blocked each cost a lookup.
  * A JWT's key is looked up once its signature (CPU only) has passed, since only latchkey can mint one.
  */
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
@@ -162,7 +168,9 @@ export function createVerifier(deps: VerifierDeps) {
     const cached = cache.peek(appKey);
     metrics?.cache(cached !== undefined);
     if (cached !== undefined) return withKey(request, wait, cached, appToken, null);
-    if (wait > 0 && !heldBefore(appKey, appToken) && !mayLookUp(ip)) return limited(wait);
+    if (wait > 0 && !cache.loading(appKey) && !heldBefore(appKey, appToken) && !mayLookUp(ip)) {
+      return limited(wait);
+    }
     return cache.load(appKey).then((state) => withKey(request, wait, state, appToken, null));
   }
 
@@ -175,7 +183,7 @@ export function createVerifier(deps: VerifierDeps) {
     return true;
   }
 
-  /** Whether the cache's expired state of the key holds the token: worth a lookup even when blocked. */
+  /** Whether the cache's last state of the key holds the token: worth a lookup even when blocked. */
   function heldBefore(appKey: string, appToken: string): boolean {
     return cache.peekExpired(appKey)?.holdsDigest(tokenDigestBinary(appToken)) === true;
   }

@@ -102,7 +102,7 @@ describe("the admin shell", () => {
       password: "two accounts pw",
       roles: [1],
     });
-    // A second account whose owner adds the same person.
+    // A second account whose owner adds the same person: an invitation, until they accept it.
     const globex = await lk.admin.addAccount("globex");
     const added = await callAs(lk.admin.url, globex, "POST", "/v1/accounts/globex/users", {
       email: "two@acme.test",
@@ -111,8 +111,16 @@ describe("the admin shell", () => {
     expect(added.status).toBe(201);
 
     const { context, page } = await lk.userPage({ email: "two@acme.test", password: "two accounts pw" });
+    const accept = page.getByRole("button", { name: "Accept the invitation to globex" });
+    await accept.waitFor();
+    expect(await page.getByLabel("Account").count()).toBe(0);
+    await accept.click();
+    await page.waitForURL(/\/admin\/globex\/keys/);
     const switcher = page.getByLabel("Account");
-    await expect.poll(() => switcher.inputValue()).toBe("acme");
+    await expect.poll(() => switcher.inputValue()).toBe("globex");
+    await switcher.selectOption("acme");
+    await page.waitForURL(/\/admin\/acme\/keys/);
+    await page.getByRole("heading", { name: "API keys" }).waitFor();
     await switcher.selectOption("globex");
     await page.waitForURL(/\/admin\/globex\/keys/);
     await page.getByRole("heading", { name: "API keys" }).waitFor();

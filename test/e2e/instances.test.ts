@@ -106,6 +106,29 @@ describe.each([
     expect(deleted).toBeLessThan(1000);
   });
 
+  /** The other instance's count of verifications its key cache could not answer. */
+  async function cacheMisses(server: Served): Promise<number> {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const line = text
+      .split("\n")
+      .find((l) => l.startsWith('latchkey_key_cache_requests_total{result="miss"}'));
+    return Number(line?.split(" ").at(-1) ?? 0);
+  }
+
+  it("has a key renewed on the other instance cached again with its new token before it is asked for", async () => {
+    const created = await call(a, "POST", "/v1/accounts/acme/keys", { name: "renewed", roles: [OMS_READ] });
+    const key = { appKey: created.json.key.appKey, appToken: created.json.appToken };
+    expect(await authorize(b, key)).toBe(200);
+    const renewed = await call(a, "POST", `/v1/accounts/acme/keys/${key.appKey}/renewal`);
+    expect(renewed.status).toBe(201);
+    // b hears of the change within 1 s and reads the key again then, not when it is next asked.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const misses = await cacheMisses(b);
+    expect(await authorize(b, { appKey: key.appKey, appToken: renewed.json.appToken })).toBe(200);
+    expect(await authorize(b, key)).toBe(200);
+    expect(await cacheMisses(b)).toBe(misses);
+  });
+
   it("sees a custom role edited on the other instance within 1 s", async () => {
     const role = await call(a, "POST", "/v1/accounts/acme/roles", {
       name: "Readers",

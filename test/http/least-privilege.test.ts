@@ -30,6 +30,8 @@ const NOT_ON_A_TARGET: Record<string, string> = {
   "POST /v1/accounts/:account/settings/api-keys/test": "sends a test notification",
   "POST /api/vtexid/apptoken/login": "exchanges the caller's own credentials",
   "POST /api/vtexid/credential/validate": "changes nothing",
+  "POST /v1/me/invitations/:account": "the caller's own invitation: only the invited user may accept it",
+  "DELETE /v1/me/invitations/:account": "the caller's own invitation: only the invited user may decline it",
 };
 
 /** Mutating routes that create, and may only give what the caller holds (checked in GIVES below). */
@@ -42,7 +44,7 @@ const CREATES = [
 ];
 
 type Variant = "owner" | "oms";
-type Kind = "key" | "pending" | "external" | "user" | "role";
+type Kind = "key" | "pending" | "external" | "user" | "invited" | "role";
 
 interface Target {
   kind: Kind;
@@ -170,6 +172,22 @@ const CASES: Case[] = [
     route: "DELETE /v1/accounts/:account/users/:id",
     name: "remove a user",
     kind: "user",
+    resource: "EditAdminUsers",
+    request: (t) => ({ method: "DELETE", path: `${A}/users/${t.ref}` }),
+    ok: 204,
+  },
+  {
+    route: "PUT /v1/accounts/:account/users/:id/roles",
+    name: "set an invited user's offered roles",
+    kind: "invited",
+    resource: "EditAdminUsers",
+    request: (t, strong) => ({ method: "PUT", path: `${A}/users/${t.ref}/roles`, body: { roles: [strong] } }),
+    ok: 200,
+  },
+  {
+    route: "DELETE /v1/accounts/:account/users/:id",
+    name: "withdraw an invitation",
+    kind: "invited",
     resource: "EditAdminUsers",
     request: (t) => ({ method: "DELETE", path: `${A}/users/${t.ref}` }),
     ok: 204,
@@ -337,6 +355,15 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
         body: { email: `target${n}@acme.test`, roles: [strong, EMPTY] },
       });
       expect(added.status).toBe(201);
+      return { kind, ref: added.body.user.id, tokens: [] };
+    }
+    if (kind === "invited") {
+      // A sign-in made by beta, then offered the roles here: an invitation, held to the same rule.
+      const email = `invitee${n}@beta.test`;
+      const made = await h.request("POST", "/v1/accounts/beta/users", { as: betaOwner, body: { email } });
+      expect(made.body.user?.status).toBe("active");
+      const added = await h.request("POST", `${A}/users`, { body: { email, roles: [strong, EMPTY] } });
+      expect([added.status, added.body.user?.status]).toEqual([201, "invited"]);
       return { kind, ref: added.body.user.id, tokens: [] };
     }
     return { kind, ref: String(await role(`target role ${n}`, ["ViewOrders", "ViewApiKeys"])), tokens: [] };

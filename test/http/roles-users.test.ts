@@ -132,20 +132,32 @@ describe("users", () => {
     expect([again.status, again.body.code]).toEqual([409, "USER_ALREADY_MEMBER"]);
   });
 
-  it("adds an existing user of another account without touching their password", async () => {
+  it("invites an existing user of another account without touching their password", async () => {
     const other = await h.services.accounts.init({
       account: "gamma",
       email: "g@gamma.test",
       password: "gamma password 1",
     });
     expect(other.password).toBe("gamma password 1");
+    // A password sent for an existing email is ignored: the same 201 invitation as without one.
     const withPassword = await h.request("POST", "/v1/accounts/acme/users", {
       body: { email: "g@gamma.test", password: "another password" },
     });
-    expect(withPassword.body.code).toBe("USER_EXISTS");
-    const res = await h.request("POST", "/v1/accounts/acme/users", { body: { email: "g@gamma.test" } });
-    expect(res.status).toBe(201);
-    expect(res.body.password).toBeUndefined();
+    expect([withPassword.status, withPassword.body.user.status]).toEqual([201, "invited"]);
+    expect(withPassword.body.password).toBeUndefined();
+    const again = await h.request("POST", "/v1/accounts/acme/users", { body: { email: "g@gamma.test" } });
+    expect([again.status, again.body.code]).toEqual([409, "USER_ALREADY_MEMBER"]);
+    expect(again.body.detail).toMatch(/already invited to acme/);
+    for (const [password, status] of [
+      ["gamma password 1", 200],
+      ["another password", 401],
+    ] as const) {
+      const login = await h.request("POST", "/v1/auth/login", {
+        as: null,
+        body: { email: "g@gamma.test", password },
+      });
+      expect(login.status, password).toBe(status);
+    }
   });
 
   it("sets roles, keeps a last Owner, and removes users", async () => {

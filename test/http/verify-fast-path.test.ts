@@ -63,6 +63,7 @@ describe("/v1/authorize fast path (node:http) answers as the application route d
     ["a key without the route's resource", "other", 403],
     ["no credentials", "none", 401],
     ["no original URI", "no-uri", 400],
+    ["an X-API-Account that is not an account name", "bad-account", 400],
   ] as const)("%s", async (_name, kind, status) => {
     const read = await h.createKey(`fast-read-${kind}`, [OMS_READ]);
     const other = await h.createKey(`fast-other-${kind}`, [OTHER]);
@@ -72,6 +73,7 @@ describe("/v1/authorize fast path (node:http) answers as the application route d
       "x-original-method": "GET",
       ...(kind === "no-uri" ? {} : { "x-original-uri": ORDERS }),
       ...(kind === "none" ? {} : { "x-api-appkey": creds.appKey, "x-api-apptoken": creds.appToken }),
+      ...(kind === "bad-account" ? { "x-api-account": "Not-An-Account" } : {}),
     };
     const { fast, routed } = await both(headers);
     expect(fast.status).toBe(status);

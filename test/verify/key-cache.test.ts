@@ -1,91 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { RoleView } from "../../src/core/permissions.js";
-import type { ExternalKeyRecord, KeyRecord, StoreOps } from "../../src/storage/store.js";
-import { createChangeBus } from "../../src/verify/changes.js";
-import { createKeyCache } from "../../src/verify/key-cache.js";
+import type { ExternalKeyRecord } from "../../src/storage/store.js";
 import { tokenDigestBinary } from "../../src/verify/token-hash.js";
-
-const T0 = Date.parse("2026-11-26T10:00:00Z");
-const hash = (token: string) => createHash("sha256").update(token).digest("base64url");
-
-const PREDEFINED: Record<number, RoleView> = {
-  10: { id: 10, name: "Read orders", predefined: true, allResources: false, resources: ["ViewOrders"] },
-  1: { id: 1, name: "Owner", predefined: true, allResources: true, resources: [] },
-};
-
-function key(i: number, fields: Partial<KeyRecord> = {}): KeyRecord {
-  return {
-    id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-    appKey: `appkey-acme-${i}`,
-    account: "acme",
-    name: `key ${i}`,
-    active: true,
-    createdAt: T0,
-    updatedAt: T0,
-    tokenCreatedAt: T0,
-    lastUsedAt: null,
-    roleIds: [10],
-    tokens: [{ id: `token-${i}`, hash: hash(`secret-${i}`), createdAt: T0 }],
-    ...fields,
-  };
-}
-
-function setUp(records: KeyRecord[], external: ExternalKeyRecord[] = []) {
-  let now = T0;
-  const reads = { keys: 0, roles: 0 };
-  const custom = new Map<number, RoleView>([
-    [
-      100,
-      {
-        id: 100,
-        name: "Custom A",
-        predefined: false,
-        allResources: false,
-        resources: ["EditOrders", "ViewOrders"],
-      },
-    ],
-    [
-      101,
-      {
-        id: 101,
-        name: "Custom B",
-        predefined: false,
-        allResources: false,
-        resources: ["ViewOrders", "EditOrders"],
-      },
-    ],
-  ]);
-  const store = {
-    async getKeyByAppKey(appKey: string) {
-      reads.keys++;
-      const found = records.find((record) => record.appKey === appKey);
-      // A fresh copy per read, as a database would return.
-      return found ? structuredClone(found) : null;
-    },
-    async getExternalKey(account: string, keyId: string) {
-      return external.find((e) => e.account === account && e.key.id === keyId) ?? null;
-    },
-  } as unknown as StoreOps;
-  const changes = createChangeBus();
-  const cache = createKeyCache({
-    store,
-    roles: {
-      async existing(_tx, _account, ids) {
-        reads.roles++;
-        return ids.flatMap((id) => {
-          const role = PREDEFINED[id] ?? custom.get(id);
-          return role ? [role] : [];
-        });
-      },
-      predefined: (id) => PREDEFINED[id],
-    },
-    everyResource: ["EditOrders", "ViewOrders"],
-    changes,
-    clock: { now: () => now },
-  });
-  return { cache, changes, reads, custom, advance: (ms: number) => (now += ms) };
-}
+import { hash, key, settle, setUp, T0 } from "../support/key-cache.js";
 
 describe("key-state cache", () => {
   it("holds digests, hashes and ids of the current tokens, and shares grants, role ids and account names", async () => {
@@ -162,8 +79,8 @@ describe("key-state cache", () => {
     expect(reads.keys).toBe(2);
   });
 
-  it("keeps an expired key's last state for peekExpired until it is read again or changes", async () => {
-    const { cache, advance, changes } = setUp([key(1)]);
+  it("keeps an expired or changed key's last state for peekExpired until it is read again", async () => {
+    const { cache, advance, changes, hold } = setUp([key(1)]);
     expect(cache.peekExpired("appkey-acme-1")).toBeUndefined();
     const state = await cache.load("appkey-acme-1");
     await cache.load("appkey-acme-404");
@@ -177,8 +94,18 @@ describe("key-state cache", () => {
     expect(cache.peekExpired("appkey-acme-404")).toBeUndefined();
     const reloaded = await cache.load("appkey-acme-1");
     expect(cache.peekExpired("appkey-acme-1")).toBe(reloaded);
+    // A change takes the state out of use at once; it is kept for peekExpired until the key has
+    // been read again, then the new state is.
+    const release = hold();
     changes.publish({ kind: "key", appKey: "appkey-acme-1" });
-    expect(cache.peekExpired("appkey-acme-1")).toBeUndefined();
+    expect(cache.peek("appkey-acme-1")).toBeUndefined();
+    expect(cache.peekExpired("appkey-acme-1")).toBe(reloaded);
+    release();
+    await settle();
+    const fresh = cache.peek("appkey-acme-1");
+    expect(fresh).toBeTruthy();
+    expect(fresh).not.toBe(reloaded);
+    expect(cache.peekExpired("appkey-acme-1")).toBe(fresh);
   });
 
   it("reloads a stale own grant after an account-wide change, and drops a changed key", async () => {
@@ -223,9 +150,10 @@ describe("key-state cache", () => {
       resources: ["ViewOrders"],
     });
     expect(cache.peekGrant(first, "partner")).toMatchObject({ type: "external" });
-    expect(first.grants.has("partner")).toBe(true);
+    expect(first.peekOthers()?.cells?.has("partner")).toBe(true);
     expect(await cache.loadGrant(first, "stranger")).toBeNull();
     expect(cache.peekGrant(first, "stranger")).toBeNull();
+    expect(first.peekOthers()?.cells?.has("stranger")).toBe(false);
     // The own grant is unaffected by other accounts' cells.
     expect(cache.peekGrant(first, "acme")).toMatchObject({ type: "generated" });
   });

@@ -6,6 +6,7 @@ import { GeneratedTab } from "./keys/generated";
 import { KeysPage } from "./keys/page";
 import { SettingsTab } from "./keys/settings";
 import { AuditPage } from "./pages/audit";
+import { Invitations } from "./pages/invitations";
 import { Layout } from "./pages/layout";
 import { RolesPage } from "./pages/roles";
 import { SignIn } from "./pages/sign-in";
@@ -37,9 +38,16 @@ function Screens() {
     if (!first)
       return (
         <main className="centered">
-          <EmptyState title="You are not a member of any account">
-            <p>Ask an administrator of an account to add you.</p>
-          </EmptyState>
+          <div>
+            <Invitations />
+            <EmptyState title="You are not a member of any account">
+              <p>
+                {state.me.invitations.length > 0
+                  ? "Accept an invitation above, or ask an administrator of an account to add you."
+                  : "Ask an administrator of an account to add you."}
+              </p>
+            </EmptyState>
+          </div>
         </main>
       );
     return <Redirect to={adminPath(first, "keys")} />;

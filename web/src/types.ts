@@ -10,6 +10,16 @@ export interface RoleRef {
 export interface Me {
   principal: { type: "user"; id: string; email: string } | { type: "key"; appKey: string; account: string };
   accounts: { account: string; roles: RoleRef[]; resources: ResourceKey[] }[];
+  /** Accounts that offered the user roles; nothing is held there until accepted. */
+  invitations: Invitation[];
+}
+
+export interface Invitation {
+  account: string;
+  roles: RoleRef[];
+  /** The email or appKey that invited. */
+  invitedBy: string | null;
+  invitedAt: string;
 }
 
 export interface Resource {
@@ -91,6 +101,8 @@ export interface User {
   email: string;
   roles: RoleRef[];
   addedAt: string;
+  /** "invited": the email already had a sign-in; the roles apply once the user accepts. */
+  status: "active" | "invited";
 }
 
 export interface KeyUsage {

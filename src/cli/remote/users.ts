@@ -17,6 +17,8 @@ export interface User {
   email: string;
   roles: RoleRef[];
   addedAt: string;
+  /** "invited": the roles are offered until the user accepts them in the admin. */
+  status: "active" | "invited";
 }
 
 export function userTable(users: readonly User[]): string {
@@ -24,6 +26,7 @@ export function userTable(users: readonly User[]): string {
     { header: "id", value: (user) => user.id },
     { header: "email", value: (user) => user.email },
     { header: "roles", value: (user) => roleNames(user.roles) },
+    { header: "status", value: (user) => user.status },
     { header: "added", value: (user) => formatDate(user.addedAt) },
   ]);
 }
@@ -52,7 +55,9 @@ export function registerUsers(group: Command, registry: Registry): void {
 
   group
     .command("create")
-    .description("add a user by email (created when new, with a generated password printed once)")
+    .description(
+      "add a user by email (created when new, with a generated password printed once; an email that already has a sign-in is invited)",
+    )
     .argument("<email>")
     .addOption(roleOption("role the user will hold in the account"))
     .action((email: string, opts: { role?: number[] }, command: Command) =>
@@ -64,15 +69,20 @@ export function registerUsers(group: Command, registry: Registry): void {
             ["id", added.user.id],
             ["email", added.user.email],
             ["roles", roleNames(added.user.roles)],
+            ["status", added.user.status],
           ];
           if (added.password) fields.push(["password", added.password]);
-          return `User added to ${r.account}.\n${renderFields(fields)}`;
+          const what = added.user.status === "invited" ? "invited to" : "added to";
+          return `User ${what} ${r.account}.\n${renderFields(fields)}`;
         });
         if (added.password)
           r.note(
             "warning: this is the only time the password is shown; hand it over safely and have it changed.",
           );
-        else r.note("note: the user already existed; their password is unchanged.");
+        else if (added.user.status === "invited")
+          r.note(
+            "note: this email already has a sign-in, so the user is invited: the roles apply once they accept, signed in to the admin.",
+          );
       }),
     );
 

@@ -7,14 +7,15 @@ import type { Services } from "../../services/index.js";
 import { csrfMatches } from "../../services/sessions.js";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth.js";
 import type { AppEnv } from "../context.js";
-import { jsonBody, jsonResponse, problemResponses, RoleRef } from "../schemas.js";
+import { AccountAccess, jsonBody, jsonResponse, problemResponses, RoleRef } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 const tags = ["Session"];
-const AccountAccess = z.object({
+const Invitation = z.object({
   account: z.string(),
-  roles: z.array(RoleRef),
-  resources: z.array(z.string()),
+  roles: z.array(RoleRef).openapi({ description: "The roles offered: held there once accepted" }),
+  invitedBy: z.string().nullable().openapi({ description: "The email or appKey that invited" }),
+  invitedAt: z.string(),
 });
 
 const login = createRoute({
@@ -52,6 +53,10 @@ const me = createRoute({
   path: "/v1/me",
   tags,
   summary: "Who is calling, in which accounts, with which resources",
+  description:
+    "`accounts` are those where the caller holds roles. `invitations` are a user's pending " +
+    "invitations (always empty for a key): they grant nothing until accepted with " +
+    "`POST /v1/me/invitations/{account}`.",
   responses: {
     200: jsonResponse(
       z.object({
@@ -60,6 +65,7 @@ const me = createRoute({
           z.object({ type: z.literal("key"), appKey: z.string(), account: z.string() }),
         ]),
         accounts: z.array(AccountAccess),
+        invitations: z.array(Invitation),
       }),
       "The caller",
     ),
@@ -141,7 +147,10 @@ export function sessionRoutes(
     return c.body(null, 204);
   });
 
-  /** A key acts in its own account first, then in every account that added it as an external key. */
+  /**
+   * A key acts in its own account first, then in every account that added it as an external key. A
+   * user acts where their membership is active, never where they are only invited.
+   */
   async function accountsOf(principal: Principal): Promise<string[]> {
     if (principal.type === "user") return deps.store.listUserAccounts(principal.userId);
     const external = await deps.store.listExternalAccounts(principal.keyId);
@@ -162,7 +171,8 @@ export function sessionRoutes(
       principal.type === "user"
         ? { type: "user" as const, id: principal.userId, email: principal.email }
         : { type: "key" as const, appKey: principal.appKey, account: principal.account };
-    return c.json({ principal: who, accounts }, 200);
+    const invitations = principal.type === "user" ? await services.invitations.list(principal.userId) : [];
+    return c.json({ principal: who, accounts, invitations }, 200);
   });
 
   app.openapi(secure("authenticated", resources), (c) => {

@@ -15,6 +15,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { addressMatcher, isIpAddress } from "../../core/addresses.js";
 import { fail } from "../../core/errors.js";
+import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import type { Services } from "../../services/index.js";
 import { DAY_MS } from "../../verify/usage.js";
 import type { AppEnv } from "../context.js";
@@ -27,9 +28,10 @@ const tags = ["Verification"];
 const VerifyBody = z.strictObject({
   appKey: z.string().max(200),
   appToken: z.string().max(1024),
+  // Checked before any lookup: a made-up name must not cost a read (docs/verification.md).
   account: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,39}$/)
+    .regex(ACCOUNT_NAME, ACCOUNT_NAME_RULE)
     .optional()
     .openapi({ description: "Account the call is for; the key's own account when absent" }),
   resource: z
@@ -179,10 +181,13 @@ export function verifyRoutes(
     tags,
     summary: "Forward-auth for gateways (any method)",
     description:
-      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 401, 403 and 429 (with Retry-After) carry X-Auth-Code. Answers to every method.",
+      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 400, 401, 403 and 429 (with Retry-After) carry X-Auth-Code. Answers to every method.",
     responses: {
       200: { description: "Allowed" },
-      400: { description: "The gateway sent no original URI" },
+      400: {
+        description:
+          "The gateway sent no original URI (X-Auth-Code: MISSING_ORIGINAL_REQUEST), or X-API-Account is not an account name (MALFORMED_ACCOUNT)",
+      },
       401: { description: "No valid credentials" },
       403: {
         description: "Authenticated, but the route's resource is not held (or no resource covers the route)",

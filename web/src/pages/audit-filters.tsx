@@ -23,6 +23,8 @@ const ACTIONS = [
   "user.added",
   "user.roles_set",
   "user.removed",
+  "user.invitation_accepted",
+  "user.invitation_declined",
   "user.signed_in",
   "user.sign_in_failed",
   "role.created",

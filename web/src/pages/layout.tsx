@@ -1,8 +1,12 @@
-/** The frame of every signed-in page: navigation, account switcher, who is signed in, sign-out. */
+/**
+ * The frame of every signed-in page: navigation, account switcher, who is signed in, sign-out, and
+ * the user's pending invitations above the page.
+ */
 import { type ReactNode, useId } from "react";
 import { adminPath, Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { Button } from "../ui/controls";
+import { Invitations } from "./invitations";
 
 const AREAS = [
   { area: "keys", label: "API keys", resource: "ViewApiKeys" },
@@ -79,6 +83,7 @@ export function Layout({ account, children }: { account: string | null; children
         </nav>
       ) : null}
       <main id="main" className="content" tabIndex={-1}>
+        <Invitations />
         {children}
       </main>
     </div>

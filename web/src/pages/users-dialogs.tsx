@@ -80,7 +80,7 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
         autoComplete="new-password"
         value={password}
         error={passwordError}
-        hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs: leave it empty for them.`}
+        hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs and is invited instead: the roles apply once they accept.`}
         onChange={(event) => setPassword(event.target.value)}
       />
       <RolePicker legend="Roles" selected={roles} onChange={setRoles} hint={USER_HINT} />
@@ -156,7 +156,9 @@ export function RemoveUserDialog({
       <p>
         {self
           ? "You are removing yourself: you lose access to this account at once."
-          : `${user.email} loses access to ${account} and every role in it. Their sign-in stays for other accounts.`}
+          : user.status === "invited"
+            ? `The invitation of ${user.email} to ${account} is withdrawn. Their sign-in stays for other accounts.`
+            : `${user.email} loses access to ${account} and every role in it. Their sign-in stays for other accounts.`}
       </p>
     </ConfirmDialog>
   );

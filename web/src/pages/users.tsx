@@ -56,7 +56,10 @@ function Users() {
           </>
         }
       >
-        <p className="subtitle">People who sign in to this account's admin, and the roles they hold here.</p>
+        <p className="subtitle">
+          People who sign in to this account's admin, and the roles they hold here. Someone who already had a
+          sign-in is invited, and holds nothing here until they accept.
+        </p>
       </PageHeader>
       {editReason ? <p className="notice users-notice">{editReason}: you can look, not change.</p> : null}
       {users.error ? (
@@ -79,6 +82,11 @@ function Users() {
                 <span className="user-email">
                   {user.email}
                   {user.id === myId ? <Badge tone="info">You</Badge> : null}
+                  {user.status === "invited" ? (
+                    <Badge tone="warning" title="The roles apply once this person accepts the invitation">
+                      Invited
+                    </Badge>
+                  ) : null}
                 </span>
               ),
             },
@@ -121,7 +129,11 @@ function Users() {
         <AddUserDialog
           onClose={close}
           onAdded={(user) => {
-            toast(`${user.email} added`);
+            toast(
+              user.status === "invited"
+                ? `${user.email} invited: the roles apply once they accept`
+                : `${user.email} added`,
+            );
             users.reload();
           }}
         />
