@@ -1,14 +1,17 @@
 /**
  * Store contract for memberships that are invitations, on SQLite and real PostgreSQL: an invited
  * member is listed with its status and offered roles, but is left out of the user's accounts (where
- * sign-ins are recorded and access is granted) and out of the last-Owner count; accepting and
- * declining act on invitations only, each at most once, also when two race.
+ * sign-ins are recorded and access is granted) and out of the last-Owner count; it keeps its code's
+ * hash and expiry, erased on accepting; accepting and declining act on invitations only, each at most
+ * once, also when two race.
  */
 import { describe, expect, it } from "vitest";
 import { hex, T0, useStore } from "./support/store-fixtures.js";
 
 describe.each(["sqlite", "postgres"] as const)("Store invitations on %s", (kind) => {
   const db = useStore(kind);
+
+  const code = (hash: string) => ({ hash, expiresAt: T0 + 1000 });
 
   async function user(): Promise<string> {
     const id = `u${hex()}`;
@@ -21,17 +24,22 @@ describe.each(["sqlite", "postgres"] as const)("Store invitations on %s", (kind)
     const [ann, bob] = [await user(), await user()];
     await db.store.addMember(a, ann, T0);
     await db.store.setUserRoles(a, ann, [1]);
-    await db.store.addMember(b, ann, T0 + 5, { invitedBy: "admin@b.test" });
+    await db.store.addMember(b, ann, T0 + 5, { invitedBy: "admin@b.test", code: code("hash-ann") });
     await db.store.setUserRoles(b, ann, [2, 1]);
     await db.store.addMember(b, bob, T0);
     await db.store.setUserRoles(b, bob, [1]);
 
-    expect(await db.store.getMember(a, ann)).toMatchObject({ status: "active", invitedBy: null });
+    expect(await db.store.getMember(a, ann)).toMatchObject({
+      status: "active",
+      invitedBy: null,
+      invitationCode: null,
+    });
     expect(await db.store.getMember(b, ann)).toMatchObject({
       status: "invited",
       invitedBy: "admin@b.test",
       addedAt: T0 + 5,
       roleIds: [1, 2],
+      invitationCode: { hash: "hash-ann", expiresAt: T0 + 1000 },
     });
     expect((await db.store.listMembers(b)).map((m) => [m.id, m.status])).toEqual(
       [
@@ -40,26 +48,30 @@ describe.each(["sqlite", "postgres"] as const)("Store invitations on %s", (kind)
       ].sort(),
     );
     expect(await db.store.listUserAccounts(ann)).toEqual([a]);
-    expect(await db.store.listInvitations(ann)).toEqual([
-      { account: b, roleIds: [1, 2], invitedBy: "admin@b.test", invitedAt: T0 + 5 },
-    ]);
-    expect(await db.store.listInvitations(bob)).toEqual([]);
     // The last-Owner rule counts active Owners only; an offered role still counts as held by a role's holders.
     expect(await db.store.countUsersWithRole(b, 1)).toBe(1);
     expect(await db.store.countRoleHolders(b, 2)).toBe(1);
     // Adding again (as an invitation or not) keeps the membership as it is.
     await db.store.addMember(b, ann, T0 + 9);
-    await db.store.addMember(a, ann, T0 + 9, { invitedBy: "someone" });
-    expect(await db.store.getMember(b, ann)).toMatchObject({ status: "invited", addedAt: T0 + 5 });
+    await db.store.addMember(a, ann, T0 + 9, { invitedBy: "someone", code: code("other") });
+    await db.store.addMember(b, ann, T0 + 9, { invitedBy: null, code: code("other") });
+    expect(await db.store.getMember(b, ann)).toMatchObject({
+      status: "invited",
+      addedAt: T0 + 5,
+      invitationCode: { hash: "hash-ann" },
+    });
     expect(await db.store.getMember(a, ann)).toMatchObject({ status: "active", invitedBy: null });
 
     expect(await db.store.acceptInvitation(a, ann)).toBe(false);
     expect(await db.store.acceptInvitation(b, bob)).toBe(false);
     expect(await db.store.acceptInvitation(b, ann)).toBe(true);
     expect(await db.store.acceptInvitation(b, ann)).toBe(false);
-    expect(await db.store.getMember(b, ann)).toMatchObject({ status: "active", roleIds: [1, 2] });
+    expect(await db.store.getMember(b, ann)).toMatchObject({
+      status: "active",
+      roleIds: [1, 2],
+      invitationCode: null,
+    });
     expect(await db.store.listUserAccounts(ann)).toEqual([a, b].sort());
-    expect(await db.store.listInvitations(ann)).toEqual([]);
     expect(await db.store.countUsersWithRole(b, 1)).toBe(2);
   });
 
@@ -68,7 +80,7 @@ describe.each(["sqlite", "postgres"] as const)("Store invitations on %s", (kind)
     const ann = await user();
     await db.store.addMember(a, ann, T0);
     await db.store.setUserRoles(a, ann, [1]);
-    await db.store.addMember(b, ann, T0, { invitedBy: "appkey-b-QWERTY" });
+    await db.store.addMember(b, ann, T0, { invitedBy: "appkey-b-QWERTY", code: code("c1") });
     await db.store.setUserRoles(b, ann, [2]);
     expect(await db.store.declineInvitation(a, ann)).toBe(false);
     expect(await db.store.getMember(a, ann)).toMatchObject({ status: "active", roleIds: [1] });
@@ -79,15 +91,20 @@ describe.each(["sqlite", "postgres"] as const)("Store invitations on %s", (kind)
     const left = await db.raw().selectFrom("user_roles").selectAll().where("account", "=", b).execute();
     expect(left).toEqual([]);
     // Invited again later, it starts over with no roles.
-    await db.store.addMember(b, ann, T0 + 1, { invitedBy: "appkey-b-QWERTY" });
-    expect(await db.store.getMember(b, ann)).toMatchObject({ status: "invited", roleIds: [] });
+    await db.store.addMember(b, ann, T0 + 1, { invitedBy: null, code: code("c2") });
+    expect(await db.store.getMember(b, ann)).toMatchObject({
+      status: "invited",
+      roleIds: [],
+      invitedBy: null,
+      invitationCode: { hash: "c2" },
+    });
   });
 
   it("lets exactly one of an acceptance and a decline at once win", async () => {
     const b = await db.account();
     for (let round = 0; round < 5; round++) {
       const ann = await user();
-      await db.store.addMember(b, ann, T0, { invitedBy: "x" });
+      await db.store.addMember(b, ann, T0, { invitedBy: "x", code: code(`c${round}`) });
       await db.store.setUserRoles(b, ann, [1]);
       const [accepted, declined] = await Promise.all([
         db.store.transaction((tx) => tx.acceptInvitation(b, ann)),

@@ -1,59 +1,125 @@
 /**
- * Invitations, from the invited user's side. Adding an email that already has a sign-in (users.ts)
- * does not make that person a member: it offers them roles. Until they accept, signed in as
- * themselves, the membership grants nothing and none of their sign-ins is recorded in that account.
- * Accepting makes it active with the roles offered at that moment; declining removes it. Both are
- * audited in the inviting account. Keys have no invitations.
+ * Invitations. Adding an email that already has a sign-in (users.ts) does not make that person a
+ * member: it offers them roles, and gives the inviting account a one-time code to pass on to them.
+ * Until they accept, signed in as themselves and presenting the code, the membership grants nothing
+ * and none of their sign-ins is recorded in that account. Accepting makes it active with the roles
+ * offered at that moment; declining (with the code too) removes it. Both are audited in the inviting
+ * account. Keys have no invitations.
+ *
+ * Why a code and not just the session: the account that created a sign-in knows its password, so a
+ * session alone does not prove the person is answering. Whoever holds the password sees nothing of
+ * later invitations either: they are not listed anywhere for the user (GET /v1/me has none).
+ *
+ * Secrets: the code is 32 random bytes (base64url), shown once in the response that made it; only
+ * its SHA-256 is stored (as share links store their id, share-links.ts) and a presented code's hash
+ * is compared with it in constant time. The code is never in an audit event, a log line, an error or
+ * any list; the URL carrying it puts it in the fragment, which browsers do not send. A wrong code is
+ * the same 404 as no invitation, and the route counts it as an authentication failure.
  */
 import { recordAudit } from "../audit/audit.js";
 import { fail } from "../core/errors.js";
-import type { MemberRecord, StoreOps } from "../storage/store.js";
+import type { InvitationCode, MemberRecord, StoreOps } from "../storage/store.js";
+import { digestsEqual, hashToken } from "../verify/token-hash.js";
 import { type Actor, iso, type ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const CODE_BYTES = 32;
+/** 32 bytes in unpadded base64url. Anything else is refused before any lookup. */
+const CODE = /^[A-Za-z0-9_-]{43}$/;
+
+/** What the inviting account is given, once, to pass on to the person out of band. */
+export interface IssuedInvitation {
+  code: string;
+  /** The admin's page for answering it, the code in the fragment. */
+  url: string;
+  expiresAt: string;
+}
+
+/** What the invited user is shown on presenting the code. */
 export interface InvitationDto {
   account: string;
   /** The roles the user would hold there on accepting. */
   roles: { id: number; name: string }[];
-  /** Who invited them: an email, or an appKey when a key did. */
+  /** The email or appKey of the inviting account that invited; null when it was not of that account. */
   invitedBy: string | null;
   invitedAt: string;
+  expiresAt: string;
+}
+
+type IssuingDeps = Pick<ServiceDeps, "clock" | "random" | "publicUrl">;
+
+/** A new code for an invitation to `account`: the plaintext for the inviter, the hash for the store. */
+export function issueInvitationCode(
+  deps: IssuingDeps,
+  account: string,
+): { issued: IssuedInvitation; stored: InvitationCode } {
+  const code = Buffer.from(deps.random(CODE_BYTES)).toString("base64url");
+  const expiresAt = deps.clock.now() + INVITATION_TTL_MS;
+  const url = `${deps.publicUrl}/admin/invitation/${encodeURIComponent(account)}#code=${code}`;
+  return {
+    issued: { code, url, expiresAt: iso(expiresAt) },
+    stored: { hash: hashToken(code), expiresAt },
+  };
+}
+
+/**
+ * Whether `code` answers the member's invitation at `now`. Not found covers every case the caller
+ * must not tell apart: no membership, an active one, an invitation without a code, a wrong code.
+ */
+export function decideInvitation(
+  member: MemberRecord | undefined,
+  code: string,
+  now: number,
+): { ok: true; member: MemberRecord } | { ok: false; code: "INVITATION_NOT_FOUND" | "INVITATION_EXPIRED" } {
+  const stored = member?.status === "invited" ? member.invitationCode : null;
+  if (!member || !stored || !CODE.test(code) || !digestsEqual(hashToken(code), stored.hash)) {
+    return { ok: false, code: "INVITATION_NOT_FOUND" };
+  }
+  if (now >= stored.expiresAt) return { ok: false, code: "INVITATION_EXPIRED" };
+  return { ok: true, member };
 }
 
 export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory) {
-  const { store } = deps;
+  const { store, clock } = deps;
 
-  async function list(userId: string): Promise<InvitationDto[]> {
-    const invitations = await store.listInvitations(userId);
-    return Promise.all(
-      invitations.map(async (invitation) => ({
-        account: invitation.account,
-        roles: (await roles.existing(store, invitation.account, invitation.roleIds)).map(({ id, name }) => ({
-          id,
-          name,
-        })),
-        invitedBy: invitation.invitedBy,
-        invitedAt: iso(invitation.invitedAt),
-      })),
-    );
-  }
-
-  /** The caller's own invitation to `account`, read under the account's grants lock. */
-  async function invitationOf(tx: StoreOps, actor: Actor, account: string): Promise<MemberRecord> {
+  /** The caller's own invitation to `account` that `code` answers, read under the grants lock. */
+  async function invitationOf(tx: StoreOps, actor: Actor, account: string, code: string) {
     if (actor.type !== "user") fail("INVITATION_NOT_FOUND", "Only users have invitations; a key has none");
     // The lock every change of the account's grants takes: an acceptance and an admin's change of the
     // offered roles (or withdrawal) at once are serialized, so the roles accepted are the ones read.
     const member = (await tx.lockGrants(account)) ? await tx.getMember(account, actor.id) : undefined;
-    if (member?.status !== "invited") fail("INVITATION_NOT_FOUND", `You have no invitation to ${account}`);
-    return member;
+    const decision = decideInvitation(member, code, clock.now());
+    if (!decision.ok) {
+      if (decision.code === "INVITATION_EXPIRED") {
+        fail(decision.code, `The invitation to ${account} has expired; ask its administrators for a new one`);
+      }
+      fail(decision.code, `You have no invitation to ${account} with this code`);
+    }
+    return decision.member;
+  }
+
+  /** What the invitation offers, for the person to decide; changes nothing. */
+  async function preview(actor: Actor, account: string, code: string): Promise<InvitationDto> {
+    return store.transaction(async (tx) => {
+      const member = await invitationOf(tx, actor, account, code);
+      const offered = await roles.existing(tx, account, member.roleIds);
+      return {
+        account,
+        roles: offered.map(({ id, name }) => ({ id, name })),
+        invitedBy: member.invitedBy,
+        invitedAt: iso(member.addedAt),
+        expiresAt: iso((member.invitationCode as InvitationCode).expiresAt),
+      };
+    });
   }
 
   /** Makes the membership active: from now on the user holds the offered roles there. */
-  async function accept(actor: Actor, account: string): Promise<void> {
+  async function accept(actor: Actor, account: string, code: string): Promise<void> {
     await store.transaction(async (tx) => {
-      const member = await invitationOf(tx, actor, account);
+      const member = await invitationOf(tx, actor, account, code);
       if (!(await tx.acceptInvitation(account, member.id))) {
-        fail("INVITATION_NOT_FOUND", `You have no invitation to ${account}`);
+        fail("INVITATION_NOT_FOUND", `You have no invitation to ${account} with this code`);
       }
       await recordAudit(tx, deps, actor, {
         account,
@@ -65,11 +131,11 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
   }
 
   /** Removes the invitation and the roles it offered. */
-  async function decline(actor: Actor, account: string): Promise<void> {
+  async function decline(actor: Actor, account: string, code: string): Promise<void> {
     await store.transaction(async (tx) => {
-      const member = await invitationOf(tx, actor, account);
+      const member = await invitationOf(tx, actor, account, code);
       if (!(await tx.declineInvitation(account, member.id))) {
-        fail("INVITATION_NOT_FOUND", `You have no invitation to ${account}`);
+        fail("INVITATION_NOT_FOUND", `You have no invitation to ${account} with this code`);
       }
       await recordAudit(tx, deps, actor, {
         account,
@@ -80,7 +146,7 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
     });
   }
 
-  return { list, accept, decline };
+  return { preview, accept, decline };
 }
 
 export type InvitationService = ReturnType<typeof createInvitationService>;

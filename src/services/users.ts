@@ -6,7 +6,8 @@ import { changedRoleIds } from "../core/permissions.js";
 import { BASE62, randomString } from "../core/tokens.js";
 import { type MemberRecord, type MemberStatus, StoreConflict, type StoreOps } from "../storage/store.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
-import { iso, type ServiceDeps } from "./deps.js";
+import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import { type IssuedInvitation, issueInvitationCode } from "./invitations.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import type { RoleDirectory } from "./role-directory.js";
 
@@ -15,7 +16,8 @@ import type { RoleDirectory } from "./role-directory.js";
  *
  * Users are installation-wide, so adding an email that already has a sign-in (someone of another
  * account, say) only invites that person: the membership is "invited", grants nothing, and records
- * none of their sign-ins here until they accept it themselves (invitations.ts).
+ * none of their sign-ins here until they accept it themselves with the one-time code the inviter
+ * was given (invitations.ts). The code is in the add's response only, never in its audit event.
  */
 
 export const OWNER_ROLE_ID = 1;
@@ -66,6 +68,20 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     }
   }
 
+  /**
+   * How the invitee will see who invited them: the actor's label only when the actor is of the
+   * inviting account (its active user or its own key). An external key's appKey belongs to another
+   * account, and is not that account's to show.
+   */
+  async function inviterLabel(tx: StoreOps, actor: Actor, account: string): Promise<string | null> {
+    if (actor.type === "user") {
+      return (await tx.getMember(account, actor.id))?.status === "active" ? actor.label : null;
+    }
+    if (actor.type === "key")
+      return (await tx.getKeyByAppKey(actor.id))?.account === account ? actor.label : null;
+    return null;
+  }
+
   async function list(account: string): Promise<UserDto[]> {
     const members = await store.listMembers(account);
     return Promise.all(members.map((member) => dto(store, account, member)));
@@ -80,7 +96,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     authority: Authority,
     account: string,
     input: { email: string; password?: string | undefined; roles?: number[] | undefined },
-  ): Promise<{ user: UserDto; password?: string }> {
+  ): Promise<{ user: UserDto; password?: string; invitation?: IssuedInvitation }> {
     const email = normalizeEmail(input.email) ?? fail("VALIDATION_FAILED", "email is not a valid address");
     if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
       fail("VALIDATION_FAILED", `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
@@ -92,11 +108,15 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     try {
       return await auditRefusals(deps, authority, account, { action: "user.added" }, () =>
         store.transaction(async (tx) => {
+          // The lock setRoles and remove take, before any read: a concurrent add of the same email
+          // (with weaker roles, say) then sees this one's membership instead of overwriting its roles.
+          await tx.lockGrants(account);
           const given = await roles.resolve(tx, account, input.roles ?? []);
           checkGive(grant, given);
           const now = clock.now();
           let user = await tx.getUserByEmail(email);
           const created = !user;
+          let invitation: IssuedInvitation | undefined;
           if (!user) {
             user = { id: deps.newId(), email, passwordHash, createdAt: now };
             await tx.createUser(user);
@@ -107,9 +127,13 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
               const as = member.status === "invited" ? "already invited to" : "already a member of";
               fail("USER_ALREADY_MEMBER", `${email} is ${as} ${account}`);
             }
-            // Someone's existing sign-in: an invitation they accept or decline themselves. A password
-            // sent along is dropped unused, so the request's shape does not tell whether they exist.
-            await tx.addMember(account, user.id, now, { invitedBy: actor.label });
+            // Someone's existing sign-in: an invitation they accept or decline themselves, with the
+            // code given here. A password sent along is dropped unused, so the request's shape does
+            // not tell whether they exist.
+            const { issued, stored } = issueInvitationCode(deps, account);
+            const invitedBy = await inviterLabel(tx, actor, account);
+            await tx.addMember(account, user.id, now, { invitedBy, code: stored });
+            invitation = issued;
           }
           const roleIds = given.map((role) => role.id);
           await tx.setUserRoles(account, user.id, roleIds);
@@ -118,9 +142,14 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
             account,
             action: "user.added",
             target: { type: "user", id: user.id },
-            data: { after: { email, roles: roleIds, status }, newSignIn: created },
+            data: {
+              after: { email, roles: roleIds, status },
+              newSignIn: created,
+              ...(invitation ? { invitationExpiresAt: invitation.expiresAt } : {}),
+            },
           });
           const result = { user: await dto(tx, account, await memberOrFail(tx, account, user.id)) };
+          if (invitation) return { ...result, invitation };
           return created && generated ? { ...result, password: generated } : result;
         }),
       );
@@ -185,7 +214,29 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     );
   }
 
-  return { list, add, setRoles, remove };
+  /**
+   * The signed-in user leaves the account: their membership and roles there go. The account keeps an
+   * Owner user as ever (LAST_OWNER). Audited in that account.
+   */
+  async function leave(actor: Actor, account: string): Promise<void> {
+    await store.transaction(async (tx) => {
+      const notMember = () => fail("MEMBERSHIP_NOT_FOUND", `You are not a member of ${account}`);
+      if (actor.type !== "user") notMember();
+      const member = (await tx.lockGrants(account)) ? await tx.getMember(account, actor.id) : undefined;
+      // An invitation is answered with its code (decline), not left.
+      if (member?.status !== "active") return notMember();
+      await keepAnOwner(tx, account, member, []);
+      await tx.removeMember(account, member.id);
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "user.left",
+        target: { type: "user", id: member.id },
+        data: { before: { email: member.email, roles: member.roleIds } },
+      });
+    });
+  }
+
+  return { list, add, setRoles, remove, leave };
 }
 
 export type UserService = ReturnType<typeof createUserService>;

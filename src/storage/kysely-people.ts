@@ -8,14 +8,7 @@
 import type { Kysely, Selectable } from "kysely";
 import { hasNul } from "./kysely-keys.js";
 import type { Database, RolesTable, UsersTable } from "./schema.js";
-import type {
-  CustomRoleRecord,
-  InvitationRecord,
-  MemberRecord,
-  MemberStatus,
-  SessionRecord,
-  UserRecord,
-} from "./store.js";
+import type { CustomRoleRecord, MemberRecord, MemberStatus, SessionRecord, UserRecord } from "./store.js";
 
 export const toUser = (r: Selectable<UsersTable>): UserRecord => ({
   id: r.id,
@@ -65,7 +58,16 @@ export async function listMembers(
   let members = db
     .selectFrom("account_members as m")
     .innerJoin("users as u", "u.id", "m.user_id")
-    .select(["u.id", "u.email", "u.created_at", "m.added_at", "m.status", "m.invited_by"])
+    .select([
+      "u.id",
+      "u.email",
+      "u.created_at",
+      "m.added_at",
+      "m.status",
+      "m.invited_by",
+      "m.invitation_hash",
+      "m.invitation_expires_at",
+    ])
     .where("m.account", "=", account);
   let grants = db.selectFrom("user_roles").select(["user_id", "role_id"]).where("account", "=", account);
   if (userId !== undefined) {
@@ -85,33 +87,10 @@ export async function listMembers(
     roleIds: roles.get(r.id) ?? [],
     status: r.status === "invited" ? "invited" : "active",
     invitedBy: r.invited_by,
-  }));
-}
-
-/** The user's invitations by account name, each with the roles it offers. */
-export async function listInvitations(db: Kysely<Database>, userId: string): Promise<InvitationRecord[]> {
-  if (hasNul(userId)) return [];
-  const rows = await db
-    .selectFrom("account_members")
-    .select(["account", "added_at", "invited_by"])
-    .where("user_id", "=", userId)
-    .where("status", "=", "invited")
-    .orderBy("account")
-    .execute();
-  if (rows.length === 0) return [];
-  const accounts = rows.map((r) => r.account);
-  const grants = await db
-    .selectFrom("user_roles")
-    .select(["account", "role_id"])
-    .where("user_id", "=", userId)
-    .where("account", "in", accounts)
-    .orderBy("role_id")
-    .execute();
-  return rows.map((r) => ({
-    account: r.account,
-    roleIds: grants.filter((g) => g.account === r.account).map((g) => g.role_id),
-    invitedBy: r.invited_by,
-    invitedAt: r.added_at,
+    invitationCode:
+      r.invitation_hash !== null && r.invitation_expires_at !== null
+        ? { hash: r.invitation_hash, expiresAt: Number(r.invitation_expires_at) }
+        : null,
   }));
 }
 

@@ -29,7 +29,7 @@ import type {
   CustomRoleRecord,
   Dialect,
   ExternalKeyRecord,
-  InvitationRecord,
+  InvitationCode,
   KeyListPage,
   KeyListQuery,
   KeyPatch,
@@ -114,13 +114,21 @@ export class KyselyOps implements StoreOps {
     account: string,
     userId: string,
     addedAt: number,
-    invitation?: { invitedBy: string },
+    invitation?: { invitedBy: string | null; code: InvitationCode },
   ): Promise<void> {
     const status = invitation ? ("invited" as const) : ("active" as const);
-    const invited_by = invitation?.invitedBy ?? null;
+    const row = {
+      account,
+      user_id: userId,
+      added_at: addedAt,
+      status,
+      invited_by: invitation?.invitedBy ?? null,
+      invitation_hash: invitation?.code.hash ?? null,
+      invitation_expires_at: invitation?.code.expiresAt ?? null,
+    };
     await this.db
       .insertInto("account_members")
-      .values({ account, user_id: userId, added_at: addedAt, status, invited_by })
+      .values(row)
       .onConflict((oc) => oc.columns(["account", "user_id"]).doNothing())
       .execute();
   }
@@ -129,14 +137,10 @@ export class KyselyOps implements StoreOps {
     return this.atomic((db) => people.removeMember(db, account, userId));
   }
 
-  listInvitations(userId: string): Promise<InvitationRecord[]> {
-    return people.listInvitations(this.db, userId);
-  }
-
   async acceptInvitation(account: string, userId: string): Promise<boolean> {
     const r = await this.db
       .updateTable("account_members")
-      .set({ status: "active" })
+      .set({ status: "active", invitation_hash: null, invitation_expires_at: null })
       .where("account", "=", account)
       .where("user_id", "=", userId)
       .where("status", "=", "invited")

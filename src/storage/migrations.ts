@@ -450,6 +450,16 @@ async function addMemberStatus(db: Db): Promise<void> {
   await db.schema.alterTable("account_members").addColumn("invited_by", "text").execute();
 }
 
+/**
+ * An invitation is accepted or declined with a code only the inviting account was given (its SHA-256
+ * here). Invitations made before have none, so they cannot be answered: the account re-invites.
+ */
+async function addInvitationCodes(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema.alterTable("account_members").addColumn("invitation_hash", "text").execute();
+  await db.schema.alterTable("account_members").addColumn("invitation_expires_at", time).execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -506,6 +516,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0010_member_status": {
       async up(db: Db) {
         await addMemberStatus(db);
+      },
+    },
+    "0011_invitation_codes": {
+      async up(db: Db) {
+        await addInvitationCodes(db, dialect);
       },
     },
   };

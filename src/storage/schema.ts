@@ -32,8 +32,14 @@ export interface AccountMembersTable {
   user_id: string;
   added_at: number;
   status: "active" | "invited";
-  /** Who added the user as an invitation (an email or appKey); null for a membership made active. */
+  /**
+   * Who invited, as the invited user may see it: an email or appKey of the inviting account, or null
+   * (a membership made active, or an inviter of another account: an external key).
+   */
   invited_by: string | null;
+  /** SHA-256 (base64url) of the invitation's code; null when active, or invited before 0011. */
+  invitation_hash: string | null;
+  invitation_expires_at: number | null;
 }
 
 /** Roles a user holds in an account; role_id is a catalog role (< 100000) or a custom role. */

@@ -62,16 +62,19 @@ export interface MemberRecord {
   addedAt: number;
   roleIds: number[];
   status: MemberStatus;
-  /** Who made the invitation (an email or appKey); null for a membership that was active at once. */
+  /**
+   * Who made the invitation, as its user may see it (an email or appKey of the inviting account);
+   * null for a membership that was active at once, or an inviter that is not of the account.
+   */
   invitedBy: string | null;
+  /** The invitation's code, as its hash; null when active, or for an invitation made before codes. */
+  invitationCode: InvitationCode | null;
 }
 
-/** An invitation as its user sees it: the account, the roles offered there, who offered them. */
-export interface InvitationRecord {
-  account: string;
-  roleIds: number[];
-  invitedBy: string | null;
-  invitedAt: number;
+/** What is kept of an invitation's code: only its SHA-256 (the code itself is shown once). */
+export interface InvitationCode {
+  hash: string;
+  expiresAt: number;
 }
 
 export interface SessionRecord {
@@ -344,7 +347,7 @@ export interface StoreOps {
     account: string,
     userId: string,
     addedAt: number,
-    invitation?: { invitedBy: string },
+    invitation?: { invitedBy: string | null; code: InvitationCode },
   ): Promise<void>;
   /** Removes the membership and every role the user held in the account. False if not a member. */
   removeMember(account: string, userId: string): Promise<boolean>;
@@ -354,9 +357,10 @@ export interface StoreOps {
   listMembers(account: string): Promise<MemberRecord[]>;
   /** Accounts where the user's membership is active (invitations left out), by name, sorted. */
   listUserAccounts(userId: string): Promise<string[]>;
-  /** The user's invitations, by account name. */
-  listInvitations(userId: string): Promise<InvitationRecord[]>;
-  /** Makes the user's invitation to the account an active membership. False when there is none. */
+  /**
+   * Makes the user's invitation to the account an active membership, its code erased. False when
+   * there is none.
+   */
   acceptInvitation(account: string, userId: string): Promise<boolean>;
   /**
    * Removes the user's invitation to the account, with its roles. False when there is none (an

@@ -1,8 +1,9 @@
 /**
  * Consent across accounts, on SQLite and PostgreSQL. Users are installation-wide, so another account
- * adding an email that already has a sign-in only invites that person: until they accept, signed in,
- * the membership grants nothing there and their sign-ins are not recorded there. A password sent with
- * such an add is ignored and the answer has the same shape as without one.
+ * adding an email that already has a sign-in only invites that person: until they accept, signed in
+ * and with the code the inviting account was given, the membership grants nothing there and their
+ * sign-ins are not recorded there. A password sent with such an add is ignored and the answer has the
+ * same shape as without one. (Codes themselves: invitation-codes.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Credentials, createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
@@ -56,10 +57,29 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     return h.request("POST", `${BETA}/users`, { as: beta, body: { email, roles, ...extra } });
   }
 
+  /** Invites and returns the code the answer carries. */
+  async function codeFor(email: string, roles: number[]): Promise<string> {
+    const res = await invite(email, roles);
+    expect(res.status, res.text).toBe(201);
+    return res.body.invitation.code as string;
+  }
+
+  let acmeCode = "";
+
   it("invites another account's Owner: pending, granting nothing and recording none of their sign-ins", async () => {
     const added = await invite(ACME_OWNER, [USER_ADMIN, OMS_READ]);
     expect(added.status, added.text).toBe(201);
-    expect(added.body).toEqual({ user: expect.objectContaining({ status: "invited" }) });
+    expect(added.body).toEqual({
+      user: expect.objectContaining({ status: "invited" }),
+      invitation: {
+        code: expect.any(String),
+        url: expect.any(String),
+        expiresAt: "2026-12-03T10:00:00.000Z",
+      },
+    });
+    acmeCode = added.body.invitation.code;
+    expect(added.body.invitation.url).toBe(`http://localhost/admin/invitation/beta#code=${acmeCode}`);
+    expect(added.headers.get("cache-control")).toBe("no-store");
     expect(added.body.user.roles.map((r: { id: number }) => r.id)).toEqual([USER_ADMIN, OMS_READ]);
     const listed = (await h.request("GET", `${BETA}/users`, { as: beta })).body.items;
     expect(listed.find((u: { email: string }) => u.email === ACME_OWNER)?.status).toBe("invited");
@@ -79,17 +99,20 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
 
     const me = await asUser(s, "GET", "/v1/me");
     expect(me.body.accounts.map((a: { account: string }) => a.account)).toEqual(["acme"]);
-    expect(me.body.invitations).toEqual([
-      {
-        account: "beta",
-        roles: [
-          { id: USER_ADMIN, name: "User Administrator - RESTRICTED" },
-          { id: OMS_READ, name: "OMS - Read only" },
-        ],
-        invitedBy: beta.appKey,
-        invitedAt: expect.any(String),
-      },
-    ]);
+    // Invitations are listed nowhere: only the code shows one.
+    expect(me.body.invitations).toBeUndefined();
+    const seen = await asUser(s, "POST", "/v1/me/invitations/beta/preview", { code: acmeCode });
+    expect(seen.status, seen.text).toBe(200);
+    expect(seen.body).toEqual({
+      account: "beta",
+      roles: [
+        { id: USER_ADMIN, name: "User Administrator - RESTRICTED" },
+        { id: OMS_READ, name: "OMS - Read only" },
+      ],
+      invitedBy: beta.appKey,
+      invitedAt: expect.any(String),
+      expiresAt: "2026-12-03T10:00:00.000Z",
+    });
     for (const [method, path, body] of [
       ["GET", `${BETA}/keys`],
       ["GET", `${BETA}/users`],
@@ -110,23 +133,25 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     const noCsrf = await h.request("POST", "/v1/me/invitations/beta", {
       as: null,
       headers: { cookie: s.cookie },
+      body: { code: acmeCode },
     });
     expect([noCsrf.status, noCsrf.body.code]).toEqual([403, "CSRF_FAILED"]);
     for (const as of [h.owner, beta]) {
       for (const method of ["POST", "DELETE"]) {
-        const res = await h.request(method, "/v1/me/invitations/beta", { as });
+        const res = await h.request(method, "/v1/me/invitations/beta", { as, body: { code: acmeCode } });
         expect([res.status, res.body.code], `${method} as ${as.appKey}`).toEqual([
           404,
           "INVITATION_NOT_FOUND",
         ]);
       }
     }
-    expect((await h.request("GET", "/v1/me")).body.invitations).toEqual([]);
-    const none = await asUser(s, "POST", "/v1/me/invitations/nowhere");
+    const none = await asUser(s, "POST", "/v1/me/invitations/nowhere", { code: acmeCode });
     expect([none.status, none.body.code]).toEqual([404, "INVITATION_NOT_FOUND"]);
-    const own = await asUser(s, "POST", "/v1/me/invitations/acme");
+    const own = await asUser(s, "POST", "/v1/me/invitations/acme", { code: acmeCode });
     expect([own.status, own.body.code]).toEqual([404, "INVITATION_NOT_FOUND"]);
-    expect((await asUser(s, "POST", "/v1/me/invitations/Not_A_Name")).status).toBe(400);
+    const noCode = await asUser(s, "POST", "/v1/me/invitations/beta");
+    expect(noCode.status).toBe(400);
+    expect((await asUser(s, "POST", "/v1/me/invitations/Not_A_Name", { code: acmeCode })).status).toBe(400);
     expect(await betaEventsOf(acmeOwnerId)).toEqual([]);
   });
 
@@ -142,18 +167,17 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     expect([changed.status, changed.body.status]).toEqual([200, "invited"]);
 
     const s = await signIn(ACME_OWNER, OWNER_PASSWORD);
-    const accepted = await asUser(s, "POST", "/v1/me/invitations/beta");
+    const accepted = await asUser(s, "POST", "/v1/me/invitations/beta", { code: acmeCode });
     expect(accepted.status, accepted.text).toBe(200);
     expect(accepted.body).toMatchObject({
       account: "beta",
       roles: [{ id: OMS_READ, name: "OMS - Read only" }],
     });
     expect(accepted.body.resources).toEqual(["ViewOrders"]);
-    const again = await asUser(s, "POST", "/v1/me/invitations/beta");
+    const again = await asUser(s, "POST", "/v1/me/invitations/beta", { code: acmeCode });
     expect([again.status, again.body.code]).toEqual([404, "INVITATION_NOT_FOUND"]);
 
     const me = await asUser(s, "GET", "/v1/me");
-    expect(me.body.invitations).toEqual([]);
     const inBeta = me.body.accounts.find((a: { account: string }) => a.account === "beta");
     expect(inBeta).toEqual({
       account: "beta",
@@ -181,27 +205,27 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
   it("declining removes the invitation, with an event in that account; a new one may follow", async () => {
     await h.services.accounts.init({ account: "gamma", email: "g@gamma.test", password: "gamma password 1" });
     const gammaOwner = (await h.services.deps.store.getUserByEmail("g@gamma.test"))?.id as string;
-    expect((await invite("g@gamma.test", [OMS_READ])).body.user.status).toBe("invited");
+    const first = await codeFor("g@gamma.test", [OMS_READ]);
     const s = await signIn("g@gamma.test", "gamma password 1");
-    const declined = await asUser(s, "DELETE", "/v1/me/invitations/beta");
+    const declined = await asUser(s, "DELETE", "/v1/me/invitations/beta", { code: first });
     expect(declined.status, declined.text).toBe(204);
     const users = (await h.request("GET", `${BETA}/users`, { as: beta })).body.items;
     expect(users.map((u: { email: string }) => u.email)).not.toContain("g@gamma.test");
-    expect((await asUser(s, "GET", "/v1/me")).body.invitations).toEqual([]);
     expect(await betaEventsOf(gammaOwner)).toEqual(["user.invitation_declined"]);
-    const twice = await asUser(s, "DELETE", "/v1/me/invitations/beta");
+    const twice = await asUser(s, "DELETE", "/v1/me/invitations/beta", { code: first });
     expect([twice.status, twice.body.code]).toEqual([404, "INVITATION_NOT_FOUND"]);
-    // Declined is not blocked: beta may ask again, and the person may decline again.
-    expect((await invite("g@gamma.test", [])).status).toBe(201);
-    expect(
-      (await asUser(s, "GET", "/v1/me")).body.invitations.map((i: { account: string }) => i.account),
-    ).toEqual(["beta"]);
+    // Declined is not blocked: beta may ask again (a new code), and the person may decline again.
+    const second = await codeFor("g@gamma.test", []);
+    expect(second).not.toBe(first);
+    const stale = await asUser(s, "POST", "/v1/me/invitations/beta/preview", { code: first });
+    expect([stale.status, stale.body.code]).toEqual([404, "INVITATION_NOT_FOUND"]);
+    expect((await asUser(s, "POST", "/v1/me/invitations/beta/preview", { code: second })).status).toBe(200);
     // An invitation withdrawn by the account cannot be accepted.
     const id = (await h.request("GET", `${BETA}/users`, { as: beta })).body.items.find(
       (u: { email: string }) => u.email === "g@gamma.test",
     ).id;
     expect((await h.request("DELETE", `${BETA}/users/${id}`, { as: beta })).status).toBe(204);
-    const late = await asUser(s, "POST", "/v1/me/invitations/beta");
+    const late = await asUser(s, "POST", "/v1/me/invitations/beta", { code: second });
     expect([late.status, late.body.code]).toEqual([404, "INVITATION_NOT_FOUND"]);
   });
 
@@ -212,7 +236,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     const without = await invite("e@eps.test", [OMS_READ]);
     for (const res of [withPassword, without]) {
       expect(res.status, res.text).toBe(201);
-      expect(Object.keys(res.body)).toEqual(["user"]);
+      expect(Object.keys(res.body)).toEqual(["user", "invitation"]);
       expect(Object.keys(res.body.user).sort()).toEqual(["addedAt", "email", "id", "roles", "status"]);
       expect(res.body.user).toMatchObject({ status: "invited", roles: [{ id: OMS_READ }] });
     }
@@ -261,9 +285,9 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     expect((await h.request("DELETE", `${BETA}/users/${invited}`, { as: beta })).status).toBe(204);
 
     // Once an invited Owner accepts, they count: the first Owner may then step down.
-    await invite("owner@eta.test", [OWNER_ROLE]);
+    const etaCode = await codeFor("owner@eta.test", [OWNER_ROLE]);
     const s = await signIn("owner@eta.test", "eta password 123");
-    expect((await asUser(s, "POST", "/v1/me/invitations/beta")).status).toBe(200);
+    expect((await asUser(s, "POST", "/v1/me/invitations/beta", { code: etaCode })).status).toBe(200);
     const stepDown = await h.request("PUT", `${BETA}/users/${betaOwner.id}/roles`, {
       as: beta,
       body: { roles: [USER_ADMIN] },

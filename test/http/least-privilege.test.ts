@@ -30,8 +30,13 @@ const NOT_ON_A_TARGET: Record<string, string> = {
   "POST /v1/accounts/:account/settings/api-keys/test": "sends a test notification",
   "POST /api/vtexid/apptoken/login": "exchanges the caller's own credentials",
   "POST /api/vtexid/credential/validate": "changes nothing",
-  "POST /v1/me/invitations/:account": "the caller's own invitation: only the invited user may accept it",
-  "DELETE /v1/me/invitations/:account": "the caller's own invitation: only the invited user may decline it",
+  "POST /v1/me/invitations/:account":
+    "the caller's own invitation: only the invited user, with the code the inviting account was given",
+  "DELETE /v1/me/invitations/:account":
+    "the caller's own invitation: only the invited user, with the code the inviting account was given",
+  "POST /v1/me/invitations/:account/preview":
+    "changes nothing: shows the caller's own invitation, given its code",
+  "DELETE /v1/me/accounts/:account": "the caller's own membership: a user leaves; the last Owner may not",
 };
 
 /** Mutating routes that create, and may only give what the caller holds (checked in GIVES below). */

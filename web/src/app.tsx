@@ -6,7 +6,7 @@ import { GeneratedTab } from "./keys/generated";
 import { KeysPage } from "./keys/page";
 import { SettingsTab } from "./keys/settings";
 import { AuditPage } from "./pages/audit";
-import { Invitations } from "./pages/invitations";
+import { InvitationPage, invitationCode } from "./pages/invitations";
 import { Layout } from "./pages/layout";
 import { RolesPage } from "./pages/roles";
 import { SignIn } from "./pages/sign-in";
@@ -33,21 +33,25 @@ function Screens() {
 
   if (state.status === "loading") return <Loading label="Loading latchkey…" />;
   if (state.status === "signed-out") return <SignIn reason={state.reason} />;
+  // An invitation's link: /admin/invitation/{account}#code=…. Without a code it is an account's page
+  // (an account may be called "invitation").
+  const code = invitationCode(window.location.hash);
+  if (parts[0] === "invitation" && parts.length === 2 && code)
+    return (
+      <Layout account={null}>
+        <InvitationPage account={parts[1] ?? ""} code={code} />
+      </Layout>
+    );
   if (parts[0] === "login" || parts.length === 0) {
     const first = state.me.accounts[0]?.account;
     if (!first)
       return (
         <main className="centered">
-          <div>
-            <Invitations />
-            <EmptyState title="You are not a member of any account">
-              <p>
-                {state.me.invitations.length > 0
-                  ? "Accept an invitation above, or ask an administrator of an account to add you."
-                  : "Ask an administrator of an account to add you."}
-              </p>
-            </EmptyState>
-          </div>
+          <EmptyState title="You are not a member of any account">
+            <p>
+              Ask an administrator of an account to add you. If one invited you, open the link they sent you.
+            </p>
+          </EmptyState>
         </main>
       );
     return <Redirect to={adminPath(first, "keys")} />;

@@ -10,16 +10,23 @@ export interface RoleRef {
 export interface Me {
   principal: { type: "user"; id: string; email: string } | { type: "key"; appKey: string; account: string };
   accounts: { account: string; roles: RoleRef[]; resources: ResourceKey[] }[];
-  /** Accounts that offered the user roles; nothing is held there until accepted. */
-  invitations: Invitation[];
 }
 
+/** What an invitation offers, as its code shows it (POST /v1/me/invitations/{account}/preview). */
 export interface Invitation {
   account: string;
   roles: RoleRef[];
-  /** The email or appKey that invited. */
+  /** The email or appKey of the inviting account that invited; null when it was not of that account. */
   invitedBy: string | null;
   invitedAt: string;
+  expiresAt: string;
+}
+
+/** An invitation's one-time code, for the inviter to pass on (shown once, after adding). */
+export interface IssuedInvitation {
+  code: string;
+  url: string;
+  expiresAt: string;
 }
 
 export interface Resource {

@@ -1,7 +1,7 @@
 /**
  * `latchkey users …`: people who sign in to the admin, and their roles in the account
- * (/v1/accounts/{account}/users). A user is named by id or by email. A generated password is
- * printed once, with a warning on stderr.
+ * (/v1/accounts/{account}/users). A user is named by id or by email. A generated password, or an
+ * invitation's code and URL, is printed once, with a warning on stderr.
  */
 import type { Command } from "commander";
 import { api } from "../client.js";
@@ -11,6 +11,13 @@ import { type Registry, type Remote, remote } from "./context.js";
 import type { RoleRef } from "./keys.js";
 import { chosenRoles, noneOption, roleOption } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
+
+/** An invitation's one-time code, for the inviter to pass on (shown once). */
+interface Invitation {
+  code: string;
+  url: string;
+  expiresAt: string;
+}
 
 export interface User {
   id: string;
@@ -63,7 +70,11 @@ export function registerUsers(group: Command, registry: Registry): void {
     .action((email: string, opts: { role?: number[] }, command: Command) =>
       remote(registry, command, async (r) => {
         const body = { email, ...(opts.role ? { roles: opts.role } : {}) };
-        const added = await r.client.send<{ user: User; password?: string }>("POST", usersPath(r), body);
+        const added = await r.client.send<{ user: User; password?: string; invitation?: Invitation }>(
+          "POST",
+          usersPath(r),
+          body,
+        );
         r.result(added, () => {
           const fields: [string, string][] = [
             ["id", added.user.id],
@@ -72,6 +83,11 @@ export function registerUsers(group: Command, registry: Registry): void {
             ["status", added.user.status],
           ];
           if (added.password) fields.push(["password", added.password]);
+          if (added.invitation) {
+            fields.push(["invitation code", added.invitation.code]);
+            fields.push(["invitation url", added.invitation.url]);
+            fields.push(["code expires", formatDate(added.invitation.expiresAt)]);
+          }
           const what = added.user.status === "invited" ? "invited to" : "added to";
           return `User ${what} ${r.account}.\n${renderFields(fields)}`;
         });
@@ -79,9 +95,9 @@ export function registerUsers(group: Command, registry: Registry): void {
           r.note(
             "warning: this is the only time the password is shown; hand it over safely and have it changed.",
           );
-        else if (added.user.status === "invited")
+        else if (added.invitation)
           r.note(
-            "note: this email already has a sign-in, so the user is invited: the roles apply once they accept, signed in to the admin.",
+            "note: this email already has a sign-in, so the user is invited: the roles apply once they accept, signed in to the admin, with this code. It is shown only this once: give the URL (or the code) to them yourself, through a channel you trust.",
           );
       }),
     );

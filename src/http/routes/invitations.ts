@@ -1,25 +1,72 @@
 /**
- * The signed-in user's answer to an invitation (services/invitations.ts). Any authenticated caller may
- * reach these routes; only a user can have an invitation, so a key always gets 404.
+ * The signed-in user's answer to an invitation (services/invitations.ts), and leaving an account. Any
+ * authenticated caller may reach these routes; only a user can have an invitation, so a key always
+ * gets 404.
+ *
+ * The invitation's code travels in the body only (never the path or the query, which end up in
+ * access logs). A wrong code is an authentication failure: it is counted per client address by the
+ * failure limiter, and while the address is blocked every attempt, the right code included, gets 429
+ * before any lookup, as password sign-ins do (routes/session.ts).
  */
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { AppError, fail } from "../../core/errors.js";
 import { grantResources } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import { AccountAccess, AccountParam, jsonResponse, problemResponses } from "../schemas.js";
+import {
+  AccountAccess,
+  AccountParam,
+  jsonBody,
+  jsonResponse,
+  problemResponses,
+  RoleRef,
+} from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 const tags = ["Session"];
+const CodeBody = jsonBody(
+  z.strictObject({
+    code: z
+      .string()
+      .max(100)
+      .openapi({ description: "The invitation's code, as the inviting account gave it" }),
+  }),
+);
+
+const preview = createRoute({
+  method: "post",
+  path: "/v1/me/invitations/{account}/preview",
+  tags,
+  summary: "See what an invitation offers (changes nothing)",
+  request: { params: AccountParam, body: CodeBody },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        account: z.string(),
+        roles: z.array(RoleRef).openapi({ description: "The roles offered: held there once accepted" }),
+        invitedBy: z
+          .string()
+          .nullable()
+          .openapi({ description: "The email or appKey of the inviting account that invited; else null" }),
+        invitedAt: z.string(),
+        expiresAt: z.string(),
+      }),
+      "The invitation",
+    ),
+    ...problemResponses(400, 401, 403, 404, 410, 429),
+  },
+});
 
 const accept = createRoute({
   method: "post",
   path: "/v1/me/invitations/{account}",
   tags,
-  summary: "Accept an invitation: become a member of the account with the roles offered",
-  request: { params: AccountParam },
+  summary: "Accept an invitation with its code: become a member of the account with the roles offered",
+  request: { params: AccountParam, body: CodeBody },
   responses: {
     200: jsonResponse(AccountAccess, "What the user now holds in the account"),
-    ...problemResponses(400, 401, 403, 404),
+    ...problemResponses(400, 401, 403, 404, 410, 429),
   },
 });
 
@@ -27,19 +74,49 @@ const decline = createRoute({
   method: "delete",
   path: "/v1/me/invitations/{account}",
   tags,
-  summary: "Decline an invitation: it is removed, with the roles it offered",
+  summary: "Decline an invitation with its code: it is removed, with the roles it offered",
+  request: { params: AccountParam, body: CodeBody },
+  responses: { 204: { description: "Declined" }, ...problemResponses(400, 401, 403, 404, 410, 429) },
+});
+
+const leave = createRoute({
+  method: "delete",
+  path: "/v1/me/accounts/{account}",
+  tags,
+  summary: "Leave an account: the signed-in user's membership and roles there are removed",
   request: { params: AccountParam },
-  responses: { 204: { description: "Declined" }, ...problemResponses(400, 401, 403, 404) },
+  responses: { 204: { description: "Left" }, ...problemResponses(400, 401, 403, 404, 409) },
 });
 
 export function invitationRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
-  const { invitations, roleDirectory, deps } = services;
+  const { invitations, roleDirectory, deps, limiter } = services;
   const every = deps.catalog.resources.map((resource) => resource.key);
+
+  /** Runs `answer` under the failure limiter: a blocked address is refused, a wrong code counted. */
+  async function withCode<T>(c: Context<AppEnv>, answer: () => Promise<T>): Promise<T> {
+    const ip = c.get("clientIp");
+    const wait = ip === null ? 0 : limiter.blockedFor(ip);
+    if (wait > 0) fail("RATE_LIMITED", `Too many failed attempts; retry in ${wait} s`, { retryAfter: wait });
+    try {
+      return await answer();
+    } catch (error) {
+      if (error instanceof AppError && error.code === "INVITATION_NOT_FOUND") await limiter.recordFailure(ip);
+      throw error;
+    }
+  }
+
+  app.openapi(secure("authenticated", preview), async (c) => {
+    const { account } = c.req.valid("param");
+    const { code } = c.req.valid("json");
+    const invitation = await withCode(c, () => invitations.preview(c.get("caller").actor, account, code));
+    return c.json(invitation, 200);
+  });
 
   app.openapi(secure("authenticated", accept), async (c) => {
     const { account } = c.req.valid("param");
+    const { code } = c.req.valid("json");
     const { principal, actor } = c.get("caller");
-    await invitations.accept(actor, account);
+    await withCode(c, () => invitations.accept(actor, account, code));
     const access = await roleDirectory.access(deps.store, principal, account);
     const roles = access.roles.map((role) => ({ id: role.id, name: role.name }));
     return c.json({ account, roles, resources: grantResources(access.grant, every) }, 200);
@@ -47,7 +124,13 @@ export function invitationRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, servi
 
   app.openapi(secure("authenticated", decline), async (c) => {
     const { account } = c.req.valid("param");
-    await invitations.decline(c.get("caller").actor, account);
+    const { code } = c.req.valid("json");
+    await withCode(c, () => invitations.decline(c.get("caller").actor, account, code));
+    return c.body(null, 204);
+  });
+
+  app.openapi(secure("authenticated", leave), async (c) => {
+    await services.users.leave(c.get("caller").actor, c.req.valid("param").account);
     return c.body(null, 204);
   });
 }

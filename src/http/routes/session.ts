@@ -7,17 +7,10 @@ import type { Services } from "../../services/index.js";
 import { csrfMatches } from "../../services/sessions.js";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth.js";
 import type { AppEnv } from "../context.js";
-import { AccountAccess, jsonBody, jsonResponse, problemResponses, RoleRef } from "../schemas.js";
+import { AccountAccess, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 const tags = ["Session"];
-const Invitation = z.object({
-  account: z.string(),
-  roles: z.array(RoleRef).openapi({ description: "The roles offered: held there once accepted" }),
-  invitedBy: z.string().nullable().openapi({ description: "The email or appKey that invited" }),
-  invitedAt: z.string(),
-});
-
 const login = createRoute({
   method: "post",
   path: "/v1/auth/login",
@@ -54,9 +47,8 @@ const me = createRoute({
   tags,
   summary: "Who is calling, in which accounts, with which resources",
   description:
-    "`accounts` are those where the caller holds roles. `invitations` are a user's pending " +
-    "invitations (always empty for a key): they grant nothing until accepted with " +
-    "`POST /v1/me/invitations/{account}`.",
+    "`accounts` are those where the caller holds roles. A user's pending invitations are not " +
+    "listed: each is answered with the code its inviting account was given (`/v1/me/invitations`).",
   responses: {
     200: jsonResponse(
       z.object({
@@ -65,7 +57,6 @@ const me = createRoute({
           z.object({ type: z.literal("key"), appKey: z.string(), account: z.string() }),
         ]),
         accounts: z.array(AccountAccess),
-        invitations: z.array(Invitation),
       }),
       "The caller",
     ),
@@ -171,8 +162,7 @@ export function sessionRoutes(
       principal.type === "user"
         ? { type: "user" as const, id: principal.userId, email: principal.email }
         : { type: "key" as const, appKey: principal.appKey, account: principal.account };
-    const invitations = principal.type === "user" ? await services.invitations.list(principal.userId) : [];
-    return c.json({ principal: who, accounts, invitations }, 200);
+    return c.json({ principal: who, accounts }, 200);
   });
 
   app.openapi(secure("authenticated", resources), (c) => {

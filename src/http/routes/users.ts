@@ -29,6 +29,10 @@ const add = createRoute({
   path: "/v1/accounts/{account}/users",
   tags,
   summary: "Add a user (created when new; a generated password is returned once)",
+  description:
+    'An email that already has a sign-in is invited instead (`status: "invited"`): the answer ' +
+    "carries `invitation`, a one-time code (and the admin's URL holding it) to pass on to the " +
+    "person, who accepts or declines with it, signed in. It is shown only here, and expires after 7 days.",
   request: {
     params: AccountParam,
     body: jsonBody(
@@ -40,7 +44,14 @@ const add = createRoute({
     ),
   },
   responses: {
-    201: jsonResponse(z.object({ user: UserSchema, password: z.string().optional() }), "The user"),
+    201: jsonResponse(
+      z.object({
+        user: UserSchema,
+        password: z.string().optional(),
+        invitation: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }).optional(),
+      }),
+      "The user",
+    ),
     ...problemResponses(400, 401, 403, 404, 409),
   },
 });

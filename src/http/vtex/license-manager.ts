@@ -124,7 +124,10 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
    */
   async function target(account: string, userId: string): Promise<Target | undefined> {
     if (!isLookupId(userId)) return undefined;
-    const user = (await users.list(account)).find((candidate) => candidate.id === userId);
+    // An invited user holds nothing here yet: answered as a non-member, offered roles unseen.
+    const user = (await users.list(account)).find(
+      (candidate) => candidate.id === userId && candidate.status === "active",
+    );
     if (user) return { kind: "user", id: user.id, roleIds: user.roles.map((role) => role.id) };
     const key = (await keys.find(account, { id: userId })) ?? (await keys.find(account, { appKey: userId }));
     if (key) return { kind: "key", appKey: key.appKey, roleIds: key.roles.map((role) => role.id) };

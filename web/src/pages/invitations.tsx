@@ -1,78 +1,110 @@
 /**
- * The signed-in user's pending invitations (GET /v1/me `invitations`). Another account that added
- * their email offered them roles there; they hold nothing in it, and their sign-ins are not recorded
- * there, until they accept here. Declining removes the invitation. Shown above every page, and to a
- * user who is in no account yet.
+ * Answering an invitation: the page the inviting account's link opens (/admin/invitation/{account}
+ * with `#code=…`). The code sits in the fragment, which the browser never sends, and reaches the
+ * server only in request bodies. Signed in, the user sees what the invitation offers and accepts or
+ * declines it; until then they hold nothing in that account and it sees nothing of their sign-ins.
+ * Invitations are listed nowhere: whoever knows a user's password must not learn of them.
  */
-import { useId } from "react";
-import { api } from "../api";
+import { useId, useState } from "react";
+import { ApiError, api } from "../api";
 import { adminPath, navigate } from "../router";
 import { useSession } from "../session";
 import type { Invitation } from "../types";
-import { Button, InlineError } from "../ui/controls";
-import { useAction } from "../ui/hooks";
+import { Button, EmptyState, InlineError, Loading } from "../ui/controls";
+import { useAction, useLoad } from "../ui/hooks";
 import { useToast } from "../ui/toast";
 import "./invitations.css";
 
-export function Invitations() {
-  const { state } = useSession();
-  const headingId = useId();
-  if (state.status !== "signed-in" || state.me.invitations.length === 0) return null;
-  return (
-    <section className="invitations" aria-labelledby={headingId}>
-      <h2 id={headingId}>Invitations</h2>
-      <ul>
-        {state.me.invitations.map((invitation) => (
-          <InvitationItem key={invitation.account} invitation={invitation} />
-        ))}
-      </ul>
-    </section>
-  );
+/** The code in a `#code=…` fragment, or "" when there is none. */
+export function invitationCode(hash: string): string {
+  return new URLSearchParams(hash.replace(/^#/, "")).get("code") ?? "";
 }
 
-function InvitationItem({ invitation }: { invitation: Invitation }) {
+export function InvitationPage({ account, code }: { account: string; code: string }) {
+  const path = `/v1/me/invitations/${encodeURIComponent(account)}`;
+  const offered = useLoad(() => api.post<Invitation>(`${path}/preview`, { code }), [path, code]);
+  if (offered.loading) return <Loading label="Loading the invitation…" />;
+  if (!offered.data) return <InvitationProblem account={account} error={offered.error} />;
+  return <InvitationAnswer invitation={offered.data} code={code} />;
+}
+
+function InvitationProblem({ account, error }: { account: string; error: unknown }) {
+  const { state } = useSession();
+  const email =
+    state.status === "signed-in" && state.me.principal.type === "user" ? state.me.principal.email : "";
+  const code = error instanceof ApiError ? error.code : "";
+  if (code === "INVITATION_EXPIRED")
+    return (
+      <EmptyState title="This invitation has expired">
+        <p>Ask an administrator of {account} to invite you again: they will get a new link for you.</p>
+      </EmptyState>
+    );
+  if (code === "INVITATION_NOT_FOUND")
+    return (
+      <EmptyState title="No invitation for you here">
+        <p>
+          This link does not hold an invitation to {account} for {email || "the signed-in user"}. Check that
+          you are signed in as the person invited and that the link is complete; it may also have been
+          answered, withdrawn or replaced by a newer one.
+        </p>
+      </EmptyState>
+    );
+  return <InlineError error={error} />;
+}
+
+function InvitationAnswer({ invitation, code }: { invitation: Invitation; code: string }) {
   const { refresh } = useSession();
   const toast = useToast();
+  const headingId = useId();
+  const [done, setDone] = useState(false);
   const { account } = invitation;
   const answer = useAction(async (accept: boolean) => {
     const path = `/v1/me/invitations/${encodeURIComponent(account)}`;
-    if (accept) await api.post(path);
-    else await api.del(path);
+    if (accept) await api.post(path, { code });
+    else await api.del(path, { code });
     await refresh();
     return accept;
   });
   const respond = async (accept: boolean) => {
-    const done = await answer.run(accept);
-    if (done === undefined) return;
-    toast(done ? `You are now a member of ${account}` : `Invitation to ${account} declined`);
-    if (done) navigate(adminPath(account, "keys"));
+    const accepted = await answer.run(accept);
+    if (accepted === undefined) return;
+    setDone(true);
+    toast(accepted ? `You are now a member of ${account}` : `Invitation to ${account} declined`);
+    navigate(accepted ? adminPath(account, "keys") : "/admin", { replace: true });
   };
   const roles = invitation.roles.map((role) => role.name).join(", ");
   return (
-    <li className="invitation">
+    <section className="invitation" aria-labelledby={headingId}>
+      <h1 id={headingId}>Invitation to {account}</h1>
       <p>
         <strong>{account}</strong> invites you{invitation.invitedBy ? ` (from ${invitation.invitedBy})` : ""}
         {roles ? `, with the roles ${roles}` : ", with no role yet"}. Until you accept, you have no access
-        there and it sees nothing of your sign-ins.
+        there and it sees nothing of your sign-ins. Once you accept, your sign-ins are recorded in its audit
+        log too.
+      </p>
+      <p className="invitation-expiry">
+        Invited {new Date(invitation.invitedAt).toLocaleString()}; the link expires{" "}
+        {new Date(invitation.expiresAt).toLocaleString()}.
       </p>
       <div className="invitation-actions">
         <Button
           variant="primary"
           aria-label={`Accept the invitation to ${account}`}
           busy={answer.busy}
+          disabled={done}
           onClick={() => void respond(true)}
         >
           Accept
         </Button>
         <Button
           aria-label={`Decline the invitation to ${account}`}
-          disabled={answer.busy}
+          disabled={answer.busy || done}
           onClick={() => void respond(false)}
         >
           Decline
         </Button>
       </div>
       <InlineError error={answer.error} />
-    </li>
+    </section>
   );
 }

@@ -1,12 +1,10 @@
 /**
- * The frame of every signed-in page: navigation, account switcher, who is signed in, sign-out, and
- * the user's pending invitations above the page.
+ * The frame of every signed-in page: navigation, account switcher, who is signed in, sign-out.
  */
 import { type ReactNode, useId } from "react";
 import { adminPath, Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { Button } from "../ui/controls";
-import { Invitations } from "./invitations";
 
 const AREAS = [
   { area: "keys", label: "API keys", resource: "ViewApiKeys" },
@@ -83,7 +81,6 @@ export function Layout({ account, children }: { account: string | null; children
         </nav>
       ) : null}
       <main id="main" className="content" tabIndex={-1}>
-        <Invitations />
         {children}
       </main>
     </div>

@@ -1,11 +1,12 @@
 /**
- * Adding a user, setting a user's roles and removing one. A password the server generates is shown
- * once, in the dialog that follows the add, and dropped from memory when that dialog closes.
+ * Adding a user, setting a user's roles and removing one. A password the server generates, or an
+ * invitation's code and URL, is shown once, in the dialog that follows the add, and dropped from
+ * memory when that dialog closes.
  */
 import { useState } from "react";
 import { accountPath, api } from "../api";
 import { useAccount } from "../session";
-import type { User } from "../types";
+import type { IssuedInvitation, User } from "../types";
 import { InlineError, SecretValue, TextField } from "../ui/controls";
 import { FormDialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
@@ -20,10 +21,15 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
   const [password, setPassword] = useState("");
   const [roles, setRoles] = useState<number[]>([]);
   const [problems, setProblems] = useState<{ email?: string; password?: string }>({});
-  /** The generated password: lives only as long as this dialog. */
-  const [issued, setIssued] = useState<{ email: string; password: string } | null>(null);
+  /** The generated password or the invitation's code: lives only as long as this dialog. */
+  const [issued, setIssued] = useState<
+    { email: string; password: string } | { email: string; invitation: IssuedInvitation } | null
+  >(null);
   const add = useAction((body: { email: string; password?: string; roles: number[] }) =>
-    api.post<{ user: User; password?: string }>(accountPath(account, "users"), body),
+    api.post<{ user: User; password?: string; invitation?: IssuedInvitation }>(
+      accountPath(account, "users"),
+      body,
+    ),
   );
 
   const submit = async () => {
@@ -37,8 +43,26 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
     if (!result) return;
     onAdded(result.user);
     if (result.password) setIssued({ email: result.user.email, password: result.password });
+    else if (result.invitation) setIssued({ email: result.user.email, invitation: result.invitation });
     else onClose();
   };
+
+  if (issued && "invitation" in issued)
+    return (
+      <ShownOnceDialog title="User invited" onClose={onClose}>
+        <p>
+          {issued.email} already has a sign-in, so they are invited: the roles apply once they accept, signed
+          in, with this code. Send them the link (or the code) yourself, through a channel you trust. It
+          expires on {new Date(issued.invitation.expiresAt).toLocaleString()}.
+        </p>
+        <p className="warning-box">
+          This code is shown only once. Copy it now: it cannot be shown again. To make a new one, withdraw the
+          invitation and invite them again.
+        </p>
+        <SecretValue label="Invitation link" value={issued.invitation.url} />
+        <SecretValue label="Invitation code" value={issued.invitation.code} />
+      </ShownOnceDialog>
+    );
 
   if (issued)
     return (
@@ -80,7 +104,7 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
         autoComplete="new-password"
         value={password}
         error={passwordError}
-        hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs and is invited instead: the roles apply once they accept.`}
+        hint={`Leave empty and latchkey generates one, shown once. At least ${MIN_PASSWORD} characters. Someone who already has a sign-in keeps theirs and is invited instead: you get a code to send them, and the roles apply once they accept with it.`}
         onChange={(event) => setPassword(event.target.value)}
       />
       <RolePicker legend="Roles" selected={roles} onChange={setRoles} hint={USER_HINT} />
