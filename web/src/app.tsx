@@ -35,7 +35,7 @@ function Screens() {
   if (state.status === "signed-out") return <SignIn reason={state.reason} />;
   // An invitation's link: /admin/invitation/{account}#code=…. Without a code it is an account's page
   // (an account may be called "invitation").
-  const code = invitationCode(window.location.hash);
+  const code = invitationCode(location.hash);
   if (parts[0] === "invitation" && parts.length === 2 && code)
     return (
       <Layout account={null}>

@@ -10,14 +10,16 @@ const listeners = new Set<() => void>();
 function subscribe(listener: () => void) {
   listeners.add(listener);
   window.addEventListener("popstate", listener);
+  window.addEventListener("hashchange", listener);
   return () => {
     listeners.delete(listener);
     window.removeEventListener("popstate", listener);
+    window.removeEventListener("hashchange", listener);
   };
 }
-const snapshot = () => window.location.pathname + window.location.search;
+const snapshot = () => window.location.pathname + window.location.search + window.location.hash;
 
-/** The current address (path and query). */
+/** The current address (path, query and fragment). */
 export function useLocation(): URL {
   const href = useSyncExternalStore(subscribe, snapshot);
   return new URL(href, window.location.origin);

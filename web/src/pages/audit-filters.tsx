@@ -25,6 +25,7 @@ const ACTIONS = [
   "user.removed",
   "user.invitation_accepted",
   "user.invitation_declined",
+  "user.left",
   "user.signed_in",
   "user.sign_in_failed",
   "role.created",

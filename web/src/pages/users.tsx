@@ -58,7 +58,7 @@ function Users() {
       >
         <p className="subtitle">
           People who sign in to this account's admin, and the roles they hold here. Someone who already had a
-          sign-in is invited, and holds nothing here until they accept.
+          sign-in is invited, and holds nothing here until they accept with the link you send them.
         </p>
       </PageHeader>
       {editReason ? <p className="notice users-notice">{editReason}: you can look, not change.</p> : null}
