@@ -5,11 +5,13 @@
  * before the settings-revision migration start at revision 1; external keys added before 0009 get ids;
  * memberships stored before 0010 are active (accepted), not invitations.
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Kysely, Migrator } from "kysely";
 import { describe, expect, it } from "vitest";
+import { decideInvitation } from "../src/services/invitations.js";
 import { buildMigrations } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open.js";
 import type { Database } from "../src/storage/schema.js";
@@ -265,6 +267,33 @@ async function checkMembersActive(store: Store, seeded: Awaited<ReturnType<typeo
   expect(await store.declineInvitation(owned, seeded.userId)).toBe(false);
 }
 
+/** An invitation the way release 0010 wrote it: invited, with no code. */
+async function seedAt0010(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  const names = Object.keys(buildMigrations(dialect)).filter((name) => name < "0011");
+  await migrateOnly(db, dialect, names, schema);
+  const account = `acct-${hex()}`;
+  await db.insertInto("accounts").values({ name: account, created_at: T0 }).execute();
+  const userId = `u${hex()}`;
+  await db
+    .insertInto("users")
+    .values({ id: userId, email: `${userId}@x.io`, password_hash: "h", created_at: T0 })
+    .execute();
+  const invited = { account, user_id: userId, added_at: T0, status: "invited", invited_by: "a@b.test" };
+  await db
+    .insertInto("account_members")
+    .values(invited as Database["account_members"])
+    .execute();
+  return { account, userId };
+}
+
+async function checkInvitationWithoutCode(store: Store, seeded: { account: string; userId: string }) {
+  await store.migrate();
+  const member = await store.getMember(seeded.account, seeded.userId);
+  expect(member).toMatchObject({ status: "invited", invitedBy: "a@b.test", invitationCode: null });
+  // With no code it cannot be answered (services/invitations.ts); the account withdraws and re-invites.
+  expect(decideInvitation(member, "A".repeat(43), T0)).toEqual({ ok: false, code: "INVITATION_NOT_FOUND" });
+}
+
 describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
   it("keeps existing tokens as the current ones (0002_key_lifecycle)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0001(db, kind, schema), checkUpgrade);
@@ -284,5 +313,9 @@ describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => 
 
   it("keeps memberships already stored active, not invitations (0010_member_status)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0009(db, kind, schema), checkMembersActive);
+  });
+
+  it("leaves invitations made before codes unanswerable (0011_invitation_codes)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0010(db, kind, schema), checkInvitationWithoutCode);
   });
 });

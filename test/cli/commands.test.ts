@@ -255,6 +255,19 @@ describe("users", () => {
     const removed = await cli(["users", "delete", user.id, "--yes"]);
     expect(removed.code, removed.stderr).toBe(0);
   });
+
+  it("prints an invitation's code and link once when the email already has a sign-in", async () => {
+    await h.services.accounts.init({ account: "other", email: "ola@other.test" });
+    const invited = await cli(["users", "create", "ola@other.test", "--role", "2"]);
+    expect(invited.code, invited.stderr).toBe(0);
+    const code = /invitation code:\s+(\S+)/.exec(invited.stdout)?.[1] ?? "";
+    expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(invited.stdout).toContain(`/admin/invitation/acme#code=${code}`);
+    expect(invited.stderr).toContain("shown only this once");
+    // Invited already: a new code means withdrawing first.
+    const again = await cli(["users", "create", "ola@other.test", "--json"]);
+    expect(again.code).toBe(1);
+  });
 });
 
 describe("settings set", () => {
