@@ -6,22 +6,22 @@ import { describe, expect, it } from "vitest";
 import type { KeyRecord } from "../src/storage/store.js";
 import { hex, newKey, newToken, T0, useStore } from "./support/store-fixtures.js";
 
-describe.each(["sqlite", "postgres"] as const)("Store findKeyById on %s", (kind) => {
+describe.each(["sqlite", "postgres"] as const)("Store keys.findById on %s", (kind) => {
   const db = useStore(kind);
 
   async function ownedKey(account: string, name: string, roleIds: number[] = []): Promise<KeyRecord> {
     const k = newKey(account, name, { roleIds });
-    await db.store.createKey(k);
-    return (await db.store.getKeyByAppKey(k.appKey)) as KeyRecord;
+    await db.store.keys.create(k);
+    return (await db.store.keys.getByAppKey(k.appKey)) as KeyRecord;
   }
 
-  it("finds the account's key by id, with its tokens and own roles, as getKeyByAppKey does", async () => {
+  it("finds the account's key by id, with its tokens and own roles, as keys.getByAppKey does", async () => {
     const a = await db.account();
     const key = await ownedKey(a, "ERP", [5, 2]);
     await ownedKey(a, "CRM");
-    await db.store.addPendingToken(key.id, newToken(T0 + 10), T0 + 10);
-    const found = await db.store.findKeyById(a, key.id);
-    expect(found).toEqual(await db.store.getKeyByAppKey(key.appKey));
+    await db.store.renewals.addPendingToken(key.id, newToken(T0 + 10), T0 + 10);
+    const found = await db.store.keys.findById(a, key.id);
+    expect(found).toEqual(await db.store.keys.getByAppKey(key.appKey));
     expect(found?.roleIds).toEqual([2, 5]);
     expect(found?.tokens).toHaveLength(2);
   });
@@ -29,31 +29,31 @@ describe.each(["sqlite", "postgres"] as const)("Store findKeyById on %s", (kind)
   it("does not find a key of another account, even one added there as an external key", async () => {
     const [a, b] = [await db.account(), await db.account()];
     const key = await ownedKey(a, "Theirs", [1]);
-    expect(await db.store.findKeyById(b, key.id)).toBeUndefined();
-    await db.store.addExternalKey(b, key.id, T0, `x${hex()}`);
-    await db.store.setKeyRoles(b, key.id, [7]);
-    expect(await db.store.findKeyById(b, key.id)).toBeUndefined();
+    expect(await db.store.keys.findById(b, key.id)).toBeUndefined();
+    await db.store.externalKeys.add(b, key.id, T0, `x${hex()}`);
+    await db.store.keys.setRoles(b, key.id, [7]);
+    expect(await db.store.keys.findById(b, key.id)).toBeUndefined();
     // Its grants in b are not its own roles.
-    expect((await db.store.findKeyById(a, key.id))?.roleIds).toEqual([1]);
+    expect((await db.store.keys.findById(a, key.id))?.roleIds).toEqual([1]);
   });
 
   it("finds nothing for an unknown id, an appKey, another case or a deleted key", async () => {
     const a = await db.account();
     const key = await ownedKey(a, "Gone");
-    expect(await db.store.findKeyById(a, "no-such-id")).toBeUndefined();
-    expect(await db.store.findKeyById(a, key.appKey)).toBeUndefined();
-    expect(await db.store.findKeyById(a, key.id.toUpperCase())).toBeUndefined();
-    expect(await db.store.findKeyById(a, "")).toBeUndefined();
-    await db.store.deleteKey(a, key.appKey);
-    expect(await db.store.findKeyById(a, key.id)).toBeUndefined();
+    expect(await db.store.keys.findById(a, "no-such-id")).toBeUndefined();
+    expect(await db.store.keys.findById(a, key.appKey)).toBeUndefined();
+    expect(await db.store.keys.findById(a, key.id.toUpperCase())).toBeUndefined();
+    expect(await db.store.keys.findById(a, "")).toBeUndefined();
+    await db.store.keys.delete(a, key.appKey);
+    expect(await db.store.keys.findById(a, key.id)).toBeUndefined();
   });
 
   it("answers lookups holding NUL with nothing rather than a database error", async () => {
     const a = await db.account();
     const key = await ownedKey(a, "Plain");
-    expect(await db.store.findKeyById(a, `${key.id}\u0000`)).toBeUndefined();
-    expect(await db.store.getKeyByAppKey(`${key.appKey}\u0000`)).toBeUndefined();
-    const page = await db.store.listKeys({
+    expect(await db.store.keys.findById(a, `${key.id}\u0000`)).toBeUndefined();
+    expect(await db.store.keys.getByAppKey(`${key.appKey}\u0000`)).toBeUndefined();
+    const page = await db.store.keys.list({
       account: a,
       q: "Pl\u0000",
       sort: "name",
@@ -63,7 +63,7 @@ describe.each(["sqlite", "postgres"] as const)("Store findKeyById on %s", (kind)
     expect(page).toEqual({ items: [], total: 0, hasMore: false });
     // The same search without NUL still matches.
     expect(
-      (await db.store.listKeys({ account: a, q: "pl", sort: "name", order: "asc", limit: 10 })).total,
+      (await db.store.keys.list({ account: a, q: "pl", sort: "name", order: "asc", limit: 10 })).total,
     ).toBe(1);
   });
 });

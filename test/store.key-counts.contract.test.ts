@@ -12,7 +12,7 @@ describe.each(["sqlite", "postgres"] as const)("Store key counts on %s", (kind) 
   const db = useStore(kind);
 
   const list = (account: string, over: Partial<KeyListQuery> = {}) =>
-    db.store.listKeys({ account, sort: "name", order: "asc", limit: 1, ...over });
+    db.store.keys.list({ account, sort: "name", order: "asc", limit: 1, ...over });
 
   /** The stored counts, the rows' own count, and the totals of the three status listings all agree. */
   async function expectCounts(account: string, total: number, active: number) {
@@ -38,7 +38,7 @@ describe.each(["sqlite", "postgres"] as const)("Store key counts on %s", (kind) 
 
   async function created(account: string, name: string, over: Partial<NewKey> = {}): Promise<NewKey> {
     const key = newKey(account, name, over);
-    await db.store.createKey(key);
+    await db.store.keys.create(key);
     return key;
   }
 
@@ -60,18 +60,20 @@ describe.each(["sqlite", "postgres"] as const)("Store key counts on %s", (kind) 
     const account = await db.account();
     const key = await created(account, "Flip");
     await created(account, "Stays");
-    await db.store.updateKey(account, key.appKey, { active: false, updatedAt: T0 + 1 });
+    await db.store.keys.update(account, key.appKey, { active: false, updatedAt: T0 + 1 });
     await expectCounts(account, 2, 1);
-    await db.store.updateKey(account, key.appKey, { active: false, updatedAt: T0 + 2 });
-    await db.store.updateKey(account, key.appKey, { name: "Renamed", updatedAt: T0 + 3 });
+    await db.store.keys.update(account, key.appKey, { active: false, updatedAt: T0 + 2 });
+    await db.store.keys.update(account, key.appKey, { name: "Renamed", updatedAt: T0 + 3 });
     await expectCounts(account, 2, 1);
-    const back = await db.store.updateKey(account, key.appKey, { active: true, updatedAt: T0 + 4 });
+    const back = await db.store.keys.update(account, key.appKey, { active: true, updatedAt: T0 + 4 });
     expect(back).toMatchObject({ name: "Renamed", active: true, updatedAt: T0 + 4 });
-    await db.store.updateKey(account, key.appKey, { active: true, name: "Again", updatedAt: T0 + 5 });
-    expect(await db.store.getKeyByAppKey(key.appKey)).toMatchObject({ name: "Again", updatedAt: T0 + 5 });
+    await db.store.keys.update(account, key.appKey, { active: true, name: "Again", updatedAt: T0 + 5 });
+    expect(await db.store.keys.getByAppKey(key.appKey)).toMatchObject({ name: "Again", updatedAt: T0 + 5 });
     await expectCounts(account, 2, 2);
     const other = await db.account();
-    expect(await db.store.updateKey(other, key.appKey, { active: false, updatedAt: T0 + 6 })).toBeUndefined();
+    expect(
+      await db.store.keys.update(other, key.appKey, { active: false, updatedAt: T0 + 6 }),
+    ).toBeUndefined();
     await expectCounts(account, 2, 2);
     await expectCounts(other, 0, 0);
   });
@@ -81,11 +83,11 @@ describe.each(["sqlite", "postgres"] as const)("Store key counts on %s", (kind) 
     const on = await created(account, "On");
     const off = await created(account, "Off", { active: false });
     await created(account, "Kept");
-    expect(await db.store.deleteKey(await db.account(), on.appKey)).toBe(false);
-    expect(await db.store.deleteKey(account, on.appKey)).toBe(true);
+    expect(await db.store.keys.delete(await db.account(), on.appKey)).toBe(false);
+    expect(await db.store.keys.delete(account, on.appKey)).toBe(true);
     await expectCounts(account, 2, 1);
-    expect(await db.store.deleteKey(account, off.appKey)).toBe(true);
-    expect(await db.store.deleteKey(account, off.appKey)).toBe(false);
+    expect(await db.store.keys.delete(account, off.appKey)).toBe(true);
+    expect(await db.store.keys.delete(account, off.appKey)).toBe(false);
     await expectCounts(account, 1, 1);
   });
 
@@ -94,21 +96,21 @@ describe.each(["sqlite", "postgres"] as const)("Store key counts on %s", (kind) 
     const kept = await created(account, "Kept");
     const gone = await created(account, "Gone", { active: false });
     const work = db.store.transaction(async (tx) => {
-      await tx.createKey(newKey(account, "New"));
-      await tx.updateKey(account, kept.appKey, { active: false, updatedAt: T0 + 1 });
-      await tx.deleteKey(account, gone.appKey);
+      await tx.keys.create(newKey(account, "New"));
+      await tx.keys.update(account, kept.appKey, { active: false, updatedAt: T0 + 1 });
+      await tx.keys.delete(account, gone.appKey);
       throw new Error("rolled back");
     });
     await expect(work).rejects.toThrow("rolled back");
     await expectCounts(account, 2, 1);
-    expect(await conflictOf(db.store.createKey(newKey(account, "KEPT")))).toBe("key_name");
+    expect(await conflictOf(db.store.keys.create(newKey(account, "KEPT")))).toBe("key_name");
     await expectCounts(account, 2, 1);
   });
 
   it("counts every one of concurrent creates in one account", async () => {
     const account = await db.account();
     const keys = Array.from({ length: 20 }, (_, i) => newKey(account, `Key ${i}`, { active: i % 4 !== 0 }));
-    await Promise.all(keys.map((k) => db.store.createKey(k)));
+    await Promise.all(keys.map((k) => db.store.keys.create(k)));
     await expectCounts(account, 20, 15);
   });
 
@@ -117,13 +119,13 @@ describe.each(["sqlite", "postgres"] as const)("Store key counts on %s", (kind) 
     const [raced, deleted] = [await created(account, "Raced"), await created(account, "Deleted")];
     await created(account, "Bystander");
     const off = (appKey: string, i: number) =>
-      db.store.updateKey(account, appKey, { active: false, updatedAt: T0 + i });
+      db.store.keys.update(account, appKey, { active: false, updatedAt: T0 + i });
     await Promise.all(Array.from({ length: 10 }, (_, i) => off(raced.appKey, i)));
     await expectCounts(account, 3, 2);
     const racing = await Promise.all([
-      db.store.deleteKey(account, deleted.appKey),
+      db.store.keys.delete(account, deleted.appKey),
       off(deleted.appKey, 1),
-      db.store.deleteKey(account, deleted.appKey),
+      db.store.keys.delete(account, deleted.appKey),
       off(deleted.appKey, 2),
     ]);
     expect([racing[0], racing[2]].filter(Boolean)).toHaveLength(1);

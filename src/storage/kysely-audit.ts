@@ -10,6 +10,7 @@
  */
 import { type Kysely, type Selectable, sql } from "kysely";
 import { auditHash, chainFieldsOf, parseAuditData } from "../audit/audit.js";
+import { KyselyRepository } from "./kysely-scope.js";
 import type { AuditEventsTable, Database } from "./schema.js";
 import type {
   ActorType,
@@ -17,6 +18,7 @@ import type {
   AuditEventRecord,
   AuditHead,
   AuditQuery,
+  AuditRepository,
   ChainedAuditEvent,
 } from "./store.js";
 
@@ -60,84 +62,84 @@ async function lockHead(db: Kysely<Database>, account: string): Promise<string |
   return head.hash;
 }
 
-/** Must run in a transaction: the head lock, the insert and the head move belong together. */
-export async function appendAudit(db: Kysely<Database>, e: AuditEventInput): Promise<void> {
-  const data = e.data === null ? null : JSON.stringify(e.data);
-  const prevHash = await lockHead(db, e.account);
-  // Hashed as it will be read back: undefined values dropped, as the JSON text drops them.
-  const hash = auditHash(chainFieldsOf({ ...e, data: parseAuditData(data) }), prevHash);
-  const inserted = await db
-    .insertInto("audit_events")
-    .values({
-      id: e.id,
-      account: e.account,
-      at: e.at,
-      actor_type: e.actorType,
-      actor_id: e.actorId,
-      actor_label: e.actorLabel,
-      action: e.action,
-      target_type: e.targetType,
-      target_id: e.targetId,
-      ip: e.ip,
-      user_agent: e.userAgent,
-      request_id: e.requestId,
-      data,
-      prev_hash: prevHash,
-      hash,
-    })
-    .returning("seq")
-    .executeTakeFirstOrThrow();
-  await db
-    .updateTable("audit_heads")
-    .set({ seq: inserted.seq, hash })
-    .where("account", "=", e.account)
-    .execute();
-}
+export class KyselyAudit extends KyselyRepository implements AuditRepository {
+  /** The head lock, the insert and the head move belong together: one transaction. */
+  append(e: AuditEventInput): Promise<void> {
+    return this.atomic(async (db) => {
+      const data = e.data === null ? null : JSON.stringify(e.data);
+      const prevHash = await lockHead(db, e.account);
+      // Hashed as it will be read back: undefined values dropped, as the JSON text drops them.
+      const hash = auditHash(chainFieldsOf({ ...e, data: parseAuditData(data) }), prevHash);
+      const inserted = await db
+        .insertInto("audit_events")
+        .values({
+          id: e.id,
+          account: e.account,
+          at: e.at,
+          actor_type: e.actorType,
+          actor_id: e.actorId,
+          actor_label: e.actorLabel,
+          action: e.action,
+          target_type: e.targetType,
+          target_id: e.targetId,
+          ip: e.ip,
+          user_agent: e.userAgent,
+          request_id: e.requestId,
+          data,
+          prev_hash: prevHash,
+          hash,
+        })
+        .returning("seq")
+        .executeTakeFirstOrThrow();
+      await db
+        .updateTable("audit_heads")
+        .set({ seq: inserted.seq, hash })
+        .where("account", "=", e.account)
+        .execute();
+    });
+  }
 
-export async function listAudit(
-  db: Kysely<Database>,
-  account: string,
-  limit: number,
-): Promise<AuditEventRecord[]> {
-  const q = db.selectFrom("audit_events").selectAll().where("account", "=", account);
-  const rows = await q.orderBy("seq", "desc").limit(limit).execute();
-  return rows.map(toAudit);
-}
+  async list(account: string, limit: number): Promise<AuditEventRecord[]> {
+    const q = this.db.selectFrom("audit_events").selectAll().where("account", "=", account);
+    const rows = await q.orderBy("seq", "desc").limit(limit).execute();
+    return rows.map(toAudit);
+  }
 
-export async function listAuditEvents(db: Kysely<Database>, query: AuditQuery): Promise<ChainedAuditEvent[]> {
-  let q = db.selectFrom("audit_events").selectAll().where("account", "=", query.account);
-  if (query.afterSeq !== undefined) q = q.where("seq", query.order === "asc" ? ">" : "<", query.afterSeq);
-  if (query.maxSeq !== undefined) q = q.where("seq", "<=", query.maxSeq);
-  if (query.action !== undefined) q = q.where("action", "=", query.action);
-  const prefix = query.actionPrefix;
-  if (prefix !== undefined) q = q.where(sql<string>`substr(action, 1, ${prefix.length})`, "=", prefix);
-  const actor = query.actor;
-  if (actor !== undefined)
-    q = q.where((eb) => eb.or([eb("actor_id", "=", actor), eb("actor_label", "=", actor)]));
-  if (query.targetId !== undefined) q = q.where("target_id", "=", query.targetId);
-  if (query.from !== undefined) q = q.where("at", ">=", query.from);
-  if (query.to !== undefined) q = q.where("at", "<", query.to);
-  const rows = await q.orderBy("seq", query.order).limit(query.limit).execute();
-  return rows.map(toChained);
-}
+  async listEvents(query: AuditQuery): Promise<ChainedAuditEvent[]> {
+    let q = this.db.selectFrom("audit_events").selectAll().where("account", "=", query.account);
+    if (query.afterSeq !== undefined) q = q.where("seq", query.order === "asc" ? ">" : "<", query.afterSeq);
+    if (query.maxSeq !== undefined) q = q.where("seq", "<=", query.maxSeq);
+    if (query.action !== undefined) q = q.where("action", "=", query.action);
+    const prefix = query.actionPrefix;
+    if (prefix !== undefined) q = q.where(sql<string>`substr(action, 1, ${prefix.length})`, "=", prefix);
+    const actor = query.actor;
+    if (actor !== undefined)
+      q = q.where((eb) => eb.or([eb("actor_id", "=", actor), eb("actor_label", "=", actor)]));
+    if (query.targetId !== undefined) q = q.where("target_id", "=", query.targetId);
+    if (query.from !== undefined) q = q.where("at", ">=", query.from);
+    if (query.to !== undefined) q = q.where("at", "<", query.to);
+    const rows = await q.orderBy("seq", query.order).limit(query.limit).execute();
+    return rows.map(toChained);
+  }
 
-export async function getAuditHead(db: Kysely<Database>, account: string): Promise<AuditHead | undefined> {
-  const row = await db
-    .selectFrom("audit_heads")
-    .select(["account", "seq", "hash"])
-    .where("account", "=", account)
-    .executeTakeFirst();
-  return row?.hash == null ? undefined : { account: row.account, seq: row.seq, hash: row.hash };
-}
+  async getHead(account: string): Promise<AuditHead | undefined> {
+    const row = await this.db
+      .selectFrom("audit_heads")
+      .select(["account", "seq", "hash"])
+      .where("account", "=", account)
+      .executeTakeFirst();
+    return row?.hash == null ? undefined : { account: row.account, seq: row.seq, hash: row.hash };
+  }
 
-export async function listAuditAccounts(db: Kysely<Database>): Promise<string[]> {
-  const rows = await db
-    .selectFrom("audit_heads")
-    .select("account")
-    .union(db.selectFrom("audit_events").select("account"))
-    .orderBy("account")
-    .execute();
-  return rows.map((r) => r.account);
+  async listAccounts(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("audit_heads")
+      .select("account")
+      .union(this.db.selectFrom("audit_events").select("account"))
+      .orderBy("account")
+      .execute();
+    return rows.map((r) => r.account);
+  }
 }
 
 /**

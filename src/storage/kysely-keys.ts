@@ -1,16 +1,18 @@
 /**
- * Key queries of the Kysely store: keys with their tokens and grants, and the keyset listing.
- * Only token hashes pass through here. Functions that write several rows expect the caller
- * (kysely-store.ts) to run them in one transaction.
+ * Keys of the Kysely store: keys with their tokens and grants, and the keyset listing. Only token
+ * hashes pass through here. The helpers exported for other repositories (hydrateKeys, deleteTokens)
+ * expect their caller to run them in one transaction when they write several rows.
  */
 import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
 import { bumpKeyCounts, hasStoredTotal, storedTotal } from "./kysely-key-counts.js";
+import { KyselyRepository } from "./kysely-scope.js";
 import type { Database, KeysTable } from "./schema.js";
 import type {
   KeyListPage,
   KeyListQuery,
   KeyPatch,
   KeyRecord,
+  KeyRepository,
   KeySort,
   NewKey,
   TokenRecord,
@@ -69,63 +71,165 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
  */
 export const hasNul = (text: string) => text.includes("\0");
 
-export async function getKey(db: Kysely<Database>, appKey: string): Promise<KeyRecord | undefined> {
+async function getKey(db: Kysely<Database>, appKey: string): Promise<KeyRecord | undefined> {
   if (hasNul(appKey)) return undefined;
   const rows = await db.selectFrom("keys").selectAll().where("app_key", "=", appKey).execute();
   return (await hydrateKeys(db, rows))[0];
 }
 
-/** Through the primary key; the account condition makes another account's key unknown. */
-export async function findKeyById(
-  db: Kysely<Database>,
-  account: string,
-  id: string,
-): Promise<KeyRecord | undefined> {
-  if (hasNul(id)) return undefined;
-  const rows = await db
-    .selectFrom("keys")
-    .selectAll()
-    .where("id", "=", id)
-    .where("account", "=", account)
-    .execute();
-  return (await hydrateKeys(db, rows))[0];
-}
+export class KyselyKeys extends KyselyRepository implements KeyRepository {
+  /** Key, first token and grants in the key's own account, in one transaction. */
+  create(key: NewKey): Promise<void> {
+    return this.atomic(async (db) => {
+      await db
+        .insertInto("keys")
+        .values({
+          id: key.id,
+          app_key: key.appKey,
+          account: key.account,
+          name: key.name,
+          name_lower: key.name.toLowerCase(),
+          active: key.active ? 1 : 0,
+          created_at: key.createdAt,
+          updated_at: key.createdAt,
+          token_created_at: key.token.createdAt,
+          last_used_at: 0,
+        })
+        .execute();
+      await bumpKeyCounts(db, key.account, 1, key.active ? 1 : 0);
+      const t = key.token;
+      await db
+        .insertInto("tokens")
+        .values({ id: t.id, key_id: key.id, hash: t.hash, created_at: t.createdAt, slot: 0 })
+        .execute();
+      await insertGrants(db, key.account, key.id, key.roleIds);
+    });
+  }
 
-/** Through the unique index on token hashes. */
-export async function getKeyByTokenHash(db: Kysely<Database>, hash: string): Promise<KeyRecord | undefined> {
-  const rows = await db
-    .selectFrom("keys")
-    .innerJoin("tokens", "tokens.key_id", "keys.id")
-    .selectAll("keys")
-    .where("tokens.hash", "=", hash)
-    .execute();
-  return (await hydrateKeys(db, rows))[0];
-}
+  getByAppKey(appKey: string): Promise<KeyRecord | undefined> {
+    return getKey(this.db, appKey);
+  }
 
-/** Key, first token and grants in the key's own account; the caller makes the three inserts atomic. */
-export async function insertKey(db: Kysely<Database>, key: NewKey): Promise<void> {
-  await db
-    .insertInto("keys")
-    .values({
-      id: key.id,
-      app_key: key.appKey,
-      account: key.account,
-      name: key.name,
-      name_lower: key.name.toLowerCase(),
-      active: key.active ? 1 : 0,
-      created_at: key.createdAt,
-      updated_at: key.createdAt,
-      token_created_at: key.token.createdAt,
-      last_used_at: 0,
-    })
-    .execute();
-  await bumpKeyCounts(db, key.account, 1, key.active ? 1 : 0);
-  const t = key.token;
-  await db
-    .insertInto("tokens")
-    .values({ id: t.id, key_id: key.id, hash: t.hash, created_at: t.createdAt, slot: 0 })
-    .execute();
-  await insertGrants(db, key.account, key.id, key.roleIds);
+  /** Through the primary key; the account condition makes another account's key unknown. */
+  async findById(account: string, id: string): Promise<KeyRecord | undefined> {
+    if (hasNul(id)) return undefined;
+    const rows = await this.db
+      .selectFrom("keys")
+      .selectAll()
+      .where("id", "=", id)
+      .where("account", "=", account)
+      .execute();
+    return (await hydrateKeys(this.db, rows))[0];
+  }
+
+  /** Through the unique index on token hashes. */
+  async findByTokenHash(hash: string): Promise<KeyRecord | undefined> {
+    const rows = await this.db
+      .selectFrom("keys")
+      .innerJoin("tokens", "tokens.key_id", "keys.id")
+      .selectAll("keys")
+      .where("tokens.hash", "=", hash)
+      .execute();
+    return (await hydrateKeys(this.db, rows))[0];
+  }
+
+  list(query: KeyListQuery): Promise<KeyListPage> {
+    return listKeyPage(this.db, query);
+  }
+
+  /**
+   * A change of `active` is first tried as an update of a key that has the other value: only the write
+   * that actually flips it moves the account's active count. On PostgreSQL a concurrent flip makes it
+   * wait for the row lock and re-check the condition, so two deactivations count once.
+   */
+  update(account: string, appKey: string, patch: KeyPatch): Promise<KeyRecord | undefined> {
+    return this.atomic(async (db) => {
+      const set = {
+        updated_at: patch.updatedAt,
+        ...(patch.name === undefined ? {} : { name: patch.name, name_lower: patch.name.toLowerCase() }),
+        ...(patch.active === undefined ? {} : { active: patch.active ? 1 : 0 }),
+      };
+      const query = db
+        .updateTable("keys")
+        .set(set)
+        .where("account", "=", account)
+        .where("app_key", "=", appKey);
+      if (patch.active !== undefined) {
+        const flip = await query.where("active", "<>", patch.active ? 1 : 0).executeTakeFirst();
+        if (Number(flip.numUpdatedRows) > 0) {
+          await bumpKeyCounts(db, account, 0, patch.active ? 1 : -1);
+          return getKey(db, appKey);
+        }
+      }
+      const r = await query.executeTakeFirst();
+      return Number(r.numUpdatedRows) === 0 ? undefined : getKey(db, appKey);
+    });
+  }
+
+  setRoles(account: string, keyId: string, roleIds: number[]): Promise<void> {
+    return this.atomic(async (db) => {
+      await db.deleteFrom("key_roles").where("account", "=", account).where("key_id", "=", keyId).execute();
+      await insertGrants(db, account, keyId, roleIds);
+    });
+  }
+
+  async getRoleIds(account: string, keyId: string): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom("key_roles")
+      .select("role_id")
+      .where("account", "=", account)
+      .where("key_id", "=", keyId)
+      .orderBy("role_id")
+      .execute();
+    return rows.map((r) => r.role_id);
+  }
+
+  /**
+   * Removes the key's grants and additions in every account (so accounts that added it as external
+   * lose it too), its tokens with their share links, then the key. The foreign keys cascade as well;
+   * deleting explicitly keeps the result independent of SQLite's per-connection foreign_keys setting.
+   * The counts follow the row the final delete removed (RETURNING), not the earlier read: a concurrent
+   * flip of `active` or a concurrent delete is then counted once.
+   */
+  delete(account: string, appKey: string): Promise<boolean> {
+    return this.atomic(async (db) => {
+      const key = await db
+        .selectFrom("keys")
+        .select("id")
+        .where("account", "=", account)
+        .where("app_key", "=", appKey)
+        .executeTakeFirst();
+      if (key === undefined) return false;
+      await db.deleteFrom("key_roles").where("key_id", "=", key.id).execute();
+      await db.deleteFrom("external_keys").where("key_id", "=", key.id).execute();
+      await db.deleteFrom("key_usage").where("key_id", "=", key.id).execute();
+      await db.deleteFrom("key_resource_use").where("key_id", "=", key.id).execute();
+      await deleteTokens(db, key.id);
+      const deleted = await db
+        .deleteFrom("keys")
+        .where("id", "=", key.id)
+        .returning("active")
+        .executeTakeFirst();
+      if (deleted === undefined) return false;
+      await bumpKeyCounts(db, account, -1, deleted.active === 1 ? -1 : 0);
+      return true;
+    });
+  }
+
+  /** Two range conditions rather than max(), which the dialects spell differently (max / greatest). */
+  async listUnused(account: string, before: number, limit: number): Promise<KeyRecord[]> {
+    const rows = await this.db
+      .selectFrom("keys")
+      .selectAll()
+      .where("account", "=", account)
+      .where("active", "=", 1)
+      .where("created_at", "<", before)
+      .where("last_used_at", "<", before)
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return hydrateKeys(this.db, rows);
+  }
 }
 
 async function insertGrants(
@@ -136,55 +240,6 @@ async function insertGrants(
 ): Promise<void> {
   const rows = [...new Set(roleIds)].map((role_id) => ({ account, key_id: keyId, role_id }));
   if (rows.length > 0) await db.insertInto("key_roles").values(rows).execute();
-}
-
-/**
- * A change of `active` is first tried as an update of a key that has the other value: only the write
- * that actually flips it moves the account's active count. On PostgreSQL a concurrent flip makes it
- * wait for the row lock and re-check the condition, so two deactivations count once.
- */
-export async function updateKey(
-  db: Kysely<Database>,
-  account: string,
-  appKey: string,
-  patch: KeyPatch,
-): Promise<KeyRecord | undefined> {
-  const set = {
-    updated_at: patch.updatedAt,
-    ...(patch.name === undefined ? {} : { name: patch.name, name_lower: patch.name.toLowerCase() }),
-    ...(patch.active === undefined ? {} : { active: patch.active ? 1 : 0 }),
-  };
-  const query = db.updateTable("keys").set(set).where("account", "=", account).where("app_key", "=", appKey);
-  if (patch.active !== undefined) {
-    const flip = await query.where("active", "<>", patch.active ? 1 : 0).executeTakeFirst();
-    if (Number(flip.numUpdatedRows) > 0) {
-      await bumpKeyCounts(db, account, 0, patch.active ? 1 : -1);
-      return getKey(db, appKey);
-    }
-  }
-  const r = await query.executeTakeFirst();
-  return Number(r.numUpdatedRows) === 0 ? undefined : getKey(db, appKey);
-}
-
-export async function replaceKeyRoles(
-  db: Kysely<Database>,
-  account: string,
-  keyId: string,
-  roleIds: number[],
-): Promise<void> {
-  await db.deleteFrom("key_roles").where("account", "=", account).where("key_id", "=", keyId).execute();
-  await insertGrants(db, account, keyId, roleIds);
-}
-
-export async function keyRoleIds(db: Kysely<Database>, account: string, keyId: string): Promise<number[]> {
-  const rows = await db
-    .selectFrom("key_roles")
-    .select("role_id")
-    .where("account", "=", account)
-    .where("key_id", "=", keyId)
-    .orderBy("role_id")
-    .execute();
-  return rows.map((r) => r.role_id);
 }
 
 /**
@@ -200,32 +255,6 @@ export async function deleteTokens(db: Kysely<Database>, keyId: string, slot?: 0
   await db.deleteFrom("alert_marks").where("token_id", "in", ids).execute();
   const r = await db.deleteFrom("tokens").where("id", "in", ids).executeTakeFirst();
   return Number(r.numDeletedRows);
-}
-
-/**
- * Removes the key's grants and additions in every account (so accounts that added it as external
- * lose it too), its tokens with their share links, then the key. The foreign keys cascade as well;
- * deleting explicitly keeps the result independent of SQLite's per-connection foreign_keys setting.
- * The counts follow the row the final delete removed (RETURNING), not the earlier read: a concurrent
- * flip of `active` or a concurrent delete is then counted once.
- */
-export async function deleteKey(db: Kysely<Database>, account: string, appKey: string): Promise<boolean> {
-  const key = await db
-    .selectFrom("keys")
-    .select("id")
-    .where("account", "=", account)
-    .where("app_key", "=", appKey)
-    .executeTakeFirst();
-  if (key === undefined) return false;
-  await db.deleteFrom("key_roles").where("key_id", "=", key.id).execute();
-  await db.deleteFrom("external_keys").where("key_id", "=", key.id).execute();
-  await db.deleteFrom("key_usage").where("key_id", "=", key.id).execute();
-  await db.deleteFrom("key_resource_use").where("key_id", "=", key.id).execute();
-  await deleteTokens(db, key.id);
-  const deleted = await db.deleteFrom("keys").where("id", "=", key.id).returning("active").executeTakeFirst();
-  if (deleted === undefined) return false;
-  await bumpKeyCounts(db, account, -1, deleted.active === 1 ? -1 : 0);
-  return true;
 }
 
 function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): KeyRecord {
@@ -309,7 +338,7 @@ function cursorValue(sort: KeySort, value: string | number): string | number {
  * One keyset page: rows strictly after (value, id) in the requested direction, ordered by the sort
  * column then id, so ties in the sort value never repeat or skip a row across pages.
  */
-export async function listKeyPage(db: Kysely<Database>, query: KeyListQuery): Promise<KeyListPage> {
+async function listKeyPage(db: Kysely<Database>, query: KeyListQuery): Promise<KeyListPage> {
   const column = SORT_COLUMN[query.sort];
   const dir = query.order;
   const base = filteredKeys(db, query);

@@ -1,59 +1,151 @@
 /**
- * User, membership, session and custom-role queries of the Kysely store.
+ * Users, membership and sessions of the Kysely store.
  *
  * Secrets: users carry password hashes and sessions are keyed by the SHA-256 of the cookie secret;
- * neither plaintext reaches this file. Functions that write several rows expect the caller
- * (kysely-store.ts) to run them in one transaction.
+ * neither plaintext reaches this file.
  */
 import type { Kysely, Selectable } from "kysely";
+import { guard } from "./kysely-conflicts.js";
 import { hasNul } from "./kysely-keys.js";
-import type { Database, RolesTable, UsersTable } from "./schema.js";
-import type { CustomRoleRecord, MemberRecord, MemberStatus, SessionRecord, UserRecord } from "./store.js";
+import { KyselyRepository } from "./kysely-scope.js";
+import type { Database, UsersTable } from "./schema.js";
+import type {
+  InvitationCode,
+  MemberRecord,
+  MemberStatus,
+  PeopleRepository,
+  SessionRecord,
+  SessionRepository,
+  UserRecord,
+} from "./store.js";
 
-export const toUser = (r: Selectable<UsersTable>): UserRecord => ({
+const toUser = (r: Selectable<UsersTable>): UserRecord => ({
   id: r.id,
   email: r.email,
   passwordHash: r.password_hash,
   createdAt: r.created_at,
 });
 
-export const toSession = (r: Selectable<Database["sessions"]>): SessionRecord => ({
-  idHash: r.id_hash,
-  userId: r.user_id,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-});
+export class KyselyPeople extends KyselyRepository implements PeopleRepository {
+  async createUser(u: UserRecord): Promise<void> {
+    const row = {
+      id: u.id,
+      email: u.email.toLowerCase(),
+      password_hash: u.passwordHash,
+      created_at: u.createdAt,
+    };
+    await guard(this.db.insertInto("users").values(row).execute());
+  }
 
-export const toRole = (r: Selectable<RolesTable>): CustomRoleRecord => ({
-  id: r.id,
-  account: r.account,
-  name: r.name,
-  resources: JSON.parse(r.resources) as string[],
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
+  getUserById(id: string): Promise<UserRecord | undefined> {
+    return this.findUser("id", id);
+  }
 
-export async function findUser(
-  db: Kysely<Database>,
-  by: "id" | "email",
-  value: string,
-): Promise<UserRecord | undefined> {
-  if (hasNul(value)) return undefined;
-  // Emails are stored lower-cased, so matching lower-cases the probe rather than the column.
-  const probe = by === "email" ? value.toLowerCase() : value;
-  const r = await db.selectFrom("users").selectAll().where(by, "=", probe).executeTakeFirst();
-  return r && toUser(r);
+  getUserByEmail(email: string): Promise<UserRecord | undefined> {
+    return this.findUser("email", email);
+  }
+
+  private async findUser(by: "id" | "email", value: string): Promise<UserRecord | undefined> {
+    if (hasNul(value)) return undefined;
+    // Emails are stored lower-cased, so matching lower-cases the probe rather than the column.
+    const probe = by === "email" ? value.toLowerCase() : value;
+    const r = await this.db.selectFrom("users").selectAll().where(by, "=", probe).executeTakeFirst();
+    return r && toUser(r);
+  }
+
+  /** Idempotent: adding an existing member keeps the original `addedAt`, status and roles. */
+  async addMember(
+    account: string,
+    userId: string,
+    addedAt: number,
+    invitation?: { invitedBy: string | null; code: InvitationCode },
+  ): Promise<void> {
+    const status = invitation ? ("invited" as const) : ("active" as const);
+    const row = {
+      account,
+      user_id: userId,
+      added_at: addedAt,
+      status,
+      invited_by: invitation?.invitedBy ?? null,
+      invitation_hash: invitation?.code.hash ?? null,
+      invitation_expires_at: invitation?.code.expiresAt ?? null,
+    };
+    await this.db
+      .insertInto("account_members")
+      .values(row)
+      .onConflict((oc) => oc.columns(["account", "user_id"]).doNothing())
+      .execute();
+  }
+
+  removeMember(account: string, userId: string): Promise<boolean> {
+    return this.atomic((db) => removeMembership(db, account, userId));
+  }
+
+  async getMember(account: string, userId: string): Promise<MemberRecord | undefined> {
+    return (await listMembers(this.db, account, userId))[0];
+  }
+
+  listMembers(account: string): Promise<MemberRecord[]> {
+    return listMembers(this.db, account);
+  }
+
+  async listUserAccounts(userId: string): Promise<string[]> {
+    const q = this.db
+      .selectFrom("account_members")
+      .select("account")
+      .where("user_id", "=", userId)
+      .where("status", "=", "active");
+    return (await q.orderBy("account").execute()).map((r) => r.account);
+  }
+
+  async acceptInvitation(account: string, userId: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable("account_members")
+      .set({ status: "active", invitation_hash: null, invitation_expires_at: null })
+      .where("account", "=", account)
+      .where("user_id", "=", userId)
+      .where("status", "=", "invited")
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  declineInvitation(account: string, userId: string): Promise<boolean> {
+    return this.atomic((db) => removeMembership(db, account, userId, "invited"));
+  }
+
+  setUserRoles(account: string, userId: string, roleIds: number[]): Promise<void> {
+    return this.atomic(async (db) => {
+      await db
+        .deleteFrom("user_roles")
+        .where("account", "=", account)
+        .where("user_id", "=", userId)
+        .execute();
+      const rows = [...new Set(roleIds)].map((role_id) => ({ account, user_id: userId, role_id }));
+      if (rows.length > 0) await db.insertInto("user_roles").values(rows).execute();
+    });
+  }
+
+  /** What the last-Owner rule counts. */
+  async countUsersWithRole(account: string, roleId: number): Promise<number> {
+    const r = await this.db
+      .selectFrom("user_roles as g")
+      .innerJoin("account_members as m", (join) =>
+        join.onRef("m.account", "=", "g.account").onRef("m.user_id", "=", "g.user_id"),
+      )
+      .select((eb) => eb.fn.countAll().as("n"))
+      .where("g.account", "=", account)
+      .where("g.role_id", "=", roleId)
+      .where("m.status", "=", "active")
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
 }
 
 /**
  * Members (active and invited) sorted by email, each with the roles held (or offered) in the
  * account; one member when userId given.
  */
-export async function listMembers(
-  db: Kysely<Database>,
-  account: string,
-  userId?: string,
-): Promise<MemberRecord[]> {
+async function listMembers(db: Kysely<Database>, account: string, userId?: string): Promise<MemberRecord[]> {
   if (userId !== undefined && hasNul(userId)) return [];
   let members = db
     .selectFrom("account_members as m")
@@ -94,30 +186,11 @@ export async function listMembers(
   }));
 }
 
-/** Active members of the account holding the role: what the last-Owner rule counts. */
-export async function countActiveUsersWithRole(
-  db: Kysely<Database>,
-  account: string,
-  roleId: number,
-): Promise<number> {
-  const r = await db
-    .selectFrom("user_roles as g")
-    .innerJoin("account_members as m", (join) =>
-      join.onRef("m.account", "=", "g.account").onRef("m.user_id", "=", "g.user_id"),
-    )
-    .select((eb) => eb.fn.countAll().as("n"))
-    .where("g.account", "=", account)
-    .where("g.role_id", "=", roleId)
-    .where("m.status", "=", "active")
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
-}
-
 /**
  * Removes the membership, and with it the user's roles there. With `status`, only a membership in
  * that status: the condition is part of the delete, so a concurrent status change cannot slip between.
  */
-export async function removeMember(
+async function removeMembership(
   db: Kysely<Database>,
   account: string,
   userId: string,
@@ -133,122 +206,34 @@ export async function removeMember(
   return true;
 }
 
-export async function replaceUserRoles(
-  db: Kysely<Database>,
-  account: string,
-  userId: string,
-  roleIds: number[],
-): Promise<void> {
-  await db.deleteFrom("user_roles").where("account", "=", account).where("user_id", "=", userId).execute();
-  const rows = [...new Set(roleIds)].map((role_id) => ({ account, user_id: userId, role_id }));
-  if (rows.length > 0) await db.insertInto("user_roles").values(rows).execute();
-}
+const toSession = (r: Selectable<Database["sessions"]>): SessionRecord => ({
+  idHash: r.id_hash,
+  userId: r.user_id,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
 
-export async function countGrants(
-  db: Kysely<Database>,
-  table: "user_roles" | "key_roles",
-  account: string,
-  roleId: number,
-): Promise<number> {
-  const r = await db
-    .selectFrom(table)
-    .select((eb) => eb.fn.countAll().as("n"))
-    .where("account", "=", account)
-    .where("role_id", "=", roleId)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
-}
+export class KyselySessions extends KyselyRepository implements SessionRepository {
+  async create(s: SessionRecord): Promise<void> {
+    const row = { id_hash: s.idHash, user_id: s.userId, created_at: s.createdAt, expires_at: s.expiresAt };
+    await this.db.insertInto("sessions").values(row).execute();
+  }
 
-/** Role ids the account's own generated keys hold there (external keys' grants are not counted). */
-export async function ownKeysRoleIds(db: Kysely<Database>, account: string): Promise<number[]> {
-  const rows = await db
-    .selectFrom("key_roles")
-    .innerJoin("keys", "keys.id", "key_roles.key_id")
-    .select("key_roles.role_id")
-    .distinct()
-    .where("key_roles.account", "=", account)
-    .where("keys.account", "=", account)
-    .execute();
-  return rows.map((row) => Number(row.role_id)).sort((a, b) => a - b);
-}
+  async get(idHash: string): Promise<SessionRecord | undefined> {
+    const r = await this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("id_hash", "=", idHash)
+      .executeTakeFirst();
+    return r && toSession(r);
+  }
 
-/**
- * Every role id held in the account by a user or key that holds `roleId` there (`roleId` included):
- * what editing that role acts on.
- */
-export async function coHeldRoleIds(
-  db: Kysely<Database>,
-  account: string,
-  roleId: number,
-): Promise<number[]> {
-  const users = await db
-    .selectFrom("user_roles as held")
-    .innerJoin("user_roles as other", (join) =>
-      join.onRef("other.user_id", "=", "held.user_id").onRef("other.account", "=", "held.account"),
-    )
-    .select("other.role_id")
-    .distinct()
-    .where("held.account", "=", account)
-    .where("held.role_id", "=", roleId)
-    .execute();
-  const keys = await db
-    .selectFrom("key_roles as held")
-    .innerJoin("key_roles as other", (join) =>
-      join.onRef("other.key_id", "=", "held.key_id").onRef("other.account", "=", "held.account"),
-    )
-    .select("other.role_id")
-    .distinct()
-    .where("held.account", "=", account)
-    .where("held.role_id", "=", roleId)
-    .execute();
-  return [...new Set([...users, ...keys].map((row) => Number(row.role_id)))].sort((a, b) => a - b);
-}
+  async delete(idHash: string): Promise<void> {
+    await this.db.deleteFrom("sessions").where("id_hash", "=", idHash).execute();
+  }
 
-export async function insertRole(
-  db: Kysely<Database>,
-  role: Omit<CustomRoleRecord, "id">,
-): Promise<CustomRoleRecord> {
-  const row = {
-    account: role.account,
-    name: role.name,
-    name_lower: role.name.toLowerCase(),
-    resources: JSON.stringify(role.resources),
-    created_at: role.createdAt,
-    updated_at: role.updatedAt,
-  };
-  return toRole(await db.insertInto("roles").values(row).returningAll().executeTakeFirstOrThrow());
-}
-
-export async function updateRole(
-  db: Kysely<Database>,
-  account: string,
-  id: number,
-  patch: { name: string; resources: string[]; updatedAt: number },
-): Promise<boolean> {
-  const set = {
-    name: patch.name,
-    name_lower: patch.name.toLowerCase(),
-    resources: JSON.stringify(patch.resources),
-    updated_at: patch.updatedAt,
-  };
-  const r = await db
-    .updateTable("roles")
-    .set(set)
-    .where("account", "=", account)
-    .where("id", "=", id)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
-}
-
-/** Also withdraws the role from every user and key holding it in the account: no dangling grants. */
-export async function deleteRole(db: Kysely<Database>, account: string, id: number): Promise<boolean> {
-  const r = await db
-    .deleteFrom("roles")
-    .where("account", "=", account)
-    .where("id", "=", id)
-    .executeTakeFirst();
-  if (Number(r.numDeletedRows) === 0) return false;
-  await db.deleteFrom("user_roles").where("account", "=", account).where("role_id", "=", id).execute();
-  await db.deleteFrom("key_roles").where("account", "=", account).where("role_id", "=", id).execute();
-  return true;
+  async deleteExpired(now: number): Promise<number> {
+    const r = await this.db.deleteFrom("sessions").where("expires_at", "<=", now).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
 }

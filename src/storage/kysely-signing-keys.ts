@@ -8,9 +8,10 @@
  * Races: `generation` is unique, so of two instances creating the first key (or two rotations) one
  * insert wins and the other inserts nothing and learns so from the `false` it gets back.
  */
-import type { Kysely, Selectable } from "kysely";
-import type { Database, SigningKeysTable } from "./schema.js";
-import type { SigningKeyRecord } from "./store.js";
+import type { Selectable } from "kysely";
+import { KyselyRepository } from "./kysely-scope.js";
+import type { SigningKeysTable } from "./schema.js";
+import type { SigningKeyRecord, SigningKeyRepository } from "./store.js";
 
 function toSigningKey(r: Selectable<SigningKeysTable>): SigningKeyRecord {
   return {
@@ -23,43 +24,45 @@ function toSigningKey(r: Selectable<SigningKeysTable>): SigningKeyRecord {
   };
 }
 
-/** Newest generation first. */
-export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKeyRecord[]> {
-  const rows = await db.selectFrom("signing_keys").selectAll().orderBy("generation", "desc").execute();
-  return rows.map(toSigningKey);
-}
+export class KyselySigningKeys extends KyselyRepository implements SigningKeyRepository {
+  /** Newest generation first. */
+  async list(): Promise<SigningKeyRecord[]> {
+    const rows = await this.db.selectFrom("signing_keys").selectAll().orderBy("generation", "desc").execute();
+    return rows.map(toSigningKey);
+  }
 
-export async function insertSigningKey(db: Kysely<Database>, key: SigningKeyRecord): Promise<boolean> {
-  const result = await db
-    .insertInto("signing_keys")
-    .values({
-      kid: key.kid,
-      generation: key.generation,
-      created_at: key.createdAt,
-      retired_at: key.retiredAt,
-      public_jwk: JSON.stringify(key.publicJwk),
-      sealed_private_key: key.sealedPrivateKey,
-    })
-    .onConflict((oc) => oc.column("generation").doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
-}
+  async insert(key: SigningKeyRecord): Promise<boolean> {
+    const result = await this.db
+      .insertInto("signing_keys")
+      .values({
+        kid: key.kid,
+        generation: key.generation,
+        created_at: key.createdAt,
+        retired_at: key.retiredAt,
+        public_jwk: JSON.stringify(key.publicJwk),
+        sealed_private_key: key.sealedPrivateKey,
+      })
+      .onConflict((oc) => oc.column("generation").doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+  }
 
-export async function retireSigningKey(db: Kysely<Database>, kid: string, at: number): Promise<boolean> {
-  const result = await db
-    .updateTable("signing_keys")
-    .set({ retired_at: at })
-    .where("kid", "=", kid)
-    .where("retired_at", "is", null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}
+  async retire(kid: string, at: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable("signing_keys")
+      .set({ retired_at: at })
+      .where("kid", "=", kid)
+      .where("retired_at", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
 
-export async function deleteSigningKeysRetiredBefore(db: Kysely<Database>, before: number): Promise<number> {
-  const result = await db
-    .deleteFrom("signing_keys")
-    .where("retired_at", "is not", null)
-    .where("retired_at", "<", before)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+  async deleteRetiredBefore(before: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom("signing_keys")
+      .where("retired_at", "is not", null)
+      .where("retired_at", "<", before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }

@@ -6,8 +6,9 @@
  * moves forward, and rows for keys deleted since the batch was collected are skipped.
  */
 import { type Kysely, sql } from "kysely";
+import { KyselyRepository } from "./kysely-scope.js";
 import type { Database } from "./schema.js";
-import type { ResourceUseRecord, UsageBatch, UsageDay } from "./store.js";
+import type { ResourceUseRecord, UsageBatch, UsageDay, UsageRepository } from "./store.js";
 
 const CHUNK = 500;
 
@@ -17,7 +18,7 @@ function chunks<T>(rows: readonly T[]): T[][] {
   return out;
 }
 
-export async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Promise<void> {
+async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Promise<void> {
   for (const rows of chunks(batch.counts)) {
     const values = sql.join(
       rows.map(
@@ -56,33 +57,34 @@ export async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Prom
   }
 }
 
-export async function listResourceUse(db: Kysely<Database>, account: string): Promise<ResourceUseRecord[]> {
-  const rows = await db
-    .selectFrom("key_resource_use")
-    .select(["key_id", "account", "resource", "last_used_at"])
-    .where("account", "=", account)
-    .execute();
-  return rows.map((r) => ({
-    keyId: r.key_id,
-    account: r.account,
-    resource: r.resource,
-    at: Number(r.last_used_at),
-  }));
-}
+export class KyselyUsage extends KyselyRepository implements UsageRepository {
+  record(batch: UsageBatch): Promise<void> {
+    return this.atomic((db) => recordUsage(db, batch));
+  }
 
-export async function getUsage(
-  db: Kysely<Database>,
-  keyId: string,
-  fromDay: number,
-  toDay: number,
-): Promise<UsageDay[]> {
-  const rows = await db
-    .selectFrom("key_usage")
-    .select(["day", "ok", "denied"])
-    .where("key_id", "=", keyId)
-    .where("day", ">=", fromDay)
-    .where("day", "<=", toDay)
-    .orderBy("day")
-    .execute();
-  return rows.map((row) => ({ day: Number(row.day), ok: Number(row.ok), denied: Number(row.denied) }));
+  async get(keyId: string, fromDay: number, toDay: number): Promise<UsageDay[]> {
+    const rows = await this.db
+      .selectFrom("key_usage")
+      .select(["day", "ok", "denied"])
+      .where("key_id", "=", keyId)
+      .where("day", ">=", fromDay)
+      .where("day", "<=", toDay)
+      .orderBy("day")
+      .execute();
+    return rows.map((row) => ({ day: Number(row.day), ok: Number(row.ok), denied: Number(row.denied) }));
+  }
+
+  async listResourceUse(account: string): Promise<ResourceUseRecord[]> {
+    const rows = await this.db
+      .selectFrom("key_resource_use")
+      .select(["key_id", "account", "resource", "last_used_at"])
+      .where("account", "=", account)
+      .execute();
+    return rows.map((r) => ({
+      keyId: r.key_id,
+      account: r.account,
+      resource: r.resource,
+      at: Number(r.last_used_at),
+    }));
+  }
 }

@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import type pg from "pg";
-import { KyselyStore } from "./kysely-store.js";
+import { createKyselyStore } from "./kysely-store.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
@@ -100,7 +100,7 @@ function openSqlite(file: string): Store {
   database.pragma("foreign_keys = ON");
   // A CLI command and the server may share the file: wait for the writer instead of failing at once.
   database.pragma("busy_timeout = 5000");
-  return new KyselyStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), "sqlite");
+  return createKyselyStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), "sqlite");
 }
 
 async function openPostgres(url: string, schema?: string): Promise<Store> {
@@ -118,7 +118,7 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
     // Set at connection start-up, so every pooled connection resolves tables in the schema.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   });
-  return new KyselyStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), "postgres");
+  return createKyselyStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), "postgres");
 }
 
 async function createSchema(driver: typeof pg, url: string, schema: string): Promise<void> {

@@ -85,7 +85,7 @@ export function useStore(kind: "sqlite" | "postgres") {
     },
     async account(): Promise<string> {
       const name = accountName();
-      await ctx.store.createAccount({ name, createdAt: T0 });
+      await ctx.store.accounts.create({ name, createdAt: T0 });
       return name;
     },
   };
@@ -103,7 +103,7 @@ export async function withOwnStore(
   try {
     await run(store, async () => {
       const name = accountName();
-      await store.createAccount({ name, createdAt: T0 });
+      await store.accounts.create({ name, createdAt: T0 });
       return name;
     });
   } finally {
