@@ -1,5 +1,5 @@
 /**
- * Where the time of one key listing goes: runs `store.listKeys` in-process over the bench database
+ * Where the time of one key listing goes: runs `store.keys.list` in-process over the bench database
  * with Kysely's query log on, times each SQL statement it issues (page, count, hydration), and asks
  * the database for the plan of each (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN ANALYZE).
  *
@@ -8,7 +8,7 @@
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
-import { KyselyStore } from "../dist/storage/kysely-store.js";
+import { createKyselyStore } from "../dist/storage/kysely-store.js";
 import { median } from "./lib.mjs";
 
 /** Decodes a `nextCursor` of the keys API into the store's keyset position. */
@@ -30,11 +30,11 @@ function openTracedStore(storeOptions, captured) {
   if (storeOptions.kind === "sqlite") {
     const database = new SqliteDatabase(storeOptions.file, { readonly: true });
     const db = new Kysely({ dialect: new SqliteDialect({ database }), log });
-    return { store: new KyselyStore(db, "sqlite"), database };
+    return { store: createKyselyStore(db, "sqlite"), database };
   }
   const pool = new pg.Pool({ connectionString: storeOptions.url, max: 1 });
   return {
-    store: new KyselyStore(new Kysely({ dialect: new PostgresDialect({ pool }), log }), "postgres"),
+    store: createKyselyStore(new Kysely({ dialect: new PostgresDialect({ pool }), log }), "postgres"),
     pool,
   };
 }
@@ -78,7 +78,7 @@ export async function explainListings(storeOptions, queries, { runs = 15 } = {})
       const perStatement = new Map();
       for (let i = 0; i < runs + 3; i++) {
         captured.length = 0;
-        await store.listKeys(query);
+        await store.keys.list(query);
         if (i < 3) continue;
         for (const q of captured) {
           const entry = perStatement.get(q.sql) ?? { label: labelOf(q.sql), ...q, times: [] };

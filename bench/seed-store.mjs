@@ -85,7 +85,7 @@ export async function seedKeys(store, { account, count, batch = 1000, parallel =
       next += batch;
       const slice = keys.slice(start, start + batch);
       await store.transaction(async (tx) => {
-        for (const key of slice) await tx.createKey(key);
+        for (const key of slice) await tx.keys.create(key);
       });
     }
   }

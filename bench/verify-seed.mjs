@@ -1,6 +1,6 @@
 /**
  * Keys with real credentials for the verification benchmark (`verify.mjs`), seeded directly
- * through the Store as `seed-store.mjs` does (transactions of 1,000 `createKey`): names, appKeys and
+ * through the Store as `seed-store.mjs` does (transactions of 1,000 `keys.create`): names, appKeys and
  * dates come from `seededKey()`, but every key is active, holds the predefined role 10
  * ("OMS - Read only": GET /api/oms/pvt/orders/**) and has a real appToken of latchkey's format
  * whose SHA-256 is stored.
@@ -45,7 +45,7 @@ function prng(seed) {
  */
 export async function seedVerifyKeys(store, { count, onCredential, tokens, batch = 1000, now = Date.now() }) {
   const random = prng(7);
-  if (!(await store.getAccount(ACCOUNT))) await store.createAccount({ name: ACCOUNT, createdAt: now });
+  if (!(await store.accounts.get(ACCOUNT))) await store.accounts.create({ name: ACCOUNT, createdAt: now });
   const make = (i, roleIds) => {
     const base = seededKey(i, ACCOUNT, now, random);
     const given = i < count ? tokens?.[i] : undefined;
@@ -58,12 +58,12 @@ export async function seedVerifyKeys(store, { count, onCredential, tokens, batch
     const made = [];
     for (let i = start; i < Math.min(count, start + batch); i++) made.push(make(i, [ORDERS_READ_ROLE]));
     await store.transaction(async (tx) => {
-      for (const { key } of made) await tx.createKey(key);
+      for (const { key } of made) await tx.keys.create(key);
     });
     for (const { key, appToken } of made) await onCredential(key.appKey, appToken);
   }
   const control = make(count, [OTHER_ROLE]);
-  await store.createKey(control.key);
+  await store.keys.create(control.key);
   return { appKey: control.key.appKey, appToken: control.appToken };
 }
 

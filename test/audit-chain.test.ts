@@ -74,7 +74,7 @@ describe.each(["sqlite", "postgres"] as const)("tampering is found and named (%s
     const init = await h.services.accounts.init({ account, email: `owner@${account}.test` });
     const as: Credentials = { appKey: init.appKey, appToken: init.appToken };
     for (const name of ["one", "two", "three"]) await h.createKey(name, [], account, as);
-    const events = await h.store.listAuditEvents({ account, order: "asc", limit: 100 });
+    const events = await h.store.audit.listEvents({ account, order: "asc", limit: 100 });
     expect(events).toHaveLength(6);
     return {
       account,
@@ -178,7 +178,7 @@ describe("concurrent changes in one account (postgres)", () => {
     );
     const outcomes = await Promise.all([...creations, ...roles]);
     expect(outcomes).toHaveLength(50);
-    const events = await h.store.listAuditEvents({ account: "acme", order: "asc", limit: 1000 });
+    const events = await h.store.audit.listEvents({ account: "acme", order: "asc", limit: 1000 });
     expect(events).toHaveLength(3 + 50);
     expect(new Set(events.map((e) => e.prevHash)).size).toBe(events.length);
     expect(await verifyAuditChain(h.store, "acme")).toMatchObject({
@@ -193,8 +193,8 @@ describe("concurrent changes in one account (postgres)", () => {
     try {
       const append = (i: number) =>
         store.transaction(async (tx) => {
-          await tx.appendAudit(event("race", i));
-          await tx.appendAudit(event("race", i + 1000));
+          await tx.audit.append(event("race", i));
+          await tx.audit.append(event("race", i + 1000));
         });
       await Promise.all(Array.from({ length: 30 }, (_, i) => append(i)));
       expect(await verifyAuditChain(store, "race")).toMatchObject({ ok: true, checked: 60 });
@@ -255,7 +255,7 @@ describe.each(["sqlite", "postgres"] as const)(
         const report = await verifyAuditChain(store);
         expect(report).toMatchObject({ ok: true, checked: 703, firstBroken: null });
         expect(report.accounts.map((a) => a.account)).toEqual(["old-a", "old-b"]);
-        await store.appendAudit(event("old-b", 3));
+        await store.audit.append(event("old-b", 3));
         expect(await verifyAuditChain(store, "old-b")).toMatchObject({ ok: true, checked: 4 });
       } finally {
         await done();

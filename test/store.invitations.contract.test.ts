@@ -15,84 +15,84 @@ describe.each(["sqlite", "postgres"] as const)("Store invitations on %s", (kind)
 
   async function user(): Promise<string> {
     const id = `u${hex()}`;
-    await db.store.createUser({ id, email: `${id}@x.io`, passwordHash: "h", createdAt: T0 });
+    await db.store.people.createUser({ id, email: `${id}@x.io`, passwordHash: "h", createdAt: T0 });
     return id;
   }
 
   it("keeps an invitation apart from active memberships until it is accepted", async () => {
     const [a, b] = [await db.account(), await db.account()];
     const [ann, bob] = [await user(), await user()];
-    await db.store.addMember(a, ann, T0);
-    await db.store.setUserRoles(a, ann, [1]);
-    await db.store.addMember(b, ann, T0 + 5, { invitedBy: "admin@b.test", code: code("hash-ann") });
-    await db.store.setUserRoles(b, ann, [2, 1]);
-    await db.store.addMember(b, bob, T0);
-    await db.store.setUserRoles(b, bob, [1]);
+    await db.store.people.addMember(a, ann, T0);
+    await db.store.people.setUserRoles(a, ann, [1]);
+    await db.store.people.addMember(b, ann, T0 + 5, { invitedBy: "admin@b.test", code: code("hash-ann") });
+    await db.store.people.setUserRoles(b, ann, [2, 1]);
+    await db.store.people.addMember(b, bob, T0);
+    await db.store.people.setUserRoles(b, bob, [1]);
 
-    expect(await db.store.getMember(a, ann)).toMatchObject({
+    expect(await db.store.people.getMember(a, ann)).toMatchObject({
       status: "active",
       invitedBy: null,
       invitationCode: null,
     });
-    expect(await db.store.getMember(b, ann)).toMatchObject({
+    expect(await db.store.people.getMember(b, ann)).toMatchObject({
       status: "invited",
       invitedBy: "admin@b.test",
       addedAt: T0 + 5,
       roleIds: [1, 2],
       invitationCode: { hash: "hash-ann", expiresAt: T0 + 1000 },
     });
-    expect((await db.store.listMembers(b)).map((m) => [m.id, m.status])).toEqual(
+    expect((await db.store.people.listMembers(b)).map((m) => [m.id, m.status])).toEqual(
       [
         [ann, "invited"],
         [bob, "active"],
       ].sort(),
     );
-    expect(await db.store.listUserAccounts(ann)).toEqual([a]);
+    expect(await db.store.people.listUserAccounts(ann)).toEqual([a]);
     // The last-Owner rule counts active Owners only; an offered role still counts as held by a role's holders.
-    expect(await db.store.countUsersWithRole(b, 1)).toBe(1);
-    expect(await db.store.countRoleHolders(b, 2)).toBe(1);
+    expect(await db.store.people.countUsersWithRole(b, 1)).toBe(1);
+    expect(await db.store.roles.countHolders(b, 2)).toBe(1);
     // Adding again (as an invitation or not) keeps the membership as it is.
-    await db.store.addMember(b, ann, T0 + 9);
-    await db.store.addMember(a, ann, T0 + 9, { invitedBy: "someone", code: code("other") });
-    await db.store.addMember(b, ann, T0 + 9, { invitedBy: null, code: code("other") });
-    expect(await db.store.getMember(b, ann)).toMatchObject({
+    await db.store.people.addMember(b, ann, T0 + 9);
+    await db.store.people.addMember(a, ann, T0 + 9, { invitedBy: "someone", code: code("other") });
+    await db.store.people.addMember(b, ann, T0 + 9, { invitedBy: null, code: code("other") });
+    expect(await db.store.people.getMember(b, ann)).toMatchObject({
       status: "invited",
       addedAt: T0 + 5,
       invitationCode: { hash: "hash-ann" },
     });
-    expect(await db.store.getMember(a, ann)).toMatchObject({ status: "active", invitedBy: null });
+    expect(await db.store.people.getMember(a, ann)).toMatchObject({ status: "active", invitedBy: null });
 
-    expect(await db.store.acceptInvitation(a, ann)).toBe(false);
-    expect(await db.store.acceptInvitation(b, bob)).toBe(false);
-    expect(await db.store.acceptInvitation(b, ann)).toBe(true);
-    expect(await db.store.acceptInvitation(b, ann)).toBe(false);
-    expect(await db.store.getMember(b, ann)).toMatchObject({
+    expect(await db.store.people.acceptInvitation(a, ann)).toBe(false);
+    expect(await db.store.people.acceptInvitation(b, bob)).toBe(false);
+    expect(await db.store.people.acceptInvitation(b, ann)).toBe(true);
+    expect(await db.store.people.acceptInvitation(b, ann)).toBe(false);
+    expect(await db.store.people.getMember(b, ann)).toMatchObject({
       status: "active",
       roleIds: [1, 2],
       invitationCode: null,
     });
-    expect(await db.store.listUserAccounts(ann)).toEqual([a, b].sort());
-    expect(await db.store.countUsersWithRole(b, 1)).toBe(2);
+    expect(await db.store.people.listUserAccounts(ann)).toEqual([a, b].sort());
+    expect(await db.store.people.countUsersWithRole(b, 1)).toBe(2);
   });
 
   it("declines an invitation with its offered roles, never an active membership", async () => {
     const [a, b] = [await db.account(), await db.account()];
     const ann = await user();
-    await db.store.addMember(a, ann, T0);
-    await db.store.setUserRoles(a, ann, [1]);
-    await db.store.addMember(b, ann, T0, { invitedBy: "appkey-b-QWERTY", code: code("c1") });
-    await db.store.setUserRoles(b, ann, [2]);
-    expect(await db.store.declineInvitation(a, ann)).toBe(false);
-    expect(await db.store.getMember(a, ann)).toMatchObject({ status: "active", roleIds: [1] });
-    expect(await db.store.declineInvitation(b, ann)).toBe(true);
-    expect(await db.store.declineInvitation(b, ann)).toBe(false);
-    expect(await db.store.getMember(b, ann)).toBeUndefined();
-    expect(await db.store.countRoleHolders(b, 2)).toBe(0);
+    await db.store.people.addMember(a, ann, T0);
+    await db.store.people.setUserRoles(a, ann, [1]);
+    await db.store.people.addMember(b, ann, T0, { invitedBy: "appkey-b-QWERTY", code: code("c1") });
+    await db.store.people.setUserRoles(b, ann, [2]);
+    expect(await db.store.people.declineInvitation(a, ann)).toBe(false);
+    expect(await db.store.people.getMember(a, ann)).toMatchObject({ status: "active", roleIds: [1] });
+    expect(await db.store.people.declineInvitation(b, ann)).toBe(true);
+    expect(await db.store.people.declineInvitation(b, ann)).toBe(false);
+    expect(await db.store.people.getMember(b, ann)).toBeUndefined();
+    expect(await db.store.roles.countHolders(b, 2)).toBe(0);
     const left = await db.raw().selectFrom("user_roles").selectAll().where("account", "=", b).execute();
     expect(left).toEqual([]);
     // Invited again later, it starts over with no roles.
-    await db.store.addMember(b, ann, T0 + 1, { invitedBy: null, code: code("c2") });
-    expect(await db.store.getMember(b, ann)).toMatchObject({
+    await db.store.people.addMember(b, ann, T0 + 1, { invitedBy: null, code: code("c2") });
+    expect(await db.store.people.getMember(b, ann)).toMatchObject({
       status: "invited",
       roleIds: [],
       invitedBy: null,
@@ -104,14 +104,14 @@ describe.each(["sqlite", "postgres"] as const)("Store invitations on %s", (kind)
     const b = await db.account();
     for (let round = 0; round < 5; round++) {
       const ann = await user();
-      await db.store.addMember(b, ann, T0, { invitedBy: "x", code: code(`c${round}`) });
-      await db.store.setUserRoles(b, ann, [1]);
+      await db.store.people.addMember(b, ann, T0, { invitedBy: "x", code: code(`c${round}`) });
+      await db.store.people.setUserRoles(b, ann, [1]);
       const [accepted, declined] = await Promise.all([
-        db.store.transaction((tx) => tx.acceptInvitation(b, ann)),
-        db.store.transaction((tx) => tx.declineInvitation(b, ann)),
+        db.store.transaction((tx) => tx.people.acceptInvitation(b, ann)),
+        db.store.transaction((tx) => tx.people.declineInvitation(b, ann)),
       ]);
       expect([accepted, declined].filter(Boolean)).toHaveLength(1);
-      const member = await db.store.getMember(b, ann);
+      const member = await db.store.people.getMember(b, ann);
       if (accepted) expect(member).toMatchObject({ status: "active", roleIds: [1] });
       else expect(member).toBeUndefined();
     }

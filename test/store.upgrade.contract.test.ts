@@ -136,24 +136,24 @@ async function checkCountsBackfill(
   expect(await counts(few)).toEqual({ total: 1, active: 0 });
   expect(await counts(none)).toBeNull();
   const total = async (account: string, status?: "active" | "inactive") =>
-    (await store.listKeys({ account, sort: "name", order: "asc", limit: 1, ...(status ? { status } : {}) }))
+    (await store.keys.list({ account, sort: "name", order: "asc", limit: 1, ...(status ? { status } : {}) }))
       .total;
   expect([await total(many), await total(many, "active"), await total(many, "inactive")]).toEqual([3, 2, 1]);
   // The upgraded counts go on moving with the keys.
-  await store.createKey(newKey(none, "First"));
-  expect(await store.deleteKey(many, seeded.appKey)).toBe(true);
+  await store.keys.create(newKey(none, "First"));
+  expect(await store.keys.delete(many, seeded.appKey)).toBe(true);
   expect(await counts(none)).toEqual({ total: 1, active: 1 });
   expect(await counts(many)).toEqual({ total: 2, active: 1 });
 }
 
 async function checkUpgrade(store: Store, seeded: { appKey: string; keyId: string; tokenId: string }) {
   await store.migrate();
-  const key = await store.getKeyByAppKey(seeded.appKey);
+  const key = await store.keys.getByAppKey(seeded.appKey);
   expect(key?.tokens.map((t) => t.id)).toEqual([seeded.tokenId]);
   const pending = newToken(T0 + 1000);
-  await store.addPendingToken(seeded.keyId, pending, T0 + 1000);
-  expect(await store.dropOldToken(seeded.keyId, T0 + 2000)).toBe(true);
-  expect((await store.getKeyByAppKey(seeded.appKey))?.tokens).toEqual([pending]);
+  await store.renewals.addPendingToken(seeded.keyId, pending, T0 + 1000);
+  expect(await store.renewals.dropOldToken(seeded.keyId, T0 + 2000)).toBe(true);
+  expect((await store.keys.getByAppKey(seeded.appKey))?.tokens).toEqual([pending]);
 }
 
 /** An account with settings, the way release 0007 wrote them (no revision yet). */
@@ -172,15 +172,15 @@ async function seedAt0007(db: Kysely<Database>, dialect: Dialect, schema?: strin
 
 async function checkSettingsRevision(store: Store, account: string) {
   await store.migrate();
-  expect(await store.getStoredSettings(account)).toEqual({
+  expect(await store.settings.getStored(account)).toEqual({
     settings: { renewalPeriodMonths: 6 },
     revision: 1,
     updatedAt: T0,
   });
   const read = { revision: 1, updatedAt: T0 };
-  expect(await store.putSettingsIfUnchanged(account, { renewalPeriodMonths: 3 }, T0, read)).toBe(2);
-  expect(await store.putSettingsIfUnchanged(account, { renewalPeriodMonths: 6 }, T0, read)).toBeUndefined();
-  expect(await store.putSettings(account, { renewalPeriodMonths: 6 }, T0)).toBe(3);
+  expect(await store.settings.putIfUnchanged(account, { renewalPeriodMonths: 3 }, T0, read)).toBe(2);
+  expect(await store.settings.putIfUnchanged(account, { renewalPeriodMonths: 6 }, T0, read)).toBeUndefined();
+  expect(await store.settings.put(account, { renewalPeriodMonths: 6 }, T0)).toBe(3);
 }
 
 /** A key of one account added to two others, the way release 0008 wrote it (no id, no last use there). */
@@ -210,15 +210,15 @@ async function seedAt0008(db: Kysely<Database>, dialect: Dialect, schema?: strin
 
 async function checkExternalKeyIds(store: Store, seeded: Awaited<ReturnType<typeof seedAt0008>>) {
   await store.migrate();
-  const inB = await store.getExternalKey(seeded.b, seeded.keyId);
-  const inC = await store.getExternalKey(seeded.c, seeded.keyId);
+  const inB = await store.externalKeys.get(seeded.b, seeded.keyId);
+  const inC = await store.externalKeys.get(seeded.c, seeded.keyId);
   // Each addition has an id of its own, not the key's, and no use in its account yet.
   expect(inB?.id).toMatch(/^[0-9a-f-]{36}$/);
   expect(inC?.id).toMatch(/^[0-9a-f-]{36}$/);
   expect(new Set([inB?.id, inC?.id, seeded.keyId]).size).toBe(3);
   expect([inB?.lastUsedAt, inC?.lastUsedAt, inB?.key.lastUsedAt]).toEqual([null, null, T0 + 5]);
-  expect((await store.findExternalKeyById(seeded.b, inB?.id ?? ""))?.key.id).toBe(seeded.keyId);
-  expect(await store.findExternalKeyById(seeded.c, inB?.id ?? "")).toBeUndefined();
+  expect((await store.externalKeys.findById(seeded.b, inB?.id ?? ""))?.key.id).toBe(seeded.keyId);
+  expect(await store.externalKeys.findById(seeded.c, inB?.id ?? "")).toBeUndefined();
 }
 
 /** A user who is a member of two accounts, with roles, the way release 0009 wrote it (no status). */
@@ -254,17 +254,20 @@ async function seedAt0009(db: Kysely<Database>, dialect: Dialect, schema?: strin
 async function checkMembersActive(store: Store, seeded: Awaited<ReturnType<typeof seedAt0009>>) {
   await store.migrate();
   const [owned, other] = seeded.accounts;
-  expect(await store.getMember(owned, seeded.userId)).toMatchObject({
+  expect(await store.people.getMember(owned, seeded.userId)).toMatchObject({
     status: "active",
     invitedBy: null,
     roleIds: [1],
     invitationCode: null,
   });
-  expect(await store.getMember(other, seeded.userId)).toMatchObject({ status: "active", roleIds: [2] });
-  expect(await store.listUserAccounts(seeded.userId)).toEqual([...seeded.accounts].sort());
-  expect(await store.countUsersWithRole(owned, 1)).toBe(1);
-  expect(await store.acceptInvitation(owned, seeded.userId)).toBe(false);
-  expect(await store.declineInvitation(owned, seeded.userId)).toBe(false);
+  expect(await store.people.getMember(other, seeded.userId)).toMatchObject({
+    status: "active",
+    roleIds: [2],
+  });
+  expect(await store.people.listUserAccounts(seeded.userId)).toEqual([...seeded.accounts].sort());
+  expect(await store.people.countUsersWithRole(owned, 1)).toBe(1);
+  expect(await store.people.acceptInvitation(owned, seeded.userId)).toBe(false);
+  expect(await store.people.declineInvitation(owned, seeded.userId)).toBe(false);
 }
 
 /** An invitation the way release 0010 wrote it: invited, with no code. */
@@ -288,7 +291,7 @@ async function seedAt0010(db: Kysely<Database>, dialect: Dialect, schema?: strin
 
 async function checkInvitationWithoutCode(store: Store, seeded: { account: string; userId: string }) {
   await store.migrate();
-  const member = await store.getMember(seeded.account, seeded.userId);
+  const member = await store.people.getMember(seeded.account, seeded.userId);
   expect(member).toMatchObject({ status: "invited", invitedBy: "a@b.test", invitationCode: null });
   // With no code it cannot be answered (services/invitations.ts); the account withdraws and re-invites.
   expect(decideInvitation(member, "A".repeat(43), T0)).toEqual({ ok: false, code: "INVITATION_NOT_FOUND" });

@@ -28,7 +28,7 @@ export async function recordAudit(
   actor: Actor,
   event: AuditWrite,
 ): Promise<void> {
-  await tx.appendAudit({
+  await tx.audit.append({
     id: deps.newId(),
     account: event.account,
     at: deps.clock.now(),

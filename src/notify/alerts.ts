@@ -57,8 +57,8 @@ async function announce(
   const token = key.tokens.at(-1);
   if (!token) return 0;
   return deps.store.transaction(async (tx) => {
-    if (!(await tx.markAlert(token.id, level, at.now))) return 0;
-    if (level === "red") await tx.markAlert(token.id, "orange", at.now);
+    if (!(await tx.renewals.markAlert(token.id, level, at.now))) return 0;
+    if (level === "red") await tx.renewals.markAlert(token.id, "orange", at.now);
     const payload = alertPayload(key, level, at.settings.renewalPeriodMonths, at.now);
     const notice = { account: at.account, event: alertEvent(level), payload, now: at.now };
     return enqueueFor(tx, deps, notice, at.recipients);
@@ -84,7 +84,7 @@ export async function forEachKey(
       skipTotal: true,
       ...(after ? { after } : {}),
     };
-    const page = await deps.store.listKeys(query);
+    const page = await deps.store.keys.list(query);
     for (const key of page.items) await visit(key);
     const last = page.items.at(-1);
     if (!page.hasMore || !last) return;

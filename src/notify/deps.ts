@@ -21,7 +21,7 @@ export async function enqueueFor(
   recipients: readonly Recipient[],
 ): Promise<number> {
   for (const recipient of recipients) {
-    await tx.enqueueNotification({
+    await tx.outbox.enqueue({
       id: deps.newId(),
       account: notice.account,
       channel: recipient.channel,

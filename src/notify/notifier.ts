@@ -38,7 +38,7 @@ export function createNotifier(deps: NotifyDeps): Notifier {
   const senders = { email, webhook: createWebhookSender(deps) };
 
   async function scanAccount(account: string, summary: PassSummary): Promise<void> {
-    const settings = readSettings(await deps.store.getSettings(account));
+    const settings = readSettings(await deps.store.settings.get(account));
     const now = deps.clock.now();
     const alerts: AlertCounts = await raiseAlerts(deps, account, settings, now);
     const policies = await applyPolicies(deps, account, settings, now);
@@ -55,11 +55,11 @@ export function createNotifier(deps: NotifyDeps): Notifier {
       deactivated: 0,
       enqueued: 0,
       deliveries: { sent: 0, retrying: 0, failed: 0 },
-      shareLinksPurged: await deps.store.purgeExpiredShareLinks(deps.clock.now()),
+      shareLinksPurged: await deps.store.shareLinks.purgeExpired(deps.clock.now()),
       errors: [],
       durationMs: 0,
     };
-    for (const account of await deps.store.listAccounts()) {
+    for (const account of await deps.store.accounts.list()) {
       if (signal?.aborted) break;
       summary.accounts += 1;
       try {

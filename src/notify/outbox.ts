@@ -1,5 +1,5 @@
 /**
- * Delivery of the notification outbox. A pass leases due rows (`claimNotifications`: two schedulers
+ * Delivery of the notification outbox. A pass leases due rows (`outbox.claim`: two schedulers
  * never hold the same row), sends each through its channel, then records the outcome with its audit
  * event in one transaction. A process that dies mid-send leaves its rows pending: they become due
  * again when the lease ends and the next pass, in any process, sends them.
@@ -56,7 +56,7 @@ export async function deliverDue(
   const counts: DeliveryCounts = { sent: 0, retrying: 0, failed: 0 };
   for (let batch = 0; batch < MAX_BATCHES_PER_PASS && !signal?.aborted; batch++) {
     const now = deps.clock.now();
-    const claimed = await deps.store.claimNotifications(now, now + LEASE_MS, BATCH);
+    const claimed = await deps.store.outbox.claim(now, now + LEASE_MS, BATCH);
     const outcomes = await Promise.all(claimed.map((n) => deliverOne(deps, senders, n)));
     for (const outcome of outcomes) counts[outcome] += 1;
     if (claimed.length < BATCH) break;
@@ -86,7 +86,7 @@ async function deliverOne(
   });
   if (outcome.ok) {
     await deps.store.transaction(async (tx) => {
-      await tx.markNotificationSent(notification.id, now);
+      await tx.outbox.markSent(notification.id, now);
       await recordAudit(tx, deps, SYSTEM_ACTOR, audit("notification.sent", facts));
     });
     return "sent";
@@ -94,7 +94,7 @@ async function deliverOne(
   const error = truncate(outcome.error);
   const next = outcome.permanent ? null : retryAt(attempts, now);
   await deps.store.transaction(async (tx) => {
-    await tx.markNotificationFailed(notification.id, error, next);
+    await tx.outbox.markFailed(notification.id, error, next);
     if (next === null) {
       await recordAudit(tx, deps, SYSTEM_ACTOR, audit("notification.failed", { ...facts, error }));
     }

@@ -81,7 +81,7 @@ async function deactivateUnused(run: Run, days: number): Promise<void> {
   // Deactivated keys leave the list, so asking again makes progress; keys spared for a recent
   // change stay in it, hence the stop when a full batch deactivated nothing.
   for (;;) {
-    const keys = await run.deps.store.listUnusedKeys(run.account, before, UNUSED_BATCH);
+    const keys = await run.deps.store.keys.listUnused(run.account, before, UNUSED_BATCH);
     let progress = false;
     for (const key of keys) {
       if (rule.applies(key) && (await deactivate(run, key, rule))) progress = true;
@@ -93,7 +93,7 @@ async function deactivateUnused(run: Run, days: number): Promise<void> {
 async function deactivate(run: Run, key: KeyRecord, rule: Rule): Promise<boolean> {
   const { deps, account, now } = run;
   const work = deps.store.transaction(async (tx) => {
-    const fresh = await tx.getKeyByAppKey(key.appKey);
+    const fresh = await tx.keys.getByAppKey(key.appKey);
     if (!fresh || fresh.account !== account || !fresh.active || !rule.applies(fresh)) return undefined;
     // Once-only guard between instances racing on the same key: the mark names the key's version
     // (updatedAt), so a later reactivation can be followed by a new deactivation.
@@ -150,9 +150,9 @@ export async function deactivateWithNotice(
   deps: Pick<NotifyDeps, "clock" | "newId">,
   d: SystemDeactivation,
 ): Promise<number | undefined> {
-  if (d.mark && !(await tx.markAlert(d.mark.tokenId, d.mark.level, d.now))) return undefined;
+  if (d.mark && !(await tx.renewals.markAlert(d.mark.tokenId, d.mark.level, d.now))) return undefined;
   const { account, appKey } = d.key;
-  await tx.updateKey(account, appKey, { active: false, updatedAt: d.now });
+  await tx.keys.update(account, appKey, { active: false, updatedAt: d.now });
   await recordAudit(tx, deps, d.actor, {
     account,
     action: d.action,

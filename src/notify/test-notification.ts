@@ -34,7 +34,7 @@ export interface TestResult {
 
 export function createTestNotifier(deps: NotifyDeps) {
   async function send(actor: Actor, account: string): Promise<{ results: TestResult[] }> {
-    const settings = readSettings(await deps.store.getSettings(account));
+    const settings = readSettings(await deps.store.settings.get(account));
     const recipients = recipientsOf(settings);
     if (recipients.length === 0) {
       fail("NO_RECIPIENTS", `Account ${account} has no notification email or webhook saved in its settings`);

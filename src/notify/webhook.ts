@@ -38,7 +38,7 @@ export function createWebhookSender(deps: NotifyDeps): Sender {
   const lookup = guardedLookup(allowPrivate);
 
   async function target(notification: NotificationRecord) {
-    const settings = readSettings(await deps.store.getSettings(notification.account));
+    const settings = readSettings(await deps.store.settings.get(notification.account));
     const hook = settings.webhooks.find((candidate) => candidate.id === notification.target);
     if (!hook) return { error: `webhook ${notification.target} is no longer in the account's settings` };
     const secret = openWebhookSecret(deps, notification.account, hook);

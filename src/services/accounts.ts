@@ -45,16 +45,16 @@ export function createAccountService(deps: ServiceDeps) {
     const now = clock.now();
     try {
       const created = await store.transaction(async (tx) => {
-        if (await tx.getAccount(account)) fail("ACCOUNT_EXISTS", `Account ${account} already exists`);
-        await tx.createAccount({ name: account, createdAt: now });
-        let user = await tx.getUserByEmail(email);
+        if (await tx.accounts.get(account)) fail("ACCOUNT_EXISTS", `Account ${account} already exists`);
+        await tx.accounts.create({ name: account, createdAt: now });
+        let user = await tx.people.getUserByEmail(email);
         const isNew = !user;
         if (!user) {
           user = { id: deps.newId(), email, passwordHash, createdAt: now };
-          await tx.createUser(user);
+          await tx.people.createUser(user);
         }
-        await tx.addMember(account, user.id, now);
-        await tx.setUserRoles(account, user.id, [OWNER_ROLE_ID]);
+        await tx.people.addMember(account, user.id, now);
+        await tx.people.setUserRoles(account, user.id, [OWNER_ROLE_ID]);
         const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
         const key = {
           id: deps.newId(),
@@ -64,7 +64,7 @@ export function createAccountService(deps: ServiceDeps) {
           active: true,
           createdAt: now,
         };
-        await tx.createKey({ ...key, token, roleIds: [OWNER_ROLE_ID] });
+        await tx.keys.create({ ...key, token, roleIds: [OWNER_ROLE_ID] });
         const audit = (action: string, target: { type: string; id: string }, data: Record<string, unknown>) =>
           recordAudit(tx, deps, actor, { account, action, target, data });
         await audit("account.created", { type: "account", id: account }, { after: { name: account } });

@@ -105,7 +105,7 @@ export function createAuditLogService(deps: ServiceDeps) {
   async function list(account: string, filters: AuditFilters, page: { limit: number; cursor?: string }) {
     const query: AuditQuery = { ...toQuery(account, filters), order: "desc", limit: page.limit + 1 };
     if (page.cursor !== undefined) query.afterSeq = decodeCursor(page.cursor);
-    const events = await store.listAuditEvents(query);
+    const events = await store.audit.listEvents(query);
     const items = events.slice(0, page.limit).map(toAuditItem);
     const last = items.at(-1);
     return { items, nextCursor: events.length > page.limit && last ? encodeCursor(last.seq) : null };
@@ -117,7 +117,7 @@ export function createAuditLogService(deps: ServiceDeps) {
    */
   async function openExport(account: string, format: AuditExportFormat, filters: AuditFilters) {
     const base = toQuery(account, filters);
-    const newest = (await store.listAuditEvents({ account, order: "desc", limit: 1 }))[0];
+    const newest = (await store.audit.listEvents({ account, order: "desc", limit: 1 }))[0];
     const pages = exportPages({ ...base, order: "asc", limit: EXPORT_PAGE, maxSeq: newest?.seq ?? 0 });
     const day = iso(clock.now()).slice(0, 10);
     return {
@@ -129,7 +129,7 @@ export function createAuditLogService(deps: ServiceDeps) {
 
   async function* exportPages(query: AuditQuery): AsyncGenerator<AuditItem[]> {
     for (;;) {
-      const events = await store.listAuditEvents(query);
+      const events = await store.audit.listEvents(query);
       yield events.map(toAuditItem);
       const last = events.at(-1);
       if (events.length < query.limit || !last) return;
@@ -228,11 +228,11 @@ async function* jsonBody(pages: AsyncGenerator<AuditItem[]>): AsyncGenerator<str
  * head read first, so events appended meanwhile are left for the next check.
  */
 export async function verifyAccountChain(store: StoreOps, account: string): Promise<AccountChainReport> {
-  let head = await store.getAuditHead(account);
+  let head = await store.audit.getHead(account);
   let report = await walkChain(store, account, head);
   if (head === undefined && report.firstBroken?.reason === "head_missing") {
     // The account's first event may have committed after the head was read: look again once.
-    head = await store.getAuditHead(account);
+    head = await store.audit.getHead(account);
     if (head !== undefined) report = await walkChain(store, account, head);
   }
   return report;
@@ -264,7 +264,7 @@ async function walkChain(
   const query: AuditQuery = { account, order: "asc", limit: CHECK_PAGE };
   if (head) query.maxSeq = head.seq;
   for (;;) {
-    const events = await store.listAuditEvents(query);
+    const events = await store.audit.listEvents(query);
     for (const event of events) {
       if (event.prevHash !== prevHash) {
         const detail = `prevHash of event ${event.id} is not the hash of the event before it: an event before it was removed, inserted or rewritten`;
@@ -299,7 +299,7 @@ async function walkChain(
  * verify-audit`, which reads the database directly).
  */
 export async function verifyAuditChain(store: StoreOps, account?: string): Promise<ChainReport> {
-  const accounts = account === undefined ? await store.listAuditAccounts() : [account];
+  const accounts = account === undefined ? await store.audit.listAccounts() : [account];
   const reports: AccountChainReport[] = [];
   for (const name of accounts) reports.push(await verifyAccountChain(store, name));
   const firstBroken = reports.find((r) => r.firstBroken !== null)?.firstBroken ?? null;

@@ -80,7 +80,7 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
   ): Promise<{ rows: Row[]; next: KeyListQuery["after"] }> {
     const query: KeyListQuery = { account, sort: "createdAt", order: "asc", limit, skipTotal: true };
     if (after) query.after = after;
-    const { items, hasMore } = await store.listKeys(query);
+    const { items, hasMore } = await store.keys.list(query);
     const last = items.at(-1);
     return {
       rows: items.map((key) => generatedRow(key, context)),
@@ -94,7 +94,7 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
    * this account, never the owner's key id or its use elsewhere.
    */
   async function* externalPages(account: string, names: Map<number, string>): Pages {
-    const records = await store.listExternalKeys(account);
+    const records = await store.externalKeys.list(account);
     for (let start = 0; start < records.length; start += PAGE_SIZE) {
       yield records.slice(start, start + PAGE_SIZE).map(
         ({ id, key, addedAt, roleIds, lastUsedAt }): Row => ({

@@ -67,8 +67,8 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
   /** The addition of `appKey` to `account`, if any; an appKey not of latchkey's shape is not looked up. */
   async function additionOf(tx: StoreOps, account: string, appKey: string) {
     if (!isAppKeyShaped(appKey)) return undefined;
-    const key = await tx.getKeyByAppKey(appKey);
-    return key && key.account !== account ? await tx.getExternalKey(account, key.id) : undefined;
+    const key = await tx.keys.getByAppKey(appKey);
+    return key && key.account !== account ? await tx.externalKeys.get(account, key.id) : undefined;
   }
 
   /** The key as added to `account`; unknown appKeys and keys never added are the same 404. */
@@ -87,7 +87,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
 
   async function list(account: string): Promise<ExternalKeyView[]> {
     const names = await roleNames(store, account);
-    return (await store.listExternalKeys(account)).map((record) => view(record, names));
+    return (await store.externalKeys.list(account)).map((record) => view(record, names));
   }
 
   /** By the addition's id or by appKey (VTEX paths); undefined when not added to `account`. */
@@ -97,7 +97,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
   ): Promise<ExternalKeyView | undefined> {
     const record =
       "id" in ref
-        ? await store.findExternalKeyById(account, ref.id)
+        ? await store.externalKeys.findById(account, ref.id)
         : await additionOf(store, account, ref.appKey);
     return record && view(record, await roleNames(store, account));
   }
@@ -122,17 +122,17 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
           const given = await roles.resolve(tx, account, input.roles ?? []);
           checkGive(grant, given);
           // Not of an appKey's shape: unknown, with the same answer as a well-formed unknown one.
-          const key = isAppKeyShaped(input.appKey) ? await tx.getKeyByAppKey(input.appKey) : undefined;
+          const key = isAppKeyShaped(input.appKey) ? await tx.keys.getByAppKey(input.appKey) : undefined;
           if (!key) fail("EXTERNAL_KEY_NOT_FOUND", `No key ${input.appKey} exists`);
           if (key.account === account) {
             fail("EXTERNAL_KEY_OWN", `${input.appKey} is a key of ${account}: give it roles under /keys`);
           }
-          if (await tx.getExternalKey(account, key.id)) {
+          if (await tx.externalKeys.get(account, key.id)) {
             fail("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
           }
           const roleIds = given.map((role) => role.id);
-          await tx.addExternalKey(account, key.id, clock.now(), deps.newId());
-          await tx.setKeyRoles(account, key.id, roleIds);
+          await tx.externalKeys.add(account, key.id, clock.now(), deps.newId());
+          await tx.keys.setRoles(account, key.id, roleIds);
           await recordBoth(
             tx,
             actor,
@@ -173,13 +173,13 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     const work = () =>
       store.transaction(async (tx) => {
         // Locked before the read: a function of the current roles then composes with a concurrent change.
-        await tx.lockGrants(account);
+        await tx.accounts.lockGrants(account);
         const before = await added(tx, account, appKey);
         await checkGrant(tx, authority, account, before);
         const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
         const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
         checkGive(grant, await roles.existing(tx, account, changedRoleIds(before.roleIds, after)));
-        await tx.setKeyRoles(account, before.key.id, after);
+        await tx.keys.setRoles(account, before.key.id, after);
         await recordAudit(tx, deps, actor, {
           account,
           action: "external_key.roles_set",
@@ -201,7 +201,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
       store.transaction(async (tx) => {
         const before = await added(tx, account, appKey);
         await checkGrant(tx, authority, account, before);
-        await tx.removeExternalKey(account, before.key.id);
+        await tx.externalKeys.remove(account, before.key.id);
         await recordBoth(
           tx,
           actor,

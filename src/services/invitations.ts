@@ -88,7 +88,9 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
     if (actor.type !== "user") fail("INVITATION_NOT_FOUND", "Only users have invitations; a key has none");
     // The lock every change of the account's grants takes: an acceptance and an admin's change of the
     // offered roles (or withdrawal) at once are serialized, so the roles accepted are the ones read.
-    const member = (await tx.lockGrants(account)) ? await tx.getMember(account, actor.id) : undefined;
+    const member = (await tx.accounts.lockGrants(account))
+      ? await tx.people.getMember(account, actor.id)
+      : undefined;
     const decision = decideInvitation(member, code, clock.now());
     if (!decision.ok) {
       if (decision.code === "INVITATION_EXPIRED") {
@@ -118,7 +120,7 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
   async function accept(actor: Actor, account: string, code: string): Promise<void> {
     await store.transaction(async (tx) => {
       const member = await invitationOf(tx, actor, account, code);
-      if (!(await tx.acceptInvitation(account, member.id))) {
+      if (!(await tx.people.acceptInvitation(account, member.id))) {
         fail("INVITATION_NOT_FOUND", `You have no invitation to ${account} with this code`);
       }
       await recordAudit(tx, deps, actor, {
@@ -134,7 +136,7 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
   async function decline(actor: Actor, account: string, code: string): Promise<void> {
     await store.transaction(async (tx) => {
       const member = await invitationOf(tx, actor, account, code);
-      if (!(await tx.declineInvitation(account, member.id))) {
+      if (!(await tx.people.declineInvitation(account, member.id))) {
         fail("INVITATION_NOT_FOUND", `You have no invitation to ${account} with this code`);
       }
       await recordAudit(tx, deps, actor, {

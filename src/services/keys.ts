@@ -117,7 +117,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   async function owned(tx: StoreOps, account: string, appKey: string): Promise<KeyRecord> {
-    const key = await tx.getKeyByAppKey(appKey);
+    const key = await tx.keys.getByAppKey(appKey);
     if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
     return key;
   }
@@ -131,8 +131,8 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   async function checkIssue(tx: StoreOps, authority: Authority, key: KeyRecord): Promise<void> {
     if (authority.grant.all) return;
     let elsewhere = false;
-    for (const account of await tx.listExternalAccounts(key.id)) {
-      if ((await tx.getKeyRoleIds(account, key.id)).length > 0) elsewhere = true;
+    for (const account of await tx.externalKeys.listAccounts(key.id)) {
+      if ((await tx.keys.getRoleIds(account, key.id)).length > 0) elsewhere = true;
     }
     checkCredential(authority, key, elsewhere);
   }
@@ -165,7 +165,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           const roleIds = given.map((role) => role.id);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
           const keyId = deps.newId();
-          await tx.createKey({
+          await tx.keys.create({
             id: keyId,
             appKey,
             account,
@@ -207,7 +207,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     ref: { id: string } | { appKey: string },
   ): Promise<KeyView | undefined> {
     const key =
-      "id" in ref ? await store.findKeyById(account, ref.id) : await store.getKeyByAppKey(ref.appKey);
+      "id" in ref ? await store.keys.findById(account, ref.id) : await store.keys.getByAppKey(ref.appKey);
     if (!key || key.account !== account) return undefined;
     return view(key, await viewContext(store, account));
   }
@@ -219,7 +219,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     if (params.role !== undefined) query.roleId = params.role;
     if (params.alert) Object.assign(query, await alertRange(account, params.alert));
     if (params.cursor) query.after = decodeCursor(params.cursor, params.sort, params.order);
-    const page = await store.listKeys(query);
+    const page = await store.keys.list(query);
     const context = await viewContext(store, account);
     const last = page.items.at(-1);
     return {
@@ -249,7 +249,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         if (changes.name === undefined && changes.active === undefined) {
           return view(before, await viewContext(tx, account));
         }
-        const after = (await tx.updateKey(account, appKey, changes)) as KeyRecord;
+        const after = (await tx.keys.update(account, appKey, changes)) as KeyRecord;
         const target = { type: "key", id: appKey };
         if (changes.name !== undefined) {
           const data = { before: { name: before.name }, after: { name: changes.name } };
@@ -281,14 +281,14 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     const work = () =>
       store.transaction(async (tx) => {
         // Locked before the read: a function of the current roles then composes with a concurrent change.
-        await tx.lockGrants(account);
+        await tx.accounts.lockGrants(account);
         const before = await owned(tx, account, appKey);
         await checkKey(tx, authority, before);
         const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
         const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
         const changed = await roles.existing(tx, account, changedRoleIds(before.roleIds, after));
         checkGive(grant, changed);
-        await tx.setKeyRoles(account, before.id, after);
+        await tx.keys.setRoles(account, before.id, after);
         await recordAudit(tx, deps, actor, {
           account,
           action: "key.roles_set",
@@ -310,8 +310,8 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         const before = await owned(tx, account, appKey);
         await checkKey(tx, authority, before);
         // Accounts that added the key lose their grant with it: each hears of it in its own log.
-        const holders = await tx.listExternalAccounts(before.id);
-        await tx.deleteKey(account, appKey);
+        const holders = await tx.externalKeys.listAccounts(before.id);
+        await tx.keys.delete(account, appKey);
         const deleted: AuditWrite = {
           account,
           action: "key.deleted",
@@ -347,7 +347,7 @@ interface ViewContext {
 
 /** The account's renewal period (SPEC §2.3): 3 months unless its settings say 6. */
 export async function renewalPeriodOf(tx: StoreOps, account: string): Promise<number> {
-  return readSettings(await tx.getSettings(account)).renewalPeriodMonths;
+  return readSettings(await tx.settings.get(account)).renewalPeriodMonths;
 }
 
 function mapConflict(error: unknown, name: string): unknown {

@@ -65,7 +65,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
     account: string,
     appKey: string,
   ): Promise<KeyRecord> {
-    const key = await tx.getKeyByAppKey(appKey);
+    const key = await tx.keys.getByAppKey(appKey);
     if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
     await keys.checkKey(tx, authority, key);
     return key;
@@ -101,10 +101,10 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
           const now = clock.now();
           const key = await owned(tx, authority, account, appKey);
           await keys.checkIssue(tx, authority, key);
-          const refusal = refuseRenewalStart(key, await tx.latestShareLink(key.id), now);
+          const refusal = refuseRenewalStart(key, await tx.shareLinks.latest(key.id), now);
           if (refusal) fail(refusal);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
-          await tx.addPendingToken(key.id, token, now);
+          await tx.renewals.addPendingToken(key.id, token, now);
           const target = { account, keyId: key.id, appKey, tokenId: token.id };
           const result = await deliver(tx, target, appToken, delivery);
           const [before, pending] = [tokenDates(key.tokens), tokenDates([...key.tokens, token])];
@@ -115,7 +115,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
             after: pending,
           });
           if (deleteOldToken === "now") {
-            await tx.dropOldToken(key.id, now);
+            await tx.renewals.dropOldToken(key.id, now);
             const after = tokenDates([token]);
             await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken, before: pending, after });
           }
@@ -142,7 +142,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
     const work = () =>
       store.transaction(async (tx) => {
         const key = await owned(tx, authority, account, appKey);
-        if (!(await tx.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
+        if (!(await tx.renewals.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
         const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(1)) };
         await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later", ...dates });
       });
@@ -161,7 +161,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
     const work = () =>
       store.transaction(async (tx) => {
         const key = await owned(tx, authority, account, appKey);
-        if (!(await tx.dropPendingToken(key.id, clock.now()))) {
+        if (!(await tx.renewals.dropPendingToken(key.id, clock.now()))) {
           fail("NO_RENEWAL_PENDING", "Nothing to undo: no renewal is pending, or the old token is gone");
         }
         const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(0, 1)) };

@@ -59,10 +59,10 @@ export function createReviewService(deps: ServiceDeps, roles: RoleDirectory) {
     const now = clock.now();
     const since = now - days * DAY_MS;
     const [settingsDoc, catalogRoles, uses, externals] = await Promise.all([
-      store.getSettings(account),
+      store.settings.get(account),
       roles.list(store, account),
-      store.listResourceUse(account),
-      store.listExternalKeys(account),
+      store.usage.listResourceUse(account),
+      store.externalKeys.list(account),
     ]);
     const settings = readSettings(settingsDoc);
     const roleById = new Map(catalogRoles.map((role) => [role.id, role]));

@@ -45,11 +45,11 @@ export function createRevokeService(deps: ServiceDeps) {
   /** Deactivates the key holding the token with `hash`, if it is still there and active. */
   async function deactivateLeaked(appKey: string, hash: string, actor: Actor): Promise<boolean> {
     const work = store.transaction(async (tx) => {
-      const key = await tx.getKeyByAppKey(appKey);
+      const key = await tx.keys.getByAppKey(appKey);
       const leaked = key?.tokens.find((token) => token.hash === hash);
       if (!key?.active || !leaked) return undefined;
       const now = clock.now();
-      const settings = readSettings(await tx.getSettings(key.account));
+      const settings = readSettings(await tx.settings.get(key.account));
       return deactivateWithNotice(tx, deps, {
         key,
         // Two reports of the same token racing on two instances deactivate and alert once.
@@ -77,7 +77,7 @@ export function createRevokeService(deps: ServiceDeps) {
     }
     const deactivated: string[] = [];
     for (const hash of hashes) {
-      const key = await store.findKeyByTokenHash(hash);
+      const key = await store.keys.findByTokenHash(hash);
       if (key?.active && (await deactivateLeaked(key.appKey, hash, actor))) deactivated.push(key.appKey);
     }
     return { received: tokens.length, deactivated };

@@ -40,7 +40,7 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
   }
 
   async function custom(tx: StoreOps, account: string, id: number): Promise<RoleView | undefined> {
-    const role = await tx.getRole(account, id);
+    const role = await tx.roles.get(account, id);
     if (!role) return undefined;
     return { id, name: role.name, predefined: false, allResources: false, resources: role.resources };
   }
@@ -53,7 +53,7 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
 
   async function list(tx: StoreOps, account: string): Promise<RoleView[]> {
     const builtIn = catalog.roles.map((role) => predefined(role.id) as RoleView);
-    const customs = (await tx.listRoles(account)).map(
+    const customs = (await tx.roles.list(account)).map(
       (role): RoleView => ({
         id: role.id,
         name: role.name,
@@ -76,12 +76,12 @@ export function createRoleDirectory(deps: Pick<ServiceDeps, "store" | "catalog">
   ): Promise<{ roles: RoleView[]; grant: Grant }> {
     let roleIds: number[] = [];
     if (principal.type === "user") {
-      const member = await tx.getMember(account, principal.userId);
+      const member = await tx.people.getMember(account, principal.userId);
       roleIds = member?.status === "active" ? member.roleIds : [];
     } else if (principal.account === account && principal.ownRoleIds) {
       roleIds = [...principal.ownRoleIds];
     } else {
-      roleIds = await tx.getKeyRoleIds(account, principal.keyId);
+      roleIds = await tx.keys.getRoleIds(account, principal.keyId);
     }
     const roles = await existing(tx, account, roleIds);
     return { roles, grant: grantOf(roles) };

@@ -56,7 +56,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
   async function customOrFail(tx: StoreOps, grant: Grant, account: string, id: number, withHolders: boolean) {
     if (catalog.roleById(id)) fail("ROLE_PREDEFINED", `Role ${id} is predefined and cannot be changed`);
     const role =
-      (await tx.getRole(account, id)) ?? fail("ROLE_NOT_FOUND", `No role ${id} in account ${account}`);
+      (await tx.roles.get(account, id)) ?? fail("ROLE_NOT_FOUND", `No role ${id} in account ${account}`);
     const view: RoleView = {
       id,
       name: role.name,
@@ -66,7 +66,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     };
     checkTarget(grant, [view], `role ${id} (${role.name})`);
     if (withHolders) {
-      const held = await roles.existing(tx, account, await tx.coHeldRoleIds(account, id));
+      const held = await roles.existing(tx, account, await tx.roles.coHeldRoleIds(account, id));
       checkTarget(grant, held, `role ${id} (${role.name}), held with other roles by users or keys`);
     }
     return role;
@@ -91,7 +91,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     return guardName(name, () =>
       store.transaction(async (tx) => {
         const now = clock.now();
-        const role = await tx.createRole({ account, name, resources, createdAt: now, updatedAt: now });
+        const role = await tx.roles.create({ account, name, resources, createdAt: now, updatedAt: now });
         const target = { type: "role", id: String(role.id) };
         await recordAudit(tx, deps, actor, {
           account,
@@ -129,7 +129,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
         { kind: "account", account },
         store.transaction(async (tx) => {
           const before = await customOrFail(tx, grant, account, id, true);
-          await tx.updateRole(account, id, { name, resources, updatedAt: clock.now() });
+          await tx.roles.update(account, id, { name, resources, updatedAt: clock.now() });
           await recordAudit(tx, deps, actor, {
             account,
             action: "role.updated",
@@ -148,7 +148,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     const work = () =>
       store.transaction(async (tx) => {
         const before = await customOrFail(tx, grant, account, id, false);
-        const holders = await tx.countRoleHolders(account, id);
+        const holders = await tx.roles.countHolders(account, id);
         if (holders > 0) {
           fail(
             "ROLE_IN_USE",
@@ -158,7 +158,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
             },
           );
         }
-        await tx.deleteRole(account, id);
+        await tx.roles.delete(account, id);
         await recordAudit(tx, deps, actor, {
           account,
           action: "role.deleted",

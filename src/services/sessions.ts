@@ -27,7 +27,7 @@ export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: nu
    * invited: otherwise any account could watch someone's sign-ins by inviting them.
    */
   async function auditEverywhere(userId: string, actor: Actor, action: string) {
-    for (const account of await store.listUserAccounts(userId)) {
+    for (const account of await store.people.listUserAccounts(userId)) {
       await store.transaction((tx) =>
         recordAudit(tx, deps, actor, { account, action, target: { type: "user", id: userId } }),
       );
@@ -37,7 +37,7 @@ export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: nu
   /** Returns the new session, or undefined when the email or password is wrong. */
   async function login(email: string, password: string, meta: Omit<Actor, "type" | "id" | "label">) {
     const normalized = normalizeEmail(email);
-    const user = normalized ? await store.getUserByEmail(normalized) : undefined;
+    const user = normalized ? await store.people.getUserByEmail(normalized) : undefined;
     // Spend the same time on unknown emails as on known ones.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
     if (!user) return undefined;
@@ -49,20 +49,20 @@ export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: nu
     const secret = randomBytes(32).toString("base64url");
     const now = clock.now();
     const expiresAt = now + deps.sessionTtlSeconds * 1000;
-    await store.createSession({ idHash: hashToken(secret), userId: user.id, createdAt: now, expiresAt });
+    await store.sessions.create({ idHash: hashToken(secret), userId: user.id, createdAt: now, expiresAt });
     await auditEverywhere(user.id, actor, "user.signed_in");
     return { secret, csrfToken: csrfTokenFor(secret), expiresAt, user: { id: user.id, email: user.email } };
   }
 
   async function authenticate(secret: string) {
-    const session = await store.getSession(hashToken(secret));
+    const session = await store.sessions.get(hashToken(secret));
     if (!session || session.expiresAt <= clock.now()) return undefined;
-    const user = await store.getUserById(session.userId);
+    const user = await store.people.getUserById(session.userId);
     return user && { userId: user.id, email: user.email, expiresAt: session.expiresAt };
   }
 
   async function logout(secret: string): Promise<void> {
-    await store.deleteSession(hashToken(secret));
+    await store.sessions.delete(hashToken(secret));
   }
 
   return { login, authenticate, logout };

@@ -121,7 +121,7 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
 
   /** The settings and their version (settingsVersion), read together. */
   async function read(account: string): Promise<Versioned<SettingsView>> {
-    const stored = await store.getStoredSettings(account);
+    const stored = await store.settings.getStored(account);
     return {
       settings: view(readSettings(stored?.settings), updatedAtOf(stored?.settings)),
       version: settingsVersion(stored),
@@ -134,7 +134,7 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
 
   /**
    * Replaces the settings. With `ifVersion` (the versions an If-Match names) the write happens only
-   * while the stored version is one of them, checked by the write itself (putSettingsIfUnchanged),
+   * while the stored version is one of them, checked by the write itself (settings.putIfUnchanged),
    * so of two saves based on the same read one wins and the other fails SETTINGS_CHANGED, with
    * nothing written or audited. Without it the last write wins.
    */
@@ -150,7 +150,7 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
     const attempted = { action: "settings.updated", target: { type: "settings", id: "api-keys" } } as const;
     return auditRefusals(deps, authority, account, attempted, () =>
       store.transaction(async (tx) => {
-        const stored = await tx.getStoredSettings(account);
+        const stored = await tx.settings.getStored(account);
         if (ifVersion !== undefined && !ifVersion.includes(settingsVersion(stored))) settingsChanged();
         const before = readSettings(stored?.settings);
         const { webhooks, secrets } = mergeWebhooks(account, before.webhooks, input.notifications.webhooks);
@@ -162,7 +162,7 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
           maxTokenAgeDays: input.policies.maxTokenAgeDays,
         };
         if (tightensPolicies(before, after)) {
-          const held = await roles.existing(tx, account, await tx.ownKeysRoleIds(account));
+          const held = await roles.existing(tx, account, await tx.roles.ownKeysRoleIds(account));
           const what = "every key of the account (a deactivation policy acts on all of them)";
           checkTarget(authority.grant, held, what);
         }
@@ -170,8 +170,8 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
         const doc = { ...after, updatedAt: now };
         const revision =
           ifVersion === undefined
-            ? await tx.putSettings(account, doc, now)
-            : ((await tx.putSettingsIfUnchanged(account, doc, now, stored)) ?? settingsChanged());
+            ? await tx.settings.put(account, doc, now)
+            : ((await tx.settings.putIfUnchanged(account, doc, now, stored)) ?? settingsChanged());
         await recordAudit(tx, deps, actor, {
           account,
           action: "settings.updated",

@@ -61,7 +61,7 @@ export function createTokenDelivery(deps: SharingDeps) {
       expiresAt: createdAt + SHARE_LINK_TTL_MS,
       revealedAt: null,
     };
-    await tx.createShareLink(link, sealer.seal(appToken, idHash));
+    await tx.shareLinks.create(link, sealer.seal(appToken, idHash));
     return { shareUrl: `${deps.publicUrl}/share/${id}`, shareExpiresAt: iso(link.expiresAt) };
   }
 
@@ -96,7 +96,7 @@ export function createShareLinkService(deps: ServiceDeps, roles: RoleDirectory) 
     const idHash = hashToken(id);
     // A "gone" answer commits too: finding an expired link erases its sealed token.
     const outcome = await store.transaction(async (tx) => {
-      const result = await tx.revealShareLink(idHash, clock.now());
+      const result = await tx.shareLinks.reveal(idHash, clock.now());
       if (result.status !== "revealed") return result;
       const appToken = sealer.open(result.sealed, idHash);
       // A fault, not a refusal: rolling back keeps the link for when the right secret is back.
@@ -118,7 +118,7 @@ export function createShareLinkService(deps: ServiceDeps, roles: RoleDirectory) 
 
   /** Erases the sealed tokens of expired links (for the scheduler); returns how many. */
   function purgeExpired(): Promise<number> {
-    return store.purgeExpiredShareLinks(clock.now());
+    return store.shareLinks.purgeExpired(clock.now());
   }
 
   return { reveal, purgeExpired };

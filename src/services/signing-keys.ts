@@ -109,7 +109,7 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
   const sealer = createSealer(deps.secret, SEALING_PURPOSE);
   const authenticateKey = options.authenticateKey ?? createKeyAuthenticator(deps);
   /** The one key-state lookup of the JWT path; the hot-path key-state cache may replace it. */
-  const lookupKey = options.lookupKey ?? ((appKey: string) => store.getKeyByAppKey(appKey));
+  const lookupKey = options.lookupKey ?? ((appKey: string) => store.keys.getByAppKey(appKey));
 
   async function newRecord(generation: number, now: number): Promise<SigningKeyRecord> {
     const key = await generateSigningKey();
@@ -137,7 +137,7 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
    * under this secret.
    */
   async function checkSecret(): Promise<void> {
-    const rows = await store.listSigningKeys();
+    const rows = await store.signingKeys.list();
     if (rows.some((row) => row.retiredAt === null && !opens(row))) throw new SigningKeySecretError();
   }
 
@@ -164,11 +164,11 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
   /** Reads the keys, creating the first one on first use. Of two instances doing so, one key wins. */
   async function load(): Promise<RingKey[]> {
     for (let attempt = 1; ; attempt++) {
-      const rows = await store.listSigningKeys();
+      const rows = await store.signingKeys.list();
       if (rows.some((row) => row.retiredAt === null)) return rows.map(toRingKey);
       if (attempt > MAX_ATTEMPTS) throw new Error("could not settle on a current JWT signing key");
       // Whether this insert wins or loses the race, the next read finds the one current key.
-      await store.insertSigningKey(await newRecord(nextGeneration(rows), clock.now()));
+      await store.signingKeys.insert(await newRecord(nextGeneration(rows), clock.now()));
     }
   }
 
@@ -185,7 +185,7 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
     const token = key.tokens.find((candidate) => digestsEqual(candidate.hash, presented));
     if (!token) return { ok: false, reason: "WRONG_CREDENTIALS" };
     const account = input.account ?? key.account;
-    if (account !== key.account && !(await store.getExternalKey(account, key.id))) {
+    if (account !== key.account && !(await store.externalKeys.get(account, key.id))) {
       return { ok: false, reason: "ACCOUNT_DENIED" };
     }
     const iat = Math.floor(clock.now() / 1000);
@@ -244,14 +244,14 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
     options: RotateOptions,
   ): Promise<RotationResult> {
     const now = clock.now();
-    const rows = await tx.listSigningKeys();
+    const rows = await tx.signingKeys.list();
     const current = rows.find((row) => row.retiredAt === null);
     if (current && !options.secretChanged && !opens(current)) throw new SigningKeySecretError();
-    if (current && !(await tx.retireSigningKey(current.kid, now))) throw new RotationRaced();
+    if (current && !(await tx.signingKeys.retire(current.kid, now))) throw new RotationRaced();
     const record = { ...fresh, generation: nextGeneration(rows), createdAt: now };
-    if (!(await tx.insertSigningKey(record))) throw new RotationRaced();
+    if (!(await tx.signingKeys.insert(record))) throw new RotationRaced();
     // Keys no longer published at `now` (see isPublished) sign nothing and verify nothing any more.
-    await tx.deleteSigningKeysRetiredBefore(now - RETIRED_KEY_RETENTION_MS + 1);
+    await tx.signingKeys.deleteRetiredBefore(now - RETIRED_KEY_RETENTION_MS + 1);
     const result: RotationResult = {
       kid: record.kid,
       previousKid: current?.kid ?? null,
@@ -259,7 +259,7 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
     };
     // The signing keys serve every account, so every account's audit log records the rotation.
     const data = { previousKid: result.previousKid, previousPublishedUntil: result.previousPublishedUntil };
-    for (const account of await tx.listAccounts()) {
+    for (const account of await tx.accounts.list()) {
       await recordAudit(tx, deps, SYSTEM_ACTOR, {
         account,
         action: "signing_key.rotated",

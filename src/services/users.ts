@@ -51,7 +51,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
 
   async function memberOrFail(tx: StoreOps, account: string, userId: string): Promise<MemberRecord> {
     return (
-      (await tx.getMember(account, userId)) ??
+      (await tx.people.getMember(account, userId)) ??
       fail("USER_NOT_FOUND", `No user ${userId} in account ${account}`)
     );
   }
@@ -63,7 +63,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
   async function keepAnOwner(tx: StoreOps, account: string, member: MemberRecord, rolesAfter: number[]) {
     if (member.status !== "active") return;
     if (!member.roleIds.includes(OWNER_ROLE_ID) || rolesAfter.includes(OWNER_ROLE_ID)) return;
-    if ((await tx.countUsersWithRole(account, OWNER_ROLE_ID)) <= 1) {
+    if ((await tx.people.countUsersWithRole(account, OWNER_ROLE_ID)) <= 1) {
       fail("LAST_OWNER", `${member.email} is the last Owner of ${account}`);
     }
   }
@@ -75,15 +75,15 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
    */
   async function inviterLabel(tx: StoreOps, actor: Actor, account: string): Promise<string | null> {
     if (actor.type === "user") {
-      return (await tx.getMember(account, actor.id))?.status === "active" ? actor.label : null;
+      return (await tx.people.getMember(account, actor.id))?.status === "active" ? actor.label : null;
     }
     if (actor.type === "key")
-      return (await tx.getKeyByAppKey(actor.id))?.account === account ? actor.label : null;
+      return (await tx.keys.getByAppKey(actor.id))?.account === account ? actor.label : null;
     return null;
   }
 
   async function list(account: string): Promise<UserDto[]> {
-    const members = await store.listMembers(account);
+    const members = await store.people.listMembers(account);
     return Promise.all(members.map((member) => dto(store, account, member)));
   }
 
@@ -110,19 +110,19 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
         store.transaction(async (tx) => {
           // The lock setRoles and remove take, before any read: a concurrent add of the same email
           // (with weaker roles, say) then sees this one's membership instead of overwriting its roles.
-          await tx.lockGrants(account);
+          await tx.accounts.lockGrants(account);
           const given = await roles.resolve(tx, account, input.roles ?? []);
           checkGive(grant, given);
           const now = clock.now();
-          let user = await tx.getUserByEmail(email);
+          let user = await tx.people.getUserByEmail(email);
           const created = !user;
           let invitation: IssuedInvitation | undefined;
           if (!user) {
             user = { id: deps.newId(), email, passwordHash, createdAt: now };
-            await tx.createUser(user);
-            await tx.addMember(account, user.id, now);
+            await tx.people.createUser(user);
+            await tx.people.addMember(account, user.id, now);
           } else {
-            const member = await tx.getMember(account, user.id);
+            const member = await tx.people.getMember(account, user.id);
             if (member) {
               const as = member.status === "invited" ? "already invited to" : "already a member of";
               fail("USER_ALREADY_MEMBER", `${email} is ${as} ${account}`);
@@ -132,11 +132,11 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
             // not tell whether they exist.
             const { issued, stored } = issueInvitationCode(deps, account);
             const invitedBy = await inviterLabel(tx, actor, account);
-            await tx.addMember(account, user.id, now, { invitedBy, code: stored });
+            await tx.people.addMember(account, user.id, now, { invitedBy, code: stored });
             invitation = issued;
           }
           const roleIds = given.map((role) => role.id);
-          await tx.setUserRoles(account, user.id, roleIds);
+          await tx.people.setUserRoles(account, user.id, roleIds);
           const status: MemberStatus = created ? "active" : "invited";
           await recordAudit(tx, deps, actor, {
             account,
@@ -174,14 +174,14 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
       store.transaction(async (tx) => {
         // Locked before the read: a function of the current roles, and the last-Owner check, then
         // see a concurrent change instead of overwriting it.
-        await tx.lockGrants(account);
+        await tx.accounts.lockGrants(account);
         const member = await memberOrFail(tx, account, userId);
         await checkMember(tx, authority, account, member);
         const wanted = typeof roleIds === "function" ? roleIds(member.roleIds) : roleIds;
         const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
         checkGive(grant, await roles.existing(tx, account, changedRoleIds(member.roleIds, after)));
         await keepAnOwner(tx, account, member, after);
-        await tx.setUserRoles(account, userId, after);
+        await tx.people.setUserRoles(account, userId, after);
         await recordAudit(tx, deps, actor, {
           account,
           action: "user.roles_set",
@@ -199,11 +199,11 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     await auditRefusals(deps, authority, account, { action: "user.removed", target }, () =>
       store.transaction(async (tx) => {
         // The same lock as a role change: a removal and a demotion at once cannot both pass keepAnOwner.
-        await tx.lockGrants(account);
+        await tx.accounts.lockGrants(account);
         const member = await memberOrFail(tx, account, userId);
         await checkMember(tx, authority, account, member);
         await keepAnOwner(tx, account, member, []);
-        await tx.removeMember(account, userId);
+        await tx.people.removeMember(account, userId);
         await recordAudit(tx, deps, actor, {
           account,
           action: "user.removed",
@@ -222,11 +222,13 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     await store.transaction(async (tx) => {
       const notMember = () => fail("MEMBERSHIP_NOT_FOUND", `You are not a member of ${account}`);
       if (actor.type !== "user") notMember();
-      const member = (await tx.lockGrants(account)) ? await tx.getMember(account, actor.id) : undefined;
+      const member = (await tx.accounts.lockGrants(account))
+        ? await tx.people.getMember(account, actor.id)
+        : undefined;
       // An invitation is answered with its code (decline), not left.
       if (member?.status !== "active") return notMember();
       await keepAnOwner(tx, account, member, []);
-      await tx.removeMember(account, member.id);
+      await tx.people.removeMember(account, member.id);
       await recordAudit(tx, deps, actor, {
         account,
         action: "user.left",

@@ -13,7 +13,7 @@ export function createKeyAuthenticator(deps: { store: Store; tokenPrefix: string
   return async function authenticateKey(appKey: string, appToken: string): Promise<KeyAuthResult> {
     const shape = classifyToken(appToken, deps.tokenPrefix);
     if (shape === "malformed" || !isAppKeyShaped(appKey)) return { ok: false, reason: "MALFORMED" };
-    const key = await deps.store.getKeyByAppKey(appKey);
+    const key = await deps.store.keys.getByAppKey(appKey);
     const state = key && { active: key.active, tokenHashes: key.tokens.map((token) => token.hash) };
     const decision = decideKeyAuth(shape, state, hashToken(appToken), digestsEqual);
     return decision.ok && key

@@ -209,7 +209,7 @@ export function createKeyCache(options: KeyCacheOptions) {
     const read: Read = { promise: Promise.resolve(null), started: false, stale: false };
     const run = () => {
       read.started = true;
-      return store.getKeyByAppKey(appKey);
+      return store.keys.getByAppKey(appKey);
     };
     read.promise = (after ? after.promise.then(run, run) : run())
       .then((record) => {
@@ -341,7 +341,7 @@ export function createKeyCache(options: KeyCacheOptions) {
     }
     // Callers refuse what cannot be an account name; this keeps such a value from any I/O anyway.
     if (!isAccountName(account) || !(await addersOf(state)).has(account)) return null;
-    const external = await store.getExternalKey(account, state.keyId);
+    const external = await store.externalKeys.get(account, state.keyId);
     const value = external
       ? grantState("external", await roles.existing(store, account, external.roleIds))
       : null;
@@ -353,7 +353,7 @@ export function createKeyCache(options: KeyCacheOptions) {
   function addersOf(state: KeyState): ReadonlySet<string> | Promise<ReadonlySet<string>> {
     const others = state.others;
     if (others.adders !== null) return others.adders;
-    others.reading ??= store.listExternalAccounts(state.keyId).then(
+    others.reading ??= store.externalKeys.listAccounts(state.keyId).then(
       (accounts) => {
         others.adders =
           accounts.length === 0

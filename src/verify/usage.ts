@@ -4,7 +4,7 @@
  * one batch, and the last batch is written at shutdown. A failed write keeps the counts for the
  * next attempt, so a database hiccup delays usage figures but loses none.
  */
-import type { AccountUseRecord, UsageBatch, UsageDay } from "../storage/store.js";
+import type { AccountUseRecord, UsageBatch, UsageDay, UsageRepository } from "../storage/store.js";
 
 export const DAY_MS = 86_400_000;
 /** Keys per write: about 10 ms of SQLite work, so no request waits long behind a flush. */
@@ -39,7 +39,7 @@ export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
 }
 
 export interface UsageRecorderOptions {
-  store: { recordUsage(batch: UsageBatch): Promise<void> };
+  store: { usage: Pick<UsageRepository, "record"> };
   clock: { now(): number };
   /** How often counters are written (default 5 s; the contract is at most 10 s). */
   intervalMs?: number;
@@ -232,7 +232,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     const slices = sliceBatch(batch, SLICE_KEYS);
     for (let i = 0; i < slices.length; i++) {
       try {
-        await store.recordUsage(slices[i] as UsageBatch);
+        await store.usage.record(slices[i] as UsageBatch);
       } catch (error) {
         for (const rest of slices.slice(i)) putBack(rest);
         throw new UsageWriteError(error);

@@ -25,7 +25,7 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
     h = await createHarness(kind, { trustProxy: true });
     client = auditClient(h);
     hooks = await startReceiver(WEBHOOK_SECRET, () => h.services.deps.clock.now());
-    const user = await h.store.getUserByEmail("owner@acme.test");
+    const user = await h.store.people.getUserByEmail("owner@acme.test");
     ownerUser = { type: "user", id: user?.id as string, label: "owner@acme.test" };
     ownerKey = { type: "key", id: h.owner.appKey, label: h.owner.appKey };
   });
@@ -202,7 +202,7 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
         days: 1,
         after: { active: false },
       });
-      const outbox = await h.store.listNotifications("gamma", 10);
+      const outbox = await h.store.outbox.list("gamma", 10);
       for (const [action, channel] of [
         ["notification.sent", "webhook"],
         ["notification.failed", "email"],

@@ -173,7 +173,7 @@ describe.each(["sqlite", "postgres"] as const)("key events are audited (%s)", (k
         ["external_key.roles_set", "PUT", `${path}/${key.appKey}/roles`, { roles: [11] }],
         ["external_key.removed", "DELETE", `${path}/${key.appKey}`, undefined],
       ] as const;
-      const acmeBefore = (await h.store.listAuditEvents({ account: "acme", order: "desc", limit: 1 }))[0];
+      const acmeBefore = (await h.store.audit.listEvents({ account: "acme", order: "desc", limit: 1 }))[0];
       for (const [action, method, url, body] of steps) {
         let res = { requestId: "", status: 0 };
         const events = await client.during("beta", async () => {
@@ -192,7 +192,7 @@ describe.each(["sqlite", "postgres"] as const)("key events are audited (%s)", (k
       }
       // The owning account's log has the addition and the removal, naming beta and nothing of its
       // grant or its callers: B's roles are B's business.
-      const acmeAfter = await h.store.listAuditEvents({
+      const acmeAfter = await h.store.audit.listEvents({
         account: "acme",
         order: "asc",
         limit: 10,

@@ -50,7 +50,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
     const session = await signIn(h, "owner@acme.test", OWNER_PASSWORD);
     h.advance(HOUR / 2); // within the session's hour
     await h.request("DELETE", `/v1/accounts/acme/roles/${role.body.id}`, session);
-    userId = (await h.store.getUserByEmail("owner@acme.test"))?.id as string;
+    userId = (await h.store.people.getUserByEmail("owner@acme.test"))?.id as string;
     all = (await h.request("GET", AUDIT)).body.items;
   });
   afterAll(() => h.close());
@@ -179,7 +179,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
     ["cursor=bm9wZQ", "INVALID_CURSOR", "cursor"],
     [`cursor=${Buffer.from('["audit",-1]').toString("base64url")}`, "INVALID_CURSOR", "cursor"],
   ])("refuses %s with a precise 400, changing nothing", async (query, code, detail) => {
-    const before = await h.store.getAuditHead("acme");
+    const before = await h.store.audit.getHead("acme");
     const res = await h.request("GET", `${AUDIT}?${query}`);
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toContain("application/problem+json");
@@ -190,7 +190,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
       `${AUDIT}/export?${query.replace(/^(limit|cursor|page)=/, "bad=")}`,
     );
     expect(exported.status).toBe(400);
-    expect(await h.store.getAuditHead("acme")).toEqual(before);
+    expect(await h.store.audit.getHead("acme")).toEqual(before);
   });
 
   it("exports json oldest first, as an attachment named by account and day, filters applied", async () => {
@@ -261,7 +261,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
       bulk = { appKey: init.appKey, appToken: init.appToken };
       await h.store.transaction(async (tx) => {
         for (let i = 0; i < EVENTS; i++) {
-          await tx.appendAudit({
+          await tx.audit.append({
             id: `bulk-${i}`,
             account: "bulk",
             at: h.services.deps.clock.now(),
@@ -281,7 +281,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
     });
 
     it("streams the export 500 events a page, only as fast as the client reads", async () => {
-      const spy = vi.spyOn(h.store, "listAuditEvents");
+      const spy = vi.spyOn(h.store.audit, "listEvents");
       const res = await h.app.request("/v1/accounts/bulk/audit/export?format=csv", {
         headers: { "x-api-appkey": bulk.appKey, "x-api-apptoken": bulk.appToken },
       });

@@ -239,7 +239,7 @@ describe("key export", () => {
       .getSetCookie()
       .map((line) => line.split(";")[0])
       .join("; ");
-    const sessionReads = vi.spyOn(h.store, "getSession");
+    const sessionReads = vi.spyOn(h.store.sessions, "get");
     try {
       for (const format of ["csv", "json", "xlsx"]) {
         const res = await h.app.request(`${EXPORT}?format=${format}`, { headers: { cookie } });
@@ -279,7 +279,7 @@ describe("key export at scale", () => {
     await h.store.transaction(async (tx) => {
       for (let i = 0; i < KEYS; i++) {
         const createdAt = start + Math.floor((i * 190 * DAY) / KEYS);
-        await tx.createKey({
+        await tx.keys.create({
           id: randomUUID(),
           appKey: `appkey-acme-${suffix(i)}`,
           account: "acme",
@@ -302,7 +302,7 @@ describe("key export at scale", () => {
   }
 
   it("pages through the store 200 at a time, in creation order, without counting", async () => {
-    const spy = vi.spyOn(h.store, "listKeys");
+    const spy = vi.spyOn(h.store.keys, "list");
     const body = JSON.parse((await download(h, "?format=json")).bytes.toString("utf8"));
     expect(body.generated).toHaveLength(KEYS + 1);
     expect(new Set(body.generated.map((row: { id: string }) => row.id)).size).toBe(KEYS + 1);
@@ -324,7 +324,7 @@ describe("key export at scale", () => {
     ["xlsx", 50],
   ] as const) {
     it(`${format}: reads the store only as fast as the client takes the file`, async () => {
-      const spy = vi.spyOn(h.store, "listKeys");
+      const spy = vi.spyOn(h.store.keys, "list");
       const reader = ((await open(format)).body as ReadableStream<Uint8Array>).getReader();
       const chunks: Uint8Array[] = [];
       chunks.push((await reader.read()).value as Uint8Array);
@@ -344,7 +344,7 @@ describe("key export at scale", () => {
     });
 
     it(`${format}: a cancelled download stops reading the store, quietly`, async () => {
-      const spy = vi.spyOn(h.store, "listKeys");
+      const spy = vi.spyOn(h.store.keys, "list");
       const reader = ((await open(format)).body as ReadableStream<Uint8Array>).getReader();
       expect((await reader.read()).done).toBe(false);
       await reader.cancel();
@@ -357,9 +357,9 @@ describe("key export at scale", () => {
 
   for (const format of ["csv", "json", "xlsx"]) {
     it(`${format}: a store failure mid-stream is logged and aborts the download`, async () => {
-      const real = h.store.listKeys.bind(h.store);
+      const real = h.store.keys.list.bind(h.store.keys);
       let calls = 0;
-      vi.spyOn(h.store, "listKeys").mockImplementation(async (query) => {
+      vi.spyOn(h.store.keys, "list").mockImplementation(async (query) => {
         calls += 1;
         if (calls === 2) throw new Error("database went away");
         return real(query);

@@ -195,7 +195,7 @@ describe.each(["sqlite", "postgres"] as const)(
         });
       }
       // Beta's own log has its side, with its roles; nothing of beta's callers reaches acme's.
-      const betaLog = (await h.store.listAudit("beta", 2)).map((event) => event.action);
+      const betaLog = (await h.store.audit.list("beta", 2)).map((event) => event.action);
       expect(betaLog).toEqual(["external_key.removed", "external_key.added"]);
       expect(JSON.stringify(trail.body)).not.toContain(betaOwner.appKey);
       for (const account of ["acme", "beta"]) {
@@ -235,7 +235,7 @@ describe.each(["sqlite", "postgres"] as const)(
         201,
       );
       expect((await h.request("DELETE", `/v1/accounts/acme/keys/${key.appKey}`)).status).toBe(204);
-      const [event] = await h.store.listAudit("beta", 1);
+      const [event] = await h.store.audit.list("beta", 1);
       expect(event).toMatchObject({
         account: "beta",
         action: "external_key.deleted_by_owner",

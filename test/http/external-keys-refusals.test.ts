@@ -5,7 +5,8 @@
  * appKey is unknown without a lookup. On SQLite and real PostgreSQL, native and VTEX paths.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { KyselyOps } from "../../src/storage/kysely-store.js";
+import { KyselyExternalKeys } from "../../src/storage/kysely-external-keys.js";
+import { KyselyKeys } from "../../src/storage/kysely-keys.js";
 import { type Credentials, createHarness, type Harness, type TestResponse } from "../support/harness.js";
 
 const BETA = "/v1/accounts/beta/external-keys";
@@ -50,7 +51,7 @@ describe.each(["sqlite", "postgres"] as const)(
       const list = await h.request("GET", BETA, { as: betaOwner });
       return {
         added: list.body.items.length,
-        acmeLog: (await h.store.listAudit("acme", 1000)).length,
+        acmeLog: (await h.store.audit.list("acme", 1000)).length,
       };
     }
 
@@ -74,7 +75,7 @@ describe.each(["sqlite", "postgres"] as const)(
         for (const other of answers.slice(1)) expect(other, name).toEqual(answers[0]);
       }
       // The refused escalations were audited in beta, all alike, and nothing reached acme.
-      const refused = (await h.store.listAudit("beta", 2 + MALFORMED.length)).filter(
+      const refused = (await h.store.audit.list("beta", 2 + MALFORMED.length)).filter(
         (event) => event.action === "access.refused",
       );
       expect(refused).toHaveLength(2 + MALFORMED.length);
@@ -85,7 +86,7 @@ describe.each(["sqlite", "postgres"] as const)(
     });
 
     it("answers a malformed appKey as an unknown one, without looking it up", async () => {
-      const lookups = vi.spyOn(KyselyOps.prototype, "getKeyByAppKey");
+      const lookups = vi.spyOn(KyselyKeys.prototype, "getByAppKey");
       const unknown = await h.request("POST", BETA, { as: betaOwner, body: { appKey: UNKNOWN } });
       expect([unknown.status, unknown.body.code]).toEqual([404, "EXTERNAL_KEY_NOT_FOUND"]);
       expect(lookups.mock.calls.map(([appKey]) => appKey)).toContain(UNKNOWN);
@@ -120,8 +121,8 @@ describe.each(["sqlite", "postgres"] as const)(
           ...(body === undefined ? {} : { body }),
         });
       const refs = [added.body.id, partner.appKey, betaAdmin.appKey, "no-such-id", UNKNOWN, "not an appkey"];
-      const lookups = vi.spyOn(KyselyOps.prototype, "getKeyByAppKey");
-      const finds = vi.spyOn(KyselyOps.prototype, "findExternalKeyById");
+      const lookups = vi.spyOn(KyselyKeys.prototype, "getByAppKey");
+      const finds = vi.spyOn(KyselyExternalKeys.prototype, "findById");
       for (const [method, body, resources] of [
         ["GET", undefined, "ViewApiKeys or ViewAdminUsers"],
         ["PUT", [OMS_READ], "EditApiKeys or EditAdminUsers"],

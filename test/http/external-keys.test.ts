@@ -25,7 +25,7 @@ async function partner(name: string, acmeRoles: number[], betaRoles?: number[]) 
 
 async function betaState() {
   const list = await h.request("GET", BETA, { as: betaOwner });
-  return { items: list.body.items, audit: (await h.store.listAudit("beta", 1000)).length };
+  return { items: list.body.items, audit: (await h.store.audit.list("beta", 1000)).length };
 }
 
 describe("external keys", () => {
@@ -49,7 +49,7 @@ describe("external keys", () => {
     expect(list.text).not.toContain(key.appToken);
     // acme generated it: it is not an external key of acme.
     expect((await h.request("GET", "/v1/accounts/acme/external-keys")).body.items).toEqual([]);
-    const event = (await h.store.listAudit("beta", 1)).at(0);
+    const event = (await h.store.audit.list("beta", 1)).at(0);
     expect(event).toMatchObject({
       action: "external_key.added",
       targetId: key.appKey,
@@ -70,7 +70,7 @@ describe("external keys", () => {
     expect((await h.request("GET", "/v1/accounts/beta/keys", { as: key })).status).toBe(200);
     await h.request("PUT", roles, { as: betaOwner, body: { roles: [] } });
     expect((await h.request("GET", "/v1/accounts/beta/keys", { as: key })).status).toBe(403);
-    const event = (await h.store.listAudit("beta", 1)).at(0);
+    const event = (await h.store.audit.list("beta", 1)).at(0);
     expect(event).toMatchObject({ action: "external_key.roles_set", targetId: key.appKey });
     expect(event?.data).toEqual({ owner: "acme", before: { roles: [USER_ADMIN] }, after: { roles: [] } });
   });
@@ -141,7 +141,7 @@ describe("external keys", () => {
     expect((await h.request("GET", "/v1/accounts/acme/keys", { as: key })).status).toBe(200);
     const me = await h.request("GET", "/v1/me", { as: key });
     expect(me.body.accounts.map((a: { account: string }) => a.account)).toEqual(["acme"]);
-    const event = (await h.store.listAudit("beta", 1)).at(0);
+    const event = (await h.store.audit.list("beta", 1)).at(0);
     expect(event).toMatchObject({ action: "external_key.removed", targetId: key.appKey });
     expect(event?.data).toEqual({ owner: "acme", before: { roles: [USER_ADMIN] } });
     const again = await h.request("DELETE", `${BETA}/${key.appKey}`, { as: betaOwner });

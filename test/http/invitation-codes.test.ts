@@ -96,7 +96,7 @@ describe.each(["sqlite", "postgres"] as const)("invitation codes on %s", (kind) 
     // The code is spent, and was never recorded or logged.
     const again = await asUser(alice, "POST", "/v1/me/invitations/victim", { code });
     expect(again.status).toBe(404);
-    const events = [...(await h.store.listAudit("victim", 500)), ...(await h.store.listAudit("acme", 500))];
+    const events = [...(await h.store.audit.list("victim", 500)), ...(await h.store.audit.list("acme", 500))];
     expect(JSON.stringify(events)).not.toContain(code);
     expect(h.logLines.join("\n")).not.toContain(code);
     const stored = await h.raw().selectFrom("account_members").selectAll().execute();
@@ -224,7 +224,7 @@ describe.each(["sqlite", "postgres"] as const)("invitation codes on %s", (kind) 
     expect(left.status, left.text).toBe(204);
     const me = await asUser(gina, "GET", "/v1/me");
     expect(me.body.accounts.map((a: { account: string }) => a.account)).toEqual(["gina-co"]);
-    const [event] = await h.store.listAudit("victim", 1);
+    const [event] = await h.store.audit.list("victim", 1);
     expect(event).toMatchObject({ action: "user.left", actorLabel: "gina@g.test" });
     const last = await asUser(gina, "DELETE", "/v1/me/accounts/gina-co");
     expect([last.status, last.body.code]).toEqual([409, "LAST_OWNER"]);

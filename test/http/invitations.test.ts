@@ -28,7 +28,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     h = await createHarness(kind);
     const init = await h.services.accounts.init({ account: "beta", email: "owner@beta.test" });
     beta = { appKey: init.appKey, appToken: init.appToken };
-    acmeOwnerId = (await h.services.deps.store.getUserByEmail(ACME_OWNER))?.id as string;
+    acmeOwnerId = (await h.services.deps.store.people.getUserByEmail(ACME_OWNER))?.id as string;
   });
   afterAll(() => h.close());
 
@@ -49,7 +49,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
 
   /** Beta's events about acme's Owner (sign-ins and invitation answers are theirs as actor). */
   async function betaEventsOf(userId: string): Promise<string[]> {
-    const events = await h.store.listAudit("beta", 500);
+    const events = await h.store.audit.list("beta", 500);
     return events.filter((e) => e.actorId === userId).map((e) => e.action);
   }
 
@@ -84,7 +84,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     const listed = (await h.request("GET", `${BETA}/users`, { as: beta })).body.items;
     expect(listed.find((u: { email: string }) => u.email === ACME_OWNER)?.status).toBe("invited");
     expect(listed.find((u: { email: string }) => u.email === "owner@beta.test")?.status).toBe("active");
-    const [addedEvent] = await h.store.listAudit("beta", 1);
+    const [addedEvent] = await h.store.audit.list("beta", 1);
     expect(addedEvent).toMatchObject({ action: "user.added", data: { after: { status: "invited" } } });
 
     const bad = await h.request("POST", "/v1/auth/login", {
@@ -94,7 +94,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     expect(bad.status).toBe(401);
     const s = await signIn(ACME_OWNER, OWNER_PASSWORD);
     expect(await betaEventsOf(acmeOwnerId)).toEqual([]);
-    const acmeActions = (await h.store.listAudit("acme", 5)).map((e) => e.action);
+    const acmeActions = (await h.store.audit.list("acme", 5)).map((e) => e.action);
     expect(acmeActions).toEqual(expect.arrayContaining(["user.signed_in", "user.sign_in_failed"]));
 
     const me = await asUser(s, "GET", "/v1/me");
@@ -191,7 +191,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
 
     await signIn(ACME_OWNER, OWNER_PASSWORD);
     expect(await betaEventsOf(acmeOwnerId)).toEqual(["user.signed_in", "user.invitation_accepted"]);
-    const [acceptedEvent] = (await h.store.listAudit("beta", 10)).filter(
+    const [acceptedEvent] = (await h.store.audit.list("beta", 10)).filter(
       (e) => e.action === "user.invitation_accepted",
     );
     expect(acceptedEvent).toMatchObject({
@@ -204,7 +204,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
 
   it("declining removes the invitation, with an event in that account; a new one may follow", async () => {
     await h.services.accounts.init({ account: "gamma", email: "g@gamma.test", password: "gamma password 1" });
-    const gammaOwner = (await h.services.deps.store.getUserByEmail("g@gamma.test"))?.id as string;
+    const gammaOwner = (await h.services.deps.store.people.getUserByEmail("g@gamma.test"))?.id as string;
     const first = await codeFor("g@gamma.test", [OMS_READ]);
     const s = await signIn("g@gamma.test", "gamma password 1");
     const declined = await asUser(s, "DELETE", "/v1/me/invitations/beta", { code: first });
@@ -247,7 +247,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
       body: { email: "d@delta.test", password: "chosen by beta 1" },
     });
     expect([refused.status, refused.body.code]).toEqual([401, "INVALID_LOGIN"]);
-    const [event] = (await h.store.listAudit("beta", 20)).filter(
+    const [event] = (await h.store.audit.list("beta", 20)).filter(
       (e) => e.action === "user.added" && e.actorId === beta.appKey,
     );
     expect(JSON.stringify(event?.data)).not.toContain("chosen by beta 1");

@@ -173,9 +173,9 @@ describe("JWT as a caller credential", () => {
       body: { name: "via jwt" },
     });
     expect(created.status).toBe(201);
-    const event = (await h.store.listAudit("acme", 5)).find((e) => e.action === "key.created");
+    const event = (await h.store.audit.list("acme", 5)).find((e) => e.action === "key.created");
     expect(event).toMatchObject({ actorType: "key", actorId: h.owner.appKey });
-    expect(JSON.stringify(await h.store.listAudit("acme", 100))).not.toContain(token);
+    expect(JSON.stringify(await h.store.audit.list("acme", 100))).not.toContain(token);
   });
 
   it("grants what the key's roles allow, nothing more", async () => {

@@ -32,11 +32,11 @@ describe("generated keys", () => {
 
   it("refuses a duplicate name case-insensitively with 409 and writes nothing", async () => {
     await h.createKey("Duplicate Me");
-    const before = await h.store.listAudit("acme", 1000);
+    const before = await h.store.audit.list("acme", 1000);
     const res = await h.request("POST", "/v1/accounts/acme/keys", { body: { name: "duplicate me" } });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("KEY_NAME_TAKEN");
-    expect(await h.store.listAudit("acme", 1000)).toHaveLength(before.length);
+    expect(await h.store.audit.list("acme", 1000)).toHaveLength(before.length);
     const list = await h.request("GET", "/v1/accounts/acme/keys?q=duplicate");
     expect(list.body.total).toBe(1);
   });
@@ -58,7 +58,7 @@ describe("generated keys", () => {
     expect((await h.request("GET", "/v1/me", { as: key })).status).toBe(401);
     await h.request("PATCH", path, { body: { active: true } });
     expect((await h.request("GET", "/v1/me", { as: key })).status).toBe(200);
-    const actions = (await h.store.listAudit("acme", 10)).map((e) => e.action);
+    const actions = (await h.store.audit.list("acme", 10)).map((e) => e.action);
     expect(actions.slice(0, 3)).toEqual(["key.activated", "key.deactivated", "key.renamed"]);
   });
 
@@ -75,7 +75,7 @@ describe("generated keys", () => {
     const unknown = await h.request("PUT", path, { body: { roles: [99999] } });
     expect(unknown.status).toBe(400);
     expect(unknown.body.code).toBe("UNKNOWN_ROLE");
-    const audit = (await h.store.listAudit("acme", 5)).find((e) => e.action === "key.roles_set");
+    const audit = (await h.store.audit.list("acme", 5)).find((e) => e.action === "key.roles_set");
     expect(audit?.data).toEqual({ before: { roles: [] }, after: { roles: [2, 10] } });
   });
 
@@ -113,7 +113,7 @@ describe("generated keys", () => {
 
   it("keeps accounts apart: another account's key is 404 here", async () => {
     await h.services.accounts.init({ account: "beta", email: "b@beta.test" });
-    const betaKeys = await h.store.listKeys({ account: "beta", sort: "name", order: "asc", limit: 10 });
+    const betaKeys = await h.store.keys.list({ account: "beta", sort: "name", order: "asc", limit: 10 });
     const betaKey = betaKeys.items[0]?.appKey as string;
     expect((await h.request("GET", `/v1/accounts/acme/keys/${betaKey}`)).status).toBe(404);
     expect((await h.request("DELETE", `/v1/accounts/acme/keys/${betaKey}`)).status).toBe(404);

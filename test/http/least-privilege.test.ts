@@ -418,7 +418,7 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
         for (const [shape, caller] of weak) {
           const t = await makeTarget(c.kind, strong);
           const before = await snapshot();
-          const auditBefore = (await h.store.listAudit("acme", 1)).at(0)?.id;
+          const auditBefore = (await h.store.audit.list("acme", 1)).at(0)?.id;
           const res = await call(c, t, strong, caller.creds);
           const label = `${c.name} as ${shape} on a ${variant} ${c.kind}`;
           expect(res.status, `${label}: ${res.text}`).toBe(403);
@@ -430,7 +430,7 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
           }
           expect(await snapshot(), label).toEqual(before);
           for (const token of t.tokens) expect(await verifies(token), `${label}: token`).toBe(true);
-          const [last] = await h.store.listAudit("acme", 1);
+          const [last] = await h.store.audit.list("acme", 1);
           if (holdsRoute) {
             expect(last?.action, label).toBe("access.refused");
             expect(last?.actorId, label).toBe(caller.creds.appKey);
@@ -484,7 +484,7 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
       const res = await h.request(method, path, { as: caller, body });
       expect([res.status, res.body.code], `${method} ${path}`).toEqual([403, "ESCALATION_DENIED"]);
       expect(await snapshot()).toEqual(before);
-      const [last] = await h.store.listAudit("acme", 1);
+      const [last] = await h.store.audit.list("acme", 1);
       expect(last?.action).toBe("access.refused");
     }
   });
@@ -502,7 +502,7 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
       const res = await h.request("PUT", path, { as: caller, body: settings(policies) });
       expect([res.status, res.body.code]).toEqual([403, "TARGET_EXCEEDS_CALLER"]);
       expect(await snapshot()).toEqual(before);
-      const [last] = await h.store.listAudit("acme", 1);
+      const [last] = await h.store.audit.list("acme", 1);
       expect([last?.action, last?.data]).toMatchObject(["access.refused", { attempted: "settings.updated" }]);
     }
     // Settings that deactivate nothing more are the caller's to change.

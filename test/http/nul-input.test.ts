@@ -20,7 +20,7 @@ describe.each(["sqlite", "postgres"] as const)("NUL in key names and references 
     return {
       keys: (await h.request("GET", KEYS)).body.total,
       roles: (await h.request("GET", "/v1/accounts/acme/roles")).body.items.length,
-      audit: (await h.store.listAudit("acme", 1000)).length,
+      audit: (await h.store.audit.list("acme", 1000)).length,
     };
   }
 

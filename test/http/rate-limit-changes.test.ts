@@ -102,7 +102,7 @@ describe("a blocked address whose lookups are spent", () => {
 
   it("is served after a change heard from another instance, or an unknown one", async () => {
     const updatedAt = h.services.deps.clock.now();
-    await h.store.updateKey("acme", key.appKey, { name: "renamed elsewhere", updatedAt });
+    await h.store.keys.update("acme", key.appKey, { name: "renamed elsewhere", updatedAt });
     h.services.deps.changes.deliver({ kind: "key", appKey: key.appKey });
     expect(await served(key)).toEqual([200, 0]);
     h.services.deps.changes.deliver({ kind: "all" });

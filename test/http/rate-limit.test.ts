@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { type Credentials, createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
+import { countStoreCalls } from "../support/limits.js";
 
 const ATTACKER = "203.0.113.66";
 const INTEGRATION = "198.51.100.10";
@@ -32,24 +33,6 @@ async function from(ip: string, method: string, path: string, call: Call = {}) {
   const res = await h.app.request(path, init, { incoming: { socket: { remoteAddress: ip } } });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : null };
-}
-
-/** Counts every Store call, to prove a refusal made no lookup. */
-function countStoreCalls(): { count: () => number } {
-  let calls = 0;
-  const store = h.store as unknown as Record<string, unknown>;
-  for (let proto = Object.getPrototypeOf(store); proto && proto !== Object.prototype; ) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const method = store[name];
-      if (name === "constructor" || typeof method !== "function" || Object.hasOwn(store, name)) continue;
-      store[name] = (...args: unknown[]) => {
-        calls += 1;
-        return (method as (...a: unknown[]) => unknown).apply(store, args);
-      };
-    }
-    proto = Object.getPrototypeOf(proto);
-  }
-  return { count: () => calls };
 }
 
 describe("failed appKey/appToken authentication", () => {
@@ -80,7 +63,7 @@ describe("failed appKey/appToken authentication", () => {
     expect([correct.status, correct.body.principal.appKey]).toEqual([200, key.appKey]);
     // ...and an appKey the cache does not hold costs one lookup of the address's allowance, then
     // none: it is known as unknown.
-    const calls = countStoreCalls();
+    const calls = countStoreCalls(h.store);
     const nosuch = { ...key, appKey: "appkey-acme-NOSUCH" };
     const unknown = await from(ATTACKER, "GET", "/v1/me", { as: nosuch });
     expect([unknown.status, unknown.body.code, calls.count()]).toEqual([429, "RATE_LIMITED", 1]);

@@ -24,12 +24,12 @@ async function renew(appKey: string, body?: unknown) {
 
 /** The key's stored state (tokens, dates) and the account's audit length: what must not change on a refusal. */
 async function snapshot(appKey: string) {
-  const key = await h.store.getKeyByAppKey(appKey);
-  return { key, audit: (await h.store.listAudit("acme", 10_000)).length };
+  const key = await h.store.keys.getByAppKey(appKey);
+  return { key, audit: (await h.store.audit.list("acme", 10_000)).length };
 }
 
 async function lastAudit(n = 1) {
-  return (await h.store.listAudit("acme", n)).reverse();
+  return (await h.store.audit.list("acme", n)).reverse();
 }
 
 describe("starting a renewal", () => {
@@ -91,10 +91,10 @@ describe("starting a renewal", () => {
     const results = await Promise.all([renew(key.appKey), renew(key.appKey)]);
     expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
     const winner = results.find((r) => r.status === 201);
-    const stored = await h.store.getKeyByAppKey(key.appKey);
+    const stored = await h.store.keys.getByAppKey(key.appKey);
     expect(stored?.tokens).toHaveLength(2);
     expect(await works({ appKey: key.appKey, appToken: winner?.body.appToken })).toBe(true);
-    const started = (await h.store.listAudit("acme", 50)).filter(
+    const started = (await h.store.audit.list("acme", 50)).filter(
       (e) => e.action === "key.renewal_started" && e.targetId === key.appKey,
     );
     expect(started).toHaveLength(1);
@@ -223,7 +223,7 @@ describe("which keys, and bad input", () => {
       }
     }
     expect(await works({ appKey: beta.appKey, appToken: beta.appToken })).toBe(true);
-    expect((await h.store.getKeyByAppKey(beta.appKey))?.tokens).toHaveLength(1);
+    expect((await h.store.keys.getByAppKey(beta.appKey))?.tokens).toHaveLength(1);
   });
 
   it("renews a deactivated key; its tokens fail until it is active again", async () => {
@@ -293,7 +293,7 @@ describe("which keys, and bad input", () => {
         expect(res.status, `${method} ${path} ${JSON.stringify(rawBody)}`).toBeLessThan(500);
       }
     }
-    expect((await h.store.getKeyByAppKey(key.appKey))?.tokens).toHaveLength(1);
+    expect((await h.store.keys.getByAppKey(key.appKey))?.tokens).toHaveLength(1);
   });
 
   it("needs RenewApiToken: a key with every other API-key resource gets 403", async () => {
@@ -317,7 +317,7 @@ describe("secrets", () => {
       await h.request("GET", "/v1/accounts/acme/keys?limit=200"),
       await h.request("POST", `${renewalPath(key.appKey)}/complete`),
     ];
-    const audit = JSON.stringify(await h.store.listAudit("acme", 10_000));
+    const audit = JSON.stringify(await h.store.audit.list("acme", 10_000));
     const logs = h.logLines.join("\n");
     for (const token of tokens) {
       for (const res of reads) expect(res.text).not.toContain(token);

@@ -58,13 +58,13 @@ describe.each<Kind>(["sqlite", "postgres"])("leaked-token reports on %s", (kind)
   }
 
   async function activeOf(appKey: string) {
-    return (await h.store.getKeyByAppKey(appKey))?.active;
+    return (await h.store.keys.getByAppKey(appKey))?.active;
   }
 
   async function counts() {
     return {
-      audit: (await h.store.listAudit("acme", 1000)).length,
-      notifications: (await h.store.listNotifications("acme", 1000)).length,
+      audit: (await h.store.audit.list("acme", 1000)).length,
+      notifications: (await h.store.outbox.list("acme", 1000)).length,
     };
   }
 
@@ -122,7 +122,7 @@ describe.each<Kind>(["sqlite", "postgres"])("leaked-token reports on %s", (kind)
     const call = await h.request("GET", "/v1/me", { as: key });
     expect([call.status, call.body.code]).toEqual([401, "UNAUTHENTICATED"]);
 
-    const events = (await h.store.listAudit("acme", 100)).filter((e) => e.action === "key.deactivated_leak");
+    const events = (await h.store.audit.list("acme", 100)).filter((e) => e.action === "key.deactivated_leak");
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
       actorType: "system",
@@ -134,7 +134,7 @@ describe.each<Kind>(["sqlite", "postgres"])("leaked-token reports on %s", (kind)
       data: { before: { active: true }, after: { active: false } },
     });
 
-    const notices = (await h.store.listNotifications("acme", 100)).filter((n) => n.event === "key.leaked");
+    const notices = (await h.store.outbox.list("acme", 100)).filter((n) => n.event === "key.leaked");
     const webhookId = (await h.request("GET", "/v1/accounts/acme/settings/api-keys")).body.notifications
       .webhooks[0].id;
     expect(notices.map((n) => `${n.channel}:${n.target}`).sort()).toEqual([
@@ -173,7 +173,7 @@ describe.each<Kind>(["sqlite", "postgres"])("leaked-token reports on %s", (kind)
     const imported = `VTEX${randomBytes(60).toString("hex").toUpperCase()}`;
     const appKey = "appkey-acme-IMPORT";
     const now = h.services.deps.clock.now();
-    await h.store.createKey({
+    await h.store.keys.create({
       id: randomUUID(),
       appKey,
       account: "acme",
@@ -264,11 +264,11 @@ describe("the leak-report rate limit", () => {
       "60",
     ]);
     expect(refused.text).not.toContain(key.appToken);
-    expect((await h.store.getKeyByAppKey(key.appKey))?.active).toBe(true);
+    expect((await h.store.keys.getByAppKey(key.appKey))?.active).toBe(true);
 
     expect((await report("198.51.100.3", { tokens: ["unknown"] })).status).toBe(202);
     h.advance(60_000);
     expect((await report(REPORTER, { tokens: [key.appToken] })).status).toBe(202);
-    expect((await h.store.getKeyByAppKey(key.appKey))?.active).toBe(false);
+    expect((await h.store.keys.getByAppKey(key.appKey))?.active).toBe(false);
   });
 });

@@ -38,7 +38,7 @@ describe("admin sessions", () => {
       account: "acme",
       roles: [{ id: 1, name: "Owner (Admin Super)" }],
     });
-    const actions = (await h.store.listAudit("acme", 5)).map((e) => e.action);
+    const actions = (await h.store.audit.list("acme", 5)).map((e) => e.action);
     expect(actions).toContain("user.signed_in");
   });
 
@@ -63,7 +63,7 @@ describe("admin sessions", () => {
       headers: { cookie: s.header, "x-csrf-token": s.csrf },
     });
     expect(ok.status).toBe(201);
-    const audit = (await h.store.listAudit("acme", 1))[0];
+    const audit = (await h.store.audit.list("acme", 1))[0];
     expect(audit).toMatchObject({ action: "key.created", actorType: "user", actorLabel: "owner@acme.test" });
     expect(
       (await h.request("GET", "/v1/accounts/acme/keys", { as: null, headers: { cookie: s.header } })).status,
@@ -81,7 +81,7 @@ describe("admin sessions", () => {
     });
     expect([wrong.status, wrong.body.code]).toEqual([401, "INVALID_LOGIN"]);
     expect([unknown.status, unknown.body.detail]).toEqual([401, wrong.body.detail]);
-    expect((await h.store.listAudit("acme", 3)).map((e) => e.action)).toContain("user.sign_in_failed");
+    expect((await h.store.audit.list("acme", 3)).map((e) => e.action)).toContain("user.sign_in_failed");
   });
 
   it("needs the CSRF token to sign out, like every other change made with the cookie", async () => {

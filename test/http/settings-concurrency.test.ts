@@ -28,7 +28,7 @@ describe.each(["sqlite", "postgres"] as const)("settings preconditions on %s", (
   afterAll(() => h.close());
 
   const audited = async () =>
-    (await h.store.listAudit("acme", 1000)).filter((event) => event.action === "settings.updated").length;
+    (await h.store.audit.list("acme", 1000)).filter((event) => event.action === "settings.updated").length;
   const read = async () => {
     const res = await h.request("GET", PATH);
     expect(res.status).toBe(200);

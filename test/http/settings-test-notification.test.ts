@@ -34,7 +34,7 @@ async function save(emails: string[], webhooks: { url: string; secret?: string }
 }
 
 async function auditOf(action: string) {
-  return (await h.store.listAudit("acme", 500)).filter((event) => event.action === action);
+  return (await h.store.audit.list("acme", 500)).filter((event) => event.action === action);
 }
 
 describe("test notifications", () => {
@@ -86,7 +86,7 @@ describe("test notifications", () => {
       ],
     });
     // Nothing outlives the request: no outbox row, no secret in the answer or the audit event.
-    expect(await h.store.listNotifications("acme", 10)).toEqual([]);
+    expect(await h.store.outbox.list("acme", 10)).toEqual([]);
     expect(JSON.stringify(events)).not.toContain(SECRET);
     expect(res.text).not.toContain(SECRET);
   });
@@ -173,7 +173,7 @@ describe("test notifications without WEBHOOK_ALLOW_PRIVATE (the default)", () =>
       },
     ]);
     expect(hooks.deliveries).toEqual([]);
-    const [event] = (await strict.store.listAudit("acme", 500)).filter(
+    const [event] = (await strict.store.audit.list("acme", 500)).filter(
       (e) => e.action === "settings.test_notification",
     );
     const recorded = JSON.stringify(event?.data);

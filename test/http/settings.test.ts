@@ -23,7 +23,7 @@ function settings(overrides: Record<string, unknown> = {}) {
 }
 
 async function storedWebhooks(account = "acme") {
-  return readSettings(await h.store.getSettings(account)).webhooks;
+  return readSettings(await h.store.settings.get(account)).webhooks;
 }
 
 async function keyWithResources(name: string, resources: string[]): Promise<Credentials> {
@@ -77,8 +77,8 @@ describe("API key settings", () => {
     expect(get.body).toEqual(view);
     for (const secret of Object.values(secrets) as string[]) {
       expect(get.text).not.toContain(secret);
-      expect(JSON.stringify(await h.store.listAudit("acme", 1000))).not.toContain(secret);
-      expect(JSON.stringify(await h.store.getSettings("acme"))).not.toContain(secret);
+      expect(JSON.stringify(await h.store.audit.list("acme", 1000))).not.toContain(secret);
+      expect(JSON.stringify(await h.store.settings.get("acme"))).not.toContain(secret);
     }
     const stored = await storedWebhooks();
     expect(stored.map((hook) => openWebhookSecret(h.services.deps, "acme", hook))).toEqual([
@@ -128,7 +128,7 @@ describe("API key settings", () => {
     expect(res.body.webhookSecrets[b.id]).toBe(rotated);
     const opened = (await storedWebhooks()).map((hook) => openWebhookSecret(h.services.deps, "acme", hook));
     expect(opened).toEqual([oldA, rotated, res.body.webhookSecrets[newId]]);
-    const event = (await h.store.listAudit("acme", 1)).at(0);
+    const event = (await h.store.audit.list("acme", 1)).at(0);
     expect(event).toMatchObject({ action: "settings.updated", targetType: "settings" });
     expect(event?.data?.secretsSet).toEqual([b.id, newId]);
     const after = event?.data?.after as { webhooks: unknown[] };
@@ -142,7 +142,7 @@ describe("API key settings", () => {
   it("refuses bad input with 400 VALIDATION_FAILED and changes nothing", async () => {
     const current = await h.request("GET", PATH);
     const knownId = current.body.notifications.webhooks[0].id as string;
-    const audit = (await h.store.listAudit("acme", 1000)).length;
+    const audit = (await h.store.audit.list("acme", 1000)).length;
     const hooks = (webhooks: unknown[]) => settings({ notifications: { emails: [], webhooks } });
     const emails = (list: unknown[]) => settings({ notifications: { emails: list, webhooks: [] } });
     const cases: [string, unknown][] = [
@@ -184,7 +184,7 @@ describe("API key settings", () => {
       expect(res.headers.get("content-type"), label).toContain("application/problem+json");
     }
     expect((await h.request("GET", PATH)).body).toEqual(current.body);
-    expect(await h.store.listAudit("acme", 1000)).toHaveLength(audit);
+    expect(await h.store.audit.list("acme", 1000)).toHaveLength(audit);
   });
 
   it("reads with ViewApiKeys and writes with EditApiKeysSettings, each on its own", async () => {

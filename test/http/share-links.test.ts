@@ -56,7 +56,7 @@ describe("delivery by share link", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.text).not.toMatch(/lkt_/);
     expect(res.body.key).toMatchObject({ name: "linked", status: "active", pendingRenewal: false });
-    const audit = (await h.store.listAudit("acme", 1))[0];
+    const audit = (await h.store.audit.list("acme", 1))[0];
     expect(audit).toMatchObject({ action: "key.created", data: { delivery: "link" } });
   });
 
@@ -132,7 +132,7 @@ describe("delivery by share link", () => {
   it("audits the reveal on the key, without the token or the link id", async () => {
     const link = await createShared("audited");
     const res = await reveal(link.id);
-    const [event] = await h.store.listAudit("acme", 1);
+    const [event] = await h.store.audit.list("acme", 1);
     expect(event).toMatchObject({
       action: "share_link.revealed",
       actorType: "system",
@@ -163,7 +163,7 @@ describe("share links and renewal", () => {
     const path = `${KEYS}/${created.appKey}/renewal`;
     const refused = await h.request("POST", path, { body: {} });
     expect([refused.status, refused.body.code]).toEqual([409, "SHARE_LINK_UNOPENED"]);
-    expect((await h.store.getKeyByAppKey(created.appKey))?.tokens).toHaveLength(1);
+    expect((await h.store.keys.getByAppKey(created.appKey))?.tokens).toHaveLength(1);
     await reveal(created.id);
     const renewal = await renewShared(created.appKey, "now");
     const second = await h.request("POST", path, { body: {} });
@@ -272,7 +272,7 @@ describe("secrets", () => {
       expect(res.text).not.toContain(token);
       expect(res.text).not.toContain(link.id);
     }
-    const audit = JSON.stringify(await h.store.listAudit("acme", 10_000));
+    const audit = JSON.stringify(await h.store.audit.list("acme", 10_000));
     expect(audit).not.toContain(token);
     expect(audit).not.toContain(link.id);
   });

@@ -57,19 +57,19 @@ describe("failed authentications on /v1/authorize and /v1/verify", () => {
   it("counts malformed tokens as failures without looking anything up", async () => {
     h = await createHarness("sqlite", { rateLimit: { failures: 2, windowSeconds: 60 }, trustProxy: true });
     const key = await h.createKey("erp", [OMS_READ]);
-    const store = h.store as unknown as { getKeyByAppKey: (...args: unknown[]) => unknown };
-    const original = store.getKeyByAppKey;
+    const keys = h.store.keys as unknown as { getByAppKey: (...args: unknown[]) => unknown };
+    const original = keys.getByAppKey;
     let reads = 0;
-    store.getKeyByAppKey = (...args: unknown[]) => {
+    keys.getByAppKey = (...args: unknown[]) => {
       reads++;
-      return original.apply(h.store, args);
+      return original.apply(h.store.keys, args);
     };
     const forged = `${key.appToken.slice(0, -1)}${key.appToken.endsWith("A") ? "B" : "A"}`;
     for (let i = 0; i < 3; i++)
       expect((await authorize("203.0.113.10", "appkey-acme-NOSUCH", forged)).status).toBe(401);
     await new Promise((resolve) => setImmediate(resolve));
     expect((await authorize("203.0.113.10", "appkey-acme-NOSUCH", forged)).status).toBe(429);
-    store.getKeyByAppKey = original;
+    keys.getByAppKey = original;
     expect(reads).toBe(0);
   });
 });

@@ -230,8 +230,8 @@ describe.each(["sqlite", "postgres"] as const)("verification on %s", (kind) => {
       expect((await authorize(refreshed)).status).toBe(200);
       expect((await authorize(expired)).status).toBe(200);
       const behindTheBack = { active: false, updatedAt: Date.parse("2026-11-26T10:00:00Z") };
-      await h.store.updateKey("acme", refreshed.appKey, behindTheBack);
-      await h.store.updateKey("acme", expired.appKey, behindTheBack);
+      await h.store.keys.update("acme", refreshed.appKey, behindTheBack);
+      await h.store.keys.update("acme", expired.appKey, behindTheBack);
       expect((await authorize(refreshed)).status).toBe(200);
       h.advance(50_000);
       // Served from the cache at once, while the entry is re-read in the background.
@@ -360,16 +360,16 @@ describe.each(["sqlite", "postgres"] as const)("verification on %s", (kind) => {
 
   /** Counts key reads on the store until stopped. */
   function countReads() {
-    const store = h.store as unknown as { getKeyByAppKey: (...args: unknown[]) => unknown };
-    const original = store.getKeyByAppKey;
+    const keys = h.store.keys as unknown as { getByAppKey: (...args: unknown[]) => unknown };
+    const original = keys.getByAppKey;
     let reads = 0;
-    store.getKeyByAppKey = (...args: unknown[]) => {
+    keys.getByAppKey = (...args: unknown[]) => {
       reads++;
-      return original.apply(h.store, args);
+      return original.apply(h.store.keys, args);
     };
     return {
       stop() {
-        store.getKeyByAppKey = original;
+        keys.getByAppKey = original;
         return reads;
       },
     };

@@ -85,7 +85,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       const refused = await vtex("GET", "/api/vlm/appkeys", key.credentials);
       expect(refused.status).toBe(401);
       expectKeys(refused.body, ["Message"]);
-      const [event] = (await h.store.listAudit("acme", 1)).reverse();
+      const [event] = (await h.store.audit.list("acme", 1)).reverse();
       expect(event).toMatchObject({
         action: "key.deactivated",
         targetType: "key",
@@ -318,7 +318,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       );
       const view = await h.request("GET", `/v1/accounts/acme/keys/${key.appKey}`);
       expect(view.body.pendingRenewal).toBe(true);
-      const actions = (await h.store.listAudit("acme", 3)).map((event) => event.action);
+      const actions = (await h.store.audit.list("acme", 3)).map((event) => event.action);
       expect(actions).toContain("key.renewal_started");
     });
   });
@@ -345,7 +345,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       const key = await createAppKey("concurrent-adds");
       const path = `/api/license-manager/users/${key.appKey}/roles`;
       await composes(path, (id) => `/api/license-manager/users/${key.id}/roles/${id}`);
-      const events = (await h.store.listAudit("acme", 100)).filter(
+      const events = (await h.store.audit.list("acme", 100)).filter(
         (event) => event.action === "key.roles_set" && event.targetId === key.appKey,
       );
       expect(events).toHaveLength(ROLES.length * 2 - 1);
@@ -400,7 +400,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
   describe("keys named by id", () => {
     it("finds a key by its id without listing the account's keys", async () => {
       const key = await createAppKey("found by id");
-      const listKeys = vi.spyOn(h.store, "listKeys");
+      const listKeys = vi.spyOn(h.store.keys, "list");
       try {
         expect((await vtex("PUT", `/api/vlm/appkeys/${key.id}`, h.owner, { isActive: false })).status).toBe(
           200,
@@ -430,7 +430,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
         body: { name: "theirs" },
       });
       const theirs = made.body.key as { id: string; appKey: string };
-      const before = (await h.store.listAudit("byid", 1000)).length;
+      const before = (await h.store.audit.list("byid", 1000)).length;
       const unknown = await vtex("PUT", `/api/vlm/appkeys/${theirs.id}`, h.owner, { isActive: false });
       expect(unknown.status).toBe(400);
       expect(unknown.body).toMatchObject({ VLMErrorCode: 17, Message: "Token not exists for this account" });
@@ -457,7 +457,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       const own = await h.request("GET", `/v1/accounts/byid/keys/${theirs.appKey}`, { as: partnerOwner });
       expect(own.body).toMatchObject({ active: true, roles: [] });
       // The owner's log has the addition, and nothing of what acme did with it.
-      const after = await h.store.listAudit("byid", 1000);
+      const after = await h.store.audit.list("byid", 1000);
       expect(after.slice(0, after.length - before).map((event) => event.action)).toEqual([
         "key.added_elsewhere",
       ]);

@@ -51,15 +51,15 @@ afterAll(async () => {
 async function ageTokenAndConfigure(account: string, appKey: string): Promise<void> {
   const store = await openStore({ kind: "sqlite", file: join(dir, "latchkey.db") });
   try {
-    const key = await store.getKeyByAppKey(appKey);
+    const key = await store.keys.getByAppKey(appKey);
     if (!key) throw new Error("bootstrap key missing");
     const old = {
       id: randomUUID(),
       hash: randomBytes(32).toString("base64url"),
       createdAt: Date.now() - 100 * DAY,
     };
-    await store.addPendingToken(key.id, old, Date.now());
-    await store.dropOldToken(key.id, Date.now());
+    await store.renewals.addPendingToken(key.id, old, Date.now());
+    await store.renewals.dropOldToken(key.id, Date.now());
     const secret = (await readFile(join(dir, "secret"), "utf8")).trim();
     const sealer = createSealer(secret, WEBHOOK_SECRET_PURPOSE);
     const webhook = {
@@ -69,7 +69,7 @@ async function ageTokenAndConfigure(account: string, appKey: string): Promise<vo
       createdAt: Date.now(),
     };
     const settings = { notifyEmails: [`ops@${account}.test`], webhooks: [webhook] };
-    await store.putSettings(account, settings, Date.now());
+    await store.settings.put(account, settings, Date.now());
   } finally {
     await store.close();
   }
@@ -145,7 +145,7 @@ describe("latchkey alerts run", () => {
     expect(hooks.deliveries).toHaveLength(before);
     const store = await openStore({ kind: "sqlite", file: join(dir, "latchkey.db") });
     try {
-      const webhook = (await store.listNotifications("initech", 10)).find((n) => n.channel === "webhook");
+      const webhook = (await store.outbox.list("initech", 10)).find((n) => n.channel === "webhook");
       expect(webhook).toMatchObject({
         status: "failed",
         lastError:

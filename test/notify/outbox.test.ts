@@ -137,7 +137,7 @@ describe("outbox delivery", () => {
     h.advance(MINUTE);
     // A process leases the rows, then dies before recording anything.
     const now = h.deps.clock.now();
-    expect(await h.store.claimNotifications(now, now + LEASE_MS, 100)).toHaveLength(2);
+    expect(await h.store.outbox.claim(now, now + LEASE_MS, 100)).toHaveLength(2);
     h.hooks.respond = () => 200;
     const restarted = h.notifier();
     expect((await restarted.runPass()).deliveries.sent).toBe(0);
@@ -163,7 +163,7 @@ describe("outbox delivery", () => {
       sealedSecret: sealer.seal("whsec-dead-0123456789abcdef01", webhookSecretContext("acme", "wh_dead")),
       createdAt: 0,
     };
-    await h.store.putSettings("acme", { notifyEmails: ["ops@acme.test"], webhooks: [webhook] }, 0);
+    await h.store.settings.put("acme", { notifyEmails: ["ops@acme.test"], webhooks: [webhook] }, 0);
     h.advance(95 * DAY);
     await h.notifier({ smtpUrl: `smtp://mailer:hunter2-pw@127.0.0.1:${dead}` }).runPass();
     const errors = (await h.notifications()).map((n) => n.lastError ?? "");

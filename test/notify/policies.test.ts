@@ -10,7 +10,7 @@ beforeEach(async () => {
 afterEach(() => h.close());
 
 async function activeOf(appKey: string): Promise<boolean | undefined> {
-  return (await h.store.getKeyByAppKey(appKey))?.active;
+  return (await h.store.keys.getByAppKey(appKey))?.active;
 }
 
 describe("policies", () => {

@@ -57,7 +57,7 @@ export async function createNotifyHarness(kind: "sqlite" | "postgres" = "sqlite"
         ]
       : [];
     const { webhook: _, ...rest } = settings;
-    await h.store.putSettings(account, { notifyEmails: [], ...rest, webhooks }, deps.clock.now());
+    await h.store.settings.put(account, { notifyEmails: [], ...rest, webhooks }, deps.clock.now());
   }
 
   /** Renews a key's token at the current time (start + complete in one step). */
@@ -66,15 +66,15 @@ export async function createNotifyHarness(kind: "sqlite" | "postgres" = "sqlite"
   }
 
   async function notifications(account = "acme") {
-    return h.store.listNotifications(account, 200);
+    return h.store.outbox.list(account, 200);
   }
 
   async function keys(account = "acme") {
-    return (await h.store.listKeys({ account, sort: "createdAt", order: "asc", limit: 200 })).items;
+    return (await h.store.keys.list({ account, sort: "createdAt", order: "asc", limit: 200 })).items;
   }
 
   async function audit(action: string, account = "acme") {
-    return (await h.store.listAudit(account, 500)).filter((event) => event.action === action);
+    return (await h.store.audit.list(account, 500)).filter((event) => event.action === action);
   }
 
   return {

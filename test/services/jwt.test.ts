@@ -56,15 +56,15 @@ async function sharedDatabase(kind: "sqlite" | "postgres"): Promise<Shared> {
   };
 }
 
-/** Every listSigningKeys call of a store, and an optional barrier its first call waits at. */
+/** Every signingKeys.list call of a store, and an optional barrier its first call waits at. */
 function instrumented(store: Store, barrier?: Promise<void>, arrive?: () => void) {
   const counter = { lists: 0 };
-  const wrapped = new Proxy(store, {
+  const signingKeys = new Proxy(store.signingKeys, {
     get(target, prop) {
-      if (prop === "listSigningKeys") {
+      if (prop === "list") {
         return async () => {
           counter.lists++;
-          const rows = await target.listSigningKeys();
+          const rows = await target.list();
           if (counter.lists === 1 && barrier) {
             arrive?.();
             await barrier;
@@ -72,6 +72,13 @@ function instrumented(store: Store, barrier?: Promise<void>, arrive?: () => void
           return rows;
         };
       }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const wrapped = new Proxy(store, {
+    get(target, prop) {
+      if (prop === "signingKeys") return signingKeys;
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === "function" ? value.bind(target) : value;
     },
@@ -158,7 +165,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     const a = instance(instrumented(storeA, barrier, arrive).store);
     const b = instance(instrumented(storeB, barrier, arrive).store);
     const [setA, setB] = await Promise.all([a.jwt.jwks(), b.jwt.jwks()]);
-    const rows = await storeA.listSigningKeys();
+    const rows = await storeA.signingKeys.list();
     expect(rows).toHaveLength(1);
     expect(setA.keys.map((key) => key.kid)).toEqual([rows[0]?.kid]);
     expect(setB.keys).toEqual(setA.keys);
@@ -200,7 +207,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     node.advance(1000);
     expect(await node.jwt.verify(minted.token)).toBeNull();
     // Minting writes no audit event.
-    const actions = (await store.listAudit("acme", 100)).map((event) => event.action);
+    const actions = (await store.audit.list("acme", 100)).map((event) => event.action);
     expect(actions.filter((action) => action.startsWith("signing_key") || action.includes("jwt"))).toEqual(
       [],
     );
@@ -217,8 +224,8 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     const malformed = await node.jwt.mint({ appKey: owner.appKey, appToken: "lkt_short" });
     for (const result of [wrong, unknown, malformed])
       expect(result).toEqual({ ok: false, reason: "WRONG_CREDENTIALS" });
-    const key = await store.getKeyByAppKey(other.appKey);
-    await store.addExternalKey("acme", key?.id ?? "", T0, "addition-acme");
+    const key = await store.keys.getByAppKey(other.appKey);
+    await store.externalKeys.add("acme", key?.id ?? "", T0, "addition-acme");
     const external = await node.jwt.mint({ appKey: other.appKey, appToken: other.appToken, account: "acme" });
     expect(external.ok && payload(external.token).account).toBe("acme");
     expect(await node.jwt.mint({ appKey: other.appKey, appToken: other.appToken, account: "third" })).toEqual(
@@ -233,7 +240,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
       ok: false,
       reason: "ACCOUNT_DENIED",
     });
-    await store.updateKey("other", other.appKey, { active: false, updatedAt: T0 });
+    await store.keys.update("other", other.appKey, { active: false, updatedAt: T0 });
     expect(await node.jwt.mint({ appKey: other.appKey, appToken: other.appToken, account: "acme" })).toEqual({
       ok: false,
       reason: "WRONG_CREDENTIALS",
@@ -259,7 +266,9 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     expect(await node.jwt.authenticate(before.token)).not.toBeNull();
     const after = await node.jwt.mint(owner);
     expect(after.ok && header(after.token).kid).toBe(rotated.kid);
-    const audit = (await store.listAudit("acme", 10)).find((event) => event.action === "signing_key.rotated");
+    const audit = (await store.audit.list("acme", 10)).find(
+      (event) => event.action === "signing_key.rotated",
+    );
     expect(audit).toMatchObject({ actorType: "system", targetType: "signing_key", targetId: rotated.kid });
     expect(JSON.stringify(audit)).not.toMatch(/"d"/);
     // Just before the end of the retention the old kid is still published; then it is gone.
@@ -269,7 +278,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     expect((await node.jwt.jwks()).keys.map((key) => key.kid)).toEqual([rotated.kid]);
     // The next rotation deletes it from the store as well.
     const third = await node.jwt.rotate();
-    expect((await store.listSigningKeys()).map((key) => key.kid)).toEqual([third.kid, rotated.kid]);
+    expect((await store.signingKeys.list()).map((key) => key.kid)).toEqual([third.kid, rotated.kid]);
   });
 
   it("picks up a rotation made elsewhere: on notice, on an unknown kid, and after the signer's max age", async () => {
@@ -327,7 +336,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     // Start-up and a plain rotation refuse the other secret; a rotation told of the change proceeds.
     await expect(changed.jwt.checkSecret()).rejects.toThrow(SigningKeySecretError);
     await expect(changed.jwt.rotate()).rejects.toThrow(SigningKeySecretError);
-    expect(await storeB.listSigningKeys()).toHaveLength(1);
+    expect(await storeB.signingKeys.list()).toHaveLength(1);
     const { kid } = await changed.jwt.rotate({ secretChanged: true });
     await changed.jwt.checkSecret();
     const after = await changed.jwt.mint(owner);
@@ -341,7 +350,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     const node = instance(store);
     await node.jwt.jwks();
     await node.jwt.rotate();
-    const rows = await store.listSigningKeys();
+    const rows = await store.signingKeys.list();
     expect(rows).toHaveLength(2);
     const sealer = createSealer(SECRET, "jwt-signing-key");
     const secrets: Buffer[] = [];

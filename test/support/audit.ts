@@ -37,9 +37,9 @@ export function auditClient(h: Harness) {
 
   /** The account's events appended while `work` ran, oldest first. */
   async function during(account: string, work: () => Promise<unknown>): Promise<AuditItem[]> {
-    const [newest] = await h.store.listAuditEvents({ account, order: "desc", limit: 1 });
+    const [newest] = await h.store.audit.listEvents({ account, order: "desc", limit: 1 });
     await work();
-    const events = await h.store.listAuditEvents({
+    const events = await h.store.audit.listEvents({
       account,
       order: "asc",
       limit: 1000,

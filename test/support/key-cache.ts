@@ -61,21 +61,25 @@ export function setUp(records: KeyRecord[], external: ExternalKeyRecord[] = []) 
     ],
   ]);
   const store = {
-    async getKeyByAppKey(appKey: string) {
-      reads.keys++;
-      const found = records.find((record) => record.appKey === appKey);
-      // A fresh copy per read, as a database would return.
-      const copy = found ? structuredClone(found) : null;
-      if (gate) await gate;
-      return copy;
+    keys: {
+      async getByAppKey(appKey: string) {
+        reads.keys++;
+        const found = records.find((record) => record.appKey === appKey);
+        // A fresh copy per read, as a database would return.
+        const copy = found ? structuredClone(found) : null;
+        if (gate) await gate;
+        return copy;
+      },
     },
-    async getExternalKey(account: string, keyId: string) {
-      reads.external++;
-      return external.find((e) => e.account === account && e.key.id === keyId) ?? null;
-    },
-    async listExternalAccounts(keyId: string) {
-      reads.adders++;
-      return external.filter((e) => e.key.id === keyId).map((e) => e.account);
+    externalKeys: {
+      async get(account: string, keyId: string) {
+        reads.external++;
+        return external.find((e) => e.account === account && e.key.id === keyId) ?? null;
+      },
+      async listAccounts(keyId: string) {
+        reads.adders++;
+        return external.filter((e) => e.key.id === keyId).map((e) => e.account);
+      },
     },
   } as unknown as StoreOps;
   const changes = createChangeBus();

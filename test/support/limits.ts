@@ -39,27 +39,51 @@ export async function requestFrom(
   return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : null };
 }
 
-/** Wraps every Store method (own prototype chain) with a counter; `restore` puts them back. */
+/**
+ * Wraps every Store method with a counter: the store's own functions (transaction, ping, ...) and the
+ * methods of each of its repositories. A call counts once, not again for the methods it calls in
+ * turn; `restore` puts them back.
+ */
 export function countStoreCalls(store: object): { count: () => number; restore: () => void } {
   let calls = 0;
-  const target = store as Record<string, unknown>;
-  const wrapped: string[] = [];
-  for (let proto = Object.getPrototypeOf(store); proto && proto !== Object.prototype; ) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const method = target[name];
-      if (name === "constructor" || typeof method !== "function" || Object.hasOwn(target, name)) continue;
-      target[name] = (...args: unknown[]) => {
-        calls += 1;
-        return (method as (...a: unknown[]) => unknown).apply(store, args);
-      };
-      wrapped.push(name);
+  let depth = 0;
+  const restores: (() => void)[] = [];
+  const wrap = (owner: object, name: string, method: (...a: unknown[]) => unknown) => {
+    const target = owner as Record<string, unknown>;
+    const own = Object.getOwnPropertyDescriptor(target, name);
+    target[name] = (...args: unknown[]) => {
+      if (depth === 0) calls += 1;
+      depth += 1;
+      try {
+        return method.apply(owner, args);
+      } finally {
+        depth -= 1;
+      }
+    };
+    restores.push(() => {
+      if (own) Object.defineProperty(target, name, own);
+      else delete target[name];
+    });
+  };
+  for (const [name, value] of Object.entries(store)) {
+    if (typeof value === "function") {
+      wrap(store, name, value as (...a: unknown[]) => unknown);
+    } else if (typeof value === "object" && value !== null) {
+      const repository = value as Record<string, unknown>;
+      for (let proto = Object.getPrototypeOf(repository); proto && proto !== Object.prototype; ) {
+        for (const name of Object.getOwnPropertyNames(proto)) {
+          if (name === "constructor" || Object.hasOwn(repository, name)) continue;
+          const method = Object.getOwnPropertyDescriptor(proto, name)?.value;
+          if (typeof method === "function") wrap(repository, name, method as (...a: unknown[]) => unknown);
+        }
+        proto = Object.getPrototypeOf(proto);
+      }
     }
-    proto = Object.getPrototypeOf(proto);
   }
   return {
     count: () => calls,
     restore: () => {
-      for (const name of wrapped) delete target[name];
+      for (const undo of restores) undo();
     },
   };
 }

@@ -11,10 +11,12 @@ function recorder(fail: (slice: UsageBatch, call: number) => boolean) {
   const usage = createUsageRecorder({
     clock: { now: () => now },
     store: {
-      async recordUsage(batch) {
-        calls++;
-        if (fail(batch, calls)) throw new Error("database unavailable");
-        written.push(batch);
+      usage: {
+        async record(batch) {
+          calls++;
+          if (fail(batch, calls)) throw new Error("database unavailable");
+          written.push(batch);
+        },
       },
     },
   });

@@ -143,8 +143,8 @@ export function sessionRoutes(
    * user acts where their membership is active, never where they are only invited.
    */
   async function accountsOf(principal: Principal): Promise<string[]> {
-    if (principal.type === "user") return deps.store.listUserAccounts(principal.userId);
-    const external = await deps.store.listExternalAccounts(principal.keyId);
+    if (principal.type === "user") return deps.store.people.listUserAccounts(principal.userId);
+    const external = await deps.store.externalKeys.listAccounts(principal.keyId);
     return [principal.account, ...external.filter((account) => account !== principal.account)];
   }
 

@@ -208,10 +208,10 @@ export function verifyRoutes(
   app.openapi(secure({ resource: "ViewApiKeys" }, usage), async (c) => {
     const { account, appKey } = c.req.valid("param");
     const { days } = c.req.valid("query");
-    const key = await deps.store.getKeyByAppKey(appKey);
+    const key = await deps.store.keys.getByAppKey(appKey);
     if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
     const today = Math.floor(deps.clock.now() / DAY_MS);
-    const stored = await deps.store.getUsage(key.id, today - days + 1, today);
+    const stored = await deps.store.usage.get(key.id, today - days + 1, today);
     const byDay = new Map(stored.map((row) => [row.day, row]));
     const total = { ok: 0, denied: 0 };
     const list = [];
