@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
+import type { Actor } from "../core/actor.js";
 import type { Grant, RoleView } from "../core/permissions.js";
 import type { Authority } from "../services/authority.js";
-import type { Actor, Principal } from "../services/deps.js";
+import type { Principal } from "../services/deps.js";
 
 /** What an authenticated request carries from the auth middleware to the handlers. */
 export interface Caller {

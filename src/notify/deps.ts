@@ -1,10 +1,19 @@
-import type { ServiceDeps } from "../services/deps.js";
-import type { StoreOps } from "../storage/store.js";
+import type { Clock } from "../core/time.js";
+import type { Store, StoreOps } from "../storage/store.js";
+import type { ChangeBus } from "../verify/changes.js";
 import type { Recipient } from "./messages.js";
 
-/** What the notifier needs: a subset of the services' dependencies plus the mail settings. */
-export interface NotifyDeps
-  extends Pick<ServiceDeps, "store" | "clock" | "newId" | "secret" | "publicUrl" | "changes"> {
+/** What the notifier needs: the services' store, clock and change bus, plus the mail settings. */
+export interface NotifyDeps {
+  store: Store;
+  clock: Clock;
+  newId: () => string;
+  /** LATCHKEY_SECRET, to open webhook signing secrets (webhook-secret.ts). Never logged. */
+  secret: string;
+  /** External base URL, for links in messages. */
+  publicUrl: string;
+  /** Keys deactivated by a policy are announced to the verification caches. */
+  changes: ChangeBus;
   /** SMTP_URL; without it email notifications fail at once (see email.ts). */
   smtpUrl?: string | undefined;
   /** Per-request webhook timeout; 10 s unless a test shortens it. */

@@ -4,10 +4,8 @@
  * never a token, a token hash or a webhook secret, so no message built from it can leak one.
  */
 import type { AccountSettings } from "../core/settings.js";
-import { iso } from "../services/deps.js";
+import { DAY_MS, iso } from "../core/time.js";
 import type { KeyRecord, NotificationChannel, NotificationRecord, TokenRecord } from "../storage/store.js";
-
-export const DAY_MS = 86_400_000;
 
 export type AlertNotice = "orange" | "red";
 export type Policy = "deactivateUnusedDays" | "maxTokenAgeDays";

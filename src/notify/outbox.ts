@@ -15,7 +15,7 @@
  * carry no secret: senders report status codes and error codes, never URLs or credentials.
  */
 import { recordAudit } from "../audit/audit.js";
-import { SYSTEM_ACTOR } from "../services/deps.js";
+import { SYSTEM_ACTOR } from "../core/actor.js";
 import type { NotificationChannel, NotificationRecord } from "../storage/store.js";
 import type { NotifyDeps } from "./deps.js";
 

@@ -11,20 +11,14 @@
  * renewed since the scan is spared.
  */
 import { recordAudit } from "../audit/audit.js";
+import { type Actor, SYSTEM_ACTOR } from "../core/actor.js";
 import type { AccountSettings } from "../core/settings.js";
-import { type Actor, SYSTEM_ACTOR } from "../services/deps.js";
+import { DAY_MS } from "../core/time.js";
 import type { KeyRecord, StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
 import { forEachKey } from "./alerts.js";
 import { enqueueFor, type NotifyDeps } from "./deps.js";
-import {
-  DAY_MS,
-  POLICY_EVENT,
-  type Policy,
-  policyPayload,
-  type Recipient,
-  recipientsOf,
-} from "./messages.js";
+import { POLICY_EVENT, type Policy, policyPayload, type Recipient, recipientsOf } from "./messages.js";
 
 const UNUSED_BATCH = 200;
 

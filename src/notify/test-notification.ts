@@ -11,9 +11,9 @@
  * the answer shows the URL, which the caller may read in the settings anyway.
  */
 import { recordAudit } from "../audit/audit.js";
+import type { Actor } from "../core/actor.js";
 import { fail } from "../core/errors.js";
 import { readSettings } from "../core/settings.js";
-import type { Actor } from "../services/deps.js";
 import type { NotificationRecord } from "../storage/store.js";
 import type { NotifyDeps } from "./deps.js";
 import { createEmailSender } from "./email.js";

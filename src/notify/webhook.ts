@@ -22,13 +22,13 @@ import { request as httpRequest, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { readSettings } from "../core/settings.js";
-import { openWebhookSecret } from "../services/settings.js";
 import type { NotificationRecord } from "../storage/store.js";
 import type { NotifyDeps } from "./deps.js";
 import { guardedLookup, literalRefusal, RefusedDestinationError } from "./destination.js";
 import { webhookBody } from "./messages.js";
 import type { Sender, SendOutcome } from "./outbox.js";
 import { sign } from "./signature.js";
+import { openWebhookSecret } from "./webhook-secret.js";
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 

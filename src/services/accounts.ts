@@ -1,10 +1,11 @@
 import { recordAudit } from "../audit/audit.js";
+import { type Actor, SYSTEM_ACTOR } from "../core/actor.js";
 import { AppError, fail } from "../core/errors.js";
 import { isAccountName, normalizeEmail } from "../core/names.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
+import { hashToken } from "../crypto/token-hash.js";
 import { StoreConflict } from "../storage/store.js";
-import { hashToken } from "../verify/token-hash.js";
-import { type Actor, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import { generatePassword, OWNER_ROLE_ID } from "./users.js";
 

@@ -6,10 +6,12 @@
  * Secrets: events never hold a token, hash or password (their writers see to it), so items are
  * shown as stored.
  */
-import { type AuditChainFields, auditHash, canonicalJson, chainFieldsOf } from "../audit/audit.js";
+
 import { fail } from "../core/errors.js";
+import { iso } from "../core/time.js";
+import { type AuditChainFields, auditHash, canonicalJson, chainFieldsOf } from "../storage/audit-chain.js";
 import type { AuditHead, AuditQuery, ChainedAuditEvent, StoreOps } from "../storage/store.js";
-import { iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import { csvCell } from "./export.js";
 
 export interface AuditItem extends AuditChainFields {

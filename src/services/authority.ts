@@ -10,9 +10,10 @@
  * `access.refused` event in the account's audit log, written after the refused transaction rolled back.
  */
 import { recordAudit } from "../audit/audit.js";
+import { type Actor, SYSTEM_ACTOR } from "../core/actor.js";
 import { AppError, type ErrorCode } from "../core/errors.js";
 import { covers, type Grant, grantOf, type RoleView } from "../core/permissions.js";
-import { type Actor, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 
 /** A caller acting in one account: who (for the audit) and what it holds there (for every check). */
 export interface Authority {

@@ -7,8 +7,9 @@
  */
 import { PassThrough } from "node:stream";
 import { alertLevel } from "../core/alerts.js";
+import { iso } from "../core/time.js";
 import type { KeyListQuery, KeyRecord } from "../storage/store.js";
-import { iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import { renewalPeriodOf } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 

@@ -1,11 +1,13 @@
 import { type AuditWrite, recordAudit, recordAuditsInOrder } from "../audit/audit.js";
+import { type Actor, accountActor } from "../core/actor.js";
 import { AppError, fail } from "../core/errors.js";
 import { changedRoleIds } from "../core/permissions.js";
+import { iso } from "../core/time.js";
 import { isAppKeyShaped } from "../core/tokens.js";
 import { type ExternalKeyRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
-import { type Actor, accountActor, iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 /**

@@ -17,10 +17,12 @@
  * the same 404 as no invitation, and the route counts it as an authentication failure.
  */
 import { recordAudit } from "../audit/audit.js";
+import type { Actor } from "../core/actor.js";
 import { fail } from "../core/errors.js";
+import { iso } from "../core/time.js";
+import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { InvitationCode, MemberRecord, StoreOps } from "../storage/store.js";
-import { digestsEqual, hashToken } from "../verify/token-hash.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;

@@ -1,10 +1,13 @@
 import { type AuditWrite, recordAudit, recordAuditsInOrder } from "../audit/audit.js";
+import { type Actor, accountActor } from "../core/actor.js";
 import { type AlertLevel, alertLevel, alertThreshold } from "../core/alerts.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
 import { readSettings } from "../core/settings.js";
+import { iso } from "../core/time.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
+import { hashToken } from "../crypto/token-hash.js";
 import {
   type KeyListQuery,
   type KeyRecord,
@@ -13,9 +16,8 @@ import {
   type StoreOps,
 } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
-import { hashToken } from "../verify/token-hash.js";
 import { type Authority, auditRefusals, checkCredential, checkGive, checkTarget } from "./authority.js";
-import { type Actor, accountActor, iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery } from "./share-links.js";
 

@@ -10,13 +10,15 @@
  * and the new token fails authentication like the old one until the key is active again.
  */
 import { recordAudit } from "../audit/audit.js";
+import type { Actor } from "../core/actor.js";
 import { AppError, type ErrorCode, fail } from "../core/errors.js";
+import { iso } from "../core/time.js";
 import { generateAppToken } from "../core/tokens.js";
+import { hashToken } from "../crypto/token-hash.js";
 import { type KeyRecord, type ShareLinkRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { publishAfter } from "../verify/changes.js";
-import { hashToken } from "../verify/token-hash.js";
 import { type Authority, auditRefusals, type TargetRef } from "./authority.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import { createKeyService, type KeyView } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery, isUnopened } from "./share-links.js";

@@ -13,12 +13,11 @@
 import { alertLevel } from "../core/alerts.js";
 import type { RoleView } from "../core/permissions.js";
 import { readSettings } from "../core/settings.js";
+import { DAY_MS, iso } from "../core/time.js";
 import { forEachKey } from "../notify/alerts.js";
 import type { KeyRecord } from "../storage/store.js";
-import { iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
-
-const DAY_MS = 86_400_000;
 
 export type FindingKind = "never_used" | "unused" | "unused_role" | "owner" | "token_age";
 

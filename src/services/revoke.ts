@@ -15,13 +15,14 @@
  * repeat the alert. Caches hear of each change once it commits.
  */
 
+import { type Actor, SYSTEM_ACTOR } from "../core/actor.js";
 import { readSettings } from "../core/settings.js";
 import { classifyToken } from "../core/tokens.js";
+import { hashToken } from "../crypto/token-hash.js";
 import { LEAK_ACTION, LEAK_EVENT, leakPayload, recipientsOf } from "../notify/messages.js";
 import { deactivateWithNotice } from "../notify/policies.js";
 import { publishAfter } from "../verify/changes.js";
-import { hashToken } from "../verify/token-hash.js";
-import { type Actor, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 
 /** Leak reports allowed per client address: every request counts, matching or not. */
 export const REVOKE_RATE = { limit: 10, windowSeconds: 60 } as const;

@@ -6,9 +6,10 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
+import type { Actor } from "../core/actor.js";
 import { normalizeEmail } from "../core/names.js";
-import { digestsEqual, hashToken } from "../verify/token-hash.js";
-import type { Actor, ServiceDeps } from "./deps.js";
+import { digestsEqual, hashToken } from "../crypto/token-hash.js";
+import type { ServiceDeps } from "./deps.js";
 import { DUMMY_HASH_PROMISE, verifyPassword } from "./passwords.js";
 
 export function csrfTokenFor(sessionSecret: string): string {

@@ -5,7 +5,7 @@
  * it (`webhookSecrets`), and stored only sealed (AES-256-GCM, purpose "webhook-secret", bound to
  * `webhook:{account}:{id}`), so a sealed value copied to another webhook or account does not open.
  * GET answers `secretSet: true` instead; audit events record which ids got a new secret, never the
- * secret. The notifier opens it with `openWebhookSecret`.
+ * secret. The notifier opens it with `openWebhookSecret` (notify/webhook-secret.ts).
  */
 import { recordAudit } from "../audit/audit.js";
 import { fail } from "../core/errors.js";
@@ -20,11 +20,12 @@ import {
   type WebhookSetting,
   webhookSecretContext,
 } from "../core/settings.js";
+import { iso } from "../core/time.js";
 import { BASE62, randomString } from "../core/tokens.js";
+import { createSealer } from "../crypto/sealing.js";
 import { type Authority, auditRefusals, checkTarget } from "./authority.js";
-import { iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
-import { createSealer } from "./sealing.js";
 
 export const MAX_NOTIFY_EMAILS = 20;
 export const MAX_WEBHOOKS = 10;
@@ -64,16 +65,6 @@ export function isWebhookUrl(raw: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The webhook's signing secret, for the notifier; undefined when it does not open (tampered, moved). */
-export function openWebhookSecret(
-  deps: Pick<ServiceDeps, "secret">,
-  account: string,
-  webhook: Pick<WebhookSetting, "id" | "sealedSecret">,
-): string | undefined {
-  const sealer = createSealer(deps.secret, WEBHOOK_SECRET_PURPOSE);
-  return sealer.open(webhook.sealedSecret, webhookSecretContext(account, webhook.id));
 }
 
 export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {

@@ -9,12 +9,14 @@
  * the token ever goes into an audit event, a log line or an error.
  */
 import { recordAudit } from "../audit/audit.js";
+import type { Actor } from "../core/actor.js";
 import { fail } from "../core/errors.js";
+import { iso } from "../core/time.js";
+import { createSealer } from "../crypto/sealing.js";
+import { hashToken } from "../crypto/token-hash.js";
 import type { ShareLinkRecord, StoreOps } from "../storage/store.js";
-import { hashToken } from "../verify/token-hash.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
-import { createSealer } from "./sealing.js";
 
 export const SHARE_LINK_TTL_MS = 24 * 60 * 60 * 1000;
 const SHARE_LINK_ID_BYTES = 32;

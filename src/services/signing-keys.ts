@@ -15,6 +15,10 @@
  */
 import { createPrivateKey, type JsonWebKey } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
+import { SYSTEM_ACTOR } from "../core/actor.js";
+import { iso } from "../core/time.js";
+import { createSealer } from "../crypto/sealing.js";
+import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { KeyRecord, SigningKeyRecord, StoreOps } from "../storage/store.js";
 import { createKeyAuthenticator, type KeyAuthenticator } from "../verify/authenticate.js";
 import {
@@ -29,9 +33,7 @@ import {
   tokenFingerprint,
   verifyAppJwt,
 } from "../verify/jwt.js";
-import { digestsEqual, hashToken } from "../verify/token-hash.js";
-import { iso, type ServiceDeps, SYSTEM_ACTOR } from "./deps.js";
-import { createSealer } from "./sealing.js";
+import type { ServiceDeps } from "./deps.js";
 
 const SEALING_PURPOSE = "jwt-signing-key";
 const JTI_BYTES = 16;

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
+import type { Actor } from "../core/actor.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeEmail } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
+import { iso } from "../core/time.js";
 import { BASE62, randomString } from "../core/tokens.js";
 import { type MemberRecord, type MemberStatus, StoreConflict, type StoreOps } from "../storage/store.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
-import { type Actor, iso, type ServiceDeps } from "./deps.js";
+import type { ServiceDeps } from "./deps.js";
 import { type IssuedInvitation, issueInvitationCode } from "./invitations.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import type { RoleDirectory } from "./role-directory.js";

@@ -9,7 +9,7 @@
  * is chain order.
  */
 import { type Kysely, type Selectable, sql } from "kysely";
-import { auditHash, chainFieldsOf, parseAuditData } from "../audit/audit.js";
+import { auditHash, chainFieldsOf, parseAuditData } from "./audit-chain.js";
 import { KyselyRepository } from "./kysely-scope.js";
 import type { AuditEventsTable, Database } from "./schema.js";
 import type {

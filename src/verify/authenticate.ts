@@ -1,7 +1,7 @@
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
 import { decideKeyAuth, type KeyAuthFailure } from "../core/verification.js";
+import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { KeyRecord, Store } from "../storage/store.js";
-import { digestsEqual, hashToken } from "./token-hash.js";
 
 /**
  * Authenticates appKey + appToken for the management API. A token of our shape with a bad

@@ -15,7 +15,7 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
-import { digestsEqual } from "./token-hash.js";
+import { digestsEqual } from "../crypto/token-hash.js";
 
 export const JWT_ALG = "ES256";
 /** SPEC §6: the lifetime is configurable up to 24 h (JWT_TTL). */

@@ -18,8 +18,9 @@
  *
  * No plaintext token is ever held; digests are still compared in constant time by their readers.
  */
+
+import { digestMatchesBinary } from "../crypto/token-hash.js";
 import type { GrantState, KeyState } from "./key-cache.js";
-import { digestMatchesBinary } from "./token-hash.js";
 
 /** Times are stored relative to this, so that they stay small integers for the first ~24 days. */
 const EPOCH = Date.now();

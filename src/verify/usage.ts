@@ -4,9 +4,9 @@
  * one batch, and the last batch is written at shutdown. A failed write keeps the counts for the
  * next attempt, so a database hiccup delays usage figures but loses none.
  */
+import { DAY_MS } from "../core/time.js";
 import type { AccountUseRecord, UsageBatch, UsageDay, UsageRepository } from "../storage/store.js";
 
-export const DAY_MS = 86_400_000;
 /** Keys per write: about 10 ms of SQLite work, so no request waits long behind a flush. */
 const SLICE_KEYS = 250;
 

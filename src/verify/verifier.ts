@@ -26,8 +26,8 @@
  * A JWT's key is looked up once its signature (CPU only) has passed, since only latchkey can mint one.
  */
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
+import { tokenDigestBinary } from "../crypto/token-hash.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
-import { tokenDigestBinary } from "./token-hash.js";
 
 /** Stable outcome codes, in `/v1/verify` responses and in metrics. */
 export type VerifyCode =

@@ -7,7 +7,7 @@ import {
   digestsEqual,
   hashToken,
   tokenDigestBinary,
-} from "../../src/verify/token-hash.js";
+} from "../../src/crypto/token-hash.js";
 
 const OLD = hashToken("lkt_old");
 const NEW = hashToken("lkt_new");

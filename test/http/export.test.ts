@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import ExcelJS from "exceljs";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { hashToken } from "../../src/crypto/token-hash.js";
 import { CSV_COLUMNS, EXTERNAL_COLUMNS, GENERATED_COLUMNS } from "../../src/services/export.js";
-import { hashToken } from "../../src/verify/token-hash.js";
 import { type Credentials, createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
 
 const EXPORT = "/v1/accounts/acme/keys/export";

@@ -9,9 +9,9 @@ import { readFile } from "node:fs/promises";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateAppToken } from "../../src/core/tokens.js";
+import { hashToken } from "../../src/crypto/token-hash.js";
 import { emailText } from "../../src/notify/messages.js";
 import type { Change } from "../../src/verify/changes.js";
-import { hashToken } from "../../src/verify/token-hash.js";
 import { createHarness, type Harness } from "../support/harness.js";
 
 type Kind = "sqlite" | "postgres";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSettings } from "../../src/core/settings.js";
-import { openWebhookSecret } from "../../src/services/settings.js";
+import { openWebhookSecret } from "../../src/notify/webhook-secret.js";
 import { type Credentials, createHarness, type Harness } from "../support/harness.js";
 
 let h: Harness;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEBHOOK_SECRET_PURPOSE, webhookSecretContext } from "../../src/core/settings.js";
-import { createSealer } from "../../src/services/sealing.js";
+import { createSealer } from "../../src/crypto/sealing.js";
 import { openStore } from "../../src/storage/open.js";
 import { runCli, serve } from "../e2e/process.js";
 import { type SmtpPeer, startReceiver, startSmtp, type WebhookPeer } from "./peers.js";

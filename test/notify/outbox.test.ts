@@ -2,10 +2,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WEBHOOK_SECRET_PURPOSE, webhookSecretContext } from "../../src/core/settings.js";
+import { createSealer } from "../../src/crypto/sealing.js";
 import { NO_SMTP } from "../../src/notify/email.js";
 import { LEASE_MS, MAX_ATTEMPTS, RETRY_DELAYS_MS, retryAt } from "../../src/notify/outbox.js";
 import { SYSTEM_AUTHORITY } from "../../src/services/authority.js";
-import { createSealer } from "../../src/services/sealing.js";
 import { createNotifyHarness, DAY, MINUTE, type NotifyHarness, WEBHOOK_ID } from "./support.js";
 
 let h: NotifyHarness;

@@ -4,9 +4,9 @@
  * `advance`, never sleep.
  */
 import { WEBHOOK_SECRET_PURPOSE, webhookSecretContext } from "../../src/core/settings.js";
+import { createSealer } from "../../src/crypto/sealing.js";
 import { createNotifier, type Notifier } from "../../src/notify/notifier.js";
 import { SYSTEM_AUTHORITY } from "../../src/services/authority.js";
-import { createSealer } from "../../src/services/sealing.js";
 import type { NotificationRecord } from "../../src/storage/store.js";
 import { createHarness } from "../support/harness.js";
 import { startReceiver, startSmtp } from "./peers.js";

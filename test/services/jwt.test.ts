@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadCatalogFile } from "../../src/catalog/load.js";
 import { defaultCatalogFile } from "../../src/config.js";
+import { createSealer } from "../../src/crypto/sealing.js";
+import { hashToken } from "../../src/crypto/token-hash.js";
 import type { ServiceDeps } from "../../src/services/deps.js";
 import { createServices } from "../../src/services/index.js";
-import { createSealer } from "../../src/services/sealing.js";
 import { SigningKeySecretError } from "../../src/services/signing-keys.js";
 import { openStore } from "../../src/storage/open.js";
 import type { Store } from "../../src/storage/store.js";
@@ -23,7 +24,6 @@ import {
   tokenFingerprint,
   UNKNOWN_KID_RELOAD_MS,
 } from "../../src/verify/jwt.js";
-import { hashToken } from "../../src/verify/token-hash.js";
 import { dropTestSchema, TEST_PG_URL } from "../support/stores.js";
 
 const SECRET = "jwt-test-secret-0123456789-0123456789";

@@ -4,9 +4,9 @@
  * address then needs no lookup for it). Reads are coalesced; keys never held are not read.
  */
 import { describe, expect, it } from "vitest";
+import { tokenDigestBinary } from "../../src/crypto/token-hash.js";
 import type { ExternalKeyRecord } from "../../src/storage/store.js";
 import { MAX_OTHER_GRANTS } from "../../src/verify/key-state.js";
-import { tokenDigestBinary } from "../../src/verify/token-hash.js";
 import { hash, key, settle, setUp, T0 } from "../support/key-cache.js";
 
 const APPKEY = "appkey-acme-1";

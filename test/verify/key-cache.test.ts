@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { tokenDigestBinary } from "../../src/crypto/token-hash.js";
 import type { ExternalKeyRecord } from "../../src/storage/store.js";
-import { tokenDigestBinary } from "../../src/verify/token-hash.js";
 import { hash, key, settle, setUp, T0 } from "../support/key-cache.js";
 
 describe("key-state cache", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { DAY_MS } from "../../src/core/time.js";
 import type { UsageBatch } from "../../src/storage/store.js";
-import { createUsageRecorder, DAY_MS, sliceBatch } from "../../src/verify/usage.js";
+import { createUsageRecorder, sliceBatch } from "../../src/verify/usage.js";
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
 

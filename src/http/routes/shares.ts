@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { Actor } from "../../services/deps.js";
+import type { Actor } from "../../core/actor.js";
 import type { Services } from "../../services/index.js";
 import { isShareLinkId } from "../../services/share-links.js";
 import type { AppEnv } from "../context.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createSealer } from "../../src/services/sealing.js";
+import { createSealer } from "../../src/crypto/sealing.js";
 
 const SECRET = "test-secret-0123456789-0123456789-abcdef";
 const TOKEN = "lkt_0123456789abcdefghijABCDEFGHIJ0123456789xyzXYZ";
