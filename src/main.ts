@@ -1,27 +1,38 @@
 /**
- * Composition root: read config, open the store, build services, start HTTP. Nothing else.
+ * Composition root: read config, open the store, build everything once (`composeLatchkey`, which
+ * the CLI and the tests' harness use too), start HTTP. Nothing else.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { getRequestListener } from "@hono/node-server";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { loadCatalogFile } from "./catalog/load.js";
 import type { Config } from "./config.js";
+import type { Clock } from "./core/time.js";
 import { createApp } from "./http/app.js";
 import { createFastPath } from "./http/fast-path.js";
 import { createMetrics } from "./metrics.js";
+import type { NotifyDeps } from "./notify/deps.js";
 import { createNotifier } from "./notify/notifier.js";
 import { startScheduler } from "./notify/scheduler.js";
+import { createTestNotifier } from "./notify/test-notification.js";
 import { resolveSecret } from "./secret.js";
 import type { ServiceDeps } from "./services/deps.js";
-import { createServices, type ServiceExtras, type Services } from "./services/index.js";
+import { createServices } from "./services/index.js";
 import { REVOKE_RATE } from "./services/revoke.js";
+import { createRoleDirectory } from "./services/role-directory.js";
+import { createJwtService } from "./services/signing-keys.js";
 import { type LooseFile, openStore } from "./storage/open.js";
 import type { Store } from "./storage/store.js";
 import { startFanout } from "./verify/change-fanout.js";
 import { createChangeBus } from "./verify/changes.js";
+import { tokenFingerprint } from "./verify/jwt.js";
+import { createKeyCache } from "./verify/key-cache.js";
 import { connectLimiterRedis, createEmailLimiter, createFailureLimiter } from "./verify/rate-limit.js";
+import { createUsageRecorder } from "./verify/usage.js";
+import { createVerifier } from "./verify/verifier.js";
 
 /** Opens and migrates the database; `logger` hears of SQLite files found readable by others. */
 export async function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
@@ -47,15 +58,34 @@ function reportLooseFiles(logger: Logger, files: LooseFile[]): void {
     logger.warn({ files: refused }, "data files are open to other users and not ours to chmod");
 }
 
-export async function buildServices(
-  config: Config,
-  store: Store,
-  extras: ServiceExtras = {},
-): Promise<Services> {
-  const deps: ServiceDeps & { sessionTtlSeconds: number } = {
+/** What the process provides beside the configuration. */
+export interface Wiring {
+  store: Store;
+  logger: Logger;
+  /** The one clock of everything built here; the wall clock unless a test moves it. */
+  clock?: Clock;
+  /**
+   * Failure counters shared through Redis (REDIS_URL), each limiter under its own key prefix that
+   * starts with `prefix`; counted in this process when absent.
+   */
+  limiterRedis?: { client: Redis; prefix: string };
+  /** Leak reports allowed per client address; REVOKE_RATE unless a test needs another. */
+  revokeRate?: { limit: number; windowSeconds: number };
+}
+
+/**
+ * Builds latchkey once, for the server, the CLI and the tests alike: the services' dependencies,
+ * the verification path (key cache, usage recorder, verifier, rate limiters, metrics), the
+ * notifier, the use cases, and over them the HTTP application and the forward-auth fast path. The
+ * HTTP layer is handed the use cases only. Nothing starts here: no port, timer or connection.
+ */
+export function composeLatchkey(config: Config, wiring: Wiring) {
+  const { store, logger } = wiring;
+  const clock = wiring.clock ?? { now: () => Date.now() };
+  const deps: ServiceDeps = {
     store,
     catalog: loadCatalogFile(config.catalogFile),
-    clock: { now: () => Date.now() },
+    clock,
     random: (size) => randomBytes(size),
     newId: () => randomUUID(),
     keyPrefix: config.keyPrefix,
@@ -66,16 +96,64 @@ export async function buildServices(
     sessionTtlSeconds: config.sessionTtlSeconds,
     jwtTtlSeconds: config.jwtTtlSeconds,
   };
-  return createServices({ ...deps, webhookAllowPrivate: config.webhookAllowPrivate, ...extras });
+  const limiters = createLimiters(config, wiring, clock);
+  const metrics = createMetrics({ clock });
+  const roleDirectory = createRoleDirectory(deps);
+  // The verification path: key states cached by appKey, usage counted in memory and written in batches.
+  const keyCache = createKeyCache({
+    store,
+    roles: roleDirectory,
+    everyResource: deps.catalog.resources.map((resource) => resource.key),
+    changes: deps.changes,
+    clock,
+  });
+  const usage = createUsageRecorder({ store, clock, onFlush: (ok, atMs) => metrics.flushed(ok, atMs) });
+  const jwt = createJwtService(deps);
+  const verifier = createVerifier({
+    cache: keyCache,
+    tokenPrefix: deps.tokenPrefix,
+    usage,
+    limiter: limiters.limiter,
+    blockedLookups: limiters.blockedLookups,
+    metrics,
+    jwt: { verify: (token) => jwt.verify(token), fingerprint: tokenFingerprint },
+  });
+  // One set of mail settings: the scheduler's notifier and test notifications sent from a request.
+  const notify: NotifyDeps = {
+    ...deps,
+    smtpUrl: config.smtpUrl,
+    webhookAllowPrivate: config.webhookAllowPrivate,
+  };
+  const services = createServices(deps, {
+    roleDirectory,
+    jwt,
+    keyCache,
+    usage,
+    verifier,
+    ...limiters,
+    metrics,
+    testNotifier: createTestNotifier(notify),
+  });
+  const app = createApp({
+    services,
+    logger,
+    publicUrl: config.publicUrl,
+    trustProxy: config.trustProxy,
+    verifyTrustedProxies: config.verifyTrustedProxies,
+    ready: () => store.ping(),
+  });
+  // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
+  const fastPath = createFastPath({ verifier, catalog: deps.catalog, trustProxy: config.trustProxy });
+  return { deps, services, app, fastPath, notifier: createNotifier(notify) };
 }
 
-/**
- * What only a serving process needs: its metrics and its rate limiters, whose counters are shared
- * through Redis when REDIS_URL is set (each limiter under its own key prefix).
- */
-async function servingExtras(config: Config, logger: Logger) {
-  const clock = { now: () => Date.now() };
-  const redis = config.redisUrl ? await connectLimiterRedis(config.redisUrl) : undefined;
+export type Latchkey = ReturnType<typeof composeLatchkey>;
+
+/** The failure limiters, with counters in Redis when given (each under its own key prefix). */
+function createLimiters(config: Config, wiring: Wiring, clock: Clock) {
+  const { logger } = wiring;
+  const redis = wiring.limiterRedis?.client;
+  const prefix = wiring.limiterRedis?.prefix ?? "";
   const shared = {
     clock,
     redis,
@@ -84,37 +162,41 @@ async function servingExtras(config: Config, logger: Logger) {
     onRedisRecovered: () => logger.info("rate-limit counters: Redis answers again"),
   };
   const failures = { limit: config.rateLimitFailures, windowSeconds: config.rateLimitWindowSeconds };
-  const extras: ServiceExtras = {
-    limiter: createFailureLimiter({ ...shared, ...failures, prefix: "latchkey:auth-failures:" }),
+  const revokeRate = wiring.revokeRate ?? REVOKE_RATE;
+  return {
+    limiter: createFailureLimiter({ ...shared, ...failures, prefix: `${prefix}auth-failures:` }),
+    // Local to the instance: it protects this instance's I/O.
     blockedLookups: createFailureLimiter({ clock, ...failures }),
-    signInLimiter: createEmailLimiter({ ...shared, ...failures, prefix: "latchkey:sign-in-failures:" }),
-    revokeLimiter: createFailureLimiter({ ...shared, ...REVOKE_RATE, prefix: "latchkey:leak-reports:" }),
-    metrics: createMetrics({ clock }),
-    smtpUrl: config.smtpUrl,
+    signInLimiter: createEmailLimiter({ ...shared, ...failures, prefix: `${prefix}sign-in-failures:` }),
+    revokeLimiter: createFailureLimiter({ ...shared, ...revokeRate, prefix: `${prefix}leak-reports:` }),
   };
-  async function close() {
-    await redis?.quit().catch(() => redis.disconnect());
-  }
-  return { extras, close };
 }
 
 /**
- * Builds the services and makes the start-up checks that need them; on a failure, releases what
- * was opened so that the process can exit with the error.
+ * Composes latchkey and makes the start-up checks that need it; on a failure, releases what was
+ * opened so that the process can exit with the error.
  */
 async function prepareServing(config: Config, logger: Logger, store: Store) {
-  let serving: Awaited<ReturnType<typeof servingExtras>> | undefined;
+  let redis: Redis | undefined;
   try {
-    serving = await servingExtras(config, logger);
-    const services = await buildServices(config, store, serving.extras);
+    redis = config.redisUrl ? await connectLimiterRedis(config.redisUrl) : undefined;
+    const latchkey = composeLatchkey(config, {
+      store,
+      logger,
+      ...(redis ? { limiterRedis: { client: redis, prefix: "latchkey:" } } : {}),
+    });
     // A wrong LATCHKEY_SECRET stops the start here, not every app-token login later with a 500.
-    await services.jwt.checkSecret();
-    return { serving, services };
+    await latchkey.services.jwt.checkSecret();
+    return { latchkey, closeRedis: () => closeRedis(redis) };
   } catch (error) {
-    await serving?.close();
+    await closeRedis(redis);
     await store.close();
     throw error;
   }
+}
+
+async function closeRedis(redis: Redis | undefined): Promise<void> {
+  await redis?.quit().catch(() => redis.disconnect());
 }
 
 export interface RunningServer {
@@ -125,21 +207,8 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
   const store = await openConfiguredStore(config, logger);
-  const { serving, services } = await prepareServing(config, logger, store);
-  const app = createApp({
-    services,
-    logger,
-    publicUrl: config.publicUrl,
-    trustProxy: config.trustProxy,
-    verifyTrustedProxies: config.verifyTrustedProxies,
-    ready: () => store.ping(),
-  });
-  // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
-  const fastPath = createFastPath({
-    verifier: services.verifier,
-    catalog: services.deps.catalog,
-    trustProxy: config.trustProxy,
-  });
+  const { latchkey, closeRedis } = await prepareServing(config, logger, store);
+  const { deps, services, app, fastPath, notifier } = latchkey;
   const application = getRequestListener(app.fetch);
   const server = createServer((req, res) => {
     if (!fastPath(req, res)) void application(req, res);
@@ -147,18 +216,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   // Changes reach the other instances; usage counts are written every few seconds.
   const fanout = await startFanout({
-    bus: services.deps.changes,
+    bus: deps.changes,
     logger,
     redisUrl: config.redisUrl,
     databaseUrl: config.databaseUrl,
   });
   services.usage.start();
   // Alerts, policies and deliveries run on their own timer, never inside a request.
-  const notifier = createNotifier({
-    ...services.deps,
-    smtpUrl: config.smtpUrl,
-    webhookAllowPrivate: config.webhookAllowPrivate,
-  });
   const scheduler = startScheduler({
     intervalMs: config.alertsIntervalSeconds * 1000,
     run: (signal) => notifier.runPass(signal),
@@ -184,7 +248,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     notifier.close();
     await services.usage.stop();
     await fanout.close();
-    await serving.close();
+    await closeRedis();
     await store.close();
     logger.info("latchkey stopped");
   }

@@ -7,8 +7,8 @@ import { Command, CommanderError } from "commander";
 import { type Config, loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import type { PassSummary } from "../notify/notifier.js";
-import type { Services } from "../services/index.js";
 import type { RotationResult } from "../services/signing-keys.js";
+import type { ChangeBus } from "../verify/changes.js";
 import { createOutput, EXIT, type Output, UsageError } from "./output.js";
 import { registerRemoteCommands } from "./remote/index.js";
 
@@ -26,13 +26,12 @@ function warnings() {
  * of the CLI) then start in a fraction of the time.
  */
 async function local() {
-  const [main, notifier, audit, fanout] = await Promise.all([
+  const [main, audit, fanout] = await Promise.all([
     import("../main.js"),
-    import("../notify/notifier.js"),
     import("../services/audit-log.js"),
     import("../verify/change-fanout.js"),
   ]);
-  return { ...main, ...notifier, ...audit, ...fanout };
+  return { ...main, ...audit, ...fanout };
 }
 
 async function serveCommand(): Promise<void> {
@@ -58,11 +57,11 @@ async function serveCommand(): Promise<void> {
 }
 
 async function initCommand(out: Output, opts: { account: string; email: string; password?: string }) {
-  const { openConfiguredStore, buildServices } = await local();
+  const { openConfiguredStore, composeLatchkey } = await local();
   const cfg = config();
   const store = await openConfiguredStore(cfg, warnings());
   try {
-    const services = await buildServices(cfg, store);
+    const { services } = composeLatchkey(cfg, { store, logger: warnings() });
     const password = opts.password ?? process.env.LATCHKEY_INIT_PASSWORD;
     const result = await services.accounts.init({ account: opts.account, email: opts.email, password });
     out.result(result, () =>
@@ -89,10 +88,10 @@ async function migrateCommand(out: Output) {
 }
 
 /** Publishes this command's changes to running servers (PostgreSQL or Redis; none on SQLite). */
-async function startCliFanout(cfg: Config, services: Services) {
+async function startCliFanout(cfg: Config, changes: ChangeBus) {
   const { startFanout } = await local();
   return startFanout({
-    bus: services.deps.changes,
+    bus: changes,
     logger: warnings(),
     redisUrl: cfg.redisUrl,
     databaseUrl: cfg.databaseUrl,
@@ -101,18 +100,13 @@ async function startCliFanout(cfg: Config, services: Services) {
 
 /** One notifier pass (alerts, policies, due deliveries); exit 1 when an account's scan failed. */
 async function alertsRunCommand(out: Output): Promise<number> {
-  const { openConfiguredStore, buildServices, createNotifier } = await local();
+  const { openConfiguredStore, composeLatchkey } = await local();
   const cfg = config();
   const store = await openConfiguredStore(cfg, warnings());
   try {
-    const services = await buildServices(cfg, store);
-    const notifier = createNotifier({
-      ...services.deps,
-      smtpUrl: cfg.smtpUrl,
-      webhookAllowPrivate: cfg.webhookAllowPrivate,
-    });
+    const { deps, notifier } = composeLatchkey(cfg, { store, logger: warnings() });
     // Keys deactivated by a policy must be refused at once by running servers too.
-    const fanout = await startCliFanout(cfg, services);
+    const fanout = await startCliFanout(cfg, deps.changes);
     try {
       const summary = await notifier.runPass();
       out.result(summary, () => describePass(summary));
@@ -131,13 +125,13 @@ async function alertsRunCommand(out: Output): Promise<number> {
  * (exit 1) when LATCHKEY_SECRET does not open the current key, unless told it changed on purpose.
  */
 async function signingKeysRotateCommand(out: Output, opts: { secretChanged?: boolean }) {
-  const { openConfiguredStore, buildServices } = await local();
+  const { openConfiguredStore, composeLatchkey } = await local();
   const cfg = config();
   const store = await openConfiguredStore(cfg, warnings());
   try {
-    const services = await buildServices(cfg, store);
+    const { deps, services } = composeLatchkey(cfg, { store, logger: warnings() });
     // Running servers hear of the rotation at once (else on an unknown kid, or within a minute).
-    const fanout = await startCliFanout(cfg, services);
+    const fanout = await startCliFanout(cfg, deps.changes);
     let result: RotationResult;
     try {
       result = await services.jwt.rotate({ secretChanged: opts.secretChanged === true });

@@ -67,10 +67,7 @@ export function createApp(options: AppOptions) {
   app.onError(onError);
   app.notFound((c) => problem(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
 
-  const secure = createSecure(
-    app,
-    createGuards({ ...services, store: services.deps.store, roles: services.roleDirectory }),
-  );
+  const secure = createSecure(app, createGuards({ ...services, access: services.callers.access }));
   sessionRoutes(app, secure, services, options.publicUrl.startsWith("https://"));
   appTokenRoutes(app, secure, services);
   // Export before keys: /keys/export must not be taken for /keys/{appKey}.
@@ -90,7 +87,7 @@ export function createApp(options: AppOptions) {
   vtexRoutes(app, services);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  metricsRoutes(app, services.metrics);
+  metricsRoutes(app, services);
   app.get("/readyz", async (c) => {
     try {
       await options.ready();

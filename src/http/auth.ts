@@ -11,12 +11,10 @@ import { getCookie } from "hono/cookie";
 import { AppError, fail } from "../core/errors.js";
 import { ACCOUNT_NAME_RULE, isAccountName } from "../core/names.js";
 import { holds } from "../core/permissions.js";
+import type { CallerService } from "../services/callers.js";
 import type { Principal } from "../services/deps.js";
-import type { RoleDirectory } from "../services/role-directory.js";
+import type { Credentials, KeyCache, Verifier } from "../services/index.js";
 import { csrfMatches, type SessionService } from "../services/sessions.js";
-import type { Store } from "../storage/store.js";
-import type { KeyCache } from "../verify/key-cache.js";
-import type { Credentials, Verifier } from "../verify/verifier.js";
 import type { Access, AppEnv, Caller } from "./context.js";
 
 export const SESSION_COOKIE = "lk_session";
@@ -24,9 +22,9 @@ export const CSRF_COOKIE = "lk_csrf";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export interface AuthDeps {
-  store: Store;
   sessions: SessionService;
-  roles: RoleDirectory;
+  /** The caller's roles and grant in an account (services/callers.ts). */
+  access: CallerService["access"];
   /** Keys and JWTs: cached key state, failed authentications limited per client address, usage counted. */
   verifier: Verifier;
   keyCache: KeyCache;
@@ -152,7 +150,7 @@ export function createGuards(deps: AuthDeps) {
         const errors = [{ path: "account", message: ACCOUNT_NAME_RULE }];
         fail("VALIDATION_FAILED", `account: ${ACCOUNT_NAME_RULE}`, { errors });
       }
-      const access = await deps.roles.access(deps.store, caller.principal, account);
+      const access = await deps.access(caller.principal, account);
       if (!holds(access.grant, resource)) {
         // A missing account is a 403 like any other: callers cannot probe which accounts exist.
         throw new AppError("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, {

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Catalog } from "../core/catalog.js";
-import type { Verifier } from "../verify/verifier.js";
+import type { Verifier } from "../services/index.js";
 import { authorize, clientAddress, type ForwardAuthAnswer } from "./forward-auth.js";
 
 export function createFastPath(options: { verifier: Verifier; catalog: Catalog; trustProxy: boolean }) {

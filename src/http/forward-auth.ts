@@ -7,7 +7,7 @@
  */
 import type { Catalog } from "../core/catalog.js";
 import { isAccountName } from "../core/names.js";
-import type { Credentials, Decision, MaybePromise, Verifier } from "../verify/verifier.js";
+import type { Credentials, Decision, MaybePromise, Verifier } from "../services/index.js";
 
 export type HeaderReader = (name: string) => string | undefined;
 

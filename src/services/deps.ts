@@ -4,7 +4,7 @@ import type { RandomBytes } from "../core/tokens.js";
 import type { Store } from "../storage/store.js";
 import type { ChangeBus } from "../verify/changes.js";
 
-/** Everything a use case may touch; built once in main.ts, replaced piecemeal in tests. */
+/** Everything a use case may touch; built once by the composition root (main.ts `composeLatchkey`). */
 export interface ServiceDeps {
   store: Store;
   catalog: Catalog;
@@ -21,6 +21,8 @@ export interface ServiceDeps {
   changes: ChangeBus;
   /** JWT_TTL: lifetime of app-token login JWTs, in seconds (60 to 86400). */
   jwtTtlSeconds: number;
+  /** SESSION_TTL: lifetime of admin sessions, in seconds. */
+  sessionTtlSeconds: number;
 }
 
 /** An authenticated caller. */

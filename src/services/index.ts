@@ -1,13 +1,18 @@
-import { createMetrics, type Metrics } from "../metrics.js";
-import { createTestNotifier } from "../notify/test-notification.js";
+/**
+ * The use cases, assembled over one set of dependencies. This is everything the HTTP layer is
+ * handed: no store, no secret, no configuration. The composition root (main.ts) builds the
+ * dependencies and the verification path, once, and passes them here.
+ */
+import type { Metrics } from "../metrics.js";
+import type { TestNotifier } from "../notify/test-notification.js";
 import { createKeyAuthenticator } from "../verify/authenticate.js";
-import { tokenFingerprint } from "../verify/jwt.js";
-import { createKeyCache } from "../verify/key-cache.js";
-import { createFailureLimiter, type FailureLimiter } from "../verify/rate-limit.js";
-import { createUsageRecorder } from "../verify/usage.js";
-import { createVerifier } from "../verify/verifier.js";
+import type { KeyCache } from "../verify/key-cache.js";
+import type { FailureLimiter } from "../verify/rate-limit.js";
+import type { UsageRecorder } from "../verify/usage.js";
+import type { Verifier } from "../verify/verifier.js";
 import { createAccountService } from "./accounts.js";
 import { createAuditLogService } from "./audit-log.js";
+import { createCallerService } from "./callers.js";
 import type { ServiceDeps } from "./deps.js";
 import { createExportService } from "./export.js";
 import { createExternalKeyService } from "./external-keys.js";
@@ -15,74 +20,44 @@ import { createInvitationService } from "./invitations.js";
 import { createKeyService } from "./keys.js";
 import { createRenewalService } from "./renewal.js";
 import { createReviewService } from "./review.js";
-import { createRevokeService, REVOKE_RATE } from "./revoke.js";
-import { createRoleDirectory } from "./role-directory.js";
+import { createRevokeService } from "./revoke.js";
+import type { RoleDirectory } from "./role-directory.js";
 import { createRoleService } from "./roles.js";
 import { createSessionService } from "./sessions.js";
 import { createSettingsService } from "./settings.js";
 import { createShareLinkService } from "./share-links.js";
-import { createJwtService } from "./signing-keys.js";
+import type { JwtService } from "./signing-keys.js";
+import { createUsageReportService } from "./usage-report.js";
 import { createUserService } from "./users.js";
 
-/**
- * Built by the composition root from config (Redis-backed when REDIS_URL is set); each one left out
- * gets an in-process default: failures not limited, leak reports at REVOKE_RATE, fresh metrics.
- */
-export interface ServiceExtras {
+/** What the composition root builds beside the use cases, and the use cases share. */
+export interface ServiceParts {
+  roleDirectory: RoleDirectory;
+  jwt: JwtService;
+  /** The verification path: key states cached by appKey, usage counted in memory and written in batches. */
+  keyCache: KeyCache;
+  usage: UsageRecorder;
+  verifier: Verifier;
   /** Failed authentications per client address (sign-in, appKey/appToken, verify, authorize). */
-  limiter?: FailureLimiter;
-  /**
-   * Store lookups of uncached appKeys an address may still cause per window while `limiter` blocks
-   * it (verifier.ts); unbounded unless given. Local to the instance: it protects this instance's I/O.
-   */
-  blockedLookups?: FailureLimiter;
+  limiter: FailureLimiter;
   /** Failed sign-ins per email (buckets from rate-limit.ts `emailKey`). */
-  signInLimiter?: FailureLimiter;
+  signInLimiter: FailureLimiter;
   /** Every leaked-token report per client address. */
-  revokeLimiter?: FailureLimiter;
-  metrics?: Metrics;
-  /** SMTP_URL, for test notifications sent from a request (the scheduler's notifier gets it in main.ts). */
-  smtpUrl?: string | undefined;
-  /** WEBHOOK_ALLOW_PRIVATE, for test notifications likewise (refused unless true: notify/destination.ts). */
-  webhookAllowPrivate?: boolean | undefined;
+  revokeLimiter: FailureLimiter;
+  metrics: Metrics;
+  /** Test notifications sent from a request, with the same mail settings as the scheduler's notifier. */
+  testNotifier: TestNotifier;
 }
 
-/** Builds every use case over one set of dependencies. */
-export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number } & ServiceExtras) {
-  const roleDirectory = createRoleDirectory(deps);
-  const limiter = deps.limiter ?? createFailureLimiter({ limit: 0, windowSeconds: 60, clock: deps.clock });
-  const signInLimiter =
-    deps.signInLimiter ?? createFailureLimiter({ limit: 0, windowSeconds: 60, clock: deps.clock });
-  const revokeLimiter = deps.revokeLimiter ?? createFailureLimiter({ ...REVOKE_RATE, clock: deps.clock });
-  const metrics = deps.metrics ?? createMetrics({ clock: deps.clock });
-  // The verification path: key states cached by appKey, usage counted in memory and written in batches.
-  const keyCache = createKeyCache({
-    store: deps.store,
-    roles: roleDirectory,
-    everyResource: deps.catalog.resources.map((resource) => resource.key),
-    changes: deps.changes,
-    clock: deps.clock,
-  });
-  const usage = createUsageRecorder({
-    store: deps.store,
-    clock: deps.clock,
-    onFlush: (ok, atMs) => metrics.flushed(ok, atMs),
-  });
-  const jwt = createJwtService(deps);
-  const verifier = createVerifier({
-    cache: keyCache,
-    tokenPrefix: deps.tokenPrefix,
-    usage,
-    limiter,
-    ...(deps.blockedLookups ? { blockedLookups: deps.blockedLookups } : {}),
-    metrics,
-    jwt: { verify: (token) => jwt.verify(token), fingerprint: tokenFingerprint },
-  });
+export function createServices(deps: ServiceDeps, parts: ServiceParts) {
+  const { roleDirectory } = parts;
   return {
-    deps,
-    roleDirectory,
+    /** The resource catalog (read-only). */
+    catalog: deps.catalog,
+    callers: createCallerService(deps, roleDirectory),
     accounts: createAccountService(deps),
     keys: createKeyService(deps, roleDirectory),
+    usageReport: createUsageReportService(deps),
     roles: createRoleService(deps, roleDirectory),
     users: createUserService(deps, roleDirectory),
     invitations: createInvitationService(deps, roleDirectory),
@@ -91,21 +66,23 @@ export function createServices(deps: ServiceDeps & { sessionTtlSeconds: number }
     shareLinks: createShareLinkService(deps, roleDirectory),
     externalKeys: createExternalKeyService(deps, roleDirectory),
     settings: createSettingsService(deps, roleDirectory),
-    testNotifier: createTestNotifier(deps),
+    testNotifier: parts.testNotifier,
     exporter: createExportService(deps, roleDirectory),
     authenticateKey: createKeyAuthenticator(deps),
-    jwt,
-    keyCache,
-    usage,
-    verifier,
-    limiter,
-    signInLimiter,
-    revokeLimiter,
-    metrics,
-    revoke: createRevokeService(deps),
+    jwt: parts.jwt,
+    keyCache: parts.keyCache,
+    usage: parts.usage,
+    verifier: parts.verifier,
+    limiter: parts.limiter,
+    signInLimiter: parts.signInLimiter,
+    metrics: parts.metrics,
+    revoke: createRevokeService(deps, parts.revokeLimiter),
     auditLog: createAuditLogService(deps),
     review: createReviewService(deps, roleDirectory),
   };
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+export type { KeyCache } from "../verify/key-cache.js";
+export type { Credentials, Decision, MaybePromise, Verifier } from "../verify/verifier.js";

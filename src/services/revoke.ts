@@ -22,6 +22,7 @@ import { hashToken } from "../crypto/token-hash.js";
 import { LEAK_ACTION, LEAK_EVENT, leakPayload, recipientsOf } from "../notify/messages.js";
 import { deactivateWithNotice } from "../notify/policies.js";
 import { publishAfter } from "../verify/changes.js";
+import { type FailureLimiter, refuseIfBlocked } from "../verify/rate-limit.js";
 import type { ServiceDeps } from "./deps.js";
 
 /** Leak reports allowed per client address: every request counts, matching or not. */
@@ -40,8 +41,19 @@ export interface RevokeOutcome {
   deactivated: string[];
 }
 
-export function createRevokeService(deps: ServiceDeps) {
+/** `limiter` counts every report per client address, at REVOKE_RATE in production. */
+export function createRevokeService(deps: ServiceDeps, limiter: FailureLimiter) {
   const { store, clock } = deps;
+
+  /**
+   * Counts one report from `ip` before its body is read, so that malformed reports count too;
+   * RATE_LIMITED when the address was already over the rate, or is with this one.
+   */
+  async function admit(ip: string | null): Promise<void> {
+    refuseIfBlocked(limiter, ip, "reports");
+    await limiter.recordFailure(ip);
+    refuseIfBlocked(limiter, ip, "reports");
+  }
 
   /** Deactivates the key holding the token with `hash`, if it is still there and active. */
   async function deactivateLeaked(appKey: string, hash: string, actor: Actor): Promise<boolean> {
@@ -84,7 +96,7 @@ export function createRevokeService(deps: ServiceDeps) {
     return { received: tokens.length, deactivated };
   }
 
-  return { revokeLeaked };
+  return { admit, revokeLeaked };
 }
 
 export type RevokeService = ReturnType<typeof createRevokeService>;

@@ -20,7 +20,7 @@ export function csrfMatches(sessionSecret: string, presented: string): boolean {
   return digestsEqual(csrfTokenFor(sessionSecret), presented);
 }
 
-export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: number }) {
+export function createSessionService(deps: ServiceDeps) {
   const { store, clock } = deps;
 
   /**
@@ -35,7 +35,7 @@ export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: nu
     }
   }
 
-  /** Returns the new session, or undefined when the email or password is wrong. */
+  /** The new session (its cookies last `maxAgeSeconds`), or undefined when the email or password is wrong. */
   async function login(email: string, password: string, meta: Omit<Actor, "type" | "id" | "label">) {
     const normalized = normalizeEmail(email);
     const user = normalized ? await store.people.getUserByEmail(normalized) : undefined;
@@ -52,7 +52,13 @@ export function createSessionService(deps: ServiceDeps & { sessionTtlSeconds: nu
     const expiresAt = now + deps.sessionTtlSeconds * 1000;
     await store.sessions.create({ idHash: hashToken(secret), userId: user.id, createdAt: now, expiresAt });
     await auditEverywhere(user.id, actor, "user.signed_in");
-    return { secret, csrfToken: csrfTokenFor(secret), expiresAt, user: { id: user.id, email: user.email } };
+    return {
+      secret,
+      csrfToken: csrfTokenFor(secret),
+      expiresAt,
+      maxAgeSeconds: deps.sessionTtlSeconds,
+      user: { id: user.id, email: user.email },
+    };
   }
 
   async function authenticate(secret: string) {

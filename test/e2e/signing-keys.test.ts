@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { buildServices, openConfiguredStore } from "../../src/main.js";
+import { createLogger } from "../../src/log.js";
+import { composeLatchkey, openConfiguredStore } from "../../src/main.js";
 import { createTestDatabase } from "./databases.js";
 import { runCli, serve } from "./process.js";
 
@@ -77,7 +78,9 @@ describe("latchkey signing-keys rotate", () => {
       const store = await openConfiguredStore(loadConfig(env));
       let after: string;
       try {
-        const minted = await (await buildServices(loadConfig(env), store)).jwt.mint(owner);
+        const logger = createLogger({ level: "silent" });
+        const { services } = composeLatchkey(loadConfig(env), { store, logger });
+        const minted = await services.jwt.mint(owner);
         if (!minted.ok) throw new Error(minted.reason);
         after = minted.token;
       } finally {

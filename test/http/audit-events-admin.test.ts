@@ -24,7 +24,7 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
   beforeAll(async () => {
     h = await createHarness(kind, { trustProxy: true });
     client = auditClient(h);
-    hooks = await startReceiver(WEBHOOK_SECRET, () => h.services.deps.clock.now());
+    hooks = await startReceiver(WEBHOOK_SECRET, () => h.deps.clock.now());
     const user = await h.store.people.getUserByEmail("owner@acme.test");
     ownerUser = { type: "user", id: user?.id as string, label: "owner@acme.test" };
     ownerKey = { type: "key", id: h.owner.appKey, label: h.owner.appKey };
@@ -34,7 +34,7 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
     await h.close();
   });
 
-  const now = () => h.services.deps.clock.now();
+  const now = () => h.deps.clock.now();
 
   it("account.created, user.added and key.created when an account is set up, by the system", async () => {
     let appToken = "";
@@ -183,7 +183,7 @@ describe.each(["sqlite", "postgres"] as const)("admin and system events are audi
       h.advance(2 * DAY);
       // The bootstrap key's token is as old: renewing it keeps it out of the policy's way.
       await h.services.renewal.start(SYSTEM_AUTHORITY, "gamma", gamma.appKey, { deleteOldToken: "now" });
-      const notifier = createNotifier({ ...h.services.deps, smtpUrl: undefined, webhookAllowPrivate: true });
+      const notifier = createNotifier({ ...h.deps, smtpUrl: undefined, webhookAllowPrivate: true });
       const events = await client.during("gamma", () => notifier.runPass().finally(() => notifier.close()));
       const byAction = (action: string) => events.filter((e) => e.action === action);
       expect(events.map((e) => e.action).sort()).toEqual([

@@ -21,7 +21,7 @@ describe.each(["sqlite", "postgres"] as const)("key events are audited (%s)", (k
   });
   afterAll(() => h.close());
 
-  const now = () => h.services.deps.clock.now();
+  const now = () => h.deps.clock.now();
   const keyTarget = (appKey: string) => ({ type: "key", id: appKey });
   const expected = (action: string, appKey: string, requestId: string) => ({
     action,

@@ -264,7 +264,7 @@ describe.each(["sqlite", "postgres"] as const)("the audit log API (%s)", (kind) 
           await tx.audit.append({
             id: `bulk-${i}`,
             account: "bulk",
-            at: h.services.deps.clock.now(),
+            at: h.deps.clock.now(),
             actorType: "system",
             actorId: "system",
             actorLabel: "system",

@@ -28,7 +28,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
     h = await createHarness(kind);
     const init = await h.services.accounts.init({ account: "beta", email: "owner@beta.test" });
     beta = { appKey: init.appKey, appToken: init.appToken };
-    acmeOwnerId = (await h.services.deps.store.people.getUserByEmail(ACME_OWNER))?.id as string;
+    acmeOwnerId = (await h.deps.store.people.getUserByEmail(ACME_OWNER))?.id as string;
   });
   afterAll(() => h.close());
 
@@ -204,7 +204,7 @@ describe.each(["sqlite", "postgres"] as const)("invitations on %s", (kind) => {
 
   it("declining removes the invitation, with an event in that account; a new one may follow", async () => {
     await h.services.accounts.init({ account: "gamma", email: "g@gamma.test", password: "gamma password 1" });
-    const gammaOwner = (await h.services.deps.store.people.getUserByEmail("g@gamma.test"))?.id as string;
+    const gammaOwner = (await h.deps.store.people.getUserByEmail("g@gamma.test"))?.id as string;
     const first = await codeFor("g@gamma.test", [OMS_READ]);
     const s = await signIn("g@gamma.test", "gamma password 1");
     const declined = await asUser(s, "DELETE", "/v1/me/invitations/beta", { code: first });

@@ -67,7 +67,7 @@ describe("POST /v1/auth/apptoken", () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const now = h.services.deps.clock.now() / 1000;
+    const now = h.deps.clock.now() / 1000;
     expect(res.body).toEqual({
       token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
       expires: Math.floor(now) + 3600,
@@ -361,7 +361,7 @@ describe("JWT as a caller credential", () => {
     expect(log).not.toContain(reader.appToken);
     const everything = h.responses.join("\n");
     expect(everything).not.toMatch(/"d":/);
-    expect(everything).not.toContain(h.services.deps.secret);
+    expect(everything).not.toContain(h.deps.secret);
   });
 });
 

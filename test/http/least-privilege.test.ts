@@ -315,7 +315,7 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
     EMPTY = await role("empty", []);
     EMPTY_ALT = await role("empty too", []);
     // Every resource of one product: License Manager, the API-key and admin resources.
-    const lm = h.services.deps.catalog.resources
+    const lm = h.deps.catalog.resources
       .filter((resource) => resource.product === "License Manager")
       .map((resource) => resource.key);
     const shapes: [string, number[], string[]][] = [

@@ -94,8 +94,8 @@ describe("GET /metrics", () => {
     metrics.cache(true);
     metrics.cache(true);
     metrics.cache(false);
-    metrics.flushed(false, h.services.deps.clock.now());
-    metrics.flushed(true, h.services.deps.clock.now());
+    metrics.flushed(false, h.deps.clock.now());
+    metrics.flushed(true, h.deps.clock.now());
     h.advance(7_500);
 
     const after = (await scrape()).samples;

@@ -101,11 +101,11 @@ describe("a blocked address whose lookups are spent", () => {
   });
 
   it("is served after a change heard from another instance, or an unknown one", async () => {
-    const updatedAt = h.services.deps.clock.now();
+    const updatedAt = h.deps.clock.now();
     await h.store.keys.update("acme", key.appKey, { name: "renamed elsewhere", updatedAt });
-    h.services.deps.changes.deliver({ kind: "key", appKey: key.appKey });
+    h.deps.changes.deliver({ kind: "key", appKey: key.appKey });
     expect(await served(key)).toEqual([200, 0]);
-    h.services.deps.changes.deliver({ kind: "all" });
+    h.deps.changes.deliver({ kind: "all" });
     // Nothing is read on an unknown change; the key's last state holds the token, so it is read.
     const [status, calls] = await served(key);
     expect([status, calls > 0]).toEqual([200, true]);

@@ -40,7 +40,7 @@ async function setUp(windowSeconds = 60) {
   h = await createHarness("sqlite", { rateLimit: { failures: 30, windowSeconds } });
   const fastPath = createFastPath({
     verifier: h.services.verifier,
-    catalog: h.services.deps.catalog,
+    catalog: h.deps.catalog,
     trustProxy: false,
   });
   const listening = createServer((req, res) => {

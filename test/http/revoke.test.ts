@@ -107,7 +107,7 @@ describe.each<Kind>(["sqlite", "postgres"])("leaked-token reports on %s", (kind)
     expect((await h.request("GET", "/v1/me", { as: key })).status).toBe(200);
     const heard: Change[] = [];
     const afterPublish: Promise<boolean | undefined>[] = [];
-    const unsubscribe = h.services.deps.changes.subscribe((change) => {
+    const unsubscribe = h.deps.changes.subscribe((change) => {
       heard.push(change);
       afterPublish.push(activeOf(key.appKey));
     });
@@ -172,7 +172,7 @@ describe.each<Kind>(["sqlite", "postgres"])("leaked-token reports on %s", (kind)
     expect(renewal.status).toBe(201);
     const imported = `VTEX${randomBytes(60).toString("hex").toUpperCase()}`;
     const appKey = "appkey-acme-IMPORT";
-    const now = h.services.deps.clock.now();
+    const now = h.deps.clock.now();
     await h.store.keys.create({
       id: randomUUID(),
       appKey,

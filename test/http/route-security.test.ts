@@ -49,7 +49,7 @@ beforeAll(async () => {
   const other = await h.services.accounts.init({ account: "other", email: "o@other.test" });
   otherOwner = { appKey: other.appKey, appToken: other.appToken };
   // For each resource: a key holding every resource but that one.
-  const every = h.services.deps.catalog.resources.map((r) => r.key);
+  const every = h.deps.catalog.resources.map((r) => r.key);
   for (const resource of new Set(operations.map((op) => op.access))) {
     if (!every.includes(resource)) continue;
     const role = await h.request("POST", "/v1/accounts/acme/roles", {

@@ -18,7 +18,7 @@ let hooks: WebhookPeer;
 beforeAll(async () => {
   smtp = await startSmtp();
   h = await createHarness("sqlite", { smtpUrl: smtp.url, webhookAllowPrivate: true });
-  hooks = await startReceiver(SECRET, () => h.services.deps.clock.now());
+  hooks = await startReceiver(SECRET, () => h.deps.clock.now());
 });
 afterAll(async () => {
   await Promise.all([smtp?.close(), hooks?.close()]);

@@ -81,14 +81,11 @@ describe("API key settings", () => {
       expect(JSON.stringify(await h.store.settings.get("acme"))).not.toContain(secret);
     }
     const stored = await storedWebhooks();
-    expect(stored.map((hook) => openWebhookSecret(h.services.deps, "acme", hook))).toEqual([
-      secrets[a.id],
-      given,
-    ]);
+    expect(stored.map((hook) => openWebhookSecret(h.deps, "acme", hook))).toEqual([secrets[a.id], given]);
     // Sealed for acme and for that webhook only.
     const [first, second] = stored;
-    expect(openWebhookSecret(h.services.deps, "beta", first as never)).toBeUndefined();
-    expect(openWebhookSecret(h.services.deps, "acme", { ...second, id: first?.id } as never)).toBeUndefined();
+    expect(openWebhookSecret(h.deps, "beta", first as never)).toBeUndefined();
+    expect(openWebhookSecret(h.deps, "acme", { ...second, id: first?.id } as never)).toBeUndefined();
   });
 
   it("keeps a webhook's secret when its id comes back, rotates it when a secret is sent, drops omitted ones", async () => {
@@ -126,7 +123,7 @@ describe("API key settings", () => {
     const newId = hooks[2].id;
     expect(Object.keys(res.body.webhookSecrets).sort()).toEqual([b.id, newId].sort());
     expect(res.body.webhookSecrets[b.id]).toBe(rotated);
-    const opened = (await storedWebhooks()).map((hook) => openWebhookSecret(h.services.deps, "acme", hook));
+    const opened = (await storedWebhooks()).map((hook) => openWebhookSecret(h.deps, "acme", hook));
     expect(opened).toEqual([oldA, rotated, res.body.webhookSecrets[newId]]);
     const event = (await h.store.audit.list("acme", 1)).at(0);
     expect(event).toMatchObject({ action: "settings.updated", targetType: "settings" });

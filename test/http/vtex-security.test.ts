@@ -101,7 +101,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
     await h.request("PATCH", `/v1/accounts/acme/keys/${inactive.appKey}`, { body: { active: false } });
     const other = await h.services.accounts.init({ account: "other", email: "o@other.test" });
     otherOwner = { appKey: other.appKey, appToken: other.appToken };
-    const every = h.services.deps.catalog.resources.map((r) => r.key);
+    const every = h.deps.catalog.resources.map((r) => r.key);
     for (const resource of new Set(ROUTES.map((route) => route.resource))) {
       const role = await h.request("POST", "/v1/accounts/acme/roles", {
         body: { name: `all but ${resource}`, resources: every.filter((key) => key !== resource) },

@@ -29,7 +29,7 @@ export async function createNotifyHarness(kind: "sqlite" | "postgres" = "sqlite"
   // The receiver is on loopback, which production refuses unless WEBHOOK_ALLOW_PRIVATE is set.
   const h = await createHarness(kind, { webhookAllowPrivate: true });
   const smtp = await startSmtp();
-  const deps = h.services.deps;
+  const deps = h.deps;
   const hooks = await startReceiver(WEBHOOK_SECRET, () => deps.clock.now());
   const notifiers: Notifier[] = [];
 

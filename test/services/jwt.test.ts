@@ -3,21 +3,19 @@
  * with its own store connection, key ring and change bus) share one database, as two servers do.
  * Time is each instance's injected clock; nothing sleeps.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadCatalogFile } from "../../src/catalog/load.js";
-import { defaultCatalogFile } from "../../src/config.js";
+import { loadConfig } from "../../src/config.js";
 import { createSealer } from "../../src/crypto/sealing.js";
 import { hashToken } from "../../src/crypto/token-hash.js";
-import type { ServiceDeps } from "../../src/services/deps.js";
-import { createServices } from "../../src/services/index.js";
+import { createLogger } from "../../src/log.js";
+import { composeLatchkey } from "../../src/main.js";
 import { SigningKeySecretError } from "../../src/services/signing-keys.js";
 import { openStore } from "../../src/storage/open.js";
 import type { Store } from "../../src/storage/store.js";
-import { createChangeBus } from "../../src/verify/changes.js";
 import {
   RETIRED_KEY_RETENTION_MS,
   SIGNER_MAX_AGE_MS,
@@ -88,22 +86,15 @@ function instrumented(store: Store, barrier?: Promise<void>, arrive?: () => void
 
 function instance(store: Store, options: { ttl?: number; now?: number; secret?: string } = {}) {
   let now = options.now ?? T0;
-  const deps: ServiceDeps & { sessionTtlSeconds: number } = {
-    store,
-    catalog: loadCatalogFile(defaultCatalogFile()),
-    clock: { now: () => now },
-    random: (size) => randomBytes(size),
-    newId: () => randomUUID(),
-    keyPrefix: "appkey",
-    tokenPrefix: "lkt",
-    secret: options.secret ?? SECRET,
-    publicUrl: "http://localhost",
-    changes: createChangeBus(),
-    sessionTtlSeconds: 3600,
-    jwtTtlSeconds: options.ttl ?? 3600,
-  };
-  const services = createServices(deps);
+  const config = loadConfig({
+    LATCHKEY_SECRET: options.secret ?? SECRET,
+    PUBLIC_URL: "http://localhost",
+    JWT_TTL: String(options.ttl ?? 3600),
+  });
+  const logger = createLogger({ level: "silent" });
+  const { deps, services } = composeLatchkey(config, { store, logger, clock: { now: () => now } });
   return {
+    deps,
     services,
     jwt: services.jwt,
     advance(ms: number) {
@@ -307,7 +298,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     expect(learned.ok && header(learned.token).kid).toBe(newer);
     // A notice on the change bus (what the fan-out delivers) makes A re-read at once.
     const { kid: newest } = await b.jwt.rotate();
-    a.services.deps.changes.deliver({ kind: "signing-keys" });
+    a.deps.changes.deliver({ kind: "signing-keys" });
     const noticed = await a.jwt.mint(owner);
     expect(noticed.ok && header(noticed.token).kid).toBe(newest);
     // JWTs naming unknown kids re-read the store at most once per second.

@@ -1,19 +1,15 @@
 /**
  * An in-process latchkey for route tests: a real store (SQLite by default), the shipped catalog,
- * the real services and app, and a log captured in memory. Requests go through `app.request()`;
+ * everything built by the production composition (main.ts `composeLatchkey`) from a configuration
+ * read as production reads it, a clock the test moves, and a log captured in memory. Requests go through `app.request()`;
  * no port is opened.
  */
-import { randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import type { Redis } from "ioredis";
-import { loadCatalogFile } from "../../src/catalog/load.js";
-import { defaultCatalogFile } from "../../src/config.js";
-import { createApp } from "../../src/http/app.js";
+import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
+import { composeLatchkey } from "../../src/main.js";
 import type { InitResult } from "../../src/services/accounts.js";
-import { createServices } from "../../src/services/index.js";
-import { createChangeBus } from "../../src/verify/changes.js";
-import { createEmailLimiter, createFailureLimiter } from "../../src/verify/rate-limit.js";
 import { openTestStore } from "./stores.js";
 
 export interface Credentials {
@@ -71,42 +67,26 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
     },
   });
   const logger = createLogger({ level: "debug", destination });
-  const failures = {
-    limit: options.rateLimit?.failures ?? 0,
-    windowSeconds: options.rateLimit?.windowSeconds ?? 60,
-    clock: { now: () => now },
-    redis: options.limiterRedis?.client,
-  };
-  const prefix = options.limiterRedis?.prefix ?? "latchkey-test:";
-  const services = createServices({
-    store,
-    catalog: loadCatalogFile(defaultCatalogFile()),
-    clock: { now: () => now },
-    random: (size) => randomBytes(size),
-    newId: () => randomUUID(),
-    keyPrefix: options.keyPrefix ?? "appkey",
-    tokenPrefix: "lkt",
-    secret: "test-secret-0123456789-0123456789-abcdef",
-    publicUrl: "http://localhost",
-    changes: createChangeBus(),
-    sessionTtlSeconds: 3600,
-    jwtTtlSeconds: 3600,
-    limiter: createFailureLimiter({ ...failures, prefix: `${prefix}auth-failures:` }),
-    blockedLookups: createFailureLimiter({ ...failures, redis: undefined }),
-    signInLimiter: createEmailLimiter({ ...failures, prefix: `${prefix}sign-in-failures:` }),
-    ...(options.smtpUrl ? { smtpUrl: options.smtpUrl } : {}),
-    ...(options.webhookAllowPrivate ? { webhookAllowPrivate: true } : {}),
-    ...(options.revokeRate
-      ? { revokeLimiter: createFailureLimiter({ ...options.revokeRate, clock: { now: () => now } }) }
-      : {}),
+  // The settings a test may change, as production reads them; the rest are the defaults.
+  const config = loadConfig({
+    LATCHKEY_SECRET: "test-secret-0123456789-0123456789-abcdef",
+    PUBLIC_URL: "http://localhost",
+    KEY_PREFIX: options.keyPrefix,
+    SESSION_TTL: "3600",
+    JWT_TTL: "3600",
+    RATE_LIMIT_FAILURES: String(options.rateLimit?.failures ?? 0),
+    RATE_LIMIT_WINDOW: String(options.rateLimit?.windowSeconds ?? 60),
+    TRUST_PROXY: String(options.trustProxy ?? false),
+    VERIFY_TRUSTED_PROXIES: options.verifyTrustedProxies?.join(","),
+    SMTP_URL: options.smtpUrl,
+    WEBHOOK_ALLOW_PRIVATE: String(options.webhookAllowPrivate ?? false),
   });
-  const app = createApp({
-    services,
+  const { deps, services, app } = composeLatchkey(config, {
+    store,
     logger,
-    publicUrl: "http://localhost",
-    trustProxy: options.trustProxy ?? false,
-    ...(options.verifyTrustedProxies ? { verifyTrustedProxies: options.verifyTrustedProxies } : {}),
-    ready: () => store.ping(),
+    clock: { now: () => now },
+    ...(options.limiterRedis ? { limiterRedis: options.limiterRedis } : {}),
+    ...(options.revokeRate ? { revokeRate: options.revokeRate } : {}),
   });
   /** Every response text the tests saw, for the secrets search. */
   const responses: string[] = [];
@@ -159,6 +139,8 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
     /** A second connection to the same database, for checks below the Store port. */
     raw,
     services,
+    /** What the services were built over (clock, catalog, change bus, secret), for checks below the API. */
+    deps,
     init,
     owner,
     request,

@@ -11,7 +11,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { AppError, fail } from "../../core/errors.js";
-import { grantResources } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import {
@@ -89,8 +88,7 @@ const leave = createRoute({
 });
 
 export function invitationRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
-  const { invitations, roleDirectory, deps, limiter } = services;
-  const every = deps.catalog.resources.map((resource) => resource.key);
+  const { invitations, callers, limiter } = services;
 
   /** Runs `answer` under the failure limiter: a blocked address is refused, a wrong code counted. */
   async function withCode<T>(c: Context<AppEnv>, answer: () => Promise<T>): Promise<T> {
@@ -117,9 +115,7 @@ export function invitationRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, servi
     const { code } = c.req.valid("json");
     const { principal, actor } = c.get("caller");
     await withCode(c, () => invitations.accept(actor, account, code));
-    const access = await roleDirectory.access(deps.store, principal, account);
-    const roles = access.roles.map((role) => ({ id: role.id, name: role.name }));
-    return c.json({ account, roles, resources: grantResources(access.grant, every) }, 200);
+    return c.json(await callers.accountAccess(principal, account), 200);
   });
 
   app.openapi(secure("authenticated", decline), async (c) => {

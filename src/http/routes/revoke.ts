@@ -7,7 +7,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
 import type { Services } from "../../services/index.js";
-import { refuseIfBlocked } from "../../verify/rate-limit.js";
 import type { AppEnv } from "../context.js";
 import { jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
@@ -41,14 +40,11 @@ const revoke = createRoute({
 });
 
 export function revokeRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
-  const { revokeLimiter, revoke: revokeService } = services;
+  const { revoke: revokeService } = services;
 
   // Ahead of body validation, so that malformed reports count too.
   app.on("POST", revoke.path, async (c, next) => {
-    const ip = c.get("clientIp");
-    refuseIfBlocked(revokeLimiter, ip, "reports");
-    await revokeLimiter.recordFailure(ip);
-    refuseIfBlocked(revokeLimiter, ip, "reports");
+    await revokeService.admit(c.get("clientIp"));
     await next();
   });
 

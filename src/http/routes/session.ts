@@ -1,8 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { fail } from "../../core/errors.js";
-import { grantResources } from "../../core/permissions.js";
-import type { Principal } from "../../services/deps.js";
 import type { Services } from "../../services/index.js";
 import { csrfMatches } from "../../services/sessions.js";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth.js";
@@ -95,7 +93,7 @@ export function sessionRoutes(
   services: Services,
   secureCookies: boolean,
 ) {
-  const { sessions, roleDirectory, deps } = services;
+  const { sessions, callers, catalog } = services;
   const cookie = { path: "/", sameSite: "Lax", secure: secureCookies } as const;
 
   app.openapi(secure("public", login), async (c) => {
@@ -117,7 +115,7 @@ export function sessionRoutes(
       ]);
       fail("INVALID_LOGIN");
     }
-    const maxAge = Math.floor((session.expiresAt - deps.clock.now()) / 1000);
+    const maxAge = session.maxAgeSeconds;
     setCookie(c, SESSION_COOKIE, session.secret, { ...cookie, httpOnly: true, maxAge });
     setCookie(c, CSRF_COOKIE, session.csrfToken, { ...cookie, httpOnly: false, maxAge });
     const expiresAt = new Date(session.expiresAt).toISOString();
@@ -138,35 +136,12 @@ export function sessionRoutes(
     return c.body(null, 204);
   });
 
-  /**
-   * A key acts in its own account first, then in every account that added it as an external key. A
-   * user acts where their membership is active, never where they are only invited.
-   */
-  async function accountsOf(principal: Principal): Promise<string[]> {
-    if (principal.type === "user") return deps.store.people.listUserAccounts(principal.userId);
-    const external = await deps.store.externalKeys.listAccounts(principal.keyId);
-    return [principal.account, ...external.filter((account) => account !== principal.account)];
-  }
-
-  app.openapi(secure("authenticated", me), async (c) => {
-    const { principal } = c.get("caller");
-    const every = deps.catalog.resources.map((resource) => resource.key);
-    const accounts = await Promise.all(
-      (await accountsOf(principal)).map(async (account) => {
-        const access = await roleDirectory.access(deps.store, principal, account);
-        const roles = access.roles.map((role) => ({ id: role.id, name: role.name }));
-        return { account, roles, resources: grantResources(access.grant, every) };
-      }),
-    );
-    const who =
-      principal.type === "user"
-        ? { type: "user" as const, id: principal.userId, email: principal.email }
-        : { type: "key" as const, appKey: principal.appKey, account: principal.account };
-    return c.json({ principal: who, accounts }, 200);
-  });
+  app.openapi(secure("authenticated", me), async (c) =>
+    c.json(await callers.describe(c.get("caller").principal), 200),
+  );
 
   app.openapi(secure("authenticated", resources), (c) => {
-    const items = deps.catalog.resources.map(({ key, id, name, description, product, category }) => ({
+    const items = catalog.resources.map(({ key, id, name, description, product, category }) => ({
       key,
       id,
       name,

@@ -16,7 +16,6 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { addressMatcher, isIpAddress } from "../../core/addresses.js";
 import { fail } from "../../core/errors.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
-import { DAY_MS } from "../../core/time.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { authorize } from "../forward-auth.js";
@@ -130,7 +129,7 @@ export function verifyRoutes(
   services: Services,
   trustedProxies: readonly string[],
 ) {
-  const { verifier, deps } = services;
+  const { verifier, catalog, usageReport } = services;
   const trusted = addressMatcher(trustedProxies);
 
   /** The address the limiter counts: the end client's when a trusted caller names it. */
@@ -147,7 +146,7 @@ export function verifyRoutes(
 
   app.openapi(secure("public", verify), async (c) => {
     const body = c.req.valid("json");
-    if (body.resource !== undefined && !deps.catalog.resourceByKey(body.resource)) {
+    if (body.resource !== undefined && !catalog.resourceByKey(body.resource)) {
       fail("UNKNOWN_RESOURCE", `No resource ${body.resource}`);
     }
     const decision = await verifier.verify({
@@ -201,30 +200,14 @@ export function verifyRoutes(
   } as Parameters<typeof app.openAPIRegistry.registerPath>[0]);
 
   app.all("/v1/authorize", async (c) => {
-    const answer = await authorize(verifier, deps.catalog, (name) => c.req.header(name), c.get("clientIp"));
+    const answer = await authorize(verifier, catalog, (name) => c.req.header(name), c.get("clientIp"));
     return c.body(null, answer.status, answer.headers);
   });
 
   app.openapi(secure({ resource: "ViewApiKeys" }, usage), async (c) => {
     const { account, appKey } = c.req.valid("param");
     const { days } = c.req.valid("query");
-    const key = await deps.store.keys.getByAppKey(appKey);
-    if (!key || key.account !== account) fail("KEY_NOT_FOUND", `No key ${appKey} in account ${account}`);
-    const today = Math.floor(deps.clock.now() / DAY_MS);
-    const stored = await deps.store.usage.get(key.id, today - days + 1, today);
-    const byDay = new Map(stored.map((row) => [row.day, row]));
-    const total = { ok: 0, denied: 0 };
-    const list = [];
-    for (let day = today - days + 1; day <= today; day++) {
-      const row = byDay.get(day);
-      const ok = row?.ok ?? 0;
-      const denied = row?.denied ?? 0;
-      total.ok += ok;
-      total.denied += denied;
-      list.push({ date: new Date(day * DAY_MS).toISOString().slice(0, 10), ok, denied });
-    }
-    const lastUsedAt = key.lastUsedAt === null ? null : new Date(key.lastUsedAt).toISOString();
-    return c.json({ appKey, lastUsedAt, days: list, total }, 200);
+    return c.json(await usageReport.daily(account, appKey, days), 200);
   });
 }
 

@@ -62,8 +62,6 @@ export function vtexHandler(
 }
 
 export function createVtexAccess(guards: Guards, services: Services) {
-  const store = services.deps.store;
-
   /**
    * `an`, else the calling key's account, else the first label of Host. A name that cannot be an
    * account is 404; a well-formed one is not looked up: one the caller has no grant in, existing or
@@ -82,7 +80,7 @@ export function createVtexAccess(guards: Guards, services: Services) {
   async function identifyIn(c: VtexContext) {
     const caller = await guards.identify(c);
     const account = resolveAccount(c, caller);
-    const access = await services.roleDirectory.access(store, caller.principal, account);
+    const access = await services.callers.access(caller.principal, account);
     return {
       caller,
       account,

@@ -13,7 +13,7 @@ import { vtexIdRoutes } from "./vtex-id.js";
  * `createVtexAccess`, and test/http/vtex.test.ts proves 401/403/404 on every one of them.
  */
 export function vtexRoutes(app: OpenAPIHono<AppEnv>, services: Services) {
-  const guards = createGuards({ ...services, store: services.deps.store, roles: services.roleDirectory });
+  const guards = createGuards({ ...services, access: services.callers.access });
   const access = createVtexAccess(guards, services);
   licenseManagerRoutes(app, access, services);
   vtexIdRoutes(app, access, services);

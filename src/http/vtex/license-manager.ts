@@ -234,7 +234,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     vtexHandler(async (c) => {
       const { account } = await access.authorize(c, "ViewAdminUsers");
       const query = parse(PagedQuery, c.req.query());
-      const every = services.deps.catalog.resources.length;
+      const every = services.catalog.resources.length;
       const list = (await roles.list(account)).sort((a, b) => {
         const order = query.sort === "name" ? a.name.localeCompare(b.name) || a.id - b.id : a.id - b.id;
         return query.sortType === "DSC" ? -order : order;
