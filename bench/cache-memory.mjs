@@ -2,7 +2,7 @@
  * Memory of the key-state cache per cached key, in process: a SQLite database seeded as
  * `verify-seed.mjs` seeds it (active keys holding role 10, real token hashes; seeded once into
  * `$CACHE_DIR/cache-memory-<N>/`, default `/tmp/latchkey-verify-cache`), then per run a fresh child
- * process that builds the cache as `src/services/index.ts` wires it (real store, role directory,
+ * process that builds the cache as `src/main.ts` (`composeLatchkey`) wires it (real store, role directory,
  * catalog, change bus), fills it with every key (one verification per key, as a server's fill
  * does: load, token check, own grant) and reports `process.memoryUsage()` heapUsed and RSS deltas
  * after `global.gc()`, per key and per 100,000 keys. Prints the median of the runs as JSON.

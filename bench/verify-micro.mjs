@@ -1,6 +1,6 @@
 /**
  * In-process micro-benchmark of the verification decision, no HTTP: `createVerifier` over the
- * key-state cache, wired as src/services/index.ts wires it (store, role directory, catalog, change
+ * key-state cache, wired as src/main.ts (`composeLatchkey`) wires it (store, role directory, catalog, change
  * bus; usage counters, failure limiter and metrics), and with the cache alone,
  * against the lower bound of any verification by token: one `createHash("sha256")` of the
  * presented token and one `Map.get` of its digest.
@@ -36,7 +36,7 @@ import { openStore } from "../dist/storage/open.js";
 import { createChangeBus } from "../dist/verify/changes.js";
 import { createKeyCache } from "../dist/verify/key-cache.js";
 import { createFailureLimiter } from "../dist/verify/rate-limit.js";
-import * as tokenHash from "../dist/verify/token-hash.js";
+import * as tokenHash from "../dist/crypto/token-hash.js";
 import { createUsageRecorder } from "../dist/verify/usage.js";
 import { createVerifier } from "../dist/verify/verifier.js";
 import { parseArgs, ROOT } from "./lib.mjs";
@@ -65,7 +65,7 @@ const cache = createKeyCache({
   // Entries must not expire during the measurement (expiry is what the HTTP runs show).
   ttlMs: 3_600_000,
 });
-/** Cache only, and as src/services/index.ts wires it for the server (usage counters, limiter, metrics). */
+/** Cache only, and as src/main.ts (`composeLatchkey`) wires it for the server (usage counters, limiter, metrics). */
 const verifier = createVerifier({ cache, tokenPrefix: "lkt" });
 const served = createVerifier({
   cache,

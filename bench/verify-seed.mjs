@@ -16,7 +16,7 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { generateAppToken } from "../dist/core/tokens.js";
 import { openStore } from "../dist/storage/open.js";
-import { hashToken } from "../dist/verify/token-hash.js";
+import { hashToken } from "../dist/crypto/token-hash.js";
 import { BENCH_SECRET, createPgDatabase, onInterrupt, parseArgs, withPg } from "./lib.mjs";
 import { seededKey } from "./seed-store.mjs";
 

@@ -1,6 +1,6 @@
 /**
  * Reading the audit log (SPEC §3): a filtered page newest first, a streamed export, and the check of
- * each account's hash chain (src/audit/audit.ts). Nothing here writes: events are appended only by
+ * each account's hash chain (src/storage/audit-chain.ts). Nothing here writes: events are appended only by
  * the changes they record.
  *
  * Secrets: events never hold a token, hash or password (their writers see to it), so items are

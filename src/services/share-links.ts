@@ -3,7 +3,7 @@
  * token need not travel through a chat or a ticket.
  *
  * Secrets: the link id (32 random bytes, base64url) is a capability, like a token. Only its SHA-256
- * (`idHash`) is stored. The token waits sealed with AES-256-GCM (sealing.ts) under the "share-link"
+ * (`idHash`) is stored. The token waits sealed with AES-256-GCM (crypto/sealing.ts) under the "share-link"
  * key, with the idHash as additional data, so a sealed value moved to another row does not open.
  * The store erases the sealed value when the link is revealed or found expired. Neither the id nor
  * the token ever goes into an audit event, a log line or an error.

@@ -4,7 +4,7 @@
  * Secrets: the appToken presented to `mint` is hashed and compared like any key authentication and
  * never kept; the JWT returned is never stored, logged or audited (minting writes nothing). The
  * signing keys' private halves are sealed with AES-256-GCM under the "jwt-signing-key" key derived
- * from LATCHKEY_SECRET (sealing.ts), with the kid as additional data, before they reach the store.
+ * from LATCHKEY_SECRET (crypto/sealing.ts), with the kid as additional data, before they reach the store.
  *
  * Every JWT is checked against the key's current state on every call (`authenticate`): the key must
  * exist, be active and still hold the token the JWT was minted from (its `tfp` fingerprint), so

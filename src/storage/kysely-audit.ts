@@ -1,5 +1,5 @@
 /**
- * The append-only audit log of the Kysely store, one hash chain per account (src/audit/audit.ts).
+ * The append-only audit log of the Kysely store, one hash chain per account (audit-chain.ts).
  * `data` is stored as given: callers keep tokens, hashes and passwords out of it.
  *
  * Chaining under concurrency: an append first upserts the account's row in audit_heads. On

@@ -377,7 +377,7 @@ async function createResourceUse(db: Db, dialect: Dialect): Promise<void> {
 }
 
 /**
- * The audit hash chain (src/audit/audit.ts): each event carries its hash and its account's previous
+ * The audit hash chain (src/storage/audit-chain.ts): each event carries its hash and its account's previous
  * event's hash, and audit_heads holds each account's last link, whose row lock serializes appends.
  * Events already stored are chained here, in seq order, inside the migration's transaction.
  */

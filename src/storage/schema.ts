@@ -148,7 +148,7 @@ export interface AuditEventsTable {
   request_id: string | null;
   /** JSON text. */
   data: string | null;
-  /** Hash of the account's previous event (null for its first); see src/audit/audit.ts. Since 0006. */
+  /** Hash of the account's previous event (null for its first); see src/storage/audit-chain.ts. Since 0006. */
   prev_hash: string | null;
   /** SHA-256 (hex) of this event's canonical form and prev_hash. Null only in a damaged row. */
   hash: string | null;

@@ -70,6 +70,13 @@ interface Counter {
   allowedAt: number;
 }
 
+/**
+ * What one verification of a known key was: `allowed`; `denied` (the credentials were right, the
+ * call was not allowed); `rejected` (wrong token, or the key inactive). Only `allowed` counts as ok,
+ * and only `rejected` leaves the key's last use where it was.
+ */
+export type UsageOutcome = "allowed" | "denied" | "rejected";
+
 export type UsageRecorder = ReturnType<typeof createUsageRecorder>;
 
 export function createUsageRecorder(options: UsageRecorderOptions) {
@@ -88,18 +95,12 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   let flushing: Promise<void> | undefined;
 
   /**
-   * Counts one verification of a known key. `authenticated`: the credentials were right (moves
-   * last-used); `ok`: the call was allowed. Anything else counts as denied. `account`/`resource`: the
-   * resource an allowed call used and the account it was allowed in, when a resource was asked for (the access
-   * review reads these). An `ok` call with an `account` is also the key's last use in that account.
+   * Counts one verification of a known key. `account`/`resource`: the account the call was decided
+   * in and the resource an allowed call used, when a resource was asked for (the access review reads
+   * these). An allowed call with an `account` is also the key's last use in that account.
    */
-  function record(
-    keyId: string,
-    authenticated: boolean,
-    ok: boolean,
-    account?: string,
-    resource?: string,
-  ): void {
+  function record(keyId: string, outcome: UsageOutcome, account?: string, resource?: string): void {
+    const ok = outcome === "allowed";
     const now = clock.now();
     const day = Math.floor(now / DAY_MS);
     let counter = counters.get(keyId);
@@ -125,7 +126,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
     if (ok) counter.ok++;
     else counter.denied++;
-    if (authenticated) counter.lastUsed = now;
+    if (outcome !== "rejected") counter.lastUsed = now;
     if (account !== undefined && resource !== undefined) {
       if (counter.usedIn !== account || counter.usedResource !== resource) {
         if (counter.usedIn !== null && counter.usedResource !== null)

@@ -27,6 +27,7 @@
  */
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
 import { tokenDigestBinary } from "../crypto/token-hash.js";
+import type { UsageRecorder } from "./usage.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
 
 /** Stable outcome codes, in `/v1/verify` responses and in metrics. */
@@ -91,9 +92,7 @@ export interface JwtClaims {
 export interface VerifierDeps {
   cache: KeyCache;
   tokenPrefix: string;
-  usage?: {
-    record(keyId: string, authenticated: boolean, ok: boolean, account?: string, resource?: string): void;
-  };
+  usage?: Pick<UsageRecorder, "record">;
   limiter?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
   /** Store lookups an address may still cause while `limiter` blocks it; none are refused when absent. */
   blockedLookups?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
@@ -215,11 +214,11 @@ export function createVerifier(deps: VerifierDeps) {
     if (state === null) return failed(request, wait, INVALID);
     const counted = request.countUsage !== false;
     if (!holdsToken(state, appToken, claims)) {
-      if (counted) usage?.record(state.keyId, false, false);
+      if (counted) usage?.record(state.keyId, "rejected");
       return failed(request, wait, INVALID);
     }
     if (!state.active) {
-      if (counted) usage?.record(state.keyId, false, false);
+      if (counted) usage?.record(state.keyId, "rejected");
       return failed(request, wait, INACTIVE);
     }
     const account = request.ownAccount ? state.account : request.account || claims?.account || state.account;
@@ -248,7 +247,7 @@ export function createVerifier(deps: VerifierDeps) {
   ): Decision {
     const counted = request.countUsage !== false;
     if (grant === null) {
-      if (counted) usage?.record(state.keyId, true, false);
+      if (counted) usage?.record(state.keyId, "denied");
       return {
         valid: false,
         code: "ACCOUNT_NOT_GRANTED",
@@ -276,7 +275,7 @@ export function createVerifier(deps: VerifierDeps) {
       allowed = used !== undefined;
       if (!allowed) code = request.resources.length === 0 ? "ROUTE_NOT_MAPPED" : "RESOURCE_NOT_GRANTED";
     }
-    if (counted) usage?.record(state.keyId, true, allowed !== false, account, used);
+    if (counted) usage?.record(state.keyId, allowed === false ? "denied" : "allowed", account, used);
     return {
       valid: true,
       code,

@@ -27,7 +27,7 @@ function recorder(fail: (slice: UsageBatch, call: number) => boolean) {
 describe("usage recorder", () => {
   it("writes large batches in slices, and keeps only the unwritten slices after a failure", async () => {
     const { usage, written } = recorder((_slice, call) => call === 2);
-    for (let i = 0; i < 600; i++) usage.record(`key-${i}`, true, true);
+    for (let i = 0; i < 600; i++) usage.record(`key-${i}`, "allowed");
     await usage.flush();
     // Slices of 250: the first was written, the second failed, the third was never tried.
     expect(written).toHaveLength(1);
@@ -41,11 +41,11 @@ describe("usage recorder", () => {
 
   it("counts ok and denied per day, moves last use only on authentication, and splits days", async () => {
     const { usage, written, advance } = recorder(() => false);
-    usage.record("k", true, true, "acme", "ViewOrders");
-    usage.record("k", true, false);
-    usage.record("k", false, false);
+    usage.record("k", "allowed", "acme", "ViewOrders");
+    usage.record("k", "denied");
+    usage.record("k", "rejected");
     advance(DAY_MS);
-    usage.record("k", true, true);
+    usage.record("k", "allowed");
     await usage.flush();
     const batch = written[0] as UsageBatch;
     const day = Math.floor(T0 / DAY_MS);
@@ -63,16 +63,16 @@ describe("usage recorder", () => {
       [...(batch?.resources ?? [])].sort((a, b) =>
         `${a.keyId} ${a.account} ${a.resource}`.localeCompare(`${b.keyId} ${b.account} ${b.resource}`),
       );
-    usage.record("k", true, true, "acme", "ViewOrders");
+    usage.record("k", "allowed", "acme", "ViewOrders");
     advance(1);
-    usage.record("k", true, true, "acme", "ViewOrders");
-    usage.record("k", true, true, "other", "ViewOrders");
+    usage.record("k", "allowed", "acme", "ViewOrders");
+    usage.record("k", "allowed", "other", "ViewOrders");
     advance(1);
-    usage.record("k", true, true, "acme", "EditOrders");
-    usage.record("j", true, true, "acme", "ViewOrders");
-    usage.record("k", true, false, "acme", undefined);
+    usage.record("k", "allowed", "acme", "EditOrders");
+    usage.record("j", "allowed", "acme", "ViewOrders");
+    usage.record("k", "denied", "acme", undefined);
     advance(1);
-    usage.record("k", true, true, "other", "ViewOrders");
+    usage.record("k", "allowed", "other", "ViewOrders");
     await usage.flush();
     expect(sorted(written[0])).toEqual([
       { keyId: "j", account: "acme", resource: "ViewOrders", at: T0 + 2 },
@@ -82,7 +82,7 @@ describe("usage recorder", () => {
     ]);
     // After a write, uses start afresh: only what came since is in the next batch.
     advance(1);
-    usage.record("k", true, true, "other", "ViewOrders");
+    usage.record("k", "allowed", "other", "ViewOrders");
     await usage.flush();
     expect(sorted(written[1])).toEqual([
       { keyId: "k", account: "other", resource: "ViewOrders", at: T0 + 4 },
@@ -96,24 +96,24 @@ describe("usage recorder", () => {
       [...(batch?.accounts ?? [])].sort((a, b) =>
         `${a.keyId} ${a.account}`.localeCompare(`${b.keyId} ${b.account}`),
       );
-    usage.record("k", true, true, "acme");
+    usage.record("k", "allowed", "acme");
     advance(1);
-    usage.record("k", true, true, "beta", "ViewOrders");
+    usage.record("k", "allowed", "beta", "ViewOrders");
     advance(1);
     // Refused in beta (a resource not granted), or with no account: not a use there.
-    usage.record("k", true, false, "beta", undefined);
-    usage.record("k", true, true);
-    usage.record("j", true, false, "beta");
+    usage.record("k", "denied", "beta", undefined);
+    usage.record("k", "allowed");
+    usage.record("j", "denied", "beta");
     // A management call allowed in beta, authenticated (and counted) in the key's own account.
     usage.usedIn("j", "beta");
     advance(1);
-    usage.record("k", true, true, "acme");
+    usage.record("k", "allowed", "acme");
     failing = true;
     await usage.flush();
     expect(written).toHaveLength(0);
     failing = false;
     advance(1);
-    usage.record("k", true, true, "beta");
+    usage.record("k", "allowed", "beta");
     await usage.flush();
     expect(sorted(written[0])).toEqual([
       { keyId: "j", account: "beta", at: T0 + 2 },
