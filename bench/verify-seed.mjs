@@ -15,8 +15,8 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { generateAppToken } from "../dist/core/tokens.js";
-import { openStore } from "../dist/storage/open.js";
 import { hashToken } from "../dist/crypto/token-hash.js";
+import { openStore } from "../dist/storage/open.js";
 import { BENCH_SECRET, createPgDatabase, onInterrupt, parseArgs, withPg } from "./lib.mjs";
 import { seededKey } from "./seed-store.mjs";
 
