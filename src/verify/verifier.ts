@@ -27,8 +27,8 @@
  */
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
 import { tokenDigestBinary } from "../crypto/token-hash.js";
-import type { UsageRecorder } from "./usage.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
+import type { UsageRecorder } from "./usage.js";
 
 /** Stable outcome codes, in `/v1/verify` responses and in metrics. */
 export type VerifyCode =
