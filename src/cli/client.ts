@@ -7,6 +7,7 @@
  * `detail` (which never contain a token) or, for transport failures, the address and a system
  * error code only.
  */
+import { ACCOUNT_NAME_PATTERN } from "../core/names.js";
 import { UsageError } from "./output.js";
 
 export interface Connection {
@@ -72,7 +73,7 @@ export function api(strings: TemplateStringsArray, ...values: (string | number)[
   );
 }
 
-const KEY_SHAPE = /^[a-z][a-z0-9]{1,19}-([a-z][a-z0-9-]{1,39})-[A-Z]{6}$/;
+const KEY_SHAPE = new RegExp(`^[a-z][a-z0-9]{1,19}-(${ACCOUNT_NAME_PATTERN})-[A-Z]{6}$`);
 
 /** The account an appKey was generated in (`{prefix}-{account}-{SUFFIX}`), when it has that shape. */
 export function accountOfAppKey(appKey: string): string | undefined {

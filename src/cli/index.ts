@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { type Config, loadConfig } from "../config.js";
+import { isAccountName } from "../core/names.js";
 import { createLogger } from "../log.js";
 import type { PassSummary } from "../notify/notifier.js";
 import type { RotationResult } from "../services/signing-keys.js";
@@ -154,7 +155,7 @@ async function signingKeysRotateCommand(out: Output, opts: { secretChanged?: boo
 /** Checks the audit hash chains in the database itself (no server); exit 1 when one is broken. */
 async function verifyAuditCommand(out: Output, opts: { account?: string }): Promise<number> {
   const { openConfiguredStore, verifyAuditChain } = await local();
-  if (opts.account !== undefined && !/^[a-z][a-z0-9-]{1,39}$/.test(opts.account)) {
+  if (opts.account !== undefined && !isAccountName(opts.account)) {
     throw new UsageError(`--account: "${opts.account}" is not an account name`);
   }
   const store = await openConfiguredStore(config(), warnings());

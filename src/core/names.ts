@@ -1,6 +1,8 @@
 /** Validation rules for names that users choose (SPEC §1, §2). */
 
-export const ACCOUNT_NAME = /^[a-z][a-z0-9-]{1,39}$/;
+/** An account name, unanchored, for patterns that embed one (appKeys: `{prefix}-{account}-{SUFFIX}`). */
+export const ACCOUNT_NAME_PATTERN = "[a-z][a-z0-9-]{1,39}";
+export const ACCOUNT_NAME = new RegExp(`^${ACCOUNT_NAME_PATTERN}$`);
 export const ACCOUNT_NAME_RULE = "must be an account name: 2-40 of a-z 0-9 -, starting with a letter";
 export const MAX_LABEL_LENGTH = 100;
 

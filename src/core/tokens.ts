@@ -8,6 +8,7 @@
  *
  * Pure: randomness is injected so that tests are deterministic.
  */
+import { ACCOUNT_NAME_PATTERN } from "./names.js";
 
 export type RandomBytes = (size: number) => Uint8Array;
 
@@ -137,7 +138,7 @@ const BASE62_VALUE = (() => {
   return table;
 })();
 
-const APP_KEY_SHAPE = /^[a-z][a-z0-9]{1,19}-[a-z][a-z0-9-]{1,39}-[A-Z]{6}$/;
+const APP_KEY_SHAPE = new RegExp(`^[a-z][a-z0-9]{1,19}-${ACCOUNT_NAME_PATTERN}-[A-Z]{6}$`);
 
 /** Cheap shape check for a presented appKey (any prefix: keys may have been made under another). */
 export function isAppKeyShaped(appKey: string): boolean {

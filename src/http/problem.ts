@@ -20,17 +20,21 @@ export function problemBody(
 /** The VTEX-compatible paths (src/http/vtex/): their errors keep VTEX's `{"Message"}` shape. */
 const VTEX_PATHS = /^\/api\/(vlm|license-manager|vtexid)\//;
 
+/**
+ * An error in VTEX's shape: `{"Message": …}`, or the body of one of the few errors VTEX words its
+ * own way (VTEX ID's `{"authStatus"}`, License Manager's error codes).
+ */
+export function vtexErrorBody(c: Context<AppEnv>, status: number, body: Record<string, unknown>) {
+  return c.body(JSON.stringify(body), status as 400, { "content-type": "application/json; charset=utf-8" });
+}
+
 export function problem(
   c: Context<AppEnv>,
   code: ErrorCode,
   detail: string = ERRORS[code].title,
   extra: Record<string, unknown> = {},
 ) {
-  if (VTEX_PATHS.test(c.req.path)) {
-    return c.body(JSON.stringify({ Message: detail }), ERRORS[code].status as 400, {
-      "content-type": "application/json; charset=utf-8",
-    });
-  }
+  if (VTEX_PATHS.test(c.req.path)) return vtexErrorBody(c, ERRORS[code].status, { Message: detail });
   const body = problemBody(code, detail, c.get("requestId") ?? "unknown", extra);
   return c.body(JSON.stringify(body), body.status as 400, { "content-type": "application/problem+json" });
 }

@@ -8,6 +8,7 @@
  */
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
+import { isAccountName } from "../../core/names.js";
 import {
   ApiError,
   accountOfAppKey,
@@ -77,8 +78,6 @@ export interface Remote {
   note(message: string): void;
 }
 
-const ACCOUNT = /^[a-z][a-z0-9-]{1,39}$/;
-
 function present(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
@@ -94,7 +93,7 @@ export async function connect(options: GlobalOptions, io: RemoteIO): Promise<Rem
   const account = present(options.account) ?? present(io.env.LATCHKEY_ACCOUNT) ?? accountOfAppKey(appKey);
   if (!account)
     throw new UsageError(`cannot tell the account from ${appKey}: give --account or LATCHKEY_ACCOUNT`);
-  if (!ACCOUNT.test(account)) throw new UsageError(`not an account name: ${account}`);
+  if (!isAccountName(account)) throw new UsageError(`not an account name: ${account}`);
   let appToken = present(options.appToken) ?? present(io.env.LATCHKEY_APPTOKEN);
   if (!appToken && io.stdin.isTTY) appToken = present(await promptHidden(io, `appToken for ${appKey}: `));
   if (!appToken)

@@ -8,6 +8,7 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { fail } from "../../core/errors.js";
+import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
 import type { Services } from "../../services/index.js";
 import type { MintInput, MintResult } from "../../services/signing-keys.js";
@@ -23,7 +24,7 @@ const LoginBody = z.strictObject({
   appToken: z.string().min(1).max(MAX_TOKEN_LENGTH),
   account: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,39}$/, "must be an account name: 2-40 of a-z 0-9 -, starting with a letter")
+    .regex(ACCOUNT_NAME, ACCOUNT_NAME_RULE)
     .optional()
     .openapi({ description: "Account the JWT is for; defaults to the key's own account" }),
 });

@@ -7,15 +7,15 @@
  * Tokens and JWTs are read by `identify` only and never echoed in an error.
  */
 import type { Context } from "hono";
-import { AppError, ERRORS, fail } from "../../core/errors.js";
+import { AppError, fail } from "../../core/errors.js";
+import { isAccountName } from "../../core/names.js";
 import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
 import { type Guards, noteExternalUse } from "../auth.js";
 import type { AppEnv, Caller } from "../context.js";
+import { onError, vtexErrorBody } from "../problem.js";
 
 export type VtexContext = Context<AppEnv>;
-
-const ACCOUNT_NAME = /^[a-z][a-z0-9-]{1,39}$/;
 
 /** A VTEX-shaped refusal with its own status and body, for the few errors VTEX words its own way. */
 export class VtexError extends Error {
@@ -31,18 +31,13 @@ export function vtexMessage(status: number, message: string): VtexError {
   return new VtexError(status, { Message: message });
 }
 
-/** AppError → VTEX's `{"Message"}` with the registry's status; anything else goes to the app's mapper. */
+/**
+ * VtexError → its own status and body; AppError → the app's error mapper, which answers VTEX's
+ * `{"Message"}` on these paths; anything else goes on to that mapper as a fault.
+ */
 export function vtexErrorResponse(c: VtexContext, error: unknown): Response {
-  if (error instanceof VtexError) {
-    return c.body(JSON.stringify(error.body), error.status as 400, { "content-type": "application/json" });
-  }
-  if (error instanceof AppError) {
-    if (typeof error.extra.retryAfter === "number") c.header("retry-after", String(error.extra.retryAfter));
-    const status = ERRORS[error.code].status;
-    return c.body(JSON.stringify({ Message: error.detail }), status as 400, {
-      "content-type": "application/json",
-    });
-  }
+  if (error instanceof VtexError) return vtexErrorBody(c, error.status, error.body);
+  if (error instanceof AppError) return onError(error, c);
   throw error;
 }
 
@@ -72,7 +67,7 @@ export function createVtexAccess(guards: Guards, services: Services) {
     const fromCaller = caller.principal.type === "key" ? caller.principal.account : undefined;
     const fromHost = (c.req.header("host") ?? "").split(".")[0]?.split(":")[0];
     const account = (fromQuery || fromCaller || fromHost || "").toLowerCase();
-    if (!ACCOUNT_NAME.test(account)) throw vtexMessage(404, "Account not found");
+    if (!isAccountName(account)) throw vtexMessage(404, "Account not found");
     return account;
   }
 
