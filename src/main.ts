@@ -81,11 +81,37 @@ export interface Wiring {
  */
 export function composeLatchkey(config: Config, wiring: Wiring) {
   const { store, logger } = wiring;
-  const clock = wiring.clock ?? { now: () => Date.now() };
-  const deps: ServiceDeps = {
-    store,
+  const deps = serviceDeps(config, wiring);
+  const verification = composeVerification(config, wiring, deps);
+  // One set of mail settings: the scheduler's notifier and test notifications sent from a request.
+  const notify: NotifyDeps = {
+    ...deps,
+    smtpUrl: config.smtpUrl,
+    webhookAllowPrivate: config.webhookAllowPrivate,
+  };
+  const services = createServices(deps, { ...verification, testNotifier: createTestNotifier(notify) });
+  const app = createApp({
+    services,
+    logger,
+    publicUrl: config.publicUrl,
+    trustProxy: config.trustProxy,
+    verifyTrustedProxies: config.verifyTrustedProxies,
+    ready: () => store.ping(),
+  });
+  // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
+  const fastPath = createFastPath({
+    verifier: verification.verifier,
+    catalog: deps.catalog,
+    trustProxy: config.trustProxy,
+  });
+  return { deps, services, app, fastPath, notifier: createNotifier(notify) };
+}
+
+function serviceDeps(config: Config, wiring: Wiring): ServiceDeps {
+  return {
+    store: wiring.store,
     catalog: loadCatalogFile(config.catalogFile),
-    clock,
+    clock: wiring.clock ?? { now: () => Date.now() },
     random: (size) => randomBytes(size),
     newId: () => randomUUID(),
     keyPrefix: config.keyPrefix,
@@ -96,10 +122,17 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     sessionTtlSeconds: config.sessionTtlSeconds,
     jwtTtlSeconds: config.jwtTtlSeconds,
   };
+}
+
+/**
+ * The verification path: key states cached by appKey, the verifier, usage counted in memory and
+ * written in batches, the failure limiters and the metrics; and the JWT service the verifier reads.
+ */
+function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) {
+  const { store, clock } = deps;
   const limiters = createLimiters(config, wiring, clock);
   const metrics = createMetrics({ clock });
   const roleDirectory = createRoleDirectory(deps);
-  // The verification path: key states cached by appKey, usage counted in memory and written in batches.
   const keyCache = createKeyCache({
     store,
     roles: roleDirectory,
@@ -118,33 +151,7 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     metrics,
     jwt: { verify: (token) => jwt.verify(token), fingerprint: tokenFingerprint },
   });
-  // One set of mail settings: the scheduler's notifier and test notifications sent from a request.
-  const notify: NotifyDeps = {
-    ...deps,
-    smtpUrl: config.smtpUrl,
-    webhookAllowPrivate: config.webhookAllowPrivate,
-  };
-  const services = createServices(deps, {
-    roleDirectory,
-    jwt,
-    keyCache,
-    usage,
-    verifier,
-    ...limiters,
-    metrics,
-    testNotifier: createTestNotifier(notify),
-  });
-  const app = createApp({
-    services,
-    logger,
-    publicUrl: config.publicUrl,
-    trustProxy: config.trustProxy,
-    verifyTrustedProxies: config.verifyTrustedProxies,
-    ready: () => store.ping(),
-  });
-  // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
-  const fastPath = createFastPath({ verifier, catalog: deps.catalog, trustProxy: config.trustProxy });
-  return { deps, services, app, fastPath, notifier: createNotifier(notify) };
+  return { ...limiters, metrics, roleDirectory, keyCache, usage, jwt, verifier };
 }
 
 export type Latchkey = ReturnType<typeof composeLatchkey>;
