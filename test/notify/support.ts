@@ -37,7 +37,7 @@ export async function createNotifyHarness(kind: "sqlite" | "postgres" = "sqlite"
   function notifier(
     options: { smtpUrl?: string | undefined; webhookTimeoutMs?: number; webhookAllowPrivate?: boolean } = {},
   ): Notifier {
-    const created = createNotifier({ ...deps, smtpUrl: smtp.url, ...options });
+    const created = createNotifier({ ...deps, smtpUrl: smtp.url, webhookAllowPrivate: true, ...options });
     notifiers.push(created);
     return created;
   }
