@@ -1,6 +1,6 @@
 /**
  * The audit log: append-only (no method changes or removes an event), one hash chain per account
- * (src/audit/audit.ts). Event data never holds a token or password: callers keep them out.
+ * (src/storage/audit-chain.ts). Event data never holds a token or password: callers keep them out.
  */
 
 export type ActorType = "user" | "key" | "system";
@@ -30,7 +30,7 @@ export interface AuditEventRecord extends AuditEventInput {
 }
 
 /**
- * An event as stored, with its place in the account's hash chain (src/audit/audit.ts). `data` is
+ * An event as stored, with its place in the account's hash chain (src/storage/audit-chain.ts). `data` is
  * what the row holds: parsed JSON, or the raw text if a damaged row holds none.
  */
 export interface ChainedAuditEvent extends Omit<AuditEventRecord, "data"> {
