@@ -103,6 +103,7 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     verifier: verification.verifier,
     catalog: deps.catalog,
     trustProxy: config.trustProxy,
+    logger,
   });
   return { deps, services, app, fastPath, notifier: createNotifier(notify) };
 }

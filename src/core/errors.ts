@@ -50,6 +50,7 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, title: "Too many requests" },
   INTERNAL: { status: 500, title: "Internal error" },
   NOT_READY: { status: 503, title: "The service is not ready" },
+  UNAVAILABLE: { status: 503, title: "Credentials cannot be checked now" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,30 +1,132 @@
 /**
- * The decision of whether presented key credentials authenticate, with no I/O: the caller looks
- * the key up and hashes the token, this decides. Digest comparison is injected (constant time).
+ * The verification decision, with no I/O: whether a key's state authenticates presented
+ * credentials, whether what an account grants the key allows the call, and the union a verification
+ * answers with. The verifier (verify/verifier.ts) applies these on every call and app-token login
+ * (services/signing-keys.ts) to the stored key; the HTTP layer alone turns a decision into a status.
+ *
+ * Comparing the presented token with the key's is the caller's, in constant time and with every
+ * current token (it holds the digests in the form it compares fastest); these functions take the
+ * outcome of that comparison.
  */
-import type { TokenShape } from "./tokens.js";
+import { type Grant, holds } from "./permissions.js";
 
-export type KeyAuthFailure = "MALFORMED" | "UNKNOWN_KEY" | "WRONG_TOKEN" | "INACTIVE";
+export type KeyAuthFailure = "UNKNOWN_KEY" | "WRONG_TOKEN" | "INACTIVE";
 
-export type KeyAuthDecision = { ok: true } | { ok: false; reason: KeyAuthFailure };
+export type KeyAuthDecision = { readonly ok: true } | { readonly ok: false; readonly reason: KeyAuthFailure };
 
-export interface KeyAuthState {
-  active: boolean;
-  tokenHashes: readonly string[];
+const AUTHENTICATED: KeyAuthDecision = Object.freeze({ ok: true });
+const UNKNOWN_KEY: KeyAuthDecision = Object.freeze({ ok: false, reason: "UNKNOWN_KEY" });
+const WRONG_TOKEN: KeyAuthDecision = Object.freeze({ ok: false, reason: "WRONG_TOKEN" });
+const INACTIVE: KeyAuthDecision = Object.freeze({ ok: false, reason: "INACTIVE" });
+
+/**
+ * Whether presented credentials authenticate `key` (undefined or null: no such key). `holdsToken`:
+ * the presented token, or a JWT's token fingerprint, matched one of the key's current tokens.
+ * INACTIVE is said only to the holder of a right token, so it tells a guesser nothing.
+ */
+export function decideKeyAuth(
+  key: { readonly active: boolean } | null | undefined,
+  holdsToken: boolean,
+): KeyAuthDecision {
+  if (!key) return UNKNOWN_KEY;
+  if (!holdsToken) return WRONG_TOKEN;
+  return key.active ? AUTHENTICATED : INACTIVE;
 }
 
-export function decideKeyAuth(
-  shape: TokenShape,
-  key: KeyAuthState | undefined,
-  presentedHash: string,
-  equal: (a: string, b: string) => boolean,
-): KeyAuthDecision {
-  if (shape === "malformed") return { ok: false, reason: "MALFORMED" };
-  if (!key) return { ok: false, reason: "UNKNOWN_KEY" };
-  // Compare with every token (no early exit), so timing does not tell which one matched.
-  let matched = false;
-  for (const hash of key.tokenHashes) matched = equal(hash, presentedHash) || matched;
-  if (!matched) return { ok: false, reason: "WRONG_TOKEN" };
-  if (!key.active) return { ok: false, reason: "INACTIVE" };
-  return { ok: true };
+/**
+ * The index of the token `matches` accepts, or -1. Every token is compared, with no early exit, so
+ * the time taken does not tell which one matched (during a renewal a key has two).
+ */
+export function matchingToken<T>(tokens: readonly T[], matches: (token: T) => boolean): number {
+  let found = -1;
+  for (let i = 0; i < tokens.length; i++) {
+    if (matches(tokens[i] as T) && found < 0) found = i;
+  }
+  return found;
+}
+
+export type GrantCheck =
+  | { readonly code: "OK"; readonly allowed: true | null; readonly resource: string | null }
+  | { readonly code: "ACCOUNT_NOT_GRANTED"; readonly allowed: false | null }
+  | { readonly code: "RESOURCE_NOT_GRANTED" | "ROUTE_NOT_MAPPED"; readonly allowed: false };
+
+const OK_UNASKED: GrantCheck = Object.freeze({ code: "OK", allowed: null, resource: null });
+const NOT_GRANTED_UNASKED: GrantCheck = Object.freeze({ code: "ACCOUNT_NOT_GRANTED", allowed: null });
+const NOT_GRANTED_ASKED: GrantCheck = Object.freeze({ code: "ACCOUNT_NOT_GRANTED", allowed: false });
+const RESOURCE_NOT_GRANTED: GrantCheck = Object.freeze({ code: "RESOURCE_NOT_GRANTED", allowed: false });
+const ROUTE_NOT_MAPPED: GrantCheck = Object.freeze({ code: "ROUTE_NOT_MAPPED", allowed: false });
+
+/**
+ * The grant check of a verification. `grant`: what the account grants the key, null when the
+ * account did not add it. `resources`: any one of them allows the call; undefined when none was
+ * asked (only the account's grant counts), empty for a route no resource covers (denied, also to
+ * an Owner). `resource` names the first one held: the one the call is counted as using.
+ */
+export function checkGrant(grant: Grant | null, resources: readonly string[] | undefined): GrantCheck {
+  if (grant === null) return resources === undefined ? NOT_GRANTED_UNASKED : NOT_GRANTED_ASKED;
+  if (resources === undefined) return OK_UNASKED;
+  for (const resource of resources) {
+    if (holds(grant, resource)) return { code: "OK", allowed: true, resource };
+  }
+  return resources.length === 0 ? ROUTE_NOT_MAPPED : RESOURCE_NOT_GRANTED;
+}
+
+/** The key a decision is about, as it was when decided. */
+export interface VerifiedKey {
+  readonly keyId: string;
+  readonly appKey: string;
+  /** The account that owns the key (differs from the decision's `account` for external keys). */
+  readonly account: string;
+  /** Role ids the key holds in its own account. */
+  readonly ownRoleIds: readonly number[];
+}
+
+/** The credentials do not authenticate (no key, or not this key's token, or an inactive key). */
+export interface Unauthenticated {
+  readonly code: "MISSING_CREDENTIALS" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE";
+  readonly valid: false;
+}
+
+/** The client address is over the failure limit and these credentials would have failed too. */
+export interface RateLimited {
+  readonly code: "RATE_LIMITED";
+  readonly valid: false;
+  /** Seconds until the address is served again. */
+  readonly retryAfter: number;
+}
+
+/** An active key, in an account that did not add it. */
+export interface NotGranted {
+  readonly code: "ACCOUNT_NOT_GRANTED";
+  readonly valid: false;
+  readonly key: VerifiedKey;
+  readonly account: string;
+  /** Whether the resource asked for is held (never here); null when none was asked. */
+  readonly allowed: false | null;
+}
+
+/** An active key and its grant in the account; `code` says whether the resource asked for is held. */
+export interface Granted {
+  readonly code: "OK" | "RESOURCE_NOT_GRANTED" | "ROUTE_NOT_MAPPED";
+  readonly valid: true;
+  readonly key: VerifiedKey;
+  readonly account: string;
+  /** `generated` in the key's own account, `external` in one that added it. */
+  readonly keyType: "generated" | "external";
+  readonly grant: Grant;
+  /** Resource keys of `grant` (sorted; every resource for an Owner-like grant). */
+  readonly resources: readonly string[];
+  /** Whether the resource asked for is held; null when none was asked. */
+  readonly allowed: boolean | null;
+}
+
+/** What a verification answers; `code` tells the cases apart. */
+export type Decision = Unauthenticated | RateLimited | NotGranted | Granted;
+
+/** Stable outcome codes, in `/v1/verify` responses, `X-Auth-Code` and metrics. */
+export type VerifyCode = Decision["code"];
+
+/** The credentials authenticate a key (granted in the account or not). */
+export function isAuthenticated(decision: Decision): decision is NotGranted | Granted {
+  return decision.code === "ACCOUNT_NOT_GRANTED" || decision.valid;
 }

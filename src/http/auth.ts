@@ -1,24 +1,26 @@
 /**
- * Caller authentication and authorisation for the management API.
+ * Caller authentication and authorisation for the management API (and the VTEX paths, which share
+ * `identify` and `grantIn`).
  *
- * Credentials, in this order: `X-API-AppKey` + `X-API-AppToken` (or the `X-VTEX-API-*` aliases),
- * then a JWT from app-token login (`Authorization: Bearer`, the `VtexIdclientAutCookie` header, or a
- * cookie of that name), then the admin session cookie. Session callers must echo the CSRF token in
- * `X-CSRF-Token` on state-changing methods. Tokens and cookies are read here and never logged or echoed.
+ * Credentials are read by credentials.ts, as at every entry point: appKey + appToken, then a JWT
+ * from app-token login, then the admin session cookie. Keys and JWTs are decided by the verifier,
+ * whose decision carries the key's own roles and its grant in the account asked for; sessions are
+ * looked up, and their grant read, here. Session callers must echo the CSRF token in `X-CSRF-Token`
+ * on state-changing methods. A fault while checking (the store did not answer) is logged and
+ * answered 503 UNAVAILABLE. Tokens and cookies are never logged or echoed.
  */
-import type { MiddlewareHandler } from "hono";
-import { getCookie } from "hono/cookie";
+import type { Context, MiddlewareHandler } from "hono";
 import { AppError, fail } from "../core/errors.js";
 import { ACCOUNT_NAME_RULE, isAccountName } from "../core/names.js";
-import { holds } from "../core/permissions.js";
+import { type Grant, holds, NOTHING } from "../core/permissions.js";
+import { type Granted, isAuthenticated, type NotGranted } from "../core/verification.js";
 import type { CallerService } from "../services/callers.js";
 import type { Principal } from "../services/deps.js";
-import type { Credentials, KeyCache, Verifier } from "../services/index.js";
+import type { Credentials, MaybePromise, Verifier } from "../services/index.js";
 import { csrfMatches, type SessionService } from "../services/sessions.js";
 import type { Access, AppEnv, Caller } from "./context.js";
+import { JWT_COOKIE, readCredentials } from "./credentials.js";
 
-export const SESSION_COOKIE = "lk_session";
-export const CSRF_COOKIE = "lk_csrf";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export interface AuthDeps {
@@ -27,88 +29,96 @@ export interface AuthDeps {
   access: CallerService["access"];
   /** Keys and JWTs: cached key state, failed authentications limited per client address, usage counted. */
   verifier: Verifier;
-  keyCache: KeyCache;
   /** Told of a key's allowed call in an account that added it (the verifier counted it in its own). */
   usage?: { usedIn(keyId: string, account: string): void };
 }
 
-/** The VTEX name under which integrations also send the JWT, as a header or a cookie. */
-export const VTEX_JWT_NAME = "VtexIdclientAutCookie";
-
-type RequestContext = Parameters<MiddlewareHandler<AppEnv>>[0];
+type RequestContext = Context<AppEnv>;
 
 /**
- * The JWT the request presents, if any. A cookie is sent by browsers on their own, so on a
- * state-changing call from a browser page (Origin or Sec-Fetch-Site present) it is refused: such a
- * request could be forged by another site, and a JWT has no CSRF token.
+ * Runs a credential check. A fault in it (the store did not answer a key, session or grant lookup)
+ * is logged and answered 503 UNAVAILABLE, as `/v1/authorize` answers it (forward-auth.ts); refusals
+ * (AppError) pass as they are.
  */
-function presentedJwt(c: RequestContext): string | undefined {
-  const bearer = /^Bearer[ \t]+(\S*)[ \t]*$/i.exec(c.req.header("authorization") ?? "");
-  if (bearer) return bearer[1] ?? "";
-  const header = c.req.header(VTEX_JWT_NAME);
-  if (header !== undefined) return header.trim();
-  const cookie = getCookie(c, VTEX_JWT_NAME);
-  if (cookie === undefined) return undefined;
-  const fromPage = c.req.header("origin") !== undefined || c.req.header("sec-fetch-site") !== undefined;
-  if (fromPage && !SAFE_METHODS.has(c.req.method))
-    fail("CSRF_FAILED", `Send the JWT in the Authorization header, not the ${VTEX_JWT_NAME} cookie`);
-  return cookie;
+export async function checkingCredentials<T>(c: RequestContext, check: () => MaybePromise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    c.get("log").error({ err: error, requestId: c.get("requestId") }, "credentials could not be checked");
+    throw new AppError("UNAVAILABLE", "Credentials could not be checked now; retry shortly");
+  }
 }
 
 export function createGuards(deps: AuthDeps) {
-  async function identify(c: Parameters<MiddlewareHandler<AppEnv>>[0]): Promise<Caller> {
-    const appKey = c.req.header("x-api-appkey") ?? c.req.header("x-vtex-api-appkey");
-    const appToken = c.req.header("x-api-apptoken") ?? c.req.header("x-vtex-api-apptoken");
+  /**
+   * The caller. A key (or its JWT) carries its grant in `account` as the verifier decided it, or in
+   * its own account when none is named; a session's grant is read by `grantIn`.
+   */
+  function identify(c: RequestContext, account?: string): Promise<Caller> {
+    return checkingCredentials(c, () => identified(c, account));
+  }
+
+  async function identified(c: RequestContext, account: string | undefined): Promise<Caller> {
     const meta = {
       ip: c.get("clientIp"),
       userAgent: c.req.header("user-agent") ?? null,
       requestId: c.get("requestId"),
     };
-    // Keys and their JWTs go through the verifier: the key-state cache, the failure limiter, usage.
-    if (appKey !== undefined || appToken !== undefined) {
-      return keyCaller({ kind: "key", appKey: appKey ?? "", appToken: appToken ?? "" }, meta);
-    }
-    const jwt = presentedJwt(c);
-    if (jwt !== undefined) {
-      // The key acts with its own roles and grants, as with appKey/appToken; the JWT's account claim
-      // narrows nothing. Deactivation, deletion and token removal apply at once.
-      return keyCaller({ kind: "jwt", token: jwt }, meta);
-    }
-    const secret = getCookie(c, SESSION_COOKIE);
-    if (secret) {
-      const session = await deps.sessions.authenticate(secret);
-      if (!session) fail("UNAUTHENTICATED", "The session has expired or was ended; sign in again");
-      if (!SAFE_METHODS.has(c.req.method) && !csrfMatches(secret, c.req.header("x-csrf-token") ?? "")) {
-        fail("CSRF_FAILED", "Send the CSRF token from sign-in in the X-CSRF-Token header");
+    const presented = readCredentials((name) => c.req.header(name));
+    switch (presented.kind) {
+      case "key":
+        return keyCaller(presented, account, meta);
+      case "jwt":
+        // A cookie is sent by browsers on their own, so on a state-changing call from a browser page
+        // (Origin or Sec-Fetch-Site present) it is refused: such a request could be forged by another
+        // site, and a JWT has no CSRF token.
+        if (presented.from === "cookie" && !SAFE_METHODS.has(c.req.method) && fromPage(c)) {
+          fail("CSRF_FAILED", `Send the JWT in the Authorization header, not the ${JWT_COOKIE} cookie`);
+        }
+        // The key acts with its own roles and grants, as with appKey/appToken; the JWT's account claim
+        // narrows nothing. Deactivation, deletion and token removal apply at once.
+        return keyCaller(presented, account, meta);
+      case "session": {
+        const session = await deps.sessions.authenticate(presented.secret);
+        if (!session) fail("UNAUTHENTICATED", "The session has expired or was ended; sign in again");
+        if (
+          !SAFE_METHODS.has(c.req.method) &&
+          !csrfMatches(presented.secret, c.req.header("x-csrf-token") ?? "")
+        ) {
+          fail("CSRF_FAILED", "Send the CSRF token from sign-in in the X-CSRF-Token header");
+        }
+        const principal: Principal = { type: "user", userId: session.userId, email: session.email };
+        return {
+          principal,
+          actor: { type: "user", id: session.userId, label: session.email, ...meta },
+          via: "session",
+        };
       }
-      const principal: Principal = { type: "user", userId: session.userId, email: session.email };
-      return {
-        principal,
-        actor: { type: "user", id: session.userId, label: session.email, ...meta },
-        via: "session",
-      };
+      default:
+        return fail("UNAUTHENTICATED", "Send X-API-AppKey and X-API-AppToken, or sign in");
     }
-    return fail("UNAUTHENTICATED", "Send X-API-AppKey and X-API-AppToken, or sign in");
   }
 
-  async function keyCaller(credentials: Credentials, meta: Omit<Caller["actor"], "type" | "id" | "label">) {
+  async function keyCaller(
+    credentials: Credentials,
+    account: string | undefined,
+    meta: Omit<Caller["actor"], "type" | "id" | "label">,
+  ): Promise<Caller> {
     // Authenticated in the key's own account: a JWT's account claim must not make it act as another's key.
-    const decision = await deps.verifier.verify({ credentials, ip: meta.ip, ownAccount: true });
+    const decision = await deps.verifier.verify({
+      credentials,
+      account: account ?? null,
+      ownAccount: true,
+      ip: meta.ip,
+    });
     if (decision.code === "RATE_LIMITED") {
-      fail(
-        "RATE_LIMITED",
-        `Too many failed authentications from this address; retry in ${decision.retryAfter} s`,
-        {
-          retryAfter: decision.retryAfter,
-        },
-      );
+      const wait = decision.retryAfter;
+      fail("RATE_LIMITED", `Too many failed authentications from this address; retry in ${wait} s`, {
+        retryAfter: wait,
+      });
     }
-    if (
-      !decision.valid ||
-      decision.appKey === null ||
-      decision.keyId === null ||
-      decision.ownerAccount === null
-    ) {
+    if (!isAuthenticated(decision)) {
       fail(
         "UNAUTHENTICATED",
         credentials.kind === "key"
@@ -116,21 +126,34 @@ export function createGuards(deps: AuthDeps) {
           : "The JWT is not valid or has expired, or its key is no longer valid",
       );
     }
+    const { key } = decision;
     const principal: Principal = {
       type: "key",
-      keyId: decision.keyId,
-      appKey: decision.appKey,
-      account: decision.ownerAccount,
-      ...ownRoles(decision.appKey),
+      keyId: key.keyId,
+      appKey: key.appKey,
+      account: key.account,
+      ownRoleIds: key.ownRoleIds,
     };
-    const actor = { type: "key" as const, id: decision.appKey, label: decision.appKey, ...meta };
-    return { principal, actor, via: "key" as const };
+    const actor = { type: "key" as const, id: key.appKey, label: key.appKey, ...meta };
+    return {
+      principal,
+      actor,
+      via: "key",
+      keyGrant: { account: decision.account, grant: grantOf(decision) },
+    };
   }
 
-  /** The key's own roles as the verifier just saw them, saving the role lookup of `access`. */
-  function ownRoles(appKey: string): { ownRoleIds?: readonly number[] } {
-    const state = deps.keyCache.peek(appKey);
-    return state ? { ownRoleIds: state.ownRoleIds } : {};
+  /**
+   * What the caller holds in `account`: a key's grant as the verifier decided it (identify named
+   * that account, or it is the key's own), a session user's as their membership gives it.
+   */
+  function grantIn(c: RequestContext, caller: Caller, account: string): Promise<Grant> {
+    return checkingCredentials(c, async () => {
+      const { principal, keyGrant } = caller;
+      if (principal.type === "user") return (await deps.access(principal, account)).grant;
+      if (keyGrant?.account !== account) throw new Error(`the key's grant in ${account} was not decided`);
+      return keyGrant.grant;
+    });
   }
 
   const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -141,25 +164,24 @@ export function createGuards(deps: AuthDeps) {
   /** Authenticated, and holding `resource` in the account named by the `{account}` path parameter. */
   function requireResource(resource: string): MiddlewareHandler<AppEnv> {
     return async (c, next) => {
-      const caller = await identify(c);
-      c.set("caller", caller);
       const account = c.req.param("account") ?? "";
+      const named = isAccountName(account);
+      const caller = await identify(c, named ? account : undefined);
+      c.set("caller", caller);
       // The guard runs before the route's own validation: a malformed name is refused here, before
       // any lookup (NUL would reach PostgreSQL). A well-formed unknown one is the 403 below.
-      if (!isAccountName(account)) {
+      if (!named) {
         const errors = [{ path: "account", message: ACCOUNT_NAME_RULE }];
         fail("VALIDATION_FAILED", `account: ${ACCOUNT_NAME_RULE}`, { errors });
       }
-      const access = await deps.access(caller.principal, account);
-      if (!holds(access.grant, resource)) {
+      const grant = await grantIn(c, caller, account);
+      if (!holds(grant, resource)) {
         // A missing account is a 403 like any other: callers cannot probe which accounts exist.
         throw new AppError("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, {
           resource,
         });
       }
-      c.set("grant", access.grant);
-      c.set("roles", access.roles);
-      c.set("authority", { actor: caller.actor, grant: access.grant });
+      c.set("authority", { actor: caller.actor, grant });
       noteExternalUse(deps, caller, account);
       await next();
     };
@@ -171,10 +193,19 @@ export function createGuards(deps: AuthDeps) {
     return [requireResource(access.resource)];
   }
 
-  return { guard, identify };
+  return { guard, identify, grantIn };
 }
 
 export type Guards = ReturnType<typeof createGuards>;
+
+function fromPage(c: RequestContext): boolean {
+  return c.req.header("origin") !== undefined || c.req.header("sec-fetch-site") !== undefined;
+}
+
+/** The grant of an authenticated decision: nothing in an account that did not add the key. */
+function grantOf(decision: NotGranted | Granted): Grant {
+  return decision.code === "ACCOUNT_NOT_GRANTED" ? NOTHING : decision.grant;
+}
 
 /**
  * A key authenticates in its own account (the verifier counts the use there); allowed in another

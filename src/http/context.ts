@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Actor } from "../core/actor.js";
-import type { Grant, RoleView } from "../core/permissions.js";
+import type { Grant } from "../core/permissions.js";
 import type { Authority } from "../services/authority.js";
 import type { Principal } from "../services/deps.js";
 
@@ -9,6 +9,11 @@ export interface Caller {
   principal: Principal;
   actor: Actor;
   via: "key" | "session";
+  /**
+   * A key's grant in the account it was verified for (the one the request names, else its own), from
+   * the verifier's decision; a session user's grant is read per account instead (auth.ts `grantIn`).
+   */
+  keyGrant?: { account: string; grant: Grant };
 }
 
 export interface AppEnv {
@@ -17,10 +22,10 @@ export interface AppEnv {
     log: Logger;
     clientIp: string | null;
     caller: Caller;
-    /** Set by the resource guard for routes under /v1/accounts/{account}. */
-    grant: Grant;
-    roles: RoleView[];
-    /** The caller and its grant there, as every use case that acts on a principal or role takes it. */
+    /**
+     * Set by the resource guard for routes under /v1/accounts/{account}: the caller and its grant
+     * there, as every use case that acts on a principal or role takes it.
+     */
     authority: Authority;
   };
 }

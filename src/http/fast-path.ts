@@ -2,15 +2,30 @@
  * The forward-auth fast path: `/v1/authorize` answered straight from node:http, ahead of the web
  * framework, because a gateway sends one of these per API call of every integration. It makes the
  * same decision as the Hono route (both call forward-auth.ts) and answers with an empty body.
- * No log line per request (metrics count them); everything else goes to the full application.
+ * No log line per request (metrics count them), but every fault is logged, as the application logs
+ * its own; everything else goes to the full application.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
 import type { Catalog } from "../core/catalog.js";
 import type { Verifier } from "../services/index.js";
-import { authorize, clientAddress, type ForwardAuthAnswer } from "./forward-auth.js";
+import { authorize, clientAddress, type ForwardAuthAnswer, type ForwardAuthDeps } from "./forward-auth.js";
 
-export function createFastPath(options: { verifier: Verifier; catalog: Catalog; trustProxy: boolean }) {
-  const { verifier, catalog, trustProxy } = options;
+export interface FastPathOptions {
+  verifier: Verifier;
+  catalog: Catalog;
+  trustProxy: boolean;
+  logger: Pick<Logger, "error">;
+}
+
+export function createFastPath(options: FastPathOptions) {
+  const { trustProxy, logger } = options;
+  const deps: ForwardAuthDeps = {
+    verifier: options.verifier,
+    catalog: options.catalog,
+    onFault: (error) =>
+      logger.error({ err: error, path: "/v1/authorize" }, "credentials could not be checked"),
+  };
 
   function send(res: ServerResponse, answer: ForwardAuthAnswer) {
     // A flat [name, value, …] list (node:http takes one): spreading the answer's headers into a new
@@ -40,19 +55,10 @@ export function createFastPath(options: { verifier: Verifier; catalog: Catalog; 
     );
     // A body, if any, is never read: drain it so the connection can be reused.
     if (headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined) req.resume();
-    try {
-      const answer = authorize(verifier, catalog, header, ip);
-      if (answer instanceof Promise) {
-        answer.then(
-          (value) => send(res, value),
-          () => send(res, { status: 401, headers: { "x-auth-code": "UNAVAILABLE" } }),
-        );
-      } else {
-        send(res, answer);
-      }
-    } catch {
-      send(res, { status: 401, headers: { "x-auth-code": "UNAVAILABLE" } });
-    }
+    // `authorize` answers a fault itself (503 UNAVAILABLE, logged): its promise never rejects.
+    const answer = authorize(deps, header, ip);
+    if (answer instanceof Promise) void answer.then((value) => send(res, value));
+    else send(res, answer);
     return true;
   };
 }

@@ -1,47 +1,18 @@
 /**
- * Reading credentials and the original request from forwarded headers, and turning a verification
- * decision into a forward-auth answer. Shared by the Hono route (`/v1/authorize` in routes/verify.ts)
- * and by the bare node:http fast path (fast-path.ts), so both answer exactly alike.
+ * The forward-auth answer to a gateway subrequest: the original request from forwarded headers,
+ * the credentials (credentials.ts, as every entry point reads them), the verifier's decision turned
+ * into a status and headers. Shared by the Hono route (`/v1/authorize` in routes/verify.ts) and by
+ * the bare node:http fast path (fast-path.ts), so both answer exactly alike, faults included: a
+ * verification that fails (the store did not answer) is told to `onFault` (logged) and answered 503
+ * `UNAVAILABLE`, as the rest of the API answers it (core/errors.ts).
  *
  * Header names are lower-case here: node:http and the Fetch API both lower-case them.
  */
 import type { Catalog } from "../core/catalog.js";
 import { isAccountName } from "../core/names.js";
-import type { Credentials, Decision, MaybePromise, Verifier } from "../services/index.js";
-
-export type HeaderReader = (name: string) => string | undefined;
-
-export const JWT_COOKIE = "VtexIdclientAutCookie";
-
-/**
- * Credentials in a request: appKey + appToken headers (X-API-* or X-VTEX-API-*), else a JWT as
- * `Authorization: Bearer`, in the `VtexIdclientAutCookie` header or in a cookie of that name.
- * `undefined` when none is present; an incomplete pair is a malformed credential.
- */
-export function credentialsFrom(header: HeaderReader): Credentials | null | undefined {
-  const appKey = header("x-api-appkey") ?? header("x-vtex-api-appkey");
-  const appToken = header("x-api-apptoken") ?? header("x-vtex-api-apptoken");
-  if (appKey !== undefined || appToken !== undefined) {
-    return { kind: "key", appKey: appKey ?? "", appToken: appToken ?? "" };
-  }
-  const authorization = header("authorization");
-  if (authorization !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    return match?.[1] ? { kind: "jwt", token: match[1] } : null;
-  }
-  const jwt = header("vtexidclientautcookie") ?? cookieValue(header("cookie"), JWT_COOKIE);
-  if (jwt !== undefined) return { kind: "jwt", token: jwt };
-  return undefined;
-}
-
-function cookieValue(cookies: string | undefined, name: string): string | undefined {
-  if (cookies === undefined || !cookies.includes(name)) return undefined;
-  for (const part of cookies.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;
-  }
-  return undefined;
-}
+import type { Decision } from "../core/verification.js";
+import type { MaybePromise, Verifier } from "../services/index.js";
+import { type HeaderReader, readCredentials, verifiable } from "./credentials.js";
 
 /**
  * Client address: with a trusted proxy, the last X-Forwarded-For entry (the one that proxy
@@ -60,8 +31,15 @@ export function clientAddress(
 }
 
 export interface ForwardAuthAnswer {
-  status: 200 | 400 | 401 | 403 | 429;
+  status: 200 | 400 | 401 | 403 | 429 | 503;
   headers: Record<string, string>;
+}
+
+export interface ForwardAuthDeps {
+  verifier: Verifier;
+  catalog: Catalog;
+  /** Told of a fault while deciding (logged by the caller); the answer is then 503 UNAVAILABLE. */
+  onFault(error: unknown): void;
 }
 
 const MISCONFIGURED: ForwardAuthAnswer = {
@@ -74,6 +52,11 @@ const MALFORMED_ACCOUNT: ForwardAuthAnswer = {
   headers: { "x-auth-code": "MALFORMED_ACCOUNT" },
 };
 
+const UNAVAILABLE: ForwardAuthAnswer = {
+  status: 503,
+  headers: { "x-auth-code": "UNAVAILABLE" },
+};
+
 /**
  * The forward-auth decision for one gateway subrequest: the original method and URI from
  * `X-Original-Method`/`X-Original-URI` (nginx) or `X-Forwarded-Method`/`X-Forwarded-Uri`
@@ -83,8 +66,7 @@ const MALFORMED_ACCOUNT: ForwardAuthAnswer = {
  * at: a made-up name must cost no lookup (an empty value counts as absent).
  */
 export function authorize(
-  verifier: Verifier,
-  catalog: Catalog,
+  deps: ForwardAuthDeps,
   header: HeaderReader,
   ip: string | null,
 ): MaybePromise<ForwardAuthAnswer> {
@@ -93,41 +75,52 @@ export function authorize(
   const account = header("x-api-account");
   if (account !== undefined && account !== "" && !isAccountName(account)) return MALFORMED_ACCOUNT;
   const method = header("x-original-method") ?? header("x-forwarded-method") ?? "GET";
-  const covering = catalog.resourcesForRoute(method, uri);
-  const resources = covering.length === 1 ? [covering[0]?.key as string] : covering.map((r) => r.key);
-  const credentials = credentialsFrom(header);
-  const decision = verifier.verify({
-    credentials:
-      credentials === undefined ? null : (credentials ?? { kind: "key", appKey: "", appToken: "" }),
-    account: account || null,
-    resources,
-    ip,
-  });
-  return decision instanceof Promise ? decision.then(answerOf) : answerOf(decision);
+  let decision: MaybePromise<Decision>;
+  try {
+    const covering = deps.catalog.resourcesForRoute(method, uri);
+    const resources = covering.length === 1 ? [covering[0]?.key as string] : covering.map((r) => r.key);
+    decision = deps.verifier.verify({
+      credentials: verifiable(readCredentials(header)),
+      account: account || null,
+      resources,
+      ip,
+    });
+  } catch (error) {
+    return unavailable(deps, error);
+  }
+  return decision instanceof Promise
+    ? decision.then(answerOf, (error: unknown) => unavailable(deps, error))
+    : answerOf(decision);
 }
 
+function unavailable(deps: ForwardAuthDeps, error: unknown): ForwardAuthAnswer {
+  deps.onFault(error);
+  return UNAVAILABLE;
+}
+
+const CHALLENGE = 'Bearer realm="latchkey"';
+
 function answerOf(decision: Decision): ForwardAuthAnswer {
-  if (decision.status === 200) {
-    return {
-      status: 200,
-      headers: {
-        "x-auth-account": decision.account ?? "",
-        "x-auth-appkey": decision.appKey ?? "",
-        "x-auth-key-type": decision.keyType ?? "",
-      },
-    };
+  switch (decision.code) {
+    case "OK":
+      return {
+        status: 200,
+        headers: {
+          "x-auth-account": decision.account,
+          "x-auth-appkey": decision.key.appKey,
+          "x-auth-key-type": decision.keyType,
+        },
+      };
+    case "RATE_LIMITED":
+      return {
+        status: 429,
+        headers: { "retry-after": String(decision.retryAfter), "x-auth-code": decision.code },
+      };
+    case "ACCOUNT_NOT_GRANTED":
+    case "RESOURCE_NOT_GRANTED":
+    case "ROUTE_NOT_MAPPED":
+      return { status: 403, headers: { "x-auth-code": decision.code } };
+    default:
+      return { status: 401, headers: { "x-auth-code": decision.code, "www-authenticate": CHALLENGE } };
   }
-  if (decision.status === 429) {
-    return {
-      status: 429,
-      headers: { "retry-after": String(decision.retryAfter), "x-auth-code": decision.code },
-    };
-  }
-  if (decision.status === 401) {
-    return {
-      status: 401,
-      headers: { "x-auth-code": decision.code, "www-authenticate": 'Bearer realm="latchkey"' },
-    };
-  }
-  return { status: decision.status, headers: { "x-auth-code": decision.code } };
 }

@@ -5,7 +5,6 @@
  */
 import type { Metrics } from "../metrics.js";
 import type { TestNotifier } from "../notify/test-notification.js";
-import { createKeyAuthenticator } from "../verify/authenticate.js";
 import type { KeyCache } from "../verify/key-cache.js";
 import type { FailureLimiter } from "../verify/rate-limit.js";
 import type { UsageRecorder } from "../verify/usage.js";
@@ -68,7 +67,6 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
     settings: createSettingsService(deps, roleDirectory),
     testNotifier: parts.testNotifier,
     exporter: createExportService(deps, roleDirectory),
-    authenticateKey: createKeyAuthenticator(deps),
     jwt: parts.jwt,
     keyCache: parts.keyCache,
     usage: parts.usage,
@@ -85,4 +83,4 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
 export type Services = ReturnType<typeof createServices>;
 
 export type { KeyCache } from "../verify/key-cache.js";
-export type { Credentials, Decision, MaybePromise, Verifier } from "../verify/verifier.js";
+export type { Credentials, MaybePromise, Verifier } from "../verify/verifier.js";

@@ -1,14 +1,16 @@
 /**
  * App-token login (SPEC §3 `POST /v1/auth/apptoken`, §6) and the JWT signing keys behind it.
  *
- * Secrets: the appToken presented to `mint` is hashed and compared like any key authentication and
+ * Secrets: the appToken presented to `mint` is hashed and decided on like any key authentication
+ * (core/verification.ts `decideKeyAuth`, against the stored key: the store has the last word) and
  * never kept; the JWT returned is never stored, logged or audited (minting writes nothing). The
  * signing keys' private halves are sealed with AES-256-GCM under the "jwt-signing-key" key derived
  * from LATCHKEY_SECRET (crypto/sealing.ts), with the kid as additional data, before they reach the store.
  *
- * Every JWT is checked against the key's current state on every call (`authenticate`): the key must
- * exist, be active and still hold the token the JWT was minted from (its `tfp` fingerprint), so
- * deactivation, deletion and token removal apply at once. Offline verifiers (JWKS) cannot know that.
+ * Every JWT is checked against the key's current state on every call (verify/verifier.ts, which
+ * takes `verify` here for the signature): the key must exist, be active and still hold the token the
+ * JWT was minted from (its `tfp` fingerprint), so deactivation, deletion and token removal apply at
+ * once. Offline verifiers (JWKS) cannot know that.
  *
  * A LATCHKEY_SECRET that does not open the current signing key is refused up front (`checkSecret` at
  * start-up, and by `rotate`), since with it every app-token login would fail.
@@ -17,14 +19,14 @@ import { createPrivateKey, type JsonWebKey } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
 import { SYSTEM_ACTOR } from "../core/actor.js";
 import { iso } from "../core/time.js";
+import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
+import { decideKeyAuth, matchingToken } from "../core/verification.js";
 import { createSealer } from "../crypto/sealing.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
-import type { KeyRecord, SigningKeyRecord, StoreOps } from "../storage/store.js";
-import { createKeyAuthenticator, type KeyAuthenticator } from "../verify/authenticate.js";
+import type { SigningKeyRecord, StoreOps } from "../storage/store.js";
 import {
   type AppJwtClaims,
   createKeyRing,
-  fingerprintMatches,
   generateSigningKey,
   type PublishedJwk,
   RETIRED_KEY_RETENTION_MS,
@@ -78,13 +80,6 @@ export interface RotationResult {
   previousPublishedUntil: string | null;
 }
 
-export interface JwtServiceOptions {
-  /** Key authentication for `mint` (defaults to a store-backed one). */
-  authenticateKey?: KeyAuthenticator;
-  /** The key's current state by appKey, for every JWT presented (defaults to a store read). */
-  lookupKey?: (appKey: string) => Promise<KeyRecord | undefined>;
-}
-
 class RotationRaced extends Error {}
 
 /** The current signing key does not open with this LATCHKEY_SECRET; the message is the whole story. */
@@ -106,12 +101,9 @@ export interface RotateOptions {
   secretChanged?: boolean;
 }
 
-export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions = {}) {
+export function createJwtService(deps: ServiceDeps) {
   const { store, clock } = deps;
   const sealer = createSealer(deps.secret, SEALING_PURPOSE);
-  const authenticateKey = options.authenticateKey ?? createKeyAuthenticator(deps);
-  /** The one key-state lookup of the JWT path; the hot-path key-state cache may replace it. */
-  const lookupKey = options.lookupKey ?? ((appKey: string) => store.keys.getByAppKey(appKey));
 
   async function newRecord(generation: number, now: number): Promise<SigningKeyRecord> {
     const key = await generateSigningKey();
@@ -179,13 +171,22 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
     if (change.kind === "signing-keys" || change.kind === "all") ring.invalidate();
   });
 
+  /** The stored key and the token of it presented; undefined for anything that does not authenticate. */
+  async function authenticated(appKey: string, appToken: string) {
+    // A token of our shape with a bad checksum, or an appKey of the wrong shape, costs no lookup.
+    if (classifyToken(appToken, deps.tokenPrefix) === "malformed" || !isAppKeyShaped(appKey))
+      return undefined;
+    const key = await store.keys.getByAppKey(appKey);
+    const presented = hashToken(appToken);
+    const index = key ? matchingToken(key.tokens, (token) => digestsEqual(token.hash, presented)) : -1;
+    const token = key?.tokens[index];
+    return decideKeyAuth(key, index >= 0).ok && key && token ? { key, token } : undefined;
+  }
+
   async function mint(input: MintInput): Promise<MintResult> {
-    const auth = await authenticateKey(input.appKey, input.appToken);
-    if (!auth.ok) return { ok: false, reason: "WRONG_CREDENTIALS" };
-    const { key } = auth;
-    const presented = hashToken(input.appToken);
-    const token = key.tokens.find((candidate) => digestsEqual(candidate.hash, presented));
-    if (!token) return { ok: false, reason: "WRONG_CREDENTIALS" };
+    const found = await authenticated(input.appKey, input.appToken);
+    if (!found) return { ok: false, reason: "WRONG_CREDENTIALS" };
+    const { key, token } = found;
     const account = input.account ?? key.account;
     if (account !== key.account && !(await store.externalKeys.get(account, key.id))) {
       return { ok: false, reason: "ACCOUNT_DENIED" };
@@ -221,19 +222,6 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
         exp: claims.exp,
       }
     );
-  }
-
-  /**
-   * A JWT as a credential: a valid signature, and a key that exists, is active and still holds the
-   * token the JWT was minted from. Null otherwise, whatever the reason.
-   */
-  async function authenticate(token: string): Promise<{ key: KeyRecord; jwt: VerifiedJwt } | null> {
-    const jwt = await verify(token);
-    if (!jwt) return null;
-    const key = await lookupKey(jwt.appKey);
-    if (!key?.active) return null;
-    const hashes = key.tokens.map((candidate) => candidate.hash);
-    return fingerprintMatches(hashes, jwt.fingerprint) ? { key, jwt } : null;
   }
 
   async function jwks(): Promise<{ keys: PublishedJwk[] }> {
@@ -289,7 +277,7 @@ export function createJwtService(deps: ServiceDeps, options: JwtServiceOptions =
     }
   }
 
-  return { mint, verify, authenticate, jwks, rotate, checkSecret };
+  return { mint, verify, jwks, rotate, checkSecret };
 }
 
 function createPrivateKeyFromJwk(jwk: string) {

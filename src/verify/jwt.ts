@@ -15,7 +15,6 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, decodeProtectedHeader, errors, jwtVerify, SignJWT } from "jose";
-import { digestsEqual } from "../crypto/token-hash.js";
 
 export const JWT_ALG = "ES256";
 /** SPEC §6: the lifetime is configurable up to 24 h (JWT_TTL). */
@@ -48,13 +47,6 @@ export interface PublishedJwk extends PublicJwk {
 /** Binds a JWT to the token it came from; reveals neither the token nor its stored hash. */
 export function tokenFingerprint(tokenHash: string): string {
   return createHash("sha256").update(tokenHash, "utf8").digest("base64url").slice(0, FINGERPRINT_LENGTH);
-}
-
-/** True when one of the key's current token hashes has this fingerprint (constant-time compare). */
-export function fingerprintMatches(tokenHashes: readonly string[], fingerprint: string): boolean {
-  let matched = false;
-  for (const hash of tokenHashes) matched = digestsEqual(tokenFingerprint(hash), fingerprint) || matched;
-  return matched;
 }
 
 export interface GeneratedSigningKey {

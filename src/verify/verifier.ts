@@ -1,7 +1,9 @@
 /**
- * The verification decision: do these credentials authenticate, in which account, as which kind
- * of key, and do they hold the resource asked for? One function serves `/v1/verify`,
- * `/v1/authorize` and the management API's key authentication.
+ * The verification: do these credentials authenticate, in which account, as which kind of key, and
+ * do they hold the resource asked for? One function serves `/v1/verify`, `/v1/authorize`, the
+ * management API's and the VTEX paths' key and JWT authentication, and app-token login. It answers
+ * with a `Decision` (core/verification.ts), a union without HTTP statuses: each caller maps it.
+ * The decisions themselves are core's (`decideKeyAuth`, `checkGrant`); this file does their I/O.
  *
  * Hot path: a token of latchkey's shape with a bad checksum is refused before any lookup; the key
  * comes from the key-state cache (by appKey, never by token); the token is hashed once and compared
@@ -25,60 +27,44 @@
  * address not yet blocked each cost a lookup.
  * A JWT's key is looked up once its signature (CPU only) has passed, since only latchkey can mint one.
  */
+
 import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
-import { tokenDigestBinary } from "../crypto/token-hash.js";
+import {
+  checkGrant,
+  type Decision,
+  decideKeyAuth,
+  type Granted,
+  type NotGranted,
+  type RateLimited,
+  type Unauthenticated,
+} from "../core/verification.js";
+import { digestsEqual, tokenDigestBinary } from "../crypto/token-hash.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
 import type { UsageRecorder } from "./usage.js";
-
-/** Stable outcome codes, in `/v1/verify` responses and in metrics. */
-export type VerifyCode =
-  | "OK"
-  | "MISSING_CREDENTIALS"
-  | "MALFORMED_CREDENTIALS"
-  | "INVALID_CREDENTIALS"
-  | "KEY_INACTIVE"
-  | "ACCOUNT_NOT_GRANTED"
-  | "RESOURCE_NOT_GRANTED"
-  | "ROUTE_NOT_MAPPED"
-  | "RATE_LIMITED";
 
 export type Credentials = { kind: "key"; appKey: string; appToken: string } | { kind: "jwt"; token: string };
 
 export interface VerifyRequest {
   credentials: Credentials | null;
-  /** Account the call is for; the key's own account (or the JWT's) when absent. */
+  /**
+   * Account the call is for; the JWT's account, else the key's own, when absent. With `ownAccount`,
+   * only the account whose grant the decision carries (the key's own when absent).
+   */
   account?: string | null;
   /**
    * Resources any one of which allows the call. `undefined`: no resource asked (only
    * authentication and the account's grant are checked). Empty: a route no resource covers.
    */
   resources?: readonly string[];
-  /** Check in the key's own account whatever `account` or a JWT's claim says (management API). */
+  /**
+   * The key authenticates, and its use is counted, in its own account whatever a JWT claims
+   * (management API, app-token login): `account` only names the grant the decision carries.
+   */
   ownAccount?: boolean;
   /** Client address, for the failure limiter; null when unknown. */
   ip: string | null;
   /** False when the credentials are exchanged (app-token login) rather than used: no usage counted. */
   countUsage?: boolean;
-}
-
-export interface Decision {
-  /** The credentials authenticate an active key that the account grants something. */
-  readonly valid: boolean;
-  readonly code: VerifyCode;
-  /** HTTP status for forward-auth: 200, 401, 403 or 429. */
-  readonly status: 200 | 401 | 403 | 429;
-  readonly account: string | null;
-  readonly appKey: string | null;
-  readonly keyId: string | null;
-  /** The account that owns the key (differs from `account` for external keys). */
-  readonly ownerAccount: string | null;
-  readonly keyType: "generated" | "external" | null;
-  /** Resources the key holds in the account (sorted), when valid. */
-  readonly resources: readonly string[] | null;
-  /** Whether the resource asked for is held; null when none was asked. */
-  readonly allowed: boolean | null;
-  /** Seconds, for 429. */
-  readonly retryAfter: number;
 }
 
 /** What a JWT verifier tells about a presented JWT (signature, expiry and key id checked). */
@@ -108,27 +94,15 @@ export interface VerifierDeps {
 
 export type MaybePromise<T> = T | Promise<T>;
 
-function failure(code: VerifyCode, status: 401 | 403 | 429, retryAfter = 0): Decision {
-  return Object.freeze({
-    valid: false,
-    code,
-    status,
-    account: null,
-    appKey: null,
-    keyId: null,
-    ownerAccount: null,
-    keyType: null,
-    resources: null,
-    allowed: null,
-    retryAfter,
-  });
+function failure(code: Unauthenticated["code"]): Unauthenticated {
+  return Object.freeze({ code, valid: false });
 }
 
-const MISSING = failure("MISSING_CREDENTIALS", 401);
-const MALFORMED = failure("MALFORMED_CREDENTIALS", 401);
-const INVALID = failure("INVALID_CREDENTIALS", 401);
-const INACTIVE = failure("KEY_INACTIVE", 401);
-const limited = (wait: number) => failure("RATE_LIMITED", 429, wait);
+const MISSING = failure("MISSING_CREDENTIALS");
+const MALFORMED = failure("MALFORMED_CREDENTIALS");
+const INVALID = failure("INVALID_CREDENTIALS");
+const INACTIVE = failure("KEY_INACTIVE");
+const limited = (retryAfter: number): RateLimited => ({ code: "RATE_LIMITED", valid: false, retryAfter });
 
 export function createVerifier(deps: VerifierDeps) {
   const { cache, usage, limiter, metrics } = deps;
@@ -142,15 +116,7 @@ export function createVerifier(deps: VerifierDeps) {
   }
 
   function measured(decision: Decision, started: number): Decision {
-    const outcome =
-      decision.code === "RATE_LIMITED"
-        ? "rate_limited"
-        : !decision.valid
-          ? "invalid"
-          : decision.allowed === false
-            ? "denied"
-            : "allowed";
-    metrics?.verification(outcome, (performance.now() - started) / 1000);
+    metrics?.verification(outcomeOf(decision), (performance.now() - started) / 1000);
     return decision;
   }
 
@@ -189,6 +155,8 @@ export function createVerifier(deps: VerifierDeps) {
 
   /** A valid signature (CPU only) proves latchkey minted the JWT: its key is looked up even when blocked. */
   async function decideJwt(request: VerifyRequest, wait: number, token: string): Promise<Decision> {
+    // An empty JWT (an Authorization: Bearer without one) is malformed, as an empty appToken is.
+    if (token === "") return failed(request, wait, MALFORMED);
     const claims = deps.jwt ? await deps.jwt.verify(token) : null;
     if (!claims) return failed(request, wait, INVALID);
     let state = cache.peek(claims.appKey);
@@ -212,16 +180,14 @@ export function createVerifier(deps: VerifierDeps) {
     claims: JwtClaims | null,
   ): MaybePromise<Decision> {
     if (state === null) return failed(request, wait, INVALID);
-    const counted = request.countUsage !== false;
-    if (!holdsToken(state, appToken, claims)) {
-      if (counted) usage?.record(state.keyId, "rejected");
-      return failed(request, wait, INVALID);
+    const auth = decideKeyAuth(state, holdsToken(state, appToken, claims));
+    if (!auth.ok) {
+      if (request.countUsage !== false) usage?.record(state.keyId, "rejected");
+      return failed(request, wait, auth.reason === "INACTIVE" ? INACTIVE : INVALID);
     }
-    if (!state.active) {
-      if (counted) usage?.record(state.keyId, "rejected");
-      return failed(request, wait, INACTIVE);
-    }
-    const account = request.ownAccount ? state.account : request.account || claims?.account || state.account;
+    const account = request.ownAccount
+      ? request.account || state.account
+      : request.account || claims?.account || state.account;
     const grant = cache.peekGrant(state, account);
     if (grant !== undefined) return granted(request, state, account, grant);
     return cache.loadGrant(state, account).then((loaded) => granted(request, state, account, loaded));
@@ -229,13 +195,12 @@ export function createVerifier(deps: VerifierDeps) {
 
   /** Compares with every current token (no early exit), so timing does not tell which matched. */
   function holdsToken(state: KeyState, appToken: string | null, claims: JwtClaims | null): boolean {
+    if (appToken !== null) return state.holdsDigest(tokenDigestBinary(appToken));
+    const jwt = deps.jwt;
+    if (!claims || !jwt) return false;
     let matched = false;
-    if (appToken !== null) {
-      matched = state.holdsDigest(tokenDigestBinary(appToken));
-    } else if (claims && deps.jwt) {
-      for (const hash of state.tokenHashes)
-        matched = deps.jwt.fingerprint(hash) === claims.fingerprint || matched;
-    }
+    for (const hash of state.tokenHashes)
+      matched = digestsEqual(jwt.fingerprint(hash), claims.fingerprint) || matched;
     return matched;
   }
 
@@ -244,50 +209,32 @@ export function createVerifier(deps: VerifierDeps) {
     state: KeyState,
     account: string,
     grant: GrantState | null,
-  ): Decision {
-    const counted = request.countUsage !== false;
-    if (grant === null) {
-      if (counted) usage?.record(state.keyId, "denied");
-      return {
-        valid: false,
-        code: "ACCOUNT_NOT_GRANTED",
-        status: 403,
-        account,
-        appKey: state.appKey,
-        keyId: state.keyId,
-        ownerAccount: state.account,
-        keyType: null,
-        resources: null,
-        allowed: request.resources === undefined ? null : false,
-        retryAfter: 0,
-      };
-    }
-    let allowed: boolean | null = null;
-    let code: VerifyCode = "OK";
-    let used: string | undefined;
-    if (request.resources !== undefined) {
-      for (const resource of request.resources) {
-        if (grant.grant.all || grant.grant.resources.has(resource)) {
-          used = resource;
-          break;
-        }
+  ): NotGranted | Granted {
+    const check = checkGrant(grant === null ? null : grant.grant, request.resources);
+    if (request.countUsage !== false && usage) {
+      if (request.ownAccount) {
+        // Authenticated in its own account, which always grants it something: the use counts there.
+        usage.record(state.keyId, "allowed", state.account);
+      } else if (grant === null) {
+        usage.record(state.keyId, "denied");
+      } else {
+        const resource = check.code === "OK" ? (check.resource ?? undefined) : undefined;
+        usage.record(state.keyId, check.allowed === false ? "denied" : "allowed", account, resource);
       }
-      allowed = used !== undefined;
-      if (!allowed) code = request.resources.length === 0 ? "ROUTE_NOT_MAPPED" : "RESOURCE_NOT_GRANTED";
     }
-    if (counted) usage?.record(state.keyId, allowed === false ? "denied" : "allowed", account, used);
+    if (check.code === "ACCOUNT_NOT_GRANTED" || grant === null) {
+      const allowed = check.allowed === null ? null : false;
+      return { code: "ACCOUNT_NOT_GRANTED", valid: false, key: state, account, allowed };
+    }
     return {
+      code: check.code,
       valid: true,
-      code,
-      status: allowed === false ? 403 : 200,
+      key: state,
       account,
-      appKey: state.appKey,
-      keyId: state.keyId,
-      ownerAccount: state.account,
       keyType: grant.type,
+      grant: grant.grant,
       resources: grant.resources,
-      allowed,
-      retryAfter: 0,
+      allowed: check.allowed,
     };
   }
 
@@ -295,3 +242,18 @@ export function createVerifier(deps: VerifierDeps) {
 }
 
 export type Verifier = ReturnType<typeof createVerifier>;
+
+/** The metrics outcome of a decision. */
+function outcomeOf(decision: Decision): "allowed" | "denied" | "invalid" | "rate_limited" {
+  switch (decision.code) {
+    case "OK":
+      return "allowed";
+    case "RESOURCE_NOT_GRANTED":
+    case "ROUTE_NOT_MAPPED":
+      return "denied";
+    case "RATE_LIMITED":
+      return "rate_limited";
+    default:
+      return "invalid";
+  }
+}

@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import type { TokenShape } from "../../src/core/tokens.js";
-import { decideKeyAuth, type KeyAuthState } from "../../src/core/verification.js";
+import { type Grant, NOTHING } from "../../src/core/permissions.js";
+import {
+  checkGrant,
+  type Decision,
+  decideKeyAuth,
+  isAuthenticated,
+  matchingToken,
+} from "../../src/core/verification.js";
 import {
   digestMatchesBinary,
   digestsEqual,
@@ -13,75 +19,112 @@ const OLD = hashToken("lkt_old");
 const NEW = hashToken("lkt_new");
 const OTHER = hashToken("lkt_other");
 
-const key = (tokenHashes: readonly string[], active = true): KeyAuthState => ({ active, tokenHashes });
-const plainEqual = (a: string, b: string) => a === b;
-
 describe("decideKeyAuth", () => {
-  it("refuses a malformed token before looking at the key", () => {
-    const equal = vi.fn(plainEqual);
-    expect(decideKeyAuth("malformed", key([OLD]), OLD, equal)).toEqual({ ok: false, reason: "MALFORMED" });
-    expect(decideKeyAuth("malformed", undefined, OLD, equal)).toEqual({ ok: false, reason: "MALFORMED" });
-    expect(equal).not.toHaveBeenCalled();
+  it.each([
+    ["no such key (undefined)", undefined, true, { ok: false, reason: "UNKNOWN_KEY" }],
+    ["no such key (null)", null, false, { ok: false, reason: "UNKNOWN_KEY" }],
+    ["an active key, the right token", { active: true }, true, { ok: true }],
+    ["an active key, a wrong token", { active: true }, false, { ok: false, reason: "WRONG_TOKEN" }],
+    ["an inactive key, the right token", { active: false }, true, { ok: false, reason: "INACTIVE" }],
+    // INACTIVE is said only to the holder of a right token.
+    ["an inactive key, a wrong token", { active: false }, false, { ok: false, reason: "WRONG_TOKEN" }],
+  ] as const)("%s", (_name, key, holds, expected) => {
+    expect(decideKeyAuth(key, holds)).toEqual(expected);
+  });
+});
+
+describe("matchingToken", () => {
+  const equal = (presented: string) => (hash: string) => digestsEqual(hash, presented);
+
+  it.each([
+    ["the only token", [OLD], OLD, 0],
+    ["the old token while a renewal is pending", [OLD, NEW], OLD, 0],
+    ["the new token while a renewal is pending", [OLD, NEW], NEW, 1],
+    ["either token, in either position", [NEW, OLD], OLD, 1],
+    ["no token", [OLD, NEW], OTHER, -1],
+    ["a key that has none", [], OLD, -1],
+  ] as const)("finds %s", (_name, hashes, presented, index) => {
+    expect(matchingToken(hashes, equal(presented))).toBe(index);
   });
 
-  it.each<TokenShape>(["native", "foreign"])("refuses an unknown key (%s token)", (shape) => {
-    expect(decideKeyAuth(shape, undefined, OLD, plainEqual)).toEqual({ ok: false, reason: "UNKNOWN_KEY" });
+  it("compares with every token even after a match (no early exit)", () => {
+    const matches = vi.fn((hash: string) => hash === OLD);
+    expect(matchingToken([OLD, NEW, OTHER], matches)).toBe(0);
+    expect(matches.mock.calls).toEqual([[OLD], [NEW], [OTHER]]);
   });
 
-  it.each<TokenShape>(["native", "foreign"])("accepts the right token of an active key (%s)", (shape) => {
-    expect(decideKeyAuth(shape, key([OLD]), OLD, plainEqual)).toEqual({ ok: true });
+  it("keeps the first match when two tokens match", () => {
+    expect(matchingToken([OLD, OLD], () => true)).toBe(0);
   });
+});
 
-  it("refuses a wrong token", () => {
-    expect(decideKeyAuth("native", key([OLD]), OTHER, plainEqual)).toEqual({
-      ok: false,
-      reason: "WRONG_TOKEN",
-    });
+describe("checkGrant", () => {
+  const some = (...resources: string[]): Grant => ({ all: false, resources: new Set(resources) });
+  const owner: Grant = { all: true };
+
+  it.each([
+    ["no grant, nothing asked", null, undefined, { code: "ACCOUNT_NOT_GRANTED", allowed: null }],
+    ["no grant, a resource asked", null, ["ViewOrders"], { code: "ACCOUNT_NOT_GRANTED", allowed: false }],
+    ["no grant, a route no resource covers", null, [], { code: "ACCOUNT_NOT_GRANTED", allowed: false }],
+    ["an empty grant, nothing asked", NOTHING, undefined, { code: "OK", allowed: null, resource: null }],
+    ["a grant, nothing asked", some("ViewOrders"), undefined, { code: "OK", allowed: null, resource: null }],
+    [
+      "a grant holding the resource",
+      some("ViewOrders"),
+      ["ViewOrders"],
+      { code: "OK", allowed: true, resource: "ViewOrders" },
+    ],
+    [
+      "a grant holding the second of two covering resources",
+      some("EditOrders"),
+      ["ViewOrders", "EditOrders"],
+      { code: "OK", allowed: true, resource: "EditOrders" },
+    ],
+    [
+      "a grant holding both: the first is the one used",
+      some("ViewOrders", "EditOrders"),
+      ["EditOrders", "ViewOrders"],
+      { code: "OK", allowed: true, resource: "EditOrders" },
+    ],
+    [
+      "a grant lacking the resource",
+      some("ViewOrders"),
+      ["EditOrders"],
+      { code: "RESOURCE_NOT_GRANTED", allowed: false },
+    ],
+    ["an empty grant", NOTHING, ["ViewOrders"], { code: "RESOURCE_NOT_GRANTED", allowed: false }],
+    ["an Owner-like grant", owner, ["ViewOrders"], { code: "OK", allowed: true, resource: "ViewOrders" }],
+    ["a route no resource covers", some("ViewOrders"), [], { code: "ROUTE_NOT_MAPPED", allowed: false }],
+    ["a route no resource covers, to an Owner", owner, [], { code: "ROUTE_NOT_MAPPED", allowed: false }],
+  ] as const)("%s", (_name, grant, resources, expected) => {
+    expect(checkGrant(grant, resources)).toEqual(expected);
   });
+});
 
-  it("refuses any token of a key that has none", () => {
-    expect(decideKeyAuth("native", key([]), OLD, plainEqual)).toEqual({ ok: false, reason: "WRONG_TOKEN" });
-  });
+describe("isAuthenticated", () => {
+  const key = { keyId: "k", appKey: "appkey-acme-QWERTY", account: "acme", ownRoleIds: [10] };
+  const granted = {
+    valid: true,
+    key,
+    account: "acme",
+    keyType: "generated",
+    grant: NOTHING,
+    resources: [],
+    allowed: null,
+  } as const;
 
-  it("says INACTIVE only to the holder of the right token", () => {
-    expect(decideKeyAuth("native", key([OLD], false), OLD, plainEqual)).toEqual({
-      ok: false,
-      reason: "INACTIVE",
-    });
-    expect(decideKeyAuth("native", key([OLD], false), OTHER, plainEqual)).toEqual({
-      ok: false,
-      reason: "WRONG_TOKEN",
-    });
-  });
-
-  it("accepts either token while a renewal is pending, in either position", () => {
-    for (const presented of [OLD, NEW]) {
-      expect(decideKeyAuth("native", key([OLD, NEW]), presented, plainEqual)).toEqual({ ok: true });
-      expect(decideKeyAuth("native", key([NEW, OLD]), presented, plainEqual)).toEqual({ ok: true });
-    }
-    expect(decideKeyAuth("native", key([OLD, NEW]), OTHER, plainEqual)).toEqual({
-      ok: false,
-      reason: "WRONG_TOKEN",
-    });
-  });
-
-  it("compares with every stored hash even after a match (no early exit)", () => {
-    const equal = vi.fn(plainEqual);
-    expect(decideKeyAuth("native", key([OLD, NEW]), OLD, equal)).toEqual({ ok: true });
-    expect(equal).toHaveBeenCalledTimes(2);
-    expect(equal).toHaveBeenNthCalledWith(1, OLD, OLD);
-    expect(equal).toHaveBeenNthCalledWith(2, NEW, OLD);
-  });
-
-  it("compares with every stored hash when none matches", () => {
-    const equal = vi.fn(plainEqual);
-    decideKeyAuth("foreign", key([OLD, NEW], false), OTHER, equal);
-    expect(equal).toHaveBeenCalledTimes(2);
-  });
-
-  it("trusts the injected comparison", () => {
-    const never = () => false;
-    expect(decideKeyAuth("native", key([OLD]), OLD, never)).toEqual({ ok: false, reason: "WRONG_TOKEN" });
+  it.each<[Decision, boolean]>([
+    [{ code: "MISSING_CREDENTIALS", valid: false }, false],
+    [{ code: "MALFORMED_CREDENTIALS", valid: false }, false],
+    [{ code: "INVALID_CREDENTIALS", valid: false }, false],
+    [{ code: "KEY_INACTIVE", valid: false }, false],
+    [{ code: "RATE_LIMITED", valid: false, retryAfter: 5 }, false],
+    [{ code: "ACCOUNT_NOT_GRANTED", valid: false, key, account: "other", allowed: null }, true],
+    [{ code: "OK", ...granted }, true],
+    [{ code: "RESOURCE_NOT_GRANTED", ...granted, allowed: false }, true],
+    [{ code: "ROUTE_NOT_MAPPED", ...granted, allowed: false }, true],
+  ])("%o → %s", (decision, expected) => {
+    expect(isAuthenticated(decision)).toBe(expected);
   });
 });
 

@@ -178,6 +178,43 @@ describe("JWT as a caller credential", () => {
     expect(JSON.stringify(await h.store.audit.list("acme", 100))).not.toContain(token);
   });
 
+  it("passes over an Authorization header of another scheme, on /v1 and /v1/authorize alike", async () => {
+    const { token } = await login(h.owner);
+    const basic = "Basic dXNlcjpwYXNz";
+    const gateway = { "x-original-method": "GET", "x-original-uri": "/api/oms/pvt/orders/1" };
+    for (const jwt of [{ VtexIdclientAutCookie: token }, { cookie: `VtexIdclientAutCookie=${token}` }]) {
+      const headers = { authorization: basic, ...jwt };
+      const me = await h.request("GET", "/v1/me", { as: null, headers });
+      expect(me.status).toBe(200);
+      expect(me.body.principal.appKey).toBe(h.owner.appKey);
+      const authorized = await h.request("GET", "/v1/authorize", {
+        as: null,
+        headers: { ...headers, ...gateway },
+      });
+      expect(authorized.status).toBe(200);
+      expect(authorized.headers.get("x-auth-appkey")).toBe(h.owner.appKey);
+    }
+    // Alone, it presents no credentials to either.
+    await expect401(h.request("GET", "/v1/me", { as: null, headers: { authorization: basic } }));
+    const alone = await h.request("GET", "/v1/authorize", {
+      as: null,
+      headers: { authorization: basic, ...gateway },
+    });
+    expect(alone.status).toBe(401);
+    expect(alone.headers.get("x-auth-code")).toBe("MISSING_CREDENTIALS");
+    // A Bearer header without exactly one token is a malformed credential, whatever else is sent.
+    for (const authorization of ["Bearer", "Bearer ", `Bearer ${token} ${token}`]) {
+      const headers = { authorization, VtexIdclientAutCookie: token };
+      await expect401(h.request("GET", "/v1/me", { as: null, headers }));
+      const refused = await h.request("GET", "/v1/authorize", {
+        as: null,
+        headers: { ...headers, ...gateway },
+      });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("x-auth-code")).toBe("MALFORMED_CREDENTIALS");
+    }
+  });
+
   it("grants what the key's roles allow, nothing more", async () => {
     const { token } = await login(reader);
     expect((await h.request("GET", "/v1/accounts/acme/keys", bearer(token))).status).toBe(200);

@@ -42,6 +42,7 @@ async function setUp(windowSeconds = 60) {
     verifier: h.services.verifier,
     catalog: h.deps.catalog,
     trustProxy: false,
+    logger: h.logger,
   });
   const listening = createServer((req, res) => {
     if (!fastPath(req, res)) res.writeHead(404).end();

@@ -30,6 +30,7 @@ describe("/v1/authorize fast path (node:http) answers as the application route d
       verifier: h.services.verifier,
       catalog: loadCatalogFile(defaultCatalogFile()),
       trustProxy: false,
+      logger: h.logger,
     });
     server = createServer((req, res) => {
       if (!fastPath(req, res)) res.writeHead(404, { "x-not-fast": "1" }).end();

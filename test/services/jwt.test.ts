@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
+import { isAuthenticated } from "../../src/core/verification.js";
 import { createSealer } from "../../src/crypto/sealing.js";
 import { hashToken } from "../../src/crypto/token-hash.js";
 import { createLogger } from "../../src/log.js";
@@ -97,6 +98,11 @@ function instance(store: Store, options: { ttl?: number; now?: number; secret?: 
     deps,
     services,
     jwt: services.jwt,
+    /** The appKey a JWT authenticates as, the way every entry point checks it (verify/verifier.ts); null if none. */
+    async authenticatedAs(token: string): Promise<string | null> {
+      const decision = await services.verifier.verify({ credentials: { kind: "jwt", token }, ip: null });
+      return isAuthenticated(decision) ? decision.key.appKey : null;
+    },
     advance(ms: number) {
       now += ms;
     },
@@ -189,7 +195,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
       fingerprint: claims.tfp,
       exp: T0 / 1000 + 900,
     });
-    expect((await node.jwt.authenticate(minted.token))?.key.appKey).toBe(owner.appKey);
+    expect(await node.authenticatedAs(minted.token)).toBe(owner.appKey);
     // Two JWTs minted in the same second still differ.
     const again = await node.jwt.mint(owner);
     expect(again.ok && payload(again.token).jti).not.toBe(claims.jti);
@@ -254,7 +260,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     });
     expect(rotated.kid).not.toBe(oldKid);
     expect((await node.jwt.jwks()).keys.map((key) => key.kid)).toEqual([rotated.kid, oldKid]);
-    expect(await node.jwt.authenticate(before.token)).not.toBeNull();
+    expect(await node.authenticatedAs(before.token)).toBe(owner.appKey);
     const after = await node.jwt.mint(owner);
     expect(after.ok && header(after.token).kid).toBe(rotated.kid);
     const audit = (await store.audit.list("acme", 10)).find(
@@ -293,7 +299,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     const fromB = await b.jwt.mint(owner);
     if (!fromB.ok) throw new Error(fromB.reason);
     expect(header(fromB.token).kid).toBe(newer);
-    expect(await a.jwt.authenticate(fromB.token)).not.toBeNull();
+    expect(await a.authenticatedAs(fromB.token)).toBe(owner.appKey);
     const learned = await a.jwt.mint(owner);
     expect(learned.ok && header(learned.token).kid).toBe(newer);
     // A notice on the change bus (what the fan-out delivers) makes A re-read at once.
@@ -322,7 +328,7 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     if (!minted.ok) throw new Error(minted.reason);
     await a.jwt.checkSecret();
     const changed = instance(storeB, { secret: `${SECRET}-changed` });
-    expect(await changed.jwt.authenticate(minted.token)).not.toBeNull();
+    expect(await changed.authenticatedAs(minted.token)).toBe(owner.appKey);
     await expect(changed.jwt.mint(owner)).rejects.toThrow(/does not unseal/);
     // Start-up and a plain rotation refuse the other secret; a rotation told of the change proceeds.
     await expect(changed.jwt.checkSecret()).rejects.toThrow(SigningKeySecretError);

@@ -145,6 +145,8 @@ export async function createHarness(kind: "sqlite" | "postgres" = "sqlite", opti
     owner,
     request,
     createKey,
+    /** The app's logger (its lines are in `logLines`), for handlers built beside the app. */
+    logger,
     logLines,
     responses,
     advance(ms: number) {

@@ -7,11 +7,14 @@
  * limit still gets its JWT for valid credentials, and a 429 for anything else.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { fail } from "../../core/errors.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
+import { isAuthenticated } from "../../core/verification.js";
 import type { Services } from "../../services/index.js";
 import type { MintInput, MintResult } from "../../services/signing-keys.js";
+import { checkingCredentials } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
@@ -47,7 +50,7 @@ const login = createRoute({
       }),
       "The JWT",
     ),
-    ...problemResponses(400, 401, 403, 429),
+    ...problemResponses(400, 401, 403, 429, 503),
   },
 });
 
@@ -74,33 +77,37 @@ export type Exchange = MintResult | { ok: false; reason: "RATE_LIMITED"; retryAf
 /**
  * App-token login under the failure limiter, shared with VTEX's login path: the credentials go
  * through the verifier first (key-state cache; a blocked address passes only with valid ones, and
- * an unknown appKey from it costs no lookup), then `mint` signs the JWT from the stored key.
+ * an unknown appKey from it costs no lookup), then `mint` signs the JWT from the stored key. A
+ * fault in either (the store did not answer) is a logged 503 UNAVAILABLE.
  */
-export async function exchangeAppToken(
+export function exchangeAppToken(
+  c: Context<AppEnv>,
   services: Services,
   input: MintInput,
-  ip: string | null,
 ): Promise<Exchange> {
-  const decision = await services.verifier.verify({
-    credentials: { kind: "key", appKey: input.appKey, appToken: input.appToken },
-    ip,
-    ownAccount: true,
-    countUsage: false,
+  return checkingCredentials(c, async () => {
+    const ip = c.get("clientIp");
+    const decision = await services.verifier.verify({
+      credentials: { kind: "key", appKey: input.appKey, appToken: input.appToken },
+      ip,
+      ownAccount: true,
+      countUsage: false,
+    });
+    if (decision.code === "RATE_LIMITED") {
+      return { ok: false, reason: "RATE_LIMITED", retryAfter: decision.retryAfter };
+    }
+    // The verifier has counted this failure.
+    if (!isAuthenticated(decision)) return { ok: false, reason: "WRONG_CREDENTIALS" };
+    const result = await services.jwt.mint(input);
+    // The cache can lag a change made on another instance by up to a second: the store has the last word.
+    if (!result.ok && result.reason === "WRONG_CREDENTIALS") await services.limiter.recordFailure(ip);
+    return result;
   });
-  if (decision.code === "RATE_LIMITED") {
-    return { ok: false, reason: "RATE_LIMITED", retryAfter: decision.retryAfter };
-  }
-  // The verifier has counted this failure.
-  if (!decision.valid) return { ok: false, reason: "WRONG_CREDENTIALS" };
-  const result = await services.jwt.mint(input);
-  // The cache can lag a change made on another instance by up to a second: the store has the last word.
-  if (!result.ok && result.reason === "WRONG_CREDENTIALS") await services.limiter.recordFailure(ip);
-  return result;
 }
 
 export function appTokenRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
   app.openapi(secure("public", login), async (c) => {
-    const result = await exchangeAppToken(services, c.req.valid("json"), c.get("clientIp"));
+    const result = await exchangeAppToken(c, services, c.req.valid("json"));
     if (!result.ok) {
       if (result.reason === "RATE_LIMITED") {
         const wait = result.retryAfter;

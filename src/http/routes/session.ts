@@ -3,8 +3,8 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { fail } from "../../core/errors.js";
 import type { Services } from "../../services/index.js";
 import { csrfMatches } from "../../services/sessions.js";
-import { CSRF_COOKIE, SESSION_COOKIE } from "../auth.js";
 import type { AppEnv } from "../context.js";
+import { CSRF_COOKIE, SESSION_COOKIE } from "../credentials.js";
 import { AccountAccess, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 

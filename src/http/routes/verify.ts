@@ -16,7 +16,9 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { addressMatcher, isIpAddress } from "../../core/addresses.js";
 import { fail } from "../../core/errors.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
+import type { Decision, RateLimited } from "../../core/verification.js";
 import type { Services } from "../../services/index.js";
+import { checkingCredentials } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { authorize } from "../forward-auth.js";
 import { AccountParam, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
@@ -74,6 +76,36 @@ const VerifyResult = z
   })
   .openapi("VerifyResult");
 
+type VerifyResultBody = z.infer<typeof VerifyResult>;
+
+/** The `/v1/verify` answer to a decision (a rate-limited one is a 429 instead). */
+function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBody {
+  // The body's keys credentials only (no missing credentials, no route): these codes cannot occur.
+  const code = decision.code as VerifyResultBody["code"];
+  switch (decision.code) {
+    case "ACCOUNT_NOT_GRANTED": {
+      const { account, key, allowed } = decision;
+      return { valid: false, code, account, appKey: key.appKey, keyType: null, resources: null, allowed };
+    }
+    case "OK":
+    case "RESOURCE_NOT_GRANTED":
+    case "ROUTE_NOT_MAPPED": {
+      const { account, key, keyType, resources, allowed } = decision;
+      return { valid: true, code, account, appKey: key.appKey, keyType, resources: [...resources], allowed };
+    }
+    default:
+      return {
+        valid: false,
+        code,
+        account: null,
+        appKey: null,
+        keyType: null,
+        resources: null,
+        allowed: null,
+      };
+  }
+}
+
 const verify = createRoute({
   method: "post",
   path: "/v1/verify",
@@ -84,7 +116,7 @@ const verify = createRoute({
   request: { body: jsonBody(VerifyBody) },
   responses: {
     200: jsonResponse(VerifyResult, "The decision"),
-    ...problemResponses(400, 429),
+    ...problemResponses(400, 429, 503),
   },
 });
 
@@ -149,29 +181,20 @@ export function verifyRoutes(
     if (body.resource !== undefined && !catalog.resourceByKey(body.resource)) {
       fail("UNKNOWN_RESOURCE", `No resource ${body.resource}`);
     }
-    const decision = await verifier.verify({
-      credentials: { kind: "key", appKey: body.appKey, appToken: body.appToken },
-      account: body.account ?? null,
-      ...(body.resource === undefined ? {} : { resources: [body.resource] }),
-      ip: limitedAddress(c.get("clientIp"), body.clientIp),
-    });
+    const ip = limitedAddress(c.get("clientIp"), body.clientIp);
+    const decision = await checkingCredentials(c, () =>
+      verifier.verify({
+        credentials: { kind: "key", appKey: body.appKey, appToken: body.appToken },
+        account: body.account ?? null,
+        ...(body.resource === undefined ? {} : { resources: [body.resource] }),
+        ip,
+      }),
+    );
     if (decision.code === "RATE_LIMITED") {
       c.header("retry-after", String(decision.retryAfter));
       fail("RATE_LIMITED", `Too many failed authentications; retry in ${decision.retryAfter} s`);
     }
-    const valid = decision.valid;
-    return c.json(
-      {
-        valid,
-        code: decision.code as z.infer<typeof VerifyResult>["code"],
-        account: decision.account,
-        appKey: decision.appKey,
-        keyType: decision.keyType,
-        resources: valid ? [...(decision.resources ?? [])] : null,
-        allowed: decision.allowed,
-      },
-      200,
-    );
+    return c.json(verifyResult(decision), 200);
   });
 
   app.openAPIRegistry.registerPath({
@@ -180,7 +203,7 @@ export function verifyRoutes(
     tags,
     summary: "Forward-auth for gateways (any method)",
     description:
-      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 400, 401, 403 and 429 (with Retry-After) carry X-Auth-Code. Answers to every method.",
+      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. Answers to every method.",
     responses: {
       200: { description: "Allowed" },
       400: {
@@ -195,12 +218,16 @@ export function verifyRoutes(
         description:
           "Too many failed authentications from this client address, and these credentials do not authenticate either",
       },
+      503: { description: "The credentials could not be checked now (X-Auth-Code: UNAVAILABLE); logged" },
     },
     [ACCESS]: "public",
   } as Parameters<typeof app.openAPIRegistry.registerPath>[0]);
 
   app.all("/v1/authorize", async (c) => {
-    const answer = await authorize(verifier, catalog, (name) => c.req.header(name), c.get("clientIp"));
+    const onFault = (error: unknown) =>
+      c.get("log").error({ err: error, requestId: c.get("requestId") }, "credentials could not be checked");
+    const forward = { verifier, catalog, onFault };
+    const answer = await authorize(forward, (name) => c.req.header(name), c.get("clientIp"));
     return c.body(null, answer.status, answer.headers);
   });
 

@@ -1,8 +1,9 @@
 /**
  * What every VTEX-compatible route shares: the caller (the same `identify` as the native API, so
- * keys, JWTs and sessions go through the same verifier, cache and failure limiter), the account
- * (`an`, else the caller's own, else the first label of Host), the resource check (the same
- * `access` and `holds` as the native guard) and VTEX's error shape `{"Message": "…"}`.
+ * keys, JWTs and sessions are read by the same credentials.ts and go through the same verifier,
+ * cache and failure limiter), the account (`an`, else the caller's own, else the first label of
+ * Host), the resource check (the same `grantIn` and `holds` as the native guard) and VTEX's error
+ * shape `{"Message": "…"}`.
  *
  * Tokens and JWTs are read by `identify` only and never echoed in an error.
  */
@@ -73,17 +74,19 @@ export function createVtexAccess(guards: Guards, services: Services) {
 
   /** Authenticated and the account resolved; the resource is decided later by the caller. */
   async function identifyIn(c: VtexContext) {
-    const caller = await guards.identify(c);
+    // A key is verified for the account `an` names (else its own, which `resolveAccount` then picks).
+    const named = (c.req.query("an") ?? "").toLowerCase();
+    const caller = await guards.identify(c, isAccountName(named) ? named : undefined);
     const account = resolveAccount(c, caller);
-    const access = await services.callers.access(caller.principal, account);
+    const grant = await guards.grantIn(c, caller, account);
     return {
       caller,
       account,
-      grant: access.grant,
+      grant,
       actor: caller.actor,
-      authority: { actor: caller.actor, grant: access.grant },
+      authority: { actor: caller.actor, grant },
       require(resource: string) {
-        if (!holds(access.grant, resource)) {
+        if (!holds(grant, resource)) {
           fail("FORBIDDEN", `This needs the ${resource} resource in account ${account}`, { resource });
         }
         noteExternalUse(services, caller, account);

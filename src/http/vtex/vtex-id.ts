@@ -9,7 +9,9 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
+import { isAuthenticated } from "../../core/verification.js";
 import type { Services } from "../../services/index.js";
+import { checkingCredentials } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { exchangeAppToken } from "../routes/apptoken.js";
 import {
@@ -56,7 +58,7 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
     vtexHandler(async (c) => {
       const body = await parsedOrWrong(c, LoginBody);
       const credentials = { appKey: body.appkey, appToken: body.apptoken };
-      const result = await exchangeAppToken(services, credentials, c.get("clientIp"));
+      const result = await exchangeAppToken(c, services, credentials);
       if (!result.ok && result.reason === "RATE_LIMITED") {
         c.header("retry-after", String(result.retryAfter));
         throw vtexMessage(429, `Too many failed authentications; retry in ${result.retryAfter} s`);
@@ -71,21 +73,24 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
     vtexHandler(async (c) => {
       const { token } = await parsedOrWrong(c, ValidateBody);
       // The verifier applies the failure limiter and the key's current state, as for any JWT caller.
-      const decision = await services.verifier.verify({
-        credentials: { kind: "jwt", token },
-        ip: c.get("clientIp"),
-        ownAccount: true,
-      });
+      const decision = await checkingCredentials(c, () =>
+        services.verifier.verify({
+          credentials: { kind: "jwt", token },
+          ip: c.get("clientIp"),
+          ownAccount: true,
+        }),
+      );
       if (decision.code === "RATE_LIMITED") {
         c.header("retry-after", String(decision.retryAfter));
         throw vtexMessage(429, `Too many failed authentications; retry in ${decision.retryAfter} s`);
       }
-      const claims = decision.valid && decision.keyId !== null ? await jwt.verify(token) : null;
-      if (!claims || decision.keyId === null) throw WRONG_CREDENTIALS();
+      if (!isAuthenticated(decision)) throw WRONG_CREDENTIALS();
+      const claims = await jwt.verify(token);
+      if (!claims) throw WRONG_CREDENTIALS();
       // A JWT minted for an account that added the key: that account's id for the addition, never
       // the owner's key id; and none once the key was removed from it.
-      let id = decision.keyId;
-      if (claims.account !== decision.ownerAccount) {
+      let id = decision.key.keyId;
+      if (claims.account !== decision.key.account) {
         const added = await services.externalKeys.find(claims.account, { appKey: claims.appKey });
         if (!added) throw WRONG_CREDENTIALS();
         id = added.id;
