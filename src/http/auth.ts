@@ -147,13 +147,14 @@ export function createGuards(deps: AuthDeps) {
    * What the caller holds in `account`: a key's grant as the verifier decided it (identify named
    * that account, or it is the key's own), a session user's as their membership gives it.
    */
-  function grantIn(c: RequestContext, caller: Caller, account: string): Promise<Grant> {
-    return checkingCredentials(c, async () => {
-      const { principal, keyGrant } = caller;
-      if (principal.type === "user") return (await deps.access(principal, account)).grant;
-      if (keyGrant?.account !== account) throw new Error(`the key's grant in ${account} was not decided`);
-      return keyGrant.grant;
-    });
+  async function grantIn(c: RequestContext, caller: Caller, account: string): Promise<Grant> {
+    const { principal, keyGrant } = caller;
+    if (principal.type === "user") {
+      return checkingCredentials(c, async () => (await deps.access(principal, account)).grant);
+    }
+    // `identify` was given the account (or it is the key's own): anything else is a bug, not a fault.
+    if (keyGrant?.account !== account) throw new Error(`the key's grant in ${account} was not decided`);
+    return keyGrant.grant;
   }
 
   const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {
