@@ -9,6 +9,16 @@
  * outcome of that comparison.
  */
 import { type Grant, holds } from "./permissions.js";
+import { classifyToken, isAppKeyShaped } from "./tokens.js";
+
+/**
+ * Whether presented key credentials can be right at all, before any lookup: an appKey of an appKey's
+ * shape, and a token that is not of latchkey's shape with a bad checksum (tokens of other shapes,
+ * imported keys', are looked up as they are). Anything else is malformed and costs no lookup.
+ */
+export function isWellFormed(appKey: string, appToken: string, tokenPrefix: string): boolean {
+  return isAppKeyShaped(appKey) && classifyToken(appToken, tokenPrefix) !== "malformed";
+}
 
 export type KeyAuthFailure = "UNKNOWN_KEY" | "WRONG_TOKEN" | "INACTIVE";
 

@@ -19,8 +19,7 @@ import { createPrivateKey, type JsonWebKey } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
 import { SYSTEM_ACTOR } from "../core/actor.js";
 import { iso } from "../core/time.js";
-import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
-import { decideKeyAuth, matchingToken } from "../core/verification.js";
+import { decideKeyAuth, isWellFormed, matchingToken } from "../core/verification.js";
 import { createSealer } from "../crypto/sealing.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { SigningKeyRecord, StoreOps } from "../storage/store.js";
@@ -173,9 +172,7 @@ export function createJwtService(deps: ServiceDeps) {
 
   /** The stored key and the token of it presented; undefined for anything that does not authenticate. */
   async function authenticated(appKey: string, appToken: string) {
-    // A token of our shape with a bad checksum, or an appKey of the wrong shape, costs no lookup.
-    if (classifyToken(appToken, deps.tokenPrefix) === "malformed" || !isAppKeyShaped(appKey))
-      return undefined;
+    if (!isWellFormed(appKey, appToken, deps.tokenPrefix)) return undefined;
     const key = await store.keys.getByAppKey(appKey);
     const presented = hashToken(appToken);
     const index = key ? matchingToken(key.tokens, (token) => digestsEqual(token.hash, presented)) : -1;

@@ -28,12 +28,12 @@
  * A JWT's key is looked up once its signature (CPU only) has passed, since only latchkey can mint one.
  */
 
-import { classifyToken, isAppKeyShaped } from "../core/tokens.js";
 import {
   checkGrant,
   type Decision,
   decideKeyAuth,
   type Granted,
+  isWellFormed,
   type NotGranted,
   type RateLimited,
   type Unauthenticated,
@@ -127,9 +127,7 @@ export function createVerifier(deps: VerifierDeps) {
     if (credentials === null) return wait > 0 ? limited(wait) : MISSING;
     if (credentials.kind === "jwt") return decideJwt(request, wait, credentials.token);
     const { appKey, appToken } = credentials;
-    if (classifyToken(appToken, deps.tokenPrefix) === "malformed" || !isAppKeyShaped(appKey)) {
-      return failed(request, wait, MALFORMED);
-    }
+    if (!isWellFormed(appKey, appToken, deps.tokenPrefix)) return failed(request, wait, MALFORMED);
     const cached = cache.peek(appKey);
     metrics?.cache(cached !== undefined);
     if (cached !== undefined) return withKey(request, wait, cached, appToken, null);

@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { type Grant, NOTHING } from "../../src/core/permissions.js";
+import { generateAppToken } from "../../src/core/tokens.js";
 import {
   checkGrant,
   type Decision,
   decideKeyAuth,
   isAuthenticated,
+  isWellFormed,
   matchingToken,
 } from "../../src/core/verification.js";
 import {
@@ -18,6 +20,22 @@ import {
 const OLD = hashToken("lkt_old");
 const NEW = hashToken("lkt_new");
 const OTHER = hashToken("lkt_other");
+
+describe("isWellFormed", () => {
+  const token = generateAppToken(() => new Uint8Array(64).fill(7), "lkt");
+  const badChecksum = `${token.slice(0, -1)}${token.endsWith("A") ? "B" : "A"}`;
+
+  it.each([
+    ["a generated appKey and token", "appkey-acme-QWERTY", token, true],
+    ["a token of another shape (an imported key's)", "appkey-acme-QWERTY", "imported-token-1234", true],
+    ["a token of latchkey's shape with a bad checksum", "appkey-acme-QWERTY", badChecksum, false],
+    ["an empty token", "appkey-acme-QWERTY", "", false],
+    ["an empty appKey", "", token, false],
+    ["an appKey of another shape", "appkey-acme-qwerty", token, false],
+  ])("%s: %s", (_name, appKey, appToken, expected) => {
+    expect(isWellFormed(appKey, appToken, "lkt")).toBe(expected);
+  });
+});
 
 describe("decideKeyAuth", () => {
   it.each([
