@@ -11,7 +11,7 @@
  * Secrets: tokens, JWTs and session secrets are only read here and handed to the verifier or the
  * session service; they are never logged (log.ts redacts these headers) or echoed.
  */
-import type { Credentials } from "../verify/verifier.js";
+import type { Credentials } from "../services/index.js";
 
 /** Reads one request header by its lower-case name (node:http and the Fetch API both lower-case them). */
 export type HeaderReader = (name: string) => string | undefined;
