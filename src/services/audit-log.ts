@@ -6,7 +6,7 @@
  * Secrets: events never hold a token, hash or password (their writers see to it), so items are
  * shown as stored.
  */
-
+import type { AuditChainCheck, AuditEvent, AuditPage } from "../core/api.js";
 import { fail } from "../core/errors.js";
 import { iso } from "../core/time.js";
 import { type AuditChainFields, auditHash, canonicalJson, chainFieldsOf } from "../storage/audit-chain.js";
@@ -14,11 +14,7 @@ import type { AuditHead, AuditQuery, ChainedAuditEvent, StoreOps } from "../stor
 import type { ServiceDeps } from "./deps.js";
 import { csvCell } from "./export.js";
 
-export interface AuditItem extends AuditChainFields {
-  seq: number;
-  hash: string | null;
-  prevHash: string | null;
-}
+export type AuditItem = AuditEvent;
 
 export interface AuditFilters {
   /** Exact action, or a prefix ending in "." (e.g. "key."). */
@@ -41,27 +37,18 @@ export interface AuditExport {
   body: AsyncIterable<string>;
 }
 
-export type BreakReason = "hash_mismatch" | "prev_hash_mismatch" | "head_mismatch" | "head_missing";
+/**
+ * The first event that does not check (`id` null when the account has no event left at all), with
+ * one sentence for people in `detail`.
+ */
+export type BrokenLink = NonNullable<AuditChainCheck["firstBroken"]>;
+export type BreakReason = BrokenLink["reason"];
 
-export interface BrokenLink {
-  account: string;
-  /** The first event that does not check; null when the account has no event left at all. */
-  id: string | null;
-  seq: number | null;
-  reason: BreakReason;
-  /** One sentence for people. */
-  detail: string;
-}
-
-export interface AccountChainReport {
-  account: string;
-  ok: boolean;
-  /** Events that checked before the first broken one (all of them when ok). */
-  checked: number;
-  firstBroken: BrokenLink | null;
-  /** The chain's last link as stored; worth writing down elsewhere to detect a rewrite later. */
-  head: { seq: number; hash: string } | null;
-}
+/**
+ * `checked`: events that checked before the first broken one (all of them when ok). `head`: the
+ * chain's last link as stored; worth writing down elsewhere to detect a rewrite later.
+ */
+export type AccountChainReport = AuditChainCheck & { account: string };
 
 export interface ChainReport {
   ok: boolean;
@@ -104,7 +91,11 @@ export function toAuditItem(event: ChainedAuditEvent): AuditItem {
 export function createAuditLogService(deps: ServiceDeps) {
   const { store, clock } = deps;
 
-  async function list(account: string, filters: AuditFilters, page: { limit: number; cursor?: string }) {
+  async function list(
+    account: string,
+    filters: AuditFilters,
+    page: { limit: number; cursor?: string },
+  ): Promise<AuditPage> {
     const query: AuditQuery = { ...toQuery(account, filters), order: "desc", limit: page.limit + 1 };
     if (page.cursor !== undefined) query.afterSeq = decodeCursor(page.cursor);
     const events = await store.audit.listEvents(query);

@@ -7,10 +7,11 @@
  */
 import { PassThrough } from "node:stream";
 import { alertLevel } from "../core/alerts.js";
+import { EXPORT_ROLE_SEPARATOR, generatedKeyRow, type KeyViewContext, presentKey } from "../core/key-view.js";
 import { iso } from "../core/time.js";
 import type { KeyListQuery, KeyRecord } from "../storage/store.js";
 import type { ServiceDeps } from "./deps.js";
-import { renewalPeriodOf } from "./keys.js";
+import { keyViewContext, renewalPeriodOf } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 export type ExportFormat = "csv" | "json" | "xlsx";
@@ -52,7 +53,6 @@ export interface KeyExport {
 const PAGE_SIZE = 200;
 /** Smaller pages for xlsx: less is alive while ExcelJS renders a page (see writeWorkbook). */
 const XLSX_PAGE_SIZE = 50;
-const ROLE_SEPARATOR = "; ";
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   csv: "text/csv; charset=utf-8; header=present",
   json: "application/json; charset=utf-8",
@@ -62,7 +62,7 @@ const CONTENT_TYPES: Record<ExportFormat, string> = {
 export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;
 
-  async function* generatedPages(account: string, context: RowContext, pageSize: number): Pages {
+  async function* generatedPages(account: string, context: KeyViewContext, pageSize: number): Pages {
     let after: KeyListQuery["after"];
     for (;;) {
       const page = await readPage(account, context, pageSize, after);
@@ -75,7 +75,7 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
 
   async function readPage(
     account: string,
-    context: RowContext,
+    context: KeyViewContext,
     limit: number,
     after: KeyListQuery["after"],
   ): Promise<{ rows: Row[]; next: KeyListQuery["after"] }> {
@@ -84,7 +84,7 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
     const { items, hasMore } = await store.keys.list(query);
     const last = items.at(-1);
     return {
-      rows: items.map((key) => generatedRow(key, context)),
+      rows: items.map((key) => ({ type: "generated", ...generatedKeyRow(presentKey(key, context)) })),
       next: hasMore && last ? { value: last.createdAt, id: last.id } : undefined,
     };
   }
@@ -94,7 +94,7 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
    * same. As in the list (services/external-keys.ts): the addition's own id and the key's last use in
    * this account, never the owner's key id or its use elsewhere.
    */
-  async function* externalPages(account: string, names: Map<number, string>): Pages {
+  async function* externalPages(account: string, names: ReadonlyMap<number, string>): Pages {
     const records = await store.externalKeys.list(account);
     for (let start = 0; start < records.length; start += PAGE_SIZE) {
       yield records.slice(start, start + PAGE_SIZE).map(
@@ -121,10 +121,9 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
     // ExcelJS is the heaviest dependency and only xlsx needs it: loaded on the first xlsx export,
     // not at start, and before the first byte like the reads below.
     const excel = format === "xlsx" ? (await import("exceljs")).default : undefined;
-    const names = new Map((await roles.list(store, account)).map((role) => [role.id, role.name]));
-    const context = { names, period: await renewalPeriodOf(store, account), now: clock.now() };
+    const context = await keyViewContext(store, roles, account, clock.now());
     const generated = generatedPages(account, context, excel ? XLSX_PAGE_SIZE : PAGE_SIZE);
-    const external = externalPages(account, names);
+    const external = externalPages(account, context.roleNames);
     const day = iso(context.now).slice(0, 10);
     const body = excel
       ? xlsxBody(excel, generated, external)
@@ -143,32 +142,8 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
 
 export type ExportService = ReturnType<typeof createExportService>;
 
-function roleList(roleIds: readonly number[], names: Map<number, string>): string {
-  return roleIds.flatMap((id) => names.get(id) ?? []).join(ROLE_SEPARATOR);
-}
-
-interface RowContext {
-  names: Map<number, string>;
-  /** The account's renewal period in months, for the alert column. */
-  period: number;
-  now: number;
-}
-
-function generatedRow(key: KeyRecord, { names, period, now }: RowContext): Row {
-  const [current, pending] = key.tokens;
-  return {
-    type: "generated",
-    id: key.id,
-    keyName: key.appKey,
-    label: key.name,
-    roles: roleList(key.roleIds, names),
-    creationDate: iso(key.createdAt),
-    creationDateToken: iso(current?.createdAt ?? key.tokenCreatedAt),
-    creationDateNewToken: pending ? iso(pending.createdAt) : null,
-    status: key.active ? "active" : "inactive",
-    alert: alertLevel(key.tokenCreatedAt, period, now),
-    lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
-  };
+function roleList(roleIds: readonly number[], names: ReadonlyMap<number, string>): string {
+  return roleIds.flatMap((id) => names.get(id) ?? []).join(EXPORT_ROLE_SEPARATOR);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type AuditWrite, recordAudit, recordAuditsInOrder } from "../audit/audit.js";
 import { type Actor, accountActor } from "../core/actor.js";
+import type { ExternalKey } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
 import { changedRoleIds } from "../core/permissions.js";
 import { iso } from "../core/time.js";
@@ -25,23 +26,6 @@ import type { RoleDirectory } from "./role-directory.js";
  * allowed to add learns whether the appKey exists; that is the feature (docs: README, External keys).
  */
 
-export interface ExternalKeyView {
-  /** The addition's own id in this account (VTEX paths find the key by it); not the owner's key id. */
-  id: string;
-  appKey: string;
-  /** The appKey again: VTEX's admin calls the column of external keys "key name". */
-  keyName: string;
-  /** The owner: the account that generated the key. */
-  account: string;
-  /** Roles the key holds in the receiving account. */
-  roles: { id: number; name: string }[];
-  addedDate: string;
-  /** The owner's switch: the only fact of the credential shown here. */
-  status: "active" | "inactive";
-  /** The key's last allowed call in this account; its use elsewhere is not shown. */
-  lastUsedAt: string | null;
-}
-
 export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;
 
@@ -49,7 +33,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     return new Map((await roles.list(tx, account)).map((role) => [role.id, role.name]));
   }
 
-  function view(record: ExternalKeyRecord, names: Map<number, string>): ExternalKeyView {
+  function view(record: ExternalKeyRecord, names: Map<number, string>): ExternalKey {
     const { key } = record;
     return {
       id: record.id,
@@ -87,7 +71,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     ]);
   }
 
-  async function list(account: string): Promise<ExternalKeyView[]> {
+  async function list(account: string): Promise<ExternalKey[]> {
     const names = await roleNames(store, account);
     return (await store.externalKeys.list(account)).map((record) => view(record, names));
   }
@@ -96,7 +80,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
   async function find(
     account: string,
     ref: { id: string } | { appKey: string },
-  ): Promise<ExternalKeyView | undefined> {
+  ): Promise<ExternalKey | undefined> {
     const record =
       "id" in ref
         ? await store.externalKeys.findById(account, ref.id)
@@ -114,7 +98,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     authority: Authority,
     account: string,
     input: { appKey: string; roles?: number[] | undefined },
-  ): Promise<ExternalKeyView> {
+  ): Promise<ExternalKey> {
     const { actor, grant } = authority;
     try {
       const work = () =>
@@ -169,7 +153,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     account: string,
     appKey: string,
     roleIds: number[] | ((current: readonly number[]) => number[]),
-  ): Promise<ExternalKeyView> {
+  ): Promise<ExternalKey> {
     const { actor, grant } = authority;
     const target = { type: "external_key", id: appKey } as const;
     const work = () =>

@@ -18,6 +18,7 @@
  */
 import { recordAudit } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
+import type { Invitation, IssuedInvitation } from "../core/api.js";
 import { fail } from "../core/errors.js";
 import { iso } from "../core/time.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
@@ -29,25 +30,6 @@ export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const CODE_BYTES = 32;
 /** 32 bytes in unpadded base64url. Anything else is refused before any lookup. */
 const CODE = /^[A-Za-z0-9_-]{43}$/;
-
-/** What the inviting account is given, once, to pass on to the person out of band. */
-export interface IssuedInvitation {
-  code: string;
-  /** The admin's page for answering it, the code in the fragment. */
-  url: string;
-  expiresAt: string;
-}
-
-/** What the invited user is shown on presenting the code. */
-export interface InvitationDto {
-  account: string;
-  /** The roles the user would hold there on accepting. */
-  roles: { id: number; name: string }[];
-  /** The email or appKey of the inviting account that invited; null when it was not of that account. */
-  invitedBy: string | null;
-  invitedAt: string;
-  expiresAt: string;
-}
 
 type IssuingDeps = Pick<ServiceDeps, "clock" | "random" | "publicUrl">;
 
@@ -104,7 +86,7 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
   }
 
   /** What the invitation offers, for the person to decide; changes nothing. */
-  async function preview(actor: Actor, account: string, code: string): Promise<InvitationDto> {
+  async function preview(actor: Actor, account: string, code: string): Promise<Invitation> {
     return store.transaction(async (tx) => {
       const member = await invitationOf(tx, actor, account, code);
       const offered = await roles.existing(tx, account, member.roleIds);

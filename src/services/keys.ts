@@ -1,7 +1,9 @@
 import { type AuditWrite, recordAudit, recordAuditsInOrder } from "../audit/audit.js";
 import { type Actor, accountActor } from "../core/actor.js";
 import { type AlertLevel, alertLevel, alertThreshold } from "../core/alerts.js";
+import type { Key, KeyPage } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
+import { type KeyViewContext, presentKey } from "../core/key-view.js";
 import { normalizeLabel } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
 import { readSettings } from "../core/settings.js";
@@ -27,27 +29,6 @@ import { createTokenDelivery, type Delivered, type Delivery } from "./share-link
  * the store receives its hash.
  */
 
-export interface KeyView {
-  id: string;
-  appKey: string;
-  account: string;
-  name: string;
-  keyType: "generated";
-  status: "active" | "inactive";
-  active: boolean;
-  roles: { id: number; name: string }[];
-  creationDate: string;
-  /** Creation of the current token (the older one while a renewal is pending). */
-  creationDateToken: string;
-  /** Creation of the pending token; null when no renewal is pending. */
-  creationDateNewToken: string | null;
-  pendingRenewal: boolean;
-  /** Renewal alert of the newest token against the account's renewal period. */
-  alert: AlertLevel;
-  lastUsedAt: string | null;
-  updatedAt: string;
-}
-
 export interface KeyListParams {
   q?: string;
   status?: "active" | "inactive";
@@ -64,41 +45,8 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   const deliver = createTokenDelivery(deps);
 
   /** What every key view of one account needs: role names and the renewal period. */
-  async function viewContext(tx: StoreOps, account: string): Promise<ViewContext> {
-    const [list, renewalPeriodMonths] = await Promise.all([
-      roles.list(tx, account),
-      renewalPeriodOf(tx, account),
-    ]);
-    return {
-      names: new Map(list.map((role) => [role.id, role.name])),
-      renewalPeriodMonths,
-      now: clock.now(),
-    };
-  }
-
-  function view(key: KeyRecord, context: ViewContext): KeyView {
-    const { names } = context;
-    const [current, pending] = key.tokens;
-    return {
-      id: key.id,
-      appKey: key.appKey,
-      account: key.account,
-      name: key.name,
-      keyType: "generated",
-      status: key.active ? "active" : "inactive",
-      active: key.active,
-      roles: key.roleIds.flatMap((id) => {
-        const name = names.get(id);
-        return name === undefined ? [] : [{ id, name }];
-      }),
-      creationDate: iso(key.createdAt),
-      creationDateToken: iso(current?.createdAt ?? key.tokenCreatedAt),
-      creationDateNewToken: pending ? iso(pending.createdAt) : null,
-      pendingRenewal: pending !== undefined,
-      alert: alertLevel(key.tokenCreatedAt, context.renewalPeriodMonths, context.now),
-      lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
-      updatedAt: iso(key.updatedAt),
-    };
+  function viewContext(tx: StoreOps, account: string): Promise<KeyViewContext> {
+    return keyViewContext(tx, roles, account, clock.now());
   }
 
   async function alertRange(account: string, alert: AlertLevel) {
@@ -143,7 +91,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     authority: Authority,
     account: string,
     input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
-  ): Promise<{ key: KeyView } & Delivered> {
+  ): Promise<{ key: Key } & Delivered> {
     return auditRefusals(deps, authority, account, { action: "key.created" }, () =>
       createKey(authority, account, input),
     );
@@ -153,7 +101,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     { actor, grant }: Authority,
     account: string,
     input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
-  ): Promise<{ key: KeyView } & Delivered> {
+  ): Promise<{ key: Key } & Delivered> {
     const name = labelOrFail(input.name);
     const delivery = input.delivery ?? "inline";
     const appToken = generateAppToken(deps.random, deps.tokenPrefix);
@@ -186,7 +134,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           // The link is made in this transaction: a key is never created without its way to the token.
           const target = { account, keyId, appKey, tokenId: token.id };
           const delivered = await deliver(tx, target, appToken, delivery);
-          const key = view(await owned(tx, account, appKey), await viewContext(tx, account));
+          const key = presentKey(await owned(tx, account, appKey), await viewContext(tx, account));
           return { key, ...delivered };
         });
         // A cache may hold this appKey as unknown (negative caching).
@@ -198,23 +146,20 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     }
   }
 
-  async function get(account: string, appKey: string): Promise<KeyView> {
+  async function get(account: string, appKey: string): Promise<Key> {
     const key = await owned(store, account, appKey);
-    return view(key, await viewContext(store, account));
+    return presentKey(key, await viewContext(store, account));
   }
 
   /** The account's own key by id or by appKey, as `get` shows it; undefined when it has no such key. */
-  async function find(
-    account: string,
-    ref: { id: string } | { appKey: string },
-  ): Promise<KeyView | undefined> {
+  async function find(account: string, ref: { id: string } | { appKey: string }): Promise<Key | undefined> {
     const key =
       "id" in ref ? await store.keys.findById(account, ref.id) : await store.keys.getByAppKey(ref.appKey);
     if (!key || key.account !== account) return undefined;
-    return view(key, await viewContext(store, account));
+    return presentKey(key, await viewContext(store, account));
   }
 
-  async function list(account: string, params: KeyListParams) {
+  async function list(account: string, params: KeyListParams): Promise<KeyPage> {
     const query: KeyListQuery = { account, sort: params.sort, order: params.order, limit: params.limit };
     if (params.q) query.q = params.q;
     if (params.status) query.status = params.status;
@@ -225,7 +170,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     const context = await viewContext(store, account);
     const last = page.items.at(-1);
     return {
-      items: page.items.map((key) => view(key, context)),
+      items: page.items.map((key) => presentKey(key, context)),
       nextCursor: page.hasMore && last ? encodeCursor(params.sort, params.order, last) : null,
       total: page.total,
     };
@@ -236,7 +181,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     account: string,
     appKey: string,
     patch: { name?: string | undefined; active?: boolean | undefined },
-  ): Promise<KeyView> {
+  ): Promise<Key> {
     const { actor } = authority;
     const name = patch.name === undefined ? undefined : labelOrFail(patch.name);
     const attempted = { action: "key.updated", target: { type: "key", id: appKey } } as const;
@@ -249,7 +194,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         if (patch.active !== undefined && patch.active !== before.active) changes.active = patch.active;
         if (changes.active === true) await checkIssue(tx, authority, before);
         if (changes.name === undefined && changes.active === undefined) {
-          return view(before, await viewContext(tx, account));
+          return presentKey(before, await viewContext(tx, account));
         }
         const after = (await tx.keys.update(account, appKey, changes)) as KeyRecord;
         const target = { type: "key", id: appKey };
@@ -262,7 +207,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           const data = { before: { active: before.active }, after: { active: changes.active } };
           await recordAudit(tx, deps, actor, { account, action, target, data });
         }
-        return view(after, await viewContext(tx, account));
+        return presentKey(after, await viewContext(tx, account));
       });
       return await auditRefusals(deps, authority, account, attempted, () =>
         publishAfter(deps.changes, { kind: "key", appKey }, work),
@@ -277,7 +222,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     account: string,
     appKey: string,
     roleIds: number[] | ((current: readonly number[]) => number[]),
-  ): Promise<KeyView> {
+  ): Promise<Key> {
     const { actor, grant } = authority;
     const attempted = { action: "key.roles_set", target: { type: "key", id: appKey } } as const;
     const work = () =>
@@ -297,7 +242,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           target: { type: "key", id: appKey },
           data: { before: { roles: before.roleIds }, after: { roles: after } },
         });
-        return view({ ...before, roleIds: after }, await viewContext(tx, account));
+        return presentKey({ ...before, roleIds: after }, await viewContext(tx, account));
       });
     return auditRefusals(deps, authority, account, attempted, () =>
       publishAfter(deps.changes, { kind: "key", appKey }, work()),
@@ -341,10 +286,18 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
 
 export type KeyService = ReturnType<typeof createKeyService>;
 
-interface ViewContext {
-  names: Map<number, string>;
-  renewalPeriodMonths: number;
-  now: number;
+/** Role names and the renewal period of `account`, as every key view of it needs them. */
+export async function keyViewContext(
+  tx: StoreOps,
+  roles: RoleDirectory,
+  account: string,
+  now: number,
+): Promise<KeyViewContext> {
+  const [list, renewalPeriodMonths] = await Promise.all([
+    roles.list(tx, account),
+    renewalPeriodOf(tx, account),
+  ]);
+  return { roleNames: new Map(list.map((role) => [role.id, role.name])), renewalPeriodMonths, now };
 }
 
 /** The account's renewal period (SPEC §2.3): 3 months unless its settings say 6. */

@@ -11,6 +11,7 @@
  */
 import { recordAudit } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
+import type { Key } from "../core/api.js";
 import { AppError, type ErrorCode, fail } from "../core/errors.js";
 import { iso } from "../core/time.js";
 import { generateAppToken } from "../core/tokens.js";
@@ -19,7 +20,7 @@ import { type KeyRecord, type ShareLinkRecord, StoreConflict, type StoreOps } fr
 import { publishAfter } from "../verify/changes.js";
 import { type Authority, auditRefusals, type TargetRef } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
-import { createKeyService, type KeyView } from "./keys.js";
+import { createKeyService } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivered, type Delivery, isUnopened } from "./share-links.js";
 
@@ -30,7 +31,7 @@ export interface RenewalOptions {
   delivery?: Delivery | undefined;
 }
 
-export type RenewalStarted = { key: KeyView } & Delivered;
+export type RenewalStarted = { key: Key } & Delivered;
 
 /** Whether a renewal may start, decided from the key's state alone. */
 export function refuseRenewalStart(
@@ -139,7 +140,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   /** Removes the old token: only the new one works from now on. */
-  async function complete(authority: Authority, account: string, appKey: string): Promise<KeyView> {
+  async function complete(authority: Authority, account: string, appKey: string): Promise<Key> {
     const { actor } = authority;
     const work = () =>
       store.transaction(async (tx) => {
@@ -158,7 +159,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   /** Discards the new token (and any share link of it) while the old one still exists. */
-  async function undo(authority: Authority, account: string, appKey: string): Promise<KeyView> {
+  async function undo(authority: Authority, account: string, appKey: string): Promise<Key> {
     const { actor } = authority;
     const work = () =>
       store.transaction(async (tx) => {

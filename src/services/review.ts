@@ -6,8 +6,9 @@
  * each key in each account) and reports the keys with findings. External keys added to the account
  * are reviewed for their grant in it.
  */
+import type { AccessReview } from "../core/api.js";
 import type { RoleView } from "../core/permissions.js";
-import { type Finding, type ReviewedKey, reviewFindings } from "../core/review.js";
+import { type ReviewedKey, reviewFindings } from "../core/review.js";
 import { readSettings } from "../core/settings.js";
 import { DAY_MS, iso } from "../core/time.js";
 import { forEachKey } from "../notify/alerts.js";
@@ -15,27 +16,8 @@ import type { KeyRecord } from "../storage/store.js";
 import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
 
-export interface ReviewItem {
-  appKey: string;
-  name: string;
-  keyType: "generated" | "external";
-  owner: string;
-  status: "active" | "inactive";
-  roles: { id: number; name: string }[];
-  lastUsedAt: string | null;
-  tokenCreatedAt: string | null;
-  /** Resources the key used in the account within the period, sorted. */
-  usedResources: string[];
-  findings: Finding[];
-}
-
-export interface Review {
-  account: string;
-  days: number;
-  generatedAt: string;
-  keysReviewed: number;
-  items: ReviewItem[];
-}
+export type Review = AccessReview;
+export type ReviewItem = Review["items"][number];
 
 export function createReviewService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;

@@ -1,4 +1,5 @@
 import { recordAudit } from "../audit/audit.js";
+import type { Role } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
 import { type Grant, missingResource, type RoleView } from "../core/permissions.js";
@@ -10,19 +11,11 @@ import type { RoleDirectory } from "./role-directory.js";
 
 /** Roles of an account: predefined (read-only, from the catalog) and custom ones. */
 
-export interface RoleDto {
-  id: number;
-  name: string;
-  type: "predefined" | "custom";
-  resources: string[];
-  products: string[];
-}
-
 export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, catalog, clock } = deps;
   const everyResource = () => catalog.resources.map((resource) => resource.key);
 
-  function dto(role: RoleView): RoleDto {
+  function dto(role: RoleView): Role {
     const resources = role.allResources ? everyResource() : [...role.resources];
     const products = new Set(resources.map((key) => catalog.resourceByKey(key)?.product ?? "unknown"));
     return {
@@ -72,7 +65,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     return role;
   }
 
-  async function list(account: string): Promise<RoleDto[]> {
+  async function list(account: string): Promise<Role[]> {
     return (await roles.list(store, account)).map(dto);
   }
 

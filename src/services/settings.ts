@@ -8,6 +8,7 @@
  * secret. The notifier opens it with `openWebhookSecret` (notify/webhook-secret.ts).
  */
 import { recordAudit } from "../audit/audit.js";
+import type { ApiKeySettings } from "../core/api.js";
 import { fail } from "../core/errors.js";
 import { normalizeEmail } from "../core/names.js";
 import {
@@ -32,14 +33,6 @@ export const MAX_WEBHOOKS = 10;
 export const MIN_WEBHOOK_SECRET_LENGTH = 24;
 export const MAX_POLICY_DAYS = 3650;
 const GENERATED_SECRET_BYTES = 32;
-
-export interface SettingsView {
-  renewalPeriodMonths: RenewalPeriodMonths;
-  notifications: { emails: string[]; webhooks: { id: string; url: string; secretSet: true }[] };
-  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
-  /** Null while the account still runs on the defaults. */
-  updatedAt: string | null;
-}
 
 /** A result with the settings' version after it (the ETag's value). */
 export interface Versioned<T> {
@@ -111,7 +104,7 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
   }
 
   /** The settings and their version (settingsVersion), read together. */
-  async function read(account: string): Promise<Versioned<SettingsView>> {
+  async function read(account: string): Promise<Versioned<ApiKeySettings>> {
     const stored = await store.settings.getStored(account);
     return {
       settings: view(readSettings(stored?.settings), updatedAtOf(stored?.settings)),
@@ -119,7 +112,7 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
     };
   }
 
-  async function get(account: string): Promise<SettingsView> {
+  async function get(account: string): Promise<ApiKeySettings> {
     return (await read(account)).settings;
   }
 
@@ -134,7 +127,7 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
     account: string,
     input: SettingsInput,
     ifVersion?: readonly string[],
-  ): Promise<Versioned<SettingsView & { webhookSecrets: Record<string, string> }>> {
+  ): Promise<Versioned<ApiKeySettings & { webhookSecrets: Record<string, string> }>> {
     const { actor } = authority;
     const emails = normalizeEmails(input.notifications.emails);
     checkLimits(input);
@@ -189,7 +182,7 @@ function settingsChanged(): never {
 
 export type SettingsService = ReturnType<typeof createSettingsService>;
 
-function view(settings: AccountSettings, updatedAt: number | null): SettingsView {
+function view(settings: AccountSettings, updatedAt: number | null): ApiKeySettings {
   return {
     renewalPeriodMonths: settings.renewalPeriodMonths,
     notifications: {

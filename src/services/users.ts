@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
+import type { IssuedInvitation, User } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
 import { normalizeEmail } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
@@ -9,7 +10,7 @@ import { BASE62, randomString } from "../core/tokens.js";
 import { type MemberRecord, type MemberStatus, StoreConflict, type StoreOps } from "../storage/store.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
-import { type IssuedInvitation, issueInvitationCode } from "./invitations.js";
+import { issueInvitationCode } from "./invitations.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import type { RoleDirectory } from "./role-directory.js";
 
@@ -24,15 +25,6 @@ import type { RoleDirectory } from "./role-directory.js";
 
 export const OWNER_ROLE_ID = 1;
 
-export interface UserDto {
-  id: string;
-  email: string;
-  roles: { id: number; name: string }[];
-  addedAt: string;
-  /** "invited": the roles are offered, not held, until the user accepts. */
-  status: MemberStatus;
-}
-
 export function generatePassword(): string {
   return randomString((size) => randomBytes(size), BASE62, 20);
 }
@@ -40,7 +32,7 @@ export function generatePassword(): string {
 export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;
 
-  async function dto(tx: StoreOps, account: string, member: MemberRecord): Promise<UserDto> {
+  async function dto(tx: StoreOps, account: string, member: MemberRecord): Promise<User> {
     const held = await roles.existing(tx, account, member.roleIds);
     return {
       id: member.id,
@@ -84,7 +76,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     return null;
   }
 
-  async function list(account: string): Promise<UserDto[]> {
+  async function list(account: string): Promise<User[]> {
     const members = await store.people.listMembers(account);
     return Promise.all(members.map((member) => dto(store, account, member)));
   }
@@ -98,7 +90,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     authority: Authority,
     account: string,
     input: { email: string; password?: string | undefined; roles?: number[] | undefined },
-  ): Promise<{ user: UserDto; password?: string; invitation?: IssuedInvitation }> {
+  ): Promise<{ user: User; password?: string; invitation?: IssuedInvitation }> {
     const email = normalizeEmail(input.email) ?? fail("VALIDATION_FAILED", "email is not a valid address");
     if (input.password !== undefined && input.password.length < MIN_PASSWORD_LENGTH) {
       fail("VALIDATION_FAILED", `password must be at least ${MIN_PASSWORD_LENGTH} characters`);

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { AuditChainCheckSchema, AuditPageSchema } from "../../core/api.js";
 import { type AuditFilters, parseInstant } from "../../services/audit-log.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
@@ -45,28 +46,6 @@ const ListQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
-const AuditItemSchema = z
-  .object({
-    id: z.string(),
-    at: z.string(),
-    account: z.string(),
-    actor: z.object({
-      type: z.string().openapi({ description: "user, key or system" }),
-      id: z.string().openapi({ description: "User id, appKey, or system" }),
-      label: z.string().openapi({ description: "Email, appKey, or system" }),
-    }),
-    action: z.string(),
-    target: z.object({ type: z.string().nullable(), id: z.string().nullable() }).nullable(),
-    ip: z.string().nullable(),
-    userAgent: z.string().nullable(),
-    requestId: z.string().nullable(),
-    data: z.unknown().openapi({ description: "Before/after of the changed fields, or other facts" }),
-    seq: z.number().int(),
-    hash: z.string().nullable(),
-    prevHash: z.string().nullable(),
-  })
-  .openapi("AuditEvent");
-
 const list = createRoute({
   method: "get",
   path: "/v1/accounts/{account}/audit",
@@ -74,10 +53,7 @@ const list = createRoute({
   summary: "List audit events, newest first",
   request: { params: AccountParam, query: ListQuery },
   responses: {
-    200: jsonResponse(
-      z.object({ items: z.array(AuditItemSchema), nextCursor: z.string().nullable() }),
-      "A page of events",
-    ),
+    200: jsonResponse(AuditPageSchema, "A page of events"),
     ...problemResponses(400, 401, 403),
   },
 });
@@ -105,14 +81,6 @@ const exportLog = createRoute({
   },
 });
 
-const BrokenSchema = z.object({
-  account: z.string(),
-  id: z.string().nullable(),
-  seq: z.number().int().nullable(),
-  reason: z.enum(["hash_mismatch", "prev_hash_mismatch", "head_mismatch", "head_missing"]),
-  detail: z.string(),
-});
-
 const verify = createRoute({
   method: "get",
   path: "/v1/accounts/{account}/audit/verify",
@@ -120,15 +88,7 @@ const verify = createRoute({
   summary: "Check the account's audit hash chain",
   request: { params: AccountParam },
   responses: {
-    200: jsonResponse(
-      z.object({
-        ok: z.boolean(),
-        checked: z.number().int(),
-        firstBroken: BrokenSchema.nullable(),
-        head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
-      }),
-      "The outcome; a broken chain is still a 200 with ok false",
-    ),
+    200: jsonResponse(AuditChainCheckSchema, "The outcome; a broken chain is still a 200 with ok false"),
     ...problemResponses(401, 403),
   },
 });

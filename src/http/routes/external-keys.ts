@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ExternalKeySchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds, RoleRef } from "../schemas.js";
+import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 /** External keys (SPEC §2.2): keys of other accounts added here, with roles in this account. */
@@ -11,23 +12,6 @@ const AppKey = z.string().min(1).max(100);
 const ExternalKeyParams = AccountParam.extend({
   appKey: AppKey.openapi({ param: { name: "appKey", in: "path" }, example: "appkey-partner-QWERTY" }),
 });
-
-const ExternalKeySchema = z
-  .object({
-    id: z.string().openapi({
-      description: "Id of the key's addition to this account (not the owner's id of the key)",
-    }),
-    appKey: z.string(),
-    keyName: z.string(),
-    account: z.string().openapi({ description: "The owner: the account that generated the key" }),
-    roles: z.array(RoleRef),
-    addedDate: z.string(),
-    status: z.enum(["active", "inactive"]).openapi({ description: "Set by the owner" }),
-    lastUsedAt: z.string().nullable().openapi({
-      description: "The key's last allowed call in this account; its use elsewhere is not shown",
-    }),
-  })
-  .openapi("ExternalKey");
 
 const list = createRoute({
   method: "get",

@@ -10,17 +10,11 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { AccountAccessSchema, InvitationSchema } from "../../core/api.js";
 import { AppError, fail } from "../../core/errors.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import {
-  AccountAccess,
-  AccountParam,
-  jsonBody,
-  jsonResponse,
-  problemResponses,
-  RoleRef,
-} from "../schemas.js";
+import { AccountParam, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 const tags = ["Session"];
@@ -40,19 +34,7 @@ const preview = createRoute({
   summary: "See what an invitation offers (changes nothing)",
   request: { params: AccountParam, body: CodeBody },
   responses: {
-    200: jsonResponse(
-      z.object({
-        account: z.string(),
-        roles: z.array(RoleRef).openapi({ description: "The roles offered: held there once accepted" }),
-        invitedBy: z
-          .string()
-          .nullable()
-          .openapi({ description: "The email or appKey of the inviting account that invited; else null" }),
-        invitedAt: z.string(),
-        expiresAt: z.string(),
-      }),
-      "The invitation",
-    ),
+    200: jsonResponse(InvitationSchema, "The invitation"),
     ...problemResponses(400, 401, 403, 404, 410, 429),
   },
 });
@@ -64,7 +46,7 @@ const accept = createRoute({
   summary: "Accept an invitation with its code: become a member of the account with the roles offered",
   request: { params: AccountParam, body: CodeBody },
   responses: {
-    200: jsonResponse(AccountAccess, "What the user now holds in the account"),
+    200: jsonResponse(AccountAccessSchema, "What the user now holds in the account"),
     ...problemResponses(400, 401, 403, 404, 410, 429),
   },
 });

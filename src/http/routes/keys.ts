@@ -1,17 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { IssuedKeySchema, KeyPageSchema, KeySchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import {
-  AccountParam,
-  jsonBody,
-  jsonResponse,
-  KeySchema,
-  Label,
-  problemResponses,
-  RoleIds,
-} from "../schemas.js";
+import { AccountParam, jsonBody, jsonResponse, Label, problemResponses, RoleIds } from "../schemas.js";
 import type { Secure } from "../secure.js";
-import { DeliveryField, IssuedKeySchema } from "./shares.js";
+import { DeliveryField } from "./shares.js";
 
 const tags = ["Generated keys"];
 const KeyParams = AccountParam.extend({
@@ -40,10 +33,7 @@ const list = createRoute({
   summary: "List generated keys",
   request: { params: AccountParam, query: ListQuery },
   responses: {
-    200: jsonResponse(
-      z.object({ items: z.array(KeySchema), nextCursor: z.string().nullable(), total: z.number().int() }),
-      "A page of keys",
-    ),
+    200: jsonResponse(KeyPageSchema, "A page of keys"),
     ...errors,
   },
 });

@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { IssuedKeySchema, KeySchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import { AccountParam, jsonResponse, KeySchema, problemResponses } from "../schemas.js";
+import { AccountParam, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
-import { DeliveryField, IssuedKeySchema } from "./shares.js";
+import { DeliveryField } from "./shares.js";
 
 /** Token renewal (SPEC §2.1). The new token is in the start response only, which is never cached. */
 

@@ -3,40 +3,11 @@
  * each with a suggested action. See src/services/review.ts for the findings.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { AccessReviewSchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { AccountParam, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
-
-const Finding = z.object({
-  kind: z.enum(["never_used", "unused", "unused_role", "owner", "token_age"]),
-  detail: z.string(),
-  suggestion: z.string(),
-  roleId: z.number().int().optional(),
-});
-
-const ReviewSchema = z
-  .object({
-    account: z.string(),
-    days: z.number().int(),
-    generatedAt: z.string(),
-    keysReviewed: z.number().int(),
-    items: z.array(
-      z.object({
-        appKey: z.string(),
-        name: z.string(),
-        keyType: z.enum(["generated", "external"]),
-        owner: z.string(),
-        status: z.enum(["active", "inactive"]),
-        roles: z.array(z.object({ id: z.number().int(), name: z.string() })),
-        lastUsedAt: z.string().nullable(),
-        tokenCreatedAt: z.string().nullable(),
-        usedResources: z.array(z.string()),
-        findings: z.array(Finding),
-      }),
-    ),
-  })
-  .openapi("AccessReview");
 
 const review = createRoute({
   method: "get",
@@ -50,7 +21,7 @@ const review = createRoute({
     query: z.strictObject({ days: z.coerce.number().int().min(1).max(365).default(90) }),
   },
   responses: {
-    200: jsonResponse(ReviewSchema, "The review"),
+    200: jsonResponse(AccessReviewSchema, "The review"),
     ...problemResponses(400, 401, 403),
   },
 });

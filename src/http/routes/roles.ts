@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { RoleSchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import { AccountParam, jsonBody, jsonResponse, Label, problemResponses, RoleSchema } from "../schemas.js";
+import { AccountParam, jsonBody, jsonResponse, Label, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 const tags = ["Roles"];

@@ -1,11 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { MeSchema, ResourceSchema } from "../../core/api.js";
 import { fail } from "../../core/errors.js";
 import type { Services } from "../../services/index.js";
 import { csrfMatches } from "../../services/sessions.js";
 import type { AppEnv } from "../context.js";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../credentials.js";
-import { AccountAccess, jsonBody, jsonResponse, problemResponses } from "../schemas.js";
+import { jsonBody, jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 const tags = ["Session"];
@@ -48,16 +49,7 @@ const me = createRoute({
     "`accounts` are those where the caller holds roles. A user's pending invitations are not " +
     "listed: each is answered with the code its inviting account was given (`/v1/me/invitations`).",
   responses: {
-    200: jsonResponse(
-      z.object({
-        principal: z.union([
-          z.object({ type: z.literal("user"), id: z.string(), email: z.string() }),
-          z.object({ type: z.literal("key"), appKey: z.string(), account: z.string() }),
-        ]),
-        accounts: z.array(AccountAccess),
-      }),
-      "The caller",
-    ),
+    200: jsonResponse(MeSchema, "The caller"),
     ...problemResponses(401),
   },
 });
@@ -68,21 +60,7 @@ const resources = createRoute({
   tags: ["Roles"],
   summary: "The resource catalog",
   responses: {
-    200: jsonResponse(
-      z.object({
-        items: z.array(
-          z.object({
-            key: z.string(),
-            id: z.number().int(),
-            name: z.string(),
-            description: z.string(),
-            product: z.string(),
-            category: z.string(),
-          }),
-        ),
-      }),
-      "Every resource",
-    ),
+    200: jsonResponse(z.object({ items: z.array(ResourceSchema) }), "Every resource"),
     ...problemResponses(401),
   },
 });

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ApiKeySettingsSchema, TestNotificationResultSchema } from "../../core/api.js";
 import { normalizeEmail } from "../../core/names.js";
 import type { Services } from "../../services/index.js";
 import {
@@ -59,21 +60,6 @@ const SettingsBody = z.strictObject({
   policies: Policies,
 });
 
-const SettingsSchema = z
-  .object({
-    renewalPeriodMonths: RenewalPeriod,
-    notifications: z.object({
-      emails: z.array(z.string()),
-      webhooks: z.array(z.object({ id: z.string(), url: z.string(), secretSet: z.literal(true) })),
-    }),
-    policies: z.object({
-      deactivateUnusedDays: z.number().nullable(),
-      maxTokenAgeDays: z.number().nullable(),
-    }),
-    updatedAt: z.string().nullable(),
-  })
-  .openapi("ApiKeySettings");
-
 const ETagHeader = z.object({
   ETag: z.string().openapi({
     description:
@@ -105,7 +91,7 @@ const get = createRoute({
   summary: "The account's API key settings",
   request: { params: AccountParam },
   responses: {
-    200: { ...jsonResponse(SettingsSchema, "The settings"), headers: ETagHeader },
+    200: { ...jsonResponse(ApiKeySettingsSchema, "The settings"), headers: ETagHeader },
     ...problemResponses(400, 401, 403),
   },
 });
@@ -122,7 +108,7 @@ const put = createRoute({
   responses: {
     200: {
       ...jsonResponse(
-        SettingsSchema.extend({
+        ApiKeySettingsSchema.extend({
           webhookSecrets: z
             .record(z.string(), z.string())
             .openapi({ description: "Secrets set by this request, by webhook id: shown this once" }),
@@ -135,18 +121,6 @@ const put = createRoute({
   },
 });
 
-const TestResultSchema = z
-  .object({
-    channel: z.enum(["email", "webhook"]),
-    to: z.string().openapi({ description: "The email address, or the webhook's URL" }),
-    ok: z.boolean(),
-    error: z.string().optional().openapi({
-      description:
-        "Why it failed (an SMTP reply, an HTTP status, a webhook address refused by WEBHOOK_ALLOW_PRIVATE…)",
-    }),
-  })
-  .openapi("TestNotificationResult");
-
 const sendTest = createRoute({
   method: "post",
   path: `${PATH}/test`,
@@ -158,7 +132,10 @@ const sendTest = createRoute({
     "retried; 409 NO_RECIPIENTS when none is saved.",
   request: { params: AccountParam },
   responses: {
-    200: jsonResponse(z.object({ results: z.array(TestResultSchema) }), "The outcome for each recipient"),
+    200: jsonResponse(
+      z.object({ results: z.array(TestNotificationResultSchema) }),
+      "The outcome for each recipient",
+    ),
     ...problemResponses(400, 401, 403, 409),
   },
 });

@@ -14,20 +14,13 @@ import type { Actor } from "../../core/actor.js";
 import type { Services } from "../../services/index.js";
 import { isShareLinkId } from "../../services/share-links.js";
 import type { AppEnv } from "../context.js";
-import { jsonResponse, KeySchema, problemResponses } from "../schemas.js";
+import { jsonResponse, problemResponses } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
-/** Request field and response shapes for routes that hand a fresh token out (create, renew). */
+/** Request field of routes that hand a fresh token out (create, renew). */
 export const DeliveryField = z
   .enum(["inline", "link"])
   .openapi({ description: "`link`: answer with a single-use share link instead of the token" });
-
-export const IssuedKeySchema = z
-  .union([
-    z.object({ key: KeySchema, appToken: z.string() }),
-    z.object({ key: KeySchema, shareUrl: z.string(), shareExpiresAt: z.string() }),
-  ])
-  .openapi("IssuedKey");
 
 const IdParam = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, description: "The share link id" }),

@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { IssuedInvitationSchema, UserSchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds, UserSchema } from "../schemas.js";
+import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
 const tags = ["Users"];
@@ -48,7 +49,7 @@ const add = createRoute({
       z.object({
         user: UserSchema,
         password: z.string().optional(),
-        invitation: z.object({ code: z.string(), url: z.string(), expiresAt: z.string() }).optional(),
+        invitation: IssuedInvitationSchema.optional(),
       }),
       "The user",
     ),

@@ -14,6 +14,7 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { addressMatcher, isIpAddress } from "../../core/addresses.js";
+import { KeyUsageSchema, type VerifyResult, VerifyResultSchema } from "../../core/api.js";
 import { fail } from "../../core/errors.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import type { Decision, RateLimited } from "../../core/verification.js";
@@ -52,31 +53,7 @@ const VerifyBody = z.strictObject({
     }),
 });
 
-const VerifyResult = z
-  .object({
-    valid: z
-      .boolean()
-      .openapi({ description: "The credentials authenticate an active key granted in the account" }),
-    code: z.enum([
-      "OK",
-      "MALFORMED_CREDENTIALS",
-      "INVALID_CREDENTIALS",
-      "KEY_INACTIVE",
-      "ACCOUNT_NOT_GRANTED",
-      "RESOURCE_NOT_GRANTED",
-    ]),
-    account: z.string().nullable(),
-    appKey: z.string().nullable(),
-    keyType: z.enum(["generated", "external"]).nullable(),
-    resources: z.array(z.string()).nullable(),
-    allowed: z
-      .boolean()
-      .nullable()
-      .openapi({ description: "Whether `resource` is held; null when none was asked" }),
-  })
-  .openapi("VerifyResult");
-
-type VerifyResultBody = z.infer<typeof VerifyResult>;
+type VerifyResultBody = VerifyResult;
 
 /** The `/v1/verify` answer to a decision (a rate-limited one is a 429 instead). */
 function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBody {
@@ -115,7 +92,7 @@ const verify = createRoute({
     "Invalid credentials are a 200 with `valid: false` and a `code`. A client address over the failed-authentication limit (`clientIp` when a trusted caller sends it) gets a 429 instead, for credentials that do not authenticate only: valid ones are still answered.",
   request: { body: jsonBody(VerifyBody) },
   responses: {
-    200: jsonResponse(VerifyResult, "The decision"),
+    200: jsonResponse(VerifyResultSchema, "The decision"),
     ...problemResponses(400, 429, 503),
   },
 });
@@ -140,17 +117,7 @@ const usage = createRoute({
     query: UsageQuery,
   },
   responses: {
-    200: jsonResponse(
-      z
-        .object({
-          appKey: z.string(),
-          lastUsedAt: z.string().nullable(),
-          days: z.array(z.object({ date: z.string(), ok: z.number().int(), denied: z.number().int() })),
-          total: z.object({ ok: z.number().int(), denied: z.number().int() }),
-        })
-        .openapi("KeyUsage"),
-      "Usage per day",
-    ),
+    200: jsonResponse(KeyUsageSchema, "Usage per day"),
     ...problemResponses(400, 401, 403, 404),
   },
 });

@@ -5,10 +5,10 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
+import type { Key } from "../../core/api.js";
 import { type AppError, fail } from "../../core/errors.js";
 import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
-import type { KeyView } from "../../services/keys.js";
 import type { AppEnv } from "../context.js";
 import {
   isLookupId,
@@ -47,8 +47,8 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
   const { keys, users, roles } = services;
 
   /** Every generated key of the account, page by page through the same list the native API uses. */
-  async function allKeys(account: string): Promise<KeyView[]> {
-    const found: KeyView[] = [];
+  async function allKeys(account: string): Promise<Key[]> {
+    const found: Key[] = [];
     let cursor: string | undefined;
     do {
       const page = await keys.list(account, {

@@ -1,0 +1,309 @@
+/**
+ * The shapes the /v1 API answers with: the one source for them. `http/` serves these schemas in its
+ * OpenAPI document (/openapi.json), services declare their results as their `z.infer` types, and
+ * the typed client (src/client/openapi.ts) is generated from that document for the admin UI, the
+ * CLI and integrators (`npm run client:generate`; a test fails when it is stale).
+ *
+ * Plain zod with `.meta()`: `id` names the schema in the document's components (and so in the
+ * generated client), `description` documents a field. Request bodies and parameters, which carry
+ * the validation rules of their route, stay with their routes in `http/`.
+ */
+import { z } from "zod";
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    requestId: z.string(),
+  })
+  .meta({ id: "Problem" });
+
+export const RoleRefSchema = z.object({ id: z.number().int(), name: z.string() }).meta({ id: "RoleRef" });
+
+const Status = z.enum(["active", "inactive"]);
+const Alert = z.enum(["none", "orange", "red"]);
+
+export const KeySchema = z
+  .object({
+    id: z.string(),
+    appKey: z.string(),
+    account: z.string(),
+    name: z.string(),
+    keyType: z.literal("generated"),
+    status: Status,
+    active: z.boolean(),
+    roles: z.array(RoleRefSchema),
+    creationDate: z.string(),
+    creationDateToken: z.string().meta({
+      description: "Creation of the current token (the older one while a renewal is pending)",
+    }),
+    creationDateNewToken: z
+      .string()
+      .nullable()
+      .meta({ description: "Creation of the pending token; null when no renewal is pending" }),
+    pendingRenewal: z.boolean(),
+    alert: Alert.meta({
+      description: "Renewal alert of the newest token against the account's renewal period",
+    }),
+    lastUsedAt: z.string().nullable(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Key" });
+
+export const KeyPageSchema = z
+  .object({ items: z.array(KeySchema), nextCursor: z.string().nullable(), total: z.number().int() })
+  .meta({ id: "KeyPage" });
+
+export const IssuedKeySchema = z
+  .union([
+    z.object({ key: KeySchema, appToken: z.string() }),
+    z.object({ key: KeySchema, shareUrl: z.string(), shareExpiresAt: z.string() }),
+  ])
+  .meta({ id: "IssuedKey" });
+
+export const KeyUsageSchema = z
+  .object({
+    appKey: z.string(),
+    lastUsedAt: z.string().nullable(),
+    days: z.array(z.object({ date: z.string(), ok: z.number().int(), denied: z.number().int() })),
+    total: z.object({ ok: z.number().int(), denied: z.number().int() }),
+  })
+  .meta({ id: "KeyUsage" });
+
+export const ExternalKeySchema = z
+  .object({
+    id: z.string().meta({
+      description: "Id of the key's addition to this account (not the owner's id of the key)",
+    }),
+    appKey: z.string(),
+    keyName: z.string(),
+    account: z.string().meta({ description: "The owner: the account that generated the key" }),
+    roles: z.array(RoleRefSchema),
+    addedDate: z.string(),
+    status: Status.meta({ description: "Set by the owner" }),
+    lastUsedAt: z.string().nullable().meta({
+      description: "The key's last allowed call in this account; its use elsewhere is not shown",
+    }),
+  })
+  .meta({ id: "ExternalKey" });
+
+export const RoleSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    type: z.enum(["predefined", "custom"]),
+    resources: z.array(z.string()),
+    products: z.array(z.string()),
+  })
+  .meta({ id: "Role" });
+
+export const ResourceSchema = z
+  .object({
+    key: z.string(),
+    id: z.number().int(),
+    name: z.string(),
+    description: z.string(),
+    product: z.string(),
+    category: z.string(),
+  })
+  .meta({ id: "Resource" });
+
+export const UserSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    roles: z.array(RoleRefSchema),
+    addedAt: z.string(),
+    status: z.enum(["active", "invited"]).meta({
+      description:
+        "`invited`: the email already had a sign-in, so the user was invited; the roles are offered, " +
+        "and grant nothing until the user accepts",
+    }),
+  })
+  .meta({ id: "User" });
+
+/** What a caller holds in one account (GET /v1/me). */
+export const AccountAccessSchema = z
+  .object({ account: z.string(), roles: z.array(RoleRefSchema), resources: z.array(z.string()) })
+  .meta({ id: "AccountAccess" });
+
+/** What the invited user is shown on presenting the invitation's code. */
+export const InvitationSchema = z
+  .object({
+    account: z.string(),
+    roles: z.array(RoleRefSchema).meta({ description: "The roles offered: held there once accepted" }),
+    invitedBy: z
+      .string()
+      .nullable()
+      .meta({ description: "The email or appKey of the inviting account that invited; else null" }),
+    invitedAt: z.string(),
+    expiresAt: z.string(),
+  })
+  .meta({ id: "Invitation" });
+
+/** What the inviting account is given, once, to pass on to the person out of band. */
+export const IssuedInvitationSchema = z
+  .object({
+    code: z.string(),
+    url: z.string().meta({ description: "The admin's page for answering it, the code in the fragment" }),
+    expiresAt: z.string(),
+  })
+  .meta({ id: "IssuedInvitation" });
+
+export const MeSchema = z
+  .object({
+    principal: z.union([
+      z.object({ type: z.literal("user"), id: z.string(), email: z.string() }),
+      z.object({ type: z.literal("key"), appKey: z.string(), account: z.string() }),
+    ]),
+    accounts: z.array(AccountAccessSchema),
+  })
+  .meta({ id: "Me" });
+
+const Days = z.number().nullable();
+
+export const ApiKeySettingsSchema = z
+  .object({
+    renewalPeriodMonths: z.union([z.literal(3), z.literal(6)]),
+    notifications: z.object({
+      emails: z.array(z.string()),
+      webhooks: z.array(z.object({ id: z.string(), url: z.string(), secretSet: z.literal(true) })),
+    }),
+    policies: z.object({ deactivateUnusedDays: Days, maxTokenAgeDays: Days }),
+    updatedAt: z.string().nullable(),
+  })
+  .meta({ id: "ApiKeySettings" });
+
+export const TestNotificationResultSchema = z
+  .object({
+    channel: z.enum(["email", "webhook"]),
+    to: z.string().meta({ description: "The email address, or the webhook's URL" }),
+    ok: z.boolean(),
+    error: z.string().optional().meta({
+      description:
+        "Why it failed (an SMTP reply, an HTTP status, a webhook address refused by WEBHOOK_ALLOW_PRIVATE…)",
+    }),
+  })
+  .meta({ id: "TestNotificationResult" });
+
+export const AuditEventSchema = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    account: z.string(),
+    actor: z.object({
+      type: z.string().meta({ description: "user, key or system" }),
+      id: z.string().meta({ description: "User id, appKey, or system" }),
+      label: z.string().meta({ description: "Email, appKey, or system" }),
+    }),
+    action: z.string(),
+    target: z.object({ type: z.string().nullable(), id: z.string().nullable() }).nullable(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    requestId: z.string().nullable(),
+    data: z.unknown().meta({ description: "Before/after of the changed fields, or other facts" }),
+    seq: z.number().int(),
+    hash: z.string().nullable(),
+    prevHash: z.string().nullable(),
+  })
+  .meta({ id: "AuditEvent" });
+
+export const AuditPageSchema = z
+  .object({ items: z.array(AuditEventSchema), nextCursor: z.string().nullable() })
+  .meta({ id: "AuditPage" });
+
+export const AuditChainCheckSchema = z
+  .object({
+    ok: z.boolean(),
+    checked: z.number().int(),
+    firstBroken: z
+      .object({
+        account: z.string(),
+        id: z.string().nullable(),
+        seq: z.number().int().nullable(),
+        reason: z.enum(["hash_mismatch", "prev_hash_mismatch", "head_mismatch", "head_missing"]),
+        detail: z.string(),
+      })
+      .nullable(),
+    head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
+  })
+  .meta({ id: "AuditChainCheck" });
+
+const FindingSchema = z.object({
+  kind: z.enum(["never_used", "unused", "unused_role", "owner", "token_age"]),
+  detail: z.string(),
+  suggestion: z.string(),
+  roleId: z.number().int().optional(),
+});
+
+export const AccessReviewSchema = z
+  .object({
+    account: z.string(),
+    days: z.number().int(),
+    generatedAt: z.string(),
+    keysReviewed: z.number().int(),
+    items: z.array(
+      z.object({
+        appKey: z.string(),
+        name: z.string(),
+        keyType: z.enum(["generated", "external"]),
+        owner: z.string(),
+        status: Status,
+        roles: z.array(RoleRefSchema),
+        lastUsedAt: z.string().nullable(),
+        tokenCreatedAt: z.string().nullable(),
+        usedResources: z.array(z.string()),
+        findings: z.array(FindingSchema),
+      }),
+    ),
+  })
+  .meta({ id: "AccessReview" });
+
+export const VerifyResultSchema = z
+  .object({
+    valid: z
+      .boolean()
+      .meta({ description: "The credentials authenticate an active key granted in the account" }),
+    code: z.enum([
+      "OK",
+      "MALFORMED_CREDENTIALS",
+      "INVALID_CREDENTIALS",
+      "KEY_INACTIVE",
+      "ACCOUNT_NOT_GRANTED",
+      "RESOURCE_NOT_GRANTED",
+    ]),
+    account: z.string().nullable(),
+    appKey: z.string().nullable(),
+    keyType: z.enum(["generated", "external"]).nullable(),
+    resources: z.array(z.string()).nullable(),
+    allowed: z
+      .boolean()
+      .nullable()
+      .meta({ description: "Whether `resource` is held; null when none was asked" }),
+  })
+  .meta({ id: "VerifyResult" });
+
+export type Problem = z.infer<typeof ProblemSchema>;
+export type RoleRef = z.infer<typeof RoleRefSchema>;
+export type Key = z.infer<typeof KeySchema>;
+export type KeyPage = z.infer<typeof KeyPageSchema>;
+export type IssuedKey = z.infer<typeof IssuedKeySchema>;
+export type KeyUsage = z.infer<typeof KeyUsageSchema>;
+export type ExternalKey = z.infer<typeof ExternalKeySchema>;
+export type Role = z.infer<typeof RoleSchema>;
+export type Resource = z.infer<typeof ResourceSchema>;
+export type User = z.infer<typeof UserSchema>;
+export type AccountAccess = z.infer<typeof AccountAccessSchema>;
+export type Invitation = z.infer<typeof InvitationSchema>;
+export type IssuedInvitation = z.infer<typeof IssuedInvitationSchema>;
+export type Me = z.infer<typeof MeSchema>;
+export type ApiKeySettings = z.infer<typeof ApiKeySettingsSchema>;
+export type TestNotificationResult = z.infer<typeof TestNotificationResultSchema>;
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+export type AuditPage = z.infer<typeof AuditPageSchema>;
+export type AuditChainCheck = z.infer<typeof AuditChainCheckSchema>;
+export type AccessReview = z.infer<typeof AccessReviewSchema>;
+export type VerifyResult = z.infer<typeof VerifyResultSchema>;

@@ -1,0 +1,91 @@
+/**
+ * How a generated key is shown, in one place: the API's `Key` (GET …/keys and every answer with a
+ * key in it) and, from that, a row of the keys export. Only the key's public facts go in: never a
+ * token or its hash.
+ */
+import { alertLevel } from "./alerts.js";
+import type { Key } from "./api.js";
+
+/** The stored facts a view is made of (the store's KeyRecord has them). */
+export interface KeyFacts {
+  id: string;
+  appKey: string;
+  account: string;
+  name: string;
+  active: boolean;
+  createdAt: number;
+  updatedAt: number;
+  /** Creation of the newest token. */
+  tokenCreatedAt: number;
+  lastUsedAt: number | null;
+  roleIds: readonly number[];
+  /** Oldest first: one token, or two while a renewal is pending. */
+  tokens: readonly { createdAt: number }[];
+}
+
+/** What every view of one account's keys shares, read once. */
+export interface KeyViewContext {
+  roleNames: ReadonlyMap<number, string>;
+  renewalPeriodMonths: number;
+  now: number;
+}
+
+/** Roles the account no longer has (deleted in between) are left out. */
+export function presentKey(key: KeyFacts, context: KeyViewContext): Key {
+  const [current, pending] = key.tokens;
+  return {
+    id: key.id,
+    appKey: key.appKey,
+    account: key.account,
+    name: key.name,
+    keyType: "generated",
+    status: key.active ? "active" : "inactive",
+    active: key.active,
+    roles: key.roleIds.flatMap((id) => {
+      const name = context.roleNames.get(id);
+      return name === undefined ? [] : [{ id, name }];
+    }),
+    creationDate: iso(key.createdAt),
+    creationDateToken: iso(current?.createdAt ?? key.tokenCreatedAt),
+    creationDateNewToken: pending ? iso(pending.createdAt) : null,
+    pendingRenewal: pending !== undefined,
+    alert: alertLevel(key.tokenCreatedAt, context.renewalPeriodMonths, context.now),
+    lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+    updatedAt: iso(key.updatedAt),
+  };
+}
+
+export const EXPORT_ROLE_SEPARATOR = "; ";
+
+/** A key's row in the export's generated section (its column names are the export's own). */
+export interface GeneratedKeyRow {
+  id: string;
+  keyName: string;
+  label: string;
+  roles: string;
+  creationDate: string;
+  creationDateToken: string;
+  creationDateNewToken: string | null;
+  status: Key["status"];
+  alert: Key["alert"];
+  lastUsedAt: string | null;
+}
+
+export function generatedKeyRow(key: Key): GeneratedKeyRow {
+  return {
+    id: key.id,
+    keyName: key.appKey,
+    label: key.name,
+    roles: key.roles.map((role) => role.name).join(EXPORT_ROLE_SEPARATOR),
+    creationDate: key.creationDate,
+    creationDateToken: key.creationDateToken,
+    creationDateNewToken: key.creationDateNewToken,
+    status: key.status,
+    alert: key.alert,
+    lastUsedAt: key.lastUsedAt,
+  };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

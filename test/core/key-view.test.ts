@@ -1,0 +1,157 @@
+import { describe, expect, it } from "vitest";
+import type { Key } from "../../src/core/api.js";
+import { generatedKeyRow, type KeyFacts, type KeyViewContext, presentKey } from "../../src/core/key-view.js";
+
+const day = (date: string) => Date.parse(`${date}T00:00:00Z`);
+
+const base: KeyFacts = {
+  id: "k1",
+  appKey: "appkey-acme-QWERTY",
+  account: "acme",
+  name: "ERP sync",
+  active: true,
+  createdAt: day("2026-01-10"),
+  updatedAt: day("2026-02-01"),
+  tokenCreatedAt: day("2026-01-10"),
+  lastUsedAt: null,
+  roleIds: [1, 7],
+  tokens: [{ createdAt: day("2026-01-10") }],
+};
+
+const context: KeyViewContext = {
+  roleNames: new Map([
+    [1, "Owner"],
+    [7, "OMS - Read only"],
+  ]),
+  renewalPeriodMonths: 3,
+  now: day("2026-03-01"),
+};
+
+describe("presentKey", () => {
+  it.each<[string, Partial<KeyFacts>, Partial<KeyViewContext>, Partial<Key>]>([
+    [
+      "an active key with one token",
+      {},
+      {},
+      {
+        status: "active",
+        active: true,
+        creationDate: "2026-01-10T00:00:00.000Z",
+        creationDateToken: "2026-01-10T00:00:00.000Z",
+        creationDateNewToken: null,
+        pendingRenewal: false,
+        alert: "none",
+        lastUsedAt: null,
+        updatedAt: "2026-02-01T00:00:00.000Z",
+      },
+    ],
+    ["an inactive key", { active: false }, {}, { status: "inactive", active: false }],
+    [
+      "a pending renewal: the current token's date, and the new one's",
+      { tokens: [{ createdAt: day("2026-01-10") }, { createdAt: day("2026-02-20") }] },
+      {},
+      {
+        creationDateToken: "2026-01-10T00:00:00.000Z",
+        creationDateNewToken: "2026-02-20T00:00:00.000Z",
+        pendingRenewal: true,
+      },
+    ],
+    [
+      "no token record: the key's token date",
+      { tokens: [], tokenCreatedAt: day("2026-01-12") },
+      {},
+      { creationDateToken: "2026-01-12T00:00:00.000Z", pendingRenewal: false },
+    ],
+    ["orange past the renewal period", {}, { now: day("2026-04-11") }, { alert: "orange" }],
+    ["red three months past it", {}, { now: day("2026-07-11") }, { alert: "red" }],
+    [
+      "a 6-month period is not yet orange",
+      {},
+      { now: day("2026-04-11"), renewalPeriodMonths: 6 },
+      { alert: "none" },
+    ],
+    ["a last use", { lastUsedAt: day("2026-02-28") }, {}, { lastUsedAt: "2026-02-28T00:00:00.000Z" }],
+    [
+      "roles in the key's order, a deleted one left out",
+      { roleIds: [7, 99, 1] },
+      {},
+      {
+        roles: [
+          { id: 7, name: "OMS - Read only" },
+          { id: 1, name: "Owner" },
+        ],
+      },
+    ],
+    ["no roles", { roleIds: [] }, {}, { roles: [] }],
+  ])("%s", (_, facts, overrides, expected) => {
+    const key = presentKey({ ...base, ...facts }, { ...context, ...overrides });
+    expect(key).toMatchObject({
+      id: "k1",
+      appKey: "appkey-acme-QWERTY",
+      account: "acme",
+      name: "ERP sync",
+      keyType: "generated",
+      ...expected,
+    });
+  });
+
+  it("shows only the public facts: no token or hash field", () => {
+    const withSecrets = { ...base, tokens: [{ createdAt: base.createdAt, hash: "h", id: "t" }], hash: "h" };
+    expect(Object.keys(presentKey(withSecrets, context)).sort()).toEqual([
+      "account",
+      "active",
+      "alert",
+      "appKey",
+      "creationDate",
+      "creationDateNewToken",
+      "creationDateToken",
+      "id",
+      "keyType",
+      "lastUsedAt",
+      "name",
+      "pendingRenewal",
+      "roles",
+      "status",
+      "updatedAt",
+    ]);
+  });
+});
+
+describe("generatedKeyRow", () => {
+  it.each<[string, Partial<KeyFacts>, Record<string, unknown>]>([
+    [
+      "the export's names for the key's facts",
+      {},
+      {
+        id: "k1",
+        keyName: "appkey-acme-QWERTY",
+        label: "ERP sync",
+        roles: "Owner; OMS - Read only",
+        creationDate: "2026-01-10T00:00:00.000Z",
+        creationDateToken: "2026-01-10T00:00:00.000Z",
+        creationDateNewToken: null,
+        status: "active",
+        alert: "none",
+        lastUsedAt: null,
+      },
+    ],
+    ["no roles: an empty cell", { roleIds: [] }, { roles: "" }],
+    [
+      "a pending renewal and a last use",
+      {
+        tokens: [{ createdAt: day("2026-01-10") }, { createdAt: day("2026-02-20") }],
+        lastUsedAt: day("2026-02-28"),
+        active: false,
+      },
+      {
+        creationDateNewToken: "2026-02-20T00:00:00.000Z",
+        lastUsedAt: "2026-02-28T00:00:00.000Z",
+        status: "inactive",
+      },
+    ],
+  ])("%s", (_, facts, expected) => {
+    const row = generatedKeyRow(presentKey({ ...base, ...facts }, context));
+    expect(row).toMatchObject(expected);
+    expect(Object.keys(row)).toHaveLength(10);
+  });
+});
