@@ -7,6 +7,8 @@
  * `detail` (which never contain a token) or, for transport failures, the address and a system
  * error code only.
  */
+
+import { createLatchkeyClient, type LatchkeyClient } from "../client/client.js";
 import { ACCOUNT_NAME_PATTERN } from "../core/names.js";
 import { UsageError } from "./output.js";
 
@@ -46,22 +48,27 @@ export class TransportError extends Error {
 
 export interface Client {
   readonly baseUrl: string;
-  /** GET a JSON document. */
-  get<T>(path: string, query?: Query): Promise<T>;
-  /** GET a JSON document with its ETag (undefined when the server sent none), for an If-Match later. */
-  getVersioned<T>(path: string): Promise<{ body: T; etag: string | undefined }>;
   /**
-   * A call with an optional JSON body and extra headers (If-Match, say); resolves to the parsed
-   * body, or undefined for 204.
+   * The typed client of the /v1 API (src/client): an error status throws ApiError, and a request
+   * that gets no answer TransportError, so `data` is there whenever a call returns.
    */
-  send<T>(
-    method: "POST" | "PUT" | "PATCH" | "DELETE",
-    path: string,
-    body?: unknown,
-    extraHeaders?: Record<string, string>,
-  ): Promise<T>;
+  readonly api: LatchkeyClient;
   /** GET a file: the response is returned as soon as its headers are in, its body unread. */
   download(path: string, query?: Query): Promise<Response>;
+}
+
+/** Options left out are no parameter at all (not an `undefined` one). */
+export function compact<T extends Record<string, unknown>>(
+  values: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
+
+/** The body of a typed call's answer (errors were thrown by the client). */
+export async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
+  return (await call).data as T;
 }
 
 /** `api\`/v1/accounts/${account}/keys/${appKey}\``: every interpolated value is one encoded segment. */
@@ -102,6 +109,7 @@ export function isLoopback(url: URL): boolean {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+const USER_AGENT = "latchkey-cli";
 
 export function createClient(
   connection: Connection,
@@ -114,7 +122,7 @@ export function createClient(
   const headers = {
     "x-api-appkey": connection.appKey,
     "x-api-apptoken": connection.appToken,
-    "user-agent": "latchkey-cli",
+    "user-agent": USER_AGENT,
   };
 
   function urlOf(path: string, query: Query = {}): string {
@@ -139,45 +147,21 @@ export function createClient(
     return response;
   }
 
-  async function json<T>(response: Response): Promise<T> {
-    const text = await response.text();
-    return (text === "" ? undefined : JSON.parse(text)) as T;
+  /** openapi-fetch's requests, sent through `fetchImpl` as a URL and init, with the timeout. */
+  async function send(request: Request): Promise<Response> {
+    const init: RequestInit = { method: request.method, headers: Object.fromEntries(request.headers) };
+    if (request.body !== null) init.body = await request.text();
+    return call(request.url, init, timeoutMs);
   }
 
   return {
     baseUrl,
-    async get<T>(path: string, query?: Query) {
-      const response = await call(
-        urlOf(path, query),
-        { headers: { ...headers, accept: "application/json" } },
-        timeoutMs,
-      );
-      return json<T>(response);
-    },
-    async getVersioned<T>(path: string) {
-      const response = await call(
-        urlOf(path),
-        { headers: { ...headers, accept: "application/json" } },
-        timeoutMs,
-      );
-      return { body: await json<T>(response), etag: response.headers.get("etag") ?? undefined };
-    },
-    async send<T>(
-      method: "POST" | "PUT" | "PATCH" | "DELETE",
-      path: string,
-      body?: unknown,
-      extraHeaders: Record<string, string> = {},
-    ) {
-      const init: RequestInit = {
-        method,
-        headers: { ...extraHeaders, ...headers, accept: "application/json" },
-      };
-      if (body !== undefined) {
-        init.headers = { ...init.headers, "content-type": "application/json" };
-        init.body = JSON.stringify(body);
-      }
-      return json<T>(await call(urlOf(path), init, timeoutMs));
-    },
+    api: createLatchkeyClient({
+      baseUrl,
+      key: { appKey: connection.appKey, appToken: connection.appToken },
+      headers: { "user-agent": USER_AGENT },
+      fetch: send,
+    }),
     // A large export may take longer than any fixed limit: no timeout once the download runs.
     download: (path, query) => call(urlOf(path, query), { headers }, undefined),
   };

@@ -17,6 +17,7 @@ export type Me = Schemas["Me"];
 export type AccountAccess = Schemas["AccountAccess"];
 export type RoleRef = Schemas["RoleRef"];
 export type Invitation = Schemas["Invitation"];
+export type IssuedInvitation = Schemas["IssuedInvitation"];
 export type Resource = Schemas["Resource"];
 export type AccessReview = Schemas["AccessReview"];
 export type KeyPage = Schemas["KeyPage"];

@@ -136,7 +136,7 @@ export interface paths {
         };
         /**
          * Who is calling, in which accounts, with which resources
-         * @description `accounts` are those where the caller holds roles. `invitations` are a user's pending invitations (always empty for a key): they grant nothing until accepted with `POST /v1/me/invitations/{account}`.
+         * @description `accounts` are those where the caller holds roles. A user's pending invitations are not listed: each is answered with the code its inviting account was given (`/v1/me/invitations`).
          */
         get: {
             parameters: {
@@ -2197,7 +2197,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a user (created when new; a generated password is returned once) */
+        /**
+         * Add a user (created when new; a generated password is returned once)
+         * @description An email that already has a sign-in is invited instead (`status: "invited"`): the answer carries `invitation`, a one-time code (and the admin's URL holding it) to pass on to the person, who accepts or declines with it, signed in. It is shown only here, and expires after 7 days.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2226,6 +2229,7 @@ export interface paths {
                         "application/json": {
                             user: components["schemas"]["User"];
                             password?: string;
+                            invitation?: components["schemas"]["IssuedInvitation"];
                         };
                     };
                 };
@@ -2445,7 +2449,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/me/invitations/{account}": {
+    "/v1/me/invitations/{account}/preview": {
         parameters: {
             query?: never;
             header?: never;
@@ -2454,7 +2458,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Accept an invitation: become a member of the account with the roles offered */
+        /** See what an invitation offers (changes nothing) */
         post: {
             parameters: {
                 query?: never;
@@ -2464,7 +2468,113 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The invitation's code, as the inviting account gave it */
+                        code: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description The invitation */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Invitation"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/invitations/{account}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept an invitation with its code: become a member of the account with the roles offered */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The invitation's code, as the inviting account gave it */
+                        code: string;
+                    };
+                };
+            };
             responses: {
                 /** @description What the user now holds in the account */
                 200: {
@@ -2511,9 +2621,27 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Error */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
             };
         };
-        /** Decline an invitation: it is removed, with the roles it offered */
+        /** Decline an invitation with its code: it is removed, with the roles it offered */
         delete: {
             parameters: {
                 query?: never;
@@ -2523,7 +2651,14 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The invitation's code, as the inviting account gave it */
+                        code: string;
+                    };
+                };
+            };
             responses: {
                 /** @description Declined */
                 204: {
@@ -2561,6 +2696,105 @@ export interface paths {
                 };
                 /** @description Error */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/accounts/{account}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Leave an account: the signed-in user's membership and roles there are removed */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Left */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3108,7 +3342,6 @@ export interface components {
                 account: string;
             };
             accounts: components["schemas"]["AccountAccess"][];
-            invitations: components["schemas"]["Invitation"][];
         };
         AccountAccess: {
             account: string;
@@ -3118,14 +3351,6 @@ export interface components {
         RoleRef: {
             id: number;
             name: string;
-        };
-        Invitation: {
-            account: string;
-            /** @description The roles offered: held there once accepted */
-            roles: components["schemas"]["RoleRef"][];
-            /** @description The email or appKey that invited */
-            invitedBy: string | null;
-            invitedAt: string;
         };
         Resource: {
             key: string;
@@ -3260,6 +3485,21 @@ export interface components {
              * @enum {string}
              */
             status: "active" | "invited";
+        };
+        IssuedInvitation: {
+            code: string;
+            /** @description The admin's page for answering it, the code in the fragment */
+            url: string;
+            expiresAt: string;
+        };
+        Invitation: {
+            account: string;
+            /** @description The roles offered: held there once accepted */
+            roles: components["schemas"]["RoleRef"][];
+            /** @description The email or appKey of the inviting account that invited; else null */
+            invitedBy: string | null;
+            invitedAt: string;
+            expiresAt: string;
         };
         VerifyResult: {
             /** @description The credentials authenticate an active key granted in the account */

@@ -4,7 +4,8 @@ import { accountOfAppKey, api, isLoopback, parseBaseUrl } from "../../src/cli/cl
 import { UsageError } from "../../src/cli/output.js";
 import { connect, type RemoteIO } from "../../src/cli/remote/context.js";
 import { chosenRoles, collectRoleIds, daysOrOff, instant, integer } from "../../src/cli/remote/options.js";
-import { changedSettings, ifMatch, type Settings } from "../../src/cli/remote/settings.js";
+import { changedSettings, ifMatch } from "../../src/cli/remote/settings.js";
+import type { ApiKeySettings } from "../../src/client/client.js";
 
 describe("option values", () => {
   it("collects repeated and comma-separated role ids, once each", () => {
@@ -117,11 +118,11 @@ describe("connection", () => {
 });
 
 describe("settings set", () => {
-  const current: Settings = {
+  const current: ApiKeySettings = {
     renewalPeriodMonths: 3,
     notifications: {
       emails: ["ops@acme.test"],
-      webhooks: [{ id: "wh_keep", url: "https://hooks.acme.test/a" }],
+      webhooks: [{ id: "wh_keep", url: "https://hooks.acme.test/a", secretSet: true }],
     },
     policies: { deactivateUnusedDays: 90, maxTokenAgeDays: null },
     updatedAt: null,

@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { type Key, keyTable } from "../../src/cli/remote/keys.js";
+import { keyTable } from "../../src/cli/remote/keys.js";
 import { resourceSummary } from "../../src/cli/remote/roles.js";
 import { cell, formatBytes, formatDate, renderFields, renderTable } from "../../src/cli/table.js";
+import type { Key } from "../../src/client/client.js";
 
 const key = (overrides: Partial<Key>): Key => ({
+  id: "3f0c2a5e-0000-4000-8000-000000000001",
   appKey: "appkey-acme-QWERTY",
+  account: "acme",
   name: "ERP sync",
+  keyType: "generated",
   status: "active",
+  active: true,
   roles: [],
   creationDate: "2026-11-01T08:00:00.000Z",
   creationDateToken: "2026-11-01T08:00:00.000Z",
@@ -14,6 +19,7 @@ const key = (overrides: Partial<Key>): Key => ({
   pendingRenewal: false,
   alert: "none",
   lastUsedAt: null,
+  updatedAt: "2026-11-01T08:00:00.000Z",
   ...overrides,
 });
 

@@ -1,8 +1,37 @@
 /**
  * The admin UI's only way to the server: the public /v1 API, with the session cookie and the CSRF
  * token (from the lk_csrf cookie) on every state-changing call. Errors arrive as problem+json and
- * become ApiError, whose message is the server's precise detail.
+ * become ApiError, whose message is the server's precise detail. Calls go through the typed client
+ * generated from the OpenAPI document (src/client), whose types the pages use too.
  */
+import { createLatchkeyClient, type paths } from "../../src/client/client";
+
+export type {
+  AccountAccess,
+  ApiKeySettings,
+  AuditChainCheck,
+  AuditEvent,
+  AuditPage,
+  ExternalKey,
+  Invitation,
+  IssuedInvitation,
+  IssuedKey,
+  Key,
+  KeyPage,
+  KeyUsage,
+  Me,
+  Resource,
+  Role,
+  RoleRef,
+  TestNotificationResult,
+  User,
+} from "../../src/client/client";
+
+/** GET …/keys query parameters. */
+export type KeyListQuery = NonNullable<paths["/v1/accounts/{account}/keys"]["get"]["parameters"]["query"]>;
+
+/** GET …/audit query parameters. */
+export type AuditListQuery = NonNullable<paths["/v1/accounts/{account}/audit"]["get"]["parameters"]["query"]>;
 
 export interface Problem {
   status: number;
@@ -38,14 +67,19 @@ function csrfToken(): string {
   return match?.[1] ? decodeURIComponent(match[1]) : "";
 }
 
-type Query = Record<string, string | number | undefined | null>;
+type Query = Record<string, unknown>;
 
-export function withQuery(path: string, query: Query = {}): string {
+/** Query parameters without the empty ones (unset filters), in the order given. */
+function queryString(query: Query): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) {
     if (value !== undefined && value !== null && value !== "") params.set(name, String(value));
   }
-  const text = params.toString();
+  return params.toString();
+}
+
+export function withQuery(path: string, query: Query = {}): string {
+  const text = queryString(query);
   return text ? `${path}?${text}` : path;
 }
 
@@ -64,24 +98,15 @@ async function problemOf(response: Response): Promise<Problem> {
   }
 }
 
-/** Sends the call; resolves to the response when it is a 2xx, throws ApiError otherwise. */
-async function send(
-  method: string,
-  path: string,
-  body: unknown,
-  extraHeaders: Record<string, string>,
-): Promise<Response> {
-  const headers: Record<string, string> = { ...extraHeaders, accept: "application/json" };
-  if (method !== "GET") headers["x-csrf-token"] = csrfToken();
-  if (body !== undefined) headers["content-type"] = "application/json";
+/**
+ * Sends one call of the client with the CSRF token; resolves to the response when it is a 2xx,
+ * throws ApiError otherwise.
+ */
+async function send(request: Request): Promise<Response> {
+  if (request.method !== "GET") request.headers.set("x-csrf-token", csrfToken());
   let response: Response;
   try {
-    response = await fetch(path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+    response = await fetch(request);
   } catch {
     throw new ApiError({
       status: 0,
@@ -92,43 +117,25 @@ async function send(
   }
   if (!response.ok) {
     const problem = await problemOf(response);
-    if (response.status === 401 && path !== "/v1/auth/login")
+    if (response.status === 401 && new URL(request.url).pathname !== "/v1/auth/login")
       for (const listener of expiredListeners) listener();
     throw new ApiError(problem);
   }
   return response;
 }
 
-async function bodyOf<T>(response: Response): Promise<T> {
-  if (response.status === 204) return undefined as T;
-  const type = response.headers.get("content-type") ?? "";
-  return (type.includes("json") ? await response.json() : await response.text()) as T;
-}
+/** The typed /v1 client (src/client), with the session cookie; an error status throws ApiError. */
+export const client = createLatchkeyClient({
+  baseUrl: globalThis.location?.origin ?? "",
+  credentials: "same-origin",
+  fetch: send,
+  querySerializer: queryString,
+});
 
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  return bodyOf<T>(await send(method, path, body, {}));
+/** The body of a call's answer (errors were thrown by `send`). */
+export async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
+  return (await call).data as T;
 }
-
-/**
- * Like `request`, with extra request headers (If-Match, say) and the response's headers (its ETag,
- * say) alongside the body.
- */
-export async function requestWithHeaders<T>(
-  method: string,
-  path: string,
-  options: { body?: unknown; headers?: Record<string, string> } = {},
-): Promise<{ body: T; headers: Headers }> {
-  const response = await send(method, path, options.body, options.headers ?? {});
-  return { body: await bodyOf<T>(response), headers: response.headers };
-}
-
-export const api = {
-  get: <T>(path: string, query?: Query) => request<T>("GET", withQuery(path, query)),
-  post: <T>(path: string, body?: unknown) => request<T>("POST", path, body),
-  put: <T>(path: string, body?: unknown) => request<T>("PUT", path, body),
-  patch: <T>(path: string, body?: unknown) => request<T>("PATCH", path, body),
-  del: <T = void>(path: string, body?: unknown) => request<T>("DELETE", path, body),
-};
 
 /** `/v1/accounts/{account}` + rest, with every segment encoded. */
 export function accountPath(account: string, ...rest: string[]): string {

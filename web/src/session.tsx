@@ -3,8 +3,7 @@
  * that what the user lacks is hidden or disabled with a reason; the server still decides.
  */
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
-import { ApiError, api, onSessionExpired } from "./api";
-import type { Me, Role, RoleRef } from "./types";
+import { ApiError, client, type Me, ok, onSessionExpired, type Role, type RoleRef } from "./api";
 
 export type SignedOutReason = "expired" | "signed-out" | "unreachable";
 
@@ -33,7 +32,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       return;
     }
     try {
-      setState({ status: "signed-in", me: await api.get<Me>("/v1/me") });
+      setState({ status: "signed-in", me: await ok(client.GET("/v1/me")) });
     } catch (error) {
       // The cookie was there but the server no longer knows the session: it expired.
       if (error instanceof ApiError && error.status === 401)
@@ -61,11 +60,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       state,
       refresh,
       async signIn(email, password) {
-        await api.post("/v1/auth/login", { email, password });
+        await client.POST("/v1/auth/login", { body: { email, password } });
         await refresh();
       },
       async signOut() {
-        await api.post("/v1/auth/logout").catch(() => undefined);
+        await client.POST("/v1/auth/logout").catch(() => undefined);
         setState({ status: "signed-out", reason: "signed-out" });
       },
     }),

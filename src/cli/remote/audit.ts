@@ -3,32 +3,13 @@
  * `verify` asks the server to check the account's hash chain and exits 1 when it is broken.
  */
 import type { Command } from "commander";
-import { api, type Query } from "../client.js";
+import type { AuditChainCheck, AuditEvent } from "../../client/client.js";
+import { api, compact, ok } from "../client.js";
 import { EXIT } from "../output.js";
 import { cell, formatBytes, renderTable } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
 import { download } from "./download.js";
 import { choice, instant, integer } from "./options.js";
-
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actor: { type: string; id: string; label: string };
-  action: string;
-  target: { type: string | null; id: string | null } | null;
-  ip: string | null;
-}
-
-interface AuditPage {
-  items: AuditEvent[];
-  nextCursor: string | null;
-}
-
-export interface ChainCheck {
-  ok: boolean;
-  checked: number;
-  firstBroken: { id: string | null; seq: number | null; reason: string; detail?: string } | null;
-}
 
 interface Filters {
   action?: string;
@@ -53,7 +34,7 @@ export function auditTable(events: readonly AuditEvent[]): string {
   ]);
 }
 
-export function describeCheck(check: ChainCheck, account: string): string {
+export function describeCheck(check: AuditChainCheck, account: string): string {
   if (check.ok) return `The audit chain of ${account} is intact: ${check.checked} event(s) checked.`;
   const broken = check.firstBroken;
   const where = broken ? `at event ${broken.id ?? "?"} (seq ${broken.seq ?? "?"}): ${broken.reason}` : "";
@@ -63,8 +44,14 @@ export function describeCheck(check: ChainCheck, account: string): string {
   );
 }
 
-function filterQuery(opts: Filters): Query {
-  return { action: opts.action, actor: opts.actor, target: opts.target, from: opts.from, to: opts.to };
+function filterQuery(opts: Filters) {
+  return compact({
+    action: opts.action,
+    actor: opts.actor,
+    target: opts.target,
+    from: opts.from,
+    to: opts.to,
+  });
 }
 
 function withFilters(command: Command): Command {
@@ -77,19 +64,24 @@ function withFilters(command: Command): Command {
 }
 
 async function listEvents(r: Remote, opts: Filters & { limit?: number; cursor?: string; all?: boolean }) {
-  const path = api`/v1/accounts/${r.account}/audit`;
-  const query = {
+  const query = compact({
     ...filterQuery(opts),
     limit: opts.limit ?? (opts.all ? MAX_PAGE : undefined),
     cursor: opts.cursor,
-  };
-  let page = await r.client.get<AuditPage>(path, query);
-  const items = [...page.items];
-  while (opts.all && page.nextCursor) {
-    page = await r.client.get<AuditPage>(path, { ...query, cursor: page.nextCursor });
-    items.push(...page.items);
+  });
+  const page = (cursor: string | undefined) =>
+    ok(
+      r.client.api.GET("/v1/accounts/{account}/audit", {
+        params: { path: { account: r.account }, query: cursor ? { ...query, cursor } : query },
+      }),
+    );
+  let last = await page(undefined);
+  const items = [...last.items];
+  while (opts.all && last.nextCursor) {
+    last = await page(last.nextCursor);
+    items.push(...last.items);
   }
-  const result = { items, nextCursor: page.nextCursor };
+  const result = { items, nextCursor: last.nextCursor };
   r.result(result, () => {
     if (items.length === 0) return "No audit events.";
     const more = result.nextCursor ? `\nmore with --cursor ${result.nextCursor} (or --all)` : "";
@@ -130,7 +122,11 @@ export function registerAudit(group: Command, registry: Registry): void {
     .description("check the account's audit hash chain; exit 1 when it is broken")
     .action((_opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const check = await r.client.get<ChainCheck>(api`/v1/accounts/${r.account}/audit/verify`);
+        const check = await ok(
+          r.client.api.GET("/v1/accounts/{account}/audit/verify", {
+            params: { path: { account: r.account } },
+          }),
+        );
         r.result(check, () => describeCheck(check, r.account));
         return check.ok ? EXIT.ok : EXIT.failed;
       }),

@@ -4,22 +4,12 @@
  * renews or deletes one.
  */
 import type { Command } from "commander";
-import { api } from "../client.js";
+import type { ExternalKey } from "../../client/client.js";
+import { ok } from "../client.js";
 import { formatDate, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
-import type { RoleRef } from "./keys.js";
 import { chosenRoles, noneOption, roleOption } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
-
-export interface ExternalKey {
-  appKey: string;
-  keyName: string;
-  account: string;
-  roles: RoleRef[];
-  addedDate: string;
-  status: "active" | "inactive";
-  lastUsedAt: string | null;
-}
 
 export function externalTable(keys: readonly ExternalKey[]): string {
   return renderTable(keys, [
@@ -32,7 +22,8 @@ export function externalTable(keys: readonly ExternalKey[]): string {
   ]);
 }
 
-const externalPath = (r: Remote, appKey: string) => api`/v1/accounts/${r.account}/external-keys/${appKey}`;
+/** The path parameters of one external key's routes. */
+const externalPath = (r: Remote, appKey: string) => ({ path: { account: r.account, appKey } });
 
 export function registerExternal(group: Command, registry: Registry): void {
   group
@@ -40,8 +31,10 @@ export function registerExternal(group: Command, registry: Registry): void {
     .description("list the external keys added to the account")
     .action((_opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const page = await r.client.get<{ items: ExternalKey[] }>(
-          api`/v1/accounts/${r.account}/external-keys`,
+        const page = await ok(
+          r.client.api.GET("/v1/accounts/{account}/external-keys", {
+            params: { path: { account: r.account } },
+          }),
         );
         r.result(page, () => (page.items.length === 0 ? "No external keys." : externalTable(page.items)));
       }),
@@ -55,10 +48,11 @@ export function registerExternal(group: Command, registry: Registry): void {
     .action((appKey: string, opts: { role?: number[] }, command: Command) =>
       remote(registry, command, async (r) => {
         const body = { appKey, ...(opts.role ? { roles: opts.role } : {}) };
-        const key = await r.client.send<ExternalKey>(
-          "POST",
-          api`/v1/accounts/${r.account}/external-keys`,
-          body,
+        const key = await ok(
+          r.client.api.POST("/v1/accounts/{account}/external-keys", {
+            params: { path: { account: r.account } },
+            body,
+          }),
         );
         r.result(
           key,
@@ -76,7 +70,12 @@ export function registerExternal(group: Command, registry: Registry): void {
     .action((appKey: string, opts: { role?: number[]; none?: boolean }, command: Command) =>
       remote(registry, command, async (r) => {
         const roles = chosenRoles(opts);
-        const key = await r.client.send<ExternalKey>("PUT", `${externalPath(r, appKey)}/roles`, { roles });
+        const key = await ok(
+          r.client.api.PUT("/v1/accounts/{account}/external-keys/{appKey}/roles", {
+            params: externalPath(r, appKey),
+            body: { roles },
+          }),
+        );
         r.result(key, () => `External key ${key.appKey} now holds in ${r.account}: ${roleNames(key.roles)}.`);
       }),
     );
@@ -94,7 +93,9 @@ export function registerExternal(group: Command, registry: Registry): void {
           `Remove external key ${appKey} from ${r.account}? Its calls to ${r.account} fail at once.`,
           "removing an external key",
         );
-        await r.client.send("DELETE", externalPath(r, appKey));
+        await r.client.api.DELETE("/v1/accounts/{account}/external-keys/{appKey}", {
+          params: externalPath(r, appKey),
+        });
         r.result({ appKey, removed: true }, () => `External key ${appKey} removed from ${r.account}.`);
       }),
     );

@@ -4,11 +4,10 @@
  * when a bar is drawn) and keys are counted in the csv and json as they arrive.
  */
 import type { Command } from "commander";
-import { api } from "../client.js";
+import { api, ok } from "../client.js";
 import { formatBytes } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
 import { download, patternCounter } from "./download.js";
-import type { KeyPage } from "./keys.js";
 import { choice } from "./options.js";
 
 async function exportKeys(remote: Remote, opts: { format: string; output?: string }): Promise<void> {
@@ -48,8 +47,16 @@ async function exportTotal(remote: Remote): Promise<number | undefined> {
   if (!remote.io.stderr.isTTY) return undefined;
   try {
     const [generated, external] = await Promise.all([
-      remote.client.get<KeyPage>(api`/v1/accounts/${remote.account}/keys`, { limit: 1 }),
-      remote.client.get<{ items: unknown[] }>(api`/v1/accounts/${remote.account}/external-keys`),
+      ok(
+        remote.client.api.GET("/v1/accounts/{account}/keys", {
+          params: { path: { account: remote.account }, query: { limit: 1 } },
+        }),
+      ),
+      ok(
+        remote.client.api.GET("/v1/accounts/{account}/external-keys", {
+          params: { path: { account: remote.account } },
+        }),
+      ),
     ]);
     return generated.total + external.items.length;
   } catch {

@@ -4,39 +4,14 @@
  * and export never carry one (the API does not return it).
  */
 import type { Command } from "commander";
-import { api, type Query } from "../client.js";
+import type { IssuedKey, Key } from "../../client/client.js";
+import { compact, ok } from "../client.js";
 import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
 import { registerKeysExport } from "./keys-export.js";
 import { choice, chosenRoles, integer, noneOption, roleOption } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
 import { registerReview } from "./review.js";
-
-export interface RoleRef {
-  id: number;
-  name: string;
-}
-
-export interface Key {
-  appKey: string;
-  name: string;
-  status: "active" | "inactive";
-  roles: RoleRef[];
-  creationDate: string;
-  creationDateToken: string;
-  creationDateNewToken: string | null;
-  pendingRenewal: boolean;
-  alert: "none" | "orange" | "red";
-  lastUsedAt: string | null;
-}
-
-export interface KeyPage {
-  items: Key[];
-  nextCursor: string | null;
-  total: number;
-}
-
-type Issued = { key: Key; appToken: string } | { key: Key; shareUrl: string; shareExpiresAt: string };
 
 const MAX_PAGE = 200;
 
@@ -69,7 +44,7 @@ export function keyFields(key: Key): string {
 }
 
 /** Prints a fresh token or share link once, with the warning that it is not shown again. */
-function printIssued(remote: Remote, issued: Issued, headline: string): void {
+function printIssued(remote: Remote, issued: IssuedKey, headline: string): void {
   remote.result(issued, () => {
     const secret: [string, string][] =
       "appToken" in issued
@@ -87,10 +62,11 @@ function printIssued(remote: Remote, issued: Issued, headline: string): void {
   );
 }
 
-const keyPath = (remote: Remote, appKey: string) => api`/v1/accounts/${remote.account}/keys/${appKey}`;
+/** The path parameters of one key's routes. */
+const keyPath = (remote: Remote, appKey: string) => ({ path: { account: remote.account, appKey } });
 
 async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
-  const query: Query = {
+  const query = compact({
     q: opts.q,
     status: opts.status,
     role: opts.role,
@@ -99,15 +75,20 @@ async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
     order: opts.order,
     limit: opts.limit ?? (opts.all ? MAX_PAGE : undefined),
     cursor: opts.cursor,
-  };
-  const path = api`/v1/accounts/${remote.account}/keys`;
-  let page = await remote.client.get<KeyPage>(path, query);
-  const items = [...page.items];
-  while (opts.all && page.nextCursor) {
-    page = await remote.client.get<KeyPage>(path, { ...query, cursor: page.nextCursor });
-    items.push(...page.items);
+  });
+  const page = (cursor: string | undefined) =>
+    ok(
+      remote.client.api.GET("/v1/accounts/{account}/keys", {
+        params: { path: { account: remote.account }, query: cursor ? { ...query, cursor } : query },
+      }),
+    );
+  let last = await page(undefined);
+  const items = [...last.items];
+  while (opts.all && last.nextCursor) {
+    last = await page(last.nextCursor);
+    items.push(...last.items);
   }
-  const result = { items, nextCursor: page.nextCursor, total: page.total };
+  const result = { items, nextCursor: last.nextCursor, total: last.total };
   remote.result(result, () => {
     if (items.length === 0) return "No keys.";
     const footer = `${items.length} of ${result.total} key(s)`;
@@ -116,20 +97,26 @@ async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
   });
 }
 
+/** As commander hands them over; `choice` options hold one of their choices. */
 interface ListOptions {
   q?: string;
-  status?: string;
+  status?: Key["status"];
   role?: number;
-  alert?: string;
-  sort?: string;
-  order?: string;
+  alert?: Key["alert"];
+  sort?: "name" | "createdAt" | "tokenCreatedAt" | "lastUsedAt";
+  order?: "asc" | "desc";
   limit?: number;
   cursor?: string;
   all?: boolean;
 }
 
 async function setActive(remote: Remote, appKey: string, active: boolean): Promise<void> {
-  const key = await remote.client.send<Key>("PATCH", keyPath(remote, appKey), { active });
+  const key = await ok(
+    remote.client.api.PATCH("/v1/accounts/{account}/keys/{appKey}", {
+      params: keyPath(remote, appKey),
+      body: { active },
+    }),
+  );
   remote.result(key, () => `Key ${key.appKey} is ${key.status}.`);
 }
 
@@ -159,9 +146,14 @@ export function registerKeys(group: Command, registry: Registry): void {
         const body = {
           name,
           ...(opts.role ? { roles: opts.role } : {}),
-          ...(opts.link ? { delivery: "link" } : {}),
+          ...(opts.link ? { delivery: "link" as const } : {}),
         };
-        const issued = await r.client.send<Issued>("POST", api`/v1/accounts/${r.account}/keys`, body);
+        const issued = await ok(
+          r.client.api.POST("/v1/accounts/{account}/keys", {
+            params: { path: { account: r.account } },
+            body,
+          }),
+        );
         printIssued(r, issued, `Key created in ${r.account}.`);
         if (issued.key.roles.length === 0)
           r.note("note: the key holds no roles; give some with `latchkey keys roles`.");
@@ -174,7 +166,9 @@ export function registerKeys(group: Command, registry: Registry): void {
     .argument("<appKey>")
     .action((appKey: string, _opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const key = await r.client.get<Key>(keyPath(r, appKey));
+        const key = await ok(
+          r.client.api.GET("/v1/accounts/{account}/keys/{appKey}", { params: keyPath(r, appKey) }),
+        );
         r.result(key, () => keyFields(key));
       }),
     );
@@ -204,7 +198,12 @@ export function registerKeys(group: Command, registry: Registry): void {
     .action((appKey: string, opts: { role?: number[]; none?: boolean }, command: Command) =>
       remote(registry, command, async (r) => {
         const roles = chosenRoles(opts);
-        const key = await r.client.send<Key>("PUT", `${keyPath(r, appKey)}/roles`, { roles });
+        const key = await ok(
+          r.client.api.PUT("/v1/accounts/{account}/keys/{appKey}/roles", {
+            params: keyPath(r, appKey),
+            body: { roles },
+          }),
+        );
         r.result(key, () => `Key ${key.appKey} now holds: ${roleNames(key.roles)}.`);
       }),
     );
@@ -220,13 +219,18 @@ export function registerKeys(group: Command, registry: Registry): void {
       ]),
     )
     .option("--link", "answer with a single-use share link to the new token")
-    .action((appKey: string, opts: { deleteOldToken?: string; link?: boolean }, command: Command) =>
+    .action((appKey: string, opts: { deleteOldToken?: "now" | "later"; link?: boolean }, command: Command) =>
       remote(registry, command, async (r) => {
         const body = {
           ...(opts.deleteOldToken ? { deleteOldToken: opts.deleteOldToken } : {}),
-          ...(opts.link ? { delivery: "link" } : {}),
+          ...(opts.link ? { delivery: "link" as const } : {}),
         };
-        const issued = await r.client.send<Issued>("POST", `${keyPath(r, appKey)}/renewal`, body);
+        const issued = await ok(
+          r.client.api.POST("/v1/accounts/{account}/keys/{appKey}/renewal", {
+            params: keyPath(r, appKey),
+            body,
+          }),
+        );
         printIssued(r, issued, `Token renewed for ${issued.key.appKey}.`);
         if (issued.key.pendingRenewal)
           r.note(
@@ -242,7 +246,11 @@ export function registerKeys(group: Command, registry: Registry): void {
     .argument("<appKey>")
     .action((appKey: string, _opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const key = await r.client.send<Key>("POST", `${keyPath(r, appKey)}/renewal/complete`);
+        const key = await ok(
+          r.client.api.POST("/v1/accounts/{account}/keys/{appKey}/renewal/complete", {
+            params: keyPath(r, appKey),
+          }),
+        );
         r.result(key, () => `Renewal completed for ${key.appKey}: the old token no longer works.`);
       }),
     );
@@ -253,7 +261,9 @@ export function registerKeys(group: Command, registry: Registry): void {
     .argument("<appKey>")
     .action((appKey: string, _opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const key = await r.client.send<Key>("DELETE", `${keyPath(r, appKey)}/renewal`);
+        const key = await ok(
+          r.client.api.DELETE("/v1/accounts/{account}/keys/{appKey}/renewal", { params: keyPath(r, appKey) }),
+        );
         r.result(key, () => `Renewal undone for ${key.appKey}: the new token was discarded.`);
       }),
     );
@@ -271,7 +281,7 @@ export function registerKeys(group: Command, registry: Registry): void {
           `Delete key ${appKey} for good? Its tokens stop working at once; this cannot be undone.`,
           "deleting a key",
         );
-        await r.client.send("DELETE", keyPath(r, appKey));
+        await r.client.api.DELETE("/v1/accounts/{account}/keys/{appKey}", { params: keyPath(r, appKey) });
         r.result({ appKey, deleted: true }, () => `Key ${appKey} deleted.`);
       }),
     );

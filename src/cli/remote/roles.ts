@@ -3,18 +3,12 @@
  * The server refuses a custom role holding a resource the caller does not hold (no escalation).
  */
 import type { Command } from "commander";
-import { api } from "../client.js";
+import type { Role } from "../../client/client.js";
+import { ok } from "../client.js";
 import { renderTable } from "../table.js";
 import { type Registry, remote } from "./context.js";
 import { collect, integer } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
-
-export interface Role {
-  id: number;
-  name: string;
-  type: "predefined" | "custom";
-  resources: string[];
-}
 
 const SHOWN_RESOURCES = 4;
 
@@ -41,7 +35,9 @@ export function registerRoles(group: Command, registry: Registry): void {
     .description("list the account's roles (use --json for every resource of each)")
     .action((_opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const page = await r.client.get<{ items: Role[] }>(api`/v1/accounts/${r.account}/roles`);
+        const page = await ok(
+          r.client.api.GET("/v1/accounts/{account}/roles", { params: { path: { account: r.account } } }),
+        );
         r.result(page, () => roleTable(page.items));
       }),
     );
@@ -54,7 +50,12 @@ export function registerRoles(group: Command, registry: Registry): void {
     .action((name: string, opts: { resource: string[] }, command: Command) =>
       remote(registry, command, async (r) => {
         const body = { name, resources: opts.resource };
-        const role = await r.client.send<Role>("POST", api`/v1/accounts/${r.account}/roles`, body);
+        const role = await ok(
+          r.client.api.POST("/v1/accounts/{account}/roles", {
+            params: { path: { account: r.account } },
+            body,
+          }),
+        );
         r.result(role, () => `Role ${role.id} "${role.name}" created: ${role.resources.join(", ")}.`);
       }),
     );
@@ -67,7 +68,9 @@ export function registerRoles(group: Command, registry: Registry): void {
     .action((id: number, opts: { yes?: boolean }, command: Command) =>
       remote(registry, command, async (r) => {
         await confirmOrRefuse(r.io, opts.yes, `Delete role ${id} from ${r.account}?`, "deleting a role");
-        await r.client.send("DELETE", api`/v1/accounts/${r.account}/roles/${id}`);
+        await r.client.api.DELETE("/v1/accounts/{account}/roles/{id}", {
+          params: { path: { account: r.account, id } },
+        });
         r.result({ id, deleted: true }, () => `Role ${id} deleted.`);
       }),
     );

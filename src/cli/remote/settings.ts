@@ -6,24 +6,12 @@
  * by URL: one already there keeps its id and signing secret; a new one gets a secret, printed once.
  */
 import type { Command } from "commander";
-import { ApiError, api } from "../client.js";
+import type { ApiKeySettings } from "../../client/client.js";
+import { ApiError, ok } from "../client.js";
 import { UsageError } from "../output.js";
 import { formatDate, renderFields } from "../table.js";
-import { type Registry, type Remote, remote } from "./context.js";
+import { type Registry, remote } from "./context.js";
 import { choice, collect, daysOrOff } from "./options.js";
-
-interface Webhook {
-  id: string;
-  url: string;
-}
-
-export interface Settings {
-  renewalPeriodMonths: 3 | 6;
-  notifications: { emails: string[]; webhooks: Webhook[] };
-  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
-  updatedAt: string | null;
-  webhookSecrets?: Record<string, string>;
-}
 
 export interface SetOptions {
   renewalPeriod?: string;
@@ -37,7 +25,7 @@ export interface SetOptions {
 
 const days = (value: number | null) => (value === null ? "off" : `${value} days`);
 
-export function settingsFields(settings: Settings): string {
+export function settingsFields(settings: ApiKeySettings): string {
   const { notifications, policies } = settings;
   return renderFields([
     ["renewal period", `${settings.renewalPeriodMonths} months`],
@@ -67,7 +55,7 @@ export function checkChanges(opts: SetOptions): void {
 }
 
 /** The PUT body: the current settings with the flags' changes. */
-export function changedSettings(current: Settings, opts: SetOptions) {
+export function changedSettings(current: ApiKeySettings, opts: SetOptions) {
   checkChanges(opts);
   const { renewalPeriodMonths, notifications, policies } = current;
   const webhooks = opts.clearWebhooks
@@ -79,7 +67,10 @@ export function changedSettings(current: Settings, opts: SetOptions) {
         })
       : notifications.webhooks.map(({ id, url }) => ({ id, url }));
   return {
-    renewalPeriodMonths: opts.renewalPeriod === undefined ? renewalPeriodMonths : Number(opts.renewalPeriod),
+    renewalPeriodMonths:
+      opts.renewalPeriod === undefined
+        ? renewalPeriodMonths
+        : (Number(opts.renewalPeriod) as ApiKeySettings["renewalPeriodMonths"]),
     notifications: { emails: opts.clearEmails ? [] : (opts.email ?? notifications.emails), webhooks },
     policies: {
       deactivateUnusedDays:
@@ -89,7 +80,7 @@ export function changedSettings(current: Settings, opts: SetOptions) {
   };
 }
 
-const settingsPath = (r: Remote) => api`/v1/accounts/${r.account}/settings/api-keys`;
+const SETTINGS = "/v1/accounts/{account}/settings/api-keys";
 
 /**
  * The If-Match of a write based on the read that answered `etag`; none from a server without ETags.
@@ -113,7 +104,7 @@ export function registerSettings(group: Command, registry: Registry): void {
     .description("show the account's API key settings")
     .action((_opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const settings = await r.client.get<Settings>(settingsPath(r));
+        const settings = await ok(r.client.api.GET(SETTINGS, { params: { path: { account: r.account } } }));
         r.result(settings, () => settingsFields(settings));
       }),
     );
@@ -135,12 +126,18 @@ export function registerSettings(group: Command, registry: Registry): void {
     .action((opts: SetOptions, command: Command) =>
       remote(registry, command, async (r) => {
         checkChanges(opts);
-        const { body: current, etag } = await r.client.getVersioned<Settings>(settingsPath(r));
-        const updated = await r.client
-          .send<Settings>("PUT", settingsPath(r), changedSettings(current, opts), ifMatch(etag))
-          .catch((error: unknown) => {
-            throw error instanceof ApiError && error.status === 412 ? changedMeanwhile(error) : error;
-          });
+        const path = { account: r.account };
+        const read = await r.client.api.GET(SETTINGS, { params: { path } });
+        const current = read.data as ApiKeySettings;
+        const etag = read.response.headers.get("etag") ?? undefined;
+        const updated = await ok(
+          r.client.api.PUT(SETTINGS, {
+            params: { path, header: ifMatch(etag) },
+            body: changedSettings(current, opts),
+          }),
+        ).catch((error: unknown) => {
+          throw error instanceof ApiError && error.status === 412 ? changedMeanwhile(error) : error;
+        });
         const secrets = Object.entries(updated.webhookSecrets ?? {});
         r.result(updated, () => {
           const lines = [`Settings of ${r.account} saved.`, settingsFields(updated)];

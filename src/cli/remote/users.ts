@@ -4,29 +4,13 @@
  * invitation's code and URL, is printed once, with a warning on stderr.
  */
 import type { Command } from "commander";
-import { api } from "../client.js";
+import type { User } from "../../client/client.js";
+import { ok } from "../client.js";
 import { UsageError } from "../output.js";
 import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
-import type { RoleRef } from "./keys.js";
 import { chosenRoles, noneOption, roleOption } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
-
-/** An invitation's one-time code, for the inviter to pass on (shown once). */
-interface Invitation {
-  code: string;
-  url: string;
-  expiresAt: string;
-}
-
-export interface User {
-  id: string;
-  email: string;
-  roles: RoleRef[];
-  addedAt: string;
-  /** "invited": the roles are offered until the user accepts them in the admin. */
-  status: "active" | "invited";
-}
 
 export function userTable(users: readonly User[]): string {
   return renderTable(users, [
@@ -38,12 +22,13 @@ export function userTable(users: readonly User[]): string {
   ]);
 }
 
-const usersPath = (r: Remote) => api`/v1/accounts/${r.account}/users`;
+const listUsers = (r: Remote) =>
+  ok(r.client.api.GET("/v1/accounts/{account}/users", { params: { path: { account: r.account } } }));
 
 /** A user id as given, or the id of the account's user with that email. */
 async function userId(r: Remote, user: string): Promise<string> {
   if (!user.includes("@")) return user;
-  const { items } = await r.client.get<{ items: User[] }>(usersPath(r));
+  const { items } = await listUsers(r);
   const found = items.find((item) => item.email.toLowerCase() === user.trim().toLowerCase());
   if (!found) throw new UsageError(`no user with email ${user} in ${r.account}`);
   return found.id;
@@ -55,7 +40,7 @@ export function registerUsers(group: Command, registry: Registry): void {
     .description("list the account's users and their roles")
     .action((_opts: unknown, command: Command) =>
       remote(registry, command, async (r) => {
-        const page = await r.client.get<{ items: User[] }>(usersPath(r));
+        const page = await listUsers(r);
         r.result(page, () => (page.items.length === 0 ? "No users." : userTable(page.items)));
       }),
     );
@@ -70,10 +55,11 @@ export function registerUsers(group: Command, registry: Registry): void {
     .action((email: string, opts: { role?: number[] }, command: Command) =>
       remote(registry, command, async (r) => {
         const body = { email, ...(opts.role ? { roles: opts.role } : {}) };
-        const added = await r.client.send<{ user: User; password?: string; invitation?: Invitation }>(
-          "POST",
-          usersPath(r),
-          body,
+        const added = await ok(
+          r.client.api.POST("/v1/accounts/{account}/users", {
+            params: { path: { account: r.account } },
+            body,
+          }),
         );
         r.result(added, () => {
           const fields: [string, string][] = [
@@ -112,9 +98,12 @@ export function registerUsers(group: Command, registry: Registry): void {
       remote(registry, command, async (r) => {
         const roles = chosenRoles(opts);
         const id = await userId(r, user);
-        const updated = await r.client.send<User>("PUT", api`/v1/accounts/${r.account}/users/${id}/roles`, {
-          roles,
-        });
+        const updated = await ok(
+          r.client.api.PUT("/v1/accounts/{account}/users/{id}/roles", {
+            params: { path: { account: r.account, id } },
+            body: { roles },
+          }),
+        );
         r.result(updated, () => `User ${updated.email} now holds: ${roleNames(updated.roles)}.`);
       }),
     );
@@ -128,7 +117,9 @@ export function registerUsers(group: Command, registry: Registry): void {
       remote(registry, command, async (r) => {
         await confirmOrRefuse(r.io, opts.yes, `Remove user ${user} from ${r.account}?`, "removing a user");
         const id = await userId(r, user);
-        await r.client.send("DELETE", api`/v1/accounts/${r.account}/users/${id}`);
+        await r.client.api.DELETE("/v1/accounts/{account}/users/{id}", {
+          params: { path: { account: r.account, id } },
+        });
         r.result({ id, deleted: true }, () => `User ${user} removed from ${r.account}.`);
       }),
     );

@@ -1,7 +1,6 @@
 /** A key's audit trail: the account's audit events whose target is this appKey, newest first. */
-import { accountPath, api } from "../api";
+import { type AuditEvent, client, ok } from "../api";
 import { lacking, useAccount } from "../session";
-import type { AuditEvent, AuditPage } from "../types";
 import { EmptyState, ErrorMessage, Loading } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
 import { useLoad } from "../ui/hooks";
@@ -58,7 +57,12 @@ export function KeyAuditTrail({ appKey }: { appKey: string }) {
 
 function Trail({ account, appKey }: { account: string; appKey: string }) {
   const { data, error, loading, reload } = useLoad(
-    () => api.get<AuditPage>(accountPath(account, "audit"), { target: appKey, limit: LIMIT }),
+    () =>
+      ok(
+        client.GET("/v1/accounts/{account}/audit", {
+          params: { path: { account }, query: { target: appKey, limit: LIMIT } },
+        }),
+      ),
     [account, appKey],
   );
   if (loading && !data) return <Loading label="Loading the audit trail…" />;

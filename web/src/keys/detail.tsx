@@ -2,10 +2,9 @@
  * One generated key: what it is, its token dates, how it has been used (verifications per day, ok
  * vs denied, last 30 days) and its audit trail. Read-only: changes are made from the Generated tab.
  */
-import { ApiError, accountPath, api } from "../api";
+import { ApiError, client, type Key, type KeyUsage, ok } from "../api";
 import { adminPath, Link } from "../router";
 import { lacking, useAccount } from "../session";
-import type { Key, KeyUsage } from "../types";
 import { Badge, Button, EmptyState, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
 import { type Loaded, useLoad } from "../ui/hooks";
@@ -47,7 +46,10 @@ function Detail({ account, appKey }: { account: string; appKey: string }) {
     error,
     loading,
     reload,
-  } = useLoad(() => api.get<Key>(accountPath(account, "keys", appKey)), [account, appKey]);
+  } = useLoad(
+    () => ok(client.GET("/v1/accounts/{account}/keys/{appKey}", { params: { path: { account, appKey } } })),
+    [account, appKey],
+  );
   if (loading && !key) return <Loading label="Loading the key…" />;
   if (error instanceof ApiError && error.status === 404)
     return (
@@ -66,7 +68,12 @@ function Detail({ account, appKey }: { account: string; appKey: string }) {
 /** Usage is asked for once the key is known to exist: an unknown appKey gets one 404, not two. */
 function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
   const usage = useLoad(
-    () => api.get<KeyUsage>(accountPath(account, "keys", key.appKey, "usage"), { days: USAGE_DAYS }),
+    () =>
+      ok(
+        client.GET("/v1/accounts/{account}/keys/{appKey}/usage", {
+          params: { path: { account, appKey: key.appKey }, query: { days: USAGE_DAYS } },
+        }),
+      ),
     [account, key.appKey],
   );
   return (

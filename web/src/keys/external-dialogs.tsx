@@ -1,8 +1,7 @@
 /** Dialogs of the External tab: add a key by its appKey, change its roles here, remove it from here. */
 import { useState } from "react";
-import { accountPath, api } from "../api";
+import { client, type ExternalKey, ok } from "../api";
 import { useAccount } from "../session";
-import type { ExternalKey } from "../types";
 import { InlineError, TextField } from "../ui/controls";
 import { ConfirmDialog, FormDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
@@ -21,10 +20,12 @@ export function AddExternalDialog({ onClose, onDone }: DialogProps) {
   const [roles, setRoles] = useState<number[]>([]);
   const [missing, setMissing] = useState(false);
   const add = useAction(async () => {
-    const added = await api.post<ExternalKey>(accountPath(account, "external-keys"), {
-      appKey: appKey.trim(),
-      roles,
-    });
+    const added = await ok(
+      client.POST("/v1/accounts/{account}/external-keys", {
+        params: { path: { account } },
+        body: { appKey: appKey.trim(), roles },
+      }),
+    );
     toast(`Added ${added.appKey} from ${added.account}`);
     onDone();
   });
@@ -79,7 +80,10 @@ export function EditExternalRolesDialog({
   const toast = useToast();
   const [roles, setRoles] = useState(() => externalKey.roles.map((role) => role.id));
   const save = useAction(async () => {
-    await api.put(accountPath(account, "external-keys", externalKey.appKey, "roles"), { roles });
+    await client.PUT("/v1/accounts/{account}/external-keys/{appKey}/roles", {
+      params: { path: { account, appKey: externalKey.appKey } },
+      body: { roles },
+    });
     toast(`Roles of ${externalKey.appKey} saved`);
     onDone();
   });
@@ -111,7 +115,9 @@ export function RemoveExternalDialog({
   const { account } = useAccount();
   const toast = useToast();
   const remove = useAction(async () => {
-    await api.del(accountPath(account, "external-keys", externalKey.appKey));
+    await client.DELETE("/v1/accounts/{account}/external-keys/{appKey}", {
+      params: { path: { account, appKey: externalKey.appKey } },
+    });
     toast(`Removed ${externalKey.appKey} from ${account}`);
     onDone();
   });

@@ -4,9 +4,8 @@
  * there is nothing here to renew, activate or reveal.
  */
 import { useState } from "react";
-import { accountPath, api } from "../api";
+import { client, type ExternalKey, ok } from "../api";
 import { exceeds, lacking, useAccount } from "../session";
-import type { ExternalKey } from "../types";
 import { Badge, Button, EmptyState, ErrorMessage, Loading } from "../ui/controls";
 import { formatDate } from "../ui/format";
 import { useLoad } from "../ui/hooks";
@@ -22,7 +21,7 @@ export function ExternalTab() {
   const access = useAccount();
   const { account, can } = access;
   const { data, error, loading, reload } = useLoad(
-    () => api.get<{ items: ExternalKey[] }>(accountPath(account, "external-keys")),
+    () => ok(client.GET("/v1/accounts/{account}/external-keys", { params: { path: { account } } })),
     [account],
   );
   // What each key holds here (see `exceeds`); read only with ViewAdminUsers.

@@ -1,7 +1,8 @@
 /** The Generated tab's table: one row per key, with its badges and the row menu. */
+
+import type { Key, Role } from "../api";
 import { adminPath, Link, navigate } from "../router";
 import { exceeds, lacking, useAccount } from "../session";
-import type { Key, Role } from "../types";
 import { Badge } from "../ui/controls";
 import { formatDate } from "../ui/format";
 import type { MenuItem } from "../ui/menu";

@@ -3,10 +3,9 @@
  * or a shared link keeps them); paging follows the API's cursors, kept as a stack for Previous.
  */
 import { type ReactNode, useState } from "react";
-import { accountPath, api, describeError } from "../api";
+import { client, describeError, type Key, type KeyListQuery, type KeyPage, ok } from "../api";
 import { setQuery, useLocation } from "../router";
 import { lacking, useAccount } from "../session";
-import type { Key, KeyPage } from "../types";
 import { Button, EmptyState, ErrorMessage, Loading } from "../ui/controls";
 import { plural } from "../ui/format";
 import { useLoad } from "../ui/hooks";
@@ -34,11 +33,16 @@ function useKeyPages(account: string, filters: Filters) {
   const cursors = paging.key === filterKey ? paging.cursors : [];
   const cursor = cursors.at(-1);
   const list = useLoad(async () => {
-    const page = await api.get<KeyPage>(accountPath(account, "keys"), {
-      ...filters,
-      limit: PAGE_SIZE,
-      cursor,
-    });
+    const query: KeyListQuery = { sort: filters.sort, order: filters.order, limit: PAGE_SIZE };
+    // readFilters kept only values the API accepts; empty ones are unset.
+    if (filters.q) query.q = filters.q;
+    if (filters.status) query.status = filters.status as Key["status"];
+    if (filters.role) query.role = Number(filters.role);
+    if (filters.alert) query.alert = filters.alert as Key["alert"];
+    if (cursor) query.cursor = cursor;
+    const page = await ok(
+      client.GET("/v1/accounts/{account}/keys", { params: { path: { account }, query } }),
+    );
     return { page, offset: cursors.length * PAGE_SIZE };
   }, [account, filterKey, cursor]);
   const nextCursor = list.data?.page.nextCursor;
@@ -146,8 +150,11 @@ export function GeneratedTab() {
   // Activating breaks nothing, so it needs no dialog; a refusal is reported in a toast.
   const onAction = (action: KeyAction, key: Key) => {
     if (action !== "activate") return setOpen({ kind: action, key });
-    api
-      .patch(accountPath(account, "keys", key.appKey), { active: true })
+    client
+      .PATCH("/v1/accounts/{account}/keys/{appKey}", {
+        params: { path: { account, appKey: key.appKey } },
+        body: { active: true },
+      })
       .then(
         () => toast(`Key “${key.name}” activated`),
         (error: unknown) => toast(`Could not activate “${key.name}”: ${describeError(error)}`, "error"),

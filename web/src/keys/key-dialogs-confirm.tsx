@@ -3,9 +3,8 @@
  * the old token, undo a renewal, delete the key. A refusal from the server stays in the dialog.
  */
 import { type ReactNode, useState } from "react";
-import { accountPath, api } from "../api";
+import { client, type Key } from "../api";
 import { useAccount } from "../session";
-import type { Key } from "../types";
 import { Checkbox, InlineError } from "../ui/controls";
 import { ConfirmDialog as BaseConfirmDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
@@ -62,9 +61,10 @@ interface KeyDialogProps {
   onDone: () => void;
 }
 
+/** The path parameters of the key's own routes. */
 function useKeyPath(apiKey: Key) {
   const { account } = useAccount();
-  return (...rest: string[]) => accountPath(account, "keys", apiKey.appKey, ...rest);
+  return { path: { account, appKey: apiKey.appKey } };
 }
 
 export function DeactivateDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
@@ -74,7 +74,9 @@ export function DeactivateDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
       title={`Deactivate “${apiKey.name}”?`}
       confirmLabel="Deactivate"
       done={`Key “${apiKey.name}” deactivated`}
-      action={() => api.patch(path(), { active: false })}
+      action={() =>
+        client.PATCH("/v1/accounts/{account}/keys/{appKey}", { params: path, body: { active: false } })
+      }
       onClose={onClose}
       onDone={onDone}
     >
@@ -94,7 +96,9 @@ export function CompleteRenewalDialog({ apiKey, onClose, onDone }: KeyDialogProp
       title={`Delete the old token of “${apiKey.name}”?`}
       confirmLabel="Delete old token"
       done={`Old token of “${apiKey.name}” deleted`}
-      action={() => api.post(path("renewal", "complete"), {})}
+      action={() =>
+        client.POST("/v1/accounts/{account}/keys/{appKey}/renewal/complete", { params: path, body: {} })
+      }
       onClose={onClose}
       onDone={onDone}
     >
@@ -112,7 +116,7 @@ export function UndoRenewalDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
       title={`Undo the renewal of “${apiKey.name}”?`}
       confirmLabel="Undo renewal"
       done={`Renewal of “${apiKey.name}” undone`}
-      action={() => api.del(path("renewal"))}
+      action={() => client.DELETE("/v1/accounts/{account}/keys/{appKey}/renewal", { params: path })}
       onClose={onClose}
       onDone={onDone}
     >
@@ -132,7 +136,7 @@ export function DeleteKeyDialog({ apiKey, onClose, onDone }: KeyDialogProps) {
       confirmLabel="Delete key"
       done={`Key “${apiKey.name}” deleted`}
       disabledReason={understood ? undefined : "Tick “I understand this cannot be undone” first"}
-      action={() => api.del(path())}
+      action={() => client.DELETE("/v1/accounts/{account}/keys/{appKey}", { params: path })}
       onClose={onClose}
       onDone={onDone}
     >

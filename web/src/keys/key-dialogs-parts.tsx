@@ -1,6 +1,6 @@
 /** Pieces shared by the key dialogs: radio choices, and the one showing of a fresh secret. */
 import { useId } from "react";
-import type { IssuedKey } from "../types";
+import type { IssuedKey } from "../api";
 import { SecretValue } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
 

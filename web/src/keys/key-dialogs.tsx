@@ -4,9 +4,8 @@
  * closing the dialog unmounts it and the secret is gone from memory and from the page.
  */
 import { type ChangeEvent, useState } from "react";
-import { ApiError, accountPath, api } from "../api";
+import { ApiError, client, type IssuedKey, type Key, ok } from "../api";
 import { useAccount } from "../session";
-import type { IssuedKey, Key } from "../types";
 import { InlineError, TextField } from "../ui/controls";
 import { ConfirmDialog, FormDialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
@@ -73,11 +72,12 @@ export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDon
   const [delivery, setDelivery] = useState<Delivery>("inline");
   const [issued, setIssued] = useState<IssuedKey>();
   const create = useAction(async () => {
-    const result = await api.post<IssuedKey>(accountPath(account, "keys"), {
-      name: name.trim(),
-      roles,
-      delivery,
-    });
+    const result = await ok(
+      client.POST("/v1/accounts/{account}/keys", {
+        params: { path: { account } },
+        body: { name: name.trim(), roles, delivery },
+      }),
+    );
     setIssued(result);
     toast(`Key “${result.key.name}” generated`);
     onDone();
@@ -128,17 +128,20 @@ export function EditDialog({
   const [name, setName] = useState(apiKey.name);
   const [roles, setRoles] = useState<number[]>(() => apiKey.roles.map((role) => role.id));
   const save = useAction(async () => {
-    const path = accountPath(account, "keys", apiKey.appKey);
+    const path = { account, appKey: apiKey.appKey };
     const renamed = name.trim() !== apiKey.name;
     const before = apiKey.roles.map((role) => role.id).sort();
     const rolesChanged = before.join(",") !== [...roles].sort().join(",");
     // Each step reloads the list, so a rename that went through shows even if the roles are refused.
     if (renamed) {
-      await api.patch<Key>(path, { name: name.trim() });
+      await client.PATCH("/v1/accounts/{account}/keys/{appKey}", {
+        params: { path },
+        body: { name: name.trim() },
+      });
       onDone();
     }
     if (rolesChanged) {
-      await api.put<Key>(`${path}/roles`, { roles });
+      await client.PUT("/v1/accounts/{account}/keys/{appKey}/roles", { params: { path }, body: { roles } });
       onDone();
     }
     toast(renamed || rolesChanged ? `Key “${name.trim()}” updated` : "Nothing changed");
@@ -178,10 +181,12 @@ export function RenewDialog({
   const [delivery, setDelivery] = useState<Delivery>("inline");
   const [issued, setIssued] = useState<IssuedKey>();
   const renew = useAction(async () => {
-    const result = await api.post<IssuedKey>(accountPath(account, "keys", apiKey.appKey, "renewal"), {
-      deleteOldToken,
-      delivery,
-    });
+    const result = await ok(
+      client.POST("/v1/accounts/{account}/keys/{appKey}/renewal", {
+        params: { path: { account, appKey: apiKey.appKey } },
+        body: { deleteOldToken, delivery },
+      }),
+    );
     setIssued(result);
     toast(`Token of “${apiKey.name}” renewed`);
     onDone();

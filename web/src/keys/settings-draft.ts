@@ -3,7 +3,7 @@
  * src/http/routes/settings.ts) so a mistake is named next to its field before anything is sent; the
  * server still decides, and its message is shown when it refuses.
  */
-import type { ApiKeySettings } from "../types";
+import type { ApiKeySettings } from "../api";
 
 export const MAX_EMAILS = 20;
 export const MAX_WEBHOOKS = 10;

@@ -4,9 +4,8 @@
  */
 
 import { useState } from "react";
-import { accountPath, api } from "../api";
+import { type ApiKeySettings, client, ok, type TestNotificationResult } from "../api";
 import { lacking, useAccount } from "../session";
-import type { ApiKeySettings, TestNotificationResult } from "../types";
 import { Badge, Button, InlineError, SecretValue } from "../ui/controls";
 import { Dialog } from "../ui/dialog";
 import { plural } from "../ui/format";
@@ -19,8 +18,8 @@ export function TestNotification({ saved, dirty }: { saved: ApiKeySettings; dirt
   const count = emails.length + webhooks.length;
   const send = useAction(async () => {
     setResults(undefined);
-    const answer = await api.post<{ results: TestNotificationResult[] }>(
-      accountPath(account, "settings", "api-keys", "test"),
+    const answer = await ok(
+      client.POST("/v1/accounts/{account}/settings/api-keys/test", { params: { path: { account } } }),
     );
     setResults(answer.results);
   });

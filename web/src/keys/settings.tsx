@@ -7,9 +7,8 @@
  * a secret the server makes for a new webhook is shown once, in a dialog, and is gone when it closes.
  */
 import { type FormEvent, useState } from "react";
-import { ApiError, accountPath, requestWithHeaders } from "../api";
+import { ApiError, type ApiKeySettings, client } from "../api";
 import { lacking, useAccount } from "../session";
-import type { ApiKeySettings } from "../types";
 import { Button, ErrorMessage, InlineError, Loading } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
 import { useAction, useLoad } from "../ui/hooks";
@@ -37,9 +36,10 @@ import "./settings.css";
 export function SettingsTab() {
   const { account } = useAccount();
   const { data, error, loading, reload } = useLoad(async () => {
-    const path = accountPath(account, "settings", "api-keys");
-    const { body, headers } = await requestWithHeaders<ApiKeySettings>("GET", path);
-    return { settings: body, etag: headers.get("etag") ?? undefined };
+    const { data, response } = await client.GET("/v1/accounts/{account}/settings/api-keys", {
+      params: { path: { account } },
+    });
+    return { settings: data as ApiKeySettings, etag: response.headers.get("etag") ?? undefined };
   }, [account]);
   if (loading && !data) return <Loading label="Loading settings…" />;
   if (error) return <ErrorMessage error={error} onRetry={reload} />;
@@ -82,16 +82,12 @@ function SettingsForm({ initial, etag: loadedEtag, reload, reloading }: FormProp
   const change = (patch: Partial<Draft>) => setDraft((current) => ({ ...current, ...patch }));
 
   const save = useAction(async (next: Draft) => {
-    const answer = await requestWithHeaders<SaveResponse>(
-      "PUT",
-      accountPath(account, "settings", "api-keys"),
-      {
-        body: bodyOf(next),
-        headers: ifMatchOf(etag),
-      },
-    );
-    setEtag(answer.headers.get("etag") ?? undefined);
-    const { webhookSecrets, ...settings } = answer.body;
+    const { data, response } = await client.PUT("/v1/accounts/{account}/settings/api-keys", {
+      params: { path: { account }, header: ifMatchOf(etag) },
+      body: bodyOf(next),
+    });
+    setEtag(response.headers.get("etag") ?? undefined);
+    const { webhookSecrets, ...settings } = data as SaveResponse;
     // The answer lists the webhooks in the order sent; show only the secrets the server made.
     setSecrets(
       settings.notifications.webhooks.flatMap((hook, index) => {

@@ -4,7 +4,7 @@
  * summary as the image's name and every day in a visually hidden table.
  */
 import { useEffect, useRef, useState } from "react";
-import type { KeyUsage } from "../types";
+import type { KeyUsage } from "../api";
 import { plural } from "../ui/format";
 import "./usage-chart.css";
 

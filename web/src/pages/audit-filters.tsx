@@ -3,6 +3,7 @@
  * view can be shared; dates are whole UTC days, turned into the API's ISO instants here.
  */
 import { type FormEvent, useId, useState } from "react";
+import type { AuditListQuery } from "../api";
 import { setQuery } from "../router";
 import { Button, InlineError, SelectField, TextField } from "../ui/controls";
 
@@ -72,14 +73,14 @@ export function dayToInstant(day: string, after = false): string {
 }
 
 /** The API's query: `from` inclusive at the day's start, `to` exclusive at the next day's start. */
-export function apiQuery(filters: Filters): Record<string, string | undefined> {
-  return {
-    action: filters.action,
-    actor: filters.actor,
-    target: filters.target,
-    from: filters.from ? dayToInstant(filters.from) : undefined,
-    to: filters.to ? dayToInstant(filters.to, true) : undefined,
-  };
+export function apiQuery(filters: Filters): AuditListQuery {
+  const query: AuditListQuery = {};
+  if (filters.action) query.action = filters.action;
+  if (filters.actor) query.actor = filters.actor;
+  if (filters.target) query.target = filters.target;
+  if (filters.from) query.from = dayToInstant(filters.from);
+  if (filters.to) query.to = dayToInstant(filters.to, true);
+  return query;
 }
 
 export function AuditFilters({ filters }: { filters: Filters }) {

@@ -3,10 +3,9 @@
  * event's data (before/after) as JSON, with its request id, user agent and place in the hash chain.
  */
 import { Fragment, useId, useState } from "react";
-import { accountPath, api } from "../api";
+import { type AuditEvent, client, ok } from "../api";
 import { adminPath, Link } from "../router";
 import { useAccount } from "../session";
-import type { AuditEvent, Role, User } from "../types";
 import { formatDateTime } from "../ui/format";
 import { useLoad } from "../ui/hooks";
 
@@ -24,8 +23,8 @@ function useTargetNames(): Names {
   const { data } = useLoad(async (): Promise<Names> => {
     if (!allowed) return new Map();
     const [users, roles] = await Promise.all([
-      api.get<{ items: User[] }>(accountPath(account, "users")),
-      api.get<{ items: Role[] }>(accountPath(account, "roles")),
+      ok(client.GET("/v1/accounts/{account}/users", { params: { path: { account } } })),
+      ok(client.GET("/v1/accounts/{account}/roles", { params: { path: { account } } })),
     ]);
     return new Map([
       ...users.items.map((user) => [`user:${user.id}`, user.email] as const),

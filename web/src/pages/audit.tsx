@@ -3,10 +3,17 @@
  * filters; and the check of the account's hash chain. Events never carry a secret (docs/audit.md).
  */
 import { useState } from "react";
-import { accountPath, api, withQuery } from "../api";
+import {
+  type AuditChainCheck,
+  type AuditEvent,
+  type AuditListQuery,
+  accountPath,
+  client,
+  ok,
+  withQuery,
+} from "../api";
 import { useLocation } from "../router";
 import { useAccount } from "../session";
-import type { AuditEvent, AuditPage as Page } from "../types";
 import { Button, EmptyState, ErrorMessage, InlineError, Loading, PageHeader } from "../ui/controls";
 import { download } from "../ui/download";
 import { plural } from "../ui/format";
@@ -18,13 +25,6 @@ import { NoAccess } from "./roles-users-common";
 import "./audit.css";
 
 const PAGE_SIZE = 50;
-
-interface ChainCheck {
-  ok: boolean;
-  checked: number;
-  firstBroken: { id: string | null; seq: number | null; reason: string; detail: string } | null;
-  head: { seq: number; hash: string } | null;
-}
 
 export function AuditPage() {
   const { can } = useAccount();
@@ -39,10 +39,10 @@ function AuditLog() {
   const filters = filtersOf(location.searchParams);
   const query = apiQuery(filters);
   const events = useAuditEvents(account, query);
-  const [check, setCheck] = useState<ChainCheck | null>(null);
+  const [check, setCheck] = useState<AuditChainCheck | null>(null);
   const verify = useAction(async () => {
     setCheck(null);
-    setCheck(await api.get<ChainCheck>(accountPath(account, "audit", "verify")));
+    setCheck(await ok(client.GET("/v1/accounts/{account}/audit/verify", { params: { path: { account } } })));
   });
   const exportAs = (format: "csv" | "json") =>
     download(withQuery(accountPath(account, "audit", "export"), { format, ...query }));
@@ -79,7 +79,7 @@ function AuditLog() {
   );
 }
 
-function ChainResult({ check, error }: { check: ChainCheck | null; error: unknown }) {
+function ChainResult({ check, error }: { check: AuditChainCheck | null; error: unknown }) {
   if (error) return <InlineError error={error} />;
   if (!check) return null;
   if (check.ok)
@@ -131,16 +131,21 @@ function Events({ events, filtered }: { events: ReturnType<typeof useAuditEvents
 }
 
 /** The first page follows the filters; "Load more" appends older pages by cursor. */
-function useAuditEvents(account: string, query: Record<string, string | undefined>) {
+function useAuditEvents(account: string, query: AuditListQuery) {
   const key = JSON.stringify(query);
-  const path = accountPath(account, "audit");
-  const first = useLoad(() => api.get<Page>(path, { ...query, limit: PAGE_SIZE }), [path, key]);
+  const list = (cursor?: string) =>
+    ok(
+      client.GET("/v1/accounts/{account}/audit", {
+        params: { path: { account }, query: { ...query, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+      }),
+    );
+  const first = useLoad(() => list(), [account, key]);
   const [more, setMore] = useState<{ key: string; items: AuditEvent[]; next: string | null } | null>(null);
   const extra = more?.key === key ? more : null;
   const next = extra ? extra.next : (first.data?.nextCursor ?? null);
   const loader = useAction(async () => {
     if (!next) return;
-    const page = await api.get<Page>(path, { ...query, limit: PAGE_SIZE, cursor: next });
+    const page = await list(next);
     setMore((current) => ({
       key,
       items: [...(current?.key === key ? current.items : []), ...page.items],

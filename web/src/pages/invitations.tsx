@@ -6,10 +6,9 @@
  * Invitations are listed nowhere: whoever knows a user's password must not learn of them.
  */
 import { useId, useState } from "react";
-import { ApiError, api } from "../api";
+import { ApiError, client, type Invitation, ok } from "../api";
 import { adminPath, navigate } from "../router";
 import { useSession } from "../session";
-import type { Invitation } from "../types";
 import { Button, EmptyState, InlineError, Loading } from "../ui/controls";
 import { useAction, useLoad } from "../ui/hooks";
 import { useToast } from "../ui/toast";
@@ -21,8 +20,16 @@ export function invitationCode(hash: string): string {
 }
 
 export function InvitationPage({ account, code }: { account: string; code: string }) {
-  const path = `/v1/me/invitations/${encodeURIComponent(account)}`;
-  const offered = useLoad(() => api.post<Invitation>(`${path}/preview`, { code }), [path, code]);
+  const offered = useLoad(
+    () =>
+      ok(
+        client.POST("/v1/me/invitations/{account}/preview", {
+          params: { path: { account } },
+          body: { code },
+        }),
+      ),
+    [account, code],
+  );
   if (offered.loading) return <Loading label="Loading the invitation…" />;
   if (!offered.data) return <InvitationProblem account={account} error={offered.error} />;
   return <InvitationAnswer invitation={offered.data} code={code} />;
@@ -59,9 +66,9 @@ function InvitationAnswer({ invitation, code }: { invitation: Invitation; code: 
   const [done, setDone] = useState(false);
   const { account } = invitation;
   const answer = useAction(async (accept: boolean) => {
-    const path = `/v1/me/invitations/${encodeURIComponent(account)}`;
-    if (accept) await api.post(path, { code });
-    else await api.del(path, { code });
+    const params = { path: { account } };
+    if (accept) await client.POST("/v1/me/invitations/{account}", { params, body: { code } });
+    else await client.DELETE("/v1/me/invitations/{account}", { params, body: { code } });
     await refresh();
     return accept;
   });

@@ -4,7 +4,7 @@
  * server refuses to put it in a role (no escalation). One already in the role stays removable.
  */
 import { useEffect, useId, useMemo, useRef, useState } from "react";
-import type { Resource } from "../types";
+import type { Resource } from "../api";
 import "./resource-picker.css";
 
 export interface ResourceGroup {

@@ -1,8 +1,7 @@
 /** Creating and editing a custom role (name + resources), and viewing a predefined one. */
 import { useState } from "react";
-import { ApiError, accountPath, api } from "../api";
+import { ApiError, client, ok, type Resource, type Role } from "../api";
 import { useAccount } from "../session";
-import type { Resource, Role } from "../types";
 import { Badge, Button, InlineError, TextField } from "../ui/controls";
 import { Dialog, FormDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
@@ -29,9 +28,14 @@ export function RoleDialog({
   const [nameMissing, setNameMissing] = useState(false);
   const save = useAction(async () => {
     const body = { name: name.trim(), resources: [...selected].sort() };
-    return role
-      ? api.put<Role>(accountPath(account, "roles", String(role.id)), body)
-      : api.post<Role>(accountPath(account, "roles"), body);
+    return ok(
+      role
+        ? client.PUT("/v1/accounts/{account}/roles/{id}", {
+            params: { path: { account, id: role.id } },
+            body,
+          })
+        : client.POST("/v1/accounts/{account}/roles", { params: { path: { account } }, body }),
+    );
   });
 
   const submit = async () => {

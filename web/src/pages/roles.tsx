@@ -3,9 +3,8 @@
  * with EditAdminUsers create, edit and delete. Seeing the page needs ViewAdminUsers.
  */
 import { useState } from "react";
-import { accountPath, api } from "../api";
+import { client, ok, type Role } from "../api";
 import { exceeds, lacking, useAccount } from "../session";
-import type { Resource, Role } from "../types";
 import { Badge, Button, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { useAction, useLoad } from "../ui/hooks";
 import { DataTable } from "../ui/table";
@@ -26,8 +25,11 @@ export function RolesPage() {
 function Roles() {
   const { account, can } = useAccount();
   const toast = useToast();
-  const roles = useLoad(() => api.get<{ items: Role[] }>(accountPath(account, "roles")), [account]);
-  const catalog = useLoad(() => api.get<{ items: Resource[] }>("/v1/resources"), []);
+  const roles = useLoad(
+    () => ok(client.GET("/v1/accounts/{account}/roles", { params: { path: { account } } })),
+    [account],
+  );
+  const catalog = useLoad(() => ok(client.GET("/v1/resources")), []);
   const [open, setOpen] = useState<Open>(null);
   const editReason = can("EditAdminUsers") ? undefined : lacking("EditAdminUsers");
   const close = () => setOpen(null);
@@ -239,7 +241,7 @@ function DeleteRole({
 }) {
   const { account } = useAccount();
   const remove = useAction(async () => {
-    await api.del(accountPath(account, "roles", String(role.id)));
+    await client.DELETE("/v1/accounts/{account}/roles/{id}", { params: { path: { account, id: role.id } } });
     return true;
   });
   return (

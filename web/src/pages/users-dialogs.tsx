@@ -4,9 +4,8 @@
  * memory when that dialog closes.
  */
 import { useState } from "react";
-import { accountPath, api } from "../api";
+import { client, type IssuedInvitation, ok, type User } from "../api";
 import { useAccount } from "../session";
-import type { IssuedInvitation, User } from "../types";
 import { InlineError, SecretValue, TextField } from "../ui/controls";
 import { FormDialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
@@ -26,10 +25,7 @@ export function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdd
     { email: string; password: string } | { email: string; invitation: IssuedInvitation } | null
   >(null);
   const add = useAction((body: { email: string; password?: string; roles: number[] }) =>
-    api.post<{ user: User; password?: string; invitation?: IssuedInvitation }>(
-      accountPath(account, "users"),
-      body,
-    ),
+    ok(client.POST("/v1/accounts/{account}/users", { params: { path: { account } }, body })),
   );
 
   const submit = async () => {
@@ -127,9 +123,12 @@ export function SetRolesDialog({
   const { account } = useAccount();
   const [roles, setRoles] = useState<number[]>(() => user.roles.map((role) => role.id));
   const save = useAction(() =>
-    api.put<User>(accountPath(account, "users", user.id, "roles"), {
-      roles: [...roles].sort((a, b) => a - b),
-    }),
+    ok(
+      client.PUT("/v1/accounts/{account}/users/{id}/roles", {
+        params: { path: { account, id: user.id } },
+        body: { roles: [...roles].sort((a, b) => a - b) },
+      }),
+    ),
   );
   return (
     <ConfirmDialog
@@ -165,7 +164,7 @@ export function RemoveUserDialog({
 }) {
   const { account } = useAccount();
   const remove = useAction(async () => {
-    await api.del(accountPath(account, "users", user.id));
+    await client.DELETE("/v1/accounts/{account}/users/{id}", { params: { path: { account, id: user.id } } });
     return true;
   });
   return (

@@ -3,9 +3,8 @@
  * removing need EditAdminUsers (and, as everywhere, no giving what one does not hold).
  */
 import { useState } from "react";
-import { accountPath, api } from "../api";
+import { client, ok, type User } from "../api";
 import { exceeds, lacking, useAccount, useSession } from "../session";
-import type { User } from "../types";
 import { Badge, Button, EmptyState, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { formatDate } from "../ui/format";
 import { useLoad } from "../ui/hooks";
@@ -30,7 +29,10 @@ function Users() {
   const { account, me, can } = access;
   const session = useSession();
   const toast = useToast();
-  const users = useLoad(() => api.get<{ items: User[] }>(accountPath(account, "users")), [account]);
+  const users = useLoad(
+    () => ok(client.GET("/v1/accounts/{account}/users", { params: { path: { account } } })),
+    [account],
+  );
   const [open, setOpen] = useState<Open>(null);
   const editReason = can("EditAdminUsers") ? undefined : lacking("EditAdminUsers");
   const myId = me.principal.type === "user" ? me.principal.id : null;

@@ -5,9 +5,8 @@
  * may always give.
  */
 import { useId, useMemo, useState } from "react";
-import { ApiError, accountPath, api } from "../api";
+import { ApiError, client, ok, type Role, type RoleRef } from "../api";
 import { useAccount } from "../session";
-import type { Role, RoleRef } from "../types";
 import { ErrorMessage, Loading } from "./controls";
 import { type Loaded, useLoad } from "./hooks";
 
@@ -37,7 +36,9 @@ export function useRoleOptions(): Loaded<RoleChoices> {
     });
     if (!can("ViewAdminUsers")) return own();
     try {
-      const { items } = await api.get<{ items: Role[] }>(accountPath(account, "roles"));
+      const { items } = await ok(
+        client.GET("/v1/accounts/{account}/roles", { params: { path: { account } } }),
+      );
       const options = items.map((role): RoleOption => {
         const missing = role.resources.filter((resource) => !resources.has(resource));
         return {
