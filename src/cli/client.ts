@@ -12,6 +12,9 @@ import { createLatchkeyClient, type LatchkeyClient } from "../client/client.js";
 import { ACCOUNT_NAME_PATTERN } from "../core/names.js";
 import { UsageError } from "./output.js";
 
+/** The body of a call's answer; error statuses never reach it (the client throws ApiError). */
+export { ok } from "../client/client.js";
+
 export interface Connection {
   /** Base URL of the server, e.g. `https://latchkey.example.com` (a path prefix is kept). */
   url: string;
@@ -64,11 +67,6 @@ export function compact<T extends Record<string, unknown>>(
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as {
     [K in keyof T]?: Exclude<T[K], undefined>;
   };
-}
-
-/** The body of a typed call's answer (errors were thrown by the client). */
-export async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
-  return (await call).data as T;
 }
 
 /** `api\`/v1/accounts/${account}/keys/${appKey}\``: every interpolated value is one encoded segment. */

@@ -54,6 +54,34 @@ export interface LatchkeyClientOptions extends Omit<ClientOptions, "baseUrl" | "
   headers?: Record<string, string>;
 }
 
+/** An error status answered to a call that `ok` unwrapped. */
+export class LatchkeyError extends Error {
+  constructor(
+    readonly status: number,
+    /** latchkey's problem code (docs/errors.md), or `HTTP_{status}` for an answer that is not one. */
+    readonly code: string,
+    readonly problem: Problem | undefined,
+  ) {
+    super(problem?.detail ?? `latchkey answered ${status}`);
+    this.name = "LatchkeyError";
+  }
+}
+
+/**
+ * The body of a call's answer, or a LatchkeyError for an error status:
+ * `const keys = await ok(latchkey.GET("/v1/accounts/{account}/keys", …))`.
+ */
+export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as T;
+  const problem = isProblem(error) ? error : undefined;
+  throw new LatchkeyError(response.status, problem?.code ?? `HTTP_${response.status}`, problem);
+}
+
+function isProblem(body: unknown): body is Problem {
+  return typeof body === "object" && body !== null && "code" in body && typeof body.code === "string";
+}
+
 /** A client of the /v1 API. Every call answers `{ data }` on success, `{ error }` (a Problem) otherwise. */
 export function createLatchkeyClient(options: LatchkeyClientOptions): LatchkeyClient {
   const { key, headers, ...rest } = options;

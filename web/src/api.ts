@@ -27,6 +27,9 @@ export type {
   User,
 } from "../../src/client/client";
 
+/** The body of a call's answer; error statuses never reach it (`send` throws ApiError). */
+export { ok } from "../../src/client/client";
+
 /** GET …/keys query parameters. */
 export type KeyListQuery = NonNullable<paths["/v1/accounts/{account}/keys"]["get"]["parameters"]["query"]>;
 
@@ -131,11 +134,6 @@ export const client = createLatchkeyClient({
   fetch: send,
   querySerializer: queryString,
 });
-
-/** The body of a call's answer (errors were thrown by `send`). */
-export async function ok<T>(call: Promise<{ data?: T }>): Promise<T> {
-  return (await call).data as T;
-}
 
 /** `/v1/accounts/{account}` + rest, with every segment encoded. */
 export function accountPath(account: string, ...rest: string[]): string {
