@@ -1,7 +1,7 @@
 import { type AuditWrite, recordAudit, recordAuditsInOrder } from "../audit/audit.js";
 import { type Actor, accountActor } from "../core/actor.js";
-import { type AlertLevel, alertLevel, alertThreshold } from "../core/alerts.js";
-import type { Key, KeyPage } from "../core/api.js";
+import { type AlertLevel, alertThreshold } from "../core/alerts.js";
+import type { IssuedKey, Key, KeyPage } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
 import { type KeyViewContext, presentKey } from "../core/key-view.js";
 import { normalizeLabel } from "../core/names.js";
@@ -21,7 +21,7 @@ import { publishAfter } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkCredential, checkGive, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
-import { createTokenDelivery, type Delivered, type Delivery } from "./share-links.js";
+import { createTokenDelivery, type Delivery } from "./share-links.js";
 
 /**
  * Generated keys: create, read, list, rename, (de)activate, set roles, delete. The plaintext
@@ -91,7 +91,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     authority: Authority,
     account: string,
     input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
-  ): Promise<{ key: Key } & Delivered> {
+  ): Promise<IssuedKey> {
     return auditRefusals(deps, authority, account, { action: "key.created" }, () =>
       createKey(authority, account, input),
     );
@@ -101,7 +101,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     { actor, grant }: Authority,
     account: string,
     input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
-  ): Promise<{ key: Key } & Delivered> {
+  ): Promise<IssuedKey> {
     const name = labelOrFail(input.name);
     const delivery = input.delivery ?? "inline";
     const appToken = generateAppToken(deps.random, deps.tokenPrefix);

@@ -11,7 +11,7 @@
  */
 import { recordAudit } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
-import type { Key } from "../core/api.js";
+import type { IssuedKey, Key } from "../core/api.js";
 import { AppError, type ErrorCode, fail } from "../core/errors.js";
 import { iso } from "../core/time.js";
 import { generateAppToken } from "../core/tokens.js";
@@ -31,7 +31,7 @@ export interface RenewalOptions {
   delivery?: Delivery | undefined;
 }
 
-export type RenewalStarted = { key: Key } & Delivered;
+export type RenewalStarted = IssuedKey;
 
 /** Whether a renewal may start, decided from the key's state alone. */
 export function refuseRenewalStart(

@@ -33,6 +33,10 @@ export { ok } from "../../src/client/client";
 /** GET …/keys query parameters. */
 export type KeyListQuery = NonNullable<paths["/v1/accounts/{account}/keys"]["get"]["parameters"]["query"]>;
 
+/** The body of PUT …/settings/api-keys. */
+export type ApiKeySettingsInput =
+  paths["/v1/accounts/{account}/settings/api-keys"]["put"]["requestBody"]["content"]["application/json"];
+
 /** GET …/audit query parameters. */
 export type AuditListQuery = NonNullable<paths["/v1/accounts/{account}/audit"]["get"]["parameters"]["query"]>;
 

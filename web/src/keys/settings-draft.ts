@@ -3,7 +3,7 @@
  * src/http/routes/settings.ts) so a mistake is named next to its field before anything is sent; the
  * server still decides, and its message is shown when it refuses.
  */
-import type { ApiKeySettings } from "../api";
+import type { ApiKeySettings, ApiKeySettingsInput } from "../api";
 
 export const MAX_EMAILS = 20;
 export const MAX_WEBHOOKS = 10;
@@ -29,12 +29,6 @@ export interface Draft {
   maxAgeDays: string;
 }
 
-export interface SettingsBody {
-  renewalPeriodMonths: 3 | 6;
-  notifications: { emails: string[]; webhooks: { id?: string; url: string; secret?: string }[] };
-  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
-}
-
 export function draftOf(settings: ApiKeySettings): Draft {
   const { deactivateUnusedDays: unused, maxTokenAgeDays: maxAge } = settings.policies;
   return {
@@ -54,7 +48,7 @@ export function draftOf(settings: ApiKeySettings): Draft {
 }
 
 /** The PUT body; days are only read when their policy is on (call `checkDays` first). */
-export function bodyOf(draft: Draft): SettingsBody {
+export function bodyOf(draft: Draft): ApiKeySettingsInput {
   return {
     renewalPeriodMonths: draft.renewalPeriodMonths,
     notifications: {

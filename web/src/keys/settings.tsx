@@ -56,8 +56,6 @@ export function SettingsTab() {
   );
 }
 
-type SaveResponse = ApiKeySettings & { webhookSecrets: Record<string, string> };
-
 interface FormProps {
   initial: ApiKeySettings;
   etag: string | undefined;
@@ -87,7 +85,8 @@ function SettingsForm({ initial, etag: loadedEtag, reload, reloading }: FormProp
       body: bodyOf(next),
     });
     setEtag(response.headers.get("etag") ?? undefined);
-    const { webhookSecrets, ...settings } = data as SaveResponse;
+    // `send` threw for an error status: the answer is the saved settings.
+    const { webhookSecrets, ...settings } = data as NonNullable<typeof data>;
     // The answer lists the webhooks in the order sent; show only the secrets the server made.
     setSecrets(
       settings.notifications.webhooks.flatMap((hook, index) => {
