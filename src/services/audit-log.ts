@@ -9,7 +9,7 @@
 import type { AuditChainCheck, AuditEvent, AuditPage } from "../core/api.js";
 import { fail } from "../core/errors.js";
 import { iso } from "../core/time.js";
-import { type AuditChainFields, auditHash, canonicalJson, chainFieldsOf } from "../storage/audit-chain.js";
+import { auditHash, canonicalJson, chainFieldsOf } from "../storage/audit-chain.js";
 import type { AuditHead, AuditQuery, ChainedAuditEvent, StoreOps } from "../storage/store.js";
 import type { ServiceDeps } from "./deps.js";
 import { csvCell } from "./export.js";

@@ -6,12 +6,11 @@
  * token hash goes into a row: rows are built field by field from the key's public facts.
  */
 import { PassThrough } from "node:stream";
-import { alertLevel } from "../core/alerts.js";
 import { EXPORT_ROLE_SEPARATOR, generatedKeyRow, type KeyViewContext, presentKey } from "../core/key-view.js";
 import { iso } from "../core/time.js";
-import type { KeyListQuery, KeyRecord } from "../storage/store.js";
+import type { KeyListQuery } from "../storage/store.js";
 import type { ServiceDeps } from "./deps.js";
-import { keyViewContext, renewalPeriodOf } from "./keys.js";
+import { keyViewContext } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 export type ExportFormat = "csv" | "json" | "xlsx";

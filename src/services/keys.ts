@@ -7,7 +7,6 @@ import { type KeyViewContext, presentKey } from "../core/key-view.js";
 import { normalizeLabel } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
 import { readSettings } from "../core/settings.js";
-import { iso } from "../core/time.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
 import { hashToken } from "../crypto/token-hash.js";
 import {
