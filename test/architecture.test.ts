@@ -14,6 +14,8 @@ const SRC = resolve(import.meta.dirname, "..", "src");
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
   crypto: [],
+  /** The typed client shipped as latchkey/client: it stands alone, so integrators get none of the server. */
+  client: [],
   metrics: [],
   config: ["core"],
   log: ["config"],
@@ -24,7 +26,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   notify: ["core", "crypto", "storage", "audit", "verify"],
   services: ["core", "crypto", "storage", "audit", "verify", "notify", "metrics"],
   http: ["core", "services"],
-  cli: ["core", "config", "log", "main", "services", "notify", "verify"],
+  cli: ["core", "config", "log", "main", "services", "notify", "verify", "client"],
 };
 
 /** The layer of a file under src/: its folder, or for a top-level file the layer it belongs to. */

@@ -305,6 +305,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -2949,6 +2958,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Error */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -2966,7 +2984,7 @@ export interface paths {
         };
         /**
          * Forward-auth for gateways (any method)
-         * @description Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 400, 401, 403 and 429 (with Retry-After) carry X-Auth-Code. Answers to every method.
+         * @description Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. Answers to every method.
          */
         get: {
             parameters: {
@@ -3007,6 +3025,13 @@ export interface paths {
                 };
                 /** @description Too many failed authentications from this client address, and these credentials do not authenticate either */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The credentials could not be checked now (X-Auth-Code: UNAVAILABLE); logged */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
