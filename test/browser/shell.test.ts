@@ -109,12 +109,15 @@ describe("the admin shell", () => {
       roles: [1],
     });
     expect(added.status).toBe(201);
+    const { url } = (added.json as { invitation: { url: string } }).invitation;
+    const link = new URL(url);
 
     const { context, page } = await lk.userPage({ email: "two@acme.test", password: "two accounts pw" });
-    const accept = page.getByRole("button", { name: "Accept the invitation to globex" });
-    await accept.waitFor();
+    // One account until the invitation's link is opened and accepted: no switcher yet.
+    await page.getByRole("heading", { name: "API keys" }).waitFor();
     expect(await page.getByLabel("Account").count()).toBe(0);
-    await accept.click();
+    await page.goto(`${lk.admin.url}${link.pathname}${link.hash}`);
+    await page.getByRole("button", { name: "Accept the invitation to globex" }).click();
     await page.waitForURL(/\/admin\/globex\/keys/);
     const switcher = page.getByLabel("Account");
     await expect.poll(() => switcher.inputValue()).toBe("globex");
