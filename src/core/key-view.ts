@@ -6,7 +6,7 @@
 import { alertLevel } from "./alerts.js";
 import type { Key } from "./api.js";
 
-/** The stored facts a view is made of (the store's KeyRecord has them). */
+/** The stored facts a view is made of (the store's KeyRecord extends them). */
 export interface KeyFacts {
   id: string;
   appKey: string;
