@@ -27,7 +27,7 @@ import { createJwtService } from "./services/signing-keys.js";
 import { type LooseFile, openStore } from "./storage/open.js";
 import type { Store } from "./storage/store.js";
 import { startFanout } from "./verify/change-fanout.js";
-import { createChangeBus } from "./verify/changes.js";
+import { type ChangeBus, createChangeBus } from "./verify/changes.js";
 import { tokenFingerprint } from "./verify/jwt.js";
 import { createKeyCache } from "./verify/key-cache.js";
 import { connectLimiterRedis, createEmailLimiter, createFailureLimiter } from "./verify/rate-limit.js";
@@ -96,7 +96,7 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
     verifyTrustedProxies: config.verifyTrustedProxies,
-    ready: () => store.ping(),
+    ready: () => readiness(store, deps.changes, logger),
   });
   // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
   const fastPath = createFastPath({
@@ -106,6 +106,22 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     logger,
   });
   return { deps, services, app, fastPath, notifier: createNotifier(notify) };
+}
+
+/** What /readyz reports: the database first, then whether changes from other instances are heard. */
+async function readiness(store: Store, changes: ChangeBus, logger: Logger) {
+  try {
+    await store.ping();
+  } catch (error) {
+    logger.warn({ err: error }, "readiness: the database does not answer");
+    return { dependency: "database", detail: "The database does not answer" };
+  }
+  const down = changes.down();
+  if (down === null) return null;
+  return {
+    dependency: down.dependency,
+    detail: `Changes from other instances may be missed (${down.reason}); keys are verified against the database`,
+  };
 }
 
 function serviceDeps(config: Config, wiring: Wiring): ServiceDeps {
@@ -221,14 +237,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const server = createServer((req, res) => {
     if (!fastPath(req, res)) void application(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  // Changes reach the other instances; usage counts are written every few seconds.
+  // Changes reach the other instances. It connects (and retries) in the background: until it hears
+  // every change, keys are verified against the database and /readyz answers 503.
   const fanout = await startFanout({
     bus: deps.changes,
     logger,
     redisUrl: config.redisUrl,
     databaseUrl: config.databaseUrl,
   });
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  // Usage counts are written every few seconds.
   services.usage.start();
   // Alerts, policies and deliveries run on their own timer, never inside a request.
   const scheduler = startScheduler({

@@ -96,6 +96,7 @@ async function startCliFanout(cfg: Config, changes: ChangeBus) {
     logger: warnings(),
     redisUrl: cfg.redisUrl,
     databaseUrl: cfg.databaseUrl,
+    waitConnected: true,
   });
 }
 

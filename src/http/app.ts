@@ -40,8 +40,11 @@ export interface AppOptions {
   trustProxy: boolean;
   /** VERIFY_TRUSTED_PROXIES: callers whose `clientIp` on POST /v1/verify is believed (none if absent). */
   verifyTrustedProxies?: readonly string[];
-  /** Resolves when the database answers; /readyz uses it. */
-  ready: () => Promise<void>;
+  /**
+   * For /readyz: null when this instance can answer as promised (its database answers and it
+   * hears every change from the other instances), else the dependency at fault and why.
+   */
+  ready: () => Promise<{ dependency: string; detail: string } | null>;
 }
 
 /** Builds the HTTP application. No port is opened here: tests call `app.request()` directly. */
@@ -89,13 +92,10 @@ export function createApp(options: AppOptions) {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   metricsRoutes(app, services);
   app.get("/readyz", async (c) => {
-    try {
-      await options.ready();
-      return c.json({ status: "ready" });
-    } catch (error) {
-      c.get("log").warn({ err: error }, "readiness check failed");
-      return problem(c, "NOT_READY", "The database does not answer");
-    }
+    const failure = await options.ready();
+    if (failure === null) return c.json({ status: "ready" });
+    c.get("log").warn(failure, "readiness check failed");
+    return problem(c, "NOT_READY", failure.detail, { dependency: failure.dependency });
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -7,9 +7,19 @@
  * - else nothing: the embedded database serves one instance.
  *
  * Each message carries the sending instance's id, so an instance ignores its own echo (it applied
- * the change locally when publishing). After a lost connection an instance may have missed
- * messages: once reconnected it forgets every cached key state (`{kind: "all"}`). Messages
- * published while disconnected wait in a bounded queue and are sent on reconnection.
+ * the change locally when publishing). Messages published while disconnected wait in a bounded
+ * queue and are sent on reconnection.
+ *
+ * Whether this instance hears every change is known from a heartbeat, not from connection events
+ * (a dead peer or a silent network is only noticed by a timeout): every HEARTBEAT_MS the instance
+ * sends itself a beat through the same channel. While no beat sent less than DOWN_AFTER_MS ago
+ * has come back, the bus is down (`ChangeBus.setDown`): caches read the store for every decision
+ * and /readyz answers 503 naming the dependency. The first fresh beat heard again sets it up,
+ * which first drops every cached state (what was missed in between cannot be known). A change
+ * published elsewhere is thus either heard, or this instance stops using its cache at most
+ * DOWN_AFTER_MS + CHECK_MS after the last beat it heard: under a second (docs/operations.md).
+ * Starting with the dependency unreachable is the same state: connections are retried with
+ * backoff (each retry logged) and the bus stays down until the first beat comes back.
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
@@ -17,6 +27,10 @@ import { type Change, type ChangeBus, decodeChange, encodeChange } from "./chang
 
 export const CHANGE_CHANNEL = "latchkey_changes";
 const MAX_QUEUED = 10_000;
+export const HEARTBEAT_MS = 250;
+export const DOWN_AFTER_MS = 750;
+const CHECK_MS = 50;
+const RETRY_MAX_MS = 5_000;
 
 export interface Fanout {
   readonly kind: "redis" | "postgres" | "none";
@@ -25,19 +39,77 @@ export interface Fanout {
 
 interface Envelope {
   from: string;
-  change: string;
+  change?: string;
+  /** A heartbeat: when its sender sent it (its own monotonic clock, in ms). */
+  beat?: number;
 }
+
+/** Next retry delay after `attempt` failures: 100 ms doubling up to RETRY_MAX_MS. */
+export function retryDelay(attempt: number): number {
+  return Math.min(100 * 2 ** Math.max(0, attempt - 1), RETRY_MAX_MS);
+}
+
+/**
+ * Sends a beat every HEARTBEAT_MS (through `send`, skipped while not connected) and sets the bus
+ * down or up from the beats heard back (see the header).
+ */
+function startHeartbeat(options: {
+  bus: ChangeBus;
+  logger: Logger;
+  dependency: string;
+  send: (sentAt: number) => void;
+}) {
+  const { bus, logger, dependency } = options;
+  let lastSent = Number.NEGATIVE_INFINITY;
+  let lastHeard = Number.NEGATIVE_INFINITY;
+  bus.setDown({ dependency, reason: `${dependency}: not subscribed yet` });
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (now - lastSent >= HEARTBEAT_MS) {
+      lastSent = now;
+      options.send(now);
+    }
+    if (bus.down() === null && now - lastHeard > DOWN_AFTER_MS) {
+      const reason = `${dependency}: no heartbeat for ${Math.round(now - lastHeard)} ms`;
+      bus.setDown({ dependency, reason });
+      logger.warn({ dependency }, `change fan-out: ${reason}; verifying every key against the database`);
+    }
+  }, CHECK_MS);
+  timer.unref();
+  return {
+    heard(sentAt: number) {
+      lastHeard = Math.max(lastHeard, sentAt);
+      if (bus.down() !== null && performance.now() - lastHeard <= DOWN_AFTER_MS) {
+        bus.setUp();
+        logger.info({ dependency }, "change fan-out: subscribed; key cache cleared and in use again");
+      }
+    },
+    /** A connection was seen lost: down at once, without waiting for the heartbeat. */
+    lost(reason: string) {
+      if (bus.down() === null) bus.setDown({ dependency, reason: `${dependency}: ${reason}` });
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+type Heartbeat = ReturnType<typeof startHeartbeat>;
 
 function envelope(instance: string, change: Change): string {
   return JSON.stringify({ from: instance, change: encodeChange(change) } satisfies Envelope);
 }
 
-function receive(bus: ChangeBus, instance: string, text: string) {
+function receive(bus: ChangeBus, instance: string, text: string, heartbeat: Heartbeat) {
   let parsed: Partial<Envelope>;
   try {
     parsed = JSON.parse(text) as Partial<Envelope>;
   } catch {
     bus.deliver({ kind: "all" });
+    return;
+  }
+  if (typeof parsed.beat === "number") {
+    if (parsed.from === instance) heartbeat.heard(parsed.beat);
     return;
   }
   if (parsed.from === instance) return;
@@ -49,72 +121,145 @@ export async function startFanout(options: {
   logger: Logger;
   redisUrl?: string | undefined;
   databaseUrl?: string | undefined;
+  /**
+   * Resolve only once connected, and fail if the first connection does (a CLI command, whose
+   * changes must go out before it exits); a server starts at once and retries (see the header).
+   */
+  waitConnected?: boolean;
 }): Promise<Fanout> {
-  if (options.redisUrl) return startRedisFanout(options.redisUrl, options.bus, options.logger);
-  if (options.databaseUrl) return startPostgresFanout(options.databaseUrl, options.bus, options.logger);
+  const wait = options.waitConnected ?? false;
+  if (options.redisUrl) return startRedisFanout(options.redisUrl, options.bus, options.logger, wait);
+  if (options.databaseUrl) return startPostgresFanout(options.databaseUrl, options.bus, options.logger, wait);
   return { kind: "none", close: async () => {} };
 }
 
-async function startRedisFanout(url: string, bus: ChangeBus, logger: Logger): Promise<Fanout> {
+/** Where a URL points, without its credentials, for log lines. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+async function startRedisFanout(url: string, bus: ChangeBus, logger: Logger, wait: boolean): Promise<Fanout> {
   const { Redis } = await import("ioredis");
   const instance = randomUUID();
-  // ioredis reconnects by itself and queues commands while offline; a subscriber needs its own connection.
-  const publisher = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-  const subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-  let connectedOnce = false;
-  let warned = false;
+  const host = hostOf(url);
+  let lastError = "";
+  // ioredis reconnects by itself (and re-subscribes) and queues commands while offline; a
+  // subscriber needs its own connection. Retries are logged from the subscriber's only.
+  const retry = (log: boolean) => (attempt: number) => {
+    const delayMs = retryDelay(attempt);
+    if (log)
+      logger.warn(
+        { dependency: "redis", host, attempt, retryInMs: delayMs, error: lastError },
+        `change fan-out: Redis at ${host} unreachable; retrying in ${delayMs} ms`,
+      );
+    return delayMs;
+  };
+  const publisher = new Redis(url, {
+    maxRetriesPerRequest: null,
+    retryStrategy: wait ? () => null : retry(false),
+  });
+  const subscriber = new Redis(url, {
+    maxRetriesPerRequest: null,
+    retryStrategy: wait ? () => null : retry(true),
+  });
   for (const client of [publisher, subscriber]) {
     client.on("error", (error: Error) => {
-      if (!warned) logger.warn({ err: error }, "change fan-out: Redis connection failed; retrying");
-      warned = true;
+      lastError = error.message;
     });
   }
-  subscriber.on("ready", () => {
-    if (connectedOnce) {
-      logger.info("change fan-out: Redis reconnected");
-      bus.deliver({ kind: "all" });
-    }
-    connectedOnce = true;
-    warned = false;
+  const heartbeat = startHeartbeat({
+    bus,
+    logger,
+    dependency: "redis",
+    send: (sentAt) => {
+      // Beats are not queued while offline: only a beat that went out can say the bus works.
+      if (publisher.status !== "ready") return;
+      publisher.publish(CHANGE_CHANNEL, JSON.stringify({ from: instance, beat: sentAt })).catch(() => {});
+    },
   });
-  subscriber.on("message", (_channel: string, message: string) => receive(bus, instance, message));
-  await Promise.all([publisher.connect(), subscriber.connect()]);
-  await subscriber.subscribe(CHANGE_CHANNEL);
+  subscriber.on("close", () => heartbeat.lost("connection closed"));
+  subscriber.on("message", (_channel: string, message: string) => receive(bus, instance, message, heartbeat));
+  const subscribed = subscriber.subscribe(CHANGE_CHANNEL);
+  if (wait) {
+    try {
+      await Promise.all([subscribed, publisher.ping()]);
+    } catch (error) {
+      heartbeat.stop();
+      publisher.disconnect();
+      subscriber.disconnect();
+      throw error;
+    }
+  } else subscribed.catch(() => {});
   bus.setFanout((change) => {
     publisher.publish(CHANGE_CHANNEL, envelope(instance, change)).catch(() => {});
   });
   return {
     kind: "redis",
     async close() {
+      heartbeat.stop();
       bus.setFanout(null);
-      await Promise.allSettled([publisher.quit(), subscriber.quit()]);
+      await Promise.allSettled(
+        [publisher, subscriber].map((client) =>
+          client.status === "ready" ? client.quit() : Promise.resolve(client.disconnect()),
+        ),
+      );
     },
   };
 }
 
-async function startPostgresFanout(url: string, bus: ChangeBus, logger: Logger): Promise<Fanout> {
+async function startPostgresFanout(
+  url: string,
+  bus: ChangeBus,
+  logger: Logger,
+  wait: boolean,
+): Promise<Fanout> {
   const { default: pg } = await import("pg");
   const instance = randomUUID();
   let client: InstanceType<typeof pg.Client> | undefined;
   let closed = false;
-  let retryMs = 100;
   let queue: string[] = [];
   let overflowed = false;
+  let attempt = 0;
+  const host = hostOf(url);
+  const heartbeat = startHeartbeat({
+    bus,
+    logger,
+    dependency: "postgres",
+    send: (sentAt) => {
+      client
+        ?.query("select pg_notify($1, $2)", [
+          CHANGE_CHANNEL,
+          JSON.stringify({ from: instance, beat: sentAt }),
+        ])
+        .catch(() => {});
+    },
+  });
 
   async function connect(): Promise<void> {
-    const next = new pg.Client({ connectionString: url });
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
     next.on("notification", (message) => {
-      if (message.channel === CHANGE_CHANNEL && message.payload) receive(bus, instance, message.payload);
+      if (message.channel === CHANGE_CHANNEL && message.payload)
+        receive(bus, instance, message.payload, heartbeat);
     });
     next.on("error", (error) => {
       logger.warn({ err: error }, "change fan-out: PostgreSQL connection lost; reconnecting");
       lost(next);
     });
     next.on("end", () => lost(next));
-    await next.connect();
-    await next.query(`listen ${CHANGE_CHANNEL}`);
+    try {
+      await next.connect();
+      await next.query(`listen ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      next.removeAllListeners("end");
+      await next.end().catch(() => {});
+      throw error;
+    }
     client = next;
-    retryMs = 100;
+    attempt = 0;
     const pending = overflowed ? [envelope(instance, { kind: "all" })] : queue;
     queue = [];
     overflowed = false;
@@ -124,22 +269,25 @@ async function startPostgresFanout(url: string, bus: ChangeBus, logger: Logger):
   function lost(which: InstanceType<typeof pg.Client>) {
     if (client !== which) return;
     client = undefined;
+    heartbeat.lost("LISTEN connection lost");
     which.removeAllListeners("end");
     which.end().catch(() => {});
-    if (!closed) setTimeout(reconnect, retryMs).unref();
+    if (!closed) setTimeout(reconnect, retryDelay(1)).unref();
   }
 
+  /** (Re)connects; the bus is set up by the first beat heard back, not here. */
   function reconnect() {
     if (closed) return;
     connect().then(
-      () => {
-        logger.info("change fan-out: PostgreSQL reconnected");
-        bus.deliver({ kind: "all" });
-      },
+      () => logger.info({ dependency: "postgres", host }, "change fan-out: PostgreSQL LISTEN connected"),
       (error: unknown) => {
-        retryMs = Math.min(retryMs * 2, 5_000);
-        logger.warn({ err: error, retryMs }, "change fan-out: PostgreSQL reconnect failed");
-        setTimeout(reconnect, retryMs).unref();
+        attempt++;
+        const delayMs = retryDelay(attempt);
+        logger.warn(
+          { dependency: "postgres", host, attempt, retryInMs: delayMs, error: String(error) },
+          `change fan-out: PostgreSQL at ${host} unreachable; retrying in ${delayMs} ms`,
+        );
+        if (!closed) setTimeout(reconnect, delayMs).unref();
       },
     );
   }
@@ -164,12 +312,21 @@ async function startPostgresFanout(url: string, bus: ChangeBus, logger: Logger):
   }
   const sending = new Set<Promise<void>>();
 
-  await connect();
+  if (wait) {
+    try {
+      await connect();
+    } catch (error) {
+      closed = true;
+      heartbeat.stop();
+      throw error;
+    }
+  } else reconnect();
   bus.setFanout((change) => send(envelope(instance, change)));
   return {
     kind: "postgres",
     async close() {
       closed = true;
+      heartbeat.stop();
       bus.setFanout(null);
       // Messages already handed to PostgreSQL go out before the connection ends (a CLI command exits right after).
       await Promise.allSettled([...sending]);

@@ -6,6 +6,12 @@
  * see change-fanout.ts) carries the same message to every other instance within a second.
  *
  * Messages name what changed, never a token or a hash.
+ *
+ * The bus also tells whether this instance hears every change from the others now (`down()`):
+ * always with no fan-out (one instance); with one, only while the fan-out is connected, subscribed
+ * and its heartbeat comes back in time. While it does not, caches must not answer from their
+ * state (they read the store), and when it comes back every cached state is dropped first
+ * (`{kind: "all"}`), since what was missed in between cannot be known.
  */
 export type Change =
   /** A key's state, tokens, roles or external grants changed (or it was created or deleted). */
@@ -19,6 +25,13 @@ export type Change =
 
 export type ChangeListener = (change: Change) => void;
 
+/** Why changes from other instances may be missed now, for logs and `/readyz`. */
+export interface BusDown {
+  /** The dependency that carries changes: "redis" or "postgres". */
+  readonly dependency: string;
+  readonly reason: string;
+}
+
 export interface ChangeBus {
   /** Applies locally at once, then fans out to other instances (best effort, never throws). */
   publish(change: Change): void;
@@ -28,11 +41,18 @@ export interface ChangeBus {
   deliver(change: Change): void;
   /** Sets where published changes go beyond this instance (none by default). */
   setFanout(send: ((change: Change) => void) | null): void;
+  /** Null while every change from other instances is heard; else why not. */
+  down(): BusDown | null;
+  /** Set by the fan-out when it cannot be sure to hear every change. */
+  setDown(down: BusDown): void;
+  /** Set by the fan-out once it hears again: delivers `{kind: "all"}` first if it was down. */
+  setUp(): void;
 }
 
 export function createChangeBus(): ChangeBus {
   const listeners = new Set<ChangeListener>();
   let fanout: ((change: Change) => void) | null = null;
+  let downState: BusDown | null = null;
   function deliver(change: Change) {
     for (const listener of listeners) listener(change);
   }
@@ -48,6 +68,16 @@ export function createChangeBus(): ChangeBus {
     deliver,
     setFanout(send) {
       fanout = send;
+    },
+    down: () => downState,
+    setDown(down) {
+      downState = down;
+    },
+    setUp() {
+      if (downState === null) return;
+      // Dropped while still down, so no cached state from before is used once up.
+      deliver({ kind: "all" });
+      downState = null;
     },
   };
 }

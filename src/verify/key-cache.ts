@@ -13,7 +13,8 @@
  * cached with its new state right after the change rather than left for the next request to read.
  * A time-to-live bounds the damage of a missed message (a fan-out outage, a write by a process
  * without a fan-out). A change that names no key ("all") reads nothing: it takes every entry out
- * of use, and keys are read again when asked for.
+ * of use, and keys are read again when asked for. While the bus says changes from other instances
+ * may be missed (`changes.down()`), nothing cached answers: every verification reads the store.
  *
  * An expired entry, or one a change took out of use, is never used for a decision, but its state
  * is kept until the key is read again (or evicted): `peekExpired` lets the verifier tell whether a
@@ -254,6 +255,8 @@ export function createKeyCache(options: KeyCacheOptions) {
    * cannot answer (never loaded, expired, or changed) and `load` must be called.
    */
   function peek(appKey: string): CachedKey | null | undefined {
+    // Changes from other instances may be missed now: every decision reads the store.
+    if (options.changes.down() !== null) return undefined;
     const entry = entries.get(appKey);
     if (entry === undefined) return undefined;
     const left = entry.missing ? entry.expiresAt - clock.now() : entry.leftAt(clock.now());
@@ -320,6 +323,7 @@ export function createKeyCache(options: KeyCacheOptions) {
 
   /** The grant of `account` to the key from the cache, or `undefined` when it must be loaded. */
   function peekGrant(state: KeyState, account: string): GrantState | null | undefined {
+    if (options.changes.down() !== null) return undefined;
     if (account === state.account) {
       if (!(state instanceof CachedKey)) return undefined;
       return state.ownGrantFresh(generationOf(account), clock.now()) ? state.ownGrant : undefined;
