@@ -1,8 +1,8 @@
 /**
- * Revocation holds while the change bus (Redis pub/sub) is down: two latchkeys over one store, A
+ * Revocation holds while the change bus (Redis pub/sub or PostgreSQL LISTEN) is down: two latchkeys over one store, A
  * with a working bus, B behind a loopback proxy that the test freezes, kills and brings back. B
  * must refuse a key deactivated on A within 1 s whatever its bus does, say 503 on /readyz (naming
- * Redis) while it cannot hear every change, and cache again once it does.
+ * the dependency) while it cannot hear every change, and cache again once it does.
  */
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -12,12 +12,24 @@ import { composeLatchkey, type Latchkey } from "../../src/main.js";
 import { type Fanout, startFanout } from "../../src/verify/change-fanout.js";
 import { freePort } from "../e2e/process.js";
 import { createHarness, type Harness } from "../support/harness.js";
+import { TEST_PG_URL } from "../support/stores.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
-const REDIS = "redis://127.0.0.1:6379";
+const BUSES = {
+  redis: { port: 6379, url: (port: number) => ({ redisUrl: `redis://127.0.0.1:${port}` }) },
+  postgres: {
+    port: Number(new URL(TEST_PG_URL).port || 5432),
+    url: (port: number) => {
+      const url = new URL(TEST_PG_URL);
+      url.port = String(port);
+      return { databaseUrl: url.toString() };
+    },
+  },
+};
 const OMS_READ = 10;
 
-describe("the change bus of instance B is down", () => {
+describe.each(["redis", "postgres"] as const)("the change bus (%s) of instance B is down", (kind) => {
+  const bus = BUSES[kind];
   let a: Harness;
   let b: Latchkey;
   let bLog: string[];
@@ -44,7 +56,7 @@ describe("the change bus of instance B is down", () => {
       logger: bLogger,
       clock: a.deps.clock,
     });
-    const fanoutA = await startFanout({ bus: a.deps.changes, logger: a.logger, redisUrl: REDIS });
+    const fanoutA = await startFanout({ bus: a.deps.changes, logger: a.logger, ...bus.url(bus.port) });
     closing.push(() => fanoutA.close());
   });
 
@@ -57,14 +69,14 @@ describe("the change bus of instance B is down", () => {
     const fanout = await startFanout({
       bus: b.deps.changes,
       logger: bLogger,
-      redisUrl: `redis://127.0.0.1:${port}`,
+      ...bus.url(port),
     });
     closing.push(() => fanout.close());
     return fanout;
   }
 
   async function proxy(port = 0): Promise<TcpProxy> {
-    const started = await startTcpProxy(6379, port);
+    const started = await startTcpProxy(bus.port, port);
     closing.push(() => started.close());
     return started;
   }
@@ -125,7 +137,7 @@ describe("the change bus of instance B is down", () => {
       expect(refused).toBeLessThan(1000);
       const down = await readyz();
       expect(down.status).toBe(503);
-      expect(down.body.dependency).toBe("redis");
+      expect(down.body.dependency).toBe(kind);
 
       // Back: B is ready again, has dropped what it cached, and caches again.
       await front.close();
@@ -145,14 +157,14 @@ describe("the change bus of instance B is down", () => {
     30_000,
   );
 
-  it("starts with Redis unreachable: not ready, retries logged, ready once Redis appears", async () => {
+  it("starts with the bus unreachable: not ready, retries logged, ready once it appears", async () => {
     const port = await freePort();
     await startB(port);
     const key = await a.createKey("erp", [OMS_READ]);
     expect(await authorize(key)).toBe(200);
     const before = await readyz();
     expect(before.status).toBe(503);
-    expect(before.body.dependency).toBe("redis");
+    expect(before.body.dependency).toBe(kind);
     expect(
       await timeUntil(async () => bLog.some((l) => l.includes("unreachable; retrying in"))),
     ).toBeGreaterThanOrEqual(0);
