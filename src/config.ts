@@ -43,6 +43,8 @@ export interface Config {
   readonly webhookAllowPrivate: boolean;
   /** Address blocks (CIDR) of callers whose `clientIp` on POST /v1/verify is believed; none by default. */
   readonly verifyTrustedProxies: readonly string[];
+  /** After SIGTERM/SIGINT, the process exits by then even if requests or closes have not ended. */
+  readonly shutdownTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -208,6 +210,7 @@ const shape = {
   RATE_LIMIT_WINDOW: setting(() => 60, duration(1, 86400)),
   WEBHOOK_ALLOW_PRIVATE: setting(() => false, boolean),
   VERIFY_TRUSTED_PROXIES: setting((): string[] => [], addressBlocks),
+  SHUTDOWN_TIMEOUT: setting(() => 10, duration(1, 3600)),
 };
 
 type EnvName = keyof typeof shape;
@@ -241,6 +244,7 @@ const schema = z
       rateLimitWindowSeconds: env.RATE_LIMIT_WINDOW,
       webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
       verifyTrustedProxies: env.VERIFY_TRUSTED_PROXIES,
+      shutdownTimeoutSeconds: env.SHUTDOWN_TIMEOUT,
     }),
   );
 
@@ -334,6 +338,11 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
     default: "(unset: none)",
     description:
       "Comma-separated IP addresses and CIDR blocks (`10.0.0.0/8, fd00::/8`) of services allowed to send `clientIp` to `POST /v1/verify`: the end client's address, then counted by the failure limiter instead of the service's. From any other caller `clientIp` is refused (400 `CLIENT_IP_NOT_TRUSTED`). The caller's address is the one `TRUST_PROXY` gives.",
+  },
+  SHUTDOWN_TIMEOUT: {
+    default: "10",
+    description:
+      "On SIGTERM/SIGINT the server stops accepting, lets in-flight requests finish, writes the usage counters and closes; after this long it exits anyway (code 1), whatever is still running: seconds or `30s`/`1m` forms, 1 s to 1 h.",
   },
 };
 

@@ -45,6 +45,43 @@ export function createLogger(options: LoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  // Without a destination pino writes to stdout synchronously, so a fatal line is not lost on exit.
-  return options.destination ? pino(settings, options.destination) : pino(settings);
+  if (options.destination) return pino(settings, options.destination);
+  const stdout = pino.destination({ dest: 1, sync: false });
+  // A stdout whose reader has gone (EPIPE) or that fails otherwise loses the log lines from then
+  // on: the server keeps serving, and exiting never waits for a write that cannot succeed.
+  stdout.on("error", () => dropLines(stdout));
+  const logger = pino(settings, stdout);
+  stdoutStreams.set(logger, stdout);
+  return logger;
+}
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+const stdoutStreams = new WeakMap<Logger, SonicBoom>();
+
+function dropLines(stream: SonicBoom): void {
+  stream.write = () => true;
+  // pino's exit hook calls flushSync, which retries a failing write every 100 ms, forever.
+  stream.flushSync = () => {};
+}
+
+/**
+ * Writes out the lines still buffered for stdout, waiting at most `ms`; what cannot be written by
+ * then (a reader that has stopped reading or gone) is dropped, so that the process can exit.
+ * Nothing may be logged afterwards.
+ */
+export function closeLogs(logger: Logger, ms: number): Promise<void> {
+  const stream = stdoutStreams.get(logger);
+  if (!stream) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      dropLines(stream);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stream.once("close", done);
+    stream.once("error", done);
+    stream.end();
+  });
 }

@@ -30,6 +30,7 @@ describe("loadConfig defaults", () => {
       trustProxy: false,
       sessionTtlSeconds: 43200,
       webhookAllowPrivate: false,
+      shutdownTimeoutSeconds: 10,
     });
     for (const optional of ["databaseUrl", "redisUrl", "secret", "smtpUrl"]) {
       expect(config).not.toHaveProperty(optional);
@@ -123,11 +124,18 @@ describe("loadConfig errors", () => {
     ],
     ["TRUST_PROXY", "yes", 'TRUST_PROXY: must be true, false, 1 or 0, got "yes"'],
     ["SESSION_TTL", "31d", "SESSION_TTL: must be a duration"],
+    ["SHUTDOWN_TIMEOUT", "0", "SHUTDOWN_TIMEOUT: must be a duration of 1-3600 seconds"],
+    ["SHUTDOWN_TIMEOUT", "2h", "SHUTDOWN_TIMEOUT: must be a duration"],
     ["WEBHOOK_ALLOW_PRIVATE", "on", 'WEBHOOK_ALLOW_PRIVATE: must be true, false, 1 or 0, got "on"'],
   ])("names %s=%j", (name, value, message) => {
     const problems = problemsOf({ LATCHKEY_SECRET: SECRET, [name]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(message);
+  });
+
+  it("reads SHUTDOWN_TIMEOUT as seconds or with a unit", () => {
+    expect(loadConfig({ SHUTDOWN_TIMEOUT: "30" }).shutdownTimeoutSeconds).toBe(30);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT: "1m" }).shutdownTimeoutSeconds).toBe(60);
   });
 
   it("requires LATCHKEY_SECRET with DATABASE_URL", () => {
@@ -181,7 +189,7 @@ describe("the result", () => {
     expect(names).toEqual(
       expect.arrayContaining(["PORT", "HOST", "DATA_DIR", "LATCHKEY_SECRET", "SESSION_TTL"]),
     );
-    expect(names).toHaveLength(20);
+    expect(names).toHaveLength(21);
     expect(Object.isFrozen(CONFIG_DOCS)).toBe(true);
   });
 });

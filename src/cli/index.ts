@@ -6,7 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { type Config, loadConfig } from "../config.js";
 import { isAccountName } from "../core/names.js";
-import { createLogger } from "../log.js";
+import { closeLogs, createLogger, type Logger } from "../log.js";
 import type { PassSummary } from "../notify/notifier.js";
 import type { RotationResult } from "../services/signing-keys.js";
 import type { ChangeBus } from "../verify/changes.js";
@@ -44,18 +44,35 @@ async function serveCommand(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down");
+    logger.info({ signal, timeoutSeconds: cfg.shutdownTimeoutSeconds }, "shutting down");
+    // Whatever still runs at the deadline (a request that never ends, a database that does not
+    // answer) does not keep the process alive. Not unref'd: the process ends here, with code 1.
+    setTimeout(() => {
+      logger.error(
+        { timeoutSeconds: cfg.shutdownTimeoutSeconds },
+        "shutdown deadline passed: exiting anyway",
+      );
+      void exitAfterLogs(logger, EXIT.failed);
+    }, cfg.shutdownTimeoutSeconds * 1000);
     server.close().then(
-      () => process.exit(EXIT.ok),
+      () => exitAfterLogs(logger, EXIT.ok),
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
-        process.exit(EXIT.failed);
+        return exitAfterLogs(logger, EXIT.failed);
       },
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }
+
+/** The last log lines get a moment to be written; a stdout that cannot take them does not hold the exit. */
+async function exitAfterLogs(logger: Logger, code: number): Promise<never> {
+  await closeLogs(logger, LAST_LOGS_MS);
+  process.exit(code);
+}
+
+const LAST_LOGS_MS = 1000;
 
 async function initCommand(out: Output, opts: { account: string; email: string; password?: string }) {
   const { openConfiguredStore, composeLatchkey } = await local();

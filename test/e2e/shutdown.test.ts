@@ -1,0 +1,108 @@
+/**
+ * `latchkey serve` always ends after SIGTERM: with the reader of its stdout gone, and with a
+ * request that never finishes (SHUTDOWN_TIMEOUT).
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, freePort } from "./process.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "latchkey-shutdown-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+async function start(env: Record<string, string>) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, "serve"], {
+    env: {
+      ...process.env,
+      LOG_LEVEL: "debug",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATA_DIR: dir,
+      LATCHKEY_SECRET: randomBytes(32).toString("hex"),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout.on("data", (chunk) => {
+    log += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null; at: number }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal, at: performance.now() })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (const started = performance.now(); ; ) {
+    const up = await fetch(`${url}/healthz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (up) break;
+    if (performance.now() - started > 30_000 || child.exitCode !== null)
+      throw new Error(`latchkey serve did not start:\n${log}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { child, url, exited, log: () => log };
+}
+
+describe("shutdown", () => {
+  it("exits after SIGTERM although its stdout is blocked and then its reader gone", async () => {
+    const server = await start({ SHUTDOWN_TIMEOUT: "20" });
+    // The reader stops reading: the pipe fills and log lines pile up in the server.
+    server.child.stdout.pause();
+    for (let i = 0; i < 15; i++)
+      await Promise.all(
+        Array.from({ length: 100 }, () => fetch(`${server.url}/healthz`).then((r) => r.text())),
+      );
+    const signalled = performance.now();
+    server.child.kill("SIGTERM");
+    // Then the reader goes away (a supervisor that dies with it).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.child.stdout.destroy();
+    const exit = await Promise.race([
+      server.exited,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000)),
+    ]);
+    if (exit === null) server.child.kill("SIGKILL");
+    expect(exit).not.toBeNull();
+    expect(exit?.code).toBe(0);
+    // Well inside SHUTDOWN_TIMEOUT: the failing stdout held nothing up.
+    expect((exit?.at ?? Number.POSITIVE_INFINITY) - signalled).toBeLessThan(10_000);
+  }, 60_000);
+
+  it("exits with code 1 at SHUTDOWN_TIMEOUT when a request does not finish", async () => {
+    const server = await start({ SHUTDOWN_TIMEOUT: "2" });
+    // A client that announces a body and never sends it keeps its request in flight.
+    const { port } = new URL(server.url);
+    const hanging = request({
+      host: "127.0.0.1",
+      port,
+      method: "POST",
+      path: "/v1/verify",
+      headers: { "content-type": "application/json", "content-length": "1000" },
+    });
+    hanging.on("error", () => {});
+    hanging.write("{");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const signalled = performance.now();
+    server.child.kill("SIGTERM");
+    const exit = await Promise.race([
+      server.exited,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000)),
+    ]);
+    if (exit === null) server.child.kill("SIGKILL");
+    hanging.destroy();
+    expect(exit?.code).toBe(1);
+    const took = (exit?.at ?? Number.POSITIVE_INFINITY) - signalled;
+    expect(took).toBeGreaterThanOrEqual(1900);
+    expect(took).toBeLessThan(6000);
+    expect(server.log()).toContain("shutdown deadline passed");
+  }, 60_000);
+});
