@@ -3,7 +3,7 @@
  * the CLI and the tests' harness use too), start HTTP. Nothing else.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import type { Redis } from "ioredis";
@@ -223,6 +223,20 @@ async function closeRedis(redis: Redis | undefined): Promise<void> {
   await redis?.quit().catch(() => redis.disconnect());
 }
 
+/** A port in use or a HOST that does not resolve fails the start with one line, not an 'error' event. */
+function listen(server: Server, config: Config): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`;
+      if (error.code === "EADDRINUSE") reject(new Error(`cannot listen on ${where}: the port is in use`));
+      else if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
+        reject(new Error(`cannot listen on ${where}: HOST does not resolve`));
+      else reject(new Error(`cannot listen on ${where}: ${error.message}`));
+    });
+    server.listen(config.port, config.host, resolve);
+  });
+}
+
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
@@ -245,7 +259,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     redisUrl: config.redisUrl,
     databaseUrl: config.databaseUrl,
   });
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  await listen(server, config).catch(async (error: unknown) => {
+    await fanout.close();
+    await closeRedis();
+    await store.close();
+    throw error;
+  });
   // Usage counts are written every few seconds.
   services.usage.start();
   // Alerts, policies and deliveries run on their own timer, never inside a request.

@@ -65,7 +65,16 @@ export function createApp(options: AppOptions) {
   app.use(requestContext(logger, options.trustProxy));
   app.use("/v1/*", noStoreByDefault);
   app.use("/api/*", noStoreByDefault);
-  app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, "BODY_TOO_LARGE") }));
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      // The rest of the body is not read: the connection cannot serve a next request.
+      onError: (c) => {
+        c.header("connection", "close");
+        return problem(c, "BODY_TOO_LARGE");
+      },
+    }),
+  );
   app.use("/v1/*", requireJsonBody);
   app.onError(onError);
   app.notFound((c) => problem(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));

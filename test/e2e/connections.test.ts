@@ -1,0 +1,86 @@
+/**
+ * The server's edges as a client or an operator meets them: a body over the limit on a keep-alive
+ * connection, a port in use, a HOST that does not resolve.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { Agent, request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, type Served, serve } from "./process.js";
+
+let dir: string;
+let env: Record<string, string>;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "latchkey-connections-"));
+  env = { DATA_DIR: dir, LATCHKEY_SECRET: randomBytes(32).toString("hex") };
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+function send(agent: Agent, url: string, method: string, path: string, body?: Buffer) {
+  return new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    const req = request(`${url}${path}`, {
+      agent,
+      method,
+      headers: body ? { "content-type": "application/json", "content-length": body.length } : {},
+    });
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("a keep-alive client", () => {
+  let server: Served;
+  beforeAll(async () => {
+    server = await serve(env);
+  });
+  afterAll(() => server.stop());
+
+  it("gets 413 with Connection: close, and its next request on the pool succeeds", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      expect((await send(agent, server.url, "GET", "/healthz")).status).toBe(200);
+      const tooLarge = await send(agent, server.url, "POST", "/v1/verify", Buffer.alloc(2 * 1024 * 1024, 32));
+      expect(tooLarge).toEqual({ status: 413, connection: "close" });
+      for (let i = 0; i < 3; i++) expect((await send(agent, server.url, "GET", "/healthz")).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe("start-up failures of the listener", () => {
+  it("names a port in use in one line and exits 1", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const address = taken.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const res = await runCli(
+        ["serve"],
+        { ...env, HOST: "127.0.0.1", PORT: String(port) },
+        { killAfterMs: 30_000 },
+      );
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(`latchkey: cannot listen on 127.0.0.1:${port}: the port is in use\n`);
+    } finally {
+      taken.close();
+    }
+  }, 40_000);
+
+  it("names a HOST that does not resolve in one line and exits 1", async () => {
+    const res = await runCli(
+      ["serve"],
+      { ...env, HOST: "no-such-host.invalid", PORT: "8099" },
+      { killAfterMs: 30_000 },
+    );
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe("latchkey: cannot listen on no-such-host.invalid:8099: HOST does not resolve\n");
+  }, 40_000);
+});
