@@ -73,6 +73,7 @@ function dropLines(stream: SonicBoom): void {
 export function closeLogs(logger: Logger, ms: number): Promise<void> {
   const stream = stdoutStreams.get(logger);
   if (!stream) return Promise.resolve();
+  stdoutStreams.delete(logger);
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
