@@ -27,6 +27,7 @@ import { createJwtService } from "./services/signing-keys.js";
 import { type LooseFile, openStore } from "./storage/open.js";
 import type { Store } from "./storage/store.js";
 import { startFanout } from "./verify/change-fanout.js";
+import { journalWriter, startChangeJournal } from "./verify/change-journal.js";
 import { type ChangeBus, createChangeBus } from "./verify/changes.js";
 import { tokenFingerprint } from "./verify/jwt.js";
 import { createKeyCache } from "./verify/key-cache.js";
@@ -82,6 +83,9 @@ export interface Wiring {
 export function composeLatchkey(config: Config, wiring: Wiring) {
   const { store, logger } = wiring;
   const deps = serviceDeps(config, wiring);
+  // Every change is journaled before its request answers: other instances (and processes on one
+  // SQLite file) read it there within 250 ms, whatever becomes of pub/sub messages.
+  deps.changes.setJournal(journalWriter(store.changeLog, deps.changes, logger));
   const verification = composeVerification(config, wiring, deps);
   // One set of mail settings: the scheduler's notifier and test notifications sent from a request.
   const notify: NotifyDeps = {
@@ -97,6 +101,15 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     trustProxy: config.trustProxy,
     verifyTrustedProxies: config.verifyTrustedProxies,
     ready: () => readiness(store, deps.changes, logger),
+    degraded: () => {
+      const down = deps.changes.fanoutDown();
+      return (
+        down && {
+          dependency: down.dependency,
+          detail: `Changes from other instances arrive through the database journal, within 250 ms (${down.reason})`,
+        }
+      );
+    },
   });
   // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
   const fastPath = createFastPath({
@@ -251,8 +264,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const server = createServer((req, res) => {
     if (!fastPath(req, res)) void application(req, res);
   });
-  // Changes reach the other instances. It connects (and retries) in the background: until it hears
-  // every change, keys are verified against the database and /readyz answers 503.
+  // Changes of the other instances are read from the journal; while it cannot be read, keys are
+  // verified against the database and /readyz answers 503.
+  const journal = await startChangeJournal({
+    bus: deps.changes,
+    journal: store.changeLog,
+    logger,
+    dependency: "database",
+  });
+  // The fast path between instances. It connects (and retries) in the background.
   const fanout = await startFanout({
     bus: deps.changes,
     logger,
@@ -261,6 +281,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   await listen(server, config).catch(async (error: unknown) => {
     await fanout.close();
+    await journal.close();
     await closeRedis();
     await store.close();
     throw error;
@@ -293,6 +314,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     notifier.close();
     await services.usage.stop();
     await fanout.close();
+    await journal.close();
     await closeRedis();
     await store.close();
     logger.info("latchkey stopped");

@@ -45,6 +45,11 @@ export interface AppOptions {
    * hears every change from the other instances), else the dependency at fault and why.
    */
   ready: () => Promise<{ dependency: string; detail: string } | null>;
+  /**
+   * For /readyz while ready: a dependency that works less well than it should without breaking a
+   * promise (the fan-out between instances is down; changes arrive through the journal).
+   */
+  degraded?: () => { dependency: string; detail: string } | null;
 }
 
 /** Builds the HTTP application. No port is opened here: tests call `app.request()` directly. */
@@ -102,7 +107,10 @@ export function createApp(options: AppOptions) {
   metricsRoutes(app, services);
   app.get("/readyz", async (c) => {
     const failure = await options.ready();
-    if (failure === null) return c.json({ status: "ready" });
+    if (failure === null) {
+      const degraded = options.degraded?.() ?? null;
+      return c.json(degraded ? { status: "ready", degraded: [degraded] } : { status: "ready" });
+    }
     c.get("log").warn(failure, "readiness check failed");
     return problem(c, "NOT_READY", failure.detail, { dependency: failure.dependency });
   });

@@ -165,7 +165,7 @@ export function createJwtService(deps: ServiceDeps) {
     }
   }
 
-  const ring = createKeyRing({ load }, clock);
+  const ring = createKeyRing({ load }, clock, () => deps.changes.down() === null);
   deps.changes.subscribe((change) => {
     if (change.kind === "signing-keys" || change.kind === "all") ring.invalidate();
   });
@@ -266,7 +266,7 @@ export function createJwtService(deps: ServiceDeps) {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await store.transaction((tx) => rotateOnce(tx, fresh, options));
-        deps.changes.publish({ kind: "signing-keys" });
+        await deps.changes.publish({ kind: "signing-keys" });
         return result;
       } catch (error) {
         if (!(error instanceof RotationRaced) || attempt >= MAX_ATTEMPTS) throw error;

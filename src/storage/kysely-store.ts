@@ -12,6 +12,7 @@
 import { type Kysely, sql } from "kysely";
 import { KyselyAccounts } from "./kysely-accounts.js";
 import { KyselyAudit } from "./kysely-audit.js";
+import { KyselyChangeLog } from "./kysely-change-log.js";
 import { KyselyExternalKeys } from "./kysely-external-keys.js";
 import { KyselyKeys } from "./kysely-keys.js";
 import { KyselyOutbox } from "./kysely-outbox.js";
@@ -41,6 +42,7 @@ function repositories(scope: Scope): StoreOps {
     usage: new KyselyUsage(scope),
     signingKeys: new KyselySigningKeys(scope),
     audit: new KyselyAudit(scope),
+    changeLog: new KyselyChangeLog(scope),
   };
 }
 

@@ -460,6 +460,26 @@ async function addInvitationCodes(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.alterTable("account_members").addColumn("invitation_expires_at", time).execute();
 }
 
+/**
+ * The change journal (src/verify/change-journal.ts): every instance appends the changes it makes and
+ * reads the others' every 250 ms, so that revocation does not rest on a pub/sub message arriving.
+ * Rows are pruned after an hour; `at` is indexed for that.
+ */
+async function createChangeLog(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  const pg = dialect === "postgres";
+  await db.schema
+    .createTable("change_log")
+    .addColumn("seq", pg ? sql`bigint generated always as identity` : "integer", (c) =>
+      pg ? c.primaryKey() : c.primaryKey().autoIncrement(),
+    )
+    .addColumn("origin", "text", (c) => c.notNull())
+    .addColumn("change", "text", (c) => c.notNull())
+    .addColumn("at", time, (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex("change_log_at").on("change_log").column("at").execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -521,6 +541,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0011_invitation_codes": {
       async up(db: Db) {
         await addInvitationCodes(db, dialect);
+      },
+    },
+    "0012_change_log": {
+      async up(db: Db) {
+        await createChangeLog(db, dialect);
       },
     },
   };

@@ -118,6 +118,11 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
     // Set at connection start-up, so every pooled connection resolves tables in the schema.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   });
+  // A pooled connection that the server or the network drops emits 'error', idle or checked out
+  // between two queries; that must not end the process: the query in flight (if any) fails, the
+  // pool discards the connection, and the next query opens a new one.
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   return createKyselyStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), "postgres");
 }
 

@@ -241,6 +241,16 @@ export interface SigningKeysTable {
   sealed_private_key: string;
 }
 
+/** The change journal: every change that can alter a verification decision, in commit order (seq). */
+export interface ChangeLogTable {
+  seq: Generated<number>;
+  /** The instance that made the change (it applied it already). */
+  origin: string;
+  /** The change, as encodeChange writes it: names an appKey, an account or "signing keys", never a secret. */
+  change: string;
+  at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -262,4 +272,5 @@ export interface Database {
   alert_marks: AlertMarksTable;
   notifications: NotificationsTable;
   signing_keys: SigningKeysTable;
+  change_log: ChangeLogTable;
 }

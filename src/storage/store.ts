@@ -17,6 +17,7 @@
  */
 import type { AccountRepository } from "./repositories/accounts.js";
 import type { AuditRepository } from "./repositories/audit.js";
+import type { ChangeLogRepository } from "./repositories/change-log.js";
 import type { ExternalKeyRepository } from "./repositories/external-keys.js";
 import type { KeyRepository } from "./repositories/keys.js";
 import type { OutboxRepository } from "./repositories/outbox.js";
@@ -29,6 +30,7 @@ import type { UsageRepository } from "./repositories/usage.js";
 
 export type * from "./repositories/accounts.js";
 export type * from "./repositories/audit.js";
+export type * from "./repositories/change-log.js";
 export type * from "./repositories/external-keys.js";
 export type * from "./repositories/keys.js";
 export type * from "./repositories/outbox.js";
@@ -77,6 +79,8 @@ export interface StoreOps {
   readonly usage: UsageRepository;
   readonly signingKeys: SigningKeyRepository;
   readonly audit: AuditRepository;
+  /** Changes that can alter a verification decision, for the other instances (change-journal.ts). */
+  readonly changeLog: ChangeLogRepository;
 }
 
 export interface Store extends StoreOps {

@@ -1,35 +1,32 @@
 /**
- * Carries change messages between server instances (SPEC §7), so a key deactivated through one
- * instance is refused by every other within a second:
+ * Carries change messages between server instances (SPEC §7): the fast path of the change bus, so a
+ * key deactivated through one instance is refused by every other within milliseconds:
  *
  * - Redis pub/sub when `REDIS_URL` is set (it also holds the shared rate-limit counters);
  * - else PostgreSQL `LISTEN/NOTIFY` when `DATABASE_URL` is set;
- * - else nothing: the embedded database serves one instance.
+ * - else nothing: instances on one SQLite file hear each other through the journal alone.
  *
- * Each message carries the sending instance's id, so an instance ignores its own echo (it applied
- * the change locally when publishing). Messages published while disconnected wait in a bounded
- * queue and are sent on reconnection.
+ * The promise of a second does not rest on it: every change is also in the change journal, which
+ * every instance reads every 250 ms (change-journal.ts); a message here carries the change's
+ * journal number, so a change heard both ways is applied once. Each message carries the sending
+ * instance's id, so an instance ignores its own echo. Messages published while disconnected wait
+ * in a bounded queue and are sent on reconnection (the journal has them anyway).
  *
- * Whether this instance hears every change is known from a heartbeat, not from connection events
- * (a dead peer or a silent network is only noticed by a timeout): every HEARTBEAT_MS the instance
- * sends itself a beat through the same channel. While no beat sent less than DOWN_AFTER_MS ago
- * has come back, the bus is down (`ChangeBus.setDown`): caches read the store for every decision
- * and /readyz answers 503 naming the dependency. The first fresh beat heard again sets it up,
- * which first drops every cached state (what was missed in between cannot be known). A change
- * published elsewhere is thus either heard, or this instance stops using its cache at most
- * DOWN_AFTER_MS + CHECK_MS after the last beat it heard: under a second (docs/operations.md).
+ * Whether the fast path works is known from a heartbeat, not from connection events (a dead peer
+ * or a silent network is only noticed by a timeout): every HEARTBEAT_MS the instance sends itself a
+ * beat through the same channel. While no beat sent less than DOWN_AFTER_MS ago has come back, the
+ * fan-out is down (`ChangeBus.setFanoutDown`): changes arrive through the journal (up to 250 ms
+ * later), /readyz still answers 200 and says the fan-out is degraded, and the log says so.
  * Starting with the dependency unreachable is the same state: connections are retried with
- * backoff (each retry logged) and the bus stays down until the first beat comes back.
+ * backoff (each retry logged).
  */
-import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { CHECK_MS, DOWN_AFTER_MS } from "./change-journal.js";
 import { type Change, type ChangeBus, decodeChange, encodeChange } from "./changes.js";
 
 export const CHANGE_CHANNEL = "latchkey_changes";
 const MAX_QUEUED = 10_000;
 export const HEARTBEAT_MS = 250;
-export const DOWN_AFTER_MS = 750;
-const CHECK_MS = 50;
 const RETRY_MAX_MS = 5_000;
 
 export interface Fanout {
@@ -40,6 +37,8 @@ export interface Fanout {
 interface Envelope {
   from: string;
   change?: string;
+  /** The change's number in the journal (absent when it could not be journaled). */
+  seq?: number;
   /** A heartbeat: when its sender sent it (its own monotonic clock, in ms). */
   beat?: number;
 }
@@ -50,8 +49,8 @@ export function retryDelay(attempt: number): number {
 }
 
 /**
- * Sends a beat every HEARTBEAT_MS (through `send`, skipped while not connected) and sets the bus
- * down or up from the beats heard back (see the header).
+ * Sends a beat every HEARTBEAT_MS (through `send`, skipped while not connected) and sets the
+ * fan-out down or up from the beats heard back (see the header).
  */
 function startHeartbeat(options: {
   bus: ChangeBus;
@@ -62,31 +61,33 @@ function startHeartbeat(options: {
   const { bus, logger, dependency } = options;
   let lastSent = Number.NEGATIVE_INFINITY;
   let lastHeard = Number.NEGATIVE_INFINITY;
-  bus.setDown({ dependency, reason: `${dependency}: not subscribed yet` });
+  bus.setFanoutDown({ dependency, reason: `${dependency}: not subscribed yet` });
   const timer = setInterval(() => {
     const now = performance.now();
     if (now - lastSent >= HEARTBEAT_MS) {
       lastSent = now;
       options.send(now);
     }
-    if (bus.down() === null && now - lastHeard > DOWN_AFTER_MS) {
+    if (bus.fanoutDown() === null && now - lastHeard > DOWN_AFTER_MS) {
       const reason = `${dependency}: no heartbeat for ${Math.round(now - lastHeard)} ms`;
-      bus.setDown({ dependency, reason });
-      logger.warn({ dependency }, `change fan-out: ${reason}; verifying every key against the database`);
+      bus.setFanoutDown({ dependency, reason });
+      logger.warn({ dependency }, `change fan-out: ${reason}; changes arrive through the journal meanwhile`);
     }
   }, CHECK_MS);
   timer.unref();
   return {
     heard(sentAt: number) {
       lastHeard = Math.max(lastHeard, sentAt);
-      if (bus.down() !== null && performance.now() - lastHeard <= DOWN_AFTER_MS) {
-        bus.setUp();
-        logger.info({ dependency }, "change fan-out: subscribed; key cache cleared and in use again");
+      if (bus.fanoutDown() !== null && performance.now() - lastHeard <= DOWN_AFTER_MS) {
+        bus.setFanoutDown(null);
+        logger.info({ dependency }, "change fan-out: subscribed; changes arrive within milliseconds again");
       }
     },
     /** A connection was seen lost: down at once, without waiting for the heartbeat. */
     lost(reason: string) {
-      if (bus.down() === null) bus.setDown({ dependency, reason: `${dependency}: ${reason}` });
+      if (bus.fanoutDown() !== null) return;
+      bus.setFanoutDown({ dependency, reason: `${dependency}: ${reason}` });
+      logger.warn({ dependency }, `change fan-out: ${reason}; changes arrive through the journal meanwhile`);
     },
     stop() {
       clearInterval(timer);
@@ -96,8 +97,12 @@ function startHeartbeat(options: {
 
 type Heartbeat = ReturnType<typeof startHeartbeat>;
 
-function envelope(instance: string, change: Change): string {
-  return JSON.stringify({ from: instance, change: encodeChange(change) } satisfies Envelope);
+function envelope(instance: string, change: Change, seq: number | undefined): string {
+  return JSON.stringify({
+    from: instance,
+    change: encodeChange(change),
+    ...(seq === undefined ? {} : { seq }),
+  } satisfies Envelope);
 }
 
 function receive(bus: ChangeBus, instance: string, text: string, heartbeat: Heartbeat) {
@@ -113,7 +118,8 @@ function receive(bus: ChangeBus, instance: string, text: string, heartbeat: Hear
     return;
   }
   if (parsed.from === instance) return;
-  bus.deliver(typeof parsed.change === "string" ? decodeChange(parsed.change) : { kind: "all" });
+  const seq = typeof parsed.seq === "number" ? parsed.seq : undefined;
+  bus.deliver(typeof parsed.change === "string" ? decodeChange(parsed.change) : { kind: "all" }, seq);
 }
 
 export async function startFanout(options: {
@@ -144,7 +150,7 @@ function hostOf(url: string): string {
 
 async function startRedisFanout(url: string, bus: ChangeBus, logger: Logger, wait: boolean): Promise<Fanout> {
   const { Redis } = await import("ioredis");
-  const instance = randomUUID();
+  const instance = bus.instance;
   const host = hostOf(url);
   let lastError = "";
   // ioredis reconnects by itself (and re-subscribes) and queues commands while offline; a
@@ -194,8 +200,8 @@ async function startRedisFanout(url: string, bus: ChangeBus, logger: Logger, wai
       throw error;
     }
   } else subscribed.catch(() => {});
-  bus.setFanout((change) => {
-    publisher.publish(CHANGE_CHANNEL, envelope(instance, change)).catch(() => {});
+  bus.setFanout((change, seq) => {
+    publisher.publish(CHANGE_CHANNEL, envelope(instance, change, seq)).catch(() => {});
   });
   return {
     kind: "redis",
@@ -218,11 +224,10 @@ async function startPostgresFanout(
   wait: boolean,
 ): Promise<Fanout> {
   const { default: pg } = await import("pg");
-  const instance = randomUUID();
+  const instance = bus.instance;
   let client: InstanceType<typeof pg.Client> | undefined;
   let closed = false;
   let queue: string[] = [];
-  let overflowed = false;
   let attempt = 0;
   const host = hostOf(url);
   const heartbeat = startHeartbeat({
@@ -260,9 +265,8 @@ async function startPostgresFanout(
     }
     client = next;
     attempt = 0;
-    const pending = overflowed ? [envelope(instance, { kind: "all" })] : queue;
+    const pending = queue;
     queue = [];
-    overflowed = false;
     for (const payload of pending) send(payload);
   }
 
@@ -294,8 +298,8 @@ async function startPostgresFanout(
 
   function send(payload: string) {
     if (!client) {
+      // Beyond the bound, messages are dropped: the journal carries them anyway.
       if (queue.length < MAX_QUEUED) queue.push(payload);
-      else overflowed = true;
       return;
     }
     const sent = client
@@ -304,7 +308,6 @@ async function startPostgresFanout(
         () => {},
         () => {
           if (queue.length < MAX_QUEUED) queue.push(payload);
-          else overflowed = true;
         },
       )
       .finally(() => sending.delete(sent));
@@ -321,7 +324,7 @@ async function startPostgresFanout(
       throw error;
     }
   } else reconnect();
-  bus.setFanout((change) => send(envelope(instance, change)));
+  bus.setFanout((change, seq) => send(envelope(instance, change, seq)));
   return {
     kind: "postgres",
     async close() {

@@ -2,17 +2,23 @@
  * Change notifications: every change that can alter a verification decision is published here,
  * after its transaction commits. Subscribers on this instance (the key-state cache, the signing-key
  * ring) hear it synchronously, before the request that made the change answers, so the next
- * request on this instance already sees it. A fan-out (PostgreSQL LISTEN/NOTIFY or Redis pub/sub,
- * see change-fanout.ts) carries the same message to every other instance within a second.
+ * request on this instance already sees it. Other instances hear it two ways:
+ *
+ * - the **change journal** (change-journal.ts): `publish` appends the change to a table of the
+ *   database before the changing request answers, and every instance reads the table every 250 ms.
+ *   This is what the 1 s promise rests on: a journal row cannot be lost the way a message can;
+ * - the **fan-out** (change-fanout.ts: Redis pub/sub or PostgreSQL NOTIFY), the fast path: the same
+ *   change, with its journal number, within milliseconds. A change heard both ways is applied once.
  *
  * Messages name what changed, never a token or a hash.
  *
- * The bus also tells whether this instance hears every change from the others now (`down()`):
- * always with no fan-out (one instance); with one, only while the fan-out is connected, subscribed
- * and its heartbeat comes back in time. While it does not, caches must not answer from their
- * state (they read the store), and when it comes back every cached state is dropped first
- * (`{kind: "all"}`), since what was missed in between cannot be known.
+ * The bus also tells whether this instance hears every change from the others now (`down()`): while
+ * the journal cannot be read, caches must not answer from their state (they read the store). And
+ * whether the fast path works (`fanoutDown()`): while it does not, changes still arrive through the
+ * journal, only later (up to 250 ms), so nothing is refused or read more for it.
  */
+import { randomUUID } from "node:crypto";
+
 export type Change =
   /** A key's state, tokens, roles or external grants changed (or it was created or deleted). */
   | { kind: "key"; appKey: string }
@@ -20,52 +26,89 @@ export type Change =
   | { kind: "account"; account: string }
   /** The JWT signing keys changed (rotation). */
   | { kind: "signing-keys" }
-  /** Unknown scope (a fan-out reconnected and may have missed messages): forget everything cached. */
+  /** Unknown scope (changes may have been missed and cannot be replayed): forget everything cached. */
   | { kind: "all" };
 
 export type ChangeListener = (change: Change) => void;
 
-/** Why changes from other instances may be missed now, for logs and `/readyz`. */
+/** Why changes from other instances may be missed or late now, for logs and `/readyz`. */
 export interface BusDown {
-  /** The dependency that carries changes: "redis" or "postgres". */
+  /** The dependency that carries changes: "redis", "postgres" or "database". */
   readonly dependency: string;
   readonly reason: string;
 }
 
+/** Appends a change to the journal; answers its number, or undefined when it could not be written. */
+export type JournalAppend = (change: Change) => Promise<number | undefined>;
+
 export interface ChangeBus {
-  /** Applies locally at once, then fans out to other instances (best effort, never throws). */
-  publish(change: Change): void;
+  /** This instance's id: the journal and the fan-out tag its changes with it, to skip their echo. */
+  readonly instance: string;
+  /**
+   * Applies locally at once, then writes the change to the journal and fans it out. Resolves once
+   * the journal has it (or could not take it); never rejects.
+   */
+  publish(change: Change): Promise<void>;
   /** Listens to changes from this instance and from others. Returns an unsubscribe function. */
   subscribe(listener: ChangeListener): () => void;
-  /** Delivers a change that arrived from another instance to local listeners only. */
-  deliver(change: Change): void;
+  /**
+   * Delivers a change that arrived from another instance to local listeners only. A change with a
+   * journal number already delivered (heard through the fan-out, then read in the journal) is not
+   * delivered again.
+   */
+  deliver(change: Change, seq?: number): void;
+  /** Sets where published changes are journaled (none by default: one process, nothing to tell). */
+  setJournal(append: JournalAppend | null): void;
   /** Sets where published changes go beyond this instance (none by default). */
-  setFanout(send: ((change: Change) => void) | null): void;
-  /** Null while every change from other instances is heard; else why not. */
+  setFanout(send: ((change: Change, seq: number | undefined) => void) | null): void;
+  /** Null while every change from other instances is heard in time; else why not. */
   down(): BusDown | null;
-  /** Set by the fan-out when it cannot be sure to hear every change. */
+  /** Set by the journal reader when it cannot be sure to hear every change in time. */
   setDown(down: BusDown): void;
-  /** Set by the fan-out once it hears again: delivers `{kind: "all"}` first if it was down. */
+  /** Set by the journal reader once it has read every change again. */
   setUp(): void;
+  /** Null while the fan-out (fast path) works; else why not. Changes then come through the journal. */
+  fanoutDown(): BusDown | null;
+  setFanoutDown(down: BusDown | null): void;
 }
 
-export function createChangeBus(): ChangeBus {
+/** Journal numbers remembered as delivered; older ones may be delivered twice (one more cache read). */
+const MAX_SEEN = 10_000;
+
+export function createChangeBus(instance: string = randomUUID()): ChangeBus {
   const listeners = new Set<ChangeListener>();
-  let fanout: ((change: Change) => void) | null = null;
+  let fanout: ((change: Change, seq: number | undefined) => void) | null = null;
+  let journal: JournalAppend | null = null;
   let downState: BusDown | null = null;
-  function deliver(change: Change) {
+  let fanoutDownState: BusDown | null = null;
+  const seen = new Set<number>();
+  function deliverLocal(change: Change) {
     for (const listener of listeners) listener(change);
   }
   return {
-    publish(change) {
-      deliver(change);
-      fanout?.(change);
+    instance,
+    async publish(change) {
+      deliverLocal(change);
+      const append = journal;
+      const seq = append ? await append(change).catch(() => undefined) : undefined;
+      fanout?.(change, seq);
     },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    deliver,
+    deliver(change, seq) {
+      if (seq !== undefined) {
+        if (seen.has(seq)) return;
+        seen.add(seq);
+        // A Set iterates in insertion order: the first is the oldest.
+        if (seen.size > MAX_SEEN) seen.delete(seen.values().next().value as number);
+      }
+      deliverLocal(change);
+    },
+    setJournal(append) {
+      journal = append;
+    },
     setFanout(send) {
       fanout = send;
     },
@@ -74,10 +117,11 @@ export function createChangeBus(): ChangeBus {
       downState = down;
     },
     setUp() {
-      if (downState === null) return;
-      // Dropped while still down, so no cached state from before is used once up.
-      deliver({ kind: "all" });
       downState = null;
+    },
+    fanoutDown: () => fanoutDownState,
+    setFanoutDown(down) {
+      fanoutDownState = down;
     },
   };
 }
@@ -112,6 +156,6 @@ export async function publishAfter<T>(bus: ChangeBus, change: Change, work: Prom
   try {
     return await work;
   } finally {
-    bus.publish(change);
+    await bus.publish(change);
   }
 }

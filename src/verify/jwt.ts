@@ -92,7 +92,16 @@ export function isPublished(key: { retiredAt: number | null }, now: number): boo
   return key.retiredAt === null || now < key.retiredAt + RETIRED_KEY_RETENTION_MS;
 }
 
-export function createKeyRing(source: KeyRingSource, clock: { now(): number }) {
+/**
+ * `trusted` answers false while changes from other instances may be missed (the change bus is
+ * down): the ring then re-reads the store before each verification (concurrent ones share a read),
+ * as the key cache does, so a key removed elsewhere is not accepted from what was read before.
+ */
+export function createKeyRing(
+  source: KeyRingSource,
+  clock: { now(): number },
+  trusted: () => boolean = () => true,
+) {
   let snapshot: Snapshot | undefined;
   let inflight: Promise<Snapshot> | undefined;
   /** Bumped by invalidate(): a load started before it must not install its (stale) result. */
@@ -160,7 +169,7 @@ export function createKeyRing(source: KeyRingSource, clock: { now(): number }) {
      * A snapshot older than SIGNER_MAX_AGE_MS is refreshed in the background and used meanwhile.
      */
     async verifier(kid: string): Promise<KeyObject | undefined> {
-      let held = snapshot ?? (await reload());
+      let held = snapshot && trusted() ? snapshot : await reload();
       if (clock.now() - held.loadedAt >= SIGNER_MAX_AGE_MS) void reload().catch(() => undefined);
       let key = held.keys.get(kid);
       if (!key && clock.now() - lastMissReload >= UNKNOWN_KID_RELOAD_MS) {

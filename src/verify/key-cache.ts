@@ -7,12 +7,12 @@
  * (negative caching), for a shorter time, so floods of made-up keys do not reach the database.
  *
  * Freshness: every change that can alter a decision is published on the change bus after it
- * commits (src/verify/changes.ts), and other instances hear it through the fan-out within a second.
+ * commits (src/verify/changes.ts), and other instances hear it through the journal within a second.
  * A change to a key held here takes its entry out of use at once, before the changing request
  * answers, and reads the key again (a deleted key is then cached as unknown), so that the key is
  * cached with its new state right after the change rather than left for the next request to read.
- * A time-to-live bounds the damage of a missed message (a fan-out outage, a write by a process
- * without a fan-out). A change that names no key ("all") reads nothing: it takes every entry out
+ * A time-to-live bounds the damage of a change never journaled (a process killed between a commit
+ * and its journal write). A change that names no key ("all") reads nothing: it takes every entry out
  * of use, and keys are read again when asked for. While the bus says changes from other instances
  * may be missed (`changes.down()`), nothing cached answers: every verification reads the store.
  *

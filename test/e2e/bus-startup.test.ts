@@ -1,7 +1,7 @@
 /**
- * `latchkey serve` started with REDIS_URL unreachable: it serves (liveness), says 503 on /readyz
- * naming Redis, logs each retry with its delay, and a SIGTERM while it waits ends it at once with
- * code 0.
+ * `latchkey serve` started with REDIS_URL unreachable: it serves and is ready (changes between
+ * instances go through the database's change journal), says on /readyz that Redis is degraded,
+ * logs each retry with its delay, and a SIGTERM while it waits ends it at once with code 0.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -20,7 +20,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-it("waits for an unreachable Redis as not ready, and honours SIGTERM meanwhile", async () => {
+it("serves with an unreachable Redis, ready but degraded, and honours SIGTERM meanwhile", async () => {
   const redisPort = await freePort();
   const server = await serve({
     DATA_DIR: dataDir,
@@ -30,8 +30,14 @@ it("waits for an unreachable Redis as not ready, and honours SIGTERM meanwhile",
   try {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${server.url}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { dependency: string }).dependency).toBe("redis");
+    expect(ready.status).toBe(200);
+    const body = (await ready.json()) as {
+      status: string;
+      degraded: Array<{ dependency: string; detail: string }>;
+    };
+    expect(body.status).toBe("ready");
+    expect(body.degraded[0]?.dependency).toBe("redis");
+    expect(body.degraded[0]?.detail).toContain("database journal");
     const started = performance.now();
     while (!server.log().includes("unreachable; retrying in") && performance.now() - started < 5000)
       await new Promise((resolve) => setTimeout(resolve, 25));
