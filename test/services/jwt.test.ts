@@ -319,6 +319,26 @@ describe.each(["sqlite", "postgres"] as const)("JWT service on %s", (kind) => {
     expect(counted.counter.lists - lists).toBe(2);
   });
 
+  it("re-reads the signing keys for each verification while changes from elsewhere may be missed", async () => {
+    const [storeA] = await openShared();
+    const counted = instrumented(storeA);
+    const a = instance(counted.store);
+    const owner = await seedKey(a.services);
+    const minted = await a.jwt.mint(owner);
+    if (!minted.ok) throw new Error(minted.reason);
+    expect(await a.authenticatedAs(minted.token)).toBe(owner.appKey);
+    const trusted = counted.counter.lists;
+    expect(await a.authenticatedAs(minted.token)).toBe(owner.appKey);
+    expect(counted.counter.lists).toBe(trusted);
+    a.deps.changes.setDown({ dependency: "database", reason: "test: journal unreadable" });
+    expect(await a.authenticatedAs(minted.token)).toBe(owner.appKey);
+    expect(await a.authenticatedAs(minted.token)).toBe(owner.appKey);
+    expect(counted.counter.lists).toBe(trusted + 2);
+    a.deps.changes.setUp();
+    expect(await a.authenticatedAs(minted.token)).toBe(owner.appKey);
+    expect(counted.counter.lists).toBe(trusted + 2);
+  });
+
   it("keeps verifying when LATCHKEY_SECRET changed, refuses to sign, and recovers with a rotation", async () => {
     const [storeA, storeB] = await openShared();
     const a = instance(storeA);
