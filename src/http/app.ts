@@ -9,7 +9,7 @@ import { createGuards } from "./auth.js";
 import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
 import { clientAddress } from "./forward-auth.js";
-import { onError, problem } from "./problem.js";
+import { clientClosed, onError, problem } from "./problem.js";
 import { appTokenRoutes } from "./routes/apptoken.js";
 import { auditRoutes } from "./routes/audit.js";
 import { exportRoutes } from "./routes/export.js";
@@ -140,16 +140,16 @@ function requestContext(logger: Logger, trustProxy: boolean): MiddlewareHandler<
     c.set("clientIp", clientIp(c, trustProxy));
     c.header("x-request-id", requestId);
     await next();
-    logger.info(
-      {
-        requestId,
-        method: c.req.method,
-        path: loggablePath(c.req.path),
-        status: c.res.status,
-        ms: +(performance.now() - started).toFixed(2),
-      },
-      "request",
-    );
+    const line = {
+      requestId,
+      method: c.req.method,
+      path: loggablePath(c.req.path),
+      ms: +(performance.now() - started).toFixed(2),
+    };
+    // The client went away mid-body: what the route answered (a 400 for the body it could not read)
+    // reaches nobody and says nothing about the server.
+    if (clientClosed(c)) logger.info(line, "client closed the request");
+    else logger.info({ ...line, status: c.res.status }, "request");
   };
 }
 

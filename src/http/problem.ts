@@ -39,6 +39,17 @@ export function problem(
   return c.body(JSON.stringify(body), body.status as 400, { "content-type": "application/problem+json" });
 }
 
+/**
+ * Whether the client went away before sending its whole body (the connection is gone and the body
+ * never completed): whatever the request then answers, nobody reads it, and it is no fault of ours.
+ */
+export function clientClosed(c: Context): boolean {
+  const incoming = (
+    c.env as { incoming?: { complete?: boolean; socket?: { destroyed?: boolean } } } | undefined
+  )?.incoming;
+  return incoming?.complete === false && incoming.socket?.destroyed === true;
+}
+
 export function onError(error: Error, c: Context<AppEnv>) {
   if (error instanceof AppError) {
     // A refusal that ends (RATE_LIMITED) says when, in seconds, as the Retry-After header too.
@@ -49,6 +60,9 @@ export function onError(error: Error, c: Context<AppEnv>) {
     if (error.status === 400 || error.status === 415) return problem(c, "INVALID_JSON", error.message);
     if (error.status === 413) return problem(c, "BODY_TOO_LARGE");
   }
+  // A body cut short by the client fails its read: logged once, at info, by the request log.
+  if (clientClosed(c))
+    return problem(c, "INVALID_JSON", "The client closed the connection before its body was complete");
   c.get("log")?.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
   return problem(c, "INTERNAL", `Something went wrong; quote request id ${c.get("requestId")}`);
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { Agent, request } from "node:http";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +52,63 @@ describe("a keep-alive client", () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe("a client that goes away in the middle of its body", () => {
+  let server: Served;
+  beforeAll(async () => {
+    server = await serve({ ...env, LOG_LEVEL: "debug" });
+  });
+  afterAll(() => server.stop());
+
+  /** Sends the head and part of a 1,000-byte body, then drops the connection. */
+  function abortMidBody(path: string, headers: Record<string, string>) {
+    return new Promise<void>((resolve, reject) => {
+      const { port } = new URL(server.url);
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        const head = Object.entries({
+          "content-type": "application/json",
+          "content-length": "1000",
+          ...headers,
+        })
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join("");
+        socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${head}\r\n{"appKey": "appkey-acme-`);
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 100);
+      });
+      socket.on("error", reject);
+    });
+  }
+
+  it.each([
+    ["/v1/verify", {}],
+    ["/v1/auth/apptoken", {}],
+    ["/api/vtexid/apptoken/login", {}],
+  ])("%s: is logged at info as a closed request, never as an error", async (path, headers) => {
+    const before = server.log().length;
+    await abortMidBody(path, headers);
+    const started = performance.now();
+    while (
+      !server.log().slice(before).includes("client closed the request") &&
+      performance.now() - started < 3000
+    )
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    const lines = server
+      .log()
+      .slice(before)
+      .split("\n")
+      .filter((line) => line.trim().startsWith("{"))
+      .map((line) => JSON.parse(line) as { level: string; msg: string; status?: number });
+    const closed = lines.find((line) => line.msg === "client closed the request");
+    expect(closed?.level).toBe("info");
+    expect(lines.filter((line) => line.level === "error" || line.level === "fatal")).toEqual([]);
+    expect(lines.filter((line) => line.msg === "request")).toEqual([]);
+    // And the server serves on.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
 
