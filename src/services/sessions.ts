@@ -5,10 +5,11 @@
  * nor the password is ever logged or audited.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { recordAudit } from "../audit/audit.js";
+import { recordAuditsInOrder } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
 import { normalizeEmail } from "../core/names.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
+import type { StoreOps } from "../storage/store.js";
 import type { ServiceDeps } from "./deps.js";
 import { DUMMY_HASH_PROMISE, verifyPassword } from "./passwords.js";
 
@@ -25,14 +26,26 @@ export function createSessionService(deps: ServiceDeps) {
 
   /**
    * Records a sign-in in each account where the user is an active member. Not where they are only
-   * invited: otherwise any account could watch someone's sign-ins by inviting them.
+   * invited: otherwise any account could watch someone's sign-ins by inviting them. One transaction
+   * with `change` (the new session): a crash or a failed write leaves the session and every
+   * account's event, or none of them.
    */
-  async function auditEverywhere(userId: string, actor: Actor, action: string) {
-    for (const account of await store.people.listUserAccounts(userId)) {
-      await store.transaction((tx) =>
-        recordAudit(tx, deps, actor, { account, action, target: { type: "user", id: userId } }),
+  function auditEverywhere(
+    userId: string,
+    actor: Actor,
+    action: string,
+    change?: (tx: StoreOps) => Promise<void>,
+  ): Promise<void> {
+    return store.transaction(async (tx) => {
+      await change?.(tx);
+      const target = { type: "user", id: userId };
+      const accounts = await tx.people.listUserAccounts(userId);
+      await recordAuditsInOrder(
+        tx,
+        deps,
+        accounts.map((account) => [actor, { account, action, target }] as const),
       );
-    }
+    });
   }
 
   /** The new session (its cookies last `maxAgeSeconds`), or undefined when the email or password is wrong. */
@@ -50,8 +63,8 @@ export function createSessionService(deps: ServiceDeps) {
     const secret = randomBytes(32).toString("base64url");
     const now = clock.now();
     const expiresAt = now + deps.sessionTtlSeconds * 1000;
-    await store.sessions.create({ idHash: hashToken(secret), userId: user.id, createdAt: now, expiresAt });
-    await auditEverywhere(user.id, actor, "user.signed_in");
+    const session = { idHash: hashToken(secret), userId: user.id, createdAt: now, expiresAt };
+    await auditEverywhere(user.id, actor, "user.signed_in", (tx) => tx.sessions.create(session));
     return {
       secret,
       csrfToken: csrfTokenFor(secret),

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { KyselyAudit } from "../../src/storage/kysely-audit.js";
 import { createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
 
 let h: Harness;
@@ -111,5 +112,43 @@ describe("admin sessions", () => {
     h.advance(3601 * 1000);
     const expired = await h.request("GET", "/v1/me", { as: null, headers: { cookie: t.header } });
     expect([expired.status, expired.body.code]).toEqual([401, "UNAUTHENTICATED"]);
+  });
+});
+
+describe("a sign-in across accounts", () => {
+  it("commits the session with its event in every account, or none of them when one write fails", async () => {
+    await h.services.accounts.init({ account: "beta", email: "owner@acme.test" });
+    const sessions = async () =>
+      Number(
+        (
+          await h
+            .raw()
+            .selectFrom("sessions")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .executeTakeFirst()
+        )?.n,
+      );
+    const signIns = async (account: string) =>
+      (await h.store.audit.list(account, 100)).filter((e) => e.action === "user.signed_in").length;
+    const before = [await sessions(), await signIns("acme"), await signIns("beta")];
+    // acme's event is appended first (accounts in order), then beta's fails.
+    const append = KyselyAudit.prototype.append;
+    const failing = vi.spyOn(KyselyAudit.prototype, "append").mockImplementation(function (
+      this: KyselyAudit,
+      e,
+    ) {
+      return e.account === "beta" ? Promise.reject(new Error("disk full")) : append.call(this, e);
+    });
+    const refused = await h.request("POST", "/v1/auth/login", {
+      as: null,
+      body: { email: "owner@acme.test", password: OWNER_PASSWORD },
+    });
+    failing.mockRestore();
+    expect(refused.status).toBe(500);
+    expect([await sessions(), await signIns("acme"), await signIns("beta")]).toEqual(before);
+    await signIn();
+    expect([await sessions(), await signIns("acme"), await signIns("beta")]).toEqual(
+      before.map((n) => n + 1),
+    );
   });
 });
