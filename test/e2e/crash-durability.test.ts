@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Key } from "../../src/core/api.js";
 import type { Database } from "../../src/storage/schema.js";
 import { openRawDb } from "../support/stores.js";
-import { type Burst, type KeyState, knownTokens, outcomes, runBurst } from "./crash-burst.js";
+import { type Burst, type KeyState, type KeyTrail, knownTokens, outcomes, runBurst } from "./crash-burst.js";
 import { createTestDatabase } from "./databases.js";
 import { callAs, runCli, type Served, serve } from "./process.js";
 
@@ -112,6 +112,12 @@ describe.each<Kind>(["sqlite", "postgres"])("a SIGKILL in the middle of a write 
   let verifiedDirectly: ReturnType<typeof runCli>;
   /** Every key of the account after the restart, by name. */
   const keys = new Map<string, Observed>();
+
+  /** Which of the trail's possible states its key is in: 0 as acknowledged, 1 with the step in flight, -1 neither. */
+  function matchOf(trail: KeyTrail): number {
+    const observed = keys.get(trail.name);
+    return outcomes(trail).findIndex((state) => isState(state, observed, knownTokens(trail)));
+  }
 
   const call = (method: string, path: string) => callAs(restarted.url, owner, method, path);
 
@@ -210,7 +216,7 @@ describe.each<Kind>(["sqlite", "postgres"])("a SIGKILL in the middle of a write 
     for (const trail of burst.trails) {
       const observed = keys.get(trail.name);
       const allowed = outcomes(trail);
-      const matched = allowed.findIndex((state) => isState(state, observed, knownTokens(trail)));
+      const matched = matchOf(trail);
       if (allowed.length === 2 && matched >= 0) inFlight[matched === 1 ? "applied" : "notApplied"]++;
       if (trail.appKey !== undefined && observed?.view.appKey !== trail.appKey) {
         wrong.push(
@@ -267,6 +273,31 @@ describe.each<Kind>(["sqlite", "postgres"])("a SIGKILL in the middle of a write 
           `${view.name}: last event ${JSON.stringify(last.data?.after)}, view ${JSON.stringify(dates)}`,
         );
     }
+    expect(wrong).toEqual([]);
+  });
+
+  it("journals every acknowledged change for the other instances", async () => {
+    const journal = await sql<{ change: string }>`select change from change_log`.execute(raw);
+    const entries = new Map<string, number>();
+    for (const { change } of journal.rows) {
+      const { kind: what, appKey } = JSON.parse(change) as { kind: string; appKey?: string };
+      if (what === "key" && appKey) entries.set(appKey, (entries.get(appKey) ?? 0) + 1);
+    }
+    const wrong: string[] = [];
+    let unjournaled = 0;
+    for (const trail of burst.trails) {
+      const appKey = keys.get(trail.name)?.view.appKey;
+      if (appKey === undefined) continue;
+      // One change published per step: a start with deleteOldToken "now" is one.
+      const acked = trail.steps.filter((step) => step.acked).length;
+      const committed = acked + (matchOf(trail) === 1 ? 1 : 0);
+      const found = entries.get(appKey) ?? 0;
+      if (found < acked || found > committed)
+        wrong.push(`${trail.name}: ${found} entries, ${acked} acknowledged`);
+      if (found < committed) unjournaled++;
+    }
+    // A change committed by a request the kill cut short may miss its entry (docs/verification.md).
+    console.info(`${kind}: changes committed but not journaled at the kill: ${unjournaled}`);
     expect(wrong).toEqual([]);
   });
 
