@@ -27,7 +27,7 @@ import { createJwtService } from "./services/signing-keys.js";
 import { type LooseFile, openStore } from "./storage/open.js";
 import type { Store } from "./storage/store.js";
 import { startFanout } from "./verify/change-fanout.js";
-import { journalWriter, startChangeJournal } from "./verify/change-journal.js";
+import { startChangeJournal } from "./verify/change-journal.js";
 import { type ChangeBus, createChangeBus } from "./verify/changes.js";
 import { tokenFingerprint } from "./verify/jwt.js";
 import { createKeyCache } from "./verify/key-cache.js";
@@ -83,9 +83,6 @@ export interface Wiring {
 export function composeLatchkey(config: Config, wiring: Wiring) {
   const { store, logger } = wiring;
   const deps = serviceDeps(config, wiring);
-  // Every change is journaled before its request answers: other instances (and processes on one
-  // SQLite file) read it there within 250 ms, whatever becomes of pub/sub messages.
-  deps.changes.setJournal(journalWriter(store.changeLog, deps.changes, logger));
   const verification = composeVerification(config, wiring, deps);
   // One set of mail settings: the scheduler's notifier and test notifications sent from a request.
   const notify: NotifyDeps = {

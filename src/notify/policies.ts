@@ -15,7 +15,7 @@ import { type Actor, SYSTEM_ACTOR } from "../core/actor.js";
 import type { AccountSettings } from "../core/settings.js";
 import { DAY_MS } from "../core/time.js";
 import type { KeyRecord, StoreOps } from "../storage/store.js";
-import { publishAfter } from "../verify/changes.js";
+import { changeWithin } from "../verify/changes.js";
 import { forEachKey } from "./alerts.js";
 import { enqueueFor, type NotifyDeps } from "./deps.js";
 import { POLICY_EVENT, type Policy, policyPayload, type Recipient, recipientsOf } from "./messages.js";
@@ -86,7 +86,7 @@ async function deactivateUnused(run: Run, days: number): Promise<void> {
 
 async function deactivate(run: Run, key: KeyRecord, rule: Rule): Promise<boolean> {
   const { deps, account, now } = run;
-  const work = deps.store.transaction(async (tx) => {
+  const work = changeWithin(deps.store, deps.changes, { kind: "key", appKey: key.appKey }, async (tx) => {
     const fresh = await tx.keys.getByAppKey(key.appKey);
     if (!fresh || fresh.account !== account || !fresh.active || !rule.applies(fresh)) return undefined;
     // Once-only guard between instances racing on the same key: the mark names the key's version
@@ -111,7 +111,7 @@ async function deactivate(run: Run, key: KeyRecord, rule: Rule): Promise<boolean
       now,
     });
   });
-  const notifications = await publishAfter(deps.changes, { kind: "key", appKey: key.appKey }, work);
+  const notifications = await work;
   if (notifications === undefined) return false;
   run.counts.deactivated += 1;
   run.counts.notifications += notifications;

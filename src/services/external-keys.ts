@@ -6,7 +6,7 @@ import { changedRoleIds } from "../core/permissions.js";
 import { iso } from "../core/time.js";
 import { isAppKeyShaped } from "../core/tokens.js";
 import { type ExternalKeyRecord, StoreConflict, type StoreOps } from "../storage/store.js";
-import { publishAfter } from "../verify/changes.js";
+import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
@@ -102,7 +102,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     const { actor, grant } = authority;
     try {
       const work = () =>
-        store.transaction(async (tx) => {
+        changeWithin(store, deps.changes, { kind: "key", appKey: input.appKey }, async (tx) => {
           // The roles are checked before the appKey is looked up: a caller refused anyway learns
           // nothing about which appKeys exist.
           const given = await roles.resolve(tx, account, input.roles ?? []);
@@ -137,9 +137,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
           );
           return view(await added(tx, account, key.appKey), await roleNames(tx, account));
         });
-      return await auditRefusals(deps, authority, account, { action: "external_key.added" }, () =>
-        publishAfter(deps.changes, { kind: "key", appKey: input.appKey }, work()),
-      );
+      return await auditRefusals(deps, authority, account, { action: "external_key.added" }, () => work());
     } catch (error) {
       if (error instanceof StoreConflict && error.constraint === "external_key") {
         throw new AppError("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
@@ -157,7 +155,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     const { actor, grant } = authority;
     const target = { type: "external_key", id: appKey } as const;
     const work = () =>
-      store.transaction(async (tx) => {
+      changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         // Locked before the read: a function of the current roles then composes with a concurrent change.
         await tx.accounts.lockGrants(account);
         const before = await added(tx, account, appKey);
@@ -175,7 +173,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
         return view({ ...before, roleIds: after }, await roleNames(tx, account));
       });
     return auditRefusals(deps, authority, account, { action: "external_key.roles_set", target }, () =>
-      publishAfter(deps.changes, { kind: "key", appKey }, work()),
+      work(),
     );
   }
 
@@ -184,7 +182,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     const { actor } = authority;
     const target = { type: "external_key", id: appKey } as const;
     const work = () =>
-      store.transaction(async (tx) => {
+      changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         const before = await added(tx, account, appKey);
         await checkGrant(tx, authority, account, before);
         await tx.externalKeys.remove(account, before.key.id);
@@ -205,9 +203,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
           },
         );
       });
-    await auditRefusals(deps, authority, account, { action: "external_key.removed", target }, () =>
-      publishAfter(deps.changes, { kind: "key", appKey }, work()),
-    );
+    await auditRefusals(deps, authority, account, { action: "external_key.removed", target }, () => work());
   }
 
   return { list, find, add, setRoles, remove };

@@ -16,7 +16,7 @@ import {
   StoreConflict,
   type StoreOps,
 } from "../storage/store.js";
-import { publishAfter } from "../verify/changes.js";
+import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkCredential, checkGive, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
@@ -108,7 +108,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     for (let attempt = 0; ; attempt++) {
       const appKey = generateAppKey(deps.random, deps.keyPrefix, account);
       try {
-        const created = store.transaction(async (tx) => {
+        const created = changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
           const given = await roles.resolve(tx, account, input.roles ?? []);
           checkGive(grant, given);
           const roleIds = given.map((role) => role.id);
@@ -137,7 +137,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           return { key, ...delivered };
         });
         // A cache may hold this appKey as unknown (negative caching).
-        return await publishAfter(deps.changes, { kind: "key", appKey }, created);
+        return await created;
       } catch (error) {
         if (error instanceof StoreConflict && error.constraint === "app_key" && attempt < 5) continue;
         throw mapConflict(error, name);
@@ -185,7 +185,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     const name = patch.name === undefined ? undefined : labelOrFail(patch.name);
     const attempted = { action: "key.updated", target: { type: "key", id: appKey } } as const;
     try {
-      const work = store.transaction(async (tx) => {
+      const work = changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         const before = await owned(tx, account, appKey);
         await checkKey(tx, authority, before);
         const changes: { name?: string; active?: boolean; updatedAt: number } = { updatedAt: clock.now() };
@@ -208,9 +208,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         }
         return presentKey(after, await viewContext(tx, account));
       });
-      return await auditRefusals(deps, authority, account, attempted, () =>
-        publishAfter(deps.changes, { kind: "key", appKey }, work),
-      );
+      return await auditRefusals(deps, authority, account, attempted, () => work);
     } catch (error) {
       throw mapConflict(error, name ?? "");
     }
@@ -225,7 +223,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     const { actor, grant } = authority;
     const attempted = { action: "key.roles_set", target: { type: "key", id: appKey } } as const;
     const work = () =>
-      store.transaction(async (tx) => {
+      changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         // Locked before the read: a function of the current roles then composes with a concurrent change.
         await tx.accounts.lockGrants(account);
         const before = await owned(tx, account, appKey);
@@ -243,16 +241,14 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         });
         return presentKey({ ...before, roleIds: after }, await viewContext(tx, account));
       });
-    return auditRefusals(deps, authority, account, attempted, () =>
-      publishAfter(deps.changes, { kind: "key", appKey }, work()),
-    );
+    return auditRefusals(deps, authority, account, attempted, () => work());
   }
 
   async function remove(authority: Authority, account: string, appKey: string): Promise<void> {
     const { actor } = authority;
     const attempted = { action: "key.deleted", target: { type: "key", id: appKey } } as const;
     const work = () =>
-      store.transaction(async (tx) => {
+      changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         const before = await owned(tx, account, appKey);
         await checkKey(tx, authority, before);
         // Accounts that added the key lose their grant with it: each hears of it in its own log.
@@ -275,9 +271,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
         ]);
         await recordAuditsInOrder(tx, deps, [[actor, deleted], ...elsewhere]);
       });
-    await auditRefusals(deps, authority, account, attempted, () =>
-      publishAfter(deps.changes, { kind: "key", appKey }, work()),
-    );
+    await auditRefusals(deps, authority, account, attempted, () => work());
   }
 
   return { create, get, find, list, update, setRoles, remove, checkKey, checkIssue };

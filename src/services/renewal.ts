@@ -17,7 +17,7 @@ import { iso } from "../core/time.js";
 import { generateAppToken } from "../core/tokens.js";
 import { hashToken } from "../crypto/token-hash.js";
 import { type KeyRecord, type ShareLinkRecord, StoreConflict, type StoreOps } from "../storage/store.js";
-import { publishAfter } from "../verify/changes.js";
+import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, type TargetRef } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
 import { createKeyService } from "./keys.js";
@@ -100,7 +100,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
     const appToken = generateAppToken(deps.random, deps.tokenPrefix);
     try {
       const work = () =>
-        store.transaction(async (tx) => {
+        changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
           const now = clock.now();
           const key = await owned(tx, authority, account, appKey);
           await keys.checkIssue(tx, authority, key);
@@ -129,7 +129,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
         account,
         appKey,
         "key.renewal_started",
-      )(() => publishAfter(deps.changes, { kind: "key", appKey }, work()));
+      )(() => work());
       return { key: await keys.get(account, appKey), ...delivered };
     } catch (error) {
       if (error instanceof StoreConflict && error.constraint === "renewal_pending") {
@@ -143,18 +143,13 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
   async function complete(authority: Authority, account: string, appKey: string): Promise<Key> {
     const { actor } = authority;
     const work = () =>
-      store.transaction(async (tx) => {
+      changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         const key = await owned(tx, authority, account, appKey);
         if (!(await tx.renewals.dropOldToken(key.id, clock.now()))) fail("NO_RENEWAL_PENDING");
         const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(1)) };
         await audit(tx, actor, key, "key.renewal_completed", { deleteOldToken: "later", ...dates });
       });
-    await refusalsOf<void>(
-      authority,
-      account,
-      appKey,
-      "key.renewal_completed",
-    )(() => publishAfter(deps.changes, { kind: "key", appKey }, work()));
+    await refusalsOf<void>(authority, account, appKey, "key.renewal_completed")(() => work());
     return keys.get(account, appKey);
   }
 
@@ -162,7 +157,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
   async function undo(authority: Authority, account: string, appKey: string): Promise<Key> {
     const { actor } = authority;
     const work = () =>
-      store.transaction(async (tx) => {
+      changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         const key = await owned(tx, authority, account, appKey);
         if (!(await tx.renewals.dropPendingToken(key.id, clock.now()))) {
           fail("NO_RENEWAL_PENDING", "Nothing to undo: no renewal is pending, or the old token is gone");
@@ -170,12 +165,7 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
         const dates = { before: tokenDates(key.tokens), after: tokenDates(key.tokens.slice(0, 1)) };
         await audit(tx, actor, key, "key.renewal_undone", dates);
       });
-    await refusalsOf<void>(
-      authority,
-      account,
-      appKey,
-      "key.renewal_undone",
-    )(() => publishAfter(deps.changes, { kind: "key", appKey }, work()));
+    await refusalsOf<void>(authority, account, appKey, "key.renewal_undone")(() => work());
     return keys.get(account, appKey);
   }
 

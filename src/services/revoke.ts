@@ -21,7 +21,7 @@ import { classifyToken } from "../core/tokens.js";
 import { hashToken } from "../crypto/token-hash.js";
 import { LEAK_ACTION, LEAK_EVENT, leakPayload, recipientsOf } from "../notify/messages.js";
 import { deactivateWithNotice } from "../notify/policies.js";
-import { publishAfter } from "../verify/changes.js";
+import { changeWithin } from "../verify/changes.js";
 import { type FailureLimiter, refuseIfBlocked } from "../verify/rate-limit.js";
 import type { ServiceDeps } from "./deps.js";
 
@@ -57,7 +57,7 @@ export function createRevokeService(deps: ServiceDeps, limiter: FailureLimiter) 
 
   /** Deactivates the key holding the token with `hash`, if it is still there and active. */
   async function deactivateLeaked(appKey: string, hash: string, actor: Actor): Promise<boolean> {
-    const work = store.transaction(async (tx) => {
+    const work = changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
       const key = await tx.keys.getByAppKey(appKey);
       const leaked = key?.tokens.find((token) => token.hash === hash);
       if (!key?.active || !leaked) return undefined;
@@ -79,7 +79,7 @@ export function createRevokeService(deps: ServiceDeps, limiter: FailureLimiter) 
         now,
       });
     });
-    return (await publishAfter(deps.changes, { kind: "key", appKey }, work)) !== undefined;
+    return (await work) !== undefined;
   }
 
   async function revokeLeaked(tokens: readonly string[], reporter: LeakReporter): Promise<RevokeOutcome> {

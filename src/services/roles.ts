@@ -4,7 +4,7 @@ import { AppError, fail } from "../core/errors.js";
 import { normalizeLabel } from "../core/names.js";
 import { type Grant, missingResource, type RoleView } from "../core/permissions.js";
 import { StoreConflict, type StoreOps } from "../storage/store.js";
-import { publishAfter } from "../verify/changes.js";
+import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
 import type { RoleDirectory } from "./role-directory.js";
@@ -117,21 +117,17 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
   ) {
     const { name, resources } = checkInput(grant, input);
     return guardName(name, () =>
-      publishAfter(
-        deps.changes,
-        { kind: "account", account },
-        store.transaction(async (tx) => {
-          const before = await customOrFail(tx, grant, account, id, true);
-          await tx.roles.update(account, id, { name, resources, updatedAt: clock.now() });
-          await recordAudit(tx, deps, actor, {
-            account,
-            action: "role.updated",
-            target: { type: "role", id: String(id) },
-            data: { before: { name: before.name, resources: before.resources }, after: { name, resources } },
-          });
-          return dto({ id, name, predefined: false, allResources: false, resources });
-        }),
-      ),
+      changeWithin(store, deps.changes, { kind: "account", account }, async (tx) => {
+        const before = await customOrFail(tx, grant, account, id, true);
+        await tx.roles.update(account, id, { name, resources, updatedAt: clock.now() });
+        await recordAudit(tx, deps, actor, {
+          account,
+          action: "role.updated",
+          target: { type: "role", id: String(id) },
+          data: { before: { name: before.name, resources: before.resources }, after: { name, resources } },
+        });
+        return dto({ id, name, predefined: false, allResources: false, resources });
+      }),
     );
   }
 
@@ -139,7 +135,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
     const { actor, grant } = authority;
     const target = { type: "role", id: String(id) } as const;
     const work = () =>
-      store.transaction(async (tx) => {
+      changeWithin(store, deps.changes, { kind: "account", account }, async (tx) => {
         const before = await customOrFail(tx, grant, account, id, false);
         const holders = await tx.roles.countHolders(account, id);
         if (holders > 0) {
@@ -159,9 +155,7 @@ export function createRoleService(deps: ServiceDeps, roles: RoleDirectory) {
           data: { before: { name: before.name, resources: before.resources } },
         });
       });
-    await auditRefusals(deps, authority, account, { action: "role.deleted", target }, () =>
-      publishAfter(deps.changes, { kind: "account", account }, work()),
-    );
+    await auditRefusals(deps, authority, account, { action: "role.deleted", target }, () => work());
   }
 
   return { list, create, update, remove, dto };

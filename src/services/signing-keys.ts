@@ -23,6 +23,7 @@ import { decideKeyAuth, isWellFormed, matchingToken } from "../core/verification
 import { createSealer } from "../crypto/sealing.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { SigningKeyRecord, StoreOps } from "../storage/store.js";
+import { changeWithin } from "../verify/changes.js";
 import {
   type AppJwtClaims,
   createKeyRing,
@@ -265,9 +266,9 @@ export function createJwtService(deps: ServiceDeps) {
     const fresh = await newRecord(0, clock.now());
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await store.transaction((tx) => rotateOnce(tx, fresh, options));
-        await deps.changes.publish({ kind: "signing-keys" });
-        return result;
+        return await changeWithin(store, deps.changes, { kind: "signing-keys" }, (tx) =>
+          rotateOnce(tx, fresh, options),
+        );
       } catch (error) {
         if (!(error instanceof RotationRaced) || attempt >= MAX_ATTEMPTS) throw error;
       }

@@ -1,9 +1,9 @@
 /**
  * The change journal: what the promise "a change is refused everywhere within a second" rests on.
  *
- * Writing: every change published on the bus (changes.ts) is appended to the `change_log` table
- * with this instance's id, before the request that made it answers (`journalWriter`). A change that
- * was acknowledged is thus in the journal, whatever becomes of pub/sub messages.
+ * Writing: every change is appended to the `change_log` table, with this instance's id, in the
+ * transaction that makes it (`changeWithin`, changes.ts). A change that committed is thus in the
+ * journal, whatever becomes of this process or of pub/sub messages.
  *
  * Reading (`startChangeJournal`): every POLL_MS the instance reads the entries numbered above the
  * highest it has read, and delivers those of other instances to its caches (the fan-out usually
@@ -30,7 +30,7 @@
  */
 import type { Logger } from "pino";
 import type { ChangeLogRepository } from "../storage/store.js";
-import { type Change, type ChangeBus, decodeChange, encodeChange, type JournalAppend } from "./changes.js";
+import { type ChangeBus, decodeChange } from "./changes.js";
 
 export const POLL_MS = 250;
 export const DOWN_AFTER_MS = 750;
@@ -43,21 +43,6 @@ const MAX_GAP = 1_000;
 export const RETAIN_MS = 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 60_000;
 const BATCH = 1_000;
-
-/** Writes this instance's changes to the journal; failures are logged, never thrown. */
-export function journalWriter(journal: ChangeLogRepository, bus: ChangeBus, logger: Logger): JournalAppend {
-  return async (change: Change) => {
-    try {
-      return await journal.append({ origin: bus.instance, change: encodeChange(change), at: Date.now() });
-    } catch (error) {
-      logger.warn(
-        { err: error, change },
-        "change journal: could not record a change; other instances hear it through the fan-out only, or when their cached state expires",
-      );
-      return undefined;
-    }
-  };
-}
 
 export interface ChangeJournal {
   /** Reads once now (tests; the timer reads every POLL_MS). */
@@ -169,6 +154,7 @@ export async function startChangeJournal(options: {
     return reading;
   }
 
+  await read();
   const poll = setInterval(() => {
     if (!closed) void read();
   }, pollMs);

@@ -1,11 +1,11 @@
 /**
- * Change notifications: every change that can alter a verification decision is published here,
+ * Change notifications: every change that can alter a verification decision is announced here,
  * after its transaction commits. Subscribers on this instance (the key-state cache, the signing-key
  * ring) hear it synchronously, before the request that made the change answers, so the next
  * request on this instance already sees it. Other instances hear it two ways:
  *
- * - the **change journal** (change-journal.ts): `publish` appends the change to a table of the
- *   database before the changing request answers, and every instance reads the table every 250 ms.
+ * - the **change journal** (change-journal.ts): `changeWithin` appends the change to a table of the
+ *   database in the change's own transaction, and every instance reads the table every 250 ms.
  *   This is what the 1 s promise rests on: a journal row cannot be lost the way a message can;
  * - the **fan-out** (change-fanout.ts: Redis pub/sub or PostgreSQL NOTIFY), the fast path: the same
  *   change, with its journal number, within milliseconds. A change heard both ways is applied once.
@@ -18,6 +18,7 @@
  * journal, only later (up to 250 ms), so nothing is refused or read more for it.
  */
 import { randomUUID } from "node:crypto";
+import type { Store, StoreOps } from "../storage/store.js";
 
 export type Change =
   /** A key's state, tokens, roles or external grants changed (or it was created or deleted). */
@@ -38,17 +39,14 @@ export interface BusDown {
   readonly reason: string;
 }
 
-/** Appends a change to the journal; answers its number, or undefined when it could not be written. */
-export type JournalAppend = (change: Change) => Promise<number | undefined>;
-
 export interface ChangeBus {
   /** This instance's id: the journal and the fan-out tag its changes with it, to skip their echo. */
   readonly instance: string;
   /**
-   * Applies locally at once, then writes the change to the journal and fans it out. Resolves once
-   * the journal has it (or could not take it); never rejects.
+   * Applies locally at once and fans out a change already journaled (by `changeWithin`, in the
+   * transaction of the change), with its journal number when it has one.
    */
-  publish(change: Change): Promise<void>;
+  announce(change: Change, seq: number | undefined): void;
   /** Listens to changes from this instance and from others. Returns an unsubscribe function. */
   subscribe(listener: ChangeListener): () => void;
   /**
@@ -57,9 +55,7 @@ export interface ChangeBus {
    * delivered again.
    */
   deliver(change: Change, seq?: number): void;
-  /** Sets where published changes are journaled (none by default: one process, nothing to tell). */
-  setJournal(append: JournalAppend | null): void;
-  /** Sets where published changes go beyond this instance (none by default). */
+  /** Sets where announced changes go beyond this instance (none by default). */
   setFanout(send: ((change: Change, seq: number | undefined) => void) | null): void;
   /** Null while every change from other instances is heard in time; else why not. */
   down(): BusDown | null;
@@ -78,7 +74,6 @@ const MAX_SEEN = 10_000;
 export function createChangeBus(instance: string = randomUUID()): ChangeBus {
   const listeners = new Set<ChangeListener>();
   let fanout: ((change: Change, seq: number | undefined) => void) | null = null;
-  let journal: JournalAppend | null = null;
   let downState: BusDown | null = null;
   let fanoutDownState: BusDown | null = null;
   const seen = new Set<number>();
@@ -87,10 +82,8 @@ export function createChangeBus(instance: string = randomUUID()): ChangeBus {
   }
   return {
     instance,
-    async publish(change) {
+    announce(change, seq) {
       deliverLocal(change);
-      const append = journal;
-      const seq = append ? await append(change).catch(() => undefined) : undefined;
       fanout?.(change, seq);
     },
     subscribe(listener) {
@@ -105,9 +98,6 @@ export function createChangeBus(instance: string = randomUUID()): ChangeBus {
         if (seen.size > MAX_SEEN) seen.delete(seen.values().next().value as number);
       }
       deliverLocal(change);
-    },
-    setJournal(append) {
-      journal = append;
     },
     setFanout(send) {
       fanout = send;
@@ -149,13 +139,26 @@ export function decodeChange(text: string): Change {
 }
 
 /**
- * Runs a write and publishes `change` once it has settled. Publishing after a rolled-back write
- * only costs one cache reload; publishing before a commit could let a reload see the old state.
+ * Runs `fn` in one transaction of `store` that also appends `change` to the change journal, so the
+ * change and its journal entry commit together (a change that committed is never unannounced,
+ * whatever happens to this process next), then announces it: local caches, then the fan-out.
+ * Announced whether the transaction committed or not: after a rolled-back write it only costs one
+ * cache reload; announcing before the commit could let a reload see the old state.
  */
-export async function publishAfter<T>(bus: ChangeBus, change: Change, work: Promise<T>): Promise<T> {
+export async function changeWithin<T>(
+  store: Pick<Store, "transaction">,
+  bus: ChangeBus,
+  change: Change,
+  fn: (tx: StoreOps) => Promise<T>,
+): Promise<T> {
+  let seq: number | undefined;
   try {
-    return await work;
+    return await store.transaction(async (tx) => {
+      const result = await fn(tx);
+      seq = await tx.changeLog.append({ origin: bus.instance, change: encodeChange(change), at: Date.now() });
+      return result;
+    });
   } finally {
-    await bus.publish(change);
+    bus.announce(change, seq);
   }
 }

@@ -11,8 +11,8 @@
  * A change to a key held here takes its entry out of use at once, before the changing request
  * answers, and reads the key again (a deleted key is then cached as unknown), so that the key is
  * cached with its new state right after the change rather than left for the next request to read.
- * A time-to-live bounds the damage of a change never journaled (a process killed between a commit
- * and its journal write). A change that names no key ("all") reads nothing: it takes every entry out
+ * A time-to-live bounds the damage of a change that reached the store without being journaled (a
+ * write by hand, a restored backup). A change that names no key ("all") reads nothing: it takes every entry out
  * of use, and keys are read again when asked for. While the bus says changes from other instances
  * may be missed (`changes.down()`), nothing cached answers: every verification reads the store.
  *

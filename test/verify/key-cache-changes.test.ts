@@ -21,7 +21,7 @@ describe("a change to a cached key", () => {
     records[0] = key(1, {
       tokens: [...key(1).tokens, { id: "token-1b", hash: hash("secret-1b"), createdAt: T0 }],
     });
-    changes.publish({ kind: "key", appKey: APPKEY });
+    changes.announce({ kind: "key", appKey: APPKEY }, undefined);
     expect(cache.peek(APPKEY)).toBeUndefined();
     expect(cache.loading(APPKEY)).toBe(true);
     await settle();
@@ -33,12 +33,12 @@ describe("a change to a cached key", () => {
 
     // Deactivated: the fresh state says so at once.
     records[0] = key(1, { active: false });
-    changes.publish({ kind: "key", appKey: APPKEY });
+    changes.announce({ kind: "key", appKey: APPKEY }, undefined);
     await settle();
     expect(cache.peek(APPKEY)?.active).toBe(false);
     // Deleted: the read finds nothing, and the appKey is cached as unknown.
     records.length = 0;
-    changes.publish({ kind: "key", appKey: APPKEY });
+    changes.announce({ kind: "key", appKey: APPKEY }, undefined);
     await settle();
     expect(cache.peek(APPKEY)).toBeNull();
     expect(cache.peekExpired(APPKEY)).toBeUndefined();
@@ -65,12 +65,12 @@ describe("a change to a cached key", () => {
     await cache.load(APPKEY);
     await cache.load("appkey-acme-404");
     const release = hold();
-    for (let i = 0; i < 10; i++) changes.publish({ kind: "key", appKey: APPKEY });
+    for (let i = 0; i < 10; i++) changes.announce({ kind: "key", appKey: APPKEY }, undefined);
     // A read in flight when the key changes again is not stored; one more read follows it, and
     // every change meanwhile is answered by that one.
-    for (let i = 0; i < 10; i++) changes.publish({ kind: "key", appKey: APPKEY });
-    changes.publish({ kind: "key", appKey: "appkey-acme-2" });
-    changes.publish({ kind: "key", appKey: "appkey-acme-404" });
+    for (let i = 0; i < 10; i++) changes.announce({ kind: "key", appKey: APPKEY }, undefined);
+    changes.announce({ kind: "key", appKey: "appkey-acme-2" }, undefined);
+    changes.announce({ kind: "key", appKey: "appkey-acme-404" }, undefined);
     release();
     await settle();
     await settle();
@@ -86,7 +86,7 @@ describe("a change to a cached key", () => {
     const release = hold();
     const early = cache.load(APPKEY);
     records[0] = key(1, { active: false });
-    changes.publish({ kind: "key", appKey: APPKEY });
+    changes.announce({ kind: "key", appKey: APPKEY }, undefined);
     const late = cache.load(APPKEY);
     release();
     // The request that asked before the change gets what was read then; the later one, the new state.
@@ -100,7 +100,7 @@ describe("a change to a cached key", () => {
     const { cache, changes, reads } = setUp([key(1), key(2)]);
     const one = await cache.load(APPKEY);
     await cache.load("appkey-acme-2");
-    changes.publish({ kind: "all" });
+    changes.announce({ kind: "all" }, undefined);
     await settle();
     expect(reads.keys).toBe(2);
     expect(cache.peek(APPKEY)).toBeUndefined();
@@ -159,7 +159,7 @@ describe("other accounts' grants", () => {
     if (!state) throw new Error("not loaded");
     expect(await cache.loadGrant(state, "partner-0")).toBeNull();
     external.push(...adders(1));
-    changes.publish({ kind: "key", appKey: APPKEY });
+    changes.announce({ kind: "key", appKey: APPKEY }, undefined);
     await settle();
     const fresh = cache.peek(APPKEY);
     if (!fresh) throw new Error("not cached again");

@@ -97,7 +97,7 @@ describe("key-state cache", () => {
     // A change takes the state out of use at once; it is kept for peekExpired until the key has
     // been read again, then the new state is.
     const release = hold();
-    changes.publish({ kind: "key", appKey: "appkey-acme-1" });
+    changes.announce({ kind: "key", appKey: "appkey-acme-1" }, undefined);
     expect(cache.peek("appkey-acme-1")).toBeUndefined();
     expect(cache.peekExpired("appkey-acme-1")).toBe(reloaded);
     release();
@@ -123,13 +123,13 @@ describe("key-state cache", () => {
       allResources: false,
       resources: ["ViewOrders"],
     });
-    changes.publish({ kind: "account", account: "acme" });
+    changes.announce({ kind: "account", account: "acme" }, undefined);
     expect(cache.peekGrant(state, "acme")).toBeUndefined();
     expect(await cache.loadGrant(state, "acme")).toMatchObject({ resources: ["ViewOrders"] });
     expect(reads.roles).toBe(2);
-    changes.publish({ kind: "key", appKey: "appkey-acme-1" });
+    changes.announce({ kind: "key", appKey: "appkey-acme-1" }, undefined);
     expect(cache.peek("appkey-acme-1")).toBeUndefined();
-    changes.publish({ kind: "all" });
+    changes.announce({ kind: "all" }, undefined);
     expect(cache.peekGrant(state, "acme")).toBeUndefined();
   });
 
