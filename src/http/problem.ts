@@ -1,10 +1,12 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError, ERRORS, type ErrorCode } from "../core/errors.js";
+import { connectionFailure } from "../services/index.js";
 import type { AppEnv } from "./context.js";
 
 /**
  * The one error mapper: AppError → RFC 9457 problem+json with a stable `code` and the request id.
+ * A database that cannot be reached (down, restarting) is a 503 UNAVAILABLE the caller may retry.
  * Anything unexpected becomes a generic 500; its details go to the log only, never to the client.
  */
 export function problemBody(
@@ -63,6 +65,11 @@ export function onError(error: Error, c: Context<AppEnv>) {
   // A body cut short by the client fails its read: logged once, at info, by the request log.
   if (clientClosed(c))
     return problem(c, "INVALID_JSON", "The client closed the connection before its body was complete");
+  const failure = connectionFailure(error);
+  if (failure !== null) {
+    c.get("log")?.warn({ requestId: c.get("requestId"), error: failure }, "the database cannot be reached");
+    return problem(c, "UNAVAILABLE", "The database cannot be reached now; retry shortly");
+  }
   c.get("log")?.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
   return problem(c, "INTERNAL", `Something went wrong; quote request id ${c.get("requestId")}`);
 }

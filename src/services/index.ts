@@ -82,5 +82,6 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
 
 export type Services = ReturnType<typeof createServices>;
 
+export { connectionFailure } from "../storage/unreachable.js";
 export type { KeyCache } from "../verify/key-cache.js";
 export type { Credentials, MaybePromise, Verifier } from "../verify/verifier.js";

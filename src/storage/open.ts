@@ -25,7 +25,15 @@ export type OpenStoreOptions =
       /** Told of database files found readable or writable by others, after tightening them. */
       onLooseFiles?: (files: LooseFile[]) => void;
     }
-  | { kind: "postgres"; url: string; schema?: string };
+  | PostgresOptions;
+
+export interface PostgresOptions {
+  kind: "postgres";
+  url: string;
+  schema?: string;
+  /** Told of a pooled connection that dropped while idle (a restart, a network cut); see `openPostgres`. */
+  onConnectionLost?: (error: Error) => void;
+}
 
 export interface LooseFile {
   file: string;
@@ -40,9 +48,11 @@ const INT8_OID = 20;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const PRIVATE_FILE = 0o600;
 const PRIVATE_DIR = 0o700;
+/** A new connection (or a free one, when all are busy) not had by then fails the query: no request hangs on it. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  if (opts.kind === "postgres") return openPostgres(opts.url, opts.schema);
+  if (opts.kind === "postgres") return openPostgres(opts);
   if (opts.file !== ":memory:") {
     const loose = securePrivateFiles(opts.file);
     if (loose.length > 0) opts.onLooseFiles?.(loose);
@@ -106,7 +116,8 @@ function openSqlite(file: string): Store {
   return createKyselyStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), "sqlite");
 }
 
-async function openPostgres(url: string, schema?: string): Promise<Store> {
+async function openPostgres(opts: PostgresOptions): Promise<Store> {
+  const { url, schema } = opts;
   if (schema !== undefined && !SCHEMA_NAME.test(schema))
     throw new Error(`invalid PostgreSQL schema name: ${schema}`);
   const { default: driver } = await import("pg");
@@ -120,11 +131,12 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
     },
     // Set at connection start-up, so every pooled connection resolves tables in the schema.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
   // A pooled connection that the server or the network drops emits 'error', idle or checked out
   // between two queries; that must not end the process: the query in flight (if any) fails, the
   // pool discards the connection, and the next query opens a new one.
-  pool.on("error", () => {});
+  pool.on("error", (error) => opts.onConnectionLost?.(error));
   pool.on("connect", (client) => client.on("error", () => {}));
   return createKyselyStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), "postgres");
 }
