@@ -276,7 +276,7 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   DATABASE_URL: {
     default: "(unset: embedded SQLite)",
     description:
-      "`postgres://` or `postgresql://` URL; switches storage to PostgreSQL. Requires `LATCHKEY_SECRET`.",
+      "`postgres://` or `postgresql://` URL; switches storage to PostgreSQL. Requires `LATCHKEY_SECRET`. Unreachable at start, it is waited for: the server is alive but not ready meanwhile (see Operations).",
   },
   REDIS_URL: {
     default: "(unset)",

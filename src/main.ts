@@ -1,9 +1,10 @@
 /**
  * Composition root: read config, open the store, build everything once (`composeLatchkey`, which
- * the CLI and the tests' harness use too), start HTTP. Nothing else.
+ * the CLI and the tests' harness use too), start it for the server (`startLatchkey`; the port and
+ * the wait for the database are server.ts's). Nothing else.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import type { RequestListener } from "node:http";
 import { join } from "node:path";
 import { getRequestListener } from "@hono/node-server";
 import type { Redis } from "ioredis";
@@ -16,7 +17,7 @@ import { createFastPath } from "./http/fast-path.js";
 import { createMetrics } from "./metrics.js";
 import type { NotifyDeps } from "./notify/deps.js";
 import { createNotifier } from "./notify/notifier.js";
-import { startScheduler } from "./notify/scheduler.js";
+import { type Scheduler, startScheduler } from "./notify/scheduler.js";
 import { createTestNotifier } from "./notify/test-notification.js";
 import { resolveSecret } from "./secret.js";
 import type { ServiceDeps } from "./services/deps.js";
@@ -38,7 +39,16 @@ import { createVerifier } from "./verify/verifier.js";
 /** Opens and migrates the database; `logger` hears of SQLite files found readable by others. */
 export async function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
   const store = config.databaseUrl
-    ? await openStore({ kind: "postgres", url: config.databaseUrl })
+    ? await openStore({
+        kind: "postgres",
+        url: config.databaseUrl,
+        // The message only: pg hangs the whole connection (its settings included) on the error.
+        onConnectionLost: (error) =>
+          logger?.warn(
+            { dependency: "database", error: error.message },
+            "database: an idle connection dropped; the next query opens a new one",
+          ),
+      })
     : await openStore({
         kind: "sqlite",
         file: join(config.dataDir, "latchkey.db"),
@@ -46,7 +56,12 @@ export async function openConfiguredStore(config: Config, logger?: Logger): Prom
           if (logger) reportLooseFiles(logger, files);
         },
       });
-  await store.migrate();
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   return store;
 }
 
@@ -221,7 +236,11 @@ async function prepareServing(config: Config, logger: Logger, store: Store) {
     });
     // A wrong LATCHKEY_SECRET stops the start here, not every app-token login later with a 500.
     await latchkey.services.jwt.checkSecret();
-    return { latchkey, closeRedis: () => closeRedis(redis) };
+    const release = async () => {
+      await closeRedis(redis);
+      await store.close();
+    };
+    return { latchkey, release };
   } catch (error) {
     await closeRedis(redis);
     await store.close();
@@ -233,34 +252,15 @@ async function closeRedis(redis: Redis | undefined): Promise<void> {
   await redis?.quit().catch(() => redis.disconnect());
 }
 
-/** A port in use or a HOST that does not resolve fails the start with one line, not an 'error' event. */
-function listen(server: Server, config: Config): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      const where = `${config.host}:${config.port}`;
-      if (error.code === "EADDRINUSE") reject(new Error(`cannot listen on ${where}: the port is in use`));
-      else if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
-        reject(new Error(`cannot listen on ${where}: HOST does not resolve`));
-      else reject(new Error(`cannot listen on ${where}: ${error.message}`));
-    });
-    server.listen(config.port, config.host, resolve);
-  });
-}
-
-export interface RunningServer {
-  url: string;
-  close(): Promise<void>;
-}
-
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const started = performance.now();
-  const store = await openConfiguredStore(config, logger);
-  const { latchkey, closeRedis } = await prepareServing(config, logger, store);
-  const { deps, services, app, fastPath, notifier } = latchkey;
-  const application = getRequestListener(app.fetch);
-  const server = createServer((req, res) => {
-    if (!fastPath(req, res)) void application(req, res);
-  });
+/**
+ * The server's latchkey over an open store (server.ts): composed, checked, following the change
+ * journal and with its change fan-out started. `begin` starts the work done beside requests, once
+ * the port is open; `close` stops everything and releases the store, letting in-flight requests
+ * (`closePort`) finish first. On a failure, what was opened is released, the store included.
+ */
+export async function startLatchkey(config: Config, logger: Logger, store: Store) {
+  const prepared = await prepareServing(config, logger, store);
+  const { deps, services, app, fastPath, notifier } = prepared.latchkey;
   // Changes of the other instances are read from the journal; while it cannot be read, keys are
   // verified against the database and /readyz answers 503.
   const journal = await startChangeJournal({
@@ -268,53 +268,54 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     journal: store.changeLog,
     logger,
     dependency: "database",
-  });
+  }).catch(releasing(prepared.release));
   // The fast path between instances. It connects (and retries) in the background.
   const fanout = await startFanout({
     bus: deps.changes,
     logger,
     redisUrl: config.redisUrl,
     databaseUrl: config.databaseUrl,
-  });
-  await listen(server, config).catch(async (error: unknown) => {
-    await fanout.close();
-    await journal.close();
-    await closeRedis();
-    await store.close();
-    throw error;
-  });
-  // Usage counts are written every few seconds.
-  services.usage.start();
-  // Alerts, policies and deliveries run on their own timer, never inside a request.
-  const scheduler = startScheduler({
-    intervalMs: config.alertsIntervalSeconds * 1000,
-    run: (signal) => notifier.runPass(signal),
-    logger,
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : config.port;
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  logger.info(
-    { url, database: store.dialect, startupMs: Math.round(performance.now() - started) },
-    "latchkey listening",
+  }).catch(
+    releasing(async () => {
+      await journal.close();
+      await prepared.release();
+    }),
   );
-
-  async function close() {
-    // Stop accepting, let in-flight requests and the notifier's pass finish, then release the database.
-    await Promise.all([
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        if ("closeIdleConnections" in server) server.closeIdleConnections();
-      }),
-      scheduler.stop(),
-    ]);
-    notifier.close();
-    await services.usage.stop();
-    await fanout.close();
-    await journal.close();
-    await closeRedis();
-    await store.close();
-    logger.info("latchkey stopped");
-  }
-  return { url, close };
+  const application = getRequestListener(app.fetch);
+  let scheduler: Scheduler | undefined;
+  return {
+    dialect: store.dialect,
+    // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
+    handle: ((req, res) => {
+      if (!fastPath(req, res)) void application(req, res);
+    }) satisfies RequestListener,
+    begin() {
+      // Usage counts are written every few seconds.
+      services.usage.start();
+      // Alerts, policies and deliveries run on their own timer, never inside a request.
+      scheduler = startScheduler({
+        intervalMs: config.alertsIntervalSeconds * 1000,
+        run: (signal) => notifier.runPass(signal),
+        logger,
+      });
+    },
+    async close(closePort: () => Promise<void>) {
+      await Promise.all([closePort(), scheduler?.stop()]);
+      notifier.close();
+      await services.usage.stop();
+      await fanout.close();
+      await journal.close();
+      await prepared.release();
+    },
+  };
 }
+
+/** For a `.catch` of a start: releases what was opened before, then fails with the error. */
+function releasing(release: () => Promise<void>) {
+  return async (error: unknown): Promise<never> => {
+    await release();
+    throw error;
+  };
+}
+
+export type StartedLatchkey = Awaited<ReturnType<typeof startLatchkey>>;

@@ -27,12 +27,13 @@ function warnings() {
  * of the CLI) then start in a fraction of the time.
  */
 async function local() {
-  const [main, audit, fanout] = await Promise.all([
+  const [main, server, audit, fanout] = await Promise.all([
     import("../main.js"),
+    import("../server.js"),
     import("../services/audit-log.js"),
     import("../verify/change-fanout.js"),
   ]);
-  return { ...main, ...audit, ...fanout };
+  return { ...main, ...server, ...audit, ...fanout };
 }
 
 async function serveCommand(): Promise<void> {
@@ -62,8 +63,12 @@ async function serveCommand(): Promise<void> {
       },
     );
   };
+  // Honoured from the moment the port is open, while the server still waits for its database too.
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // A start that fails after the port opened (a migration, the secret) ends like one that failed
+  // before: one line, exit 1. A stop while waiting settles it quietly.
+  await server.started;
 }
 
 /** The last log lines get a moment to be written; a stdout that cannot take them does not hold the exit. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { Services } from "../services/index.js";
@@ -44,12 +44,23 @@ export interface AppOptions {
    * For /readyz: null when this instance can answer as promised (its database answers and it
    * hears every change from the other instances), else the dependency at fault and why.
    */
-  ready: () => Promise<{ dependency: string; detail: string } | null>;
+  ready: () => Promise<Unready | null>;
   /**
    * For /readyz while ready: a dependency that works less well than it should without breaking a
    * promise (the fan-out between instances is down; changes arrive through the journal).
    */
-  degraded?: () => { dependency: string; detail: string } | null;
+  degraded?: () => Unready | null;
+}
+
+/** A dependency at fault (`database`, `redis`, `postgres`) and why. */
+export interface Unready {
+  dependency: string;
+  detail: string;
+}
+
+/** The /readyz answer of an instance that is not ready: 503 NOT_READY naming the dependency. */
+export function notReady(c: Context<AppEnv>, failure: Unready) {
+  return problem(c, "NOT_READY", failure.detail, { dependency: failure.dependency });
 }
 
 /** Builds the HTTP application. No port is opened here: tests call `app.request()` directly. */
@@ -112,7 +123,7 @@ export function createApp(options: AppOptions) {
       return c.json(degraded ? { status: "ready", degraded: [degraded] } : { status: "ready" });
     }
     c.get("log").warn(failure, "readiness check failed");
-    return problem(c, "NOT_READY", failure.detail, { dependency: failure.dependency });
+    return notReady(c, failure);
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -130,7 +141,8 @@ export function createApp(options: AppOptions) {
 
 export type App = ReturnType<typeof createApp>;
 
-function requestContext(logger: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
+/** Every request: its id (echoed or made), the logger, the client address; one log line when answered. */
+export function requestContext(logger: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     const incoming = c.req.header("x-request-id");

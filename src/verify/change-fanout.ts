@@ -140,7 +140,7 @@ export async function startFanout(options: {
 }
 
 /** Where a URL points, without its credentials, for log lines. */
-function hostOf(url: string): string {
+export function hostOf(url: string): string {
   try {
     return new URL(url).host;
   } catch {

@@ -70,6 +70,17 @@ export async function callAs(
   return { status: res.status, text, json: text ? JSON.parse(text) : null };
 }
 
+/** Whether the server is past its wait for the database: /readyz is 200, or 503 for another dependency. */
+async function databaseReached(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/readyz`);
+    const body = (await res.json()) as { dependency?: string };
+    return res.ok || body.dependency !== "database";
+  } catch {
+    return false;
+  }
+}
+
 export interface Served {
   url: string;
   child: ChildProcess;
@@ -78,7 +89,15 @@ export interface Served {
   stop(): Promise<number>;
 }
 
-export async function serve(env: Record<string, string>): Promise<Served> {
+/**
+ * Starts `latchkey serve` and returns once it serves: /healthz answers and /readyz no longer names
+ * the database (it may still name the change bus). With `untilAlive`, as soon as /healthz answers:
+ * on PostgreSQL the server may still be waiting for its database then.
+ */
+export async function serve(
+  env: Record<string, string>,
+  options: { untilAlive?: boolean } = {},
+): Promise<Served> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [BIN, "serve"], {
@@ -94,14 +113,15 @@ export async function serve(env: Record<string, string>): Promise<Served> {
   const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // A generous deadline: on a loaded machine module loading alone can take seconds.
-      if (performance.now() - started > 30_000 || child.exitCode !== null)
-        throw new Error(`latchkey serve did not start (exit ${child.exitCode}, try ${i}):\n${log}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const alive = await fetch(`${url}/healthz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (alive && (options.untilAlive || (await databaseReached(url)))) break;
+    // A generous deadline: on a loaded machine module loading alone can take seconds.
+    if (performance.now() - started > 30_000 || child.exitCode !== null)
+      throw new Error(`latchkey serve did not start (exit ${child.exitCode}, try ${i}):\n${log}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return {
     url,
