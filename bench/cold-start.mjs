@@ -1,5 +1,5 @@
 /**
- * Cold start: time from spawning `node bin/latchkey.mjs serve` until GET /healthz answers 200
+ * Cold start: time from spawning `node bin/latchkey.mjs serve` until GET /readyz answers 200
  * (polled every 2 ms), on SQLite with 100,000 keys, on an empty migrated SQLite database, on a
  * brand-new DATA_DIR (creates the file, migrates, writes the secret) and on an empty PostgreSQL.
  * The server logs `startupMs` (config → listening, inside the process); the rest is Node's own start
@@ -76,10 +76,10 @@ function runNode(args) {
   });
 }
 
-/** One start of `serve` on `env`: spawn → /healthz 200, and the server's own `startupMs`. */
+/** One start of `serve` on `env`: spawn → /readyz 200, and the server's own `startupMs`. */
 async function startOnce(env, args) {
   const server = await startServe({ ...env, LOG_LEVEL: "info" }, args ? { args } : {});
-  // The server may answer /healthz a moment before it writes its "listening" line (PostgreSQL).
+  // The server may answer /readyz a moment before it writes its "listening" line.
   const listening = () =>
     server
       .log()
@@ -232,7 +232,7 @@ export function coldStartMarkdown(starts, imports, opts) {
   );
   const loads = starts.rounds.map((round) => `${round.loadBefore.join(" ")} → ${round.loadAfter.join(" ")}`);
   const lines = [
-    `Spawn → first 200 from /healthz; ${opts.runs} runs per round, ${opts.rounds} rounds, targets interleaved; ` +
+    `Spawn → first 200 from /readyz; ${opts.runs} runs per round, ${opts.rounds} rounds, targets interleaved; ` +
       "ms, range over rounds. `startupMs` is logged by the server: config read → listening (store open, " +
       "migrations check, services, routes).",
     "",

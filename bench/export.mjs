@@ -44,7 +44,7 @@ async function serve(env) {
     stdio: ["ignore", "inherit", "inherit"],
   });
   for (let i = 0; i < 3000; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
       (r) => r.ok,
       () => false,
     );

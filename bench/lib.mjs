@@ -93,10 +93,13 @@ export async function initAccount(env, account) {
   return JSON.parse(out);
 }
 
-/** One GET /healthz; resolves with the status, or 0 when nothing listens yet. */
+/**
+ * One GET /readyz; resolves with the status, or 0 when nothing listens yet. Not /healthz: on
+ * PostgreSQL the port answers (alive, 503 elsewhere) before the database is connected.
+ */
 function probe(port) {
   return new Promise((resolve) => {
-    const req = http.get({ host: "127.0.0.1", port, path: "/healthz", agent: false }, (res) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/readyz", agent: false }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
     });
@@ -105,7 +108,7 @@ function probe(port) {
 }
 
 /**
- * Spawns `node bin/latchkey.mjs serve` (or `node ...args`) and resolves once /healthz answers 200,
+ * Spawns `node bin/latchkey.mjs serve` (or `node ...args`) and resolves once /readyz answers 200,
  * with the time from spawn to that answer. Polls every `pollMs` (the poll interval bounds the error
  * of `readyMs`).
  */
