@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { Services } from "../services/index.js";
 import { adminRoutes } from "./admin.js";
 import { createGuards } from "./auth.js";
+import { limitBody } from "./body-limit.js";
 import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
 import { clientAddress } from "./forward-auth.js";
@@ -82,7 +82,7 @@ export function createApp(options: AppOptions) {
   app.use("/v1/*", noStoreByDefault);
   app.use("/api/*", noStoreByDefault);
   app.use(
-    bodyLimit({
+    limitBody({
       maxSize: MAX_BODY_BYTES,
       // The rest of the body is not read: the connection cannot serve a next request.
       onError: (c) => {
