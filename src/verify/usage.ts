@@ -3,9 +3,21 @@
  * no allocation once a key has been seen); a timer writes them to the store every few seconds as
  * one batch, and the last batch is written at shutdown. A failed write keeps the counts for the
  * next attempt, so a database hiccup delays usage figures but loses none.
+ *
+ * What waits for a write is merged, never appended: one count per key and day, one last use per
+ * key, per key and account, and per key, account and resource. So however long the database stays
+ * away, memory is bounded by the keys in use (not by the number of failed writes), and a batch
+ * never holds two rows for one stored row (PostgreSQL refuses an upsert that touches a row twice,
+ * which made every later write fail once one had).
  */
 import { DAY_MS } from "../core/time.js";
-import type { AccountUseRecord, UsageBatch, UsageDay, UsageRepository } from "../storage/store.js";
+import type {
+  AccountUseRecord,
+  ResourceUseRecord,
+  UsageBatch,
+  UsageDay,
+  UsageRepository,
+} from "../storage/store.js";
 
 /** Keys per write: about 10 ms of SQLite work, so no request waits long behind a flush. */
 const SLICE_KEYS = 250;
@@ -83,12 +95,14 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   const { store, clock } = options;
   const intervalMs = options.intervalMs ?? 5_000;
   let counters = new Map<string, Counter>();
-  /** Counters of an earlier day, or of a failed write, waiting for the next write. */
-  let carried: (UsageDay & { keyId: string })[] = [];
+  /** Counts of an earlier day, or of a failed write, waiting for the next write: by `keyId day`. */
+  let carried = new Map<string, UsageDay & { keyId: string }>();
   let carriedLastUsed = new Map<string, number>();
-  /** keyId → account → resource → last allowed use. */
+  /**
+   * keyId → account → resource → last allowed use, for what a key's counter no longer holds (it
+   * moved on to another resource) and for a failed write's uses.
+   */
   let resources = new Map<string, Map<string, Map<string, number>>>();
-  let carriedResources: UsageBatch["resources"][number][] = [];
   /** keyId → account → last allowed call there (a failed write's entries are merged back in). */
   let accountUses = new Map<string, Map<string, number>>();
   let timer: NodeJS.Timeout | undefined;
@@ -118,8 +132,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       };
       counters.set(keyId, counter);
     } else if (counter.day !== day) {
-      if (counter.ok + counter.denied > 0)
-        carried.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
+      carry(keyId, counter.day, counter.ok, counter.denied);
       counter.day = day;
       counter.ok = 0;
       counter.denied = 0;
@@ -175,48 +188,72 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       used = new Map();
       accounts.set(account, used);
     }
-    used.set(resource, now);
+    if (now > (used.get(resource) ?? 0)) used.set(resource, now);
   }
 
-  function takeBatch(): UsageBatch {
-    // The latest use of each key is the newest for its resource: it overwrites any older one.
-    for (const [keyId, counter] of counters) {
-      if (counter.usedIn !== null && counter.usedResource !== null)
-        noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
-      if (counter.allowedIn !== null) noteAccount(keyId, counter.allowedIn, counter.allowedAt);
+  /** Adds counts to those waiting for the next write (one entry per key and day). */
+  function carry(keyId: string, day: number, ok: number, denied: number) {
+    if (ok + denied === 0) return;
+    const id = `${keyId} ${day}`;
+    const waiting = carried.get(id);
+    if (waiting === undefined) carried.set(id, { keyId, day, ok, denied });
+    else {
+      waiting.ok += ok;
+      waiting.denied += denied;
     }
+  }
+
+  /**
+   * Everything counted and waiting, as one batch. A key's own latest uses go straight into the
+   * lists unless something of the same key waits already, which is merged with them (a failed
+   * write's, or a resource the key used before): no Map per key in the common case.
+   */
+  function takeBatch(): UsageBatch {
+    const counts: (UsageDay & { keyId: string })[] = [];
+    const lastUsed: { keyId: string; at: number }[] = [];
+    const resourceUses: ResourceUseRecord[] = [];
     const accountUseList: AccountUseRecord[] = [];
-    for (const [keyId, accounts] of accountUses)
-      for (const [account, at] of accounts) accountUseList.push({ keyId, account, at });
-    accountUses = new Map();
-    const resourceUses = carriedResources;
-    carriedResources = [];
+    const taken = counters;
+    counters = new Map();
+    for (const [keyId, counter] of taken) {
+      if (carried.size > 0) carry(keyId, counter.day, counter.ok, counter.denied);
+      else if (counter.ok + counter.denied > 0)
+        counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
+      if (counter.lastUsed > 0) {
+        if (carriedLastUsed.has(keyId)) {
+          if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0))
+            carriedLastUsed.set(keyId, counter.lastUsed);
+        } else lastUsed.push({ keyId, at: counter.lastUsed });
+      }
+      const { usedIn, usedResource, allowedIn } = counter;
+      if (usedIn !== null && usedResource !== null) {
+        if (resources.has(keyId)) noteResource(keyId, usedIn, usedResource, counter.usedAt);
+        else resourceUses.push({ keyId, account: usedIn, resource: usedResource, at: counter.usedAt });
+      }
+      if (allowedIn !== null) {
+        if (accountUses.has(keyId)) noteAccount(keyId, allowedIn, counter.allowedAt);
+        else accountUseList.push({ keyId, account: allowedIn, at: counter.allowedAt });
+      }
+    }
+    for (const waiting of carried.values()) counts.push(waiting);
+    carried = new Map();
+    for (const [keyId, at] of carriedLastUsed) lastUsed.push({ keyId, at });
+    carriedLastUsed = new Map();
     for (const [keyId, accounts] of resources)
       for (const [account, used] of accounts)
         for (const [resource, at] of used) resourceUses.push({ keyId, account, resource, at });
     resources = new Map();
-    const counts = carried;
-    const lastUsed = carriedLastUsed;
-    carried = [];
-    carriedLastUsed = new Map();
-    const taken = counters;
-    counters = new Map();
-    for (const [keyId, counter] of taken) {
-      if (counter.ok + counter.denied > 0)
-        counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
-      if (counter.lastUsed > (lastUsed.get(keyId) ?? 0)) lastUsed.set(keyId, counter.lastUsed);
-    }
-    return {
-      counts,
-      lastUsed: [...lastUsed].map(([keyId, at]) => ({ keyId, at })),
-      resources: resourceUses,
-      accounts: accountUseList,
-    };
+    for (const [keyId, accounts] of accountUses)
+      for (const [account, at] of accounts) accountUseList.push({ keyId, account, at });
+    accountUses = new Map();
+    return { counts, lastUsed, resources: resourceUses, accounts: accountUseList };
   }
 
+  /** Merges a batch that was not written back into what waits for the next write. */
   function putBack(batch: UsageBatch) {
-    carried.push(...batch.counts);
-    carriedResources.push(...batch.resources);
+    for (const { keyId, day, ok, denied } of batch.counts) carry(keyId, day, ok, denied);
+    for (const { keyId, account, resource, at } of batch.resources)
+      noteResource(keyId, account, resource, at);
     for (const { keyId, account, at } of batch.accounts ?? []) noteAccount(keyId, account, at);
     for (const { keyId, at } of batch.lastUsed) {
       if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
@@ -272,8 +309,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     record,
     usedIn,
     flush,
-    /** Keys with counts not yet written (for tests and metrics). */
-    pendingKeys: () => counters.size + carried.length,
+    /** Counts not yet written: keys counted since the last write, plus (key, day) entries waiting. */
+    pendingKeys: () => counters.size + carried.size,
     start() {
       timer ??= setInterval(() => void flush(), intervalMs);
       timer.unref();

@@ -124,6 +124,37 @@ describe("usage recorder", () => {
     expect(written).toHaveLength(1);
   });
 
+  it("merges what waits through failed writes: bounded by the keys in use, one row per stored row", async () => {
+    let failing = true;
+    const { usage, written, advance } = recorder(() => failing);
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 300; i++) usage.record(`key-${i}`, "allowed", "acme", "ViewOrders");
+      usage.record("key-0", "denied");
+      advance(1000);
+      await usage.flush();
+      // However many writes failed, one entry per key and day waits (plus nothing counted since).
+      expect(usage.pendingKeys()).toBe(300);
+    }
+    expect(written).toHaveLength(0);
+    failing = false;
+    usage.record("key-1", "allowed", "acme", "ViewOrders");
+    await usage.flush();
+    const counts = written.flatMap((batch) => batch.counts);
+    const resources = written.flatMap((batch) => batch.resources);
+    const lastUsed = written.flatMap((batch) => batch.lastUsed);
+    // PostgreSQL refuses an upsert that touches one row twice: every list names each row once.
+    expect(new Set(counts.map((c) => `${c.keyId} ${c.day}`)).size).toBe(counts.length);
+    expect(new Set(resources.map((r) => `${r.keyId} ${r.account} ${r.resource}`)).size).toBe(300);
+    expect(resources).toHaveLength(300);
+    expect(new Set(lastUsed.map((l) => l.keyId)).size).toBe(lastUsed.length);
+    expect(counts).toHaveLength(300);
+    const byKey = new Map(counts.map((c) => [c.keyId, c]));
+    expect(byKey.get("key-0")).toMatchObject({ ok: 20, denied: 20 });
+    expect(byKey.get("key-1")).toMatchObject({ ok: 21, denied: 0 });
+    expect(resources.find((r) => r.keyId === "key-1")?.at).toBe(T0 + 20_000);
+    expect(usage.pendingKeys()).toBe(0);
+  });
+
   it("slices every list of a batch alike", () => {
     const batch: UsageBatch = {
       counts: Array.from({ length: 5 }, (_, i) => ({ keyId: `c${i}`, day: 1, ok: 1, denied: 0 })),
