@@ -21,6 +21,9 @@
  * client address over the failure limit presents a token the key held, before it spends a lookup
  * on it (rate-limit.ts). A key being read (`loading`) costs such an address nothing more to ask.
  *
+ * A key in use is read again in the background shortly before it expires (at most `maxRefreshes`
+ * such reads at once), so steady traffic does not wait for the database.
+ *
  * Loads are coalesced: concurrent misses on one appKey share one read. A read that was in flight
  * when its key changed is used by the requests already waiting on it (they started before the
  * change) but is not stored; requests after the change wait for a read that starts after it. A
@@ -105,6 +108,8 @@ export interface KeyCacheOptions {
   negativeTtlMs?: number;
   /** Most entries kept, states kept after a change included; the oldest are dropped first (default 1,000,000). */
   maxEntries?: number;
+  /** Most background refreshes (reads ahead of expiry) in flight at once (default 4). */
+  maxRefreshes?: number;
 }
 
 /**
@@ -127,6 +132,8 @@ export function createKeyCache(options: KeyCacheOptions) {
   const negativeTtlMs = options.negativeTtlMs ?? 10_000;
   const maxEntries = options.maxEntries ?? 1_000_000;
   const refreshAheadMs = Math.min(10_000, ttlMs / 4);
+  const maxRefreshes = options.maxRefreshes ?? 4;
+  let refreshes = 0;
   /** appKey → state, or null for "no such key". Insertion order approximates age for eviction. */
   let entries = new Map<string, CachedKey | Missing>();
   /**
@@ -267,8 +274,23 @@ export function createKeyCache(options: KeyCacheOptions) {
     if (entry.missing) return null;
     // Refresh ahead: a key in use is re-read in the background shortly before it expires, so
     // steady traffic never waits for the database.
-    if (left < refreshAheadMs && !inflight.has(appKey)) load(appKey).catch(() => {});
+    if (left < refreshAheadMs && refreshes < maxRefreshes && !inflight.has(appKey)) refresh(appKey);
     return entry;
+  }
+
+  /**
+   * A background read of a key still cached. Few at once: keys loaded together (a start, a cache
+   * fill) reach their refresh window together, and thousands of reads queued at once held the
+   * database pool (a change's re-read waited seconds behind them) and their pending queries grew
+   * the heap by 100 MB. A key not refreshed now is on its next request, or read when it expires.
+   */
+  function refresh(appKey: string) {
+    refreshes++;
+    load(appKey)
+      .catch(() => {})
+      .finally(() => {
+        refreshes--;
+      });
   }
 
   /**

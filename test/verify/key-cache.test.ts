@@ -79,6 +79,24 @@ describe("key-state cache", () => {
     expect(reads.keys).toBe(2);
   });
 
+  it("refreshes keys ahead of expiry in the background, at most four reads at once", async () => {
+    const records = Array.from({ length: 50 }, (_, i) => key(i));
+    const { cache, advance, reads, hold } = setUp(records);
+    for (const record of records) await cache.load(record.appKey);
+    expect(reads.keys).toBe(50);
+    // Every key is within its refresh window (the last 10 s) and still answers from the cache.
+    advance(52_000);
+    const release = hold();
+    for (const record of records) expect(cache.peek(record.appKey)).not.toBeUndefined();
+    expect(reads.keys).toBe(54);
+    release();
+    await settle();
+    await settle();
+    // The next requests start the next refreshes.
+    for (const record of records) cache.peek(record.appKey);
+    expect(reads.keys).toBe(58);
+  });
+
   it("keeps an expired or changed key's last state for peekExpired until it is read again", async () => {
     const { cache, advance, changes, hold } = setUp([key(1)]);
     expect(cache.peekExpired("appkey-acme-1")).toBeUndefined();
