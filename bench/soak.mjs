@@ -1,0 +1,609 @@
+/**
+ * Soak: two latchkey instances on one PostgreSQL database, changes carried by Redis, under a
+ * steady `/v1/authorize` load for DURATION seconds while keys change every second. It answers:
+ * does memory stay flat and bounded, does every revocation reach the other instance within a
+ * second, and does the load see any error while keys are created, renewed, edited and deactivated?
+ *
+ * 1. A fresh PostgreSQL database next to BENCH_PG_URL's; `latchkey init` makes the account `bench`
+ *    and its Owner key (used by the churn), then KEYS keys holding "OMS - Read only" are seeded
+ *    through the Store (`verify-seed.mjs`).
+ * 2. Two servers, `node bin/latchkey.mjs serve` from dist/ as `npm start` runs it
+ *    (MALLOC_ARENA_MAX=2 unless BENCH_MALLOC_ARENA_MAX is set, empty to leave it unset), with
+ *    DATABASE_URL and REDIS_URL; each cache is filled with every key (one request per key).
+ * 3. Maximum: wrk on both instances at once for MAX_S seconds (CONNECTIONS each); the pair's
+ *    req/s is the sum.
+ * 4. Soak: RATE_PCT % of that maximum for DURATION seconds from `soak-load.mjs` (paced, open-loop,
+ *    raw keep-alive sockets, round robin over both instances; latency counted from when each
+ *    request was due). Meanwhile, once a second, alternating the instance it acts on:
+ *    create a key; renew its token (start, then complete); edit the roles of one of the loaded keys
+ *    (it keeps role 10, so the load's answers stay 200); check the new key's token on the other
+ *    instance (200, which caches it there); deactivate it, and poll `/v1/authorize` on the other
+ *    instance with it, back to back, until refused: the propagation time, from the deactivation's
+ *    answer to the first refusal. Every 10 s: VmRSS of both servers (/proc) and their V8 heap
+ *    (`/metrics`), and the machine's load average.
+ * 5. At the end, each server's `/metrics` (usage flushes by result, cache misses, verification
+ *    outcomes), then the servers stop and the database is dropped.
+ *
+ * The load's keys are never deactivated or renewed, so every answer to it but 200 is an error;
+ * the only refusals expected are the polls of deactivated keys. The rate limit is raised
+ * (RATE_LIMIT_FAILURES=1000000) so that those refusals, all from 127.0.0.1, do not block the
+ * address: failures are still counted in Redis. REDIS_URL defaults to database 9 of a local Redis,
+ * so that the counters stay apart from other users of the same server (pub/sub channels are shared
+ * by every database: instances elsewhere hear these changes and ignore keys they do not hold).
+ *
+ * Options (environment): DURATION (600 s), KEYS (10000), RATE_PCT (80), MAX_S (10), CONNECTIONS
+ * (48 per instance), WINDOW_S (10), BENCH_PG_URL, REDIS_URL, BENCH_MALLOC_ARENA_MAX (2),
+ * BENCH_SERVER_NODE_OPTIONS (NODE_OPTIONS of the servers), RATE (req/s: skips the maximum).
+ * Output: bench/results/soak-<time>.json and soak-latest.md (git-ignored), server logs in
+ * bench/results/soak-logs-<time>/; a summary on stdout.
+ *
+ * Secrets: the seeded credentials and the Owner key belong to the throwaway database; the
+ * credentials file lives in a temporary directory removed at the end, never in the results.
+ *
+ * Usage: npm run build && node bench/soak.mjs      (wrk from Debian: apt-get install -y wrk)
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import {
+  BENCH_SECRET,
+  BIN,
+  createPgDatabase,
+  fmt,
+  initAccount,
+  load,
+  machine,
+  onInterrupt,
+  percentile,
+  ROOT,
+  sleep,
+  table,
+} from "./lib.mjs";
+import { haveWrk, memoryOf, nodeJson, startServer, wrk } from "./verify-procs.mjs";
+import { ACCOUNT, seedInto } from "./verify-seed.mjs";
+
+const env = process.env;
+const CFG = {
+  duration: Number(env.DURATION ?? 600),
+  keys: Number(env.KEYS ?? 10_000),
+  ratePct: Number(env.RATE_PCT ?? 80),
+  maxS: Number(env.MAX_S ?? 10),
+  connections: Number(env.CONNECTIONS ?? 48),
+  windowS: Number(env.WINDOW_S ?? 10),
+  rate: env.RATE ? Number(env.RATE) : null,
+  redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379/9",
+  arenaMax: env.BENCH_MALLOC_ARENA_MAX ?? "2",
+  nodeOptions: env.BENCH_SERVER_NODE_OPTIONS ?? "",
+};
+const RESULTS = join(ROOT, "bench", "results");
+const URI = "/api/oms/pvt/orders/123";
+const RSS_LIMIT_MB = 256;
+const COMMIT =
+  spawnSync("git", ["describe", "--always", "--dirty"], { cwd: ROOT }).stdout?.toString().trim() || "unknown";
+const PROPAGATION_LIMIT_MS = 1000;
+
+/** Keep-alive requests to one server: `call(method, path, {headers, body})` → {status, headers, json}. */
+function clientFor(port) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  function call(method, path, { headers = {}, body } = {}) {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const all = payload === undefined ? headers : { ...headers, "content-type": "application/json" };
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, method, path, agent, headers: all }, (res) => {
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json = null;
+          try {
+            json = text ? JSON.parse(text) : null;
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text });
+        });
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+  return { call, close: () => agent.destroy() };
+}
+
+function authorizeHeaders(appKey, appToken) {
+  return {
+    "x-api-appkey": appKey,
+    "x-api-apptoken": appToken,
+    "x-original-method": "GET",
+    "x-original-uri": URI,
+  };
+}
+
+/** Selected samples of a server's /metrics (Prometheus text). */
+async function metricsOf(client) {
+  const { text } = await client.call("GET", "/metrics");
+  const pick = (pattern) => {
+    const out = {};
+    for (const line of text.split("\n")) {
+      const m = line.match(pattern);
+      if (m) out[m[1] || "value"] = Number(m[2]);
+    }
+    return out;
+  };
+  return {
+    heapUsedMb: (pick(/^nodejs_heap_size_used_bytes()\s+([\d.e+]+)$/).value ?? Number.NaN) / 2 ** 20,
+    heapTotalMb: (pick(/^nodejs_heap_size_total_bytes()\s+([\d.e+]+)$/).value ?? Number.NaN) / 2 ** 20,
+    flushes: pick(/^latchkey_usage_flush_total\{result="(\w+)"\}\s+([\d.e+]+)$/),
+    cache: pick(/^latchkey_key_cache_requests_total\{result="(\w+)"\}\s+([\d.e+]+)$/),
+    verifications: pick(/^latchkey_verifications_total\{outcome="(\w+)"\}\s+([\d.e+]+)$/),
+  };
+}
+
+/**
+ * The churn, once a second until `until`: see the header. Steps alternate the instance they act on;
+ * every unexpected answer is recorded as a churn error.
+ */
+async function churn({ clients, admin, loadKeys, until, record }) {
+  const auth = { "x-api-appkey": admin.appKey, "x-api-apptoken": admin.appToken };
+  const base = `/v1/accounts/${ACCOUNT}/keys`;
+  let i = 0;
+  const started = performance.now();
+  while (performance.now() < until) {
+    const here = clients[i % 2];
+    const there = clients[(i + 1) % 2];
+    const step = async (name, run) => {
+      try {
+        return await run();
+      } catch (error) {
+        record.errors.push({ at: i, step: name, error: String(error?.message ?? error) });
+        return null;
+      }
+    };
+    const expect = (name, res, status) => {
+      if (res.status !== status) throw new Error(`${name}: ${res.status} ${res.text.slice(0, 200)}`);
+      return res;
+    };
+    const iterationStarted = performance.now();
+    const created = await step("create", async () =>
+      expect(
+        "create",
+        await here.call("POST", base, { headers: auth, body: { name: `soak churn ${i}`, roles: [10] } }),
+        201,
+      ),
+    );
+    const appKey = created?.json?.key?.appKey;
+    let appToken = created?.json?.appToken;
+    if (appKey && appToken) {
+      const renewed = await step("renew", async () => {
+        const path = `${base}/${appKey}/renewal`;
+        const start = expect("renew start", await here.call("POST", path, { headers: auth, body: {} }), 201);
+        expect(
+          "renew complete",
+          await here.call("POST", `${path}/complete`, { headers: auth, body: {} }),
+          200,
+        );
+        return start.json.appToken;
+      });
+      if (renewed) appToken = renewed;
+    }
+    const edited = loadKeys[(i * 7919) % loadKeys.length];
+    await step("roles", async () =>
+      expect(
+        "roles",
+        await here.call("PUT", `${base}/${edited}/roles`, {
+          headers: auth,
+          body: { roles: i % 4 < 2 ? [10, 20] : [10] },
+        }),
+        200,
+      ),
+    );
+    if (appKey && appToken) {
+      const headers = authorizeHeaders(appKey, appToken);
+      const warm = await step("warm", async () =>
+        expect("warm on the other instance", await there.call("GET", "/v1/authorize", { headers }), 200),
+      );
+      const deactivated = await step("deactivate", async () =>
+        expect(
+          "deactivate",
+          await here.call("PATCH", `${base}/${appKey}`, { headers: auth, body: { active: false } }),
+          200,
+        ),
+      );
+      if (warm && deactivated) {
+        const from = performance.now();
+        let polls = 0;
+        let refused = null;
+        while (performance.now() - from < 5000) {
+          const res = await there.call("GET", "/v1/authorize", { headers });
+          polls++;
+          if (res.status !== 200) {
+            refused = { status: res.status, code: res.headers["x-auth-code"] };
+            break;
+          }
+        }
+        const ms = performance.now() - from;
+        record.revocations.push({
+          i,
+          at: Math.round((from - started) / 1000),
+          deactivatedOn: i % 2 === 0 ? "a" : "b",
+          ms: refused ? ms : null,
+          polls,
+          refused,
+        });
+        if (!refused) record.errors.push({ at: i, step: "propagation", error: "still allowed after 5 s" });
+        else if (refused.status !== 401)
+          record.errors.push({ at: i, step: "propagation", error: `refused with ${refused.status}` });
+      }
+    }
+    record.iterations.push(performance.now() - iterationStarted);
+    i++;
+    const next = started + i * 1000;
+    await sleep(Math.max(0, next - performance.now()));
+  }
+}
+
+/** Least-squares slope of y over x. */
+function slope(points) {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return num / den;
+}
+
+/** Max RSS, and the fitted rise over the last half of the run (MB per its length), per server. */
+function rssVerdict(samples, name, duration) {
+  const all = samples.map((s) => [s.t, s[name].rssMb]).filter(([, y]) => Number.isFinite(y));
+  const lastHalf = all.filter(([t]) => t >= duration / 2);
+  const perS = slope(lastHalf);
+  return {
+    maxMb: Math.max(...all.map(([, y]) => y)),
+    lastHalfMinMb: Math.min(...lastHalf.map(([, y]) => y)),
+    lastHalfMaxMb: Math.max(...lastHalf.map(([, y]) => y)),
+    lastHalfRiseMb: perS * (duration / 2),
+  };
+}
+
+async function main() {
+  if (!haveWrk()) throw new Error("wrk is needed for the maximum: apt-get install -y wrk");
+  mkdirSync(RESULTS, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const logDir = join(RESULTS, `soak-logs-${stamp}`);
+  mkdirSync(logDir, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), "latchkey-soak-"));
+  const unregisterWork = onInterrupt(() => rmSync(work, { recursive: true, force: true }));
+  const credsFile = join(work, "creds.tsv");
+  const startedAt = new Date();
+  const loadBefore = load();
+  console.log(`soak: ${machine()}, load ${loadBefore.join(" ")}; ${JSON.stringify(CFG)}`);
+
+  const db = await createPgDatabase("latchkey_soak");
+  const unregisterDb = onInterrupt(() => db.drop());
+  const servers = [];
+  const clients = [];
+  try {
+    const dbEnv = { DATABASE_URL: db.url, LATCHKEY_SECRET: BENCH_SECRET };
+    const admin = await initAccount(dbEnv, ACCOUNT);
+    const seeded = await seedInto({ kind: "postgres", url: db.url }, { count: CFG.keys, credsFile });
+    console.log(`seeded ${CFG.keys} keys in ${seeded.seedSeconds.toFixed(1)} s`);
+    const loadKeys = readFileSync(credsFile, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split("\t")[0]);
+
+    const serverEnv = {
+      ...dbEnv,
+      REDIS_URL: CFG.redisUrl,
+      LOG_LEVEL: "warn",
+      RATE_LIMIT_FAILURES: "1000000",
+      ...(CFG.arenaMax ? { MALLOC_ARENA_MAX: CFG.arenaMax } : {}),
+      ...(CFG.nodeOptions ? { NODE_OPTIONS: CFG.nodeOptions } : {}),
+    };
+    for (const name of ["a", "b"]) {
+      const server = await startServer({
+        name: `soak-${name}`,
+        argv: [process.execPath, BIN, "serve"],
+        cwd: ROOT,
+        env: serverEnv,
+        readyPath: "/readyz",
+        logDir,
+      });
+      servers.push(server);
+      clients.push(clientFor(server.port));
+    }
+    const idle = servers.map((s) => memoryOf(s.pid).rssMb);
+    console.log(
+      `servers ready on ${servers.map((s) => s.port).join(", ")}; idle RSS ${idle.map(fmt).join(" / ")} MB`,
+    );
+
+    for (const server of servers) {
+      const fill = await nodeJson(
+        join(ROOT, "bench", "verify-client.mjs"),
+        ["--port", String(server.port), "--keys", credsFile, "--cold", "0", "--fill", String(CFG.keys)],
+        { cpu: null, cwd: ROOT, timeoutMs: 600_000 },
+      );
+      if (fill.error || Object.keys(fill.fill?.statuses ?? {}).some((s) => s !== "200"))
+        throw new Error(`cache fill failed: ${JSON.stringify(fill)}`);
+    }
+
+    let rate = CFG.rate;
+    let maximum = null;
+    if (rate === null) {
+      const runs = await Promise.all(
+        servers.map((server) =>
+          wrk({
+            url: `http://127.0.0.1:${server.port}/v1/authorize`,
+            script: join(ROOT, "bench", "verify-wrk.lua"),
+            env: { WRK_KEYS: credsFile, WRK_MODE: "authorize", WRK_URI: URI },
+            duration: CFG.maxS,
+            connections: CFG.connections,
+            cpu: null,
+            cwd: ROOT,
+          }),
+        ),
+      );
+      for (const run of runs) if (run.error) throw new Error(`wrk: ${run.error}`);
+      maximum = {
+        rps: runs.reduce((s, r) => s + r.rps, 0),
+        perInstance: runs.map((r) => Math.round(r.rps)),
+        p99: runs.map((r) => r.p99_ms),
+        non2xx: runs.reduce((s, r) => s + r.non2xx + r.errors, 0),
+        load: load(),
+      };
+      if (maximum.non2xx > 0) throw new Error(`the maximum run had ${maximum.non2xx} errors`);
+      rate = Math.round((maximum.rps * CFG.ratePct) / 100);
+      console.log(
+        `maximum ${Math.round(maximum.rps)} req/s (${maximum.perInstance.join(" + ")}); soak at ${rate} req/s`,
+      );
+    }
+
+    const samples = [];
+    const windows = [];
+    const record = { revocations: [], errors: [], iterations: [] };
+    const loadgen = spawn(
+      process.execPath,
+      [
+        join(ROOT, "bench", "soak-load.mjs"),
+        "--ports",
+        servers.map((s) => s.port).join(","),
+        "--keys",
+        credsFile,
+        "--rate",
+        String(rate),
+        "--duration",
+        String(CFG.duration),
+        "--connections",
+        String(CFG.connections),
+        "--window",
+        String(CFG.windowS),
+      ],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const unregisterLoad = onInterrupt(() => loadgen.kill("SIGKILL"));
+    let totals = null;
+    const loadDone = new Promise((resolve) => {
+      createInterface({ input: loadgen.stdout }).on("line", (line) => {
+        const value = JSON.parse(line);
+        if (value.done) totals = value;
+        else {
+          windows.push(value);
+          const rss = samples.at(-1);
+          console.log(
+            `  ${String(value.t).padStart(4)} s  ${value.rps} req/s  p99 ${fmt(value.p99)} ms  late ${value.late}  errors ${value.errors}` +
+              `  non-200 ${Object.entries(value.statuses)
+                .filter(([s]) => s !== "200")
+                .reduce((n, [, c]) => n + c, 0)}` +
+              (rss ? `  RSS ${fmt(rss.a.rssMb)} / ${fmt(rss.b.rssMb)} MB` : "") +
+              `  revocations ${record.revocations.length}`,
+          );
+        }
+      });
+      loadgen.on("exit", resolve);
+    });
+    const soakStarted = performance.now();
+    const until = soakStarted + CFG.duration * 1000;
+    const sampler = (async () => {
+      for (let n = 0; ; n++) {
+        const at = soakStarted + n * CFG.windowS * 1000;
+        await sleep(Math.max(0, at - performance.now()));
+        if (performance.now() > until + 1000) return;
+        const sample = { t: Math.round((performance.now() - soakStarted) / 1000), load: load() };
+        for (const [k, server] of servers.entries()) {
+          const name = k === 0 ? "a" : "b";
+          const metrics = await metricsOf(clients[k]).catch(() => ({}));
+          sample[name] = {
+            rssMb: memoryOf(server.pid).rssMb,
+            heapUsedMb: metrics.heapUsedMb,
+            heapTotalMb: metrics.heapTotalMb,
+          };
+        }
+        samples.push(sample);
+      }
+    })();
+    await churn({ clients, admin, loadKeys, until, record });
+    await loadDone;
+    unregisterLoad();
+    await sampler;
+    const endMetrics = {};
+    for (const [k, client] of clients.entries()) endMetrics[k === 0 ? "a" : "b"] = await metricsOf(client);
+    const exits = servers.map((s) => (s.exited() ? "exited during the run" : "running"));
+
+    const report = summarizeRun({
+      CFG,
+      startedAt,
+      loadBefore,
+      idle,
+      maximum,
+      rate,
+      totals,
+      windows,
+      samples,
+      record,
+      endMetrics,
+      exits,
+      seeded,
+    });
+    writeFileSync(join(RESULTS, `soak-${stamp}.json`), JSON.stringify(report.data, null, 1));
+    writeFileSync(join(RESULTS, "soak-latest.md"), report.markdown);
+    console.log(`\n${report.markdown}`);
+    console.log(`results: bench/results/soak-${stamp}.json, bench/results/soak-latest.md`);
+    process.exitCode = report.data.targets.every((t) => t.met) ? 0 : 1;
+  } finally {
+    for (const client of clients) client.close();
+    for (const server of servers) await server.stop();
+    unregisterDb();
+    await db.drop();
+    unregisterWork();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function summarizeRun(r) {
+  const { CFG: cfg, totals, windows, samples, record, endMetrics } = r;
+  const propagation = record.revocations.filter((x) => x.ms !== null).map((x) => x.ms);
+  const sorted = [...propagation].sort((a, b) => a - b);
+  const prop = {
+    n: record.revocations.length,
+    refused: propagation.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
+  const non200 = Object.entries(totals?.statuses ?? {})
+    .filter(([s]) => s !== "200")
+    .reduce((n, [, c]) => n + c, 0);
+  const loadErrors = (totals?.errors ?? Number.NaN) + (totals?.unanswered ?? 0) + non200;
+  const rss = { a: rssVerdict(samples, "a", cfg.duration), b: rssVerdict(samples, "b", cfg.duration) };
+  const achieved = totals ? totals.answered / cfg.duration : Number.NaN;
+  const targets = [
+    {
+      target: `rate kept: ≥ 99.9 % of the due requests sent within 1 s of their time (${r.rate} req/s)`,
+      result: totals
+        ? `${fmt((100 * totals.sent) / totals.due)} % sent; ${totals.late + totals.neverSent} dropped`
+        : "–",
+      met: totals !== null && totals.sent >= 0.999 * totals.due,
+    },
+    {
+      target: "errors of the load (non-200, socket, timeout) = 0",
+      result: String(loadErrors),
+      met: loadErrors === 0,
+    },
+    {
+      target: "churn steps all answered as expected",
+      result: `${record.errors.length} failed`,
+      met: record.errors.length === 0,
+    },
+    {
+      target: `every revocation refused on the other instance within ${PROPAGATION_LIMIT_MS} ms`,
+      result: `${prop.refused}/${prop.n} refused, max ${fmt(prop.max)} ms, p99 ${fmt(prop.p99)} ms`,
+      met: prop.n > 0 && prop.refused === prop.n && prop.max <= PROPAGATION_LIMIT_MS,
+    },
+    {
+      target: `RSS ≤ ${RSS_LIMIT_MB} MB`,
+      result: `max ${fmt(rss.a.maxMb)} / ${fmt(rss.b.maxMb)} MB`,
+      met: Math.max(rss.a.maxMb, rss.b.maxMb) <= RSS_LIMIT_MB,
+    },
+    {
+      target: "RSS flat over the last half (fitted rise ≤ 10 MB)",
+      result: `${fmt(rss.a.lastHalfRiseMb)} / ${fmt(rss.b.lastHalfRiseMb)} MB (range ${fmt(rss.a.lastHalfMinMb)}–${fmt(rss.a.lastHalfMaxMb)} / ${fmt(rss.b.lastHalfMinMb)}–${fmt(rss.b.lastHalfMaxMb)} MB)`,
+      met: Math.max(rss.a.lastHalfRiseMb, rss.b.lastHalfRiseMb) <= 10,
+    },
+  ];
+  const timeline = [];
+  for (const w of windows) {
+    const s = samples.find((x) => x.t >= w.t - cfg.windowS / 2) ?? samples.at(-1);
+    timeline.push([
+      w.t,
+      w.rps,
+      fmt(w.p50),
+      fmt(w.p99),
+      fmt(w.max),
+      w.errors +
+        Object.entries(w.statuses)
+          .filter(([st]) => st !== "200")
+          .reduce((n, [, c]) => n + c, 0),
+      s ? `${fmt(s.a.rssMb)} / ${fmt(s.b.rssMb)}` : "–",
+      s ? `${fmt(s.a.heapUsedMb)} / ${fmt(s.b.heapUsedMb)}` : "–",
+      s ? s.load[0] : "–",
+    ]);
+  }
+  const lines = [
+    `# Soak, ${r.startedAt.toISOString()}, commit ${COMMIT}`,
+    "",
+    `${machine()}; load average before ${r.loadBefore.join(" ")}. Two instances on PostgreSQL (${r.CFG.keys} keys seeded in ${r.seeded.seedSeconds.toFixed(1)} s), Redis ${cfg.redisUrl}; MALLOC_ARENA_MAX=${cfg.arenaMax || "(unset)"}${cfg.nodeOptions ? `, NODE_OPTIONS=${cfg.nodeOptions}` : ""}. Idle RSS ${r.idle.map(fmt).join(" / ")} MB.`,
+    "",
+    r.maximum
+      ? `Maximum (wrk, ${cfg.maxS} s, ${cfg.connections} connections per instance, both at once): ${Math.round(r.maximum.rps)} req/s (${r.maximum.perInstance.join(" + ")}), p99 ${r.maximum.p99.map(fmt).join(" / ")} ms, load ${r.maximum.load.join(" ")}.`
+      : `Rate given: ${r.rate} req/s.`,
+    `Soak: ${r.rate} req/s asked (${cfg.ratePct} %), ${fmt(achieved)} answered per second over ${cfg.duration} s; ${totals?.answered ?? "–"} answers, statuses ${JSON.stringify(totals?.statuses ?? {})}, socket errors/timeouts ${totals?.errors ?? "–"}, unanswered ${totals?.unanswered ?? "–"}, dropped as late ${totals ? totals.late + totals.neverSent : "–"}; load generator CPU ${totals ? fmt((totals.cpuMs / 1000 / cfg.duration) * 100) : "–"} % of a core; latency from due time p50 ${fmt(totals?.p50)} ms, p99 ${fmt(totals?.p99)} ms, p99.9 ${fmt(totals?.p999)} ms, max ${fmt(totals?.max)} ms.`,
+    `Churn: ${record.iterations.length} iterations (create, renew, edit roles, deactivate), ${fmt(
+      percentile(
+        [...record.iterations].sort((a, b) => a - b),
+        50,
+      ),
+    )} ms median each.`,
+    `Servers: ${r.exits.join(", ")}. Usage flushes ok/failed (a failed one is retried at the next, its counts kept): a ${endMetrics.a.flushes.ok ?? 0}/${endMetrics.a.flushes.error ?? 0}, b ${endMetrics.b.flushes.ok ?? 0}/${endMetrics.b.flushes.error ?? 0}; cache hit/miss: a ${endMetrics.a.cache.hit ?? 0}/${endMetrics.a.cache.miss ?? 0}, b ${endMetrics.b.cache.hit ?? 0}/${endMetrics.b.cache.miss ?? 0}.`,
+    "",
+    table(
+      ["target", "result", "met"],
+      targets.map((t) => [t.target, t.result, t.met ? "yes" : "**no**"]),
+    ),
+    "",
+    `Revocation propagation (ms, deactivated on one instance, first refusal on the other; ${prop.n} revocations): p50 ${fmt(prop.p50)}, p99 ${fmt(prop.p99)}, max ${fmt(prop.max)}.`,
+    "",
+    record.revocations.map((x) => (x.ms === null ? "–" : x.ms.toFixed(1))).join(" "),
+    "",
+    table(
+      [
+        "t (s)",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "RSS a / b MB",
+        "heap used a / b MB",
+        "load 1 min",
+      ],
+      timeline,
+      ["r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    ),
+    "",
+    record.errors.length > 0
+      ? `Churn errors:\n\n${record.errors.map((e) => `- ${JSON.stringify(e)}`).join("\n")}\n`
+      : "",
+  ];
+  return {
+    markdown: lines.join("\n"),
+    data: {
+      config: cfg,
+      commit: COMMIT,
+      startedAt: r.startedAt,
+      machine: machine(),
+      loadBefore: r.loadBefore,
+      idleRssMb: r.idle,
+      maximum: r.maximum,
+      rate: r.rate,
+      totals,
+      windows,
+      samples,
+      revocations: record.revocations,
+      propagation: prop,
+      churnErrors: record.errors,
+      churnIterationsMs: record.iterations,
+      endMetrics,
+      rss,
+      targets,
+    },
+  };
+}
+
+await main();
