@@ -494,6 +494,9 @@ function summarizeRun(r) {
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? Number.NaN,
+    /** Refused by the first request after the deactivation answered: its time is that request's latency. */
+    firstPoll: record.revocations.filter((x) => x.refused && x.polls === 1).length,
+    maxPolls: Math.max(0, ...record.revocations.map((x) => x.polls)),
   };
   const non200 = Object.entries(totals?.statuses ?? {})
     .filter(([s]) => s !== "200")
@@ -581,7 +584,7 @@ function summarizeRun(r) {
     "",
     `V8 heap used, lowest of each minute (MB): a ${rss.a.heapUsedFloorsMb.map(fmt).join(", ")}; b ${rss.b.heapUsedFloorsMb.map(fmt).join(", ")}.`,
     "",
-    `Revocation propagation (ms, deactivated on one instance, first refusal on the other; ${prop.n} revocations): p50 ${fmt(prop.p50)}, p99 ${fmt(prop.p99)}, max ${fmt(prop.max)}.`,
+    `Revocation propagation (ms, deactivated on one instance, first refusal on the other; ${prop.n} revocations): p50 ${fmt(prop.p50)}, p99 ${fmt(prop.p99)}, max ${fmt(prop.max)}; ${prop.firstPoll} refused at the first poll (the time is then that request's own latency), at most ${prop.maxPolls} polls.`,
     "",
     record.revocations.map((x) => (x.ms === null ? "–" : x.ms.toFixed(1))).join(" "),
     "",
