@@ -1,5 +1,5 @@
 /**
- * Gateway harness for end-to-end tests: Debian's nginx running the shipped example
+ * Gateway harness for end-to-end tests: Debian's nginx (NGINX_PATH, else /usr/sbin/nginx) running the shipped example
  * (examples/nginx/latchkey.conf) with only its addresses and port substituted, a stand-in for the
  * platform's API that echoes what it received, and a client that can choose its source address
  * on the loopback network (127.0.0.0/8), so that one test acts as several clients.
@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./process.js";
 
-export const NGINX = "/usr/sbin/nginx";
+export const NGINX = process.env.NGINX_PATH ?? "/usr/sbin/nginx";
 export const NGINX_EXAMPLE = join(import.meta.dirname, "..", "..", "examples", "nginx", "latchkey.conf");
 
 export interface Reply {
