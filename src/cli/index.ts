@@ -10,8 +10,9 @@ import { closeLogs, createLogger, type Logger } from "../log.js";
 import type { PassSummary } from "../notify/notifier.js";
 import type { RotationResult } from "../services/signing-keys.js";
 import type { ChangeBus } from "../verify/changes.js";
-import { createOutput, EXIT, type Output, UsageError } from "./output.js";
+import { createOutput, EXIT, jsonError, type Output, UsageError } from "./output.js";
 import { registerRemoteCommands } from "./remote/index.js";
+import { databaseLocation, markServing, unservedWarning } from "./serving.js";
 
 function config() {
   return loadConfig(process.env);
@@ -41,6 +42,8 @@ async function serveCommand(): Promise<void> {
   const cfg = config();
   const logger = createLogger({ level: cfg.logLevel });
   const server = await startServer(cfg, logger);
+  // Tells `latchkey init` that this SQLite database has a server (serving.ts).
+  const unmark = cfg.databaseUrl === undefined ? markServing(cfg.dataDir, server.url) : () => {};
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -56,7 +59,10 @@ async function serveCommand(): Promise<void> {
       void exitAfterLogs(logger, EXIT.failed);
     }, cfg.shutdownTimeoutSeconds * 1000);
     server.close().then(
-      () => exitAfterLogs(logger, EXIT.ok),
+      () => {
+        unmark();
+        return exitAfterLogs(logger, EXIT.ok);
+      },
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
         return exitAfterLogs(logger, EXIT.failed);
@@ -82,14 +88,18 @@ const LAST_LOGS_MS = 1000;
 async function initCommand(out: Output, opts: { account: string; email: string; password?: string }) {
   const { openConfiguredStore, composeLatchkey } = await local();
   const cfg = config();
+  const database = databaseLocation(cfg);
+  // Before the database is opened: this command's own connections must not count as a server's.
+  const unserved = await unservedWarning(cfg);
   const store = await openConfiguredStore(cfg, warnings());
   try {
     const { services } = composeLatchkey(cfg, { store, logger: warnings() });
     const password = opts.password ?? process.env.LATCHKEY_INIT_PASSWORD;
     const result = await services.accounts.init({ account: opts.account, email: opts.email, password });
-    out.result(result, () =>
+    out.result({ ...result, database }, () =>
       [
         `Account ${result.account} created.`,
+        `  database: ${database.location} (${database.kind === "sqlite" ? "SQLite" : "PostgreSQL"})`,
         `  email:    ${result.email}`,
         `  password: ${result.password ?? "(unchanged: this user already existed)"}`,
         `  appKey:   ${result.appKey}`,
@@ -101,6 +111,7 @@ async function initCommand(out: Output, opts: { account: string; email: string; 
   } finally {
     await store.close();
   }
+  if (unserved !== null) process.stderr.write(`latchkey: warning: ${unserved}\n`);
 }
 
 async function migrateCommand(out: Output) {
@@ -210,11 +221,14 @@ function describePass(s: PassSummary): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // With --json, bad usage is reported as JSON too (below), not as commander's text and help.
+  const json = argv.includes("--json");
   const program = new Command("latchkey")
     .description("API keys for integrations, least privilege on every call")
     .option("--json", "machine-readable output")
     .exitOverride()
     .showHelpAfterError();
+  if (json) program.configureOutput({ writeErr: () => {}, outputError: () => {} });
   const out = () => createOutput(Boolean(program.opts().json));
   let pending: Promise<void> = Promise.resolve();
   let exitCode: number = EXIT.ok;
@@ -289,7 +303,9 @@ export async function run(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       const helpShown = error.code === "commander.helpDisplayed" || error.code === "commander.version";
-      return helpShown ? EXIT.ok : EXIT.usage;
+      if (helpShown) return EXIT.ok;
+      if (json) process.stderr.write(jsonError("USAGE", error.message.replace(/^error: /, "")));
+      return EXIT.usage;
     }
     return out().error(error);
   }

@@ -12,6 +12,15 @@ export interface Output {
   error(error: unknown): number;
 }
 
+/**
+ * The error of a local command in the shape the remote commands print (remote/context.ts):
+ * `{"error":{"code","detail","status"}}` on stderr. No HTTP exchange took place, so `status` is
+ * null and there is no `requestId`.
+ */
+export function jsonError(code: string, detail: string): string {
+  return `${JSON.stringify({ error: { code, detail, status: null } })}\n`;
+}
+
 export function createOutput(json: boolean): Output {
   return {
     json,
@@ -22,8 +31,7 @@ export function createOutput(json: boolean): Output {
       const usage = error instanceof UsageError || error instanceof ConfigError;
       const code = error instanceof AppError ? error.code : usage ? "USAGE" : "FAILED";
       const message = error instanceof Error ? error.message : String(error);
-      if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
-      else process.stderr.write(`latchkey: ${message}\n`);
+      process.stderr.write(json ? jsonError(code, message) : `latchkey: ${message}\n`);
       return usage || (error instanceof AppError && error.code === "VALIDATION_FAILED")
         ? EXIT.usage
         : EXIT.failed;

@@ -132,6 +132,9 @@ async function openPostgres(opts: PostgresOptions): Promise<Store> {
     // Set at connection start-up, so every pooled connection resolves tables in the schema.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // Names latchkey in pg_stat_activity; `latchkey init` looks for it to tell whether a server
+    // uses the database (cli/serving.ts). An application_name in the URL takes precedence.
+    application_name: "latchkey",
   });
   // A pooled connection that the server or the network drops emits 'error', idle or checked out
   // between two queries; that must not end the process: the query in flight (if any) fails, the

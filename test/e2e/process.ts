@@ -21,17 +21,18 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Runs a command to completion. `killAfterMs` bounds one that should stop by itself but might not
- * (a `serve` expected to refuse to start): it is killed then, and its code is -1.
+ * Runs a command to completion, in `cwd` if given. `killAfterMs` bounds one that should stop by
+ * itself but might not (a `serve` expected to refuse to start): it is killed then, and its code is -1.
  */
 export function runCli(
   args: string[],
   env: Record<string, string>,
-  options: { killAfterMs?: number } = {},
+  options: { killAfterMs?: number; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...env },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.killAfterMs === undefined ? {} : { timeout: options.killAfterMs, killSignal: "SIGKILL" }),
     });
     let stdout = "";

@@ -94,7 +94,7 @@ describe.each<Kind>(["sqlite", "postgres"])("latchkey serve on %s", (kind) => {
   it("refuses a second init of the same account with exit 1, and bad usage with exit 2", async () => {
     const again = await runCli(["init", "--account", "acme", "--email", "x@acme.test", "--json"], env);
     expect(again.code).toBe(1);
-    expect(JSON.parse(again.stdout).error.code).toBe("ACCOUNT_EXISTS");
+    expect(JSON.parse(again.stderr).error.code).toBe("ACCOUNT_EXISTS");
     expect((await runCli(["init", "--account", "acme"], env)).code).toBe(2);
     expect((await runCli(["init", "--account", "Bad_Name", "--email", "x@acme.test"], env)).code).toBe(2);
     expect((await runCli(["frobnicate"], env)).code).toBe(2);

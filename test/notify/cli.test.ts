@@ -114,7 +114,10 @@ describe("latchkey alerts run", () => {
   it("exits 2 on bad settings", async () => {
     const res = await runCli(["alerts", "run", "--json"], { ...env, SMTP_URL: "http://mail" });
     expect(res.code).toBe(2);
-    expect(res.stdout).toContain("SMTP_URL");
+    expect(res.stdout).toBe("");
+    const { error } = JSON.parse(res.stderr);
+    expect(error).toMatchObject({ code: "USAGE", status: null });
+    expect(error.detail).toContain("SMTP_URL");
   });
 
   it("also runs in the server, on its own timer", async () => {
