@@ -16,6 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { getRequestListener } from "@hono/node-server";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
+import { classifyAddress } from "./core/addresses.js";
 import { createStartingApp } from "./http/starting.js";
 import { openConfiguredStore, type StartedLatchkey, startLatchkey } from "./main.js";
 import { connectionFailure } from "./storage/unreachable.js";
@@ -63,6 +64,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     latchkey.begin();
     const startupMs = Math.round(performance.now() - startedAt);
     logger.info({ url, database: latchkey.dialect, startupMs }, "latchkey listening");
+    startupNotes(config, logger);
   }
 
   async function waitThenServe() {
@@ -138,6 +140,32 @@ function waitingForDatabase(failedAttempts: number) {
         ? "Connecting to the database and applying migrations"
         : `The database cannot be reached yet (attempt ${failedAttempts} failed); retrying`,
   };
+}
+
+/**
+ * What an operator should read at start: where share links and emails point, and whether Redis is
+ * in use (scheme, host and port only: REDIS_URL may carry a password). A PUBLIC_URL on this
+ * machine (the default) is worth a warning: links sent to anyone else would not reach latchkey.
+ */
+function startupNotes(config: Config, logger: Logger): void {
+  const redis = config.redisUrl === undefined ? null : new URL(config.redisUrl);
+  logger.info(
+    { publicUrl: config.publicUrl, redis: redis ? `${redis.protocol}//${redis.host}` : "not in use" },
+    "start-up settings",
+  );
+  if (isLocalUrl(config.publicUrl))
+    logger.warn(
+      { publicUrl: config.publicUrl },
+      "PUBLIC_URL is this machine: share links and emails point there; set PUBLIC_URL to the URL others reach latchkey at",
+    );
+}
+
+function isLocalUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  const range = classifyAddress(host);
+  return (
+    host === "localhost" || host.endsWith(".localhost") || range === "loopback" || range === "unspecified"
+  );
 }
 
 /** A port in use or a HOST that does not resolve fails the start with one line, not an 'error' event. */
