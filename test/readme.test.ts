@@ -1,7 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CONFIG_DOCS } from "../src/config.js";
+import { CONFIG_DOCS, secretProblem } from "../src/config.js";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
 
@@ -21,5 +22,14 @@ describe("README", () => {
   it("gives the two quick-start commands", () => {
     expect(readme).toContain("npm ci && npm start");
     expect(readme).toContain("npm test");
+  });
+
+  it("shows how to make a LATCHKEY_SECRET, with a command whose output the rule accepts", () => {
+    expect(readme).toContain("openssl rand -hex 32");
+    const code = /node -e "([^"]+)"/.exec(readme)?.[1];
+    expect(code).toBeDefined();
+    const made = execFileSync(process.execPath, ["-e", code ?? ""], { encoding: "utf8" }).trim();
+    expect(made).toMatch(/^[0-9a-f]{64}$/);
+    expect(secretProblem(made)).toBeUndefined();
   });
 });
