@@ -9,6 +9,7 @@ import { limitBody } from "./body-limit.js";
 import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
 import { clientAddress } from "./forward-auth.js";
+import { registerSecuritySchemes, serversOf } from "./openapi.js";
 import { clientClosed, onError, problem } from "./problem.js";
 import { appTokenRoutes } from "./routes/apptoken.js";
 import { auditRoutes } from "./routes/audit.js";
@@ -95,6 +96,7 @@ export function createApp(options: AppOptions) {
   app.onError(onError);
   app.notFound((c) => problem(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
 
+  registerSecuritySchemes(app);
   const secure = createSecure(app, createGuards({ ...services, access: services.callers.access }));
   sessionRoutes(app, secure, services, options.publicUrl.startsWith("https://"));
   appTokenRoutes(app, secure, services);
@@ -132,7 +134,7 @@ export function createApp(options: AppOptions) {
       version: "1",
       description: "API keys for integrations, least privilege on every call",
     },
-    servers: [{ url: options.publicUrl }],
+    servers: serversOf(options.publicUrl),
   });
   docsRoutes(app, options.publicUrl);
   adminRoutes(app);

@@ -1,17 +1,23 @@
 import { z } from "@hono/zod-openapi";
 import { ProblemSchema } from "../core/api.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../core/names.js";
+import { RATE_LIMITED_RESPONSE } from "./openapi.js";
 
 /**
  * Request schemas and response helpers shared by several route files. Request bodies are strict:
  * unknown fields are a 400. The shapes of responses live in core/api.ts.
  */
 
+const problemContent = { "application/problem+json": { schema: ProblemSchema } } as const;
+
+/** Error responses; a 429 is the failure limiter's, with its Retry-After header. */
 export const problemResponses = (...statuses: number[]) =>
   Object.fromEntries(
     statuses.map((status) => [
       status,
-      { description: "Error", content: { "application/problem+json": { schema: ProblemSchema } } },
+      status === 429
+        ? { ...RATE_LIMITED_RESPONSE, content: problemContent }
+        : { description: "Error", content: problemContent },
     ]),
   );
 
