@@ -19,6 +19,7 @@ export const ERRORS = {
   TARGET_EXCEEDS_CALLER: { status: 403, title: "The target holds resources the caller lacks" },
   CSRF_FAILED: { status: 403, title: "The CSRF token is missing or wrong" },
   APPTOKEN_ACCOUNT_DENIED: { status: 403, title: "The key may not act in this account" },
+  OWN_KEY_ONLY: { status: 403, title: "Through this gateway a key may act only on itself" },
   NOT_FOUND: { status: 404, title: "No such route" },
   ACCOUNT_NOT_FOUND: { status: 404, title: "No such account" },
   KEY_NOT_FOUND: { status: 404, title: "No such key in this account" },

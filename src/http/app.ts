@@ -10,6 +10,7 @@ import type { AppEnv } from "./context.js";
 import { docsRoutes } from "./docs-page.js";
 import { clientAddress } from "./forward-auth.js";
 import { registerSecuritySchemes, serversOf } from "./openapi.js";
+import { OWN_KEY_ROUTES, ownKeyOnly } from "./own-key.js";
 import { clientClosed, onError, problem } from "./problem.js";
 import { appTokenRoutes } from "./routes/apptoken.js";
 import { auditRoutes } from "./routes/audit.js";
@@ -96,6 +97,8 @@ export function createApp(options: AppOptions) {
   app.onError(onError);
   app.notFound((c) => problem(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
 
+  // Ahead of the routes' guards: a gateway's X-Latchkey-Own-Key-Only is applied before anything else.
+  for (const { path, param } of OWN_KEY_ROUTES) app.use(path, ownKeyOnly(param));
   registerSecuritySchemes(app);
   const secure = createSecure(app, createGuards({ ...services, access: services.callers.access }));
   sessionRoutes(app, secure, services, options.publicUrl.startsWith("https://"));

@@ -21,11 +21,16 @@ export interface Reply {
   body: string;
 }
 
-/** One HTTP request over a fresh connection from `from` (a loopback address). */
+/** One HTTP request over a fresh connection from `from` (a loopback address); `body` is sent as JSON. */
 export function send(
   port: number,
-  options: { path: string; method?: string; headers?: Record<string, string>; from?: string },
+  options: { path: string; method?: string; headers?: Record<string, string>; from?: string; body?: unknown },
 ): Promise<Reply> {
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const headers = {
+    ...(payload === undefined ? {} : { "content-type": "application/json" }),
+    ...options.headers,
+  };
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -33,7 +38,7 @@ export function send(
         port,
         path: options.path,
         method: options.method ?? "GET",
-        headers: options.headers ?? {},
+        headers,
         localAddress: options.from ?? "127.0.0.1",
         agent: false,
       },
@@ -48,7 +53,7 @@ export function send(
       },
     );
     req.on("error", reject);
-    req.end();
+    req.end(payload);
   });
 }
 
@@ -112,12 +117,16 @@ export interface Nginx {
 
 /**
  * Starts nginx in the foreground with every file it writes (pid, logs, temporary files) in a
- * temporary directory, so it neither needs nor touches the system's nginx or port 80.
+ * temporary directory, so it neither needs nor touches the system's nginx or port 80. `port` is
+ * chosen when not given (give it when latchkey must know it first, as its PUBLIC_URL).
  */
-export async function startNginx(where: { latchkey: string; api: string }): Promise<Nginx> {
+export async function startNginx(where: { latchkey: string; api: string; port?: number }): Promise<Nginx> {
   const dir = await mkdtemp(join(tmpdir(), "latchkey-nginx-"));
-  const port = await freePort();
-  await writeFile(join(dir, "latchkey.conf"), await exampleConfig({ ...where, port }));
+  const port = where.port ?? (await freePort());
+  await writeFile(
+    join(dir, "latchkey.conf"),
+    await exampleConfig({ latchkey: where.latchkey, api: where.api, port }),
+  );
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"];
   await Promise.all(temp.map((name) => mkdir(join(dir, name))));
   const main = [
