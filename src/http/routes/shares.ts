@@ -6,6 +6,12 @@
  * link. Only its button calls the reveal endpoint. It is self-contained (no external asset), its
  * inline script and style are pinned by hash in a strict Content-Security-Policy, and it is never
  * cached, indexed or sent as a Referer. Responses that carry a token are `no-store`.
+ *
+ * Once revealed, it also shows how to make a first call: the two headers (credentials.ts reads
+ * them, or their X-VTEX-API-* names, on every path), the address they go to (this page's own, which
+ * is PUBLIC_URL: the gateway the integrator reaches latchkey and the platform's API through) and a
+ * curl line to copy. All of it is built in the browser from the reveal's answer: the token never
+ * goes back to the server, so it cannot reach a log.
  */
 import { createHash } from "node:crypto";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
@@ -83,7 +89,9 @@ body{margin:0;display:grid;place-items:center;min-height:100vh;background:Canvas
 main{max-width:36rem;margin:1rem;padding:1.5rem;border:1px solid GrayText;border-radius:.5rem}
 h1{font-size:1.25rem;margin-top:0}
 button{font:inherit;padding:.4rem 1rem;cursor:pointer}
-code{display:block;padding:.5rem;margin:.25rem 0;overflow-wrap:anywhere;border:1px solid GrayText}
+code{display:block;padding:.5rem;margin:.25rem 0;overflow-wrap:anywhere;white-space:pre-wrap;border:1px solid GrayText}
+p code{display:inline;padding:0;margin:0;border:0;white-space:normal}
+h2{font-size:1.1rem;margin-top:1.5rem}
 .warn{font-weight:bold}
 [hidden]{display:none!important}
 `;
@@ -93,6 +101,9 @@ const SHARE_PAGE_SCRIPT = `
   const $ = (id) => document.getElementById(id);
   const id = location.pathname.split("/").pop();
   const endpoint = new URL("../v1/shares/" + encodeURIComponent(id) + "/reveal", location.href);
+  // This page is served at PUBLIC_URL/share/{id}: the API is at PUBLIC_URL.
+  const base = new URL("../", location.href).href;
+  const quoted = (text) => "'" + text.split("'").join("'\\\\''") + "'";
   const messages = {
     SHARE_LINK_GONE: "This link was already used or has expired. Ask for a new one.",
     SHARE_LINK_NOT_FOUND: "This link is not valid. Ask for a new one.",
@@ -117,6 +128,12 @@ const SHARE_PAGE_SCRIPT = `
     if (!res.ok) return show(messages[body.code] || "Something went wrong (" + res.status + ").");
     $("appKey").textContent = body.appKey;
     $("appToken").textContent = body.appToken;
+    const headers = ["X-API-AppKey: " + body.appKey, "X-API-AppToken: " + body.appToken];
+    $("base").textContent = base;
+    $("headers").textContent = headers.join("\\n");
+    $("curl").textContent = "curl " + headers.map((h) => "-H " + quoted(h)).join(" ") + " " + base + "v1/me";
+    $("docs").href = base + "docs";
+    $("docs").textContent = base + "docs";
     $("intro").hidden = true;
     $("error").hidden = true;
     $("result").hidden = false;
@@ -147,6 +164,15 @@ function sharePage(wellFormed: boolean): string {
 <p class="warn">Copy the token now and keep it somewhere safe: it will not be shown again.</p>
 <p>appKey</p><code id="appKey"></code><button type="button" data-copy="appKey">Copy</button>
 <p>appToken</p><code id="appToken"></code><button type="button" data-copy="appToken">Copy</button>
+<h2>Your first call</h2>
+<p>Send the key as these two headers on every call to <code id="base"></code>: latchkey's API
+(<code>v1/…</code>) and the platform's API behind the same address.</p>
+<code id="headers"></code><button type="button" data-copy="headers">Copy</button>
+<p>Integrations written for VTEX may send the same values as <code>X-VTEX-API-AppKey</code> and
+<code>X-VTEX-API-AppToken</code> instead: both names are accepted on every path, <code>/api/…</code> included.</p>
+<p>Try it: this call answers which key you are, in which account, with which resources.</p>
+<code id="curl"></code><button type="button" data-copy="curl">Copy</button>
+<p>Every route is described at <a id="docs"></a>.</p>
 </div></main>${wellFormed ? `<script>${SHARE_PAGE_SCRIPT}</script>` : ""}</body></html>`;
 }
 
