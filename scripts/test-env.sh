@@ -96,12 +96,6 @@ scan() {
       missing nginx "nginx: not found at $nginx; install it with \`${sudo}apt-get install -y nginx\` (gateway tests), or set NGINX_PATH"
     fi
   fi
-  local tool
-  for tool in curl jq python3; do
-    if ! command -v "$tool" >/dev/null; then
-      missing "$tool" "$tool: not found; install it with \`${sudo}apt-get install -y $tool\` (the integrator examples of docs/integrators.md run as written)"
-    fi
-  done
   if ! command -v psql >/dev/null; then
     missing postgresql-client "psql: not found; install it with \`${sudo}apt-get install -y postgresql-client\` (makes the test database)"
   fi
