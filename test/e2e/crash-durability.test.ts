@@ -47,6 +47,8 @@ async function prepare(kind: Kind): Promise<Prepared> {
     DATA_DIR: dataDir,
     LATCHKEY_SECRET: randomBytes(32).toString("hex"),
     RATE_LIMIT_FAILURES: "0",
+    // As in production: a localhost PUBLIC_URL (the default) is warned about at every start.
+    PUBLIC_URL: "https://latchkey.example.com",
   };
   if (kind === "sqlite") {
     return {
