@@ -11,6 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { authorizeStatus, overHttp, timeUntil } from "../support/instances.js";
 import { TEST_PG_URL } from "../support/stores.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
@@ -51,32 +52,12 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function authorize(server: Served, key: { appKey: string; appToken: string }) {
-  const res = await fetch(`${server.url}/v1/authorize`, {
-    headers: {
-      "x-api-appkey": key.appKey,
-      "x-api-apptoken": key.appToken,
-      "x-original-method": "GET",
-      "x-original-uri": "/api/oms/pvt/orders/42",
-    },
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
+const authorize = (server: Served, key: { appKey: string; appToken: string }) =>
+  authorizeStatus(overHttp(server.url), key);
 
 async function readyz(server: Served) {
   const res = await fetch(`${server.url}/readyz`);
   return { status: res.status, body: (await res.json()) as { dependency?: string } };
-}
-
-/** Milliseconds until `check` holds, polling every 10 ms, or -1 after `withinMs`. */
-async function timeUntil(check: () => Promise<boolean>, withinMs: number) {
-  const started = performance.now();
-  while (performance.now() - started < withinMs) {
-    if (await check()) return performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return -1;
 }
 
 it("keeps B up and answering 503 while PostgreSQL is gone, and recovers it without a restart", async () => {

@@ -9,6 +9,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  authorizeStatus,
+  cacheMisses as missesOf,
+  overHttp,
+  timeUntil as pollUntil,
+} from "../support/instances.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { callAs, runCli, type Served, serve } from "./process.js";
 
@@ -50,28 +56,12 @@ describe.each([
   const call = (server: Served, method: string, path: string, body?: unknown) =>
     callAs(server.url, owner, method, path, body);
 
-  async function authorize(server: Served, key: { appKey: string; appToken: string }) {
-    const res = await fetch(`${server.url}/v1/authorize`, {
-      headers: {
-        "x-api-appkey": key.appKey,
-        "x-api-apptoken": key.appToken,
-        "x-original-method": "GET",
-        "x-original-uri": "/api/oms/pvt/orders/42",
-      },
-    });
-    await res.arrayBuffer();
-    return res.status;
-  }
+  const authorize = (server: Served, key: { appKey: string; appToken: string }) =>
+    authorizeStatus(overHttp(server.url), key);
 
   /** Milliseconds until `server` answers `status` for `key`, polling every 10 ms, or -1 after 3 s. */
-  async function timeUntil(server: Served, key: { appKey: string; appToken: string }, status: number) {
-    const started = performance.now();
-    while (performance.now() - started < 3000) {
-      if ((await authorize(server, key)) === status) return performance.now() - started;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return -1;
-  }
+  const timeUntil = (server: Served, key: { appKey: string; appToken: string }, status: number) =>
+    pollUntil(async () => (await authorize(server, key)) === status);
 
   it("refuses a key on the other instance within 1 s of its deactivation, role change or deletion", async () => {
     const created = await call(a, "POST", "/v1/accounts/acme/keys", { name: "erp", roles: [OMS_READ] });
@@ -107,13 +97,7 @@ describe.each([
   });
 
   /** The other instance's count of verifications its key cache could not answer. */
-  async function cacheMisses(server: Served): Promise<number> {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
-    const line = text
-      .split("\n")
-      .find((l) => l.startsWith('latchkey_key_cache_requests_total{result="miss"}'));
-    return Number(line?.split(" ").at(-1) ?? 0);
-  }
+  const cacheMisses = (server: Served) => missesOf(overHttp(server.url));
 
   it("has a key renewed on the other instance cached again with its new token before it is asked for", async () => {
     const created = await call(a, "POST", "/v1/accounts/acme/keys", { name: "renewed", roles: [OMS_READ] });

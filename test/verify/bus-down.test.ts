@@ -6,15 +6,21 @@
  * stay ready while saying on /readyz that the fan-out is degraded (naming it), and hear changes
  * within milliseconds again once it is back.
  */
-import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { createLogger } from "../../src/log.js";
 import { composeLatchkey, type Latchkey } from "../../src/main.js";
 import { type Fanout, startFanout } from "../../src/verify/change-fanout.js";
 import { startChangeJournal } from "../../src/verify/change-journal.js";
 import { freePort } from "../e2e/process.js";
 import { createHarness, type Harness } from "../support/harness.js";
+import {
+  type Ask,
+  authorizeStatus,
+  cacheMisses,
+  capturingLogger,
+  inProcess,
+  timeUntil,
+} from "../support/instances.js";
 import { TEST_PG_URL } from "../support/stores.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
@@ -36,29 +42,24 @@ describe.each(["redis", "postgres"] as const)("the change bus (%s) of instance B
   let a: Harness;
   let b: Latchkey;
   let bLog: string[];
-  let bLogger: ReturnType<typeof createLogger>;
+  let bLogger: ReturnType<typeof capturingLogger>["logger"];
+  let askB: Ask;
   const closing: Array<() => Promise<unknown>> = [];
 
   beforeEach(async () => {
     a = await createHarness("sqlite");
-    bLog = [];
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        bLog.push(String(chunk));
-        done();
-      },
-    });
+    ({ logger: bLogger, lines: bLog } = capturingLogger());
     const config = loadConfig({
       LATCHKEY_SECRET: "test-secret-0123456789-0123456789-abcdef",
       PUBLIC_URL: "http://localhost",
       RATE_LIMIT_FAILURES: "0",
     });
-    bLogger = createLogger({ level: "debug", destination });
     b = composeLatchkey(config, {
       store: a.store,
       logger: bLogger,
       clock: a.deps.clock,
     });
+    askB = inProcess(b.app);
     for (const [changes, logger] of [
       [a.deps.changes, a.logger],
       [b.deps.changes, bLogger],
@@ -100,18 +101,7 @@ describe.each(["redis", "postgres"] as const)("the change bus (%s) of instance B
     return started;
   }
 
-  async function authorize(key: { appKey: string; appToken: string }) {
-    const res = await b.app.request("/v1/authorize", {
-      headers: {
-        "x-api-appkey": key.appKey,
-        "x-api-apptoken": key.appToken,
-        "x-original-method": "GET",
-        "x-original-uri": "/api/oms/pvt/orders/42",
-      },
-    });
-    await res.arrayBuffer();
-    return res.status;
-  }
+  const authorize = (key: { appKey: string; appToken: string }) => authorizeStatus(askB, key);
 
   async function readyz() {
     const res = await b.app.request("/readyz");
@@ -127,23 +117,7 @@ describe.each(["redis", "postgres"] as const)("the change bus (%s) of instance B
   /** Ready, with the fan-out named as degraded (or not). */
   const degraded = async () => (await readyz()).body.degraded?.[0]?.dependency;
 
-  /** Milliseconds until `check` holds, polling every 10 ms, or -1 after `withinMs`. */
-  async function timeUntil(check: () => Promise<boolean>, withinMs = 3000) {
-    const started = performance.now();
-    while (performance.now() - started < withinMs) {
-      if (await check()) return performance.now() - started;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return -1;
-  }
-
-  const misses = async () => {
-    const text = await (await b.app.request("/metrics")).text();
-    const line = text
-      .split("\n")
-      .find((l) => l.startsWith('latchkey_key_cache_requests_total{result="miss"}'));
-    return Number(line?.split(" ").at(-1) ?? 0);
-  };
+  const misses = () => cacheMisses(askB);
 
   it.each([
     ["freezes (a silent network)", (p: TcpProxy) => p.freeze()],

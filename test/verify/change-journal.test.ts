@@ -5,7 +5,6 @@
  * proxy that the test kills) stops trusting its cache, says 503 on /readyz naming the database, fails
  * closed, and once back replays what it missed without dropping the rest of its cache.
  */
-import { Writable } from "node:stream";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
@@ -16,21 +15,12 @@ import type { Store } from "../../src/storage/store.js";
 import { startChangeJournal } from "../../src/verify/change-journal.js";
 import { type Change, createChangeBus, encodeChange } from "../../src/verify/changes.js";
 import { createHarness, type Harness } from "../support/harness.js";
+import { authorizeStatus, cacheMisses, capturingLogger, inProcess, timeUntil } from "../support/instances.js";
 import { TEST_PG_URL } from "../support/stores.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 const OMS_READ = 10;
 const quiet = createLogger({ level: "silent" });
-
-/** Milliseconds until `check` holds, polling every 10 ms, or -1 after `withinMs`. */
-async function timeUntil(check: () => Promise<boolean>, withinMs = 3000) {
-  const started = performance.now();
-  while (performance.now() - started < withinMs) {
-    if (await check()) return performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return -1;
-}
 
 const closing: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -163,16 +153,7 @@ describe("an instance that cannot read the journal (PostgreSQL behind a proxy)",
     url.port = String(port);
     const bStore: Store = await openStore({ kind: "postgres", url: url.toString(), schema });
     closing.push(() => bStore.close());
-    const bLog: string[] = [];
-    const logger = createLogger({
-      level: "debug",
-      destination: new Writable({
-        write(chunk, _encoding, done) {
-          bLog.push(String(chunk));
-          done();
-        },
-      }),
-    });
+    const { logger, lines: bLog } = capturingLogger();
     const config = loadConfig({
       LATCHKEY_SECRET: "test-secret-0123456789-0123456789-abcdef",
       PUBLIC_URL: "http://localhost",
@@ -194,29 +175,13 @@ describe("an instance that cannot read the journal (PostgreSQL behind a proxy)",
     });
     closing.push(() => bJournal.close());
 
-    const authorize = async (key: { appKey: string; appToken: string }) => {
-      const res = await b.app.request("/v1/authorize", {
-        headers: {
-          "x-api-appkey": key.appKey,
-          "x-api-apptoken": key.appToken,
-          "x-original-method": "GET",
-          "x-original-uri": "/api/oms/pvt/orders/42",
-        },
-      });
-      await res.arrayBuffer();
-      return res.status;
-    };
+    const askB = inProcess(b.app);
+    const authorize = (key: { appKey: string; appToken: string }) => authorizeStatus(askB, key);
     const readyz = async () => {
       const res = await b.app.request("/readyz");
       return { status: res.status, body: (await res.json()) as { dependency?: string; code?: string } };
     };
-    const misses = async () => {
-      const text = await (await b.app.request("/metrics")).text();
-      const line = text
-        .split("\n")
-        .find((l) => l.startsWith('latchkey_key_cache_requests_total{result="miss"}'));
-      return Number(line?.split(" ").at(-1) ?? 0);
-    };
+    const misses = () => cacheMisses(askB);
 
     const changed = await a.createKey("erp", [OMS_READ]);
     const untouched = await a.createKey("crm", [OMS_READ]);
