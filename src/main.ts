@@ -182,7 +182,11 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
     changes: deps.changes,
     clock,
   });
-  const usage = createUsageRecorder({ store, clock, onFlush: (ok, atMs) => metrics.flushed(ok, atMs) });
+  const usage = createUsageRecorder({
+    store,
+    clock,
+    onFlush: flushReporter(wiring.logger, (ok, atMs) => metrics.flushed(ok, atMs)),
+  });
   const jwt = createJwtService(deps);
   const verifier = createVerifier({
     cache: keyCache,
@@ -194,6 +198,39 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
     jwt: { verify: (token) => jwt.verify(token), fingerprint: tokenFingerprint },
   });
   return { ...limiters, metrics, roleDirectory, keyCache, usage, jwt, verifier };
+}
+
+/**
+ * Usage writes that fail keep their counts for the next attempt, so one failure is no emergency;
+ * a run of them is. The first failure of a run is logged at warn, then at most one line a minute
+ * while it lasts, and the write that ends it at info.
+ */
+export function flushReporter(
+  logger: Pick<Logger, "warn" | "info">,
+  then: (ok: boolean, atMs: number) => void,
+): (ok: boolean, atMs: number, error?: unknown) => void {
+  let failingSince: number | undefined;
+  let failures = 0;
+  let loggedAt = 0;
+  return (ok, atMs, error) => {
+    then(ok, atMs);
+    if (ok) {
+      if (failingSince !== undefined)
+        logger.info({ failures, failingForMs: atMs - failingSince }, "usage counts are written again");
+      failingSince = undefined;
+      failures = 0;
+      return;
+    }
+    failures++;
+    if (failingSince === undefined || atMs - loggedAt >= 60_000) {
+      failingSince ??= atMs;
+      loggedAt = atMs;
+      logger.warn(
+        { err: error, failures },
+        "usage counts could not be written; they are kept for the next attempt",
+      );
+    }
+  };
 }
 
 export type Latchkey = ReturnType<typeof composeLatchkey>;

@@ -4,6 +4,12 @@
  * recorder. A batch is a few multi-row statements in one transaction, whatever its size: counts
  * are added to what is stored (several instances flush their own increments), `last_used_at` only
  * moves forward, and rows for keys deleted since the batch was collected are skipped.
+ *
+ * Several instances flush at once and touch the same rows. Every statement takes its row locks in
+ * one order (the rows are sorted by key, then by the rest of the row's key) and the statements run
+ * in one order, so two flushes wait for each other instead of deadlocking. Should PostgreSQL still
+ * pick a flush as a deadlock victim (a plan may visit rows in another order), the batch is tried
+ * again at once, a few times, before the failure is reported.
  */
 import { type Kysely, sql } from "kysely";
 import { KyselyRepository } from "./kysely-scope.js";
@@ -17,6 +23,30 @@ function chunks<T>(rows: readonly T[]): T[][] {
   for (let i = 0; i < rows.length; i += CHUNK) out.push(rows.slice(i, i + CHUNK));
   return out;
 }
+
+const byKey = <T extends { keyId: string }>(a: T, b: T) =>
+  a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0;
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The batch with every list in lock order. */
+export function inLockOrder(batch: UsageBatch): UsageBatch {
+  return {
+    counts: [...batch.counts].sort((a, b) => byKey(a, b) || a.day - b.day),
+    resources: [...batch.resources].sort(
+      (a, b) => byKey(a, b) || byText(a.account, b.account) || byText(a.resource, b.resource),
+    ),
+    lastUsed: [...batch.lastUsed].sort(byKey),
+    accounts: [...(batch.accounts ?? [])].sort((a, b) => byKey(a, b) || byText(a.account, b.account)),
+  };
+}
+
+/** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply run again. */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "40P01" || code === "40001";
+}
+
+const ATTEMPTS = 3;
 
 async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Promise<void> {
   for (const rows of chunks(batch.counts)) {
@@ -58,8 +88,15 @@ async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Promise<voi
 }
 
 export class KyselyUsage extends KyselyRepository implements UsageRepository {
-  record(batch: UsageBatch): Promise<void> {
-    return this.atomic((db) => recordUsage(db, batch));
+  async record(batch: UsageBatch): Promise<void> {
+    const ordered = inLockOrder(batch);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.atomic((db) => recordUsage(db, ordered));
+      } catch (error) {
+        if (attempt >= ATTEMPTS || !isRetryable(error)) throw error;
+      }
+    }
   }
 
   async get(keyId: string, fromDay: number, toDay: number): Promise<UsageDay[]> {
