@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares this machine for latchkey's tests; `npm test` runs it first, and so does .ci/run.
 #
-# The tests need Chromium (browser tests), nginx (gateway tests), a PostgreSQL that trusts the
-# `postgres` user with a `test` database, a Redis without a password, and psql to make the database.
+# The tests need Chromium (browser tests), nginx (gateway tests), curl, jq and python3 (the
+# integrator examples run as written), a PostgreSQL that trusts the `postgres` user with a `test`
+# database, a Redis without a password, and psql to make the database.
 # What is there already is left alone: a machine that has everything running never reaches apt.
 # As root on Debian, what is missing is installed with apt-get and PostgreSQL and Redis are started
 # when nothing answers. Anywhere else (not root, no apt-get) it stops at once, printing one line per
@@ -96,6 +97,11 @@ scan() {
       missing nginx "nginx: not found at $nginx; install it with \`${sudo}apt-get install -y nginx\` (gateway tests), or set NGINX_PATH"
     fi
   fi
+  local tool
+  for tool in curl jq python3; do
+    command -v "$tool" >/dev/null ||
+      missing "$tool" "$tool: not found; install it with \`${sudo}apt-get install -y $tool\` (the integrator examples in docs/integrators.md run with it)"
+  done
   if ! command -v psql >/dev/null; then
     missing postgresql-client "psql: not found; install it with \`${sudo}apt-get install -y postgresql-client\` (makes the test database)"
   fi

@@ -80,10 +80,14 @@ describe("scripts/test-env.sh", () => {
     expect(lines).toEqual([
       `chromium: CHROMIUM_PATH=${dir}/no-chromium is not an executable; point it at Chromium or unset it (browser tests)`,
       `nginx: NGINX_PATH=${dir}/no-nginx is not an executable; point it at nginx or unset it (gateway tests)`,
+      ...["curl", "jq", "python3"].map(
+        (tool) =>
+          `${tool}: not found; install it with \`sudo apt-get install -y ${tool}\` (the integrator examples in docs/integrators.md run with it)`,
+      ),
       "psql: not found; install it with `sudo apt-get install -y postgresql-client` (makes the test database)",
       `PostgreSQL: nothing answers at 127.0.0.1:${pg.port} and it is not installed; install it with \`sudo apt-get install -y postgresql\` (store and end-to-end tests), or set TEST_DATABASE_URL`,
       `Redis: nothing answers at 127.0.0.1:${redis.port} and redis-server is not installed; install it with \`sudo apt-get install -y redis-server\` (rate-limit and multi-instance tests)`,
-      "test-env: 5 missing, nothing installed (not root) (see README, Running the tests)",
+      "test-env: 8 missing, nothing installed (not root) (see README, Running the tests)",
     ]);
     expect(await user.aptCalls()).toEqual([]);
   });
@@ -98,9 +102,17 @@ describe("scripts/test-env.sh", () => {
     });
     expect(res.code).toBe(1);
     const lines = res.stderr.trimEnd().split("\n");
-    expect(lines.map((line) => line.split(":")[0])).toEqual(["psql", "PostgreSQL", "Redis", "test-env"]);
+    expect(lines.map((line) => line.split(":")[0])).toEqual([
+      "curl",
+      "jq",
+      "python3",
+      "psql",
+      "PostgreSQL",
+      "Redis",
+      "test-env",
+    ]);
     expect(lines.at(-1)).toBe(
-      "test-env: 3 missing, nothing installed (not root) (see README, Running the tests)",
+      "test-env: 6 missing, nothing installed (not root) (see README, Running the tests)",
     );
     expect(await user.aptCalls()).toEqual([]);
   });
@@ -117,7 +129,7 @@ describe("scripts/test-env.sh", () => {
     expect(res.ms).toBeLessThan(5_000);
     expect(res.stderr).toContain("psql: not found; install it with `apt-get install -y postgresql-client`");
     expect(res.stderr).not.toContain("sudo");
-    expect(res.stderr).toContain("3 missing, nothing installed (no apt-get)");
+    expect(res.stderr).toContain("6 missing, nothing installed (no apt-get)");
   });
 
   it.runIf(existsSync("/etc/debian_version"))(
@@ -132,14 +144,14 @@ describe("scripts/test-env.sh", () => {
       });
       expect(await root.aptCalls()).toEqual([
         "update -q",
-        "install -y -q --no-install-recommends postgresql-client postgresql redis-server",
+        "install -y -q --no-install-recommends curl jq python3 postgresql-client postgresql redis-server",
       ]);
       expect(res.stderr).toContain(
-        "test-env: installing with apt-get: postgresql-client postgresql redis-server",
+        "test-env: installing with apt-get: curl jq python3 postgresql-client postgresql redis-server",
       );
-      // The stand-in installed nothing, so the same three pieces are still missing.
+      // The stand-in installed nothing, so the same six pieces are still missing.
       expect(res.code).toBe(1);
-      expect(res.stderr).toContain("test-env: 3 still missing after apt-get (see README, Running the tests)");
+      expect(res.stderr).toContain("test-env: 6 still missing after apt-get (see README, Running the tests)");
     },
   );
 
