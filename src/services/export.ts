@@ -189,9 +189,20 @@ async function* jsonBody(generated: Pages, external: Pages): AsyncGenerator<stri
   yield "}";
 }
 
+/** Columns holding an instant: date cells in xlsx (UTC, shown to the second), ISO 8601 text elsewhere. */
+const DATE_COLUMNS: ReadonlySet<string> = new Set([
+  "creationDate",
+  "creationDateToken",
+  "creationDateNewToken",
+  "lastUsedAt",
+  "addedDate",
+]);
+export const XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm:ss";
+
 /**
- * Two sheets, Generated and External, through ExcelJS's streaming writer. Cells are typed strings,
- * never formulas, so they need no quote prefix.
+ * Two sheets, Generated and External, through ExcelJS's streaming writer. Text cells are typed
+ * strings, never formulas, so they need no quote prefix; instants are date cells, so a spreadsheet
+ * sorts and filters them as dates.
  */
 function xlsxBody(ExcelJS: Excel, generated: Pages, external: Pages): AsyncIterable<Uint8Array> {
   const out = new PassThrough();
@@ -232,7 +243,8 @@ async function writeWorkbook(
   const zip = { store: true, highWaterMark: ZIP_BUFFER_BYTES };
   const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({
     stream: out,
-    useStyles: false,
+    // Styles only for the date format: one shared style, however many cells use it.
+    useStyles: true,
     useSharedStrings: false,
     zip,
   });
@@ -244,13 +256,24 @@ async function writeWorkbook(
     const sheet = workbook.addWorksheet(name);
     sheet.addRow([...columns]).commit();
     for await (const page of pages) {
-      for (const row of page) sheet.addRow(columns.map((column) => row[column] ?? null)).commit();
+      for (const row of page) {
+        const added = sheet.addRow(columns.map((column) => cellValue(column, row[column])));
+        columns.forEach((column, i) => {
+          if (DATE_COLUMNS.has(column) && row[column]) added.getCell(i + 1).numFmt = XLSX_DATE_FORMAT;
+        });
+        added.commit();
+      }
       await settle(sheet, out);
       if (out.destroyed) return; // the reader went away: stop reading the store
     }
     sheet.commit();
   }
   await workbook.commit();
+}
+
+function cellValue(column: string, value: string | null | undefined): string | Date | null {
+  if (value === null || value === undefined) return null;
+  return DATE_COLUMNS.has(column) ? new Date(value) : value;
 }
 
 /**

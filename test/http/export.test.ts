@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import ExcelJS from "exceljs";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { hashToken } from "../../src/crypto/token-hash.js";
-import { CSV_COLUMNS, EXTERNAL_COLUMNS, GENERATED_COLUMNS } from "../../src/services/export.js";
+import {
+  CSV_COLUMNS,
+  EXTERNAL_COLUMNS,
+  GENERATED_COLUMNS,
+  XLSX_DATE_FORMAT,
+} from "../../src/services/export.js";
 import { type Credentials, createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
 
 const EXPORT = "/v1/accounts/acme/keys/export";
@@ -47,6 +52,7 @@ function parseCsv(text: string): string[][] {
 }
 
 function toCell(value: unknown): string | null {
+  if (value instanceof Date) return value.toISOString();
   return value === undefined || value === null || value === "" ? null : String(value);
 }
 
@@ -197,6 +203,22 @@ describe("key export", () => {
       items.map((item) => columns.map((column) => toCell(item[column])));
     expect(sheets.Generated).toEqual([[...GENERATED_COLUMNS], ...asRows(json.generated, GENERATED_COLUMNS)]);
     expect(sheets.External).toEqual([[...EXTERNAL_COLUMNS], ...asRows(json.external, EXTERNAL_COLUMNS)]);
+  });
+
+  it("xlsx: instants are date cells shown to the second, text stays text", async () => {
+    const workbook = new ExcelJS.Workbook();
+    await workbook.xlsx.load((await download(h, "?format=xlsx")).bytes as unknown as ArrayBuffer);
+    for (const [name, columns] of [
+      ["Generated", GENERATED_COLUMNS],
+      ["External", EXTERNAL_COLUMNS],
+    ] as const) {
+      const sheet = workbook.getWorksheet(name);
+      const row = sheet?.getRow(2);
+      const dateColumn = columns.indexOf(name === "Generated" ? "creationDate" : "addedDate") + 1;
+      expect(row?.getCell(dateColumn).type).toBe(ExcelJS.ValueType.Date);
+      expect(row?.getCell(dateColumn).numFmt).toBe(XLSX_DATE_FORMAT);
+      expect(row?.getCell(columns.indexOf("keyName") + 1).type).toBe(ExcelJS.ValueType.String);
+    }
   });
 
   it("never contains a token or a token hash, in any format", async () => {
