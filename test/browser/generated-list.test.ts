@@ -56,6 +56,13 @@ describe("the Generated tab", () => {
     // (Backdrops are listed too, with no class.)
     expect((await topLayerClasses(page)).filter(Boolean)).toEqual(["dialog dialog-normal", "toasts"]);
     expect(await page.getByRole("status").filter({ hasText: "Key “ERP sync” generated" }).count()).toBe(1);
+    // The toast takes no click: what is under its middle is the page or the dialog, not the toast.
+    const under = await toast.evaluate((element) => {
+      const box = element.getBoundingClientRect();
+      const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+      return hit === null || element.contains(hit) ? "toast" : "below";
+    });
+    expect(under).toBe("below");
     const token = await tokenField.inputValue();
     expect(token).toMatch(/^lkt_/);
     const appKey = await done.getByLabel("appKey").inputValue();
@@ -67,6 +74,8 @@ describe("the Generated tab", () => {
 
     await done.getByRole("button", { name: "Done" }).click();
     await done.waitFor({ state: "detached" });
+    // and it leaves by itself.
+    await toast.waitFor({ state: "detached", timeout: 10_000 });
     expect(await page.content()).not.toContain(token);
     const created = row(page, "ERP sync");
     await created.waitFor();

@@ -2,6 +2,7 @@
  * Short confirmations of what just happened. They are shown in a manual popover, which the browser
  * puts in the top layer, so a toast raised while a modal dialog is open appears above the dialog
  * rather than behind its backdrop. The layer is also the live region screen readers hear them from.
+ * A toast never takes a click (what is under it stays usable) and leaves by itself.
  */
 import {
   createContext,
@@ -21,6 +22,10 @@ interface Toast {
   tone: "success" | "error";
 }
 
+/** How long a toast stays: long enough to read, and an error a little longer. */
+export const SUCCESS_MS = 4000;
+export const ERROR_MS = 7000;
+
 const ToastContext = createContext<(text: string, tone?: Toast["tone"]) => void>(() => undefined);
 
 export function ToastProvider({ children }: { children: ReactNode }) {
@@ -29,7 +34,10 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const push = useCallback((text: string, tone: Toast["tone"] = "success") => {
     const id = Date.now() + Math.random();
     setToasts((list) => [...list.slice(-2), { id, text, tone }]);
-    setTimeout(() => setToasts((list) => list.filter((toast) => toast.id !== id)), 5000);
+    setTimeout(
+      () => setToasts((list) => list.filter((toast) => toast.id !== id)),
+      tone === "error" ? ERROR_MS : SUCCESS_MS,
+    );
   }, []);
   const value = useMemo(() => push, [push]);
 
