@@ -85,8 +85,11 @@ function ChainResult({ check, error }: { check: AuditChainCheck | null; error: u
   if (check.ok)
     return (
       <p className="notice audit-chain audit-chain-ok" role="status">
-        <strong>Chain intact.</strong> {plural(check.checked, "event")} checked
+        <strong>Chain intact.</strong> {plural(check.checked, "event")} of this account checked
         {check.head ? `; the newest is #${check.head.seq}` : ""}. No event was changed, inserted or removed.
+        {check.head && check.head.seq > check.checked
+          ? " Event numbers are counted across every account of this server, so the numbers that other accounts' events took are not in this chain."
+          : ""}
       </p>
     );
   const broken = check.firstBroken;
