@@ -59,7 +59,7 @@ describe("the Generated tab", () => {
     // The toast takes no click: what is under its middle is the page or the dialog, not the toast.
     const under = await toast.evaluate((element) => {
       const box = element.getBoundingClientRect();
-      const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+      const hit = element.ownerDocument.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
       return hit === null || element.contains(hit) ? "toast" : "below";
     });
     expect(under).toBe("below");

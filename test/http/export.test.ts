@@ -214,7 +214,8 @@ describe("key export", () => {
     ] as const) {
       const sheet = workbook.getWorksheet(name);
       const row = sheet?.getRow(2);
-      const dateColumn = columns.indexOf(name === "Generated" ? "creationDate" : "addedDate") + 1;
+      const dateColumn =
+        (columns as readonly string[]).indexOf(name === "Generated" ? "creationDate" : "addedDate") + 1;
       expect(row?.getCell(dateColumn).type).toBe(ExcelJS.ValueType.Date);
       expect(row?.getCell(dateColumn).numFmt).toBe(XLSX_DATE_FORMAT);
       expect(row?.getCell(columns.indexOf("keyName") + 1).type).toBe(ExcelJS.ValueType.String);
