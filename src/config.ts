@@ -30,6 +30,8 @@ export interface Config {
   readonly keyPrefix: string;
   readonly tokenPrefix: string;
   readonly jwtTtlSeconds: number;
+  /** Lifetime of the JWTs from VTEX's app-token login (`POST /api/vtexid/apptoken/login`). */
+  readonly vtexJwtTtlSeconds: number;
   readonly logLevel: LogLevel;
   /** Whether X-Forwarded-For is believed for the client address. */
   readonly trustProxy: boolean;
@@ -202,6 +204,7 @@ const shape = {
   KEY_PREFIX: setting(() => "appkey", matching(/^[a-z][a-z0-9]{1,19}$/, "2-20 lowercase letters or digits")),
   TOKEN_PREFIX: setting(() => "lkt", matching(/^[a-z][a-z0-9]{1,9}$/, "2-10 lowercase letters or digits")),
   JWT_TTL: setting(() => 3600, duration(60, 86400)),
+  VTEX_JWT_TTL: setting(() => 86400, duration(60, 86400)),
   LOG_LEVEL: setting((): LogLevel => "info", logLevel),
   TRUST_PROXY: setting(() => false, boolean),
   SESSION_TTL: setting(() => 43200, duration(60, 30 * 86400)),
@@ -236,6 +239,7 @@ const schema = z
       keyPrefix: env.KEY_PREFIX,
       tokenPrefix: env.TOKEN_PREFIX,
       jwtTtlSeconds: env.JWT_TTL,
+      vtexJwtTtlSeconds: env.VTEX_JWT_TTL,
       logLevel: env.LOG_LEVEL,
       trustProxy: env.TRUST_PROXY,
       sessionTtlSeconds: env.SESSION_TTL,
@@ -303,7 +307,13 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   TOKEN_PREFIX: { default: "lkt", description: "Prefix of generated appTokens (`^[a-z][a-z0-9]{1,9}$`)." },
   JWT_TTL: {
     default: "3600",
-    description: "Lifetime of app-token login JWTs: seconds or `15m`/`1h`/`24h` forms, 60 s to 24 h.",
+    description:
+      "Lifetime of the JWTs from the native app-token login (`POST /v1/auth/apptoken`): seconds or `15m`/`1h`/`24h` forms, 60 s to 24 h.",
+  },
+  VTEX_JWT_TTL: {
+    default: "86400",
+    description:
+      "Lifetime of the JWTs from VTEX's app-token login (`POST /api/vtexid/apptoken/login`), 24 h as VTEX documents: seconds or `15m`/`1h`/`24h` forms, 60 s to 24 h.",
   },
   LOG_LEVEL: { default: "info", description: "One of fatal, error, warn, info, debug, trace, silent." },
   TRUST_PROXY: {

@@ -163,6 +163,7 @@ function serviceDeps(config: Config, wiring: Wiring): ServiceDeps {
     changes: createChangeBus(),
     sessionTtlSeconds: config.sessionTtlSeconds,
     jwtTtlSeconds: config.jwtTtlSeconds,
+    vtexJwtTtlSeconds: config.vtexJwtTtlSeconds,
   };
 }
 

@@ -26,6 +26,7 @@ describe("loadConfig defaults", () => {
       keyPrefix: "appkey",
       tokenPrefix: "lkt",
       jwtTtlSeconds: 3600,
+      vtexJwtTtlSeconds: 86400,
       logLevel: "info",
       trustProxy: false,
       sessionTtlSeconds: 43200,
@@ -68,6 +69,7 @@ describe("loadConfig defaults", () => {
       KEY_PREFIX: "vtexappkey",
       TOKEN_PREFIX: "tk2",
       JWT_TTL: "15m",
+      VTEX_JWT_TTL: "12h",
       LOG_LEVEL: "DEBUG",
       TRUST_PROXY: "1",
       SESSION_TTL: "7d",
@@ -85,6 +87,7 @@ describe("loadConfig defaults", () => {
       keyPrefix: "vtexappkey",
       tokenPrefix: "tk2",
       jwtTtlSeconds: 900,
+      vtexJwtTtlSeconds: 43200,
       logLevel: "debug",
       trustProxy: true,
       sessionTtlSeconds: 7 * 86400,
@@ -117,6 +120,7 @@ describe("loadConfig errors", () => {
     ["JWT_TTL", "30", "JWT_TTL: must be a duration of 60-86400 seconds"],
     ["JWT_TTL", "25h", "JWT_TTL: must be a duration"],
     ["JWT_TTL", "1 hour", "JWT_TTL: must be a duration"],
+    ["VTEX_JWT_TTL", "25h", "VTEX_JWT_TTL: must be a duration"],
     [
       "LOG_LEVEL",
       "verbose",
@@ -189,7 +193,7 @@ describe("the result", () => {
     expect(names).toEqual(
       expect.arrayContaining(["PORT", "HOST", "DATA_DIR", "LATCHKEY_SECRET", "SESSION_TTL"]),
     );
-    expect(names).toHaveLength(21);
+    expect(names).toHaveLength(22);
     expect(Object.isFrozen(CONFIG_DOCS)).toBe(true);
   });
 });

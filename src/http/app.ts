@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { getPath } from "hono/utils/url";
 import type { Logger } from "pino";
 import type { Services } from "../services/index.js";
 import { adminRoutes } from "./admin.js";
@@ -30,6 +31,7 @@ import { userRoutes } from "./routes/users.js";
 import { verifyRoutes } from "./routes/verify.js";
 import { createSecure } from "./secure.js";
 import { vtexRoutes } from "./vtex/index.js";
+import { createVtexPathResolver } from "./vtex/paths.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -68,7 +70,10 @@ export function notReady(c: Context<AppEnv>, failure: Unready) {
 /** Builds the HTTP application. No port is opened here: tests call `app.request()` directly. */
 export function createApp(options: AppOptions) {
   const { services, logger } = options;
+  const vtexPaths = createVtexPathResolver();
   const app = new OpenAPIHono<AppEnv>({
+    // VTEX's paths are found whatever the case of their fixed segments and a trailing slash.
+    getPath: (request) => vtexPaths.resolve(getPath(request)),
     defaultHook: (result, c) => {
       if (result.success) return;
       const errors = result.error.issues.map((issue) => ({
@@ -118,6 +123,7 @@ export function createApp(options: AppOptions) {
   verifyRoutes(app, secure, services, options.verifyTrustedProxies ?? []);
   auditRoutes(app, secure, services);
   vtexRoutes(app, services);
+  vtexPaths.learn(app.routes.map((route) => route.path));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   metricsRoutes(app, services);

@@ -65,7 +65,7 @@ export function createGuards(deps: AuthDeps) {
       userAgent: c.req.header("user-agent") ?? null,
       requestId: c.get("requestId"),
     };
-    const presented = readCredentials((name) => c.req.header(name));
+    const presented = readCredentials((name) => c.req.header(name), account);
     switch (presented.kind) {
       case "key":
         return keyCaller(presented, account, meta);

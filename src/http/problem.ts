@@ -3,6 +3,8 @@ import { HTTPException } from "hono/http-exception";
 import { AppError, ERRORS, type ErrorCode } from "../core/errors.js";
 import { connectionFailure } from "../services/index.js";
 import type { AppEnv } from "./context.js";
+import { withVtexHeaderNames } from "./vtex/headers.js";
+import { isVtexPath } from "./vtex/paths.js";
 
 /**
  * The one error mapper: AppError → RFC 9457 problem+json with a stable `code` and the request id.
@@ -19,9 +21,6 @@ export function problemBody(
   return { type: `urn:latchkey:error:${code}`, title, status, detail, code, requestId, ...extra };
 }
 
-/** The VTEX-compatible paths (src/http/vtex/): their errors keep VTEX's `{"Message"}` shape. */
-const VTEX_PATHS = /^\/api\/(vlm|license-manager|vtexid)\//;
-
 /**
  * An error in VTEX's shape: `{"Message": …}`, or the body of one of the few errors VTEX words its
  * own way (VTEX ID's `{"authStatus"}`, License Manager's error codes).
@@ -36,7 +35,10 @@ export function problem(
   detail: string = ERRORS[code].title,
   extra: Record<string, unknown> = {},
 ) {
-  if (VTEX_PATHS.test(c.req.path)) return vtexErrorBody(c, ERRORS[code].status, { Message: detail });
+  // The VTEX-compatible paths (src/http/vtex/) keep VTEX's `{"Message"}` shape and header names.
+  if (isVtexPath(c.req.path)) {
+    return vtexErrorBody(c, ERRORS[code].status, { Message: withVtexHeaderNames(detail) });
+  }
   const body = problemBody(code, detail, c.get("requestId") ?? "unknown", extra);
   return c.body(JSON.stringify(body), body.status as 400, { "content-type": "application/problem+json" });
 }

@@ -21,6 +21,8 @@ export interface ServiceDeps {
   changes: ChangeBus;
   /** JWT_TTL: lifetime of app-token login JWTs, in seconds (60 to 86400). */
   jwtTtlSeconds: number;
+  /** VTEX_JWT_TTL: lifetime of the JWTs from VTEX's app-token login, in seconds (60 to 86400). */
+  vtexJwtTtlSeconds: number;
   /** SESSION_TTL: lifetime of admin sessions, in seconds. */
   sessionTtlSeconds: number;
 }

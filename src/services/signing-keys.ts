@@ -47,6 +47,8 @@ export interface MintInput {
   appToken: string;
   /** Defaults to the key's own account; another only where the key was added as an external key. */
   account?: string | undefined;
+  /** Whose login this is: the native one lives JWT_TTL (the default), VTEX's VTEX_JWT_TTL. */
+  lifetime?: "native" | "vtex";
 }
 
 export type MintResult =
@@ -186,16 +188,17 @@ export function createJwtService(deps: ServiceDeps) {
     if (!found) return { ok: false, reason: "WRONG_CREDENTIALS" };
     const { key, token } = found;
     const account = input.account ?? key.account;
-    if (account !== key.account && !(await store.externalKeys.get(account, key.id))) {
-      return { ok: false, reason: "ACCOUNT_DENIED" };
-    }
+    // In another account the key is named by the addition's id, never its owner's key id.
+    const added = account === key.account ? undefined : await store.externalKeys.get(account, key.id);
+    if (account !== key.account && !added) return { ok: false, reason: "ACCOUNT_DENIED" };
     const iat = Math.floor(clock.now() / 1000);
     const claims: AppJwtClaims = {
       appKey: key.appKey,
       account,
+      userId: added?.id ?? key.id,
       fingerprint: tokenFingerprint(token.hash),
       iat,
-      exp: iat + deps.jwtTtlSeconds,
+      exp: iat + (input.lifetime === "vtex" ? deps.vtexJwtTtlSeconds : deps.jwtTtlSeconds),
       jti: Buffer.from(deps.random(JTI_BYTES)).toString("base64url"),
     };
     const jwt = await signAppJwt(await ring.signer(), claims);

@@ -1,6 +1,9 @@
 /**
  * App-token login JWTs (SPEC §6): ES256, header `kid`, claims `sub` (appKey), `account`, `iat`,
  * `exp`, `jti` and `tfp`, and the in-memory ring of signing keys they are signed and checked with.
+ * They also carry the claims VTEX's app-token JWTs carry and integrations read: `audience`
+ * ("admin"), `userId` (the key's id in `account`) and `iss` ("token-emitter"); verification does not
+ * need them, so JWTs minted before they were added stay valid.
  *
  * Secrets: a JWT is a bearer credential for its lifetime; it is never logged or stored. `tfp` binds
  * it to the token it was minted from without revealing it: the first 22 characters of
@@ -29,6 +32,9 @@ export const FINGERPRINT_LENGTH = 22;
 /** Far above what latchkey issues (~400 characters); anything longer is refused unparsed. */
 const MAX_JWT_LENGTH = 4096;
 const REQUIRED_CLAIMS = ["sub", "account", "iat", "exp", "jti", "tfp"];
+/** VTEX's values for these claims, as its app-token login reference shows them. */
+export const VTEX_AUDIENCE = "admin";
+export const VTEX_ISSUER = "token-emitter";
 
 export interface PublicJwk {
   kty: string;
@@ -197,6 +203,8 @@ export type KeyRing = ReturnType<typeof createKeyRing>;
 export interface AppJwtClaims {
   appKey: string;
   account: string;
+  /** The key's id in `account` (the addition's id for an external key); absent in older JWTs. */
+  userId?: string;
   fingerprint: string;
   /** Unix seconds. */
   iat: number;
@@ -209,8 +217,10 @@ export function signAppJwt(
   signer: { kid: string; privateKey: KeyObject },
   claims: AppJwtClaims,
 ): Promise<string> {
-  return new SignJWT({ account: claims.account, tfp: claims.fingerprint })
+  const vtex = { audience: VTEX_AUDIENCE, ...(claims.userId ? { userId: claims.userId } : {}) };
+  return new SignJWT({ account: claims.account, ...vtex, tfp: claims.fingerprint })
     .setProtectedHeader({ alg: JWT_ALG, kid: signer.kid, typ: "JWT" })
+    .setIssuer(VTEX_ISSUER)
     .setSubject(claims.appKey)
     .setIssuedAt(claims.iat)
     .setExpirationTime(claims.exp)

@@ -171,12 +171,14 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       for (const [method, suffix, body] of [
         ["GET", "", undefined],
         ["PUT", "", [10]],
-        ["DELETE", "/10", undefined],
       ] as const) {
         const res = await vtex(method, `/api/license-manager/users/nobody/roles${suffix}`, h.owner, body);
         expect(res.status, method).toBe(400);
         expect(res.body).toEqual({ Message: "Invalid UserId" });
       }
+      // Removal is idempotent in VTEX: an unknown user is a 204 too (vtex-compat.test.ts).
+      const removal = await vtex("DELETE", "/api/license-manager/users/nobody/roles/10", h.owner);
+      expect([removal.status, removal.text]).toEqual([204, ""]);
     });
   });
 
@@ -232,7 +234,8 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       expectKeys(login.body, ["authStatus", "token", "expires"]);
       expect(login.body.authStatus).toBe("Success");
       expect(typeof login.body.token).toBe("string");
-      expect(login.body.expires).toBe(Date.parse("2026-11-26T10:00:00Z") / 1000 + 3600);
+      // VTEX_JWT_TTL: 24 h by default, as VTEX documents.
+      expect(login.body.expires).toBe(Date.parse("2026-11-26T10:00:00Z") / 1000 + 86400);
 
       const validated = await vtex("POST", "/api/vtexid/credential/validate", null, {
         token: login.body.token,
@@ -297,7 +300,8 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
         appkey: h.owner.appKey,
         apptoken: other.appToken,
       });
-      expect(wrong.status).toBe(401);
+      // VTEX's login answers a refusal as its reference documents the login: 200 and the authStatus.
+      expect(wrong.status).toBe(200);
       expect(wrong.body).toEqual({ authStatus: "WrongCredentials" });
       const bad = await vtex("POST", "/api/vtexid/credential/validate", null, { token: "not.a.jwt" });
       expect(bad.status).toBe(401);
@@ -506,7 +510,7 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
         appkey: `${key.appKey}\u0000`,
         apptoken: key.appToken,
       });
-      expect(login.status).toBe(401);
+      expect(login.status).toBe(200);
       expect(login.body).toEqual({ authStatus: "WrongCredentials" });
       const native = await h.request("GET", `/v1/accounts/acme/keys/${key.appKey}`);
       expect(native.body).toMatchObject({ active: true, roles: [], pendingRenewal: false });

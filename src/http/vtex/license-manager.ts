@@ -6,24 +6,27 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { Key } from "../../core/api.js";
-import { type AppError, fail } from "../../core/errors.js";
+import { AppError, fail } from "../../core/errors.js";
 import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import {
   isLookupId,
-  readJson,
   type VtexAccess,
   type VtexContext,
   VtexError,
   vtexHandler,
   vtexMessage,
 } from "./adapter.js";
+import { parseVtex, readVtexBody } from "./fields.js";
+import { createLabelledKeys } from "./labels.js";
 
 const CreateBody = z.object({ label: z.string() });
 const UpdateBody = z.object({ isActive: z.boolean() });
 const RoleIdList = z.array(z.number().int().positive()).max(200);
 const PAGE_SIZE = 200;
+/** The largest page of the paged role list; a larger `numItems` is served this many, as VTEX clamps. */
+const MAX_NUM_ITEMS = 200;
 
 const TOKEN_NOT_EXISTS = new VtexError(400, {
   Details: null,
@@ -34,17 +37,9 @@ const TOKEN_NOT_EXISTS = new VtexError(400, {
 const INVALID_USER = () => vtexMessage(400, "Invalid UserId");
 const UNKNOWN_ROLES = () => vtexMessage(400, "Roles list contains roles that do not exist in this account");
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const detail = result.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-    throw vtexMessage(400, detail);
-  }
-  return result.data;
-}
-
 export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, services: Services) {
   const { keys, users, roles } = services;
+  const labelled = createLabelledKeys(services);
 
   /** Every generated key of the account, page by page through the same list the native API uses. */
   async function allKeys(account: string): Promise<Key[]> {
@@ -67,8 +62,9 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     "/api/vlm/appkeys",
     vtexHandler(async (c) => {
       const { account, authority } = await access.authorize(c, "EditApiKeys");
-      const { label } = parse(CreateBody, await readJson(c));
-      const created = await keys.create(authority, account, { name: label });
+      const { label } = await readVtexBody(c, CreateBody);
+      // Labels are not unique in VTEX: one in use is stored numbered (labels.ts).
+      const created = await labelled.create(authority, account, label);
       const { key } = created;
       return c.json({
         id: key.id,
@@ -103,7 +99,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     vtexHandler(
       async (c) => {
         const { account, authority } = await access.authorize(c, "EditApiKeys");
-        const { isActive } = parse(UpdateBody, await readJson(c));
+        const { isActive } = await readVtexBody(c, UpdateBody);
         const id = c.req.param("id") ?? "";
         const key = isLookupId(id) ? await keys.find(account, { id }) : undefined;
         if (!key) throw TOKEN_NOT_EXISTS;
@@ -151,7 +147,8 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
         ? "EditAdminUsers"
         : "ViewAdminUsers";
 
-  async function roleTarget(c: VtexContext, write: boolean) {
+  /** The caller's scope and the target `userId` names, if any; refused (403) as `needs` says. */
+  async function lookUp(c: VtexContext, write: boolean) {
     const scope = await access.identifyIn(c);
     // A caller who may manage neither keys nor users here is refused before anything is looked up,
     // with one answer whatever `userId` names: it learns nothing of which ids and appKeys exist.
@@ -160,9 +157,16 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
       fail("FORBIDDEN", `This needs the ${forKeys} or ${forUsers} resource in account ${scope.account}`);
     }
     const found = await target(scope.account, c.req.param("userId") ?? "");
+    // An unknown id needs the user resource, as a user would: a key-only caller cannot tell them apart.
     scope.require(needs(found?.kind, write));
-    if (!found) throw INVALID_USER();
     return { ...scope, found };
+  }
+
+  /** As `lookUp`, and an unknown `userId` is VTEX's 400 "Invalid UserId". */
+  async function roleTarget(c: VtexContext, write: boolean) {
+    const scope = await lookUp(c, write);
+    if (!scope.found) throw INVALID_USER();
+    return { ...scope, found: scope.found };
   }
 
   async function setRoles(
@@ -176,14 +180,15 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     else await keys.setRoles(authority, account, found.appKey, roleIds);
   }
 
+  const isTargetGone = (error: unknown) =>
+    error instanceof AppError &&
+    (error.code === "USER_NOT_FOUND" ||
+      error.code === "KEY_NOT_FOUND" ||
+      error.code === "EXTERNAL_KEY_NOT_FOUND");
+
   const rolesErrors = (error: AppError) => {
     if (error.code === "UNKNOWN_ROLE") return UNKNOWN_ROLES();
-    if (
-      error.code === "USER_NOT_FOUND" ||
-      error.code === "KEY_NOT_FOUND" ||
-      error.code === "EXTERNAL_KEY_NOT_FOUND"
-    )
-      return INVALID_USER();
+    if (isTargetGone(error)) return INVALID_USER();
     return undefined;
   };
 
@@ -200,7 +205,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     "/api/license-manager/users/:userId/roles",
     vtexHandler(async (c) => {
       const scope = await roleTarget(c, true);
-      const added = parse(RoleIdList, await readJson(c));
+      const added = await readVtexBody(c, RoleIdList);
       // The union is taken inside the change's transaction: two adds at once both land.
       await setRoles(scope, (current) => [...new Set([...current, ...added])]);
       return c.body(null, 204);
@@ -210,20 +215,31 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
   app.delete(
     "/api/license-manager/users/:userId/roles/:roleId",
     vtexHandler(async (c) => {
-      const scope = await roleTarget(c, true);
+      const scope = await lookUp(c, true);
       const rawRoleId = c.req.param("roleId") ?? "";
       if (!/^[1-9][0-9]{0,9}$/.test(rawRoleId)) throw vtexMessage(400, "roleId must be a positive integer");
       const roleId = Number(rawRoleId);
-      // Taking a role that is not held changes nothing and records nothing.
-      if (scope.found.roleIds.includes(roleId)) {
-        await setRoles(scope, (current) => current.filter((id) => id !== roleId));
+      const { found } = scope;
+      // VTEX documents removal as idempotent: a role not held, or a user or key that does not exist
+      // (or was removed meanwhile), is 204 too; nothing changes and nothing is recorded.
+      if (found?.roleIds.includes(roleId)) {
+        try {
+          await setRoles({ ...scope, found }, (current) => current.filter((id) => id !== roleId));
+        } catch (error) {
+          if (!isTargetGone(error)) throw error;
+        }
       }
       return c.body(null, 204);
     }, rolesErrors),
   );
 
   const PagedQuery = z.object({
-    numItems: z.coerce.number().int().min(1).max(200).default(10),
+    numItems: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(10)
+      .transform((n) => Math.min(n, MAX_NUM_ITEMS)),
     pageNumber: z.coerce.number().int().min(1).default(1),
     sort: z.enum(["id", "name"]).default("id"),
     sortType: z.enum(["ASC", "DSC"]).default("ASC"),
@@ -233,7 +249,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     "/api/license-manager/site/pvt/roles/list/paged",
     vtexHandler(async (c) => {
       const { account } = await access.authorize(c, "ViewAdminUsers");
-      const query = parse(PagedQuery, c.req.query());
+      const query = parseVtex(PagedQuery, c.req.query());
       const every = services.catalog.resources.length;
       const list = (await roles.list(account)).sort((a, b) => {
         const order = query.sort === "name" ? a.name.localeCompare(b.name) || a.id - b.id : a.id - b.id;

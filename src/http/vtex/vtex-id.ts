@@ -8,6 +8,7 @@
  * and validates with valid credentials (routes/apptoken.ts `exchangeAppToken`, verifier.ts).
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { isAccountName } from "../../core/names.js";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
 import { isAuthenticated } from "../../core/verification.js";
 import type { Services } from "../../services/index.js";
@@ -16,20 +17,26 @@ import type { AppEnv } from "../context.js";
 import { exchangeAppToken } from "../routes/apptoken.js";
 import {
   isLookupId,
-  readJson,
   type VtexAccess,
   type VtexContext,
   VtexError,
   vtexHandler,
   vtexMessage,
 } from "./adapter.js";
+import { readVtexBody } from "./fields.js";
 
 const LoginBody = z.object({
   appkey: z.string().min(1).max(100),
   apptoken: z.string().min(1).max(MAX_TOKEN_LENGTH),
 });
 const ValidateBody = z.object({ token: z.string().min(1).max(8192) });
+const INVALID_CREDENTIALS_BODY = "Send the credentials as a JSON object";
 const WRONG_CREDENTIALS = () => new VtexError(401, { authStatus: "WrongCredentials" });
+/**
+ * A failed app-token login, as VTEX's reference documents the login's answer: 200 with the
+ * `authStatus` (and no token), not an HTTP error (docs/vtex.md; /v1/auth/apptoken keeps SPEC's 401).
+ */
+const LOGIN_REFUSED = { authStatus: "WrongCredentials" } as const;
 /** A month of the renewal period, as VTEX counts `expirationPeriod` in days. */
 const DAYS_PER_MONTH = 30;
 
@@ -47,23 +54,25 @@ function apiKeyOf(c: VtexContext): string {
 export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, services: Services) {
   const { jwt, renewal, settings } = services;
 
-  async function parsedOrWrong<T>(c: VtexContext, schema: z.ZodType<T>): Promise<T> {
-    const result = schema.safeParse(await readJson(c));
-    if (!result.success) throw vtexMessage(400, "Send the credentials as a JSON object");
-    return result.data;
-  }
-
   app.post(
     "/api/vtexid/apptoken/login",
     vtexHandler(async (c) => {
-      const body = await parsedOrWrong(c, LoginBody);
-      const credentials = { appKey: body.appkey, appToken: body.apptoken };
-      const result = await exchangeAppToken(c, services, credentials);
+      const body = await readVtexBody(c, LoginBody, INVALID_CREDENTIALS_BODY);
+      // `an` names the account the token is for: the key's own, or one that added it as an external
+      // key (mint refuses any other). One that cannot be an account name is refused the same way.
+      const named = (c.req.query("an") ?? "").toLowerCase();
+      if (named !== "" && !isAccountName(named)) return c.json(LOGIN_REFUSED, 200);
+      const result = await exchangeAppToken(c, services, {
+        appKey: body.appkey,
+        appToken: body.apptoken,
+        ...(named === "" ? {} : { account: named }),
+        lifetime: "vtex",
+      });
       if (!result.ok && result.reason === "RATE_LIMITED") {
         c.header("retry-after", String(result.retryAfter));
         throw vtexMessage(429, `Too many failed authentications; retry in ${result.retryAfter} s`);
       }
-      if (!result.ok) throw WRONG_CREDENTIALS();
+      if (!result.ok) return c.json(LOGIN_REFUSED, 200);
       return c.json({ authStatus: "Success", token: result.token, expires: result.expires });
     }),
   );
@@ -71,7 +80,7 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
   app.post(
     "/api/vtexid/credential/validate",
     vtexHandler(async (c) => {
-      const { token } = await parsedOrWrong(c, ValidateBody);
+      const { token } = await readVtexBody(c, ValidateBody, INVALID_CREDENTIALS_BODY);
       // The verifier applies the failure limiter and the key's current state, as for any JWT caller.
       const decision = await checkingCredentials(c, () =>
         services.verifier.verify({
