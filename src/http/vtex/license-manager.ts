@@ -34,6 +34,19 @@ const TOKEN_NOT_EXISTS = new VtexError(400, {
   VLMErrorCode: 17,
   Message: "Token not exists for this account",
 });
+/** A product of the paged role list: VTEX's documented fields, only the name known here. */
+const vtexProduct = (name: string) => ({
+  id: null,
+  categoryId: null,
+  categoryName: null,
+  description: null,
+  consoleUrlMask: null,
+  urlConfiguration: null,
+  webApiUrlMask: null,
+  url: null,
+  productResources: null,
+  name,
+});
 const INVALID_USER = () => vtexMessage(400, "Invalid UserId");
 const UNKNOWN_ROLES = () => vtexMessage(400, "Roles list contains roles that do not exist in this account");
 
@@ -262,7 +275,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
           name: role.name,
           isAdmin: role.resources.length === every,
           roleType: role.type === "predefined" ? 0 : 1,
-          products: role.products.map((name) => ({ name })),
+          products: role.products.map(vtexProduct),
           resources: null,
           logins: null,
         })),
