@@ -75,9 +75,13 @@ describe("POST /v1/auth/apptoken", () => {
     });
     const { header, payload } = parts(res.body.token);
     expect(header).toEqual({ alg: "ES256", kid: expect.any(String), typ: "JWT" });
+    // One format for both logins: VTEX's claims (audience, userId, iss) are in native JWTs too.
     expect(payload).toEqual({
       sub: h.owner.appKey,
       account: "acme",
+      audience: "admin",
+      userId: expect.any(String),
+      iss: "token-emitter",
       iat: Math.floor(now),
       exp: Math.floor(now) + 3600,
       jti: expect.stringMatching(/^[\w-]{22}$/),
