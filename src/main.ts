@@ -25,7 +25,7 @@ import { createServices } from "./services/index.js";
 import { REVOKE_RATE } from "./services/revoke.js";
 import { createRoleDirectory } from "./services/role-directory.js";
 import { createJwtService } from "./services/signing-keys.js";
-import { type LooseFile, openStore } from "./storage/open.js";
+import { type LooseFile, type OpenStoreOptions, openStore } from "./storage/open.js";
 import type { Store } from "./storage/store.js";
 import { startFanout } from "./verify/change-fanout.js";
 import { startChangeJournal } from "./verify/change-journal.js";
@@ -38,8 +38,20 @@ import { createVerifier } from "./verify/verifier.js";
 
 /** Opens and migrates the database; `logger` hears of SQLite files found readable by others. */
 export async function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
-  const store = config.databaseUrl
-    ? await openStore({
+  const store = await openStore(configuredDatabase(config, logger));
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+/** Where the configured database is (DATABASE_URL, else the SQLite file in DATA_DIR), and how to open it. */
+export function configuredDatabase(config: Config, logger?: Logger): OpenStoreOptions {
+  return config.databaseUrl
+    ? {
         kind: "postgres",
         url: config.databaseUrl,
         // The message only: pg hangs the whole connection (its settings included) on the error.
@@ -48,21 +60,14 @@ export async function openConfiguredStore(config: Config, logger?: Logger): Prom
             { dependency: "database", error: error.message },
             "database: an idle connection dropped; the next query opens a new one",
           ),
-      })
-    : await openStore({
+      }
+    : {
         kind: "sqlite",
         file: join(config.dataDir, "latchkey.db"),
         onLooseFiles: (files) => {
           if (logger) reportLooseFiles(logger, files);
         },
-      });
-  try {
-    await store.migrate();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+      };
 }
 
 function reportLooseFiles(logger: Logger, files: LooseFile[]): void {

@@ -10,6 +10,7 @@ import { closeLogs, createLogger, type Logger } from "../log.js";
 import type { PassSummary } from "../notify/notifier.js";
 import type { RotationResult } from "../services/signing-keys.js";
 import type { ChangeBus } from "../verify/changes.js";
+import { copyCommand } from "./copy.js";
 import { createOutput, EXIT, jsonError, type Output, UsageError } from "./output.js";
 import { registerRemoteCommands } from "./remote/index.js";
 import { databaseLocation, markServing, unservedWarning } from "./serving.js";
@@ -253,6 +254,16 @@ export async function run(argv: string[]): Promise<number> {
     .description("apply database migrations")
     .action(() => {
       pending = migrateCommand(out());
+    });
+
+  program
+    .command("copy")
+    .description(
+      "copy this server's database (SQLite in DATA_DIR, or DATABASE_URL) into an empty PostgreSQL database",
+    )
+    .requiredOption("--to <url>", "the target: postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    .action((opts: { to: string }) => {
+      pending = copyCommand(config(), out(), opts);
     });
 
   program

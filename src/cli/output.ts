@@ -6,6 +6,16 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export class UsageError extends Error {}
 
+/** A failed local command with a code of the command line's own (README, Command line): exit 1. */
+export class CommandError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface Output {
   json: boolean;
   result(value: unknown, human: () => string): void;
@@ -29,7 +39,8 @@ export function createOutput(json: boolean): Output {
     },
     error(error) {
       const usage = error instanceof UsageError || error instanceof ConfigError;
-      const code = error instanceof AppError ? error.code : usage ? "USAGE" : "FAILED";
+      const code =
+        error instanceof AppError || error instanceof CommandError ? error.code : usage ? "USAGE" : "FAILED";
       const message = error instanceof Error ? error.message : String(error);
       process.stderr.write(json ? jsonError(code, message) : `latchkey: ${message}\n`);
       return usage || (error instanceof AppError && error.code === "VALIDATION_FAILED")

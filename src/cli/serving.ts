@@ -30,9 +30,14 @@ export interface DatabaseLocation {
 export function databaseLocation(config: Config): DatabaseLocation {
   if (config.databaseUrl === undefined)
     return { kind: "sqlite", location: join(config.dataDir, "latchkey.db") };
-  const url = new URL(config.databaseUrl);
+  return { kind: "postgres", location: postgresLocation(config.databaseUrl) };
+}
+
+/** A PostgreSQL URL as it may be printed: without its password and parameters. */
+export function postgresLocation(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
   const user = url.username === "" ? "" : `${url.username}@`;
-  return { kind: "postgres", location: `${url.protocol}//${user}${url.host}${url.pathname}` };
+  return `${url.protocol}//${user}${url.host}${url.pathname}`;
 }
 
 interface ServingRecord {

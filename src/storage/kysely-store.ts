@@ -27,6 +27,11 @@ import { migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 import type { Dialect, Store, StoreOps } from "./store.js";
 
+/** The repositories bound to `db`, a Kysely handle or an open transaction (for copy.ts's checks). */
+export function storeOpsOn(db: Kysely<Database>, dialect: Dialect, inTransaction: boolean): StoreOps {
+  return repositories(new Scope(db, dialect, inTransaction));
+}
+
 function repositories(scope: Scope): StoreOps {
   return {
     accounts: new KyselyAccounts(scope),

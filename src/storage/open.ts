@@ -16,7 +16,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import type pg from "pg";
 import { createKyselyStore } from "./kysely-store.js";
 import type { Database } from "./schema.js";
-import type { Store } from "./store.js";
+import type { Dialect, Store } from "./store.js";
 
 export type OpenStoreOptions =
   | {
@@ -52,12 +52,23 @@ const PRIVATE_DIR = 0o700;
 const CONNECT_TIMEOUT_MS = 5_000;
 
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  if (opts.kind === "postgres") return openPostgres(opts);
+  const { db, dialect } = await openDatabase(opts);
+  return createKyselyStore(db, dialect);
+}
+
+/**
+ * The Kysely handle the store is built on, opened exactly as `openStore` opens it (file modes,
+ * pragmas, pool settings): for work below the Store port, such as copying a whole database (copy.ts).
+ */
+export async function openDatabase(
+  opts: OpenStoreOptions,
+): Promise<{ db: Kysely<Database>; dialect: Dialect }> {
+  if (opts.kind === "postgres") return { db: await openPostgres(opts), dialect: "postgres" };
   if (opts.file !== ":memory:") {
     const loose = securePrivateFiles(opts.file);
     if (loose.length > 0) opts.onLooseFiles?.(loose);
   }
-  return openSqlite(opts.file);
+  return { db: openSqlite(opts.file), dialect: "sqlite" };
 }
 
 /**
@@ -101,7 +112,7 @@ function chmodPrivate(path: string): boolean {
   }
 }
 
-function openSqlite(file: string): Store {
+function openSqlite(file: string): Kysely<Database> {
   const database = new SqliteDatabase(file);
   database.pragma("journal_mode = WAL");
   // FULL: each commit syncs the WAL before latchkey answers, so an acknowledged change survives a power
@@ -113,10 +124,10 @@ function openSqlite(file: string): Store {
   database.pragma("foreign_keys = ON");
   // A CLI command and the server may share the file: wait for the writer instead of failing at once.
   database.pragma("busy_timeout = 5000");
-  return createKyselyStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), "sqlite");
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
 }
 
-async function openPostgres(opts: PostgresOptions): Promise<Store> {
+async function openPostgres(opts: PostgresOptions): Promise<Kysely<Database>> {
   const { url, schema } = opts;
   if (schema !== undefined && !SCHEMA_NAME.test(schema))
     throw new Error(`invalid PostgreSQL schema name: ${schema}`);
@@ -141,7 +152,7 @@ async function openPostgres(opts: PostgresOptions): Promise<Store> {
   // pool discards the connection, and the next query opens a new one.
   pool.on("error", (error) => opts.onConnectionLost?.(error));
   pool.on("connect", (client) => client.on("error", () => {}));
-  return createKyselyStore(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), "postgres");
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 async function createSchema(driver: typeof pg, url: string, schema: string): Promise<void> {
