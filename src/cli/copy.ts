@@ -93,6 +93,6 @@ function describe(
     `  row counts checked per table; audit chain: ${chain}`,
     ...r.tables.map((t) => `    ${t.name.padEnd(width)}  ${t.rows}`),
     "",
-    "Next: point DATABASE_URL at the target and start latchkey there; existing keys and tokens work as before.",
+    "Next: start latchkey with DATABASE_URL set to the target and the same LATCHKEY_SECRET; existing keys and tokens work as before.",
   ].join("\n");
 }

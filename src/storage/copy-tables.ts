@@ -15,7 +15,7 @@ export interface TableShape {
   name: string;
   /** In the table's own order. */
   columns: string[];
-  /** Declared type of each column, lower-cased (`text`, `bigint`, `integer`, …). */
+  /** Type of each column, lower-cased: on PostgreSQL its udt_name (`text`, `int8`, `int4`, `bool`, …). */
   types: Map<string, string>;
   /** Primary key columns in key order; empty when the table has none. */
   primaryKey: string[];
@@ -66,7 +66,7 @@ async function describePostgres(db: Kysely<Database>): Promise<Tables> {
     select table_name as name from information_schema.tables
      where table_schema = current_schema() and table_type = 'BASE TABLE' order by table_name`.execute(db);
   const { rows: columns } = await sql<{ table: string; column: string; type: string; sequenced: boolean }>`
-    select table_name as "table", column_name as "column", data_type as type,
+    select table_name as "table", column_name as "column", udt_name as type,
            (is_identity = 'YES' or coalesce(column_default, '') like 'nextval(%') as sequenced
       from information_schema.columns
      where table_schema = current_schema() order by table_name, ordinal_position`.execute(db);
