@@ -8,9 +8,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import SqliteDatabase from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Counts, pgCounts, pgQuery, sqliteCounts, sqliteRows } from "./copy-support.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
@@ -287,6 +288,34 @@ describe("latchkey copy", { timeout: 180_000 }, () => {
     const again = await runCli(["copy", "--to", target.url, "--json"], env);
     expect(again.code, again.stderr).toBe(0);
     expect(await pgCounts(target.url)).toEqual(sqliteCounts(file));
+  });
+
+  it("copies a table no one listed, and fails loudly when the target has no place for it", async () => {
+    const future = await mkdtemp(join(dir, "future-"));
+    await copyFile(file, join(future, "latchkey.db"));
+    const db = new SqliteDatabase(join(future, "latchkey.db"));
+    db.exec(
+      "create table future_table (id integer primary key, note text); insert into future_table values (1, 'a'), (2, 'b')",
+    );
+    db.close();
+    const futureEnv = { ...env, DATA_DIR: future };
+    const target = await database();
+    const refused = await runCli(["copy", "--to", target.url, "--json"], futureEnv);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stderr).error).toMatchObject({
+      code: "SCHEMA_MISMATCH",
+      detail: expect.stringContaining("future_table"),
+    });
+    expect(Object.values(await pgCounts(target.url)).every((n) => n === 0)).toBe(true);
+
+    await pgQuery(target.url, "create table future_table (id integer primary key, note text)");
+    const copied = await runCli(["copy", "--to", target.url], futureEnv);
+    expect(copied.code, copied.stderr).toBe(0);
+    expect(await pgQuery(target.url, "select id, note from future_table order by id")).toEqual([
+      { id: 1, note: "a" },
+      { id: 2, note: "b" },
+    ]);
+    expect(await pgCounts(target.url)).toEqual(sqliteCounts(join(future, "latchkey.db")));
   });
 
   it("copies PostgreSQL to PostgreSQL, and refuses bad usage with exit 2", async () => {
