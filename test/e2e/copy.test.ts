@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sectionCommands } from "../support/readme.js";
 import { type Counts, pgCounts, pgQuery, sqliteCounts, sqliteRows } from "./copy-support.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 import { callAs, runCli, serve } from "./process.js";
@@ -35,10 +36,12 @@ function withPassword(url: string): string {
 /** The `latchkey copy` line of the README's "Moving to PostgreSQL" section, as its arguments. */
 function readmeCopyArgs(target: string): string[] {
   const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf("### Moving to PostgreSQL"));
-  const line = /npx latchkey (copy --to \S+)/.exec(section)?.[1];
+  const line = sectionCommands(readme, "### Moving to PostgreSQL").find((l) =>
+    l.startsWith("npx latchkey copy"),
+  );
   expect(line, "README shows `npx latchkey copy --to …`").toBeDefined();
-  return (line ?? "").replace(/"?\$TARGET"?/, target).split(" ");
+  const args = (line ?? "").replace(/^npx latchkey /, "").split(" ");
+  return args.map((arg) => (arg.replaceAll('"', "") === "$TARGET" ? target : arg));
 }
 
 async function initAccount(env: Record<string, string>, account: string): Promise<Credentials> {
