@@ -16,12 +16,14 @@ import { createApp } from "./http/app.js";
 import { createFastPath } from "./http/fast-path.js";
 import { createMetrics } from "./metrics.js";
 import type { NotifyDeps } from "./notify/deps.js";
+import { createEmailSender } from "./notify/email.js";
 import { createNotifier } from "./notify/notifier.js";
 import { type Scheduler, startScheduler } from "./notify/scheduler.js";
 import { createTestNotifier } from "./notify/test-notification.js";
 import { resolveSecret } from "./secret.js";
 import type { ServiceDeps } from "./services/deps.js";
 import { createServices } from "./services/index.js";
+import { type PlainMailer, RESET_LINK_RATE } from "./services/password-changes.js";
 import { REVOKE_RATE } from "./services/revoke.js";
 import { createRoleDirectory } from "./services/role-directory.js";
 import { createJwtService } from "./services/signing-keys.js";
@@ -110,7 +112,11 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     smtpUrl: config.smtpUrl,
     webhookAllowPrivate: config.webhookAllowPrivate,
   };
-  const services = createServices(deps, { ...verification, testNotifier: createTestNotifier(notify) });
+  const services = createServices(deps, {
+    ...verification,
+    testNotifier: createTestNotifier(notify),
+    mail: config.smtpUrl ? plainMailer(notify) : undefined,
+  });
   const app = createApp({
     services,
     logger,
@@ -241,6 +247,18 @@ export function flushReporter(
 
 export type Latchkey = ReturnType<typeof composeLatchkey>;
 
+/** One plain-text mail through SMTP_URL, on a transport opened for it and closed after. */
+function plainMailer(notify: NotifyDeps): PlainMailer {
+  return async (mail) => {
+    const sender = createEmailSender(notify);
+    try {
+      return await sender.sendText(mail);
+    } finally {
+      sender.close();
+    }
+  };
+}
+
 /** The failure limiters, with counters in Redis when given (each under its own key prefix). */
 function createLimiters(config: Config, wiring: Wiring, clock: Clock) {
   const { logger } = wiring;
@@ -261,6 +279,16 @@ function createLimiters(config: Config, wiring: Wiring, clock: Clock) {
     blockedLookups: createFailureLimiter({ clock, ...failures }),
     signInLimiter: createEmailLimiter({ ...shared, ...failures, prefix: `${prefix}sign-in-failures:` }),
     revokeLimiter: createFailureLimiter({ ...shared, ...revokeRate, prefix: `${prefix}leak-reports:` }),
+    resetLinkLimiter: createFailureLimiter({
+      ...shared,
+      ...RESET_LINK_RATE,
+      prefix: `${prefix}reset-links:`,
+    }),
+    resetLinkEmailLimiter: createEmailLimiter({
+      ...shared,
+      ...RESET_LINK_RATE,
+      prefix: `${prefix}reset-link-emails:`,
+    }),
   };
 }
 

@@ -156,7 +156,14 @@ export const IssuedInvitationSchema = z
 export const MeSchema = z
   .object({
     principal: z.union([
-      z.object({ type: z.literal("user"), id: z.string(), email: z.string() }),
+      z.object({
+        type: z.literal("user"),
+        id: z.string(),
+        email: z.string(),
+        mustChangePassword: z.boolean().optional().meta({
+          description: "Signed in with the session: true after an administrator's reset, until changed",
+        }),
+      }),
       z.object({ type: z.literal("key"), appKey: z.string(), account: z.string() }),
     ]),
     accounts: z.array(AccountAccessSchema),

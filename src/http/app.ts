@@ -20,6 +20,7 @@ import { externalKeyRoutes } from "./routes/external-keys.js";
 import { invitationRoutes } from "./routes/invitations.js";
 import { keyRoutes } from "./routes/keys.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { passwordRoutes } from "./routes/passwords.js";
 import { renewalRoutes } from "./routes/renewal.js";
 import { reviewRoutes } from "./routes/review.js";
 import { revokeRoutes } from "./routes/revoke.js";
@@ -119,6 +120,7 @@ export function createApp(options: AppOptions) {
   roleRoutes(app, secure, services);
   userRoutes(app, secure, services);
   invitationRoutes(app, secure, services);
+  passwordRoutes(app, secure, services);
   revokeRoutes(app, secure, services);
   verifyRoutes(app, secure, services, options.verifyTrustedProxies ?? []);
   auditRoutes(app, secure, services);

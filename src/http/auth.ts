@@ -22,6 +22,8 @@ import type { Access, AppEnv, Caller } from "./context.js";
 import { JWT_COOKIE, readCredentials } from "./credentials.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** What a session whose password must be changed may still call (sign-out needs no guard). */
+const WHILE_MUST_CHANGE = new Set(["GET /v1/me", "POST /v1/me/password"]);
 
 export interface AuthDeps {
   sessions: SessionService;
@@ -88,11 +90,20 @@ export function createGuards(deps: AuthDeps) {
         ) {
           fail("CSRF_FAILED", "Send the CSRF token from sign-in in the X-CSRF-Token header");
         }
+        // After an administrator's reset, the user chooses a password before anything else.
+        if (session.mustChangePassword && !WHILE_MUST_CHANGE.has(`${c.req.method} ${c.req.path}`)) {
+          fail(
+            "PASSWORD_CHANGE_REQUIRED",
+            "Your password was reset by an administrator: choose a new one (POST /v1/me/password) first",
+          );
+        }
         const principal: Principal = { type: "user", userId: session.userId, email: session.email };
         return {
           principal,
           actor: { type: "user", id: session.userId, label: session.email, ...meta },
           via: "session",
+          sessionIdHash: session.idHash,
+          mustChangePassword: session.mustChangePassword,
         };
       }
       default:

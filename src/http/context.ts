@@ -14,6 +14,10 @@ export interface Caller {
    * the verifier's decision; a session user's grant is read per account instead (auth.ts `grantIn`).
    */
   keyGrant?: { account: string; grant: Grant };
+  /** A session caller's session, by the hash of its secret (a password change keeps this one). */
+  sessionIdHash?: string;
+  /** A session of a user an administrator reset: it may only change the password (auth.ts). */
+  mustChangePassword?: boolean;
 }
 
 export interface AppEnv {

@@ -19,7 +19,15 @@ import { describeError, type Sender, type SendOutcome } from "./outbox.js";
 
 export const NO_SMTP = "SMTP_URL is not set: this server sends no email";
 
+/** A plain-text mail to one address (a password reset link, say), outside the outbox. */
+export interface PlainMail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
 export interface EmailSender extends Sender {
+  sendText(mail: PlainMail): Promise<SendOutcome>;
   close(): void;
 }
 
@@ -28,6 +36,7 @@ export function createEmailSender(deps: Pick<NotifyDeps, "smtpUrl" | "publicUrl"
   if (!smtpUrl) {
     return {
       send: async () => ({ ok: false, error: NO_SMTP, permanent: true }),
+      sendText: async () => ({ ok: false, error: NO_SMTP, permanent: true }),
       close() {},
     };
   }
@@ -59,16 +68,21 @@ export function createEmailSender(deps: Pick<NotifyDeps, "smtpUrl" | "publicUrl"
     return transport;
   }
 
+  async function sendText({ to, subject, text }: PlainMail): Promise<SendOutcome> {
+    try {
+      await (await mailer()).sendMail({ from, to, subject, text });
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error: smtpError(error, url) };
+    }
+  }
+
   return {
-    async send(notification): Promise<SendOutcome> {
+    send(notification): Promise<SendOutcome> {
       const { subject, text } = emailText(notification, publicUrl);
-      try {
-        await (await mailer()).sendMail({ from, to: notification.target, subject, text });
-        return { ok: true };
-      } catch (error) {
-        return { ok: false, error: smtpError(error, url) };
-      }
+      return sendText({ to: notification.target, subject, text });
     },
+    sendText,
     close() {
       closed = true;
       void transport?.then(

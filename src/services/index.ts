@@ -17,6 +17,7 @@ import { createExportService } from "./export.js";
 import { createExternalKeyService } from "./external-keys.js";
 import { createInvitationService } from "./invitations.js";
 import { createKeyService } from "./keys.js";
+import { createPasswordService, type PlainMailer } from "./password-changes.js";
 import { createRenewalService } from "./renewal.js";
 import { createReviewService } from "./review.js";
 import { createRevokeService } from "./revoke.js";
@@ -43,6 +44,11 @@ export interface ServiceParts {
   signInLimiter: FailureLimiter;
   /** Every leaked-token report per client address. */
   revokeLimiter: FailureLimiter;
+  /** Every password-reset link asked for, per client address and per email (RESET_LINK_RATE). */
+  resetLinkLimiter: FailureLimiter;
+  resetLinkEmailLimiter: FailureLimiter;
+  /** Mails a reset link; absent without SMTP_URL. */
+  mail?: PlainMailer | undefined;
   metrics: Metrics;
   /** Test notifications sent from a request, with the same mail settings as the scheduler's notifier. */
   testNotifier: TestNotifier;
@@ -61,6 +67,7 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
     users: createUserService(deps, roleDirectory),
     invitations: createInvitationService(deps, roleDirectory),
     sessions: createSessionService(deps),
+    passwords: createPasswordService(deps, roleDirectory, parts.mail),
     renewal: createRenewalService(deps, roleDirectory),
     shareLinks: createShareLinkService(deps, roleDirectory),
     externalKeys: createExternalKeyService(deps, roleDirectory),
@@ -73,6 +80,8 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
     verifier: parts.verifier,
     limiter: parts.limiter,
     signInLimiter: parts.signInLimiter,
+    resetLinkLimiter: parts.resetLinkLimiter,
+    resetLinkEmailLimiter: parts.resetLinkEmailLimiter,
     metrics: parts.metrics,
     revoke: createRevokeService(deps, parts.revokeLimiter),
     auditLog: createAuditLogService(deps),

@@ -21,14 +21,34 @@ export function csrfMatches(sessionSecret: string, presented: string): boolean {
   return digestsEqual(csrfTokenFor(sessionSecret), presented);
 }
 
+/**
+ * Records `action` on the user in each account where they are an active member. Not where they are
+ * only invited: otherwise any account could watch someone's sign-ins by inviting them.
+ */
+export async function recordInUserAccounts(
+  tx: StoreOps,
+  deps: Pick<ServiceDeps, "clock" | "newId">,
+  userId: string,
+  actor: Actor,
+  action: string,
+  data?: Record<string, unknown>,
+): Promise<void> {
+  const target = { type: "user", id: userId };
+  const accounts = await tx.people.listUserAccounts(userId);
+  await recordAuditsInOrder(
+    tx,
+    deps,
+    accounts.map((account) => [actor, { account, action, target, ...(data ? { data } : {}) }] as const),
+  );
+}
+
 export function createSessionService(deps: ServiceDeps) {
   const { store, clock } = deps;
 
   /**
-   * Records a sign-in in each account where the user is an active member. Not where they are only
-   * invited: otherwise any account could watch someone's sign-ins by inviting them. One transaction
-   * with `change` (the new session): a crash or a failed write leaves the session and every
-   * account's event, or none of them.
+   * Records a sign-in in each account where the user is an active member (recordInUserAccounts). One
+   * transaction with `change` (the new session): a crash or a failed write leaves the session and
+   * every account's event, or none of them.
    */
   function auditEverywhere(
     userId: string,
@@ -38,13 +58,7 @@ export function createSessionService(deps: ServiceDeps) {
   ): Promise<void> {
     return store.transaction(async (tx) => {
       await change?.(tx);
-      const target = { type: "user", id: userId };
-      const accounts = await tx.people.listUserAccounts(userId);
-      await recordAuditsInOrder(
-        tx,
-        deps,
-        accounts.map((account) => [actor, { account, action, target }] as const),
-      );
+      await recordInUserAccounts(tx, deps, userId, actor, action);
     });
   }
 
@@ -71,6 +85,8 @@ export function createSessionService(deps: ServiceDeps) {
       expiresAt,
       maxAgeSeconds: deps.sessionTtlSeconds,
       user: { id: user.id, email: user.email },
+      /** Reset by an administrator: this session may only change the password (http/auth.ts). */
+      mustChangePassword: user.mustChangePassword === true,
     };
   }
 
@@ -78,7 +94,15 @@ export function createSessionService(deps: ServiceDeps) {
     const session = await store.sessions.get(hashToken(secret));
     if (!session || session.expiresAt <= clock.now()) return undefined;
     const user = await store.people.getUserById(session.userId);
-    return user && { userId: user.id, email: user.email, expiresAt: session.expiresAt };
+    return (
+      user && {
+        userId: user.id,
+        email: user.email,
+        expiresAt: session.expiresAt,
+        idHash: session.idHash,
+        mustChangePassword: user.mustChangePassword === true,
+      }
+    );
   }
 
   async function logout(secret: string): Promise<void> {

@@ -13,6 +13,8 @@ import type {
   InvitationCode,
   MemberRecord,
   MemberStatus,
+  PasswordResetRecord,
+  PasswordResetRepository,
   PeopleRepository,
   SessionRecord,
   SessionRepository,
@@ -24,6 +26,7 @@ const toUser = (r: Selectable<UsersTable>): UserRecord => ({
   email: r.email,
   passwordHash: r.password_hash,
   createdAt: r.created_at,
+  mustChangePassword: r.must_change_password === 1,
 });
 
 export class KyselyPeople extends KyselyRepository implements PeopleRepository {
@@ -33,6 +36,7 @@ export class KyselyPeople extends KyselyRepository implements PeopleRepository {
       email: u.email.toLowerCase(),
       password_hash: u.passwordHash,
       created_at: u.createdAt,
+      must_change_password: u.mustChangePassword ? 1 : 0,
     };
     await guard(this.db.insertInto("users").values(row).execute());
   }
@@ -111,6 +115,16 @@ export class KyselyPeople extends KyselyRepository implements PeopleRepository {
 
   declineInvitation(account: string, userId: string): Promise<boolean> {
     return this.atomic((db) => removeMembership(db, account, userId, "invited"));
+  }
+
+  async setPassword(userId: string, passwordHash: string, mustChange: boolean): Promise<boolean> {
+    if (hasNul(userId)) return false;
+    const r = await this.db
+      .updateTable("users")
+      .set({ password_hash: passwordHash, must_change_password: mustChange ? 1 : 0 })
+      .where("id", "=", userId)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   setUserRoles(account: string, userId: string, roleIds: number[]): Promise<void> {
@@ -232,8 +246,69 @@ export class KyselySessions extends KyselyRepository implements SessionRepositor
     await this.db.deleteFrom("sessions").where("id_hash", "=", idHash).execute();
   }
 
+  async deleteForUser(userId: string, keep?: string): Promise<number> {
+    let q = this.db.deleteFrom("sessions").where("user_id", "=", userId);
+    if (keep !== undefined) q = q.where("id_hash", "!=", keep);
+    return Number((await q.executeTakeFirst()).numDeletedRows);
+  }
+
   async deleteExpired(now: number): Promise<number> {
     const r = await this.db.deleteFrom("sessions").where("expires_at", "<=", now).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
+
+const toReset = (r: Selectable<Database["password_resets"]>): PasswordResetRecord => ({
+  codeHash: r.code_hash,
+  userId: r.user_id,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  usedAt: r.used_at,
+});
+
+export class KyselyPasswordResets extends KyselyRepository implements PasswordResetRepository {
+  async create(reset: PasswordResetRecord): Promise<void> {
+    const row = {
+      code_hash: reset.codeHash,
+      user_id: reset.userId,
+      created_at: reset.createdAt,
+      expires_at: reset.expiresAt,
+      used_at: reset.usedAt,
+    };
+    await this.db.insertInto("password_resets").values(row).execute();
+  }
+
+  async get(codeHash: string): Promise<PasswordResetRecord | undefined> {
+    const r = await this.db
+      .selectFrom("password_resets")
+      .selectAll()
+      .where("code_hash", "=", codeHash)
+      .executeTakeFirst();
+    return r && toReset(r);
+  }
+
+  async markUsed(codeHash: string, at: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("password_resets")
+      .set({ used_at: at })
+      .where("code_hash", "=", codeHash)
+      .where("used_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async expireUnused(userId: string, at: number): Promise<void> {
+    await this.db
+      .updateTable("password_resets")
+      .set({ expires_at: at })
+      .where("user_id", "=", userId)
+      .where("used_at", "is", null)
+      .where("expires_at", ">", at)
+      .execute();
+  }
+
+  async deleteExpired(before: number): Promise<number> {
+    const r = await this.db.deleteFrom("password_resets").where("expires_at", "<", before).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 }

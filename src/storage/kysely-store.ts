@@ -16,7 +16,7 @@ import { KyselyChangeLog } from "./kysely-change-log.js";
 import { KyselyExternalKeys } from "./kysely-external-keys.js";
 import { KyselyKeys } from "./kysely-keys.js";
 import { KyselyOutbox } from "./kysely-outbox.js";
-import { KyselyPeople, KyselySessions } from "./kysely-people.js";
+import { KyselyPasswordResets, KyselyPeople, KyselySessions } from "./kysely-people.js";
 import { KyselyRenewals, KyselyShareLinks } from "./kysely-renewal.js";
 import { KyselyRoles } from "./kysely-roles.js";
 import { Scope } from "./kysely-scope.js";
@@ -37,6 +37,7 @@ function repositories(scope: Scope): StoreOps {
     accounts: new KyselyAccounts(scope),
     people: new KyselyPeople(scope),
     sessions: new KyselySessions(scope),
+    passwordResets: new KyselyPasswordResets(scope),
     roles: new KyselyRoles(scope),
     keys: new KyselyKeys(scope),
     renewals: new KyselyRenewals(scope),

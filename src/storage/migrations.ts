@@ -480,6 +480,30 @@ async function createChangeLog(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.createIndex("change_log_at").on("change_log").column("at").execute();
 }
 
+/**
+ * Password changes and resets (services/password-changes.ts). A user reset by an administrator must
+ * choose a new password at their next sign-in (`must_change_password`, 0/1). An emailed reset link
+ * carries a single-use code of which only the SHA-256 is kept here (`code_hash`), with its expiry and,
+ * once used, when: a used or expired code is told apart from a wrong one, and never works again.
+ */
+async function createPasswordResets(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .alterTable("users")
+    .addColumn("must_change_password", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .createTable("password_resets")
+    .addColumn("code_hash", "text", (c) => c.primaryKey())
+    .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+    .addColumn("created_at", time, (c) => c.notNull())
+    .addColumn("expires_at", time, (c) => c.notNull())
+    .addColumn("used_at", time)
+    .execute();
+  await db.schema.createIndex("password_resets_user").on("password_resets").column("user_id").execute();
+  await db.schema.createIndex("password_resets_expires").on("password_resets").column("expires_at").execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -546,6 +570,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0012_change_log": {
       async up(db: Db) {
         await createChangeLog(db, dialect);
+      },
+    },
+    "0015_password_resets": {
+      async up(db: Db) {
+        await createPasswordResets(db, dialect);
       },
     },
   };

@@ -21,6 +21,17 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   created_at: number;
+  /** 1 after an administrator's reset: the next session may only change the password (0015). */
+  must_change_password: Generated<number>;
+}
+
+/** An emailed password-reset code, known by its SHA-256 only; single use (`used_at`), 30 minutes. */
+export interface PasswordResetsTable {
+  code_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 /**
@@ -257,6 +268,7 @@ export interface Database {
   account_members: AccountMembersTable;
   user_roles: UserRolesTable;
   sessions: SessionsTable;
+  password_resets: PasswordResetsTable;
   roles: RolesTable;
   keys: KeysTable;
   key_counts: KeyCountsTable;

@@ -21,7 +21,7 @@ import type { ChangeLogRepository } from "./repositories/change-log.js";
 import type { ExternalKeyRepository } from "./repositories/external-keys.js";
 import type { KeyRepository } from "./repositories/keys.js";
 import type { OutboxRepository } from "./repositories/outbox.js";
-import type { PeopleRepository, SessionRepository } from "./repositories/people.js";
+import type { PasswordResetRepository, PeopleRepository, SessionRepository } from "./repositories/people.js";
 import type { RenewalRepository, ShareLinkRepository } from "./repositories/renewal.js";
 import type { RoleRepository } from "./repositories/roles.js";
 import type { SettingsRepository } from "./repositories/settings.js";
@@ -68,6 +68,8 @@ export interface StoreOps {
   /** Users and their membership of accounts. */
   readonly people: PeopleRepository;
   readonly sessions: SessionRepository;
+  /** Emailed password-reset codes, as hashes. */
+  readonly passwordResets: PasswordResetRepository;
   readonly roles: RoleRepository;
   readonly keys: KeyRepository;
   /** Pending tokens and renewal alert marks. */

@@ -1,7 +1,7 @@
 /**
  * `latchkey users …`: people who sign in to the admin, and their roles in the account
  * (/v1/accounts/{account}/users). A user is named by id or by email. A generated password, or an
- * invitation's code and URL, is printed once, with a warning on stderr.
+ * invitation's code and URL, or a reset's one-time password, is printed once, with a warning on stderr.
  */
 import type { Command } from "commander";
 import type { User } from "../../client/client.js";
@@ -79,12 +79,40 @@ export function registerUsers(group: Command, registry: Registry): void {
         });
         if (added.password)
           r.note(
-            "warning: this is the only time the password is shown; hand it over safely and have it changed.",
+            "warning: this is the only time the password is shown; hand it over safely. To change it, the user signs in and uses Change password (the admin's user menu); `latchkey users reset-password` makes a new one.",
           );
         else if (added.invitation)
           r.note(
             "note: this email already has a sign-in, so the user is invited: the roles apply once they accept, signed in to the admin, with this code. It is shown only this once: give the URL (or the code) to them yourself, through a channel you trust.",
           );
+      }),
+    );
+
+  group
+    .command("reset-password")
+    .description(
+      "reset a user's password: a one-time password is printed once, every session of the user ends, and they must choose a new one at their next sign-in",
+    )
+    .argument("<user>", "user id or email")
+    .action((user: string, _opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const id = await userId(r, user);
+        const reset = await ok(
+          r.client.api.POST("/v1/accounts/{account}/users/{id}/password-reset", {
+            params: { path: { account: r.account, id } },
+          }),
+        );
+        r.result(
+          reset,
+          () =>
+            `Password of ${reset.user.email} reset.\n${renderFields([
+              ["email", reset.user.email],
+              ["one-time password", reset.password],
+            ])}`,
+        );
+        r.note(
+          "warning: this is the only time the password is shown; hand it over safely. The user must choose a new password at their next sign-in.",
+        );
       }),
     );
 

@@ -22,6 +22,11 @@ const login = createRoute({
         user: z.object({ id: z.string(), email: z.string() }),
         csrfToken: z.string(),
         expiresAt: z.string(),
+        mustChangePassword: z.boolean().meta({
+          description:
+            "An administrator reset the password: until it is changed (POST /v1/me/password), the " +
+            "session may do nothing else (403 PASSWORD_CHANGE_REQUIRED)",
+        }),
       }),
       "Signed in",
     ),
@@ -97,7 +102,8 @@ export function sessionRoutes(
     setCookie(c, SESSION_COOKIE, session.secret, { ...cookie, httpOnly: true, maxAge });
     setCookie(c, CSRF_COOKIE, session.csrfToken, { ...cookie, httpOnly: false, maxAge });
     const expiresAt = new Date(session.expiresAt).toISOString();
-    return c.json({ user: session.user, csrfToken: session.csrfToken, expiresAt }, 200);
+    const { user, csrfToken, mustChangePassword } = session;
+    return c.json({ user, csrfToken, expiresAt, mustChangePassword }, 200);
   });
 
   app.openapi(secure("public", logout), async (c) => {
@@ -114,9 +120,13 @@ export function sessionRoutes(
     return c.body(null, 204);
   });
 
-  app.openapi(secure("authenticated", me), async (c) =>
-    c.json(await callers.describe(c.get("caller").principal), 200),
-  );
+  app.openapi(secure("authenticated", me), async (c) => {
+    const caller = c.get("caller");
+    const described = await callers.describe(caller.principal);
+    if (caller.via !== "session" || described.principal.type !== "user") return c.json(described, 200);
+    const principal = { ...described.principal, mustChangePassword: caller.mustChangePassword === true };
+    return c.json({ ...described, principal }, 200);
+  });
 
   app.openapi(secure("authenticated", resources), (c) => {
     const items = catalog.resources.map(({ key, id, name, description, product, category }) => ({

@@ -10,6 +10,8 @@ export interface UserRecord {
   email: string;
   passwordHash: string;
   createdAt: number;
+  /** Set by an administrator's reset: until the user chooses a password, a session may do nothing else. */
+  mustChangePassword?: boolean;
 }
 
 /**
@@ -83,6 +85,11 @@ export interface PeopleRepository {
    * active membership is left alone).
    */
   declineInvitation(account: string, userId: string): Promise<boolean>;
+  /**
+   * Replaces the user's password hash and whether they must change it at their next sign-in. False
+   * when there is no such user.
+   */
+  setPassword(userId: string, passwordHash: string, mustChange: boolean): Promise<boolean>;
   /** Replaces the user's roles (offered roles, for an invitation) in the account. */
   setUserRoles(account: string, userId: string, roleIds: number[]): Promise<void>;
   /** Active members of the account holding the role (invitations are not counted). */
@@ -93,6 +100,31 @@ export interface SessionRepository {
   create(session: SessionRecord): Promise<void>;
   get(idHash: string): Promise<SessionRecord | undefined>;
   delete(idHash: string): Promise<void>;
+  /** Ends the user's sessions, all of them or all but `keep` (an id hash); returns how many ended. */
+  deleteForUser(userId: string, keep?: string): Promise<number>;
   /** A session is expired once `now` reaches its `expiresAt`; returns how many were deleted. */
   deleteExpired(now: number): Promise<number>;
+}
+
+/** An emailed password-reset code: only its SHA-256 (base64url) is kept. */
+export interface PasswordResetRecord {
+  codeHash: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  /** When it was used; a used code never works again. */
+  usedAt: number | null;
+}
+
+export interface PasswordResetRepository {
+  create(reset: PasswordResetRecord): Promise<void>;
+  get(codeHash: string): Promise<PasswordResetRecord | undefined>;
+  /**
+   * Marks the code used at `at`, if it is still unused: of two completions at once, one gets true.
+   */
+  markUsed(codeHash: string, at: number): Promise<boolean>;
+  /** Makes the user's unused codes expire at `at` (a newer link or a new password voids them). */
+  expireUnused(userId: string, at: number): Promise<void>;
+  /** Removes codes that expired before `before`; returns how many. */
+  deleteExpired(before: number): Promise<number>;
 }
