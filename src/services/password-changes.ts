@@ -241,7 +241,9 @@ export function createPasswordService(deps: ServiceDeps, roles: RoleDirectory, m
    * the email has a sign-in or not. A failure (the mail server refused) goes to `onError`.
    */
   function requestLinkLater(email: string, meta: Meta, onError: (error: unknown) => void): void {
-    const running: Promise<void> = requestLink(email, meta)
+    // Not even the lookup starts before the caller has answered.
+    const running: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(() => requestLink(email, meta))
       .catch(onError)
       .finally(() => inFlight.delete(running));
     inFlight.add(running);

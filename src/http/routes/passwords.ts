@@ -160,6 +160,11 @@ export function passwordRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, service
     const { email } = c.req.valid("json");
     if (!passwords.emailEnabled) fail("PASSWORD_RESET_EMAIL_OFF", noEmailDetail());
     const ip = c.get("clientIp");
+    // Every request counts, this one included: the limit is how many links may be asked for.
+    await Promise.all([
+      services.resetLinkLimiter.recordFailure(ip),
+      services.resetLinkEmailLimiter.recordFailure(email),
+    ]);
     const wait = Math.max(
       services.resetLinkLimiter.blockedFor(ip),
       services.resetLinkEmailLimiter.blockedFor(email),
@@ -167,10 +172,6 @@ export function passwordRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, service
     if (wait > 0) {
       fail("RATE_LIMITED", `Too many reset links asked for; retry in ${wait} s`, { retryAfter: wait });
     }
-    await Promise.all([
-      services.resetLinkLimiter.recordFailure(ip),
-      services.resetLinkEmailLimiter.recordFailure(email),
-    ]);
     const log = c.get("log");
     const requestId = c.get("requestId");
     const meta = { ip, userAgent: c.req.header("user-agent") ?? null, requestId };
