@@ -20,6 +20,10 @@ let operations: Operation[] = [];
 const PUBLIC = new Set([
   "POST /v1/auth/login",
   "POST /v1/auth/logout",
+  // Password reset links: the email (always 202) or the link's code is the capability.
+  "GET /v1/auth/password-reset",
+  "POST /v1/auth/password-reset",
+  "POST /v1/auth/password-reset/complete",
   "POST /v1/shares/{id}/reveal",
   "POST /v1/auth/apptoken",
   "GET /.well-known/jwks.json",

@@ -8,6 +8,7 @@ import { SettingsTab } from "./keys/settings";
 import { AuditPage } from "./pages/audit";
 import { InvitationPage, invitationCode } from "./pages/invitations";
 import { Layout } from "./pages/layout";
+import { ForcedPasswordChange, ForgotPassword, ResetPasswordPage } from "./pages/passwords";
 import { RolesPage } from "./pages/roles";
 import { SignIn } from "./pages/sign-in";
 import { UsersPage } from "./pages/users";
@@ -32,7 +33,17 @@ function Screens() {
   const parts = segments(location.pathname);
 
   if (state.status === "loading") return <Loading label="Loading latchkey…" />;
-  if (state.status === "signed-out") return <SignIn reason={state.reason} />;
+  // A reset link: /admin/reset-password#code=…, signed in or not. Without a code, and for
+  // /admin/forgot-password once signed in, these are account names like any other.
+  const resetCode = invitationCode(location.hash);
+  if (parts[0] === "reset-password" && parts.length === 1 && resetCode)
+    return <ResetPasswordPage code={resetCode} />;
+  if (state.status === "signed-out") {
+    if (parts[0] === "forgot-password" && parts.length === 1) return <ForgotPassword />;
+    return <SignIn reason={state.reason} />;
+  }
+  if (state.me.principal.type === "user" && state.me.principal.mustChangePassword)
+    return <ForcedPasswordChange />;
   // An invitation's link: /admin/invitation/{account}#code=…. Without a code it is an account's page
   // (an account may be called "invitation").
   const code = invitationCode(location.hash);

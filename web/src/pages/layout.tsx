@@ -1,10 +1,11 @@
 /**
  * The frame of every signed-in page: navigation, account switcher, who is signed in, sign-out.
  */
-import { type ReactNode, useId } from "react";
+import { type ReactNode, useId, useState } from "react";
 import { adminPath, Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { Button } from "../ui/controls";
+import { ChangePasswordDialog } from "./passwords";
 
 const AREAS = [
   { area: "keys", label: "API keys", resource: "ViewApiKeys" },
@@ -17,6 +18,7 @@ export function Layout({ account, children }: { account: string | null; children
   const { state, signOut } = useSession();
   const location = useLocation();
   const switcherId = useId();
+  const [changing, setChanging] = useState(false);
   if (state.status !== "signed-in") return null;
   const { me } = state;
   const held = new Set(me.accounts.find((entry) => entry.account === account)?.resources ?? []);
@@ -58,6 +60,11 @@ export function Layout({ account, children }: { account: string | null; children
           <span className="who" title="Signed in as">
             {who}
           </span>
+          {me.principal.type === "user" ? (
+            <Button variant="ghost" onClick={() => setChanging(true)}>
+              Change password
+            </Button>
+          ) : null}
           <Button variant="ghost" onClick={() => void signOut().then(() => navigate("/admin/login"))}>
             Sign out
           </Button>
@@ -83,6 +90,7 @@ export function Layout({ account, children }: { account: string | null; children
       <main id="main" className="content" tabIndex={-1}>
         {children}
       </main>
+      {changing ? <ChangePasswordDialog onClose={() => setChanging(false)} /> : null}
     </div>
   );
 }

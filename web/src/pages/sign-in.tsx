@@ -1,4 +1,5 @@
 import { type FormEvent, useState } from "react";
+import { BASE, Link } from "../router";
 import { type SignedOutReason, useSession } from "../session";
 import { Button, InlineError, TextField } from "../ui/controls";
 import { useAction } from "../ui/hooks";
@@ -56,6 +57,9 @@ export function SignIn({ reason }: { reason?: SignedOutReason | undefined }) {
         <Button type="submit" variant="primary" busy={busy} className="wide">
           Sign in
         </Button>
+        <p className="sign-in-help">
+          <Link href={`${BASE}/forgot-password`}>Forgot password?</Link>
+        </p>
       </form>
     </main>
   );

@@ -186,3 +186,48 @@ export function RemoveUserDialog({
     </ConfirmDialog>
   );
 }
+
+/**
+ * An administrator's reset: after confirming, the one-time password is shown once. The user's sessions
+ * end, and they must choose a new password when they sign in with this one.
+ */
+export function ResetPasswordDialog({ user, onClose }: { user: User; onClose: () => void }) {
+  const { account } = useAccount();
+  /** The one-time password: lives only as long as this dialog. */
+  const [password, setPassword] = useState<string | null>(null);
+  const reset = useAction(() =>
+    ok(
+      client.POST("/v1/accounts/{account}/users/{id}/password-reset", {
+        params: { path: { account, id: user.id } },
+      }),
+    ),
+  );
+  if (password)
+    return (
+      <ShownOnceDialog title="Password reset" onClose={onClose}>
+        <p>
+          {user.email} was signed out everywhere. Give them this one-time password through a safe channel:
+          when they sign in with it, they must choose a new password before anything else.
+        </p>
+        <p className="warning-box">
+          This password is shown only once. Copy it now: it cannot be shown again.
+        </p>
+        <SecretValue label="One-time password" value={password} />
+      </ShownOnceDialog>
+    );
+  return (
+    <ConfirmDialog
+      title={`Reset the password of ${user.email}?`}
+      confirmLabel="Reset password"
+      busy={reset.busy}
+      error={reset.error}
+      onClose={onClose}
+      onConfirm={() => void reset.run().then((done) => done && setPassword(done.password))}
+    >
+      <p>
+        Their current password stops working and every session of theirs ends at once. You get a one-time
+        password to give them; they choose a new one when they sign in with it.
+      </p>
+    </ConfirmDialog>
+  );
+}

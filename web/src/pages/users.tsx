@@ -12,10 +12,10 @@ import { RoleList, useRoleOptions } from "../ui/role-picker";
 import { DataTable } from "../ui/table";
 import { useToast } from "../ui/toast";
 import { NoAccess } from "./roles-users-common";
-import { AddUserDialog, RemoveUserDialog, SetRolesDialog } from "./users-dialogs";
+import { AddUserDialog, RemoveUserDialog, ResetPasswordDialog, SetRolesDialog } from "./users-dialogs";
 import "./users.css";
 
-type Open = { kind: "add" } | { kind: "roles" | "remove"; user: User } | null;
+type Open = { kind: "add" } | { kind: "roles" | "remove" | "reset"; user: User } | null;
 
 export function UsersPage() {
   const { can } = useAccount();
@@ -113,6 +113,15 @@ function Users() {
                   >
                     Set roles
                   </Button>
+                  {user.id === myId || user.status === "invited" ? null : (
+                    <Button
+                      aria-label={`Reset password of ${user.email}`}
+                      disabledReason={rowReason(user)}
+                      onClick={() => setOpen({ kind: "reset", user })}
+                    >
+                      Reset password
+                    </Button>
+                  )}
                   <Button
                     variant="danger"
                     aria-label={`Remove ${user.email}`}
@@ -154,6 +163,7 @@ function Users() {
           }}
         />
       ) : null}
+      {open?.kind === "reset" ? <ResetPasswordDialog user={open.user} onClose={close} /> : null}
       {open?.kind === "remove" ? (
         <RemoveUserDialog
           user={open.user}
