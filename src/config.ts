@@ -293,7 +293,7 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   },
   SMTP_URL: {
     default: "(unset: no email)",
-    description: "`smtp://` or `smtps://` URL for renewal alert emails.",
+    description: "`smtp://` or `smtps://` URL for renewal alert emails and password reset links.",
   },
   PUBLIC_URL: {
     default: "http://localhost:<PORT>",
