@@ -268,6 +268,24 @@ describe("users", () => {
     const again = await cli(["users", "create", "ola@other.test", "--json"]);
     expect(again.code).toBe(1);
   });
+
+  it("resets a password by email, printing the one-time password once; the user must change it", async () => {
+    const created = JSON.parse((await cli(["users", "create", "rui@acme.test", "--json"])).stdout);
+    const reset = await cli(["users", "reset-password", "RUI@acme.test"]);
+    expect(reset.code, reset.stderr).toBe(0);
+    const oneTime = /one-time password:\s+(\S+)/.exec(reset.stdout)?.[1] ?? "";
+    expect(oneTime).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(reset.stderr).toContain("only time the password is shown");
+    expect(reset.stderr).toContain("must choose a new password");
+    const json = JSON.parse((await cli(["users", "reset-password", created.user.id, "--json"])).stdout);
+    expect(json).toMatchObject({ user: { email: "rui@acme.test" }, mustChangePassword: true });
+    const login = await h.request("POST", "/v1/auth/login", {
+      as: null,
+      body: { email: "rui@acme.test", password: json.password },
+    });
+    expect([login.status, login.body.mustChangePassword]).toEqual([200, true]);
+    expect((await cli(["users", "reset-password", "nobody@acme.test"])).code).toBe(2);
+  });
 });
 
 describe("settings set", () => {
