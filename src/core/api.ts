@@ -153,6 +153,20 @@ export const IssuedInvitationSchema = z
   })
   .meta({ id: "IssuedInvitation" });
 
+/** What the account says of itself (GET|PUT …/settings/profile; VTEX's GET /api/vlm/account). */
+export const AccountProfileSchema = z
+  .object({
+    account: z.string(),
+    displayName: z
+      .string()
+      .nullable()
+      .meta({ description: "The name shown for the account (VTEX's tradingName); null: the account name" }),
+    hosts: z.array(z.string()).meta({ description: "Hosts the account's store answers on, lower case" }),
+    createdAt: z.string(),
+  })
+  .meta({ id: "AccountProfile" });
+export type AccountProfile = z.infer<typeof AccountProfileSchema>;
+
 export const MeSchema = z
   .object({
     principal: z.union([

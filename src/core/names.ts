@@ -27,3 +27,16 @@ export function normalizeEmail(raw: string): string | undefined {
     return undefined;
   return email;
 }
+
+export const MAX_HOSTS = 50;
+const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * A host name as an account's store answers on it (VTEX's `hosts`): lower case, dot-separated labels
+ * of a-z 0-9 and inner hyphens, at most 253 characters; no scheme, port or path. Undefined if not one.
+ */
+export function normalizeHost(raw: string): string | undefined {
+  const host = raw.trim().toLowerCase();
+  if (host.length === 0 || host.length > 253) return undefined;
+  return host.split(".").every((label) => HOST_LABEL.test(label)) ? host : undefined;
+}

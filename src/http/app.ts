@@ -21,6 +21,7 @@ import { invitationRoutes } from "./routes/invitations.js";
 import { keyRoutes } from "./routes/keys.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { passwordRoutes } from "./routes/passwords.js";
+import { profileRoutes } from "./routes/profile.js";
 import { renewalRoutes } from "./routes/renewal.js";
 import { reviewRoutes } from "./routes/review.js";
 import { revokeRoutes } from "./routes/revoke.js";
@@ -117,6 +118,7 @@ export function createApp(options: AppOptions) {
   shareRoutes(app, secure, services);
   externalKeyRoutes(app, secure, services);
   settingsRoutes(app, secure, services);
+  profileRoutes(app, secure, services);
   roleRoutes(app, secure, services);
   userRoutes(app, secure, services);
   invitationRoutes(app, secure, services);

@@ -1,10 +1,13 @@
 import { recordAudit } from "../audit/audit.js";
 import { type Actor, SYSTEM_ACTOR } from "../core/actor.js";
+import type { AccountProfile } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
-import { isAccountName, normalizeEmail } from "../core/names.js";
+import { isAccountName, MAX_HOSTS, MAX_LABEL_LENGTH, normalizeEmail, normalizeHost } from "../core/names.js";
+import { iso } from "../core/time.js";
 import { generateAppKey, generateAppToken } from "../core/tokens.js";
 import { hashToken } from "../crypto/token-hash.js";
 import { StoreConflict } from "../storage/store.js";
+import { type Authority, auditRefusals } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import { generatePassword, OWNER_ROLE_ID } from "./users.js";
@@ -90,5 +93,56 @@ export function createAccountService(deps: ServiceDeps) {
     }
   }
 
-  return { init };
+  /** The account's display name, hosts and creation date. */
+  async function profile(account: string): Promise<AccountProfile> {
+    const [record, stored] = await Promise.all([
+      store.accounts.get(account),
+      store.accounts.getProfile(account),
+    ]);
+    if (!record || !stored) return fail("ACCOUNT_NOT_FOUND", `No account ${account}`);
+    return {
+      account,
+      displayName: stored.displayName,
+      hosts: stored.hosts,
+      createdAt: iso(record.createdAt),
+    };
+  }
+
+  /** Replaces the display name and hosts; hosts are lower-cased and deduplicated. Audited. */
+  async function setProfile(
+    authority: Authority,
+    account: string,
+    input: { displayName: string | null; hosts: string[] },
+  ): Promise<AccountProfile> {
+    const displayName = input.displayName?.trim() || null;
+    if (displayName !== null && displayName.length > MAX_LABEL_LENGTH) {
+      fail("VALIDATION_FAILED", `displayName must be at most ${MAX_LABEL_LENGTH} characters`);
+    }
+    if (input.hosts.length > MAX_HOSTS) fail("VALIDATION_FAILED", `at most ${MAX_HOSTS} hosts`);
+    const hosts: string[] = [];
+    for (const raw of input.hosts) {
+      const host =
+        normalizeHost(raw) ??
+        fail("VALIDATION_FAILED", `hosts: ${JSON.stringify(raw.slice(0, 260))} is not a host name`);
+      if (!hosts.includes(host)) hosts.push(host);
+    }
+    const action = "account.profile_set";
+    await auditRefusals(deps, authority, account, { action }, () =>
+      store.transaction(async (tx) => {
+        const before = await tx.accounts.getProfile(account);
+        if (!before || !(await tx.accounts.setProfile(account, { displayName, hosts }))) {
+          fail("ACCOUNT_NOT_FOUND", `No account ${account}`);
+        }
+        await recordAudit(tx, deps, authority.actor, {
+          account,
+          action,
+          target: { type: "account", id: account },
+          data: { before, after: { displayName, hosts } },
+        });
+      }),
+    );
+    return profile(account);
+  }
+
+  return { init, profile, setProfile };
 }

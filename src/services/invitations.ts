@@ -20,10 +20,12 @@ import { recordAudit } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
 import type { Invitation, IssuedInvitation } from "../core/api.js";
 import { fail } from "../core/errors.js";
+import { normalizeEmail } from "../core/names.js";
 import { iso } from "../core/time.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { InvitationCode, MemberRecord, StoreOps } from "../storage/store.js";
 import type { ServiceDeps } from "./deps.js";
+import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -132,7 +134,61 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
     });
   }
 
-  return { preview, accept, decline };
+  /**
+   * A person invited with no sign-in of their own (users.ts `invite`) chooses their password with the
+   * invitation's code, and the invitation is accepted in the same transaction; they then sign in as
+   * anyone does. Every refusal is the same INVITATION_NOT_FOUND (unknown email, a sign-in that has a
+   * password, no invitation, a wrong code), so nothing is learned of which it was; a code given for
+   * an existing sign-in can never set its password.
+   */
+  async function signUp(
+    account: string,
+    input: { email: string; code: string; password: string },
+    meta: Omit<Actor, "type" | "id" | "label">,
+  ) {
+    if (input.password.length < MIN_PASSWORD_LENGTH) {
+      fail("VALIDATION_FAILED", `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+    }
+    const notFound = () =>
+      fail("INVITATION_NOT_FOUND", `You have no invitation to ${account} with this code`);
+    // Hashed before anything is read: the time taken does not tell whether the email is known.
+    const passwordHash = await hashPassword(input.password);
+    await store.transaction(async (tx) => {
+      const email = normalizeEmail(input.email);
+      const user = email ? await tx.people.getUserByEmail(email) : undefined;
+      const member =
+        user?.passwordPending && (await tx.accounts.lockGrants(account))
+          ? await tx.people.getMember(account, user.id)
+          : undefined;
+      const decision = decideInvitation(member, input.code, clock.now());
+      if (!decision.ok) {
+        if (decision.code === "INVITATION_EXPIRED") {
+          fail(
+            decision.code,
+            `The invitation to ${account} has expired; ask its administrators for a new one`,
+          );
+        }
+        return notFound();
+      }
+      const { id } = decision.member;
+      if (!(await tx.people.setPendingPassword(id, passwordHash))) notFound();
+      if (!(await tx.people.acceptInvitation(account, id))) notFound();
+      const actor: Actor = { type: "user", id, label: decision.member.email, ...meta };
+      await recordAudit(tx, deps, actor, {
+        account,
+        action: "user.invitation_accepted",
+        target: { type: "user", id },
+        data: {
+          email: decision.member.email,
+          after: { roles: decision.member.roleIds },
+          invitedBy: decision.member.invitedBy,
+          passwordChosen: true,
+        },
+      });
+    });
+  }
+
+  return { preview, accept, decline, signUp };
 }
 
 export type InvitationService = ReturnType<typeof createInvitationService>;

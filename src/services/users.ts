@@ -155,6 +155,71 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     }
   }
 
+  /**
+   * Invites a person by email with no roles (VTEX's create user): the membership is an invitation
+   * whose code the caller gets once. An email without a sign-in gets one with no password: the code
+   * is then also how its person chooses one (invitations.ts `signUp`); the password hash is of a
+   * random secret nobody is given. A member already there is returned as is, with no invitation, so
+   * creating the same user twice is harmless. `name` is what this account calls them.
+   */
+  async function invite(
+    authority: Authority,
+    account: string,
+    input: { email: string; name?: string | undefined },
+  ): Promise<{ member: MemberRecord; invitation?: IssuedInvitation }> {
+    const email = normalizeEmail(input.email) ?? fail("VALIDATION_FAILED", "email is not a valid address");
+    const name = input.name?.trim() || null;
+    if (name !== null && name.length > 100) fail("VALIDATION_FAILED", "name must be at most 100 characters");
+    const passwordHash = await hashPassword(generatePassword());
+    const { actor } = authority;
+    try {
+      return await auditRefusals(deps, authority, account, { action: "user.added" }, () =>
+        store.transaction(async (tx) => {
+          await tx.accounts.lockGrants(account);
+          const now = clock.now();
+          let user = await tx.people.getUserByEmail(email);
+          const present = user && (await tx.people.getMember(account, user.id));
+          if (present) return { member: present };
+          const created = !user;
+          if (!user) {
+            user = { id: deps.newId(), email, passwordHash, createdAt: now, passwordPending: true };
+            await tx.people.createUser(user);
+          }
+          const { issued, stored } = issueInvitationCode(deps, account);
+          const invitedBy = await inviterLabel(tx, actor, account);
+          await tx.people.addMember(account, user.id, now, { invitedBy, code: stored });
+          await tx.people.setMemberName(account, user.id, name);
+          await recordAudit(tx, deps, actor, {
+            account,
+            action: "user.added",
+            target: { type: "user", id: user.id },
+            data: {
+              after: { email, name, roles: [], status: "invited" },
+              newSignIn: created,
+              invitationExpiresAt: issued.expiresAt,
+            },
+          });
+          return { member: await memberOrFail(tx, account, user.id), invitation: issued };
+        }),
+      );
+    } catch (error) {
+      if (error instanceof StoreConflict && error.constraint === "user_email") {
+        throw new AppError("USER_EXISTS", `${email} was created meanwhile; try again`);
+      }
+      throw error;
+    }
+  }
+
+  /** One member (active or invited), with the name the account gave them; undefined when none. */
+  function member(account: string, userId: string): Promise<MemberRecord | undefined> {
+    return store.people.getMember(account, userId);
+  }
+
+  /** Every member (active and invited) with their names, sorted by email. */
+  function members(account: string): Promise<MemberRecord[]> {
+    return store.people.listMembers(account);
+  }
+
   /** `roleIds` may be a function of the current roles, applied in the same transaction (add, remove). */
   async function setRoles(
     authority: Authority,
@@ -232,7 +297,7 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
     });
   }
 
-  return { list, add, setRoles, remove, leave };
+  return { list, add, invite, member, members, setRoles, remove, leave };
 }
 
 export type UserService = ReturnType<typeof createUserService>;

@@ -1,7 +1,7 @@
 /** Accounts of the Kysely store. */
 import { guard } from "./kysely-conflicts.js";
 import { KyselyRepository } from "./kysely-scope.js";
-import type { AccountRecord, AccountRepository } from "./store.js";
+import type { AccountProfile, AccountRecord, AccountRepository } from "./store.js";
 
 export class KyselyAccounts extends KyselyRepository implements AccountRepository {
   async create(a: AccountRecord): Promise<void> {
@@ -11,6 +11,24 @@ export class KyselyAccounts extends KyselyRepository implements AccountRepositor
   async get(name: string): Promise<AccountRecord | undefined> {
     const r = await this.db.selectFrom("accounts").selectAll().where("name", "=", name).executeTakeFirst();
     return r && { name: r.name, createdAt: r.created_at };
+  }
+
+  async getProfile(name: string): Promise<AccountProfile | undefined> {
+    const r = await this.db
+      .selectFrom("accounts")
+      .select(["display_name", "hosts"])
+      .where("name", "=", name)
+      .executeTakeFirst();
+    return r && { displayName: r.display_name, hosts: JSON.parse(r.hosts) as string[] };
+  }
+
+  async setProfile(name: string, profile: AccountProfile): Promise<boolean> {
+    const r = await this.db
+      .updateTable("accounts")
+      .set({ display_name: profile.displayName, hosts: JSON.stringify(profile.hosts) })
+      .where("name", "=", name)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async list(): Promise<string[]> {

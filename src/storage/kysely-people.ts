@@ -27,6 +27,7 @@ const toUser = (r: Selectable<UsersTable>): UserRecord => ({
   passwordHash: r.password_hash,
   createdAt: r.created_at,
   mustChangePassword: r.must_change_password === 1,
+  passwordPending: r.password_pending === 1,
 });
 
 export class KyselyPeople extends KyselyRepository implements PeopleRepository {
@@ -37,6 +38,7 @@ export class KyselyPeople extends KyselyRepository implements PeopleRepository {
       password_hash: u.passwordHash,
       created_at: u.createdAt,
       must_change_password: u.mustChangePassword ? 1 : 0,
+      password_pending: u.passwordPending ? 1 : 0,
     };
     await guard(this.db.insertInto("users").values(row).execute());
   }
@@ -73,6 +75,7 @@ export class KyselyPeople extends KyselyRepository implements PeopleRepository {
       invited_by: invitation?.invitedBy ?? null,
       invitation_hash: invitation?.code.hash ?? null,
       invitation_expires_at: invitation?.code.expiresAt ?? null,
+      name: null,
     };
     await this.db
       .insertInto("account_members")
@@ -115,6 +118,25 @@ export class KyselyPeople extends KyselyRepository implements PeopleRepository {
 
   declineInvitation(account: string, userId: string): Promise<boolean> {
     return this.atomic((db) => removeMembership(db, account, userId, "invited"));
+  }
+
+  async setMemberName(account: string, userId: string, name: string | null): Promise<void> {
+    await this.db
+      .updateTable("account_members")
+      .set({ name })
+      .where("account", "=", account)
+      .where("user_id", "=", userId)
+      .execute();
+  }
+
+  async setPendingPassword(userId: string, passwordHash: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable("users")
+      .set({ password_hash: passwordHash, password_pending: 0 })
+      .where("id", "=", userId)
+      .where("password_pending", "=", 1)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async setPassword(userId: string, passwordHash: string, mustChange: boolean): Promise<boolean> {
@@ -173,6 +195,7 @@ async function listMembers(db: Kysely<Database>, account: string, userId?: strin
       "m.invited_by",
       "m.invitation_hash",
       "m.invitation_expires_at",
+      "m.name",
     ])
     .where("m.account", "=", account);
   let grants = db.selectFrom("user_roles").select(["user_id", "role_id"]).where("account", "=", account);
@@ -197,6 +220,7 @@ async function listMembers(db: Kysely<Database>, account: string, userId?: strin
       r.invitation_hash !== null && r.invitation_expires_at !== null
         ? { hash: r.invitation_hash, expiresAt: Number(r.invitation_expires_at) }
         : null,
+    name: r.name,
   }));
 }
 

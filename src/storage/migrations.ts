@@ -504,6 +504,26 @@ async function createPasswordResets(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.createIndex("password_resets_expires").on("password_resets").column("expires_at").execute();
 }
 
+/**
+ * What an account says of itself (VTEX's GET /api/vlm/account and /account/stores): a display name
+ * and the hosts its stores answer on (JSON array), beside the creation date it already has. A member
+ * gets the name the account knows them by (VTEX's create-user `name`), kept per account so that one
+ * account never renames another's sign-in. A sign-in created by an invitation has no password until
+ * its person sets one with the invitation's code (`password_pending` 1); every other sign-in has one.
+ */
+async function addAccountProfile(db: Db): Promise<void> {
+  await db.schema.alterTable("accounts").addColumn("display_name", "text").execute();
+  await db.schema
+    .alterTable("accounts")
+    .addColumn("hosts", "text", (c) => c.notNull().defaultTo("[]"))
+    .execute();
+  await db.schema.alterTable("account_members").addColumn("name", "text").execute();
+  await db.schema
+    .alterTable("users")
+    .addColumn("password_pending", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -570,6 +590,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0012_change_log": {
       async up(db: Db) {
         await createChangeLog(db, dialect);
+      },
+    },
+    "0014_account_profile": {
+      async up(db: Db) {
+        await addAccountProfile(db);
       },
     },
     "0015_password_resets": {

@@ -13,6 +13,10 @@ import type { Generated } from "kysely";
 export interface AccountsTable {
   name: string;
   created_at: number;
+  /** Since 0014: the name shown for the account (VTEX's tradingName); null: the account name. */
+  display_name: Generated<string | null>;
+  /** Since 0014: JSON array of the hosts the account's store answers on. */
+  hosts: Generated<string>;
 }
 
 export interface UsersTable {
@@ -21,6 +25,8 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   created_at: number;
+  /** Since 0014: 1 while a sign-in made by an invitation has no password of its person's choosing. */
+  password_pending: Generated<number>;
   /** 1 after an administrator's reset: the next session may only change the password (0015). */
   must_change_password: Generated<number>;
 }
@@ -51,6 +57,8 @@ export interface AccountMembersTable {
   /** SHA-256 (base64url) of the invitation's code; null when active, or invited before 0011. */
   invitation_hash: string | null;
   invitation_expires_at: number | null;
+  /** Since 0014: the name the account knows the member by; null when none was given. */
+  name: string | null;
 }
 
 /** Roles a user holds in an account; role_id is a catalog role (< 100000) or a custom role. */

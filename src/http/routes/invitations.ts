@@ -60,6 +60,32 @@ const decline = createRoute({
   responses: { 204: { description: "Declined" }, ...problemResponses(400, 401, 403, 404, 410, 429) },
 });
 
+const signUp = createRoute({
+  method: "post",
+  path: "/v1/invitations/{account}/sign-up",
+  tags,
+  summary: "A person invited with no sign-in chooses a password with the code, and accepts",
+  description:
+    "For an invitation that created the person's sign-in (VTEX's `POST /api/license-manager/users`): " +
+    "sets its first password and makes the membership active; the person then signs in with " +
+    "`POST /v1/auth/login`. Any refusal is 404 INVITATION_NOT_FOUND, counted by the failure limiter; " +
+    "a code given for an existing sign-in never sets its password.",
+  request: {
+    params: AccountParam,
+    body: jsonBody(
+      z.strictObject({
+        email: z.string().max(254),
+        code: z.string().max(100),
+        password: z.string().max(200),
+      }),
+    ),
+  },
+  responses: {
+    204: { description: "Password set; invitation accepted" },
+    ...problemResponses(400, 404, 410, 429),
+  },
+});
+
 const leave = createRoute({
   method: "delete",
   path: "/v1/me/accounts/{account}",
@@ -104,6 +130,17 @@ export function invitationRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, servi
     const { account } = c.req.valid("param");
     const { code } = c.req.valid("json");
     await withCode(c, () => invitations.decline(c.get("caller").actor, account, code));
+    return c.body(null, 204);
+  });
+
+  app.openapi(secure("public", signUp), async (c) => {
+    const { account } = c.req.valid("param");
+    const meta = {
+      ip: c.get("clientIp"),
+      userAgent: c.req.header("user-agent") ?? null,
+      requestId: c.get("requestId"),
+    };
+    await withCode(c, () => invitations.signUp(account, c.req.valid("json"), meta));
     return c.body(null, 204);
   });
 

@@ -4,6 +4,8 @@ import { createGuards } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { createVtexAccess } from "./adapter.js";
 import { licenseManagerRoutes } from "./license-manager.js";
+import { vtexUserRoutes } from "./users.js";
+import { vlmAccountRoutes } from "./vlm.js";
 import { vtexIdRoutes } from "./vtex-id.js";
 
 /**
@@ -16,5 +18,7 @@ export function vtexRoutes(app: OpenAPIHono<AppEnv>, services: Services) {
   const guards = createGuards({ ...services, access: services.callers.access });
   const access = createVtexAccess(guards, services);
   licenseManagerRoutes(app, access, services);
+  vtexUserRoutes(app, access, services);
+  vlmAccountRoutes(app, access, services);
   vtexIdRoutes(app, access, services);
 }

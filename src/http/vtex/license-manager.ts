@@ -5,7 +5,6 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
-import type { Key } from "../../core/api.js";
 import { AppError, fail } from "../../core/errors.js";
 import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
@@ -18,15 +17,14 @@ import {
   vtexHandler,
   vtexMessage,
 } from "./adapter.js";
+import { allKeys } from "./all-keys.js";
 import { parseVtex, readVtexBody } from "./fields.js";
 import { createLabelledKeys } from "./labels.js";
+import { pagedQuery, pageOf } from "./paging.js";
 
 const CreateBody = z.object({ label: z.string() });
 const UpdateBody = z.object({ isActive: z.boolean() });
 const RoleIdList = z.array(z.number().int().positive()).max(200);
-const PAGE_SIZE = 200;
-/** The largest page of the paged role list; a larger `numItems` is served this many, as VTEX clamps. */
-const MAX_NUM_ITEMS = 200;
 
 const TOKEN_NOT_EXISTS = new VtexError(400, {
   Details: null,
@@ -54,23 +52,6 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
   const { keys, users, roles } = services;
   const labelled = createLabelledKeys(services);
 
-  /** Every generated key of the account, page by page through the same list the native API uses. */
-  async function allKeys(account: string): Promise<Key[]> {
-    const found: Key[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await keys.list(account, {
-        sort: "createdAt",
-        order: "asc",
-        limit: PAGE_SIZE,
-        ...(cursor ? { cursor } : {}),
-      });
-      found.push(...page.items);
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    return found;
-  }
-
   app.post(
     "/api/vlm/appkeys",
     vtexHandler(async (c) => {
@@ -94,7 +75,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     "/api/vlm/appkeys",
     vtexHandler(async (c) => {
       const { account } = await access.authorize(c, "ViewApiKeys");
-      const list = await allKeys(account);
+      const list = await allKeys(services, account);
       return c.json(
         list.map((key) => ({
           id: key.id,
@@ -133,10 +114,9 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
    */
   async function target(account: string, userId: string): Promise<Target | undefined> {
     if (!isLookupId(userId)) return undefined;
-    // An invited user holds nothing here yet: answered as a non-member, offered roles unseen.
-    const user = (await users.list(account)).find(
-      (candidate) => candidate.id === userId && candidate.status === "active",
-    );
+    // An invited user (VTEX's create user makes one) is given roles here as on /v1: they are offered,
+    // and held once the person accepts.
+    const user = (await users.list(account)).find((candidate) => candidate.id === userId);
     if (user) return { kind: "user", id: user.id, roleIds: user.roles.map((role) => role.id) };
     const key = (await keys.find(account, { id: userId })) ?? (await keys.find(account, { appKey: userId }));
     if (key) return { kind: "key", appKey: key.appKey, roleIds: key.roles.map((role) => role.id) };
@@ -246,17 +226,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
     }, rolesErrors),
   );
 
-  const PagedQuery = z.object({
-    numItems: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .default(10)
-      .transform((n) => Math.min(n, MAX_NUM_ITEMS)),
-    pageNumber: z.coerce.number().int().min(1).default(1),
-    sort: z.enum(["id", "name"]).default("id"),
-    sortType: z.enum(["ASC", "DSC"]).default("ASC"),
-  });
+  const PagedQuery = pagedQuery(["id", "name"], "id");
 
   app.get(
     "/api/license-manager/site/pvt/roles/list/paged",
@@ -264,13 +234,11 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
       const { account } = await access.authorize(c, "ViewAdminUsers");
       const query = parseVtex(PagedQuery, c.req.query());
       const every = services.catalog.resources.length;
-      const list = (await roles.list(account)).sort((a, b) => {
-        const order = query.sort === "name" ? a.name.localeCompare(b.name) || a.id - b.id : a.id - b.id;
-        return query.sortType === "DSC" ? -order : order;
-      });
-      const start = (query.pageNumber - 1) * query.numItems;
-      return c.json({
-        items: list.slice(start, start + query.numItems).map((role) => ({
+      const list = (await roles.list(account)).sort((a, b) =>
+        query.sort === "name" ? a.name.localeCompare(b.name) || a.id - b.id : a.id - b.id,
+      );
+      return c.json(
+        pageOf(list, query, (role) => ({
           id: role.id,
           name: role.name,
           isAdmin: role.resources.length === every,
@@ -279,13 +247,7 @@ export function licenseManagerRoutes(app: OpenAPIHono<AppEnv>, access: VtexAcces
           resources: null,
           logins: null,
         })),
-        paging: {
-          page: query.pageNumber,
-          perPage: query.numItems,
-          total: list.length,
-          pages: Math.ceil(list.length / query.numItems),
-        },
-      });
+      );
     }),
   );
 }

@@ -5,10 +5,21 @@ export interface AccountRecord {
   createdAt: number;
 }
 
+/** What the account says of itself (VTEX's account and stores answers); see migration 0014. */
+export interface AccountProfile {
+  /** Null: none set (the account's name is shown). */
+  displayName: string | null;
+  hosts: string[];
+}
+
 export interface AccountRepository {
   /** Throws StoreConflict("account") when the name is taken. */
   create(account: AccountRecord): Promise<void>;
   get(name: string): Promise<AccountRecord | undefined>;
+  /** Undefined when there is no such account. */
+  getProfile(name: string): Promise<AccountProfile | undefined>;
+  /** Replaces the profile; false when there is no such account. */
+  setProfile(name: string, profile: AccountProfile): Promise<boolean>;
   /** Every account name, sorted (the scheduler visits each). */
   list(): Promise<string[]>;
   /**

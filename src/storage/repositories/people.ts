@@ -12,6 +12,11 @@ export interface UserRecord {
   createdAt: number;
   /** Set by an administrator's reset: until the user chooses a password, a session may do nothing else. */
   mustChangePassword?: boolean;
+  /**
+   * True for a sign-in an invitation created (VTEX's create user) whose person has not yet chosen a
+   * password: its hash is of a random secret nobody was given, and only the invitation's code sets it.
+   */
+  passwordPending?: boolean;
 }
 
 /**
@@ -35,6 +40,8 @@ export interface MemberRecord {
   invitedBy: string | null;
   /** The invitation's code, as its hash; null when active, or for an invitation made before codes. */
   invitationCode: InvitationCode | null;
+  /** The name the account knows the member by (VTEX's user `name`); null when none was given. */
+  name: string | null;
 }
 
 /** What is kept of an invitation's code: only its SHA-256 (the code itself is shown once). */
@@ -90,6 +97,13 @@ export interface PeopleRepository {
    * when there is no such user.
    */
   setPassword(userId: string, passwordHash: string, mustChange: boolean): Promise<boolean>;
+  /** Sets the name the account knows the member by. */
+  setMemberName(account: string, userId: string, name: string | null): Promise<void>;
+  /**
+   * The person's first password, for a sign-in whose password is pending (it is then no longer
+   * pending). False when the user has a password already: the condition is part of the update.
+   */
+  setPendingPassword(userId: string, passwordHash: string): Promise<boolean>;
   /** Replaces the user's roles (offered roles, for an invitation) in the account. */
   setUserRoles(account: string, userId: string, roleIds: number[]): Promise<void>;
   /** Active members of the account holding the role (invitations are not counted). */
