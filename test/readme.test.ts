@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONFIG_DOCS, secretProblem } from "../src/config.js";
+import { createHarness } from "./support/harness.js";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
 
@@ -31,5 +32,23 @@ describe("README", () => {
     const made = execFileSync(process.execPath, ["-e", code ?? ""], { encoding: "utf8" }).trim();
     expect(made).toMatch(/^[0-9a-f]{64}$/);
     expect(secretProblem(made)).toBeUndefined();
+  });
+
+  it("serves every VTEX path the Coming from VTEX section lists as answered", async () => {
+    const rows = readme
+      .split("\n")
+      .map((line) => /^\| `(GET|POST|PUT|PATCH|DELETE) (\/api\/[^` ?]+)/.exec(line))
+      .filter((match) => match !== null)
+      .map((match) => `${match[1]} ${match[2]?.replace(/\{([^}]+)\}/g, ":$1")}`);
+    expect(rows.length).toBeGreaterThanOrEqual(17);
+    const h = await createHarness();
+    try {
+      const mounted = new Set(h.app.routes.map((route) => `${route.method} ${route.path}`));
+      const canonical = (route: string) => route.replace(/:[A-Za-z]+/g, ":p");
+      const known = new Set([...mounted].map(canonical));
+      for (const row of rows) expect(known.has(canonical(row)), row).toBe(true);
+    } finally {
+      await h.close();
+    }
   });
 });

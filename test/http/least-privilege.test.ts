@@ -37,6 +37,9 @@ const NOT_ON_A_TARGET: Record<string, string> = {
   "POST /v1/me/invitations/:account/preview":
     "changes nothing: shows the caller's own invitation, given its code",
   "DELETE /v1/me/accounts/:account": "the caller's own membership: a user leaves; the last Owner may not",
+  "PUT /v1/accounts/:account/settings/profile": "the account's display name and hosts; no principal",
+  "POST /v1/invitations/:account/sign-up":
+    "the invited person's own first password, with the code; never a sign-in that has one (vtex-users.test.ts)",
 };
 
 /** Mutating routes that create, and may only give what the caller holds (checked in GIVES below). */
@@ -46,6 +49,7 @@ const CREATES = [
   "POST /v1/accounts/:account/users",
   "POST /v1/accounts/:account/external-keys",
   "POST /api/vlm/appkeys",
+  "POST /api/license-manager/users",
 ];
 
 type Variant = "owner" | "oms";
@@ -232,6 +236,17 @@ const CASES: Case[] = [
     }),
     ok: 200,
   },
+  ...(["user", "invited"] as const).map(
+    (kind): Case => ({
+      route: "DELETE /api/license-manager/users/:userId",
+      name: `VTEX delete a${kind === "user" ? "" : "n"} ${kind} user`,
+      kind,
+      resource: "EditAdminUsers",
+      vtex: true,
+      request: (t) => ({ method: "DELETE", path: `/api/license-manager/users/${t.ref}?an=acme` }),
+      ok: 200,
+    }),
+  ),
   ...(["key", "external", "user"] as const).flatMap((kind): Case[] => [
     {
       route: "PUT /api/license-manager/users/:userId/roles",

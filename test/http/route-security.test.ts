@@ -30,6 +30,7 @@ const PUBLIC = new Set([
   "POST /v1/credentials/revoke",
   "POST /v1/verify",
   "GET /v1/authorize",
+  "POST /v1/invitations/{account}/sign-up",
 ]);
 
 beforeAll(async () => {

@@ -59,6 +59,19 @@ describe.each(["sqlite", "postgres"] as const)("VTEX paths on %s", (kind) => {
       path: () => "/api/license-manager/site/pvt/roles/list/paged",
       resource: "ViewAdminUsers",
     },
+    // Reading one user and the account's data accept either of two resources: vtex-users.test.ts.
+    {
+      method: "POST",
+      path: () => "/api/license-manager/users",
+      resource: "EditAdminUsers",
+      body: { name: "x", email: "x@acme.test" },
+    },
+    { method: "DELETE", path: () => `/api/license-manager/users/${userId}`, resource: "EditAdminUsers" },
+    {
+      method: "GET",
+      path: () => "/api/license-manager/site/pvt/logins/list/paged",
+      resource: "ViewAdminUsers",
+    },
     {
       method: "PATCH",
       path: () => `/api/vtexid/apikey/${target.appKey}/apitoken/renew`,
