@@ -57,8 +57,9 @@ describe.each(["sqlite", "postgres"] as const)("a VTEX integration end to end on
     expect(login.body.expires - Date.parse("2026-11-26T10:00:00Z") / 1000).toBe(24 * 60 * 60);
     const jwt = login.body.token as string;
 
-    const ways = [
-      { VtexIdclientAutCookie: jwt },
+    const header = { VtexIdclientAutCookie: jwt };
+    const ways: Record<string, string>[] = [
+      header,
       { cookie: `VtexIdclientAutCookie=${jwt}` },
       { cookie: `VtexIdclientAutCookie_acme=${jwt}` },
     ];
@@ -68,13 +69,13 @@ describe.each(["sqlite", "postgres"] as const)("a VTEX integration end to end on
       expect(res.body.items.map((item: { email: string }) => item.email)).toContain("jane@mail.com");
     }
 
-    const renew = await vtex("PATCH", `/api/vtexid/apikey/${key.body.appKey}/apitoken/renew`, ways[0]);
+    const renew = await vtex("PATCH", `/api/vtexid/apikey/${key.body.appKey}/apitoken/renew`, header);
     expect(renew.status, renew.text).toBe(200);
     const newToken = renew.body.newToken as string;
     const finish = await vtex(
       "PATCH",
       `/api/vtexid/apikey/${key.body.appKey}/apitoken/finish-renewal`,
-      ways[0],
+      header,
     );
     expect(finish.status, finish.text).toBe(200);
     expect(finish.body.creationDateNewToken).toBeNull();
