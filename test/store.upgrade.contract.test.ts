@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Kysely, Migrator } from "kysely";
+import { type Insertable, type Kysely, Migrator } from "kysely";
 import { describe, expect, it } from "vitest";
 import { decideInvitation } from "../src/services/invitations.js";
 import { buildMigrations } from "../src/storage/migrations.js";
@@ -89,7 +89,7 @@ async function seedAt0001(db: Kysely<Database>, dialect: Dialect, schema?: strin
   const token = { id: tokenId, key_id: keyId, hash: `h${hex(16)}`, created_at: T0 };
   await db
     .insertInto("tokens")
-    .values(token as Database["tokens"])
+    .values(token as Insertable<Database["tokens"]>)
     .execute();
   return { appKey, keyId, tokenId };
 }

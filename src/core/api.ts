@@ -49,6 +49,17 @@ export const KeySchema = z
       description: "Renewal alert of the newest token against the account's renewal period",
     }),
     lastUsedAt: z.string().nullable(),
+    lastUsedAtToken: z.string().nullable().meta({
+      description:
+        "Last authentication with the current token (the older one while a renewal is pending); null when none was recorded",
+    }),
+    lastUsedAtNewToken: z.string().nullable().meta({
+      description:
+        "Last authentication with the pending token; null when no renewal is pending or it was not used yet",
+    }),
+    tokenAgeDays: z.number().int().meta({
+      description: "Whole days since the newest token was created (what the renewal alert counts)",
+    }),
     updatedAt: z.string(),
   })
   .meta({ id: "Key" });
@@ -178,7 +189,21 @@ export const MeSchema = z
           description: "Signed in with the session: true after an administrator's reset, until changed",
         }),
       }),
-      z.object({ type: z.literal("key"), appKey: z.string(), account: z.string() }),
+      z.object({
+        type: z.literal("key"),
+        appKey: z.string(),
+        account: z.string(),
+        token: z.enum(["current", "old", "new"]).meta({
+          description:
+            "Which of the key's tokens this call authenticated with: `current` when the key has one; while " +
+            "a renewal is pending `old` (completing the renewal removes it: switch to the new one first) or `new`",
+        }),
+        key: KeySchema.meta({
+          description:
+            "The key's own view (token dates and age, renewal alert, pending renewal, last use of each " +
+            "token), whatever the key's roles: a key may always read itself here",
+        }),
+      }),
     ]),
     accounts: z.array(AccountAccessSchema),
   })

@@ -5,6 +5,7 @@
  */
 import { alertLevel } from "./alerts.js";
 import type { Key } from "./api.js";
+import { DAY_MS } from "./time.js";
 
 /** The stored facts a view is made of (the store's KeyRecord extends them). */
 export interface KeyFacts {
@@ -19,8 +20,8 @@ export interface KeyFacts {
   tokenCreatedAt: number;
   lastUsedAt: number | null;
   roleIds: readonly number[];
-  /** Oldest first: one token, or two while a renewal is pending. */
-  tokens: readonly { createdAt: number }[];
+  /** Oldest first: one token, or two while a renewal is pending. `lastUsedAt` absent: no use recorded. */
+  tokens: readonly { createdAt: number; lastUsedAt?: number }[];
 }
 
 /** What every view of one account's keys shares, read once. */
@@ -51,6 +52,9 @@ export function presentKey(key: KeyFacts, context: KeyViewContext): Key {
     pendingRenewal: pending !== undefined,
     alert: alertLevel(key.tokenCreatedAt, context.renewalPeriodMonths, context.now),
     lastUsedAt: key.lastUsedAt === null ? null : iso(key.lastUsedAt),
+    lastUsedAtToken: current?.lastUsedAt === undefined ? null : iso(current.lastUsedAt),
+    lastUsedAtNewToken: pending?.lastUsedAt === undefined ? null : iso(pending.lastUsedAt),
+    tokenAgeDays: Math.max(0, Math.floor((context.now - key.tokenCreatedAt) / DAY_MS)),
     updatedAt: iso(key.updatedAt),
   };
 }

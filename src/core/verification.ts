@@ -105,12 +105,26 @@ export interface RateLimited {
   readonly retryAfter: number;
 }
 
+/**
+ * Which of the key's tokens authenticated, by slot, never the token: `current` when the key has one
+ * token; while a renewal is pending `old` (the one completing the renewal removes) or `new`.
+ */
+export type TokenSlot = "current" | "old" | "new";
+
+/** The slot of the token at `index` (oldest first) of a key with `count` current tokens. */
+export function tokenSlot(index: number, count: number): TokenSlot {
+  if (count < 2) return "current";
+  return index === 0 ? "old" : "new";
+}
+
 /** An active key, in an account that did not add it. */
 export interface NotGranted {
   readonly code: "ACCOUNT_NOT_GRANTED";
   readonly valid: false;
   readonly key: VerifiedKey;
   readonly account: string;
+  /** The token that authenticated. */
+  readonly token: TokenSlot;
   /** Whether the resource asked for is held (never here); null when none was asked. */
   readonly allowed: false | null;
 }
@@ -121,6 +135,8 @@ export interface Granted {
   readonly valid: true;
   readonly key: VerifiedKey;
   readonly account: string;
+  /** The token that authenticated. */
+  readonly token: TokenSlot;
   /** `generated` in the key's own account, `external` in one that added it. */
   readonly keyType: "generated" | "external";
   readonly grant: Grant;

@@ -144,6 +144,7 @@ export function createGuards(deps: AuthDeps) {
       appKey: key.appKey,
       account: key.account,
       ownRoleIds: key.ownRoleIds,
+      token: decision.token,
     };
     const actor = { type: "key" as const, id: key.appKey, label: key.appKey, ...meta };
     return {

@@ -2,8 +2,13 @@
  * What a caller holds, and where: the roles and grant the guards check on every request, and the
  * caller's own view of it (GET /v1/me).
  */
+import type { Key } from "../core/api.js";
+import { fail } from "../core/errors.js";
+import { presentKey } from "../core/key-view.js";
 import { type Grant, grantResources, type RoleView } from "../core/permissions.js";
+import type { TokenSlot } from "../core/verification.js";
 import type { Principal, ServiceDeps } from "./deps.js";
+import { keyViewContext } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 /** The caller's roles in an account and the resources they grant, as GET /v1/me shows them. */
@@ -15,15 +20,18 @@ export interface AccountAccessView {
 
 export type PrincipalView =
   | { type: "user"; id: string; email: string }
-  | { type: "key"; appKey: string; account: string };
+  | { type: "key"; appKey: string; account: string; token: TokenSlot; key: Key };
 
 export interface CallerView {
   principal: PrincipalView;
   accounts: AccountAccessView[];
 }
 
-export function createCallerService(deps: Pick<ServiceDeps, "store" | "catalog">, roles: RoleDirectory) {
-  const { store } = deps;
+export function createCallerService(
+  deps: Pick<ServiceDeps, "store" | "catalog" | "clock">,
+  roles: RoleDirectory,
+) {
+  const { store, clock } = deps;
   const every = deps.catalog.resources.map((resource) => resource.key);
 
   /** The principal's roles and grant in `account`; none there (or no such account): no roles, no grant. */
@@ -58,8 +66,25 @@ export function createCallerService(deps: Pick<ServiceDeps, "store" | "catalog">
     const who: PrincipalView =
       principal.type === "user"
         ? { type: "user", id: principal.userId, email: principal.email }
-        : { type: "key", appKey: principal.appKey, account: principal.account };
+        : {
+            type: "key",
+            appKey: principal.appKey,
+            account: principal.account,
+            token: principal.token ?? "current",
+            key: await ownKey(principal.appKey, principal.account),
+          };
     return { principal: who, accounts };
+  }
+
+  /**
+   * A key's own view, read with no resource (not even ViewApiKeys): the same view GET …/keys/{appKey}
+   * gives, so an integrator sees its token dates, alert and pending renewal. Tokens are not in it.
+   */
+  async function ownKey(appKey: string, account: string): Promise<Key> {
+    const record = await store.keys.getByAppKey(appKey);
+    // Deleted since it authenticated a moment ago: as if the credentials had failed.
+    if (!record) fail("UNAUTHENTICATED", "The key no longer exists");
+    return presentKey(record, await keyViewContext(store, roles, account, clock.now()));
   }
 
   return { access, accountAccess, describe };

@@ -1,6 +1,7 @@
 import type { Catalog } from "../core/catalog.js";
 import type { Clock } from "../core/time.js";
 import type { RandomBytes } from "../core/tokens.js";
+import type { TokenSlot } from "../core/verification.js";
 import type { Store } from "../storage/store.js";
 import type { ChangeBus } from "../verify/changes.js";
 
@@ -37,4 +38,6 @@ export type Principal =
       account: string;
       /** Roles in its own account, as read when the key authenticated (saves a lookup per request). */
       ownRoleIds?: readonly number[];
+      /** Which of the key's tokens authenticated (by slot, never the token), when known. */
+      token?: TokenSlot;
     };

@@ -34,7 +34,7 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
   const ids = rows.map((r) => r.id);
   const tokensQuery = db
     .selectFrom("tokens")
-    .select(["id", "key_id", "hash", "created_at"])
+    .select(["id", "key_id", "hash", "created_at", "last_used_at"])
     .where("key_id", "in", ids)
     .orderBy("key_id")
     .orderBy("slot")
@@ -59,7 +59,12 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
   return rows.map((row) =>
     toKeyRecord(
       row,
-      (tokensByKey.get(row.id) ?? []).map((t) => ({ id: t.id, hash: t.hash, createdAt: t.created_at })),
+      (tokensByKey.get(row.id) ?? []).map((t) => ({
+        id: t.id,
+        hash: t.hash,
+        createdAt: t.created_at,
+        ...(t.last_used_at > 0 ? { lastUsedAt: t.last_used_at } : {}),
+      })),
       (rolesByKey.get(row.id) ?? []).map((g) => g.role_id),
     ),
   );

@@ -1,5 +1,5 @@
 /**
- * Usage counts (table `key_usage`), `keys.last_used_at` and an external key's last use in each
+ * Usage counts (table `key_usage`), `keys.last_used_at`, each token's `tokens.last_used_at` and an external key's last use in each
  * account that added it (`external_keys.last_used_at`), written in batches by the usage
  * recorder. A batch is a few multi-row statements in one transaction, whatever its size: counts
  * are added to what is stored (several instances flush their own increments), `last_used_at` only
@@ -77,6 +77,11 @@ async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Promise<voi
     const values = sql.join(rows.map((r) => sql`(${r.keyId}, cast(${r.at} as bigint))`));
     await sql`update keys set last_used_at = v.column2 from (values ${values}) as v
       where keys.id = v.column1 and keys.last_used_at < v.column2`.execute(db);
+  }
+  for (const rows of chunks(batch.tokens ?? [])) {
+    const values = sql.join(rows.map((r) => sql`(${r.tokenId}, cast(${r.at} as bigint))`));
+    await sql`update tokens set last_used_at = v.column2 from (values ${values}) as v
+      where tokens.id = v.column1 and tokens.last_used_at < v.column2`.execute(db);
   }
   // Only additions match: a key's use in its own account, or in one that never added it, updates nothing.
   for (const rows of chunks(batch.accounts ?? [])) {

@@ -524,6 +524,24 @@ async function addAccountProfile(db: Db): Promise<void> {
     .execute();
 }
 
+/**
+ * Last use per token, not only per key, so that while a renewal is pending one can see whether the
+ * integration has moved to the new token (0 = no use recorded). A key with one token had every use
+ * with it, so that token starts at the key's last use; the two tokens of a renewal pending at the
+ * upgrade start at 0, as nothing tells which of them was used. Share links get `cancelled_at`: a
+ * link cancelled before it was opened (its sealed token is erased then) no longer blocks renewal.
+ */
+async function addTokenLastUse(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .alterTable("tokens")
+    .addColumn("last_used_at", time, (c) => c.notNull().defaultTo(0))
+    .execute();
+  await sql`update tokens set last_used_at = (select keys.last_used_at from keys where keys.id = tokens.key_id)
+    where (select count(*) from tokens t where t.key_id = tokens.key_id) = 1`.execute(db);
+  await db.schema.alterTable("share_links").addColumn("cancelled_at", time).execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -590,6 +608,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0012_change_log": {
       async up(db: Db) {
         await createChangeLog(db, dialect);
+      },
+    },
+    "0013_token_last_use": {
+      async up(db: Db) {
+        await addTokenLastUse(db, dialect);
       },
     },
     "0014_account_profile": {

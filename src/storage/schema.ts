@@ -139,6 +139,8 @@ export interface TokensTable {
    * renewal started at the same time fails on the index instead of adding a third token.
    */
   slot: number;
+  /** Last authentication with this token (0: none recorded); batched like `keys.last_used_at`. Since 0013. */
+  last_used_at: Generated<number>;
 }
 
 /**
@@ -195,6 +197,8 @@ export interface ShareLinksTable {
   created_at: number;
   expires_at: number;
   revealed_at: number | null;
+  /** When the link was cancelled before it was opened (its seal is erased then). Since 0013. */
+  cancelled_at: number | null;
 }
 
 /** Keys of other accounts added to `account`; the roles granted there live in key_roles. */

@@ -76,6 +76,10 @@ export interface KeyState {
    * digests: every digest is compared in constant time, with no early exit and no allocation.
    */
   holdsDigest(presented: string): boolean;
+  /** The index (oldest first) of the current token whose digest `presented` is, or -1; as `holdsDigest`, constant time. */
+  tokenIndexOf(presented: string): number;
+  /** How many current tokens the key has: 1, or 2 while a renewal is pending. */
+  readonly tokenCount: number;
   readonly tokenIds: readonly string[];
   /** Role ids the key holds in its own account. */
   readonly ownRoleIds: readonly number[];

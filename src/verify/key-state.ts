@@ -155,11 +155,22 @@ export class CachedKey implements KeyState {
   }
 
   holdsDigest(presented: string): boolean {
+    return this.tokenIndexOf(presented) >= 0;
+  }
+
+  tokenIndexOf(presented: string): number {
     const digests = this.digests;
-    if (!Array.isArray(digests)) return digestMatchesBinary(digests as Buffer, presented);
-    let matched = false;
-    for (const digest of digests) matched = digestMatchesBinary(digest, presented) || matched;
-    return matched;
+    if (!Array.isArray(digests)) return digestMatchesBinary(digests as Buffer, presented) ? 0 : -1;
+    let found = -1;
+    for (let i = 0; i < digests.length; i++) {
+      if (digestMatchesBinary(digests[i] as Buffer, presented) && found < 0) found = i;
+    }
+    return found;
+  }
+
+  get tokenCount(): number {
+    const digests = this.digests;
+    return Array.isArray(digests) ? digests.length : 1;
   }
 
   /** base64url SHA-256 of each current token, derived from the digests. */

@@ -5,7 +5,7 @@
  * next attempt, so a database hiccup delays usage figures but loses none.
  *
  * What waits for a write is merged, never appended: one count per key and day, one last use per
- * key, per key and account, and per key, account and resource. So however long the database stays
+ * key, per token, per key and account, and per key, account and resource. So however long the database stays
  * away, memory is bounded by the keys in use (not by the number of failed writes), and a batch
  * never holds two rows for one stored row (PostgreSQL refuses an upsert that touches a row twice,
  * which made every later write fail once one had).
@@ -14,6 +14,7 @@ import { DAY_MS } from "../core/time.js";
 import type {
   AccountUseRecord,
   ResourceUseRecord,
+  TokenUseRecord,
   UsageBatch,
   UsageDay,
   UsageRepository,
@@ -31,11 +32,13 @@ class UsageWriteError extends Error {
 /** Splits a batch into batches of at most `size` entries in each list. */
 export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
   const accounts = batch.accounts ?? [];
+  const tokens = batch.tokens ?? [];
   const longest = Math.max(
     batch.counts.length,
     batch.lastUsed.length,
     batch.resources.length,
     accounts.length,
+    tokens.length,
   );
   if (longest <= size) return [batch];
   const slices: UsageBatch[] = [];
@@ -45,6 +48,7 @@ export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
       lastUsed: batch.lastUsed.slice(i, i + size),
       resources: batch.resources.slice(i, i + size),
       accounts: accounts.slice(i, i + size),
+      tokens: tokens.slice(i, i + size),
     });
   }
   return slices;
@@ -80,6 +84,19 @@ interface Counter {
    */
   allowedIn: string | null;
   allowedAt: number;
+  /**
+   * The token of the key's latest authentication, as the key's cached state and the token's index
+   * in it (the id is read from the state at the next write, so the hot path only stores a
+   * reference), and when. A use of another token moves this one to `tokenUses`.
+   */
+  tokenHolder: TokenHolder | null;
+  tokenIndex: number;
+  tokenAt: number;
+}
+
+/** Where a token's id is read from: the key's cached state (its tokens, oldest first). */
+export interface TokenHolder {
+  readonly tokenIds: readonly string[];
 }
 
 /**
@@ -105,6 +122,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   let resources = new Map<string, Map<string, Map<string, number>>>();
   /** keyId → account → last allowed call there (a failed write's entries are merged back in). */
   let accountUses = new Map<string, Map<string, number>>();
+  /** tokenId → last authentication with it, for what a counter no longer holds or a failed write's. */
+  let tokenUses = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
 
@@ -112,8 +131,17 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * Counts one verification of a known key. `account`/`resource`: the account the call was decided
    * in and the resource an allowed call used, when a resource was asked for (the access review reads
    * these). An allowed call with an `account` is also the key's last use in that account.
+   * `token`/`tokenIndex`: the key's state and the index of the token that authenticated (not for
+   * `rejected`), whose last use moves too.
    */
-  function record(keyId: string, outcome: UsageOutcome, account?: string, resource?: string): void {
+  function record(
+    keyId: string,
+    outcome: UsageOutcome,
+    account?: string,
+    resource?: string,
+    token?: TokenHolder,
+    tokenIndex?: number,
+  ): void {
     const ok = outcome === "allowed";
     const now = clock.now();
     const day = Math.floor(now / DAY_MS);
@@ -129,6 +157,9 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         usedAt: 0,
         allowedIn: null,
         allowedAt: 0,
+        tokenHolder: null,
+        tokenIndex: -1,
+        tokenAt: 0,
       };
       counters.set(keyId, counter);
     } else if (counter.day !== day) {
@@ -140,6 +171,14 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     if (ok) counter.ok++;
     else counter.denied++;
     if (outcome !== "rejected") counter.lastUsed = now;
+    if (token !== undefined && tokenIndex !== undefined && tokenIndex >= 0) {
+      if (counter.tokenHolder !== token || counter.tokenIndex !== tokenIndex) {
+        if (counter.tokenHolder !== null) noteToken(counter.tokenHolder, counter.tokenIndex, counter.tokenAt);
+        counter.tokenHolder = token;
+        counter.tokenIndex = tokenIndex;
+      }
+      counter.tokenAt = now;
+    }
     if (account !== undefined && resource !== undefined) {
       if (counter.usedIn !== account || counter.usedResource !== resource) {
         if (counter.usedIn !== null && counter.usedResource !== null)
@@ -165,6 +204,15 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    */
   function usedIn(keyId: string, account: string): void {
     noteAccount(keyId, account, clock.now());
+  }
+
+  function noteToken(holder: TokenHolder, index: number, at: number) {
+    const tokenId = holder.tokenIds[index];
+    if (tokenId !== undefined) noteTokenId(tokenId, at);
+  }
+
+  function noteTokenId(tokenId: string, at: number) {
+    if (at > (tokenUses.get(tokenId) ?? 0)) tokenUses.set(tokenId, at);
   }
 
   function noteAccount(keyId: string, account: string, at: number) {
@@ -213,6 +261,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     const lastUsed: { keyId: string; at: number }[] = [];
     const resourceUses: ResourceUseRecord[] = [];
     const accountUseList: AccountUseRecord[] = [];
+    const tokenUseList: TokenUseRecord[] = [];
     const taken = counters;
     counters = new Map();
     for (const [keyId, counter] of taken) {
@@ -234,6 +283,14 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         if (accountUses.has(keyId)) noteAccount(keyId, allowedIn, counter.allowedAt);
         else accountUseList.push({ keyId, account: allowedIn, at: counter.allowedAt });
       }
+      const { tokenHolder } = counter;
+      if (tokenHolder !== null) {
+        const tokenId = tokenHolder.tokenIds[counter.tokenIndex];
+        if (tokenId !== undefined) {
+          if (tokenUses.size > 0) noteTokenId(tokenId, counter.tokenAt);
+          else tokenUseList.push({ tokenId, at: counter.tokenAt });
+        }
+      }
     }
     for (const waiting of carried.values()) counts.push(waiting);
     carried = new Map();
@@ -246,7 +303,9 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     for (const [keyId, accounts] of accountUses)
       for (const [account, at] of accounts) accountUseList.push({ keyId, account, at });
     accountUses = new Map();
-    return { counts, lastUsed, resources: resourceUses, accounts: accountUseList };
+    for (const [tokenId, at] of tokenUses) tokenUseList.push({ tokenId, at });
+    tokenUses = new Map();
+    return { counts, lastUsed, resources: resourceUses, accounts: accountUseList, tokens: tokenUseList };
   }
 
   /** Merges a batch that was not written back into what waits for the next write. */
@@ -255,6 +314,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     for (const { keyId, account, resource, at } of batch.resources)
       noteResource(keyId, account, resource, at);
     for (const { keyId, account, at } of batch.accounts ?? []) noteAccount(keyId, account, at);
+    for (const { tokenId, at } of batch.tokens ?? []) noteTokenId(tokenId, at);
     for (const { keyId, at } of batch.lastUsed) {
       if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
     }
@@ -283,7 +343,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   function flush(): Promise<void> {
     if (flushing) return flushing.then(() => flush());
     const batch = takeBatch();
-    const empty = [batch.counts, batch.lastUsed, batch.resources, batch.accounts ?? []].every(
+    const empty = [batch.counts, batch.lastUsed, batch.resources, batch.accounts ?? [], batch.tokens ?? []].every(
       (list) => list.length === 0,
     );
     if (empty) {

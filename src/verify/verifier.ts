@@ -34,8 +34,10 @@ import {
   decideKeyAuth,
   type Granted,
   isWellFormed,
+  matchingToken,
   type NotGranted,
   type RateLimited,
+  tokenSlot,
   type Unauthenticated,
 } from "../core/verification.js";
 import { digestsEqual, tokenDigestBinary } from "../crypto/token-hash.js";
@@ -178,7 +180,8 @@ export function createVerifier(deps: VerifierDeps) {
     claims: JwtClaims | null,
   ): MaybePromise<Decision> {
     if (state === null) return failed(request, wait, INVALID);
-    const auth = decideKeyAuth(state, holdsToken(state, appToken, claims));
+    const index = tokenIndex(state, appToken, claims);
+    const auth = decideKeyAuth(state, index >= 0);
     if (!auth.ok) {
       if (request.countUsage !== false) usage?.record(state.keyId, "rejected");
       return failed(request, wait, auth.reason === "INACTIVE" ? INACTIVE : INVALID);
@@ -187,19 +190,21 @@ export function createVerifier(deps: VerifierDeps) {
       ? request.account || state.account
       : request.account || claims?.account || state.account;
     const grant = cache.peekGrant(state, account);
-    if (grant !== undefined) return granted(request, state, account, grant);
-    return cache.loadGrant(state, account).then((loaded) => granted(request, state, account, loaded));
+    if (grant !== undefined) return granted(request, state, account, grant, index);
+    return cache
+      .loadGrant(state, account)
+      .then((loaded) => granted(request, state, account, loaded, index));
   }
 
-  /** Compares with every current token (no early exit), so timing does not tell which matched. */
-  function holdsToken(state: KeyState, appToken: string | null, claims: JwtClaims | null): boolean {
-    if (appToken !== null) return state.holdsDigest(tokenDigestBinary(appToken));
+  /**
+   * The index of the current token the credentials hold, or -1. Compares with every current token
+   * (no early exit), so timing does not tell which matched.
+   */
+  function tokenIndex(state: KeyState, appToken: string | null, claims: JwtClaims | null): number {
+    if (appToken !== null) return state.tokenIndexOf(tokenDigestBinary(appToken));
     const jwt = deps.jwt;
-    if (!claims || !jwt) return false;
-    let matched = false;
-    for (const hash of state.tokenHashes)
-      matched = digestsEqual(jwt.fingerprint(hash), claims.fingerprint) || matched;
-    return matched;
+    if (!claims || !jwt) return -1;
+    return matchingToken(state.tokenHashes, (hash) => digestsEqual(jwt.fingerprint(hash), claims.fingerprint));
   }
 
   function granted(
@@ -207,28 +212,32 @@ export function createVerifier(deps: VerifierDeps) {
     state: KeyState,
     account: string,
     grant: GrantState | null,
+    index: number,
   ): NotGranted | Granted {
     const check = checkGrant(grant === null ? null : grant.grant, request.resources);
     if (request.countUsage !== false && usage) {
       if (request.ownAccount) {
         // Authenticated in its own account, which always grants it something: the use counts there.
-        usage.record(state.keyId, "allowed", state.account);
+        usage.record(state.keyId, "allowed", state.account, undefined, state, index);
       } else if (grant === null) {
-        usage.record(state.keyId, "denied");
+        usage.record(state.keyId, "denied", undefined, undefined, state, index);
       } else {
         const resource = check.code === "OK" ? (check.resource ?? undefined) : undefined;
-        usage.record(state.keyId, check.allowed === false ? "denied" : "allowed", account, resource);
+        const outcome = check.allowed === false ? "denied" : "allowed";
+        usage.record(state.keyId, outcome, account, resource, state, index);
       }
     }
+    const token = tokenSlot(index, state.tokenCount);
     if (check.code === "ACCOUNT_NOT_GRANTED" || grant === null) {
       const allowed = check.allowed === null ? null : false;
-      return { code: "ACCOUNT_NOT_GRANTED", valid: false, key: state, account, allowed };
+      return { code: "ACCOUNT_NOT_GRANTED", valid: false, key: state, account, token, allowed };
     }
     return {
       code: check.code,
       valid: true,
       key: state,
       account,
+      token,
       keyType: grant.type,
       grant: grant.grant,
       resources: grant.resources,

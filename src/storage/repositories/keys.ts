@@ -6,6 +6,11 @@ export interface TokenRecord {
   /** base64url SHA-256 of the appToken. */
   hash: string;
   createdAt: number;
+  /**
+   * Last authentication with this token, when one was recorded (since 0013; batched by the usage
+   * recorder). Absent: none recorded. Ignored when a token is written.
+   */
+  lastUsedAt?: number;
 }
 
 /** A key as stored: the facts its views are made of (core/key-view.ts), with their stored types. */

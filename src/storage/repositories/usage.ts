@@ -17,6 +17,13 @@ export interface UsageBatch {
    * added as an external key (its use in its own account is `lastUsed`); other entries are skipped.
    */
   accounts?: readonly AccountUseRecord[];
+  /** Last authentication with each token (`tokens.last_used_at`); tokens deleted meanwhile are skipped. */
+  tokens?: readonly TokenUseRecord[];
+}
+
+export interface TokenUseRecord {
+  tokenId: string;
+  at: number;
 }
 
 export interface AccountUseRecord {
