@@ -75,6 +75,25 @@ export const IssuedKeySchema = z
   ])
   .meta({ id: "IssuedKey" });
 
+export const ShareLinkStatusSchema = z
+  .object({
+    appKey: z.string(),
+    shareLink: z
+      .object({
+        state: z.enum(["unopened", "revealed", "expired", "cancelled"]),
+        createdAt: z.string(),
+        expiresAt: z.string(),
+        revealedAt: z.string().nullable(),
+        cancelledAt: z.string().nullable(),
+      })
+      .nullable()
+      .meta({ description: "The key's newest share link (never its address or token); null when it has none" }),
+    blocksRenewal: z.boolean().meta({
+      description: "An unopened, unexpired link refuses the next renewal (409 SHARE_LINK_UNOPENED) until it is opened, expires or is cancelled",
+    }),
+  })
+  .meta({ id: "ShareLinkStatus" });
+
 export const KeyUsageSchema = z
   .object({
     appKey: z.string(),
@@ -338,6 +357,7 @@ export type Key = z.infer<typeof KeySchema>;
 export type KeyPage = z.infer<typeof KeyPageSchema>;
 export type IssuedKey = z.infer<typeof IssuedKeySchema>;
 export type KeyUsage = z.infer<typeof KeyUsageSchema>;
+export type ShareLinkStatus = z.infer<typeof ShareLinkStatusSchema>;
 export type ExternalKey = z.infer<typeof ExternalKeySchema>;
 export type Role = z.infer<typeof RoleSchema>;
 export type Resource = z.infer<typeof ResourceSchema>;

@@ -30,6 +30,7 @@ export const ERRORS = {
   ROLE_NOT_FOUND: { status: 404, title: "No such role in this account" },
   SHARE_LINK_NOT_FOUND: { status: 404, title: "No such share link" },
   NO_RENEWAL_PENDING: { status: 404, title: "No renewal is pending on this key" },
+  NO_UNOPENED_SHARE_LINK: { status: 404, title: "The key has no unopened share link to cancel" },
   EXTERNAL_KEY_NOT_FOUND: { status: 404, title: "No key with this appKey exists" },
   EXTERNAL_KEY_NOT_ADDED: { status: 404, title: "This key was not added to the account" },
   USER_NOT_FOUND: { status: 404, title: "No such user in this account" },

@@ -11,7 +11,7 @@
  */
 import { recordAudit } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
-import type { IssuedKey, Key } from "../core/api.js";
+import type { IssuedKey, Key, ShareLinkStatus } from "../core/api.js";
 import { AppError, type ErrorCode, fail } from "../core/errors.js";
 import { iso } from "../core/time.js";
 import { generateAppToken } from "../core/tokens.js";
@@ -22,7 +22,13 @@ import { type Authority, auditRefusals, type TargetRef } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
 import { createKeyService } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
-import { createTokenDelivery, type Delivered, type Delivery, isUnopened } from "./share-links.js";
+import {
+  createTokenDelivery,
+  type Delivered,
+  type Delivery,
+  isUnopened,
+  shareLinkState,
+} from "./share-links.js";
 
 export type DeleteOldToken = "now" | "later";
 
@@ -50,6 +56,31 @@ function tokenDates(tokens: readonly { createdAt: number }[]) {
   return {
     creationDateToken: current ? iso(current.createdAt) : null,
     creationDateNewToken: pending ? iso(pending.createdAt) : null,
+  };
+}
+
+/** SHARE_LINK_UNOPENED's detail: what the caller can do about it. */
+function unopenedDetail(account: string, appKey: string, link: ShareLinkRecord): string {
+  return (
+    `The last share link of ${appKey} has not been opened yet (it expires at ${iso(link.expiresAt)}). ` +
+    "Have its holder open it, or cancel it and renew again: " +
+    `DELETE /v1/accounts/${account}/keys/${appKey}/share-link, ` +
+    `\`latchkey keys cancel-share-link ${appKey}\`, or "Cancel share link" on the key's page`
+  );
+}
+
+function shareLinkStatus(appKey: string, link: ShareLinkRecord | undefined, now: number): ShareLinkStatus {
+  if (!link) return { appKey, shareLink: null, blocksRenewal: false };
+  return {
+    appKey,
+    shareLink: {
+      state: shareLinkState(link, now),
+      createdAt: iso(link.createdAt),
+      expiresAt: iso(link.expiresAt),
+      revealedAt: link.revealedAt === null ? null : iso(link.revealedAt),
+      cancelledAt: link.cancelledAt === undefined ? null : iso(link.cancelledAt),
+    },
+    blocksRenewal: isUnopened(link, now),
   };
 }
 
@@ -104,7 +135,9 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
           const now = clock.now();
           const key = await owned(tx, authority, account, appKey);
           await keys.checkIssue(tx, authority, key);
-          const refusal = refuseRenewalStart(key, await tx.shareLinks.latest(key.id), now);
+          const latest = await tx.shareLinks.latest(key.id);
+          const refusal = refuseRenewalStart(key, latest, now);
+          if (refusal === "SHARE_LINK_UNOPENED" && latest) fail(refusal, unopenedDetail(account, appKey, latest));
           if (refusal) fail(refusal);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
           await tx.renewals.addPendingToken(key.id, token, now);
@@ -169,7 +202,48 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
     return keys.get(account, appKey);
   }
 
-  return { start, complete, undo };
+  /**
+   * The key's newest share link, as far as renewal is concerned: whether it blocks the next one.
+   * Read with the rights renewal needs (a weaker caller learns nothing of a stronger key's links).
+   */
+  async function shareLink(authority: Authority, account: string, appKey: string): Promise<ShareLinkStatus> {
+    return store.transaction(async (tx) => {
+      const key = await owned(tx, authority, account, appKey);
+      await keys.checkIssue(tx, authority, key);
+      return shareLinkStatus(appKey, await tx.shareLinks.latest(key.id), clock.now());
+    });
+  }
+
+  /**
+   * Cancels the key's unopened share link: its sealed token is erased (the link answers 410 from
+   * then on) and it no longer blocks renewal. The token it held stays as it is (a pending renewal
+   * stays pending: undo it, or complete it once the token has reached its holder another way).
+   */
+  async function cancelShareLink(
+    authority: Authority,
+    account: string,
+    appKey: string,
+  ): Promise<ShareLinkStatus> {
+    const { actor } = authority;
+    const work = () =>
+      store.transaction(async (tx) => {
+        const now = clock.now();
+        const key = await owned(tx, authority, account, appKey);
+        await keys.checkIssue(tx, authority, key);
+        const latest = await tx.shareLinks.latest(key.id);
+        if (!latest || !isUnopened(latest, now) || !(await tx.shareLinks.cancel(latest.idHash, now))) {
+          fail("NO_UNOPENED_SHARE_LINK", `Key ${appKey} has no unopened share link: nothing blocks its renewal`);
+        }
+        await audit(tx, actor, key, "share_link.cancelled", {
+          createdAt: iso(latest.createdAt),
+          expiresAt: iso(latest.expiresAt),
+        });
+        return shareLinkStatus(appKey, { ...latest, cancelledAt: now }, now);
+      });
+    return refusalsOf<ShareLinkStatus>(authority, account, appKey, "share_link.cancelled")(() => work());
+  }
+
+  return { start, complete, undo, shareLink, cancelShareLink };
 }
 
 export type RenewalService = ReturnType<typeof createRenewalService>;

@@ -81,7 +81,18 @@ export type TokenDelivery = ReturnType<typeof createTokenDelivery>;
 
 /** True while a link still waits to be opened: renewal is refused then (SPEC §2.1). */
 export function isUnopened(link: ShareLinkRecord | undefined, now: number): boolean {
-  return link !== undefined && link.revealedAt === null && now < link.expiresAt;
+  return (
+    link !== undefined && link.revealedAt === null && link.cancelledAt === undefined && now < link.expiresAt
+  );
+}
+
+/** Where a share link stands, as GET …/keys/{appKey}/share-link shows it (never its id or token). */
+export type ShareLinkState = "unopened" | "revealed" | "expired" | "cancelled";
+
+export function shareLinkState(link: ShareLinkRecord, now: number): ShareLinkState {
+  if (link.cancelledAt !== undefined) return "cancelled";
+  if (link.revealedAt !== null) return "revealed";
+  return now < link.expiresAt ? "unopened" : "expired";
 }
 
 export function createShareLinkService(deps: ServiceDeps, roles: RoleDirectory) {

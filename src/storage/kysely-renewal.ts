@@ -113,6 +113,7 @@ const toShareLink = (r: Selectable<ShareLinksTable>): ShareLinkRecord => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   revealedAt: r.revealed_at,
+  ...(r.cancelled_at === null ? {} : { cancelledAt: r.cancelled_at }),
 });
 
 export class KyselyShareLinks extends KyselyRepository implements ShareLinkRepository {
@@ -164,6 +165,19 @@ export class KyselyShareLinks extends KyselyRepository implements ShareLinkRepos
         ? { status: "revealed", link: toShareLink(link), sealed: claimed.sealed }
         : { status: "gone", link: toShareLink(link) };
     });
+  }
+
+  async cancel(idHash: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("share_links")
+      .set({ sealed: null, cancelled_at: now })
+      .where("id_hash", "=", idHash)
+      .where("revealed_at", "is", null)
+      .where("cancelled_at", "is", null)
+      .where("sealed", "is not", null)
+      .where("expires_at", ">", now)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async latest(keyId: string): Promise<ShareLinkRecord | undefined> {

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { IssuedKeySchema, KeySchema } from "../../core/api.js";
+import { IssuedKeySchema, KeySchema, ShareLinkStatusSchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { AccountParam, jsonResponse, problemResponses } from "../schemas.js";
@@ -57,6 +57,38 @@ const undo = createRoute({
   responses: { 200: jsonResponse(KeySchema, "The key"), ...problemResponses(400, 401, 403, 404) },
 });
 
+const shareLinkPath = "/v1/accounts/{account}/keys/{appKey}/share-link";
+
+const readShareLink = createRoute({
+  method: "get",
+  path: shareLinkPath,
+  tags,
+  summary: "The key's newest share link: its state and whether it blocks the next renewal",
+  description:
+    "Never the link's address or token. Needs what renewal needs (RenewApiToken, covering every resource the key holds).",
+  request: { params: KeyParams },
+  responses: {
+    200: jsonResponse(ShareLinkStatusSchema, "The key's share link state"),
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+const cancelShareLink = createRoute({
+  method: "delete",
+  path: shareLinkPath,
+  tags,
+  summary: "Cancel the key's unopened share link, so that it no longer blocks renewal",
+  description:
+    "The link answers 410 from then on; its token is erased from the link but stays the key's token (a " +
+    "pending renewal stays pending: undo it or complete it). Audited as `share_link.cancelled`. " +
+    "404 NO_UNOPENED_SHARE_LINK when the newest link was already opened, expired or cancelled.",
+  request: { params: KeyParams },
+  responses: {
+    200: jsonResponse(ShareLinkStatusSchema, "The key's share link, now cancelled"),
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
 export function renewalRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
   const { renewal } = services;
   const renew = { resource: "RenewApiToken" };
@@ -75,5 +107,15 @@ export function renewalRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services
   app.openapi(secure(renew, undo), async (c) => {
     const { account, appKey } = c.req.valid("param");
     return c.json(await renewal.undo(c.get("authority"), account, appKey), 200);
+  });
+
+  app.openapi(secure(renew, readShareLink), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    return c.json(await renewal.shareLink(c.get("authority"), account, appKey), 200);
+  });
+
+  app.openapi(secure(renew, cancelShareLink), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    return c.json(await renewal.cancelShareLink(c.get("authority"), account, appKey), 200);
   });
 }

@@ -19,6 +19,8 @@ export interface ShareLinkRecord {
   createdAt: number;
   expiresAt: number;
   revealedAt: number | null;
+  /** When it was cancelled before it was opened; absent when it was not. Ignored when a link is created. */
+  cancelledAt?: number;
 }
 
 export type ShareReveal =
@@ -52,6 +54,12 @@ export interface ShareLinkRepository {
    * or already revealed link answers "gone"; the sealed token is erased in every case.
    */
   reveal(idHash: string, now: number): Promise<ShareReveal>;
+  /**
+   * Cancels the link if it is still unopened, unexpired and not cancelled at `now`: marks it
+   * cancelled and erases its sealed token in one conditional update, so of a cancel and a reveal
+   * racing exactly one succeeds. False when the link was not in that state.
+   */
+  cancel(idHash: string, now: number): Promise<boolean>;
   /** The key's newest share link, if any. */
   latest(keyId: string): Promise<ShareLinkRecord | undefined>;
   /** Erases the sealed tokens of links expired at `now`; returns how many were erased. */
