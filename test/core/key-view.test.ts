@@ -72,6 +72,28 @@ describe("presentKey", () => {
     ],
     ["a last use", { lastUsedAt: day("2026-02-28") }, {}, { lastUsedAt: "2026-02-28T00:00:00.000Z" }],
     [
+      "each token's last use while a renewal is pending, and the newest token's age",
+      {
+        tokens: [
+          { createdAt: day("2026-01-10"), lastUsedAt: day("2026-02-27") },
+          { createdAt: day("2026-02-20"), lastUsedAt: day("2026-02-28") },
+        ],
+        tokenCreatedAt: day("2026-02-20"),
+      },
+      {},
+      {
+        lastUsedAtToken: "2026-02-27T00:00:00.000Z",
+        lastUsedAtNewToken: "2026-02-28T00:00:00.000Z",
+        tokenAgeDays: 9,
+      },
+    ],
+    [
+      "no token use recorded",
+      {},
+      {},
+      { lastUsedAtToken: null, lastUsedAtNewToken: null, tokenAgeDays: 50 },
+    ],
+    [
       "roles in the key's order, a deleted one left out",
       { roleIds: [7, 99, 1] },
       {},
@@ -108,10 +130,13 @@ describe("presentKey", () => {
       "id",
       "keyType",
       "lastUsedAt",
+      "lastUsedAtNewToken",
+      "lastUsedAtToken",
       "name",
       "pendingRenewal",
       "roles",
       "status",
+      "tokenAgeDays",
       "updatedAt",
     ]);
   });

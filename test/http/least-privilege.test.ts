@@ -53,7 +53,7 @@ const CREATES = [
 ];
 
 type Variant = "owner" | "oms";
-type Kind = "key" | "pending" | "external" | "user" | "invited" | "role";
+type Kind = "key" | "pending" | "linked" | "external" | "user" | "invited" | "role";
 
 interface Target {
   kind: Kind;
@@ -132,6 +132,14 @@ const CASES: Case[] = [
     resource: "RenewApiToken",
     request: (t) => ({ method: "POST", path: `${A}/keys/${t.ref}/renewal`, body: { delivery: "link" } }),
     ok: 201,
+  },
+  {
+    route: "DELETE /v1/accounts/:account/keys/:appKey/share-link",
+    name: "cancel an unopened share link",
+    kind: "linked",
+    resource: "RenewApiToken",
+    request: (t) => ({ method: "DELETE", path: `${A}/keys/${t.ref}/share-link` }),
+    ok: 200,
   },
   {
     route: "POST /v1/accounts/:account/keys/:appKey/renewal/complete",
@@ -361,6 +369,13 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
         tokens.push({ appKey: key.appKey, appToken: renewed.body.appToken });
       }
       return { kind, ref: key.appKey, keyId: key.key.id, tokens };
+    }
+    if (kind === "linked") {
+      const made = await h.request("POST", `${A}/keys`, {
+        body: { name: `target ${n}`, roles: [strong, EMPTY], delivery: "link" },
+      });
+      expect(made.status).toBe(201);
+      return { kind, ref: made.body.key.appKey, keyId: made.body.key.id, tokens: [] };
     }
     if (kind === "external") {
       const key = await h.createKey(`partner ${n}`, [], "beta", betaOwner);
