@@ -1359,6 +1359,168 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/keys/{appKey}/share-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The key's newest share link: its state and whether it blocks the next renewal
+         * @description Never the link's address or token. Needs what renewal needs (RenewApiToken, covering every resource the key holds).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                    appKey: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key's share link state */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShareLinkStatus"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RATE_LIMITED: this client address is over the failure limit (RATE_LIMIT_FAILURES per RATE_LIMIT_WINDOW; for sign-in also per email, for leak reports every report counts) and these credentials do not authenticate: valid appKey/appToken pairs and JWTs are still served. Retry after Retry-After seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the address's window ends */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Cancel the key's unopened share link, so that it no longer blocks renewal
+         * @description The link answers 410 from then on; its token is erased from the link but stays the key's token (a pending renewal stays pending: undo it or complete it). Audited as `share_link.cancelled`. 404 NO_UNOPENED_SHARE_LINK when the newest link was already opened, expired or cancelled.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                    appKey: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key's share link, now cancelled */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ShareLinkStatus"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RATE_LIMITED: this client address is over the failure limit (RATE_LIMIT_FAILURES per RATE_LIMIT_WINDOW; for sign-in also per email, for leak reports every report counts) and these credentials do not authenticate: valid appKey/appToken pairs and JWTs are still served. Retry after Retry-After seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the address's window ends */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/shares/{id}/reveal": {
         parameters: {
             query?: never;
@@ -4113,17 +4275,54 @@ export interface components {
                 type: "key";
                 appKey: string;
                 account: string;
+                /**
+                 * @description Which of the key's tokens this call authenticated with: `current` when the key has one; while a renewal is pending `old` (completing the renewal removes it: switch to the new one first) or `new`
+                 * @enum {string}
+                 */
+                token: "current" | "old" | "new";
+                /** @description The key's own view (token dates and age, renewal alert, pending renewal, last use of each token), whatever the key's roles: a key may always read itself here */
+                key: {
+                    id: string;
+                    appKey: string;
+                    account: string;
+                    name: string;
+                    /** @enum {string} */
+                    keyType: "generated";
+                    /** @enum {string} */
+                    status: "active" | "inactive";
+                    active: boolean;
+                    roles: components["schemas"]["RoleRef"][];
+                    creationDate: string;
+                    /** @description Creation of the current token (the older one while a renewal is pending) */
+                    creationDateToken: string;
+                    /** @description Creation of the pending token; null when no renewal is pending */
+                    creationDateNewToken: string | null;
+                    pendingRenewal: boolean;
+                    /**
+                     * @description Renewal alert of the newest token against the account's renewal period
+                     * @enum {string}
+                     */
+                    alert: "none" | "orange" | "red";
+                    lastUsedAt: string | null;
+                    /** @description Last authentication with the current token (the older one while a renewal is pending); null when none was recorded */
+                    lastUsedAtToken: string | null;
+                    /** @description Last authentication with the pending token; null when no renewal is pending or it was not used yet */
+                    lastUsedAtNewToken: string | null;
+                    /** @description Whole days since the newest token was created (what the renewal alert counts) */
+                    tokenAgeDays: number;
+                    updatedAt: string;
+                };
             };
             accounts: components["schemas"]["AccountAccess"][];
+        };
+        RoleRef: {
+            id: number;
+            name: string;
         };
         AccountAccess: {
             account: string;
             roles: components["schemas"]["RoleRef"][];
             resources: string[];
-        };
-        RoleRef: {
-            id: number;
-            name: string;
         };
         Resource: {
             key: string;
@@ -4187,6 +4386,12 @@ export interface components {
              */
             alert: "none" | "orange" | "red";
             lastUsedAt: string | null;
+            /** @description Last authentication with the current token (the older one while a renewal is pending); null when none was recorded */
+            lastUsedAtToken: string | null;
+            /** @description Last authentication with the pending token; null when no renewal is pending or it was not used yet */
+            lastUsedAtNewToken: string | null;
+            /** @description Whole days since the newest token was created (what the renewal alert counts) */
+            tokenAgeDays: number;
             updatedAt: string;
         };
         IssuedKey: {
@@ -4196,6 +4401,20 @@ export interface components {
             key: components["schemas"]["Key"];
             shareUrl: string;
             shareExpiresAt: string;
+        };
+        ShareLinkStatus: {
+            appKey: string;
+            /** @description The key's newest share link (never its address or token); null when it has none */
+            shareLink: {
+                /** @enum {string} */
+                state: "unopened" | "revealed" | "expired" | "cancelled";
+                createdAt: string;
+                expiresAt: string;
+                revealedAt: string | null;
+                cancelledAt: string | null;
+            } | null;
+            /** @description An unopened, unexpired link refuses the next renewal (409 SHARE_LINK_UNOPENED) until it is opened, expires or is cancelled */
+            blocksRenewal: boolean;
         };
         ExternalKey: {
             /** @description Id of the key's addition to this account (not the owner's id of the key) */

@@ -87,9 +87,12 @@ export const ShareLinkStatusSchema = z
         cancelledAt: z.string().nullable(),
       })
       .nullable()
-      .meta({ description: "The key's newest share link (never its address or token); null when it has none" }),
+      .meta({
+        description: "The key's newest share link (never its address or token); null when it has none",
+      }),
     blocksRenewal: z.boolean().meta({
-      description: "An unopened, unexpired link refuses the next renewal (409 SHARE_LINK_UNOPENED) until it is opened, expires or is cancelled",
+      description:
+        "An unopened, unexpired link refuses the next renewal (409 SHARE_LINK_UNOPENED) until it is opened, expires or is cancelled",
     }),
   })
   .meta({ id: "ShareLinkStatus" });

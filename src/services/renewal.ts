@@ -137,7 +137,8 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
           await keys.checkIssue(tx, authority, key);
           const latest = await tx.shareLinks.latest(key.id);
           const refusal = refuseRenewalStart(key, latest, now);
-          if (refusal === "SHARE_LINK_UNOPENED" && latest) fail(refusal, unopenedDetail(account, appKey, latest));
+          if (refusal === "SHARE_LINK_UNOPENED" && latest)
+            fail(refusal, unopenedDetail(account, appKey, latest));
           if (refusal) fail(refusal);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
           await tx.renewals.addPendingToken(key.id, token, now);
@@ -232,7 +233,10 @@ export function createRenewalService(deps: ServiceDeps, roles: RoleDirectory) {
         await keys.checkIssue(tx, authority, key);
         const latest = await tx.shareLinks.latest(key.id);
         if (!latest || !isUnopened(latest, now) || !(await tx.shareLinks.cancel(latest.idHash, now))) {
-          fail("NO_UNOPENED_SHARE_LINK", `Key ${appKey} has no unopened share link: nothing blocks its renewal`);
+          fail(
+            "NO_UNOPENED_SHARE_LINK",
+            `Key ${appKey} has no unopened share link: nothing blocks its renewal`,
+          );
         }
         await audit(tx, actor, key, "share_link.cancelled", {
           createdAt: iso(latest.createdAt),

@@ -343,9 +343,13 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   function flush(): Promise<void> {
     if (flushing) return flushing.then(() => flush());
     const batch = takeBatch();
-    const empty = [batch.counts, batch.lastUsed, batch.resources, batch.accounts ?? [], batch.tokens ?? []].every(
-      (list) => list.length === 0,
-    );
+    const empty = [
+      batch.counts,
+      batch.lastUsed,
+      batch.resources,
+      batch.accounts ?? [],
+      batch.tokens ?? [],
+    ].every((list) => list.length === 0);
     if (empty) {
       options.onFlush?.(true, clock.now());
       return Promise.resolve();

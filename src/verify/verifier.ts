@@ -191,9 +191,7 @@ export function createVerifier(deps: VerifierDeps) {
       : request.account || claims?.account || state.account;
     const grant = cache.peekGrant(state, account);
     if (grant !== undefined) return granted(request, state, account, grant, index);
-    return cache
-      .loadGrant(state, account)
-      .then((loaded) => granted(request, state, account, loaded, index));
+    return cache.loadGrant(state, account).then((loaded) => granted(request, state, account, loaded, index));
   }
 
   /**
@@ -204,7 +202,9 @@ export function createVerifier(deps: VerifierDeps) {
     if (appToken !== null) return state.tokenIndexOf(tokenDigestBinary(appToken));
     const jwt = deps.jwt;
     if (!claims || !jwt) return -1;
-    return matchingToken(state.tokenHashes, (hash) => digestsEqual(jwt.fingerprint(hash), claims.fingerprint));
+    return matchingToken(state.tokenHashes, (hash) =>
+      digestsEqual(jwt.fingerprint(hash), claims.fingerprint),
+    );
   }
 
   function granted(

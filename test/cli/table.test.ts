@@ -19,6 +19,9 @@ const key = (overrides: Partial<Key>): Key => ({
   pendingRenewal: false,
   alert: "none",
   lastUsedAt: null,
+  lastUsedAtToken: null,
+  lastUsedAtNewToken: null,
+  tokenAgeDays: 0,
   updatedAt: "2026-11-01T08:00:00.000Z",
   ...overrides,
 });

@@ -87,12 +87,7 @@ describe("presentKey", () => {
         tokenAgeDays: 9,
       },
     ],
-    [
-      "no token use recorded",
-      {},
-      {},
-      { lastUsedAtToken: null, lastUsedAtNewToken: null, tokenAgeDays: 50 },
-    ],
+    ["no token use recorded", {}, {}, { lastUsedAtToken: null, lastUsedAtNewToken: null, tokenAgeDays: 50 }],
     [
       "roles in the key's order, a deleted one left out",
       { roleIds: [7, 99, 1] },

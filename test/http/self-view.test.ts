@@ -103,7 +103,10 @@ describe.each(["sqlite", "postgres"] as const)("%s", (kind) => {
       const path = `${A}/keys/${key.appKey}`;
       // Nothing is written on the request path: the view moves only once the batch is written.
       h.advance(MINUTE);
-      await h.request("POST", "/v1/verify", { as: null, body: { appKey: key.appKey, appToken: key.appToken, resource: "ViewOrders" } });
+      await h.request("POST", "/v1/verify", {
+        as: null,
+        body: { appKey: key.appKey, appToken: key.appToken, resource: "ViewOrders" },
+      });
       const unflushed = (await h.request("GET", path)).body;
       expect([unflushed.lastUsedAtToken, unflushed.lastUsedAtNewToken]).toEqual([null, null]);
       await h.services.usage.flush();

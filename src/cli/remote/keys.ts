@@ -40,7 +40,72 @@ export function keyFields(key: Key): string {
       key.pendingRenewal ? `${formatDate(key.creationDateNewToken)} (old token still works)` : "-",
     ],
     ["last used", formatDate(key.lastUsedAt)],
+    ...tokenUses(key),
   ]);
+}
+
+/** While a renewal is pending: the last use of each token, so one can tell whether the new one is in use. */
+function tokenUses(key: Key): [string, string][] {
+  if (!key.pendingRenewal) return [];
+  return [
+    ["old token last used", formatDate(key.lastUsedAtToken)],
+    ["new token last used", formatDate(key.lastUsedAtNewToken)],
+  ];
+}
+
+/**
+ * Before a renewal step that removes one of `appKey`'s tokens: when the CLI itself calls with that
+ * token (LATCHKEY_APPTOKEN), this command would succeed and every later one get 401. Say so first,
+ * and go on only with --yes (or a yes on a terminal).
+ */
+async function guardOwnToken(
+  r: Remote,
+  appKey: string,
+  doomed: "old" | "new",
+  yes: boolean | undefined,
+): Promise<void> {
+  const me = await ok(r.client.api.GET("/v1/me", {}));
+  const caller = me.principal;
+  if (caller.type !== "key" || caller.appKey !== appKey || caller.token !== doomed) return;
+  const step = doomed === "old" ? "complete-renewal" : "undo-renewal";
+  const fix =
+    doomed === "old"
+      ? "Set LATCHKEY_APPTOKEN to the new token (printed by `latchkey keys renew`, or revealed by its share link) and run this again"
+      : "Set LATCHKEY_APPTOKEN to the old token and run this again, or complete the renewal instead";
+  r.note(
+    `warning: you are calling with the ${doomed} token of ${appKey} (LATCHKEY_APPTOKEN or --app-token), ` +
+      `the one \`keys ${step}\` removes: it stops working at once, and so does every later command that uses it. ${fix}.`,
+  );
+  await confirmOrRefuse(
+    r.io,
+    yes,
+    `Remove the ${doomed} token you are calling with anyway?`,
+    `\`keys ${step}\` with the token it removes`,
+  );
+}
+
+async function showShareLink(r: Remote, appKey: string, cancel: boolean): Promise<void> {
+  const params = keyPath(r, appKey);
+  const status = await ok(
+    cancel
+      ? r.client.api.DELETE("/v1/accounts/{account}/keys/{appKey}/share-link", { params })
+      : r.client.api.GET("/v1/accounts/{account}/keys/{appKey}/share-link", { params }),
+  );
+  r.result(status, () => {
+    const link = status.shareLink;
+    if (!link) return `Key ${appKey} has no share link.`;
+    const headline = cancel
+      ? `Share link of ${appKey} cancelled: it no longer blocks renewal.`
+      : `Share link of ${appKey}:`;
+    return `${headline}\n${renderFields([
+      ["state", link.state],
+      ["created", formatDate(link.createdAt)],
+      ["expires", formatDate(link.expiresAt)],
+      ["revealed", formatDate(link.revealedAt)],
+      ["cancelled", formatDate(link.cancelledAt)],
+      ["blocks renewal", status.blocksRenewal ? "yes" : "no"],
+    ])}`;
+  });
 }
 
 /** Prints a fresh token or share link once, with the warning that it is not shown again. */
@@ -244,8 +309,10 @@ export function registerKeys(group: Command, registry: Registry): void {
     .command("complete-renewal")
     .description("complete a renewal: remove the old token, only the new one works")
     .argument("<appKey>")
-    .action((appKey: string, _opts: unknown, command: Command) =>
+    .option("--yes", "complete even when this command calls with the old token it removes")
+    .action((appKey: string, opts: { yes?: boolean }, command: Command) =>
       remote(registry, command, async (r) => {
+        await guardOwnToken(r, appKey, "old", opts.yes);
         const key = await ok(
           r.client.api.POST("/v1/accounts/{account}/keys/{appKey}/renewal/complete", {
             params: keyPath(r, appKey),
@@ -259,13 +326,31 @@ export function registerKeys(group: Command, registry: Registry): void {
     .command("undo-renewal")
     .description("undo a renewal: discard the new token, the old one stays")
     .argument("<appKey>")
-    .action((appKey: string, _opts: unknown, command: Command) =>
+    .option("--yes", "undo even when this command calls with the new token it discards")
+    .action((appKey: string, opts: { yes?: boolean }, command: Command) =>
       remote(registry, command, async (r) => {
+        await guardOwnToken(r, appKey, "new", opts.yes);
         const key = await ok(
           r.client.api.DELETE("/v1/accounts/{account}/keys/{appKey}/renewal", { params: keyPath(r, appKey) }),
         );
         r.result(key, () => `Renewal undone for ${key.appKey}: the new token was discarded.`);
       }),
+    );
+
+  group
+    .command("share-link")
+    .description("show the state of a key's newest share link, and whether it blocks renewal")
+    .argument("<appKey>")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, (r) => showShareLink(r, appKey, false)),
+    );
+
+  group
+    .command("cancel-share-link")
+    .description("cancel a key's unopened share link (it then answers 410), so the key can be renewed")
+    .argument("<appKey>")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, (r) => showShareLink(r, appKey, true)),
     );
 
   group
