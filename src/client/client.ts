@@ -30,6 +30,7 @@ export type Role = Schemas["Role"];
 export type User = Schemas["User"];
 export type VerifyResult = Schemas["VerifyResult"];
 export type KeyUsage = Schemas["KeyUsage"];
+export type ShareLinkStatus = Schemas["ShareLinkStatus"];
 export type AuditPage = Schemas["AuditPage"];
 export type AuditEvent = Schemas["AuditEvent"];
 export type AuditChainCheck = Schemas["AuditChainCheck"];

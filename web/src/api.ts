@@ -23,6 +23,7 @@ export type {
   Resource,
   Role,
   RoleRef,
+  ShareLinkStatus,
   TestNotificationResult,
   User,
 } from "../../src/client/client";

@@ -1,14 +1,17 @@
 /**
  * One generated key: what it is, its token dates, how it has been used (verifications per day, ok
- * vs denied, last 30 days) and its audit trail. Read-only: changes are made from the Generated tab.
+ * vs denied, last 30 days), its share link (which may be cancelled here) and its audit trail. Other
+ * changes are made from the Generated tab.
  */
-import { ApiError, client, type Key, type KeyUsage, ok } from "../api";
+import { useState } from "react";
+import { ApiError, client, type Key, type KeyUsage, ok, type ShareLinkStatus } from "../api";
 import { adminPath, Link } from "../router";
 import { lacking, useAccount } from "../session";
 import { Badge, Button, EmptyState, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
 import { type Loaded, useLoad } from "../ui/hooks";
 import { RoleList } from "../ui/role-picker";
+import { useToast } from "../ui/toast";
 import { KeyAuditTrail } from "./detail-audit";
 import { UsageChart } from "./usage-chart";
 import "./detail.css";
@@ -122,6 +125,14 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
             <dd>{formatDateTime(key.creationDateToken)}</dd>
             <dt>New token created</dt>
             <dd>{formatDateTime(key.creationDateNewToken, "No renewal pending")}</dd>
+            <dt>{key.pendingRenewal ? "Old token last used" : "Token last used"}</dt>
+            <dd>{formatDateTime(key.lastUsedAtToken)}</dd>
+            {key.pendingRenewal ? (
+              <>
+                <dt>New token last used</dt>
+                <dd>{formatDateTime(key.lastUsedAtNewToken, "Not used yet")}</dd>
+              </>
+            ) : null}
           </dl>
           {key.pendingRenewal ? (
             <p className="hint detail-note">
@@ -130,6 +141,7 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
           ) : null}
         </section>
       </div>
+      <ShareLink account={account} appKey={key.appKey} />
       <section className="card section" aria-labelledby="detail-usage">
         <h2 id="detail-usage">Usage, last {USAGE_DAYS} days</h2>
         <Usage usage={usage} />
@@ -161,3 +173,79 @@ function Usage({ usage }: { usage: Loaded<KeyUsage> }) {
     </>
   );
 }
+
+/**
+ * The key's newest share link, for those who may renew the key: an unopened one blocks the next
+ * renewal for up to 24 hours, so it can be cancelled here (the link then answers 410).
+ */
+function ShareLink({ account, appKey }: { account: string; appKey: string }) {
+  const { can } = useAccount();
+  const toast = useToast();
+  const path = { params: { path: { account, appKey } } };
+  const allowed = can("RenewApiToken");
+  const link = useLoad<ShareLinkStatus | null>(
+    () =>
+      allowed
+        ? ok(client.GET("/v1/accounts/{account}/keys/{appKey}/share-link", path))
+        : Promise.resolve(null),
+    [account, appKey, allowed],
+  );
+  const [busy, setBusy] = useState(false);
+  const [failure, setFailure] = useState<unknown>(null);
+  if (!allowed) return null;
+  const { data, error, loading, reload } = link;
+  async function cancel() {
+    setBusy(true);
+    setFailure(null);
+    try {
+      await ok(client.DELETE("/v1/accounts/{account}/keys/{appKey}/share-link", path));
+      toast("Share link cancelled");
+      reload();
+    } catch (err) {
+      setFailure(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <section className="card section" aria-labelledby="detail-share">
+      <h2 id="detail-share">Share link</h2>
+      {loading && !data ? <Loading label="Loading the share link…" /> : null}
+      {error ? <ErrorMessage error={error} onRetry={reload} /> : null}
+      {failure ? <ErrorMessage error={failure} /> : null}
+      {data && !data.shareLink ? (
+        <p className="muted">This key's token was never sent by share link.</p>
+      ) : null}
+      {data?.shareLink ? (
+        <>
+          <dl className="facts">
+            <dt>State</dt>
+            <dd>{SHARE_STATES[data.shareLink.state]}</dd>
+            <dt>Created</dt>
+            <dd>{formatDateTime(data.shareLink.createdAt)}</dd>
+            <dt>Expires</dt>
+            <dd>{formatDateTime(data.shareLink.expiresAt)}</dd>
+          </dl>
+          {data.blocksRenewal ? (
+            <div className="detail-usage-foot">
+              <p className="hint">
+                Until it is opened or expires, the key cannot be renewed. Cancel it if it was sent to the
+                wrong place or will not be opened; its token then cannot be revealed.
+              </p>
+              <Button variant="danger" onClick={() => void cancel()} busy={busy}>
+                Cancel share link
+              </Button>
+            </div>
+          ) : null}
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+const SHARE_STATES: Record<NonNullable<ShareLinkStatus["shareLink"]>["state"], string> = {
+  unopened: "Not opened yet",
+  revealed: "Opened",
+  expired: "Expired unopened",
+  cancelled: "Cancelled",
+};

@@ -7,6 +7,7 @@ import { client, type Key } from "../api";
 import { useAccount } from "../session";
 import { Checkbox, InlineError } from "../ui/controls";
 import { ConfirmDialog as BaseConfirmDialog } from "../ui/dialog";
+import { formatDateTime } from "../ui/format";
 import { useAction } from "../ui/hooks";
 import { useToast } from "../ui/toast";
 
@@ -105,6 +106,12 @@ export function CompleteRenewalDialog({ apiKey, onClose, onDone }: KeyDialogProp
       <p className="danger-box">
         Integrations still using the old token will stop working at once. Only the new token will work.
       </p>
+      <dl className="facts">
+        <dt>Old token last used</dt>
+        <dd>{formatDateTime(apiKey.lastUsedAtToken, "Not used since it was recorded")}</dd>
+        <dt>New token last used</dt>
+        <dd>{formatDateTime(apiKey.lastUsedAtNewToken, "Not used yet")}</dd>
+      </dl>
     </ConfirmDialog>
   );
 }
