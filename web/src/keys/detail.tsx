@@ -6,11 +6,11 @@
 import { useState } from "react";
 import { ApiError, client, type Key, type KeyUsage, ok, type ShareLinkStatus } from "../api";
 import { adminPath, Link } from "../router";
-import { lacking, useAccount } from "../session";
+import { exceeds, lacking, useAccount } from "../session";
 import { Badge, Button, EmptyState, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
 import { type Loaded, useLoad } from "../ui/hooks";
-import { RoleList } from "../ui/role-picker";
+import { RoleList, useRoleOptions } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
 import { KeyAuditTrail } from "./detail-audit";
 import { UsageChart } from "./usage-chart";
@@ -141,7 +141,7 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
           ) : null}
         </section>
       </div>
-      <ShareLink account={account} appKey={key.appKey} />
+      <ShareLink account={account} apiKey={key} />
       <section className="card section" aria-labelledby="detail-usage">
         <h2 id="detail-usage">Usage, last {USAGE_DAYS} days</h2>
         <Usage usage={usage} />
@@ -178,11 +178,15 @@ function Usage({ usage }: { usage: Loaded<KeyUsage> }) {
  * The key's newest share link, for those who may renew the key: an unopened one blocks the next
  * renewal for up to 24 hours, so it can be cancelled here (the link then answers 410).
  */
-function ShareLink({ account, appKey }: { account: string; appKey: string }) {
-  const { can } = useAccount();
+function ShareLink({ account, apiKey }: { account: string; apiKey: Key }) {
+  const access = useAccount();
   const toast = useToast();
+  const { appKey } = apiKey;
   const path = { params: { path: { account, appKey } } };
-  const allowed = can("RenewApiToken");
+  // Read with the rights renewal needs: a key holding more than the user is not asked about.
+  const roles = useRoleOptions();
+  const stronger = roles.loading ? "…" : exceeds(access, "key", apiKey.roles, roles.data?.roles);
+  const allowed = access.can("RenewApiToken") && stronger === undefined;
   const link = useLoad<ShareLinkStatus | null>(
     () =>
       allowed
