@@ -124,6 +124,34 @@ describe("usage recorder", () => {
     expect(written).toHaveLength(1);
   });
 
+  it("keeps the last use of each token, read from the key's state at the write, merging a failed write's back", async () => {
+    let failing = false;
+    const { usage, written, advance } = recorder(() => failing);
+    const renewing = { tokenIds: ["old-token", "new-token"] };
+    const sorted = (batch: UsageBatch | undefined) =>
+      [...(batch?.tokens ?? [])].sort((a, b) => a.tokenId.localeCompare(b.tokenId));
+    usage.record("k", "allowed", "acme", undefined, renewing, 0);
+    advance(1);
+    usage.record("k", "allowed", "acme", undefined, renewing, 1);
+    advance(1);
+    usage.record("k", "denied", undefined, undefined, renewing, 0);
+    // A wrong token is no use of any token.
+    usage.record("k", "rejected");
+    failing = true;
+    await usage.flush();
+    failing = false;
+    advance(1);
+    // The renewal completed: a new state, in which the new token is the only one.
+    usage.record("k", "allowed", "acme", undefined, { tokenIds: ["new-token"] }, 0);
+    await usage.flush();
+    expect(sorted(written[0])).toEqual([
+      { tokenId: "new-token", at: T0 + 3 },
+      { tokenId: "old-token", at: T0 + 2 },
+    ]);
+    await usage.flush();
+    expect(written).toHaveLength(1);
+  });
+
   it("merges what waits through failed writes: bounded by the keys in use, one row per stored row", async () => {
     let failing = true;
     const { usage, written, advance } = recorder(() => failing);
