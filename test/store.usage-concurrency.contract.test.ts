@@ -90,10 +90,15 @@ describe("usage writes from several instances at once (postgres)", () => {
         { keyId: "b", account: "y", at: 1 },
         { keyId: "b", account: "x", at: 1 },
       ],
+      tokens: [
+        { tokenId: "t2", at: 1 },
+        { tokenId: "t1", at: 2 },
+      ],
     });
     expect(ordered.counts.map((r) => `${r.keyId}${r.day}`)).toEqual(["a3", "b1", "b2"]);
     expect(ordered.lastUsed.map((r) => r.keyId)).toEqual(["c", "z"]);
     expect(ordered.resources.map((r) => `${r.account}${r.resource}`)).toEqual(["xr1", "xr2", "yr2"]);
     expect(ordered.accounts?.map((r) => r.account)).toEqual(["x", "y"]);
+    expect(ordered.tokens?.map((r) => r.tokenId)).toEqual(["t1", "t2"]);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * Usage counts (table `key_usage`), `keys.last_used_at`, each token's `tokens.last_used_at` and an external key's last use in each
- * account that added it (`external_keys.last_used_at`), written in batches by the usage
- * recorder. A batch is a few multi-row statements in one transaction, whatever its size: counts
+ * Usage counts (table `key_usage`), `keys.last_used_at`, each token's `tokens.last_used_at` and an
+ * external key's last use in each account that added it (`external_keys.last_used_at`), written in
+ * batches by the usage recorder. A batch is a few multi-row statements in one transaction, whatever its size: counts
  * are added to what is stored (several instances flush their own increments), `last_used_at` only
  * moves forward, and rows for keys deleted since the batch was collected are skipped.
  *
@@ -37,6 +37,7 @@ export function inLockOrder(batch: UsageBatch): UsageBatch {
     ),
     lastUsed: [...batch.lastUsed].sort(byKey),
     accounts: [...(batch.accounts ?? [])].sort((a, b) => byKey(a, b) || byText(a.account, b.account)),
+    tokens: [...(batch.tokens ?? [])].sort((a, b) => byText(a.tokenId, b.tokenId)),
   };
 }
 
