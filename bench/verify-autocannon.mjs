@@ -1,11 +1,13 @@
 /**
- * One bounded autocannon run of POST /v1/verify with a random credential's JSON body per request,
- * in its own process (verify.mjs pins it to the load generator's CPU). Header-only targets use the
- * peer harness's loadgen (../shared/bench/lib/loadgen-autocannon.mjs); this one exists for the body.
- * autocannon is resolved from the peer harness's node_modules. Prints one JSON line whose fields
- * match that loadgen's (rps, p50_ms, p99_ms, non2xx, ...).
+ * One bounded autocannon run of the verification benchmark, in its own process (verify.mjs pins it
+ * to the load generator's CPU). Every request carries a random credential of a TSV file:
+ * - with `--headers h1,h2,…`: a GET whose headers are the row's columns, in that order (the
+ *   ceiling, better-auth, `/v1/authorize`);
+ * - without: POST /v1/verify with the row's appKey and appToken in a JSON body.
+ * autocannon comes from bench/peers/ (installed there by verify.mjs; not a dependency of latchkey).
+ * Prints one JSON line: rps, p50_ms, p99_ms, non2xx, errors, timeouts, … (the fields of a wrk run).
  *
- * Usage: node bench/verify-autocannon.mjs --autocannon DIR --url U --keys creds.tsv
+ * Usage: node bench/verify-autocannon.mjs --url U --keys creds.tsv [--headers h1,h2]
  *        [--duration 5] [--connections 50] [--resource ViewOrders]
  */
 import { readFileSync } from "node:fs";
@@ -14,28 +16,45 @@ import { join } from "node:path";
 import { parseArgs } from "./lib.mjs";
 
 const args = parseArgs(process.argv.slice(2));
-const autocannon = createRequire(join(String(args.autocannon), "package.json"))("autocannon");
+const autocannon = createRequire(join(import.meta.dirname, "peers", "package.json"))("autocannon");
 const duration = Number(args.duration ?? 5);
 const connections = Number(args.connections ?? 50);
 const resource = String(args.resource ?? "ViewOrders");
-const bodies = readFileSync(String(args.keys), "utf8")
+const names = String(args.headers ?? "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+const rows = readFileSync(String(args.keys), "utf8")
   .split("\n")
   .filter(Boolean)
-  .map((line) => {
-    const [appKey, appToken] = line.split("\t");
-    return JSON.stringify({ appKey, appToken, resource });
-  });
+  .map((line) => line.split("\t"));
+if (!rows.length) throw new Error(`no credentials in ${args.keys}`);
 
-const requests = [
-  {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    setupRequest(req) {
-      req.body = bodies[(Math.random() * bodies.length) | 0];
-      return req;
-    },
-  },
-];
+// Bodies are serialised once, as wrk's script builds its requests once.
+const bodies = names.length
+  ? []
+  : rows.map(([appKey, appToken]) => JSON.stringify({ appKey, appToken, resource }));
+
+const requests = names.length
+  ? [
+      {
+        setupRequest(req) {
+          const row = rows[(Math.random() * rows.length) | 0];
+          for (let i = 0; i < names.length; i++) req.headers[names[i]] = row[i];
+          return req;
+        },
+      },
+    ]
+  : [
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        setupRequest(req) {
+          req.body = bodies[(Math.random() * bodies.length) | 0];
+          return req;
+        },
+      },
+    ];
 
 // Exact per-response latencies (autocannon's own histogram has 1 ms resolution).
 let latencies = new Float64Array(1 << 20);

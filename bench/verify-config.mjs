@@ -1,10 +1,11 @@
 /**
  * Settings of the verification benchmark (environment variables, see verify.mjs), how latchkey
- * servers are started for it, and the seeds made once and cached between runs: better-auth's
- * keys (by the peer harness's own seed script) and the 1M-key SQLite database.
+ * servers are started for it, the packages of bench/peers/ (better-auth, autocannon; installed on
+ * first use), and the seeds made once and cached between runs: better-auth's keys and the 1M-key
+ * SQLite database.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "./lib.mjs";
@@ -35,7 +36,6 @@ export const CFG = {
   serverCpu: env.PIN === "0" ? null : 0,
   loadgenCpu: env.PIN === "0" ? null : 1,
   profile: env.PROFILE === "1",
-  shared: env.SHARED_BENCH || join(SOURCE, "..", "shared", "bench"),
   refresh: env.REFRESH !== "0",
   quietPct: num("QUIET_PCT", 0),
   quietWaitS: num("QUIET_WAIT_S", 10),
@@ -43,24 +43,44 @@ export const CFG = {
 export const URI = "/api/oms/pvt/orders/123";
 const BIN = join(ROOT, "bin", "latchkey.mjs");
 export const LUA = join(ROOT, "bench", "verify-wrk.lua");
+export const AUTOCANNON = join(ROOT, "bench", "verify-autocannon.mjs");
+/** The targets latchkey is compared with and the load generator, with their own lock file. */
+export const PEERS = join(ROOT, "bench", "peers");
 export const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 export const has = (part) => CFG.only.includes(part);
 
-/** The peer harness's packages (better-auth, autocannon), installed once with its lock file. */
-export function ensureSharedInstalled() {
-  if (existsSync(join(CFG.shared, "node_modules", "autocannon"))) return;
-  log(`installing the peer harness's packages (npm ci in ${CFG.shared}; ~3 min the first time)`);
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: CFG.shared, stdio: ["ignore", 2, 2] });
+/**
+ * True when bench/peers/node_modules holds every package of bench/peers/package.json at its pinned
+ * version, better-sqlite3 compiled included.
+ */
+function peersInstalled() {
+  const { dependencies } = JSON.parse(readFileSync(join(PEERS, "package.json"), "utf8"));
+  const modules = join(PEERS, "node_modules");
+  if (!existsSync(join(modules, "better-sqlite3", "build", "Release", "better_sqlite3.node"))) return false;
+  return Object.entries(dependencies).every(([name, version]) => {
+    const manifest = join(modules, name, "package.json");
+    return existsSync(manifest) && JSON.parse(readFileSync(manifest, "utf8")).version === version;
+  });
 }
 
-/** better-auth's seed of KEYS keys, made once by the peer harness's own seed script and reused. */
+/**
+ * Installs bench/peers/ from its lock file when it is not yet (or no longer) installed: better-auth
+ * and autocannon are what latchkey is measured against and with, never latchkey's dependencies.
+ */
+export function ensurePeersInstalled() {
+  if (peersInstalled()) return;
+  log("installing bench/peers/ (npm ci; ~3 min the first time: better-sqlite3 compiles)");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: PEERS, stdio: ["ignore", 2, 2] });
+}
+
+/** better-auth's seed of KEYS keys (bench/peers/better-auth-seed.mjs), made once and reused. */
 export function betterAuthSeed() {
   const dir = join(CFG.cacheDir, `ba-${CFG.keys}`);
   if (!existsSync(join(dir, "ba-checks.json"))) {
     log(`seeding better-auth with ${CFG.keys} keys (once, cached in ${dir})`);
     rmSync(`${dir}.partial`, { recursive: true, force: true });
-    execFileSync(process.execPath, ["lib/ba-seed.mjs", `${dir}.partial`, String(CFG.keys)], {
-      cwd: CFG.shared,
+    execFileSync(process.execPath, ["better-auth-seed.mjs", `${dir}.partial`, String(CFG.keys)], {
+      cwd: PEERS,
       stdio: ["ignore", 2, 2],
     });
     renameSync(`${dir}.partial`, dir);

@@ -1,13 +1,24 @@
 /**
  * The throughput part of the verification benchmark: seeds the same credentials into SQLite and
- * PostgreSQL, starts every target (ceiling and better-auth from the peer harness's folder, latchkey
- * from this checkout), checks each with valid, wrong and under-privileged credentials, warms the
+ * PostgreSQL, starts every target (the ceiling and better-auth from bench/peers/, latchkey from
+ * this checkout's dist/), checks each with valid, wrong and under-privileged credentials, warms the
  * caches, then runs rounds over every tool and target, recording each run in `out.runs`.
  */
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BENCH_SECRET, ROOT } from "./lib.mjs";
-import { betterAuthSeed, CFG, has, LUA, latchkeyArgv, latchkeyEnv, log, URI } from "./verify-config.mjs";
+import {
+  AUTOCANNON,
+  betterAuthSeed,
+  CFG,
+  has,
+  LUA,
+  latchkeyArgv,
+  latchkeyEnv,
+  log,
+  PEERS,
+  URI,
+} from "./verify-config.mjs";
 import {
   cpuMsOf,
   haveWrk,
@@ -104,53 +115,25 @@ function safeJson(text) {
 function loadRun(row, tool, duration, files) {
   const url = `http://127.0.0.1:${row.server.port}${row.path}`;
   const base = { cpu: CFG.loadgenCpu, cwd: ROOT };
+  const betterAuth = row.kind === "better-auth";
+  const keys = betterAuth ? join(row.baDir, "ba-keys.tsv") : files.creds;
   if (tool === "wrk") {
-    const script = row.kind === "better-auth" ? join(CFG.shared, "lib", "wrk-keys.lua") : LUA;
-    const wrkEnv =
-      row.kind === "better-auth"
-        ? { WRK_HEADERS: "x-api-key", WRK_KEYS: join(row.baDir, "ba-keys.tsv") }
-        : { WRK_MODE: row.kind === "verify" ? "verify" : "authorize", WRK_KEYS: files.creds };
-    return wrk({ ...base, url, script, env: wrkEnv, duration, connections: CFG.connections });
+    const wrkEnv = betterAuth
+      ? { WRK_MODE: "headers", WRK_HEADERS: "x-api-key", WRK_KEYS: keys }
+      : { WRK_MODE: row.kind === "verify" ? "verify" : "authorize", WRK_KEYS: keys };
+    return wrk({ ...base, url, script: LUA, env: wrkEnv, duration, connections: CFG.connections });
   }
-  const timeoutMs = (duration + 40) * 1000;
-  if (row.kind === "verify") {
-    return nodeJson(
-      join(ROOT, "bench", "verify-autocannon.mjs"),
-      [
-        "--autocannon",
-        CFG.shared,
-        "--url",
-        url,
-        "--keys",
-        files.creds,
-        "--duration",
-        String(duration),
-        "--connections",
-        String(CFG.connections),
-      ],
-      { ...base, timeoutMs },
-    );
-  }
-  const [headers, keys] =
-    row.kind === "better-auth"
-      ? ["x-api-key", join(row.baDir, "ba-keys.tsv")]
-      : ["x-api-appkey,x-api-apptoken,x-original-method,x-original-uri", files.authorizeTsv];
-  return nodeJson(
-    join(CFG.shared, "lib", "loadgen-autocannon.mjs"),
-    [
-      "--url",
-      url,
-      "--headers",
-      headers,
+  const args = ["--url", url, "--duration", String(duration), "--connections", String(CFG.connections)];
+  if (row.kind === "verify") args.push("--keys", keys);
+  else if (betterAuth) args.push("--keys", keys, "--headers", "x-api-key");
+  else
+    args.push(
       "--keys",
-      keys,
-      "--duration",
-      String(duration),
-      "--connections",
-      String(CFG.connections),
-    ],
-    { ...base, cwd: CFG.shared, timeoutMs },
-  );
+      files.authorizeTsv,
+      "--headers",
+      "x-api-appkey,x-api-apptoken,x-original-method,x-original-uri",
+    );
+  return nodeJson(AUTOCANNON, args, { ...base, timeoutMs: (duration + 40) * 1000 });
 }
 
 /**
@@ -233,8 +216,8 @@ export async function httpPhase(out, work, profileDir, logDir) {
       servers.push(
         await startServer({
           name: "ceiling",
-          argv: pinned(CFG.serverCpu, [process.execPath, "lib/ceiling-server.mjs"]),
-          cwd: CFG.shared,
+          argv: pinned(CFG.serverCpu, [process.execPath, "ceiling-server.mjs"]),
+          cwd: PEERS,
           env: {},
           logDir,
         }),
@@ -255,8 +238,8 @@ export async function httpPhase(out, work, profileDir, logDir) {
       servers.push(
         await startServer({
           name: "better-auth",
-          argv: pinned(CFG.serverCpu, [process.execPath, "lib/ba-server.mjs"]),
-          cwd: CFG.shared,
+          argv: pinned(CFG.serverCpu, [process.execPath, "better-auth-server.mjs"]),
+          cwd: PEERS,
           env: { DB: join(work, "ba.db"), BA_JOURNAL: "wal-normal", BA_RATE_LIMIT: "0" },
           logDir,
         }),

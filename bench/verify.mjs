@@ -2,8 +2,8 @@
  * The headline benchmark of the verification path (`npm run bench:verify`). In one session:
  *
  * 1. HTTP throughput, interleaved: rounds over every target and tool, so ratios hold on a noisy
- *    machine. Targets: the bare node:http ceiling and better-auth's API-key plugin (both run from
- *    the peer harness in ../shared/bench, from its own folder), and latchkey's `/v1/authorize` and
+ *    machine. Targets: the bare node:http ceiling and better-auth's API-key plugin (bench/peers/,
+ *    whose packages are installed there with `npm ci` on first use), and latchkey's `/v1/authorize` and
  *    `/v1/verify` on SQLite and on PostgreSQL (fresh databases, 10,000 keys seeded through the
  *    Store). Every request carries a random one of 10,000 keys; 50 keep-alive connections; servers
  *    pinned to one CPU, load generators (wrk, autocannon) to the other.
@@ -42,7 +42,7 @@ import { BENCH_SECRET, load, machine, onInterrupt, ROOT } from "./lib.mjs";
 import {
   CFG,
   coldSeed,
-  ensureSharedInstalled,
+  ensurePeersInstalled,
   env,
   has,
   LUA,
@@ -50,6 +50,7 @@ import {
   latchkeyEnv,
   log,
   num,
+  PEERS,
   RESULTS,
   SOURCE,
 } from "./verify-config.mjs";
@@ -66,16 +67,21 @@ import {
 } from "./verify-procs.mjs";
 import { report } from "./verify-report.mjs";
 
-/** Re-runs this script on a private copy of dist/ (other engineers rebuild it while tests run). */
+/**
+ * Re-runs this script on a private copy of dist/ (other engineers rebuild it while tests run).
+ * Installed packages are linked, not copied: latchkey's and those of bench/peers/.
+ */
 async function runInSnapshot() {
   const dir = mkdtempSync(join(tmpdir(), "latchkey-vbench-snapshot-"));
+  const peerModules = join(PEERS, "node_modules");
   for (const entry of ["dist", "bin", "catalog", "package.json"])
     cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
   cpSync(join(ROOT, "bench"), join(dir, "bench"), {
     recursive: true,
-    filter: (src) => !src.startsWith(RESULTS),
+    filter: (src) => !src.startsWith(RESULTS) && !src.startsWith(peerModules),
   });
   symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  symlinkSync(peerModules, join(dir, "bench", "peers", "node_modules"), "dir");
   const child = spawn(process.execPath, [join(dir, "bench", "verify.mjs")], {
     stdio: "inherit",
     env: { ...env, BENCH_SOURCE: ROOT },
@@ -197,8 +203,8 @@ async function main() {
     console.error("dist/ has no verifier: run `npm run build` first");
     process.exit(2);
   }
+  ensurePeersInstalled();
   if (env.LIVE !== "1" && env.BENCH_SOURCE === undefined) process.exit(await runInSnapshot());
-  ensureSharedInstalled();
   mkdirSync(RESULTS, { recursive: true });
   mkdirSync(CFG.cacheDir, { recursive: true });
   const started = new Date();
