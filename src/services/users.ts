@@ -301,3 +301,5 @@ export function createUserService(deps: ServiceDeps, roles: RoleDirectory) {
 }
 
 export type UserService = ReturnType<typeof createUserService>;
+/** A member of an account as the store keeps it (the VTEX user routes present it in VTEX's shape). */
+export type { MemberRecord } from "../storage/store.js";

@@ -38,6 +38,10 @@ const NOT_ON_A_TARGET: Record<string, string> = {
     "changes nothing: shows the caller's own invitation, given its code",
   "DELETE /v1/me/accounts/:account": "the caller's own membership: a user leaves; the last Owner may not",
   "PUT /v1/accounts/:account/settings/profile": "the account's display name and hosts; no principal",
+  "POST /v1/me/password": "the caller's own password, given the current one; sessions only",
+  "POST /v1/auth/password-reset":
+    "mails a link to the address's own inbox; changes nothing until its code is used (passwords tests)",
+  "POST /v1/auth/password-reset/complete": "the emailed code is the capability (password-reset-link tests)",
   "POST /v1/invitations/:account/sign-up":
     "the invited person's own first password, with the code; never a sign-in that has one (vtex-users.test.ts)",
 };
@@ -192,6 +196,14 @@ const CASES: Case[] = [
     resource: "EditAdminUsers",
     request: (t) => ({ method: "DELETE", path: `${A}/users/${t.ref}` }),
     ok: 204,
+  },
+  {
+    route: "POST /v1/accounts/:account/users/:id/password-reset",
+    name: "reset a user's password",
+    kind: "user",
+    resource: "EditAdminUsers",
+    request: (t) => ({ method: "POST", path: `${A}/users/${t.ref}/password-reset` }),
+    ok: 200,
   },
   {
     route: "PUT /v1/accounts/:account/users/:id/roles",

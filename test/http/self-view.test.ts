@@ -91,7 +91,12 @@ describe.each(["sqlite", "postgres"] as const)("%s", (kind) => {
     it("a signed-in user's /v1/me has no key view", async () => {
       const session = await signIn(h, "owner@acme.test", OWNER_PASSWORD);
       const res = await h.request("GET", "/v1/me", session);
-      expect(res.body.principal).toEqual({ type: "user", id: expect.any(String), email: "owner@acme.test" });
+      expect(res.body.principal).toEqual({
+        type: "user",
+        id: expect.any(String),
+        email: "owner@acme.test",
+        mustChangePassword: false,
+      });
     });
   });
 

@@ -16,16 +16,9 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
-import { OWNER_ROLE_ID } from "../../services/users.js";
-import type { MemberRecord } from "../../storage/store.js";
+import { type MemberRecord, OWNER_ROLE_ID } from "../../services/users.js";
 import type { AppEnv } from "../context.js";
-import {
-  isLookupId,
-  type VtexAccess,
-  type VtexContext,
-  vtexHandler,
-  vtexMessage,
-} from "./adapter.js";
+import { isLookupId, type VtexAccess, type VtexContext, vtexHandler, vtexMessage } from "./adapter.js";
 import { parseVtex, readVtexBody } from "./fields.js";
 import { pagedQuery, pageOf } from "./paging.js";
 
