@@ -47,7 +47,7 @@ export interface ServiceParts {
   /** Every password-reset link asked for, per client address and per email (RESET_LINK_RATE). */
   resetLinkLimiter: FailureLimiter;
   resetLinkEmailLimiter: FailureLimiter;
-  /** Mails a reset link; absent without SMTP_URL. */
+  /** Mails reset links and invitations; absent without SMTP_URL. */
   mail?: PlainMailer | undefined;
   metrics: Metrics;
   /** Test notifications sent from a request, with the same mail settings as the scheduler's notifier. */
@@ -65,7 +65,7 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
     usageReport: createUsageReportService(deps),
     roles: createRoleService(deps, roleDirectory),
     users: createUserService(deps, roleDirectory),
-    invitations: createInvitationService(deps, roleDirectory),
+    invitations: createInvitationService(deps, roleDirectory, parts.mail),
     sessions: createSessionService(deps),
     passwords: createPasswordService(deps, roleDirectory, parts.mail),
     renewal: createRenewalService(deps, roleDirectory),

@@ -15,6 +15,11 @@
  * is compared with it in constant time. The code is never in an audit event, a log line, an error or
  * any list; the URL carrying it puts it in the fragment, which browsers do not send. A wrong code is
  * the same 404 as no invitation, and the route counts it as an authentication failure.
+ *
+ * Mail: with SMTP_URL, the routes that invite (native add, VTEX create user) also mail the link to
+ * the person (`mailLater`), fire-and-log as reset links are (password-changes.ts): the send starts
+ * after the answer, a failure is logged without the link and never undoes or fails the invitation,
+ * and the answer still carries the code for the inviter. Without SMTP_URL nothing is sent.
  */
 import { recordAudit } from "../audit/audit.js";
 import type { Actor } from "../core/actor.js";
@@ -25,6 +30,7 @@ import { iso } from "../core/time.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { InvitationCode, MemberRecord, StoreOps } from "../storage/store.js";
 import type { ServiceDeps } from "./deps.js";
+import type { PlainMailer } from "./password-changes.js";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import type { RoleDirectory } from "./role-directory.js";
 
@@ -66,7 +72,7 @@ export function decideInvitation(
   return { ok: true, member };
 }
 
-export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory) {
+export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory, mail?: PlainMailer) {
   const { store, clock } = deps;
 
   /** The caller's own invitation to `account` that `code` answers, read under the grants lock. */
@@ -188,7 +194,55 @@ export function createInvitationService(deps: ServiceDeps, roles: RoleDirectory)
     });
   }
 
-  return { preview, accept, decline, signUp };
+  const inFlight = new Set<Promise<void>>();
+
+  /**
+   * Mails the invitation's link to `to` once the caller has answered; nothing without SMTP_URL. A
+   * failure goes to `onError` with a message that holds neither the link nor the code.
+   */
+  function mailLater(
+    to: string,
+    account: string,
+    invitation: IssuedInvitation,
+    onError: (error: unknown) => void,
+  ): void {
+    if (!mail) return;
+    const send = mail;
+    const running: Promise<void> = new Promise((resolve) => setImmediate(resolve))
+      .then(async () => {
+        const outcome = await send({
+          to,
+          subject: `You are invited to ${account} on latchkey`,
+          text: invitationText(account, invitation),
+        });
+        if (!outcome.ok) {
+          const reason = outcome.error.replaceAll(invitation.code, "[redacted]");
+          throw new Error(`the invitation to ${account} could not be mailed: ${reason}`);
+        }
+      })
+      .catch(onError)
+      .finally(() => inFlight.delete(running));
+    inFlight.add(running);
+  }
+
+  /** Settles once every invitation mail started so far was handled (tests, shutdown). */
+  async function settled(): Promise<void> {
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
+  }
+
+  return { preview, accept, decline, signUp, mailLater, emailEnabled: mail !== undefined, settled };
+}
+
+function invitationText(account: string, invitation: IssuedInvitation): string {
+  return [
+    `You are invited to the account ${account} on latchkey.`,
+    "",
+    `To answer, open this link before ${invitation.expiresAt} (it works once):`,
+    invitation.url,
+    "",
+    "If you have no latchkey sign-in yet, you choose your password there.",
+    "If you did not expect this invitation, ignore this mail.",
+  ].join("\n");
 }
 
 export type InvitationService = ReturnType<typeof createInvitationService>;

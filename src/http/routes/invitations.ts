@@ -10,7 +10,7 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { AccountAccessSchema, InvitationSchema } from "../../core/api.js";
+import { AccountAccessSchema, InvitationSchema, type IssuedInvitation } from "../../core/api.js";
 import { AppError, fail } from "../../core/errors.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
@@ -94,6 +94,24 @@ const leave = createRoute({
   request: { params: AccountParam },
   responses: { 204: { description: "Left" }, ...problemResponses(400, 401, 403, 404, 409) },
 });
+
+/**
+ * With SMTP_URL, mails a new invitation's link to the person once the answer is on its way; a failed
+ * send is logged (without the link) and changes nothing of the invitation or the answer.
+ */
+export function mailInvitation(
+  c: Context<AppEnv>,
+  services: Services,
+  to: string,
+  account: string,
+  invitation: IssuedInvitation,
+): void {
+  const log = c.get("log");
+  const requestId = c.get("requestId");
+  services.invitations.mailLater(to, account, invitation, (error) =>
+    log.error({ err: error, requestId, account }, "an invitation email was not sent"),
+  );
+}
 
 export function invitationRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
   const { invitations, callers, limiter } = services;

@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { IssuedInvitationSchema, UserSchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
+import { mailInvitation } from "./invitations.js";
 import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds } from "../schemas.js";
 import type { Secure } from "../secure.js";
 
@@ -86,7 +87,9 @@ export function userRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: S
 
   app.openapi(secure(edit, add), async (c) => {
     const { account } = c.req.valid("param");
-    return c.json(await users.add(c.get("authority"), account, c.req.valid("json")), 201);
+    const added = await users.add(c.get("authority"), account, c.req.valid("json"));
+    if (added.invitation) mailInvitation(c, services, added.user.email, account, added.invitation);
+    return c.json(added, 201);
   });
 
   app.openapi(secure(edit, setRoles), async (c) => {

@@ -10,7 +10,8 @@
  * the same fields in the list.
  *
  * Secrets: the create answer carries the invitation's one-time code (a latchkey field VTEX clients
- * ignore), as the native add does; it is never audited or logged.
+ * ignore), as the native add does; it is never audited or logged. With SMTP_URL the link is also
+ * mailed to the person (services/invitations.ts `mailLater`).
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
@@ -18,6 +19,7 @@ import { holds } from "../../core/permissions.js";
 import type { Services } from "../../services/index.js";
 import { type MemberRecord, OWNER_ROLE_ID } from "../../services/users.js";
 import type { AppEnv } from "../context.js";
+import { mailInvitation } from "../routes/invitations.js";
 import { isLookupId, type VtexAccess, type VtexContext, vtexHandler, vtexMessage } from "./adapter.js";
 import { parseVtex, readVtexBody } from "./fields.js";
 import { pagedQuery, pageOf } from "./paging.js";
@@ -57,6 +59,7 @@ export function vtexUserRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, ser
           email,
           name: name ?? undefined,
         });
+        if (invitation) mailInvitation(c, services, member.email, account, invitation);
         return c.json({ ...userOf(member), ...(invitation ? { invitation } : {}) });
       },
       (error) =>
