@@ -124,10 +124,14 @@ describe.each(["sqlite", "postgres"] as const)("invitation emails on %s", (kind)
   it("mails the native add's invitation to an existing sign-in, and nothing for a new sign-in", async () => {
     await h.services.accounts.init({ account: "beta", email: "owner@beta.test" });
     const before = smtp.mails.length;
-    const created = await h.request("POST", "/v1/accounts/acme/users", { body: { email: "fresh@acme.test" } });
+    const created = await h.request("POST", "/v1/accounts/acme/users", {
+      body: { email: "fresh@acme.test" },
+    });
     expect(created.status, created.text).toBe(201);
     expect(created.body.invitation).toBeUndefined();
-    const invited = await h.request("POST", "/v1/accounts/acme/users", { body: { email: "owner@beta.test" } });
+    const invited = await h.request("POST", "/v1/accounts/acme/users", {
+      body: { email: "owner@beta.test" },
+    });
     expect(invited.status, invited.text).toBe(201);
     const code = await mailedCode("owner@beta.test");
     expect(invited.body.invitation.code).toBe(code);

@@ -6,7 +6,7 @@ import { GeneratedTab } from "./keys/generated";
 import { KeysPage } from "./keys/page";
 import { SettingsTab } from "./keys/settings";
 import { AuditPage } from "./pages/audit";
-import { InvitationPage, invitationCode } from "./pages/invitations";
+import { InvitationPage, InvitationSignUp, invitationCode } from "./pages/invitations";
 import { Layout } from "./pages/layout";
 import { ForcedPasswordChange, ForgotPassword, ResetPasswordPage } from "./pages/passwords";
 import { RolesPage } from "./pages/roles";
@@ -38,19 +38,21 @@ function Screens() {
   const resetCode = invitationCode(location.hash);
   if (parts[0] === "reset-password" && parts.length === 1 && resetCode)
     return <ResetPasswordPage code={resetCode} />;
+  // An invitation's link: /admin/invitation/{account}#code=…. Without a code it is an account's page
+  // (an account may be called "invitation").
+  const code = invitationCode(location.hash);
+  const invitedTo = parts[0] === "invitation" && parts.length === 2 && code ? (parts[1] ?? "") : null;
   if (state.status === "signed-out") {
     if (parts[0] === "forgot-password" && parts.length === 1) return <ForgotPassword />;
+    if (invitedTo !== null) return <InvitationSignUp account={invitedTo} code={code} />;
     return <SignIn reason={state.reason} />;
   }
   if (state.me.principal.type === "user" && state.me.principal.mustChangePassword)
     return <ForcedPasswordChange />;
-  // An invitation's link: /admin/invitation/{account}#code=…. Without a code it is an account's page
-  // (an account may be called "invitation").
-  const code = invitationCode(location.hash);
-  if (parts[0] === "invitation" && parts.length === 2 && code)
+  if (invitedTo !== null)
     return (
       <Layout account={null}>
-        <InvitationPage account={parts[1] ?? ""} code={code} />
+        <InvitationPage account={invitedTo} code={code} />
       </Layout>
     );
   if (parts[0] === "login" || parts.length === 0) {

@@ -2,9 +2,9 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { IssuedInvitationSchema, UserSchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
-import { mailInvitation } from "./invitations.js";
 import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds } from "../schemas.js";
 import type { Secure } from "../secure.js";
+import { mailInvitation } from "./invitations.js";
 
 const tags = ["Users"];
 const UserParams = AccountParam.extend({

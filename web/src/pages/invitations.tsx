@@ -4,15 +4,22 @@
  * server only in request bodies. Signed in, the user sees what the invitation offers and accepts or
  * declines it; until then they hold nothing in that account and it sees nothing of their sign-ins.
  * Invitations are listed nowhere: whoever knows a user's password must not learn of them.
+ *
+ * Signed out, the link opens InvitationSignUp: a person invited with no sign-in yet (VTEX's create
+ * user) gives their email and chooses a password (POST /v1/invitations/{account}/sign-up, which
+ * accepts the invitation), is signed in and lands in the account. A person who already has a sign-in
+ * chooses "Sign in" there and then answers as above.
  */
-import { useId, useState } from "react";
+import { type FormEvent, useId, useState } from "react";
 import { ApiError, client, type Invitation, ok } from "../api";
 import { adminPath, navigate } from "../router";
 import { useSession } from "../session";
-import { Button, EmptyState, InlineError, Loading } from "../ui/controls";
+import { Button, EmptyState, InlineError, Loading, TextField } from "../ui/controls";
 import { useAction, useLoad } from "../ui/hooks";
 import { useToast } from "../ui/toast";
 import "./invitations.css";
+import { CardPage, NewPasswordFields, newPasswordProblem } from "./passwords";
+import { SignIn } from "./sign-in";
 
 /** The code in a `#code=…` fragment, or "" when there is none. */
 export function invitationCode(hash: string): string {
@@ -113,5 +120,91 @@ function InvitationAnswer({ invitation, code }: { invitation: Invitation; code: 
       </div>
       <InlineError error={answer.error} />
     </section>
+  );
+}
+
+/** Why a sign-up with the link was refused, in the person's terms; undefined for other errors. */
+function signUpRefusal(account: string, error: unknown): string | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  if (error.code === "INVITATION_EXPIRED")
+    return `This invitation has expired. Ask an administrator of ${account} to invite you again: they will get a new link for you.`;
+  if (error.code === "INVITATION_NOT_FOUND")
+    return (
+      `This link holds no invitation to ${account} for this email that still waits for a password. ` +
+      "Check the email and that the link is complete; it may have been used already, withdrawn or " +
+      "replaced by a newer one. If you already have a sign-in, sign in instead."
+    );
+  return undefined;
+}
+
+/**
+ * The invitation link opened signed out: set a first password (a person invited with no sign-in),
+ * or sign in first (a person who has one) and answer the invitation as a signed-in user.
+ */
+export function InvitationSignUp({ account, code }: { account: string; code: string }) {
+  const { signIn } = useSession();
+  const [existing, setExisting] = useState(false);
+  const [email, setEmail] = useState("");
+  const [next, setNext] = useState("");
+  const [again, setAgain] = useState("");
+  const [problem, setProblem] = useState<string | undefined>();
+  const join = useAction(async (body: { email: string; code: string; password: string }) => {
+    await client.POST("/v1/invitations/{account}/sign-up", { params: { path: { account } }, body });
+    return true;
+  });
+  if (existing) return <SignIn />;
+  const refusal = signUpRefusal(account, join.error);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const found = newPasswordProblem(next, again);
+    setProblem(found);
+    if (found) return;
+    const address = email.trim();
+    if (!(await join.run({ email: address, code, password: next }))) return;
+    // The account's page first: signed in on the invitation's address, the page would ask about an
+    // invitation that is now accepted.
+    navigate(adminPath(account, "keys"), { replace: true });
+    await signIn(address, next);
+  };
+  return (
+    <CardPage title={`Invitation to ${account}`}>
+      <form onSubmit={(event) => void submit(event)}>
+        <p>
+          You are invited to <strong>{account}</strong>. New to latchkey? Choose your password: you are then
+          signed in and a member of {account}.
+        </p>
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="username"
+          required
+          value={email}
+          onChange={(event) => setEmail(event.target.value)}
+        />
+        <NewPasswordFields
+          next={next}
+          again={again}
+          setNext={setNext}
+          setAgain={setAgain}
+          problem={problem}
+        />
+        {refusal ? (
+          <p className="notice" role="alert">
+            {refusal}
+          </p>
+        ) : (
+          <InlineError error={join.error} />
+        )}
+        <Button type="submit" variant="primary" busy={join.busy} className="wide">
+          Set password and join
+        </Button>
+        <p className="sign-in-help">
+          Already have a latchkey sign-in?{" "}
+          <Button variant="ghost" onClick={() => setExisting(true)}>
+            Sign in to answer the invitation
+          </Button>
+        </p>
+      </form>
+    </CardPage>
   );
 }

@@ -17,13 +17,13 @@ import { useToast } from "../ui/toast";
 const MIN_PASSWORD = 12;
 
 /** Why a new password (and its confirmation) cannot be sent, or undefined. */
-function newPasswordProblem(next: string, again: string): string | undefined {
+export function newPasswordProblem(next: string, again: string): string | undefined {
   if (next.length < MIN_PASSWORD) return `Use at least ${MIN_PASSWORD} characters`;
   if (next !== again) return "The two new passwords differ";
   return undefined;
 }
 
-function NewPasswordFields({
+export function NewPasswordFields({
   next,
   again,
   setNext,
@@ -136,7 +136,7 @@ export function ForcedPasswordChange() {
   );
 }
 
-function CardPage({ title, children }: { title: string; children: ReactNode }) {
+export function CardPage({ title, children }: { title: string; children: ReactNode }) {
   return (
     <main className="sign-in">
       <div className="card sign-in-card">
