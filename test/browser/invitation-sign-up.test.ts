@@ -64,8 +64,13 @@ describe("signing up from an invitation", () => {
     await page.getByRole("button", { name: "Set password and join" }).click();
     await page.waitForURL(/\/admin\/acme\/keys$/);
     await page.getByRole("navigation", { name: "Main" }).waitFor();
-    await expect.poll(() => page.getByLabel("Account").inputValue()).toBe("acme");
-    await expect.poll(() => page.getByText("new.person@acme.test").count()).toBeGreaterThan(0);
+    // Signed in as that person, a member of acme now.
+    const me = (await page.evaluate(async () => (await fetch("/v1/me")).json())) as {
+      principal: { email: string };
+      accounts: { account: string }[];
+    };
+    expect(me.principal.email).toBe("new.person@acme.test");
+    expect(me.accounts.map((entry) => entry.account)).toEqual(["acme"]);
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByText("You have signed out.").waitFor();
