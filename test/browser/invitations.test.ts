@@ -136,6 +136,8 @@ describe("invitations", () => {
 
     const { context, page } = await openPage(lk.browser);
     await page.goto(onServer(invitation.url));
+    // Signed out, the link offers a first password (for someone with no sign-in) or signing in.
+    await page.getByRole("button", { name: "Sign in to answer the invitation" }).click();
     await page.getByLabel("Email").fill(solo.email);
     await page.getByLabel("Password").fill(solo.password);
     await page.getByRole("button", { name: "Sign in" }).click();
