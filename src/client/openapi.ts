@@ -564,6 +564,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/keys/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activate, deactivate or delete up to 1,000 keys, with a result per key
+         * @description Each key goes through the single action (PATCH or DELETE of the key) with its checks, its own transaction and its own audit event. A key that action would refuse gets that refusal as its result (`ok: false` with the error's code, detail and status) and the others go on: the answer is 200 whatever the results. 4xx only for a request that is not valid as a whole (no appKeys, more than 1,000, one named twice).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        action: "activate" | "deactivate" | "delete";
+                        appKeys: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description One result per appKey, in the order sent */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BulkKeyResults"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RATE_LIMITED: this client address is over the failure limit (RATE_LIMIT_FAILURES per RATE_LIMIT_WINDOW; for sign-in also per email, for leak reports every report counts) and these credentials do not authenticate: valid appKey/appToken pairs and JWTs are still served. Retry after Retry-After seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the address's window ends */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account}/keys": {
         parameters: {
             query?: never;
@@ -4605,6 +4710,55 @@ export interface components {
                     roleId?: number;
                 }[];
             }[];
+        };
+        BulkKeyResults: {
+            /** @enum {string} */
+            action: "activate" | "deactivate" | "delete";
+            /** @description One per appKey, in the order sent */
+            results: components["schemas"]["BulkKeyResult"][];
+            succeeded: number;
+            failed: number;
+        };
+        BulkKeyResult: {
+            appKey: string;
+            /** @enum {boolean} */
+            ok: true;
+            /** @description The key after the change; absent after delete */
+            key?: {
+                id: string;
+                appKey: string;
+                account: string;
+                name: string;
+                /** @enum {string} */
+                keyType: "generated";
+                /** @enum {string} */
+                status: "active" | "inactive";
+                active: boolean;
+                roles: components["schemas"]["RoleRef"][];
+                creationDate: string;
+                /** @description Creation of the current token (the older one while a renewal is pending) */
+                creationDateToken: string;
+                /** @description Creation of the pending token; null when no renewal is pending */
+                creationDateNewToken: string | null;
+                pendingRenewal: boolean;
+                /**
+                 * @description Renewal alert of the newest token against the account's renewal period
+                 * @enum {string}
+                 */
+                alert: "none" | "orange" | "red";
+                lastUsedAt: string | null;
+                updatedAt: string;
+            };
+        } | {
+            appKey: string;
+            /** @enum {boolean} */
+            ok: false;
+            /** @description What the single action would have answered (code, detail, HTTP status) */
+            error: {
+                code: string;
+                detail: string;
+                status: number;
+            };
         };
         KeyPage: {
             items: components["schemas"]["Key"][];

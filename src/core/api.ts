@@ -97,6 +97,37 @@ export const ShareLinkStatusSchema = z
   })
   .meta({ id: "ShareLinkStatus" });
 
+/** What `POST /v1/accounts/{account}/keys/bulk` can do to each key: the single actions, by name. */
+export const BULK_KEY_ACTIONS = ["activate", "deactivate", "delete"] as const;
+/** The most appKeys one bulk request may name. */
+export const MAX_BULK_KEYS = 1000;
+
+export const BulkKeyResultSchema = z
+  .union([
+    z.object({
+      appKey: z.string(),
+      ok: z.literal(true),
+      key: KeySchema.optional().meta({ description: "The key after the change; absent after delete" }),
+    }),
+    z.object({
+      appKey: z.string(),
+      ok: z.literal(false),
+      error: z
+        .object({ code: z.string(), detail: z.string(), status: z.number().int() })
+        .meta({ description: "What the single action would have answered (code, detail, HTTP status)" }),
+    }),
+  ])
+  .meta({ id: "BulkKeyResult" });
+
+export const BulkKeyResultsSchema = z
+  .object({
+    action: z.enum(BULK_KEY_ACTIONS),
+    results: z.array(BulkKeyResultSchema).meta({ description: "One per appKey, in the order sent" }),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+  })
+  .meta({ id: "BulkKeyResults" });
+
 export const KeyUsageSchema = z
   .object({
     appKey: z.string(),
@@ -359,6 +390,9 @@ export type RoleRef = z.infer<typeof RoleRefSchema>;
 export type Key = z.infer<typeof KeySchema>;
 export type KeyPage = z.infer<typeof KeyPageSchema>;
 export type IssuedKey = z.infer<typeof IssuedKeySchema>;
+export type BulkKeyAction = (typeof BULK_KEY_ACTIONS)[number];
+export type BulkKeyResult = z.infer<typeof BulkKeyResultSchema>;
+export type BulkKeyResults = z.infer<typeof BulkKeyResultsSchema>;
 export type KeyUsage = z.infer<typeof KeyUsageSchema>;
 export type ShareLinkStatus = z.infer<typeof ShareLinkStatusSchema>;
 export type ExternalKey = z.infer<typeof ExternalKeySchema>;

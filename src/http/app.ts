@@ -19,6 +19,7 @@ import { exportRoutes } from "./routes/export.js";
 import { externalKeyRoutes } from "./routes/external-keys.js";
 import { invitationRoutes } from "./routes/invitations.js";
 import { keyRoutes } from "./routes/keys.js";
+import { keyBulkRoutes } from "./routes/keys-bulk.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { passwordRoutes } from "./routes/passwords.js";
 import { profileRoutes } from "./routes/profile.js";
@@ -113,6 +114,7 @@ export function createApp(options: AppOptions) {
   // Export before keys: /keys/export must not be taken for /keys/{appKey}.
   exportRoutes(app, secure, services);
   reviewRoutes(app, secure, services);
+  keyBulkRoutes(app, secure, services);
   keyRoutes(app, secure, services);
   renewalRoutes(app, secure, services);
   shareRoutes(app, secure, services);

@@ -67,11 +67,23 @@ export function onError(error: Error, c: Context<AppEnv>) {
   // A body cut short by the client fails its read: logged once, at info, by the request log.
   if (clientClosed(c))
     return problem(c, "INVALID_JSON", "The client closed the connection before its body was complete");
+  const fault = describeFault(error, c);
+  return problem(c, fault.code, fault.detail);
+}
+
+/**
+ * An unexpected fault (not an AppError) as the caller may see it, its details logged here: a
+ * database that cannot be reached is UNAVAILABLE (retry), anything else a generic INTERNAL.
+ */
+export function describeFault(
+  error: unknown,
+  c: Context<AppEnv>,
+): { code: "UNAVAILABLE" | "INTERNAL"; detail: string } {
   const failure = connectionFailure(error);
   if (failure !== null) {
     c.get("log")?.warn({ requestId: c.get("requestId"), error: failure }, "the database cannot be reached");
-    return problem(c, "UNAVAILABLE", "The database cannot be reached now; retry shortly");
+    return { code: "UNAVAILABLE", detail: "The database cannot be reached now; retry shortly" };
   }
   c.get("log")?.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
-  return problem(c, "INTERNAL", `Something went wrong; quote request id ${c.get("requestId")}`);
+  return { code: "INTERNAL", detail: `Something went wrong; quote request id ${c.get("requestId")}` };
 }

@@ -17,6 +17,7 @@ import { createExportService } from "./export.js";
 import { createExternalKeyService } from "./external-keys.js";
 import { createInvitationService } from "./invitations.js";
 import { createKeyService } from "./keys.js";
+import { createKeyBulk } from "./keys-bulk.js";
 import { createPasswordService, type PlainMailer } from "./password-changes.js";
 import { createRenewalService } from "./renewal.js";
 import { createReviewService } from "./review.js";
@@ -56,12 +57,14 @@ export interface ServiceParts {
 
 export function createServices(deps: ServiceDeps, parts: ServiceParts) {
   const { roleDirectory } = parts;
+  const keys = createKeyService(deps, roleDirectory);
   return {
     /** The resource catalog (read-only). */
     catalog: deps.catalog,
     callers: createCallerService(deps, roleDirectory),
     accounts: createAccountService(deps),
-    keys: createKeyService(deps, roleDirectory),
+    keys,
+    keyBulk: createKeyBulk(keys),
     usageReport: createUsageReportService(deps),
     roles: createRoleService(deps, roleDirectory),
     users: createUserService(deps, roleDirectory),

@@ -12,6 +12,7 @@ export type {
   AuditChainCheck,
   AuditEvent,
   AuditPage,
+  BulkKeyResults,
   ExternalKey,
   Invitation,
   IssuedInvitation,

@@ -8,6 +8,7 @@ import type { IssuedKey, Key } from "../../client/client.js";
 import { compact, ok } from "../client.js";
 import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
+import { registerKeysBulk } from "./keys-bulk.js";
 import { registerKeysExport } from "./keys-export.js";
 import { choice, chosenRoles, integer, noneOption, roleOption } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
@@ -371,6 +372,7 @@ export function registerKeys(group: Command, registry: Registry): void {
       }),
     );
 
+  registerKeysBulk(group, registry);
   registerKeysExport(group, registry);
   registerReview(group, registry);
 }

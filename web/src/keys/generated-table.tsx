@@ -8,7 +8,7 @@ import { formatDate } from "../ui/format";
 import type { MenuItem } from "../ui/menu";
 import { Menu } from "../ui/menu";
 import { RoleList } from "../ui/role-picker";
-import { type Column, DataTable, type SortState } from "../ui/table";
+import { type Column, DataTable, type Selection, type SortState } from "../ui/table";
 
 export type KeyAction = "edit" | "activate" | "deactivate" | "renew" | "undo" | "complete" | "delete";
 
@@ -89,6 +89,7 @@ export function KeyTable({
   onSort,
   onAction,
   roles,
+  selection,
 }: {
   keys: Key[];
   sort: SortState;
@@ -96,6 +97,8 @@ export function KeyTable({
   onAction: (action: KeyAction, key: Key) => void;
   /** The account's roles with their resources, when readable (see `exceeds`). */
   roles: Role[] | undefined;
+  /** Row checkboxes for the bulk actions (generated-bulk.tsx), for callers that may edit keys. */
+  selection?: Selection<Key> | undefined;
 }) {
   const { account } = useAccount();
   const columns: Column<Key>[] = [
@@ -164,6 +167,7 @@ export function KeyTable({
       rowKey={(key) => key.id}
       sort={sort}
       onSort={onSort}
+      selection={selection}
     />
   );
 }

@@ -11,6 +11,7 @@ import { plural } from "../ui/format";
 import { useLoad } from "../ui/hooks";
 import { useRoleOptions } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
+import { BulkBar } from "./generated-bulk";
 import { type KeyAction, KeyTable } from "./generated-table";
 import { CLEARED, type Filters, isFiltered, readFilters, Toolbar } from "./generated-toolbar";
 import { EditDialog, GenerateDialog, RenewDialog } from "./key-dialogs";
@@ -135,6 +136,8 @@ export function GeneratedTab() {
   // One load of the roles for the Role filter and for what each key holds (see `exceeds`).
   const roles = useRoleOptions();
   const [open, setOpen] = useState<Open | null>(null);
+  // Key ids; only the rows of the page shown count (paging or filtering leaves the rest behind).
+  const [selectedIds, setSelectedIds] = useState<ReadonlySet<string>>(new Set());
 
   const generateButton = can("EditApiKeys") ? (
     <Button variant="primary" onClick={() => setOpen({ kind: "generate" })}>
@@ -164,6 +167,15 @@ export function GeneratedTab() {
 
   const page = list.data?.page;
   const offset = list.data?.offset ?? 0;
+  const selectedKeys = page?.items.filter((key) => selectedIds.has(key.id)) ?? [];
+  const selection = can("EditApiKeys")
+    ? {
+        selected: new Set(selectedKeys.map((key) => key.id)),
+        onChange: setSelectedIds,
+        label: (key: Key) => `Select ${key.name}`,
+        allLabel: "Select every key on this page",
+      }
+    : undefined;
   let body: ReactNode;
   if (list.error) body = <ErrorMessage error={list.error} onRetry={list.reload} />;
   else if (!page) body = <Loading label="Loading keys…" />;
@@ -178,6 +190,7 @@ export function GeneratedTab() {
           onSort={onSort}
           onAction={onAction}
           roles={roles.data?.roles}
+          selection={selection}
         />
         <Pager page={page} offset={offset} busy={list.loading} previous={previous} next={next} />
       </div>
@@ -192,6 +205,7 @@ export function GeneratedTab() {
         {generateButton}
       </div>
       <Toolbar filters={filters} filtered={filtered} roles={roles} />
+      <BulkBar keys={selectedKeys} onClear={() => setSelectedIds(new Set())} onDone={list.reload} />
       {body}
       {open ? <OpenDialog open={open} onClose={() => setOpen(null)} onDone={list.reload} /> : null}
     </div>
