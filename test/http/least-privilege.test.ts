@@ -81,6 +81,11 @@ interface Case {
   vtex?: boolean;
   request(t: Target, strong: number): { method: string; path: string; body?: unknown };
   ok: number;
+  /**
+   * A bulk route answers 200 with a result per key: the target's result (its error's status and
+   * code, or `ok`) is held to the same rule as a single action's answer.
+   */
+  perKey?: true;
 }
 
 /** Roles holding nothing: any caller may give or take them, so only the target rule can refuse. */
@@ -105,6 +110,17 @@ const CASES: Case[] = [
     request: (t) => ({ method: "PATCH", path: `${A}/keys/${t.ref}`, body: { name: `renamed ${t.ref}` } }),
     ok: 200,
   },
+  ...(["deactivate", "delete"] as const).map(
+    (action): Case => ({
+      route: "POST /v1/accounts/:account/keys/bulk",
+      name: `bulk ${action}`,
+      kind: "key",
+      resource: "EditApiKeys",
+      perKey: true,
+      request: (t) => ({ method: "POST", path: `${A}/keys/bulk`, body: { action, appKeys: [t.ref] } }),
+      ok: 200,
+    }),
+  ),
   {
     route: "PUT /v1/accounts/:account/keys/:appKey/roles",
     name: "set roles (drop only a role the caller may take)",
@@ -435,7 +451,12 @@ describe.each(["sqlite", "postgres"] as const)("least privilege on %s", (kind) =
 
   async function call(c: Case, t: Target, strong: number, as: Credentials) {
     const { method, path, body } = c.request(t, strong);
-    return h.request(method, path, { as, ...(body === undefined ? {} : { body }) });
+    const res = await h.request(method, path, { as, ...(body === undefined ? {} : { body }) });
+    if (!c.perKey || res.status !== 200) return res;
+    expect(res.body.results).toHaveLength(1);
+    const [result] = res.body.results;
+    expect(result.appKey).toBe(t.ref);
+    return result.ok ? res : { ...res, status: result.error.status as number, body: result.error };
   }
 
   it("classifies every mutating route: on a target (cases here), creating, or on no target", () => {
