@@ -4723,32 +4723,7 @@ export interface components {
             appKey: string;
             /** @enum {boolean} */
             ok: true;
-            /** @description The key after the change; absent after delete */
-            key?: {
-                id: string;
-                appKey: string;
-                account: string;
-                name: string;
-                /** @enum {string} */
-                keyType: "generated";
-                /** @enum {string} */
-                status: "active" | "inactive";
-                active: boolean;
-                roles: components["schemas"]["RoleRef"][];
-                creationDate: string;
-                /** @description Creation of the current token (the older one while a renewal is pending) */
-                creationDateToken: string;
-                /** @description Creation of the pending token; null when no renewal is pending */
-                creationDateNewToken: string | null;
-                pendingRenewal: boolean;
-                /**
-                 * @description Renewal alert of the newest token against the account's renewal period
-                 * @enum {string}
-                 */
-                alert: "none" | "orange" | "red";
-                lastUsedAt: string | null;
-                updatedAt: string;
-            };
+            key?: components["schemas"]["Key"];
         } | {
             appKey: string;
             /** @enum {boolean} */
@@ -4759,11 +4734,6 @@ export interface components {
                 detail: string;
                 status: number;
             };
-        };
-        KeyPage: {
-            items: components["schemas"]["Key"][];
-            nextCursor: string | null;
-            total: number;
         };
         Key: {
             id: string;
@@ -4795,6 +4765,11 @@ export interface components {
             /** @description Whole days since the newest token was created (what the renewal alert counts) */
             tokenAgeDays: number;
             updatedAt: string;
+        };
+        KeyPage: {
+            items: components["schemas"]["Key"][];
+            nextCursor: string | null;
+            total: number;
         };
         IssuedKey: {
             key: components["schemas"]["Key"];

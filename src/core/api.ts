@@ -107,7 +107,8 @@ export const BulkKeyResultSchema = z
     z.object({
       appKey: z.string(),
       ok: z.literal(true),
-      key: KeySchema.optional().meta({ description: "The key after the change; absent after delete" }),
+      // The key after the change; absent after delete.
+      key: KeySchema.optional(),
     }),
     z.object({
       appKey: z.string(),
