@@ -202,6 +202,7 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
   const jwt = createJwtService(deps);
   const verifier = createVerifier({
     cache: keyCache,
+    clock,
     tokenPrefix: deps.tokenPrefix,
     usage,
     limiter: limiters.limiter,

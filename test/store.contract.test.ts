@@ -2,7 +2,9 @@
  * The Store contract, run unchanged against SQLite and real PostgreSQL. Each test works in accounts
  * of its own, so tests share one migrated store per dialect without seeing each other's rows.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NO_CONTROLS } from "../src/core/key-controls.js";
 import { openStore } from "../src/storage/open.js";
 import type { KeyListQuery, KeyRecord, NewKey, Store } from "../src/storage/store.js";
 import { StoreConflict } from "../src/storage/store.js";
@@ -180,8 +182,38 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
       lastUsedAt: null,
       roleIds: [1, 3],
       tokens: [k.token],
+      ...NO_CONTROLS,
     });
     expect(await store.keys.getByAppKey("appkey-nope-AAAAAA")).toBeUndefined();
+  });
+
+  it("keeps a key's controls, changes only those patched and clears them with null", async () => {
+    const a = await account();
+    const controls = {
+      expiresAt: T0 + 86_400_000 * 400,
+      ipAllowlist: ["203.0.113.0/24", "2001:db8::/32"],
+      metadata: { customerId: "c-1", tiers: [1, 2], nested: { ok: true } },
+      allowBrowser: true,
+    };
+    const k = { ...newKey(a, "Controlled"), controls };
+    await store.keys.create(k);
+    expect(await store.keys.getByAppKey(k.appKey)).toMatchObject(controls);
+    await store.keys.update(a, k.appKey, { updatedAt: T0 + 2, controls: { ipAllowlist: null } });
+    expect(await store.keys.getByAppKey(k.appKey)).toMatchObject({ ...controls, ipAllowlist: null });
+    const cleared = { expiresAt: null, metadata: null, allowBrowser: false };
+    await store.keys.update(a, k.appKey, { updatedAt: T0 + 3, controls: cleared });
+    expect(await store.keys.getByAppKey(k.appKey)).toMatchObject(NO_CONTROLS);
+    const soon = { ...newKey(a, "Soon"), controls: { expiresAt: T0 + 5 } };
+    await store.keys.create(soon);
+    const page = await store.keys.list({
+      account: a,
+      sort: "createdAt",
+      order: "asc",
+      limit: 10,
+      expiresFrom: T0,
+      expiresBefore: T0 + 10,
+    });
+    expect(page.items.map((item) => item.appKey)).toEqual([soon.appKey]);
   });
 
   it("enforces key uniqueness rules and writes nothing when one fails", async () => {

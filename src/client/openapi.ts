@@ -776,6 +776,32 @@ export interface paths {
                          * @enum {string}
                          */
                         delivery?: "inline" | "link";
+                        /**
+                         * Format: date-time
+                         * @description When the key stops authenticating (ISO 8601); null: never. Bounded by the account's maxKeyLifetimeDays (422 KEY_LIFETIME_EXCEEDED), which also gives new keys their expiry when none is sent
+                         * @example 2027-01-31T00:00:00Z
+                         */
+                        expiresAt?: string | null;
+                        /**
+                         * @description IPv4/IPv6 addresses or CIDR blocks (at most 100) the key may be used from; null: any
+                         * @example [
+                         *       "203.0.113.0/24",
+                         *       "2001:db8::/32"
+                         *     ]
+                         */
+                        ipAllowlist?: string[] | null;
+                        /**
+                         * @description A JSON object (at most 4096 bytes as JSON) returned on verification. Never secrets
+                         * @example {
+                         *       "customerId": "c-123",
+                         *       "plan": "gold"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** @description May be used from browser pages; only while the account's policies.allowBrowserKeys is on */
+                        allowBrowser?: boolean;
                     };
                 };
             };
@@ -836,6 +862,15 @@ export interface paths {
                 };
                 /** @description Error */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1013,7 +1048,10 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Rename, activate or deactivate a key */
+        /**
+         * Rename, activate or deactivate a key, or change its controls
+         * @description Controls changed here are audited as key.controls_changed with before and after. A key acting through EditApiKeys cannot change its own controls, nor give another key an expiry later than its own or an IP allowlist outside its own (403 KEY_CONTROLS_EXCEED_CALLER).
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -1029,6 +1067,32 @@ export interface paths {
                     "application/json": {
                         name?: string;
                         active?: boolean;
+                        /**
+                         * Format: date-time
+                         * @description When the key stops authenticating (ISO 8601); null: never. Bounded by the account's maxKeyLifetimeDays (422 KEY_LIFETIME_EXCEEDED), which also gives new keys their expiry when none is sent
+                         * @example 2027-01-31T00:00:00Z
+                         */
+                        expiresAt?: string | null;
+                        /**
+                         * @description IPv4/IPv6 addresses or CIDR blocks (at most 100) the key may be used from; null: any
+                         * @example [
+                         *       "203.0.113.0/24",
+                         *       "2001:db8::/32"
+                         *     ]
+                         */
+                        ipAllowlist?: string[] | null;
+                        /**
+                         * @description A JSON object (at most 4096 bytes as JSON) returned on verification. Never secrets
+                         * @example {
+                         *       "customerId": "c-123",
+                         *       "plan": "gold"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: unknown;
+                        } | null;
+                        /** @description May be used from browser pages; only while the account's policies.allowBrowserKeys is on */
+                        allowBrowser?: boolean;
                     };
                 };
             };
@@ -1080,6 +1144,15 @@ export interface paths {
                 };
                 /** @description Error */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2150,6 +2223,10 @@ export interface paths {
                         policies: {
                             deactivateUnusedDays: number | null;
                             maxTokenAgeDays: number | null;
+                            /** @description A key's expiry may be at most this many days after its creation; new keys get it when they name none. Absent: unchanged */
+                            maxKeyLifetimeDays?: number | null;
+                            /** @description Keys may be marked allowBrowser (used from browser pages). Absent: unchanged */
+                            allowBrowserKeys?: boolean;
                         };
                     };
                 };
@@ -2177,6 +2254,8 @@ export interface paths {
                             policies: {
                                 deactivateUnusedDays: number | null;
                                 maxTokenAgeDays: number | null;
+                                maxKeyLifetimeDays: number | null;
+                                allowBrowserKeys: boolean;
                             };
                             updatedAt: string | null;
                             /** @description Secrets set by this request, by webhook id: shown this once */
@@ -4201,7 +4280,7 @@ export interface paths {
         };
         /**
          * Forward-auth for gateways (any method)
-         * @description Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. Answers to every method.
+         * @description Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type, and X-Latchkey-Key-Metadata (base64url, no padding, of the key's metadata as UTF-8 JSON) when the key has metadata; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. An expired key is 401 KEY_EXPIRED; a call from outside the key's IP allowlist is 403 IP_NOT_ALLOWED; key credentials on a request from a browser page (Origin or Sec-Fetch-* headers forwarded) are 403 BROWSER_REQUEST_REFUSED unless the key allows it. Answers to every method.
          */
         get: {
             parameters: {
@@ -4226,14 +4305,14 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description No valid credentials */
+                /** @description No valid credentials, or an expired key (X-Auth-Code: KEY_EXPIRED) */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                /** @description Authenticated, but the route's resource is not held (or no resource covers the route) */
+                /** @description Authenticated, but the route's resource is not held (or no resource covers the route), or a key control refuses the call (IP_NOT_ALLOWED, BROWSER_REQUEST_REFUSED) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4765,6 +4844,21 @@ export interface components {
             /** @description Whole days since the newest token was created (what the renewal alert counts) */
             tokenAgeDays: number;
             updatedAt: string;
+            /** @description When the key stops authenticating; null: never */
+            expiresAt: string | null;
+            /**
+             * @description none: no expiry; soon: within 14 days (the admin's badge); expired: no longer authenticates
+             * @enum {string}
+             */
+            expiry: "none" | "ok" | "soon" | "expired";
+            /** @description CIDR blocks the key may be used from; null: any address */
+            ipAllowlist: string[] | null;
+            /** @description The integrator's data returned on verification; never secrets */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            /** @description May be used from browser pages (refused by default) */
+            allowBrowser: boolean;
         };
         KeyPage: {
             items: components["schemas"]["Key"][];
@@ -4824,6 +4918,8 @@ export interface components {
             policies: {
                 deactivateUnusedDays: number | null;
                 maxTokenAgeDays: number | null;
+                maxKeyLifetimeDays: number | null;
+                allowBrowserKeys: boolean;
             };
             updatedAt: string | null;
         };
@@ -4882,7 +4978,7 @@ export interface components {
             /** @description The credentials authenticate an active key granted in the account */
             valid: boolean;
             /** @enum {string} */
-            code: "OK" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE" | "ACCOUNT_NOT_GRANTED" | "RESOURCE_NOT_GRANTED";
+            code: "OK" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE" | "KEY_EXPIRED" | "IP_NOT_ALLOWED" | "BROWSER_REQUEST_REFUSED" | "ACCOUNT_NOT_GRANTED" | "RESOURCE_NOT_GRANTED";
             account: string | null;
             appKey: string | null;
             /** @enum {string|null} */
@@ -4890,6 +4986,10 @@ export interface components {
             resources: string[] | null;
             /** @description Whether `resource` is held; null when none was asked */
             allowed: boolean | null;
+            /** @description The key's metadata (never secrets); null when it has none or the credentials are not valid */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
         };
         KeyUsage: {
             appKey: string;

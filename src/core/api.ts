@@ -61,6 +61,20 @@ export const KeySchema = z
       description: "Whole days since the newest token was created (what the renewal alert counts)",
     }),
     updatedAt: z.string(),
+    expiresAt: z.string().nullable().meta({ description: "When the key stops authenticating; null: never" }),
+    expiry: z.enum(["none", "ok", "soon", "expired"]).meta({
+      description:
+        "none: no expiry; soon: within 14 days (the admin's badge); expired: no longer authenticates",
+    }),
+    ipAllowlist: z
+      .array(z.string())
+      .nullable()
+      .meta({ description: "CIDR blocks the key may be used from; null: any address" }),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .meta({ description: "The integrator's data returned on verification; never secrets" }),
+    allowBrowser: z.boolean().meta({ description: "May be used from browser pages (refused by default)" }),
   })
   .meta({ id: "Key" });
 
@@ -272,7 +286,12 @@ export const ApiKeySettingsSchema = z
       emails: z.array(z.string()),
       webhooks: z.array(z.object({ id: z.string(), url: z.string(), secretSet: z.literal(true) })),
     }),
-    policies: z.object({ deactivateUnusedDays: Days, maxTokenAgeDays: Days }),
+    policies: z.object({
+      deactivateUnusedDays: Days,
+      maxTokenAgeDays: Days,
+      maxKeyLifetimeDays: Days,
+      allowBrowserKeys: z.boolean(),
+    }),
     updatedAt: z.string().nullable(),
   })
   .meta({ id: "ApiKeySettings" });
@@ -372,6 +391,9 @@ export const VerifyResultSchema = z
       "MALFORMED_CREDENTIALS",
       "INVALID_CREDENTIALS",
       "KEY_INACTIVE",
+      "KEY_EXPIRED",
+      "IP_NOT_ALLOWED",
+      "BROWSER_REQUEST_REFUSED",
       "ACCOUNT_NOT_GRANTED",
       "RESOURCE_NOT_GRANTED",
     ]),
@@ -383,6 +405,10 @@ export const VerifyResultSchema = z
       .boolean()
       .nullable()
       .meta({ description: "Whether `resource` is held; null when none was asked" }),
+    metadata: z.record(z.string(), z.unknown()).nullable().meta({
+      description:
+        "The key's metadata (never secrets); null when it has none or the credentials are not valid",
+    }),
   })
   .meta({ id: "VerifyResult" });
 

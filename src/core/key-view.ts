@@ -5,6 +5,7 @@
  */
 import { alertLevel } from "./alerts.js";
 import type { Key } from "./api.js";
+import { expiresSoon } from "./key-controls.js";
 import { DAY_MS } from "./time.js";
 
 /** The stored facts a view is made of (the store's KeyRecord extends them). */
@@ -22,6 +23,11 @@ export interface KeyFacts {
   roleIds: readonly number[];
   /** Oldest first: one token, or two while a renewal is pending. `lastUsedAt` absent: no use recorded. */
   tokens: readonly { createdAt: number; lastUsedAt?: number }[];
+  /** Per-key controls (key-controls.ts). */
+  expiresAt: number | null;
+  ipAllowlist: readonly string[] | null;
+  metadata: Readonly<Record<string, unknown>> | null;
+  allowBrowser: boolean;
 }
 
 /** What every view of one account's keys shares, read once. */
@@ -56,7 +62,19 @@ export function presentKey(key: KeyFacts, context: KeyViewContext): Key {
     lastUsedAtNewToken: pending?.lastUsedAt === undefined ? null : iso(pending.lastUsedAt),
     tokenAgeDays: Math.max(0, Math.floor((context.now - key.tokenCreatedAt) / DAY_MS)),
     updatedAt: iso(key.updatedAt),
+    expiresAt: key.expiresAt === null ? null : iso(key.expiresAt),
+    expiry: expiryOf(key.expiresAt, context.now),
+    ipAllowlist: key.ipAllowlist === null ? null : [...key.ipAllowlist],
+    metadata: key.metadata,
+    allowBrowser: key.allowBrowser,
   };
+}
+
+/** The expiry badge: none, ok, soon (within EXPIRY_WARNING_DAYS) or expired. */
+export function expiryOf(expiresAt: number | null, now: number): Key["expiry"] {
+  if (expiresAt === null) return "none";
+  if (expiresAt <= now) return "expired";
+  return expiresSoon(expiresAt, now) ? "soon" : "ok";
 }
 
 export const EXPORT_ROLE_SEPARATOR = "; ";
@@ -73,6 +91,12 @@ export interface GeneratedKeyRow {
   status: Key["status"];
   alert: Key["alert"];
   lastUsedAt: string | null;
+  expiresAt: string | null;
+  /** CIDR blocks joined with `; `; empty when any address may use the key. */
+  ipAllowlist: string;
+  /** The metadata as JSON; empty when none. */
+  metadata: string;
+  allowBrowser: "true" | "false";
 }
 
 export function generatedKeyRow(key: Key): GeneratedKeyRow {
@@ -87,6 +111,10 @@ export function generatedKeyRow(key: Key): GeneratedKeyRow {
     status: key.status,
     alert: key.alert,
     lastUsedAt: key.lastUsedAt,
+    expiresAt: key.expiresAt,
+    ipAllowlist: (key.ipAllowlist ?? []).join(EXPORT_ROLE_SEPARATOR),
+    metadata: key.metadata === null ? "" : JSON.stringify(key.metadata),
+    allowBrowser: key.allowBrowser ? "true" : "false",
   };
 }
 

@@ -23,6 +23,10 @@ export interface AccountSettings {
   deactivateUnusedDays: number | null;
   /** Policy: deactivate keys whose newest token is older than this many days; null = off. */
   maxTokenAgeDays: number | null;
+  /** Policy: a key's expiry may be at most this many days after its creation; null = off. */
+  maxKeyLifetimeDays: number | null;
+  /** Policy: keys may be marked `allowBrowser` (used from browser pages); false = refused. */
+  allowBrowserKeys: boolean;
 }
 
 export const DEFAULT_SETTINGS: Readonly<AccountSettings> = Object.freeze({
@@ -31,6 +35,8 @@ export const DEFAULT_SETTINGS: Readonly<AccountSettings> = Object.freeze({
   webhooks: [],
   deactivateUnusedDays: null,
   maxTokenAgeDays: null,
+  maxKeyLifetimeDays: null,
+  allowBrowserKeys: false,
 });
 
 export const WEBHOOK_SECRET_PURPOSE = "webhook-secret";
@@ -52,6 +58,8 @@ export function readSettings(doc: Record<string, unknown> | undefined): AccountS
     webhooks: Array.isArray(doc.webhooks) ? (doc.webhooks as WebhookSetting[]) : [],
     deactivateUnusedDays: days(doc.deactivateUnusedDays),
     maxTokenAgeDays: days(doc.maxTokenAgeDays),
+    maxKeyLifetimeDays: days(doc.maxKeyLifetimeDays),
+    allowBrowserKeys: doc.allowBrowserKeys === true,
   };
 }
 

@@ -8,6 +8,7 @@
  * current token (it holds the digests in the form it compares fastest); these functions take the
  * outcome of that comparison.
  */
+import { type ControlRefusal, type ControlState, checkControls, type RequestFacts } from "./key-controls.js";
 import { type Grant, holds } from "./permissions.js";
 import { classifyToken, isAppKeyShaped } from "./tokens.js";
 
@@ -20,7 +21,7 @@ export function isWellFormed(appKey: string, appToken: string, tokenPrefix: stri
   return isAppKeyShaped(appKey) && classifyToken(appToken, tokenPrefix) !== "malformed";
 }
 
-export type KeyAuthFailure = "UNKNOWN_KEY" | "WRONG_TOKEN" | "INACTIVE";
+export type KeyAuthFailure = "UNKNOWN_KEY" | "WRONG_TOKEN" | "INACTIVE" | ControlRefusal;
 
 export type KeyAuthDecision = { readonly ok: true } | { readonly ok: false; readonly reason: KeyAuthFailure };
 
@@ -28,19 +29,28 @@ const AUTHENTICATED: KeyAuthDecision = Object.freeze({ ok: true });
 const UNKNOWN_KEY: KeyAuthDecision = Object.freeze({ ok: false, reason: "UNKNOWN_KEY" });
 const WRONG_TOKEN: KeyAuthDecision = Object.freeze({ ok: false, reason: "WRONG_TOKEN" });
 const INACTIVE: KeyAuthDecision = Object.freeze({ ok: false, reason: "INACTIVE" });
+const REFUSED: Record<ControlRefusal, KeyAuthDecision> = {
+  KEY_EXPIRED: Object.freeze({ ok: false, reason: "KEY_EXPIRED" }),
+  IP_NOT_ALLOWED: Object.freeze({ ok: false, reason: "IP_NOT_ALLOWED" }),
+  BROWSER_REQUEST_REFUSED: Object.freeze({ ok: false, reason: "BROWSER_REQUEST_REFUSED" }),
+};
 
 /**
  * Whether presented credentials authenticate `key` (undefined or null: no such key). `holdsToken`:
  * the presented token, or a JWT's token fingerprint, matched one of the key's current tokens.
- * INACTIVE is said only to the holder of a right token, so it tells a guesser nothing.
+ * INACTIVE and the key's controls (key-controls.ts: expiry, IP allowlist, browser refusal) are
+ * applied only for the holder of a right token, so a refusal tells a guesser nothing.
  */
 export function decideKeyAuth(
-  key: { readonly active: boolean } | null | undefined,
+  key: { readonly active: boolean; readonly controls: ControlState | null } | null | undefined,
   holdsToken: boolean,
+  facts: RequestFacts,
 ): KeyAuthDecision {
   if (!key) return UNKNOWN_KEY;
   if (!holdsToken) return WRONG_TOKEN;
-  return key.active ? AUTHENTICATED : INACTIVE;
+  if (!key.active) return INACTIVE;
+  const refusal = checkControls(key.controls, facts);
+  return refusal === null ? AUTHENTICATED : REFUSED[refusal];
 }
 
 /**
@@ -89,11 +99,21 @@ export interface VerifiedKey {
   readonly account: string;
   /** Role ids the key holds in its own account. */
   readonly ownRoleIds: readonly number[];
+  /** The key's controls as verification reads them (its metadata included); null when it has none. */
+  readonly controls: ControlState | null;
 }
 
-/** The credentials do not authenticate (no key, or not this key's token, or an inactive key). */
+/**
+ * The credentials do not authenticate (no key, or not this key's token, or an inactive or expired
+ * key), or one of the key's controls refuses this request (its address, a browser page).
+ */
 export interface Unauthenticated {
-  readonly code: "MISSING_CREDENTIALS" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE";
+  readonly code:
+    | "MISSING_CREDENTIALS"
+    | "MALFORMED_CREDENTIALS"
+    | "INVALID_CREDENTIALS"
+    | "KEY_INACTIVE"
+    | ControlRefusal;
   readonly valid: false;
 }
 

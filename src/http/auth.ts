@@ -11,6 +11,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { AppError, fail } from "../core/errors.js";
+import { isBrowserRequest } from "../core/key-controls.js";
 import { ACCOUNT_NAME_RULE, isAccountName } from "../core/names.js";
 import { type Grant, holds, NOTHING } from "../core/permissions.js";
 import { type Granted, isAuthenticated, type NotGranted } from "../core/verification.js";
@@ -70,7 +71,12 @@ export function createGuards(deps: AuthDeps) {
     const presented = readCredentials((name) => c.req.header(name), account);
     switch (presented.kind) {
       case "key":
-        return keyCaller(presented, account, meta);
+        return keyCaller(
+          presented,
+          account,
+          meta,
+          isBrowserRequest((name) => c.req.header(name)),
+        );
       case "jwt":
         // A cookie is sent by browsers on their own, so on a state-changing call from a browser page
         // (Origin or Sec-Fetch-Site present) it is refused: such a request could be forged by another
@@ -80,7 +86,12 @@ export function createGuards(deps: AuthDeps) {
         }
         // The key acts with its own roles and grants, as with appKey/appToken; the JWT's account claim
         // narrows nothing. Deactivation, deletion and token removal apply at once.
-        return keyCaller(presented, account, meta);
+        return keyCaller(
+          presented,
+          account,
+          meta,
+          isBrowserRequest((name) => c.req.header(name)),
+        );
       case "session": {
         const session = await deps.sessions.authenticate(presented.secret);
         if (!session) fail("UNAUTHENTICATED", "The session has expired or was ended; sign in again");
@@ -115,6 +126,7 @@ export function createGuards(deps: AuthDeps) {
     credentials: Credentials,
     account: string | undefined,
     meta: Omit<Caller["actor"], "type" | "id" | "label">,
+    browser: boolean,
   ): Promise<Caller> {
     // Authenticated in the key's own account: a JWT's account claim must not make it act as another's key.
     const decision = await deps.verifier.verify({
@@ -122,12 +134,17 @@ export function createGuards(deps: AuthDeps) {
       account: account ?? null,
       ownAccount: true,
       ip: meta.ip,
+      browser,
     });
     if (decision.code === "RATE_LIMITED") {
       const wait = decision.retryAfter;
       fail("RATE_LIMITED", `Too many failed authentications from this address; retry in ${wait} s`, {
         retryAfter: wait,
       });
+    }
+    if (decision.code in CONTROL_ERRORS) {
+      const code = decision.code as keyof typeof CONTROL_ERRORS;
+      fail(code, CONTROL_ERRORS[code]);
     }
     if (!isAuthenticated(decision)) {
       fail(
@@ -210,6 +227,14 @@ export function createGuards(deps: AuthDeps) {
 }
 
 export type Guards = ReturnType<typeof createGuards>;
+
+/** The key's controls (core/key-controls.ts) refusing a right token: said with their own codes. */
+const CONTROL_ERRORS = {
+  KEY_EXPIRED: "The key has expired; ask the account for a new key or a later expiry",
+  IP_NOT_ALLOWED: "The key may not be used from this address (its IP allowlist)",
+  BROWSER_REQUEST_REFUSED:
+    "API keys must never be used in client-side code: this request came from a browser page (Origin or Sec-Fetch-* headers). Call from a server instead",
+} as const;
 
 function fromPage(c: RequestContext): boolean {
   return c.req.header("origin") !== undefined || c.req.header("sec-fetch-site") !== undefined;

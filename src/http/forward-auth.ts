@@ -9,6 +9,7 @@
  * Header names are lower-case here: node:http and the Fetch API both lower-case them.
  */
 import type { Catalog } from "../core/catalog.js";
+import { isBrowserRequest } from "../core/key-controls.js";
 import { isAccountName } from "../core/names.js";
 import type { Decision } from "../core/verification.js";
 import type { MaybePromise, Verifier } from "../services/index.js";
@@ -84,6 +85,7 @@ export function authorize(
       account: account || null,
       resources,
       ip,
+      browser: isBrowserRequest(header),
     });
   } catch (error) {
     return unavailable(deps, error);
@@ -98,19 +100,23 @@ function unavailable(deps: ForwardAuthDeps, error: unknown): ForwardAuthAnswer {
   return UNAVAILABLE;
 }
 
+/** The key's metadata, base64url (no padding) of its JSON, for the gateway to forward (docs/key-controls.md). */
+export const METADATA_HEADER = "x-latchkey-key-metadata";
+
 const CHALLENGE = 'Bearer realm="latchkey"';
 
 function answerOf(decision: Decision): ForwardAuthAnswer {
   switch (decision.code) {
-    case "OK":
-      return {
-        status: 200,
-        headers: {
-          "x-auth-account": decision.account,
-          "x-auth-appkey": decision.key.appKey,
-          "x-auth-key-type": decision.keyType,
-        },
+    case "OK": {
+      const metadata = decision.key.controls?.metadataHeader ?? null;
+      const headers: Record<string, string> = {
+        "x-auth-account": decision.account,
+        "x-auth-appkey": decision.key.appKey,
+        "x-auth-key-type": decision.keyType,
       };
+      if (metadata !== null) headers[METADATA_HEADER] = metadata;
+      return { status: 200, headers };
+    }
     case "RATE_LIMITED":
       return {
         status: 429,
@@ -119,6 +125,8 @@ function answerOf(decision: Decision): ForwardAuthAnswer {
     case "ACCOUNT_NOT_GRANTED":
     case "RESOURCE_NOT_GRANTED":
     case "ROUTE_NOT_MAPPED":
+    case "IP_NOT_ALLOWED":
+    case "BROWSER_REQUEST_REFUSED":
       return { status: 403, headers: { "x-auth-code": decision.code } };
     default:
       return { status: 401, headers: { "x-auth-code": decision.code, "www-authenticate": CHALLENGE } };

@@ -15,6 +15,8 @@ export const POLICY_EVENT = "key.deactivated_by_policy";
 export const LEAK_EVENT = "key.leaked";
 /** The audit action of that deactivation (the notice's event is LEAK_EVENT). */
 export const LEAK_ACTION = "key.deactivated_leak";
+/** A key's expiry falls within the next 14 days (notify/expiry.ts). */
+export const EXPIRY_EVENT = "key.expiring";
 /** A test message an admin asked for from the settings (POST …/settings/api-keys/test). */
 export const TEST_EVENT = "notification.test";
 
@@ -96,6 +98,7 @@ export function emailText(notification: NotificationRecord, publicUrl: string): 
   if (notification.event.startsWith("key.alert.")) return alertEmail(data, mail);
   if (notification.event === POLICY_EVENT) return policyEmail(data, mail);
   if (notification.event === LEAK_EVENT) return leakEmail(data, mail);
+  if (notification.event === EXPIRY_EVENT) return expiryEmail(data, mail);
   return {
     subject: `[latchkey] ${oneLine(notification.event)} in account ${notification.account}`,
     text: lines(
@@ -155,6 +158,18 @@ function leakEmail(data: Record<string, unknown>, { label, facts, admin }: KeyMa
       "To restore the integration: renew the key's token (deleting the old one now), hand the new token",
       `to the integration, then activate the key again, in the admin: ${admin}`,
       "Also remove the token from wherever it was exposed (a repository, a log, a ticket).",
+    ),
+  };
+}
+
+function expiryEmail(data: Record<string, unknown>, { label, admin }: KeyMail): EmailText {
+  return {
+    subject: `[latchkey] ${label} expires in ${String(data.daysLeft)} days`,
+    text: lines(
+      `The ${label} expires at ${String(data.expiresAt)}; calls made with it fail from then on (KEY_EXPIRED).`,
+      "",
+      "To keep the integration working, give the key a later expiry, or create a new key and hand it",
+      `to the integration before then, in the admin: ${admin}`,
     ),
   };
 }

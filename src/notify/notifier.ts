@@ -8,6 +8,7 @@ import { readSettings } from "../core/settings.js";
 import { type AlertCounts, raiseAlerts } from "./alerts.js";
 import type { NotifyDeps } from "./deps.js";
 import { createEmailSender } from "./email.js";
+import { announceExpiries } from "./expiry.js";
 import { type DeliveryCounts, deliverDue } from "./outbox.js";
 import { applyPolicies } from "./policies.js";
 import { createWebhookSender } from "./webhook.js";
@@ -42,9 +43,10 @@ export function createNotifier(deps: NotifyDeps): Notifier {
     const now = deps.clock.now();
     const alerts: AlertCounts = await raiseAlerts(deps, account, settings, now);
     const policies = await applyPolicies(deps, account, settings, now);
-    summary.alerts += alerts.alerts;
+    const expiries = await announceExpiries(deps, account, settings, now);
+    summary.alerts += alerts.alerts + expiries.keys;
     summary.deactivated += policies.deactivated;
-    summary.enqueued += alerts.notifications + policies.notifications;
+    summary.enqueued += alerts.notifications + policies.notifications + expiries.notifications;
   }
 
   async function runPass(signal?: AbortSignal): Promise<PassSummary> {

@@ -30,7 +30,11 @@ export interface TargetRef {
   id: string;
 }
 
-const AUDITED: ReadonlySet<ErrorCode> = new Set(["ESCALATION_DENIED", "TARGET_EXCEEDS_CALLER"]);
+const AUDITED: ReadonlySet<ErrorCode> = new Set([
+  "ESCALATION_DENIED",
+  "TARGET_EXCEEDS_CALLER",
+  "KEY_CONTROLS_EXCEED_CALLER",
+]);
 
 /**
  * No escalation: the caller may give or take each of `roles` only if it holds every resource of it.

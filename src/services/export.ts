@@ -26,6 +26,10 @@ export const GENERATED_COLUMNS = [
   "status",
   "alert",
   "lastUsedAt",
+  "expiresAt",
+  "ipAllowlist",
+  "metadata",
+  "allowBrowser",
 ] as const;
 export const EXTERNAL_COLUMNS = [
   "id",
@@ -196,6 +200,7 @@ const DATE_COLUMNS: ReadonlySet<string> = new Set([
   "creationDateNewToken",
   "lastUsedAt",
   "addedDate",
+  "expiresAt",
 ]);
 export const XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm:ss";
 

@@ -3,6 +3,7 @@ import { type Actor, accountActor } from "../core/actor.js";
 import { type AlertLevel, alertThreshold } from "../core/alerts.js";
 import type { IssuedKey, Key, KeyPage } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
+import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
 import { type KeyViewContext, presentKey } from "../core/key-view.js";
 import { normalizeLabel } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
@@ -11,6 +12,7 @@ import { generateAppKey, generateAppToken } from "../core/tokens.js";
 import { hashToken } from "../crypto/token-hash.js";
 import {
   type KeyListQuery,
+  type KeyPatch,
   type KeyRecord,
   type KeySort,
   StoreConflict,
@@ -19,6 +21,14 @@ import {
 import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkCredential, checkGive, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
+import {
+  auditedControls,
+  type ControlsInput,
+  changedControls,
+  controlsGiven,
+  controlsOf,
+  settleControls,
+} from "./key-controls.js";
 import type { RoleDirectory } from "./role-directory.js";
 import { createTokenDelivery, type Delivery } from "./share-links.js";
 
@@ -27,6 +37,12 @@ import { createTokenDelivery, type Delivery } from "./share-links.js";
  * token exists only in the return value of `create` (or sealed in its share link, share-links.ts);
  * the store receives its hash.
  */
+
+export interface CreateKeyInput extends ControlsInput {
+  name: string;
+  roles?: number[] | undefined;
+  delivery?: Delivery | undefined;
+}
 
 export interface KeyListParams {
   q?: string;
@@ -86,21 +102,14 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     checkCredential(authority, key, elsewhere);
   }
 
-  function create(
-    authority: Authority,
-    account: string,
-    input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
-  ): Promise<IssuedKey> {
+  function create(authority: Authority, account: string, input: CreateKeyInput): Promise<IssuedKey> {
     return auditRefusals(deps, authority, account, { action: "key.created" }, () =>
       createKey(authority, account, input),
     );
   }
 
-  async function createKey(
-    { actor, grant }: Authority,
-    account: string,
-    input: { name: string; roles?: number[] | undefined; delivery?: Delivery | undefined },
-  ): Promise<IssuedKey> {
+  async function createKey(authority: Authority, account: string, input: CreateKeyInput): Promise<IssuedKey> {
+    const { actor, grant } = authority;
     const name = labelOrFail(input.name);
     const delivery = input.delivery ?? "inline";
     const appToken = generateAppToken(deps.random, deps.tokenPrefix);
@@ -112,6 +121,8 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           const given = await roles.resolve(tx, account, input.roles ?? []);
           checkGive(grant, given);
           const roleIds = given.map((role) => role.id);
+          const target = { account, createdAt: now, current: NO_CONTROLS, self: false, now };
+          const controls = await settleControls(tx, authority, target, input);
           const token = { id: deps.newId(), hash: hashToken(appToken), createdAt: now };
           const keyId = deps.newId();
           await tx.keys.create({
@@ -123,16 +134,17 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
             createdAt: now,
             token,
             roleIds,
+            controls,
           });
           await recordAudit(tx, deps, actor, {
             account,
             action: "key.created",
             target: { type: "key", id: appKey },
-            data: { after: { name, active: true, roles: roleIds }, delivery },
+            data: { after: { name, active: true, roles: roleIds, ...auditedControls(controls) }, delivery },
           });
           // The link is made in this transaction: a key is never created without its way to the token.
-          const target = { account, keyId, appKey, tokenId: token.id };
-          const delivered = await deliver(tx, target, appToken, delivery);
+          const link = { account, keyId, appKey, tokenId: token.id };
+          const delivered = await deliver(tx, link, appToken, delivery);
           const key = presentKey(await owned(tx, account, appKey), await viewContext(tx, account));
           return { key, ...delivered };
         });
@@ -179,7 +191,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     authority: Authority,
     account: string,
     appKey: string,
-    patch: { name?: string | undefined; active?: boolean | undefined },
+    patch: { name?: string | undefined; active?: boolean | undefined } & ControlsInput,
   ): Promise<Key> {
     const { actor } = authority;
     const name = patch.name === undefined ? undefined : labelOrFail(patch.name);
@@ -188,11 +200,23 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
       const work = changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         const before = await owned(tx, account, appKey);
         await checkKey(tx, authority, before);
-        const changes: { name?: string; active?: boolean; updatedAt: number } = { updatedAt: clock.now() };
+        const now = clock.now();
+        const changes: KeyPatch = { updatedAt: now };
         if (name !== undefined && name !== before.name) changes.name = name;
         if (patch.active !== undefined && patch.active !== before.active) changes.active = patch.active;
-        if (changes.active === true) await checkIssue(tx, authority, before);
-        if (changes.name === undefined && changes.active === undefined) {
+        const current = controlsOf(before);
+        let controlChanges: Partial<KeyControls> = {};
+        if (Object.keys(controlsGiven(patch)).length > 0) {
+          const self = authority.actor.type === "key" && authority.actor.id === before.appKey;
+          const target = { account, createdAt: before.createdAt, current, self, now };
+          controlChanges = changedControls(current, await settleControls(tx, authority, target, patch));
+          if (Object.keys(controlChanges).length > 0) changes.controls = controlChanges;
+        }
+        // Activating, or bringing an expired key back, gives its token back its use.
+        const revived =
+          current.expiresAt !== null && current.expiresAt <= now && "expiresAt" in controlChanges;
+        if (changes.active === true || revived) await checkIssue(tx, authority, before);
+        if (changes.name === undefined && changes.active === undefined && changes.controls === undefined) {
           return presentKey(before, await viewContext(tx, account));
         }
         const after = (await tx.keys.update(account, appKey, changes)) as KeyRecord;
@@ -205,6 +229,13 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           const action = changes.active ? "key.activated" : "key.deactivated";
           const data = { before: { active: before.active }, after: { active: changes.active } };
           await recordAudit(tx, deps, actor, { account, action, target, data });
+        }
+        if (changes.controls !== undefined) {
+          const was = Object.fromEntries(
+            Object.keys(controlChanges).map((field) => [field, current[field as keyof KeyControls]]),
+          );
+          const data = { before: auditedControls(was), after: auditedControls(controlChanges) };
+          await recordAudit(tx, deps, actor, { account, action: "key.controls_changed", target, data });
         }
         return presentKey(after, await viewContext(tx, account));
       });

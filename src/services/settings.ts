@@ -47,7 +47,13 @@ export interface SettingsInput {
     emails: string[];
     webhooks: { id?: string | undefined; url: string; secret?: string | undefined }[];
   };
-  policies: { deactivateUnusedDays: number | null; maxTokenAgeDays: number | null };
+  policies: {
+    deactivateUnusedDays: number | null;
+    maxTokenAgeDays: number | null;
+    /** Absent: kept as stored (clients written before these policies existed do not clear them). */
+    maxKeyLifetimeDays?: number | null | undefined;
+    allowBrowserKeys?: boolean | undefined;
+  };
 }
 
 /** http(s) only, and no user:password in the URL (GET returns URLs as they are). */
@@ -144,6 +150,11 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
           webhooks,
           deactivateUnusedDays: input.policies.deactivateUnusedDays,
           maxTokenAgeDays: input.policies.maxTokenAgeDays,
+          maxKeyLifetimeDays:
+            input.policies.maxKeyLifetimeDays === undefined
+              ? before.maxKeyLifetimeDays
+              : input.policies.maxKeyLifetimeDays,
+          allowBrowserKeys: input.policies.allowBrowserKeys ?? before.allowBrowserKeys,
         };
         if (tightensPolicies(before, after)) {
           const held = await roles.existing(tx, account, await tx.roles.ownKeysRoleIds(account));
@@ -192,6 +203,8 @@ function view(settings: AccountSettings, updatedAt: number | null): ApiKeySettin
     policies: {
       deactivateUnusedDays: settings.deactivateUnusedDays,
       maxTokenAgeDays: settings.maxTokenAgeDays,
+      maxKeyLifetimeDays: settings.maxKeyLifetimeDays,
+      allowBrowserKeys: settings.allowBrowserKeys,
     },
     updatedAt: updatedAt === null ? null : iso(updatedAt),
   };
@@ -229,8 +242,13 @@ function checkLimits(input: SettingsInput): void {
   if (webhooks.length > MAX_WEBHOOKS) {
     fail("VALIDATION_FAILED", `notifications.webhooks: at most ${MAX_WEBHOOKS}`);
   }
-  for (const [name, days] of Object.entries(input.policies)) {
-    if (days !== null && !(Number.isInteger(days) && days >= 1 && days <= MAX_POLICY_DAYS)) {
+  const { allowBrowserKeys: _flag, ...dayPolicies } = input.policies;
+  for (const [name, days] of Object.entries(dayPolicies)) {
+    if (
+      days !== null &&
+      days !== undefined &&
+      !(Number.isInteger(days) && days >= 1 && days <= MAX_POLICY_DAYS)
+    ) {
       fail("VALIDATION_FAILED", `policies.${name}: must be null or an integer from 1 to ${MAX_POLICY_DAYS}`);
     }
   }

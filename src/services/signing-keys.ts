@@ -18,6 +18,7 @@
 import { createPrivateKey, type JsonWebKey } from "node:crypto";
 import { recordAudit } from "../audit/audit.js";
 import { SYSTEM_ACTOR } from "../core/actor.js";
+import { controlState } from "../core/key-controls.js";
 import { iso } from "../core/time.js";
 import { decideKeyAuth, isWellFormed, matchingToken } from "../core/verification.js";
 import { createSealer } from "../crypto/sealing.js";
@@ -180,7 +181,11 @@ export function createJwtService(deps: ServiceDeps) {
     const presented = hashToken(appToken);
     const index = key ? matchingToken(key.tokens, (token) => digestsEqual(token.hash, presented)) : -1;
     const token = key?.tokens[index];
-    return decideKeyAuth(key, index >= 0).ok && key && token ? { key, token } : undefined;
+    // The address and the browser refusal were checked by the verifier before (routes/apptoken.ts);
+    // the expiry is checked again against the stored key.
+    const facts = { now: clock.now() };
+    const state = key && { active: key.active, controls: controlState(key) };
+    return decideKeyAuth(state, index >= 0, facts).ok && key && token ? { key, token } : undefined;
   }
 
   async function mint(input: MintInput): Promise<MintResult> {
@@ -198,7 +203,11 @@ export function createJwtService(deps: ServiceDeps) {
       userId: added?.id ?? key.id,
       fingerprint: tokenFingerprint(token.hash),
       iat,
-      exp: iat + (input.lifetime === "vtex" ? deps.vtexJwtTtlSeconds : deps.jwtTtlSeconds),
+      // Never past the key's expiry: offline verifiers (JWKS) accept a JWT until its exp.
+      exp: Math.min(
+        iat + (input.lifetime === "vtex" ? deps.vtexJwtTtlSeconds : deps.jwtTtlSeconds),
+        key.expiresAt === null ? Number.POSITIVE_INFINITY : Math.floor(key.expiresAt / 1000),
+      ),
       jti: Buffer.from(deps.random(JTI_BYTES)).toString("base64url"),
     };
     const jwt = await signAppJwt(await ring.signer(), claims);

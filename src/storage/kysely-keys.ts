@@ -4,6 +4,7 @@
  * expect their caller to run them in one transaction when they write several rows.
  */
 import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
+import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
 import { bumpKeyCounts, hasStoredTotal, storedTotal } from "./kysely-key-counts.js";
 import { KyselyRepository } from "./kysely-scope.js";
 import type { Database, KeysTable } from "./schema.js";
@@ -99,6 +100,7 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
           updated_at: key.createdAt,
           token_created_at: key.token.createdAt,
           last_used_at: 0,
+          ...controlColumns({ ...NO_CONTROLS, ...key.controls }),
         })
         .execute();
       await bumpKeyCounts(db, key.account, 1, key.active ? 1 : 0);
@@ -153,6 +155,7 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
         updated_at: patch.updatedAt,
         ...(patch.name === undefined ? {} : { name: patch.name, name_lower: patch.name.toLowerCase() }),
         ...(patch.active === undefined ? {} : { active: patch.active ? 1 : 0 }),
+        ...(patch.controls === undefined ? {} : controlColumns(patch.controls)),
       };
       const query = db
         .updateTable("keys")
@@ -210,6 +213,8 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
       await db.deleteFrom("key_usage").where("key_id", "=", key.id).execute();
       await db.deleteFrom("key_resource_use").where("key_id", "=", key.id).execute();
       await deleteTokens(db, key.id);
+      // Expiry notices are marked under the key's id (notify/expiry.ts).
+      await db.deleteFrom("alert_marks").where("token_id", "=", key.id).execute();
       const deleted = await db
         .deleteFrom("keys")
         .where("id", "=", key.id)
@@ -275,6 +280,23 @@ function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): Key
     lastUsedAt: row.last_used_at === 0 ? null : row.last_used_at,
     roleIds,
     tokens,
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    ipAllowlist: row.ip_allowlist === null ? null : (JSON.parse(row.ip_allowlist) as string[]),
+    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, unknown>),
+    allowBrowser: row.allow_browser === 1,
+  };
+}
+
+/** The columns of the controls given (all of them for a new key). */
+function controlColumns(controls: Partial<KeyControls>) {
+  const { expiresAt, ipAllowlist, metadata, allowBrowser } = controls;
+  return {
+    ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
+    ...(ipAllowlist === undefined
+      ? {}
+      : { ip_allowlist: ipAllowlist === null ? null : JSON.stringify(ipAllowlist) }),
+    ...(metadata === undefined ? {} : { metadata: metadata === null ? null : JSON.stringify(metadata) }),
+    ...(allowBrowser === undefined ? {} : { allow_browser: allowBrowser ? 1 : 0 }),
   };
 }
 
@@ -313,6 +335,8 @@ function filteredKeys(
   if (query.tokenCreatedFrom !== undefined) {
     qb = qb.where("keys.token_created_at", ">=", query.tokenCreatedFrom);
   }
+  if (query.expiresFrom !== undefined) qb = qb.where("keys.expires_at", ">=", query.expiresFrom);
+  if (query.expiresBefore !== undefined) qb = qb.where("keys.expires_at", "<", query.expiresBefore);
   if (query.tokenCreatedBefore !== undefined) {
     qb = qb.where("keys.token_created_at", "<", query.tokenCreatedBefore);
   }

@@ -625,7 +625,32 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await createPasswordResets(db, dialect);
       },
     },
+    "0017_key_controls": {
+      async up(db: Db) {
+        await addKeyControls(db, dialect);
+      },
+    },
   };
+}
+
+/**
+ * Per-key controls (docs/key-controls.md): expiry, IP allowlist, metadata, browser use. Existing
+ * keys get none. Expiry is indexed per account for the expiry filter and the expiry notices.
+ */
+async function addKeyControls(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema.alterTable("keys").addColumn("expires_at", time).execute();
+  await db.schema.alterTable("keys").addColumn("ip_allowlist", "text").execute();
+  await db.schema.alterTable("keys").addColumn("metadata", "text").execute();
+  await db.schema
+    .alterTable("keys")
+    .addColumn("allow_browser", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .createIndex("keys_account_expires_at")
+    .on("keys")
+    .columns(["account", "expires_at"])
+    .execute();
 }
 
 async function runMigrator(db: Kysely<Database>, dialect: Dialect, schema?: string): Promise<void> {

@@ -101,6 +101,14 @@ export interface KeysTable {
   token_created_at: number;
   /** 0 means never used, so the column stays NOT NULL and sorts without NULLS handling. */
   last_used_at: number;
+  /** Per-key controls (core/key-controls.ts). Expiry instant; null: never. */
+  expires_at: Generated<number | null>;
+  /** JSON array of CIDR blocks; null: any address. */
+  ip_allowlist: Generated<string | null>;
+  /** JSON object; null: none. */
+  metadata: Generated<string | null>;
+  /** 1: may be used from a browser page. */
+  allow_browser: Generated<number>;
 }
 
 /**

@@ -39,6 +39,7 @@
  * are shared between keys that have the same ones (bench/cache-memory.mjs measures it). States
  * kept after a change count towards `maxEntries` and are the first to go.
  */
+import { type ControlState, controlState } from "../core/key-controls.js";
 import { isAccountName } from "../core/names.js";
 import { type Grant, grantOf, grantResources, type RoleView } from "../core/permissions.js";
 import type { KeyRecord, StoreOps } from "../storage/store.js";
@@ -83,6 +84,8 @@ export interface KeyState {
   readonly tokenIds: readonly string[];
   /** Role ids the key holds in its own account. */
   readonly ownRoleIds: readonly number[];
+  /** The key's controls, prepared once per cached state; null when it has none. */
+  readonly controls: ControlState | null;
   /**
    * What is known of accounts other than the key's own (which added it, their grants), made on
    * first use; `peekOthers` reads it without making it. (The own account's grant is held in the
@@ -318,6 +321,7 @@ export function createKeyCache(options: KeyCacheOptions) {
       tokenIds: record.tokens.map((token) => token.id),
       // A frozen copy: shared by every key with these roles, so nobody may change it.
       ownRoleIds: sharedRoleIds.get(memo) ?? shared(sharedRoleIds, memo, Object.freeze([...record.roleIds])),
+      controls: controlState(record),
       // Spread over the last 10 % of the time to live, so keys loaded together (a start, a burst)
       // do not all expire together; none lives longer than `ttlMs`.
       expiresAt: clock.now() + ttlMs * (0.9 + Math.random() * 0.1),

@@ -19,6 +19,7 @@
  * No plaintext token is ever held; digests are still compared in constant time by their readers.
  */
 
+import type { ControlState } from "../core/key-controls.js";
 import { digestMatchesBinary } from "../crypto/token-hash.js";
 import type { GrantState, KeyState } from "./key-cache.js";
 
@@ -101,6 +102,11 @@ export class CachedKey implements KeyState {
   /** One digest, or the digests of every current token. */
   private readonly digests: Buffer | readonly Buffer[];
   readonly ownRoleIds: readonly number[];
+  /**
+   * The key's controls, prepared when the key is cached (IP blocks parsed, metadata serialized), so
+   * that a verification parses no string of them; null for a key with none.
+   */
+  readonly controls: ControlState | null;
   /** One token id, the ids of every current token, or null: one UUID, packed after the digest. */
   private readonly ids: string | readonly string[] | null;
   /** relativeTime of the entry's expiry. */
@@ -122,6 +128,7 @@ export class CachedKey implements KeyState {
     tokenHashes: readonly string[];
     tokenIds: readonly string[];
     ownRoleIds: readonly number[];
+    controls: ControlState | null;
     expiresAt: number;
   }) {
     this.keyId = fields.keyId;
@@ -141,6 +148,7 @@ export class CachedKey implements KeyState {
       this.ids = [...fields.tokenIds];
     }
     this.ownRoleIds = fields.ownRoleIds;
+    this.controls = fields.controls;
     this.expiry = relativeTime(fields.expiresAt);
   }
 

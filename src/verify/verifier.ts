@@ -28,12 +28,14 @@
  * A JWT's key is looked up once its signature (CPU only) has passed, since only latchkey can mint one.
  */
 
+import type { ControlRefusal } from "../core/key-controls.js";
 import {
   checkGrant,
   type Decision,
   decideKeyAuth,
   type Granted,
   isWellFormed,
+  type KeyAuthFailure,
   matchingToken,
   type NotGranted,
   type RateLimited,
@@ -63,8 +65,10 @@ export interface VerifyRequest {
    * (management API, app-token login): `account` only names the grant the decision carries.
    */
   ownAccount?: boolean;
-  /** Client address, for the failure limiter; null when unknown. */
+  /** Client address, for the failure limiter and the key's IP allowlist; null when unknown. */
   ip: string | null;
+  /** The request shows a browser page (core/key-controls.ts `isBrowserRequest`): refused unless the key allows it. */
+  browser?: boolean;
   /** False when the credentials are exchanged (app-token login) rather than used: no usage counted. */
   countUsage?: boolean;
 }
@@ -79,6 +83,8 @@ export interface JwtClaims {
 
 export interface VerifierDeps {
   cache: KeyCache;
+  /** For key expiry; the system clock when absent. */
+  clock?: { now(): number };
   tokenPrefix: string;
   usage?: Pick<UsageRecorder, "record">;
   limiter?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
@@ -104,10 +110,22 @@ const MISSING = failure("MISSING_CREDENTIALS");
 const MALFORMED = failure("MALFORMED_CREDENTIALS");
 const INVALID = failure("INVALID_CREDENTIALS");
 const INACTIVE = failure("KEY_INACTIVE");
+const REFUSALS: Record<ControlRefusal, Unauthenticated> = {
+  KEY_EXPIRED: failure("KEY_EXPIRED"),
+  IP_NOT_ALLOWED: failure("IP_NOT_ALLOWED"),
+  BROWSER_REQUEST_REFUSED: failure("BROWSER_REQUEST_REFUSED"),
+};
+
+function refusalOf(reason: KeyAuthFailure): Unauthenticated {
+  if (reason === "INACTIVE") return INACTIVE;
+  if (reason === "UNKNOWN_KEY" || reason === "WRONG_TOKEN") return INVALID;
+  return REFUSALS[reason];
+}
 const limited = (retryAfter: number): RateLimited => ({ code: "RATE_LIMITED", valid: false, retryAfter });
 
 export function createVerifier(deps: VerifierDeps) {
   const { cache, usage, limiter, metrics } = deps;
+  const clock = deps.clock ?? Date;
 
   function verify(request: VerifyRequest): MaybePromise<Decision> {
     const started = metrics ? performance.now() : 0;
@@ -181,10 +199,11 @@ export function createVerifier(deps: VerifierDeps) {
   ): MaybePromise<Decision> {
     if (state === null) return failed(request, wait, INVALID);
     const index = tokenIndex(state, appToken, claims);
-    const auth = decideKeyAuth(state, index >= 0);
+    const facts = { now: clock.now(), ip: request.ip, browser: request.browser === true };
+    const auth = decideKeyAuth(state, index >= 0, facts);
     if (!auth.ok) {
       if (request.countUsage !== false) usage?.record(state.keyId, "rejected");
-      return failed(request, wait, auth.reason === "INACTIVE" ? INACTIVE : INVALID);
+      return failed(request, wait, refusalOf(auth.reason));
     }
     const account = request.ownAccount
       ? request.account || state.account

@@ -124,7 +124,12 @@ describe("settings set", () => {
       emails: ["ops@acme.test"],
       webhooks: [{ id: "wh_keep", url: "https://hooks.acme.test/a", secretSet: true }],
     },
-    policies: { deactivateUnusedDays: 90, maxTokenAgeDays: null },
+    policies: {
+      deactivateUnusedDays: 90,
+      maxTokenAgeDays: null,
+      maxKeyLifetimeDays: null,
+      allowBrowserKeys: false,
+    },
     updatedAt: null,
   };
 

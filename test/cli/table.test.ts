@@ -23,6 +23,11 @@ const key = (overrides: Partial<Key>): Key => ({
   lastUsedAtNewToken: null,
   tokenAgeDays: 0,
   updatedAt: "2026-11-01T08:00:00.000Z",
+  expiresAt: null,
+  expiry: "none",
+  ipAllowlist: null,
+  metadata: null,
+  allowBrowser: false,
   ...overrides,
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Key } from "../../src/core/api.js";
+import { NO_CONTROLS } from "../../src/core/key-controls.js";
 import { generatedKeyRow, type KeyFacts, type KeyViewContext, presentKey } from "../../src/core/key-view.js";
 
 const day = (date: string) => Date.parse(`${date}T00:00:00Z`);
@@ -16,6 +17,7 @@ const base: KeyFacts = {
   lastUsedAt: null,
   roleIds: [1, 7],
   tokens: [{ createdAt: day("2026-01-10") }],
+  ...NO_CONTROLS,
 };
 
 const context: KeyViewContext = {
@@ -46,6 +48,20 @@ describe("presentKey", () => {
       },
     ],
     ["an inactive key", { active: false }, {}, { status: "inactive", active: false }],
+    [
+      "no expiry",
+      {},
+      {},
+      { expiresAt: null, expiry: "none", ipAllowlist: null, metadata: null, allowBrowser: false },
+    ],
+    ["expiring in 14 days", { expiresAt: day("2026-03-15") }, {}, { expiry: "soon" }],
+    ["expiring in 15 days", { expiresAt: day("2026-03-16") }, {}, { expiry: "ok" }],
+    [
+      "expired",
+      { expiresAt: day("2026-03-01") },
+      {},
+      { expiresAt: "2026-03-01T00:00:00.000Z", expiry: "expired" },
+    ],
     [
       "a pending renewal: the current token's date, and the new one's",
       { tokens: [{ createdAt: day("2026-01-10") }, { createdAt: day("2026-02-20") }] },
@@ -118,15 +134,20 @@ describe("presentKey", () => {
       "account",
       "active",
       "alert",
+      "allowBrowser",
       "appKey",
       "creationDate",
       "creationDateNewToken",
       "creationDateToken",
+      "expiresAt",
+      "expiry",
       "id",
+      "ipAllowlist",
       "keyType",
       "lastUsedAt",
       "lastUsedAtNewToken",
       "lastUsedAtToken",
+      "metadata",
       "name",
       "pendingRenewal",
       "roles",
@@ -153,6 +174,25 @@ describe("generatedKeyRow", () => {
         status: "active",
         alert: "none",
         lastUsedAt: null,
+        expiresAt: null,
+        ipAllowlist: "",
+        metadata: "",
+        allowBrowser: "false",
+      },
+    ],
+    [
+      "controls",
+      {
+        expiresAt: day("2026-03-01"),
+        ipAllowlist: ["10.0.0.0/8", "::1"],
+        metadata: { a: 1 },
+        allowBrowser: true,
+      },
+      {
+        expiresAt: "2026-03-01T00:00:00.000Z",
+        ipAllowlist: "10.0.0.0/8; ::1",
+        metadata: '{"a":1}',
+        allowBrowser: "true",
       },
     ],
     ["no roles: an empty cell", { roleIds: [] }, { roles: "" }],
@@ -172,6 +212,6 @@ describe("generatedKeyRow", () => {
   ])("%s", (_, facts, expected) => {
     const row = generatedKeyRow(presentKey({ ...base, ...facts }, context));
     expect(row).toMatchObject(expected);
-    expect(Object.keys(row)).toHaveLength(10);
+    expect(Object.keys(row)).toHaveLength(14);
   });
 });

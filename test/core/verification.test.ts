@@ -41,13 +41,28 @@ describe("decideKeyAuth", () => {
   it.each([
     ["no such key (undefined)", undefined, true, { ok: false, reason: "UNKNOWN_KEY" }],
     ["no such key (null)", null, false, { ok: false, reason: "UNKNOWN_KEY" }],
-    ["an active key, the right token", { active: true }, true, { ok: true }],
-    ["an active key, a wrong token", { active: true }, false, { ok: false, reason: "WRONG_TOKEN" }],
-    ["an inactive key, the right token", { active: false }, true, { ok: false, reason: "INACTIVE" }],
+    ["an active key, the right token", { active: true, controls: null }, true, { ok: true }],
+    [
+      "an active key, a wrong token",
+      { active: true, controls: null },
+      false,
+      { ok: false, reason: "WRONG_TOKEN" },
+    ],
+    [
+      "an inactive key, the right token",
+      { active: false, controls: null },
+      true,
+      { ok: false, reason: "INACTIVE" },
+    ],
     // INACTIVE is said only to the holder of a right token.
-    ["an inactive key, a wrong token", { active: false }, false, { ok: false, reason: "WRONG_TOKEN" }],
+    [
+      "an inactive key, a wrong token",
+      { active: false, controls: null },
+      false,
+      { ok: false, reason: "WRONG_TOKEN" },
+    ],
   ] as const)("%s", (_name, key, holds, expected) => {
-    expect(decideKeyAuth(key, holds)).toEqual(expected);
+    expect(decideKeyAuth(key, holds, { now: 0, ip: null })).toEqual(expected);
   });
 });
 
@@ -120,7 +135,7 @@ describe("checkGrant", () => {
 });
 
 describe("isAuthenticated", () => {
-  const key = { keyId: "k", appKey: "appkey-acme-QWERTY", account: "acme", ownRoleIds: [10] };
+  const key = { keyId: "k", appKey: "appkey-acme-QWERTY", account: "acme", ownRoleIds: [10], controls: null };
   const granted = {
     valid: true,
     key,

@@ -45,6 +45,7 @@ describe.each(["sqlite", "postgres"] as const)("verification on %s", (kind) => {
         keyType: "generated",
         resources: ["ViewOrders"],
         allowed: true,
+        metadata: null,
       });
       const edit = await verify({ appKey: key.appKey, appToken: key.appToken, resource: "EditOrders" });
       expect(edit.body).toMatchObject({ valid: true, code: "RESOURCE_NOT_GRANTED", allowed: false });
@@ -68,6 +69,7 @@ describe.each(["sqlite", "postgres"] as const)("verification on %s", (kind) => {
         keyType: null,
         resources: null,
         allowed: null,
+        metadata: null,
       });
       expect((await verify({ appKey: "appkey-acme-NOSUCH", appToken: key.appToken })).body.code).toBe(
         "INVALID_CREDENTIALS",

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { NO_CONTROLS } from "../../src/core/key-controls.js";
 import {
   alertPayload,
   emailText,
@@ -24,6 +25,7 @@ const key: KeyRecord = {
   lastUsedAt: null,
   roleIds: [],
   tokens: [{ id: "t1", hash: "SECRET-HASH", createdAt: Date.parse("2026-11-26T10:00:00Z") }],
+  ...NO_CONTROLS,
 };
 
 function notification(event: string, payload: Record<string, unknown>): NotificationRecord {

@@ -3,6 +3,7 @@
  * reads, and can hold key reads (`hold`) to make a read be in flight when something changes.
  */
 import { createHash } from "node:crypto";
+import { NO_CONTROLS } from "../../src/core/key-controls.js";
 import type { RoleView } from "../../src/core/permissions.js";
 import type { ExternalKeyRecord, KeyRecord, StoreOps } from "../../src/storage/store.js";
 import { createChangeBus } from "../../src/verify/changes.js";
@@ -29,6 +30,7 @@ export function key(i: number, fields: Partial<KeyRecord> = {}): KeyRecord {
     lastUsedAt: null,
     roleIds: [10],
     tokens: [{ id: `token-${i}`, hash: hash(`secret-${i}`), createdAt: T0 }],
+    ...NO_CONTROLS,
     ...fields,
   };
 }

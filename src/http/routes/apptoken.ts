@@ -9,6 +9,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { fail } from "../../core/errors.js";
+import { type ControlRefusal, isBrowserRequest, isControlRefusal } from "../../core/key-controls.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
 import { isAuthenticated } from "../../core/verification.js";
@@ -72,7 +73,11 @@ const jwks = createRoute({
   responses: { 200: jsonResponse(z.object({ keys: z.array(Jwk) }), "The JSON Web Key Set") },
 });
 
-export type Exchange = MintResult | { ok: false; reason: "RATE_LIMITED"; retryAfter: number };
+export type Exchange =
+  | MintResult
+  | { ok: false; reason: "RATE_LIMITED"; retryAfter: number }
+  /** A control of the key (its expiry, IP allowlist, browser refusal) refused the right token. */
+  | { ok: false; reason: ControlRefusal };
 
 /**
  * App-token login under the failure limiter, shared with VTEX's login path: the credentials go
@@ -92,10 +97,12 @@ export function exchangeAppToken(
       ip,
       ownAccount: true,
       countUsage: false,
+      browser: isBrowserRequest((name) => c.req.header(name)),
     });
     if (decision.code === "RATE_LIMITED") {
       return { ok: false, reason: "RATE_LIMITED", retryAfter: decision.retryAfter };
     }
+    if (isControlRefusal(decision.code)) return { ok: false, reason: decision.code };
     // The verifier has counted this failure.
     if (!isAuthenticated(decision)) return { ok: false, reason: "WRONG_CREDENTIALS" };
     const result = await services.jwt.mint(input);
@@ -115,6 +122,7 @@ export function appTokenRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, service
           retryAfter: wait,
         });
       }
+      if (isControlRefusal(result.reason)) fail(result.reason);
       if (result.reason === "ACCOUNT_DENIED")
         fail("APPTOKEN_ACCOUNT_DENIED", "The key was not added to this account as an external key");
       fail("UNAUTHENTICATED", "The appKey and appToken are not valid, or the key is inactive");

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { IssuedKeySchema, KeyPageSchema, KeySchema } from "../../core/api.js";
+import { MAX_IP_ALLOWLIST, MAX_METADATA_BYTES } from "../../core/key-controls.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { AccountParam, jsonBody, jsonResponse, Label, problemResponses, RoleIds } from "../schemas.js";
@@ -14,6 +15,42 @@ const KeyParams = AccountParam.extend({
     .openapi({ param: { name: "appKey", in: "path" }, example: "appkey-mystore-QWERTY" }),
 });
 const errors = problemResponses(400, 401, 403, 404);
+
+/** Per-key controls (docs/key-controls.md), on create and PATCH: absent keeps (none on create), null clears. */
+const Controls = {
+  expiresAt: z.iso.datetime({ offset: true }).nullable().optional().openapi({
+    description:
+      "When the key stops authenticating (ISO 8601); null: never. Bounded by the account's maxKeyLifetimeDays (422 KEY_LIFETIME_EXCEEDED), which also gives new keys their expiry when none is sent",
+    example: "2027-01-31T00:00:00Z",
+  }),
+  ipAllowlist: z
+    .array(z.string().max(64))
+    .max(MAX_IP_ALLOWLIST)
+    .nullable()
+    .optional()
+    .openapi({
+      description: `IPv4/IPv6 addresses or CIDR blocks (at most ${MAX_IP_ALLOWLIST}) the key may be used from; null: any`,
+      example: ["203.0.113.0/24", "2001:db8::/32"],
+    }),
+  metadata: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .optional()
+    .openapi({
+      description: `A JSON object (at most ${MAX_METADATA_BYTES} bytes as JSON) returned on verification. Never secrets`,
+      example: { customerId: "c-123", plan: "gold" },
+    }),
+  allowBrowser: z.boolean().optional().openapi({
+    description: "May be used from browser pages; only while the account's policies.allowBrowserKeys is on",
+  }),
+};
+
+/** The body's controls in the service's terms (instants as milliseconds). */
+function controlsInput<T extends { expiresAt?: string | null | undefined }>(body: T) {
+  const { expiresAt, ...rest } = body;
+  if (expiresAt === undefined) return rest;
+  return { ...rest, expiresAt: expiresAt === null ? null : Date.parse(expiresAt) };
+}
 
 const ListQuery = z.strictObject({
   q: z.string().max(100).optional(),
@@ -46,12 +83,17 @@ const create = createRoute({
   request: {
     params: AccountParam,
     body: jsonBody(
-      z.strictObject({ name: Label, roles: RoleIds.optional(), delivery: DeliveryField.optional() }),
+      z.strictObject({
+        name: Label,
+        roles: RoleIds.optional(),
+        delivery: DeliveryField.optional(),
+        ...Controls,
+      }),
     ),
   },
   responses: {
     201: jsonResponse(IssuedKeySchema, "The key and its token, or a share link to the token"),
-    ...problemResponses(400, 401, 403, 404, 409, 413),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 422),
   },
 });
 
@@ -68,12 +110,17 @@ const patch = createRoute({
   method: "patch",
   path: "/v1/accounts/{account}/keys/{appKey}",
   tags,
-  summary: "Rename, activate or deactivate a key",
+  summary: "Rename, activate or deactivate a key, or change its controls",
+  description:
+    "Controls changed here are audited as key.controls_changed with before and after. A key acting through EditApiKeys cannot change its own controls, nor give another key an expiry later than its own or an IP allowlist outside its own (403 KEY_CONTROLS_EXCEED_CALLER).",
   request: {
     params: KeyParams,
-    body: jsonBody(z.strictObject({ name: Label.optional(), active: z.boolean().optional() })),
+    body: jsonBody(z.strictObject({ name: Label.optional(), active: z.boolean().optional(), ...Controls })),
   },
-  responses: { 200: jsonResponse(KeySchema, "The key"), ...problemResponses(400, 401, 403, 404, 409) },
+  responses: {
+    200: jsonResponse(KeySchema, "The key"),
+    ...problemResponses(400, 401, 403, 404, 409, 422),
+  },
 });
 
 const setRoles = createRoute({
@@ -110,7 +157,7 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Se
   app.openapi(secure(edit, create), async (c) => {
     const { account } = c.req.valid("param");
     const body = c.req.valid("json");
-    const result = await keys.create(c.get("authority"), account, body);
+    const result = await keys.create(c.get("authority"), account, controlsInput(body));
     return c.json(result, 201);
   });
 
@@ -121,7 +168,8 @@ export function keyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Se
 
   app.openapi(secure(edit, patch), async (c) => {
     const { account, appKey } = c.req.valid("param");
-    return c.json(await keys.update(c.get("authority"), account, appKey, c.req.valid("json")), 200);
+    const patchBody = controlsInput(c.req.valid("json"));
+    return c.json(await keys.update(c.get("authority"), account, appKey, patchBody), 200);
   });
 
   app.openapi(secure(edit, setRoles), async (c) => {

@@ -27,7 +27,17 @@ const PATH = "/v1/accounts/{account}/settings/api-keys";
 
 const RenewalPeriod = z.union([z.literal(3), z.literal(6)]);
 const Days = z.number().int().min(1).max(MAX_POLICY_DAYS).nullable();
-const Policies = z.strictObject({ deactivateUnusedDays: Days, maxTokenAgeDays: Days });
+const Policies = z.strictObject({
+  deactivateUnusedDays: Days,
+  maxTokenAgeDays: Days,
+  maxKeyLifetimeDays: Days.optional().openapi({
+    description:
+      "A key's expiry may be at most this many days after its creation; new keys get it when they name none. Absent: unchanged",
+  }),
+  allowBrowserKeys: z.boolean().optional().openapi({
+    description: "Keys may be marked allowBrowser (used from browser pages). Absent: unchanged",
+  }),
+});
 const Email = z
   .string()
   .max(254)

@@ -16,6 +16,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { addressMatcher, isIpAddress } from "../../core/addresses.js";
 import { KeyUsageSchema, type VerifyResult, VerifyResultSchema } from "../../core/api.js";
 import { fail } from "../../core/errors.js";
+import { isBrowserRequest } from "../../core/key-controls.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import type { Decision, RateLimited } from "../../core/verification.js";
 import type { Services } from "../../services/index.js";
@@ -62,13 +63,17 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
   switch (decision.code) {
     case "ACCOUNT_NOT_GRANTED": {
       const { account, key, allowed } = decision;
-      return { valid: false, code, account, appKey: key.appKey, keyType: null, resources: null, allowed };
+      const appKey = key.appKey;
+      return { valid: false, code, account, appKey, keyType: null, resources: null, allowed, metadata: null };
     }
     case "OK":
     case "RESOURCE_NOT_GRANTED":
     case "ROUTE_NOT_MAPPED": {
       const { account, key, keyType, resources, allowed } = decision;
-      return { valid: true, code, account, appKey: key.appKey, keyType, resources: [...resources], allowed };
+      const json = key.controls?.metadataJson ?? null;
+      const metadata = json === null ? null : (JSON.parse(json) as Record<string, unknown>);
+      const appKey = key.appKey;
+      return { valid: true, code, account, appKey, keyType, resources: [...resources], allowed, metadata };
     }
     default:
       return {
@@ -79,6 +84,7 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
         keyType: null,
         resources: null,
         allowed: null,
+        metadata: null,
       };
   }
 }
@@ -155,6 +161,7 @@ export function verifyRoutes(
         account: body.account ?? null,
         ...(body.resource === undefined ? {} : { resources: [body.resource] }),
         ip,
+        browser: isBrowserRequest((name) => c.req.header(name)),
       }),
     );
     if (decision.code === "RATE_LIMITED") {
@@ -170,16 +177,17 @@ export function verifyRoutes(
     tags,
     summary: "Forward-auth for gateways (any method)",
     description:
-      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. Answers to every method.",
+      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type, and X-Latchkey-Key-Metadata (base64url, no padding, of the key's metadata as UTF-8 JSON) when the key has metadata; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. An expired key is 401 KEY_EXPIRED; a call from outside the key's IP allowlist is 403 IP_NOT_ALLOWED; key credentials on a request from a browser page (Origin or Sec-Fetch-* headers forwarded) are 403 BROWSER_REQUEST_REFUSED unless the key allows it. Answers to every method.",
     responses: {
       200: { description: "Allowed" },
       400: {
         description:
           "The gateway sent no original URI (X-Auth-Code: MISSING_ORIGINAL_REQUEST), or X-API-Account is not an account name (MALFORMED_ACCOUNT)",
       },
-      401: { description: "No valid credentials" },
+      401: { description: "No valid credentials, or an expired key (X-Auth-Code: KEY_EXPIRED)" },
       403: {
-        description: "Authenticated, but the route's resource is not held (or no resource covers the route)",
+        description:
+          "Authenticated, but the route's resource is not held (or no resource covers the route), or a key control refuses the call (IP_NOT_ALLOWED, BROWSER_REQUEST_REFUSED)",
       },
       429: {
         description:

@@ -8,6 +8,7 @@
  * and validates with valid credentials (routes/apptoken.ts `exchangeAppToken`, verifier.ts).
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { isBrowserRequest } from "../../core/key-controls.js";
 import { isAccountName } from "../../core/names.js";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens.js";
 import { isAuthenticated } from "../../core/verification.js";
@@ -87,6 +88,7 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
           credentials: { kind: "jwt", token },
           ip: c.get("clientIp"),
           ownAccount: true,
+          browser: isBrowserRequest((name) => c.req.header(name)),
         }),
       );
       if (decision.code === "RATE_LIMITED") {

@@ -1,0 +1,289 @@
+/**
+ * Per-key controls (docs/key-controls.md): an expiry, an IP allowlist, metadata and whether the key
+ * may be used from a browser page. Their rules in one place, with no I/O: validating what a caller
+ * sends, the state the verification hot path holds (allowlists parsed once, when a key is cached),
+ * and the checks a verification makes (`decideKeyAuth` in verification.ts applies them).
+ *
+ * Metadata is the integrator's own data (a customer id, a plan name), returned to the platform on
+ * every verification: it is never a place for secrets, and it appears in audit events and exports.
+ */
+import { type AddressBlock, addressBytes, parseAddressBlock, parseIPv4 } from "./addresses.js";
+import { DAY_MS } from "./time.js";
+
+export const MAX_IP_ALLOWLIST = 100;
+export const MAX_METADATA_BYTES = 4096;
+/** A key expiring within this many days shows a badge and is announced once (notify/expiry.ts). */
+export const EXPIRY_WARNING_DAYS = 14;
+
+/** The controls as stored on a key (KeyFacts) and shown by the API. */
+export interface KeyControls {
+  /** Instant after which the key no longer authenticates; null: never. */
+  expiresAt: number | null;
+  /** CIDR blocks the key may be used from, as written (validated); null: anywhere. */
+  ipAllowlist: readonly string[] | null;
+  metadata: Readonly<Record<string, unknown>> | null;
+  /** May be used from a browser page; settable only while the account's policy allows it. */
+  allowBrowser: boolean;
+}
+
+export const NO_CONTROLS: Readonly<KeyControls> = Object.freeze({
+  expiresAt: null,
+  ipAllowlist: null,
+  metadata: null,
+  allowBrowser: false,
+});
+
+/** What a verification reads of a key's controls, prepared once per cached key. */
+export interface ControlState {
+  readonly expiresAt: number | null;
+  readonly ipBlocks: readonly AddressBlock[] | null;
+  readonly allowBrowser: boolean;
+  /** The metadata as JSON, and as base64url of that JSON (the /v1/authorize header); null when none. */
+  readonly metadataJson: string | null;
+  readonly metadataHeader: string | null;
+}
+
+/**
+ * The verification state of a key's controls; null for a key with none (most keys), so that the
+ * hot path reads one field for them.
+ */
+export function controlState(controls: KeyControls): ControlState | null {
+  const { expiresAt, ipAllowlist, metadata, allowBrowser } = controls;
+  if (expiresAt === null && ipAllowlist === null && metadata === null && !allowBrowser) return null;
+  const metadataJson = metadata === null ? null : JSON.stringify(metadata);
+  return Object.freeze({
+    expiresAt,
+    ipBlocks: ipAllowlist === null ? null : ipAllowlist.flatMap((text) => parseAddressBlock(text) ?? []),
+    allowBrowser,
+    metadataJson,
+    metadataHeader: metadataJson === null ? null : base64url(metadataJson),
+  });
+}
+
+/** Why a control refuses a key that otherwise authenticates (also its error code, core/errors.ts). */
+export type ControlRefusal = "KEY_EXPIRED" | "IP_NOT_ALLOWED" | "BROWSER_REQUEST_REFUSED";
+
+export function isControlRefusal(code: string): code is ControlRefusal {
+  return code === "KEY_EXPIRED" || code === "IP_NOT_ALLOWED" || code === "BROWSER_REQUEST_REFUSED";
+}
+
+/**
+ * What a verification knows of the request. `ip`: the client address the failure limiter counts
+ * (null when unknown: an allowlist then refuses); undefined when the caller checked the address
+ * itself (app-token login's mint, after the verifier). `browser`: the request shows a browser page.
+ */
+export interface RequestFacts {
+  readonly now: number;
+  readonly ip?: string | null;
+  readonly browser?: boolean;
+}
+
+/** The first control that refuses the request, or null. Expiry first: it says the most. */
+export function checkControls(state: ControlState | null, facts: RequestFacts): ControlRefusal | null {
+  if (facts.browser === true && (state === null || !state.allowBrowser)) return "BROWSER_REQUEST_REFUSED";
+  if (state === null) return null;
+  if (state.expiresAt !== null && facts.now >= state.expiresAt) return "KEY_EXPIRED";
+  if (state.ipBlocks !== null && facts.ip !== undefined && !addressIn(state.ipBlocks, facts.ip)) {
+    return "IP_NOT_ALLOWED";
+  }
+  return null;
+}
+
+/** Whether the address lies in one of the blocks; the address is parsed once, the blocks never. */
+export function addressIn(blocks: readonly AddressBlock[], ip: string | null): boolean {
+  if (ip === null) return false;
+  const bytes = addressBytes(ip);
+  if (!bytes) return false;
+  for (const block of blocks) if (bytesIn(block, bytes)) return true;
+  return false;
+}
+
+function bytesIn(block: AddressBlock, bytes: readonly number[]): boolean {
+  for (let bit = 0; bit < block.bits; bit += 8) {
+    const width = Math.min(8, block.bits - bit);
+    const mask = (0xff << (8 - width)) & 0xff;
+    const index = bit / 8;
+    if (((bytes[index] ?? 0) & mask) !== ((block.bytes[index] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+
+/** Whether every address of `inner` lies in `outer`. */
+export function blockWithin(inner: AddressBlock, outer: AddressBlock): boolean {
+  return outer.bits <= inner.bits && bytesIn(outer, inner.bytes);
+}
+
+/**
+ * A request made by a browser page: it carries `Origin`, or the `Sec-Fetch-*` headers only browsers
+ * send (and page scripts cannot remove). Servers and command-line tools send neither.
+ */
+export function isBrowserRequest(header: (name: string) => string | undefined): boolean {
+  return (
+    header("origin") !== undefined ||
+    header("sec-fetch-site") !== undefined ||
+    header("sec-fetch-mode") !== undefined
+  );
+}
+
+/** A problem with one input field: `path` names it as the API's validation errors do. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** The allowlist's blocks in canonical text, or the first precise error. */
+export function validateIpAllowlist(
+  entries: readonly string[],
+): { ok: true; value: string[] } | { ok: false; error: FieldError } {
+  const at = (index: number, message: string) => ({
+    ok: false as const,
+    error: { path: `ipAllowlist.${index}`, message },
+  });
+  if (entries.length > MAX_IP_ALLOWLIST) {
+    return {
+      ok: false,
+      error: { path: "ipAllowlist", message: `at most ${MAX_IP_ALLOWLIST} entries (got ${entries.length})` },
+    };
+  }
+  const seen = new Set<string>();
+  const value: string[] = [];
+  for (const [index, raw] of entries.entries()) {
+    const text = raw.trim();
+    const block = parseAddressBlock(text);
+    if (!block) {
+      return at(
+        index,
+        `"${raw}" is not an IPv4 or IPv6 address or CIDR block (e.g. 203.0.113.0/24, 2001:db8::/32)`,
+      );
+    }
+    if (!hostBitsClear(block)) {
+      return at(
+        index,
+        `"${raw}" has bits set after its prefix; write the network address, e.g. ${networkOf(text, block)}`,
+      );
+    }
+    const canonical = canonicalBlock(text, block);
+    if (seen.has(canonical)) return at(index, `"${raw}" is listed twice`);
+    seen.add(canonical);
+    value.push(canonical);
+  }
+  return { ok: true, value };
+}
+
+function hostBitsClear(block: AddressBlock): boolean {
+  for (let bit = block.bits; bit < 128; bit++) {
+    if (((block.bytes[bit >> 3] ?? 0) >> (7 - (bit & 7))) & 1) return false;
+  }
+  return true;
+}
+
+function masked(block: AddressBlock): number[] {
+  return block.bytes.map((byte, index) => {
+    const keep = Math.max(0, Math.min(8, block.bits - index * 8));
+    return byte & ((0xff << (8 - keep)) & 0xff);
+  });
+}
+
+/** "a.b.c.d/n" for IPv4 blocks, "x:x::/n" (lower case, shortest) for IPv6; one address without a prefix. */
+function canonicalBlock(text: string, block: AddressBlock): string {
+  const v4 = parseIPv4(text.split("/")[0] ?? "") !== undefined;
+  return formatBlock({ bytes: masked(block), bits: block.bits }, v4);
+}
+
+function networkOf(text: string, block: AddressBlock): string {
+  return canonicalBlock(text, { bytes: masked(block), bits: block.bits });
+}
+
+function formatBlock(block: AddressBlock, v4: boolean): string {
+  if (v4) {
+    const address = block.bytes.slice(12).join(".");
+    return block.bits === 128 ? address : `${address}/${block.bits - 96}`;
+  }
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((block.bytes[i] ?? 0) << 8) | (block.bytes[i + 1] ?? 0));
+  const address = ipv6Text(groups);
+  return block.bits === 128 ? address : `${address}/${block.bits}`;
+}
+
+/** RFC 5952: lower case, the longest run of two or more zero groups as `::`. */
+function ipv6Text(groups: number[]): string {
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      best = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(":");
+  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLength).join(":")}`;
+}
+
+/** Serialized metadata size in bytes (UTF-8), or an error when it is not a JSON object within the limit. */
+export function validateMetadata(value: unknown): FieldError | null {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { path: "metadata", message: "must be a JSON object (or null to clear it)" };
+  }
+  const size = utf8.encode(JSON.stringify(value)).length;
+  if (size > MAX_METADATA_BYTES) {
+    return {
+      path: "metadata",
+      message: `is ${size} bytes as JSON; at most ${MAX_METADATA_BYTES} are allowed`,
+    };
+  }
+  return null;
+}
+
+/** Whether the key expires within EXPIRY_WARNING_DAYS of `now` and has not yet. */
+export function expiresSoon(expiresAt: number | null, now: number): boolean {
+  return expiresAt !== null && expiresAt > now && expiresAt - now <= EXPIRY_WARNING_DAYS * DAY_MS;
+}
+
+/**
+ * The latest expiry an account's `maxKeyLifetimeDays` allows for a key created at `createdAt`;
+ * null when the policy is off.
+ */
+export function latestExpiry(createdAt: number, maxKeyLifetimeDays: number | null): number | null {
+  return maxKeyLifetimeDays === null ? null : createdAt + maxKeyLifetimeDays * DAY_MS;
+}
+
+const utf8 = new TextEncoder();
+
+/** base64url (no padding) of the UTF-8 bytes of `text`: the encoding of X-Latchkey-Key-Metadata. */
+export function base64url(text: string): string {
+  let binary = "";
+  for (const byte of utf8.encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * A key acting on keys (through EditApiKeys) must not use them to escape its own controls: the
+ * controls it gives another key are at most as loose as its own (an expiry no later, an allowlist
+ * within its own), and it cannot change its own. Returns why not, or null. `caller`: the acting
+ * key's controls; `wanted`: the target's controls after the change.
+ */
+export function exceedsCaller(caller: KeyControls, wanted: KeyControls): string | null {
+  if (caller.expiresAt !== null && (wanted.expiresAt === null || wanted.expiresAt > caller.expiresAt)) {
+    return "its expiry must be set and no later than the acting key's own";
+  }
+  if (caller.ipAllowlist !== null) {
+    const outer = caller.ipAllowlist.flatMap((text) => parseAddressBlock(text) ?? []);
+    const inner = wanted.ipAllowlist;
+    if (inner === null) return "it must have an IP allowlist within the acting key's own";
+    for (const text of inner) {
+      const block = parseAddressBlock(text);
+      if (!block || !outer.some((o) => blockWithin(block, o))) {
+        return `its IP allowlist entry ${text} is outside the acting key's own allowlist`;
+      }
+    }
+  }
+  return null;
+}

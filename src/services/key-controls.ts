@@ -1,0 +1,153 @@
+/**
+ * Settling the controls of a key being created or changed (docs/key-controls.md): the input is
+ * validated precisely (core/key-controls.ts), the account's policies applied (`maxKeyLifetimeDays`,
+ * `allowBrowserKeys`) and, when the caller is a key, its own controls bound what it may give.
+ * Runs inside the use case's transaction, before anything is written.
+ */
+
+import { fail } from "../core/errors.js";
+import {
+  exceedsCaller,
+  type KeyControls,
+  latestExpiry,
+  NO_CONTROLS,
+  validateIpAllowlist,
+  validateMetadata,
+} from "../core/key-controls.js";
+import { readSettings } from "../core/settings.js";
+import { iso } from "../core/time.js";
+import type { StoreOps } from "../storage/store.js";
+import type { Authority } from "./authority.js";
+
+/** Controls as a create or PATCH sends them: absent is "unchanged" (none on create), null clears. */
+export interface ControlsInput {
+  /** Milliseconds since the epoch. */
+  expiresAt?: number | null | undefined;
+  ipAllowlist?: readonly string[] | null | undefined;
+  metadata?: Record<string, unknown> | null | undefined;
+  allowBrowser?: boolean | undefined;
+}
+
+/** Only the fields given. */
+export function controlsGiven(input: ControlsInput): Partial<KeyControls> {
+  const given: Partial<KeyControls> = {};
+  if (input.expiresAt !== undefined) given.expiresAt = input.expiresAt;
+  if (input.ipAllowlist !== undefined) given.ipAllowlist = input.ipAllowlist;
+  if (input.metadata !== undefined) given.metadata = input.metadata;
+  if (input.allowBrowser !== undefined) given.allowBrowser = input.allowBrowser;
+  return given;
+}
+
+/**
+ * The controls the key ends with: `current` (NO_CONTROLS for a new key) changed by `input`.
+ * `createdAt`: the key's creation (the lifetime counts from it). `self`: the caller is this key.
+ */
+export async function settleControls(
+  tx: StoreOps,
+  authority: Authority,
+  target: { account: string; createdAt: number; current: KeyControls; self: boolean; now: number },
+  input: ControlsInput,
+): Promise<KeyControls> {
+  const isNew = target.current === NO_CONTROLS;
+  const given = controlsGiven(input);
+  const wanted: KeyControls = { ...target.current, ...given };
+  if (given.ipAllowlist !== undefined && given.ipAllowlist !== null) {
+    if (given.ipAllowlist.length === 0) {
+      invalid("ipAllowlist", "must list at least one block; send null to allow any address");
+    }
+    const checked = validateIpAllowlist(given.ipAllowlist);
+    if (!checked.ok) invalid(checked.error.path, checked.error.message);
+    wanted.ipAllowlist = checked.value;
+  }
+  if (given.metadata !== undefined && given.metadata !== null) {
+    const error = validateMetadata(given.metadata);
+    if (error) invalid(error.path, error.message);
+  }
+  if (given.expiresAt !== undefined && given.expiresAt !== null && given.expiresAt <= target.now) {
+    invalid("expiresAt", "must be in the future; deactivate the key to stop it now");
+  }
+  const settings = readSettings(await tx.settings.get(target.account));
+  const latest = latestExpiry(target.createdAt, settings.maxKeyLifetimeDays);
+  const caller = await callerControls(tx, authority);
+  if (isNew && given.expiresAt === undefined) {
+    // No expiry asked for: the most the policy, and an acting key's own expiry, allow.
+    const bounds = [latest, caller?.expiresAt ?? null].filter((at): at is number => at !== null);
+    if (bounds.length > 0) wanted.expiresAt = Math.min(...bounds);
+  }
+  if (isNew && given.ipAllowlist === undefined && caller?.ipAllowlist)
+    wanted.ipAllowlist = caller.ipAllowlist;
+  if (
+    latest !== null &&
+    given.expiresAt !== undefined &&
+    (wanted.expiresAt === null || wanted.expiresAt > latest)
+  ) {
+    const days = settings.maxKeyLifetimeDays;
+    fail(
+      "KEY_LIFETIME_EXCEEDED",
+      `expiresAt: the account allows keys at most ${days} days from their creation (maxKeyLifetimeDays): no later than ${iso(latest)}`,
+      { latest: iso(latest), maxKeyLifetimeDays: days },
+    );
+  }
+  if (given.allowBrowser === true && !target.current.allowBrowser && !settings.allowBrowserKeys) {
+    fail(
+      "BROWSER_KEYS_DISABLED",
+      "allowBrowser: the account's settings (policies.allowBrowserKeys) do not allow keys to be used from browser pages",
+    );
+  }
+  if (caller) {
+    if (target.self && Object.keys(given).length > 0) {
+      fail("KEY_CONTROLS_EXCEED_CALLER", "A key cannot change its own controls; ask a person or another key");
+    }
+    // A new key is judged whole; a changed one by the fields changed (what it had stays as it was).
+    const judged = isNew ? wanted : { ...caller, ...given, ipAllowlist: wanted.ipAllowlist };
+    if (!isNew && given.ipAllowlist === undefined) judged.ipAllowlist = caller.ipAllowlist;
+    const why = exceedsCaller(caller, judged);
+    if (why !== null) fail("KEY_CONTROLS_EXCEED_CALLER", `The key cannot be given these controls: ${why}`);
+  }
+  return wanted;
+}
+
+/** The acting key's own controls; null when a person or latchkey acts. */
+async function callerControls(tx: StoreOps, authority: Authority): Promise<KeyControls | null> {
+  if (authority.actor.type !== "key") return null;
+  const key = await tx.keys.getByAppKey(authority.actor.id);
+  return key ?? null;
+}
+
+function invalid(path: string, message: string): never {
+  return fail("VALIDATION_FAILED", `${path}: ${message}`, { errors: [{ path, message }] });
+}
+
+/** The controls of a key, as its audit events record them. */
+export function auditedControls(controls: Partial<KeyControls>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (controls.expiresAt !== undefined) {
+    out.expiresAt = controls.expiresAt === null ? null : iso(controls.expiresAt);
+  }
+  if (controls.ipAllowlist !== undefined) out.ipAllowlist = controls.ipAllowlist;
+  if (controls.metadata !== undefined) out.metadata = controls.metadata;
+  if (controls.allowBrowser !== undefined) out.allowBrowser = controls.allowBrowser;
+  return out;
+}
+
+/** The fields of `after` that differ from `before`. */
+export function changedControls(before: KeyControls, after: KeyControls): Partial<KeyControls> {
+  const changed: Partial<KeyControls> = {};
+  if (before.expiresAt !== after.expiresAt) changed.expiresAt = after.expiresAt;
+  if (JSON.stringify(before.ipAllowlist) !== JSON.stringify(after.ipAllowlist)) {
+    changed.ipAllowlist = after.ipAllowlist;
+  }
+  if (JSON.stringify(before.metadata) !== JSON.stringify(after.metadata)) changed.metadata = after.metadata;
+  if (before.allowBrowser !== after.allowBrowser) changed.allowBrowser = after.allowBrowser;
+  return changed;
+}
+
+/** The controls held in a key's facts. */
+export function controlsOf(key: KeyControls): KeyControls {
+  return {
+    expiresAt: key.expiresAt,
+    ipAllowlist: key.ipAllowlist,
+    metadata: key.metadata,
+    allowBrowser: key.allowBrowser,
+  };
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import {
+  checkControls,
+  controlState,
+  exceedsCaller,
+  expiresSoon,
+  isBrowserRequest,
+  NO_CONTROLS,
+  validateIpAllowlist,
+  validateMetadata,
+} from "../../src/core/key-controls.js";
+import { DAY_MS } from "../../src/core/time.js";
+import { decideKeyAuth } from "../../src/core/verification.js";
+
+const NOW = Date.parse("2027-01-01T00:00:00Z");
+const state = (controls: Partial<typeof NO_CONTROLS>) => controlState({ ...NO_CONTROLS, ...controls });
+
+describe("decideKeyAuth with controls", () => {
+  const expired = state({ expiresAt: NOW });
+  const office = state({ ipAllowlist: ["203.0.113.0/24", "2001:db8::/32"] });
+  it.each([
+    ["no controls", null, { now: NOW, ip: "198.51.100.1" }, { ok: true }],
+    ["expired at this instant", expired, { now: NOW, ip: null }, { ok: false, reason: "KEY_EXPIRED" }],
+    ["not yet expired", expired, { now: NOW - 1, ip: null }, { ok: true }],
+    ["inside the allowlist", office, { now: NOW, ip: "203.0.113.200" }, { ok: true }],
+    ["IPv4-mapped inside", office, { now: NOW, ip: "::ffff:203.0.113.7" }, { ok: true }],
+    ["IPv6 inside", office, { now: NOW, ip: "2001:db8:ffff::1" }, { ok: true }],
+    ["outside", office, { now: NOW, ip: "203.0.114.1" }, { ok: false, reason: "IP_NOT_ALLOWED" }],
+    ["unknown address", office, { now: NOW, ip: null }, { ok: false, reason: "IP_NOT_ALLOWED" }],
+    ["not an address", office, { now: NOW, ip: "nonsense" }, { ok: false, reason: "IP_NOT_ALLOWED" }],
+    ["address checked by the caller", office, { now: NOW }, { ok: true }],
+    ["a browser", null, { now: NOW, browser: true }, { ok: false, reason: "BROWSER_REQUEST_REFUSED" }],
+    ["a browser, key allows it", state({ allowBrowser: true }), { now: NOW, browser: true }, { ok: true }],
+  ] as const)("%s", (_name, controls, facts, expected) => {
+    expect(decideKeyAuth({ active: true, controls }, true, facts)).toEqual(expected);
+  });
+
+  it("says nothing of controls to a wrong token or for an inactive key", () => {
+    const facts = { now: NOW, ip: "198.51.100.1", browser: true };
+    expect(decideKeyAuth({ active: true, controls: expired }, false, facts)).toEqual({
+      ok: false,
+      reason: "WRONG_TOKEN",
+    });
+    expect(decideKeyAuth({ active: false, controls: expired }, true, facts)).toEqual({
+      ok: false,
+      reason: "INACTIVE",
+    });
+  });
+
+  it("parses the allowlist once, when the state is made", () => {
+    const made = state({ ipAllowlist: ["10.0.0.0/8"], metadata: { a: "é" } });
+    expect(made?.ipBlocks).toHaveLength(1);
+    expect(made?.metadataJson).toBe('{"a":"é"}');
+    expect(Buffer.from(made?.metadataHeader ?? "", "base64url").toString("utf8")).toBe('{"a":"é"}');
+    expect(controlState(NO_CONTROLS)).toBeNull();
+    expect(checkControls(null, { now: NOW, ip: "1.2.3.4" })).toBeNull();
+  });
+});
+
+describe("validateIpAllowlist", () => {
+  it("canonicalises blocks", () => {
+    expect(validateIpAllowlist(["192.0.2.7", " 10.0.0.0/8", "2001:DB8:0:0::/64", "::1"])).toEqual({
+      ok: true,
+      value: ["192.0.2.7", "10.0.0.0/8", "2001:db8::/64", "::1"],
+    });
+  });
+
+  it.each([
+    [["10.0.0.1/8"], "ipAllowlist.0", /e\.g\. 10\.0\.0\.0\/8/],
+    [["2001:db8::1/32"], "ipAllowlist.0", /e\.g\. 2001:db8::\/32/],
+    [["10.0.0.0/33"], "ipAllowlist.0", /not an IPv4 or IPv6/],
+    [["fe80::1%eth0"], "ipAllowlist.0", /not an IPv4 or IPv6/],
+    [["010.0.0.0/8"], "ipAllowlist.0", /not an IPv4 or IPv6/],
+    [["1.2.3.4", "1.2.3.4/32"], "ipAllowlist.1", /listed twice/],
+  ])("refuses %j at %s", (entries, path, message) => {
+    const result = validateIpAllowlist(entries);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.error.path).toBe(path);
+      expect(result.error.message).toMatch(message);
+    }
+  });
+
+  it("takes at most 100 entries", () => {
+    const entries = Array.from({ length: 101 }, (_, i) => `10.${i}.0.0/16`);
+    expect(validateIpAllowlist(entries).ok).toBe(false);
+    expect(validateIpAllowlist(entries.slice(0, 100)).ok).toBe(true);
+  });
+});
+
+describe("validateMetadata", () => {
+  it("takes objects up to 4096 bytes of JSON (UTF-8)", () => {
+    expect(validateMetadata({ plan: "gold" })).toBeNull();
+    const fits = { v: "x".repeat(4096 - 8) };
+    expect(JSON.stringify(fits).length).toBe(4096);
+    expect(validateMetadata(fits)).toBeNull();
+    expect(validateMetadata({ v: "é".repeat(2045) })?.message).toMatch(/4098 bytes/);
+    expect(validateMetadata([1])?.message).toMatch(/JSON object/);
+    expect(validateMetadata("text")?.message).toMatch(/JSON object/);
+  });
+});
+
+describe("exceedsCaller", () => {
+  const caller = { ...NO_CONTROLS, expiresAt: NOW, ipAllowlist: ["10.0.0.0/8"] };
+  it.each([
+    [{ ...caller }, null],
+    [{ ...caller, expiresAt: NOW - 1, ipAllowlist: ["10.1.0.0/16", "10.2.3.4"] }, null],
+    [{ ...caller, expiresAt: null }, /expiry/],
+    [{ ...caller, expiresAt: NOW + 1 }, /expiry/],
+    [{ ...caller, ipAllowlist: null }, /IP allowlist/],
+    [{ ...caller, ipAllowlist: ["0.0.0.0/0"] }, /0\.0\.0\.0\/0 is outside/],
+  ])("%j", (wanted, expected) => {
+    const why = exceedsCaller(caller, wanted);
+    if (expected === null) expect(why).toBeNull();
+    else expect(why).toMatch(expected);
+  });
+
+  it("lets an unrestricted caller give anything", () => {
+    expect(exceedsCaller(NO_CONTROLS, { ...NO_CONTROLS, allowBrowser: true })).toBeNull();
+  });
+});
+
+describe("isBrowserRequest and expiresSoon", () => {
+  it("sees Origin and Sec-Fetch-* only", () => {
+    const of = (headers: Record<string, string>) => isBrowserRequest((name) => headers[name]);
+    expect(of({})).toBe(false);
+    expect(of({ "user-agent": "Mozilla/5.0" })).toBe(false);
+    expect(of({ origin: "null" })).toBe(true);
+    expect(of({ "sec-fetch-site": "none" })).toBe(true);
+    expect(of({ "sec-fetch-mode": "navigate" })).toBe(true);
+  });
+
+  it("warns within 14 days, not after expiry", () => {
+    expect(expiresSoon(NOW + 14 * DAY_MS, NOW)).toBe(true);
+    expect(expiresSoon(NOW + 14 * DAY_MS + 1, NOW)).toBe(false);
+    expect(expiresSoon(NOW, NOW)).toBe(false);
+    expect(expiresSoon(null, NOW)).toBe(false);
+  });
+});
