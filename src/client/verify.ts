@@ -34,8 +34,8 @@ export interface VerifyQuestion extends KeyCredentials {
   resource?: string;
   /**
    * The end client's address, for latchkey's failed-authentication limiter. Only from a service
-   * listed in latchkey's VERIFY_TRUSTED_PROXIES (latchkey refuses it from others). Not part of the
-   * cache key: a cached answer is the same whoever asks.
+   * listed in latchkey's VERIFY_TRUSTED_PROXIES (latchkey refuses it from others). Part of the
+   * cache key: a key with an IP allowlist is answered differently for different addresses.
    */
   clientIp?: string;
 }
@@ -146,13 +146,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 }
 
-/** SHA-256 (hex) of the question without its clientIp: what the cache is keyed by. */
+/** SHA-256 (hex) of the question, clientIp included (IP allowlists): what the cache is keyed by. */
 export async function cacheKey(question: VerifyQuestion): Promise<string> {
   const text = JSON.stringify([
     question.appKey,
     question.appToken,
     question.account ?? null,
     question.resource ?? null,
+    question.clientIp ?? null,
   ]);
   const digest = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");

@@ -114,15 +114,15 @@ export function blockWithin(inner: AddressBlock, outer: AddressBlock): boolean {
 }
 
 /**
- * A request made by a browser page: it carries `Origin`, or the `Sec-Fetch-*` headers only browsers
- * send (and page scripts cannot remove). Servers and command-line tools send neither.
+ * A request made by a browser page: it carries `Origin` or `Sec-Fetch-Site` (headers page scripts
+ * can neither set nor remove), or a `Sec-Fetch-Mode` other than `cors`. Node's own fetch (undici)
+ * sends `Sec-Fetch-Mode: cors` alone on every request, so that value without the others is a server,
+ * not a browser; browsers always send Sec-Fetch-Site with it.
  */
 export function isBrowserRequest(header: (name: string) => string | undefined): boolean {
-  return (
-    header("origin") !== undefined ||
-    header("sec-fetch-site") !== undefined ||
-    header("sec-fetch-mode") !== undefined
-  );
+  if (header("origin") !== undefined || header("sec-fetch-site") !== undefined) return true;
+  const mode = header("sec-fetch-mode");
+  return mode !== undefined && mode.toLowerCase() !== "cors";
 }
 
 /** A problem with one input field: `path` names it as the API's validation errors do. */

@@ -140,7 +140,15 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
             account,
             action: "key.created",
             target: { type: "key", id: appKey },
-            data: { after: { name, active: true, roles: roleIds, ...auditedControls(controls) }, delivery },
+            data: {
+              after: {
+                name,
+                active: true,
+                roles: roleIds,
+                ...auditedControls(changedControls(NO_CONTROLS, controls)),
+              },
+              delivery,
+            },
           });
           // The link is made in this transaction: a key is never created without its way to the token.
           const link = { account, keyId, appKey, tokenId: token.id };

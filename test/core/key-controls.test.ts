@@ -128,6 +128,8 @@ describe("isBrowserRequest and expiresSoon", () => {
     expect(of({ origin: "null" })).toBe(true);
     expect(of({ "sec-fetch-site": "none" })).toBe(true);
     expect(of({ "sec-fetch-mode": "navigate" })).toBe(true);
+    // Node's fetch sends this alone on every request: a server, not a browser.
+    expect(of({ "sec-fetch-mode": "cors" })).toBe(false);
   });
 
   it("warns within 14 days, not after expiry", () => {

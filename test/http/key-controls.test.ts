@@ -187,7 +187,7 @@ describe.each(["sqlite", "postgres"] as const)("per-key controls on %s", (kind) 
       for (const headers of [
         { origin: "https://shop.example" },
         { "sec-fetch-site": "cross-site" },
-        { "sec-fetch-mode": "cors" },
+        { "sec-fetch-mode": "no-cors" },
       ]) {
         const gate = await authorize(creds, headers);
         expect(gate.status).toBe(403);

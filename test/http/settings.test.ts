@@ -11,7 +11,12 @@ afterAll(() => h.close());
 
 const PATH = "/v1/accounts/acme/settings/api-keys";
 const DAY = 24 * 3600 * 1000;
-const policiesOff = { deactivateUnusedDays: null, maxTokenAgeDays: null };
+const policiesOff = {
+  deactivateUnusedDays: null,
+  maxTokenAgeDays: null,
+  maxKeyLifetimeDays: null,
+  allowBrowserKeys: false,
+};
 
 function settings(overrides: Record<string, unknown> = {}) {
   return {

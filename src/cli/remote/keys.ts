@@ -6,8 +6,10 @@
 import type { Command } from "commander";
 import type { IssuedKey, Key } from "../../client/client.js";
 import { compact, ok } from "../client.js";
+import { UsageError } from "../output.js";
 import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
+import { addControlOptions, type ControlFlags, controlsBody } from "./key-controls.js";
 import { registerKeysBulk } from "./keys-bulk.js";
 import { registerKeysExport } from "./keys-export.js";
 import { choice, chosenRoles, integer, noneOption, roleOption } from "./options.js";
@@ -42,6 +44,15 @@ export function keyFields(key: Key): string {
     ],
     ["last used", formatDate(key.lastUsedAt)],
     ...tokenUses(key),
+    [
+      "expires",
+      key.expiresAt === null
+        ? "never"
+        : `${formatDate(key.expiresAt)}${key.expiry === "ok" ? "" : ` (${key.expiry})`}`,
+    ],
+    ["IP allowlist", key.ipAllowlist === null ? "any address" : key.ipAllowlist.join(", ")],
+    ["metadata", key.metadata === null ? "-" : JSON.stringify(key.metadata)],
+    ["browser use", key.allowBrowser ? "allowed" : "refused"],
   ]);
 }
 
@@ -201,18 +212,20 @@ export function registerKeys(group: Command, registry: Registry): void {
     .option("--all", "follow nextCursor and list every matching key")
     .action((opts: ListOptions, command: Command) => remote(registry, command, (r) => listKeys(r, opts)));
 
-  group
+  const create = group
     .command("create")
     .description("generate a key; its token is printed once (no roles unless given: least privilege)")
     .argument("<name>", "the key's name, unique in the account")
     .addOption(roleOption("role to give the key"))
-    .option("--link", "answer with a single-use share link to the token instead of the token")
-    .action((name: string, opts: { role?: number[]; link?: boolean }, command: Command) =>
+    .option("--link", "answer with a single-use share link to the token instead of the token");
+  addControlOptions(create).action(
+    (name: string, opts: { role?: number[]; link?: boolean } & ControlFlags, command: Command) =>
       remote(registry, command, async (r) => {
         const body = {
           name,
           ...(opts.role ? { roles: opts.role } : {}),
           ...(opts.link ? { delivery: "link" as const } : {}),
+          ...controlsBody(opts),
         };
         const issued = await ok(
           r.client.api.POST("/v1/accounts/{account}/keys", {
@@ -224,7 +237,28 @@ export function registerKeys(group: Command, registry: Registry): void {
         if (issued.key.roles.length === 0)
           r.note("note: the key holds no roles; give some with `latchkey keys roles`.");
       }),
-    );
+  );
+
+  const update = group
+    .command("update")
+    .description("rename a key or change its controls (expiry, IP allowlist, metadata, browser use)")
+    .argument("<appKey>")
+    .option("--name <name>", "a new name, unique in the account");
+  addControlOptions(update).action(
+    (appKey: string, opts: { name?: string } & ControlFlags, command: Command) =>
+      remote(registry, command, async (r) => {
+        const body = { ...(opts.name === undefined ? {} : { name: opts.name }), ...controlsBody(opts) };
+        if (Object.keys(body).length === 0) {
+          throw new UsageError(
+            "nothing to change: give --name, --expires, --ip, --any-ip, --metadata, … (see --help)",
+          );
+        }
+        const key = await ok(
+          r.client.api.PATCH("/v1/accounts/{account}/keys/{appKey}", { params: keyPath(r, appKey), body }),
+        );
+        r.result(key, () => keyFields(key));
+      }),
+  );
 
   group
     .command("show")

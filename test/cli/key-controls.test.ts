@@ -1,0 +1,139 @@
+/**
+ * The key-control flags of `keys create` and `keys update`, in process against the in-process app
+ */
+import { PassThrough, Writable } from "node:stream";
+import { Command, CommanderError } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Fetch } from "../../src/cli/client.js";
+import type { RemoteIO } from "../../src/cli/remote/context.js";
+import { registerRemoteCommands } from "../../src/cli/remote/index.js";
+import { createHarness, type Harness } from "../support/harness.js";
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await createHarness();
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+function sink() {
+  let text = "";
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(
+  args: string[],
+  options: { env?: Record<string, string>; fetch?: Fetch; terminal?: boolean } = {},
+): Promise<Run> {
+  const stdout = sink();
+  const stderr = sink();
+  Object.assign(stderr.stream, { isTTY: options.terminal ?? false, columns: 200 });
+  const io: RemoteIO = {
+    env: {
+      LATCHKEY_URL: "http://127.0.0.1:8080",
+      LATCHKEY_APPKEY: h.owner.appKey,
+      LATCHKEY_APPTOKEN: h.owner.appToken,
+      ...options.env,
+    },
+    stdin: Object.assign(new PassThrough(), { isTTY: false }),
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    fetch: options.fetch ?? ((input, init) => Promise.resolve(h.app.request(input, init))),
+  };
+  const program = new Command("latchkey")
+    .option("--json")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => stdout.stream.write(text),
+      writeErr: (text) => stderr.stream.write(text),
+    });
+  let pending: Promise<number> = Promise.resolve(0);
+  registerRemoteCommands(
+    program,
+    (task) => {
+      pending = task();
+    },
+    io,
+  );
+  let code: number;
+  try {
+    await program.parseAsync(args, { from: "user" });
+    code = await pending;
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    code = error.code === "commander.helpDisplayed" ? 0 : 2;
+  }
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+describe("keys create and update with controls", () => {
+  it("sets expiry, IP allowlist, metadata and browser use, shows them, and changes or clears them", async () => {
+    const created = await cli([
+      "--json",
+      "keys",
+      "create",
+      "erp-controlled",
+      "--expires",
+      "2099-01-31",
+      "--ip",
+      "203.0.113.0/24",
+      "--ip",
+      "2001:db8::/32",
+      "--metadata",
+      '{"customerId":"c-7"}',
+    ]);
+    expect(created.code).toBe(0);
+    const issued = JSON.parse(created.stdout);
+    expect(issued.key).toMatchObject({
+      expiresAt: "2099-01-31T00:00:00.000Z",
+      ipAllowlist: ["203.0.113.0/24", "2001:db8::/32"],
+      metadata: { customerId: "c-7" },
+      allowBrowser: false,
+    });
+    const appKey = issued.key.appKey as string;
+    const shown = await cli(["keys", "show", appKey]);
+    expect(shown.stdout).toMatch(/expires:\s+2099-01-31/);
+    expect(shown.stdout).toMatch(/IP allowlist:\s+203\.0\.113\.0\/24, 2001:db8::\/32/);
+    const updated = await cli([
+      "--json",
+      "keys",
+      "update",
+      appKey,
+      "--expires",
+      "never",
+      "--any-ip",
+      "--no-metadata",
+    ]);
+    expect(updated.stderr).toBe("");
+    expect(updated.code).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ expiresAt: null, ipAllowlist: null, metadata: null });
+  });
+
+  it("is a usage error (2) for a bad flag value, and 1 with the server's code for a refused one", async () => {
+    expect((await cli(["keys", "create", "bad", "--expires", "soonish"])).code).toBe(2);
+    expect((await cli(["keys", "create", "bad", "--metadata", "[1]"])).code).toBe(2);
+    expect((await cli(["keys", "update", "appkey-acme-AAAAAA"])).code).toBe(2);
+    const refused = await cli(["keys", "create", "bad-ip", "--ip", "10.0.0.1/8"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/VALIDATION_FAILED/);
+    expect(refused.stderr).toMatch(/10\.0\.0\.0\/8/);
+    const browser = await cli(["keys", "create", "browser", "--allow-browser"]);
+    expect(browser.code).toBe(1);
+    expect(browser.stderr).toMatch(/BROWSER_KEYS_DISABLED/);
+  });
+});
