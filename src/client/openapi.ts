@@ -4743,6 +4743,21 @@ export interface components {
                     /** @description Whole days since the newest token was created (what the renewal alert counts) */
                     tokenAgeDays: number;
                     updatedAt: string;
+                    /** @description When the key stops authenticating; null: never */
+                    expiresAt: string | null;
+                    /**
+                     * @description none: no expiry; soon: within 14 days (the admin's badge); expired: no longer authenticates
+                     * @enum {string}
+                     */
+                    expiry: "none" | "ok" | "soon" | "expired";
+                    /** @description CIDR blocks the key may be used from; null: any address */
+                    ipAllowlist: string[] | null;
+                    /** @description The integrator's data returned on verification; never secrets */
+                    metadata: {
+                        [key: string]: unknown;
+                    } | null;
+                    /** @description May be used from browser pages (refused by default) */
+                    allowBrowser: boolean;
                 };
             };
             accounts: components["schemas"]["AccountAccess"][];
