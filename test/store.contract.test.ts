@@ -68,7 +68,12 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
     const email = `Ann.${hex()}@Example.COM`;
     const user = { id: `u${hex()}`, email, passwordHash: "scrypt$x", createdAt: T0 };
     await store.people.createUser(user);
-    const expected = { ...user, email: email.toLowerCase() };
+    const expected = {
+      ...user,
+      email: email.toLowerCase(),
+      mustChangePassword: false,
+      passwordPending: false,
+    };
     expect(await store.people.getUserById(user.id)).toEqual(expected);
     expect(await store.people.getUserByEmail(email.toUpperCase())).toEqual(expected);
     expect(await store.people.getUserById("nobody")).toBeUndefined();

@@ -95,7 +95,10 @@ describe("POST /v1/auth/apptoken", () => {
     const attempts = [
       { appKey: h.owner.appKey, appToken: reader.appToken },
       { appKey: "appkey-acme-ZZZZZZ", appToken: h.owner.appToken },
-      { appKey: h.owner.appKey, appToken: `${h.owner.appToken.slice(0, -1)}0` },
+      {
+        appKey: h.owner.appKey,
+        appToken: `${h.owner.appToken.slice(0, -1)}${h.owner.appToken.endsWith("0") ? "1" : "0"}`,
+      },
       { appKey: "not a key", appToken: "x" },
       inactive,
     ].map((body) => ({ appKey: body.appKey, appToken: body.appToken }));
@@ -160,7 +163,7 @@ describe("JWT as a caller credential", () => {
     const { token } = await login(h.owner);
     const me = await h.request("GET", "/v1/me", bearer(token));
     expect(me.status).toBe(200);
-    expect(me.body.principal).toEqual({ type: "key", appKey: h.owner.appKey, account: "acme" });
+    expect(me.body.principal).toMatchObject({ type: "key", appKey: h.owner.appKey, account: "acme" });
     expect((await h.request("GET", "/v1/accounts/acme/keys", bearer(token))).status).toBe(200);
     expect((await h.request("GET", `/v1/accounts/acme/keys/${reader.appKey}`, bearer(token))).status).toBe(
       200,

@@ -25,7 +25,12 @@ describe("generated keys", () => {
     const vtex = { "X-VTEX-API-AppKey": key.appKey, "X-VTEX-API-AppToken": key.appToken };
     const me = await h.request("GET", "/v1/me", { as: null, headers: vtex });
     expect(me.status).toBe(200);
-    expect(me.body.principal).toEqual({ type: "key", appKey: key.appKey, account: "acme" });
+    expect(me.body.principal).toMatchObject({
+      type: "key",
+      appKey: key.appKey,
+      account: "acme",
+      token: "current",
+    });
     expect(me.body.accounts).toEqual([{ account: "acme", roles: [], resources: [] }]);
     expect((await h.request("GET", "/v1/accounts/acme/keys", { as: key })).status).toBe(403);
   });
