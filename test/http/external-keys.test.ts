@@ -79,7 +79,7 @@ describe("external keys", () => {
     const key = await partner("me probe", [USER_ADMIN], [OMS_READ]);
     const me = await h.request("GET", "/v1/me", { as: key });
     expect(me.status).toBe(200);
-    expect(me.body.principal).toEqual({ type: "key", appKey: key.appKey, account: "acme" });
+    expect(me.body.principal).toMatchObject({ type: "key", appKey: key.appKey, account: "acme" });
     expect(me.body.accounts).toHaveLength(2);
     expect(me.body.accounts[0]).toMatchObject({
       account: "acme",

@@ -189,24 +189,33 @@ describe.each(["sqlite", "postgres"] as const)("invitation codes on %s", (kind) 
     expect(erinSees.body).toMatchObject({ account: "victim", invitedBy: "owner@victim.test" });
   });
 
-  it("answers VTEX role look-ups for an invited user as for a stranger", async () => {
+  it("gives an invited user roles here through VTEX's role paths, as the native API offers them, and nothing in their own account", async () => {
     await h.services.accounts.init({ account: "frank-co", email: "frank@f.test" });
     const { id } = await invite(victim, "frank@f.test", [OWNER_ROLE]);
     const headers = { "X-VTEX-API-AppKey": victim.appKey, "X-VTEX-API-AppToken": victim.appToken };
+    const call = (method: string, who: string, suffix: string, body?: unknown) =>
+      h.request(method, `/api/license-manager/users/${who}/roles${suffix}?an=victim`, {
+        as: null,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+    expect((await call("PUT", id, "", [OMS_READ])).status).toBeLessThan(300);
+    const offered = await call("GET", id, "");
+    expect(offered.status).toBe(200);
+    expect(JSON.stringify(offered.body)).toContain(String(OMS_READ));
+    expect((await call("DELETE", id, `/${OMS_READ}`)).status).toBe(204);
+    // Frank's own account is not this one's to change: his Owner role there stays.
+    const own = await h.store.people.getMember("frank-co", id);
+    expect(own?.roleIds).toContain(OWNER_ROLE);
+    // A stranger is still no one: look-ups and grants refused, removal idempotent.
     for (const [method, suffix, body] of [
       ["GET", "", undefined],
       ["PUT", "", [OMS_READ]],
-      ["DELETE", `/${OWNER_ROLE}`, undefined],
     ] as const) {
-      for (const who of [id, "nobody"]) {
-        const res = await h.request(method, `/api/license-manager/users/${who}/roles${suffix}?an=victim`, {
-          as: null,
-          headers,
-          ...(body === undefined ? {} : { body }),
-        });
-        expect([res.status, res.body], `${method} ${who}`).toEqual([400, { Message: "Invalid UserId" }]);
-      }
+      const res = await call(method, "nobody", suffix, body);
+      expect([res.status, res.body], method).toEqual([400, { Message: "Invalid UserId" }]);
     }
+    expect((await call("DELETE", "nobody", `/${OWNER_ROLE}`)).status).toBe(204);
   });
 
   it("lets a user leave an account, never its last Owner; audited there", async () => {
