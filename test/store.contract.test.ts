@@ -181,6 +181,7 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
       account: a,
       name: "ERP Sync",
       active: true,
+      inactiveReason: null,
       createdAt: T0 + 1,
       updatedAt: T0 + 1,
       tokenCreatedAt: k.token.createdAt,

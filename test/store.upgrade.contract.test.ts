@@ -3,7 +3,8 @@
  * the key-lifecycle migration its tokens become the keys' current tokens and renewal works on them;
  * before the key-counts migration the counts are filled from the keys already there; settings stored
  * before the settings-revision migration start at revision 1; external keys added before 0009 get ids;
- * memberships stored before 0010 are active (accepted), not invitations.
+ * memberships stored before 0010 are active (accepted), not invitations; keys deactivated before
+ * 0016 have no inactive reason.
  */
 
 import { mkdtemp, rm } from "node:fs/promises";
@@ -297,6 +298,55 @@ async function checkInvitationWithoutCode(store: Store, seeded: { account: strin
   expect(decideInvitation(member, "A".repeat(43), T0)).toEqual({ ok: false, code: "INVITATION_NOT_FOUND" });
 }
 
+/** An inactive key (with its token) the way release 0015 wrote it: no reason recorded. */
+async function seedAt0015(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  const names = Object.keys(buildMigrations(dialect)).filter((name) => name < "0016");
+  await migrateOnly(db, dialect, names, schema);
+  const account = `acct-${hex()}`;
+  await db.insertInto("accounts").values({ name: account, created_at: T0 }).execute();
+  const keyId = `k${hex()}`;
+  const appKey = `appkey-${account}-ABCDEF`;
+  await db
+    .insertInto("keys")
+    .values({
+      id: keyId,
+      app_key: appKey,
+      account,
+      name: "Old",
+      name_lower: "old",
+      active: 0,
+      created_at: T0,
+      updated_at: T0,
+      token_created_at: T0,
+      last_used_at: 0,
+    })
+    .execute();
+  await db
+    .insertInto("tokens")
+    .values({ id: `t${hex()}`, key_id: keyId, hash: hex(), created_at: T0, slot: 0 })
+    .execute();
+  return { account, appKey };
+}
+
+async function checkInactiveReason(store: Store, seeded: Awaited<ReturnType<typeof seedAt0015>>) {
+  await store.migrate();
+  const { account, appKey } = seeded;
+  // Deactivated before reasons were kept: plain inactive, no guessed reason.
+  expect(await store.keys.getByAppKey(appKey)).toMatchObject({ active: false, inactiveReason: null });
+  expect(await store.keys.update(account, appKey, { active: true, updatedAt: T0 + 1 })).toMatchObject({
+    active: true,
+    inactiveReason: null,
+  });
+  const leaked = { active: false, inactiveReason: "leak_reported", updatedAt: T0 + 2 } as const;
+  expect(await store.keys.update(account, appKey, leaked)).toMatchObject({ inactiveReason: "leak_reported" });
+  expect(await store.keys.update(account, appKey, { active: true, updatedAt: T0 + 3 })).toMatchObject({
+    inactiveReason: null,
+  });
+  expect(await store.keys.update(account, appKey, { active: false, updatedAt: T0 + 4 })).toMatchObject({
+    inactiveReason: "deactivated",
+  });
+}
+
 describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
   it("keeps existing tokens as the current ones (0002_key_lifecycle)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0001(db, kind, schema), checkUpgrade);
@@ -320,5 +370,9 @@ describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => 
 
   it("leaves invitations made before codes unanswerable (0011_invitation_codes)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0010(db, kind, schema), checkInvitationWithoutCode);
+  });
+
+  it("shows keys deactivated before reasons were kept as plain inactive (0016_key_inactive_reason)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0015(db, kind, schema), checkInactiveReason);
   });
 });

@@ -4723,6 +4723,11 @@ export interface components {
                     /** @enum {string} */
                     status: "active" | "inactive";
                     active: boolean;
+                    /**
+                     * @description Why the key is inactive: leak_reported (its token was reported leaked), unused (policy deactivateUnusedDays), token_too_old (policy maxTokenAgeDays), deactivated (by a person or key). Null when active, or when it was deactivated before reasons were recorded
+                     * @enum {string|null}
+                     */
+                    inactiveReason: "leak_reported" | "unused" | "token_too_old" | "deactivated" | null;
                     roles: components["schemas"]["RoleRef"][];
                     creationDate: string;
                     /** @description Creation of the current token (the older one while a renewal is pending) */
@@ -4839,6 +4844,11 @@ export interface components {
             /** @enum {string} */
             status: "active" | "inactive";
             active: boolean;
+            /**
+             * @description Why the key is inactive: leak_reported (its token was reported leaked), unused (policy deactivateUnusedDays), token_too_old (policy maxTokenAgeDays), deactivated (by a person or key). Null when active, or when it was deactivated before reasons were recorded
+             * @enum {string|null}
+             */
+            inactiveReason: "leak_reported" | "unused" | "token_too_old" | "deactivated" | null;
             roles: components["schemas"]["RoleRef"][];
             creationDate: string;
             /** @description Creation of the current token (the older one while a renewal is pending) */

@@ -26,6 +26,14 @@ export const RoleRefSchema = z.object({ id: z.number().int(), name: z.string() }
 const Status = z.enum(["active", "inactive"]);
 const Alert = z.enum(["none", "orange", "red"]);
 
+/**
+ * Why an inactive key is inactive: its token was reported leaked (POST /v1/credentials/revoke), the
+ * account's policies found it unused (deactivateUnusedDays) or its token too old (maxTokenAgeDays),
+ * or a person or key deactivated it.
+ */
+export const INACTIVE_REASONS = ["leak_reported", "unused", "token_too_old", "deactivated"] as const;
+export type InactiveReason = (typeof INACTIVE_REASONS)[number];
+
 export const KeySchema = z
   .object({
     id: z.string(),
@@ -35,6 +43,10 @@ export const KeySchema = z
     keyType: z.literal("generated"),
     status: Status,
     active: z.boolean(),
+    inactiveReason: z.enum(INACTIVE_REASONS).nullable().meta({
+      description:
+        "Why the key is inactive: leak_reported (its token was reported leaked), unused (policy deactivateUnusedDays), token_too_old (policy maxTokenAgeDays), deactivated (by a person or key). Null when active, or when it was deactivated before reasons were recorded",
+    }),
     roles: z.array(RoleRefSchema),
     creationDate: z.string(),
     creationDateToken: z.string().meta({

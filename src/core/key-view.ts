@@ -4,7 +4,7 @@
  * token or its hash.
  */
 import { alertLevel } from "./alerts.js";
-import type { Key } from "./api.js";
+import type { InactiveReason, Key } from "./api.js";
 import { expiresSoon } from "./key-controls.js";
 import { DAY_MS } from "./time.js";
 
@@ -15,6 +15,8 @@ export interface KeyFacts {
   account: string;
   name: string;
   active: boolean;
+  /** Null when active, or deactivated before reasons were recorded. */
+  inactiveReason: InactiveReason | null;
   createdAt: number;
   updatedAt: number;
   /** Creation of the newest token. */
@@ -48,6 +50,7 @@ export function presentKey(key: KeyFacts, context: KeyViewContext): Key {
     keyType: "generated",
     status: key.active ? "active" : "inactive",
     active: key.active,
+    inactiveReason: key.active ? null : key.inactiveReason,
     roles: key.roleIds.flatMap((id) => {
       const name = context.roleNames.get(id);
       return name === undefined ? [] : [{ id, name }];
@@ -89,6 +92,7 @@ export interface GeneratedKeyRow {
   creationDateToken: string;
   creationDateNewToken: string | null;
   status: Key["status"];
+  inactiveReason: Key["inactiveReason"];
   alert: Key["alert"];
   lastUsedAt: string | null;
   expiresAt: string | null;
@@ -109,6 +113,7 @@ export function generatedKeyRow(key: Key): GeneratedKeyRow {
     creationDateToken: key.creationDateToken,
     creationDateNewToken: key.creationDateNewToken,
     status: key.status,
+    inactiveReason: key.inactiveReason,
     alert: key.alert,
     lastUsedAt: key.lastUsedAt,
     expiresAt: key.expiresAt,

@@ -12,6 +12,7 @@
  */
 import { recordAudit } from "../audit/audit.js";
 import { type Actor, SYSTEM_ACTOR } from "../core/actor.js";
+import type { InactiveReason } from "../core/api.js";
 import type { AccountSettings } from "../core/settings.js";
 import { DAY_MS } from "../core/time.js";
 import type { KeyRecord, StoreOps } from "../storage/store.js";
@@ -26,6 +27,12 @@ export interface PolicyCounts {
   deactivated: number;
   notifications: number;
 }
+
+/** What each policy records as the key's inactive reason. */
+const POLICY_REASON = {
+  deactivateUnusedDays: "unused",
+  maxTokenAgeDays: "token_too_old",
+} as const satisfies Record<Policy, InactiveReason>;
 
 interface Rule {
   policy: Policy;
@@ -95,6 +102,7 @@ async function deactivate(run: Run, key: KeyRecord, rule: Rule): Promise<boolean
     const payload = policyPayload(fresh, rule.policy, rule.days, now);
     return deactivateWithNotice(tx, deps, {
       key: fresh,
+      reason: POLICY_REASON[rule.policy],
       mark: token && { tokenId: token.id, level: `policy@${fresh.updatedAt}` },
       actor: SYSTEM_ACTOR,
       action: POLICY_EVENT,
@@ -122,6 +130,8 @@ async function deactivate(run: Run, key: KeyRecord, rule: Rule): Promise<boolean
 export interface SystemDeactivation {
   /** The key as read inside the transaction, still active. */
   key: KeyRecord;
+  /** Recorded on the key until it is activated again. */
+  reason: InactiveReason;
   /** Once-only guard: an alert mark taken on one of the key's tokens; nothing happens if it was taken. */
   mark: { tokenId: string; level: string } | undefined;
   actor: Actor;
@@ -146,7 +156,7 @@ export async function deactivateWithNotice(
 ): Promise<number | undefined> {
   if (d.mark && !(await tx.renewals.markAlert(d.mark.tokenId, d.mark.level, d.now))) return undefined;
   const { account, appKey } = d.key;
-  await tx.keys.update(account, appKey, { active: false, updatedAt: d.now });
+  await tx.keys.update(account, appKey, { active: false, inactiveReason: d.reason, updatedAt: d.now });
   await recordAudit(tx, deps, d.actor, {
     account,
     action: d.action,

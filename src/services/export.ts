@@ -24,6 +24,7 @@ export const GENERATED_COLUMNS = [
   "creationDateToken",
   "creationDateNewToken",
   "status",
+  "inactiveReason",
   "alert",
   "lastUsedAt",
   "expiresAt",

@@ -65,6 +65,7 @@ export function createRevokeService(deps: ServiceDeps, limiter: FailureLimiter) 
       const settings = readSettings(await tx.settings.get(key.account));
       return deactivateWithNotice(tx, deps, {
         key,
+        reason: "leak_reported",
         // Two reports of the same token racing on two instances deactivate and alert once.
         mark: { tokenId: leaked.id, level: `leak@${key.updatedAt}` },
         actor,

@@ -3,7 +3,9 @@
  * hashes pass through here. The helpers exported for other repositories (hydrateKeys, deleteTokens)
  * expect their caller to run them in one transaction when they write several rows.
  */
+
 import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
+import { INACTIVE_REASONS, type InactiveReason } from "../core/api.js";
 import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
 import { bumpKeyCounts, hasStoredTotal, storedTotal } from "./kysely-key-counts.js";
 import { KyselyRepository } from "./kysely-scope.js";
@@ -154,7 +156,12 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
       const set = {
         updated_at: patch.updatedAt,
         ...(patch.name === undefined ? {} : { name: patch.name, name_lower: patch.name.toLowerCase() }),
-        ...(patch.active === undefined ? {} : { active: patch.active ? 1 : 0 }),
+        ...(patch.active === undefined
+          ? {}
+          : {
+              active: patch.active ? 1 : 0,
+              inactive_reason: patch.active ? null : (patch.inactiveReason ?? "deactivated"),
+            }),
         ...(patch.controls === undefined ? {} : controlColumns(patch.controls)),
       };
       const query = db
@@ -274,6 +281,7 @@ function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): Key
     account: row.account,
     name: row.name,
     active: row.active === 1,
+    inactiveReason: row.active === 1 ? null : inactiveReason(row.inactive_reason),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     tokenCreatedAt: row.token_created_at,
@@ -298,6 +306,11 @@ function controlColumns(controls: Partial<KeyControls>) {
     ...(metadata === undefined ? {} : { metadata: metadata === null ? null : JSON.stringify(metadata) }),
     ...(allowBrowser === undefined ? {} : { allow_browser: allowBrowser ? 1 : 0 }),
   };
+}
+
+/** A value this release does not know (written by a newer one) reads as unrecorded. */
+function inactiveReason(stored: string | null): InactiveReason | null {
+  return INACTIVE_REASONS.find((reason) => reason === stored) ?? null;
 }
 
 function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {

@@ -542,6 +542,15 @@ async function addTokenLastUse(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.alterTable("share_links").addColumn("cancelled_at", time).execute();
 }
 
+/**
+ * Why a key is inactive (core/api.ts INACTIVE_REASONS), written by the write that deactivates it and
+ * cleared by the one that activates it. Keys deactivated before this migration keep null: the reason
+ * was not recorded then, and guessing it from the audit log would be a guess.
+ */
+async function addKeyInactiveReason(db: Db): Promise<void> {
+  await db.schema.alterTable("keys").addColumn("inactive_reason", "text").execute();
+}
+
 export function buildMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "0001_initial": {
@@ -623,6 +632,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
     "0015_password_resets": {
       async up(db: Db) {
         await createPasswordResets(db, dialect);
+      },
+    },
+    "0016_key_inactive_reason": {
+      async up(db: Db) {
+        await addKeyInactiveReason(db);
       },
     },
     "0017_key_controls": {

@@ -109,6 +109,8 @@ export interface KeysTable {
   metadata: Generated<string | null>;
   /** 1: may be used from a browser page. */
   allow_browser: Generated<number>;
+  /** Why an inactive key is inactive (an InactiveReason); null when active or deactivated before 0016. */
+  inactive_reason: Generated<string | null>;
 }
 
 /**

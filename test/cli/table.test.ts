@@ -12,6 +12,7 @@ const key = (overrides: Partial<Key>): Key => ({
   keyType: "generated",
   status: "active",
   active: true,
+  inactiveReason: null,
   roles: [],
   creationDate: "2026-11-01T08:00:00.000Z",
   creationDateToken: "2026-11-01T08:00:00.000Z",
@@ -58,12 +59,22 @@ describe("renderTable", () => {
         lastUsedAt: "2026-11-20T09:30:12.000Z",
       }),
       key({ appKey: "appkey-acme-ZXCVBN", name: "Old", status: "inactive", pendingRenewal: true }),
+      key({
+        appKey: "appkey-acme-LEAKED",
+        name: "Leaked",
+        status: "inactive",
+        active: false,
+        inactiveReason: "leak_reported",
+      }),
     ]).split("\n");
     expect(lines[0]).toMatch(/^APPKEY +NAME +STATUS +ROLES +ALERT +LAST USED$/);
     expect(lines[1]).toMatch(
       /^appkey-acme-QWERTY +ERP sync +active +OMS - Read only +orange +2026-11-20 09:30$/,
     );
     expect(lines[2]).toMatch(/^appkey-acme-ZXCVBN +Old +inactive \(renewing\) +none +- +never$/);
+    expect(lines[3]).toMatch(
+      /^appkey-acme-LEAKED +Leaked +inactive \(token reported leaked\) +none +- +never$/,
+    );
     // Every column starts at the same place on every line.
     const at = (line: string | undefined, word: string) => line?.indexOf(word);
     expect(at(lines[1], "active")).toBe(at(lines[0], "STATUS"));

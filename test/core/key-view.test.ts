@@ -11,6 +11,7 @@ const base: KeyFacts = {
   account: "acme",
   name: "ERP sync",
   active: true,
+  inactiveReason: null,
   createdAt: day("2026-01-10"),
   updatedAt: day("2026-02-01"),
   tokenCreatedAt: day("2026-01-10"),
@@ -47,7 +48,14 @@ describe("presentKey", () => {
         updatedAt: "2026-02-01T00:00:00.000Z",
       },
     ],
-    ["an inactive key", { active: false }, {}, { status: "inactive", active: false }],
+    ["an inactive key", { active: false }, {}, { status: "inactive", active: false, inactiveReason: null }],
+    [
+      "an inactive key says why",
+      { active: false, inactiveReason: "leak_reported" },
+      {},
+      { status: "inactive", inactiveReason: "leak_reported" },
+    ],
+    ["an active key has no reason", { inactiveReason: "unused" }, {}, { inactiveReason: null }],
     [
       "no expiry",
       {},
@@ -142,6 +150,7 @@ describe("presentKey", () => {
       "expiresAt",
       "expiry",
       "id",
+      "inactiveReason",
       "ipAllowlist",
       "keyType",
       "lastUsedAt",
@@ -172,6 +181,7 @@ describe("generatedKeyRow", () => {
         creationDateToken: "2026-01-10T00:00:00.000Z",
         creationDateNewToken: null,
         status: "active",
+        inactiveReason: null,
         alert: "none",
         lastUsedAt: null,
         expiresAt: null,
@@ -202,16 +212,18 @@ describe("generatedKeyRow", () => {
         tokens: [{ createdAt: day("2026-01-10") }, { createdAt: day("2026-02-20") }],
         lastUsedAt: day("2026-02-28"),
         active: false,
+        inactiveReason: "token_too_old",
       },
       {
         creationDateNewToken: "2026-02-20T00:00:00.000Z",
         lastUsedAt: "2026-02-28T00:00:00.000Z",
         status: "inactive",
+        inactiveReason: "token_too_old",
       },
     ],
   ])("%s", (_, facts, expected) => {
     const row = generatedKeyRow(presentKey({ ...base, ...facts }, context));
     expect(row).toMatchObject(expected);
-    expect(Object.keys(row)).toHaveLength(14);
+    expect(Object.keys(row)).toHaveLength(15);
   });
 });

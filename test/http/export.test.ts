@@ -141,7 +141,8 @@ describe("key export", () => {
       addedDate: "",
     });
     expect(byLabel.has('\'=HYPERLINK("http://evil.test","click")')).toBe(true);
-    expect(byLabel.get("'@retired")).toMatchObject({ status: "inactive" });
+    expect(byLabel.get("'@retired")).toMatchObject({ status: "inactive", inactiveReason: "deactivated" });
+    expect(erp).toMatchObject({ inactiveReason: "" });
     expect(rows.at(-1)).toEqual([
       "external",
       external.id,
@@ -152,6 +153,7 @@ describe("key export", () => {
       "",
       "",
       "active",
+      "",
       "",
       "",
       "",

@@ -19,6 +19,7 @@ const key: KeyRecord = {
   account: "acme",
   name: "orders\r\nBcc: evil@example.com",
   active: true,
+  inactiveReason: null,
   createdAt: Date.parse("2026-11-26T10:00:00Z"),
   updatedAt: Date.parse("2026-11-26T10:00:00Z"),
   tokenCreatedAt: Date.parse("2026-11-26T10:00:00Z"),

@@ -24,6 +24,7 @@ export function key(i: number, fields: Partial<KeyRecord> = {}): KeyRecord {
     account: "acme",
     name: `key ${i}`,
     active: true,
+    inactiveReason: null,
     createdAt: T0,
     updatedAt: T0,
     tokenCreatedAt: T0,

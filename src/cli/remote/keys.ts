@@ -22,18 +22,35 @@ export function keyTable(keys: readonly Key[]): string {
   return renderTable(keys, [
     { header: "appKey", value: (key) => key.appKey },
     { header: "name", value: (key) => key.name },
-    { header: "status", value: (key) => (key.pendingRenewal ? `${key.status} (renewing)` : key.status) },
+    {
+      header: "status",
+      value: (key) => (key.pendingRenewal ? `${keyStatus(key)} (renewing)` : keyStatus(key)),
+    },
     { header: "roles", value: (key) => roleNames(key.roles) },
     { header: "alert", value: (key) => (key.alert === "none" ? "-" : key.alert) },
     { header: "last used", value: (key) => formatDate(key.lastUsedAt) },
   ]);
 }
 
+/** What each inactive reason says after "inactive"; keys deactivated before reasons were kept say nothing more. */
+const INACTIVE_REASON_TEXT: Record<NonNullable<Key["inactiveReason"]>, string> = {
+  leak_reported: "token reported leaked",
+  unused: "unused, by policy",
+  token_too_old: "token too old, by policy",
+  deactivated: "deactivated by a person or key",
+};
+
+function keyStatus(key: Key): string {
+  return key.inactiveReason === null
+    ? key.status
+    : `${key.status} (${INACTIVE_REASON_TEXT[key.inactiveReason]})`;
+}
+
 export function keyFields(key: Key): string {
   return renderFields([
     ["appKey", key.appKey],
     ["name", key.name],
-    ["status", key.status],
+    ["status", keyStatus(key)],
     ["roles", key.roles.map((role) => `${role.name} (${role.id})`).join(", ") || "none"],
     ["alert", key.alert],
     ["created", formatDate(key.creationDate)],
