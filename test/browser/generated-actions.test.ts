@@ -93,7 +93,7 @@ describe("the Generated tab's row menu", () => {
     expect(await dialog.textContent()).toMatch(/stop working at once/);
     await dialog.getByRole("button", { name: "Deactivate" }).click();
     await dialog.waitFor({ state: "detached" });
-    await row("Switch me").getByText("Inactive", { exact: true }).waitFor();
+    await row("Switch me").getByText("Inactive — deactivated", { exact: true }).waitFor();
 
     // Back on by keyboard alone: the menu opens on Enter and arrow keys move through its items.
     await page.getByRole("button", { name: "Actions for Switch me", exact: true }).focus();

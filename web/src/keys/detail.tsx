@@ -1,11 +1,11 @@
 /**
  * One generated key: what it is, its token dates, how it has been used (verifications per day, ok
- * vs denied, last 30 days), its share link (which may be cancelled here) and its audit trail. Other
- * changes are made from the Generated tab.
+ * vs denied, last 30 days), its share link (which may be cancelled here) and its audit trail, with
+ * the same actions as the Generated tab's row menu (key-actions.tsx), offered only when usable.
  */
 import { useState } from "react";
 import { ApiError, client, type Key, type KeyUsage, ok, type ShareLinkStatus } from "../api";
-import { adminPath, Link } from "../router";
+import { adminPath, Link, navigate } from "../router";
 import { exceeds, lacking, useAccount } from "../session";
 import { Badge, Button, EmptyState, ErrorMessage, Loading, PageHeader } from "../ui/controls";
 import { formatDateTime } from "../ui/format";
@@ -13,6 +13,8 @@ import { type Loaded, useLoad } from "../ui/hooks";
 import { RoleList, useRoleOptions } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
 import { KeyAuditTrail } from "./detail-audit";
+import { inactiveExplanation, StatusBadge, statusLabel } from "./inactive-reason";
+import { type KeyAction, type KeyActionItem, useKeyActionItems, useKeyActions } from "./key-actions";
 import { UsageChart } from "./usage-chart";
 import "./detail.css";
 
@@ -65,11 +67,49 @@ function Detail({ account, appKey }: { account: string; appKey: string }) {
     );
   if (error) return <ErrorMessage error={error} onRetry={reload} />;
   if (!key) return null;
-  return <KeyView account={account} apiKey={key} />;
+  return <KeyView account={account} apiKey={key} reload={reload} />;
 }
 
+/** The usable actions among `actions`, as buttons; the others are not offered. */
+function ActionButtons({
+  apiKey,
+  items,
+  run,
+}: {
+  apiKey: Key;
+  items: KeyActionItem[];
+  run: (action: KeyAction, key: Key) => void;
+}) {
+  const usable = items.filter((item) => item.disabledReason === undefined);
+  if (usable.length === 0) return null;
+  return (
+    <>
+      {usable.map((item) => (
+        <Button
+          key={item.action}
+          variant={item.danger ? "danger" : item.action === "renew" ? "primary" : "secondary"}
+          onClick={() => run(item.action, apiKey)}
+        >
+          {item.label}
+        </Button>
+      ))}
+    </>
+  );
+}
+
+const TOKEN_ACTIONS: ReadonlySet<KeyAction> = new Set(["undo", "complete"]);
+
 /** Usage is asked for once the key is known to exist: an unknown appKey gets one 404, not two. */
-function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
+function KeyView({ account, apiKey: key, reload }: { account: string; apiKey: Key; reload: () => void }) {
+  const roles = useRoleOptions();
+  const items = useKeyActionItems(key, roles.data?.roles);
+  const actions = useKeyActions((action) =>
+    action === "delete" ? navigate(adminPath(account, "keys")) : reload(),
+  );
+  const keyItems = items.filter((item) => !TOKEN_ACTIONS.has(item.action));
+  const tokenItems = items.filter((item) => TOKEN_ACTIONS.has(item.action));
+  // Why nothing is offered, when the user may not change the key at all.
+  const refused = items.find((item) => item.action === "edit")?.disabledReason;
   const usage = useLoad(
     () =>
       ok(
@@ -79,12 +119,13 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
       ),
     [account, key.appKey],
   );
+  const explanation = inactiveExplanation(key);
   return (
     <>
       <PageHeader title={key.name}>
         <p className="subtitle mono detail-appkey">{key.appKey}</p>
         <div className="badges">
-          {key.active ? <Badge tone="success">Active</Badge> : <Badge>Inactive</Badge>}
+          <StatusBadge apiKey={key} />
           {key.alert === "red" ? (
             <Badge tone="danger" title="The token is 3 months or more past the renewal period">
               Renewal overdue
@@ -98,6 +139,21 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
           {key.pendingRenewal ? <Badge tone="info">Pending deletion – old token</Badge> : null}
         </div>
       </PageHeader>
+      <fieldset className="detail-actions" aria-label="Key actions">
+        <ActionButtons apiKey={key} items={keyItems} run={actions.run} />
+        {refused && keyItems.every((item) => item.disabledReason !== undefined) ? (
+          <p className="hint">You cannot change this key: {refused}.</p>
+        ) : null}
+      </fieldset>
+      {explanation ? (
+        <section
+          className={`card section detail-inactive${key.inactiveReason === "leak_reported" ? " detail-inactive-leak" : ""}`}
+          aria-labelledby="detail-inactive"
+        >
+          <h2 id="detail-inactive">Why this key is inactive</h2>
+          <p>{explanation}</p>
+        </section>
+      ) : null}
       <div className="detail-grid">
         <section className="card section" aria-labelledby="detail-facts">
           <h2 id="detail-facts">Key</h2>
@@ -107,7 +163,7 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
             <dt>appKey</dt>
             <dd className="mono">{key.appKey}</dd>
             <dt>Status</dt>
-            <dd>{key.status === "active" ? "Active" : "Inactive"}</dd>
+            <dd>{statusLabel(key)}</dd>
             <dt>Roles</dt>
             <dd>
               <RoleList roles={key.roles} />
@@ -135,13 +191,19 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
             ) : null}
           </dl>
           {key.pendingRenewal ? (
-            <p className="hint detail-note">
-              Both tokens work until the old one is deleted from the Generated tab.
-            </p>
+            <>
+              <p className="hint detail-note">
+                Both tokens work until the old one is deleted. Delete it once the integration uses the new
+                token (see the last uses above); undo the renewal to keep the old one instead.
+              </p>
+              <fieldset className="detail-actions" aria-label="Renewal actions">
+                <ActionButtons apiKey={key} items={tokenItems} run={actions.run} />
+              </fieldset>
+            </>
           ) : null}
         </section>
       </div>
-      <ShareLink account={account} apiKey={key} />
+      <ShareLink key={key.creationDateNewToken ?? key.creationDateToken} account={account} apiKey={key} />
       <section className="card section" aria-labelledby="detail-usage">
         <h2 id="detail-usage">Usage, last {USAGE_DAYS} days</h2>
         <Usage usage={usage} />
@@ -150,6 +212,7 @@ function KeyView({ account, apiKey: key }: { account: string; apiKey: Key }) {
         <h2 id="detail-audit">Audit trail</h2>
         <KeyAuditTrail appKey={key.appKey} />
       </section>
+      {actions.dialog}
     </>
   );
 }

@@ -2,15 +2,15 @@
 
 import type { Key, Role } from "../api";
 import { adminPath, Link, navigate } from "../router";
-import { exceeds, lacking, useAccount } from "../session";
+import { useAccount } from "../session";
 import { Badge } from "../ui/controls";
 import { formatDate } from "../ui/format";
 import type { MenuItem } from "../ui/menu";
 import { Menu } from "../ui/menu";
 import { RoleList } from "../ui/role-picker";
 import { type Column, DataTable, type Selection, type SortState } from "../ui/table";
-
-export type KeyAction = "edit" | "activate" | "deactivate" | "renew" | "undo" | "complete" | "delete";
+import { StatusBadge } from "./inactive-reason";
+import { type KeyAction, useKeyActionItems } from "./key-actions";
 
 export function KeyBadges({ apiKey }: { apiKey: Key }) {
   const badges = [];
@@ -44,42 +44,16 @@ function RowMenu({
   roles: Role[] | undefined;
   onAction: (action: KeyAction, key: Key) => void;
 }) {
-  const access = useAccount();
-  const { account, can } = access;
-  // Every action but viewing acts on the key: the caller must cover what it holds.
-  const stronger = exceeds(access, "key", apiKey.roles, roles);
-  const editReason = can("EditApiKeys") ? stronger : lacking("EditApiKeys");
-  const renewReason = can("RenewApiToken") ? stronger : lacking("RenewApiToken");
+  const { account } = useAccount();
   const items: MenuItem[] = [
     { label: "View details", onSelect: () => navigate(adminPath(account, "key", apiKey.appKey)) },
-    { label: "Edit", onSelect: () => onAction("edit", apiKey), disabledReason: editReason },
-    apiKey.active
-      ? { label: "Deactivate", onSelect: () => onAction("deactivate", apiKey), disabledReason: editReason }
-      : { label: "Activate", onSelect: () => onAction("activate", apiKey), disabledReason: editReason },
-    {
-      label: "Renew token",
-      onSelect: () => onAction("renew", apiKey),
-      disabledReason:
-        renewReason ??
-        (apiKey.pendingRenewal ? "A renewal is pending: delete the old token or undo it first" : undefined),
-    },
+    ...useKeyActionItems(apiKey, roles).map(({ action, label, danger, disabledReason }) => ({
+      label,
+      onSelect: () => onAction(action, apiKey),
+      ...(danger ? { danger } : {}),
+      disabledReason,
+    })),
   ];
-  if (apiKey.pendingRenewal)
-    items.push(
-      { label: "Undo renewal", onSelect: () => onAction("undo", apiKey), disabledReason: renewReason },
-      {
-        label: "Delete old token",
-        onSelect: () => onAction("complete", apiKey),
-        danger: true,
-        disabledReason: renewReason,
-      },
-    );
-  items.push({
-    label: "Delete key",
-    onSelect: () => onAction("delete", apiKey),
-    danger: true,
-    disabledReason: editReason,
-  });
   return <Menu label={`Actions for ${apiKey.name}`} items={items} />;
 }
 
@@ -147,7 +121,7 @@ export function KeyTable({
       label: "Status",
       cell: (key) => (
         <div>
-          {key.active ? <Badge tone="success">Active</Badge> : <Badge tone="neutral">Inactive</Badge>}
+          <StatusBadge apiKey={key} />
         </div>
       ),
     },

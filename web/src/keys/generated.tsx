@@ -3,29 +3,21 @@
  * or a shared link keeps them); paging follows the API's cursors, kept as a stack for Previous.
  */
 import { type ReactNode, useState } from "react";
-import { client, describeError, type Key, type KeyListQuery, type KeyPage, ok } from "../api";
+import { client, type Key, type KeyListQuery, type KeyPage, ok } from "../api";
 import { setQuery, useLocation } from "../router";
 import { lacking, useAccount } from "../session";
 import { Button, EmptyState, ErrorMessage, Loading } from "../ui/controls";
 import { plural } from "../ui/format";
 import { useLoad } from "../ui/hooks";
 import { useRoleOptions } from "../ui/role-picker";
-import { useToast } from "../ui/toast";
 import { BulkBar } from "./generated-bulk";
-import { type KeyAction, KeyTable } from "./generated-table";
+import { KeyTable } from "./generated-table";
 import { CLEARED, type Filters, isFiltered, readFilters, Toolbar } from "./generated-toolbar";
-import { EditDialog, GenerateDialog, RenewDialog } from "./key-dialogs";
-import {
-  CompleteRenewalDialog,
-  DeactivateDialog,
-  DeleteKeyDialog,
-  UndoRenewalDialog,
-} from "./key-dialogs-confirm";
+import { useKeyActions } from "./key-actions";
+import { GenerateDialog } from "./key-dialogs";
 import "./generated.css";
 
 const PAGE_SIZE = 50;
-
-type Open = { kind: "generate" } | { kind: Exclude<KeyAction, "activate">; key: Key };
 
 /** One page of keys for the filters; the cursor stack starts over whenever the filters change. */
 function useKeyPages(account: string, filters: Filters) {
@@ -91,26 +83,6 @@ function Pager({
   );
 }
 
-function OpenDialog({ open, onClose, onDone }: { open: Open; onClose: () => void; onDone: () => void }) {
-  const props = { onClose, onDone };
-  if (open.kind === "generate") return <GenerateDialog {...props} />;
-  const apiKey = open.key;
-  switch (open.kind) {
-    case "edit":
-      return <EditDialog apiKey={apiKey} {...props} />;
-    case "renew":
-      return <RenewDialog apiKey={apiKey} {...props} />;
-    case "deactivate":
-      return <DeactivateDialog apiKey={apiKey} {...props} />;
-    case "undo":
-      return <UndoRenewalDialog apiKey={apiKey} {...props} />;
-    case "complete":
-      return <CompleteRenewalDialog apiKey={apiKey} {...props} />;
-    case "delete":
-      return <DeleteKeyDialog apiKey={apiKey} {...props} />;
-  }
-}
-
 function NoKeys({ filtered, generateButton }: { filtered: boolean; generateButton: ReactNode }) {
   if (filtered)
     return (
@@ -129,18 +101,18 @@ function NoKeys({ filtered, generateButton }: { filtered: boolean; generateButto
 
 export function GeneratedTab() {
   const { account, can } = useAccount();
-  const toast = useToast();
   const filters = readFilters(useLocation());
   const filtered = isFiltered(filters);
   const { list, previous, next } = useKeyPages(account, filters);
   // One load of the roles for the Role filter and for what each key holds (see `exceeds`).
   const roles = useRoleOptions();
-  const [open, setOpen] = useState<Open | null>(null);
+  const [generating, setGenerating] = useState(false);
+  const actions = useKeyActions(list.reload);
   // Key ids; only the rows of the page shown count (paging or filtering leaves the rest behind).
   const [selectedIds, setSelectedIds] = useState<ReadonlySet<string>>(new Set());
 
   const generateButton = can("EditApiKeys") ? (
-    <Button variant="primary" onClick={() => setOpen({ kind: "generate" })}>
+    <Button variant="primary" onClick={() => setGenerating(true)}>
       Generate key
     </Button>
   ) : null;
@@ -148,21 +120,6 @@ export function GeneratedTab() {
   const onSort = (field: string) => {
     const flip = filters.order === "asc" ? "desc" : "asc";
     setQuery({ sort: field, order: field === filters.sort ? flip : field === "name" ? "asc" : "desc" });
-  };
-
-  // Activating breaks nothing, so it needs no dialog; a refusal is reported in a toast.
-  const onAction = (action: KeyAction, key: Key) => {
-    if (action !== "activate") return setOpen({ kind: action, key });
-    client
-      .PATCH("/v1/accounts/{account}/keys/{appKey}", {
-        params: { path: { account, appKey: key.appKey } },
-        body: { active: true },
-      })
-      .then(
-        () => toast(`Key “${key.name}” activated`),
-        (error: unknown) => toast(`Could not activate “${key.name}”: ${describeError(error)}`, "error"),
-      )
-      .finally(list.reload);
   };
 
   const page = list.data?.page;
@@ -188,7 +145,7 @@ export function GeneratedTab() {
           keys={page.items}
           sort={{ field: filters.sort, order: filters.order }}
           onSort={onSort}
-          onAction={onAction}
+          onAction={actions.run}
           roles={roles.data?.roles}
           selection={selection}
         />
@@ -207,7 +164,8 @@ export function GeneratedTab() {
       <Toolbar filters={filters} filtered={filtered} roles={roles} />
       <BulkBar keys={selectedKeys} onClear={() => setSelectedIds(new Set())} onDone={list.reload} />
       {body}
-      {open ? <OpenDialog open={open} onClose={() => setOpen(null)} onDone={list.reload} /> : null}
+      {generating ? <GenerateDialog onClose={() => setGenerating(false)} onDone={list.reload} /> : null}
+      {actions.dialog}
     </div>
   );
 }
