@@ -35,8 +35,8 @@ describe("bulk actions on the Generated tab", () => {
     await dialog.getByRole("button", { name: "Deactivate 2 keys" }).click();
     await dialog.waitFor({ state: "detached" });
     await page.locator(".toast", { hasText: "2 keys deactivated" }).waitFor();
-    await keyRow(page, "Bulk one").getByText("Inactive", { exact: true }).waitFor();
-    await keyRow(page, "Bulk two").getByText("Inactive", { exact: true }).waitFor();
+    await keyRow(page, "Bulk one").getByText("Inactive — deactivated", { exact: true }).waitFor();
+    await keyRow(page, "Bulk two").getByText("Inactive — deactivated", { exact: true }).waitFor();
     expect(await keyRow(page, "Bulk untouched").getByText("Active", { exact: true }).count()).toBe(1);
     // The selection is cleared once done.
     expect(await bar.count()).toBe(0);
@@ -100,7 +100,7 @@ describe("bulk actions on the Generated tab", () => {
     expect(await failures.textContent()).toContain(strong.key.appKey);
     expect(await failures.textContent()).toMatch(/You cannot act on key/);
     await failures.getByRole("button", { name: "Close" }).last().click();
-    await keyRow(page, "Mixed weak").getByText("Inactive", { exact: true }).waitFor();
+    await keyRow(page, "Mixed weak").getByText("Inactive — deactivated", { exact: true }).waitFor();
     expect([await valid(weak), await valid(strong)]).toEqual([false, true]);
     await context.close();
   }, 60_000);

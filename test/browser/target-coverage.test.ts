@@ -95,7 +95,7 @@ describe("a User Administrator - RESTRICTED (who may read role resources)", () =
     const dialog = page.getByRole("dialog", { name: "Deactivate “Peer key”?" });
     await dialog.getByRole("button", { name: "Deactivate" }).click();
     await dialog.waitFor({ state: "detached" });
-    await keyRow(page, "Peer key").getByText("Inactive", { exact: true }).waitFor();
+    await keyRow(page, "Peer key").getByText("Inactive — deactivated", { exact: true }).waitFor();
     expect(problemsOf(page).failed).toEqual([]);
     expectNoConsoleErrors(page);
     await context.close();
