@@ -114,13 +114,18 @@ export function blockWithin(inner: AddressBlock, outer: AddressBlock): boolean {
 }
 
 /**
- * A request made by a browser page: it carries `Origin` or `Sec-Fetch-Site` (headers page scripts
- * can neither set nor remove), or a `Sec-Fetch-Mode` other than `cors`. Node's own fetch (undici)
- * sends `Sec-Fetch-Mode: cors` alone on every request, so that value without the others is a server,
- * not a browser; browsers always send Sec-Fetch-Site with it.
+ * A request made by a browser page of another origin: it carries `Sec-Fetch-Site` other than
+ * `same-origin`, or `Origin` (headers page scripts can neither set nor remove), or a
+ * `Sec-Fetch-Mode` other than `cors`. Node's own fetch (undici) sends `Sec-Fetch-Mode: cors` alone on
+ * every request, so that value without the others is a server, not a browser; browsers always send
+ * Sec-Fetch-Site with it. `Sec-Fetch-Site: same-origin` is a page this server served (the /docs
+ * explorer's Try it out, the admin), not an integration's client-side code, which runs on its own
+ * origin.
  */
 export function isBrowserRequest(header: (name: string) => string | undefined): boolean {
-  if (header("origin") !== undefined || header("sec-fetch-site") !== undefined) return true;
+  const site = header("sec-fetch-site");
+  if (site !== undefined) return site.toLowerCase() !== "same-origin";
+  if (header("origin") !== undefined) return true;
   const mode = header("sec-fetch-mode");
   return mode !== undefined && mode.toLowerCase() !== "cors";
 }

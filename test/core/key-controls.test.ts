@@ -130,6 +130,15 @@ describe("isBrowserRequest and expiresSoon", () => {
     expect(of({ "sec-fetch-mode": "navigate" })).toBe(true);
     // Node's fetch sends this alone on every request: a server, not a browser.
     expect(of({ "sec-fetch-mode": "cors" })).toBe(false);
+    // A page of another site, or of a sibling subdomain, is a browser page to refuse.
+    expect(
+      of({ origin: "https://shop.example", "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors" }),
+    ).toBe(true);
+    expect(of({ origin: "https://app.acme.test", "sec-fetch-site": "same-site" })).toBe(true);
+    // A page this server served (the /docs explorer's Try it out) is not an integration's client code.
+    expect(
+      of({ origin: "http://localhost", "sec-fetch-site": "same-origin", "sec-fetch-mode": "cors" }),
+    ).toBe(false);
   });
 
   it("warns within 14 days, not after expiry", () => {
