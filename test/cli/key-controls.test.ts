@@ -1,12 +1,8 @@
 /**
  * The key-control flags of `keys create` and `keys update`, in process against the in-process app
  */
-import { PassThrough, Writable } from "node:stream";
-import { Command, CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Fetch } from "../../src/cli/client.js";
-import type { RemoteIO } from "../../src/cli/remote/context.js";
-import { registerRemoteCommands } from "../../src/cli/remote/index.js";
+import { type CliOptions, type CliRun, runCli } from "../support/cli.js";
 import { createHarness, type Harness } from "../support/harness.js";
 
 let h: Harness;
@@ -19,66 +15,8 @@ afterAll(async () => {
   await h.close();
 });
 
-function sink() {
-  let text = "";
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      text += String(chunk);
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(
-  args: string[],
-  options: { env?: Record<string, string>; fetch?: Fetch; terminal?: boolean } = {},
-): Promise<Run> {
-  const stdout = sink();
-  const stderr = sink();
-  Object.assign(stderr.stream, { isTTY: options.terminal ?? false, columns: 200 });
-  const io: RemoteIO = {
-    env: {
-      LATCHKEY_URL: "http://127.0.0.1:8080",
-      LATCHKEY_APPKEY: h.owner.appKey,
-      LATCHKEY_APPTOKEN: h.owner.appToken,
-      ...options.env,
-    },
-    stdin: Object.assign(new PassThrough(), { isTTY: false }),
-    stdout: stdout.stream,
-    stderr: stderr.stream,
-    fetch: options.fetch ?? ((input, init) => Promise.resolve(h.app.request(input, init))),
-  };
-  const program = new Command("latchkey")
-    .option("--json")
-    .exitOverride()
-    .configureOutput({
-      writeOut: (text) => stdout.stream.write(text),
-      writeErr: (text) => stderr.stream.write(text),
-    });
-  let pending: Promise<number> = Promise.resolve(0);
-  registerRemoteCommands(
-    program,
-    (task) => {
-      pending = task();
-    },
-    io,
-  );
-  let code: number;
-  try {
-    await program.parseAsync(args, { from: "user" });
-    code = await pending;
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    code = error.code === "commander.helpDisplayed" ? 0 : 2;
-  }
-  return { code, stdout: stdout.text(), stderr: stderr.text() };
+function cli(args: string[], options: CliOptions = {}): Promise<CliRun> {
+  return runCli(h, args, options);
 }
 
 describe("keys create and update with controls", () => {
