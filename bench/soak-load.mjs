@@ -12,6 +12,10 @@
  * Every request carries a random credential of the file (keys the churn never changes), so any
  * answer but 200 is an error.
  *
+ * With `--closed` there is no pacing: every connection sends its next request as soon as the
+ * answer to the last one is in (closed loop), which measures the most the servers answer with this
+ * very generator sharing the machine; latency is then counted from when each request was sent.
+ *
  * Prints one JSON line per window (`{window, t, sent, answered, rps, statuses, errors, p50, p99,
  * max, behind}`: `late` dropped, `behind` waiting for a connection at the end of the window) and a last line
  * `{done: true, ...totals}` with the load generator's own CPU time.
@@ -20,6 +24,7 @@
  *
  * Usage: node bench/soak-load.mjs --ports 8081,8082 --keys creds.tsv --rate 3000 --duration 600
  *        [--connections 48] [--window 10]
+ *        node bench/soak-load.mjs --ports 8081,8082 --keys creds.tsv --closed --duration 10
  */
 import { readFileSync } from "node:fs";
 import net from "node:net";
@@ -27,7 +32,8 @@ import { parseArgs, percentile } from "./lib.mjs";
 
 const args = parseArgs(process.argv.slice(2));
 const ports = String(args.ports).split(",").map(Number);
-const rate = Number(args.rate);
+const closed = Boolean(args.closed);
+const rate = closed ? null : Number(args.rate);
 const durationMs = Number(args.duration) * 1000;
 const perPort = Number(args.connections ?? 48);
 const windowMs = Number(args.window ?? 10) * 1000;
@@ -54,8 +60,11 @@ function tally() {
 let current = tally();
 const total = tally();
 
-function answered(status, dueAt) {
+const answeredPerPort = ports.map(() => 0);
+
+function answered(status, dueAt, portIndex) {
   const ms = performance.now() - dueAt;
+  answeredPerPort[portIndex]++;
   for (const t of [current, total]) {
     t.answered++;
     t.statuses[status] = (t.statuses[status] ?? 0) + 1;
@@ -97,7 +106,7 @@ function connect(portIndex) {
     if (conn.buffer.length < end + 4 + length) return;
     conn.buffer = conn.buffer.subarray(end + 4 + length);
     conn.busy = false;
-    answered(Number(head.slice(9, 12)), conn.dueAt);
+    answered(Number(head.slice(9, 12)), conn.dueAt, conn.portIndex);
     if (/\r\nconnection: *close/i.test(head)) return reconnect(conn);
     release(conn);
   });
@@ -144,6 +153,11 @@ function dropLate() {
 /** A connection that is free: it takes the oldest waiting request, or waits for the next one. */
 function release(conn) {
   if (stopping) return;
+  if (closed) {
+    if (started === 0) idle[conn.portIndex].push(conn);
+    else if (performance.now() - started < durationMs) send(conn, performance.now());
+    return;
+  }
   dropLate();
   if (nextWaiting < scheduled) send(conn, started + nextWaiting++ * intervalMs);
   else idle[conn.portIndex].push(conn);
@@ -178,7 +192,7 @@ for (let p = 0; p < ports.length; p++) for (let c = 0; c < perPort; c++) connect
 await new Promise((resolve) => setTimeout(resolve, 500));
 
 started = performance.now();
-intervalMs = 1000 / rate;
+intervalMs = closed ? 0 : 1000 / rate;
 let windowIndex = 0;
 
 function report() {
@@ -201,7 +215,9 @@ function report() {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
+if (closed) for (const list of idle) for (const conn of list.splice(0)) release(conn);
 const pacer = setInterval(() => {
+  if (closed) return;
   const elapsed = performance.now() - started;
   const due = Math.min(Math.floor(elapsed / intervalMs), Math.floor(durationMs / intervalMs));
   scheduled = Math.max(scheduled, due);
@@ -230,6 +246,8 @@ process.stdout.write(
     sent: total.sent,
     late: total.late,
     answered: total.answered,
+    /** Answers from each instance, in the order of --ports. */
+    perPort: answeredPerPort,
     statuses: total.statuses,
     errors: total.errors,
     /** Sent but never answered (connections still busy after the drain). */

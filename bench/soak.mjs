@@ -10,7 +10,8 @@
  * 2. Two servers, `node bin/latchkey.mjs serve` from dist/ as `npm start` runs it
  *    (MALLOC_ARENA_MAX=2 unless BENCH_MALLOC_ARENA_MAX is set, empty to leave it unset), with
  *    DATABASE_URL and REDIS_URL; each cache is filled with every key (one request per key).
- * 3. Maximum: wrk on both instances at once for MAX_S seconds (CONNECTIONS each); the pair's
+ * 3. Maximum: soak-load.mjs in closed loop (no pacing) on both instances at once for MAX_S
+ *    seconds (CONNECTIONS each), the same driver as the soak sharing the same cores; the pair's
  *    req/s is the sum.
  * 4. Soak: RATE_PCT % of that maximum for DURATION seconds from `soak-load.mjs` (paced, open-loop,
  *    raw keep-alive sockets, round robin over both instances; latency counted from when each
@@ -40,7 +41,7 @@
  * Secrets: the seeded credentials and the Owner key belong to the throwaway database; the
  * credentials file lives in a temporary directory removed at the end, never in the results.
  *
- * Usage: npm run build && node bench/soak.mjs      (wrk from Debian: apt-get install -y wrk)
+ * Usage: npm run build && node bench/soak.mjs
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -62,7 +63,7 @@ import {
   sleep,
   table,
 } from "./lib.mjs";
-import { haveWrk, memoryOf, nodeJson, startServer, wrk } from "./verify-procs.mjs";
+import { memoryOf, nodeJson, startServer } from "./verify-procs.mjs";
 import { ACCOUNT, seedInto } from "./verify-seed.mjs";
 
 const env = process.env;
@@ -291,7 +292,6 @@ function rssVerdict(samples, name, duration) {
 }
 
 async function main() {
-  if (!haveWrk()) throw new Error("wrk is needed for the maximum: apt-get install -y wrk");
   mkdirSync(RESULTS, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   const logDir = join(RESULTS, `soak-logs-${stamp}`);
@@ -355,25 +355,37 @@ async function main() {
     let rate = CFG.rate;
     let maximum = null;
     if (rate === null) {
-      const runs = await Promise.all(
-        servers.map((server) =>
-          wrk({
-            url: `http://127.0.0.1:${server.port}/v1/authorize`,
-            script: join(ROOT, "bench", "verify-wrk.lua"),
-            env: { WRK_KEYS: credsFile, WRK_MODE: "authorize", WRK_URI: URI },
-            duration: CFG.maxS,
-            connections: CFG.connections,
-            cpu: null,
-            cwd: ROOT,
-          }),
-        ),
+      // The maximum is measured with the soak's own load generator in closed loop: on a machine
+      // where it shares the cores with the servers, a lighter driver (wrk) would measure a rate
+      // that the soak's driver leaves the servers no CPU to reach.
+      const closedRun = await nodeJson(
+        join(ROOT, "bench", "soak-load.mjs"),
+        [
+          "--ports",
+          servers.map((s) => s.port).join(","),
+          "--keys",
+          credsFile,
+          "--closed",
+          "--duration",
+          String(CFG.maxS),
+          "--connections",
+          String(CFG.connections),
+          "--window",
+          String(CFG.maxS),
+        ],
+        { cpu: null, cwd: ROOT, timeoutMs: (CFG.maxS + 60) * 1000 },
       );
-      for (const run of runs) if (run.error) throw new Error(`wrk: ${run.error}`);
+      if (closedRun.error) throw new Error(`maximum run: ${closedRun.error}`);
+      const perInstance = closedRun.perPort ?? [];
       maximum = {
-        rps: runs.reduce((s, r) => s + r.rps, 0),
-        perInstance: runs.map((r) => Math.round(r.rps)),
-        p99: runs.map((r) => r.p99_ms),
-        non2xx: runs.reduce((s, r) => s + r.non2xx + r.errors, 0),
+        rps: closedRun.answered / closedRun.seconds,
+        perInstance: perInstance.map((n) => Math.round(n / closedRun.seconds)),
+        p99: [closedRun.p99],
+        non2xx:
+          closedRun.errors +
+          Object.entries(closedRun.statuses)
+            .filter(([s]) => s !== "200")
+            .reduce((n, [, c]) => n + c, 0),
         load: load(),
       };
       if (maximum.non2xx > 0) throw new Error(`the maximum run had ${maximum.non2xx} errors`);
@@ -566,7 +578,7 @@ function summarizeRun(r) {
     `${machine()}; load average before ${r.loadBefore.join(" ")}. Two instances on PostgreSQL (${r.CFG.keys} keys seeded in ${r.seeded.seedSeconds.toFixed(1)} s), Redis ${cfg.redisUrl}; MALLOC_ARENA_MAX=${cfg.arenaMax || "(unset)"}${cfg.nodeOptions ? `, NODE_OPTIONS=${cfg.nodeOptions}` : ""}. Idle RSS ${r.idle.map(fmt).join(" / ")} MB.`,
     "",
     r.maximum
-      ? `Maximum (wrk, ${cfg.maxS} s, ${cfg.connections} connections per instance, both at once): ${Math.round(r.maximum.rps)} req/s (${r.maximum.perInstance.join(" + ")}), p99 ${r.maximum.p99.map(fmt).join(" / ")} ms, load ${r.maximum.load.join(" ")}.`
+      ? `Maximum (soak-load.mjs closed loop, ${cfg.maxS} s, ${cfg.connections} connections per instance, both at once): ${Math.round(r.maximum.rps)} req/s (${r.maximum.perInstance.join(" + ")}), p99 ${r.maximum.p99.map(fmt).join(" / ")} ms, load ${r.maximum.load.join(" ")}.`
       : `Rate given: ${r.rate} req/s.`,
     `Soak: ${r.rate} req/s asked (${cfg.ratePct} %), ${fmt(achieved)} answered per second over ${cfg.duration} s; ${totals?.answered ?? "–"} answers, statuses ${JSON.stringify(totals?.statuses ?? {})}, socket errors/timeouts ${totals?.errors ?? "–"}, unanswered ${totals?.unanswered ?? "–"}, dropped as late ${totals ? totals.late + totals.neverSent : "–"}; load generator CPU ${totals ? fmt((totals.cpuMs / 1000 / cfg.duration) * 100) : "–"} % of a core; latency from due time p50 ${fmt(totals?.p50)} ms, p99 ${fmt(totals?.p99)} ms, p99.9 ${fmt(totals?.p999)} ms, max ${fmt(totals?.max)} ms.`,
     `Churn: ${record.iterations.length} iterations (create, renew, edit roles, deactivate), ${fmt(
