@@ -59,6 +59,13 @@ export interface UsageRecorderOptions {
   clock: { now(): number };
   /** How often counters are written (default 5 s; the contract is at most 10 s). */
   intervalMs?: number;
+  /**
+   * How often the timer's writes include last-use times (of the key, its tokens, its accounts and
+   * resources; default 60 s): these are one row write each per key in use, four times the counts'
+   * work, and a minute is precise enough for "last used". Counts are written at every interval;
+   * `flush()` and `stop()` write everything.
+   */
+  stampIntervalMs?: number;
   /** Told after every write attempt (metrics). */
   onFlush?: (ok: boolean, atMs: number, error?: unknown) => void;
 }
@@ -111,6 +118,8 @@ export type UsageRecorder = ReturnType<typeof createUsageRecorder>;
 export function createUsageRecorder(options: UsageRecorderOptions) {
   const { store, clock } = options;
   const intervalMs = options.intervalMs ?? 5_000;
+  const stampIntervalMs = options.stampIntervalMs ?? 60_000;
+  let stampsDueAt = 0;
   let counters = new Map<string, Counter>();
   /** Counts of an earlier day, or of a failed write, waiting for the next write: by `keyId day`. */
   let carried = new Map<string, UsageDay & { keyId: string }>();
@@ -256,7 +265,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * lists unless something of the same key waits already, which is merged with them (a failed
    * write's, or a resource the key used before): no Map per key in the common case.
    */
-  function takeBatch(): UsageBatch {
+  function takeBatch(stamps: boolean): UsageBatch {
     const counts: (UsageDay & { keyId: string })[] = [];
     const lastUsed: { keyId: string; at: number }[] = [];
     const resourceUses: ResourceUseRecord[] = [];
@@ -268,6 +277,10 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       if (carried.size > 0) carry(keyId, counter.day, counter.ok, counter.denied);
       else if (counter.ok + counter.denied > 0)
         counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
+      if (!stamps) {
+        holdStamps(keyId, counter);
+        continue;
+      }
       if (counter.lastUsed > 0) {
         if (carriedLastUsed.has(keyId)) {
           if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0))
@@ -294,6 +307,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
     for (const waiting of carried.values()) counts.push(waiting);
     carried = new Map();
+    if (!stamps)
+      return { counts, lastUsed, resources: resourceUses, accounts: accountUseList, tokens: tokenUseList };
     for (const [keyId, at] of carriedLastUsed) lastUsed.push({ keyId, at });
     carriedLastUsed = new Map();
     for (const [keyId, accounts] of resources)
@@ -306,6 +321,15 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     for (const [tokenId, at] of tokenUses) tokenUseList.push({ tokenId, at });
     tokenUses = new Map();
     return { counts, lastUsed, resources: resourceUses, accounts: accountUseList, tokens: tokenUseList };
+  }
+
+  /** Keeps a counter's last-use times for the next write that includes them. */
+  function holdStamps(keyId: string, counter: Counter) {
+    if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, counter.lastUsed);
+    if (counter.usedIn !== null && counter.usedResource !== null)
+      noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
+    if (counter.allowedIn !== null) noteAccount(keyId, counter.allowedIn, counter.allowedAt);
+    if (counter.tokenHolder !== null) noteToken(counter.tokenHolder, counter.tokenIndex, counter.tokenAt);
   }
 
   /** Merges a batch that was not written back into what waits for the next write. */
@@ -339,10 +363,14 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
   }
 
-  /** Writes what has been counted so far; concurrent calls share one write. */
-  function flush(): Promise<void> {
-    if (flushing) return flushing.then(() => flush());
-    const batch = takeBatch();
+  /**
+   * Writes what has been counted so far, last-use times included unless `stamps` is false (the
+   * timer's writes between two stamp intervals); concurrent calls share one write.
+   */
+  function flush(stamps = true): Promise<void> {
+    if (flushing) return flushing.then(() => flush(stamps));
+    if (stamps) stampsDueAt = clock.now() + stampIntervalMs;
+    const batch = takeBatch(stamps);
     const empty = [
       batch.counts,
       batch.lastUsed,
@@ -376,7 +404,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     /** Counts not yet written: keys counted since the last write, plus (key, day) entries waiting. */
     pendingKeys: () => counters.size + carried.size,
     start() {
-      timer ??= setInterval(() => void flush(), intervalMs);
+      stampsDueAt = clock.now() + stampIntervalMs;
+      timer ??= setInterval(() => void flush(clock.now() >= stampsDueAt), intervalMs);
       timer.unref();
     },
     /** Stops the timer and writes the last batch. */

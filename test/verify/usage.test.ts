@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DAY_MS } from "../../src/core/time.js";
 import type { UsageBatch } from "../../src/storage/store.js";
 import { createUsageRecorder, sliceBatch } from "../../src/verify/usage.js";
@@ -181,6 +181,56 @@ describe("usage recorder", () => {
     expect(byKey.get("key-1")).toMatchObject({ ok: 21, denied: 0 });
     expect(resources.find((r) => r.keyId === "key-1")?.at).toBe(T0 + 20_000);
     expect(usage.pendingKeys()).toBe(0);
+  });
+
+  it("writes counts at every timer tick and last-use times once per stamp interval, and everything on flush", async () => {
+    let now = T0;
+    const written: UsageBatch[] = [];
+    const usage = createUsageRecorder({
+      clock: { now: () => now },
+      intervalMs: 20,
+      stampIntervalMs: 60_000,
+      store: {
+        usage: {
+          async record(batch) {
+            written.push(batch);
+          },
+        },
+      },
+    });
+    const holder = { tokenIds: ["tok-1"] };
+    usage.start();
+    try {
+      usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+      now += 1_000;
+      usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+      await vi.waitFor(() => expect(written.length).toBeGreaterThan(0));
+      // A tick before the stamp interval: the counts, no last-use times.
+      expect(written.flatMap((b) => b.counts)).toEqual([
+        { keyId: "k", day: Math.floor(T0 / DAY_MS), ok: 2, denied: 0 },
+      ]);
+      for (const batch of written) {
+        expect([batch.lastUsed, batch.resources, batch.accounts, batch.tokens]).toEqual([[], [], [], []]);
+      }
+      // Once the interval has passed, the next tick writes the times held so far (the latest).
+      written.length = 0;
+      now += 60_000;
+      await vi.waitFor(() => expect(written.some((b) => b.lastUsed.length > 0)).toBe(true));
+      const stamped = written.find((b) => b.lastUsed.length > 0) as UsageBatch;
+      expect(stamped.lastUsed).toEqual([{ keyId: "k", at: T0 + 1_000 }]);
+      expect(stamped.resources).toEqual([
+        { keyId: "k", account: "acme", resource: "ViewOrders", at: T0 + 1_000 },
+      ]);
+      expect(stamped.accounts).toEqual([{ keyId: "k", account: "acme", at: T0 + 1_000 }]);
+      expect(stamped.tokens).toEqual([{ tokenId: "tok-1", at: T0 + 1_000 }]);
+      // An explicit flush writes the times at once, whatever the interval.
+      written.length = 0;
+      usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+      await usage.flush();
+      expect(written.flatMap((b) => b.lastUsed)).toEqual([{ keyId: "k", at: T0 + 61_000 }]);
+    } finally {
+      await usage.stop();
+    }
   });
 
   it("slices every list of a batch alike", () => {
