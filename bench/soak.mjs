@@ -12,7 +12,8 @@
  *    DATABASE_URL and REDIS_URL; each cache is filled with every key (one request per key).
  * 3. Maximum: soak-load.mjs in closed loop (no pacing) on both instances at once for MAX_S
  *    seconds (CONNECTIONS each), the same driver as the soak sharing the same cores; the pair's
- *    req/s is the sum.
+ *    req/s is the sum. 30 s by default, so that the maximum includes several usage writes (every
+ *    5 s): a shorter burst measures a rate the servers cannot hold once their writes begin.
  * 4. Soak: RATE_PCT % of that maximum for DURATION seconds from `soak-load.mjs` (paced, open-loop,
  *    raw keep-alive sockets, round robin over both instances; latency counted from when each
  *    request was due). Meanwhile, once a second, alternating the instance it acts on:
@@ -32,7 +33,7 @@
  * so that the counters stay apart from other users of the same server (pub/sub channels are shared
  * by every database: instances elsewhere hear these changes and ignore keys they do not hold).
  *
- * Options (environment): DURATION (600 s), KEYS (10000), RATE_PCT (80), MAX_S (10), CONNECTIONS
+ * Options (environment): DURATION (600 s), KEYS (10000), RATE_PCT (80), MAX_S (30), CONNECTIONS
  * (48 per instance), WINDOW_S (10), BENCH_PG_URL, REDIS_URL, BENCH_MALLOC_ARENA_MAX (2),
  * BENCH_SERVER_NODE_OPTIONS (NODE_OPTIONS of the servers), RATE (req/s: skips the maximum).
  * Output: bench/results/soak-<time>.json and soak-latest.md (git-ignored), server logs in
@@ -71,7 +72,7 @@ const CFG = {
   duration: Number(env.DURATION ?? 600),
   keys: Number(env.KEYS ?? 10_000),
   ratePct: Number(env.RATE_PCT ?? 80),
-  maxS: Number(env.MAX_S ?? 10),
+  maxS: Number(env.MAX_S ?? 30),
   connections: Number(env.CONNECTIONS ?? 48),
   windowS: Number(env.WINDOW_S ?? 10),
   rate: env.RATE ? Number(env.RATE) : null,
