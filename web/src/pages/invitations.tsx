@@ -14,11 +14,11 @@ import { type FormEvent, useId, useState } from "react";
 import { ApiError, client, type Invitation, ok } from "../api";
 import { adminPath, navigate } from "../router";
 import { useSession } from "../session";
-import { Button, EmptyState, InlineError, Loading, TextField } from "../ui/controls";
+import { Button, EmptyState, InlineError, Loading } from "../ui/controls";
 import { useAction, useLoad } from "../ui/hooks";
 import { useToast } from "../ui/toast";
 import "./invitations.css";
-import { CardPage, NewPasswordFields, newPasswordProblem } from "./passwords";
+import { CardPage, NewPasswordFields, newPasswordProblem, SignInEmailField } from "./passwords";
 import { SignIn } from "./sign-in";
 
 /** The code in a `#code=…` fragment, or "" when there is none. */
@@ -173,14 +173,7 @@ export function InvitationSignUp({ account, code }: { account: string; code: str
           You are invited to <strong>{account}</strong>. New to latchkey? Choose your password: you are then
           signed in and a member of {account}.
         </p>
-        <TextField
-          label="Email"
-          type="email"
-          autoComplete="username"
-          required
-          value={email}
-          onChange={(event) => setEmail(event.target.value)}
-        />
+        <SignInEmailField value={email} onChange={setEmail} />
         <NewPasswordFields
           next={next}
           again={again}

@@ -23,6 +23,20 @@ export function newPasswordProblem(next: string, again: string): string | undefi
   return undefined;
 }
 
+/** The email a person signs in with, as every signed-out form asks for it. */
+export function SignInEmailField({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+  return (
+    <TextField
+      label="Email"
+      type="email"
+      autoComplete="username"
+      required
+      value={value}
+      onChange={(event) => onChange(event.target.value)}
+    />
+  );
+}
+
 export function NewPasswordFields({
   next,
   again,
@@ -187,14 +201,7 @@ export function ForgotPassword() {
         }}
       >
         <p>Enter the email you sign in with: we mail you a link to choose a new password.</p>
-        <TextField
-          label="Email"
-          type="email"
-          autoComplete="username"
-          required
-          value={email}
-          onChange={(event) => setEmail(event.target.value)}
-        />
+        <SignInEmailField value={email} onChange={setEmail} />
         <InlineError error={request.error} />
         <Button type="submit" variant="primary" busy={request.busy} className="wide">
           Send reset link

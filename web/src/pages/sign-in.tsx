@@ -3,6 +3,7 @@ import { BASE, Link } from "../router";
 import { type SignedOutReason, useSession } from "../session";
 import { Button, InlineError, TextField } from "../ui/controls";
 import { useAction } from "../ui/hooks";
+import { SignInEmailField } from "./passwords";
 
 export function SignIn({ reason }: { reason?: SignedOutReason | undefined }) {
   const { signIn } = useSession();
@@ -37,14 +38,7 @@ export function SignIn({ reason }: { reason?: SignedOutReason | undefined }) {
             You have signed out.
           </p>
         ) : null}
-        <TextField
-          label="Email"
-          type="email"
-          autoComplete="username"
-          required
-          value={email}
-          onChange={(event) => setEmail(event.target.value)}
-        />
+        <SignInEmailField value={email} onChange={setEmail} />
         <TextField
           label="Password"
           type="password"
