@@ -352,7 +352,7 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
   SHUTDOWN_TIMEOUT: {
     default: "10",
     description:
-      "On SIGTERM/SIGINT the server stops accepting, lets in-flight requests finish, writes the usage counters and closes; after this long it exits anyway (code 1), whatever is still running: seconds or `30s`/`1m` forms, 1 s to 1 h.",
+      "On SIGTERM/SIGINT the server stops accepting, lets in-flight requests finish, sends the invitation and reset mails already started, writes the usage counters and closes; after this long it exits anyway (code 1), whatever is still running: seconds or `30s`/`1m` forms, 1 s to 1 h.",
   },
 };
 

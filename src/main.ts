@@ -372,7 +372,14 @@ export async function startLatchkey(config: Config, logger: Logger, store: Store
       });
     },
     async close(closePort: () => Promise<void>) {
-      await Promise.all([closePort(), scheduler?.stop()]);
+      // Invitation and reset mails already started are sent before the mail transport closes (the
+      // shutdown deadline bounds the wait, as it bounds everything here).
+      await Promise.all([
+        closePort(),
+        scheduler?.stop(),
+        services.invitations.settled(),
+        services.passwords.settled(),
+      ]);
       notifier.close();
       await services.usage.stop();
       await fanout.close();

@@ -1,23 +1,26 @@
 /**
  * `latchkey serve` always ends after SIGTERM: with the reader of its stdout gone, and with a
- * request that never finishes (SHUTDOWN_TIMEOUT).
+ * request that never finishes (SHUTDOWN_TIMEOUT). A mail already started (a password-reset link)
+ * is sent before it exits.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSmtp } from "../notify/peers.js";
 import { BIN, freePort } from "./process.js";
 
+const SECRET = randomBytes(32).toString("hex");
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "latchkey-shutdown-"));
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function start(env: Record<string, string>) {
+async function start(env: Record<string, string>, dataDir = dir) {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, "serve"], {
     env: {
@@ -25,8 +28,8 @@ async function start(env: Record<string, string>) {
       LOG_LEVEL: "debug",
       HOST: "127.0.0.1",
       PORT: String(port),
-      DATA_DIR: dir,
-      LATCHKEY_SECRET: randomBytes(32).toString("hex"),
+      DATA_DIR: dataDir,
+      LATCHKEY_SECRET: SECRET,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -104,5 +107,38 @@ describe("shutdown", () => {
     expect(took).toBeGreaterThanOrEqual(1900);
     expect(took).toBeLessThan(6000);
     expect(server.log()).toContain("shutdown deadline passed");
+  }, 60_000);
+
+  it("sends a reset mail already started before it exits", async () => {
+    const smtp = await startSmtp({ acceptAfterMs: 1500 });
+    const own = await mkdtemp(join(tmpdir(), "latchkey-shutdown-mail-"));
+    try {
+      const init = spawnSync(
+        process.execPath,
+        [BIN, "init", "--account", "acme", "--email", "owner@acme.test", "--password", "owner's password 1"],
+        { env: { ...process.env, DATA_DIR: own, LATCHKEY_SECRET: SECRET }, encoding: "utf8" },
+      );
+      expect(init.status, init.stderr).toBe(0);
+      const server = await start({ SHUTDOWN_TIMEOUT: "20", SMTP_URL: smtp.url }, own);
+      const asked = await fetch(`${server.url}/v1/auth/password-reset`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "owner@acme.test" }),
+      });
+      expect(asked.status).toBe(202);
+      // The mail server takes 1.5 s to accept the connection; SIGTERM comes at once.
+      server.child.kill("SIGTERM");
+      const exit = await Promise.race([
+        server.exited,
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000)),
+      ]);
+      if (exit === null) server.child.kill("SIGKILL");
+      expect(exit?.code).toBe(0);
+      expect(smtp.mails.map((mail) => mail.to)).toEqual([["owner@acme.test"]]);
+      expect(smtp.mails[0]?.text).toMatch(/reset-password#code=/);
+    } finally {
+      await smtp.close();
+      await rm(own, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -23,10 +23,14 @@ export interface SmtpPeer {
   close(): Promise<void>;
 }
 
-export async function startSmtp(): Promise<SmtpPeer> {
+/** `acceptAfterMs`: each connection waits that long before it is accepted (a slow mail server). */
+export async function startSmtp(options: { acceptAfterMs?: number } = {}): Promise<SmtpPeer> {
   const mails: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
+    onConnect(_session, callback) {
+      setTimeout(() => callback(), options.acceptAfterMs ?? 0);
+    },
     disabledCommands: ["STARTTLS"],
     logger: false,
     onData(stream, session, callback) {
