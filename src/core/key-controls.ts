@@ -252,6 +252,38 @@ export function expiresSoon(expiresAt: number | null, now: number): boolean {
   return expiresAt !== null && expiresAt > now && expiresAt - now <= EXPIRY_WARNING_DAYS * DAY_MS;
 }
 
+/** The list filter on expiry: the key view's `expiry` values (core/key-view.ts), and `any` (has one). */
+export const EXPIRY_FILTERS = ["none", "any", "ok", "soon", "expired"] as const;
+export type ExpiryFilter = (typeof EXPIRY_FILTERS)[number];
+
+/** The list filter on controls: keys that carry this control. */
+export const CONTROL_FILTERS = ["ipAllowlist", "metadata", "allowBrowser"] as const;
+export type ControlFilter = (typeof CONTROL_FILTERS)[number];
+
+/**
+ * The stored range of `expiresAt` an expiry filter selects at `now`, with the same bounds as the
+ * key view's `expiry` (expiresSoon): `soon` is (now, now + 14 days], `expired` is (−∞, now].
+ * `hasExpiry` false: keys without one.
+ */
+export function expiryRange(
+  filter: ExpiryFilter,
+  now: number,
+): { hasExpiry: boolean; expiresFrom?: number; expiresBefore?: number } {
+  const warn = now + EXPIRY_WARNING_DAYS * DAY_MS + 1;
+  switch (filter) {
+    case "none":
+      return { hasExpiry: false };
+    case "any":
+      return { hasExpiry: true };
+    case "ok":
+      return { hasExpiry: true, expiresFrom: warn };
+    case "soon":
+      return { hasExpiry: true, expiresFrom: now + 1, expiresBefore: warn };
+    case "expired":
+      return { hasExpiry: true, expiresBefore: now + 1 };
+  }
+}
+
 /**
  * The latest expiry an account's `maxKeyLifetimeDays` allows for a key created at `createdAt`;
  * null when the policy is off.

@@ -7,7 +7,7 @@
  * outbox rows are written in one transaction. Like renewal alerts, an account with no recipients
  * is not scanned, and a notice never changes the key.
  */
-import { EXPIRY_WARNING_DAYS } from "../core/key-controls.js";
+import { expiryRange } from "../core/key-controls.js";
 import type { AccountSettings } from "../core/settings.js";
 import { DAY_MS, iso } from "../core/time.js";
 import type { KeyListQuery, KeyRecord } from "../storage/store.js";
@@ -24,12 +24,8 @@ export async function announceExpiries(
   const counts = { keys: 0, notifications: 0 };
   const recipients = recipientsOf(settings);
   if (recipients.length === 0) return counts;
-  const filter = {
-    account,
-    status: "active" as const,
-    expiresFrom: now + 1,
-    expiresBefore: now + EXPIRY_WARNING_DAYS * DAY_MS + 1,
-  };
+  // The keys the list's `expiry=soon` filter shows: the same bounds as the admin's badge.
+  const filter = { account, status: "active" as const, ...expiryRange("soon", now) };
   let after: KeyListQuery["after"];
   for (;;) {
     const page = await deps.store.keys.list({

@@ -3,7 +3,13 @@ import { type Actor, accountActor } from "../core/actor.js";
 import { type AlertLevel, alertThreshold } from "../core/alerts.js";
 import type { IssuedKey, Key, KeyPage } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
-import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
+import {
+  type ControlFilter,
+  type ExpiryFilter,
+  expiryRange,
+  type KeyControls,
+  NO_CONTROLS,
+} from "../core/key-controls.js";
 import { type KeyViewContext, presentKey } from "../core/key-view.js";
 import { normalizeLabel } from "../core/names.js";
 import { changedRoleIds } from "../core/permissions.js";
@@ -49,6 +55,8 @@ export interface KeyListParams {
   status?: "active" | "inactive";
   role?: number;
   alert?: AlertLevel;
+  expiry?: ExpiryFilter;
+  control?: ControlFilter;
   sort: KeySort;
   order: "asc" | "desc";
   limit: number;
@@ -184,6 +192,8 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     if (params.status) query.status = params.status;
     if (params.role !== undefined) query.roleId = params.role;
     if (params.alert) Object.assign(query, await alertRange(account, params.alert));
+    if (params.expiry) Object.assign(query, expiryRange(params.expiry, clock.now()));
+    if (params.control) query.control = params.control;
     if (params.cursor) query.after = decodeCursor(params.cursor, params.sort, params.order);
     const page = await store.keys.list(query);
     const context = await viewContext(store, account);

@@ -36,7 +36,11 @@ export function hasStoredTotal(query: KeyListQuery): boolean {
     (query.q === undefined || query.q === "") &&
     query.roleId === undefined &&
     query.tokenCreatedFrom === undefined &&
-    query.tokenCreatedBefore === undefined
+    query.tokenCreatedBefore === undefined &&
+    query.expiresFrom === undefined &&
+    query.expiresBefore === undefined &&
+    query.hasExpiry === undefined &&
+    query.control === undefined
   );
 }
 

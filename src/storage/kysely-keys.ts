@@ -350,6 +350,12 @@ function filteredKeys(
   }
   if (query.expiresFrom !== undefined) qb = qb.where("keys.expires_at", ">=", query.expiresFrom);
   if (query.expiresBefore !== undefined) qb = qb.where("keys.expires_at", "<", query.expiresBefore);
+  if (query.hasExpiry !== undefined) {
+    qb = qb.where("keys.expires_at", query.hasExpiry ? "is not" : "is", null);
+  }
+  if (query.control === "ipAllowlist") qb = qb.where("keys.ip_allowlist", "is not", null);
+  if (query.control === "metadata") qb = qb.where("keys.metadata", "is not", null);
+  if (query.control === "allowBrowser") qb = qb.where("keys.allow_browser", "=", 1);
   if (query.tokenCreatedBefore !== undefined) {
     qb = qb.where("keys.token_created_at", "<", query.tokenCreatedBefore);
   }

@@ -74,4 +74,34 @@ describe("keys create and update with controls", () => {
     expect(browser.code).toBe(1);
     expect(browser.stderr).toMatch(/BROWSER_KEYS_DISABLED/);
   });
+
+  it("keys list filters by expiry and control (--control ip, metadata, browser)", async () => {
+    const soon = new Date(h.deps.clock.now() + 5 * 86_400_000).toISOString();
+    const made = await cli([
+      "--json",
+      "keys",
+      "create",
+      "list-soon-ip",
+      "--expires",
+      soon,
+      "--ip",
+      "192.0.2.0/24",
+    ]);
+    expect(made.code).toBe(0);
+    expect((await cli(["keys", "create", "list-meta", "--metadata", '{"a":1}'])).code).toBe(0);
+    const listed = await cli(["--json", "keys", "list", "--expiry", "soon", "--control", "ip", "--all"]);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout).items.map((key: { name: string }) => key.name)).toEqual([
+      "list-soon-ip",
+    ]);
+    const meta = await cli(["keys", "list", "--control", "metadata"]);
+    expect(meta.stdout).toContain("list-meta");
+    expect(meta.stdout).not.toContain("list-soon-ip");
+    const never = await cli(["--json", "keys", "list", "--expiry", "none", "--all"]);
+    const names = JSON.parse(never.stdout).items.map((key: { name: string }) => key.name);
+    expect(names).toContain("list-meta");
+    expect(names).not.toContain("list-soon-ip");
+    expect((await cli(["keys", "list", "--expiry", "tomorrow"])).code).toBe(2);
+    expect((await cli(["keys", "list", "--control", "quota"])).code).toBe(2);
+  });
 });

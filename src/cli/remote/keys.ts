@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import type { IssuedKey, Key } from "../../client/client.js";
+import { type ControlFilter, EXPIRY_FILTERS, type ExpiryFilter } from "../../core/key-controls.js";
 import { compact, ok } from "../client.js";
 import { UsageError } from "../output.js";
 import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
@@ -165,6 +166,8 @@ async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
     status: opts.status,
     role: opts.role,
     alert: opts.alert,
+    expiry: opts.expiry,
+    control: opts.control === undefined ? undefined : CONTROL_NAMES[opts.control],
     sort: opts.sort,
     order: opts.order,
     limit: opts.limit ?? (opts.all ? MAX_PAGE : undefined),
@@ -191,12 +194,23 @@ async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
   });
 }
 
+/** `--control`'s short names, and the API's own, for the control filter. */
+const CONTROL_NAMES = {
+  ip: "ipAllowlist",
+  ipAllowlist: "ipAllowlist",
+  metadata: "metadata",
+  browser: "allowBrowser",
+  allowBrowser: "allowBrowser",
+} as const satisfies Record<string, ControlFilter>;
+
 /** As commander hands them over; `choice` options hold one of their choices. */
 interface ListOptions {
   q?: string;
   status?: Key["status"];
   role?: number;
   alert?: Key["alert"];
+  expiry?: ExpiryFilter;
+  control?: keyof typeof CONTROL_NAMES;
   sort?: "name" | "createdAt" | "tokenCreatedAt" | "lastUsedAt";
   order?: "asc" | "desc";
   limit?: number;
@@ -222,6 +236,22 @@ export function registerKeys(group: Command, registry: Registry): void {
     .addOption(choice("--status <status>", "only active or inactive keys", ["active", "inactive"]))
     .option("--role <id>", "only keys holding this role", integer(1, Number.MAX_SAFE_INTEGER))
     .addOption(choice("--alert <level>", "only keys at this renewal alert", ["none", "orange", "red"]))
+    .addOption(
+      choice(
+        "--expiry <when>",
+        "only keys without an expiry (none), with one (any), expiring after 14 days (ok), within them (soon), or expired",
+        EXPIRY_FILTERS,
+      ),
+    )
+    .addOption(
+      choice("--control <control>", "only keys with an IP allowlist, metadata, or allowed in browsers", [
+        "ip",
+        "metadata",
+        "browser",
+        "ipAllowlist",
+        "allowBrowser",
+      ]),
+    )
     .addOption(choice("--sort <field>", "sort by", ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"]))
     .addOption(choice("--order <order>", "sort order", ["asc", "desc"]))
     .option("--limit <n>", "keys per page (1-200; default 50, 200 with --all)", integer(1, MAX_PAGE))

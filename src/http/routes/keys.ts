@@ -1,6 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { IssuedKeySchema, KeyPageSchema, KeySchema } from "../../core/api.js";
-import { MAX_IP_ALLOWLIST, MAX_METADATA_BYTES } from "../../core/key-controls.js";
+import {
+  CONTROL_FILTERS,
+  EXPIRY_FILTERS,
+  MAX_IP_ALLOWLIST,
+  MAX_METADATA_BYTES,
+} from "../../core/key-controls.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { AccountParam, jsonBody, jsonResponse, Label, problemResponses, RoleIds } from "../schemas.js";
@@ -57,6 +62,13 @@ const ListQuery = z.strictObject({
   status: z.enum(["active", "inactive"]).optional(),
   role: z.coerce.number().int().positive().optional(),
   alert: z.enum(["none", "orange", "red"]).optional(),
+  expiry: z.enum(EXPIRY_FILTERS).optional().openapi({
+    description:
+      "none: keys without an expiry; any: with one; ok: expiring after the next 14 days; soon: within them (the admin's badge); expired: no longer authenticating",
+  }),
+  control: z.enum(CONTROL_FILTERS).optional().openapi({
+    description: "Only keys carrying this control: an IP allowlist, metadata, or allowed in browsers",
+  }),
   sort: z.enum(["name", "createdAt", "tokenCreatedAt", "lastUsedAt"]).default("createdAt"),
   order: z.enum(["asc", "desc"]).default("desc"),
   limit: z.coerce.number().int().min(1).max(200).default(50),
