@@ -42,18 +42,30 @@ export type ApiKeySettingsInput =
 /** GET …/audit query parameters. */
 export type AuditListQuery = NonNullable<paths["/v1/accounts/{account}/audit"]["get"]["parameters"]["query"]>;
 
+/** One invalid field of a 400 VALIDATION_FAILED: `path` names it (`ipAllowlist.3`, `expiresAt`). */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
 export interface Problem {
   status: number;
   code: string;
   title: string;
   detail: string;
   requestId?: string;
+  errors?: FieldProblem[];
+  /** Members a code adds (KEY_LIFETIME_EXCEEDED's `latest`, …). */
+  [extension: string]: unknown;
 }
 
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly requestId: string | undefined;
+  /** The fields a 400 names; empty for other errors. */
+  readonly errors: readonly FieldProblem[];
+  readonly problem: Problem;
 
   constructor(problem: Problem) {
     super(problem.detail || problem.title);
@@ -61,6 +73,8 @@ export class ApiError extends Error {
     this.status = problem.status;
     this.code = problem.code;
     this.requestId = problem.requestId;
+    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+    this.problem = problem;
   }
 }
 

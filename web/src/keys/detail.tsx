@@ -13,6 +13,7 @@ import { type Loaded, useLoad } from "../ui/hooks";
 import { RoleList, useRoleOptions } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
 import { KeyAuditTrail } from "./detail-audit";
+import { controlBadges } from "./generated-table";
 import { inactiveExplanation, StatusBadge, statusLabel } from "./inactive-reason";
 import { type KeyAction, type KeyActionItem, useKeyActionItems, useKeyActions } from "./key-actions";
 import { UsageChart } from "./usage-chart";
@@ -137,6 +138,7 @@ function KeyView({ account, apiKey: key, reload }: { account: string; apiKey: Ke
             </Badge>
           ) : null}
           {key.pendingRenewal ? <Badge tone="info">Pending deletion – old token</Badge> : null}
+          {controlBadges(key)}
         </div>
       </PageHeader>
       <fieldset className="detail-actions" aria-label="Key actions">
@@ -203,6 +205,7 @@ function KeyView({ account, apiKey: key, reload }: { account: string; apiKey: Ke
           ) : null}
         </section>
       </div>
+      <ControlFacts apiKey={key} />
       <ShareLink key={key.creationDateNewToken ?? key.creationDateToken} account={account} apiKey={key} />
       <section className="card section" aria-labelledby="detail-usage">
         <h2 id="detail-usage">Usage, last {USAGE_DAYS} days</h2>
@@ -316,3 +319,30 @@ const SHARE_STATES: Record<NonNullable<ShareLinkStatus["shareLink"]>["state"], s
   expired: "Expired unopened",
   cancelled: "Cancelled",
 };
+
+/** The key's controls (docs/key-controls.md), changed with Edit. */
+function ControlFacts({ apiKey: key }: { apiKey: Key }) {
+  return (
+    <section className="card section" aria-labelledby="detail-controls">
+      <h2 id="detail-controls">Controls</h2>
+      <dl className="facts">
+        <dt>Expires</dt>
+        <dd>{key.expiresAt === null ? "Never" : formatDateTime(key.expiresAt)}</dd>
+        <dt>IP allowlist</dt>
+        <dd className={key.ipAllowlist ? "mono" : undefined}>
+          {key.ipAllowlist ? key.ipAllowlist.join(", ") : "Any address"}
+        </dd>
+        <dt>Metadata</dt>
+        <dd>
+          {key.metadata ? (
+            <pre className="mono detail-metadata">{JSON.stringify(key.metadata, null, 2)}</pre>
+          ) : (
+            "None"
+          )}
+        </dd>
+        <dt>Browser pages</dt>
+        <dd>{key.allowBrowser ? "Allowed" : "Refused"}</dd>
+      </dl>
+    </section>
+  );
+}

@@ -1,5 +1,6 @@
 /** The Generated tab's table: one row per key, with its badges and the row menu. */
 
+import type { ReactNode } from "react";
 import type { Key, Role } from "../api";
 import { adminPath, Link, navigate } from "../router";
 import { useAccount } from "../session";
@@ -11,6 +12,7 @@ import { RoleList } from "../ui/role-picker";
 import { type Column, DataTable, type Selection, type SortState } from "../ui/table";
 import { StatusBadge } from "./inactive-reason";
 import { type KeyAction, useKeyActionItems } from "./key-actions";
+import { expiryBadge } from "./key-controls-draft";
 
 export function KeyBadges({ apiKey }: { apiKey: Key }) {
   const badges = [];
@@ -32,7 +34,42 @@ export function KeyBadges({ apiKey }: { apiKey: Key }) {
         Pending deletion – old token
       </Badge>,
     );
+  badges.push(...controlBadges(apiKey));
   return badges.length ? <span className="badges">{badges}</span> : null;
+}
+
+/**
+ * The key's controls at a glance: its expiry when near ("Expires in N days", within 14 days) or
+ * past ("Expired"), and a small marker for each other control it carries.
+ */
+export function controlBadges(apiKey: Key, now = Date.now()): ReactNode[] {
+  const badges: ReactNode[] = [];
+  const expiry = expiryBadge(apiKey, now);
+  if (expiry)
+    badges.push(
+      <Badge key="expiry" tone={apiKey.expiry === "expired" ? "danger" : "warning"} title={expiry.title}>
+        {expiry.text}
+      </Badge>,
+    );
+  if (apiKey.ipAllowlist)
+    badges.push(
+      <Badge key="ip" title={`Only from ${apiKey.ipAllowlist.join(", ")}`}>
+        IP allowlist
+      </Badge>,
+    );
+  if (apiKey.metadata)
+    badges.push(
+      <Badge key="metadata" title="Carries metadata, returned on verification">
+        Metadata
+      </Badge>,
+    );
+  if (apiKey.allowBrowser)
+    badges.push(
+      <Badge key="browser" tone="warning" title="May be used from browser pages">
+        Browser allowed
+      </Badge>,
+    );
+  return badges;
 }
 
 function RowMenu({

@@ -1,11 +1,12 @@
 /** The Generated tab's search box, filters and sort choice; all of them live in the address. */
 import { useEffect, useState } from "react";
+import { CONTROL_FILTERS, EXPIRY_FILTERS } from "../../../src/core/key-controls";
 import { setQuery } from "../router";
 import { Button, SelectField, TextField } from "../ui/controls";
 import type { Loaded } from "../ui/hooks";
 import type { RoleChoices } from "../ui/role-picker";
 
-export const CLEARED = { q: "", status: "", role: "", alert: "" };
+export const CLEARED = { q: "", status: "", role: "", alert: "", expiry: "", control: "" };
 const SEARCH_DELAY_MS = 250;
 const SORTS = ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"] as const;
 const SORT_CHOICES: { value: string; label: string }[] = [
@@ -24,6 +25,10 @@ export interface Filters {
   status: string;
   role: string;
   alert: string;
+  /** One of EXPIRY_FILTERS, or empty. */
+  expiry: string;
+  /** One of CONTROL_FILTERS, or empty. */
+  control: string;
   sort: (typeof SORTS)[number];
   order: "asc" | "desc";
 }
@@ -38,13 +43,17 @@ export function readFilters(url: URL): Filters {
     status: oneOf("status", ["active", "inactive"]),
     role: /^[1-9]\d{0,9}$/.test(get("role")) ? get("role") : "",
     alert: oneOf("alert", ["none", "orange", "red"]),
+    expiry: oneOf("expiry", EXPIRY_FILTERS),
+    control: oneOf("control", CONTROL_FILTERS),
     sort: sort || "createdAt",
     order: get("order") === "asc" ? "asc" : "desc",
   };
 }
 
 export function isFiltered(filters: Filters): boolean {
-  return Boolean(filters.q || filters.status || filters.role || filters.alert);
+  return Boolean(
+    filters.q || filters.status || filters.role || filters.alert || filters.expiry || filters.control,
+  );
 }
 
 /** `roles` is the tab's one load of the account's roles (the row menu needs them too). */
@@ -112,6 +121,28 @@ export function Toolbar({
         <option value="none">Up to date</option>
         <option value="orange">Renewal due</option>
         <option value="red">Renewal overdue</option>
+      </SelectField>
+      <SelectField
+        label="Expiry"
+        value={filters.expiry}
+        onChange={(event) => setQuery({ expiry: event.target.value })}
+      >
+        <option value="">Any expiry</option>
+        <option value="soon">Expiring within 14 days</option>
+        <option value="expired">Expired</option>
+        <option value="ok">Expiring later</option>
+        <option value="any">With an expiry</option>
+        <option value="none">Never expiring</option>
+      </SelectField>
+      <SelectField
+        label="Controls"
+        value={filters.control}
+        onChange={(event) => setQuery({ control: event.target.value })}
+      >
+        <option value="">Any controls</option>
+        <option value="ipAllowlist">With an IP allowlist</option>
+        <option value="metadata">With metadata</option>
+        <option value="allowBrowser">Browser allowed</option>
       </SelectField>
       <SelectField
         label="Sort"

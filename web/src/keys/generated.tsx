@@ -32,6 +32,8 @@ function useKeyPages(account: string, filters: Filters) {
     if (filters.status) query.status = filters.status as Key["status"];
     if (filters.role) query.role = Number(filters.role);
     if (filters.alert) query.alert = filters.alert as Key["alert"];
+    if (filters.expiry) query.expiry = filters.expiry as NonNullable<KeyListQuery["expiry"]>;
+    if (filters.control) query.control = filters.control as NonNullable<KeyListQuery["control"]>;
     if (cursor) query.cursor = cursor;
     const page = await ok(
       client.GET("/v1/accounts/{account}/keys", { params: { path: { account }, query } }),

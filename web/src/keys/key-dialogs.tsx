@@ -3,14 +3,16 @@
  * its token. A fresh token (or its share link) lives only in the state of the dialog that shows it:
  * closing the dialog unmounts it and the secret is gone from memory and from the page.
  */
-import { type ChangeEvent, useState } from "react";
+import { type ChangeEvent, type ReactNode, useState } from "react";
 import { ApiError, client, type IssuedKey, type Key, ok } from "../api";
 import { useAccount } from "../session";
-import { InlineError, TextField } from "../ui/controls";
-import { ConfirmDialog, FormDialog, ShownOnceDialog } from "../ui/dialog";
+import { InlineError, Loading, TextField } from "../ui/controls";
+import { ConfirmDialog, Dialog, FormDialog, ShownOnceDialog } from "../ui/dialog";
 import { useAction } from "../ui/hooks";
 import { RolePicker } from "../ui/role-picker";
 import { useToast } from "../ui/toast";
+import { type ControlPolicies, changedBody, createBody } from "./key-controls-draft";
+import { KeyControlsFields, useControlPolicies, useControlsForm } from "./key-controls-fields";
 import { type Delivery, DeliveryChoice, IssuedSecret, RadioGroup } from "./key-dialogs-parts";
 
 const NAME_MAX = 100;
@@ -40,14 +42,18 @@ function useNameForm(
   name: string,
   setName: (name: string) => void,
   action: { run: () => Promise<unknown>; error: unknown; clearError: () => void },
+  controls: { refusedField: boolean; check: () => boolean },
 ) {
   const [checked, setChecked] = useState(false);
-  const { nameError, otherError } = splitNameError(action.error);
+  const { nameError, otherError } = controls.refusedField
+    ? { nameError: undefined, otherError: undefined }
+    : splitNameError(action.error);
   return {
     otherError,
     submit: () => {
       setChecked(true);
-      if (!checkName(name)) void action.run();
+      const controlsOk = controls.check();
+      if (!checkName(name) && controlsOk) void action.run();
     },
     field: {
       label: "Name",
@@ -64,26 +70,31 @@ function useNameForm(
   };
 }
 
-export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDone: () => void }) {
-  const { account } = useAccount();
-  const toast = useToast();
-  const [name, setName] = useState("");
-  const [roles, setRoles] = useState<number[]>([]);
-  const [delivery, setDelivery] = useState<Delivery>("inline");
-  const [issued, setIssued] = useState<IssuedKey>();
-  const create = useAction(async () => {
-    const result = await ok(
-      client.POST("/v1/accounts/{account}/keys", {
-        params: { path: { account } },
-        body: { name: name.trim(), roles, delivery },
-      }),
+/** The dialogs' controls need the account's policies first; a failed load leaves the server to judge. */
+function WithPolicies({
+  title,
+  onClose,
+  children,
+}: {
+  title: string;
+  onClose: () => void;
+  children: (policies: ControlPolicies) => ReactNode;
+}) {
+  const policies = useControlPolicies();
+  if (policies.loading && !policies.data)
+    return (
+      <Dialog title={title} open onClose={onClose}>
+        <Loading label="Loading the account's policies…" />
+      </Dialog>
     );
-    setIssued(result);
-    toast(`Key “${result.key.name}” generated`);
-    onDone();
-  });
-  const form = useNameForm(name, setName, create);
+  return <>{children(policies.data ?? UNKNOWN_POLICIES)}</>;
+}
 
+/** When the settings cannot be read: nothing is refused here, the server still applies the policies. */
+const UNKNOWN_POLICIES: ControlPolicies = { maxKeyLifetimeDays: null, allowBrowserKeys: true };
+
+export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDone: () => void }) {
+  const [issued, setIssued] = useState<IssuedKey>();
   if (issued)
     return (
       <ShownOnceDialog title="Key generated" onClose={onClose}>
@@ -93,6 +104,45 @@ export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDon
         <IssuedSecret issued={issued} />
       </ShownOnceDialog>
     );
+  return (
+    <WithPolicies title="Generate key" onClose={onClose}>
+      {(policies) => (
+        <GenerateForm policies={policies} onClose={onClose} onDone={onDone} onIssued={setIssued} />
+      )}
+    </WithPolicies>
+  );
+}
+
+function GenerateForm({
+  policies,
+  onClose,
+  onDone,
+  onIssued,
+}: {
+  policies: ControlPolicies;
+  onClose: () => void;
+  onDone: () => void;
+  onIssued: (issued: IssuedKey) => void;
+}) {
+  const { account } = useAccount();
+  const toast = useToast();
+  const [name, setName] = useState("");
+  const [roles, setRoles] = useState<number[]>([]);
+  const [delivery, setDelivery] = useState<Delivery>("inline");
+  const [now] = useState(() => Date.now());
+  const create = useAction(async () => {
+    const result = await ok(
+      client.POST("/v1/accounts/{account}/keys", {
+        params: { path: { account } },
+        body: { name: name.trim(), roles, delivery, ...createBody(controls.draft) },
+      }),
+    );
+    toast(`Key “${result.key.name}” generated`);
+    onIssued(result);
+    onDone();
+  });
+  const controls = useControlsForm({ key: undefined, policies, now }, create);
+  const form = useNameForm(name, setName, create, controls);
 
   return (
     <FormDialog
@@ -108,6 +158,7 @@ export function GenerateDialog({ onClose, onDone }: { onClose: () => void; onDon
         hint="What the integration is, e.g. “ERP sync”. Unique in the account; up to 100 characters."
       />
       <RolePicker legend="Roles" selected={roles} onChange={setRoles} />
+      <KeyControlsFields {...controls.props} />
       <DeliveryChoice value={delivery} onChange={setDelivery} />
       <InlineError error={form.otherError} />
     </FormDialog>
@@ -123,31 +174,51 @@ export function EditDialog({
   onClose: () => void;
   onDone: () => void;
 }) {
+  return (
+    <WithPolicies title={`Edit “${apiKey.name}”`} onClose={onClose}>
+      {(policies) => <EditForm apiKey={apiKey} policies={policies} onClose={onClose} onDone={onDone} />}
+    </WithPolicies>
+  );
+}
+
+function EditForm({
+  apiKey,
+  policies,
+  onClose,
+  onDone,
+}: {
+  apiKey: Key;
+  policies: ControlPolicies;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const { account } = useAccount();
   const toast = useToast();
   const [name, setName] = useState(apiKey.name);
   const [roles, setRoles] = useState<number[]>(() => apiKey.roles.map((role) => role.id));
+  const [now] = useState(() => Date.now());
   const save = useAction(async () => {
     const path = { account, appKey: apiKey.appKey };
     const renamed = name.trim() !== apiKey.name;
     const before = apiKey.roles.map((role) => role.id).sort();
     const rolesChanged = before.join(",") !== [...roles].sort().join(",");
-    // Each step reloads the list, so a rename that went through shows even if the roles are refused.
-    if (renamed) {
-      await client.PATCH("/v1/accounts/{account}/keys/{appKey}", {
-        params: { path },
-        body: { name: name.trim() },
-      });
+    // One PATCH with only what changed: the name and the controls, written together or not at all.
+    const patch = { ...(renamed ? { name: name.trim() } : {}), ...changedBody(controls.draft, apiKey) };
+    const patched = Object.keys(patch).length > 0;
+    // Each step reloads the list, so a change that went through shows even if the roles are refused.
+    if (patched) {
+      await client.PATCH("/v1/accounts/{account}/keys/{appKey}", { params: { path }, body: patch });
       onDone();
     }
     if (rolesChanged) {
       await client.PUT("/v1/accounts/{account}/keys/{appKey}/roles", { params: { path }, body: { roles } });
       onDone();
     }
-    toast(renamed || rolesChanged ? `Key “${name.trim()}” updated` : "Nothing changed");
+    toast(patched || rolesChanged ? `Key “${name.trim()}” updated` : "Nothing changed");
     onClose();
   });
-  const form = useNameForm(name, setName, save);
+  const controls = useControlsForm({ key: apiKey, policies, now }, save);
+  const form = useNameForm(name, setName, save, controls);
 
   return (
     <FormDialog
@@ -161,6 +232,7 @@ export function EditDialog({
       <p className="muted mono">{apiKey.appKey}</p>
       <TextField {...form.field} />
       <RolePicker legend="Roles" selected={roles} onChange={setRoles} current={apiKey.roles} />
+      <KeyControlsFields {...controls.props} />
       <InlineError error={form.otherError} />
     </FormDialog>
   );

@@ -27,10 +27,17 @@ export interface Draft {
   unusedDays: string;
   maxAgeOn: boolean;
   maxAgeDays: string;
+  lifetimeOn: boolean;
+  lifetimeDays: string;
+  allowBrowserKeys: boolean;
 }
 
 export function draftOf(settings: ApiKeySettings): Draft {
-  const { deactivateUnusedDays: unused, maxTokenAgeDays: maxAge } = settings.policies;
+  const {
+    deactivateUnusedDays: unused,
+    maxTokenAgeDays: maxAge,
+    maxKeyLifetimeDays: lifetime,
+  } = settings.policies;
   return {
     renewalPeriodMonths: settings.renewalPeriodMonths,
     emails: [...settings.notifications.emails],
@@ -44,6 +51,9 @@ export function draftOf(settings: ApiKeySettings): Draft {
     unusedDays: String(unused ?? 90),
     maxAgeOn: maxAge !== null,
     maxAgeDays: String(maxAge ?? 365),
+    lifetimeOn: lifetime !== null,
+    lifetimeDays: String(lifetime ?? 365),
+    allowBrowserKeys: settings.policies.allowBrowserKeys,
   };
 }
 
@@ -62,6 +72,8 @@ export function bodyOf(draft: Draft): ApiKeySettingsInput {
     policies: {
       deactivateUnusedDays: draft.unusedOn ? Number(draft.unusedDays) : null,
       maxTokenAgeDays: draft.maxAgeOn ? Number(draft.maxAgeDays) : null,
+      maxKeyLifetimeDays: draft.lifetimeOn ? Number(draft.lifetimeDays) : null,
+      allowBrowserKeys: draft.allowBrowserKeys,
     },
   };
 }

@@ -282,6 +282,24 @@ export function Policies({
         onDays={(maxAgeDays) => onChange({ maxAgeDays })}
         showError={showErrors}
       />
+      <Policy
+        label="Limit how long keys live"
+        hint="A key's expiry may be at most this many days after its creation; new keys that name none get the longest allowed. Existing keys keep their expiry until it is changed."
+        daysLabel="Maximum key lifetime (days)"
+        on={draft.lifetimeOn}
+        days={draft.lifetimeDays}
+        onToggle={(lifetimeOn) => onChange({ lifetimeOn })}
+        onDays={(lifetimeDays) => onChange({ lifetimeDays })}
+        showError={showErrors}
+      />
+      <div className="settings-policy">
+        <Checkbox
+          label="Allow keys to be used from browser pages"
+          hint="Off: key credentials on requests from browser pages are refused, and no key can be marked for browser use. On: a key edited to allow it may run in a web page, where anyone who opens the page can read its token. Turning this off does not clear keys already marked."
+          checked={draft.allowBrowserKeys}
+          onChange={(event) => onChange({ allowBrowserKeys: event.target.checked })}
+        />
+      </div>
     </>
   );
 }

@@ -129,7 +129,12 @@ function SettingsForm({ initial, etag: loadedEtag, reload, reloading }: FormProp
     event.preventDefault();
     if (readOnly) return;
     setShowErrors(true);
-    if (checkDays(draft.unusedOn, draft.unusedDays) || checkDays(draft.maxAgeOn, draft.maxAgeDays)) return;
+    if (
+      checkDays(draft.unusedOn, draft.unusedDays) ||
+      checkDays(draft.maxAgeOn, draft.maxAgeDays) ||
+      checkDays(draft.lifetimeOn, draft.lifetimeDays)
+    )
+      return;
     const next = withPending();
     if (!next) return;
     setDraft(next);
