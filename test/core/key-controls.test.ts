@@ -2,13 +2,16 @@ import { describe, expect, it } from "vitest";
 import {
   checkControls,
   controlState,
+  EXPIRY_FILTERS,
   exceedsCaller,
   expiresSoon,
+  expiryRange,
   isBrowserRequest,
   NO_CONTROLS,
   validateIpAllowlist,
   validateMetadata,
 } from "../../src/core/key-controls.js";
+import { expiryOf } from "../../src/core/key-view.js";
 import { DAY_MS } from "../../src/core/time.js";
 import { decideKeyAuth } from "../../src/core/verification.js";
 
@@ -146,5 +149,27 @@ describe("isBrowserRequest and expiresSoon", () => {
     expect(expiresSoon(NOW + 14 * DAY_MS + 1, NOW)).toBe(false);
     expect(expiresSoon(NOW, NOW)).toBe(false);
     expect(expiresSoon(null, NOW)).toBe(false);
+  });
+});
+
+describe("expiryRange (the list's expiry filter)", () => {
+  /** Whether a stored expiry falls in the range, as the storage layer's where clauses read it. */
+  function selects(filter: (typeof EXPIRY_FILTERS)[number], expiresAt: number | null): boolean {
+    const range = expiryRange(filter, NOW);
+    if (!range.hasExpiry) return expiresAt === null;
+    if (expiresAt === null) return false;
+    if (range.expiresFrom !== undefined && expiresAt < range.expiresFrom) return false;
+    return range.expiresBefore === undefined || expiresAt < range.expiresBefore;
+  }
+
+  it("selects exactly the keys whose view shows that expiry, at every boundary", () => {
+    const offsets = [-DAY_MS, -1, 0, 1, 14 * DAY_MS - 1, 14 * DAY_MS, 14 * DAY_MS + 1, 90 * DAY_MS];
+    for (const expiresAt of [null, ...offsets.map((offset) => NOW + offset)]) {
+      const shown = expiryOf(expiresAt, NOW);
+      for (const filter of EXPIRY_FILTERS) {
+        const expected = filter === "any" ? shown !== "none" : filter === shown;
+        expect(selects(filter, expiresAt), `${filter} at ${expiresAt}`).toBe(expected);
+      }
+    }
   });
 });
