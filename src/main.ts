@@ -141,7 +141,8 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     trustProxy: config.trustProxy,
     logger,
   });
-  return { deps, services, app, fastPath, notifier: createNotifier(notify) };
+  const notifier = createNotifier({ ...notify, expireRequests: services.externalKeys.expireRequests });
+  return { deps, services, app, fastPath, notifier };
 }
 
 /** What /readyz reports: the database first, then whether changes from other instances are heard. */

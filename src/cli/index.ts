@@ -217,6 +217,7 @@ function describePass(s: PassSummary): string {
     `  notifications queued:   ${s.enqueued}`,
     `  deliveries:             ${sent} sent, ${retrying} to retry, ${failed} given up`,
     `  share links purged:     ${s.shareLinksPurged}`,
+    `  key requests expired:   ${s.requestsExpired}`,
     ...s.errors.map((e) => `  error in ${e.account}: ${e.error}`),
   ].join("\n");
 }

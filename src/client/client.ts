@@ -26,6 +26,7 @@ export type IssuedKey = Schemas["IssuedKey"];
 export type BulkKeyResults = Schemas["BulkKeyResults"];
 export type BulkKeyResult = Schemas["BulkKeyResult"];
 export type ExternalKey = Schemas["ExternalKey"];
+export type ExternalKeyRequest = Schemas["ExternalKeyRequest"];
 export type ApiKeySettings = Schemas["ApiKeySettings"];
 export type TestNotificationResult = Schemas["TestNotificationResult"];
 export type Role = Schemas["Role"];

@@ -1847,7 +1847,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add another account's key, optionally with roles in this account */
+        /**
+         * Add another account's key, optionally with roles in this account
+         * @description While the account's policies.requireExternalKeyApproval is on, this makes a request instead: the key is answered with status pending and grants nothing until another caller approves it (…/external-keys/requests/{appKey}/approve).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1866,7 +1869,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The key as added */
+                /** @description The key as added, or the request made (status pending) */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -1922,6 +1925,278 @@ export interface paths {
                 };
                 /** @description Error */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RATE_LIMITED: this client address is over the failure limit (RATE_LIMIT_FAILURES per RATE_LIMIT_WINDOW; for sign-in also per email, for leak reports every report counts) and these credentials do not authenticate: valid appKey/appToken pairs and JWTs are still served. Retry after Retry-After seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the address's window ends */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/external-keys/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the pending requests to add external keys (requireExternalKeyApproval), oldest first
+         * @description Requests older than 7 days are expired (removed, audited external_key.request_expired) before the list is made.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Every pending request */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["ExternalKeyRequest"][];
+                        };
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RATE_LIMITED: this client address is over the failure limit (RATE_LIMIT_FAILURES per RATE_LIMIT_WINDOW; for sign-in also per email, for leak reports every report counts) and these credentials do not authenticate: valid appKey/appToken pairs and JWTs are still served. Retry after Retry-After seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the address's window ends */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/external-keys/requests/{appKey}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a request to add an external key: it gets the roles asked for
+         * @description Only a caller other than the requester (SELF_APPROVAL_DENIED), holding every resource of the roles asked for (ESCALATION_DENIED). An expired request is 410.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                    appKey: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key as now added */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ExternalKey"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RATE_LIMITED: this client address is over the failure limit (RATE_LIMIT_FAILURES per RATE_LIMIT_WINDOW; for sign-in also per email, for leak reports every report counts) and these credentials do not authenticate: valid appKey/appToken pairs and JWTs are still served. Retry after Retry-After seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the address's window ends */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/external-keys/requests/{appKey}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject (or, by its requester, withdraw) a request to add an external key */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                    appKey: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Rejected */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                410: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2231,6 +2506,8 @@ export interface paths {
                             maxKeyLifetimeDays?: number | null;
                             /** @description Keys may be marked allowBrowser (used from browser pages). Absent: unchanged */
                             allowBrowserKeys?: boolean;
+                            /** @description Adding an external key makes a request that another caller holding EditApiKeys must approve (7 days). Turning it off leaves pending requests pending. Absent: unchanged */
+                            requireExternalKeyApproval?: boolean;
                         };
                     };
                 };
@@ -2260,6 +2537,8 @@ export interface paths {
                                 maxTokenAgeDays: number | null;
                                 maxKeyLifetimeDays: number | null;
                                 allowBrowserKeys: boolean;
+                                /** @description Adding an external key makes a request that grants nothing until another caller holding EditApiKeys approves it */
+                                requireExternalKeyApproval: boolean;
                             };
                             updatedAt: string | null;
                             /** @description Secrets set by this request, by webhook id: shown this once */
@@ -4926,12 +5205,39 @@ export interface components {
             roles: components["schemas"]["RoleRef"][];
             addedDate: string;
             /**
-             * @description Set by the owner
+             * @description active or inactive: set by the owner. pending: the addition is a request awaiting approval (the account's requireExternalKeyApproval policy); it grants nothing, and `roles` is empty until approved
              * @enum {string}
              */
-            status: "active" | "inactive";
+            status: "active" | "inactive" | "pending";
             /** @description The key's last allowed call in this account; its use elsewhere is not shown */
             lastUsedAt: string | null;
+        };
+        ExternalKeyRequest: {
+            /** @description Id of the addition (the same id once approved) */
+            id: string;
+            appKey: string;
+            /** @description The owner: the account that generated the key */
+            account: string;
+            /** @description Roles asked for, granted on approval */
+            roles: components["schemas"]["RoleRef"][];
+            requestedAt: string;
+            /** @description 7 days after the request: it can no longer be approved then */
+            expiresAt: string;
+            requestedBy: {
+                /** @enum {string} */
+                type: "user" | "key" | "system";
+                /** @description User id or appKey */
+                id: string;
+                /** @description Email or appKey */
+                label: string;
+            };
+            /** @description The caller made this request (or is the user who created the key that made it, or a key that user created): it may reject it but not approve it */
+            byYou: boolean;
+            /**
+             * @description The key's status, set by its owner
+             * @enum {string}
+             */
+            keyStatus: "active" | "inactive";
         };
         ApiKeySettings: {
             renewalPeriodMonths: 3 | 6;
@@ -4949,6 +5255,8 @@ export interface components {
                 maxTokenAgeDays: number | null;
                 maxKeyLifetimeDays: number | null;
                 allowBrowserKeys: boolean;
+                /** @description Adding an external key makes a request that grants nothing until another caller holding EditApiKeys approves it */
+                requireExternalKeyApproval: boolean;
             };
             updatedAt: string | null;
         };
@@ -5007,7 +5315,7 @@ export interface components {
             /** @description The credentials authenticate an active key granted in the account */
             valid: boolean;
             /** @enum {string} */
-            code: "OK" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE" | "KEY_EXPIRED" | "IP_NOT_ALLOWED" | "BROWSER_REQUEST_REFUSED" | "ACCOUNT_NOT_GRANTED" | "RESOURCE_NOT_GRANTED";
+            code: "OK" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE" | "KEY_EXPIRED" | "IP_NOT_ALLOWED" | "BROWSER_REQUEST_REFUSED" | "ACCOUNT_NOT_GRANTED" | "EXTERNAL_KEY_PENDING" | "RESOURCE_NOT_GRANTED";
             account: string | null;
             appKey: string | null;
             /** @enum {string|null} */

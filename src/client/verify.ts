@@ -232,7 +232,8 @@ export async function guard(
   }
   if (result.valid && result.allowed !== false) return { ok: true, result };
   if (result.valid) return refuse(403, "RESOURCE_NOT_GRANTED");
-  return refuse(result.code === "ACCOUNT_NOT_GRANTED" ? 403 : 401, result.code);
+  const notGranted = result.code === "ACCOUNT_NOT_GRANTED" || result.code === "EXTERNAL_KEY_PENDING";
+  return refuse(notGranted ? 403 : 401, result.code);
 }
 
 function refuse(status: Refusal["status"], code: string): GuardOutcome {

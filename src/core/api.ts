@@ -174,12 +174,36 @@ export const ExternalKeySchema = z
     account: z.string().meta({ description: "The owner: the account that generated the key" }),
     roles: z.array(RoleRefSchema),
     addedDate: z.string(),
-    status: Status.meta({ description: "Set by the owner" }),
+    status: z.enum(["active", "inactive", "pending"]).meta({
+      description:
+        "active or inactive: set by the owner. pending: the addition is a request awaiting approval (the account's requireExternalKeyApproval policy); it grants nothing, and `roles` is empty until approved",
+    }),
     lastUsedAt: z.string().nullable().meta({
       description: "The key's last allowed call in this account; its use elsewhere is not shown",
     }),
   })
   .meta({ id: "ExternalKey" });
+
+export const ExternalKeyRequestSchema = z
+  .object({
+    id: z.string().meta({ description: "Id of the addition (the same id once approved)" }),
+    appKey: z.string(),
+    account: z.string().meta({ description: "The owner: the account that generated the key" }),
+    roles: z.array(RoleRefSchema).meta({ description: "Roles asked for, granted on approval" }),
+    requestedAt: z.string(),
+    expiresAt: z.string().meta({ description: "7 days after the request: it can no longer be approved then" }),
+    requestedBy: z.object({
+      type: z.enum(["user", "key", "system"]),
+      id: z.string().meta({ description: "User id or appKey" }),
+      label: z.string().meta({ description: "Email or appKey" }),
+    }),
+    byYou: z.boolean().meta({
+      description:
+        "The caller made this request (or is the user who created the key that made it, or a key that user created): it may reject it but not approve it",
+    }),
+    keyStatus: Status.meta({ description: "The key's status, set by its owner" }),
+  })
+  .meta({ id: "ExternalKeyRequest" });
 
 export const RoleSchema = z
   .object({
@@ -303,6 +327,10 @@ export const ApiKeySettingsSchema = z
       maxTokenAgeDays: Days,
       maxKeyLifetimeDays: Days,
       allowBrowserKeys: z.boolean(),
+      requireExternalKeyApproval: z.boolean().meta({
+        description:
+          "Adding an external key makes a request that grants nothing until another caller holding EditApiKeys approves it",
+      }),
     }),
     updatedAt: z.string().nullable(),
   })
@@ -407,6 +435,7 @@ export const VerifyResultSchema = z
       "IP_NOT_ALLOWED",
       "BROWSER_REQUEST_REFUSED",
       "ACCOUNT_NOT_GRANTED",
+      "EXTERNAL_KEY_PENDING",
       "RESOURCE_NOT_GRANTED",
     ]),
     account: z.string().nullable(),
@@ -435,6 +464,7 @@ export type BulkKeyResults = z.infer<typeof BulkKeyResultsSchema>;
 export type KeyUsage = z.infer<typeof KeyUsageSchema>;
 export type ShareLinkStatus = z.infer<typeof ShareLinkStatusSchema>;
 export type ExternalKey = z.infer<typeof ExternalKeySchema>;
+export type ExternalKeyRequest = z.infer<typeof ExternalKeyRequestSchema>;
 export type Role = z.infer<typeof RoleSchema>;
 export type Resource = z.infer<typeof ResourceSchema>;
 export type User = z.infer<typeof UserSchema>;

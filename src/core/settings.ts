@@ -27,6 +27,11 @@ export interface AccountSettings {
   maxKeyLifetimeDays: number | null;
   /** Policy: keys may be marked `allowBrowser` (used from browser pages); false = refused. */
   allowBrowserKeys: boolean;
+  /**
+   * Policy: adding an external key makes a request that grants nothing until a different caller
+   * holding EditApiKeys approves it (services/external-keys.ts); false = added at once.
+   */
+  requireExternalKeyApproval: boolean;
 }
 
 export const DEFAULT_SETTINGS: Readonly<AccountSettings> = Object.freeze({
@@ -37,6 +42,7 @@ export const DEFAULT_SETTINGS: Readonly<AccountSettings> = Object.freeze({
   maxTokenAgeDays: null,
   maxKeyLifetimeDays: null,
   allowBrowserKeys: false,
+  requireExternalKeyApproval: false,
 });
 
 export const WEBHOOK_SECRET_PURPOSE = "webhook-secret";
@@ -60,6 +66,7 @@ export function readSettings(doc: Record<string, unknown> | undefined): AccountS
     maxTokenAgeDays: days(doc.maxTokenAgeDays),
     maxKeyLifetimeDays: days(doc.maxKeyLifetimeDays),
     allowBrowserKeys: doc.allowBrowserKeys === true,
+    requireExternalKeyApproval: doc.requireExternalKeyApproval === true,
   };
 }
 

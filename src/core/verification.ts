@@ -137,9 +137,12 @@ export function tokenSlot(index: number, count: number): TokenSlot {
   return index === 0 ? "old" : "new";
 }
 
-/** An active key, in an account that did not add it. */
+/**
+ * An active key, in an account that did not add it, or (EXTERNAL_KEY_PENDING) whose addition there
+ * is a request awaiting approval: granted nothing either way.
+ */
 export interface NotGranted {
-  readonly code: "ACCOUNT_NOT_GRANTED";
+  readonly code: "ACCOUNT_NOT_GRANTED" | "EXTERNAL_KEY_PENDING";
   readonly valid: false;
   readonly key: VerifiedKey;
   readonly account: string;
@@ -174,5 +177,5 @@ export type VerifyCode = Decision["code"];
 
 /** The credentials authenticate a key (granted in the account or not). */
 export function isAuthenticated(decision: Decision): decision is NotGranted | Granted {
-  return decision.code === "ACCOUNT_NOT_GRANTED" || decision.valid;
+  return decision.code === "ACCOUNT_NOT_GRANTED" || decision.code === "EXTERNAL_KEY_PENDING" || decision.valid;
 }

@@ -154,6 +154,12 @@ export function createGuards(deps: AuthDeps) {
           : "The JWT is not valid or has expired, or its key is no longer valid",
       );
     }
+    if (decision.code === "EXTERNAL_KEY_PENDING") {
+      fail(
+        "EXTERNAL_KEY_PENDING",
+        `The key's addition to account ${decision.account} awaits approval: it may act there once approved`,
+      );
+    }
     const { key } = decision;
     const principal: Principal = {
       type: "key",
@@ -242,7 +248,7 @@ function fromPage(c: RequestContext): boolean {
 
 /** The grant of an authenticated decision: nothing in an account that did not add the key. */
 function grantOf(decision: NotGranted | Granted): Grant {
-  return decision.code === "ACCOUNT_NOT_GRANTED" ? NOTHING : decision.grant;
+  return decision.valid ? decision.grant : NOTHING;
 }
 
 /**

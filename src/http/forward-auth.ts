@@ -123,6 +123,7 @@ function answerOf(decision: Decision): ForwardAuthAnswer {
         headers: { "retry-after": String(decision.retryAfter), "x-auth-code": decision.code },
       };
     case "ACCOUNT_NOT_GRANTED":
+    case "EXTERNAL_KEY_PENDING":
     case "RESOURCE_NOT_GRANTED":
     case "ROUTE_NOT_MAPPED":
     case "IP_NOT_ALLOWED":

@@ -20,6 +20,11 @@ export interface NotifyDeps {
   webhookTimeoutMs?: number | undefined;
   /** WEBHOOK_ALLOW_PRIVATE; unless true, webhooks to non-public addresses are refused (destination.ts). */
   webhookAllowPrivate?: boolean | undefined;
+  /**
+   * Expires requests to add external keys past their 7 days (services/external-key-requests.ts);
+   * how many it expired. Absent where no services are built (then requests expire when read).
+   */
+  expireRequests?: (() => Promise<number>) | undefined;
 }
 
 /** One outbox row per recipient, through the transaction of the change that caused them. */

@@ -1,7 +1,8 @@
 /**
  * One pass of the notifier, as the server's scheduler and `latchkey alerts run` both run it:
  * erase expired share-link tokens, then for every account raise renewal alerts and apply its
- * policies (each into the outbox), then deliver what is due. Passes may run at the same time in
+ * policies (each into the outbox), expire requests to add external keys older than 7 days, then
+ * deliver what is due. Passes may run at the same time in
  * several processes: every step is idempotent or leased in the store.
  */
 import { readSettings } from "../core/settings.js";
@@ -23,6 +24,8 @@ export interface PassSummary {
   enqueued: number;
   deliveries: DeliveryCounts;
   shareLinksPurged: number;
+  /** Requests to add external keys expired after 7 days undecided. */
+  requestsExpired: number;
   /** Accounts whose scan failed (the others went on); the message has no secret. */
   errors: { account: string; error: string }[];
   durationMs: number;
@@ -58,6 +61,7 @@ export function createNotifier(deps: NotifyDeps): Notifier {
       enqueued: 0,
       deliveries: { sent: 0, retrying: 0, failed: 0 },
       shareLinksPurged: await deps.store.shareLinks.purgeExpired(deps.clock.now()),
+      requestsExpired: 0,
       errors: [],
       durationMs: 0,
     };
@@ -69,6 +73,11 @@ export function createNotifier(deps: NotifyDeps): Notifier {
       } catch (error) {
         summary.errors.push({ account, error: error instanceof Error ? error.message : String(error) });
       }
+    }
+    try {
+      summary.requestsExpired = (await deps.expireRequests?.()) ?? 0;
+    } catch (error) {
+      summary.errors.push({ account: "*", error: error instanceof Error ? error.message : String(error) });
     }
     summary.deliveries = await deliverDue(deps, senders, signal);
     summary.durationMs = Math.round(performance.now() - started);

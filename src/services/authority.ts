@@ -34,6 +34,7 @@ const AUDITED: ReadonlySet<ErrorCode> = new Set([
   "ESCALATION_DENIED",
   "TARGET_EXCEEDS_CALLER",
   "KEY_CONTROLS_EXCEED_CALLER",
+  "SELF_APPROVAL_DENIED",
 ]);
 
 /**

@@ -102,14 +102,15 @@ export function createExportService(deps: ServiceDeps, roles: RoleDirectory) {
     const records = await store.externalKeys.list(account);
     for (let start = 0; start < records.length; start += PAGE_SIZE) {
       yield records.slice(start, start + PAGE_SIZE).map(
-        ({ id, key, addedAt, roleIds, lastUsedAt }): Row => ({
+        ({ id, key, addedAt, roleIds, lastUsedAt, request }): Row => ({
           type: "external",
           id,
           keyName: key.appKey,
           roles: roleList(roleIds, names),
           account: key.account,
           addedDate: iso(addedAt),
-          status: key.active ? "active" : "inactive",
+          // A request awaiting approval (requireExternalKeyApproval) grants nothing: pending, no roles.
+          status: request ? "pending" : key.active ? "active" : "inactive",
           lastUsedAt: lastUsedAt === null ? null : iso(lastUsedAt),
         }),
       );

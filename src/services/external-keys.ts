@@ -3,12 +3,14 @@ import { type Actor, accountActor } from "../core/actor.js";
 import type { ExternalKey } from "../core/api.js";
 import { AppError, fail } from "../core/errors.js";
 import { changedRoleIds } from "../core/permissions.js";
+import { readSettings } from "../core/settings.js";
 import { iso } from "../core/time.js";
 import { isAppKeyShaped } from "../core/tokens.js";
 import { type ExternalKeyRecord, StoreConflict, type StoreOps } from "../storage/store.js";
 import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkGive, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
+import { createExternalKeyRequests } from "./external-key-requests.js";
 import type { RoleDirectory } from "./role-directory.js";
 
 /**
@@ -28,6 +30,12 @@ import type { RoleDirectory } from "./role-directory.js";
 
 export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory) {
   const { store, clock } = deps;
+  const requests = createExternalKeyRequests(deps, roles, {
+    view: (record, names) => view(record, names),
+    roleNames: (tx, account) => roleNames(tx, account),
+    additionOf: (tx, account, appKey) => additionOf(tx, account, appKey),
+    recordBoth: (tx, actor, here, owner) => recordBoth(tx, actor, here, owner),
+  });
 
   async function roleNames(tx: StoreOps, account: string): Promise<Map<number, string>> {
     return new Map((await roles.list(tx, account)).map((role) => [role.id, role.name]));
@@ -45,7 +53,8 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
         return name === undefined ? [] : [{ id, name }];
       }),
       addedDate: iso(record.addedAt),
-      status: key.active ? "active" : "inactive",
+      // A request grants nothing whatever the owner does with the key: pending says so first.
+      status: record.request ? "pending" : key.active ? "active" : "inactive",
       lastUsedAt: record.lastUsedAt === null ? null : iso(record.lastUsedAt),
     };
   }
@@ -63,6 +72,18 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     return record ?? fail("EXTERNAL_KEY_NOT_ADDED", `Key ${appKey} was not added to account ${account}`);
   }
 
+  /** As `added`, refusing an addition that is still a request: it has no grant to change. */
+  async function approved(tx: StoreOps, account: string, appKey: string): Promise<ExternalKeyRecord> {
+    const record = await added(tx, account, appKey);
+    if (record.request) {
+      fail(
+        "EXTERNAL_KEY_REQUEST_PENDING",
+        `The addition of ${appKey} to ${account} awaits approval: approve or reject the request first`,
+      );
+    }
+    return record;
+  }
+
   /** The change in the adding account's log and the fact in the owner's, in one transaction. */
   function recordBoth(tx: StoreOps, actor: Actor, here: AuditWrite, owner: AuditWrite) {
     return recordAuditsInOrder(tx, deps, [
@@ -72,6 +93,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
   }
 
   async function list(account: string): Promise<ExternalKey[]> {
+    await requests.expireDue(account);
     const names = await roleNames(store, account);
     return (await store.externalKeys.list(account)).map((record) => view(record, names));
   }
@@ -100,6 +122,8 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     input: { appKey: string; roles?: number[] | undefined },
   ): Promise<ExternalKey> {
     const { actor, grant } = authority;
+    // A request of the same key past its time is gone before this one is made.
+    await requests.expireDue(account);
     try {
       const work = () =>
         changeWithin(store, deps.changes, { kind: "key", appKey: input.appKey }, async (tx) => {
@@ -113,10 +137,15 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
           if (key.account === account) {
             fail("EXTERNAL_KEY_OWN", `${input.appKey} is a key of ${account}: give it roles under /keys`);
           }
-          if (await tx.externalKeys.get(account, key.id)) {
-            fail("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
+          const existing = await tx.externalKeys.get(account, key.id);
+          if (existing?.request) {
+            fail("EXTERNAL_KEY_REQUEST_PENDING", `A request to add ${input.appKey} to ${account} is pending`);
           }
+          if (existing) fail("EXTERNAL_KEY_EXISTS", `${input.appKey} was already added to ${account}`);
           const roleIds = given.map((role) => role.id);
+          if (readSettings(await tx.settings.get(account)).requireExternalKeyApproval) {
+            return requests.request(tx, actor, account, key, roleIds);
+          }
           await tx.externalKeys.add(account, key.id, clock.now(), deps.newId());
           await tx.keys.setRoles(account, key.id, roleIds);
           await recordBoth(
@@ -158,7 +187,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
       changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
         // Locked before the read: a function of the current roles then composes with a concurrent change.
         await tx.accounts.lockGrants(account);
-        const before = await added(tx, account, appKey);
+        const before = await approved(tx, account, appKey);
         await checkGrant(tx, authority, account, before);
         const wanted = typeof roleIds === "function" ? roleIds(before.roleIds) : roleIds;
         const after = (await roles.resolve(tx, account, wanted)).map((role) => role.id);
@@ -183,7 +212,7 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     const target = { type: "external_key", id: appKey } as const;
     const work = () =>
       changeWithin(store, deps.changes, { kind: "key", appKey }, async (tx) => {
-        const before = await added(tx, account, appKey);
+        const before = await approved(tx, account, appKey);
         await checkGrant(tx, authority, account, before);
         await tx.externalKeys.remove(account, before.key.id);
         await recordBoth(
@@ -206,7 +235,17 @@ export function createExternalKeyService(deps: ServiceDeps, roles: RoleDirectory
     await auditRefusals(deps, authority, account, { action: "external_key.removed", target }, () => work());
   }
 
-  return { list, find, add, setRoles, remove };
+  return {
+    list,
+    find,
+    add,
+    setRoles,
+    remove,
+    requests: requests.list,
+    approve: requests.approve,
+    reject: requests.reject,
+    expireRequests: requests.expireAll,
+  };
 }
 
 export type ExternalKeyService = ReturnType<typeof createExternalKeyService>;

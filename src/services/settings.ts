@@ -53,6 +53,7 @@ export interface SettingsInput {
     /** Absent: kept as stored (clients written before these policies existed do not clear them). */
     maxKeyLifetimeDays?: number | null | undefined;
     allowBrowserKeys?: boolean | undefined;
+    requireExternalKeyApproval?: boolean | undefined;
   };
 }
 
@@ -155,6 +156,8 @@ export function createSettingsService(deps: ServiceDeps, roles: RoleDirectory) {
               ? before.maxKeyLifetimeDays
               : input.policies.maxKeyLifetimeDays,
           allowBrowserKeys: input.policies.allowBrowserKeys ?? before.allowBrowserKeys,
+          requireExternalKeyApproval:
+            input.policies.requireExternalKeyApproval ?? before.requireExternalKeyApproval,
         };
         if (tightensPolicies(before, after)) {
           const held = await roles.existing(tx, account, await tx.roles.ownKeysRoleIds(account));
@@ -205,6 +208,7 @@ function view(settings: AccountSettings, updatedAt: number | null): ApiKeySettin
       maxTokenAgeDays: settings.maxTokenAgeDays,
       maxKeyLifetimeDays: settings.maxKeyLifetimeDays,
       allowBrowserKeys: settings.allowBrowserKeys,
+      requireExternalKeyApproval: settings.requireExternalKeyApproval,
     },
     updatedAt: updatedAt === null ? null : iso(updatedAt),
   };
@@ -242,7 +246,7 @@ function checkLimits(input: SettingsInput): void {
   if (webhooks.length > MAX_WEBHOOKS) {
     fail("VALIDATION_FAILED", `notifications.webhooks: at most ${MAX_WEBHOOKS}`);
   }
-  const { allowBrowserKeys: _flag, ...dayPolicies } = input.policies;
+  const { allowBrowserKeys: _flag, requireExternalKeyApproval: _approval, ...dayPolicies } = input.policies;
   for (const [name, days] of Object.entries(dayPolicies)) {
     if (
       days !== null &&

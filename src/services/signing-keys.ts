@@ -64,7 +64,7 @@ export type MintResult =
       account: string;
     }
   /** WRONG_CREDENTIALS whatever the reason (unknown key, wrong token, inactive key). */
-  | { ok: false; reason: "WRONG_CREDENTIALS" | "ACCOUNT_DENIED" };
+  | { ok: false; reason: "WRONG_CREDENTIALS" | "ACCOUNT_DENIED" | "EXTERNAL_KEY_PENDING" };
 
 /** What a valid signature vouches for; the key's current state is checked separately. */
 export interface VerifiedJwt {
@@ -196,6 +196,7 @@ export function createJwtService(deps: ServiceDeps) {
     // In another account the key is named by the addition's id, never its owner's key id.
     const added = account === key.account ? undefined : await store.externalKeys.get(account, key.id);
     if (account !== key.account && !added) return { ok: false, reason: "ACCOUNT_DENIED" };
+    if (added?.request) return { ok: false, reason: "EXTERNAL_KEY_PENDING" };
     const iat = Math.floor(clock.now() / 1000);
     const claims: AppJwtClaims = {
       appKey: key.appKey,

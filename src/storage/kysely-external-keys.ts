@@ -8,16 +8,54 @@ import { guard } from "./kysely-conflicts.js";
 import { hasNul, hydrateKeys } from "./kysely-keys.js";
 import { KyselyRepository } from "./kysely-scope.js";
 import type { Database } from "./schema.js";
-import type { ExternalKeyRecord, ExternalKeyRepository } from "./store.js";
+import type { ExternalKeyRecord, ExternalKeyRepository, ExternalKeyRequest, Requester } from "./store.js";
 
 export class KyselyExternalKeys extends KyselyRepository implements ExternalKeyRepository {
-  async add(account: string, keyId: string, addedAt: number, id: string): Promise<void> {
+  async add(
+    account: string,
+    keyId: string,
+    addedAt: number,
+    id: string,
+    request?: { requestedBy: Requester; roleIds: readonly number[] },
+  ): Promise<void> {
+    const pending = request
+      ? {
+          requested_at: addedAt,
+          requested_by: JSON.stringify(request.requestedBy),
+          requested_roles: JSON.stringify(request.roleIds),
+        }
+      : { requested_at: null, requested_by: null, requested_roles: null };
     await guard(
       this.db
         .insertInto("external_keys")
-        .values({ id, account, key_id: keyId, added_at: addedAt, last_used_at: 0 })
+        .values({ id, account, key_id: keyId, added_at: addedAt, last_used_at: 0, ...pending })
         .execute(),
     );
+  }
+
+  async approve(account: string, keyId: string, approvedAt: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("external_keys")
+      .set({ added_at: approvedAt, requested_at: null, requested_by: null, requested_roles: null })
+      .where("account", "=", account)
+      .where("key_id", "=", keyId)
+      .where("requested_at", "is not", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async listRequestedBefore(before: number, limit: number): Promise<{ account: string; keyId: string }[]> {
+    const rows = await this.db
+      .selectFrom("external_keys")
+      .select(["account", "key_id"])
+      .where("requested_at", "is not", null)
+      .where("requested_at", "<", before)
+      .orderBy("requested_at")
+      .orderBy("account")
+      .orderBy("key_id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ account: r.account, keyId: r.key_id }));
   }
 
   async get(account: string, keyId: string): Promise<ExternalKeyRecord | undefined> {
@@ -68,7 +106,14 @@ async function listAdditions(
     .selectFrom("external_keys as e")
     .innerJoin("keys", "keys.id", "e.key_id")
     .selectAll("keys")
-    .select(["e.id as addition_id", "e.added_at", "e.last_used_at as used_here_at"])
+    .select([
+      "e.id as addition_id",
+      "e.added_at",
+      "e.last_used_at as used_here_at",
+      "e.requested_at",
+      "e.requested_by",
+      "e.requested_roles",
+    ])
     .where("e.account", "=", account);
   if (only !== undefined) {
     additions =
@@ -91,15 +136,29 @@ async function listAdditions(
     const key = keys.get(r.id);
     if (!key) return [];
     const usedHere = Number(r.used_here_at);
-    return [
-      {
-        id: r.addition_id,
-        account,
-        key,
-        addedAt: r.added_at,
-        roleIds: roles.get(r.id) ?? [],
-        lastUsedAt: usedHere === 0 ? null : usedHere,
-      },
-    ];
+    const record: ExternalKeyRecord = {
+      id: r.addition_id,
+      account,
+      key,
+      addedAt: r.added_at,
+      roleIds: roles.get(r.id) ?? [],
+      lastUsedAt: usedHere === 0 ? null : usedHere,
+    };
+    const request = requestOf(r);
+    // A request grants nothing, whatever key_roles might hold for it.
+    return [request ? { ...record, roleIds: [], request } : record];
   });
+}
+
+function requestOf(row: {
+  requested_at: number | null;
+  requested_by: string | null;
+  requested_roles: string | null;
+}): ExternalKeyRequest | undefined {
+  if (row.requested_at === null) return undefined;
+  return {
+    requestedAt: Number(row.requested_at),
+    requestedBy: JSON.parse(row.requested_by ?? "{}") as Requester,
+    roleIds: JSON.parse(row.requested_roles ?? "[]") as number[],
+  };
 }

@@ -644,6 +644,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await addKeyControls(db, dialect);
       },
     },
+    "0019_external_key_requests": {
+      async up(db: Db) {
+        await addExternalKeyRequests(db, dialect);
+      },
+    },
   };
 }
 
@@ -664,6 +669,25 @@ async function addKeyControls(db: Db, dialect: Dialect): Promise<void> {
     .createIndex("keys_account_expires_at")
     .on("keys")
     .columns(["account", "expires_at"])
+    .execute();
+}
+
+/**
+ * Approval of external keys (docs/key-controls.md, Approval): an addition made while the account
+ * requires approval is a request until someone else approves it. While `requested_at` is set the
+ * addition grants nothing: the roles asked for wait in `requested_roles` (JSON ids), never in
+ * `key_roles`, and `requested_by` (JSON `{type, id, label}`) names who asked, so that they cannot
+ * approve it themselves. Existing additions are approved ones (all three null).
+ */
+async function addExternalKeyRequests(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema.alterTable("external_keys").addColumn("requested_at", time).execute();
+  await db.schema.alterTable("external_keys").addColumn("requested_by", "text").execute();
+  await db.schema.alterTable("external_keys").addColumn("requested_roles", "text").execute();
+  await db.schema
+    .createIndex("external_keys_requested_at")
+    .on("external_keys")
+    .column("requested_at")
     .execute();
 }
 

@@ -220,6 +220,12 @@ export interface ExternalKeysTable {
   added_at: number;
   /** Last allowed call of the key in `account` (0: none), never its use elsewhere. */
   last_used_at: number;
+  /** Set while the addition awaits approval (a request); null once approved. Since 0019. */
+  requested_at: number | null;
+  /** JSON `{type, id, label}` of the requester while pending; null otherwise. Since 0019. */
+  requested_by: string | null;
+  /** JSON array of the role ids asked for while pending; null otherwise. Since 0019. */
+  requested_roles: string | null;
 }
 
 export interface AccountSettingsTable {

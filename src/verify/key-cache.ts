@@ -53,7 +53,17 @@ export interface GrantState {
   readonly grant: Grant;
   /** Sorted resource keys of the grant (every resource for Owner-like grants). */
   readonly resources: readonly string[];
+  /** The addition is a request awaiting approval (services/external-key-requests.ts): it grants nothing. */
+  readonly pending?: true;
 }
+
+/** The grant of an account whose addition of the key awaits approval: nothing, said as such. */
+const PENDING_GRANT: GrantState = Object.freeze({
+  type: "external",
+  grant: grantOf([]),
+  resources: Object.freeze([]) as readonly string[],
+  pending: true,
+});
 
 /** An appKey known not to exist, until `expiresAt`. */
 interface Missing {
@@ -376,9 +386,11 @@ export function createKeyCache(options: KeyCacheOptions) {
     // Callers refuse what cannot be an account name; this keeps such a value from any I/O anyway.
     if (!isAccountName(account) || !(await addersOf(state)).has(account)) return null;
     const external = await store.externalKeys.get(account, state.keyId);
-    const value = external
-      ? grantState("external", await roles.existing(store, account, external.roleIds))
-      : null;
+    const value = !external
+      ? null
+      : external.request
+        ? PENDING_GRANT
+        : grantState("external", await roles.existing(store, account, external.roleIds));
     state.setOtherGrant(account, { value, generation, expiresAt: clock.now() + ttlMs });
     return value;
   }

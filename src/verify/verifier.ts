@@ -238,7 +238,7 @@ export function createVerifier(deps: VerifierDeps) {
       if (request.ownAccount) {
         // Authenticated in its own account, which always grants it something: the use counts there.
         usage.record(state.keyId, "allowed", state.account, undefined, state, index);
-      } else if (grant === null) {
+      } else if (grant === null || grant.pending) {
         usage.record(state.keyId, "denied", undefined, undefined, state, index);
       } else {
         const resource = check.code === "OK" ? (check.resource ?? undefined) : undefined;
@@ -247,6 +247,10 @@ export function createVerifier(deps: VerifierDeps) {
       }
     }
     const token = tokenSlot(index, state.tokenCount);
+    if (grant?.pending) {
+      const allowed = request.resources === undefined ? null : false;
+      return { code: "EXTERNAL_KEY_PENDING", valid: false, key: state, account, token, allowed };
+    }
     if (check.code === "ACCOUNT_NOT_GRANTED" || grant === null) {
       const allowed = check.allowed === null ? null : false;
       return { code: "ACCOUNT_NOT_GRANTED", valid: false, key: state, account, token, allowed };

@@ -129,6 +129,7 @@ describe("settings set", () => {
       maxTokenAgeDays: null,
       maxKeyLifetimeDays: null,
       allowBrowserKeys: false,
+      requireExternalKeyApproval: false,
     },
     updatedAt: null,
   };

@@ -13,6 +13,7 @@ const summary: PassSummary = {
   enqueued: 0,
   deliveries: { sent: 0, retrying: 0, failed: 0 },
   shareLinksPurged: 0,
+  requestsExpired: 0,
   errors: [],
   durationMs: 0,
 };

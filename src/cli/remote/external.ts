@@ -4,7 +4,7 @@
  * renews or deletes one.
  */
 import type { Command } from "commander";
-import type { ExternalKey } from "../../client/client.js";
+import type { ExternalKey, ExternalKeyRequest } from "../../client/client.js";
 import { ok } from "../client.js";
 import { formatDate, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
@@ -19,6 +19,19 @@ export function externalTable(keys: readonly ExternalKey[]): string {
     { header: "roles", value: (key) => roleNames(key.roles) },
     { header: "added", value: (key) => formatDate(key.addedDate) },
     { header: "last used", value: (key) => formatDate(key.lastUsedAt) },
+  ]);
+}
+
+/** Pending requests (requireExternalKeyApproval); "yes" in `yours` when the caller may not approve it. */
+export function requestsTable(requests: readonly ExternalKeyRequest[]): string {
+  return renderTable(requests, [
+    { header: "appKey", value: (request) => request.appKey },
+    { header: "owner", value: (request) => request.account },
+    { header: "roles asked", value: (request) => roleNames(request.roles) },
+    { header: "requested by", value: (request) => request.requestedBy.label },
+    { header: "yours", value: (request) => (request.byYou ? "yes" : "") },
+    { header: "requested", value: (request) => formatDate(request.requestedAt) },
+    { header: "expires", value: (request) => formatDate(request.expiresAt) },
   ]);
 }
 
@@ -54,9 +67,10 @@ export function registerExternal(group: Command, registry: Registry): void {
             body,
           }),
         );
-        r.result(
-          key,
-          () => `Added ${key.appKey} (owner ${key.account}) to ${r.account}; roles: ${roleNames(key.roles)}.`,
+        r.result(key, () =>
+          key.status === "pending"
+            ? `Requested ${key.appKey} (owner ${key.account}) in ${r.account}: the account requires approval, so it grants nothing until someone else approves it (latchkey external approve ${key.appKey}).`
+            : `Added ${key.appKey} (owner ${key.account}) to ${r.account}; roles: ${roleNames(key.roles)}.`,
         );
       }),
     );
@@ -97,6 +111,48 @@ export function registerExternal(group: Command, registry: Registry): void {
           params: externalPath(r, appKey),
         });
         r.result({ appKey, removed: true }, () => `External key ${appKey} removed from ${r.account}.`);
+      }),
+    );
+
+  group
+    .command("requests")
+    .description("list pending requests to add external keys (the account requires approval)")
+    .action((_opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const page = await ok(
+          r.client.api.GET("/v1/accounts/{account}/external-keys/requests", {
+            params: { path: { account: r.account } },
+          }),
+        );
+        r.result(page, () => (page.items.length === 0 ? "No pending requests." : requestsTable(page.items)));
+      }),
+    );
+
+  group
+    .command("approve")
+    .description("approve a request to add an external key (not your own): it gets the roles asked for")
+    .argument("<appKey>", "the requested key's appKey")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        const key = await ok(
+          r.client.api.POST("/v1/accounts/{account}/external-keys/requests/{appKey}/approve", {
+            params: externalPath(r, appKey),
+          }),
+        );
+        r.result(key, () => `Approved ${key.appKey} in ${r.account}; roles: ${roleNames(key.roles)}.`);
+      }),
+    );
+
+  group
+    .command("reject")
+    .description("reject a request to add an external key (or withdraw your own)")
+    .argument("<appKey>", "the requested key's appKey")
+    .action((appKey: string, _opts: unknown, command: Command) =>
+      remote(registry, command, async (r) => {
+        await r.client.api.POST("/v1/accounts/{account}/external-keys/requests/{appKey}/reject", {
+          params: externalPath(r, appKey),
+        });
+        r.result({ appKey, rejected: true }, () => `Request to add ${appKey} to ${r.account} rejected.`);
       }),
     );
 }

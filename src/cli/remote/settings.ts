@@ -21,6 +21,7 @@ export interface SetOptions {
   clearWebhooks?: boolean;
   deactivateUnusedDays?: number | null;
   maxTokenAgeDays?: number | null;
+  requireExternalKeyApproval?: "on" | "off";
 }
 
 const days = (value: number | null) => (value === null ? "off" : `${value} days`);
@@ -33,6 +34,7 @@ export function settingsFields(settings: ApiKeySettings): string {
     ["webhooks", notifications.webhooks.map((hook) => `${hook.id} ${hook.url}`).join(", ") || "none"],
     ["deactivate unused after", days(policies.deactivateUnusedDays)],
     ["max token age", days(policies.maxTokenAgeDays)],
+    ["external key approval", policies.requireExternalKeyApproval ? "required" : "off"],
     ["updated", formatDate(settings.updatedAt, "-")],
   ]);
 }
@@ -49,6 +51,7 @@ export function checkChanges(opts: SetOptions): void {
     opts.clearWebhooks,
     opts.deactivateUnusedDays,
     opts.maxTokenAgeDays,
+    opts.requireExternalKeyApproval,
   ];
   if (changes.every((change) => change === undefined))
     throw new UsageError("nothing to change: give a setting");
@@ -76,6 +79,9 @@ export function changedSettings(current: ApiKeySettings, opts: SetOptions) {
       deactivateUnusedDays:
         opts.deactivateUnusedDays === undefined ? policies.deactivateUnusedDays : opts.deactivateUnusedDays,
       maxTokenAgeDays: opts.maxTokenAgeDays === undefined ? policies.maxTokenAgeDays : opts.maxTokenAgeDays,
+      ...(opts.requireExternalKeyApproval === undefined
+        ? {}
+        : { requireExternalKeyApproval: opts.requireExternalKeyApproval === "on" }),
     },
   };
 }
@@ -122,6 +128,13 @@ export function registerSettings(group: Command, registry: Registry): void {
       "--max-token-age-days <n|off>",
       "deactivate keys whose token is older than n days, or off",
       daysOrOff(3650),
+    )
+    .addOption(
+      choice(
+        "--require-external-key-approval <on|off>",
+        "adding an external key makes a request someone else must approve",
+        ["on", "off"],
+      ),
     )
     .action((opts: SetOptions, command: Command) =>
       remote(registry, command, async (r) => {

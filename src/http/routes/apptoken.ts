@@ -123,6 +123,8 @@ export function appTokenRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, service
         });
       }
       if (isControlRefusal(result.reason)) fail(result.reason);
+      if (result.reason === "EXTERNAL_KEY_PENDING")
+        fail("EXTERNAL_KEY_PENDING", "The key's addition to this account awaits approval");
       if (result.reason === "ACCOUNT_DENIED")
         fail("APPTOKEN_ACCOUNT_DENIED", "The key was not added to this account as an external key");
       fail("UNAUTHENTICATED", "The appKey and appToken are not valid, or the key is inactive");

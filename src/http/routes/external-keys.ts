@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { ExternalKeySchema } from "../../core/api.js";
+import { ExternalKeyRequestSchema, ExternalKeySchema } from "../../core/api.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
 import { AccountParam, jsonBody, jsonResponse, problemResponses, RoleIds } from "../schemas.js";
@@ -30,12 +30,14 @@ const add = createRoute({
   path: "/v1/accounts/{account}/external-keys",
   tags,
   summary: "Add another account's key, optionally with roles in this account",
+  description:
+    "While the account's policies.requireExternalKeyApproval is on, this makes a request instead: the key is answered with status pending and grants nothing until another caller approves it (…/external-keys/requests/{appKey}/approve).",
   request: {
     params: AccountParam,
     body: jsonBody(z.strictObject({ appKey: AppKey, roles: RoleIds.optional() })),
   },
   responses: {
-    201: jsonResponse(ExternalKeySchema, "The key as added"),
+    201: jsonResponse(ExternalKeySchema, "The key as added, or the request made (status pending)"),
     ...problemResponses(400, 401, 403, 404, 409, 413),
   },
 });
@@ -61,6 +63,43 @@ const remove = createRoute({
   responses: { 204: { description: "Removed" }, ...problemResponses(400, 401, 403, 404) },
 });
 
+const requests = createRoute({
+  method: "get",
+  path: "/v1/accounts/{account}/external-keys/requests",
+  tags,
+  summary: "List the pending requests to add external keys (requireExternalKeyApproval), oldest first",
+  description:
+    "Requests older than 7 days are expired (removed, audited external_key.request_expired) before the list is made.",
+  request: { params: AccountParam },
+  responses: {
+    200: jsonResponse(z.object({ items: z.array(ExternalKeyRequestSchema) }), "Every pending request"),
+    ...problemResponses(400, 401, 403),
+  },
+});
+
+const approve = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account}/external-keys/requests/{appKey}/approve",
+  tags,
+  summary: "Approve a request to add an external key: it gets the roles asked for",
+  description:
+    "Only a caller other than the requester (SELF_APPROVAL_DENIED), holding every resource of the roles asked for (ESCALATION_DENIED). An expired request is 410.",
+  request: { params: ExternalKeyParams },
+  responses: {
+    200: jsonResponse(ExternalKeySchema, "The key as now added"),
+    ...problemResponses(400, 401, 403, 404, 410),
+  },
+});
+
+const reject = createRoute({
+  method: "post",
+  path: "/v1/accounts/{account}/external-keys/requests/{appKey}/reject",
+  tags,
+  summary: "Reject (or, by its requester, withdraw) a request to add an external key",
+  request: { params: ExternalKeyParams },
+  responses: { 204: { description: "Rejected" }, ...problemResponses(400, 401, 403, 404, 410) },
+});
+
 export function externalKeyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, services: Services) {
   const { externalKeys } = services;
   const view = { resource: "ViewApiKeys" };
@@ -69,6 +108,22 @@ export function externalKeyRoutes(app: OpenAPIHono<AppEnv>, secure: Secure, serv
   app.openapi(secure(view, list), async (c) => {
     const { account } = c.req.valid("param");
     return c.json({ items: await externalKeys.list(account) }, 200);
+  });
+
+  app.openapi(secure(view, requests), async (c) => {
+    const { account } = c.req.valid("param");
+    return c.json({ items: await externalKeys.requests(c.get("authority"), account) }, 200);
+  });
+
+  app.openapi(secure(edit, approve), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    return c.json(await externalKeys.approve(c.get("authority"), account, appKey), 200);
+  });
+
+  app.openapi(secure(edit, reject), async (c) => {
+    const { account, appKey } = c.req.valid("param");
+    await externalKeys.reject(c.get("authority"), account, appKey);
+    return c.body(null, 204);
   });
 
   app.openapi(secure(edit, add), async (c) => {

@@ -37,6 +37,10 @@ const Policies = z.strictObject({
   allowBrowserKeys: z.boolean().optional().openapi({
     description: "Keys may be marked allowBrowser (used from browser pages). Absent: unchanged",
   }),
+  requireExternalKeyApproval: z.boolean().optional().openapi({
+    description:
+      "Adding an external key makes a request that another caller holding EditApiKeys must approve (7 days). Turning it off leaves pending requests pending. Absent: unchanged",
+  }),
 });
 const Email = z
   .string()

@@ -61,7 +61,8 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
   // The body's keys credentials only (no missing credentials, no route): these codes cannot occur.
   const code = decision.code as VerifyResultBody["code"];
   switch (decision.code) {
-    case "ACCOUNT_NOT_GRANTED": {
+    case "ACCOUNT_NOT_GRANTED":
+    case "EXTERNAL_KEY_PENDING": {
       const { account, key, allowed } = decision;
       const appKey = key.appKey;
       return { valid: false, code, account, appKey, keyType: null, resources: null, allowed, metadata: null };

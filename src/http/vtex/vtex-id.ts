@@ -103,7 +103,8 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
       let id = decision.key.keyId;
       if (claims.account !== decision.key.account) {
         const added = await services.externalKeys.find(claims.account, { appKey: claims.appKey });
-        if (!added) throw WRONG_CREDENTIALS();
+        // A request awaiting approval grants nothing: its JWTs are not valid there either.
+        if (!added || added.status === "pending") throw WRONG_CREDENTIALS();
         id = added.id;
       }
       return c.json({

@@ -16,11 +16,48 @@ export interface ExternalKeyRecord {
   roleIds: number[];
   /** Last allowed call of the key in `account`; null when none since it was added. */
   lastUsedAt: number | null;
+  /**
+   * Present while the addition awaits approval (the account's requireExternalKeyApproval policy):
+   * it then grants nothing (`roleIds` is empty) and the roles asked for wait here.
+   */
+  request?: ExternalKeyRequest;
+}
+
+/** Who asked for a pending addition, as the audit log names actors. */
+export interface Requester {
+  type: "user" | "key" | "system";
+  id: string;
+  label: string;
+}
+
+export interface ExternalKeyRequest {
+  requestedAt: number;
+  requestedBy: Requester;
+  /** Role ids asked for, granted on approval (those of them that still exist then). */
+  roleIds: number[];
 }
 
 export interface ExternalKeyRepository {
-  /** `id` names the addition (unique). Throws StoreConflict("external_key") when already added. */
-  add(account: string, keyId: string, addedAt: number, id: string): Promise<void>;
+  /**
+   * `id` names the addition (unique). Throws StoreConflict("external_key") when already added (or
+   * requested). With `request`, the addition is pending: it grants nothing until `approve`.
+   */
+  add(
+    account: string,
+    keyId: string,
+    addedAt: number,
+    id: string,
+    request?: { requestedBy: Requester; roleIds: readonly number[] },
+  ): Promise<void>;
+  /**
+   * Turns a pending addition into an approved one (the request's fields cleared, `addedAt` set to
+   * `approvedAt`). Conditional on the addition still being pending: of two approvals (or an approval
+   * and a rejection) one wins; false for the other and when there is no such request. Grants are
+   * the caller's to set in the same transaction.
+   */
+  approve(account: string, keyId: string, approvedAt: number): Promise<boolean>;
+  /** Pending additions requested before `before`, in any account, oldest first, at most `limit`. */
+  listRequestedBefore(before: number, limit: number): Promise<{ account: string; keyId: string }[]>;
   get(account: string, keyId: string): Promise<ExternalKeyRecord | undefined>;
   /** The addition to `account` with this id (the addition's own, not the key's); exact match. */
   findById(account: string, id: string): Promise<ExternalKeyRecord | undefined>;
