@@ -184,4 +184,41 @@ describe.each(["sqlite", "postgres"] as const)("Store external keys on %s", (kin
     await db.store.keys.create(newKey(a, "Old", { token: { ...old, id: `t${hex()}` } }));
     await db.store.keys.create(newKey(a, "New", { token: { ...pending, id: `t${hex()}` } }));
   });
+  it("keeps a request apart from the grants until one approval wins; lists requests by age", async () => {
+    const [a, b] = [await db.account(), await db.account()];
+    const erp = await ownedKey(a, "ERP requested", [1]);
+    const crm = await ownedKey(a, "CRM requested");
+    const requestedBy = { type: "key" as const, id: "appkey-x-REQSTR", label: "appkey-x-REQSTR" };
+    await db.store.externalKeys.add(b, erp.id, T0, `x${hex()}`, { requestedBy, roleIds: [7, 3] });
+    await db.store.externalKeys.add(b, crm.id, T0 + DAY, `x${hex()}`, { requestedBy, roleIds: [] });
+    const pending = await db.store.externalKeys.get(b, erp.id);
+    expect(pending).toMatchObject({
+      addedAt: T0,
+      roleIds: [],
+      request: { requestedAt: T0, requestedBy, roleIds: [7, 3] },
+    });
+    expect(await db.store.keys.getRoleIds(b, erp.id)).toEqual([]);
+    expect(await db.store.externalKeys.listAccounts(erp.id)).toEqual([b]);
+    expect(await db.store.externalKeys.listRequestedBefore(T0 + DAY + 1, 10)).toEqual([
+      { account: b, keyId: erp.id },
+      { account: b, keyId: crm.id },
+    ]);
+    expect(await db.store.externalKeys.listRequestedBefore(T0 + DAY, 10)).toEqual([
+      { account: b, keyId: erp.id },
+    ]);
+    const [first, second] = await Promise.all([
+      db.store.transaction((tx) => tx.externalKeys.approve(b, erp.id, T0 + 5)),
+      db.store.transaction((tx) => tx.externalKeys.approve(b, erp.id, T0 + 6)),
+    ]);
+    expect([first, second].sort()).toEqual([false, true]);
+    const approved = await db.store.externalKeys.get(b, erp.id);
+    expect(approved?.request).toBeUndefined();
+    expect(approved?.addedAt === T0 + 5 || approved?.addedAt === T0 + 6).toBe(true);
+    expect(await db.store.externalKeys.approve(b, erp.id, T0 + 7)).toBe(false);
+    expect(await db.store.externalKeys.listRequestedBefore(T0 + 2 * DAY, 10)).toEqual([
+      { account: b, keyId: crm.id },
+    ]);
+    expect(await db.store.externalKeys.remove(b, crm.id)).toBe(true);
+    expect(await db.store.externalKeys.listRequestedBefore(T0 + 2 * DAY, 10)).toEqual([]);
+  });
 });

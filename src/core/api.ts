@@ -191,7 +191,9 @@ export const ExternalKeyRequestSchema = z
     account: z.string().meta({ description: "The owner: the account that generated the key" }),
     roles: z.array(RoleRefSchema).meta({ description: "Roles asked for, granted on approval" }),
     requestedAt: z.string(),
-    expiresAt: z.string().meta({ description: "7 days after the request: it can no longer be approved then" }),
+    expiresAt: z
+      .string()
+      .meta({ description: "7 days after the request: it can no longer be approved then" }),
     requestedBy: z.object({
       type: z.enum(["user", "key", "system"]),
       id: z.string().meta({ description: "User id or appKey" }),

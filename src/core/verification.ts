@@ -177,5 +177,7 @@ export type VerifyCode = Decision["code"];
 
 /** The credentials authenticate a key (granted in the account or not). */
 export function isAuthenticated(decision: Decision): decision is NotGranted | Granted {
-  return decision.code === "ACCOUNT_NOT_GRANTED" || decision.code === "EXTERNAL_KEY_PENDING" || decision.valid;
+  return (
+    decision.code === "ACCOUNT_NOT_GRANTED" || decision.code === "EXTERNAL_KEY_PENDING" || decision.valid
+  );
 }

@@ -197,9 +197,13 @@ export function createExternalKeyRequests(deps: ServiceDeps, roles: RoleDirector
           return "expired" as const;
         }
         if (await selfApproval(tx, requestedBy, actor)) {
-          fail("SELF_APPROVAL_DENIED", `You made the request to add ${appKey}: someone else must approve it`, {
-            requestedBy,
-          });
+          fail(
+            "SELF_APPROVAL_DENIED",
+            `You made the request to add ${appKey}: someone else must approve it`,
+            {
+              requestedBy,
+            },
+          );
         }
         const given = await roles.existing(tx, account, roleIds);
         checkGive(grant, given);
@@ -228,7 +232,13 @@ export function createExternalKeyRequests(deps: ServiceDeps, roles: RoleDirector
         if (!after) throw new Error("the approved addition is missing");
         return parts.view(after, await parts.roleNames(tx, account));
       });
-    const result = await auditRefusals(deps, authority, account, { action: "external_key.approved", target }, work);
+    const result = await auditRefusals(
+      deps,
+      authority,
+      account,
+      { action: "external_key.approved", target },
+      work,
+    );
     if (result === "expired") return expiredRequest(appKey);
     return result;
   }

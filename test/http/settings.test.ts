@@ -16,6 +16,7 @@ const policiesOff = {
   maxTokenAgeDays: null,
   maxKeyLifetimeDays: null,
   allowBrowserKeys: false,
+  requireExternalKeyApproval: false,
 };
 
 function settings(overrides: Record<string, unknown> = {}) {
