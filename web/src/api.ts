@@ -14,6 +14,7 @@ export type {
   AuditPage,
   BulkKeyResults,
   ExternalKey,
+  ExternalKeyRequest,
   Invitation,
   IssuedInvitation,
   IssuedKey,

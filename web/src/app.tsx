@@ -1,5 +1,6 @@
 /** Routes of the admin. Every page below the account is a client of /v1/accounts/{account}/…. */
 
+import { ApprovalsTab } from "./keys/approvals";
 import { KeyDetail } from "./keys/detail";
 import { ExternalTab } from "./keys/external";
 import { GeneratedTab } from "./keys/generated";
@@ -97,6 +98,12 @@ function Page({ area, rest }: { area: string; rest: string[] }) {
         return (
           <KeysPage tab="external">
             <ExternalTab />
+          </KeysPage>
+        );
+      if (tab === "approvals")
+        return (
+          <KeysPage tab="approvals">
+            <ApprovalsTab />
           </KeysPage>
         );
       if (tab === "settings")

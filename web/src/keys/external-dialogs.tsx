@@ -26,7 +26,11 @@ export function AddExternalDialog({ onClose, onDone }: DialogProps) {
         body: { appKey: appKey.trim(), roles },
       }),
     );
-    toast(`Added ${added.appKey} from ${added.account}`);
+    toast(
+      added.status === "pending"
+        ? `Requested ${added.appKey}: it grants nothing until someone else approves it (Approvals tab)`
+        : `Added ${added.appKey} from ${added.account}`,
+    );
     onDone();
   });
   const submit = () => {

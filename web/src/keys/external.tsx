@@ -28,7 +28,11 @@ export function ExternalTab() {
   const roles = useRoleOptions().data?.roles;
   const [open, setOpen] = useState<Open>(null);
   const editReason = can("EditApiKeys") ? undefined : lacking("EditApiKeys");
-  const rowReason = (row: ExternalKey) => editReason ?? exceeds(access, "key", row.roles, roles);
+  const rowReason = (row: ExternalKey) =>
+    editReason ??
+    (row.status === "pending"
+      ? "Awaiting approval: approve or reject it in the Approvals tab"
+      : exceeds(access, "key", row.roles, roles));
   const close = () => setOpen(null);
   const done = () => {
     setOpen(null);
@@ -65,6 +69,10 @@ export function ExternalTab() {
       cell: (row) =>
         row.status === "active" ? (
           <Badge tone="success">Active</Badge>
+        ) : row.status === "pending" ? (
+          <Badge tone="warning" title="Awaiting approval (Approvals tab): it grants nothing yet">
+            Pending approval
+          </Badge>
         ) : (
           <Badge title={`Deactivated by its owner, ${row.account}`}>Inactive</Badge>
         ),

@@ -7,11 +7,12 @@ import { EmptyState, PageHeader } from "../ui/controls";
 import { download } from "../ui/download";
 import { Menu } from "../ui/menu";
 
-export type KeysTab = "generated" | "external" | "settings";
+export type KeysTab = "generated" | "external" | "approvals" | "settings";
 
 const TABS: { tab: KeysTab; label: string; path: string[] }[] = [
   { tab: "generated", label: "Generated", path: ["keys"] },
   { tab: "external", label: "External", path: ["keys", "external"] },
+  { tab: "approvals", label: "Approvals", path: ["keys", "approvals"] },
   { tab: "settings", label: "Settings", path: ["keys", "settings"] },
 ];
 

@@ -30,6 +30,7 @@ export interface Draft {
   lifetimeOn: boolean;
   lifetimeDays: string;
   allowBrowserKeys: boolean;
+  requireApproval: boolean;
 }
 
 export function draftOf(settings: ApiKeySettings): Draft {
@@ -54,6 +55,7 @@ export function draftOf(settings: ApiKeySettings): Draft {
     lifetimeOn: lifetime !== null,
     lifetimeDays: String(lifetime ?? 365),
     allowBrowserKeys: settings.policies.allowBrowserKeys,
+    requireApproval: settings.policies.requireExternalKeyApproval,
   };
 }
 
@@ -74,6 +76,7 @@ export function bodyOf(draft: Draft): ApiKeySettingsInput {
       maxTokenAgeDays: draft.maxAgeOn ? Number(draft.maxAgeDays) : null,
       maxKeyLifetimeDays: draft.lifetimeOn ? Number(draft.lifetimeDays) : null,
       allowBrowserKeys: draft.allowBrowserKeys,
+      requireExternalKeyApproval: draft.requireApproval,
     },
   };
 }

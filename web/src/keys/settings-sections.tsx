@@ -300,6 +300,14 @@ export function Policies({
           onChange={(event) => onChange({ allowBrowserKeys: event.target.checked })}
         />
       </div>
+      <div className="settings-policy">
+        <Checkbox
+          label="Require approval of external keys"
+          hint="Adding an external key makes a request that grants nothing until someone else holding Edit API keys approves it (Approvals tab), within 7 days. Turning this off leaves pending requests pending."
+          checked={draft.requireApproval}
+          onChange={(event) => onChange({ requireApproval: event.target.checked })}
+        />
+      </div>
     </>
   );
 }
