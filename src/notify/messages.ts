@@ -17,6 +17,8 @@ export const LEAK_EVENT = "key.leaked";
 export const LEAK_ACTION = "key.deactivated_leak";
 /** A key's expiry falls within the next 14 days (notify/expiry.ts). */
 export const EXPIRY_EVENT = "key.expiring";
+/** Someone asked to add an external key while the account requires approval (services/external-key-requests.ts). */
+export const REQUEST_EVENT = "external_key.requested";
 /** A test message an admin asked for from the settings (POST …/settings/api-keys/test). */
 export const TEST_EVENT = "notification.test";
 
@@ -86,6 +88,7 @@ interface KeyMail {
 export function emailText(notification: NotificationRecord, publicUrl: string): EmailText {
   const data = notification.payload;
   if (notification.event === TEST_EVENT) return testEmail(notification.account, data, publicUrl);
+  if (notification.event === REQUEST_EVENT) return requestEmail(notification.account, data, publicUrl);
   const key = (data.key ?? {}) as { appKey?: unknown; name?: unknown };
   const mail: KeyMail = {
     label: `API key "${oneLine(key.name)}" (${oneLine(key.appKey)})`,
@@ -170,6 +173,35 @@ function expiryEmail(data: Record<string, unknown>, { label, admin }: KeyMail): 
       "",
       "To keep the integration working, give the key a later expiry, or create a new key and hand it",
       `to the integration before then, in the admin: ${admin}`,
+    ),
+  };
+}
+
+/** Public facts of a request: the appKey, its owner, the roles asked for (by name), who asked, until when. */
+export function requestPayload(request: {
+  appKey: string;
+  owner: string;
+  roles: readonly string[];
+  requestedBy: { type: string; label: string };
+  expiresAt: number;
+}) {
+  const { appKey, owner, roles, requestedBy, expiresAt } = request;
+  return { key: { appKey }, owner, roles: [...roles], requestedBy, expiresAt: iso(expiresAt) };
+}
+
+function requestEmail(account: string, data: Record<string, unknown>, publicUrl: string): EmailText {
+  const key = (data.key ?? {}) as { appKey?: unknown };
+  const by = (data.requestedBy ?? {}) as { label?: unknown };
+  const roles = Array.isArray(data.roles) ? data.roles.map(oneLine).join(", ") : "";
+  return {
+    subject: `[latchkey] Approval needed: external key ${oneLine(key.appKey)} in account ${oneLine(account)}`,
+    text: lines(
+      `${oneLine(by.label)} asked to add the key ${oneLine(key.appKey)} of account ${oneLine(data.owner)}`,
+      `to account ${account}, with the roles: ${roles || "none"}.`,
+      "It grants nothing until someone else holding Edit API keys approves it; the request expires at",
+      `${String(data.expiresAt)}.`,
+      "",
+      `Approve or reject it in the admin: ${publicUrl}/admin/${account}/keys/approvals`,
     ),
   };
 }

@@ -25,7 +25,10 @@ import {
   requestExpiresAt,
 } from "../core/approval.js";
 import { fail } from "../core/errors.js";
+import { readSettings } from "../core/settings.js";
 import { DAY_MS, iso } from "../core/time.js";
+import { enqueueFor } from "../notify/deps.js";
+import { REQUEST_EVENT, recipientsOf, requestPayload } from "../notify/messages.js";
 import type { ExternalKeyRecord, KeyRecord, StoreOps } from "../storage/store.js";
 import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkGive } from "./authority.js";
@@ -59,16 +62,28 @@ export function createExternalKeyRequests(deps: ServiceDeps, roles: RoleDirector
     roleIds: number[],
   ): Promise<ExternalKey> {
     const requestedBy = { type: actor.type, id: actor.id, label: actor.label };
-    await tx.externalKeys.add(account, key.id, clock.now(), deps.newId(), { requestedBy, roleIds });
+    const now = clock.now();
+    await tx.externalKeys.add(account, key.id, now, deps.newId(), { requestedBy, roleIds });
     await recordAudit(tx, deps, actor, {
       account,
       action: "external_key.requested",
       target: { type: "external_key", id: key.appKey },
       data: { owner: key.account, requested: { roles: roleIds } },
     });
+    const names = await parts.roleNames(tx, account);
+    // The account's alert recipients hear of it, through the outbox, in this transaction.
+    const payload = requestPayload({
+      appKey: key.appKey,
+      owner: key.account,
+      roles: roleIds.map((id) => names.get(id) ?? String(id)),
+      requestedBy: { type: actor.type, label: actor.label },
+      expiresAt: requestExpiresAt(now),
+    });
+    const recipients = recipientsOf(readSettings(await tx.settings.get(account)));
+    await enqueueFor(tx, deps, { account, event: REQUEST_EVENT, payload, now }, recipients);
     const record = await parts.additionOf(tx, account, key.appKey);
     if (!record) throw new Error("the request just made is missing");
-    return parts.view(record, await parts.roleNames(tx, account));
+    return parts.view(record, names);
   }
 
   /** The pending request of `appKey` in `account`, read in `tx`. */

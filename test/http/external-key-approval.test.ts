@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DAY_MS } from "../../src/core/time.js";
+import { emailText } from "../../src/notify/messages.js";
 import { type Credentials, createHarness, type Harness } from "../support/harness.js";
 
 const USER_ADMIN = 2;
@@ -34,7 +35,7 @@ describe.each(["sqlite", "postgres"] as const)("approval of external keys on %s"
       as: betaOwner,
       body: {
         renewalPeriodMonths: 3,
-        notifications: { emails: [], webhooks: [] },
+        notifications: { emails: ["ops@beta.test"], webhooks: [] },
         policies: { deactivateUnusedDays: null, maxTokenAgeDays: null, requireExternalKeyApproval: on },
       },
     });
@@ -104,6 +105,24 @@ describe.each(["sqlite", "postgres"] as const)("approval of external keys on %s"
       targetId: key.appKey,
     });
     expect(requestedEvent?.data).toEqual({ owner: "acme", requested: { roles: [USER_ADMIN] } });
+    // The account's recipients are told, with public facts only.
+    const [notice] = await h.store.outbox.list("beta", 1);
+    expect(notice).toMatchObject({
+      event: "external_key.requested",
+      channel: "email",
+      target: "ops@beta.test",
+    });
+    expect(notice?.payload).toEqual({
+      key: { appKey: key.appKey },
+      owner: "acme",
+      roles: ["User Administrator - RESTRICTED"],
+      requestedBy: { type: "key", label: alice.appKey },
+      expiresAt: "2026-12-03T10:00:00.000Z",
+    });
+    const mail = emailText(notice as NonNullable<typeof notice>, "https://keys.example.com");
+    expect(mail.subject).toBe(`[latchkey] Approval needed: external key ${key.appKey} in account beta`);
+    expect(mail.text).toContain("https://keys.example.com/admin/beta/keys/approvals");
+    expect(JSON.stringify(notice)).not.toContain(key.appToken);
     // The owner learns of the key's addition only once it grants something.
     expect((await lastEvent("acme"))?.action).not.toBe("key.added_elsewhere");
 
