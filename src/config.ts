@@ -6,6 +6,7 @@
  * SMTP_URL are never echoed in error messages (only their length or URL scheme is).
  */
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -47,7 +48,12 @@ export interface Config {
   readonly verifyTrustedProxies: readonly string[];
   /** After SIGTERM/SIGINT, the process exits by then even if requests or closes have not ended. */
   readonly shutdownTimeoutSeconds: number;
+  /** Server processes behind the one port (cluster.ts); 1 is a single process without a primary. */
+  readonly workers: number;
 }
+
+/** The most server processes WORKERS may ask for. */
+export const MAX_WORKERS = 64;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -163,6 +169,15 @@ function addressBlocks(raw: string): string[] | Bad {
   );
 }
 
+/** WORKERS: a count, or `auto` for one per core (as many as the machine offers, up to MAX_WORKERS). */
+function workers(raw: string): number | Bad {
+  if (raw.toLowerCase() === "auto") return Math.min(availableParallelism(), MAX_WORKERS);
+  const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  return n >= 1 && n <= MAX_WORKERS
+    ? n
+    : new Bad(`must be "auto" or an integer 1-${MAX_WORKERS}, got ${got(raw)}`);
+}
+
 function logLevel(raw: string): LogLevel | Bad {
   const level = LOG_LEVELS.find((l) => l === raw.toLowerCase());
   return level ?? new Bad(`must be one of ${LOG_LEVELS.join(", ")}, got ${got(raw)}`);
@@ -214,6 +229,7 @@ const shape = {
   WEBHOOK_ALLOW_PRIVATE: setting(() => false, boolean),
   VERIFY_TRUSTED_PROXIES: setting((): string[] => [], addressBlocks),
   SHUTDOWN_TIMEOUT: setting(() => 10, duration(1, 3600)),
+  WORKERS: setting(() => 1, workers),
 };
 
 type EnvName = keyof typeof shape;
@@ -249,6 +265,7 @@ const schema = z
       webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE,
       verifyTrustedProxies: env.VERIFY_TRUSTED_PROXIES,
       shutdownTimeoutSeconds: env.SHUTDOWN_TIMEOUT,
+      workers: env.WORKERS,
     }),
   );
 
@@ -353,6 +370,11 @@ const DOCS: Record<EnvName, { default: string; description: string }> = {
     default: "10",
     description:
       "On SIGTERM/SIGINT the server stops accepting, lets in-flight requests finish, sends the invitation and reset mails already started, writes the usage counters and closes; after this long it exits anyway (code 1), whatever is still running: seconds or `30s`/`1m` forms, 1 s to 1 h.",
+  },
+  WORKERS: {
+    default: "1",
+    description:
+      "Server processes sharing the port, 1-64, or `auto` for one per core: a primary process supervises them (restarts a crashed one, relays changes and holds the failure counters when there is no Redis). See [Workers](docs/scaling.md#workers).",
   },
 };
 

@@ -10,6 +10,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { loadCatalogFile } from "./catalog/load.js";
+import type { WorkerLink } from "./cluster.js";
 import type { Config } from "./config.js";
 import type { Clock } from "./core/time.js";
 import { createApp } from "./http/app.js";
@@ -94,6 +95,11 @@ export interface Wiring {
   limiterRedis?: { client: Redis; prefix: string };
   /** Leak reports allowed per client address; REVOKE_RATE unless a test needs another. */
   revokeRate?: { limit: number; windowSeconds: number };
+  /**
+   * This process is one of `WORKERS` (cluster.ts): without Redis, its failure counters are the
+   * primary's, and /metrics answers for every worker.
+   */
+  workers?: WorkerLink;
 }
 
 /**
@@ -123,6 +129,7 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
     verifyTrustedProxies: config.verifyTrustedProxies,
+    ...(wiring.workers ? { worker: wiring.workers.worker } : {}),
     ready: () => readiness(store, deps.changes, logger),
     degraded: () => {
       const down = deps.changes.fanoutDown();
@@ -186,7 +193,8 @@ function serviceDeps(config: Config, wiring: Wiring): ServiceDeps {
 function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) {
   const { store, clock } = deps;
   const limiters = createLimiters(config, wiring, clock);
-  const metrics = createMetrics({ clock });
+  const { workers } = wiring;
+  const metrics = createMetrics({ clock, ...(workers ? { render: () => workers.metrics() } : {}) });
   const roleDirectory = createRoleDirectory(deps);
   const keyCache = createKeyCache({
     store,
@@ -266,12 +274,15 @@ function createLimiters(config: Config, wiring: Wiring, clock: Clock) {
   const { logger } = wiring;
   const redis = wiring.limiterRedis?.client;
   const prefix = wiring.limiterRedis?.prefix ?? "";
+  // Redis between instances; else the primary between the workers of one server (WORKERS).
+  const holder = redis ? "Redis" : "the primary process";
   const shared = {
     clock,
     redis,
+    shared: wiring.workers?.counter,
     onRedisError: (error: unknown) =>
-      logger.warn({ err: error }, "rate-limit counters: Redis unavailable, counting in this process"),
-    onRedisRecovered: () => logger.info("rate-limit counters: Redis answers again"),
+      logger.warn({ err: error }, `rate-limit counters: ${holder} unavailable, counting in this process`),
+    onRedisRecovered: () => logger.info(`rate-limit counters: ${holder} answers again`),
   };
   const failures = { limit: config.rateLimitFailures, windowSeconds: config.rateLimitWindowSeconds };
   const revokeRate = wiring.revokeRate ?? REVOKE_RATE;
@@ -298,7 +309,7 @@ function createLimiters(config: Config, wiring: Wiring, clock: Clock) {
  * Composes latchkey and makes the start-up checks that need it; on a failure, releases what was
  * opened so that the process can exit with the error.
  */
-async function prepareServing(config: Config, logger: Logger, store: Store) {
+async function prepareServing(config: Config, logger: Logger, store: Store, workers?: WorkerLink) {
   let redis: Redis | undefined;
   try {
     redis = config.redisUrl ? await connectLimiterRedis(config.redisUrl) : undefined;
@@ -306,7 +317,9 @@ async function prepareServing(config: Config, logger: Logger, store: Store) {
       store,
       logger,
       ...(redis ? { limiterRedis: { client: redis, prefix: "latchkey:" } } : {}),
+      ...(workers ? { workers } : {}),
     });
+    workers?.serveSnapshots(() => latchkey.services.metrics.snapshot());
     // A wrong LATCHKEY_SECRET stops the start here, not every app-token login later with a 500.
     await latchkey.services.jwt.checkSecret();
     const release = async () => {
@@ -330,9 +343,10 @@ async function closeRedis(redis: Redis | undefined): Promise<void> {
  * journal and with its change fan-out started. `begin` starts the work done beside requests, once
  * the port is open; `close` stops everything and releases the store, letting in-flight requests
  * (`closePort`) finish first. On a failure, what was opened is released, the store included.
+ * `workers`: this process is one of `WORKERS` (cluster.ts).
  */
-export async function startLatchkey(config: Config, logger: Logger, store: Store) {
-  const prepared = await prepareServing(config, logger, store);
+export async function startLatchkey(config: Config, logger: Logger, store: Store, workers?: WorkerLink) {
+  const prepared = await prepareServing(config, logger, store, workers);
   const { deps, services, app, fastPath, notifier } = prepared.latchkey;
   // Changes of the other instances are read from the journal; while it cannot be read, keys are
   // verified against the database and /readyz answers 503.
@@ -348,6 +362,7 @@ export async function startLatchkey(config: Config, logger: Logger, store: Store
     logger,
     redisUrl: config.redisUrl,
     databaseUrl: config.databaseUrl,
+    workers: workers?.relay,
   }).catch(
     releasing(async () => {
       await journal.close();

@@ -9,8 +9,24 @@
  *
  * Labels are fixed words (outcomes, hit/miss, ok/error): no appKey, account or token ever becomes a
  * label, which keeps the series count constant and keeps secrets out.
+ *
+ * With `WORKERS` above 1 a scrape reaches one worker, which answers for the whole server: the
+ * primary gathers every worker's `snapshot()` and `aggregateMetrics` merges them (counters and
+ * histograms summed, the flush lag the largest, prom-client's own rules for the process metrics).
  */
-import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  type Metric,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "prom-client";
+
+/** One process's metrics as data, for the primary of `WORKERS` to aggregate. */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 export const VERIFICATION_OUTCOMES = ["allowed", "denied", "invalid", "rate_limited"] as const;
 export type VerificationOutcome = (typeof VERIFICATION_OUTCOMES)[number];
@@ -26,14 +42,23 @@ export interface Metrics {
   /** One usage flush attempted at `atMs`; a successful one resets the flush lag. */
   flushed(ok: boolean, atMs: number): void;
   readonly contentType: string;
-  /** The exposition text. */
+  /** The exposition text: this process's, or the whole server's when `options.render` is given. */
   render(): Promise<string>;
+  /** This process's metrics as data. */
+  snapshot(): Promise<MetricsSnapshot>;
 }
 
 export interface MetricsOptions {
   clock: { now(): number };
   /** prom-client's default process metrics (CPU, memory, event loop, GC); on unless turned off. */
   processMetrics?: boolean;
+  /** Renders the exposition text instead of this process (a worker of `WORKERS` asks the primary). */
+  render?: () => Promise<string>;
+}
+
+/** The exposition text of several processes' snapshots, merged (see the header). */
+export async function aggregateMetrics(snapshots: MetricsSnapshot[]): Promise<string> {
+  return AggregatorRegistry.aggregate(snapshots).metrics();
 }
 
 const OUTCOME_INDEX: Readonly<Record<VerificationOutcome, number>> = {
@@ -78,6 +103,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     name: "latchkey_usage_flush_lag_seconds",
     help: "Seconds since the last successful usage flush (since start when none succeeded yet)",
     registers: [registry],
+    // Across workers, the one that has gone longest without a write.
+    aggregator: "max",
     collect() {
       this.set(Math.max(0, clock.now() - lastFlushAt) / 1000);
     },
@@ -102,7 +129,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (ok && atMs > lastFlushAt) lastFlushAt = atMs;
     },
     contentType: registry.contentType,
-    render: () => registry.metrics(),
+    render: options.render ?? (() => registry.metrics()),
+    snapshot: () => registry.getMetricsAsJSON() as Promise<MetricsSnapshot>,
   };
 }
 

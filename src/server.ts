@@ -15,6 +15,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { getRequestListener } from "@hono/node-server";
 import type { Logger } from "pino";
+import type { WorkerLink } from "./cluster.js";
 import type { Config } from "./config.js";
 import { classifyAddress } from "./core/addresses.js";
 import { createStartingApp } from "./http/starting.js";
@@ -32,11 +33,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+/** `workers`: this process is one of `WORKERS` (cluster.ts), sharing the port with the others. */
+export async function startServer(config: Config, logger: Logger, workers?: WorkerLink): Promise<RunningServer> {
   const startedAt = performance.now();
   const local = config.databaseUrl
     ? undefined
-    : await startLatchkey(config, logger, await openConfiguredStore(config, logger));
+    : await startLatchkey(config, logger, await openConfiguredStore(config, logger), workers);
   let failedAttempts = 0;
   const starting = createStartingApp({
     logger,
@@ -69,7 +71,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   async function waitThenServe() {
     logger.info({ url, dependency: "database" }, "port open: waiting for the database before serving");
-    const latchkey = await startWhenReachable(config, logger, stop.signal, (attempt) => {
+    const latchkey = await startWhenReachable(config, logger, stop.signal, workers, (attempt) => {
       failedAttempts = attempt;
     });
     if (latchkey !== undefined) serve(latchkey);
@@ -108,12 +110,13 @@ async function startWhenReachable(
   config: Config,
   logger: Logger,
   stop: AbortSignal,
+  workers: WorkerLink | undefined,
   onFailure: (attempt: number) => void,
 ): Promise<StartedLatchkey | undefined> {
   const host = hostOf(config.databaseUrl ?? "");
   for (let attempt = 1; !stop.aborted; attempt++) {
     try {
-      const latchkey = await startLatchkey(config, logger, await openConfiguredStore(config, logger));
+      const latchkey = await startLatchkey(config, logger, await openConfiguredStore(config, logger), workers);
       if (!stop.aborted) return latchkey;
       await latchkey.close(async () => {});
     } catch (error) {
@@ -150,7 +153,11 @@ function waitingForDatabase(failedAttempts: number) {
 function startupNotes(config: Config, logger: Logger): void {
   const redis = config.redisUrl === undefined ? null : new URL(config.redisUrl);
   logger.info(
-    { publicUrl: config.publicUrl, redis: redis ? `${redis.protocol}//${redis.host}` : "not in use" },
+    {
+      publicUrl: config.publicUrl,
+      redis: redis ? `${redis.protocol}//${redis.host}` : "not in use",
+      workers: config.workers,
+    },
     "start-up settings",
   );
   if (isLocalUrl(config.publicUrl))

@@ -38,6 +38,7 @@ function layerOf(file: string): string {
   const topFiles: Record<string, string> = {
     "main.ts": "main",
     "server.ts": "main",
+    "cluster.ts": "main",
     "config.ts": "config",
     "secret.ts": "config",
     "log.ts": "log",

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONFIG_DOCS, ConfigError, loadConfig, parseDurationSeconds } from "../src/config.js";
@@ -131,6 +132,11 @@ describe("loadConfig errors", () => {
     ["SHUTDOWN_TIMEOUT", "0", "SHUTDOWN_TIMEOUT: must be a duration of 1-3600 seconds"],
     ["SHUTDOWN_TIMEOUT", "2h", "SHUTDOWN_TIMEOUT: must be a duration"],
     ["WEBHOOK_ALLOW_PRIVATE", "on", 'WEBHOOK_ALLOW_PRIVATE: must be true, false, 1 or 0, got "on"'],
+    ["WORKERS", "0", 'WORKERS: must be "auto" or an integer 1-64, got "0"'],
+    ["WORKERS", "65", 'WORKERS: must be "auto" or an integer 1-64, got "65"'],
+    ["WORKERS", "2.5", 'WORKERS: must be "auto" or an integer 1-64, got "2.5"'],
+    ["WORKERS", "-1", 'WORKERS: must be "auto" or an integer 1-64, got "-1"'],
+    ["WORKERS", "many", 'WORKERS: must be "auto" or an integer 1-64, got "many"'],
   ])("names %s=%j", (name, value, message) => {
     const problems = problemsOf({ LATCHKEY_SECRET: SECRET, [name]: value });
     expect(problems).toHaveLength(1);
@@ -140,6 +146,15 @@ describe("loadConfig errors", () => {
   it("reads SHUTDOWN_TIMEOUT as seconds or with a unit", () => {
     expect(loadConfig({ SHUTDOWN_TIMEOUT: "30" }).shutdownTimeoutSeconds).toBe(30);
     expect(loadConfig({ SHUTDOWN_TIMEOUT: "1m" }).shutdownTimeoutSeconds).toBe(60);
+  });
+
+  it("reads WORKERS: 1 by default, a count, or auto for one per core", () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ WORKERS: "" }).workers).toBe(1);
+    expect(loadConfig({ WORKERS: "4" }).workers).toBe(4);
+    expect(loadConfig({ WORKERS: "64" }).workers).toBe(64);
+    expect(loadConfig({ WORKERS: "auto" }).workers).toBe(Math.min(availableParallelism(), 64));
+    expect(loadConfig({ WORKERS: "AUTO" }).workers).toBe(Math.min(availableParallelism(), 64));
   });
 
   it("requires LATCHKEY_SECRET with DATABASE_URL", () => {
@@ -193,7 +208,7 @@ describe("the result", () => {
     expect(names).toEqual(
       expect.arrayContaining(["PORT", "HOST", "DATA_DIR", "LATCHKEY_SECRET", "SESSION_TTL"]),
     );
-    expect(names).toHaveLength(22);
+    expect(names).toHaveLength(23);
     expect(Object.isFrozen(CONFIG_DOCS)).toBe(true);
   });
 });

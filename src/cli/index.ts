@@ -29,22 +29,34 @@ function warnings() {
  * of the CLI) then start in a fraction of the time.
  */
 async function local() {
-  const [main, server, audit, fanout] = await Promise.all([
+  const [main, server, audit, fanout, cluster] = await Promise.all([
     import("../main.js"),
     import("../server.js"),
     import("../services/audit-log.js"),
     import("../verify/change-fanout.js"),
+    import("../cluster.js"),
   ]);
-  return { ...main, ...server, ...audit, ...fanout };
+  return { ...main, ...server, ...audit, ...fanout, ...cluster };
 }
 
 async function serveCommand(): Promise<void> {
-  const { startServer } = await local();
+  const { startServer, runPrimary, workerLink } = await local();
   const cfg = config();
-  const logger = createLogger({ level: cfg.logLevel });
-  const server = await startServer(cfg, logger);
-  // Tells `latchkey init` that this SQLite database has a server (serving.ts).
-  const unmark = cfg.databaseUrl === undefined ? markServing(cfg.dataDir, server.url) : () => {};
+  const workers = workerLink();
+  if (cfg.workers > 1 && workers === undefined) {
+    // The primary of WORKERS (cluster.ts): it serves nothing itself, and exits when its workers have.
+    const primaryLogger = createLogger({ level: cfg.logLevel }).child({ role: "primary" });
+    const unmark = cfg.databaseUrl === undefined ? markServing(cfg.dataDir, `http://${cfg.host}:${cfg.port}`) : () => {};
+    const code = await runPrimary(cfg, primaryLogger).finally(unmark);
+    primaryLogger.info("latchkey stopped");
+    await exitAfterLogs(primaryLogger, code);
+  }
+  const base = createLogger({ level: cfg.logLevel });
+  const logger = workers ? base.child({ worker: workers.worker }) : base;
+  const server = await startServer(cfg, logger, workers);
+  // Tells `latchkey init` that this SQLite database has a server (serving.ts); a worker's primary does.
+  const unmark =
+    cfg.databaseUrl === undefined && workers === undefined ? markServing(cfg.dataDir, server.url) : () => {};
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -76,6 +88,7 @@ async function serveCommand(): Promise<void> {
   // A start that fails after the port opened (a migration, the secret) ends like one that failed
   // before: one line, exit 1. A stop while waiting settles it quietly.
   await server.started;
+  workers?.serving();
 }
 
 /** The last log lines get a moment to be written; a stdout that cannot take them does not hold the exit. */

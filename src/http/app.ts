@@ -57,6 +57,8 @@ export interface AppOptions {
    * promise (the fan-out between instances is down; changes arrive through the journal).
    */
   degraded?: () => Unready | null;
+  /** This process's number among `WORKERS` (1..N), told by /healthz; absent for a single process. */
+  worker?: number;
 }
 
 /** A dependency at fault (`database`, `redis`, `postgres`) and why. */
@@ -131,7 +133,8 @@ export function createApp(options: AppOptions) {
   vtexRoutes(app, services);
   vtexPaths.learn(app.routes.map((route) => route.path));
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  const alive = options.worker === undefined ? { status: "ok" } : { status: "ok", worker: options.worker };
+  app.get("/healthz", (c) => c.json(alive));
   metricsRoutes(app, services);
   app.get("/readyz", async (c) => {
     const failure = await options.ready();

@@ -4,6 +4,8 @@
  *
  * - Redis pub/sub when `REDIS_URL` is set (it also holds the shared rate-limit counters);
  * - else PostgreSQL `LISTEN/NOTIFY` when `DATABASE_URL` is set;
+ * - else, between the workers of one server (`WORKERS`, cluster.ts), the primary process, which
+ *   relays every message to every worker over the cluster's IPC channel;
  * - else nothing: instances on one SQLite file hear each other through the journal alone.
  *
  * The promise of a second does not rest on it: every change is also in the change journal, which
@@ -30,8 +32,20 @@ export const HEARTBEAT_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
 export interface Fanout {
-  readonly kind: "redis" | "postgres" | "none";
+  readonly kind: "redis" | "postgres" | "workers" | "none";
   close(): Promise<void>;
+}
+
+/**
+ * A relay between the workers of one server (the primary, over the cluster's IPC channel): what is
+ * sent reaches every worker, the sender included, like a pub/sub channel.
+ */
+export interface WorkerRelay {
+  send(payload: string): void;
+  /** Listens to relayed payloads; returns an unsubscribe function. */
+  listen(listener: (payload: string) => void): () => void;
+  /** Whether the channel to the primary is open. */
+  connected(): boolean;
 }
 
 interface Envelope {
@@ -127,6 +141,8 @@ export async function startFanout(options: {
   logger: Logger;
   redisUrl?: string | undefined;
   databaseUrl?: string | undefined;
+  /** The primary's relay, for a worker of `WORKERS` without Redis or PostgreSQL. */
+  workers?: WorkerRelay | undefined;
   /**
    * Resolve only once connected, and fail if the first connection does (a CLI command, whose
    * changes must go out before it exits); a server starts at once and retries (see the header).
@@ -136,7 +152,33 @@ export async function startFanout(options: {
   const wait = options.waitConnected ?? false;
   if (options.redisUrl) return startRedisFanout(options.redisUrl, options.bus, options.logger, wait);
   if (options.databaseUrl) return startPostgresFanout(options.databaseUrl, options.bus, options.logger, wait);
+  if (options.workers) return startWorkerFanout(options.workers, options.bus, options.logger);
   return { kind: "none", close: async () => {} };
+}
+
+/** Through the primary process: the same envelopes and heartbeat as over Redis. */
+function startWorkerFanout(relay: WorkerRelay, bus: ChangeBus, logger: Logger): Fanout {
+  const instance = bus.instance;
+  const heartbeat = startHeartbeat({
+    bus,
+    logger,
+    dependency: "primary",
+    send: (sentAt) => {
+      if (relay.connected()) relay.send(JSON.stringify({ from: instance, beat: sentAt }));
+    },
+  });
+  const unlisten = relay.listen((payload) => receive(bus, instance, payload, heartbeat));
+  bus.setFanout((change, seq) => {
+    if (relay.connected()) relay.send(envelope(instance, change, seq));
+  });
+  return {
+    kind: "workers",
+    async close() {
+      heartbeat.stop();
+      bus.setFanout(null);
+      unlisten();
+    },
+  };
 }
 
 /** Where a URL points, without its credentials, for log lines. */

@@ -20,10 +20,13 @@
  * caller's egress address (or a gateway's address with TRUST_PROXY off).
  *
  * The check is synchronous and local (`blockedFor`), so the hot path never waits on the network.
- * Only failures reach Redis (`recordFailure`, when a client is given): the shared counter is
- * incremented there, and an instance that learns a count over the limit marks the subject blocked
- * locally until the window's end. A Redis fault never fails a request: it is reported once, and
- * failures are counted locally until Redis answers again.
+ * Only failures reach the shared counter (`recordFailure`, when one is given: Redis between
+ * instances, or the primary process between the workers of one server, `WORKERS`): the counter
+ * is incremented there, and a process that learns a count over the limit marks the subject
+ * blocked locally until the window's end. Every process blocks on its own first failure past the
+ * limit, so with N processes an address gets at most N - 1 answers beyond the limit before all of
+ * them refuse it. A fault of the shared counter never fails a request: it is reported once, and
+ * failures are counted locally until it answers again.
  *
  * Buckets: IPv4-mapped IPv6 counts as its IPv4 address, and other IPv6 addresses by their /64 (one
  * host usually holds a whole /64); an email by the SHA-256 of its normalized form, so neither this
@@ -45,14 +48,24 @@ export interface FailureLimiter {
   close(): void;
 }
 
+/**
+ * Counters shared between processes, in fixed windows: adds one to `key`, starting its window of
+ * `windowMs` on first use; returns [count, ms left in the window]. Rejects when unreachable.
+ */
+export interface SharedCounter {
+  increment(key: string, windowMs: number): Promise<[count: number, msLeft: number]>;
+}
+
 export interface FailureLimiterOptions {
   /** Failures allowed per window and address; 0 turns limiting off. */
   limit: number;
   windowSeconds: number;
   clock: { now(): number };
-  /** Shared counters between instances; local counting when absent. */
+  /** Shared counters between instances in Redis; local counting when neither this nor `shared` is given. */
   redis?: Redis | undefined;
-  /** Redis key prefix: limiters sharing a Redis must each have their own. */
+  /** Shared counters of another kind (the primary of `WORKERS`); `redis` takes precedence. */
+  shared?: SharedCounter | undefined;
+  /** Shared counter key prefix: limiters sharing counters must each have their own. */
   prefix?: string;
   /** Most subjects tracked at once in this process. */
   maxAddresses?: number;
@@ -92,7 +105,8 @@ const OFF: FailureLimiter = {
 
 export function createFailureLimiter(options: FailureLimiterOptions): FailureLimiter {
   if (options.limit <= 0) return OFF;
-  const { limit, clock, redis } = options;
+  const { limit, clock } = options;
+  const shared = options.redis ? redisCounter(options.redis) : options.shared;
   const windowMs = options.windowSeconds * 1000;
   const max = Math.max(1, options.maxAddresses ?? DEFAULT_MAX_ADDRESSES);
   const prefix = options.prefix ?? "latchkey:failures:";
@@ -133,12 +147,9 @@ export function createFailureLimiter(options: FailureLimiterOptions): FailureLim
     if (entry.count > limit) entry.blockedUntil = entry.windowEnd;
   }
 
-  async function countShared(client: Redis, key: string): Promise<boolean> {
+  async function countShared(counter: SharedCounter, key: string): Promise<boolean> {
     try {
-      const [count, ttl] = (await client.eval(INCREMENT_SCRIPT, 1, prefix + key, windowMs)) as [
-        number,
-        number,
-      ];
+      const [count, ttl] = await counter.increment(prefix + key, windowMs);
       if (redisFailing) {
         redisFailing = false;
         options.onRedisRecovered?.();
@@ -162,11 +173,48 @@ export function createFailureLimiter(options: FailureLimiterOptions): FailureLim
 
   async function recordFailure(subject: string | null): Promise<void> {
     const key = bucketOf(subject);
-    if (redis && (await countShared(redis, key))) return;
+    if (shared && (await countShared(shared, key))) return;
     countLocally(key, clock.now());
   }
 
   return { blockedFor, recordFailure, close: () => entries.clear() };
+}
+
+/** Redis as a shared counter: one script call per failure. */
+function redisCounter(client: Redis): SharedCounter {
+  return {
+    increment: async (key, windowMs) =>
+      (await client.eval(INCREMENT_SCRIPT, 1, key, windowMs)) as [number, number],
+  };
+}
+
+/**
+ * Shared counters held in this process (the primary of `WORKERS`, for its workers): the same
+ * windows as Redis's script. Memory is bounded like a limiter's: expired windows are dropped as new
+ * ones start, and past `maxKeys` the oldest goes.
+ */
+export function createCounterTable(
+  clock: { now(): number },
+  maxKeys = DEFAULT_MAX_ADDRESSES,
+): { increment(key: string, windowMs: number): [count: number, msLeft: number] } {
+  const windows = new Map<string, { count: number; end: number }>();
+  return {
+    increment(key, windowMs) {
+      const now = clock.now();
+      let window = windows.get(key);
+      if (window === undefined || window.end <= now) {
+        windows.delete(key);
+        for (const [oldKey, old] of windows) {
+          if (old.end > now && windows.size < maxKeys) break;
+          windows.delete(oldKey);
+        }
+        window = { count: 0, end: now + windowMs };
+        windows.set(key, window);
+      }
+      window.count += 1;
+      return [window.count, window.end - now];
+    },
+  };
 }
 
 /** Throws RATE_LIMITED, with `retryAfter` seconds (also sent as Retry-After), while `ip` is blocked. */
