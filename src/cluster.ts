@@ -6,8 +6,8 @@
  * migrations and the generated secret, before any worker opens the file), forks the workers, which
  * share the listening socket (the primary hands connections out round-robin), and supervises them:
  * a worker that ends after it served is restarted with the fan-out's backoff (100 ms doubling to
- * 5 s, back to 100 ms after a minute of service); one that ends before it served ends the server
- * (a start that fails, a bad secret or migration, is not cured by starting again). SIGTERM/SIGINT
+ * 5 s, back to 100 ms after a minute of service); one whose first start ends before it served ends
+ * the server (a start that fails, a bad secret or migration, is not cured by starting again). SIGTERM/SIGINT
  * are forwarded to every worker; the primary exits once they all have, or at SHUTDOWN_TIMEOUT
  * whatever still runs (killed, exit 1).
  *
@@ -41,6 +41,8 @@ const TAG = "latchkey";
 const COUNT_TIMEOUT_MS = 500;
 /** How long the primary waits for the workers' metrics; a worker that does not answer is left out. */
 const SNAPSHOT_TIMEOUT_MS = 1_000;
+/** After SIGKILL at the shutdown deadline, how long the primary waits for the workers' ends. */
+const KILL_WAIT_MS = 1_000;
 /** A worker that served this long before it ended is restarted after the shortest delay again. */
 const STABLE_AFTER_MS = 60_000;
 
@@ -161,6 +163,8 @@ interface Slot {
   worker: Worker | undefined;
   startedAt: number;
   served: boolean;
+  /** Whether a worker of this number ever served: a restarted one that fails to start is restarted again. */
+  everServed: boolean;
   /** Ends in a row that came soon after a start; sets the restart delay. */
   crashes: number;
   restart: NodeJS.Timeout | undefined;
@@ -187,6 +191,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<number
     worker: undefined,
     startedAt: 0,
     served: false,
+    everServed: false,
     crashes: 0,
     restart: undefined,
   }));
@@ -232,6 +237,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<number
     switch (message.type) {
       case "serving":
         slot.served = true;
+        slot.everServed = true;
         logger.info({ worker: slot.number, pid: worker.process.pid }, "worker serving");
         break;
       case "relay":
@@ -270,11 +276,12 @@ export async function runPrimary(config: Config, logger: Logger): Promise<number
     const pid = worker.process.pid;
     if (stopping) {
       if (code !== 0) failed = true;
+      clearTimeout(slot.restart);
       logger.info({ worker: slot.number, pid, code, signal }, "worker stopped");
       if (live().length === 0) finish(failed ? 1 : 0);
       return;
     }
-    if (!slot.served) {
+    if (!slot.everServed) {
       logger.error(
         { worker: slot.number, pid, code, signal },
         "worker ended before it served: the start failed; stopping the other workers",
@@ -303,14 +310,17 @@ export async function runPrimary(config: Config, logger: Logger): Promise<number
     for (const worker of live()) worker.process.kill("SIGTERM");
     if (live().length === 0) finish(failed ? 1 : 0);
     // The workers have the same deadline; whatever still runs then is killed, and the exit says so.
+    // Their ends are waited for (a killed worker ends at once), so that none outlives the primary.
     setTimeout(() => {
       const left = live();
+      failed = true;
+      if (left.length === 0) return;
       logger.error(
         { timeoutSeconds: config.shutdownTimeoutSeconds, workers: left.map((w) => w.process.pid) },
         "shutdown deadline passed: killing the workers still running",
       );
       for (const worker of left) worker.process.kill("SIGKILL");
-      finish(1);
+      setTimeout(() => finish(1), KILL_WAIT_MS).unref();
     }, config.shutdownTimeoutSeconds * 1000);
   }
 

@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { type Config, loadConfig } from "../config.js";
 import { isAccountName } from "../core/names.js";
 import { closeLogs, createLogger, type Logger } from "../log.js";
+import type { WorkerLink } from "../cluster.js";
 import type { PassSummary } from "../notify/notifier.js";
 import type { RotationResult } from "../services/signing-keys.js";
 import type { ChangeBus } from "../verify/changes.js";
@@ -40,7 +41,7 @@ async function local() {
 }
 
 async function serveCommand(): Promise<void> {
-  const { startServer, runPrimary, workerLink } = await local();
+  const { runPrimary, workerLink } = await local();
   const cfg = config();
   const workers = workerLink();
   if (cfg.workers > 1 && workers === undefined) {
@@ -52,7 +53,18 @@ async function serveCommand(): Promise<void> {
     await exitAfterLogs(primaryLogger, code);
   }
   const base = createLogger({ level: cfg.logLevel });
-  const logger = workers ? base.child({ worker: workers.worker }) : base;
+  if (workers === undefined) return serveProcess(cfg, base, undefined);
+  // A worker's channel to its primary keeps it alive: a start that fails must end it explicitly.
+  const logger = base.child({ worker: workers.worker });
+  await serveProcess(cfg, logger, workers).catch(async (error: unknown) => {
+    logger.error({ err: error }, "worker could not start");
+    await exitAfterLogs(logger, EXIT.failed);
+  });
+}
+
+/** One server process (alone, or one of WORKERS): serves until SIGTERM/SIGINT, then exits. */
+async function serveProcess(cfg: Config, logger: Logger, workers: WorkerLink | undefined): Promise<void> {
+  const { startServer } = await local();
   const server = await startServer(cfg, logger, workers);
   // Tells `latchkey init` that this SQLite database has a server (serving.ts); a worker's primary does.
   const unmark =

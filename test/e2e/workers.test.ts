@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { request } from "node:http";
+import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -220,4 +220,57 @@ describe.each([
     for (const pid of latest.values()) expect(alive(pid)).toBe(false);
     expect(server.log().match(/"worker stopped"/g)?.length).toBe(WORKERS);
   });
+});
+
+describe("WORKERS=2 when a stop or a start goes wrong", () => {
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "latchkey-workers-"));
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  it("exits 1 at SHUTDOWN_TIMEOUT when a request does not finish, with every worker gone", async () => {
+    const server = await serve({ DATA_DIR: dataDir, LOG_LEVEL: "info", WORKERS: "2", SHUTDOWN_TIMEOUT: "2" });
+    await timeUntil(async () => servingWorkers(server.log()).length >= 2, 30_000);
+    const pids = servingWorkers(server.log()).map((line) => line.pid);
+    // A client that announces a body and never sends it keeps its request in flight on one worker.
+    const { port } = new URL(server.url);
+    const hanging = request({
+      host: "127.0.0.1",
+      port,
+      method: "POST",
+      path: "/v1/verify",
+      headers: { "content-type": "application/json", "content-length": "1000" },
+    });
+    hanging.on("error", () => {});
+    hanging.write("{");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const signalled = performance.now();
+    const code = await server.stop();
+    const took = performance.now() - signalled;
+    hanging.destroy();
+    expect(code, server.log()).toBe(1);
+    expect(took).toBeGreaterThanOrEqual(1900);
+    expect(took).toBeLessThan(6000);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  }, 60_000);
+
+  it("exits 1 when the workers cannot start (the port is in use), without restarting them", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const address = taken.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    try {
+      const result = await runCli(
+        ["serve"],
+        { DATA_DIR: dataDir, HOST: "127.0.0.1", PORT: String(port), WORKERS: "2" },
+        { killAfterMs: 30_000 },
+      );
+      expect(result.code, result.stdout + result.stderr).toBe(1);
+      expect(result.stdout).toContain("worker ended before it served: the start failed");
+      expect(result.stdout).not.toContain("restarting in");
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
 });
