@@ -10,6 +10,7 @@ import {
   addressKey,
   connectLimiterRedis,
   createEmailLimiter,
+  createCounterTable,
   createFailureLimiter,
   emailKey,
 } from "../../src/verify/rate-limit.js";
@@ -231,5 +232,59 @@ describe("the Redis failure limiter", () => {
     } finally {
       dead.disconnect();
     }
+  });
+});
+
+describe("counters held by the primary of WORKERS (createCounterTable)", () => {
+  it("shares the count between workers' limiters, with the window of Redis's script", async () => {
+    const clock = clockAt();
+    const table = createCounterTable(clock);
+    // What a worker's link does: the primary's table behind an asynchronous call.
+    const shared = { increment: async (key: string, windowMs: number) => table.increment(key, windowMs) };
+    const options = { limit: 3, windowSeconds: 60, clock, shared, prefix: "auth-failures:" };
+    const a = createFailureLimiter(options);
+    const b = createFailureLimiter(options);
+    await fail(a, "203.0.113.7", 2);
+    await fail(b, "203.0.113.7", 1);
+    expect([a.blockedFor("203.0.113.7"), b.blockedFor("203.0.113.7")]).toEqual([0, 0]);
+    // The fourth failure, on b: b learns the count past the limit and blocks until the window's end.
+    clock.advance(10_000);
+    await b.recordFailure("203.0.113.7");
+    expect(b.blockedFor("203.0.113.7")).toBe(50);
+    expect(a.blockedFor("203.0.113.7")).toBe(0);
+    // a learns it at its own next failure: one failure beyond the limit per worker at most.
+    await a.recordFailure("203.0.113.7");
+    expect(a.blockedFor("203.0.113.7")).toBe(50);
+    clock.advance(50_000);
+    expect(table.increment("auth-failures:203.0.113.7", 60_000)).toEqual([1, 60_000]);
+  });
+
+  it("keeps at most maxKeys windows, dropping expired then oldest ones", () => {
+    const clock = clockAt();
+    const table = createCounterTable(clock, 2);
+    table.increment("a", 1_000);
+    table.increment("b", 60_000);
+    clock.advance(2_000);
+    table.increment("c", 60_000);
+    // "a" expired and went; "b" and "c" are kept.
+    expect(table.increment("b", 60_000)[0]).toBe(2);
+    table.increment("d", 60_000);
+    // Over the cap: the oldest live window ("b") went.
+    expect(table.increment("b", 60_000)[0]).toBe(1);
+  });
+
+  it("counts locally when the primary does not answer, reports it once, and never throws", async () => {
+    const clock = clockAt();
+    const errors: unknown[] = [];
+    const limiter = createFailureLimiter({
+      limit: 2,
+      windowSeconds: 60,
+      clock,
+      shared: { increment: () => Promise.reject(new Error("the primary process is gone")) },
+      onRedisError: (error) => errors.push(error),
+    });
+    await fail(limiter, "203.0.113.7", 3);
+    expect(limiter.blockedFor("203.0.113.7")).toBe(60);
+    expect(errors).toHaveLength(1);
   });
 });
