@@ -47,7 +47,7 @@ describe("start-up log", () => {
     const { lines } = await startLog({ PUBLIC_URL: "", REDIS_URL: "" });
     const settings = lines.find((line) => line.msg === "start-up settings");
     // serve() sets PORT, so the default PUBLIC_URL names that port.
-    expect(settings).toMatchObject({ level: "info", redis: "not in use" });
+    expect(settings).toMatchObject({ level: "info", redis: "not in use", workers: 1 });
     expect(settings?.publicUrl).toMatch(/^http:\/\/localhost:\d+$/);
     const warning = lines.find((line) => line.msg === PUBLIC_URL_WARNING);
     expect(warning).toMatchObject({ level: "warn", publicUrl: settings?.publicUrl });

@@ -3,7 +3,7 @@
  * typed methods the verification path calls, and never a token.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMetrics, DURATION_BUCKETS } from "../../src/metrics.js";
+import { aggregateMetrics, createMetrics, DURATION_BUCKETS } from "../../src/metrics.js";
 import { createHarness, type Harness } from "../support/harness.js";
 
 let h: Harness;
@@ -143,5 +143,38 @@ describe("GET /metrics", () => {
     expect(first.types.has("process_cpu_user_seconds_total")).toBe(false);
     const buckets = first.samples.filter((s) => s.name === "latchkey_verification_duration_seconds_bucket");
     expect(buckets.map((s) => s.labels.le)).toEqual([...DURATION_BUCKETS.map(String), "+Inf"]);
+  });
+
+  it("merges the workers' snapshots of WORKERS: counters and histograms summed, the flush lag the largest", async () => {
+    let now = 10_000;
+    const clock = { now: () => now };
+    const one = createMetrics({ clock, processMetrics: false });
+    const two = createMetrics({ clock, processMetrics: false });
+    one.verification("allowed", 0.0002);
+    one.verification("allowed", 0.02);
+    two.verification("allowed", 0.0002);
+    two.verification("invalid", 0.0002);
+    one.cache(true);
+    two.cache(false);
+    // `one` wrote its usage at 13 s; `two` never did, so its lag counts from its start (10 s).
+    one.flushed(true, 13_000);
+    now = 14_000;
+    const merged = parseExposition(await aggregateMetrics([await one.snapshot(), await two.snapshot()]));
+    const value = (name: string, labels: Record<string, string> = {}) => sampleValue(merged.samples, name, labels);
+    expect(value("latchkey_verifications_total", { outcome: "allowed" })).toBe(3);
+    expect(value("latchkey_verifications_total", { outcome: "invalid" })).toBe(1);
+    expect(value("latchkey_key_cache_requests_total", { result: "hit" })).toBe(1);
+    expect(value("latchkey_key_cache_requests_total", { result: "miss" })).toBe(1);
+    expect(value("latchkey_verification_duration_seconds_count")).toBe(4);
+    expect(value("latchkey_verification_duration_seconds_bucket", { le: "0.00025" })).toBe(3);
+    expect(value("latchkey_verification_duration_seconds_bucket", { le: "+Inf" })).toBe(4);
+    expect(merged.types.get("latchkey_verification_duration_seconds")).toBe("histogram");
+    // The worker longest without a write: `two`, 4 s since its start.
+    expect(value("latchkey_usage_flush_lag_seconds")).toBe(4);
+  });
+
+  it("renders through `render` when given (a worker asks its primary)", async () => {
+    const metrics = createMetrics({ clock: { now: () => 0 }, processMetrics: false, render: async () => "merged\n" });
+    expect(await metrics.render()).toBe("merged\n");
   });
 });
