@@ -251,7 +251,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<number
       case "metrics":
         void serverMetrics().then(
           (text) => tell(worker, { tag: TAG, type: "metrics-text", id: message.id, text }),
-          (error: unknown) => logger.warn({ err: error }, "metrics: the workers' metrics could not be merged"),
+          (error: unknown) =>
+            logger.warn({ err: error }, "metrics: the workers' metrics could not be merged"),
         );
         break;
       case "snapshot":

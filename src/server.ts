@@ -34,7 +34,11 @@ export interface RunningServer {
 }
 
 /** `workers`: this process is one of `WORKERS` (cluster.ts), sharing the port with the others. */
-export async function startServer(config: Config, logger: Logger, workers?: WorkerLink): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  workers?: WorkerLink,
+): Promise<RunningServer> {
   const startedAt = performance.now();
   const local = config.databaseUrl
     ? undefined
@@ -116,7 +120,12 @@ async function startWhenReachable(
   const host = hostOf(config.databaseUrl ?? "");
   for (let attempt = 1; !stop.aborted; attempt++) {
     try {
-      const latchkey = await startLatchkey(config, logger, await openConfiguredStore(config, logger), workers);
+      const latchkey = await startLatchkey(
+        config,
+        logger,
+        await openConfiguredStore(config, logger),
+        workers,
+      );
       if (!stop.aborted) return latchkey;
       await latchkey.close(async () => {});
     } catch (error) {

@@ -4,10 +4,10 @@
  * 2 on bad usage.
  */
 import { Command, CommanderError } from "commander";
+import type { WorkerLink } from "../cluster.js";
 import { type Config, loadConfig } from "../config.js";
 import { isAccountName } from "../core/names.js";
 import { closeLogs, createLogger, type Logger } from "../log.js";
-import type { WorkerLink } from "../cluster.js";
 import type { PassSummary } from "../notify/notifier.js";
 import type { RotationResult } from "../services/signing-keys.js";
 import type { ChangeBus } from "../verify/changes.js";
@@ -47,7 +47,8 @@ async function serveCommand(): Promise<void> {
   if (cfg.workers > 1 && workers === undefined) {
     // The primary of WORKERS (cluster.ts): it serves nothing itself, and exits when its workers have.
     const primaryLogger = createLogger({ level: cfg.logLevel }).child({ role: "primary" });
-    const unmark = cfg.databaseUrl === undefined ? markServing(cfg.dataDir, `http://${cfg.host}:${cfg.port}`) : () => {};
+    const unmark =
+      cfg.databaseUrl === undefined ? markServing(cfg.dataDir, `http://${cfg.host}:${cfg.port}`) : () => {};
     const code = await runPrimary(cfg, primaryLogger).finally(unmark);
     primaryLogger.info("latchkey stopped");
     await exitAfterLogs(primaryLogger, code);

@@ -34,7 +34,7 @@ export type ChangeListener = (change: Change) => void;
 
 /** Why changes from other instances may be missed or late now, for logs and `/readyz`. */
 export interface BusDown {
-  /** The dependency that carries changes: "redis", "postgres" or "database". */
+  /** The dependency that carries changes: "redis", "postgres", "primary" (WORKERS) or "database". */
   readonly dependency: string;
   readonly reason: string;
 }

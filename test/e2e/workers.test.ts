@@ -26,14 +26,18 @@ function fresh(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { agent: false, headers: { ...headers, connection: "close" } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk) => {
-        body += chunk;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      `${url}${path}`,
+      { agent: false, headers: { ...headers, connection: "close" } },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -142,7 +146,10 @@ describe.each([
     );
     // Both workers have the key cached as allowed.
     for (let i = 0; i < 8; i++) expect(await authorize(server.url, key)).toBe(200);
-    const after = series((await fresh(server.url, "/metrics")).body, 'latchkey_verifications_total{outcome="allowed"}');
+    const after = series(
+      (await fresh(server.url, "/metrics")).body,
+      'latchkey_verifications_total{outcome="allowed"}',
+    );
     // The scraped worker answers for both: its own count alone would be about half.
     expect(after - before).toBe(8);
 
@@ -168,7 +175,12 @@ describe.each([
     // Each worker writes its counts every 5 s.
     let total = -1;
     const counted = await timeUntil(async () => {
-      const usage = await callAs(server.url, owner, "GET", `/v1/accounts/acme/keys/${key.appKey}/usage?days=1`);
+      const usage = await callAs(
+        server.url,
+        owner,
+        "GET",
+        `/v1/accounts/acme/keys/${key.appKey}/usage?days=1`,
+      );
       total = usage.json.total.ok;
       return total === 10;
     }, 15_000);

@@ -160,7 +160,8 @@ describe("GET /metrics", () => {
     one.flushed(true, 13_000);
     now = 14_000;
     const merged = parseExposition(await aggregateMetrics([await one.snapshot(), await two.snapshot()]));
-    const value = (name: string, labels: Record<string, string> = {}) => sampleValue(merged.samples, name, labels);
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      sampleValue(merged.samples, name, labels);
     expect(value("latchkey_verifications_total", { outcome: "allowed" })).toBe(3);
     expect(value("latchkey_verifications_total", { outcome: "invalid" })).toBe(1);
     expect(value("latchkey_key_cache_requests_total", { result: "hit" })).toBe(1);
@@ -174,7 +175,11 @@ describe("GET /metrics", () => {
   });
 
   it("renders through `render` when given (a worker asks its primary)", async () => {
-    const metrics = createMetrics({ clock: { now: () => 0 }, processMetrics: false, render: async () => "merged\n" });
+    const metrics = createMetrics({
+      clock: { now: () => 0 },
+      processMetrics: false,
+      render: async () => "merged\n",
+    });
     expect(await metrics.render()).toBe("merged\n");
   });
 });

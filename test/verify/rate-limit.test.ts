@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addressKey,
   connectLimiterRedis,
-  createEmailLimiter,
   createCounterTable,
+  createEmailLimiter,
   createFailureLimiter,
   emailKey,
 } from "../../src/verify/rate-limit.js";

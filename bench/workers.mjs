@@ -1,0 +1,146 @@
+/**
+ * `WORKERS=1` against `WORKERS=2` (`npm run bench:workers`): `/v1/authorize` throughput and p99
+ * under wrk (one thread, keep-alive connections, a random one of KEYS seeded keys per request), on
+ * SQLite and on PostgreSQL. Rounds interleave the worker counts, so a change in the machine's load
+ * touches both alike; each figure is the median over the rounds.
+ *
+ * Nothing is pinned: two workers need both cores, and wrk runs on the same machine, so on a 2-core
+ * machine wrk takes part of the CPU the second worker would use. Busy % of the machine is taken
+ * before each run while the server idles (what other processes use) and printed beside it.
+ *
+ * Options (environment): DURATION (s per run, 10), WARMUP (s, 3), ROUNDS (3), CONNECTIONS (50),
+ * KEYS (10000), DATABASES (sqlite,postgres), WORKER_COUNTS (1,2), BENCH_PG_URL.
+ * Output: a markdown table on stdout; bench/results/workers-<time>.json (git-ignored).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BENCH_SECRET, BIN, load, machine, median, ROOT, table } from "./lib.mjs";
+import { haveWrk, machineBusyPct, startServer, wrk } from "./verify-procs.mjs";
+import { preparePostgres, seedInto } from "./verify-seed.mjs";
+
+const env = process.env;
+const num = (name, fallback) => (env[name] ? Number(env[name]) : fallback);
+const CFG = {
+  duration: num("DURATION", 10),
+  warmup: num("WARMUP", 3),
+  rounds: num("ROUNDS", 3),
+  connections: num("CONNECTIONS", 50),
+  keys: num("KEYS", 10_000),
+  databases: (env.DATABASES ?? "sqlite,postgres").split(","),
+  workerCounts: (env.WORKER_COUNTS ?? "1,2").split(",").map(Number),
+};
+const LUA = join(ROOT, "bench", "verify-wrk.lua");
+const RESULTS = join(ROOT, "bench", "results");
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+async function prepare(database, dir) {
+  const credsFile = join(dir, `${database}-creds.tsv`);
+  if (database === "postgres") {
+    const seeded = await preparePostgres({ count: CFG.keys, credsFile });
+    return { credsFile, env: seeded.env, drop: seeded.drop };
+  }
+  const dataDir = join(dir, "sqlite");
+  mkdirSync(dataDir, { recursive: true });
+  await seedInto({ kind: "sqlite", file: join(dataDir, "latchkey.db") }, { count: CFG.keys, credsFile });
+  return { credsFile, env: { DATA_DIR: dataDir, LATCHKEY_SECRET: BENCH_SECRET }, drop: async () => {} };
+}
+
+async function runOnce(database, prepared, workers, logDir) {
+  const server = await startServer({
+    name: `${database}-w${workers}`,
+    argv: [process.execPath, BIN, "serve"],
+    env: {
+      ...prepared.env,
+      MALLOC_ARENA_MAX: "2",
+      LOG_LEVEL: "warn",
+      WORKERS: String(workers),
+      // Failures are not what is measured; every credential is valid anyway.
+      RATE_LIMIT_FAILURES: "0",
+    },
+    readyPath: "/readyz",
+    logDir,
+  });
+  try {
+    const url = `http://127.0.0.1:${server.port}/v1/authorize`;
+    const wrkEnv = { WRK_KEYS: prepared.credsFile, WRK_MODE: "authorize" };
+    const common = { url, script: LUA, env: wrkEnv, connections: CFG.connections, cpu: null };
+    // Warms every worker's cache (connections are spread over the workers as they connect).
+    await wrk({ ...common, duration: CFG.warmup });
+    const busyBefore = await machineBusyPct(1000);
+    const result = await wrk({ ...common, duration: CFG.duration });
+    return { ...result, busy_before_pct: busyBefore, load: load() };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function main() {
+  if (!haveWrk()) throw new Error("wrk is not installed (apt-get install wrk)");
+  const dir = mkdtempSync(join(tmpdir(), "latchkey-workers-bench-"));
+  const logDir = join(dir, "logs");
+  mkdirSync(logDir, { recursive: true });
+  log(`machine: ${machine()}; load ${load().join(" ")}; config ${JSON.stringify(CFG)}`);
+  const runs = [];
+  try {
+    for (const database of CFG.databases) {
+      log(`${database}: seeding ${CFG.keys} keys`);
+      const prepared = await prepare(database, dir);
+      try {
+        for (let round = 1; round <= CFG.rounds; round++)
+          for (const workers of CFG.workerCounts) {
+            const result = await runOnce(database, prepared, workers, logDir);
+            log(
+              `${database} WORKERS=${workers} round ${round}: ${Math.round(result.rps)} req/s, p99 ${result.p99_ms} ms, non-2xx ${result.non2xx}, busy before ${result.busy_before_pct}%`,
+            );
+            runs.push({ database, workers, round, ...result });
+          }
+      } finally {
+        await prepared.drop();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = [];
+  for (const database of CFG.databases) {
+    const base = median(runs.filter((r) => r.database === database && r.workers === 1).map((r) => r.rps));
+    for (const workers of CFG.workerCounts) {
+      const mine = runs.filter((r) => r.database === database && r.workers === workers);
+      const rps = median(mine.map((r) => r.rps));
+      rows.push([
+        database,
+        String(workers),
+        String(Math.round(rps)),
+        Number.isFinite(base) && base > 0 ? `${(rps / base).toFixed(2)}×` : "—",
+        median(mine.map((r) => r.p50_ms)).toFixed(2),
+        median(mine.map((r) => r.p99_ms)).toFixed(2),
+        mine.map((r) => `${r.busy_before_pct}%`).join(", "),
+        String(mine.reduce((sum, r) => sum + r.non2xx + r.errors, 0)),
+      ]);
+    }
+  }
+  const text = table(
+    [
+      "database",
+      "WORKERS",
+      "req/s",
+      "vs 1",
+      "p50 ms",
+      "p99 ms",
+      "machine busy before each run",
+      "non-2xx + errors",
+    ],
+    rows,
+    ["l", "r", "r", "r", "r", "r", "l", "r"],
+  );
+  console.log(text);
+  mkdirSync(RESULTS, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  writeFileSync(
+    join(RESULTS, `workers-${stamp}.json`),
+    JSON.stringify({ machine: machine(), cfg: CFG, runs }, null, 2),
+  );
+}
+
+await main();
