@@ -1,7 +1,9 @@
 /**
  * `WORKERS=1` against `WORKERS=2` (`npm run bench:workers`): `/v1/authorize` throughput and p99
  * under wrk (one thread, keep-alive connections, a random one of KEYS seeded keys per request), on
- * SQLite and on PostgreSQL. Rounds interleave the worker counts, so a change in the machine's load
+ * SQLite and on PostgreSQL, with every worker's key cache warm: before the runs, every key is sent
+ * once over each of 2 × WORKERS keep-alive connections (the primary hands connections to the
+ * workers in turn, so each worker sees every key). Rounds interleave the worker counts, so a change in the machine's load
  * touches both alike; each figure is the median over the rounds.
  *
  * Nothing is pinned: two workers need both cores, and wrk runs on the same machine, so on a 2-core
@@ -9,13 +11,14 @@
  * before each run while the server idles (what other processes use) and printed beside it.
  *
  * Options (environment): DURATION (s per run, 10), WARMUP (s, 3), ROUNDS (3), CONNECTIONS (50),
- * KEYS (10000), DATABASES (sqlite,postgres), WORKER_COUNTS (1,2), BENCH_PG_URL.
+ * KEYS (1000, as the peer harness), DATABASES (sqlite,postgres), WORKER_COUNTS (1,2), BENCH_PG_URL.
  * Output: a markdown table on stdout; bench/results/workers-<time>.json (git-ignored).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BENCH_SECRET, BIN, load, machine, median, ROOT, table } from "./lib.mjs";
+import { BENCH_SECRET, BIN, load, machine, median, onInterrupt, ROOT, table } from "./lib.mjs";
 import { haveWrk, machineBusyPct, startServer, wrk } from "./verify-procs.mjs";
 import { preparePostgres, seedInto } from "./verify-seed.mjs";
 
@@ -26,7 +29,7 @@ const CFG = {
   warmup: num("WARMUP", 3),
   rounds: num("ROUNDS", 3),
   connections: num("CONNECTIONS", 50),
-  keys: num("KEYS", 10_000),
+  keys: num("KEYS", 1_000),
   databases: (env.DATABASES ?? "sqlite,postgres").split(","),
   workerCounts: (env.WORKER_COUNTS ?? "1,2").split(",").map(Number),
 };
@@ -44,6 +47,36 @@ async function prepare(database, dir) {
   mkdirSync(dataDir, { recursive: true });
   await seedInto({ kind: "sqlite", file: join(dataDir, "latchkey.db") }, { count: CFG.keys, credsFile });
   return { credsFile, env: { DATA_DIR: dataDir, LATCHKEY_SECRET: BENCH_SECRET }, drop: async () => {} };
+}
+
+/** Every key over each of `connections` keep-alive connections of their own, in parallel. */
+async function warmEveryWorker(port, credsFile, connections) {
+  const creds = readFileSync(credsFile, "utf8")
+    .split("\n")
+    .filter((line) => line.includes("\t"))
+    .map((line) => line.split("\t"));
+  const one = (agent, [appKey, appToken]) =>
+    new Promise((resolve, reject) => {
+      const headers = {
+        "x-api-appkey": appKey,
+        "x-api-apptoken": appToken,
+        "x-original-method": "GET",
+        "x-original-uri": "/api/oms/pvt/orders/123",
+      };
+      http
+        .get({ host: "127.0.0.1", port, path: "/v1/authorize", agent, headers }, (res) => {
+          res.resume();
+          res.on("end", resolve);
+        })
+        .on("error", reject);
+    });
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (const cred of creds) await one(agent, cred);
+      agent.destroy();
+    }),
+  );
 }
 
 async function runOnce(database, prepared, workers, logDir) {
@@ -65,7 +98,7 @@ async function runOnce(database, prepared, workers, logDir) {
     const url = `http://127.0.0.1:${server.port}/v1/authorize`;
     const wrkEnv = { WRK_KEYS: prepared.credsFile, WRK_MODE: "authorize" };
     const common = { url, script: LUA, env: wrkEnv, connections: CFG.connections, cpu: null };
-    // Warms every worker's cache (connections are spread over the workers as they connect).
+    await warmEveryWorker(server.port, prepared.credsFile, 2 * workers);
     await wrk({ ...common, duration: CFG.warmup });
     const busyBefore = await machineBusyPct(1000);
     const result = await wrk({ ...common, duration: CFG.duration });
@@ -78,6 +111,7 @@ async function runOnce(database, prepared, workers, logDir) {
 async function main() {
   if (!haveWrk()) throw new Error("wrk is not installed (apt-get install wrk)");
   const dir = mkdtempSync(join(tmpdir(), "latchkey-workers-bench-"));
+  onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
   const logDir = join(dir, "logs");
   mkdirSync(logDir, { recursive: true });
   log(`machine: ${machine()}; load ${load().join(" ")}; config ${JSON.stringify(CFG)}`);

@@ -84,8 +84,10 @@ const WORKER_NUMBER = "LATCHKEY_WORKER";
 
 /** This process's link to its primary when it is a worker of `WORKERS`; undefined otherwise. */
 export function workerLink(): WorkerLink | undefined {
-  if (!cluster.isWorker) return undefined;
-  const worker = Number(process.env[WORKER_NUMBER] ?? cluster.worker?.id ?? 0);
+  // A cluster worker of another primary (a process manager's cluster mode) is a single process to us.
+  const number = process.env[WORKER_NUMBER];
+  if (!cluster.isWorker || number === undefined) return undefined;
+  const worker = Number(number);
   const listeners = new Set<(payload: string) => void>();
   const pending = new Map<number, { resolve: (message: Message) => void; timer: NodeJS.Timeout }>();
   let snapshot: (() => Promise<MetricsSnapshot>) | undefined;
