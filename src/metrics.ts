@@ -69,7 +69,7 @@ const OUTCOME_INDEX: Readonly<Record<VerificationOutcome, number>> = {
 };
 
 export function createMetrics(options: MetricsOptions): Metrics {
-  const { clock } = options;
+  const { clock, render: whole } = options;
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
@@ -129,7 +129,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (ok && atMs > lastFlushAt) lastFlushAt = atMs;
     },
     contentType: registry.contentType,
-    render: options.render ?? (() => registry.metrics()),
+    // When the whole server's text cannot be had (the primary does not answer), this process's own,
+    // marked as such: a scrape still succeeds, with part of the counts.
+    render: whole
+      ? () =>
+          whole().catch(
+            async () => `# latchkey: this worker's metrics only; the primary did not answer\n${await registry.metrics()}`,
+          )
+      : () => registry.metrics(),
     snapshot: () => registry.getMetricsAsJSON() as Promise<MetricsSnapshot>,
   };
 }

@@ -181,5 +181,15 @@ describe("GET /metrics", () => {
       render: async () => "merged\n",
     });
     expect(await metrics.render()).toBe("merged\n");
+    // The primary does not answer: this worker's own metrics, marked as such.
+    const alone = createMetrics({
+      clock: { now: () => 0 },
+      processMetrics: false,
+      render: () => Promise.reject(new Error("the primary process did not answer within 2000 ms")),
+    });
+    alone.verification("allowed", 0.001);
+    const text = await alone.render();
+    expect(text).toMatch(/^# latchkey: this worker's metrics only/);
+    expect(sampleValue(parseExposition(text).samples, "latchkey_verifications_total", { outcome: "allowed" })).toBe(1);
   });
 });
