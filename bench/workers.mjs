@@ -14,12 +14,14 @@
  * KEYS (1000, as the peer harness), DATABASES (sqlite,postgres), WORKER_COUNTS (1,2), BENCH_PG_URL.
  * Output: a markdown table on stdout; bench/results/workers-<time>.json (git-ignored).
  */
+
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_SECRET, BIN, load, machine, median, onInterrupt, ROOT, table } from "./lib.mjs";
-import { haveWrk, machineBusyPct, startServer, wrk } from "./verify-procs.mjs";
+import { cpuMsOf, haveWrk, machineBusyPct, startServer, wrk } from "./verify-procs.mjs";
 import { preparePostgres, seedInto } from "./verify-seed.mjs";
 
 const env = process.env;
@@ -47,6 +49,16 @@ async function prepare(database, dir) {
   mkdirSync(dataDir, { recursive: true });
   await seedInto({ kind: "sqlite", file: join(dataDir, "latchkey.db") }, { count: CFG.keys, credsFile });
   return { credsFile, env: { DATA_DIR: dataDir, LATCHKEY_SECRET: BENCH_SECRET }, drop: async () => {} };
+}
+
+/** CPU ms used so far by the server: the primary and its workers (a single process alone). */
+function serverCpuMs(pid) {
+  const children = spawnSync("pgrep", ["-P", String(pid)])
+    .stdout.toString()
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return [pid, ...children.map(Number)].reduce((sum, p) => sum + (cpuMsOf(p) ?? 0), 0);
 }
 
 /** Every key over each of `connections` keep-alive connections of their own, in parallel. */
@@ -101,8 +113,11 @@ async function runOnce(database, prepared, workers, logDir) {
     await warmEveryWorker(server.port, prepared.credsFile, 2 * workers);
     await wrk({ ...common, duration: CFG.warmup });
     const busyBefore = await machineBusyPct(1000);
+    const cpuBefore = serverCpuMs(server.pid);
     const result = await wrk({ ...common, duration: CFG.duration });
-    return { ...result, busy_before_pct: busyBefore, load: load() };
+    // CPU per response (all server processes): robust to other processes taking CPU.
+    const cpuUs = ((serverCpuMs(server.pid) - cpuBefore) * 1000) / result.responses;
+    return { ...result, server_cpu_us_per_req: cpuUs, busy_before_pct: busyBefore, load: load() };
   } finally {
     await server.stop();
   }
@@ -149,6 +164,8 @@ async function main() {
         Number.isFinite(base) && base > 0 ? `${(rps / base).toFixed(2)}×` : "—",
         median(mine.map((r) => r.p50_ms)).toFixed(2),
         median(mine.map((r) => r.p99_ms)).toFixed(2),
+        median(mine.map((r) => r.server_cpu_us_per_req)).toFixed(0),
+        mine.map((r) => String(Math.round(r.rps))).join(", "),
         mine.map((r) => `${r.busy_before_pct}%`).join(", "),
         String(mine.reduce((sum, r) => sum + r.non2xx + r.errors, 0)),
       ]);

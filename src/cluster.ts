@@ -21,7 +21,11 @@
  * - the failure limiters' counters (rate-limit.ts, `SharedCounter`): held by the primary when
  *   there is no Redis, so failures spread over workers add up;
  * - /metrics: the worker that is scraped asks the primary, which gathers every worker's snapshot
- *   and merges them (metrics.ts), so one scrape answers for the whole server.
+ *   and merges them (metrics.ts), so one scrape answers for the whole server;
+ * - on SQLite, the usage writes: workers hand their batches to the primary, which writes them.
+ *   better-sqlite3 waits for a lock synchronously, so a worker writing while another holds
+ *   SQLite's one write lock would stall every request it has in flight; reads never wait in WAL
+ *   mode, and the primary's event loop serves no request.
  *
  * Messages carry no token, hash or password: change messages name keys and accounts, counter keys
  * are the limiters' buckets (an address, or an email's digest).
@@ -32,11 +36,15 @@ import type { Config } from "./config.js";
 import { openConfiguredStore } from "./main.js";
 import { aggregateMetrics, type MetricsSnapshot } from "./metrics.js";
 import { resolveSecret } from "./secret.js";
+import type { UsageBatch } from "./storage/repositories/usage.js";
+import type { Store } from "./storage/store.js";
 import { retryDelay, type WorkerRelay } from "./verify/change-fanout.js";
 import { createCounterTable, type SharedCounter } from "./verify/rate-limit.js";
 
 /** Marks latchkey's messages on the IPC channel (Node's own cluster messages have their own). */
 const TAG = "latchkey";
+/** A usage write the primary has not confirmed by then failed: the worker keeps the counts for its next one. */
+const USAGE_TIMEOUT_MS = 10_000;
 /** A counter the primary has not answered by then counts locally, as when Redis does not answer. */
 const COUNT_TIMEOUT_MS = 500;
 /** How long the primary waits for the workers' metrics; a worker that does not answer is left out. */
@@ -59,7 +67,10 @@ type Message =
   | { tag: typeof TAG; type: "metrics-text"; id: number; text: string }
   /** Primary → worker: this worker's metrics; answered with "snapshot". */
   | { tag: typeof TAG; type: "snapshot?"; id: number }
-  | { tag: typeof TAG; type: "snapshot"; id: number; metrics: MetricsSnapshot };
+  | { tag: typeof TAG; type: "snapshot"; id: number; metrics: MetricsSnapshot }
+  /** Worker → primary (SQLite): write a usage batch; answered with "usage-written". */
+  | { tag: typeof TAG; type: "usage"; id: number; batch: UsageBatch }
+  | { tag: typeof TAG; type: "usage-written"; id: number; error?: string };
 
 function isMessage(value: unknown): value is Message {
   return typeof value === "object" && value !== null && (value as { tag?: unknown }).tag === TAG;
@@ -77,6 +88,8 @@ export interface WorkerLink {
   serveSnapshots(snapshot: () => Promise<MetricsSnapshot>): void;
   /** Tells the primary that this worker serves. */
   serving(): void;
+  /** Writes a usage batch through the primary (SQLite); rejects when it failed or did not answer. */
+  recordUsage(batch: UsageBatch): Promise<void>;
 }
 
 /** The environment variable that gives a worker its number. */
@@ -122,7 +135,11 @@ export function workerLink(): WorkerLink | undefined {
         (metrics) => send({ tag: TAG, type: "snapshot", id, metrics }),
         () => send({ tag: TAG, type: "snapshot", id, metrics: [] }),
       );
-    } else if (message.type === "counted" || message.type === "metrics-text") {
+    } else if (
+      message.type === "counted" ||
+      message.type === "metrics-text" ||
+      message.type === "usage-written"
+    ) {
       const waiting = pending.get(message.id);
       if (!waiting) return;
       pending.delete(message.id);
@@ -157,6 +174,11 @@ export function workerLink(): WorkerLink | undefined {
       snapshot = fn;
     },
     serving: () => send({ tag: TAG, type: "serving" }),
+    async recordUsage(batch) {
+      const answer = await ask((id) => ({ tag: TAG, type: "usage", id, batch }), USAGE_TIMEOUT_MS);
+      if (answer.type !== "usage-written") throw new Error("unexpected answer from the primary process");
+      if (answer.error !== undefined) throw new Error(`usage write in the primary process: ${answer.error}`);
+    },
   };
 }
 
@@ -178,14 +200,19 @@ interface Slot {
  */
 export async function runPrimary(config: Config, logger: Logger): Promise<number> {
   const count = config.workers;
+  // On SQLite, once, before any worker opens the file: the migrations (SQLite has one writer at a
+  // time) and the generated secret; the store stays open for the workers' usage writes. On
+  // PostgreSQL each worker waits for the database as one server does and applies what is pending
+  // under PostgreSQL's advisory lock (migrations.ts): the first applies, the others find nothing to do.
+  let store: Store | undefined;
   if (!config.databaseUrl) {
-    // Once, before any worker opens the file: the migrations (SQLite has one writer at a time)
-    // and the generated secret. On PostgreSQL each worker waits for the database as one server
-    // does and applies what is pending under PostgreSQL's advisory lock (migrations.ts): the
-    // first applies, the others find nothing to do.
-    const store = await openConfiguredStore(config, logger);
-    await store.close();
-    resolveSecret(config);
+    store = await openConfiguredStore(config, logger);
+    try {
+      resolveSecret(config);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
   }
   const counters = createCounterTable({ now: () => Date.now() });
   const slots: Slot[] = Array.from({ length: count }, (_, i) => ({
@@ -260,6 +287,23 @@ export async function runPrimary(config: Config, logger: Logger): Promise<number
       case "snapshot":
         snapshots.get(message.id)?.(message.metrics);
         break;
+      case "usage": {
+        const { id } = message;
+        const written = store
+          ? store.usage.record(message.batch)
+          : Promise.reject(new Error("no store in the primary process"));
+        void written.then(
+          () => tell(worker, { tag: TAG, type: "usage-written", id }),
+          (error: unknown) =>
+            tell(worker, {
+              tag: TAG,
+              type: "usage-written",
+              id,
+              error: error instanceof Error ? error.message : String(error),
+            }),
+        );
+        break;
+      }
     }
   }
 
@@ -331,5 +375,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<number
   process.on("SIGINT", () => stop("SIGINT"));
   logger.info({ workers: count, pid: process.pid }, `latchkey primary: starting ${count} workers`);
   for (const slot of slots) start(slot);
-  return finished;
+  const code = await finished;
+  // After the workers: their last usage counts, written at their shutdown, came through here.
+  await store?.close().catch((error: unknown) => logger.warn({ err: error }, "closing the database failed"));
+  return code;
 }

@@ -204,7 +204,9 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
     clock,
   });
   const usage = createUsageRecorder({
-    store,
+    // A worker of WORKERS on SQLite writes through its primary (cluster.ts: no worker waits on the write lock).
+    store:
+      workers && !config.databaseUrl ? { usage: { record: (batch) => workers.recordUsage(batch) } } : store,
     clock,
     onFlush: flushReporter(wiring.logger, (ok, atMs) => metrics.flushed(ok, atMs)),
   });

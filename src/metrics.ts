@@ -134,7 +134,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     render: whole
       ? () =>
           whole().catch(
-            async () => `# latchkey: this worker's metrics only; the primary did not answer\n${await registry.metrics()}`,
+            async () =>
+              `# latchkey: this worker's metrics only; the primary did not answer\n${await registry.metrics()}`,
           )
       : () => registry.metrics(),
     snapshot: () => registry.getMetricsAsJSON() as Promise<MetricsSnapshot>,

@@ -190,6 +190,8 @@ describe("GET /metrics", () => {
     alone.verification("allowed", 0.001);
     const text = await alone.render();
     expect(text).toMatch(/^# latchkey: this worker's metrics only/);
-    expect(sampleValue(parseExposition(text).samples, "latchkey_verifications_total", { outcome: "allowed" })).toBe(1);
+    expect(
+      sampleValue(parseExposition(text).samples, "latchkey_verifications_total", { outcome: "allowed" }),
+    ).toBe(1);
   });
 });
