@@ -179,11 +179,13 @@ async function main() {
       "vs 1",
       "p50 ms",
       "p99 ms",
+      "server CPU µs/req",
+      "req/s of each round",
       "machine busy before each run",
       "non-2xx + errors",
     ],
     rows,
-    ["l", "r", "r", "r", "r", "r", "l", "r"],
+    ["l", "r", "r", "r", "r", "r", "r", "l", "l", "r"],
   );
   console.log(text);
   mkdirSync(RESULTS, { recursive: true });
