@@ -144,6 +144,7 @@ export async function startServe(env, { pollMs = 2, timeoutMs = 30_000, args = [
   const readyMs = performance.now() - started;
   return {
     port,
+    pid: child.pid,
     readyMs,
     log: () => log,
     async stop() {

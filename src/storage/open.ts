@@ -124,7 +124,40 @@ function openSqlite(file: string): Kysely<Database> {
   database.pragma("foreign_keys = ON");
   // A CLI command and the server may share the file: wait for the writer instead of failing at once.
   database.pragma("busy_timeout = 5000");
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+}
+
+/** Distinct statements kept prepared; latchkey issues a few hundred distinct ones at most. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every statement on every execution; preparing costs more than
+ * running most of latchkey's lookups (a quarter of a cold key lookup in the verification profile).
+ * This keeps prepared statements by SQL text, least recently used out first. A statement still
+ * iterating (`busy`) is never handed out twice: a fresh one is prepared instead.
+ */
+export function withStatementCache(database: SqliteDatabase.Database): SqliteDatabase.Database {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  const prepare = database.prepare.bind(database);
+  return new Proxy(database, {
+    get(target, property, receiver) {
+      if (property !== "prepare") return Reflect.get(target, property, receiver);
+      return (source: string) => {
+        const cached = cache.get(source);
+        if (cached !== undefined && !cached.busy) {
+          cache.delete(source);
+          cache.set(source, cached);
+          return cached;
+        }
+        const statement = prepare(source);
+        if (cached === undefined) {
+          cache.set(source, statement);
+          if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+        }
+        return statement;
+      };
+    },
+  });
 }
 
 async function openPostgres(opts: PostgresOptions): Promise<Kysely<Database>> {

@@ -1,0 +1,631 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { generateAppToken } from "../dist/core/tokens.js";
+import { hashToken } from "../dist/crypto/token-hash.js";
+import {
+  BENCH_SECRET,
+  createClient,
+  createPgDatabase,
+  initAccount,
+  load,
+  machine,
+  onInterrupt,
+  parseArgs,
+  ROOT,
+  runCli,
+  sleep,
+  startServe,
+  summarize,
+} from "./lib.mjs";
+
+const args = parseArgs(process.argv.slice(2));
+const opts = {
+  dbs: String(args.db ?? "sqlite,postgres").split(","),
+  keys: Number(args.keys ?? 1_000_000),
+  accounts: Number(args.accounts ?? 1000),
+  big: Number(args.big ?? 200_000),
+  only: new Set(String(args.only ?? "seed,start,migrate,list,export,cold,rss").split(",")),
+  samples: Number(args.samples ?? 200),
+  starts: Number(args.starts ?? 5),
+  cold: Number(args.cold ?? 2000),
+  rssKeys: Number(args["rss-keys"] ?? 100_000),
+  keep: args.keep === true,
+};
+const BIG = "big";
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 11, 1);
+const URI = "/api/oms/pvt/orders/123";
+const SERVER_ENV = { MALLOC_ARENA_MAX: "2", LOG_LEVEL: "warn", ALERTS_INTERVAL: "86400" };
+const FIRST = [
+  ...["orders", "ERP", "warehouse", "Pricing", "catalog", "Billing", "shipping", "CRM"],
+  ...["marketplace", "Inventory", "payments", "Loyalty", "search", "Reports", "tax", "Returns"],
+];
+const SECOND = ["sync", "Connector", "export", "Importer", "feed", "Bridge", "job", "Webhook"];
+
+/** mulberry32 */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Accounts and how many keys each holds: `big` first, the rest spread evenly. */
+function layout() {
+  const others = opts.accounts - 1;
+  const rest = opts.keys - opts.big;
+  const list = [{ name: BIG, count: opts.big }];
+  for (let a = 1; a <= others; a++) {
+    const count = Math.floor(rest / others) + (a <= rest % others ? 1 : 0);
+    list.push({ name: `acct${String(a).padStart(4, "0")}`, count });
+  }
+  return list;
+}
+
+function appKeyOf(account, i) {
+  let n = ((i + 1) * 7_919_609) % 26 ** 6;
+  let out = "";
+  for (let d = 0; d < 6; d++) {
+    out = String.fromCharCode(65 + (n % 26)) + out;
+    n = Math.floor(n / 26);
+  }
+  return `appkey-${account}-${out}`;
+}
+
+/** The appToken of key `i` of `account`: real format, derived from the index (bench data only). */
+export function tokenOf(account, i) {
+  const random = prng((i * 2_654_435_761) ^ account.length ^ (account.charCodeAt(account.length - 1) << 20));
+  return generateAppToken(
+    (size) => Uint8Array.from({ length: size }, () => Math.floor(random() * 256)),
+    "lkt",
+  );
+}
+
+/** Row values of key `i` of `account`: one in ten inactive, one in three role 10, one in seven role 20. */
+function keyRow(account, i, random) {
+  const createdAt = NOW - Math.floor(random() * 730 * DAY);
+  const renewed = random() < 1 / 3;
+  const tokenCreatedAt = renewed ? createdAt + Math.floor(random() * (NOW - createdAt)) : createdAt;
+  const used = random() < 0.6;
+  const name = `${FIRST[Math.floor(random() * FIRST.length)]} ${SECOND[Math.floor(random() * SECOND.length)]} ${i}`;
+  const id = `${account}-${i}`;
+  const roles = [];
+  if (i % 3 === 0) roles.push(10);
+  if (i % 7 === 1) roles.push(20);
+  return {
+    key: {
+      id,
+      app_key: appKeyOf(account, i),
+      account,
+      name,
+      name_lower: name.toLowerCase(),
+      active: i % 10 === 5 ? 0 : 1,
+      created_at: createdAt,
+      updated_at: tokenCreatedAt,
+      token_created_at: tokenCreatedAt,
+      last_used_at: used ? tokenCreatedAt + Math.floor(random() * (NOW - tokenCreatedAt)) : 0,
+      inactive_reason: i % 10 === 5 ? "deactivated" : null,
+    },
+    token: { id: `t-${id}`, key_id: id, hash: hashToken(tokenOf(account, i)), created_at: tokenCreatedAt },
+    roles,
+  };
+}
+
+const KEY_COLS = [
+  "id",
+  "app_key",
+  "account",
+  "name",
+  "name_lower",
+  "active",
+  "created_at",
+  "updated_at",
+  "token_created_at",
+  "last_used_at",
+  "inactive_reason",
+];
+const TOKEN_COLS = ["id", "key_id", "hash", "created_at"];
+
+/** Batches of rows of every key, account by account, with the counts of each account. */
+function* batches(size) {
+  const random = prng(42);
+  let keys = [];
+  let tokens = [];
+  let grants = [];
+  for (const { name, count } of layout()) {
+    let active = 0;
+    for (let i = 0; i < count; i++) {
+      const { key, token, roles } = keyRow(name, i, random);
+      active += key.active;
+      keys.push(key);
+      tokens.push(token);
+      for (const role of roles) grants.push({ account: name, key_id: key.id, role_id: role });
+      if (keys.length === size) {
+        yield { keys, tokens, grants };
+        keys = [];
+        tokens = [];
+        grants = [];
+      }
+    }
+    yield { keys, tokens, grants, counts: { account: name, total: count, active } };
+    keys = [];
+    tokens = [];
+    grants = [];
+  }
+}
+
+function seedSqlite(file) {
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = OFF");
+  const PER = 50;
+  const stmts = new Map();
+  const insert = (table, cols, rows) => {
+    for (let at = 0; at < rows.length; at += PER) {
+      const part = rows.slice(at, at + PER);
+      const key = `${table}:${part.length}`;
+      let stmt = stmts.get(key);
+      if (!stmt) {
+        const tuple = `(${cols.map(() => "?").join(",")})`;
+        stmt = db.prepare(
+          `insert into ${table} (${cols.join(",")}) values ${Array(part.length).fill(tuple).join(",")}`,
+        );
+        stmts.set(key, stmt);
+      }
+      stmt.run(part.flatMap((r) => cols.map((c) => r[c])));
+    }
+  };
+  const accounts = db.prepare("insert or ignore into accounts (name, created_at) values (?, ?)");
+  const counts = db.prepare(
+    "insert into key_counts (account, total, active) values (?, ?, ?) on conflict (account) do update set total = total + excluded.total, active = active + excluded.active",
+  );
+  db.transaction(() => {
+    for (const { name } of layout()) accounts.run(name, NOW);
+    for (const b of batches(5000)) {
+      insert("keys", KEY_COLS, b.keys);
+      insert("tokens", TOKEN_COLS, b.tokens);
+      insert("key_roles", ["account", "key_id", "role_id"], b.grants);
+      if (b.counts) counts.run(b.counts.account, b.counts.total, b.counts.active);
+    }
+  })();
+  db.pragma("optimize");
+  db.close();
+}
+
+const PG_TYPES = {
+  id: "text",
+  app_key: "text",
+  account: "text",
+  name: "text",
+  name_lower: "text",
+  active: "int",
+  created_at: "int8",
+  updated_at: "int8",
+  token_created_at: "int8",
+  last_used_at: "int8",
+  inactive_reason: "text",
+  key_id: "text",
+  hash: "text",
+  role_id: "int",
+};
+
+async function seedPostgres(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const insert = (table, cols, rows) =>
+    rows.length === 0
+      ? undefined
+      : client.query(
+          `insert into ${table} (${cols.join(",")}) select * from unnest(${cols.map((c, n) => `$${n + 1}::${PG_TYPES[c]}[]`).join(",")})`,
+          cols.map((c) => rows.map((r) => r[c])),
+        );
+  try {
+    await client.query("begin");
+    await client.query("set local synchronous_commit = off");
+    const names = layout().map((a) => a.name);
+    await client.query(
+      "insert into accounts (name, created_at) select n, $2 from unnest($1::text[]) n on conflict do nothing",
+      [names, NOW],
+    );
+    for (const b of batches(10_000)) {
+      await insert("keys", KEY_COLS, b.keys);
+      await insert("tokens", TOKEN_COLS, b.tokens);
+      await insert("key_roles", ["account", "key_id", "role_id"], b.grants);
+      if (b.counts)
+        await client.query(
+          "insert into key_counts (account, total, active) values ($1, $2, $3) on conflict (account) do update set total = key_counts.total + excluded.total, active = key_counts.active + excluded.active",
+          [b.counts.account, b.counts.total, b.counts.active],
+        );
+    }
+    await client.query("commit");
+    await client.query("vacuum analyze");
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database with the big account made by `latchkey init`, seeded. */
+async function prepare(kind) {
+  let env;
+  let drop;
+  let sqliteFile;
+  if (kind === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "latchkey-size-"));
+    env = { DATA_DIR: dir };
+    sqliteFile = join(dir, "latchkey.db");
+    drop = async () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    const db = await createPgDatabase("latchkey_size");
+    env = { DATABASE_URL: db.url, LATCHKEY_SECRET: BENCH_SECRET };
+    drop = () => db.drop();
+  }
+  const unregister = onInterrupt(drop);
+  const creds = await initAccount(env, BIG);
+  const started = performance.now();
+  if (kind === "sqlite") seedSqlite(sqliteFile);
+  else await seedPostgres(env.DATABASE_URL);
+  const seedSeconds = (performance.now() - started) / 1000;
+  return {
+    kind,
+    env,
+    creds,
+    sqliteFile,
+    seedSeconds,
+    drop: async () => {
+      unregister();
+      if (!opts.keep) await drop();
+    },
+  };
+}
+
+function memoryMb(pid, field) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+/** A server with SERVER_ENV; `pid` for /proc. */
+const serve = (db) => startServe({ ...SERVER_ENV, ...db.env });
+
+async function measureStart(db) {
+  const runs = [];
+  for (let i = 0; i < opts.starts; i++) {
+    const server = await serve(db);
+    runs.push(server.readyMs);
+    await server.stop();
+  }
+  return summarize(runs);
+}
+
+async function timeCli(cliArgs, env) {
+  const started = performance.now();
+  await runCli(cliArgs, { ...SERVER_ENV, ...env });
+  return performance.now() - started;
+}
+
+/** Migration 0023 (the keys indexes) again on the seeded keys, and a run with nothing to do. */
+async function measureMigrate(db) {
+  const noop = [];
+  for (let i = 0; i < 3; i++) noop.push(await timeCli(["migrate"], db.env));
+  const forget = ["delete from kysely_migration where name like '0023_%'"];
+  // The indexes 0023 adds are dropped by name; see src/storage/migrations.ts.
+  const indexes = MIGRATION_0023_INDEXES;
+  if (db.kind === "sqlite") {
+    const d = new Database(db.sqliteFile);
+    d.prepare(forget[0]).run();
+    for (const name of indexes) d.prepare(`drop index if exists ${name}`).run();
+    d.close();
+  } else {
+    const c = new pg.Client({ connectionString: db.env.DATABASE_URL });
+    await c.connect();
+    await c.query(forget[0]);
+    for (const name of indexes) await c.query(`drop index if exists ${name}`);
+    await c.end();
+  }
+  const rerun = await timeCli(["migrate"], db.env);
+  return { noop: summarize(noop), rerun0023: rerun };
+}
+const MIGRATION_0023_INDEXES = (process.env.SIZE_0023_INDEXES ?? "").split(",").filter(Boolean);
+
+function cursor(sort, order, value, id) {
+  return Buffer.from(JSON.stringify([sort, order, value, id])).toString("base64url");
+}
+
+/** A cursor `depth` keys into the big account in the given sort (read straight from the database). */
+async function deepCursor(db, sort, order, depth) {
+  const column = { name: "name_lower", createdAt: "created_at" }[sort];
+  const sql = `select ${column} as v, id from keys where account = '${BIG}' order by ${column} ${order}, id ${order} limit 1 offset ${depth}`;
+  if (db.kind === "sqlite") {
+    const d = new Database(db.sqliteFile, { readonly: true });
+    const row = d.prepare(sql).get();
+    d.close();
+    return cursor(sort, order, row.v, row.id);
+  }
+  const c = new pg.Client({ connectionString: db.env.DATABASE_URL });
+  await c.connect();
+  const { rows } = await c.query(sql);
+  await c.end();
+  return cursor(sort, order, typeof rows[0].v === "string" ? rows[0].v : Number(rows[0].v), rows[0].id);
+}
+
+async function measureList(db) {
+  const server = await serve(db);
+  const client = createClient(server.port, {
+    "x-api-appkey": db.creds.appKey,
+    "x-api-apptoken": db.creds.appToken,
+  });
+  const base = `/v1/accounts/${BIG}/keys`;
+  const cases = [["first page (createdAt desc)", ""]];
+  for (const sort of ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"])
+    for (const order of ["asc", "desc"]) cases.push([`sort=${sort} ${order}`, `sort=${sort}&order=${order}`]);
+  const depth = Math.floor(opts.big * 0.75);
+  cases.push(
+    [
+      `cursor ${depth.toLocaleString("en")} deep, name asc`,
+      `sort=name&order=asc&cursor=${await deepCursor(db, "name", "asc", depth)}`,
+    ],
+    [
+      `cursor ${depth.toLocaleString("en")} deep, createdAt desc`,
+      `sort=createdAt&order=desc&cursor=${await deepCursor(db, "createdAt", "desc", depth)}`,
+    ],
+    ["q=warehouse", "q=warehouse"],
+    ["q=4242", "q=4242"],
+    ["q=appkey-big-AB (appKey)", "q=appkey-big-AB"],
+    ["status=inactive", "status=inactive"],
+    ["status=active, sort=name", "status=active&sort=name&order=asc"],
+    ["role=10", "role=10"],
+    ["role=20, sort=lastUsedAt", "role=20&sort=lastUsedAt&order=desc"],
+    ["role=10&status=inactive", "role=10&status=inactive"],
+    ["alert=red", "alert=red"],
+    ["alert=orange", "alert=orange"],
+    ["alert=none", "alert=none"],
+    ["q=sync&role=10&sort=name", "q=sync&role=10&sort=name&order=asc"],
+  );
+  const rows = [];
+  try {
+    for (const [label, query] of cases) {
+      const path = `${base}?${query}`;
+      const first = await client.request("GET", path);
+      if (first.status !== 200) throw new Error(`${label}: ${first.status} ${first.text.slice(0, 200)}`);
+      const body = JSON.parse(first.text);
+      for (let i = 0; i < 10; i++) await client.request("GET", path);
+      const samples = [];
+      for (let i = 0; i < opts.samples; i++) samples.push((await client.request("GET", path)).ms);
+      rows.push({ label, query, total: body.total, items: body.items.length, ...summarize(samples) });
+      console.error(
+        `  ${label}: p50 ${rows.at(-1).p50.toFixed(2)} p99 ${rows.at(-1).p99.toFixed(2)} ms (total ${body.total})`,
+      );
+    }
+  } finally {
+    client.close();
+    await server.stop();
+  }
+  return rows;
+}
+
+function download(port, path, headers) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.get({ host: "127.0.0.1", port, path, headers }, (res) => {
+      let bytes = 0;
+      let lines = 0;
+      res.on("data", (chunk) => {
+        bytes += chunk.length;
+        for (const b of chunk) if (b === 10) lines++;
+      });
+      res.on("end", () => resolve({ status: res.statusCode, bytes, lines, ms: performance.now() - started }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+}
+
+async function measureExport(db) {
+  const server = await serve(db);
+  try {
+    await sleep(3000); // after the notifier's first pass (1 s after start)
+    const idleMb = memoryMb(server.pid, "VmRSS");
+    const headers = { "x-api-appkey": db.creds.appKey, "x-api-apptoken": db.creds.appToken };
+    const res = await download(server.port, `/v1/accounts/${BIG}/keys/export?format=csv`, headers);
+    if (res.status !== 200) throw new Error(`export answered ${res.status}`);
+    return { ...res, idleMb, peakMb: memoryMb(server.pid, "VmHWM") };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Keys holding role 10 and active, spread over every account, in a seeded order. */
+function sampleKeys(n, seed) {
+  const accounts = layout();
+  const random = prng(seed);
+  const out = [];
+  const seen = new Set();
+  while (out.length < n) {
+    const { name, count } = accounts[Math.floor(random() * accounts.length)];
+    const i = 3 * Math.floor((random() * count) / 3);
+    if (i >= count || i % 10 === 5 || seen.has(`${name}/${i}`)) continue;
+    seen.add(`${name}/${i}`);
+    out.push([appKeyOf(name, i), tokenOf(name, i)]);
+  }
+  return out;
+}
+
+function authorizer(port, agent) {
+  return ([appKey, appToken]) =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      const req = http.request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/v1/authorize",
+          agent,
+          headers: {
+            "x-api-appkey": appKey,
+            "x-api-apptoken": appToken,
+            "x-original-method": "GET",
+            "x-original-uri": URI,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+}
+
+async function measureCold(db) {
+  const server = await serve(db);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const authorize = authorizer(server.port, agent);
+  try {
+    const keys = sampleKeys(opts.cold, 7);
+    const cold = [];
+    const statuses = {};
+    for (const k of keys) {
+      const r = await authorize(k);
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      cold.push(r.ms);
+    }
+    const warm = [];
+    for (const k of keys) warm.push((await authorize(k)).ms);
+    if (statuses[200] !== keys.length) throw new Error(`cold authorize statuses ${JSON.stringify(statuses)}`);
+    return { cold: summarize(cold), warm: summarize(warm), statuses };
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+}
+
+async function measureRss(db) {
+  const server = await serve(db);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const authorize = authorizer(server.port, agent);
+  try {
+    await sleep(3000);
+    const idleMb = memoryMb(server.pid, "VmRSS");
+    const keys = sampleKeys(opts.rssKeys, 11);
+    let next = 0;
+    let failed = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < keys.length) {
+          const r = await authorize(keys[next++]);
+          if (r.status !== 200) failed++;
+        }
+      }),
+    );
+    const fillSeconds = (performance.now() - started) / 1000;
+    await sleep(2000);
+    const cachedMb = memoryMb(server.pid, "VmRSS");
+    return {
+      idleMb,
+      cachedMb,
+      hwmMb: memoryMb(server.pid, "VmHWM"),
+      keys: keys.length,
+      failed,
+      fillSeconds,
+      bytesPerKey: ((cachedMb - idleMb) * 1024 * 1024) / keys.length,
+    };
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+}
+
+const f = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2));
+
+function markdown(report) {
+  const out = [
+    `# Size benchmark ${report.at}`,
+    "",
+    `${report.machine}; commit ${report.commit}; ${opts.keys.toLocaleString("en")} keys over ${opts.accounts} accounts, \`big\` holding ${opts.big.toLocaleString("en")}. Load average at start ${report.loadStart.join(" ")}, at end ${report.loadEnd.join(" ")}.`,
+  ];
+  for (const r of report.dbs) {
+    out.push(
+      "",
+      `## ${r.kind}`,
+      "",
+      `Seeded in ${r.seedSeconds.toFixed(1)} s (load ${r.seedLoad.join(" ")}).`,
+    );
+    if (r.start)
+      out.push(
+        `Start until /readyz 200: median ${f(r.start.p50)} ms, max ${f(r.start.max)} ms (${r.start.n} starts).`,
+      );
+    if (r.migrate)
+      out.push(
+        `\`latchkey migrate\` with nothing to do: median ${f(r.migrate.noop.p50)} ms (whole CLI process); 0023 rebuilt on the seeded database: ${f(r.migrate.rerun0023)} ms.`,
+      );
+    if (r.export)
+      out.push(
+        `csv export of \`big\`: ${(r.export.ms / 1000).toFixed(2)} s, ${(r.export.bytes / 1e6).toFixed(1)} MB, ${r.export.lines.toLocaleString("en")} lines; RSS idle ${r.export.idleMb.toFixed(0)} MB, peak ${r.export.peakMb.toFixed(0)} MB.`,
+      );
+    if (r.cold)
+      out.push(
+        `/v1/authorize, ${r.cold.cold.n} keys unseen by the server: p50 ${f(r.cold.cold.p50)} ms, p99 ${f(r.cold.cold.p99)} ms; the same keys warm: p50 ${f(r.cold.warm.p50)}, p99 ${f(r.cold.warm.p99)} ms.`,
+      );
+    if (r.rss)
+      out.push(
+        `RSS: idle ${r.rss.idleMb.toFixed(1)} MB; ${r.rss.keys.toLocaleString("en")} keys cached ${r.rss.cachedMb.toFixed(1)} MB (VmHWM ${r.rss.hwmMb.toFixed(1)}); ${r.rss.bytesPerKey.toFixed(0)} B per cached key; fill ${r.rss.fillSeconds.toFixed(1)} s, ${r.rss.failed} not 200.`,
+      );
+    if (r.list) {
+      out.push("", "| listing of `big` | total | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|");
+      for (const row of r.list)
+        out.push(
+          `| ${row.label} | ${row.total.toLocaleString("en")} | ${f(row.p50)} | ${f(row.p99)} | ${f(row.max)} |`,
+        );
+    }
+  }
+  return out.join("\n");
+}
+
+async function main() {
+  const { execSync } = await import("node:child_process");
+  const report = {
+    at: new Date().toISOString(),
+    machine: machine(),
+    commit: execSync("git rev-parse --short HEAD", { cwd: ROOT }).toString().trim(),
+    opts: { ...opts, only: [...opts.only] },
+    loadStart: load(),
+    dbs: [],
+  };
+  for (const kind of opts.dbs) {
+    console.error(`${kind}: seeding ${opts.keys} keys (load ${load().join(" ")})`);
+    const db = await prepare(kind);
+    const r = { kind, seedSeconds: db.seedSeconds, seedLoad: load() };
+    report.dbs.push(r);
+    console.error(
+      `${kind}: seeded in ${db.seedSeconds.toFixed(1)} s${opts.keep ? ` (${JSON.stringify(db.env)})` : ""}`,
+    );
+    try {
+      if (opts.only.has("start")) r.start = await measureStart(db);
+      if (opts.only.has("migrate")) r.migrate = await measureMigrate(db);
+      if (opts.only.has("list")) r.list = await measureList(db);
+      if (opts.only.has("export")) r.export = await measureExport(db);
+      if (opts.only.has("cold")) r.cold = await measureCold(db);
+      if (opts.only.has("rss")) r.rss = await measureRss(db);
+    } finally {
+      await db.drop();
+    }
+    console.error(markdown({ ...report, loadEnd: load() }).split(`## ${kind}`)[1]);
+  }
+  report.loadEnd = load();
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `size-${report.at.replace(/[:.]/g, "-")}.json`), JSON.stringify(report, null, 2));
+  writeFileSync(join(dir, "size-latest.md"), `${markdown(report)}\n`);
+  console.log(markdown(report));
+}
+
+if (import.meta.filename === process.argv[1]) await main();

@@ -1,0 +1,226 @@
+/**
+ * Store contract for management at size (docs/scaling.md), on SQLite and real PostgreSQL:
+ * - the key lookup by appKey is one statement and returns what the three reads it replaced did;
+ * - the role-only listing total, taken from the grants, equals a count of the account's own keys;
+ * - keyset pages in every sort and order, with ties in the sort value, neither repeat nor skip;
+ * - on PostgreSQL, the plans of the lookup and of list pages use the indexes, never a scan of keys.
+ */
+import { type Kysely, sql } from "kysely";
+import { describe, expect, it } from "vitest";
+import { keyByAppKeyQuery, keyPageQuery } from "../src/storage/kysely-keys.js";
+import type { Database } from "../src/storage/schema.js";
+import type { KeyListQuery, KeyRecord, KeySort } from "../src/storage/store.js";
+import { DAY, hex, newKey, newToken, T0, useStore } from "./support/store-fixtures.js";
+
+const SORTS: KeySort[] = ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"];
+
+function sortValue(key: KeyRecord, sort: KeySort): string | number {
+  if (sort === "name") return key.name.toLowerCase();
+  if (sort === "createdAt") return key.createdAt;
+  if (sort === "tokenCreatedAt") return key.tokenCreatedAt;
+  return key.lastUsedAt ?? 0;
+}
+
+/** Seeds `count` keys of `account` in one multi-row statement per table (the plan tests need many). */
+async function seedRows(raw: Kysely<Database>, account: string, count: number): Promise<void> {
+  for (let start = 0; start < count; start += 500) {
+    const n = Math.min(500, count - start);
+    const ids = Array.from({ length: n }, (_, i) => `${account}-k${start + i}`);
+    await raw
+      .insertInto("keys")
+      .values(
+        ids.map((id, i) => ({
+          id,
+          app_key: `appkey-${account}-${hex(3).toUpperCase()}${start + i}`,
+          account,
+          name: `Key ${start + i}`,
+          name_lower: `key ${start + i}`,
+          active: (start + i) % 10 === 5 ? 0 : 1,
+          created_at: T0 + (start + i) * 1000,
+          updated_at: T0,
+          token_created_at: T0 + (start + i) * 1000,
+          last_used_at: 0,
+        })),
+      )
+      .execute();
+    await raw
+      .insertInto("tokens")
+      .values(ids.map((id) => ({ id: `t-${id}`, key_id: id, hash: `h-${id}`, created_at: T0, slot: 0 })))
+      .execute();
+    await raw
+      .insertInto("key_roles")
+      .values(ids.filter((_, i) => (start + i) % 3 === 0).map((key_id) => ({ account, key_id, role_id: 10 })))
+      .execute();
+  }
+}
+
+describe.each(["sqlite", "postgres"] as const)("Store listing and lookup at size on %s", (kind) => {
+  const db = useStore(kind);
+
+  it("looks a key up by appKey with both tokens in slot order and only its own account's roles", async () => {
+    const [account, other] = [await db.account(), await db.account()];
+    const key = newKey(account, "Looked up", { roleIds: [20, 10, 3], token: newToken(T0) });
+    await db.store.keys.create(key);
+    const pending = { ...newToken(T0 + DAY), id: `t${hex(8)}` };
+    await db
+      .raw()
+      .insertInto("tokens")
+      .values({ id: pending.id, key_id: key.id, hash: pending.hash, created_at: pending.createdAt, slot: 1 })
+      .execute();
+    await db
+      .raw()
+      .updateTable("tokens")
+      .set({ last_used_at: T0 + 5 })
+      .where("id", "=", key.token.id)
+      .execute();
+    // Added to another account, where it holds other roles: not its own.
+    await db.store.externalKeys.add(other, key.id, T0, `x${hex(8)}`);
+    await db.store.keys.setRoles(other, key.id, [40, 50]);
+
+    const found = await db.store.keys.getByAppKey(key.appKey);
+    expect(found).toMatchObject({ id: key.id, account, name: "Looked up", roleIds: [3, 10, 20] });
+    expect(found?.tokens).toEqual([
+      { id: key.token.id, hash: key.token.hash, createdAt: T0, lastUsedAt: T0 + 5 },
+      { id: pending.id, hash: pending.hash, createdAt: T0 + DAY },
+    ]);
+
+    const bare = newKey(account, "No roles");
+    await db.store.keys.create(bare);
+    expect(await db.store.keys.getByAppKey(bare.appKey)).toMatchObject({ roleIds: [], tokens: [bare.token] });
+    expect(await db.store.keys.getByAppKey(`${bare.appKey}X`)).toBeUndefined();
+  });
+
+  it("totals a role-only listing from the grants: own keys only, not external keys or other accounts", async () => {
+    const [account, other] = [await db.account(), await db.account()];
+    const own = [
+      newKey(account, "Holds 10", { roleIds: [10] }),
+      newKey(account, "Holds 10 and 20", { roleIds: [10, 20], active: false }),
+      newKey(account, "Holds 20", { roleIds: [20] }),
+    ];
+    for (const key of own) await db.store.keys.create(key);
+    const foreign = newKey(other, "Foreign", { roleIds: [10] });
+    await db.store.keys.create(foreign);
+    await db.store.externalKeys.add(account, foreign.id, T0, `x${hex(8)}`);
+    await db.store.keys.setRoles(account, foreign.id, [10, 20]);
+
+    const list = (over: Partial<KeyListQuery>) =>
+      db.store.keys.list({ account, sort: "name", order: "asc", limit: 50, ...over });
+    for (const roleId of [10, 20, 30]) {
+      const page = await list({ roleId });
+      expect(page.total).toBe(page.items.length);
+    }
+    expect((await list({ roleId: 10 })).total).toBe(2);
+    expect((await list({ roleId: 20 })).total).toBe(2);
+    expect((await list({ roleId: 10, status: "active" })).total).toBe(1);
+    expect(
+      (await db.store.keys.list({ account: other, sort: "name", order: "asc", limit: 50, roleId: 10 })).total,
+    ).toBe(1);
+
+    await db.store.externalKeys.remove(account, foreign.id);
+    expect((await list({ roleId: 10 })).total).toBe(2);
+    await db.store.keys.delete(account, own[0]?.appKey ?? "");
+    expect((await list({ roleId: 10 })).total).toBe(1);
+  });
+
+  it("pages through every sort and order with ties in the sort value, each key exactly once, in order", async () => {
+    const account = await db.account();
+    const keys: KeyRecord[] = [];
+    for (let i = 0; i < 23; i++) {
+      const key = newKey(account, `${i % 2 === 0 ? "tie" : "Tie"} ${String(i).padStart(2, "0")}`, {
+        createdAt: T0 + (i % 3) * DAY,
+        token: newToken(T0 + (i % 2) * DAY),
+      });
+      await db.store.keys.create(key);
+      if (i % 4 !== 0)
+        await db
+          .raw()
+          .updateTable("keys")
+          .set({ last_used_at: T0 + (i % 4) * 1000 })
+          .where("id", "=", key.id)
+          .execute();
+      const stored = await db.store.keys.getByAppKey(key.appKey);
+      if (stored) keys.push(stored);
+    }
+    for (const sort of SORTS) {
+      for (const order of ["asc", "desc"] as const) {
+        const sign = order === "asc" ? 1 : -1;
+        const expected = [...keys]
+          .sort((a, b) => {
+            const [va, vb] = [sortValue(a, sort), sortValue(b, sort)];
+            if (va !== vb) return (va < vb ? -1 : 1) * sign;
+            return (a.id < b.id ? -1 : 1) * sign;
+          })
+          .map((k) => k.id);
+        const seen: string[] = [];
+        let after: KeyListQuery["after"];
+        for (let pages = 0; pages < 20; pages++) {
+          const page = await db.store.keys.list({
+            account,
+            sort,
+            order,
+            limit: 4,
+            ...(after ? { after } : {}),
+          });
+          seen.push(...page.items.map((k) => k.id));
+          const last = page.items.at(-1);
+          if (!page.hasMore || !last) break;
+          after = { value: sortValue(last, sort), id: last.id };
+        }
+        expect({ sort, order, seen }).toEqual({ sort, order, seen: expected });
+      }
+    }
+  });
+});
+
+/** PostgreSQL plans by statistics; SQLite's planner is rule-based and its plans are in bench/README.md. */
+describe("Store query plans on postgres", () => {
+  const db = useStore("postgres");
+
+  it("plans the lookup and list pages on indexes: no scan of keys, no sort of the matches", async () => {
+    const raw = db.raw();
+    const account = await db.account();
+    await seedRows(raw, account, 6000);
+    for (let a = 0; a < 3; a++) await seedRows(raw, await db.account(), 1000);
+    await sql`analyze keys`.execute(raw);
+    await sql`analyze tokens`.execute(raw);
+    await sql`analyze key_roles`.execute(raw);
+    const plan = async (compiled: { sql: string; parameters: readonly unknown[] }) => {
+      const result = await raw.executeQuery({
+        ...compiled,
+        sql: `explain ${compiled.sql}`,
+        query: { kind: "RawNode" } as never,
+      } as never);
+      return (result.rows as { "QUERY PLAN": string }[]).map((r) => r["QUERY PLAN"]).join("\n");
+    };
+    const appKey = (
+      await raw.selectFrom("keys").select("app_key").where("account", "=", account).executeTakeFirstOrThrow()
+    ).app_key;
+    const lookup = await plan(keyByAppKeyQuery(raw, appKey).compile());
+    expect(lookup).toContain("keys_app_key");
+    expect(lookup).not.toMatch(/Seq Scan on (keys|tokens|key_roles)/);
+
+    for (const sort of SORTS) {
+      for (const order of ["asc", "desc"] as const) {
+        const pages: KeyListQuery[] = [
+          { account, sort, order, limit: 50 },
+          {
+            account,
+            sort,
+            order,
+            limit: 50,
+            after: { value: sort === "name" ? "key 3000" : T0 + 3_000_000, id: `${account}-k3000` },
+          },
+          { account, sort, order, limit: 50, status: "inactive" },
+          { account, sort, order, limit: 50, roleId: 10 },
+        ];
+        for (const query of pages) {
+          const text = await plan(keyPageQuery(raw, query).compile());
+          expect({ query, text }).toMatchObject({ text: expect.stringMatching(/Index (Only )?Scan/) });
+          expect({ query, text }).toMatchObject({
+            text: expect.not.stringMatching(/Seq Scan on keys|(^|->\s+)Sort\s+\(/m),
+          });
+        }
+      }
+    }
+  });
+});
