@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -20,7 +21,9 @@ import {
   sleep,
   startServe,
   summarize,
+  withPg,
 } from "./lib.mjs";
+import { explainListings, plansMarkdown } from "./plans.mjs";
 
 const args = parseArgs(process.argv.slice(2));
 const opts = {
@@ -28,7 +31,7 @@ const opts = {
   keys: Number(args.keys ?? 1_000_000),
   accounts: Number(args.accounts ?? 1000),
   big: Number(args.big ?? 200_000),
-  only: new Set(String(args.only ?? "seed,start,migrate,list,export,cold,rss").split(",")),
+  only: new Set(String(args.only ?? "seed,start,migrate,notifier,list,sql,export,cold,rss").split(",")),
   samples: Number(args.samples ?? 200),
   starts: Number(args.starts ?? 5),
   cold: Number(args.cold ?? 2000),
@@ -82,11 +85,13 @@ function appKeyOf(account, i) {
 
 /** The appToken of key `i` of `account`: real format, derived from the index (bench data only). */
 export function tokenOf(account, i) {
-  const random = prng((i * 2_654_435_761) ^ account.length ^ (account.charCodeAt(account.length - 1) << 20));
-  return generateAppToken(
-    (size) => Uint8Array.from({ length: size }, () => Math.floor(random() * 256)),
-    "lkt",
-  );
+  let n = 0;
+  return generateAppToken((size) => {
+    const out = Buffer.alloc(size);
+    for (let at = 0; at < size; at += 32)
+      createHash("sha256").update(`${account}/${i}/${n++}`).digest().copy(out, at);
+    return out;
+  }, "lkt");
 }
 
 /** Row values of key `i` of `account`: one in ten inactive, one in three role 10, one in seven role 20. */
@@ -268,11 +273,19 @@ async function prepare(kind) {
     drop = () => db.drop();
   }
   const unregister = onInterrupt(drop);
-  const creds = await initAccount(env, BIG);
-  const started = performance.now();
-  if (kind === "sqlite") seedSqlite(sqliteFile);
-  else await seedPostgres(env.DATABASE_URL);
-  const seedSeconds = (performance.now() - started) / 1000;
+  let creds;
+  let seedSeconds;
+  try {
+    creds = await initAccount(env, BIG);
+    const started = performance.now();
+    if (kind === "sqlite") seedSqlite(sqliteFile);
+    else await seedPostgres(env.DATABASE_URL);
+    seedSeconds = (performance.now() - started) / 1000;
+  } catch (error) {
+    unregister();
+    await drop();
+    throw error;
+  }
   return {
     kind,
     env,
@@ -294,14 +307,53 @@ function memoryMb(pid, field) {
 /** A server with SERVER_ENV; `pid` for /proc. */
 const serve = (db) => startServe({ ...SERVER_ENV, ...db.env });
 
-async function measureStart(db) {
-  const runs = [];
-  for (let i = 0; i < opts.starts; i++) {
-    const server = await serve(db);
-    runs.push(server.readyMs);
-    await server.stop();
+/** user + system CPU of a process so far, ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** An empty database of the same kind, migrated: the baseline that start-up at size is compared with. */
+async function emptyDatabase(kind) {
+  if (kind === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "latchkey-size-empty-"));
+    await runCli(["migrate"], { DATA_DIR: dir });
+    return { env: { DATA_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  return summarize(runs);
+  const db = await createPgDatabase("latchkey_size_empty");
+  const env = { DATABASE_URL: db.url, LATCHKEY_SECRET: BENCH_SECRET };
+  await runCli(["migrate"], env);
+  return { env, drop: () => db.drop() };
+}
+
+/**
+ * Starts until /readyz is 200, interleaved with starts on an empty database, so that what the key
+ * count adds shows apart from the machine's load: wall time and the server's CPU time at ready.
+ */
+async function measureStart(db) {
+  const empty = await emptyDatabase(db.kind);
+  const runs = { size: [], sizeCpu: [], empty: [], emptyCpu: [] };
+  try {
+    for (let i = 0; i < opts.starts; i++) {
+      for (const [name, env] of [
+        ["size", db.env],
+        ["empty", empty.env],
+      ]) {
+        const server = await serve({ env });
+        runs[`${name}Cpu`].push(cpuMs(server.pid));
+        runs[name].push(server.readyMs);
+        await server.stop();
+      }
+    }
+  } finally {
+    await empty.drop();
+  }
+  return {
+    ...summarize(runs.size),
+    cpu: summarize(runs.sizeCpu),
+    empty: summarize(runs.empty),
+    emptyCpu: summarize(runs.emptyCpu),
+  };
 }
 
 async function timeCli(cliArgs, env) {
@@ -310,29 +362,38 @@ async function timeCli(cliArgs, env) {
   return performance.now() - started;
 }
 
-/** Migration 0023 (the keys indexes) again on the seeded keys, and a run with nothing to do. */
+/**
+ * `latchkey migrate` with nothing to do (the check every start makes), and what a migration adding
+ * one index on `keys` would cost on this database: the index of a new sort column, built and dropped.
+ */
 async function measureMigrate(db) {
   const noop = [];
   for (let i = 0; i < 3; i++) noop.push(await timeCli(["migrate"], db.env));
-  const forget = ["delete from kysely_migration where name like '0023_%'"];
-  // The indexes 0023 adds are dropped by name; see src/storage/migrations.ts.
-  const indexes = MIGRATION_0023_INDEXES;
+  const ddl = ["create index size_probe on keys (account, updated_at, id)", "drop index size_probe"];
+  let indexMs;
   if (db.kind === "sqlite") {
     const d = new Database(db.sqliteFile);
-    d.prepare(forget[0]).run();
-    for (const name of indexes) d.prepare(`drop index if exists ${name}`).run();
+    const started = performance.now();
+    d.exec(ddl[0]);
+    indexMs = performance.now() - started;
+    d.exec(ddl[1]);
     d.close();
   } else {
-    const c = new pg.Client({ connectionString: db.env.DATABASE_URL });
-    await c.connect();
-    await c.query(forget[0]);
-    for (const name of indexes) await c.query(`drop index if exists ${name}`);
-    await c.end();
+    indexMs = await withPg(db.env.DATABASE_URL, async (c) => {
+      const started = performance.now();
+      await c.query(ddl[0]);
+      const ms = performance.now() - started;
+      await c.query(ddl[1]);
+      return ms;
+    });
   }
-  const rerun = await timeCli(["migrate"], db.env);
-  return { noop: summarize(noop), rerun0023: rerun };
+  return { noop: summarize(noop), indexMs };
 }
-const MIGRATION_0023_INDEXES = (process.env.SIZE_0023_INDEXES ?? "").split(",").filter(Boolean);
+
+/** One notifier pass over every account (`latchkey alerts run`): what the server runs 1 s after start. */
+async function measureNotifier(db) {
+  return { ms: await timeCli(["alerts", "run"], db.env) };
+}
 
 function cursor(sort, order, value, id) {
   return Buffer.from(JSON.stringify([sort, order, value, id])).toString("base64url");
@@ -352,7 +413,7 @@ async function deepCursor(db, sort, order, depth) {
   await c.connect();
   const { rows } = await c.query(sql);
   await c.end();
-  return cursor(sort, order, typeof rows[0].v === "string" ? rows[0].v : Number(rows[0].v), rows[0].id);
+  return cursor(sort, order, sort === "name" ? rows[0].v : Number(rows[0].v), rows[0].id);
 }
 
 async function measureList(db) {
@@ -408,6 +469,34 @@ async function measureList(db) {
     await server.stop();
   }
   return rows;
+}
+
+/** In-process statement times and plans of the main listings (plans.mjs), apart from HTTP and load. */
+async function measureSql(db) {
+  const storeOptions =
+    db.kind === "sqlite"
+      ? { kind: "sqlite", file: db.sqliteFile }
+      : { kind: "postgres", url: db.env.DATABASE_URL };
+  const page = { account: BIG, sort: "createdAt", order: "desc", limit: 50 };
+  const deep = JSON.parse(
+    Buffer.from(await deepCursor(db, "name", "asc", Math.floor(opts.big * 0.75)), "base64url"),
+  );
+  const results = await explainListings(storeOptions, {
+    "first page": page,
+    "name asc, cursor 75 % deep": {
+      ...page,
+      sort: "name",
+      order: "asc",
+      after: { value: deep[2], id: deep[3] },
+    },
+    "q=warehouse": { ...page, q: "warehouse" },
+    "q=4242": { ...page, q: "4242" },
+    "status=inactive": { ...page, status: "inactive" },
+    "role=10": { ...page, roleId: 10 },
+    "role=10&status=inactive": { ...page, roleId: 10, status: "inactive" },
+    "tokenCreatedBefore (alert=red shape)": { ...page, tokenCreatedBefore: NOW - 180 * DAY },
+  });
+  return { markdown: plansMarkdown(db.kind, results, 5), results };
 }
 
 function download(port, path, headers) {
@@ -561,11 +650,15 @@ function markdown(report) {
     );
     if (r.start)
       out.push(
-        `Start until /readyz 200: median ${f(r.start.p50)} ms, max ${f(r.start.max)} ms (${r.start.n} starts).`,
+        `Start until /readyz 200 (${r.start.n} starts, interleaved with starts on an empty migrated database): median ${f(r.start.p50)} ms (empty ${f(r.start.empty.p50)}), max ${f(r.start.max)} ms (empty ${f(r.start.empty.max)}); server CPU at ready: median ${f(r.start.cpu.p50)} ms (empty ${f(r.start.emptyCpu.p50)}).`,
       );
     if (r.migrate)
       out.push(
-        `\`latchkey migrate\` with nothing to do: median ${f(r.migrate.noop.p50)} ms (whole CLI process); 0023 rebuilt on the seeded database: ${f(r.migrate.rerun0023)} ms.`,
+        `\`latchkey migrate\` with nothing to do: median ${f(r.migrate.noop.p50)} ms (whole CLI process); one more index on keys (account, updated_at, id) builds in ${f(r.migrate.indexMs)} ms.`,
+      );
+    if (r.notifier)
+      out.push(
+        `One notifier pass over every account (\`latchkey alerts run\`): ${f(r.notifier.ms)} ms (whole CLI process).`,
       );
     if (r.export)
       out.push(
@@ -586,6 +679,7 @@ function markdown(report) {
           `| ${row.label} | ${row.total.toLocaleString("en")} | ${f(row.p50)} | ${f(row.p99)} | ${f(row.max)} |`,
         );
     }
+    if (r.sql) out.push("", r.sql.markdown);
   }
   return out.join("\n");
 }
@@ -612,9 +706,11 @@ async function main() {
       if (opts.only.has("start")) r.start = await measureStart(db);
       if (opts.only.has("migrate")) r.migrate = await measureMigrate(db);
       if (opts.only.has("list")) r.list = await measureList(db);
+      if (opts.only.has("sql")) r.sql = await measureSql(db);
       if (opts.only.has("export")) r.export = await measureExport(db);
       if (opts.only.has("cold")) r.cold = await measureCold(db);
       if (opts.only.has("rss")) r.rss = await measureRss(db);
+      if (opts.only.has("notifier")) r.notifier = await measureNotifier(db);
     } finally {
       await db.drop();
     }
