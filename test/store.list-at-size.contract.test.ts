@@ -105,7 +105,7 @@ describe.each(["sqlite", "postgres"] as const)("Store listing and lookup at size
 
     const list = (over: Partial<KeyListQuery>) =>
       db.store.keys.list({ account, sort: "name", order: "asc", limit: 50, ...over });
-    for (const roleId of [10, 20, 30]) {
+    for (const roleId of [10, 20, 40]) {
       const page = await list({ roleId });
       expect(page.total).toBe(page.items.length);
     }
@@ -115,6 +115,16 @@ describe.each(["sqlite", "postgres"] as const)("Store listing and lookup at size
     expect(
       (await db.store.keys.list({ account: other, sort: "name", order: "asc", limit: 50, roleId: 10 })).total,
     ).toBe(1);
+
+    // A grant no write makes (another account's key, never added here) shows which total comes
+    // from the grants: the role-only one; with any other filter the keys are counted.
+    const stray = newKey(other, "Stray");
+    await db.store.keys.create(stray);
+    await db.raw().insertInto("key_roles").values({ account, key_id: stray.id, role_id: 30 }).execute();
+    expect((await list({ roleId: 30 })).total).toBe(1);
+    expect((await list({ roleId: 30, hasExpiry: false })).total).toBe(0);
+    expect((await list({ roleId: 30, q: "" })).total).toBe(1);
+    await db.raw().deleteFrom("key_roles").where("account", "=", account).where("role_id", "=", 30).execute();
 
     await db.store.externalKeys.remove(account, foreign.id);
     expect((await list({ roleId: 10 })).total).toBe(2);

@@ -477,17 +477,13 @@ async function listKeyPage(db: Kysely<Database>, query: KeyListQuery): Promise<K
   return { items, total, hasMore };
 }
 
-/** Filtered by role alone (no status, search, or time range): `roleTotal` answers without visiting keys. */
+/**
+ * Filtered by role alone: every other filter but `status` is what `hasStoredTotal` already rules
+ * out, so a filter added there is ruled out here too.
+ */
 function isRoleOnly(query: KeyListQuery): query is KeyListQuery & { roleId: number } {
-  return (
-    query.roleId !== undefined &&
-    query.status === undefined &&
-    (query.q === undefined || query.q === "") &&
-    query.tokenCreatedFrom === undefined &&
-    query.tokenCreatedBefore === undefined &&
-    query.expiresFrom === undefined &&
-    query.expiresBefore === undefined
-  );
+  const { roleId, ...rest } = query;
+  return roleId !== undefined && query.status === undefined && hasStoredTotal(rest);
 }
 
 /**
