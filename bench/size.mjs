@@ -714,7 +714,7 @@ async function main() {
     } finally {
       await db.drop();
     }
-    console.error(markdown({ ...report, loadEnd: load() }).split(`## ${kind}`)[1]);
+    console.error(markdown({ ...report, dbs: [r], loadEnd: load() }));
   }
   report.loadEnd = load();
   const dir = join(ROOT, "bench", "results");
