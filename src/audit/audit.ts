@@ -24,7 +24,25 @@ export async function recordAudit(
   actor: Actor,
   event: AuditWrite,
 ): Promise<void> {
-  await tx.audit.append({
+  await tx.audit.append(auditInput(deps, actor, event));
+}
+
+/** Many events of one actor, in their order, in one append (an import: one event per key). */
+export async function recordAudits(
+  tx: StoreOps,
+  deps: { clock: { now(): number }; newId: () => string },
+  actor: Actor,
+  events: readonly AuditWrite[],
+): Promise<void> {
+  await tx.audit.appendMany(events.map((event) => auditInput(deps, actor, event)));
+}
+
+function auditInput(
+  deps: { clock: { now(): number }; newId: () => string },
+  actor: Actor,
+  event: AuditWrite,
+) {
+  return {
     id: deps.newId(),
     account: event.account,
     at: deps.clock.now(),
@@ -38,7 +56,7 @@ export async function recordAudit(
     userAgent: actor.userAgent,
     requestId: actor.requestId,
     data: event.data ?? null,
-  });
+  };
 }
 
 /**

@@ -155,6 +155,37 @@ export const BulkKeyResultsSchema = z
   })
   .meta({ id: "BulkKeyResults" });
 
+export const KeyImportResultSchema = z
+  .object({
+    dryRun: z.boolean(),
+    imported: z.number().int().meta({ description: "Keys written: all of them, or 0 on a dry run" }),
+    failed: z.number().int().meta({ description: "Entries that cannot be imported (0 unless a dry run)" }),
+    results: z
+      .array(
+        z.union([
+          z.object({
+            index: z.number().int(),
+            name: z.string(),
+            appKey: z.string().meta({ description: "The key's appKey: the one given, or the one made" }),
+            ok: z.literal(true),
+          }),
+          z.object({
+            index: z.number().int(),
+            name: z.string(),
+            appKey: z.string().nullable(),
+            ok: z.literal(false),
+            error: z
+              .object({ code: z.string(), detail: z.string(), status: z.number().int() })
+              .meta({ description: "Why the entry cannot be imported (code, detail, HTTP status)" }),
+          }),
+        ]),
+      )
+      .meta({ description: "One per entry, in the order sent; never a token hash" }),
+  })
+  .meta({ id: "KeyImportResult" });
+
+export type KeyImportResult = z.infer<typeof KeyImportResultSchema>;
+
 export const KeyUsageSchema = z
   .object({
     appKey: z.string(),

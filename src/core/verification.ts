@@ -10,15 +10,29 @@
  */
 import { type ControlRefusal, type ControlState, checkControls, type RequestFacts } from "./key-controls.js";
 import { type Grant, holds } from "./permissions.js";
-import { classifyToken, isAppKeyShaped } from "./tokens.js";
+import { classifyToken, isAppKeyShaped, type TokenShape } from "./tokens.js";
 
 /**
- * Whether presented key credentials can be right at all, before any lookup: an appKey of an appKey's
- * shape, and a token that is not of latchkey's shape with a bad checksum (tokens of other shapes,
- * imported keys', are looked up as they are). Anything else is malformed and costs no lookup.
+ * What presented key credentials can be, before any lookup (docs/import.md): `malformed` (an appKey
+ * not of an appKey's shape, or a token of latchkey's shape with a bad checksum, or no token a system
+ * could have issued) costs no lookup at all; `native` (latchkey's shape, right checksum) may be any
+ * key's; `foreign` (another shape) may only be the token of a key imported by hash, which
+ * `acceptsShape` tells once the key's state is known, before the token is hashed.
  */
+export function credentialShape(appKey: string, appToken: string, tokenPrefix: string): TokenShape {
+  return isAppKeyShaped(appKey) ? classifyToken(appToken, tokenPrefix) : "malformed";
+}
+
 export function isWellFormed(appKey: string, appToken: string, tokenPrefix: string): boolean {
-  return isAppKeyShaped(appKey) && classifyToken(appToken, tokenPrefix) !== "malformed";
+  return credentialShape(appKey, appToken, tokenPrefix) !== "malformed";
+}
+
+/**
+ * Whether a token of `shape` can be one of the key's: a foreign-shaped token only when the key holds
+ * an imported token (a key renewed since holds latchkey's tokens only, and refuses other shapes).
+ */
+export function acceptsShape(key: { readonly importedTokens: boolean }, shape: TokenShape): boolean {
+  return shape === "native" || (shape === "foreign" && key.importedTokens);
 }
 
 export type KeyAuthFailure = "UNKNOWN_KEY" | "WRONG_TOKEN" | "INACTIVE" | ControlRefusal;

@@ -10,6 +10,14 @@ export function hashToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("base64url");
 }
 
+/**
+ * The stored form of a token's SHA-256 given as hex (a key imported by hash, docs/import.md): the
+ * same digest `hashToken` stores, so an imported token is compared exactly as a native one.
+ */
+export function storedHashOfHex(sha256Hex: string): string {
+  return Buffer.from(sha256Hex, "hex").toString("base64url");
+}
+
 /** Constant-time equality of two digests of the same length. */
 export function digestsEqual(a: string, b: string): boolean {
   const left = Buffer.from(a, "utf8");

@@ -20,6 +20,7 @@ import { externalKeyRoutes } from "./routes/external-keys.js";
 import { invitationRoutes } from "./routes/invitations.js";
 import { keyRoutes } from "./routes/keys.js";
 import { keyBulkRoutes } from "./routes/keys-bulk.js";
+import { keyImportRoutes } from "./routes/keys-import.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { passwordRoutes } from "./routes/passwords.js";
 import { profileRoutes } from "./routes/profile.js";
@@ -37,6 +38,9 @@ import { vtexRoutes } from "./vtex/index.js";
 import { createVtexPathResolver } from "./vtex/paths.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** A key import carries up to 10,000 keys (docs/import.md): about 2.5 MB of JSON. */
+export const MAX_IMPORT_BODY_BYTES = 8 * 1024 * 1024;
+const IMPORT_PATH = /^\/v1\/accounts\/[^/]+\/keys\/import$/;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -93,16 +97,14 @@ export function createApp(options: AppOptions) {
   app.use(requestContext(logger, options.trustProxy));
   app.use("/v1/*", noStoreByDefault);
   app.use("/api/*", noStoreByDefault);
-  app.use(
-    limitBody({
-      maxSize: MAX_BODY_BYTES,
-      // The rest of the body is not read: the connection cannot serve a next request.
-      onError: (c) => {
-        c.header("connection", "close");
-        return problem(c, "BODY_TOO_LARGE");
-      },
-    }),
-  );
+  const tooLarge = (limit: string) => (c: Context) => {
+    // The rest of the body is not read: the connection cannot serve a next request.
+    c.header("connection", "close");
+    return problem(c as Context<AppEnv>, "BODY_TOO_LARGE", `The body is larger than ${limit}`);
+  };
+  const bodyLimit = limitBody({ maxSize: MAX_BODY_BYTES, onError: tooLarge("1 MiB") });
+  const importBodyLimit = limitBody({ maxSize: MAX_IMPORT_BODY_BYTES, onError: tooLarge("8 MiB") });
+  app.use((c, next) => (IMPORT_PATH.test(c.req.path) ? importBodyLimit : bodyLimit)(c, next));
   app.use("/v1/*", requireJsonBody);
   app.onError(onError);
   app.notFound((c) => problem(c, "NOT_FOUND", `No route ${c.req.method} ${c.req.path}`));
@@ -117,6 +119,7 @@ export function createApp(options: AppOptions) {
   exportRoutes(app, secure, services);
   reviewRoutes(app, secure, services);
   keyBulkRoutes(app, secure, services);
+  keyImportRoutes(app, secure, services);
   keyRoutes(app, secure, services);
   renewalRoutes(app, secure, services);
   shareRoutes(app, secure, services);

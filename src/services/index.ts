@@ -16,6 +16,7 @@ import type { ServiceDeps } from "./deps.js";
 import { createExportService } from "./export.js";
 import { createExternalKeyService } from "./external-keys.js";
 import { createInvitationService } from "./invitations.js";
+import { createKeyImport } from "./key-import.js";
 import { createKeyService } from "./keys.js";
 import { createKeyBulk } from "./keys-bulk.js";
 import { createPasswordService, type PlainMailer } from "./password-changes.js";
@@ -65,6 +66,7 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
     accounts: createAccountService(deps),
     keys,
     keyBulk: createKeyBulk(keys),
+    keyImport: createKeyImport(deps, roleDirectory),
     usageReport: createUsageReportService(deps),
     roles: createRoleService(deps, roleDirectory),
     users: createUserService(deps, roleDirectory),

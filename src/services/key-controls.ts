@@ -45,9 +45,46 @@ export function controlsGiven(input: ControlsInput): Partial<KeyControls> {
 export async function settleControls(
   tx: StoreOps,
   authority: Authority,
-  target: { account: string; createdAt: number; current: KeyControls; self: boolean; now: number },
+  target: ControlsTarget,
   input: ControlsInput,
 ): Promise<KeyControls> {
+  return settleControlsIn(await controlsContext(tx, authority, target.account), target, input);
+}
+
+export interface ControlsTarget {
+  account: string;
+  createdAt: number;
+  current: KeyControls;
+  self: boolean;
+  now: number;
+}
+
+/** What settling controls in one account reads: its settings and the acting key's own controls. */
+export interface ControlsContext {
+  settings: ReturnType<typeof readSettings>;
+  /** Null when a person or latchkey acts. */
+  caller: KeyControls | null;
+}
+
+/** Read once for many keys (an import settles thousands with one read). */
+export async function controlsContext(
+  tx: StoreOps,
+  authority: Authority,
+  account: string,
+): Promise<ControlsContext> {
+  return {
+    settings: readSettings(await tx.settings.get(account)),
+    caller: await callerControls(tx, authority),
+  };
+}
+
+/** `settleControls` with what it reads already read (no I/O). */
+export function settleControlsIn(
+  context: ControlsContext,
+  target: ControlsTarget,
+  input: ControlsInput,
+): KeyControls {
+  const { settings, caller } = context;
   const isNew = target.current === NO_CONTROLS;
   const given = controlsGiven(input);
   const wanted: KeyControls = { ...target.current, ...given };
@@ -66,9 +103,7 @@ export async function settleControls(
   if (given.expiresAt !== undefined && given.expiresAt !== null && given.expiresAt <= target.now) {
     invalid("expiresAt", "must be in the future; deactivate the key to stop it now");
   }
-  const settings = readSettings(await tx.settings.get(target.account));
   const latest = latestExpiry(target.createdAt, settings.maxKeyLifetimeDays);
-  const caller = await callerControls(tx, authority);
   if (isNew && given.expiresAt === undefined) {
     // No expiry asked for: the most the policy, and an acting key's own expiry, allow.
     const bounds = [latest, caller?.expiresAt ?? null].filter((at): at is number => at !== null);

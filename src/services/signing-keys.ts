@@ -20,7 +20,7 @@ import { recordAudit } from "../audit/audit.js";
 import { SYSTEM_ACTOR } from "../core/actor.js";
 import { controlState } from "../core/key-controls.js";
 import { iso } from "../core/time.js";
-import { decideKeyAuth, isWellFormed, matchingToken } from "../core/verification.js";
+import { acceptsShape, credentialShape, decideKeyAuth, matchingToken } from "../core/verification.js";
 import { createSealer } from "../crypto/sealing.js";
 import { digestsEqual, hashToken } from "../crypto/token-hash.js";
 import type { SigningKeyRecord, StoreOps } from "../storage/store.js";
@@ -176,8 +176,11 @@ export function createJwtService(deps: ServiceDeps) {
 
   /** The stored key and the token of it presented; undefined for anything that does not authenticate. */
   async function authenticated(appKey: string, appToken: string) {
-    if (!isWellFormed(appKey, appToken, deps.tokenPrefix)) return undefined;
+    const shape = credentialShape(appKey, appToken, deps.tokenPrefix);
+    if (shape === "malformed") return undefined;
     const key = await store.keys.getByAppKey(appKey);
+    const importedTokens = key?.tokens.some((token) => token.imported === true) === true;
+    if (!acceptsShape({ importedTokens }, shape)) return undefined;
     const presented = hashToken(appToken);
     const index = key ? matchingToken(key.tokens, (token) => digestsEqual(token.hash, presented)) : -1;
     const token = key?.tokens[index];

@@ -18,6 +18,7 @@ import type {
   KeyRepository,
   KeySort,
   NewKey,
+  TakenValues,
   TokenRecord,
 } from "./store.js";
 
@@ -37,7 +38,7 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
   const ids = rows.map((r) => r.id);
   const tokensQuery = db
     .selectFrom("tokens")
-    .select(["id", "key_id", "hash", "created_at", "last_used_at"])
+    .select(["id", "key_id", "hash", "created_at", "last_used_at", "imported"])
     .where("key_id", "in", ids)
     .orderBy("key_id")
     .orderBy("slot")
@@ -67,6 +68,7 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
         hash: t.hash,
         createdAt: t.created_at,
         ...(t.last_used_at > 0 ? { lastUsedAt: t.last_used_at } : {}),
+        ...(t.imported ? { imported: true } : {}),
       })),
       (rolesByKey.get(row.id) ?? []).map((g) => g.role_id),
     ),
@@ -141,30 +143,66 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
   /** Key, first token and grants in the key's own account, in one transaction. */
   create(key: NewKey): Promise<void> {
     return this.atomic(async (db) => {
-      await db
-        .insertInto("keys")
-        .values({
-          id: key.id,
-          app_key: key.appKey,
-          account: key.account,
-          name: key.name,
-          name_lower: key.name.toLowerCase(),
-          active: key.active ? 1 : 0,
-          created_at: key.createdAt,
-          updated_at: key.createdAt,
-          token_created_at: key.token.createdAt,
-          last_used_at: 0,
-          ...controlColumns({ ...NO_CONTROLS, ...key.controls }),
-        })
-        .execute();
+      await db.insertInto("keys").values(keyRow(key)).execute();
       await bumpKeyCounts(db, key.account, 1, key.active ? 1 : 0);
-      const t = key.token;
-      await db
-        .insertInto("tokens")
-        .values({ id: t.id, key_id: key.id, hash: t.hash, created_at: t.createdAt, slot: 0 })
-        .execute();
+      await db.insertInto("tokens").values(tokenRow(key)).execute();
       await insertGrants(db, key.account, key.id, key.roleIds);
     });
+  }
+
+  /** In chunks of IMPORT_CHUNK rows per statement (SQLite allows 32,766 parameters in one). */
+  createMany(keys: readonly NewKey[]): Promise<void> {
+    return this.atomic(async (db) => {
+      for (let at = 0; at < keys.length; at += IMPORT_CHUNK) {
+        const chunk = keys.slice(at, at + IMPORT_CHUNK);
+        await db.insertInto("keys").values(chunk.map(keyRow)).execute();
+        await db.insertInto("tokens").values(chunk.map(tokenRow)).execute();
+        const grants = chunk.flatMap((key) =>
+          [...new Set(key.roleIds)].map((role_id) => ({ account: key.account, key_id: key.id, role_id })),
+        );
+        for (let g = 0; g < grants.length; g += IMPORT_CHUNK) {
+          await db
+            .insertInto("key_roles")
+            .values(grants.slice(g, g + IMPORT_CHUNK))
+            .execute();
+        }
+      }
+      const byAccount = new Map<string, { total: number; active: number }>();
+      for (const key of keys) {
+        const counts = byAccount.get(key.account) ?? { total: 0, active: 0 };
+        counts.total++;
+        if (key.active) counts.active++;
+        byAccount.set(key.account, counts);
+      }
+      for (const [account, counts] of byAccount)
+        await bumpKeyCounts(db, account, counts.total, counts.active);
+    });
+  }
+
+  async taken(
+    account: string,
+    asked: { appKeys: string[]; names: string[]; hashes: string[] },
+  ): Promise<TakenValues> {
+    const found: TakenValues = { appKeys: new Set(), names: new Set(), hashes: new Set() };
+    const clean = (values: string[]) => values.filter((value) => !hasNul(value));
+    for (const chunk of chunks(clean(asked.appKeys))) {
+      const rows = await this.db.selectFrom("keys").select("app_key").where("app_key", "in", chunk).execute();
+      for (const row of rows) found.appKeys.add(row.app_key);
+    }
+    for (const chunk of chunks(clean(asked.names))) {
+      const rows = await this.db
+        .selectFrom("keys")
+        .select("name_lower")
+        .where("account", "=", account)
+        .where("name_lower", "in", chunk)
+        .execute();
+      for (const row of rows) found.names.add(row.name_lower);
+    }
+    for (const chunk of chunks(clean(asked.hashes))) {
+      const rows = await this.db.selectFrom("tokens").select("hash").where("hash", "in", chunk).execute();
+      for (const row of rows) found.hashes.add(row.hash);
+    }
+    return found;
   }
 
   getByAppKey(appKey: string): Promise<KeyRecord | undefined> {
@@ -348,6 +386,43 @@ function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): Key
 }
 
 /** The columns of the controls given (all of them for a new key). */
+/** Rows per multi-row statement of an import: 500 keys of 14 columns stay far below both databases' limits. */
+const IMPORT_CHUNK = 500;
+
+function chunks<T>(values: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let at = 0; at < values.length; at += IMPORT_CHUNK) out.push(values.slice(at, at + IMPORT_CHUNK));
+  return out;
+}
+
+function keyRow(key: NewKey) {
+  return {
+    id: key.id,
+    app_key: key.appKey,
+    account: key.account,
+    name: key.name,
+    name_lower: key.name.toLowerCase(),
+    active: key.active ? 1 : 0,
+    created_at: key.createdAt,
+    updated_at: key.createdAt,
+    token_created_at: key.token.createdAt,
+    last_used_at: 0,
+    ...controlColumns({ ...NO_CONTROLS, ...key.controls }),
+  };
+}
+
+function tokenRow(key: NewKey) {
+  const t = key.token;
+  return {
+    id: t.id,
+    key_id: key.id,
+    hash: t.hash,
+    created_at: t.createdAt,
+    slot: 0,
+    imported: t.imported ? 1 : 0,
+  };
+}
+
 function controlColumns(controls: Partial<KeyControls>) {
   const { expiresAt, ipAllowlist, metadata, allowBrowser } = controls;
   return {

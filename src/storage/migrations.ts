@@ -649,7 +649,24 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await addExternalKeyRequests(db, dialect);
       },
     },
+    "0020_imported_tokens": {
+      async up(db: Db) {
+        await addImportedTokens(db);
+      },
+    },
   };
+}
+
+/**
+ * Keys imported by hash (docs/import.md): a token latchkey did not issue is marked, so that the
+ * verification cache knows which keys may be presented a token of another shape. Existing tokens
+ * were all issued here.
+ */
+async function addImportedTokens(db: Db): Promise<void> {
+  await db.schema
+    .alterTable("tokens")
+    .addColumn("imported", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
 }
 
 /**

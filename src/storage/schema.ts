@@ -151,6 +151,8 @@ export interface TokensTable {
   slot: number;
   /** Last authentication with this token (0: none recorded); batched like `keys.last_used_at`. Since 0013. */
   last_used_at: Generated<number>;
+  /** 1 when the token was imported by its hash (issued by another system, any shape); since 0020. */
+  imported: Generated<number>;
 }
 
 /**

@@ -151,14 +151,38 @@ export async function changeWithin<T>(
   change: Change,
   fn: (tx: StoreOps) => Promise<T>,
 ): Promise<T> {
-  let seq: number | undefined;
+  return changesWithin(store, bus, (tx, changed) => {
+    changed(change);
+    return fn(tx);
+  });
+}
+
+/**
+ * `changeWithin` for a use case that changes several keys in one transaction (an import): `fn`
+ * names each change as it learns it (`changed`); all are journaled, then announced, as one is.
+ */
+export async function changesWithin<T>(
+  store: Pick<Store, "transaction">,
+  bus: ChangeBus,
+  fn: (tx: StoreOps, changed: (change: Change) => void) => Promise<T>,
+): Promise<T> {
+  let changes: Change[] = [];
+  let seqs: (number | undefined)[] = [];
   try {
     return await store.transaction(async (tx) => {
-      const result = await fn(tx);
-      seq = await tx.changeLog.append({ origin: bus.instance, change: encodeChange(change), at: Date.now() });
+      // A retried transaction starts again with nothing named.
+      changes = [];
+      seqs = [];
+      const result = await fn(tx, (change) => changes.push(change));
+      const at = Date.now();
+      const entries = changes.map((change) => ({ origin: bus.instance, change: encodeChange(change), at }));
+      seqs =
+        entries.length === 1
+          ? [await tx.changeLog.append(entries[0] as (typeof entries)[0])]
+          : await tx.changeLog.appendMany(entries);
       return result;
     });
   } finally {
-    bus.announce(change, seq);
+    changes.forEach((change, i) => bus.announce(change, seqs[i]));
   }
 }

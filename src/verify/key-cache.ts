@@ -96,6 +96,8 @@ export interface KeyState {
   readonly ownRoleIds: readonly number[];
   /** The key's controls, prepared once per cached state; null when it has none. */
   readonly controls: ControlState | null;
+  /** Whether a current token was imported by its hash: only then is a token of another shape than latchkey's looked for. */
+  readonly importedTokens: boolean;
   /**
    * What is known of accounts other than the key's own (which added it, their grants), made on
    * first use; `peekOthers` reads it without making it. (The own account's grant is held in the
@@ -332,6 +334,7 @@ export function createKeyCache(options: KeyCacheOptions) {
       // A frozen copy: shared by every key with these roles, so nobody may change it.
       ownRoleIds: sharedRoleIds.get(memo) ?? shared(sharedRoleIds, memo, Object.freeze([...record.roleIds])),
       controls: controlState(record),
+      importedTokens: record.tokens.some((token) => token.imported === true),
       // Spread over the last 10 % of the time to live, so keys loaded together (a start, a burst)
       // do not all expire together; none lives longer than `ttlMs`.
       expiresAt: clock.now() + ttlMs * (0.9 + Math.random() * 0.1),

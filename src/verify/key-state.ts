@@ -107,6 +107,8 @@ export class CachedKey implements KeyState {
    * that a verification parses no string of them; null for a key with none.
    */
   readonly controls: ControlState | null;
+  /** Whether a current token was imported by its hash (may be of any shape): docs/import.md. */
+  readonly importedTokens: boolean;
   /** One token id, the ids of every current token, or null: one UUID, packed after the digest. */
   private readonly ids: string | readonly string[] | null;
   /** relativeTime of the entry's expiry. */
@@ -129,6 +131,7 @@ export class CachedKey implements KeyState {
     tokenIds: readonly string[];
     ownRoleIds: readonly number[];
     controls: ControlState | null;
+    importedTokens?: boolean;
     expiresAt: number;
   }) {
     this.keyId = fields.keyId;
@@ -149,6 +152,7 @@ export class CachedKey implements KeyState {
     }
     this.ownRoleIds = fields.ownRoleIds;
     this.controls = fields.controls;
+    this.importedTokens = fields.importedTokens === true;
     this.expiry = relativeTime(fields.expiresAt);
   }
 

@@ -29,12 +29,14 @@
  */
 
 import type { ControlRefusal } from "../core/key-controls.js";
+import type { TokenShape } from "../core/tokens.js";
 import {
+  acceptsShape,
   checkGrant,
+  credentialShape,
   type Decision,
   decideKeyAuth,
   type Granted,
-  isWellFormed,
   type KeyAuthFailure,
   matchingToken,
   type NotGranted,
@@ -147,14 +149,15 @@ export function createVerifier(deps: VerifierDeps) {
     if (credentials === null) return wait > 0 ? limited(wait) : MISSING;
     if (credentials.kind === "jwt") return decideJwt(request, wait, credentials.token);
     const { appKey, appToken } = credentials;
-    if (!isWellFormed(appKey, appToken, deps.tokenPrefix)) return failed(request, wait, MALFORMED);
+    const shape = credentialShape(appKey, appToken, deps.tokenPrefix);
+    if (shape === "malformed") return failed(request, wait, MALFORMED);
     const cached = cache.peek(appKey);
     metrics?.cache(cached !== undefined);
-    if (cached !== undefined) return withKey(request, wait, cached, appToken, null);
+    if (cached !== undefined) return withKey(request, wait, cached, appToken, null, shape);
     if (wait > 0 && !cache.loading(appKey) && !heldBefore(appKey, appToken) && !mayLookUp(ip)) {
       return limited(wait);
     }
-    return cache.load(appKey).then((state) => withKey(request, wait, state, appToken, null));
+    return cache.load(appKey).then((state) => withKey(request, wait, state, appToken, null, shape));
   }
 
   /** Spends one of a blocked address's lookups; false when none is left. */
@@ -180,7 +183,7 @@ export function createVerifier(deps: VerifierDeps) {
     let state = cache.peek(claims.appKey);
     metrics?.cache(state !== undefined);
     if (state === undefined) state = await cache.load(claims.appKey);
-    return withKey(request, wait, state, null, claims);
+    return withKey(request, wait, state, null, claims, "native");
   }
 
   /** A failure: counted against the address, or RATE_LIMITED (uncounted) while it is blocked. */
@@ -196,8 +199,14 @@ export function createVerifier(deps: VerifierDeps) {
     state: KeyState | null,
     appToken: string | null,
     claims: JwtClaims | null,
+    shape: TokenShape,
   ): MaybePromise<Decision> {
     if (state === null) return failed(request, wait, INVALID);
+    // Another shape than latchkey's is malformed for a key holding only latchkey's tokens: no hash.
+    if (!acceptsShape(state, shape)) {
+      if (request.countUsage !== false) usage?.record(state.keyId, "rejected");
+      return failed(request, wait, MALFORMED);
+    }
     const index = tokenIndex(state, appToken, claims);
     const facts = { now: clock.now(), ip: request.ip, browser: request.browser === true };
     const auth = decideKeyAuth(state, index >= 0, facts);

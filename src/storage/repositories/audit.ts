@@ -79,6 +79,8 @@ export interface AuditRepository {
    * therefore chain one after the other, never fork.
    */
   append(event: AuditEventInput): Promise<void>;
+  /** Appends the events in their order, as `append` would one after the other (one head lock per account). */
+  appendMany(events: readonly AuditEventInput[]): Promise<void>;
   /** Newest first. */
   list(account: string, limit: number): Promise<AuditEventRecord[]>;
   /** A page of one account's events, with their chain fields. */

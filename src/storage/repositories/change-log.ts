@@ -15,6 +15,8 @@ export interface ChangeLogEntry {
 export interface ChangeLogRepository {
   /** Appends a change; answers its sequence number. */
   append(entry: { origin: string; change: string; at: number }): Promise<number>;
+  /** Appends changes in their order (one transaction's several changes); answers their numbers. */
+  appendMany(entries: readonly { origin: string; change: string; at: number }[]): Promise<number[]>;
   /** Entries with a sequence number above `afterSeq`, oldest first, at most `limit`. */
   since(afterSeq: number, limit: number): Promise<ChangeLogEntry[]>;
   /** The entries of these numbers that exist (numbers skipped earlier, whose rows may have committed since). */

@@ -13,6 +13,8 @@ export interface TokenRecord {
    * recorder). Absent: none recorded. Ignored when a token is written.
    */
   lastUsedAt?: number;
+  /** True for a token imported by its hash (issued by another system, of any shape); since 0020. */
+  imported?: boolean;
 }
 
 /** A key as stored: the facts its views are made of (core/key-view.ts), with their stored types. */
@@ -84,9 +86,27 @@ export interface KeyPatch {
   updatedAt: number;
 }
 
+/** What an import would collide with: the values already taken, of those asked about. */
+export interface TakenValues {
+  appKeys: Set<string>;
+  /** Lower-cased names taken in the account. */
+  names: Set<string>;
+  hashes: Set<string>;
+}
+
 export interface KeyRepository {
   /** The key, its first token and its roles in its own account, atomically. */
   create(key: NewKey): Promise<void>;
+  /**
+   * Many keys at once, as `create` writes each (in multi-row statements), atomically: an import.
+   * A uniqueness rule broken by any throws StoreConflict and writes nothing.
+   */
+  createMany(keys: readonly NewKey[]): Promise<void>;
+  /** Of the appKeys (installation-wide), lower-cased names (in `account`) and token hashes given, those taken. */
+  taken(
+    account: string,
+    asked: { appKeys: string[]; names: string[]; hashes: string[] },
+  ): Promise<TakenValues>;
   /** Any key of the installation, with its tokens and its roles in its own account. */
   getByAppKey(appKey: string): Promise<KeyRecord | undefined>;
   /**
