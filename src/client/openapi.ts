@@ -669,6 +669,150 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/keys/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import up to 10,000 existing keys by the SHA-256 of their tokens, all or nothing
+         * @description For a migration from another system: each key keeps its token (of any shape), given as its SHA-256, and its appKey when given. Needs EditApiKeys and, for every role given, every resource of it (as creating a key). All or nothing: when any entry cannot be imported nothing is written and the answer lists every bad entry by index (`errors`): 403 ESCALATION_DENIED or KEY_CONTROLS_EXCEED_CALLER when the caller asked for more than it may give (audited), else 422 IMPORT_REJECTED. With `dryRun` the answer is 200 with every entry's result and nothing is written. Bodies up to 8 MiB. See docs/import.md.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        keys: {
+                            /** @description The key's name (label), unique in the account */
+                            name: string;
+                            /** @description The key's appKey in the other system: `{prefix}-{account}-{6 letters A-Z}` naming this account (e.g. `vtexappkey-mystore-ABCDEF`); latchkey makes one when absent */
+                            appKey?: string;
+                            /**
+                             * @description SHA-256 of the existing token (UTF-8), as 64 hex digits. Never the token itself
+                             * @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+                             */
+                            tokenHash: string;
+                            roles: number[];
+                            /**
+                             * Format: date-time
+                             * @description When the key and its token were created in the other system (default: now); the token's age counts from it
+                             */
+                            createdAt?: string;
+                            /**
+                             * Format: date-time
+                             * @description When the key stops authenticating; bounded as on create (maxKeyLifetimeDays, an acting key's own expiry)
+                             */
+                            expiresAt?: string;
+                        }[];
+                        /** @description Check every entry and write nothing */
+                        dryRun?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description A dry run: what would happen to each entry */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KeyImportResult"];
+                    };
+                };
+                /** @description Every key was imported */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KeyImportResult"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RATE_LIMITED: this client address is over the failure limit (RATE_LIMIT_FAILURES per RATE_LIMIT_WINDOW; for sign-in also per email, for leak reports every report counts) and these credentials do not authenticate: valid appKey/appToken pairs and JWTs are still served. Retry after Retry-After seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the address's window ends */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account}/keys": {
         parameters: {
             query?: never;
@@ -5167,6 +5311,34 @@ export interface components {
             } | null;
             /** @description May be used from browser pages (refused by default) */
             allowBrowser: boolean;
+        };
+        KeyImportResult: {
+            dryRun: boolean;
+            /** @description Keys written: all of them, or 0 on a dry run */
+            imported: number;
+            /** @description Entries that cannot be imported (0 unless a dry run) */
+            failed: number;
+            /** @description One per entry, in the order sent; never a token hash */
+            results: ({
+                index: number;
+                name: string;
+                /** @description The key's appKey: the one given, or the one made */
+                appKey: string;
+                /** @enum {boolean} */
+                ok: true;
+            } | {
+                index: number;
+                name: string;
+                appKey: string | null;
+                /** @enum {boolean} */
+                ok: false;
+                /** @description Why the entry cannot be imported (code, detail, HTTP status) */
+                error: {
+                    code: string;
+                    detail: string;
+                    status: number;
+                };
+            })[];
         };
         KeyPage: {
             items: components["schemas"]["Key"][];

@@ -74,8 +74,15 @@ export function checkImportEntries(
   const names = new Map<string, number>();
   const appKeys = new Map<string, number>();
   const hashes = new Map<string, number>();
-  entries.forEach((entry, index) => {
-    const problem = (code: ErrorCode, detail: string) => problems.push({ index, code, detail });
+  for (const [index, entry] of entries.entries()) {
+    const outcome = judge(entry, index);
+    if ("code" in outcome) problems.push(outcome);
+    else checked.push(outcome);
+  }
+  return { checked, problems };
+
+  function judge(entry: ImportEntry, index: number): ImportProblem | CheckedEntry {
+    const problem = (code: ErrorCode, detail: string): ImportProblem => ({ index, code, detail });
     const name = normalizeLabel(entry.name);
     if (name === undefined)
       return problem("VALIDATION_FAILED", "name must be 1-100 characters after trimming");
@@ -106,15 +113,6 @@ export function checkImportEntries(
     names.set(name.toLowerCase(), index);
     if (appKey !== null) appKeys.set(appKey, index);
     hashes.set(tokenHash, index);
-    checked.push({
-      index,
-      name,
-      appKey,
-      tokenHash,
-      roles: entry.roles,
-      createdAt,
-      expiresAt: entry.expiresAt,
-    });
-  });
-  return { checked, problems };
+    return { index, name, appKey, tokenHash, roles: entry.roles, createdAt, expiresAt: entry.expiresAt };
+  }
 }

@@ -183,6 +183,6 @@ export async function changesWithin<T>(
       return result;
     });
   } finally {
-    changes.forEach((change, i) => bus.announce(change, seqs[i]));
+    for (const [i, change] of changes.entries()) bus.announce(change, seqs[i]);
   }
 }
