@@ -24,6 +24,7 @@ export type KeyPage = Schemas["KeyPage"];
 export type Key = Schemas["Key"];
 export type IssuedKey = Schemas["IssuedKey"];
 export type BulkKeyResults = Schemas["BulkKeyResults"];
+export type KeyImportResult = Schemas["KeyImportResult"];
 export type BulkKeyResult = Schemas["BulkKeyResult"];
 export type ExternalKey = Schemas["ExternalKey"];
 export type ExternalKeyRequest = Schemas["ExternalKeyRequest"];

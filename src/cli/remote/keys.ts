@@ -13,6 +13,7 @@ import { type Registry, type Remote, remote } from "./context.js";
 import { addControlOptions, type ControlFlags, controlsBody } from "./key-controls.js";
 import { registerKeysBulk } from "./keys-bulk.js";
 import { registerKeysExport } from "./keys-export.js";
+import { registerKeysImport } from "./keys-import.js";
 import { choice, chosenRoles, integer, noneOption, roleOption } from "./options.js";
 import { confirmOrRefuse } from "./prompt.js";
 import { registerReview } from "./review.js";
@@ -454,6 +455,7 @@ export function registerKeys(group: Command, registry: Registry): void {
     );
 
   registerKeysBulk(group, registry);
+  registerKeysImport(group, registry);
   registerKeysExport(group, registry);
   registerReview(group, registry);
 }
