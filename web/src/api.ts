@@ -19,6 +19,7 @@ export type {
   IssuedInvitation,
   IssuedKey,
   Key,
+  KeyImportResult,
   KeyPage,
   KeyUsage,
   Me,

@@ -13,6 +13,7 @@ import { useRoleOptions } from "../ui/role-picker";
 import { BulkBar } from "./generated-bulk";
 import { KeyTable } from "./generated-table";
 import { CLEARED, type Filters, isFiltered, readFilters, Toolbar } from "./generated-toolbar";
+import { ImportDialog } from "./import-dialog";
 import { useKeyActions } from "./key-actions";
 import { GenerateDialog } from "./key-dialogs";
 import "./generated.css";
@@ -109,6 +110,7 @@ export function GeneratedTab() {
   // One load of the roles for the Role filter and for what each key holds (see `exceeds`).
   const roles = useRoleOptions();
   const [generating, setGenerating] = useState(false);
+  const [importing, setImporting] = useState(false);
   const actions = useKeyActions(list.reload);
   // Key ids; only the rows of the page shown count (paging or filtering leaves the rest behind).
   const [selectedIds, setSelectedIds] = useState<ReadonlySet<string>>(new Set());
@@ -161,12 +163,16 @@ export function GeneratedTab() {
         <p className="muted" aria-live="polite">
           {page ? summary(page.total, filtered) : "\u00a0"}
         </p>
-        {generateButton}
+        <div className="generated-actions">
+          {can("EditApiKeys") ? <Button onClick={() => setImporting(true)}>Import keys</Button> : null}
+          {generateButton}
+        </div>
       </div>
       <Toolbar filters={filters} filtered={filtered} roles={roles} />
       <BulkBar keys={selectedKeys} onClear={() => setSelectedIds(new Set())} onDone={list.reload} />
       {body}
       {generating ? <GenerateDialog onClose={() => setGenerating(false)} onDone={list.reload} /> : null}
+      {importing ? <ImportDialog onClose={() => setImporting(false)} onDone={list.reload} /> : null}
       {actions.dialog}
     </div>
   );
