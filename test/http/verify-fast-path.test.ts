@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,6 +91,29 @@ describe("/v1/authorize fast path (node:http) answers as the application route d
         "x-auth-key-type": "generated",
       });
     }
+  });
+
+  it("serves a key imported by hash with its own token shape, and refuses that shape for a native key", async () => {
+    const token = "IMPORTEDVTEXTOKEN".padEnd(110, "Z");
+    const tokenHash = createHash("sha256").update(token, "utf8").digest("hex");
+    const appKey = "vtexappkey-acme-FASTIM";
+    const imported = await h.request("POST", "/v1/accounts/acme/keys/import", {
+      body: { keys: [{ name: "fast imported", appKey, tokenHash, roles: [OMS_READ] }] },
+    });
+    expect(imported.status).toBe(201);
+    const native = await h.createKey("fast native", [OMS_READ]);
+    const request = (key: string, appToken: string) => ({
+      "x-original-method": "GET",
+      "x-original-uri": ORDERS,
+      "x-api-appkey": key,
+      "x-api-apptoken": appToken,
+    });
+    const ok = await both(request(appKey, token));
+    expect([ok.fast.status, ok.routed.status]).toEqual([200, 200]);
+    expect(ok.fast.headers.get("x-auth-appkey")).toBe(appKey);
+    const refused = await both(request(native.appKey, token));
+    expect([refused.fast.status, refused.routed.status]).toEqual([401, 401]);
+    expect(refused.fast.headers.get("x-auth-code")).toBe("MALFORMED_CREDENTIALS");
   });
 
   it("leaves every other path to the application", async () => {
