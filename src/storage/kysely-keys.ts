@@ -95,6 +95,7 @@ export function keyByAppKeyQuery(db: Kysely<Database>, appKey: string) {
       "tokens.hash as token_hash",
       "tokens.created_at as token_row_created_at",
       "tokens.last_used_at as token_last_used_at",
+      "tokens.imported as token_imported",
       "key_roles.role_id as role_id",
     ])
     .where("keys.app_key", "=", appKey)
@@ -128,6 +129,7 @@ async function getKey(db: Kysely<Database>, appKey: string): Promise<KeyRecord |
         hash: row.token_hash,
         createdAt: Number(row.token_row_created_at),
         ...(lastUsedAt > 0 ? { lastUsedAt } : {}),
+        ...(row.token_imported ? { imported: true } : {}),
       });
     }
     if (row.role_id !== null) roleIds.add(row.role_id);
