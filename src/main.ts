@@ -30,6 +30,7 @@ import { createRoleDirectory } from "./services/role-directory.js";
 import { createJwtService } from "./services/signing-keys.js";
 import { type LooseFile, type OpenStoreOptions, openStore } from "./storage/open.js";
 import type { Store } from "./storage/store.js";
+import { createAllowances } from "./verify/allowance.js";
 import { startFanout } from "./verify/change-fanout.js";
 import { startChangeJournal } from "./verify/change-journal.js";
 import { type ChangeBus, createChangeBus } from "./verify/changes.js";
@@ -149,7 +150,7 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     logger,
   });
   const notifier = createNotifier({ ...notify, expireRequests: services.externalKeys.expireRequests });
-  return { deps, services, app, fastPath, notifier };
+  return { deps, services, app, fastPath, notifier, allowances: verification.allowances };
 }
 
 /** What /readyz reports: the database first, then whether changes from other instances are heard. */
@@ -203,11 +204,20 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
     changes: deps.changes,
     clock,
   });
+  const allowances = createAllowances({
+    clock,
+    redis: wiring.limiterRedis?.client,
+    prefix: `${wiring.limiterRedis?.prefix ?? ""}key-rate:`,
+    onRedisError: (error: unknown) =>
+      wiring.logger.warn({ err: error }, "key rate limits: Redis unavailable, counting in this process"),
+    onRedisRecovered: () => wiring.logger.info("key rate limits: Redis answers again"),
+  });
   const usage = createUsageRecorder({
     // A worker of WORKERS on SQLite writes through its primary (cluster.ts: no worker waits on the write lock).
     store:
       workers && !config.databaseUrl ? { usage: { record: (batch) => workers.recordUsage(batch) } } : store,
     clock,
+    quotas: allowances,
     onFlush: flushReporter(wiring.logger, (ok, atMs) => metrics.flushed(ok, atMs)),
   });
   const jwt = createJwtService(deps);
@@ -218,10 +228,11 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
     usage,
     limiter: limiters.limiter,
     blockedLookups: limiters.blockedLookups,
+    allowances,
     metrics,
     jwt: { verify: (token) => jwt.verify(token), fingerprint: tokenFingerprint },
   });
-  return { ...limiters, metrics, roleDirectory, keyCache, usage, jwt, verifier };
+  return { ...limiters, metrics, roleDirectory, keyCache, allowances, usage, jwt, verifier };
 }
 
 /**
@@ -349,7 +360,7 @@ async function closeRedis(redis: Redis | undefined): Promise<void> {
  */
 export async function startLatchkey(config: Config, logger: Logger, store: Store, workers?: WorkerLink) {
   const prepared = await prepareServing(config, logger, store, workers);
-  const { deps, services, app, fastPath, notifier } = prepared.latchkey;
+  const { deps, services, app, fastPath, notifier, allowances } = prepared.latchkey;
   // Changes of the other instances are read from the journal; while it cannot be read, keys are
   // verified against the database and /readyz answers 503.
   const journal = await startChangeJournal({
@@ -400,6 +411,7 @@ export async function startLatchkey(config: Config, logger: Logger, store: Store
       ]);
       notifier.close();
       await services.usage.stop();
+      allowances.close();
       await fanout.close();
       await journal.close();
       await prepared.release();

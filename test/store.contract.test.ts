@@ -189,6 +189,7 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
       roleIds: [1, 3],
       tokens: [k.token],
       ...NO_CONTROLS,
+      quotaPeriod: 0,
     });
     expect(await store.keys.getByAppKey("appkey-nope-AAAAAA")).toBeUndefined();
   });

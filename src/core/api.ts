@@ -34,6 +34,20 @@ const Alert = z.enum(["none", "orange", "red"]);
 export const INACTIVE_REASONS = ["leak_reported", "unused", "token_too_old", "deactivated"] as const;
 export type InactiveReason = (typeof INACTIVE_REASONS)[number];
 
+export const RateLimitSchema = z
+  .object({
+    limit: z.number().int().meta({ description: "Calls allowed per window" }),
+    windowSeconds: z.number().int().meta({ description: "The window, in seconds (aligned to the epoch)" }),
+  })
+  .meta({ id: "RateLimit" });
+
+export const QuotaRefillSchema = z
+  .object({
+    amount: z.number().int().meta({ description: "What `remaining` is set back to" }),
+    every: z.enum(["day", "month"]).meta({ description: "At the start of each UTC day or month" }),
+  })
+  .meta({ id: "QuotaRefill" });
+
 export const KeySchema = z
   .object({
     id: z.string(),
@@ -87,6 +101,23 @@ export const KeySchema = z
       .nullable()
       .meta({ description: "The integrator's data returned on verification; never secrets" }),
     allowBrowser: z.boolean().meta({ description: "May be used from browser pages (refused by default)" }),
+    rateLimit: RateLimitSchema.nullable().meta({
+      description: "At most `limit` calls per `windowSeconds` (429 KEY_RATE_LIMITED past it); null: none",
+    }),
+    quota: z
+      .object({
+        remaining: z.number().int().meta({
+          description:
+            "Calls left, as last written by the usage flush (a few seconds behind the verifications)",
+        }),
+        refill: QuotaRefillSchema.nullable(),
+        refillsAt: z
+          .string()
+          .nullable()
+          .meta({ description: "When `remaining` is next set back to the refill amount; null: never" }),
+      })
+      .nullable()
+      .meta({ description: "Calls left before 429 QUOTA_EXHAUSTED; null: no quota" }),
   })
   .meta({ id: "Key" });
 
@@ -467,6 +498,8 @@ export const VerifyResultSchema = z
       "KEY_EXPIRED",
       "IP_NOT_ALLOWED",
       "BROWSER_REQUEST_REFUSED",
+      "KEY_RATE_LIMITED",
+      "QUOTA_EXHAUSTED",
       "ACCOUNT_NOT_GRANTED",
       "EXTERNAL_KEY_PENDING",
       "RESOURCE_NOT_GRANTED",
@@ -482,6 +515,27 @@ export const VerifyResultSchema = z
     metadata: z.record(z.string(), z.unknown()).nullable().meta({
       description:
         "The key's metadata (never secrets); null when it has none or the credentials are not valid",
+    }),
+    rateLimit: z
+      .object({
+        limit: z.number().int(),
+        remaining: z.number().int().meta({ description: "Calls left in the current window" }),
+        reset: z.number().int().meta({ description: "Seconds until the window ends" }),
+      })
+      .nullable()
+      .meta({
+        description:
+          "The key's rate limit as this call left it; null when the key has none or the credentials are not valid",
+      }),
+    quota: z
+      .object({ remaining: z.number().int().meta({ description: "Calls left in the quota" }) })
+      .nullable()
+      .meta({
+        description:
+          "The key's quota as this call left it; null when the key has none or the credentials are not valid",
+      }),
+    retryAfter: z.number().int().optional().meta({
+      description: "With KEY_RATE_LIMITED or QUOTA_EXHAUSTED: seconds until a call may succeed",
     }),
   })
   .meta({ id: "VerifyResult" });

@@ -83,6 +83,8 @@ export const ERRORS = {
   KEY_LIFETIME_EXCEEDED: { status: 422, title: "The expiry is past the account's maximum key lifetime" },
   IMPORT_REJECTED: { status: 422, title: "Some keys of the import cannot be imported; none was" },
   RATE_LIMITED: { status: 429, title: "Too many requests" },
+  KEY_RATE_LIMITED: { status: 429, title: "The key is over its rate limit" },
+  QUOTA_EXHAUSTED: { status: 429, title: "The key's quota is used up" },
   INTERNAL: { status: 500, title: "Internal error" },
   PASSWORD_RESET_EMAIL_OFF: {
     status: 501,

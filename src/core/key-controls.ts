@@ -15,6 +15,26 @@ export const MAX_METADATA_BYTES = 4096;
 /** A key expiring within this many days shows a badge and is announced once (notify/expiry.ts). */
 export const EXPIRY_WARNING_DAYS = 14;
 
+/** At most `limit` calls per `windowSeconds` (fixed windows aligned to the epoch). */
+export interface RateLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+export type RefillPeriod = "day" | "month";
+export const REFILL_PERIODS: readonly RefillPeriod[] = ["day", "month"];
+
+/** Calls left; at the start of each UTC day or month (`refill`) set back to `amount`. */
+export interface Quota {
+  remaining: number;
+  refill: { amount: number; every: RefillPeriod } | null;
+}
+
+/** Bounds of the rate limit and the quota (the API's schemas and the service's checks read these). */
+export const MAX_RATE_LIMIT = 1_000_000_000;
+export const MAX_RATE_WINDOW_SECONDS = 86_400;
+export const MAX_QUOTA = 1_000_000_000_000;
+
 /** The controls as stored on a key (KeyFacts) and shown by the API. */
 export interface KeyControls {
   /** Instant after which the key no longer authenticates; null: never. */
@@ -24,6 +44,9 @@ export interface KeyControls {
   metadata: Readonly<Record<string, unknown>> | null;
   /** May be used from a browser page; settable only while the account's policy allows it. */
   allowBrowser: boolean;
+  rateLimit: Readonly<RateLimit> | null;
+  /** `remaining` as last written (the usage flush spends from it); see `quotaRemaining`. */
+  quota: Readonly<Quota> | null;
 }
 
 export const NO_CONTROLS: Readonly<KeyControls> = Object.freeze({
@@ -31,7 +54,38 @@ export const NO_CONTROLS: Readonly<KeyControls> = Object.freeze({
   ipAllowlist: null,
   metadata: null,
   allowBrowser: false,
+  rateLimit: null,
+  quota: null,
 });
+
+/**
+ * The start of the refill period holding `now` (UTC midnight of the day, or the first of the
+ * month); 0 for a quota without refill, whose one period never ends.
+ */
+export function quotaPeriod(refill: Quota["refill"], now: number): number {
+  if (refill === null) return 0;
+  if (refill.every === "day") return Math.floor(now / DAY_MS) * DAY_MS;
+  const date = new Date(now);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+}
+
+/** The start of the next refill period after the one starting at `period` (Infinity without refill). */
+export function nextQuotaPeriod(refill: Quota["refill"], period: number): number {
+  if (refill === null) return Number.POSITIVE_INFINITY;
+  if (refill.every === "day") return period + DAY_MS;
+  const date = new Date(period);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+}
+
+/**
+ * Calls left at `now` of a quota whose `remaining` was stored for the period starting at
+ * `storedPeriod`: a later period has been refilled to `amount` (what was left is not carried over).
+ */
+export function quotaRemaining(quota: Quota, storedPeriod: number, now: number): number {
+  return quota.refill !== null && quotaPeriod(quota.refill, now) > storedPeriod
+    ? quota.refill.amount
+    : quota.remaining;
+}
 
 /** What a verification reads of a key's controls, prepared once per cached key. */
 export interface ControlState {
@@ -41,15 +95,31 @@ export interface ControlState {
   /** The metadata as JSON, and as base64url of that JSON (the /v1/authorize header); null when none. */
   readonly metadataJson: string | null;
   readonly metadataHeader: string | null;
+  /** The rate limit, its window in milliseconds; null when none. */
+  readonly rateLimit: { readonly limit: number; readonly windowMs: number } | null;
+  /**
+   * The quota as read (the verifier's allowance tracker spends from it locally until the next
+   * read); null when none. `period`: the period `remaining` was stored for.
+   */
+  readonly quota: { readonly remaining: number; readonly period: number; readonly refill: Quota["refill"] } | null;
 }
 
 /**
  * The verification state of a key's controls; null for a key with none (most keys), so that the
  * hot path reads one field for them.
  */
-export function controlState(controls: KeyControls): ControlState | null {
-  const { expiresAt, ipAllowlist, metadata, allowBrowser } = controls;
-  if (expiresAt === null && ipAllowlist === null && metadata === null && !allowBrowser) return null;
+export function controlState(controls: KeyControls & { quotaPeriod?: number }): ControlState | null {
+  const { expiresAt, ipAllowlist, metadata, allowBrowser, rateLimit, quota } = controls;
+  if (
+    expiresAt === null &&
+    ipAllowlist === null &&
+    metadata === null &&
+    !allowBrowser &&
+    rateLimit === null &&
+    quota === null
+  ) {
+    return null;
+  }
   const metadataJson = metadata === null ? null : JSON.stringify(metadata);
   return Object.freeze({
     expiresAt,
@@ -57,6 +127,12 @@ export function controlState(controls: KeyControls): ControlState | null {
     allowBrowser,
     metadataJson,
     metadataHeader: metadataJson === null ? null : base64url(metadataJson),
+    rateLimit:
+      rateLimit === null ? null : { limit: rateLimit.limit, windowMs: rateLimit.windowSeconds * 1000 },
+    quota:
+      quota === null
+        ? null
+        : { remaining: quota.remaining, period: controls.quotaPeriod ?? 0, refill: quota.refill },
   });
 }
 
@@ -247,6 +323,68 @@ export function validateMetadata(value: unknown): FieldError | null {
   return null;
 }
 
+/** "100/60s": the text form of a rate limit (CLI flag, export column). */
+export function formatRateLimit(rateLimit: RateLimit): string {
+  return `${rateLimit.limit}/${rateLimit.windowSeconds}s`;
+}
+
+/** "10000/month": the text form of a quota's refill (CLI flag, export column). */
+export function formatRefill(refill: NonNullable<Quota["refill"]>): string {
+  return `${refill.amount}/${refill.every}`;
+}
+
+const WINDOW_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A rate limit from its text form: LIMIT/WINDOW, the window in seconds, minutes, hours or a day
+ * (`100/60s`, `1000/1m`, `5000/1h`, `100000/1d`; a bare number is seconds). Undefined when not of
+ * that form (the bounds are validateRateLimit's).
+ */
+export function parseRateLimit(text: string): RateLimit | undefined {
+  const match = /^(\d+)\/(\d+)([smhd]?)$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = WINDOW_UNITS[match[3] || "s"] ?? 1;
+  return { limit: Number(match[1]), windowSeconds: Number(match[2]) * unit };
+}
+
+/** A refill from its text form, AMOUNT/day or AMOUNT/month; undefined when not of that form. */
+export function parseRefill(text: string): NonNullable<Quota["refill"]> | undefined {
+  const match = /^(\d+)\/(day|month)$/.exec(text.trim());
+  if (!match) return undefined;
+  return { amount: Number(match[1]), every: match[2] === "day" ? "day" : "month" };
+}
+
+/** A rate limit's precise problem, or null. */
+export function validateRateLimit(value: RateLimit): FieldError | null {
+  const { limit, windowSeconds } = value;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RATE_LIMIT) {
+    return { path: "rateLimit.limit", message: `must be a whole number from 1 to ${MAX_RATE_LIMIT}` };
+  }
+  if (!Number.isSafeInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_RATE_WINDOW_SECONDS) {
+    return {
+      path: "rateLimit.windowSeconds",
+      message: `must be a whole number of seconds from 1 to ${MAX_RATE_WINDOW_SECONDS} (one day)`,
+    };
+  }
+  return null;
+}
+
+/** A quota's precise problem, or null. */
+export function validateQuota(value: Quota): FieldError | null {
+  const { remaining, refill } = value;
+  if (!Number.isSafeInteger(remaining) || remaining < 0 || remaining > MAX_QUOTA) {
+    return { path: "quota.remaining", message: `must be a whole number from 0 to ${MAX_QUOTA}` };
+  }
+  if (refill === null) return null;
+  if (!Number.isSafeInteger(refill.amount) || refill.amount < 1 || refill.amount > MAX_QUOTA) {
+    return { path: "quota.refill.amount", message: `must be a whole number from 1 to ${MAX_QUOTA}` };
+  }
+  if (!REFILL_PERIODS.includes(refill.every)) {
+    return { path: "quota.refill.every", message: `must be one of ${REFILL_PERIODS.join(", ")}` };
+  }
+  return null;
+}
+
 /** Whether the key expires within EXPIRY_WARNING_DAYS of `now` and has not yet. */
 export function expiresSoon(expiresAt: number | null, now: number): boolean {
   return expiresAt !== null && expiresAt > now && expiresAt - now <= EXPIRY_WARNING_DAYS * DAY_MS;
@@ -320,6 +458,30 @@ export function exceedsCaller(caller: KeyControls, wanted: KeyControls): string 
       if (!block || !outer.some((o) => blockWithin(block, o))) {
         return `its IP allowlist entry ${text} is outside the acting key's own allowlist`;
       }
+    }
+  }
+  if (caller.rateLimit !== null) {
+    const inner = wanted.rateLimit;
+    // No faster: limit / window no higher than the acting key's (compared without division).
+    if (
+      inner === null ||
+      inner.limit * caller.rateLimit.windowSeconds > caller.rateLimit.limit * inner.windowSeconds
+    ) {
+      return "its rate limit must be set and no higher than the acting key's own";
+    }
+  }
+  if (caller.quota !== null) {
+    const inner = wanted.quota;
+    if (inner === null) return "it must have a quota within the acting key's own";
+    if (inner.remaining > caller.quota.remaining) {
+      return "its quota's remaining calls must be no more than the acting key's own";
+    }
+    const outer = caller.quota.refill;
+    if (
+      inner.refill !== null &&
+      (outer === null || inner.refill.every !== outer.every || inner.refill.amount > outer.amount)
+    ) {
+      return "its quota's refill must be none, or the acting key's own period with no larger amount";
     }
   }
   return null;

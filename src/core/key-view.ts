@@ -5,7 +5,15 @@
  */
 import { alertLevel } from "./alerts.js";
 import type { InactiveReason, Key } from "./api.js";
-import { expiresSoon } from "./key-controls.js";
+import {
+  expiresSoon,
+  formatRateLimit,
+  formatRefill,
+  type KeyControls,
+  nextQuotaPeriod,
+  quotaPeriod,
+  quotaRemaining,
+} from "./key-controls.js";
 import { DAY_MS } from "./time.js";
 
 /** The stored facts a view is made of (the store's KeyRecord extends them). */
@@ -30,6 +38,10 @@ export interface KeyFacts {
   ipAllowlist: readonly string[] | null;
   metadata: Readonly<Record<string, unknown>> | null;
   allowBrowser: boolean;
+  rateLimit: KeyControls["rateLimit"];
+  /** `remaining` as stored for the refill period starting at `quotaPeriod` (see `quotaRemaining`). */
+  quota: KeyControls["quota"];
+  quotaPeriod: number;
 }
 
 /** What every view of one account's keys shares, read once. */
@@ -70,6 +82,21 @@ export function presentKey(key: KeyFacts, context: KeyViewContext): Key {
     ipAllowlist: key.ipAllowlist === null ? null : [...key.ipAllowlist],
     metadata: key.metadata,
     allowBrowser: key.allowBrowser,
+    rateLimit: key.rateLimit === null ? null : { ...key.rateLimit },
+    quota: quotaView(key, context.now),
+  };
+}
+
+/** The quota as shown: calls left now (as last written by the usage flush), and when it refills. */
+function quotaView(key: KeyFacts, now: number): Key["quota"] {
+  const { quota } = key;
+  if (quota === null) return null;
+  const refill = quota.refill === null ? null : { ...quota.refill };
+  const next = nextQuotaPeriod(quota.refill, quotaPeriod(quota.refill, now));
+  return {
+    remaining: quotaRemaining(quota, key.quotaPeriod, now),
+    refill,
+    refillsAt: Number.isFinite(next) ? iso(next) : null,
   };
 }
 
@@ -101,6 +128,12 @@ export interface GeneratedKeyRow {
   /** The metadata as JSON; empty when none. */
   metadata: string;
   allowBrowser: "true" | "false";
+  /** "LIMIT/WINDOWs" (e.g. 100/60s); empty when none. */
+  rateLimit: string;
+  /** Calls left; empty when the key has no quota. */
+  quotaRemaining: string;
+  /** "AMOUNT/day" or "AMOUNT/month"; empty when none. */
+  quotaRefill: string;
 }
 
 export function generatedKeyRow(key: Key): GeneratedKeyRow {
@@ -120,6 +153,9 @@ export function generatedKeyRow(key: Key): GeneratedKeyRow {
     ipAllowlist: (key.ipAllowlist ?? []).join(EXPORT_ROLE_SEPARATOR),
     metadata: key.metadata === null ? "" : JSON.stringify(key.metadata),
     allowBrowser: key.allowBrowser ? "true" : "false",
+    rateLimit: key.rateLimit === null ? "" : formatRateLimit(key.rateLimit),
+    quotaRemaining: key.quota === null ? "" : String(key.quota.remaining),
+    quotaRefill: key.quota?.refill ? formatRefill(key.quota.refill) : "",
   };
 }
 

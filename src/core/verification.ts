@@ -152,6 +152,29 @@ export function tokenSlot(index: number, count: number): TokenSlot {
 }
 
 /**
+ * The key's rate limit and quota as a call left them (docs/key-controls.md): null when the key has
+ * neither, so that keys without them cost no allocation.
+ */
+export interface Allowance {
+  /** `reset`: seconds until the window ends. */
+  readonly rateLimit: { readonly limit: number; readonly remaining: number; readonly reset: number } | null;
+  readonly quota: { readonly remaining: number } | null;
+}
+
+/**
+ * The key authenticated, but its rate limit (KEY_RATE_LIMITED) or quota (QUOTA_EXHAUSTED) refuses
+ * the call. `retryAfter`: seconds until a call may succeed; null for a quota that never refills.
+ */
+export interface AllowanceExceeded {
+  readonly code: "KEY_RATE_LIMITED" | "QUOTA_EXHAUSTED";
+  readonly valid: false;
+  readonly key: VerifiedKey;
+  readonly account: string;
+  readonly retryAfter: number | null;
+  readonly allowance: Allowance;
+}
+
+/**
  * An active key, in an account that did not add it, or (EXTERNAL_KEY_PENDING) whose addition there
  * is a request awaiting approval: granted nothing either way.
  */
@@ -164,6 +187,7 @@ export interface NotGranted {
   readonly token: TokenSlot;
   /** Whether the resource asked for is held (never here); null when none was asked. */
   readonly allowed: false | null;
+  readonly allowance: Allowance | null;
 }
 
 /** An active key and its grant in the account; `code` says whether the resource asked for is held. */
@@ -181,10 +205,11 @@ export interface Granted {
   readonly resources: readonly string[];
   /** Whether the resource asked for is held; null when none was asked. */
   readonly allowed: boolean | null;
+  readonly allowance: Allowance | null;
 }
 
 /** What a verification answers; `code` tells the cases apart. */
-export type Decision = Unauthenticated | RateLimited | NotGranted | Granted;
+export type Decision = Unauthenticated | RateLimited | AllowanceExceeded | NotGranted | Granted;
 
 /** Stable outcome codes, in `/v1/verify` responses, `X-Auth-Code` and metrics. */
 export type VerifyCode = Decision["code"];

@@ -142,6 +142,19 @@ export function createGuards(deps: AuthDeps) {
         retryAfter: wait,
       });
     }
+    if (decision.code === "KEY_RATE_LIMITED" || decision.code === "QUOTA_EXHAUSTED") {
+      const { retryAfter, allowance } = decision;
+      const limits = { rateLimit: allowance.rateLimit, quota: allowance.quota };
+      fail(
+        decision.code,
+        decision.code === "KEY_RATE_LIMITED"
+          ? `The key is over its rate limit; retry in ${retryAfter} s`
+          : retryAfter === null
+            ? "The key's quota is used up and does not refill; ask the account for more"
+            : `The key's quota is used up; it refills in ${retryAfter} s`,
+        retryAfter === null ? limits : { ...limits, retryAfter },
+      );
+    }
     if (decision.code in CONTROL_ERRORS) {
       const code = decision.code as keyof typeof CONTROL_ERRORS;
       fail(code, CONTROL_ERRORS[code]);

@@ -11,7 +11,7 @@
 import type { Catalog } from "../core/catalog.js";
 import { isBrowserRequest } from "../core/key-controls.js";
 import { isAccountName } from "../core/names.js";
-import type { Decision } from "../core/verification.js";
+import type { Allowance, Decision } from "../core/verification.js";
 import type { MaybePromise, Verifier } from "../services/index.js";
 import { type HeaderReader, readCredentials, verifiable } from "./credentials.js";
 
@@ -105,6 +105,24 @@ export const METADATA_HEADER = "x-latchkey-key-metadata";
 
 const CHALLENGE = 'Bearer realm="latchkey"';
 
+/** The key's quota as the call left it (docs/key-controls.md). */
+export const QUOTA_HEADER = "x-latchkey-quota-remaining";
+
+/**
+ * A key's rate limit as RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds until the
+ * window ends), the fields of the IETF httpapi draft's first versions that gateways and clients
+ * read; its quota as X-Latchkey-Quota-Remaining.
+ */
+function allowanceHeaders(headers: Record<string, string>, allowance: Allowance): void {
+  const { rateLimit, quota } = allowance;
+  if (rateLimit !== null) {
+    headers["ratelimit-limit"] = String(rateLimit.limit);
+    headers["ratelimit-remaining"] = String(rateLimit.remaining);
+    headers["ratelimit-reset"] = String(rateLimit.reset);
+  }
+  if (quota !== null) headers[QUOTA_HEADER] = String(quota.remaining);
+}
+
 function answerOf(decision: Decision): ForwardAuthAnswer {
   switch (decision.code) {
     case "OK": {
@@ -115,6 +133,7 @@ function answerOf(decision: Decision): ForwardAuthAnswer {
         "x-auth-key-type": decision.keyType,
       };
       if (metadata !== null) headers[METADATA_HEADER] = metadata;
+      if (decision.allowance !== null) allowanceHeaders(headers, decision.allowance);
       return { status: 200, headers };
     }
     case "RATE_LIMITED":
@@ -122,10 +141,21 @@ function answerOf(decision: Decision): ForwardAuthAnswer {
         status: 429,
         headers: { "retry-after": String(decision.retryAfter), "x-auth-code": decision.code },
       };
+    case "KEY_RATE_LIMITED":
+    case "QUOTA_EXHAUSTED": {
+      const headers: Record<string, string> = { "x-auth-code": decision.code };
+      if (decision.retryAfter !== null) headers["retry-after"] = String(decision.retryAfter);
+      allowanceHeaders(headers, decision.allowance);
+      return { status: 429, headers };
+    }
     case "ACCOUNT_NOT_GRANTED":
     case "EXTERNAL_KEY_PENDING":
     case "RESOURCE_NOT_GRANTED":
-    case "ROUTE_NOT_MAPPED":
+    case "ROUTE_NOT_MAPPED": {
+      const headers: Record<string, string> = { "x-auth-code": decision.code };
+      if (decision.allowance !== null) allowanceHeaders(headers, decision.allowance);
+      return { status: 403, headers };
+    }
     case "IP_NOT_ALLOWED":
     case "BROWSER_REQUEST_REFUSED":
       return { status: 403, headers: { "x-auth-code": decision.code } };

@@ -31,6 +31,9 @@ export const GENERATED_COLUMNS = [
   "ipAllowlist",
   "metadata",
   "allowBrowser",
+  "rateLimit",
+  "quotaRemaining",
+  "quotaRefill",
 ] as const;
 export const EXTERNAL_COLUMNS = [
   "id",

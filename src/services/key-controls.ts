@@ -11,8 +11,13 @@ import {
   type KeyControls,
   latestExpiry,
   NO_CONTROLS,
+  type Quota,
+  quotaRemaining,
+  type RateLimit,
   validateIpAllowlist,
   validateMetadata,
+  validateQuota,
+  validateRateLimit,
 } from "../core/key-controls.js";
 import { readSettings } from "../core/settings.js";
 import { iso } from "../core/time.js";
@@ -26,6 +31,9 @@ export interface ControlsInput {
   ipAllowlist?: readonly string[] | null | undefined;
   metadata?: Record<string, unknown> | null | undefined;
   allowBrowser?: boolean | undefined;
+  rateLimit?: RateLimit | null | undefined;
+  /** A quota given sets `remaining` now (its refill period starts now). */
+  quota?: Quota | null | undefined;
 }
 
 /** Only the fields given. */
@@ -35,6 +43,8 @@ export function controlsGiven(input: ControlsInput): Partial<KeyControls> {
   if (input.ipAllowlist !== undefined) given.ipAllowlist = input.ipAllowlist;
   if (input.metadata !== undefined) given.metadata = input.metadata;
   if (input.allowBrowser !== undefined) given.allowBrowser = input.allowBrowser;
+  if (input.rateLimit !== undefined) given.rateLimit = input.rateLimit;
+  if (input.quota !== undefined) given.quota = input.quota;
   return given;
 }
 
@@ -62,8 +72,8 @@ export interface ControlsTarget {
 /** What settling controls in one account reads: its settings and the acting key's own controls. */
 export interface ControlsContext {
   settings: ReturnType<typeof readSettings>;
-  /** Null when a person or latchkey acts. */
-  caller: KeyControls | null;
+  /** Null when a person or latchkey acts; `quotaPeriod`: the period its own quota counts in. */
+  caller: (KeyControls & { quotaPeriod: number }) | null;
 }
 
 /** Read once for many keys (an import settles thousands with one read). */
@@ -100,6 +110,20 @@ export function settleControlsIn(
     const error = validateMetadata(given.metadata);
     if (error) invalid(error.path, error.message);
   }
+  if (given.rateLimit !== undefined && given.rateLimit !== null) {
+    const error = validateRateLimit(given.rateLimit);
+    if (error) invalid(error.path, error.message);
+    wanted.rateLimit = { limit: given.rateLimit.limit, windowSeconds: given.rateLimit.windowSeconds };
+  }
+  if (given.quota !== undefined && given.quota !== null) {
+    const error = validateQuota(given.quota);
+    if (error) invalid(error.path, error.message);
+    const { remaining, refill } = given.quota;
+    wanted.quota = {
+      remaining,
+      refill: refill === null ? null : { amount: refill.amount, every: refill.every },
+    };
+  }
   if (given.expiresAt !== undefined && given.expiresAt !== null && given.expiresAt <= target.now) {
     invalid("expiresAt", "must be in the future; deactivate the key to stop it now");
   }
@@ -111,6 +135,11 @@ export function settleControlsIn(
   }
   if (isNew && given.ipAllowlist === undefined && caller?.ipAllowlist)
     wanted.ipAllowlist = caller.ipAllowlist;
+  // A key with a rate limit or a quota gives a new key that names none its own (as with expiry).
+  if (isNew && given.rateLimit === undefined && caller?.rateLimit) wanted.rateLimit = caller.rateLimit;
+  if (isNew && given.quota === undefined && caller?.quota) {
+    wanted.quota = { ...caller.quota, remaining: callerQuotaLeft(caller, target.now) };
+  }
   if (
     latest !== null &&
     given.expiresAt !== undefined &&
@@ -136,14 +165,30 @@ export function settleControlsIn(
     // A new key is judged whole; a changed one by the fields changed (what it had stays as it was).
     const judged = isNew ? wanted : { ...caller, ...given, ipAllowlist: wanted.ipAllowlist };
     if (!isNew && given.ipAllowlist === undefined) judged.ipAllowlist = caller.ipAllowlist;
-    const why = exceedsCaller(caller, judged);
+    if (!isNew && given.quota === undefined && caller.quota !== null) {
+      judged.quota = { ...caller.quota, remaining: callerQuotaLeft(caller, target.now) };
+    }
+    const bound = { ...caller, quota: callerQuota(caller, target.now) };
+    const why = exceedsCaller(bound, judged);
     if (why !== null) fail("KEY_CONTROLS_EXCEED_CALLER", `The key cannot be given these controls: ${why}`);
   }
   return wanted;
 }
 
+/** The acting key's quota as it stands now (refilled if its period has turned). */
+function callerQuota(caller: KeyControls & { quotaPeriod: number }, now: number): KeyControls["quota"] {
+  return caller.quota === null ? null : { ...caller.quota, remaining: callerQuotaLeft(caller, now) };
+}
+
+function callerQuotaLeft(caller: KeyControls & { quotaPeriod: number }, now: number): number {
+  return caller.quota === null ? 0 : quotaRemaining(caller.quota, caller.quotaPeriod, now);
+}
+
 /** The acting key's own controls; null when a person or latchkey acts. */
-async function callerControls(tx: StoreOps, authority: Authority): Promise<KeyControls | null> {
+async function callerControls(
+  tx: StoreOps,
+  authority: Authority,
+): Promise<(KeyControls & { quotaPeriod: number }) | null> {
   if (authority.actor.type !== "key") return null;
   const key = await tx.keys.getByAppKey(authority.actor.id);
   return key ?? null;
@@ -162,6 +207,8 @@ export function auditedControls(controls: Partial<KeyControls>): Record<string, 
   if (controls.ipAllowlist !== undefined) out.ipAllowlist = controls.ipAllowlist;
   if (controls.metadata !== undefined) out.metadata = controls.metadata;
   if (controls.allowBrowser !== undefined) out.allowBrowser = controls.allowBrowser;
+  if (controls.rateLimit !== undefined) out.rateLimit = controls.rateLimit;
+  if (controls.quota !== undefined) out.quota = controls.quota;
   return out;
 }
 
@@ -174,6 +221,9 @@ export function changedControls(before: KeyControls, after: KeyControls): Partia
   }
   if (JSON.stringify(before.metadata) !== JSON.stringify(after.metadata)) changed.metadata = after.metadata;
   if (before.allowBrowser !== after.allowBrowser) changed.allowBrowser = after.allowBrowser;
+  if (JSON.stringify(before.rateLimit) !== JSON.stringify(after.rateLimit))
+    changed.rateLimit = after.rateLimit;
+  if (JSON.stringify(before.quota) !== JSON.stringify(after.quota)) changed.quota = after.quota;
   return changed;
 }
 
@@ -184,5 +234,7 @@ export function controlsOf(key: KeyControls): KeyControls {
     ipAllowlist: key.ipAllowlist,
     metadata: key.metadata,
     allowBrowser: key.allowBrowser,
+    rateLimit: key.rateLimit,
+    quota: key.quota,
   };
 }

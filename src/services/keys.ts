@@ -9,6 +9,7 @@ import {
   expiryRange,
   type KeyControls,
   NO_CONTROLS,
+  quotaPeriod,
 } from "../core/key-controls.js";
 import { type KeyViewContext, presentKey } from "../core/key-view.js";
 import { normalizeLabel } from "../core/names.js";
@@ -143,6 +144,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
             token,
             roleIds,
             controls,
+            quotaPeriod: controls.quota === null ? 0 : quotaPeriod(controls.quota.refill, now),
           });
           await recordAudit(tx, deps, actor, {
             account,
@@ -229,6 +231,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
           const target = { account, createdAt: before.createdAt, current, self, now };
           controlChanges = changedControls(current, await settleControls(tx, authority, target, patch));
           if (Object.keys(controlChanges).length > 0) changes.controls = controlChanges;
+          if (controlChanges.quota) changes.quotaPeriod = quotaPeriod(controlChanges.quota.refill, now);
         }
         // Activating, or bringing an expired key back, gives its token back its use.
         const revived =

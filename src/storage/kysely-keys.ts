@@ -254,7 +254,7 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
               active: patch.active ? 1 : 0,
               inactive_reason: patch.active ? null : (patch.inactiveReason ?? "deactivated"),
             }),
-        ...(patch.controls === undefined ? {} : controlColumns(patch.controls)),
+        ...(patch.controls === undefined ? {} : controlColumns(patch.controls, patch.quotaPeriod ?? 0)),
       };
       const query = db
         .updateTable("keys")
@@ -384,10 +384,27 @@ function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): Key
     ipAllowlist: row.ip_allowlist === null ? null : (JSON.parse(row.ip_allowlist) as string[]),
     metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, unknown>),
     allowBrowser: row.allow_browser === 1,
+    rateLimit:
+      row.rate_limit === null || row.rate_window_seconds === null
+        ? null
+        : { limit: Number(row.rate_limit), windowSeconds: Number(row.rate_window_seconds) },
+    quota:
+      row.quota_remaining === null
+        ? null
+        : {
+            remaining: Number(row.quota_remaining),
+            refill:
+              row.quota_refill_amount === null || row.quota_refill_every === null
+                ? null
+                : {
+                    amount: Number(row.quota_refill_amount),
+                    every: row.quota_refill_every === "day" ? "day" : "month",
+                  },
+          },
+    quotaPeriod: Number(row.quota_period),
   };
 }
 
-/** The columns of the controls given (all of them for a new key). */
 /** Rows per multi-row statement of an import: 500 keys of 14 columns stay far below both databases' limits. */
 const IMPORT_CHUNK = 500;
 
@@ -409,7 +426,7 @@ function keyRow(key: NewKey) {
     updated_at: key.createdAt,
     token_created_at: key.token.createdAt,
     last_used_at: 0,
-    ...controlColumns({ ...NO_CONTROLS, ...key.controls }),
+    ...controlColumns({ ...NO_CONTROLS, ...key.controls }, key.quotaPeriod ?? 0),
   };
 }
 
@@ -425,9 +442,27 @@ function tokenRow(key: NewKey) {
   };
 }
 
-function controlColumns(controls: Partial<KeyControls>) {
-  const { expiresAt, ipAllowlist, metadata, allowBrowser } = controls;
+/**
+ * The columns of the controls given (all of them for a new key). A quota given is stored with
+ * `quotaPeriod`, the refill period its `remaining` counts in.
+ */
+function controlColumns(controls: Partial<KeyControls>, quotaPeriod: number) {
+  const { expiresAt, ipAllowlist, metadata, allowBrowser, rateLimit, quota } = controls;
   return {
+    ...(rateLimit === undefined
+      ? {}
+      : {
+          rate_limit: rateLimit === null ? null : rateLimit.limit,
+          rate_window_seconds: rateLimit === null ? null : rateLimit.windowSeconds,
+        }),
+    ...(quota === undefined
+      ? {}
+      : {
+          quota_remaining: quota === null ? null : quota.remaining,
+          quota_refill_amount: quota?.refill?.amount ?? null,
+          quota_refill_every: quota?.refill?.every ?? null,
+          quota_period: quota === null ? 0 : quotaPeriod,
+        }),
     ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
     ...(ipAllowlist === undefined
       ? {}

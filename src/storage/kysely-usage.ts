@@ -14,7 +14,7 @@
 import { type Kysely, sql } from "kysely";
 import { KyselyRepository } from "./kysely-scope.js";
 import type { Database } from "./schema.js";
-import type { ResourceUseRecord, UsageBatch, UsageDay, UsageRepository } from "./store.js";
+import type { QuotaSpend, ResourceUseRecord, UsageBatch, UsageDay, UsageRepository } from "./store.js";
 
 const CHUNK = 500;
 
@@ -38,7 +38,22 @@ export function inLockOrder(batch: UsageBatch): UsageBatch {
     lastUsed: [...batch.lastUsed].sort(byKey),
     accounts: [...(batch.accounts ?? [])].sort((a, b) => byKey(a, b) || byText(a.account, b.account)),
     tokens: [...(batch.tokens ?? [])].sort((a, b) => byText(a.tokenId, b.tokenId)),
+    quotas: latestPeriods(batch.quotas ?? []).sort(byKey),
   };
+}
+
+/**
+ * One spend per key (an update touches a row once): of two periods, the later one (the earlier
+ * period has ended and was refilled; its spends no longer count), the same period's summed.
+ */
+function latestPeriods(spends: readonly QuotaSpend[]): QuotaSpend[] {
+  const byId = new Map<string, QuotaSpend>();
+  for (const spend of spends) {
+    const seen = byId.get(spend.keyId);
+    if (seen === undefined || spend.period > seen.period) byId.set(spend.keyId, { ...spend });
+    else if (spend.period === seen.period) seen.spent += spend.spent;
+  }
+  return [...byId.values()];
 }
 
 /** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply run again. */
@@ -83,6 +98,21 @@ async function recordUsage(db: Kysely<Database>, batch: UsageBatch): Promise<voi
     const values = sql.join(rows.map((r) => sql`(${r.tokenId}, cast(${r.at} as bigint))`));
     await sql`update tokens set last_used_at = v.column2 from (values ${values}) as v
       where tokens.id = v.column1 and tokens.last_used_at < v.column2`.execute(db);
+  }
+  for (const rows of chunks(batch.quotas ?? [])) {
+    const values = sql.join(
+      rows.map((r) => sql`(${r.keyId}, cast(${r.period} as bigint), cast(${r.spent} as bigint))`),
+    );
+    await sql`update keys set
+      quota_remaining = case when keys.quota_period = v.column2
+        then (case when keys.quota_remaining > v.column3 then keys.quota_remaining - v.column3 else 0 end)
+        else (case when keys.quota_refill_amount > v.column3 then keys.quota_refill_amount - v.column3 else 0 end)
+      end,
+      quota_period = v.column2
+      from (values ${values}) as v
+      where keys.id = v.column1 and keys.quota_remaining is not null
+        and (keys.quota_period = v.column2
+          or (keys.quota_period < v.column2 and keys.quota_refill_amount is not null))`.execute(db);
   }
   // Only additions match: a key's use in its own account, or in one that never added it, updates nothing.
   for (const rows of chunks(batch.accounts ?? [])) {

@@ -644,6 +644,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await addKeyControls(db, dialect);
       },
     },
+    "0018_key_rate_limits": {
+      async up(db: Db) {
+        await addKeyRateLimits(db, dialect);
+      },
+    },
     "0019_external_key_requests": {
       async up(db: Db) {
         await addExternalKeyRequests(db, dialect);
@@ -686,6 +691,24 @@ async function addKeyControls(db: Db, dialect: Dialect): Promise<void> {
     .createIndex("keys_account_expires_at")
     .on("keys")
     .columns(["account", "expires_at"])
+    .execute();
+}
+
+/**
+ * Per-key rate limits and quotas (docs/key-controls.md). Existing keys get none. `quota_period` is
+ * the start of the refill period `quota_remaining` counts in (0 without refill); the usage flush
+ * spends from `quota_remaining`, and the first spend of a later period refills it first.
+ */
+async function addKeyRateLimits(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema.alterTable("keys").addColumn("rate_limit", "integer").execute();
+  await db.schema.alterTable("keys").addColumn("rate_window_seconds", "integer").execute();
+  await db.schema.alterTable("keys").addColumn("quota_remaining", time).execute();
+  await db.schema.alterTable("keys").addColumn("quota_refill_amount", time).execute();
+  await db.schema.alterTable("keys").addColumn("quota_refill_every", "text").execute();
+  await db.schema
+    .alterTable("keys")
+    .addColumn("quota_period", time, (c) => c.notNull().defaultTo(0))
     .execute();
 }
 

@@ -109,6 +109,15 @@ export interface KeysTable {
   metadata: Generated<string | null>;
   /** 1: may be used from a browser page. */
   allow_browser: Generated<number>;
+  /** Rate limit: calls per window; both null when none. */
+  rate_limit: Generated<number | null>;
+  rate_window_seconds: Generated<number | null>;
+  /** Quota: calls left in the period starting at `quota_period` (0 without refill); null when none. */
+  quota_remaining: Generated<number | null>;
+  quota_refill_amount: Generated<number | null>;
+  /** "day" or "month"; null: no refill. */
+  quota_refill_every: Generated<string | null>;
+  quota_period: Generated<number>;
   /** Why an inactive key is inactive (an InactiveReason); null when active or deactivated before 0016. */
   inactive_reason: Generated<string | null>;
 }

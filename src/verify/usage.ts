@@ -13,6 +13,7 @@
 import { DAY_MS } from "../core/time.js";
 import type {
   AccountUseRecord,
+  QuotaSpend,
   ResourceUseRecord,
   TokenUseRecord,
   UsageBatch,
@@ -33,7 +34,9 @@ class UsageWriteError extends Error {
 export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
   const accounts = batch.accounts ?? [];
   const tokens = batch.tokens ?? [];
+  const quotas = batch.quotas ?? [];
   const longest = Math.max(
+    quotas.length,
     batch.counts.length,
     batch.lastUsed.length,
     batch.resources.length,
@@ -49,6 +52,7 @@ export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
       resources: batch.resources.slice(i, i + size),
       accounts: accounts.slice(i, i + size),
       tokens: tokens.slice(i, i + size),
+      quotas: quotas.slice(i, i + size),
     });
   }
   return slices;
@@ -66,6 +70,12 @@ export interface UsageRecorderOptions {
    * `flush()` and `stop()` write everything.
    */
   stampIntervalMs?: number;
+  /** Quota spends (allowance.ts), written with each batch. */
+  quotas?: {
+    takeSpends(): QuotaSpend[];
+    written(spends: readonly QuotaSpend[]): void;
+    putBack(spends: readonly QuotaSpend[]): void;
+  };
   /** Told after every write attempt (metrics). */
   onFlush?: (ok: boolean, atMs: number, error?: unknown) => void;
 }
@@ -320,7 +330,15 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     accountUses = new Map();
     for (const [tokenId, at] of tokenUses) tokenUseList.push({ tokenId, at });
     tokenUses = new Map();
-    return { counts, lastUsed, resources: resourceUses, accounts: accountUseList, tokens: tokenUseList };
+    const quotas = options.quotas?.takeSpends() ?? [];
+    return {
+      counts,
+      lastUsed,
+      resources: resourceUses,
+      accounts: accountUseList,
+      tokens: tokenUseList,
+      quotas,
+    };
   }
 
   /** Keeps a counter's last-use times for the next write that includes them. */
@@ -339,6 +357,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       noteResource(keyId, account, resource, at);
     for (const { keyId, account, at } of batch.accounts ?? []) noteAccount(keyId, account, at);
     for (const { tokenId, at } of batch.tokens ?? []) noteTokenId(tokenId, at);
+    if (batch.quotas && batch.quotas.length > 0) options.quotas?.putBack(batch.quotas);
     for (const { keyId, at } of batch.lastUsed) {
       if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
     }
@@ -355,6 +374,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     for (let i = 0; i < slices.length; i++) {
       try {
         await store.usage.record(slices[i] as UsageBatch);
+        options.quotas?.written(slices[i]?.quotas ?? []);
       } catch (error) {
         for (const rest of slices.slice(i)) putBack(rest);
         throw new UsageWriteError(error);
@@ -377,6 +397,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       batch.resources,
       batch.accounts ?? [],
       batch.tokens ?? [],
+      batch.quotas ?? [],
     ].every((list) => list.length === 0);
     if (empty) {
       options.onFlush?.(true, clock.now());

@@ -28,9 +28,11 @@
  * A JWT's key is looked up once its signature (CPU only) has passed, since only latchkey can mint one.
  */
 
-import type { ControlRefusal } from "../core/key-controls.js";
+import type { ControlRefusal, ControlState } from "../core/key-controls.js";
 import type { TokenShape } from "../core/tokens.js";
 import {
+  type Allowance,
+  type AllowanceExceeded,
   acceptsShape,
   checkGrant,
   credentialShape,
@@ -45,6 +47,7 @@ import {
   type Unauthenticated,
 } from "../core/verification.js";
 import { digestsEqual, tokenDigestBinary } from "../crypto/token-hash.js";
+import type { Allowances } from "./allowance.js";
 import type { GrantState, KeyCache, KeyState } from "./key-cache.js";
 import type { UsageRecorder } from "./usage.js";
 
@@ -90,6 +93,8 @@ export interface VerifierDeps {
   tokenPrefix: string;
   usage?: Pick<UsageRecorder, "record">;
   limiter?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
+  /** Per-key rate limits and quotas (allowance.ts); not applied when absent. */
+  allowances?: Pick<Allowances, "hit" | "resetIn" | "spend" | "quotaLeft" | "refillIn">;
   /** Store lookups an address may still cause while `limiter` blocks it; none are refused when absent. */
   blockedLookups?: { blockedFor(ip: string): number; recordFailure(ip: string): unknown };
   metrics?: {
@@ -126,7 +131,7 @@ function refusalOf(reason: KeyAuthFailure): Unauthenticated {
 const limited = (retryAfter: number): RateLimited => ({ code: "RATE_LIMITED", valid: false, retryAfter });
 
 export function createVerifier(deps: VerifierDeps) {
-  const { cache, usage, limiter, metrics } = deps;
+  const { cache, usage, limiter, metrics, allowances } = deps;
   const clock = deps.clock ?? Date;
 
   function verify(request: VerifyRequest): MaybePromise<Decision> {
@@ -241,10 +246,33 @@ export function createVerifier(deps: VerifierDeps) {
     account: string,
     grant: GrantState | null,
     index: number,
-  ): NotGranted | Granted {
+  ): NotGranted | Granted | AllowanceExceeded {
     const check = checkGrant(grant === null ? null : grant.grant, request.resources);
-    if (request.countUsage !== false && usage) {
-      if (request.ownAccount) {
+    const counting = request.countUsage !== false;
+    const controls = state.controls;
+    // Keys without a rate limit or quota (most) skip this with no allocation.
+    const limited =
+      counting &&
+      allowances !== undefined &&
+      controls !== null &&
+      (controls.rateLimit !== null || controls.quota !== null);
+    let allowance: Allowance | null = null;
+    let exceeded: AllowanceExceeded | null = null;
+    if (limited && allowances && controls) {
+      const limits = allowanceOf(
+        allowances,
+        state,
+        account,
+        controls,
+        grant !== null && !grant.pending && check.code === "OK",
+      );
+      allowance = limits.allowance;
+      exceeded = limits.exceeded;
+    }
+    if (counting && usage) {
+      if (exceeded !== null) {
+        usage.record(state.keyId, "denied", undefined, undefined, state, index);
+      } else if (request.ownAccount) {
         // Authenticated in its own account, which always grants it something: the use counts there.
         usage.record(state.keyId, "allowed", state.account, undefined, state, index);
       } else if (grant === null || grant.pending) {
@@ -255,14 +283,15 @@ export function createVerifier(deps: VerifierDeps) {
         usage.record(state.keyId, outcome, account, resource, state, index);
       }
     }
+    if (exceeded !== null) return exceeded;
     const token = tokenSlot(index, state.tokenCount);
     if (grant?.pending) {
       const allowed = request.resources === undefined ? null : false;
-      return { code: "EXTERNAL_KEY_PENDING", valid: false, key: state, account, token, allowed };
+      return { code: "EXTERNAL_KEY_PENDING", valid: false, key: state, account, token, allowed, allowance };
     }
     if (check.code === "ACCOUNT_NOT_GRANTED" || grant === null) {
       const allowed = check.allowed === null ? null : false;
-      return { code: "ACCOUNT_NOT_GRANTED", valid: false, key: state, account, token, allowed };
+      return { code: "ACCOUNT_NOT_GRANTED", valid: false, key: state, account, token, allowed, allowance };
     }
     return {
       code: check.code,
@@ -274,6 +303,54 @@ export function createVerifier(deps: VerifierDeps) {
       grant: grant.grant,
       resources: grant.resources,
       allowed: check.allowed,
+      allowance,
+    };
+  }
+
+  /**
+   * The key's rate limit and quota for this call (docs/key-controls.md): every authenticated call
+   * counts against the rate limit, checked first; only an allowed call (`spends`) spends from the
+   * quota. A call over the rate limit spends nothing.
+   */
+  function allowanceOf(
+    tracker: NonNullable<VerifierDeps["allowances"]>,
+    state: KeyState,
+    account: string,
+    controls: ControlState,
+    spends: boolean,
+  ): { allowance: Allowance; exceeded: AllowanceExceeded | null } {
+    const now = clock.now();
+    const { keyId } = state;
+    let rateLimit: Allowance["rateLimit"] = null;
+    if (controls.rateLimit !== null) {
+      const left = tracker.hit(keyId, controls.rateLimit, now);
+      const reset = tracker.resetIn(keyId, now);
+      rateLimit = { limit: controls.rateLimit.limit, remaining: Math.max(0, left), reset };
+      if (left < 0) {
+        const quota =
+          controls.quota === null ? null : { remaining: tracker.quotaLeft(keyId, controls.quota, now) };
+        const allowance = { rateLimit, quota };
+        const exceeded: AllowanceExceeded = {
+          code: "KEY_RATE_LIMITED",
+          valid: false,
+          key: state,
+          account,
+          retryAfter: reset,
+          allowance,
+        };
+        return { allowance, exceeded };
+      }
+    }
+    if (controls.quota === null) return { allowance: { rateLimit, quota: null }, exceeded: null };
+    const left = spends
+      ? tracker.spend(keyId, controls.quota, now)
+      : tracker.quotaLeft(keyId, controls.quota, now);
+    const allowance = { rateLimit, quota: { remaining: Math.max(0, left) } };
+    if (left >= 0) return { allowance, exceeded: null };
+    const retryAfter = tracker.refillIn(controls.quota, now);
+    return {
+      allowance,
+      exceeded: { code: "QUOTA_EXHAUSTED", valid: false, key: state, account, retryAfter, allowance },
     };
   }
 
@@ -291,6 +368,8 @@ function outcomeOf(decision: Decision): "allowed" | "denied" | "invalid" | "rate
     case "ROUTE_NOT_MAPPED":
       return "denied";
     case "RATE_LIMITED":
+    case "KEY_RATE_LIMITED":
+    case "QUOTA_EXHAUSTED":
       return "rate_limited";
     default:
       return "invalid";

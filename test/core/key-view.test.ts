@@ -19,6 +19,7 @@ const base: KeyFacts = {
   roleIds: [1, 7],
   tokens: [{ createdAt: day("2026-01-10") }],
   ...NO_CONTROLS,
+  quotaPeriod: 0,
 };
 
 const context: KeyViewContext = {

@@ -144,6 +144,7 @@ describe("isAuthenticated", () => {
     grant: NOTHING,
     resources: [],
     allowed: null,
+    allowance: null,
     token: "current",
   } as const;
 
@@ -153,7 +154,7 @@ describe("isAuthenticated", () => {
     [{ code: "INVALID_CREDENTIALS", valid: false }, false],
     [{ code: "KEY_INACTIVE", valid: false }, false],
     [{ code: "RATE_LIMITED", valid: false, retryAfter: 5 }, false],
-    [{ code: "ACCOUNT_NOT_GRANTED", valid: false, key, account: "other", token: "old", allowed: null }, true],
+    [{ code: "ACCOUNT_NOT_GRANTED", valid: false, key, account: "other", token: "old", allowed: null, allowance: null }, true],
     [{ code: "OK", ...granted }, true],
     [{ code: "RESOURCE_NOT_GRANTED", ...granted, allowed: false }, true],
     [{ code: "ROUTE_NOT_MAPPED", ...granted, allowed: false }, true],

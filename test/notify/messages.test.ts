@@ -27,6 +27,7 @@ const key: KeyRecord = {
   roleIds: [],
   tokens: [{ id: "t1", hash: "SECRET-HASH", createdAt: Date.parse("2026-11-26T10:00:00Z") }],
   ...NO_CONTROLS,
+  quotaPeriod: 0,
 };
 
 function notification(event: string, payload: Record<string, unknown>): NotificationRecord {

@@ -32,6 +32,7 @@ export function key(i: number, fields: Partial<KeyRecord> = {}): KeyRecord {
     roleIds: [10],
     tokens: [{ id: `token-${i}`, hash: hash(`secret-${i}`), createdAt: T0 }],
     ...NO_CONTROLS,
+    quotaPeriod: 0,
     ...fields,
   };
 }

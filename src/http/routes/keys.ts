@@ -5,6 +5,11 @@ import {
   EXPIRY_FILTERS,
   MAX_IP_ALLOWLIST,
   MAX_METADATA_BYTES,
+  MAX_QUOTA,
+  MAX_RATE_LIMIT,
+  MAX_RATE_WINDOW_SECONDS,
+  type Quota,
+  REFILL_PERIODS,
 } from "../../core/key-controls.js";
 import type { Services } from "../../services/index.js";
 import type { AppEnv } from "../context.js";
@@ -45,16 +50,56 @@ const Controls = {
       description: `A JSON object (at most ${MAX_METADATA_BYTES} bytes as JSON) returned on verification. Never secrets`,
       example: { customerId: "c-123", plan: "gold" },
     }),
+  rateLimit: z
+    .strictObject({
+      limit: z.number().int().min(1).max(MAX_RATE_LIMIT),
+      windowSeconds: z.number().int().min(1).max(MAX_RATE_WINDOW_SECONDS),
+    })
+    .nullable()
+    .optional()
+    .openapi({
+      description:
+        "At most `limit` calls per `windowSeconds` (windows aligned to the epoch, at most a day); past it 429 KEY_RATE_LIMITED. Shared between instances through Redis within the bound docs/key-controls.md gives; null: none",
+      example: { limit: 100, windowSeconds: 60 },
+    }),
+  quota: z
+    .strictObject({
+      remaining: z.number().int().min(0).max(MAX_QUOTA),
+      refill: z
+        .strictObject({
+          amount: z.number().int().min(1).max(MAX_QUOTA),
+          every: z.enum(REFILL_PERIODS as ["day", "month"]),
+        })
+        .nullable()
+        .optional(),
+    })
+    .nullable()
+    .optional()
+    .openapi({
+      description:
+        "Calls left; each allowed call spends one, at 0 429 QUOTA_EXHAUSTED. `refill` sets `remaining` back to `amount` at the start of each UTC day or month (absent or null: never). Sending a quota sets `remaining` now; null: none",
+      example: { remaining: 10000, refill: { amount: 10000, every: "month" } },
+    }),
   allowBrowser: z.boolean().optional().openapi({
     description: "May be used from browser pages; only while the account's policies.allowBrowserKeys is on",
   }),
 };
 
-/** The body's controls in the service's terms (instants as milliseconds). */
-function controlsInput<T extends { expiresAt?: string | null | undefined }>(body: T) {
-  const { expiresAt, ...rest } = body;
-  if (expiresAt === undefined) return rest;
-  return { ...rest, expiresAt: expiresAt === null ? null : Date.parse(expiresAt) };
+/** The body's controls in the service's terms (instants as milliseconds, a quota's absent refill none). */
+function controlsInput<
+  T extends {
+    expiresAt?: string | null | undefined;
+    quota?: { remaining: number; refill?: Quota["refill"] | undefined } | null | undefined;
+  },
+>(body: T) {
+  const { expiresAt, quota, ...rest } = body;
+  return {
+    ...rest,
+    ...(expiresAt === undefined ? {} : { expiresAt: expiresAt === null ? null : Date.parse(expiresAt) }),
+    ...(quota === undefined
+      ? {}
+      : { quota: quota === null ? null : { remaining: quota.remaining, refill: quota.refill ?? null } }),
+  };
 }
 
 const ListQuery = z.strictObject({

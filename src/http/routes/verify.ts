@@ -18,7 +18,7 @@ import { KeyUsageSchema, type VerifyResult, VerifyResultSchema } from "../../cor
 import { fail } from "../../core/errors.js";
 import { isBrowserRequest } from "../../core/key-controls.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
-import type { Decision, RateLimited } from "../../core/verification.js";
+import type { Allowance, Decision, RateLimited } from "../../core/verification.js";
 import type { Services } from "../../services/index.js";
 import { checkingCredentials } from "../auth.js";
 import type { AppEnv } from "../context.js";
@@ -65,7 +65,22 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
     case "EXTERNAL_KEY_PENDING": {
       const { account, key, allowed } = decision;
       const appKey = key.appKey;
-      return { valid: false, code, account, appKey, keyType: null, resources: null, allowed, metadata: null };
+      const none = { keyType: null, resources: null, metadata: null };
+      return { valid: false, code, account, appKey, allowed, ...none, ...allowanceFields(decision.allowance) };
+    }
+    case "KEY_RATE_LIMITED":
+    case "QUOTA_EXHAUSTED": {
+      const { account, key, retryAfter } = decision;
+      const none = { keyType: null, resources: null, allowed: null, metadata: null };
+      return {
+        valid: false,
+        code,
+        account,
+        appKey: key.appKey,
+        ...none,
+        ...allowanceFields(decision.allowance),
+        ...(retryAfter === null ? {} : { retryAfter }),
+      };
     }
     case "OK":
     case "RESOURCE_NOT_GRANTED":
@@ -74,7 +89,9 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
       const json = key.controls?.metadataJson ?? null;
       const metadata = json === null ? null : (JSON.parse(json) as Record<string, unknown>);
       const appKey = key.appKey;
-      return { valid: true, code, account, appKey, keyType, resources: [...resources], allowed, metadata };
+      const listed = [...resources];
+      const limits = allowanceFields(decision.allowance);
+      return { valid: true, code, account, appKey, keyType, resources: listed, allowed, metadata, ...limits };
     }
     default:
       return {
@@ -86,8 +103,17 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
         resources: null,
         allowed: null,
         metadata: null,
+        rateLimit: null,
+        quota: null,
       };
   }
+}
+
+/** The key's rate limit and quota as the call left them (null when it has none). */
+function allowanceFields(allowance: Allowance | null): Pick<VerifyResultBody, "rateLimit" | "quota"> {
+  if (allowance === null) return { rateLimit: null, quota: null };
+  const { rateLimit, quota } = allowance;
+  return { rateLimit: rateLimit === null ? null : { ...rateLimit }, quota: quota === null ? null : { ...quota } };
 }
 
 const verify = createRoute({
@@ -96,7 +122,7 @@ const verify = createRoute({
   tags,
   summary: "Verify presented credentials, optionally for one resource",
   description:
-    "Invalid credentials are a 200 with `valid: false` and a `code`. A client address over the failed-authentication limit (`clientIp` when a trusted caller sends it) gets a 429 instead, for credentials that do not authenticate only: valid ones are still answered.",
+    "Invalid credentials are a 200 with `valid: false` and a `code`. A key over its rate limit or out of quota is a 200 with `valid: false`, `code` KEY_RATE_LIMITED or QUOTA_EXHAUSTED and `retryAfter`; `rateLimit` and `quota` give what the key has left (null when it has none). A client address over the failed-authentication limit (`clientIp` when a trusted caller sends it) gets a 429 instead, for credentials that do not authenticate only: valid ones are still answered.",
   request: { body: jsonBody(VerifyBody) },
   responses: {
     200: jsonResponse(VerifyResultSchema, "The decision"),
@@ -178,7 +204,7 @@ export function verifyRoutes(
     tags,
     summary: "Forward-auth for gateways (any method)",
     description:
-      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type, and X-Latchkey-Key-Metadata (base64url, no padding, of the key's metadata as UTF-8 JSON) when the key has metadata; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. An expired key is 401 KEY_EXPIRED; a call from outside the key's IP allowlist is 403 IP_NOT_ALLOWED; key credentials on a request from a browser page (Origin or Sec-Fetch-* headers forwarded) are 403 BROWSER_REQUEST_REFUSED unless the key allows it. Answers to every method.",
+      "Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type, and X-Latchkey-Key-Metadata (base64url, no padding, of the key's metadata as UTF-8 JSON) when the key has metadata; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. An expired key is 401 KEY_EXPIRED; a call from outside the key's IP allowlist is 403 IP_NOT_ALLOWED; key credentials on a request from a browser page (Origin or Sec-Fetch-* headers forwarded) are 403 BROWSER_REQUEST_REFUSED unless the key allows it. A key with a rate limit gets RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds) on 200, 403 and 429; over its rate limit it is 429 KEY_RATE_LIMITED, out of quota 429 QUOTA_EXHAUSTED, both with Retry-After (none for a quota that never refills) and X-Latchkey-Quota-Remaining for a key with a quota. Answers to every method.",
     responses: {
       200: { description: "Allowed" },
       400: {
@@ -192,7 +218,7 @@ export function verifyRoutes(
       },
       429: {
         description:
-          "Too many failed authentications from this client address, and these credentials do not authenticate either",
+          "Too many failed authentications from this client address, and these credentials do not authenticate either (X-Auth-Code: RATE_LIMITED); or the key is over its own rate limit (KEY_RATE_LIMITED) or out of quota (QUOTA_EXHAUSTED)",
       },
       503: { description: "The credentials could not be checked now (X-Auth-Code: UNAVAILABLE); logged" },
     },

@@ -74,6 +74,8 @@ export interface NewKey {
   roleIds: number[];
   /** Controls; absent ones are none. */
   controls?: Partial<KeyControls>;
+  /** The refill period the quota's `remaining` counts in (core/key-controls.ts `quotaPeriod`). */
+  quotaPeriod?: number;
 }
 
 export interface KeyPatch {
@@ -82,6 +84,8 @@ export interface KeyPatch {
   active?: boolean;
   /** Controls to replace (null clears); absent ones are kept. */
   controls?: Partial<KeyControls>;
+  /** With a quota in `controls`: the refill period its `remaining` counts in. */
+  quotaPeriod?: number;
   inactiveReason?: InactiveReason;
   updatedAt: number;
 }

@@ -19,6 +19,19 @@ export interface UsageBatch {
   accounts?: readonly AccountUseRecord[];
   /** Last authentication with each token (`tokens.last_used_at`); tokens deleted meanwhile are skipped. */
   tokens?: readonly TokenUseRecord[];
+  /**
+   * Calls spent from keys' quotas, each in the refill period it was spent in: subtracted from the
+   * stored remaining (never below 0), after refilling it when the period is later than the stored
+   * one; spends of an earlier period than the stored one, and keys without a quota, are skipped.
+   */
+  quotas?: readonly QuotaSpend[];
+}
+
+export interface QuotaSpend {
+  keyId: string;
+  /** Start of the refill period (core/key-controls.ts `quotaPeriod`; 0 without refill). */
+  period: number;
+  spent: number;
 }
 
 export interface TokenUseRecord {
