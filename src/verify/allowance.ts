@@ -204,6 +204,12 @@ export function createAllowances(options: AllowanceOptions) {
     }
   }
 
+  function reportFailure(error: unknown): void {
+    if (redisFailing) return;
+    redisFailing = true;
+    options.onRedisError?.(error);
+  }
+
   /** Sends every key's unsent calls to Redis in one pipeline and takes in the totals. */
   async function sync(): Promise<void> {
     syncSoon = false;
@@ -228,14 +234,18 @@ export function createAllowances(options: AllowanceOptions) {
         pipeline.eval(ADD_SCRIPT, 1, `${prefix}${keyId}:${windowStart}`, count, bucket.windowMs + 1000);
       }
       const results = (await pipeline.exec()) ?? [];
+      let failed: unknown = null;
       sent.forEach(([, bucket, count, windowStart], i) => {
-        const [error, total] = results[i] ?? [new Error("no answer"), null];
+        const [error, total] = results[i] ?? [new Error("Redis gave no answer"), null];
+        failed ??= error;
         if (bucket.windowStart !== windowStart) return;
         bucket.sending -= count;
+        // Not counted in Redis: counted here alone.
         if (error) bucket.shared += count;
         else bucket.shared = Math.max(bucket.shared + count, Number(total));
       });
-      if (redisFailing) {
+      if (failed !== null) reportFailure(failed);
+      else if (redisFailing) {
         redisFailing = false;
         options.onRedisRecovered?.();
       }
@@ -246,10 +256,7 @@ export function createAllowances(options: AllowanceOptions) {
         bucket.sending -= count;
         bucket.shared += count;
       }
-      if (!redisFailing) {
-        redisFailing = true;
-        options.onRedisError?.(error);
-      }
+      reportFailure(error);
     } finally {
       syncing = false;
     }

@@ -63,6 +63,37 @@ describe("presentKey", () => {
       {},
       { expiresAt: null, expiry: "none", ipAllowlist: null, metadata: null, allowBrowser: false },
     ],
+    ["no rate limit, no quota", {}, {}, { rateLimit: null, quota: null }],
+    [
+      "a rate limit",
+      { rateLimit: { limit: 100, windowSeconds: 60 } },
+      {},
+      { rateLimit: { limit: 100, windowSeconds: 60 } },
+    ],
+    [
+      "a quota stored for this month: as stored, refilling on the first of the next",
+      { quota: { remaining: 7, refill: { amount: 50, every: "month" } }, quotaPeriod: day("2026-03-01") },
+      {},
+      { quota: { remaining: 7, refill: { amount: 50, every: "month" }, refillsAt: "2026-04-01T00:00:00.000Z" } },
+    ],
+    [
+      "a quota stored for an ended month: refilled",
+      { quota: { remaining: 0, refill: { amount: 50, every: "month" } }, quotaPeriod: day("2026-02-01") },
+      {},
+      { quota: { remaining: 50, refill: { amount: 50, every: "month" } } },
+    ],
+    [
+      "a daily quota stored yesterday: refilled",
+      { quota: { remaining: 3, refill: { amount: 9, every: "day" } }, quotaPeriod: day("2026-02-28") },
+      {},
+      { quota: { remaining: 9, refillsAt: "2026-03-02T00:00:00.000Z" } },
+    ],
+    [
+      "a quota without refill never refills",
+      { quota: { remaining: 0, refill: null } },
+      {},
+      { quota: { remaining: 0, refill: null, refillsAt: null } },
+    ],
     ["expiring in 14 days", { expiresAt: day("2026-03-15") }, {}, { expiry: "soon" }],
     ["expiring in 15 days", { expiresAt: day("2026-03-16") }, {}, { expiry: "ok" }],
     [
@@ -160,6 +191,8 @@ describe("presentKey", () => {
       "metadata",
       "name",
       "pendingRenewal",
+      "quota",
+      "rateLimit",
       "roles",
       "status",
       "tokenAgeDays",
@@ -189,7 +222,15 @@ describe("generatedKeyRow", () => {
         ipAllowlist: "",
         metadata: "",
         allowBrowser: "false",
+        rateLimit: "",
+        quotaRemaining: "",
+        quotaRefill: "",
       },
+    ],
+    [
+      "a rate limit and a quota, in the CLI's text forms",
+      { rateLimit: { limit: 100, windowSeconds: 60 }, quota: { remaining: 42, refill: { amount: 1000, every: "day" } } },
+      { rateLimit: "100/60s", quotaRemaining: "42", quotaRefill: "1000/day" },
     ],
     [
       "controls",
@@ -225,6 +266,6 @@ describe("generatedKeyRow", () => {
   ])("%s", (_, facts, expected) => {
     const row = generatedKeyRow(presentKey({ ...base, ...facts }, context));
     expect(row).toMatchObject(expected);
-    expect(Object.keys(row)).toHaveLength(15);
+    expect(Object.keys(row)).toHaveLength(18);
   });
 });

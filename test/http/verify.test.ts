@@ -46,6 +46,8 @@ describe.each(["sqlite", "postgres"] as const)("verification on %s", (kind) => {
         resources: ["ViewOrders"],
         allowed: true,
         metadata: null,
+        rateLimit: null,
+        quota: null,
       });
       const edit = await verify({ appKey: key.appKey, appToken: key.appToken, resource: "EditOrders" });
       expect(edit.body).toMatchObject({ valid: true, code: "RESOURCE_NOT_GRANTED", allowed: false });
@@ -70,6 +72,8 @@ describe.each(["sqlite", "postgres"] as const)("verification on %s", (kind) => {
         resources: null,
         allowed: null,
         metadata: null,
+        rateLimit: null,
+        quota: null,
       });
       expect((await verify({ appKey: "appkey-acme-NOSUCH", appToken: key.appToken })).body.code).toBe(
         "INVALID_CREDENTIALS",
