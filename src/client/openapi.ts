@@ -948,6 +948,35 @@ export interface paths {
                         metadata?: {
                             [key: string]: unknown;
                         } | null;
+                        /**
+                         * @description At most `limit` calls per `windowSeconds` (windows aligned to the epoch, at most a day); past it 429 KEY_RATE_LIMITED. Shared between instances through Redis within the bound docs/key-controls.md gives; null: none
+                         * @example {
+                         *       "limit": 100,
+                         *       "windowSeconds": 60
+                         *     }
+                         */
+                        rateLimit?: {
+                            limit: number;
+                            windowSeconds: number;
+                        } | null;
+                        /**
+                         * @description Calls left; each allowed call spends one, at 0 429 QUOTA_EXHAUSTED. `refill` sets `remaining` back to `amount` at the start of each UTC day or month (absent or null: never). Sending a quota sets `remaining` now; null: none
+                         * @example {
+                         *       "remaining": 10000,
+                         *       "refill": {
+                         *         "amount": 10000,
+                         *         "every": "month"
+                         *       }
+                         *     }
+                         */
+                        quota?: {
+                            remaining: number;
+                            refill?: {
+                                amount: number;
+                                /** @enum {string} */
+                                every: "day" | "month";
+                            } | null;
+                        } | null;
                         /** @description May be used from browser pages; only while the account's policies.allowBrowserKeys is on */
                         allowBrowser?: boolean;
                     };
@@ -1238,6 +1267,35 @@ export interface paths {
                          */
                         metadata?: {
                             [key: string]: unknown;
+                        } | null;
+                        /**
+                         * @description At most `limit` calls per `windowSeconds` (windows aligned to the epoch, at most a day); past it 429 KEY_RATE_LIMITED. Shared between instances through Redis within the bound docs/key-controls.md gives; null: none
+                         * @example {
+                         *       "limit": 100,
+                         *       "windowSeconds": 60
+                         *     }
+                         */
+                        rateLimit?: {
+                            limit: number;
+                            windowSeconds: number;
+                        } | null;
+                        /**
+                         * @description Calls left; each allowed call spends one, at 0 429 QUOTA_EXHAUSTED. `refill` sets `remaining` back to `amount` at the start of each UTC day or month (absent or null: never). Sending a quota sets `remaining` now; null: none
+                         * @example {
+                         *       "remaining": 10000,
+                         *       "refill": {
+                         *         "amount": 10000,
+                         *         "every": "month"
+                         *       }
+                         *     }
+                         */
+                        quota?: {
+                            remaining: number;
+                            refill?: {
+                                amount: number;
+                                /** @enum {string} */
+                                every: "day" | "month";
+                            } | null;
                         } | null;
                         /** @description May be used from browser pages; only while the account's policies.allowBrowserKeys is on */
                         allowBrowser?: boolean;
@@ -4625,7 +4683,7 @@ export interface paths {
         put?: never;
         /**
          * Verify presented credentials, optionally for one resource
-         * @description Invalid credentials are a 200 with `valid: false` and a `code`. A client address over the failed-authentication limit (`clientIp` when a trusted caller sends it) gets a 429 instead, for credentials that do not authenticate only: valid ones are still answered.
+         * @description Invalid credentials are a 200 with `valid: false` and a `code`. A key over its rate limit or out of quota is a 200 with `valid: false`, `code` KEY_RATE_LIMITED or QUOTA_EXHAUSTED and `retryAfter`; `rateLimit` and `quota` give what the key has left (null when it has none). A client address over the failed-authentication limit (`clientIp` when a trusted caller sends it) gets a 429 instead, for credentials that do not authenticate only: valid ones are still answered.
          */
         post: {
             parameters: {
@@ -4707,7 +4765,7 @@ export interface paths {
         };
         /**
          * Forward-auth for gateways (any method)
-         * @description Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type, and X-Latchkey-Key-Metadata (base64url, no padding, of the key's metadata as UTF-8 JSON) when the key has metadata; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. An expired key is 401 KEY_EXPIRED; a call from outside the key's IP allowlist is 403 IP_NOT_ALLOWED; key credentials on a request from a browser page (Origin or Sec-Fetch-* headers forwarded) are 403 BROWSER_REQUEST_REFUSED unless the key allows it. Answers to every method.
+         * @description Reads credentials from the forwarded headers (X-API-AppKey + X-API-AppToken, the X-VTEX-API-* names, Authorization: Bearer, VtexIdclientAutCookie), the original request from X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri (Traefik) and the account from X-API-Account. 200 carries X-Auth-Account, X-Auth-AppKey and X-Auth-Key-Type, and X-Latchkey-Key-Metadata (base64url, no padding, of the key's metadata as UTF-8 JSON) when the key has metadata; 400, 401, 403, 429 (with Retry-After) and 503 carry X-Auth-Code. An expired key is 401 KEY_EXPIRED; a call from outside the key's IP allowlist is 403 IP_NOT_ALLOWED; key credentials on a request from a browser page (Origin or Sec-Fetch-* headers forwarded) are 403 BROWSER_REQUEST_REFUSED unless the key allows it. A key with a rate limit gets RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds) on 200, 403 and 429; over its rate limit it is 429 KEY_RATE_LIMITED, out of quota 429 QUOTA_EXHAUSTED, both with Retry-After (none for a quota that never refills) and X-Latchkey-Quota-Remaining for a key with a quota. Answers to every method.
          */
         get: {
             parameters: {
@@ -4746,7 +4804,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Too many failed authentications from this client address, and these credentials do not authenticate either */
+                /** @description Too many failed authentications from this client address, and these credentials do not authenticate either (X-Auth-Code: RATE_LIMITED); or the key is over its own rate limit (KEY_RATE_LIMITED) or out of quota (QUOTA_EXHAUSTED) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -5190,6 +5248,21 @@ export interface components {
                     } | null;
                     /** @description May be used from browser pages (refused by default) */
                     allowBrowser: boolean;
+                    /** @description At most `limit` calls per `windowSeconds` (429 KEY_RATE_LIMITED past it); null: none */
+                    rateLimit: {
+                        /** @description Calls allowed per window */
+                        limit: number;
+                        /** @description The window, in seconds (aligned to the epoch) */
+                        windowSeconds: number;
+                    } | null;
+                    /** @description Calls left before 429 QUOTA_EXHAUSTED; null: no quota */
+                    quota: {
+                        /** @description Calls left, as last written by the usage flush (a few seconds behind the verifications) */
+                        remaining: number;
+                        refill: components["schemas"]["QuotaRefill"];
+                        /** @description When `remaining` is next set back to the refill amount; null: never */
+                        refillsAt: string | null;
+                    } | null;
                 };
             };
             accounts: components["schemas"]["AccountAccess"][];
@@ -5198,6 +5271,15 @@ export interface components {
             id: number;
             name: string;
         };
+        QuotaRefill: {
+            /** @description What `remaining` is set back to */
+            amount: number;
+            /**
+             * @description At the start of each UTC day or month
+             * @enum {string}
+             */
+            every: "day" | "month";
+        } | null;
         AccountAccess: {
             account: string;
             roles: components["schemas"]["RoleRef"][];
@@ -5311,6 +5393,21 @@ export interface components {
             } | null;
             /** @description May be used from browser pages (refused by default) */
             allowBrowser: boolean;
+            /** @description At most `limit` calls per `windowSeconds` (429 KEY_RATE_LIMITED past it); null: none */
+            rateLimit: {
+                /** @description Calls allowed per window */
+                limit: number;
+                /** @description The window, in seconds (aligned to the epoch) */
+                windowSeconds: number;
+            } | null;
+            /** @description Calls left before 429 QUOTA_EXHAUSTED; null: no quota */
+            quota: {
+                /** @description Calls left, as last written by the usage flush (a few seconds behind the verifications) */
+                remaining: number;
+                refill: components["schemas"]["QuotaRefill"];
+                /** @description When `remaining` is next set back to the refill amount; null: never */
+                refillsAt: string | null;
+            } | null;
         };
         KeyImportResult: {
             dryRun: boolean;
@@ -5487,7 +5584,7 @@ export interface components {
             /** @description The credentials authenticate an active key granted in the account */
             valid: boolean;
             /** @enum {string} */
-            code: "OK" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE" | "KEY_EXPIRED" | "IP_NOT_ALLOWED" | "BROWSER_REQUEST_REFUSED" | "ACCOUNT_NOT_GRANTED" | "EXTERNAL_KEY_PENDING" | "RESOURCE_NOT_GRANTED";
+            code: "OK" | "MALFORMED_CREDENTIALS" | "INVALID_CREDENTIALS" | "KEY_INACTIVE" | "KEY_EXPIRED" | "IP_NOT_ALLOWED" | "BROWSER_REQUEST_REFUSED" | "KEY_RATE_LIMITED" | "QUOTA_EXHAUSTED" | "ACCOUNT_NOT_GRANTED" | "EXTERNAL_KEY_PENDING" | "RESOURCE_NOT_GRANTED";
             account: string | null;
             appKey: string | null;
             /** @enum {string|null} */
@@ -5499,6 +5596,21 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             } | null;
+            /** @description The key's rate limit as this call left it; null when the key has none or the credentials are not valid */
+            rateLimit: {
+                limit: number;
+                /** @description Calls left in the current window */
+                remaining: number;
+                /** @description Seconds until the window ends */
+                reset: number;
+            } | null;
+            /** @description The key's quota as this call left it; null when the key has none or the credentials are not valid */
+            quota: {
+                /** @description Calls left in the quota */
+                remaining: number;
+            } | null;
+            /** @description With KEY_RATE_LIMITED or QUOTA_EXHAUSTED: seconds until a call may succeed */
+            retryAfter?: number;
         };
         KeyUsage: {
             appKey: string;

@@ -104,4 +104,52 @@ describe("keys create and update with controls", () => {
     expect((await cli(["keys", "list", "--expiry", "tomorrow"])).code).toBe(2);
     expect((await cli(["keys", "list", "--control", "quota"])).code).toBe(2);
   });
+
+  it("sets a rate limit and a quota, shows them with what is left, and removes them", async () => {
+    const created = await cli([
+      "--json",
+      "keys",
+      "create",
+      "erp-metered",
+      "--rate-limit",
+      "100/1m",
+      "--quota",
+      "10000",
+      "--quota-refill",
+      "10000/month",
+    ]);
+    expect(created.stderr).toMatch(/warning/);
+    expect(created.code).toBe(0);
+    const issued = JSON.parse(created.stdout);
+    expect(issued.key).toMatchObject({
+      rateLimit: { limit: 100, windowSeconds: 60 },
+      quota: { remaining: 10000, refill: { amount: 10000, every: "month" } },
+    });
+    const appKey = issued.key.appKey as string;
+    const shown = await cli(["keys", "show", appKey]);
+    expect(shown.stdout).toMatch(/rate limit:\s+100\/60s/);
+    expect(shown.stdout).toMatch(/quota:\s+10000 calls left, refilled to 10000\/month/);
+    const changed = await cli(["--json", "keys", "update", appKey, "--quota", "5", "--quota-refill", "none"]);
+    expect(changed.code).toBe(0);
+    expect(JSON.parse(changed.stdout)).toMatchObject({ quota: { remaining: 5, refill: null } });
+    const removed = await cli(["--json", "keys", "update", appKey, "--no-rate-limit", "--no-quota"]);
+    expect(removed.code).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ rateLimit: null, quota: null });
+  });
+
+  it("refuses malformed limits and quotas as usage errors (2)", async () => {
+    for (const args of [
+      ["--rate-limit", "100"],
+      ["--rate-limit", "100/0s"],
+      ["--rate-limit", "-1/60s"],
+      ["--rate-limit", "100/2d"],
+      ["--quota", "-5"],
+      ["--quota", "many"],
+      ["--quota", "10", "--quota-refill", "10/week"],
+      ["--quota-refill", "10/day"],
+    ]) {
+      const run = await cli(["keys", "create", "bad-limits", ...args]);
+      expect(run.code, args.join(" ")).toBe(2);
+    }
+  });
 });

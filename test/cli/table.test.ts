@@ -29,6 +29,8 @@ const key = (overrides: Partial<Key>): Key => ({
   ipAllowlist: null,
   metadata: null,
   allowBrowser: false,
+  rateLimit: null,
+  quota: null,
   ...overrides,
 });
 

@@ -6,10 +6,22 @@ import {
   exceedsCaller,
   expiresSoon,
   expiryRange,
+  formatRateLimit,
+  formatRefill,
   isBrowserRequest,
+  MAX_QUOTA,
+  MAX_RATE_LIMIT,
   NO_CONTROLS,
+  nextQuotaPeriod,
+  parseRateLimit,
+  parseRefill,
+  type Quota,
+  quotaPeriod,
+  quotaRemaining,
   validateIpAllowlist,
   validateMetadata,
+  validateQuota,
+  validateRateLimit,
 } from "../../src/core/key-controls.js";
 import { expiryOf } from "../../src/core/key-view.js";
 import { DAY_MS } from "../../src/core/time.js";
@@ -171,5 +183,88 @@ describe("expiryRange (the list's expiry filter)", () => {
         expect(selects(filter, expiresAt), `${filter} at ${expiresAt}`).toBe(expected);
       }
     }
+  });
+});
+
+describe("rate limits and quotas", () => {
+  it("a key with neither keeps ControlState null (no allocation on the hot path)", () => {
+    expect(state({})).toBeNull();
+    expect(state({ rateLimit: { limit: 5, windowSeconds: 2 } })?.rateLimit).toEqual({
+      limit: 5,
+      windowMs: 2000,
+    });
+  });
+
+  it.each([
+    [{ limit: 1, windowSeconds: 1 }, null],
+    [{ limit: 0, windowSeconds: 1 }, "rateLimit.limit"],
+    [{ limit: -3, windowSeconds: 1 }, "rateLimit.limit"],
+    [{ limit: MAX_RATE_LIMIT + 1, windowSeconds: 1 }, "rateLimit.limit"],
+    [{ limit: 10, windowSeconds: 0 }, "rateLimit.windowSeconds"],
+    [{ limit: 10, windowSeconds: 86_401 }, "rateLimit.windowSeconds"],
+    [{ limit: 10, windowSeconds: 1.5 }, "rateLimit.windowSeconds"],
+  ])("validateRateLimit(%j)", (value, path) => {
+    expect(validateRateLimit(value)?.path ?? null).toBe(path);
+  });
+
+  it.each([
+    [{ remaining: 0, refill: null }, null],
+    [{ remaining: -1, refill: null }, "quota.remaining"],
+    [{ remaining: MAX_QUOTA + 1, refill: null }, "quota.remaining"],
+    [{ remaining: 1, refill: { amount: 0, every: "day" } }, "quota.refill.amount"],
+    [{ remaining: 1, refill: { amount: 5, every: "week" } }, "quota.refill.every"],
+  ])("validateQuota(%j)", (value, path) => {
+    expect(validateQuota(value as Quota)?.path ?? null).toBe(path);
+  });
+
+  it("reads and writes the CLI's text forms", () => {
+    expect(parseRateLimit("100/60s")).toEqual({ limit: 100, windowSeconds: 60 });
+    expect(parseRateLimit("1000/1m")).toEqual({ limit: 1000, windowSeconds: 60 });
+    expect(parseRateLimit("5/1h")).toEqual({ limit: 5, windowSeconds: 3600 });
+    expect(parseRateLimit("5/30")).toEqual({ limit: 5, windowSeconds: 30 });
+    expect(parseRateLimit("5 per minute")).toBeUndefined();
+    expect(parseRefill("10000/month")).toEqual({ amount: 10000, every: "month" });
+    expect(parseRefill("10/week")).toBeUndefined();
+    expect(formatRateLimit({ limit: 100, windowSeconds: 60 })).toBe("100/60s");
+    expect(formatRefill({ amount: 7, every: "day" })).toBe("7/day");
+  });
+
+  it("refill periods start at UTC midnight and on the first of the month", () => {
+    const at = Date.parse("2027-01-31T23:59:00Z");
+    expect(quotaPeriod({ amount: 1, every: "day" }, at)).toBe(Date.parse("2027-01-31T00:00:00Z"));
+    expect(quotaPeriod({ amount: 1, every: "month" }, at)).toBe(Date.parse("2027-01-01T00:00:00Z"));
+    expect(nextQuotaPeriod({ amount: 1, every: "month" }, Date.parse("2027-12-01T00:00:00Z"))).toBe(
+      Date.parse("2028-01-01T00:00:00Z"),
+    );
+    expect(quotaPeriod(null, at)).toBe(0);
+    const quota = { remaining: 2, refill: { amount: 9, every: "day" as const } };
+    expect(quotaRemaining(quota, Date.parse("2027-01-31T00:00:00Z"), at)).toBe(2);
+    expect(quotaRemaining(quota, Date.parse("2027-01-30T00:00:00Z"), at)).toBe(9);
+  });
+
+  it.each([
+    [{ rateLimit: { limit: 10, windowSeconds: 60 }, quota: { remaining: 100, refill: null } }, null],
+    [{ rateLimit: { limit: 1, windowSeconds: 60 }, quota: { remaining: 100, refill: null } }, null],
+    [{ rateLimit: { limit: 11, windowSeconds: 60 }, quota: { remaining: 100, refill: null } }, /rate limit/],
+    [{ rateLimit: { limit: 2, windowSeconds: 1 }, quota: { remaining: 100, refill: null } }, /rate limit/],
+    [{ rateLimit: null, quota: { remaining: 1, refill: null } }, /rate limit/],
+    [{ rateLimit: { limit: 10, windowSeconds: 60 }, quota: null }, /quota/],
+    [{ rateLimit: { limit: 10, windowSeconds: 60 }, quota: { remaining: 101, refill: null } }, /remaining/],
+    [
+      {
+        rateLimit: { limit: 10, windowSeconds: 60 },
+        quota: { remaining: 1, refill: { amount: 1, every: "day" } },
+      },
+      /refill/,
+    ],
+  ])("exceedsCaller for a caller at 10/60s with 100 calls: %j", (limits, expected) => {
+    const caller = {
+      ...NO_CONTROLS,
+      rateLimit: { limit: 10, windowSeconds: 60 },
+      quota: { remaining: 100, refill: null },
+    };
+    const why = exceedsCaller(caller, { ...NO_CONTROLS, ...(limits as Partial<typeof NO_CONTROLS>) });
+    if (expected === null) expect(why).toBeNull();
+    else expect(why).toMatch(expected);
   });
 });

@@ -80,13 +80,13 @@ describe("presentKey", () => {
       "a quota stored for an ended month: refilled",
       { quota: { remaining: 0, refill: { amount: 50, every: "month" } }, quotaPeriod: day("2026-02-01") },
       {},
-      { quota: { remaining: 50, refill: { amount: 50, every: "month" } } },
+      { quota: { remaining: 50, refill: { amount: 50, every: "month" }, refillsAt: "2026-04-01T00:00:00.000Z" } },
     ],
     [
       "a daily quota stored yesterday: refilled",
       { quota: { remaining: 3, refill: { amount: 9, every: "day" } }, quotaPeriod: day("2026-02-28") },
       {},
-      { quota: { remaining: 9, refillsAt: "2026-03-02T00:00:00.000Z" } },
+      { quota: { remaining: 9, refill: { amount: 9, every: "day" }, refillsAt: "2026-03-02T00:00:00.000Z" } },
     ],
     [
       "a quota without refill never refills",
@@ -229,7 +229,7 @@ describe("generatedKeyRow", () => {
     ],
     [
       "a rate limit and a quota, in the CLI's text forms",
-      { rateLimit: { limit: 100, windowSeconds: 60 }, quota: { remaining: 42, refill: { amount: 1000, every: "day" } } },
+      { rateLimit: { limit: 100, windowSeconds: 60 }, quota: { remaining: 42, refill: { amount: 1000, every: "day" } }, quotaPeriod: day("2026-03-01") },
       { rateLimit: "100/60s", quotaRemaining: "42", quotaRefill: "1000/day" },
     ],
     [

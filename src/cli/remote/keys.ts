@@ -10,6 +10,7 @@ import { compact, ok } from "../client.js";
 import { UsageError } from "../output.js";
 import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
+import { formatRateLimit, formatRefill } from "../../core/key-controls.js";
 import { addControlOptions, type ControlFlags, controlsBody } from "./key-controls.js";
 import { registerKeysBulk } from "./keys-bulk.js";
 import { registerKeysExport } from "./keys-export.js";
@@ -72,7 +73,16 @@ export function keyFields(key: Key): string {
     ["IP allowlist", key.ipAllowlist === null ? "any address" : key.ipAllowlist.join(", ")],
     ["metadata", key.metadata === null ? "-" : JSON.stringify(key.metadata)],
     ["browser use", key.allowBrowser ? "allowed" : "refused"],
+    ["rate limit", key.rateLimit === null ? "none" : `${formatRateLimit(key.rateLimit)} (calls per window)`],
+    ["quota", quotaText(key.quota)],
   ]);
+}
+
+/** Calls left (as last written, a few seconds behind), and how it refills. */
+function quotaText(quota: Key["quota"]): string {
+  if (quota === null) return "none";
+  if (quota.refill === null) return `${quota.remaining} calls left, no refill`;
+  return `${quota.remaining} calls left, refilled to ${formatRefill(quota.refill)} (next ${formatDate(quota.refillsAt)})`;
 }
 
 /** While a renewal is pending: the last use of each token, so one can tell whether the new one is in use. */
@@ -289,7 +299,9 @@ export function registerKeys(group: Command, registry: Registry): void {
 
   const update = group
     .command("update")
-    .description("rename a key or change its controls (expiry, IP allowlist, metadata, browser use)")
+    .description(
+      "rename a key or change its controls (expiry, IP allowlist, metadata, browser use, rate limit, quota)",
+    )
     .argument("<appKey>")
     .option("--name <name>", "a new name, unique in the account");
   addControlOptions(update).action(
