@@ -101,7 +101,11 @@ export interface ControlState {
    * The quota as read (the verifier's allowance tracker spends from it locally until the next
    * read); null when none. `period`: the period `remaining` was stored for.
    */
-  readonly quota: { readonly remaining: number; readonly period: number; readonly refill: Quota["refill"] } | null;
+  readonly quota: {
+    readonly remaining: number;
+    readonly period: number;
+    readonly refill: Quota["refill"];
+  } | null;
 }
 
 /**

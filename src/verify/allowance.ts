@@ -189,7 +189,8 @@ export function createAllowances(options: AllowanceOptions) {
   function written(spends: readonly QuotaSpend[]): void {
     for (const { keyId, period, spent } of spends) {
       const entry = quotas.get(keyId);
-      if (entry !== undefined && entry.pendingPeriod === period) entry.writing = Math.max(0, entry.writing - spent);
+      if (entry !== undefined && entry.pendingPeriod === period)
+        entry.writing = Math.max(0, entry.writing - spent);
     }
   }
 

@@ -101,6 +101,32 @@ describe("the key detail page", () => {
     await context.close();
   }, 60_000);
 
+  it("shows a key's rate limit and quota, read-only", async () => {
+    const limited = await lk.admin.api<{ key: { appKey: string } }>("POST", "/v1/accounts/acme/keys", {
+      name: "Metered partner",
+      roles: [10],
+      rateLimit: { limit: 100, windowSeconds: 60 },
+      quota: { remaining: 10000, refill: { amount: 10000, every: "month" } },
+    });
+    const { context, page } = await lk.ownerPage();
+    await page.goto(detailUrl(limited.key.appKey));
+    const limits = page.getByRole("region", { name: "Limits" });
+    await limits.waitFor();
+    const text = (await limits.textContent()) ?? "";
+    expect(text).toContain("Rate limit100 calls per 1 min");
+    expect(text).toContain("Quota10,000 calls left");
+    expect(text).toMatch(/Quota refill10,000 every month, next \d{2} \w{3} \d{4}/);
+    expect(await limits.locator("input, button").count()).toBe(0);
+    // A key without them says so.
+    await page.goto(detailUrl(key.appKey));
+    const none = page.getByRole("region", { name: "Limits" });
+    await none.waitFor();
+    expect(await none.textContent()).toContain("Rate limitNoneQuotaNone");
+    expect(await axeSerious(page)).toEqual([]);
+    expectNoConsoleErrors(page);
+    await context.close();
+  }, 60_000);
+
   it("fits a phone width", async () => {
     const { context, page } = await lk.ownerPage(PHONE);
     await page.goto(detailUrl(key.appKey));

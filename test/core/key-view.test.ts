@@ -74,13 +74,25 @@ describe("presentKey", () => {
       "a quota stored for this month: as stored, refilling on the first of the next",
       { quota: { remaining: 7, refill: { amount: 50, every: "month" } }, quotaPeriod: day("2026-03-01") },
       {},
-      { quota: { remaining: 7, refill: { amount: 50, every: "month" }, refillsAt: "2026-04-01T00:00:00.000Z" } },
+      {
+        quota: {
+          remaining: 7,
+          refill: { amount: 50, every: "month" },
+          refillsAt: "2026-04-01T00:00:00.000Z",
+        },
+      },
     ],
     [
       "a quota stored for an ended month: refilled",
       { quota: { remaining: 0, refill: { amount: 50, every: "month" } }, quotaPeriod: day("2026-02-01") },
       {},
-      { quota: { remaining: 50, refill: { amount: 50, every: "month" }, refillsAt: "2026-04-01T00:00:00.000Z" } },
+      {
+        quota: {
+          remaining: 50,
+          refill: { amount: 50, every: "month" },
+          refillsAt: "2026-04-01T00:00:00.000Z",
+        },
+      },
     ],
     [
       "a daily quota stored yesterday: refilled",
@@ -229,7 +241,11 @@ describe("generatedKeyRow", () => {
     ],
     [
       "a rate limit and a quota, in the CLI's text forms",
-      { rateLimit: { limit: 100, windowSeconds: 60 }, quota: { remaining: 42, refill: { amount: 1000, every: "day" } }, quotaPeriod: day("2026-03-01") },
+      {
+        rateLimit: { limit: 100, windowSeconds: 60 },
+        quota: { remaining: 42, refill: { amount: 1000, every: "day" } },
+        quotaPeriod: day("2026-03-01"),
+      },
       { rateLimit: "100/60s", quotaRemaining: "42", quotaRefill: "1000/day" },
     ],
     [

@@ -87,7 +87,11 @@ describe.each(["sqlite", "postgres"] as const)("per-key rate limits and quotas o
     expect(over.status).toBe(429);
     expect(over.headers.get("x-auth-code")).toBe("KEY_RATE_LIMITED");
     expect(over.headers.get("retry-after")).toBe("59");
-    expect((await verify(creds)).body).toMatchObject({ valid: false, code: "KEY_RATE_LIMITED", retryAfter: 59 });
+    expect((await verify(creds)).body).toMatchObject({
+      valid: false,
+      code: "KEY_RATE_LIMITED",
+      retryAfter: 59,
+    });
     const me = await h.request("GET", "/v1/me", { as: creds });
     expect(me.status).toBe(429);
     expect(me.body.code).toBe("KEY_RATE_LIMITED");
@@ -137,7 +141,11 @@ describe.each(["sqlite", "postgres"] as const)("per-key rate limits and quotas o
       headers: { "content-type": "application/json" },
       body: JSON.stringify(creds),
     });
-    expect(await exhausted.json()).toMatchObject({ valid: false, code: "QUOTA_EXHAUSTED", quota: { remaining: 0 } });
+    expect(await exhausted.json()).toMatchObject({
+      valid: false,
+      code: "QUOTA_EXHAUSTED",
+      quota: { remaining: 0 },
+    });
     await restarted.services.usage.flush();
     const me = await restarted.app.request("/v1/me", {
       headers: { "x-api-appkey": creds.appKey, "x-api-apptoken": creds.appToken },
@@ -176,7 +184,10 @@ describe.each(["sqlite", "postgres"] as const)("per-key rate limits and quotas o
     const res = await create({ name: "audited-limits" });
     const { appKey } = credsOf(res);
     const set = await h.request("PATCH", `${KEYS}/${appKey}`, {
-      body: { rateLimit: { limit: 100, windowSeconds: 60 }, quota: { remaining: 10, refill: { amount: 10, every: "month" } } },
+      body: {
+        rateLimit: { limit: 100, windowSeconds: 60 },
+        quota: { remaining: 10, refill: { amount: 10, every: "month" } },
+      },
     });
     expect(set.status).toBe(200);
     const exported = await h.request("GET", `${KEYS}/export?format=json`);
@@ -220,7 +231,11 @@ describe.each(["sqlite", "postgres"] as const)("per-key rate limits and quotas o
     const own = await h.request("PATCH", `${KEYS}/${editor.appKey}`, as({ quota: { remaining: 10_000 } }));
     expect(own.status).toBe(403);
     expect(own.body.code).toBe("KEY_CONTROLS_EXCEED_CALLER");
-    const faster = await h.request("POST", KEYS, as({ name: "faster", rateLimit: { limit: 100, windowSeconds: 1 } }));
+    const faster = await h.request(
+      "POST",
+      KEYS,
+      as({ name: "faster", rateLimit: { limit: 100, windowSeconds: 1 } }),
+    );
     expect(faster.body.code).toBe("KEY_CONTROLS_EXCEED_CALLER");
     const unlimited = await h.request("POST", KEYS, as({ name: "unlimited", rateLimit: null }));
     expect(unlimited.body.code).toBe("KEY_CONTROLS_EXCEED_CALLER");

@@ -118,7 +118,11 @@ export function addControlOptions(command: Command): Command {
       rateLimitSpec,
     )
     .option("--no-rate-limit", "remove the key's rate limit")
-    .option("--quota <calls>", "calls the key may make (each allowed call spends one); sets what is left now", quotaCount)
+    .option(
+      "--quota <calls>",
+      "calls the key may make (each allowed call spends one); sets what is left now",
+      quotaCount,
+    )
     .option(
       "--quota-refill <amount/period>",
       'with --quota: set what is left back to AMOUNT at each UTC day or month (10000/month), or "none"',

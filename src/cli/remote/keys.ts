@@ -5,12 +5,17 @@
  */
 import type { Command } from "commander";
 import type { IssuedKey, Key } from "../../client/client.js";
-import { type ControlFilter, EXPIRY_FILTERS, type ExpiryFilter } from "../../core/key-controls.js";
+import {
+  type ControlFilter,
+  EXPIRY_FILTERS,
+  type ExpiryFilter,
+  formatRateLimit,
+  formatRefill,
+} from "../../core/key-controls.js";
 import { compact, ok } from "../client.js";
 import { UsageError } from "../output.js";
 import { formatDate, renderFields, renderTable, roleNames } from "../table.js";
 import { type Registry, type Remote, remote } from "./context.js";
-import { formatRateLimit, formatRefill } from "../../core/key-controls.js";
 import { addControlOptions, type ControlFlags, controlsBody } from "./key-controls.js";
 import { registerKeysBulk } from "./keys-bulk.js";
 import { registerKeysExport } from "./keys-export.js";

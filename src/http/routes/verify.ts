@@ -66,7 +66,15 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
       const { account, key, allowed } = decision;
       const appKey = key.appKey;
       const none = { keyType: null, resources: null, metadata: null };
-      return { valid: false, code, account, appKey, allowed, ...none, ...allowanceFields(decision.allowance) };
+      return {
+        valid: false,
+        code,
+        account,
+        appKey,
+        allowed,
+        ...none,
+        ...allowanceFields(decision.allowance),
+      };
     }
     case "KEY_RATE_LIMITED":
     case "QUOTA_EXHAUSTED": {
@@ -113,7 +121,10 @@ function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBod
 function allowanceFields(allowance: Allowance | null): Pick<VerifyResultBody, "rateLimit" | "quota"> {
   if (allowance === null) return { rateLimit: null, quota: null };
   const { rateLimit, quota } = allowance;
-  return { rateLimit: rateLimit === null ? null : { ...rateLimit }, quota: quota === null ? null : { ...quota } };
+  return {
+    rateLimit: rateLimit === null ? null : { ...rateLimit },
+    quota: quota === null ? null : { ...quota },
+  };
 }
 
 const verify = createRoute({

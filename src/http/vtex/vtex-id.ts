@@ -97,7 +97,12 @@ export function vtexIdRoutes(app: OpenAPIHono<AppEnv>, access: VtexAccess, servi
       }
       if (decision.code === "KEY_RATE_LIMITED" || decision.code === "QUOTA_EXHAUSTED") {
         if (decision.retryAfter !== null) c.header("retry-after", String(decision.retryAfter));
-        throw vtexMessage(429, decision.code === "KEY_RATE_LIMITED" ? "The key is over its rate limit" : "The key's quota is used up");
+        throw vtexMessage(
+          429,
+          decision.code === "KEY_RATE_LIMITED"
+            ? "The key is over its rate limit"
+            : "The key's quota is used up",
+        );
       }
       if (!isAuthenticated(decision)) throw WRONG_CREDENTIALS();
       const claims = await jwt.verify(token);

@@ -174,6 +174,7 @@ function KeyView({ account, apiKey: key, reload }: { account: string; apiKey: Ke
             <dd>{formatDateTime(usage.data?.lastUsedAt ?? key.lastUsedAt)}</dd>
           </dl>
         </section>
+        <KeyLimits apiKey={key} />
         <section className="card section" aria-labelledby="detail-token">
           <h2 id="detail-token">Token</h2>
           <dl className="facts">
@@ -345,4 +346,45 @@ function ControlFacts({ apiKey: key }: { apiKey: Key }) {
       </dl>
     </section>
   );
+}
+
+/**
+ * The key's rate limit and quota, read-only (docs/key-controls.md). The quota's calls left are as
+ * the usage flush last wrote them, a few seconds behind the verifications.
+ */
+function KeyLimits({ apiKey }: { apiKey: Key }) {
+  const { rateLimit, quota } = apiKey;
+  return (
+    <section className="card section" aria-labelledby="detail-limits">
+      <h2 id="detail-limits">Limits</h2>
+      <dl className="facts">
+        <dt>Rate limit</dt>
+        <dd>
+          {rateLimit === null
+            ? "None"
+            : `${rateLimit.limit.toLocaleString("en-US")} calls per ${windowText(rateLimit.windowSeconds)}`}
+        </dd>
+        <dt>Quota</dt>
+        <dd>{quota === null ? "None" : `${quota.remaining.toLocaleString("en-US")} calls left`}</dd>
+        {quota !== null ? (
+          <>
+            <dt>Quota refill</dt>
+            <dd>
+              {quota.refill === null
+                ? "Never"
+                : `${quota.refill.amount.toLocaleString("en-US")} every ${quota.refill.every}, next ${formatDateTime(quota.refillsAt)}`}
+            </dd>
+          </>
+        ) : null}
+      </dl>
+    </section>
+  );
+}
+
+/** "60 s", "5 min", "1 h", "1 day": the window as written, in its largest whole unit. */
+function windowText(seconds: number): string {
+  if (seconds % 86_400 === 0) return seconds === 86_400 ? "day" : `${seconds / 86_400} days`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
 }
