@@ -160,6 +160,10 @@ describe("key export", () => {
       "",
       "",
       "",
+      // rateLimit, quotaRemaining, quotaRefill: an external key has no controls of its own.
+      "",
+      "",
+      "",
       "beta",
       "2026-11-27T10:00:00.000Z",
     ]);
