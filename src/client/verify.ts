@@ -16,6 +16,9 @@
  *   a second for it.
  * - a failure (latchkey unreachable or answering an error, 429 included): never. The next request
  *   asks again.
+ * - an answer for a key with a rate limit or a quota (`rateLimit` or `quota` not null): never, so
+ *   that latchkey counts every call (docs/key-controls.md). Identical questions asked at once still
+ *   share one answer.
  * At most `maxEntries` answers (10,000 unless given) are kept; the oldest goes first. Identical
  * questions asked while one is on its way share its answer.
  */
@@ -92,6 +95,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const pending = new Map<string, Promise<VerifyResult>>();
 
   function remember(key: string, result: VerifyResult): void {
+    // A key with a rate limit or a quota is counted by latchkey on every call: never answered here.
+    if (result.rateLimit || result.quota) return;
     const lifetime = result.valid ? ttl : invalidTtl;
     if (lifetime === 0) return;
     cache.delete(key);

@@ -69,6 +69,21 @@ describe("createVerifier", () => {
     expect(calls).toHaveLength(2);
   });
 
+  it("never keeps an answer for a key with a rate limit or a quota: latchkey counts every call", async () => {
+    const metered = (
+      await h.request("POST", "/v1/accounts/acme/keys", {
+        body: { name: "metered-client", quota: { remaining: 2 } },
+      })
+    ).body;
+    const creds = { appKey: metered.key.appKey, appToken: metered.appToken };
+    const verifier = createVerifier({ client, ttlMs: 5_000, now: clock().now });
+    calls.length = 0;
+    expect(await verifier.verify(creds)).toMatchObject({ valid: true, quota: { remaining: 1 } });
+    expect(await verifier.verify(creds)).toMatchObject({ valid: true, quota: { remaining: 0 } });
+    expect(await verifier.verify(creds)).toMatchObject({ valid: false, code: "QUOTA_EXHAUSTED" });
+    expect(calls).toHaveLength(3);
+  });
+
   it("keeps an invalid answer for invalidTtlMs only, and a different question is asked apart", async () => {
     const time = clock();
     const verifier = createVerifier({ client, now: time.now });
