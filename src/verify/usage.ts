@@ -317,8 +317,12 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
     for (const waiting of carried.values()) counts.push(waiting);
     carried = new Map();
-    if (!stamps)
-      return { counts, lastUsed, resources: resourceUses, accounts: accountUseList, tokens: tokenUseList };
+    // Quota spends go with every write, counts' and stamps' alike: they bound what other instances see.
+    const quotas = options.quotas?.takeSpends() ?? [];
+    if (!stamps) {
+      const accounts = accountUseList;
+      return { counts, lastUsed, resources: resourceUses, accounts, tokens: tokenUseList, quotas };
+    }
     for (const [keyId, at] of carriedLastUsed) lastUsed.push({ keyId, at });
     carriedLastUsed = new Map();
     for (const [keyId, accounts] of resources)
@@ -330,7 +334,6 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     accountUses = new Map();
     for (const [tokenId, at] of tokenUses) tokenUseList.push({ tokenId, at });
     tokenUses = new Map();
-    const quotas = options.quotas?.takeSpends() ?? [];
     return {
       counts,
       lastUsed,

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { DAY_MS } from "../../src/core/time.js";
 import type { UsageBatch } from "../../src/storage/store.js";
+import { createAllowances } from "../../src/verify/allowance.js";
 import { createUsageRecorder, sliceBatch } from "../../src/verify/usage.js";
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
@@ -181,6 +182,34 @@ describe("usage recorder", () => {
     expect(byKey.get("key-1")).toMatchObject({ ok: 21, denied: 0 });
     expect(resources.find((r) => r.keyId === "key-1")?.at).toBe(T0 + 20_000);
     expect(usage.pendingKeys()).toBe(0);
+  });
+
+  it("writes quota spends at every timer tick, not only with last-use times", async () => {
+    const written: UsageBatch[] = [];
+    const quotas = createAllowances({ clock: { now: () => T0 } });
+    const usage = createUsageRecorder({
+      clock: { now: () => T0 },
+      intervalMs: 20,
+      stampIntervalMs: 60_000,
+      quotas,
+      store: {
+        usage: {
+          async record(batch) {
+            written.push(batch);
+          },
+        },
+      },
+    });
+    quotas.spend("k", { remaining: 10, period: 0, refill: null }, T0);
+    quotas.spend("k", { remaining: 10, period: 0, refill: null }, T0);
+    usage.start();
+    try {
+      await vi.waitFor(() => expect(written.flatMap((b) => b.quotas ?? [])).toHaveLength(1));
+      expect(written.flatMap((b) => b.quotas ?? [])).toEqual([{ keyId: "k", period: 0, spent: 2 }]);
+      expect(written.flatMap((b) => b.lastUsed)).toEqual([]);
+    } finally {
+      await usage.stop();
+    }
   });
 
   it("writes counts at every timer tick and last-use times once per stamp interval, and everything on flush", async () => {
