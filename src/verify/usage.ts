@@ -66,8 +66,10 @@ export interface UsageRecorderOptions {
   /**
    * How often the timer's writes include last-use times (of the key, its tokens, its accounts and
    * resources; default 60 s): these are one row write each per key in use, four times the counts'
-   * work, and a minute is precise enough for "last used". Counts are written at every interval;
-   * `flush()` and `stop()` write everything.
+   * work, and a minute is precise enough for "last used". Counts are written at every interval,
+   * and so are the times of a key not written since the last stamp write (its first use in a
+   * while shows within the interval, never as "not used" beside its counts); `flush()` and `stop()`
+   * write everything.
    */
   stampIntervalMs?: number;
   /** Quota spends (allowance.ts), written with each batch. */
@@ -130,6 +132,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   const intervalMs = options.intervalMs ?? 5_000;
   const stampIntervalMs = options.stampIntervalMs ?? 60_000;
   let stampsDueAt = 0;
+  /** Keys whose last-use times were written since the last stamp write: the rest go at every write. */
+  let stamped = new Set<string>();
   let counters = new Map<string, Counter>();
   /** Counts of an earlier day, or of a failed write, waiting for the next write: by `keyId day`. */
   let carried = new Map<string, UsageDay & { keyId: string }>();
@@ -288,8 +292,11 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       else if (counter.ok + counter.denied > 0)
         counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
       if (!stamps) {
-        holdStamps(keyId, counter);
-        continue;
+        if (stamped.has(keyId)) {
+          holdStamps(keyId, counter);
+          continue;
+        }
+        stamped.add(keyId);
       }
       if (counter.lastUsed > 0) {
         if (carriedLastUsed.has(keyId)) {
@@ -323,6 +330,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       const accounts = accountUseList;
       return { counts, lastUsed, resources: resourceUses, accounts, tokens: tokenUseList, quotas };
     }
+    stamped = new Set(taken.keys());
     for (const [keyId, at] of carriedLastUsed) lastUsed.push({ keyId, at });
     carriedLastUsed = new Map();
     for (const [keyId, accounts] of resources)

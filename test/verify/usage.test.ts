@@ -212,7 +212,7 @@ describe("usage recorder", () => {
     }
   });
 
-  it("writes counts at every timer tick and last-use times once per stamp interval, and everything on flush", async () => {
+  it("writes a key's first use at the next tick, later ones once per stamp interval, and everything on flush", async () => {
     let now = T0;
     const written: UsageBatch[] = [];
     const usage = createUsageRecorder({
@@ -228,23 +228,30 @@ describe("usage recorder", () => {
       },
     });
     const holder = { tokenIds: ["tok-1"] };
+    const stamps = () => written.flatMap((b) => b.lastUsed);
+    const day = Math.floor(T0 / DAY_MS);
     usage.start();
     try {
+      // A key not written before: its use goes with the next tick's counts.
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+      await vi.waitFor(() => expect(written.flatMap((b) => b.counts)).toHaveLength(1));
+      expect(stamps()).toEqual([{ keyId: "k", at: T0 }]);
+      expect(written.flatMap((b) => b.tokens ?? [])).toEqual([{ tokenId: "tok-1", at: T0 }]);
+      // Its next uses before the stamp interval: the counts at each tick, the times held.
+      written.length = 0;
       now += 1_000;
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
-      await vi.waitFor(() => expect(written.length).toBeGreaterThan(0));
-      // A tick before the stamp interval: the counts, no last-use times.
-      expect(written.flatMap((b) => b.counts)).toEqual([
-        { keyId: "k", day: Math.floor(T0 / DAY_MS), ok: 2, denied: 0 },
-      ]);
+      await vi.waitFor(() =>
+        expect(written.flatMap((b) => b.counts)).toEqual([{ keyId: "k", day, ok: 1, denied: 0 }]),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 60));
       for (const batch of written) {
         expect([batch.lastUsed, batch.resources, batch.accounts, batch.tokens]).toEqual([[], [], [], []]);
       }
       // Once the interval has passed, the next tick writes the times held so far (the latest).
       written.length = 0;
       now += 60_000;
-      await vi.waitFor(() => expect(written.some((b) => b.lastUsed.length > 0)).toBe(true));
+      await vi.waitFor(() => expect(stamps().length).toBeGreaterThan(0));
       const stamped = written.find((b) => b.lastUsed.length > 0) as UsageBatch;
       expect(stamped.lastUsed).toEqual([{ keyId: "k", at: T0 + 1_000 }]);
       expect(stamped.resources).toEqual([
@@ -256,7 +263,7 @@ describe("usage recorder", () => {
       written.length = 0;
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
       await usage.flush();
-      expect(written.flatMap((b) => b.lastUsed)).toEqual([{ keyId: "k", at: T0 + 61_000 }]);
+      expect(stamps()).toEqual([{ keyId: "k", at: T0 + 61_000 }]);
     } finally {
       await usage.stop();
     }
