@@ -27,7 +27,7 @@ export const CFG = {
   connections: num("CONNECTIONS", 50),
   tools: list("TOOLS", "wrk,autocannon"),
   keys: num("KEYS", 10_000),
-  only: list("ONLY", "ceiling,better-auth,sqlite,postgres,micro,cold,rss"),
+  only: list("ONLY", "ceiling,better-auth,sqlite,controls,postgres,micro,cold,rss"),
   endpoints: list("ENDPOINTS", "authorize,verify"),
   coldKeys: num("COLD_KEYS", 1_000_000),
   coldSamples: num("COLD_SAMPLES", 2000),

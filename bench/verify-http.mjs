@@ -4,7 +4,7 @@
  * this checkout's dist/), checks each with valid, wrong and under-privileged credentials, warms the
  * caches, then runs rounds over every tool and target, recording each run in `out.runs`.
  */
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BENCH_SECRET, ROOT } from "./lib.mjs";
 import {
@@ -31,7 +31,7 @@ import {
   waitQuiet,
   wrk,
 } from "./verify-procs.mjs";
-import { ACCOUNT, preparePostgres, seedInto } from "./verify-seed.mjs";
+import { ACCOUNT, benchControls, preparePostgres, seedInto } from "./verify-seed.mjs";
 
 const authorizeHeaders = ([appKey, appToken]) => ({
   "x-api-appkey": appKey,
@@ -195,7 +195,9 @@ export async function httpPhase(out, work, profileDir, logDir) {
   let creds = [];
   const controls = {};
   try {
-    const latchkeyDbs = ["sqlite", "postgres"].filter(has);
+    // "controls": SQLite again, every key with an expiry, a 10-entry IP allowlist, a rate limit
+    // and metadata (benchControls), so that its row prices the controls against the plain one.
+    const latchkeyDbs = ["sqlite", "controls", "postgres"].filter(has);
     if (latchkeyDbs.length || has("ceiling") || has("micro")) {
       // The same 10,000 credentials in every latchkey database: SQLite is seeded first, its
       // credentials file then replayed into PostgreSQL.
@@ -268,10 +270,25 @@ export async function httpPhase(out, work, profileDir, logDir) {
         out.cleanups.push(pg.drop);
         dbEnv = { ...pg.env, DATA_DIR: join(work, "pg-data") };
         controls.postgres = [pg.control.appKey, pg.control.appToken];
+      } else if (db === "controls") {
+        log(`seeding the same ${CFG.keys} keys, each with every control, into another SQLite database`);
+        mkdirSync(join(work, "sqlite-controls"), { recursive: true });
+        const seeded = await seedInto(
+          { kind: "sqlite", file: join(work, "sqlite-controls", "latchkey.db") },
+          {
+            count: CFG.keys,
+            credsFile: join(work, "creds-controls.tsv"),
+            tokens: creds,
+            controls: benchControls(Date.now()),
+          },
+        );
+        out.seeds.controls_s = seeded.seedSeconds;
+        controls.controls = [seeded.control.appKey, seeded.control.appToken];
+        dbEnv = { DATA_DIR: join(work, "sqlite-controls"), LATCHKEY_SECRET: BENCH_SECRET };
       } else {
         dbEnv.LATCHKEY_SECRET = BENCH_SECRET;
       }
-      const name = `latchkey-${db}`;
+      const name = db === "controls" ? "latchkey-sqlite-controls" : `latchkey-${db}`;
       const server = await startServer({
         name,
         argv: latchkeyArgv(name, profileDir),

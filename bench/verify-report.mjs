@@ -12,6 +12,8 @@ const TARGETS = {
   p99VsCeiling: 2,
   xBetterAuth: 20,
   microPct: 70,
+  /** The row whose keys carry every control, as a % of the plain SQLite row's req/s. */
+  controlsPct: 90,
   coldP99Ms: 5,
   rssMb: 150,
 };
@@ -251,6 +253,20 @@ export async function report(out) {
     verdicts.push([
       `${s.target} /v1/authorize ≥ ${TARGETS.xBetterAuth}× better-auth's req/s`,
       verdict(s.xBetterAuth, TARGETS.xBetterAuth, { unit: "×" }),
+    ]);
+  }
+  const controlsRow = "latchkey-sqlite-controls authorize";
+  if (runsOf(out, controlsRow, "wrk").length) {
+    const pct = perRound(
+      out,
+      controlsRow,
+      "latchkey-sqlite authorize",
+      "wrk",
+      (r, p) => (100 * r.rps) / p.rps,
+    );
+    verdicts.push([
+      `/v1/authorize with every control ≥ ${TARGETS.controlsPct} % of the plain row's req/s (SQLite, wrk)`,
+      verdict(pct, TARGETS.controlsPct, { unit: " %", gap: " points" }),
     ]);
   }
   if (micro)

@@ -25,6 +25,34 @@ export const ACCOUNT = "bench";
 export const ORDERS_READ_ROLE = 10;
 export const OTHER_ROLE = 20;
 
+/**
+ * The per-key controls of the benchmark's "controls" target (docs/key-controls.md): an expiry a
+ * year away, a 10-entry IP allowlist whose only match (loopback) is the last entry, a rate limit
+ * no benchmark run reaches, and metadata. Each verification checks them all.
+ */
+export function benchControls(now) {
+  const blocks = [
+    "203.0.113.0/24",
+    "198.51.100.0/24",
+    "192.0.2.0/24",
+    "10.20.0.0/16",
+    "172.16.0.0/12",
+    "2001:db8::/32",
+    "2001:db8:1::/48",
+    "100.64.0.0/10",
+    "192.168.0.0/16",
+    "127.0.0.0/8",
+  ];
+  return {
+    expiresAt: now + 365 * 24 * 3600 * 1000,
+    ipAllowlist: blocks,
+    metadata: { customerId: "c-000123", plan: "enterprise", region: "sa-east-1" },
+    allowBrowser: false,
+    rateLimit: { limit: 100_000_000, windowSeconds: 60 },
+    quota: null,
+  };
+}
+
 /** mulberry32, as seed-store.mjs: the same count always gives the same names and appKeys. */
 function prng(seed) {
   let a = seed >>> 0;
@@ -43,7 +71,10 @@ function prng(seed) {
  * `tokens` ([appKey, appToken] rows of an earlier seed of the same count) replays those credentials,
  * so that two databases hold the same keys.
  */
-export async function seedVerifyKeys(store, { count, onCredential, tokens, batch = 1000, now = Date.now() }) {
+export async function seedVerifyKeys(
+  store,
+  { count, onCredential, tokens, controls, batch = 1000, now = Date.now() },
+) {
   const random = prng(7);
   if (!(await store.accounts.get(ACCOUNT))) await store.accounts.create({ name: ACCOUNT, createdAt: now });
   const make = (i, roleIds) => {
@@ -51,7 +82,13 @@ export async function seedVerifyKeys(store, { count, onCredential, tokens, batch
     const given = i < count ? tokens?.[i] : undefined;
     if (given && given[0] !== base.appKey) throw new Error(`credential ${i} is not for ${base.appKey}`);
     const appToken = given ? given[1] : generateAppToken((size) => randomBytes(size), "lkt");
-    const key = { ...base, active: true, roleIds, token: { ...base.token, hash: hashToken(appToken) } };
+    const key = {
+      ...base,
+      active: true,
+      roleIds,
+      token: { ...base.token, hash: hashToken(appToken) },
+      ...(controls ? { controls } : {}),
+    };
     return { key, appToken };
   };
   for (let start = 0; start < count; start += batch) {
@@ -83,13 +120,18 @@ function tsvWriter(file) {
  * ({kind:"sqlite", file} | {kind:"postgres", url}) and writes their credentials to `credsFile`.
  * Returns the control credential and the seeding time.
  */
-export async function seedInto(target, { count, credsFile, tokens }) {
+export async function seedInto(target, { count, credsFile, tokens, controls }) {
   const store = await openStore(target);
   const out = tsvWriter(credsFile);
   const started = performance.now();
   try {
     await store.migrate();
-    const control = await seedVerifyKeys(store, { count, tokens, onCredential: (k, t) => out.write(k, t) });
+    const control = await seedVerifyKeys(store, {
+      count,
+      tokens,
+      controls,
+      onCredential: (k, t) => out.write(k, t),
+    });
     if (target.kind === "postgres") await withPg(target.url, (c) => c.query("vacuum analyze"));
     return { control, seedSeconds: (performance.now() - started) / 1000 };
   } finally {
