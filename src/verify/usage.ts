@@ -132,7 +132,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   const intervalMs = options.intervalMs ?? 5_000;
   const stampIntervalMs = options.stampIntervalMs ?? 60_000;
   let stampsDueAt = 0;
-  /** Keys whose last-use times were written since the last stamp write: the rest go at every write. */
+  /** Keys and tokens whose last-use times were written since the last stamp write: others go at once. */
   let stamped = new Set<string>();
   let counters = new Map<string, Counter>();
   /** Counts of an earlier day, or of a failed write, waiting for the next write: by `keyId day`. */
@@ -292,11 +292,15 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       else if (counter.ok + counter.denied > 0)
         counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
       if (!stamps) {
-        if (stamped.has(keyId)) {
+        // A key or a token (a renewal's old one still in use, say) not written since the last
+        // stamp write goes now; the rest waits for it.
+        const tokenMark = tokenMarkOf(counter);
+        if (stamped.has(keyId) && (tokenMark === null || stamped.has(tokenMark))) {
           holdStamps(keyId, counter);
           continue;
         }
         stamped.add(keyId);
+        if (tokenMark !== null) stamped.add(tokenMark);
       }
       if (counter.lastUsed > 0) {
         if (carriedLastUsed.has(keyId)) {
@@ -317,7 +321,11 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       if (tokenHolder !== null) {
         const tokenId = tokenHolder.tokenIds[counter.tokenIndex];
         if (tokenId !== undefined) {
-          if (tokenUses.size > 0) noteTokenId(tokenId, counter.tokenAt);
+          if (!stamps) {
+            // Written now: what waits of this token is older, and goes with it.
+            tokenUses.delete(tokenId);
+            tokenUseList.push({ tokenId, at: counter.tokenAt });
+          } else if (tokenUses.size > 0) noteTokenId(tokenId, counter.tokenAt);
           else tokenUseList.push({ tokenId, at: counter.tokenAt });
         }
       }
@@ -327,10 +335,23 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     // Quota spends go with every write, counts' and stamps' alike: they bound what other instances see.
     const quotas = options.quotas?.takeSpends() ?? [];
     if (!stamps) {
+      // Tokens a key moved away from within the interval (renew with the old, then use the new):
+      // one not written since the last stamp write goes now, as the key's latest token does.
+      for (const [tokenId, at] of tokenUses) {
+        const mark = `token ${tokenId}`;
+        if (stamped.has(mark)) continue;
+        stamped.add(mark);
+        tokenUses.delete(tokenId);
+        tokenUseList.push({ tokenId, at });
+      }
       const accounts = accountUseList;
       return { counts, lastUsed, resources: resourceUses, accounts, tokens: tokenUseList, quotas };
     }
     stamped = new Set(taken.keys());
+    for (const counter of taken.values()) {
+      const tokenMark = tokenMarkOf(counter);
+      if (tokenMark !== null) stamped.add(tokenMark);
+    }
     for (const [keyId, at] of carriedLastUsed) lastUsed.push({ keyId, at });
     carriedLastUsed = new Map();
     for (const [keyId, accounts] of resources)
@@ -350,6 +371,12 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       tokens: tokenUseList,
       quotas,
     };
+  }
+
+  /** The `stamped` entry of the counter's latest token (ids of keys and tokens kept apart). */
+  function tokenMarkOf(counter: Counter): string | null {
+    const tokenId = counter.tokenHolder?.tokenIds[counter.tokenIndex];
+    return tokenId === undefined ? null : `token ${tokenId}`;
   }
 
   /** Keeps a counter's last-use times for the next write that includes them. */

@@ -207,10 +207,12 @@ export function createVerifier(deps: VerifierDeps) {
     shape: TokenShape,
   ): MaybePromise<Decision> {
     if (state === null) return failed(request, wait, INVALID);
-    // Another shape than latchkey's is malformed for a key holding only latchkey's tokens: no hash.
+    // Another shape than latchkey's cannot be a token of a key holding only latchkey's: refused
+    // without hashing it, with the answer of a wrong token (as an unknown appKey gets), so that the
+    // code tells nothing of whether the appKey exists or how its tokens were issued.
     if (!acceptsShape(state, shape)) {
       if (request.countUsage !== false) usage?.record(state.keyId, "rejected");
-      return failed(request, wait, MALFORMED);
+      return failed(request, wait, INVALID);
     }
     const index = tokenIndex(state, appToken, claims);
     const facts = { now: clock.now(), ip: request.ip, browser: request.browser === true };

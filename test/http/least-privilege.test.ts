@@ -42,6 +42,8 @@ const NOT_ON_A_TARGET: Record<string, string> = {
   "POST /v1/auth/password-reset":
     "mails a link to the address's own inbox; changes nothing until its code is used (passwords tests)",
   "POST /v1/auth/password-reset/complete": "the emailed code is the capability (password-reset-link tests)",
+  "POST /v1/accounts/:account/external-keys/requests/:appKey/reject":
+    "drops a request that grants nothing yet (no principal loses access); EditApiKeys (external-key-approval tests)",
   "POST /v1/invitations/:account/sign-up":
     "the invited person's own first password, with the code; never a sign-in that has one (vtex-users.test.ts)",
 };
@@ -54,6 +56,10 @@ const CREATES = [
   "POST /v1/accounts/:account/external-keys",
   "POST /api/vlm/appkeys",
   "POST /api/license-manager/users",
+  // Keys imported by hash: the create checks per key (keys-import.test.ts, escalation included).
+  "POST /v1/accounts/:account/keys/import",
+  // Approving gives the requested roles: the adding checks (external-key-approval.test.ts).
+  "POST /v1/accounts/:account/external-keys/requests/:appKey/approve",
 ];
 
 type Variant = "owner" | "oms";

@@ -113,7 +113,7 @@ describe("/v1/authorize fast path (node:http) answers as the application route d
     expect(ok.fast.headers.get("x-auth-appkey")).toBe(appKey);
     const refused = await both(request(native.appKey, token));
     expect([refused.fast.status, refused.routed.status]).toEqual([401, 401]);
-    expect(refused.fast.headers.get("x-auth-code")).toBe("MALFORMED_CREDENTIALS");
+    expect(refused.fast.headers.get("x-auth-code")).toBe("INVALID_CREDENTIALS");
   });
 
   it("leaves every other path to the application", async () => {

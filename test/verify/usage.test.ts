@@ -248,6 +248,14 @@ describe("usage recorder", () => {
       for (const batch of written) {
         expect([batch.lastUsed, batch.resources, batch.accounts, batch.tokens]).toEqual([[], [], [], []]);
       }
+      // Another token of the key (a renewal's new one) not written yet: its use goes at the next tick.
+      written.length = 0;
+      const renewed = { tokenIds: ["tok-1", "tok-2"] };
+      usage.record("k", "allowed", "acme", "ViewOrders", renewed, 1);
+      await vi.waitFor(() =>
+        expect(written.flatMap((b) => b.tokens ?? [])).toEqual([{ tokenId: "tok-2", at: T0 + 1_000 }]),
+      );
+      usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
       // Once the interval has passed, the next tick writes the times held so far (the latest).
       written.length = 0;
       now += 60_000;
