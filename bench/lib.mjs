@@ -289,3 +289,15 @@ export function parseArgs(argv) {
   }
   return args;
 }
+
+/** mulberry32: a small seeded PRNG, so that two seeds of one count give the same names and appKeys. */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../dist/storage/open.js";
-import { BENCH_SECRET, createPgDatabase, initAccount, onInterrupt, parseArgs, withPg } from "./lib.mjs";
+import { BENCH_SECRET, createPgDatabase, initAccount, onInterrupt, parseArgs, prng, withPg } from "./lib.mjs";
 
 const FIRST = [
   ...["orders", "ERP", "warehouse", "Pricing", "catalog", "Billing", "shipping", "CRM"],
@@ -27,18 +27,6 @@ const DAY = 86_400_000;
 /** 26^6 appKey suffixes; multiplying by a unit modulo 26^6 spreads the indices without collisions. */
 const SUFFIXES = 26 ** 6;
 const SPREAD = 7_919_609;
-
-/** mulberry32: a small seeded PRNG so two runs seed the same data. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function appKeySuffix(i) {
   let n = (i * SPREAD) % SUFFIXES;

@@ -16,6 +16,7 @@ import {
   machine,
   onInterrupt,
   parseArgs,
+  prng,
   ROOT,
   runCli,
   sleep,
@@ -48,18 +49,6 @@ const FIRST = [
   ...["marketplace", "Inventory", "payments", "Loyalty", "search", "Reports", "tax", "Returns"],
 ];
 const SECOND = ["sync", "Connector", "export", "Importer", "feed", "Bridge", "job", "Webhook"];
-
-/** mulberry32 */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Accounts and how many keys each holds: `big` first, the rest spread evenly. */
 function layout() {

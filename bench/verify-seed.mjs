@@ -17,7 +17,7 @@ import { createWriteStream } from "node:fs";
 import { generateAppToken } from "../dist/core/tokens.js";
 import { hashToken } from "../dist/crypto/token-hash.js";
 import { openStore } from "../dist/storage/open.js";
-import { BENCH_SECRET, createPgDatabase, onInterrupt, parseArgs, withPg } from "./lib.mjs";
+import { BENCH_SECRET, createPgDatabase, onInterrupt, parseArgs, prng, withPg } from "./lib.mjs";
 import { seededKey } from "./seed-store.mjs";
 
 export const ACCOUNT = "bench";
@@ -50,18 +50,6 @@ export function benchControls(now) {
     allowBrowser: false,
     rateLimit: { limit: 100_000_000, windowSeconds: 60 },
     quota: null,
-  };
-}
-
-/** mulberry32, as seed-store.mjs: the same count always gives the same names and appKeys. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
