@@ -3,10 +3,30 @@
  * tests: CLI commands to completion, and `serve` in the background with its log captured.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { type ClientRequest, request } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
 export const BIN = join(import.meta.dirname, "..", "..", "bin", "latchkey.mjs");
+
+/**
+ * A request kept in flight: it announces a body and sends only its first byte, so the server waits
+ * for the rest until the client is destroyed. Resolves once the server has had 300 ms to take it.
+ */
+export async function requestInFlight(url: string): Promise<ClientRequest> {
+  const { port } = new URL(url);
+  const hanging = request({
+    host: "127.0.0.1",
+    port,
+    method: "POST",
+    path: "/v1/verify",
+    headers: { "content-type": "application/json", "content-length": "1000" },
+  });
+  hanging.on("error", () => {});
+  hanging.write("{");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return hanging;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

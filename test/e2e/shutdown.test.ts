@@ -6,12 +6,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSmtp } from "../notify/peers.js";
-import { BIN, freePort } from "./process.js";
+import { BIN, freePort, requestInFlight } from "./process.js";
 
 const SECRET = randomBytes(32).toString("hex");
 let dir: string;
@@ -83,17 +82,7 @@ describe("shutdown", () => {
   it("exits with code 1 at SHUTDOWN_TIMEOUT when a request does not finish", async () => {
     const server = await start({ SHUTDOWN_TIMEOUT: "2" });
     // A client that announces a body and never sends it keeps its request in flight.
-    const { port } = new URL(server.url);
-    const hanging = request({
-      host: "127.0.0.1",
-      port,
-      method: "POST",
-      path: "/v1/verify",
-      headers: { "content-type": "application/json", "content-length": "1000" },
-    });
-    hanging.on("error", () => {});
-    hanging.write("{");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const hanging = await requestInFlight(server.url);
     const signalled = performance.now();
     server.child.kill("SIGTERM");
     const exit = await Promise.race([

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timeUntil } from "../support/instances.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
-import { callAs, runCli, type Served, serve } from "./process.js";
+import { callAs, requestInFlight, runCli, type Served, serve } from "./process.js";
 
 const OMS_READ = 10;
 const FAILURES_ALLOWED = 4;
@@ -250,17 +250,7 @@ describe("WORKERS=2 when a stop or a start goes wrong", () => {
     await timeUntil(async () => servingWorkers(server.log()).length >= 2, 30_000);
     const pids = servingWorkers(server.log()).map((line) => line.pid);
     // A client that announces a body and never sends it keeps its request in flight on one worker.
-    const { port } = new URL(server.url);
-    const hanging = request({
-      host: "127.0.0.1",
-      port,
-      method: "POST",
-      path: "/v1/verify",
-      headers: { "content-type": "application/json", "content-length": "1000" },
-    });
-    hanging.on("error", () => {});
-    hanging.write("{");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const hanging = await requestInFlight(server.url);
     const signalled = performance.now();
     const code = await server.stop();
     const took = performance.now() - signalled;
