@@ -34,6 +34,7 @@ import { createFastPath } from "../dist/http/fast-path.js";
 import { createMetrics } from "../dist/metrics.js";
 import { createRoleDirectory } from "../dist/services/role-directory.js";
 import { openStore } from "../dist/storage/open.js";
+import { createAllowances } from "../dist/verify/allowance.js";
 import { createChangeBus } from "../dist/verify/changes.js";
 import { createKeyCache } from "../dist/verify/key-cache.js";
 import { createFailureLimiter } from "../dist/verify/rate-limit.js";
@@ -72,6 +73,7 @@ const served = createVerifier({
   tokenPrefix: "lkt",
   usage: createUsageRecorder({ store, clock }),
   limiter: createFailureLimiter({ limit: 20, windowSeconds: 60, clock }),
+  allowances: createAllowances({ clock }),
   metrics: createMetrics({ clock, processMetrics: false }),
 });
 const RESOURCES = ["ViewOrders"];
@@ -111,7 +113,7 @@ for (let i = 0; i < n; i++) {
   const d = await verifier.verify({
     credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
     resources: RESOURCES,
-    ip: null,
+    ip: "127.0.0.1",
   });
   if (!d.valid || d.allowed !== true) anomalies++;
 }
@@ -158,7 +160,7 @@ const steps = {
     const d = verifier.verify({
       credentials: { kind: "key", appKey: appKeys[i], appToken: tokens[i] },
       resources: RESOURCES,
-      ip: null,
+      ip: "127.0.0.1",
     });
     if (d instanceof Promise || d.allowed !== true) anomalies++;
   },

@@ -7,7 +7,15 @@
  * Metadata is the integrator's own data (a customer id, a plan name), returned to the platform on
  * every verification: it is never a place for secrets, and it appears in audit events and exports.
  */
-import { type AddressBlock, addressBytes, parseAddressBlock, parseIPv4 } from "./addresses.js";
+import {
+  type AddressBlock,
+  type BlockSet,
+  blockSet,
+  bytesInBlock,
+  inBlockSet,
+  parseAddressBlock,
+  parseIPv4,
+} from "./addresses.js";
 import { DAY_MS } from "./time.js";
 
 export const MAX_IP_ALLOWLIST = 100;
@@ -90,7 +98,8 @@ export function quotaRemaining(quota: Quota, storedPeriod: number, now: number):
 /** What a verification reads of a key's controls, prepared once per cached key. */
 export interface ControlState {
   readonly expiresAt: number | null;
-  readonly ipBlocks: readonly AddressBlock[] | null;
+  /** The allowlist, prepared for matching (addresses.ts `blockSet`). */
+  readonly ipBlocks: BlockSet | null;
   readonly allowBrowser: boolean;
   /** The metadata as JSON, and as base64url of that JSON (the /v1/authorize header); null when none. */
   readonly metadataJson: string | null;
@@ -127,7 +136,8 @@ export function controlState(controls: KeyControls & { quotaPeriod?: number }): 
   const metadataJson = metadata === null ? null : JSON.stringify(metadata);
   return Object.freeze({
     expiresAt,
-    ipBlocks: ipAllowlist === null ? null : ipAllowlist.flatMap((text) => parseAddressBlock(text) ?? []),
+    ipBlocks:
+      ipAllowlist === null ? null : blockSet(ipAllowlist.flatMap((text) => parseAddressBlock(text) ?? [])),
     allowBrowser,
     metadataJson,
     metadataHeader: metadataJson === null ? null : base64url(metadataJson),
@@ -163,34 +173,15 @@ export function checkControls(state: ControlState | null, facts: RequestFacts): 
   if (facts.browser === true && (state === null || !state.allowBrowser)) return "BROWSER_REQUEST_REFUSED";
   if (state === null) return null;
   if (state.expiresAt !== null && facts.now >= state.expiresAt) return "KEY_EXPIRED";
-  if (state.ipBlocks !== null && facts.ip !== undefined && !addressIn(state.ipBlocks, facts.ip)) {
+  if (state.ipBlocks !== null && facts.ip !== undefined && !inBlockSet(state.ipBlocks, facts.ip)) {
     return "IP_NOT_ALLOWED";
   }
   return null;
 }
 
-/** Whether the address lies in one of the blocks; the address is parsed once, the blocks never. */
-export function addressIn(blocks: readonly AddressBlock[], ip: string | null): boolean {
-  if (ip === null) return false;
-  const bytes = addressBytes(ip);
-  if (!bytes) return false;
-  for (const block of blocks) if (bytesIn(block, bytes)) return true;
-  return false;
-}
-
-function bytesIn(block: AddressBlock, bytes: readonly number[]): boolean {
-  for (let bit = 0; bit < block.bits; bit += 8) {
-    const width = Math.min(8, block.bits - bit);
-    const mask = (0xff << (8 - width)) & 0xff;
-    const index = bit / 8;
-    if (((bytes[index] ?? 0) & mask) !== ((block.bytes[index] ?? 0) & mask)) return false;
-  }
-  return true;
-}
-
 /** Whether every address of `inner` lies in `outer`. */
 export function blockWithin(inner: AddressBlock, outer: AddressBlock): boolean {
-  return outer.bits <= inner.bits && bytesIn(outer, inner.bytes);
+  return outer.bits <= inner.bits && bytesInBlock(outer, inner.bytes);
 }
 
 /**

@@ -3,9 +3,11 @@ import { describe, expect, it } from "vitest";
 import {
   addressMatcher,
   blockContains,
+  blockSet,
   classifyAddress,
   decideDestination,
   describeRange,
+  inBlockSet,
   isIpAddress,
   parseAddressBlock,
   parseIPv4,
@@ -308,5 +310,58 @@ describe("address blocks (CIDR)", () => {
   it("tells IP addresses from anything else", () => {
     expect(["192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1"].every(isIpAddress)).toBe(true);
     expect(["192.0.2", "192.0.2.256", "host", "", "1:2:3:4:5:6:7:8:9"].some(isIpAddress)).toBe(false);
+  });
+});
+
+describe("block sets (the hot path's allowlist match)", () => {
+  /** A deterministic generator, so that a failure names the same case every run. */
+  function random(seed: number) {
+    let state = seed;
+    return (n: number) => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state % n;
+    };
+  }
+  const draw = random(42);
+  const v4 = () => [draw(256), draw(256), draw(256), draw(256)].join(".");
+  const v6 = () => Array.from({ length: 8 }, () => draw(0x10000).toString(16)).join(":");
+
+  it("agrees with the byte-wise test on every prefix length, IPv4 and IPv6", () => {
+    for (let i = 0; i < 2_000; i++) {
+      const four = draw(2) === 0;
+      const network = four ? v4() : v6();
+      const text = `${network}/${draw(four ? 33 : 129)}`;
+      const block = parseAddressBlock(text) as NonNullable<ReturnType<typeof parseAddressBlock>>;
+      const set = blockSet([block]);
+      // Addresses near the network (same first bytes) as well as anywhere.
+      const near = four
+        ? network
+            .split(".")
+            .slice(0, 2)
+            .concat([String(draw(256)), String(draw(256))])
+            .join(".")
+        : network.replace(/[0-9a-f]+$/, draw(0x10000).toString(16));
+      for (const address of [network, near, four ? v4() : v6(), four ? `::ffff:${near}` : "::1"]) {
+        expect(inBlockSet(set, address), `${address} in ${text}`).toBe(blockContains(block, address));
+      }
+    }
+  });
+
+  it("matches any block of the set, and nothing that is not an address", () => {
+    const set = blockSet(
+      ["203.0.113.0/24", "2001:db8::/32", "127.0.0.0/8"].map(
+        (t) => parseAddressBlock(t) as NonNullable<ReturnType<typeof parseAddressBlock>>,
+      ),
+    );
+    expect(inBlockSet(set, "127.0.0.1")).toBe(true);
+    expect(inBlockSet(set, "::ffff:127.0.0.1")).toBe(true);
+    expect(inBlockSet(set, "2001:db8:ffff::1")).toBe(true);
+    expect(inBlockSet(set, "203.0.114.1")).toBe(false);
+    expect(inBlockSet(set, "not an address")).toBe(false);
+    expect(inBlockSet(set, null)).toBe(false);
+    expect(inBlockSet(blockSet([]), "127.0.0.1")).toBe(false);
+    // The parsed-address memo answers the same the second time.
+    expect(inBlockSet(set, "127.0.0.1")).toBe(true);
+    expect(inBlockSet(set, "not an address")).toBe(false);
   });
 });

@@ -64,7 +64,7 @@ describe("decideKeyAuth with controls", () => {
 
   it("parses the allowlist once, when the state is made", () => {
     const made = state({ ipAllowlist: ["10.0.0.0/8"], metadata: { a: "é" } });
-    expect(made?.ipBlocks).toHaveLength(1);
+    expect(made?.ipBlocks).toHaveLength(8); // one block: four words of network, four of mask
     expect(made?.metadataJson).toBe('{"a":"é"}');
     expect(Buffer.from(made?.metadataHeader ?? "", "base64url").toString("utf8")).toBe('{"a":"é"}');
     expect(controlState(NO_CONTROLS)).toBeNull();
