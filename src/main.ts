@@ -142,15 +142,18 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
       );
     },
   });
-  // Gateways' forward-auth subrequests skip the framework (fast-path.ts); the rest goes to Hono.
+  // Gateways' forward-auth subrequests and plain verifications skip the framework (fast-path.ts).
+  const application = getRequestListener(app.fetch);
   const fastPath = createFastPath({
     verifier: verification.verifier,
     catalog: deps.catalog,
     trustProxy: config.trustProxy,
+    verifyTrustedProxies: config.verifyTrustedProxies,
     logger,
+    application,
   });
   const notifier = createNotifier({ ...notify, expireRequests: services.externalKeys.expireRequests });
-  return { deps, services, app, fastPath, notifier, allowances: verification.allowances };
+  return { deps, services, app, application, fastPath, notifier, allowances: verification.allowances };
 }
 
 /** What /readyz reports: the database first, then whether changes from other instances are heard. */
@@ -360,7 +363,7 @@ async function closeRedis(redis: Redis | undefined): Promise<void> {
  */
 export async function startLatchkey(config: Config, logger: Logger, store: Store, workers?: WorkerLink) {
   const prepared = await prepareServing(config, logger, store, workers);
-  const { deps, services, app, fastPath, notifier, allowances } = prepared.latchkey;
+  const { deps, services, application, fastPath, notifier, allowances } = prepared.latchkey;
   // Changes of the other instances are read from the journal; while it cannot be read, keys are
   // verified against the database and /readyz answers 503.
   const journal = await startChangeJournal({
@@ -382,7 +385,6 @@ export async function startLatchkey(config: Config, logger: Logger, store: Store
       await prepared.release();
     }),
   );
-  const application = getRequestListener(app.fetch);
   let scheduler: Scheduler | undefined;
   return {
     dialect: store.dialect,

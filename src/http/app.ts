@@ -164,12 +164,16 @@ export function createApp(options: AppOptions) {
 
 export type App = ReturnType<typeof createApp>;
 
+/** A request's id: the caller's X-Request-Id when it is a plain token, else a new one. */
+export function requestIdOf(incoming: string | undefined): string {
+  return incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
 /** Every request: its id (echoed or made), the logger, the client address; one log line when answered. */
 export function requestContext(logger: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
-    const incoming = c.req.header("x-request-id");
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(c.req.header("x-request-id"));
     c.set("requestId", requestId);
     c.set("log", logger);
     c.set("clientIp", clientIp(c, trustProxy));

@@ -15,11 +15,13 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { addressMatcher, isIpAddress } from "../../core/addresses.js";
 import { KeyUsageSchema, type VerifyResult, VerifyResultSchema } from "../../core/api.js";
+import type { Catalog } from "../../core/catalog.js";
 import { fail } from "../../core/errors.js";
 import { isBrowserRequest } from "../../core/key-controls.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import type { Allowance, Decision, RateLimited } from "../../core/verification.js";
 import type { Services } from "../../services/index.js";
+import type { VerifyRequest } from "../../verify/verifier.js";
 import { checkingCredentials } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { authorize } from "../forward-auth.js";
@@ -28,7 +30,7 @@ import type { Secure } from "../secure.js";
 
 const tags = ["Verification"];
 
-const VerifyBody = z.strictObject({
+export const VerifyBody = z.strictObject({
   appKey: z.string().max(200),
   appToken: z.string().max(1024),
   // Checked before any lookup: a made-up name must not cost a read (docs/verification.md).
@@ -57,7 +59,7 @@ const VerifyBody = z.strictObject({
 type VerifyResultBody = VerifyResult;
 
 /** The `/v1/verify` answer to a decision (a rate-limited one is a 429 instead). */
-function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBody {
+export function verifyResult(decision: Exclude<Decision, RateLimited>): VerifyResultBody {
   // The body's keys credentials only (no missing credentials, no route): these codes cannot occur.
   const code = decision.code as VerifyResultBody["code"];
   switch (decision.code) {
@@ -166,13 +168,12 @@ const usage = createRoute({
   },
 });
 
-export function verifyRoutes(
-  app: OpenAPIHono<AppEnv>,
-  secure: Secure,
-  services: Services,
-  trustedProxies: readonly string[],
-) {
-  const { verifier, catalog, usageReport } = services;
+/**
+ * What a `/v1/verify` body asks the verifier, for the route and for the fast path (fast-path.ts)
+ * alike. Refuses (AppError) an unknown resource, and a `clientIp` from a caller that is not a
+ * trusted proxy.
+ */
+export function verifyRequestOf(catalog: Pick<Catalog, "resourceByKey">, trustedProxies: readonly string[]) {
   const trusted = addressMatcher(trustedProxies);
 
   /** The address the limiter counts: the end client's when a trusted caller names it. */
@@ -187,21 +188,39 @@ export function verifyRoutes(
     return clientIp;
   }
 
-  app.openapi(secure("public", verify), async (c) => {
-    const body = c.req.valid("json");
+  return (
+    body: VerifyBodyInput,
+    caller: string | null,
+    header: (name: string) => string | undefined,
+  ): VerifyRequest => {
     if (body.resource !== undefined && !catalog.resourceByKey(body.resource)) {
       fail("UNKNOWN_RESOURCE", `No resource ${body.resource}`);
     }
-    const ip = limitedAddress(c.get("clientIp"), body.clientIp);
-    const decision = await checkingCredentials(c, () =>
-      verifier.verify({
-        credentials: { kind: "key", appKey: body.appKey, appToken: body.appToken },
-        account: body.account ?? null,
-        ...(body.resource === undefined ? {} : { resources: [body.resource] }),
-        ip,
-        browser: isBrowserRequest((name) => c.req.header(name)),
-      }),
-    );
+    return {
+      credentials: { kind: "key", appKey: body.appKey, appToken: body.appToken },
+      account: body.account ?? null,
+      ...(body.resource === undefined ? {} : { resources: [body.resource] }),
+      ip: limitedAddress(caller, body.clientIp),
+      browser: isBrowserRequest(header),
+    };
+  };
+}
+
+export type VerifyBodyInput = z.infer<typeof VerifyBody>;
+
+export function verifyRoutes(
+  app: OpenAPIHono<AppEnv>,
+  secure: Secure,
+  services: Services,
+  trustedProxies: readonly string[],
+) {
+  const { verifier, catalog, usageReport } = services;
+  const request = verifyRequestOf(catalog, trustedProxies);
+
+  app.openapi(secure("public", verify), async (c) => {
+    const body = c.req.valid("json");
+    const asked = request(body, c.get("clientIp"), (name) => c.req.header(name));
+    const decision = await checkingCredentials(c, () => verifier.verify(asked));
     if (decision.code === "RATE_LIMITED") {
       c.header("retry-after", String(decision.retryAfter));
       fail("RATE_LIMITED", `Too many failed authentications; retry in ${decision.retryAfter} s`);
