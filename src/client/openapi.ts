@@ -830,8 +830,8 @@ export interface paths {
                     alert?: "none" | "orange" | "red";
                     /** @description none: keys without an expiry; any: with one; ok: expiring after the next 14 days; soon: within them (the admin's badge); expired: no longer authenticating */
                     expiry?: "none" | "any" | "ok" | "soon" | "expired";
-                    /** @description Only keys carrying this control: an IP allowlist, metadata, or allowed in browsers */
-                    control?: "ipAllowlist" | "metadata" | "allowBrowser";
+                    /** @description Only keys carrying this control: an IP allowlist, metadata, allowed in browsers, a rate limit or a quota */
+                    control?: "ipAllowlist" | "metadata" | "allowBrowser" | "rateLimit" | "quota";
                     sort?: "name" | "createdAt" | "tokenCreatedAt" | "lastUsedAt";
                     order?: "asc" | "desc";
                     limit?: number;

@@ -390,7 +390,7 @@ export const EXPIRY_FILTERS = ["none", "any", "ok", "soon", "expired"] as const;
 export type ExpiryFilter = (typeof EXPIRY_FILTERS)[number];
 
 /** The list filter on controls: keys that carry this control. */
-export const CONTROL_FILTERS = ["ipAllowlist", "metadata", "allowBrowser"] as const;
+export const CONTROL_FILTERS = ["ipAllowlist", "metadata", "allowBrowser", "rateLimit", "quota"] as const;
 export type ControlFilter = (typeof CONTROL_FILTERS)[number];
 
 /**

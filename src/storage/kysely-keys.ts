@@ -520,6 +520,9 @@ function filteredKeys(
   if (query.control === "ipAllowlist") qb = qb.where("keys.ip_allowlist", "is not", null);
   if (query.control === "metadata") qb = qb.where("keys.metadata", "is not", null);
   if (query.control === "allowBrowser") qb = qb.where("keys.allow_browser", "=", 1);
+  // The limit and the window are written together, as are a quota's columns (controlColumns).
+  if (query.control === "rateLimit") qb = qb.where("keys.rate_limit", "is not", null);
+  if (query.control === "quota") qb = qb.where("keys.quota_remaining", "is not", null);
   if (query.tokenCreatedBefore !== undefined) {
     qb = qb.where("keys.token_created_at", "<", query.tokenCreatedBefore);
   }

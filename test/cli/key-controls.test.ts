@@ -102,7 +102,22 @@ describe("keys create and update with controls", () => {
     expect(names).toContain("list-meta");
     expect(names).not.toContain("list-soon-ip");
     expect((await cli(["keys", "list", "--expiry", "tomorrow"])).code).toBe(2);
-    expect((await cli(["keys", "list", "--control", "quota"])).code).toBe(2);
+    expect((await cli(["keys", "list", "--control", "quotas"])).code).toBe(2);
+  });
+
+  it("keys list filters by rate limit and quota (--control rate, rateLimit, quota)", async () => {
+    const rate = await cli(["keys", "create", "list-rate", "--rate-limit", "10/1s"]);
+    expect(rate.code).toBe(0);
+    const quota = await cli(["keys", "create", "list-quota", "--quota", "0"]);
+    expect(quota.code).toBe(0);
+    const listed = async (control: string) => {
+      const run = await cli(["--json", "keys", "list", "--control", control, "--q", "list-", "--all"]);
+      expect(run.code).toBe(0);
+      return JSON.parse(run.stdout).items.map((key: { name: string }) => key.name);
+    };
+    expect(await listed("rate")).toEqual(["list-rate"]);
+    expect(await listed("rateLimit")).toEqual(["list-rate"]);
+    expect(await listed("quota")).toEqual(["list-quota"]);
   });
 
   it("sets a rate limit and a quota, shows them with what is left, and removes them", async () => {

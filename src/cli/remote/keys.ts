@@ -217,6 +217,9 @@ const CONTROL_NAMES = {
   metadata: "metadata",
   browser: "allowBrowser",
   allowBrowser: "allowBrowser",
+  rate: "rateLimit",
+  rateLimit: "rateLimit",
+  quota: "quota",
 } as const satisfies Record<string, ControlFilter>;
 
 /** As commander hands them over; `choice` options hold one of their choices. */
@@ -260,13 +263,11 @@ export function registerKeys(group: Command, registry: Registry): void {
       ),
     )
     .addOption(
-      choice("--control <control>", "only keys with an IP allowlist, metadata, or allowed in browsers", [
-        "ip",
-        "metadata",
-        "browser",
-        "ipAllowlist",
-        "allowBrowser",
-      ]),
+      choice(
+        "--control <control>",
+        "only keys with an IP allowlist, metadata, allowed in browsers, a rate limit or a quota",
+        Object.keys(CONTROL_NAMES),
+      ),
     )
     .addOption(choice("--sort <field>", "sort by", ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"]))
     .addOption(choice("--order <order>", "sort order", ["asc", "desc"]))

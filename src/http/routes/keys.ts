@@ -112,7 +112,8 @@ const ListQuery = z.strictObject({
       "none: keys without an expiry; any: with one; ok: expiring after the next 14 days; soon: within them (the admin's badge); expired: no longer authenticating",
   }),
   control: z.enum(CONTROL_FILTERS).optional().openapi({
-    description: "Only keys carrying this control: an IP allowlist, metadata, or allowed in browsers",
+    description:
+      "Only keys carrying this control: an IP allowlist, metadata, allowed in browsers, a rate limit or a quota",
   }),
   sort: z.enum(["name", "createdAt", "tokenCreatedAt", "lastUsedAt"]).default("createdAt"),
   order: z.enum(["asc", "desc"]).default("desc"),

@@ -143,6 +143,8 @@ export function Toolbar({
         <option value="ipAllowlist">With an IP allowlist</option>
         <option value="metadata">With metadata</option>
         <option value="allowBrowser">Browser allowed</option>
+        <option value="rateLimit">With a rate limit</option>
+        <option value="quota">With a quota</option>
       </SelectField>
       <SelectField
         label="Sort"
