@@ -4,9 +4,16 @@
  * its field with what was typed kept, the badges in the table and on the key's page, the Expiry and
  * Controls filters, and the two policies on the Settings tab.
  */
-import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { axeSerious, expectNoConsoleErrors, keyRow, screenshot, setUpAdmin } from "./support.js";
+import {
+  axeSerious,
+  expectNoConsoleErrors,
+  keyRow,
+  openKeyEdit,
+  patchBodies,
+  screenshot,
+  setUpAdmin,
+} from "./support.js";
 
 const DAY = 86_400_000;
 const KEYS = "/v1/accounts/acme/keys";
@@ -33,24 +40,6 @@ async function setPolicies(policies: { maxKeyLifetimeDays?: number | null; allow
     notifications: { emails: [], webhooks: [] },
     policies: { deactivateUnusedDays: null, maxTokenAgeDays: null, ...policies },
   });
-}
-
-/** The bodies of the PATCH calls the page makes. */
-function patches(page: Page): Record<string, unknown>[] {
-  const bodies: Record<string, unknown>[] = [];
-  page.on("request", (request) => {
-    if (request.method() === "PATCH") bodies.push(request.postDataJSON() as Record<string, unknown>);
-  });
-  return bodies;
-}
-
-async function openEdit(page: Page, name: string) {
-  await keyRow(page, name).waitFor();
-  await page.getByRole("button", { name: `Actions for ${name}`, exact: true }).click();
-  await page.getByRole("menu").getByRole("menuitem", { name: "Edit", exact: true }).click();
-  const dialog = page.getByRole("dialog", { name: `Edit “${name}”` });
-  await dialog.getByLabel("IP allowlist").waitFor();
-  return dialog;
 }
 
 describe("key controls in the admin", () => {
@@ -104,8 +93,8 @@ describe("key controls in the admin", () => {
       metadata: { plan: "gold" },
     });
     const { context, page } = await lk.ownerPage();
-    const sent = patches(page);
-    let dialog = await openEdit(page, "Edit controls");
+    const sent = patchBodies(page);
+    let dialog = await openKeyEdit(page, "Edit controls");
     expect(await dialog.getByLabel("Expiry date").inputValue()).toBe(day(40));
     expect(await dialog.getByLabel("Expires on a date").isChecked()).toBe(true);
     await dialog.getByLabel("IP allowlist").fill("198.51.100.7");
@@ -115,7 +104,7 @@ describe("key controls in the admin", () => {
     expect(sent).toEqual([{ ipAllowlist: ["198.51.100.7"] }]);
     await keyRow(page, "Edit controls").getByText("IP allowlist", { exact: true }).waitFor();
 
-    dialog = await openEdit(page, "Edit controls");
+    dialog = await openKeyEdit(page, "Edit controls");
     expect(await dialog.getByLabel("IP allowlist").inputValue()).toBe("198.51.100.7");
     await dialog.getByLabel("Never expires").check();
     await dialog.getByLabel("Metadata (JSON object)").fill("");
@@ -136,8 +125,8 @@ describe("key controls in the admin", () => {
     await setPolicies({ maxKeyLifetimeDays: null, allowBrowserKeys: false });
     await lk.admin.api("POST", KEYS, { name: "Refused edit" });
     const { context, page } = await lk.ownerPage();
-    const sent = patches(page);
-    const dialog = await openEdit(page, "Refused edit");
+    const sent = patchBodies(page);
+    const dialog = await openKeyEdit(page, "Refused edit");
     // Browser use is off for the account: the box cannot be ticked, and says why.
     const browser = dialog.getByLabel("Allow use from browser pages");
     expect(await browser.isDisabled()).toBe(true);

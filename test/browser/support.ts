@@ -264,6 +264,25 @@ export function keyRow(page: Page, name: string) {
   return page.locator("tbody tr").filter({ has: page.getByRole("link", { name, exact: true }) });
 }
 
+/** The bodies of the PATCH calls the page makes from now on. */
+export function patchBodies(page: Page): Record<string, unknown>[] {
+  const bodies: Record<string, unknown>[] = [];
+  page.on("request", (request) => {
+    if (request.method() === "PATCH") bodies.push(request.postDataJSON() as Record<string, unknown>);
+  });
+  return bodies;
+}
+
+/** Opens the Edit dialog of the key named `name` from its row menu, once its controls are shown. */
+export async function openKeyEdit(page: Page, name: string) {
+  await keyRow(page, name).waitFor();
+  await page.getByRole("button", { name: `Actions for ${name}`, exact: true }).click();
+  await page.getByRole("menu").getByRole("menuitem", { name: "Edit", exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: `Edit “${name}”` });
+  await dialog.getByLabel("IP allowlist").waitFor();
+  return dialog;
+}
+
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 export interface AxeViolation {

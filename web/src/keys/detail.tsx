@@ -16,6 +16,7 @@ import { KeyAuditTrail } from "./detail-audit";
 import { controlBadges } from "./generated-table";
 import { inactiveExplanation, StatusBadge, statusLabel } from "./inactive-reason";
 import { type KeyAction, type KeyActionItem, useKeyActionItems, useKeyActions } from "./key-actions";
+import { rateLimitText } from "./key-limits-draft";
 import { UsageChart } from "./usage-chart";
 import "./detail.css";
 
@@ -349,8 +350,9 @@ function ControlFacts({ apiKey: key }: { apiKey: Key }) {
 }
 
 /**
- * The key's rate limit and quota, read-only (docs/key-controls.md). The quota's calls left are as
- * the usage flush last wrote them, a few seconds behind the verifications.
+ * The key's rate limit and quota (docs/key-controls.md), changed with Edit like the other controls.
+ * The quota's calls left are as the usage flush last wrote them, a few seconds behind the
+ * verifications.
  */
 function KeyLimits({ apiKey }: { apiKey: Key }) {
   const { rateLimit, quota } = apiKey;
@@ -359,11 +361,7 @@ function KeyLimits({ apiKey }: { apiKey: Key }) {
       <h2 id="detail-limits">Limits</h2>
       <dl className="facts">
         <dt>Rate limit</dt>
-        <dd>
-          {rateLimit === null
-            ? "None"
-            : `${rateLimit.limit.toLocaleString("en-US")} calls per ${windowText(rateLimit.windowSeconds)}`}
-        </dd>
+        <dd>{rateLimit === null ? "None" : rateLimitText(rateLimit)}</dd>
         <dt>Quota</dt>
         <dd>{quota === null ? "None" : `${quota.remaining.toLocaleString("en-US")} calls left`}</dd>
         {quota !== null ? (
@@ -379,12 +377,4 @@ function KeyLimits({ apiKey }: { apiKey: Key }) {
       </dl>
     </section>
   );
-}
-
-/** "60 s", "5 min", "1 h", "1 day": the window as written, in its largest whole unit. */
-function windowText(seconds: number): string {
-  if (seconds % 86_400 === 0) return seconds === 86_400 ? "day" : `${seconds / 86_400} days`;
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
 }

@@ -13,6 +13,7 @@ import { type Column, DataTable, type Selection, type SortState } from "../ui/ta
 import { StatusBadge } from "./inactive-reason";
 import { type KeyAction, useKeyActionItems } from "./key-actions";
 import { expiryBadge } from "./key-controls-draft";
+import { rateLimitText } from "./key-limits-draft";
 
 export function KeyBadges({ apiKey }: { apiKey: Key }) {
   const badges = [];
@@ -68,6 +69,24 @@ export function controlBadges(apiKey: Key, now = Date.now()): ReactNode[] {
       <Badge key="browser" tone="warning" title="May be used from browser pages">
         Browser allowed
       </Badge>,
+    );
+  if (apiKey.rateLimit)
+    badges.push(
+      <Badge key="rate" title={`At most ${rateLimitText(apiKey.rateLimit)}`}>
+        Rate limit
+      </Badge>,
+    );
+  if (apiKey.quota)
+    badges.push(
+      apiKey.quota.remaining === 0 ? (
+        <Badge key="quota" tone="danger" title="No calls left: calls get QUOTA_EXHAUSTED until it refills">
+          Quota used up
+        </Badge>
+      ) : (
+        <Badge key="quota" title={`${apiKey.quota.remaining.toLocaleString("en-US")} calls left`}>
+          Quota
+        </Badge>
+      ),
     );
   return badges;
 }

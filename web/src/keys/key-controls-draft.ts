@@ -3,27 +3,41 @@
  * client checks before sending (the server's own rules, imported from src/core/key-controls.ts, so
  * they are written once), the body of a create or the fields a PATCH changes, and which field a
  * server refusal belongs to. Each control is one group (key-controls-fields.tsx): a new control
- * (rate limit, quota) adds its field to ControlsDraft, its check and body here, and one group there.
+ * adds its field to ControlsDraft, its check and body here, and one group there. The rate limit and
+ * the quota keep their rules in key-limits-draft.ts.
  */
 import {
   EXPIRY_WARNING_DAYS,
   latestExpiry,
   MAX_METADATA_BYTES,
+  type Quota,
+  type RateLimit,
   validateIpAllowlist,
   validateMetadata,
 } from "../../../src/core/key-controls";
 import { DAY_MS } from "../../../src/core/time";
 import { ApiError, type ApiKeySettings, type Key } from "../api";
 import { formatDateTime } from "../ui/format";
+import {
+  changedLimits,
+  checkLimits,
+  exceedingLimitOf,
+  type LimitField,
+  type LimitsDraft,
+  limitFieldOf,
+  limitMessage,
+  limitsDraftOf,
+  limitsValues,
+} from "./key-limits-draft";
 
-export type ControlField = "expiresAt" | "ipAllowlist" | "metadata" | "allowBrowser";
+export type ControlField = "expiresAt" | "ipAllowlist" | "metadata" | "allowBrowser" | LimitField;
 export type ControlErrors = Partial<Record<ControlField, string>>;
 export type ControlPolicies = Pick<ApiKeySettings["policies"], "maxKeyLifetimeDays" | "allowBrowserKeys">;
 
 /** `maximum`: a new key under maxKeyLifetimeDays names no expiry and gets the longest allowed. */
 export type ExpiryChoice = "never" | "maximum" | "date";
 
-export interface ControlsDraft {
+export interface ControlsDraft extends LimitsDraft {
   expiry: ExpiryChoice;
   /** yyyy-mm-dd: the key stops working at 00:00 UTC that day (as the CLI's --expires 2027-01-31). */
   expiresOn: string;
@@ -40,6 +54,8 @@ export interface ControlsBody {
   ipAllowlist?: string[] | null;
   metadata?: Record<string, unknown> | null;
   allowBrowser?: boolean;
+  rateLimit?: RateLimit | null;
+  quota?: Quota | null;
 }
 
 /** What the dialogs know of the key: none when creating one. */
@@ -57,6 +73,7 @@ export function controlsDraftOf({ key, policies }: ControlsTarget): ControlsDraf
       ipText: "",
       metadataText: "",
       allowBrowser: false,
+      ...limitsDraftOf(undefined),
     };
   return {
     expiry: key.expiresAt === null ? "never" : "date",
@@ -64,6 +81,7 @@ export function controlsDraftOf({ key, policies }: ControlsTarget): ControlsDraf
     ipText: (key.ipAllowlist ?? []).join("\n"),
     metadataText: key.metadata === null ? "" : JSON.stringify(key.metadata, null, 2),
     allowBrowser: key.allowBrowser,
+    ...limitsDraftOf(key),
   };
 }
 
@@ -165,7 +183,7 @@ export function checkControls(draft: ControlsDraft, target: ControlsTarget): Con
   }
   const browser = draft.allowBrowser ? browserRefused(target) : undefined;
   if (browser) errors.allowBrowser = browser;
-  return errors;
+  return { ...errors, ...checkLimits(draft) };
 }
 
 function unchangedExpiry(draft: ControlsDraft, { key }: ControlsTarget): boolean {
@@ -180,6 +198,7 @@ function bodyValues(draft: ControlsDraft): Required<ControlsBody> {
     ipAllowlist: entries.length ? entries : null,
     metadata: draft.metadataText.trim() ? (JSON.parse(draft.metadataText) as Record<string, unknown>) : null,
     allowBrowser: draft.allowBrowser,
+    ...limitsValues(draft),
   };
 }
 
@@ -191,6 +210,8 @@ export function createBody(draft: ControlsDraft): ControlsBody {
     ...(values.ipAllowlist ? { ipAllowlist: values.ipAllowlist } : {}),
     ...(values.metadata ? { metadata: values.metadata } : {}),
     ...(values.allowBrowser ? { allowBrowser: true } : {}),
+    ...(values.rateLimit ? { rateLimit: values.rateLimit } : {}),
+    ...(values.quota ? { quota: values.quota } : {}),
   };
 }
 
@@ -204,7 +225,7 @@ export function changedBody(draft: ControlsDraft, key: Key): ControlsBody {
     body.ipAllowlist = values.ipAllowlist;
   if (JSON.stringify(values.metadata) !== JSON.stringify(key.metadata)) body.metadata = values.metadata;
   if (values.allowBrowser !== key.allowBrowser) body.allowBrowser = values.allowBrowser;
-  return body;
+  return { ...body, ...changedLimits(draft, key) };
 }
 
 const NO_POLICIES: ControlPolicies = { maxKeyLifetimeDays: null, allowBrowserKeys: false };
@@ -213,7 +234,7 @@ const FIELDS: readonly ControlField[] = ["expiresAt", "ipAllowlist", "metadata",
 
 /**
  * A server refusal as the field it is about: a 400 naming `ipAllowlist.N` (as the line it was typed
- * on), `metadata` or `expiresAt`; 422 KEY_LIFETIME_EXCEEDED with its `latest`; 409
+ * on), `metadata`, `expiresAt`, or a part of `rateLimit` or `quota`; 422 KEY_LIFETIME_EXCEEDED with its `latest`; 409
  * BROWSER_KEYS_DISABLED; 403 KEY_CONTROLS_EXCEED_CALLER by the control it names. Undefined when the
  * refusal is about none of them.
  */
@@ -221,6 +242,8 @@ export function controlErrorsOf(error: unknown, draft: ControlsDraft): ControlEr
   if (!(error instanceof ApiError)) return undefined;
   const errors: ControlErrors = {};
   for (const problem of error.errors) {
+    const limit = limitFieldOf(problem.path);
+    if (limit) errors[limit] = limitMessage(limit, problem.message);
     const field = FIELDS.find((name) => problem.path === name || problem.path.startsWith(`${name}.`));
     if (!field) continue;
     errors[field] =
@@ -236,6 +259,10 @@ export function controlErrorsOf(error: unknown, draft: ControlsDraft): ControlEr
   if (error.code === "KEY_CONTROLS_EXCEED_CALLER") {
     if (/expiry/i.test(error.message)) errors.expiresAt = error.message;
     else if (/IP allowlist/i.test(error.message)) errors.ipAllowlist = error.message;
+    else {
+      const limit = exceedingLimitOf(error.message);
+      if (limit) errors[limit] = error.message;
+    }
   }
   return Object.keys(errors).length ? errors : undefined;
 }

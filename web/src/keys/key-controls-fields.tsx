@@ -1,6 +1,6 @@
 /**
  * The Controls section of the Generate and Edit dialogs: one field group per control (expiry, IP
- * allowlist, metadata, browser use), each showing the account's policy that bounds it and its
+ * allowlist, metadata, browser use, rate limit, quota; the last two in key-limits-fields.tsx), each showing the account's policy that bounds it and its
  * error (the client's check, or the server's refusal mapped to it). A new control is one more
  * entry of CONTROL_GROUPS, with its state and rules in key-controls-draft.ts.
  */
@@ -27,6 +27,7 @@ import {
   metadataBytes,
   neverRefused,
 } from "./key-controls-draft";
+import { QuotaGroup, RateLimitGroup } from "./key-limits-fields";
 
 export interface ControlGroupProps {
   draft: ControlsDraft;
@@ -40,6 +41,8 @@ const CONTROL_GROUPS: readonly { id: string; Group: (props: ControlGroupProps) =
   { id: "ip", Group: IpAllowlistGroup },
   { id: "metadata", Group: MetadataGroup },
   { id: "browser", Group: BrowserGroup },
+  { id: "rate", Group: RateLimitGroup },
+  { id: "quota", Group: QuotaGroup },
 ];
 
 export function KeyControlsFields(props: ControlGroupProps) {
@@ -48,7 +51,7 @@ export function KeyControlsFields(props: ControlGroupProps) {
       <legend>Controls</legend>
       <p className="hint">
         Optional limits checked on every call with the key. Leave them empty for a key that works from
-        anywhere, with no end date.
+        anywhere, with no end date and no limit on its calls.
       </p>
       {CONTROL_GROUPS.map(({ id, Group }) => (
         <Group key={id} {...props} />
