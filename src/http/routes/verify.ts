@@ -20,8 +20,7 @@ import { fail } from "../../core/errors.js";
 import { isBrowserRequest } from "../../core/key-controls.js";
 import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from "../../core/names.js";
 import type { Allowance, Decision, RateLimited } from "../../core/verification.js";
-import type { Services } from "../../services/index.js";
-import type { VerifyRequest } from "../../verify/verifier.js";
+import type { Services, Verifier } from "../../services/index.js";
 import { checkingCredentials } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { authorize } from "../forward-auth.js";
@@ -207,6 +206,7 @@ export function verifyRequestOf(catalog: Pick<Catalog, "resourceByKey">, trusted
 }
 
 export type VerifyBodyInput = z.infer<typeof VerifyBody>;
+type VerifyRequest = Parameters<Verifier["verify"]>[0];
 
 export function verifyRoutes(
   app: OpenAPIHono<AppEnv>,
