@@ -211,9 +211,13 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
     clock,
     redis: wiring.limiterRedis?.client,
     prefix: `${wiring.limiterRedis?.prefix ?? ""}key-rate:`,
+    quotaPrefix: `${wiring.limiterRedis?.prefix ?? ""}key-quota:`,
     onRedisError: (error: unknown) =>
-      wiring.logger.warn({ err: error }, "key rate limits: Redis unavailable, counting in this process"),
-    onRedisRecovered: () => wiring.logger.info("key rate limits: Redis answers again"),
+      wiring.logger.warn(
+        { err: error },
+        "key rate limits and quotas: Redis unavailable, counting in this process",
+      ),
+    onRedisRecovered: () => wiring.logger.info("key rate limits and quotas: Redis answers again"),
   });
   const usage = createUsageRecorder({
     // A worker of WORKERS on SQLite writes through its primary (cluster.ts: no worker waits on the write lock).
@@ -413,6 +417,8 @@ export async function startLatchkey(config: Config, logger: Logger, store: Store
       ]);
       notifier.close();
       await services.usage.stop();
+      // The last spends reach Redis too, so the other instances count them at once.
+      await allowances.sync();
       allowances.close();
       await fanout.close();
       await journal.close();

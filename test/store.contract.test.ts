@@ -190,6 +190,8 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
       tokens: [k.token],
       ...NO_CONTROLS,
       quotaPeriod: 0,
+      quotaSetAt: 0,
+      quotaBase: null,
     });
     expect(await store.keys.getByAppKey("appkey-nope-AAAAAA")).toBeUndefined();
   });

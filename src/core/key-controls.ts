@@ -108,20 +108,38 @@ export interface ControlState {
   readonly rateLimit: { readonly limit: number; readonly windowMs: number } | null;
   /**
    * The quota as read (the verifier's allowance tracker spends from it locally until the next
-   * read); null when none. `period`: the period `remaining` was stored for.
+   * read); null when none. `period`: the period `remaining` was stored for. `setAt`: when the quota
+   * was last set, the version its counts belong to; `base`: the calls it was set to for the period
+   * holding `setAt` (see `quotaBaseAt`).
    */
-  readonly quota: {
-    readonly remaining: number;
-    readonly period: number;
-    readonly refill: Quota["refill"];
-  } | null;
+  readonly quota: QuotaState | null;
+}
+
+export interface QuotaState {
+  readonly remaining: number;
+  readonly period: number;
+  readonly refill: Quota["refill"];
+  readonly setAt: number;
+  readonly base: number;
+}
+
+/**
+ * The calls the quota started the period beginning at `period` with: what it was set to in the
+ * period it was set in, the refill amount in each later one.
+ */
+export function quotaBaseAt(quota: QuotaState, period: number): number {
+  return quota.refill !== null && period > quotaPeriod(quota.refill, quota.setAt)
+    ? quota.refill.amount
+    : quota.base;
 }
 
 /**
  * The verification state of a key's controls; null for a key with none (most keys), so that the
  * hot path reads one field for them.
  */
-export function controlState(controls: KeyControls & { quotaPeriod?: number }): ControlState | null {
+export function controlState(
+  controls: KeyControls & { quotaPeriod?: number; quotaSetAt?: number; quotaBase?: number | null },
+): ControlState | null {
   const { expiresAt, ipAllowlist, metadata, allowBrowser, rateLimit, quota } = controls;
   if (
     expiresAt === null &&
@@ -146,7 +164,13 @@ export function controlState(controls: KeyControls & { quotaPeriod?: number }): 
     quota:
       quota === null
         ? null
-        : { remaining: quota.remaining, period: controls.quotaPeriod ?? 0, refill: quota.refill },
+        : {
+            remaining: quota.remaining,
+            period: controls.quotaPeriod ?? 0,
+            refill: quota.refill,
+            setAt: controls.quotaSetAt ?? 0,
+            base: controls.quotaBase ?? quota.remaining,
+          },
   });
 }
 

@@ -254,7 +254,7 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
               active: patch.active ? 1 : 0,
               inactive_reason: patch.active ? null : (patch.inactiveReason ?? "deactivated"),
             }),
-        ...(patch.controls === undefined ? {} : controlColumns(patch.controls, patch.quotaPeriod ?? 0)),
+        ...(patch.controls === undefined ? {} : controlColumns(patch.controls, patch.quotaPeriod ?? 0, patch.updatedAt)),
       };
       const query = db
         .updateTable("keys")
@@ -402,6 +402,8 @@ function toKeyRecord(row: KeyRow, tokens: TokenRecord[], roleIds: number[]): Key
                   },
           },
     quotaPeriod: Number(row.quota_period),
+    quotaSetAt: Number(row.quota_set_at),
+    quotaBase: row.quota_base === null ? null : Number(row.quota_base),
   };
 }
 
@@ -426,7 +428,7 @@ function keyRow(key: NewKey) {
     updated_at: key.createdAt,
     token_created_at: key.token.createdAt,
     last_used_at: 0,
-    ...controlColumns({ ...NO_CONTROLS, ...key.controls }, key.quotaPeriod ?? 0),
+    ...controlColumns({ ...NO_CONTROLS, ...key.controls }, key.quotaPeriod ?? 0, key.createdAt),
   };
 }
 
@@ -444,9 +446,10 @@ function tokenRow(key: NewKey) {
 
 /**
  * The columns of the controls given (all of them for a new key). A quota given is stored with
- * `quotaPeriod`, the refill period its `remaining` counts in.
+ * `quotaPeriod`, the refill period its `remaining` counts in, and `setAt`, the version its counts
+ * belong to (a new setting starts a fresh count).
  */
-function controlColumns(controls: Partial<KeyControls>, quotaPeriod: number) {
+function controlColumns(controls: Partial<KeyControls>, quotaPeriod: number, setAt: number) {
   const { expiresAt, ipAllowlist, metadata, allowBrowser, rateLimit, quota } = controls;
   return {
     ...(rateLimit === undefined
@@ -462,6 +465,8 @@ function controlColumns(controls: Partial<KeyControls>, quotaPeriod: number) {
           quota_refill_amount: quota?.refill?.amount ?? null,
           quota_refill_every: quota?.refill?.every ?? null,
           quota_period: quota === null ? 0 : quotaPeriod,
+          quota_set_at: quota === null ? 0 : setAt,
+          quota_base: quota === null ? null : quota.remaining,
         }),
     ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
     ...(ipAllowlist === undefined

@@ -62,15 +62,21 @@ export function inLockOrder(batch: UsageBatch): UsageBatch {
 }
 
 /**
- * One spend per key (an update touches a row once): of two periods, the later one (the earlier
- * period has ended and was refilled; its spends no longer count), the same period's summed.
+ * One spend per key (an update touches a row once): of two settings of the quota, the later one
+ * (an earlier setting's spends no longer count); of two periods, the later one (the earlier period
+ * has ended and was refilled; its spends no longer count); the same setting and period's summed.
  */
 function latestPeriods(spends: readonly QuotaSpend[]): QuotaSpend[] {
   const byId = new Map<string, QuotaSpend>();
   for (const spend of spends) {
     const seen = byId.get(spend.keyId);
-    if (seen === undefined || spend.period > seen.period) byId.set(spend.keyId, { ...spend });
-    else if (spend.period === seen.period) seen.spent += spend.spent;
+    if (
+      seen === undefined ||
+      spend.setAt > seen.setAt ||
+      (spend.setAt === seen.setAt && spend.period > seen.period)
+    ) {
+      byId.set(spend.keyId, { ...spend });
+    } else if (spend.setAt === seen.setAt && spend.period === seen.period) seen.spent += spend.spent;
   }
   return [...byId.values()];
 }
@@ -152,7 +158,7 @@ async function recordUsage(db: Kysely<Database>, dialect: Dialect, batch: UsageB
     "where tokens.id = v.column1 and tokens.last_used_at < v.column2",
   );
   await run(
-    (batch.quotas ?? []).map((r) => [r.keyId, r.period, r.spent]),
+    (batch.quotas ?? []).map((r) => [r.keyId, r.period, r.spent, r.setAt]),
     `update keys set
       quota_remaining = case when keys.quota_period = v.column2
         then (case when keys.quota_remaining > v.column3 then keys.quota_remaining - v.column3 else 0 end)
@@ -160,8 +166,8 @@ async function recordUsage(db: Kysely<Database>, dialect: Dialect, batch: UsageB
       end,
       quota_period = v.column2
       from`,
-    ["?", "cast(? as bigint)", "cast(? as bigint)"],
-    `where keys.id = v.column1 and keys.quota_remaining is not null
+    ["?", "cast(? as bigint)", "cast(? as bigint)", "cast(? as bigint)"],
+    `where keys.id = v.column1 and keys.quota_remaining is not null and keys.quota_set_at = v.column4
         and (keys.quota_period = v.column2
           or (keys.quota_period < v.column2 and keys.quota_refill_amount is not null))`,
   );

@@ -659,7 +659,30 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await addImportedTokens(db);
       },
     },
+    "0021_quota_version": {
+      async up(db: Db) {
+        await addQuotaVersion(db, dialect);
+      },
+    },
   };
+}
+
+/**
+ * Which setting of a key's quota its counts belong to (docs/key-controls.md "Rate limit and
+ * quota"): `quota_set_at` is when the quota was last set (the Redis counters shared between
+ * instances are named by it, so a new setting starts a fresh count, and the usage flush writes only
+ * spends made under the setting in force), `quota_base` the calls it was set to for its first
+ * period. An existing quota counts as set, to what it has left, at the start of its stored period.
+ */
+async function addQuotaVersion(db: Db, dialect: Dialect): Promise<void> {
+  const { time } = types(dialect);
+  await db.schema
+    .alterTable("keys")
+    .addColumn("quota_set_at", time, (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema.alterTable("keys").addColumn("quota_base", time).execute();
+  await sql`update keys set quota_base = quota_remaining, quota_set_at = quota_period
+    where quota_remaining is not null`.execute(db);
 }
 
 /**

@@ -118,6 +118,10 @@ export interface KeysTable {
   /** "day" or "month"; null: no refill. */
   quota_refill_every: Generated<string | null>;
   quota_period: Generated<number>;
+  /** When the quota was last set (its version: Redis counters and usage spends name it); 0 before 0021. */
+  quota_set_at: Generated<number>;
+  /** The calls the quota was set to, for the period holding `quota_set_at`; null when none. */
+  quota_base: Generated<number | null>;
   /** Why an inactive key is inactive (an InactiveReason); null when active or deactivated before 0016. */
   inactive_reason: Generated<string | null>;
 }

@@ -24,13 +24,41 @@
  * calls are given back: latchkey never holds a request to write a spend).
  */
 import type { Redis } from "ioredis";
-import { type ControlState, nextQuotaPeriod, quotaPeriod } from "../core/key-controls.js";
+import {
+  type ControlState,
+  nextQuotaPeriod,
+  type QuotaState,
+  quotaBaseAt,
+  quotaPeriod,
+  quotaRemaining,
+} from "../core/key-controls.js";
 import type { QuotaSpend } from "../storage/store.js";
 
 /** Calls one instance admits before it sends them to Redis without waiting for the timer. */
 export function batchOf(limit: number): number {
   return Math.max(1, Math.min(100, Math.ceil(limit / 10)));
 }
+
+/**
+ * A quota count's INCRBY: never left below `floor` (what the instance knows was spent, its own new
+ * spends included: a count Redis lost is set back to it), its expiry renewed; returns the total.
+ */
+const SPEND_SCRIPT = `
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+local floor = tonumber(ARGV[2])
+if n < floor then
+  redis.call('SET', KEYS[1], floor)
+  n = floor
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return n`;
+
+/** A quota count lives in Redis to the end of its period and this long more (instances' clocks differ). */
+const PERIOD_MARGIN_MS = 3_600_000;
+/** A count without refill lives this long after its last spend (the database holds it meanwhile). */
+const UNREFILLED_TTL_MS = 30 * 86_400_000;
+/** Keys whose quota was spent or looked at this recently have their count read at every sync. */
+const QUOTA_LOOK_MS = 10_000;
 
 /** INCRBY with the window's expiry set on first use; returns the window's total. */
 const ADD_SCRIPT = `
@@ -50,16 +78,40 @@ interface Bucket {
 }
 
 interface QuotaEntry {
-  /** The quota state the local count started from (a new read of the key starts again). */
-  basis: NonNullable<ControlState["quota"]>;
+  /** The read the database view started from (a new read of the key starts it again). */
+  basis: QuotaState;
+  /** The count this entry holds: the quota's setting (`setAt`) and the refill period. */
+  setAt: number;
   period: number;
-  /** Spent since `basis` was read, in `period`. */
+  /** The calls the count started with (`quotaBaseAt`). */
+  base: number;
+  /** Calls left in the count as the read says (what the usage flush had written). */
+  readLeft: number;
+  /** Spent here and not held by the read. */
   spent: number;
-  /** Spent in `pendingPeriod`, not yet taken by the usage flush. */
+  /** Spent here, not yet sent to Redis / sent, not yet answered. */
+  unsent: number;
+  sending: number;
+  /** The count's total as Redis last answered (every instance's spends it had; own sent ones included). */
+  shared: number;
+  /** Last spend or look, for the sync (only keys in use are asked about). */
+  touched: number;
+  /** Spent under `pendingSetAt` in `pendingPeriod`, not yet taken by the usage flush. */
   pending: number;
+  pendingSetAt: number;
   pendingPeriod: number;
   /** Taken by the flush and not yet written. */
   writing: number;
+}
+
+/** One quota count in a sync: `count` spends sent (0: only read), as the entry's count was then. */
+interface QuotaSync {
+  keyId: string;
+  entry: QuotaEntry;
+  count: number;
+  floor: number;
+  setAt: number;
+  period: number;
 }
 
 export interface AllowanceOptions {
@@ -67,6 +119,8 @@ export interface AllowanceOptions {
   /** Shared counters; each instance counts alone when absent. */
   redis?: Redis | undefined;
   prefix?: string;
+  /** Where quota counts live in Redis (default "latchkey:key-quota:"). */
+  quotaPrefix?: string;
   /** How often unsent calls go to Redis (default 100 ms). */
   syncMs?: number;
   onRedisError?: (error: unknown) => void;
@@ -78,6 +132,7 @@ export type Allowances = ReturnType<typeof createAllowances>;
 export function createAllowances(options: AllowanceOptions) {
   const { clock, redis } = options;
   const prefix = options.prefix ?? "latchkey:key-rate:";
+  const quotaPrefix = options.quotaPrefix ?? "latchkey:key-quota:";
   const buckets = new Map<string, Bucket>();
   const quotas = new Map<string, QuotaEntry>();
   /** Spends of an ended period still to write (rare: a period turned between two flushes). */
@@ -109,10 +164,7 @@ export function createAllowances(options: AllowanceOptions) {
     const used = bucket.shared + bucket.sending + bucket.unsent;
     if (used >= limit) return -1;
     bucket.unsent++;
-    if (redis && bucket.unsent >= batchOf(limit) && !syncSoon) {
-      syncSoon = true;
-      setImmediate(() => void sync());
-    }
+    if (redis && bucket.unsent >= batchOf(limit)) syncNow();
     return limit - used - 1;
   }
 
@@ -123,29 +175,90 @@ export function createAllowances(options: AllowanceOptions) {
     return Math.max(1, Math.ceil((bucket.windowStart + bucket.windowMs - now) / 1000));
   }
 
+  /** Looks at Redis at the next turn of the event loop (the caller does not wait). */
+  function syncNow(): void {
+    if (syncSoon) return;
+    syncSoon = true;
+    setImmediate(() => void sync());
+  }
+
+  /** The key's quota entry, moved to the count `quota` holds at `now`; created when first seen. */
+  function quotaEntry(keyId: string, quota: QuotaState, now: number): QuotaEntry {
+    const period = quotaPeriod(quota.refill, now);
+    let entry = quotas.get(keyId);
+    if (entry === undefined) {
+      entry = {
+        basis: quota,
+        setAt: quota.setAt,
+        period,
+        base: quotaBaseAt(quota, period),
+        readLeft: quotaRemaining(quota, quota.period, now),
+        spent: 0,
+        unsent: 0,
+        sending: 0,
+        shared: 0,
+        touched: now,
+        pending: 0,
+        pendingSetAt: quota.setAt,
+        pendingPeriod: period,
+        writing: 0,
+      };
+      quotas.set(keyId, entry);
+      // What the other instances spent, as soon as Redis answers.
+      if (redis) syncNow();
+      return entry;
+    }
+    entry.touched = now;
+    const fresh = entry.setAt !== quota.setAt || entry.period !== period;
+    if (fresh) {
+      // A new setting of the quota, or a new period: a fresh count, in Redis too.
+      entry.setAt = quota.setAt;
+      entry.period = period;
+      entry.base = quotaBaseAt(quota, period);
+      entry.unsent = 0;
+      entry.sending = 0;
+      entry.shared = 0;
+    }
+    if (fresh || entry.basis !== quota) {
+      // A new read: it holds what was written, not what waits to be.
+      entry.basis = quota;
+      entry.readLeft = quotaRemaining(quota, quota.period, now);
+      const same = entry.pendingSetAt === entry.setAt && entry.pendingPeriod === period;
+      entry.spent = same ? entry.pending + entry.writing : 0;
+    }
+    return entry;
+  }
+
+  /**
+   * Calls left in the entry's count: what the read left less what was spent here since, and with
+   * Redis also what the count started with less every instance's spends Redis told of (and this
+   * one's it has not counted yet); the lower of the two.
+   */
+  function leftOf(entry: QuotaEntry): number {
+    const read = entry.readLeft - entry.spent;
+    if (!redis) return read;
+    return Math.min(read, entry.base - entry.shared - entry.sending - entry.unsent);
+  }
+
   /**
    * Spends one call of the key's quota. Returns the calls left after this one, or -1 when none was
    * left (nothing spent).
    */
-  function spend(keyId: string, quota: NonNullable<ControlState["quota"]>, now: number): number {
-    const period = quotaPeriod(quota.refill, now);
-    const base = period > quota.period && quota.refill !== null ? quota.refill.amount : quota.remaining;
-    let entry = quotas.get(keyId);
-    if (entry === undefined) {
-      entry = { basis: quota, period, spent: 0, pending: 0, pendingPeriod: period, writing: 0 };
-      quotas.set(keyId, entry);
-    } else if (entry.basis !== quota || entry.period !== period) {
-      // A new read of the key (or a new period): it holds what was written, not what waits to be.
-      entry.spent = entry.pendingPeriod === period ? entry.pending + entry.writing : 0;
-      entry.basis = quota;
-      entry.period = period;
-    }
-    const left = base - entry.spent;
+  function spend(keyId: string, quota: QuotaState, now: number): number {
+    const entry = quotaEntry(keyId, quota, now);
+    const left = leftOf(entry);
     if (left <= 0) return -1;
     entry.spent++;
-    if (entry.pendingPeriod !== period) {
-      if (entry.pending > 0) carried.push({ keyId, period: entry.pendingPeriod, spent: entry.pending });
-      entry.pendingPeriod = period;
+    if (redis) {
+      entry.unsent++;
+      if (entry.unsent >= batchOf(entry.base)) syncNow();
+    }
+    if (entry.pendingSetAt !== entry.setAt || entry.pendingPeriod !== entry.period) {
+      if (entry.pending > 0) {
+        carried.push({ keyId, setAt: entry.pendingSetAt, period: entry.pendingPeriod, spent: entry.pending });
+      }
+      entry.pendingSetAt = entry.setAt;
+      entry.pendingPeriod = entry.period;
       entry.pending = 0;
       entry.writing = 0;
     }
@@ -154,20 +267,12 @@ export function createAllowances(options: AllowanceOptions) {
   }
 
   /** The calls left in the key's quota, spending none. */
-  function quotaLeft(keyId: string, quota: NonNullable<ControlState["quota"]>, now: number): number {
-    const period = quotaPeriod(quota.refill, now);
-    const base = period > quota.period && quota.refill !== null ? quota.refill.amount : quota.remaining;
-    const entry = quotas.get(keyId);
-    if (entry === undefined) return base;
-    let spent = entry.spent;
-    if (entry.basis !== quota || entry.period !== period) {
-      spent = entry.pendingPeriod === period ? entry.pending + entry.writing : 0;
-    }
-    return Math.max(0, base - spent);
+  function quotaLeft(keyId: string, quota: QuotaState, now: number): number {
+    return Math.max(0, leftOf(quotaEntry(keyId, quota, now)));
   }
 
   /** Seconds until the quota refills; null when it never does. */
-  function refillIn(quota: NonNullable<ControlState["quota"]>, now: number): number | null {
+  function refillIn(quota: QuotaState, now: number): number | null {
     const next = nextQuotaPeriod(quota.refill, quotaPeriod(quota.refill, now));
     return Number.isFinite(next) ? Math.max(1, Math.ceil((next - now) / 1000)) : null;
   }
@@ -178,19 +283,21 @@ export function createAllowances(options: AllowanceOptions) {
     carried = [];
     for (const [keyId, entry] of quotas) {
       if (entry.pending === 0) continue;
-      taken.push({ keyId, period: entry.pendingPeriod, spent: entry.pending });
+      taken.push({ keyId, setAt: entry.pendingSetAt, period: entry.pendingPeriod, spent: entry.pending });
       entry.writing += entry.pending;
       entry.pending = 0;
     }
     return taken;
   }
 
+  const holds = (entry: QuotaEntry | undefined, spend: QuotaSpend): entry is QuotaEntry =>
+    entry !== undefined && entry.pendingSetAt === spend.setAt && entry.pendingPeriod === spend.period;
+
   /** Spends the store has written. */
   function written(spends: readonly QuotaSpend[]): void {
-    for (const { keyId, period, spent } of spends) {
-      const entry = quotas.get(keyId);
-      if (entry !== undefined && entry.pendingPeriod === period)
-        entry.writing = Math.max(0, entry.writing - spent);
+    for (const spend of spends) {
+      const entry = quotas.get(spend.keyId);
+      if (holds(entry, spend)) entry.writing = Math.max(0, entry.writing - spend.spent);
     }
   }
 
@@ -198,7 +305,7 @@ export function createAllowances(options: AllowanceOptions) {
   function putBack(spends: readonly QuotaSpend[]): void {
     for (const spend of spends) {
       const entry = quotas.get(spend.keyId);
-      if (entry !== undefined && entry.pendingPeriod === spend.period) {
+      if (holds(entry, spend)) {
         entry.writing = Math.max(0, entry.writing - spend.spent);
         entry.pending += spend.spent;
       } else carried.push(spend);
@@ -211,7 +318,26 @@ export function createAllowances(options: AllowanceOptions) {
     options.onRedisError?.(error);
   }
 
-  /** Sends every key's unsent calls to Redis in one pipeline and takes in the totals. */
+  /** The Redis counter of a quota's count, named by its setting and period. */
+  const quotaKey = (keyId: string, entry: QuotaEntry) =>
+    `${quotaPrefix}${keyId}:${entry.setAt}:${entry.period}`;
+
+  /** How long Redis keeps a count: to the end of its period (and a margin), or a while idle without refill. */
+  function quotaTtl(entry: QuotaEntry, now: number): number {
+    const next = nextQuotaPeriod(entry.basis.refill, entry.period);
+    return Number.isFinite(next) ? Math.max(0, next - now) + PERIOD_MARGIN_MS : UNREFILLED_TTL_MS;
+  }
+
+  /**
+   * What the entry's count is known to have spent: the most Redis said, and what the read and this
+   * instance's own spends since say (so a count Redis lost is set back to at least that).
+   */
+  function knownSpent(entry: QuotaEntry): number {
+    const read = Math.max(0, entry.base - entry.readLeft + entry.spent);
+    return Math.max(read, entry.shared + entry.sending + entry.unsent);
+  }
+
+  /** Sends every key's unsent calls and spends to Redis in one pipeline and takes in the totals. */
   async function sync(): Promise<void> {
     syncSoon = false;
     if (!redis || syncing) return;
@@ -227,12 +353,27 @@ export function createAllowances(options: AllowanceOptions) {
       bucket.sending += bucket.unsent;
       bucket.unsent = 0;
     }
-    if (sent.length === 0) return;
+    const counts: QuotaSync[] = [];
+    for (const [keyId, entry] of quotas) {
+      if (entry.unsent > 0) {
+        const floor = knownSpent(entry);
+        counts.push({ keyId, entry, count: entry.unsent, floor, setAt: entry.setAt, period: entry.period });
+        entry.sending += entry.unsent;
+        entry.unsent = 0;
+      } else if (entry.sending === 0 && now - entry.touched < QUOTA_LOOK_MS) {
+        counts.push({ keyId, entry, count: 0, floor: 0, setAt: entry.setAt, period: entry.period });
+      }
+    }
+    if (sent.length === 0 && counts.length === 0) return;
     syncing = true;
     try {
       const pipeline = redis.pipeline();
       for (const [keyId, bucket, count, windowStart] of sent) {
         pipeline.eval(ADD_SCRIPT, 1, `${prefix}${keyId}:${windowStart}`, count, bucket.windowMs + 1000);
+      }
+      for (const { keyId, entry, count, floor } of counts) {
+        if (count === 0) pipeline.get(quotaKey(keyId, entry));
+        else pipeline.eval(SPEND_SCRIPT, 1, quotaKey(keyId, entry), count, floor, quotaTtl(entry, now));
       }
       const results = (await pipeline.exec()) ?? [];
       let failed: unknown = null;
@@ -244,6 +385,11 @@ export function createAllowances(options: AllowanceOptions) {
         // Not counted in Redis: counted here alone.
         if (error) bucket.shared += count;
         else bucket.shared = Math.max(bucket.shared + count, Number(total));
+      });
+      counts.forEach((counted, i) => {
+        const [error, total] = results[sent.length + i] ?? [new Error("Redis gave no answer"), null];
+        failed ??= error;
+        tookQuota(counted, error ? null : Number(total ?? 0));
       });
       if (failed !== null) reportFailure(failed);
       else if (redisFailing) {
@@ -257,10 +403,18 @@ export function createAllowances(options: AllowanceOptions) {
         bucket.sending -= count;
         bucket.shared += count;
       }
+      for (const counted of counts) tookQuota(counted, null);
       reportFailure(error);
     } finally {
       syncing = false;
     }
+  }
+
+  /** Takes in Redis's total of a count (null: no answer, the spends sent are counted here alone). */
+  function tookQuota({ entry, count, setAt, period }: QuotaSync, total: number | null): void {
+    if (entry.setAt !== setAt || entry.period !== period) return;
+    entry.sending -= count;
+    entry.shared = total === null ? entry.shared + count : Math.max(entry.shared + count, total);
   }
 
   return {

@@ -28,6 +28,8 @@ const key: KeyRecord = {
   tokens: [{ id: "t1", hash: "SECRET-HASH", createdAt: Date.parse("2026-11-26T10:00:00Z") }],
   ...NO_CONTROLS,
   quotaPeriod: 0,
+  quotaSetAt: 0,
+  quotaBase: null,
 };
 
 function notification(event: string, payload: Record<string, unknown>): NotificationRecord {

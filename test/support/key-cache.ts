@@ -33,6 +33,8 @@ export function key(i: number, fields: Partial<KeyRecord> = {}): KeyRecord {
     tokens: [{ id: `token-${i}`, hash: hash(`secret-${i}`), createdAt: T0 }],
     ...NO_CONTROLS,
     quotaPeriod: 0,
+    quotaSetAt: 0,
+    quotaBase: null,
     ...fields,
   };
 }

@@ -32,37 +32,37 @@ describe("rate limits counted in this process", () => {
 describe("quotas spent in this process", () => {
   it("spends from what was read, refuses at zero, and hands the spends to the usage flush", () => {
     const allowances = createAllowances({ clock: { now: () => T0 } });
-    const read = { remaining: 2, period: 0, refill: null };
+    const read = { remaining: 2, period: 0, refill: null, setAt: 0, base: 2 };
     expect(allowances.spend("k", read, T0)).toBe(1);
     expect(allowances.spend("k", read, T0)).toBe(0);
     expect(allowances.spend("k", read, T0)).toBe(-1);
     expect(allowances.quotaLeft("k", read, T0)).toBe(0);
     const taken = allowances.takeSpends();
-    expect(taken).toEqual([{ keyId: "k", period: 0, spent: 2 }]);
+    expect(taken).toEqual([{ keyId: "k", setAt: 0, period: 0, spent: 2 }]);
     // A read made before the write still lacks the spends being written: they stay counted.
-    const stale = { remaining: 2, period: 0, refill: null };
+    const stale = { remaining: 2, period: 0, refill: null, setAt: 0, base: 2 };
     expect(allowances.quotaLeft("k", stale, T0)).toBe(0);
     allowances.written(taken);
     // Once written, a new read holds them.
-    const fresh = { remaining: 0, period: 0, refill: null };
+    const fresh = { remaining: 0, period: 0, refill: null, setAt: 0, base: 2 };
     expect(allowances.spend("k", fresh, T0)).toBe(-1);
-    const topped = { remaining: 5, period: 0, refill: null };
+    const topped = { remaining: 5, period: 0, refill: null, setAt: T0, base: 5 };
     expect(allowances.spend("k", topped, T0)).toBe(4);
   });
 
   it("a failed write's spends wait for the next flush", () => {
     const allowances = createAllowances({ clock: { now: () => T0 } });
-    const read = { remaining: 10, period: 0, refill: null };
+    const read = { remaining: 10, period: 0, refill: null, setAt: 0, base: 10 };
     allowances.spend("k", read, T0);
     const taken = allowances.takeSpends();
     allowances.putBack(taken);
     allowances.spend("k", read, T0);
-    expect(allowances.takeSpends()).toEqual([{ keyId: "k", period: 0, spent: 2 }]);
+    expect(allowances.takeSpends()).toEqual([{ keyId: "k", setAt: 0, period: 0, spent: 2 }]);
   });
 
   it("a refill period that turned starts from the refill amount; an ended period's spends are still written", () => {
     const day = 86_400_000;
-    const read = { remaining: 1, period: T0 - (T0 % day), refill: { amount: 3, every: "day" as const } };
+    const read = { remaining: 1, period: T0 - (T0 % day), refill: { amount: 3, every: "day" as const }, setAt: 0, base: 1 };
     const allowances = createAllowances({ clock: { now: () => T0 } });
     expect(allowances.spend("k", read, T0)).toBe(0);
     expect(allowances.spend("k", read, T0)).toBe(-1);
@@ -71,8 +71,8 @@ describe("quotas spent in this process", () => {
     expect(allowances.spend("k", read, tomorrow + 5)).toBe(2);
     expect(allowances.takeSpends()).toEqual(
       expect.arrayContaining([
-        { keyId: "k", period: read.period, spent: 1 },
-        { keyId: "k", period: tomorrow, spent: 1 },
+        { keyId: "k", setAt: 0, period: read.period, spent: 1 },
+        { keyId: "k", setAt: 0, period: tomorrow, spent: 1 },
       ]),
     );
   });

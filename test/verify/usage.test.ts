@@ -200,12 +200,13 @@ describe("usage recorder", () => {
         },
       },
     });
-    quotas.spend("k", { remaining: 10, period: 0, refill: null }, T0);
-    quotas.spend("k", { remaining: 10, period: 0, refill: null }, T0);
+    const read = { remaining: 10, period: 0, refill: null, setAt: 0, base: 10 };
+    quotas.spend("k", read, T0);
+    quotas.spend("k", read, T0);
     usage.start();
     try {
       await vi.waitFor(() => expect(written.flatMap((b) => b.quotas ?? [])).toHaveLength(1));
-      expect(written.flatMap((b) => b.quotas ?? [])).toEqual([{ keyId: "k", period: 0, spent: 2 }]);
+      expect(written.flatMap((b) => b.quotas ?? [])).toEqual([{ keyId: "k", setAt: 0, period: 0, spent: 2 }]);
       expect(written.flatMap((b) => b.lastUsed)).toEqual([]);
     } finally {
       await usage.stop();

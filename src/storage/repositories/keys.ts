@@ -23,6 +23,12 @@ export interface KeyRecord extends KeyFacts {
   roleIds: number[];
   /** Oldest first. One token, or two while a renewal is pending. */
   tokens: TokenRecord[];
+  /**
+   * When the quota was last set, and the calls it was set to for the period holding that time: the
+   * version its counts belong to (core/key-controls.ts `ControlState`); 0 and null without a quota.
+   */
+  quotaSetAt: number;
+  quotaBase: number | null;
 }
 
 export type KeySort = "name" | "createdAt" | "tokenCreatedAt" | "lastUsedAt";

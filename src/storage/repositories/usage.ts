@@ -22,7 +22,8 @@ export interface UsageBatch {
   /**
    * Calls spent from keys' quotas, each in the refill period it was spent in: subtracted from the
    * stored remaining (never below 0), after refilling it when the period is later than the stored
-   * one; spends of an earlier period than the stored one, and keys without a quota, are skipped.
+   * one; spends of an earlier period than the stored one, spends made under another setting of the
+   * quota (`setAt`: a PATCH since started a fresh count), and keys without a quota, are skipped.
    */
   quotas?: readonly QuotaSpend[];
 }
@@ -31,6 +32,8 @@ export interface QuotaSpend {
   keyId: string;
   /** Start of the refill period (core/key-controls.ts `quotaPeriod`; 0 without refill). */
   period: number;
+  /** The setting of the quota the calls were spent under (`quota_set_at`, KeyRecord `quotaSetAt`). */
+  setAt: number;
   spent: number;
 }
 
