@@ -23,6 +23,7 @@
  * graceful stop writes the last spends; a crash loses at most one flush interval of them (the
  * calls are given back: latchkey never holds a request to write a spend).
  */
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import {
   type ControlState,
@@ -40,18 +41,22 @@ export function batchOf(limit: number): number {
 }
 
 /**
- * A quota count's INCRBY: never left below `floor` (what the instance knows was spent, its own new
- * spends included: a count Redis lost is set back to it), its expiry renewed; returns the total.
+ * A quota count is a hash of each instance's spends in it (field: the instance, value: all its
+ * spends there, never lowered). Setting a total rather than adding to one makes a resend harmless
+ * and lets a count Redis lost be written again whole. Renews the expiry; returns the sum of the
+ * other instances' fields.
  */
-const SPEND_SCRIPT = `
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-local floor = tonumber(ARGV[2])
-if n < floor then
-  redis.call('SET', KEYS[1], floor)
-  n = floor
-end
+const QUOTA_SCRIPT = `
+local own = tonumber(ARGV[2])
+local was = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if own > was then redis.call('HSET', KEYS[1], ARGV[1], own) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return n`;
+local fields = redis.call('HGETALL', KEYS[1])
+local others = 0
+for i = 1, #fields, 2 do
+  if fields[i] ~= ARGV[1] then others = others + tonumber(fields[i + 1]) end
+end
+return others`;
 
 /** A quota count lives in Redis to the end of its period and this long more (instances' clocks differ). */
 const PERIOD_MARGIN_MS = 3_600_000;
@@ -89,11 +94,12 @@ interface QuotaEntry {
   readLeft: number;
   /** Spent here and not held by the read. */
   spent: number;
-  /** Spent here, not yet sent to Redis / sent, not yet answered. */
-  unsent: number;
-  sending: number;
-  /** The count's total as Redis last answered (every instance's spends it had; own sent ones included). */
-  shared: number;
+  /** Spent here in the count (all of it: Redis holds it as this instance's field, see `QUOTA_SCRIPT`). */
+  own: number;
+  /** `own` as Redis last took it. */
+  sent: number;
+  /** The other instances' spends in the count, as Redis last answered. */
+  others: number;
   /** Last spend or look, for the sync (only keys in use are asked about). */
   touched: number;
   /** Spent under `pendingSetAt` in `pendingPeriod`, not yet taken by the usage flush. */
@@ -104,12 +110,11 @@ interface QuotaEntry {
   writing: number;
 }
 
-/** One quota count in a sync: `count` spends sent (0: only read), as the entry's count was then. */
+/** One quota count in a sync: this instance's spends in it, of the entry's count as it was then. */
 interface QuotaSync {
   keyId: string;
   entry: QuotaEntry;
-  count: number;
-  floor: number;
+  own: number;
   setAt: number;
   period: number;
 }
@@ -133,6 +138,8 @@ export function createAllowances(options: AllowanceOptions) {
   const { clock, redis } = options;
   const prefix = options.prefix ?? "latchkey:key-rate:";
   const quotaPrefix = options.quotaPrefix ?? "latchkey:key-quota:";
+  /** This instance's field in the quota counts (a restart is a new instance; the old field stays). */
+  const instance = randomUUID();
   const buckets = new Map<string, Bucket>();
   const quotas = new Map<string, QuotaEntry>();
   /** Spends of an ended period still to write (rare: a period turned between two flushes). */
@@ -194,9 +201,9 @@ export function createAllowances(options: AllowanceOptions) {
         base: quotaBaseAt(quota, period),
         readLeft: quotaRemaining(quota, quota.period, now),
         spent: 0,
-        unsent: 0,
-        sending: 0,
-        shared: 0,
+        own: 0,
+        sent: 0,
+        others: 0,
         touched: now,
         pending: 0,
         pendingSetAt: quota.setAt,
@@ -215,9 +222,9 @@ export function createAllowances(options: AllowanceOptions) {
       entry.setAt = quota.setAt;
       entry.period = period;
       entry.base = quotaBaseAt(quota, period);
-      entry.unsent = 0;
-      entry.sending = 0;
-      entry.shared = 0;
+      entry.own = 0;
+      entry.sent = 0;
+      entry.others = 0;
     }
     if (fresh || entry.basis !== quota) {
       // A new read: it holds what was written, not what waits to be.
@@ -237,7 +244,7 @@ export function createAllowances(options: AllowanceOptions) {
   function leftOf(entry: QuotaEntry): number {
     const read = entry.readLeft - entry.spent;
     if (!redis) return read;
-    return Math.min(read, entry.base - entry.shared - entry.sending - entry.unsent);
+    return Math.min(read, entry.base - entry.others - entry.own);
   }
 
   /**
@@ -250,8 +257,8 @@ export function createAllowances(options: AllowanceOptions) {
     if (left <= 0) return -1;
     entry.spent++;
     if (redis) {
-      entry.unsent++;
-      if (entry.unsent >= batchOf(entry.base)) syncNow();
+      entry.own++;
+      if (entry.own - entry.sent >= batchOf(entry.base)) syncNow();
     }
     if (entry.pendingSetAt !== entry.setAt || entry.pendingPeriod !== entry.period) {
       if (entry.pending > 0) {
@@ -328,15 +335,6 @@ export function createAllowances(options: AllowanceOptions) {
     return Number.isFinite(next) ? Math.max(0, next - now) + PERIOD_MARGIN_MS : UNREFILLED_TTL_MS;
   }
 
-  /**
-   * What the entry's count is known to have spent: the most Redis said, and what the read and this
-   * instance's own spends since say (so a count Redis lost is set back to at least that).
-   */
-  function knownSpent(entry: QuotaEntry): number {
-    const read = Math.max(0, entry.base - entry.readLeft + entry.spent);
-    return Math.max(read, entry.shared + entry.sending + entry.unsent);
-  }
-
   /** Sends every key's unsent calls and spends to Redis in one pipeline and takes in the totals. */
   async function sync(): Promise<void> {
     syncSoon = false;
@@ -353,16 +351,12 @@ export function createAllowances(options: AllowanceOptions) {
       bucket.sending += bucket.unsent;
       bucket.unsent = 0;
     }
+    // Keys in use are sent even with no new spend: others' spends show here, and a count Redis
+    // lost (a restart, an eviction) gets this instance's spends back.
     const counts: QuotaSync[] = [];
     for (const [keyId, entry] of quotas) {
-      if (entry.unsent > 0) {
-        const floor = knownSpent(entry);
-        counts.push({ keyId, entry, count: entry.unsent, floor, setAt: entry.setAt, period: entry.period });
-        entry.sending += entry.unsent;
-        entry.unsent = 0;
-      } else if (entry.sending === 0 && now - entry.touched < QUOTA_LOOK_MS) {
-        counts.push({ keyId, entry, count: 0, floor: 0, setAt: entry.setAt, period: entry.period });
-      }
+      if (entry.own === entry.sent && now - entry.touched >= QUOTA_LOOK_MS) continue;
+      counts.push({ keyId, entry, own: entry.own, setAt: entry.setAt, period: entry.period });
     }
     if (sent.length === 0 && counts.length === 0) return;
     syncing = true;
@@ -371,9 +365,8 @@ export function createAllowances(options: AllowanceOptions) {
       for (const [keyId, bucket, count, windowStart] of sent) {
         pipeline.eval(ADD_SCRIPT, 1, `${prefix}${keyId}:${windowStart}`, count, bucket.windowMs + 1000);
       }
-      for (const { keyId, entry, count, floor } of counts) {
-        if (count === 0) pipeline.get(quotaKey(keyId, entry));
-        else pipeline.eval(SPEND_SCRIPT, 1, quotaKey(keyId, entry), count, floor, quotaTtl(entry, now));
+      for (const { keyId, entry, own } of counts) {
+        pipeline.eval(QUOTA_SCRIPT, 1, quotaKey(keyId, entry), instance, own, quotaTtl(entry, now));
       }
       const results = (await pipeline.exec()) ?? [];
       let failed: unknown = null;
@@ -389,7 +382,7 @@ export function createAllowances(options: AllowanceOptions) {
       counts.forEach((counted, i) => {
         const [error, total] = results[sent.length + i] ?? [new Error("Redis gave no answer"), null];
         failed ??= error;
-        tookQuota(counted, error ? null : Number(total ?? 0));
+        if (!error) tookQuota(counted, Number(total ?? 0));
       });
       if (failed !== null) reportFailure(failed);
       else if (redisFailing) {
@@ -403,18 +396,20 @@ export function createAllowances(options: AllowanceOptions) {
         bucket.sending -= count;
         bucket.shared += count;
       }
-      for (const counted of counts) tookQuota(counted, null);
       reportFailure(error);
     } finally {
       syncing = false;
     }
   }
 
-  /** Takes in Redis's total of a count (null: no answer, the spends sent are counted here alone). */
-  function tookQuota({ entry, count, setAt, period }: QuotaSync, total: number | null): void {
+  /**
+   * Takes in the other instances' total of a count. Their spends only grow: a lower total is a
+   * count Redis lost, and what was known stays until they send theirs again.
+   */
+  function tookQuota({ entry, own, setAt, period }: QuotaSync, others: number): void {
     if (entry.setAt !== setAt || entry.period !== period) return;
-    entry.sending -= count;
-    entry.shared = total === null ? entry.shared + count : Math.max(entry.shared + count, total);
+    entry.sent = Math.max(entry.sent, own);
+    entry.others = Math.max(entry.others, others);
   }
 
   return {
