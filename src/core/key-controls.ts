@@ -133,6 +133,21 @@ export function quotaBaseAt(quota: QuotaState, period: number): number {
     : quota.base;
 }
 
+/** A key's quota as stored, in the form the verification path counts it in; null when none. */
+export function quotaStateOf(
+  key: Pick<KeyControls, "quota"> & { quotaPeriod?: number; quotaSetAt?: number; quotaBase?: number | null },
+): QuotaState | null {
+  const { quota } = key;
+  if (quota === null) return null;
+  return {
+    remaining: quota.remaining,
+    period: key.quotaPeriod ?? 0,
+    refill: quota.refill,
+    setAt: key.quotaSetAt ?? 0,
+    base: key.quotaBase ?? quota.remaining,
+  };
+}
+
 /**
  * The verification state of a key's controls; null for a key with none (most keys), so that the
  * hot path reads one field for them.
@@ -161,16 +176,7 @@ export function controlState(
     metadataHeader: metadataJson === null ? null : base64url(metadataJson),
     rateLimit:
       rateLimit === null ? null : { limit: rateLimit.limit, windowMs: rateLimit.windowSeconds * 1000 },
-    quota:
-      quota === null
-        ? null
-        : {
-            remaining: quota.remaining,
-            period: controls.quotaPeriod ?? 0,
-            refill: quota.refill,
-            setAt: controls.quotaSetAt ?? 0,
-            base: controls.quotaBase ?? quota.remaining,
-          },
+    quota: quotaStateOf(controls),
   });
 }
 

@@ -49,6 +49,11 @@ export interface KeyViewContext {
   roleNames: ReadonlyMap<number, string>;
   renewalPeriodMonths: number;
   now: number;
+  /**
+   * Calls left in keys' quotas as the verification path counts them, by key id (with Redis, every
+   * instance's spends, written or not); a key not in it shows what the usage flush wrote.
+   */
+  quotaLeft?: ReadonlyMap<string, number>;
 }
 
 /** Roles the account no longer has (deleted in between) are left out. */
@@ -83,18 +88,21 @@ export function presentKey(key: KeyFacts, context: KeyViewContext): Key {
     metadata: key.metadata,
     allowBrowser: key.allowBrowser,
     rateLimit: key.rateLimit === null ? null : { ...key.rateLimit },
-    quota: quotaView(key, context.now),
+    quota: quotaView(key, context.now, context.quotaLeft?.get(key.id)),
   };
 }
 
-/** The quota as shown: calls left now (as last written by the usage flush), and when it refills. */
-function quotaView(key: KeyFacts, now: number): Key["quota"] {
+/**
+ * The quota as shown: calls left now (as last written by the usage flush, or `counted` by the
+ * verification path when fewer), and when it refills.
+ */
+function quotaView(key: KeyFacts, now: number, counted: number | undefined): Key["quota"] {
   const { quota } = key;
   if (quota === null) return null;
   const refill = quota.refill === null ? null : { ...quota.refill };
   const next = nextQuotaPeriod(quota.refill, quotaPeriod(quota.refill, now));
   return {
-    remaining: quotaRemaining(quota, key.quotaPeriod, now),
+    remaining: Math.min(quotaRemaining(quota, key.quotaPeriod, now), counted ?? Number.POSITIVE_INFINITY),
     refill,
     refillsAt: Number.isFinite(next) ? iso(next) : null,
   };

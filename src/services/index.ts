@@ -5,6 +5,7 @@
  */
 import type { Metrics } from "../metrics.js";
 import type { TestNotifier } from "../notify/test-notification.js";
+import type { Allowances } from "../verify/allowance.js";
 import type { KeyCache } from "../verify/key-cache.js";
 import type { FailureLimiter } from "../verify/rate-limit.js";
 import type { UsageRecorder } from "../verify/usage.js";
@@ -40,6 +41,8 @@ export interface ServiceParts {
   keyCache: KeyCache;
   usage: UsageRecorder;
   verifier: Verifier;
+  /** Per-key rate limits and quotas as verification counts them (key views show the quota's count). */
+  allowances: Pick<Allowances, "quotasLeft">;
   /** Failed authentications per client address (sign-in, appKey/appToken, verify, authorize). */
   limiter: FailureLimiter;
   /** Failed sign-ins per email (buckets from rate-limit.ts `emailKey`). */
@@ -58,7 +61,7 @@ export interface ServiceParts {
 
 export function createServices(deps: ServiceDeps, parts: ServiceParts) {
   const { roleDirectory } = parts;
-  const keys = createKeyService(deps, roleDirectory);
+  const keys = createKeyService(deps, roleDirectory, parts.allowances);
   return {
     /** The resource catalog (read-only). */
     catalog: deps.catalog,

@@ -10,6 +10,7 @@ import {
   type KeyControls,
   NO_CONTROLS,
   quotaPeriod,
+  quotaStateOf,
 } from "../core/key-controls.js";
 import { type KeyViewContext, presentKey } from "../core/key-view.js";
 import { normalizeLabel } from "../core/names.js";
@@ -25,6 +26,7 @@ import {
   StoreConflict,
   type StoreOps,
 } from "../storage/store.js";
+import type { Allowances } from "../verify/allowance.js";
 import { changeWithin } from "../verify/changes.js";
 import { type Authority, auditRefusals, checkCredential, checkGive, checkTarget } from "./authority.js";
 import type { ServiceDeps } from "./deps.js";
@@ -64,13 +66,32 @@ export interface KeyListParams {
   cursor?: string;
 }
 
-export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
+export function createKeyService(
+  deps: ServiceDeps,
+  roles: RoleDirectory,
+  quotas?: Pick<Allowances, "quotasLeft">,
+) {
   const { store, clock } = deps;
   const deliver = createTokenDelivery(deps);
 
-  /** What every key view of one account needs: role names and the renewal period. */
-  function viewContext(tx: StoreOps, account: string): Promise<KeyViewContext> {
-    return keyViewContext(tx, roles, account, clock.now());
+  /**
+   * What every key view of one account needs: role names and the renewal period; and for the keys
+   * given, their quotas as verification counts them (other instances' spends, through Redis).
+   */
+  async function viewContext(
+    tx: StoreOps,
+    account: string,
+    keys: readonly KeyRecord[] = [],
+  ): Promise<KeyViewContext> {
+    const now = clock.now();
+    const context = await keyViewContext(tx, roles, account, now);
+    const metered = keys.filter((key) => key.quota !== null);
+    if (quotas === undefined || metered.length === 0) return context;
+    const quotaLeft = await quotas.quotasLeft(
+      metered.map((key) => ({ id: key.id, quota: quotaStateOf(key) })),
+      now,
+    );
+    return { ...context, quotaLeft };
   }
 
   async function alertRange(account: string, alert: AlertLevel) {
@@ -177,7 +198,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
 
   async function get(account: string, appKey: string): Promise<Key> {
     const key = await owned(store, account, appKey);
-    return presentKey(key, await viewContext(store, account));
+    return presentKey(key, await viewContext(store, account, [key]));
   }
 
   /** The account's own key by id or by appKey, as `get` shows it; undefined when it has no such key. */
@@ -185,7 +206,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     const key =
       "id" in ref ? await store.keys.findById(account, ref.id) : await store.keys.getByAppKey(ref.appKey);
     if (!key || key.account !== account) return undefined;
-    return presentKey(key, await viewContext(store, account));
+    return presentKey(key, await viewContext(store, account, [key]));
   }
 
   async function list(account: string, params: KeyListParams): Promise<KeyPage> {
@@ -198,7 +219,7 @@ export function createKeyService(deps: ServiceDeps, roles: RoleDirectory) {
     if (params.control) query.control = params.control;
     if (params.cursor) query.after = decodeCursor(params.cursor, params.sort, params.order);
     const page = await store.keys.list(query);
-    const context = await viewContext(store, account);
+    const context = await viewContext(store, account, page.items);
     const last = page.items.at(-1);
     return {
       items: page.items.map((key) => presentKey(key, context)),

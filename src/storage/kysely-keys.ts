@@ -254,7 +254,10 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
               active: patch.active ? 1 : 0,
               inactive_reason: patch.active ? null : (patch.inactiveReason ?? "deactivated"),
             }),
-        ...(patch.controls === undefined ? {} : controlColumns(patch.controls, patch.quotaPeriod ?? 0, patch.updatedAt)),
+        ...(patch.controls === undefined
+          ? {}
+          : controlColumns(patch.controls, patch.quotaPeriod ?? 0, patch.updatedAt)),
+        ...(patch.controls?.quota ? { quota_set_at: nextQuotaVersion(patch.updatedAt) } : {}),
       };
       const query = db
         .updateTable("keys")
@@ -442,6 +445,15 @@ function tokenRow(key: NewKey) {
     slot: 0,
     imported: t.imported ? 1 : 0,
   };
+}
+
+/**
+ * A new setting's `quota_set_at`: its time, or a millisecond after the setting it replaces when
+ * that one is as recent (two settings never share a version, so each starts a fresh count).
+ */
+function nextQuotaVersion(at: number) {
+  const now = sql<number>`cast(${at} as bigint)`;
+  return sql<number>`case when quota_set_at >= ${now} then quota_set_at + 1 else ${now} end`;
 }
 
 /**

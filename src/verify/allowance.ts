@@ -225,6 +225,7 @@ export function createAllowances(options: AllowanceOptions) {
       entry.own = 0;
       entry.sent = 0;
       entry.others = 0;
+      if (redis) syncNow();
     }
     if (fresh || entry.basis !== quota) {
       // A new read: it holds what was written, not what waits to be.
@@ -276,6 +277,44 @@ export function createAllowances(options: AllowanceOptions) {
   /** The calls left in the key's quota, spending none. */
   function quotaLeft(keyId: string, quota: QuotaState, now: number): number {
     return Math.max(0, leftOf(quotaEntry(keyId, quota, now)));
+  }
+
+  /**
+   * Calls left in the keys' quotas as verification counts them, for the management API, from a
+   * fresh read of each key: what it says less this instance's spends not yet written, and with
+   * Redis (one round trip, skipped while it is failing) less every instance's spends it holds. Keys
+   * without a quota, or when no instance shares counts, are left out (the stored count stands).
+   */
+  async function quotasLeft(
+    keys: readonly { id: string; quota: QuotaState | null }[],
+    now: number,
+  ): Promise<Map<string, number>> {
+    const left = new Map<string, number>();
+    if (!redis || redisFailing) return left;
+    const counted: [string, QuotaState, number, QuotaEntry | undefined][] = [];
+    for (const { id, quota } of keys) {
+      if (quota === null) continue;
+      const period = quotaPeriod(quota.refill, now);
+      const entry = quotas.get(id);
+      const same = entry !== undefined && entry.setAt === quota.setAt && entry.period === period;
+      counted.push([id, quota, period, same ? entry : undefined]);
+    }
+    if (counted.length === 0) return left;
+    const pipeline = redis.pipeline();
+    for (const [id, quota, period] of counted) pipeline.hvals(`${quotaPrefix}${id}:${quota.setAt}:${period}`);
+    const results = await pipeline.exec().catch(() => null);
+    if (results === null) return left;
+    counted.forEach(([id, quota, period, entry], i) => {
+      const [error, fields] = results[i] ?? [new Error("Redis gave no answer"), null];
+      if (error || !Array.isArray(fields)) return;
+      const spent = fields.reduce((sum: number, value) => sum + Number(value), 0);
+      const same = entry !== undefined && entry.pendingSetAt === entry.setAt && entry.pendingPeriod === period;
+      const unwritten = same ? entry.pending + entry.writing : 0;
+      const unsent = entry === undefined ? 0 : entry.own - entry.sent;
+      const read = quotaRemaining(quota, quota.period, now) - unwritten;
+      left.set(id, Math.max(0, Math.min(read, quotaBaseAt(quota, period) - spent - unsent)));
+    });
+    return left;
   }
 
   /** Seconds until the quota refills; null when it never does. */
@@ -417,6 +456,7 @@ export function createAllowances(options: AllowanceOptions) {
     resetIn,
     spend,
     quotaLeft,
+    quotasLeft,
     refillIn,
     takeSpends,
     written,
