@@ -4,7 +4,7 @@
  * before the key-counts migration the counts are filled from the keys already there; settings stored
  * before the settings-revision migration start at revision 1; external keys added before 0009 get ids;
  * memberships stored before 0010 are active (accepted), not invitations; keys deactivated before
- * 0016 have no inactive reason.
+ * 0016 have no inactive reason; quotas set before 0021 count as set at the start of their stored period.
  */
 
 import { mkdtemp, rm } from "node:fs/promises";
@@ -347,7 +347,75 @@ async function checkInactiveReason(store: Store, seeded: Awaited<ReturnType<type
   });
 }
 
+/** Keys with a quota (one refilled daily, spent from today) the way release 0020 wrote them. */
+async function seedAt0020(db: Kysely<Database>, dialect: Dialect, schema?: string) {
+  const names = Object.keys(buildMigrations(dialect)).filter((name) => name < "0021");
+  await migrateOnly(db, dialect, names, schema);
+  const account = `acct-${hex()}`;
+  await db.insertInto("accounts").values({ name: account, created_at: T0 }).execute();
+  const today = T0 - (T0 % 86_400_000);
+  const row = (name: string, quota: Record<string, unknown>) => ({
+    id: `k${hex()}`,
+    app_key: `appkey-${account}-${name.toUpperCase()}`,
+    account,
+    name,
+    name_lower: name,
+    active: 1,
+    created_at: T0,
+    updated_at: T0,
+    token_created_at: T0,
+    last_used_at: 0,
+    ...quota,
+  });
+  const daily = row("daily", {
+    quota_remaining: 7,
+    quota_refill_amount: 50,
+    quota_refill_every: "day",
+    quota_period: today,
+  });
+  const once = row("once", { quota_remaining: 3 });
+  const plain = row("plain", {});
+  // One by one: SQLite has no DEFAULT in a multi-row VALUES, and the rows set different columns.
+  for (const key of [daily, once, plain]) await db.insertInto("keys").values(key).execute();
+  return { daily: daily.app_key, once: once.app_key, plain: plain.app_key, ids: [daily.id, once.id], today };
+}
+
+async function checkQuotaVersion(store: Store, seeded: Awaited<ReturnType<typeof seedAt0020>>) {
+  await store.migrate();
+  const { today } = seeded;
+  // An existing quota counts as set, to what it has left, at the start of its stored period.
+  expect(await store.keys.getByAppKey(seeded.daily)).toMatchObject({
+    quota: { remaining: 7 },
+    quotaPeriod: today,
+    quotaSetAt: today,
+    quotaBase: 7,
+  });
+  expect(await store.keys.getByAppKey(seeded.once)).toMatchObject({ quotaSetAt: 0, quotaBase: 3 });
+  expect(await store.keys.getByAppKey(seeded.plain)).toMatchObject({
+    quota: null,
+    quotaSetAt: 0,
+    quotaBase: null,
+  });
+  // Spends of that setting are written as before.
+  const [daily, once] = seeded.ids as [string, string];
+  await store.usage.record({
+    counts: [],
+    lastUsed: [],
+    resources: [],
+    quotas: [
+      { keyId: daily, setAt: today, period: today, spent: 2 },
+      { keyId: once, setAt: 0, period: 0, spent: 1 },
+    ],
+  });
+  expect((await store.keys.getByAppKey(seeded.daily))?.quota?.remaining).toBe(5);
+  expect((await store.keys.getByAppKey(seeded.once))?.quota?.remaining).toBe(2);
+}
+
 describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
+  it("versions quotas already set from their stored period (0021_quota_version)", async () => {
+    await upgradeCase(kind, (db, schema) => seedAt0020(db, kind, schema), checkQuotaVersion);
+  });
+
   it("keeps existing tokens as the current ones (0002_key_lifecycle)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0001(db, kind, schema), checkUpgrade);
   });
