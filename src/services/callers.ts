@@ -7,6 +7,7 @@ import { fail } from "../core/errors.js";
 import { presentKey } from "../core/key-view.js";
 import { type Grant, grantResources, type RoleView } from "../core/permissions.js";
 import type { TokenSlot } from "../core/verification.js";
+import type { Allowances } from "../verify/allowance.js";
 import type { Principal, ServiceDeps } from "./deps.js";
 import { keyViewContext } from "./keys.js";
 import type { RoleDirectory } from "./role-directory.js";
@@ -30,6 +31,7 @@ export interface CallerView {
 export function createCallerService(
   deps: Pick<ServiceDeps, "store" | "catalog" | "clock">,
   roles: RoleDirectory,
+  quotas?: Pick<Allowances, "quotasLeft">,
 ) {
   const { store, clock } = deps;
   const every = deps.catalog.resources.map((resource) => resource.key);
@@ -84,7 +86,8 @@ export function createCallerService(
     const record = await store.keys.getByAppKey(appKey);
     // Deleted since it authenticated a moment ago: as if the credentials had failed.
     if (!record) fail("UNAUTHENTICATED", "The key no longer exists");
-    return presentKey(record, await keyViewContext(store, roles, account, clock.now()));
+    const counted = { quotas, keys: [record] };
+    return presentKey(record, await keyViewContext(store, roles, account, clock.now(), counted));
   }
 
   return { access, accountAccess, describe };

@@ -65,7 +65,7 @@ export function createServices(deps: ServiceDeps, parts: ServiceParts) {
   return {
     /** The resource catalog (read-only). */
     catalog: deps.catalog,
-    callers: createCallerService(deps, roleDirectory),
+    callers: createCallerService(deps, roleDirectory, parts.allowances),
     accounts: createAccountService(deps),
     keys,
     keyBulk: createKeyBulk(keys),

@@ -78,20 +78,8 @@ export function createKeyService(
    * What every key view of one account needs: role names and the renewal period; and for the keys
    * given, their quotas as verification counts them (other instances' spends, through Redis).
    */
-  async function viewContext(
-    tx: StoreOps,
-    account: string,
-    keys: readonly KeyRecord[] = [],
-  ): Promise<KeyViewContext> {
-    const now = clock.now();
-    const context = await keyViewContext(tx, roles, account, now);
-    const metered = keys.filter((key) => key.quota !== null);
-    if (quotas === undefined || metered.length === 0) return context;
-    const quotaLeft = await quotas.quotasLeft(
-      metered.map((key) => ({ id: key.id, quota: quotaStateOf(key) })),
-      now,
-    );
-    return { ...context, quotaLeft };
+  function viewContext(tx: StoreOps, account: string, keys: readonly KeyRecord[] = []) {
+    return keyViewContext(tx, roles, account, clock.now(), { quotas, keys });
   }
 
   async function alertRange(account: string, alert: AlertLevel) {
@@ -352,18 +340,29 @@ export function createKeyService(
 
 export type KeyService = ReturnType<typeof createKeyService>;
 
-/** Role names and the renewal period of `account`, as every key view of it needs them. */
+/**
+ * Role names and the renewal period of `account`, as every key view of it needs them; with
+ * `counted`, the quotas of those keys as verification counts them (allowance.ts `quotasLeft`).
+ */
 export async function keyViewContext(
   tx: StoreOps,
   roles: RoleDirectory,
   account: string,
   now: number,
+  counted?: { quotas: Pick<Allowances, "quotasLeft"> | undefined; keys: readonly KeyRecord[] },
 ): Promise<KeyViewContext> {
   const [list, renewalPeriodMonths] = await Promise.all([
     roles.list(tx, account),
     renewalPeriodOf(tx, account),
   ]);
-  return { roleNames: new Map(list.map((role) => [role.id, role.name])), renewalPeriodMonths, now };
+  const context = { roleNames: new Map(list.map((role) => [role.id, role.name])), renewalPeriodMonths, now };
+  const metered = counted?.keys.filter((key) => key.quota !== null) ?? [];
+  if (counted?.quotas === undefined || metered.length === 0) return context;
+  const quotaLeft = await counted.quotas.quotasLeft(
+    metered.map((key) => ({ id: key.id, quota: quotaStateOf(key) })),
+    now,
+  );
+  return { ...context, quotaLeft };
 }
 
 /** The account's renewal period (SPEC §2.3): 3 months unless its settings say 6. */

@@ -16,12 +16,27 @@
  * the calls it admits for the key during one sync interval plus one Redis round trip if that is
  * more. While Redis is away, each instance counts alone: at most N × limit.
  *
- * Quotas are spent locally from the remaining count the key cache read from the database; the
- * spends are written by the usage flush (usage.ts, every 5 s) as decrements, so instances compose.
- * An instance sees other instances' spends when it reads the key again (the cache's time to live,
- * at most 60 s, or at once on a change); until then it can overshoot by what they spent. A
- * graceful stop writes the last spends; a crash loses at most one flush interval of them (the
- * calls are given back: latchkey never holds a request to write a spend).
+ * Quotas are spent locally too. The database is their record: the usage flush (usage.ts, every
+ * 5 s) writes each instance's spends as decrements, so instances compose; a graceful stop writes
+ * the last spends, a crash loses at most one flush interval of them from the database (latchkey
+ * never holds a request to write a spend). An instance's view from the database is the remaining
+ * count the key cache read less its own spends since; it sees other instances' spends only when it
+ * reads the key again (the cache's time to live, at most 60 s, or at once on a change).
+ *
+ * With Redis, a quota's count is also kept there, named by the key, the quota's setting (its
+ * `setAt`: a PATCH of the quota starts a fresh count, and the flush writes only spends of the
+ * setting in force) and the refill period: a hash with one field per instance holding all of that
+ * instance's spends in the count. The same sync writes each instance's own total (a total, never
+ * lowered: a resend is harmless, and a count Redis lost is written back whole when it answers) and
+ * takes back the sum of the other instances' fields, for every key spent from or looked at within
+ * `QUOTA_LOOK_MS`. An instance admits a call while both views have calls left: the database's, and
+ * what the count started with less the others' spends Redis reported and all of its own. So the
+ * overshoot bound is the rate limits': `count + (N - 1) × U`, with U as above (the batch a tenth of the
+ * count). An instance's first calls of a key, or of a new count, are decided before Redis has
+ * answered, from the database view, and are part of its U. While Redis is away each instance counts
+ * its own spends on top of the others' it last heard of; an instance never forgets those within a
+ * count. Counts expire at the end of their period (plus a margin), or 30 days after their last
+ * spend without refill: the database holds the spends meanwhile.
  */
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
@@ -308,7 +323,8 @@ export function createAllowances(options: AllowanceOptions) {
       const [error, fields] = results[i] ?? [new Error("Redis gave no answer"), null];
       if (error || !Array.isArray(fields)) return;
       const spent = fields.reduce((sum: number, value) => sum + Number(value), 0);
-      const same = entry !== undefined && entry.pendingSetAt === entry.setAt && entry.pendingPeriod === period;
+      const same =
+        entry !== undefined && entry.pendingSetAt === entry.setAt && entry.pendingPeriod === period;
       const unwritten = same ? entry.pending + entry.writing : 0;
       const unsent = entry === undefined ? 0 : entry.own - entry.sent;
       const read = quotaRemaining(quota, quota.period, now) - unwritten;
