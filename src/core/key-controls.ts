@@ -43,6 +43,14 @@ export const MAX_RATE_LIMIT = 1_000_000_000;
 export const MAX_RATE_WINDOW_SECONDS = 86_400;
 export const MAX_QUOTA = 1_000_000_000_000;
 
+/**
+ * Calls (or quota spends) of a key one instance admits before it sends them to Redis without
+ * waiting for the sync timer (verify/allowance.ts): a tenth of the limit, between 1 and 100.
+ */
+export function batchOf(limit: number): number {
+  return Math.max(1, Math.min(100, Math.ceil(limit / 10)));
+}
+
 /** The controls as stored on a key (KeyFacts) and shown by the API. */
 export interface KeyControls {
   /** Instant after which the key no longer authenticates; null: never. */

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { batchOf, createAllowances } from "../../src/verify/allowance.js";
+import { batchOf } from "../../src/core/key-controls.js";
+import { createAllowances } from "../../src/verify/allowance.js";
 import { connectLimiterRedis } from "../../src/verify/rate-limit.js";
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -62,7 +63,13 @@ describe("quotas spent in this process", () => {
 
   it("a refill period that turned starts from the refill amount; an ended period's spends are still written", () => {
     const day = 86_400_000;
-    const read = { remaining: 1, period: T0 - (T0 % day), refill: { amount: 3, every: "day" as const }, setAt: 0, base: 1 };
+    const read = {
+      remaining: 1,
+      period: T0 - (T0 % day),
+      refill: { amount: 3, every: "day" as const },
+      setAt: 0,
+      base: 1,
+    };
     const allowances = createAllowances({ clock: { now: () => T0 } });
     expect(allowances.spend("k", read, T0)).toBe(0);
     expect(allowances.spend("k", read, T0)).toBe(-1);

@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { QuotaState } from "../../src/core/key-controls.js";
-import { type Allowances, batchOf, createAllowances } from "../../src/verify/allowance.js";
+import { batchOf, type QuotaState } from "../../src/core/key-controls.js";
+import { type Allowances, createAllowances } from "../../src/verify/allowance.js";
 import { connectLimiterRedis } from "../../src/verify/rate-limit.js";
 import { freePort } from "../e2e/process.js";
 
