@@ -83,6 +83,8 @@ interface QuotaEntry {
   others: number;
   /** Last spend or look, for the sync (only keys in use are asked about). */
   touched: number;
+  /** In `inUse` (each sync looks at those keys only, not at every key ever seen). */
+  inUse: boolean;
   /** Spent under `pendingSetAt` in `pendingPeriod`, not yet taken by the usage flush. */
   pending: number;
   pendingSetAt: number;
@@ -117,6 +119,8 @@ export function createQuotaCounts(options: QuotaCountOptions) {
   /** This instance's field in the counts (a restart is a new instance; the old field stays). */
   const instance = randomUUID();
   const quotas = new Map<string, QuotaEntry>();
+  /** Keys spent from or looked at within `QUOTA_LOOK_MS`, or with spends Redis has not taken. */
+  const inUse = new Map<string, QuotaEntry>();
   /** Spends of an ended period or setting still to write (rare: one turned between two flushes). */
   let carried: QuotaSpend[] = [];
 
@@ -136,6 +140,7 @@ export function createQuotaCounts(options: QuotaCountOptions) {
         sent: 0,
         others: 0,
         touched: now,
+        inUse: redis !== undefined,
         pending: 0,
         pendingSetAt: quota.setAt,
         pendingPeriod: period,
@@ -143,10 +148,17 @@ export function createQuotaCounts(options: QuotaCountOptions) {
       };
       quotas.set(keyId, entry);
       // What the other instances spent, as soon as Redis answers.
-      if (redis) syncNow();
+      if (redis) {
+        inUse.set(keyId, entry);
+        syncNow();
+      }
       return entry;
     }
     entry.touched = now;
+    if (redis && !entry.inUse) {
+      entry.inUse = true;
+      inUse.set(keyId, entry);
+    }
     const fresh = entry.setAt !== quota.setAt || entry.period !== period;
     if (fresh) {
       // A new setting of the quota, or a new period: a fresh count, in Redis too.
@@ -306,8 +318,12 @@ export function createQuotaCounts(options: QuotaCountOptions) {
    */
   function due(now: number): QuotaSync[] {
     const counts: QuotaSync[] = [];
-    for (const [keyId, entry] of quotas) {
-      if (entry.own === entry.sent && now - entry.touched >= QUOTA_LOOK_MS) continue;
+    for (const [keyId, entry] of inUse) {
+      if (entry.own === entry.sent && now - entry.touched >= QUOTA_LOOK_MS) {
+        inUse.delete(keyId);
+        entry.inUse = false;
+        continue;
+      }
       counts.push({ keyId, entry, own: entry.own, setAt: entry.setAt, period: entry.period });
     }
     return counts;
