@@ -181,6 +181,10 @@ if ! psql_test; then
   fi
   psql_test || { say "PostgreSQL: cannot connect with $pg_host:$pg_port/$pg_db"; exit 1; }
 fi
+# pg_trgm (key search, migration 0023) in public, once: a test schema's migration then uses it,
+# instead of creating it inside a schema whose drop would take every other schema's indexes with it.
+PGCONNECT_TIMEOUT=5 psql "$pg_url" -XtAqc "create extension if not exists pg_trgm schema public" >/dev/null 2>&1 ||
+  { say "PostgreSQL: cannot create the extension pg_trgm in $pg_db (install PostgreSQL's contrib modules)"; exit 1; }
 
 if ! redis_answers "$redis_host" "$redis_port"; then
   say "starting Redis on port $redis_port"

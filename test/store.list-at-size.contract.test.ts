@@ -224,7 +224,7 @@ describe("Store query plans on postgres", () => {
           { account, sort, order, limit: 50, roleId: 10 },
         ];
         for (const query of pages) {
-          const text = await plan(keyPageQuery(raw, query).compile());
+          const text = await plan(keyPageQuery(raw, "postgres", query).compile());
           expect({ query, text }).toMatchObject({ text: expect.stringMatching(/Index (Only )?Scan/) });
           expect({ query, text }).toMatchObject({
             text: expect.not.stringMatching(/Seq Scan on keys|(^|->\s+)Sort\s+\(/m),

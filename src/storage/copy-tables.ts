@@ -2,7 +2,8 @@
  * What copy.ts needs to know of a database's tables, read from the database itself rather than
  * from a list kept by hand: a table added by a future migration is copied without anyone
  * remembering to name it here. Kysely's migration bookkeeping is the one exception (the target has
- * its own, written by its own migration run), and so are SQLite's internal tables.
+ * its own, written by its own migration run), and so are SQLite's internal tables and its key
+ * search index.
  */
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./schema.js";
@@ -10,6 +11,12 @@ import type { Dialect } from "./store.js";
 
 /** Kysely's bookkeeping of applied migrations: each database keeps its own. */
 const BOOKKEEPING = new Set(["kysely_migration", "kysely_migration_lock"]);
+
+/**
+ * SQLite's key search index (migration 0023): the FTS5 table, its shadow tables and its rowid map.
+ * Derived from `keys`, which the target indexes itself (PostgreSQL: its pg_trgm indexes).
+ */
+const SQLITE_SEARCH_INDEX = /^keys_search($|_)/;
 
 export interface TableShape {
   name: string;
@@ -37,7 +44,7 @@ async function describeSqlite(db: Kysely<Database>): Promise<Tables> {
      where type = 'table' and name not like 'sqlite\\_%' escape '\\' order by name`.execute(db);
   const tables: Tables = new Map();
   for (const { name } of names) {
-    if (BOOKKEEPING.has(name)) continue;
+    if (BOOKKEEPING.has(name) || SQLITE_SEARCH_INDEX.test(name)) continue;
     const { rows: columns } = await sql<{ name: string; type: string; pk: number }>`
       select name, type, pk from pragma_table_info(${name}) order by cid`.execute(db);
     const { rows: fks } = await sql<{ ref: string }>`

@@ -7,10 +7,12 @@
 import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
 import { INACTIVE_REASONS, type InactiveReason } from "../core/api.js";
 import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
+import { keySearchCondition } from "./key-search.js";
 import { bumpKeyCounts, hasStoredTotal, storedTotal } from "./kysely-key-counts.js";
 import { KyselyRepository } from "./kysely-scope.js";
 import type { Database, KeysTable } from "./schema.js";
 import type {
+  Dialect,
   KeyListPage,
   KeyListQuery,
   KeyPatch,
@@ -235,7 +237,7 @@ export class KyselyKeys extends KyselyRepository implements KeyRepository {
   }
 
   list(query: KeyListQuery): Promise<KeyListPage> {
-    return listKeyPage(this.db, query);
+    return listKeyPage(this.db, this.scope.dialect, query);
   }
 
   /**
@@ -505,13 +507,9 @@ function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
   return groups;
 }
 
-/** `%`, `_` and the escape character itself match literally in the user's search text. */
-function likeContains(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 function filteredKeys(
   db: Kysely<Database>,
+  dialect: Dialect,
   query: KeyListQuery,
 ): SelectQueryBuilder<Database, "keys", object> {
   let qb = db.selectFrom("keys").where("keys.account", "=", query.account);
@@ -520,11 +518,7 @@ function filteredKeys(
     // No name or appKey holds NUL (and PostgreSQL would refuse the parameter).
     qb = qb.where(sql<boolean>`1 = 0`);
   } else if (query.q !== undefined && query.q !== "") {
-    const pattern = likeContains(query.q);
-    // SQLite has no default LIKE escape character, so both dialects name it explicitly.
-    qb = qb.where(
-      sql<boolean>`(keys.name_lower like ${pattern} escape '\\' or lower(keys.app_key) like ${pattern} escape '\\')`,
-    );
+    qb = qb.where(keySearchCondition(dialect, query.q));
   }
   if (query.tokenCreatedFrom !== undefined) {
     qb = qb.where("keys.token_created_at", ">=", query.tokenCreatedFrom);
@@ -571,10 +565,10 @@ function cursorValue(sort: KeySort, value: string | number): string | number {
  * in the requested direction, ordered by the sort column then id, so ties in the sort value never
  * repeat or skip a row across pages. No OFFSET: a page deep in the list costs what the first does.
  */
-export function keyPageQuery(db: Kysely<Database>, query: KeyListQuery) {
+export function keyPageQuery(db: Kysely<Database>, dialect: Dialect, query: KeyListQuery) {
   const column = SORT_COLUMN[query.sort];
   const dir = query.order;
-  let page = filteredKeys(db, query).selectAll("keys");
+  let page = filteredKeys(db, dialect, query).selectAll("keys");
   if (query.after !== undefined) {
     const value = cursorValue(query.sort, query.after.value);
     const op = sql.raw(dir === "asc" ? ">" : "<");
@@ -588,10 +582,10 @@ export function keyPageQuery(db: Kysely<Database>, query: KeyListQuery) {
     .limit(query.limit + 1);
 }
 
-async function listKeyPage(db: Kysely<Database>, query: KeyListQuery): Promise<KeyListPage> {
-  const base = filteredKeys(db, query);
+async function listKeyPage(db: Kysely<Database>, dialect: Dialect, query: KeyListQuery): Promise<KeyListPage> {
+  const base = filteredKeys(db, dialect, query);
   const pageItems = async () => {
-    const rows = await keyPageQuery(db, query).execute();
+    const rows = await keyPageQuery(db, dialect, query).execute();
     const hasMore = rows.length > query.limit;
     return { hasMore, items: await hydrateKeys(db, hasMore ? rows.slice(0, query.limit) : rows) };
   };

@@ -664,6 +664,11 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await addQuotaVersion(db, dialect);
       },
     },
+    "0023_key_search": {
+      async up(db: Db) {
+        await (dialect === "postgres" ? createPostgresKeySearch(db) : createSqliteKeySearch(db));
+      },
+    },
   };
 }
 
@@ -683,6 +688,77 @@ async function addQuotaVersion(db: Db, dialect: Dialect): Promise<void> {
   await db.schema.alterTable("keys").addColumn("quota_base", time).execute();
   await sql`update keys set quota_base = quota_remaining, quota_set_at = quota_period
     where quota_remaining is not null`.execute(db);
+}
+
+/**
+ * Substring search on keys (`q=`, docs/scaling.md): pg_trgm GIN indexes on the two expressions the
+ * search compares, `name_lower` and `lower(app_key)`, so that `like '%…%'` is a bitmap index scan.
+ * pg_trgm ships with PostgreSQL (contrib) and is trusted since PostgreSQL 13: a role with CREATE on
+ * the database may create it. Where it is already installed, in whatever schema, that one is used.
+ */
+async function createPostgresKeySearch(db: Db): Promise<void> {
+  const installedIn = async () => {
+    const { rows } = await sql<{ schema: string }>`select n.nspname as schema from pg_extension e
+      join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm'`.execute(db);
+    return rows[0]?.schema;
+  };
+  let schema = await installedIn();
+  if (schema === undefined) {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_available_extensions
+      where name = 'pg_trgm'`.execute(db);
+    if (rows[0]?.n !== 1) {
+      throw new Error(
+        "key search needs the PostgreSQL extension pg_trgm, which this server does not have: install PostgreSQL's contrib modules (pg_trgm) on the database server",
+      );
+    }
+    try {
+      await sql`create extension if not exists pg_trgm`.execute(db);
+    } catch (err) {
+      throw new Error(
+        'key search needs the PostgreSQL extension pg_trgm and this role may not create it: run "create extension pg_trgm;" in this database as its owner or a superuser (PostgreSQL 13+: any role with CREATE on the database), then migrate again',
+        { cause: err },
+      );
+    }
+    schema = await installedIn();
+  }
+  const ops = sql.id(schema ?? "public", "gin_trgm_ops");
+  await sql`create index keys_name_trgm on keys using gin (name_lower ${ops})`.execute(db);
+  await sql`create index keys_app_key_trgm on keys using gin (lower(app_key) ${ops})`.execute(db);
+}
+
+/**
+ * Substring search on keys (`q=`) on SQLite: an FTS5 trigram index of `name_lower` and
+ * `lower(app_key)`, the two expressions the search compares, kept by triggers. It only narrows the
+ * candidates (kysely-keys.ts keeps the LIKE test), so it stores no text (contentless, detail=none).
+ *
+ * FTS5 rows are addressed by integer rowid, and `keys` has a text primary key, whose implicit rowid
+ * VACUUM may renumber. So `keys_search_rows` gives each key a rowid of its own (an explicit integer
+ * primary key, which VACUUM keeps) and maps it to the key's id. Existing keys are indexed here.
+ */
+async function createSqliteKeySearch(db: Db): Promise<void> {
+  await sql`create table keys_search_rows (n integer primary key, key_id text not null unique)`.execute(db);
+  await sql`create virtual table keys_search using fts5(
+    text, tokenize = 'trigram', detail = none, content = '', contentless_delete = 1)`.execute(db);
+  const text = (row: "new" | "old") =>
+    sql.raw(`${row}.name_lower || char(10) || lower(${row}.app_key)`);
+  const rowOf = (row: "new" | "old") => sql.raw(`(select n from keys_search_rows where key_id = ${row}.id)`);
+  await sql`create trigger keys_search_insert after insert on keys begin
+    insert into keys_search_rows (key_id) values (new.id);
+    insert into keys_search (rowid, text) values (${rowOf("new")}, ${text("new")});
+  end`.execute(db);
+  await sql`create trigger keys_search_update after update of id, name_lower, app_key on keys begin
+    delete from keys_search where rowid = ${rowOf("old")};
+    update keys_search_rows set key_id = new.id where key_id = old.id;
+    insert into keys_search (rowid, text) values (${rowOf("new")}, ${text("new")});
+  end`.execute(db);
+  await sql`create trigger keys_search_delete after delete on keys begin
+    delete from keys_search where rowid = ${rowOf("old")};
+    delete from keys_search_rows where key_id = old.id;
+  end`.execute(db);
+  await sql`insert into keys_search_rows (key_id) select id from keys order by rowid`.execute(db);
+  await sql`insert into keys_search (rowid, text)
+    select r.n, k.name_lower || char(10) || lower(k.app_key)
+      from keys_search_rows r join keys k on k.id = r.key_id`.execute(db);
 }
 
 /**

@@ -7,6 +7,8 @@ import pg from "pg";
 
 /** Kysely's migration bookkeeping: each database keeps its own, so it is not copied. */
 const BOOKKEEPING = ["kysely_migration", "kysely_migration_lock"];
+/** SQLite's key search index (FTS5 table, shadow tables, rowid map): derived from keys, not copied. */
+const SQLITE_SEARCH_INDEX = /^keys_search($|_)/;
 
 export type Counts = Record<string, number>;
 
@@ -20,7 +22,7 @@ export function sqliteCounts(file: string): Counts {
       .all() as { name: string }[];
     const counts: Counts = {};
     for (const { name } of names) {
-      if (BOOKKEEPING.includes(name)) continue;
+      if (BOOKKEEPING.includes(name) || SQLITE_SEARCH_INDEX.test(name)) continue;
       counts[name] = (db.prepare(`select count(*) as n from "${name}"`).get() as { n: number }).n;
     }
     return counts;
