@@ -7,7 +7,7 @@
 import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
 import { INACTIVE_REASONS, type InactiveReason } from "../core/api.js";
 import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
-import { keySearchCondition } from "./key-search.js";
+import { hasNul, type KeySearchPlan, keySearchCondition, keySearchPlan } from "./key-search.js";
 import { bumpKeyCounts, hasStoredTotal, storedTotal } from "./kysely-key-counts.js";
 import { KyselyRepository } from "./kysely-scope.js";
 import type { Database, KeysTable } from "./schema.js";
@@ -77,11 +77,7 @@ export async function hydrateKeys(db: Kysely<Database>, rows: KeyRow[]): Promise
   );
 }
 
-/**
- * PostgreSQL refuses NUL in text parameters, and no stored appKey, id or name holds one: a lookup
- * with one finds nothing on both dialects instead of failing on one.
- */
-export const hasNul = (text: string) => text.includes("\0");
+export { hasNul };
 
 /** The statement of `getKey`, exported for the plan tests. */
 export function keyByAppKeyQuery(db: Kysely<Database>, appKey: string) {
@@ -509,16 +505,19 @@ function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
 
 function filteredKeys(
   db: Kysely<Database>,
-  dialect: Dialect,
   query: KeyListQuery,
+  search: KeySearchPlan,
 ): SelectQueryBuilder<Database, "keys", object> {
-  let qb = db.selectFrom("keys").where("keys.account", "=", query.account);
+  let qb =
+    search === "index"
+      ? db.selectFrom("keys").where(sql<boolean>`+keys.account = ${query.account}`)
+      : db.selectFrom("keys").where("keys.account", "=", query.account);
   if (query.status !== undefined) qb = qb.where("keys.active", "=", query.status === "active" ? 1 : 0);
   if (query.q !== undefined && hasNul(query.q)) {
     // No name or appKey holds NUL (and PostgreSQL would refuse the parameter).
     qb = qb.where(sql<boolean>`1 = 0`);
   } else if (query.q !== undefined && query.q !== "") {
-    qb = qb.where(keySearchCondition(dialect, query.q));
+    qb = qb.where(keySearchCondition(query.q, search));
   }
   if (query.tokenCreatedFrom !== undefined) {
     qb = qb.where("keys.token_created_at", ">=", query.tokenCreatedFrom);
@@ -565,10 +564,10 @@ function cursorValue(sort: KeySort, value: string | number): string | number {
  * in the requested direction, ordered by the sort column then id, so ties in the sort value never
  * repeat or skip a row across pages. No OFFSET: a page deep in the list costs what the first does.
  */
-export function keyPageQuery(db: Kysely<Database>, dialect: Dialect, query: KeyListQuery) {
+export function keyPageQuery(db: Kysely<Database>, query: KeyListQuery, search: KeySearchPlan = "scan") {
   const column = SORT_COLUMN[query.sort];
   const dir = query.order;
-  let page = filteredKeys(db, dialect, query).selectAll("keys");
+  let page = filteredKeys(db, query, search).selectAll("keys");
   if (query.after !== undefined) {
     const value = cursorValue(query.sort, query.after.value);
     const op = sql.raw(dir === "asc" ? ">" : "<");
@@ -582,10 +581,19 @@ export function keyPageQuery(db: Kysely<Database>, dialect: Dialect, query: KeyL
     .limit(query.limit + 1);
 }
 
-async function listKeyPage(db: Kysely<Database>, dialect: Dialect, query: KeyListQuery): Promise<KeyListPage> {
-  const base = filteredKeys(db, dialect, query);
+/** The count of every match, for a total no stored count or grant gives; exported for the plan tests. */
+export function keyCountQuery(db: Kysely<Database>, query: KeyListQuery, search: KeySearchPlan = "scan") {
+  return filteredKeys(db, query, search).select((eb) => eb.fn.countAll().as("n"));
+}
+
+async function listKeyPage(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  query: KeyListQuery,
+): Promise<KeyListPage> {
+  const search = await keySearchPlan(db, dialect, query);
   const pageItems = async () => {
-    const rows = await keyPageQuery(db, dialect, query).execute();
+    const rows = await keyPageQuery(db, query, search).execute();
     const hasMore = rows.length > query.limit;
     return { hasMore, items: await hydrateKeys(db, hasMore ? rows.slice(0, query.limit) : rows) };
   };
@@ -596,7 +604,7 @@ async function listKeyPage(db: Kysely<Database>, dialect: Dialect, query: KeyLis
     if (query.skipTotal === true) return -1;
     if (hasStoredTotal(query)) return storedTotal(db, query.account, query.status);
     if (isRoleOnly(query)) return roleTotal(db, query.account, query.roleId);
-    const counted = await base.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    const counted = await keyCountQuery(db, query, search).executeTakeFirstOrThrow();
     return Number(counted.n);
   };
   const [{ items, hasMore }, total] = await Promise.all([pageItems(), count()]);
