@@ -16,7 +16,7 @@ const BOOKKEEPING = new Set(["kysely_migration", "kysely_migration_lock"]);
  * SQLite's key search index (migration 0023): the FTS5 table, its shadow tables and its rowid map.
  * Derived from `keys`, which the target indexes itself (PostgreSQL: its pg_trgm indexes).
  */
-const SQLITE_SEARCH_INDEX = /^keys_search($|_)/;
+const SQLITE_SEARCH_INDEX = /^keys_search(_rows|_data|_idx|_content|_docsize|_config)?$/;
 
 export interface TableShape {
   name: string;

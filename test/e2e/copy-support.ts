@@ -8,7 +8,7 @@ import pg from "pg";
 /** Kysely's migration bookkeeping: each database keeps its own, so it is not copied. */
 const BOOKKEEPING = ["kysely_migration", "kysely_migration_lock"];
 /** SQLite's key search index (FTS5 table, shadow tables, rowid map): derived from keys, not copied. */
-const SQLITE_SEARCH_INDEX = /^keys_search($|_)/;
+const SQLITE_SEARCH_INDEX = /^keys_search(_rows|_data|_idx|_content|_docsize|_config)?$/;
 
 export type Counts = Record<string, number>;
 
