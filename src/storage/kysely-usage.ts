@@ -26,17 +26,21 @@ import type {
 const CHUNK = 256;
 
 /**
- * Rows in pieces of 256, the rest in decreasing powers of two (300 rows: 256, 32, 8, 4): statements
- * of a handful of shapes. SQLite prepares each statement text once and keeps it (open.ts
- * `withStatementCache`); with a piece of every size, a flush after flush prepared and kept a new
- * multi-row statement of up to a megabyte of native memory each, which grew the process by
- * hundreds of megabytes at 100,000 keys.
+ * Rows in statements of at most 256. On SQLite the rest comes in decreasing powers of two (300
+ * rows: 256, 32, 8, 4), so that statements have a handful of shapes: SQLite prepares each
+ * statement text once and keeps it (open.ts `withStatementCache`), and with a statement of every
+ * size, flush after flush prepared and kept a new multi-row statement of up to a megabyte of native
+ * memory each, which grew the process by hundreds of megabytes at 100,000 keys. PostgreSQL keeps
+ * nothing: there the rest goes in one statement (one round trip).
  */
-function chunks<T>(rows: readonly T[]): T[][] {
+function chunks<T>(rows: readonly T[], dialect: Dialect): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < rows.length; ) {
-    let size = CHUNK;
-    while (size > rows.length - i) size >>= 1;
+    let size = Math.min(CHUNK, rows.length - i);
+    if (dialect === "sqlite") {
+      size = CHUNK;
+      while (size > rows.length - i) size >>= 1;
+    }
     out.push(rows.slice(i, i + size));
     i += size;
   }
@@ -125,7 +129,7 @@ async function recordUsage(db: Kysely<Database>, dialect: Dialect, batch: UsageB
     cells: readonly string[],
     after: string,
   ) => {
-    for (const chunk of chunks(rows))
+    for (const chunk of chunks(rows, dialect))
       await db.executeQuery(valuesQuery(dialect, before, cells, after, chunk));
   };
   await run(

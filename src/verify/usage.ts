@@ -22,7 +22,8 @@ import type {
 } from "../storage/store.js";
 
 /** Keys per write: about 10 ms of SQLite work, so no request waits long behind a flush. */
-const SLICE_KEYS = 250;
+/** Keys per write: a power of two, so that a slice's statements are whole (kysely-usage.ts `chunks`). */
+const SLICE_KEYS = 256;
 
 class UsageWriteError extends Error {
   constructor(override readonly cause: unknown) {

@@ -30,9 +30,9 @@ describe("usage recorder", () => {
     const { usage, written } = recorder((_slice, call) => call === 2);
     for (let i = 0; i < 600; i++) usage.record(`key-${i}`, "allowed");
     await usage.flush();
-    // Slices of 250: the first was written, the second failed, the third was never tried.
+    // Slices of 256: the first was written, the second failed, the third was never tried.
     expect(written).toHaveLength(1);
-    expect(written[0]?.counts).toHaveLength(250);
+    expect(written[0]?.counts).toHaveLength(256);
     await usage.flush();
     const keys = new Set(written.flatMap((batch) => batch.counts.map((c) => c.keyId)));
     expect(keys.size).toBe(600);
