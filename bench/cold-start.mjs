@@ -9,13 +9,17 @@
  * package imported alone in a fresh process, and all of them imported one after the other in one
  * process (the increments add up to the real cost, shared dependencies counted once).
  *
- * With `--bundle FILE` (the CLI bundled into one ES module, see README), the bundle is started and
- * imported too, to show what loading fewer files would save. With `--compare DIST` (the `dist/` of
- * another build, e.g. before a change), that build's CLI is started on the 100,000-key database in
- * the same interleaved rounds, so that the two are measured under the same load.
+ * `node bin/latchkey.mjs` runs the bundle (dist/bundle/, scripts/bundle.mjs) with source maps on.
+ * With `--compare DIST` (the `dist/` of a tsc build: its unbundled dist/cli/index.js, what bin/ ran
+ * before the bundle, or another build before a change) and `--bundle FILE[,FILE…]` (other bundles,
+ * e.g. `node scripts/bundle.mjs --minify --out bench/results/bundle-min`), those builds are started
+ * too, without source maps, on both SQLite databases in the same interleaved rounds, so that they
+ * are measured under the same load. Then idle memory: VmRSS and V8 heap of each SQLite server after
+ * `--idle-ms` idle, `--idle-runs` starts per target (0: skipped).
  *
  * Usage: node bench/cold-start.mjs [--runs 7] [--rounds 2] [--count 100000] [--no-postgres]
- *        [--bundle bench/results/bundle/cli.mjs] [--compare /tmp/other/dist --compare-label "before"]
+ *        [--compare dist --compare-label "unbundled"] [--bundle bench/results/bundle-min/latchkey.mjs]
+ *        [--idle-ms 5000] [--idle-runs 3]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,6 +27,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fmt, load, median, parseArgs, ROOT, range, sleep, startServe, table } from "./lib.mjs";
 import { prepareDatabase } from "./seed-store.mjs";
+import { memoryOf } from "./verify-procs.mjs";
 
 export const COLD_START_TARGET_MS = 1500;
 
@@ -92,6 +97,27 @@ async function startOnce(env, args) {
   return { readyMs: server.readyMs, startupMs };
 }
 
+/**
+ * VmRSS of a started server left idle for `idleMs` (the notifier's first pass and the timers of a
+ * quiet server have run), then its V8 heap from /metrics (read after RSS: the scrape allocates).
+ */
+async function idleOnce(env, args, idleMs) {
+  const server = await startServe(env, args ? { args } : {});
+  try {
+    await sleep(idleMs);
+    const { rssMb } = memoryOf(server.pid);
+    const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    const bytes = (name) => Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+]+)$`, "m"))?.[1]);
+    return {
+      rssMb,
+      heapUsedMb: bytes("nodejs_heap_size_used_bytes") / 2 ** 20,
+      heapTotalMb: bytes("nodejs_heap_size_total_bytes") / 2 ** 20,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 async function coldStarts(opts, log) {
   log(
     `preparing databases (sqlite with ${opts.count} keys, empty sqlite${opts.postgres ? ", empty postgres" : ""})…`,
@@ -109,27 +135,39 @@ async function coldStarts(opts, log) {
       env: () => ({ DATA_DIR: mkdtempSync(join(tmpdir(), "latchkey-cold-")) }),
     },
   ];
-  if (opts.bundle) {
-    const code = `const { run } = await import(${JSON.stringify(resolve(opts.bundle))}); await run(["serve"]);`;
-    targets.push({
-      id: "sqlite-100k-bundle",
-      label: `SQLite, ${opts.count.toLocaleString("en-US")} keys, CLI bundled into one file (experiment)`,
-      args: ["--input-type=module", "-e", code],
-      env: () => big.env,
-    });
-  }
-  if (opts.compare) {
-    const cli = resolve(opts.compare, "cli", "index.js");
-    targets.push({
-      id: "sqlite-100k-compare",
-      label: `SQLite, ${opts.count.toLocaleString("en-US")} keys, ${opts.compareLabel}`,
-      args: [
-        "--input-type=module",
-        "-e",
-        `const { run } = await import(${JSON.stringify(cli)}); await run(["serve"]);`,
-      ],
-      env: () => big.env,
-    });
+  // Other builds, started as bin/latchkey.mjs would start them but without enabling source maps,
+  // on both SQLite databases in the same interleaved rounds: the unbundled dist/ of --compare (what
+  // bin/ ran before the bundle) and the bundles of --bundle (e.g. a minified one).
+  const variants = [
+    ...(opts.compare
+      ? [{ id: "compare", label: opts.compareLabel, file: resolve(opts.compare, "cli", "index.js") }]
+      : []),
+    ...(opts.bundle ?? []).map((file, i) => ({
+      id: `bundle${i}`,
+      label: `bundle ${file}`,
+      file: resolve(file),
+    })),
+  ];
+  for (const variant of variants) {
+    const args = [
+      "--input-type=module",
+      "-e",
+      `const { run } = await import(${JSON.stringify(variant.file)}); await run(["serve"]);`,
+    ];
+    targets.push(
+      {
+        id: `sqlite-100k-${variant.id}`,
+        label: `${targets[0].label}, ${variant.label}`,
+        args,
+        env: () => big.env,
+      },
+      {
+        id: `sqlite-empty-${variant.id}`,
+        label: `${targets[1].label}, ${variant.label}`,
+        args,
+        env: () => empty.env,
+      },
+    );
   }
   if (pgEmpty)
     targets.push({ id: "postgres-empty", label: "PostgreSQL, empty (migrated)", env: () => pgEmpty.env });
@@ -152,7 +190,20 @@ async function coldStarts(opts, log) {
       rounds.push(round);
       log(`round ${r + 1} done`);
     }
-    return { targets, rounds };
+    const measured = targets.filter((t) => !t.fresh && t.id !== "postgres-empty");
+    const idle = {
+      idleMs: opts.idleMs,
+      loadBefore: load(),
+      runs: Object.fromEntries(measured.map((t) => [t.id, []])),
+    };
+    if (opts.idleRuns > 0) log(`idle memory: ${opts.idleRuns} starts per target, ${opts.idleMs} ms idle…`);
+    for (let i = 0; i < opts.idleRuns; i++) {
+      for (const target of measured) {
+        idle.runs[target.id].push(await idleOnce(target.env(), target.args, opts.idleMs));
+      }
+    }
+    idle.loadAfter = load();
+    return { targets, rounds, idle };
   } finally {
     await big.drop();
     await empty.drop();
@@ -178,17 +229,19 @@ async function importTimes(opts, log) {
   const runs = opts.runs;
   const processes = {
     "node -e 0 (process start and exit)": await timesOf(runs, ["-e", "0"]),
-    "node -e \"import('./dist/cli/index.js')\"": await timesOf(runs, ["-e", "import('./dist/cli/index.js')"]),
-    "in-process `await import('./dist/cli/index.js')`": await timesOf(
-      runs,
-      ["--input-type=module", "-e", TIME_IMPORT("./dist/cli/index.js")],
-      (r) => Number(r.stdout),
-    ),
   };
-  if (opts.bundle) {
-    processes["in-process `await import()` of the bundled CLI (experiment)"] = await timesOf(
+  for (const [what, spec] of [
+    ["the bundle bin/latchkey.mjs runs", "./dist/bundle/latchkey.mjs"],
+    ["unbundled (tsc's dist/)", "./dist/cli/index.js"],
+    ...(opts.bundle ?? []).map((file) => [`bundle ${file}`, resolve(file)]),
+  ]) {
+    processes[`node -e "import('${spec}')" (${what})`] = await timesOf(runs, [
+      "-e",
+      `import(${JSON.stringify(spec)})`,
+    ]);
+    processes[`in-process \`await import('${spec}')\``] = await timesOf(
       runs,
-      ["--input-type=module", "-e", TIME_IMPORT(resolve(opts.bundle))],
+      ["--input-type=module", "-e", TIME_IMPORT(spec)],
       (r) => Number(r.stdout),
     );
   }
@@ -212,6 +265,29 @@ export async function benchColdStart(opts) {
   const starts = await coldStarts(opts, log);
   const imports = await importTimes(opts, log);
   return { starts, imports, markdown: coldStartMarkdown(starts, imports, opts) };
+}
+
+function idleMarkdown(starts) {
+  const ids = Object.keys(starts.idle?.runs ?? {}).filter((id) => starts.idle.runs[id].length > 0);
+  if (ids.length === 0) return [];
+  const label = (id) => starts.targets.find((t) => t.id === id)?.label ?? id;
+  const span = (values) => `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
+  const rows = ids.map((id) => {
+    const runs = starts.idle.runs[id];
+    return [
+      label(id),
+      span(runs.map((r) => r.rssMb)),
+      span(runs.map((r) => r.heapUsedMb)),
+      span(runs.map((r) => r.heapTotalMb)),
+    ];
+  });
+  return [
+    `Idle memory: a started server left idle ${fmt(starts.idle.idleMs / 1000)} s, ${starts.idle.runs[ids[0]].length} starts per row ` +
+      `(interleaved); MB, median (min–max); load average ${starts.idle.loadBefore.join(" ")} → ${starts.idle.loadAfter.join(" ")}.`,
+    "",
+    table(["server", "VmRSS", "V8 heap used", "V8 heap total"], rows, ["l", "r", "r", "r"]),
+    "",
+  ];
 }
 
 export function coldStartMarkdown(starts, imports, opts) {
@@ -241,6 +317,7 @@ export function coldStartMarkdown(starts, imports, opts) {
     `- SQLite target ≤ ${fmt(COLD_START_TARGET_MS)} ms: worst single start ${fmt(worst)} ms, ` +
       `**${worst <= COLD_START_TARGET_MS ? "met" : "missed"}**; load average per round: ${loads.join("; ")}`,
     "",
+    ...idleMarkdown(starts),
     `Module loading (median of ${opts.runs}, ms):`,
     "",
     table(
@@ -268,7 +345,9 @@ export function coldStartOptions(args) {
     rounds: Number(args.rounds ?? 2),
     count: Number(args.count ?? 100_000),
     postgres: !args["no-postgres"],
-    ...(typeof args.bundle === "string" ? { bundle: args.bundle } : {}),
+    ...(typeof args.bundle === "string" ? { bundle: args.bundle.split(",") } : {}),
+    idleMs: Number(args["idle-ms"] ?? 5000),
+    idleRuns: Number(args["idle-runs"] ?? 3),
     ...(typeof args.compare === "string"
       ? { compare: args.compare, compareLabel: String(args["compare-label"] ?? `build in ${args.compare}`) }
       : {}),

@@ -10,7 +10,7 @@
  *
  * Usage: npm run bench
  *        node bench/run.mjs [--only management,cold-start] [--db sqlite,postgres] [--count 100000]
- *                           [--samples 300] [--warmup 30] [--rounds 2] [--runs 7] [--no-bundle] [--live]
+ *                           [--samples 300] [--warmup 30] [--rounds 2] [--runs 7] [--no-compare] [--live]
  */
 import { execFileSync, spawn } from "node:child_process";
 import {
@@ -23,7 +23,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchColdStart, coldStartOptions } from "./cold-start.mjs";
@@ -33,7 +32,6 @@ import { benchManagement, managementOptions } from "./management.mjs";
 /** The checkout the run is about (the snapshot's origin when running in one). */
 const SOURCE = process.env.BENCH_SOURCE ?? ROOT;
 const RESULTS = join(SOURCE, "bench", "results");
-const BUNDLE = join(ROOT, "bench", "results", "bundle", "cli.mjs");
 
 function git(...args) {
   try {
@@ -73,30 +71,6 @@ async function runInSnapshot() {
   }
 }
 
-/**
- * The experiment behind the "bundled" rows: dist/cli/index.js and its pure-JS dependencies in one
- * ES module. Native better-sqlite3, pg, pino (its transports load worker files) and swagger-ui-dist
- * (read from disk) stay external. rolldown arrives with vite, a vitest dependency; without it the
- * rows are skipped.
- */
-async function buildBundle() {
-  let rolldown;
-  try {
-    rolldown = await import(createRequire(join(ROOT, "package.json")).resolve("rolldown"));
-  } catch {
-    return undefined;
-  }
-  const external = ["better-sqlite3", "pg", "pino", "swagger-ui-dist"];
-  await rolldown.build({
-    input: join(ROOT, "dist", "cli", "index.js"),
-    platform: "node",
-    logLevel: "silent",
-    external: (id) => external.some((name) => id === name || id.startsWith(`${name}/`)),
-    output: { file: BUNDLE, format: "esm", codeSplitting: false },
-  });
-  return BUNDLE;
-}
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (!existsSync(join(ROOT, "dist", "cli", "index.js"))) {
@@ -120,8 +94,11 @@ async function main() {
     if (plans) sections.push(`## Where a listing's time goes\n\n${plans}`);
   }
   if (only.includes("cold-start")) {
-    const bundle = args["no-bundle"] ? undefined : await buildBundle();
-    const opts = { ...coldStartOptions(args), ...(bundle ? { bundle } : {}) };
+    // bin/ runs the bundle; the unbundled tsc output of the same build is started beside it.
+    const unbundled = args["no-compare"]
+      ? {}
+      : { compare: join(ROOT, "dist"), compareLabel: "unbundled dist/" };
+    const opts = { ...coldStartOptions(args), ...unbundled };
     const { starts, imports, markdown } = await benchColdStart(opts);
     raw.coldStart = { opts, rounds: starts.rounds, imports };
     sections.splice(1, 0, `## Cold start\n\n${markdown}`);

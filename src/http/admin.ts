@@ -8,9 +8,11 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { packageRoot } from "../config.js";
 import type { AppEnv } from "./context.js";
 
-export const ADMIN_DIST = join(import.meta.dirname, "..", "..", "web", "dist");
+/** From the package root, not from this file: the bundle (dist/bundle/) runs this code too. */
+export const ADMIN_DIST = join(packageRoot(), "web", "dist");
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

@@ -46,7 +46,7 @@ describe("start-up checks", () => {
     expect(res.stderr).toMatch(/FETCH|method/i);
   });
 
-  it("starts on SQLite without loading exceljs, nodemailer or pg: they load on first use", async () => {
+  it("starts from the bundle on SQLite without loading exceljs, nodemailer, pg or ioredis: they load on first use", async () => {
     // A module-resolution hook in the server process writes down every module it loads.
     const resolved = join(dir, "resolved.txt");
     const hooks = join(dir, "hooks.mjs");
@@ -72,8 +72,13 @@ describe("start-up checks", () => {
     });
     try {
       const loaded = await readFile(resolved, "utf8");
-      expect(loaded, "the hook saw the start").toContain("/node_modules/kysely/");
-      for (const name of ["exceljs", "nodemailer", "pg"]) {
+      expect(loaded, "the hook saw the start").toContain("/node_modules/better-sqlite3/");
+      // The bundle (dist/bundle/, scripts/bundle.mjs) is what runs: kysely is inside it, and
+      // tsc's unbundled dist/ is not loaded.
+      expect(loaded).toContain("/dist/bundle/latchkey.mjs");
+      expect(loaded).not.toContain("/node_modules/kysely/");
+      expect(loaded).not.toContain("/dist/cli/");
+      for (const name of ["exceljs", "nodemailer", "pg", "ioredis"]) {
         expect(loaded, name).not.toContain(`/node_modules/${name}/`);
       }
     } finally {
