@@ -190,7 +190,11 @@ function boolean(raw: string): boolean | Bad {
   return new Bad(`must be true, false, 1 or 0, got ${got(raw)}`);
 }
 
-/** The directory holding package.json: one level above src/ (tsx, vitest) and dist/ (built). */
+/**
+ * The directory holding package.json: above src/ (tsx, vitest), dist/ (tsc) and dist/bundle/ (what
+ * bin/latchkey.mjs runs). Paths to the package's own files start here, never from the depth of the
+ * file that asks (bundled code does not live where tsc put it).
+ */
 export function packageRoot(): string {
   const start = dirname(fileURLToPath(import.meta.url));
   for (let dir = start; ; dir = dirname(dir)) {
@@ -201,6 +205,11 @@ export function packageRoot(): string {
 
 export function defaultCatalogFile(): string {
   return join(packageRoot(), "catalog", "commerce.yaml");
+}
+
+/** The admin UI as `npm run build` leaves it (served at /admin). */
+export function adminUiDir(): string {
+  return join(packageRoot(), "web", "dist");
 }
 
 const shape = {

@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { loadCatalogFile } from "./catalog/load.js";
 import type { WorkerLink } from "./cluster.js";
-import type { Config } from "./config.js";
+import { adminUiDir, type Config } from "./config.js";
 import type { Clock } from "./core/time.js";
 import { createApp } from "./http/app.js";
 import { createFastPath } from "./http/fast-path.js";
@@ -128,6 +128,7 @@ export function composeLatchkey(config: Config, wiring: Wiring) {
     services,
     logger,
     publicUrl: config.publicUrl,
+    adminDir: adminUiDir(),
     trustProxy: config.trustProxy,
     verifyTrustedProxies: config.verifyTrustedProxies,
     ...(wiring.workers ? { worker: wiring.workers.worker } : {}),

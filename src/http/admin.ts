@@ -8,11 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { packageRoot } from "../config.js";
 import type { AppEnv } from "./context.js";
-
-/** From the package root, not from this file: the bundle (dist/bundle/) runs this code too. */
-export const ADMIN_DIST = join(packageRoot(), "web", "dist");
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -70,7 +66,7 @@ function readBundle(dir: string): Map<string, Asset> {
   return files;
 }
 
-export function adminRoutes(app: OpenAPIHono<AppEnv>, dir = ADMIN_DIST) {
+export function adminRoutes(app: OpenAPIHono<AppEnv>, dir: string) {
   const files = readBundle(dir);
   const index = files.get("/index.html");
 

@@ -63,6 +63,8 @@ export interface AppOptions {
   degraded?: () => Unready | null;
   /** This process's number among `WORKERS` (1..N), told by /healthz; absent for a single process. */
   worker?: number;
+  /** The built admin UI (web/dist) served at /admin. */
+  adminDir: string;
 }
 
 /** A dependency at fault (`database`, `redis`, `postgres`) and why. */
@@ -158,7 +160,7 @@ export function createApp(options: AppOptions) {
     servers: serversOf(options.publicUrl),
   });
   docsRoutes(app, options.publicUrl);
-  adminRoutes(app);
+  adminRoutes(app, options.adminDir);
   return app;
 }
 
