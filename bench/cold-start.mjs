@@ -12,13 +12,14 @@
  * `node bin/latchkey.mjs` runs the bundle (dist/bundle/, scripts/bundle.mjs) with source maps on.
  * With `--compare DIST` (the `dist/` of a tsc build: its unbundled dist/cli/index.js, what bin/ ran
  * before the bundle, or another build before a change) and `--bundle FILE[,FILE…]` (other bundles,
- * e.g. `node scripts/bundle.mjs --minify --out bench/results/bundle-min`), those builds are started
- * too, without source maps, on both SQLite databases in the same interleaved rounds, so that they
- * are measured under the same load. Then idle memory: VmRSS and V8 heap of each SQLite server after
+ * e.g. `node scripts/bundle.mjs --no-minify --out bench/results/bundle-plain`), those builds are started
+ * too, on both SQLite databases in the same interleaved rounds, so that they are measured under
+ * the same load: bundles with source maps on, as bin/ starts them, the unbundled build without, as
+ * bin/ ran it. Then idle memory: VmRSS and V8 heap of each SQLite server after
  * `--idle-ms` idle, `--idle-runs` starts per target (0: skipped).
  *
  * Usage: node bench/cold-start.mjs [--runs 7] [--rounds 2] [--count 100000] [--no-postgres]
- *        [--compare dist --compare-label "unbundled"] [--bundle bench/results/bundle-min/latchkey.mjs]
+ *        [--compare dist --compare-label "unbundled"] [--bundle bench/results/bundle-plain/latchkey.mjs]
  *        [--idle-ms 5000] [--idle-runs 3]
  */
 import { spawn } from "node:child_process";
@@ -135,7 +136,7 @@ async function coldStarts(opts, log) {
       env: () => ({ DATA_DIR: mkdtempSync(join(tmpdir(), "latchkey-cold-")) }),
     },
   ];
-  // Other builds, started as bin/latchkey.mjs would start them but without enabling source maps,
+  // Other builds, started as bin/latchkey.mjs starts them (source maps on for bundles),
   // on both SQLite databases in the same interleaved rounds: the unbundled dist/ of --compare (what
   // bin/ ran before the bundle) and the bundles of --bundle (e.g. a minified one).
   const variants = [
@@ -146,13 +147,14 @@ async function coldStarts(opts, log) {
       id: `bundle${i}`,
       label: `bundle ${file}`,
       file: resolve(file),
+      maps: true,
     })),
   ];
   for (const variant of variants) {
     const args = [
       "--input-type=module",
       "-e",
-      `const { run } = await import(${JSON.stringify(variant.file)}); await run(["serve"]);`,
+      `${variant.maps ? "process.setSourceMapsEnabled(true); " : ""}const { run } = await import(${JSON.stringify(variant.file)}); await run(["serve"]);`,
     ];
     targets.push(
       {
