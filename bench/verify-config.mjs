@@ -38,6 +38,7 @@ export const CFG = {
   profile: env.PROFILE === "1",
   refresh: env.REFRESH !== "0",
   quietPct: num("QUIET_PCT", 0),
+  settle: env.SETTLE !== "0",
   quietWaitS: num("QUIET_WAIT_S", 10),
 };
 export const URI = "/api/oms/pvt/orders/123";

@@ -136,6 +136,35 @@ function loadRun(row, tool, duration, files) {
   return nodeJson(AUTOCANNON, args, { ...base, timeoutMs: (duration + 40) * 1000 });
 }
 
+/** How often a latchkey server writes its usage counters (verify/usage.ts), plus a margin. */
+const USAGE_FLUSH_MS = 5_000 + 500;
+
+/**
+ * Waits until the servers are done with the work a run left behind, so that it does not fall into
+ * the next run of another target on the same pinned core: a latchkey server writes the usage
+ * counters of a run up to 5 s after it (one write of every key used), a few hundred milliseconds of
+ * CPU that the following row would otherwise pay. Waits until the last run's server has had its
+ * flush (5.5 s after that run ended), then until no server has used 1 % of a core for 300 ms (at
+ * most 10 s in all). Returns the seconds waited.
+ */
+async function settle(servers, lastRun) {
+  if (!CFG.settle || lastRun === null) return 0;
+  const started = Date.now();
+  const deadline = started + 10_000;
+  if (lastRun.server.name.startsWith("latchkey")) {
+    const flushAt = lastRun.endedAt + USAGE_FLUSH_MS;
+    if (flushAt > Date.now()) await new Promise((resolve) => setTimeout(resolve, flushAt - Date.now()));
+  }
+  const live = servers.filter((s) => !s.exited());
+  while (Date.now() < deadline) {
+    const before = live.map((s) => cpuMsOf(s.pid) ?? 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const used = live.reduce((sum, s, i) => sum + ((cpuMsOf(s.pid) ?? 0) - (before[i] ?? 0)), 0);
+    if (used < 3 * live.length + 3) break;
+  }
+  return (Date.now() - started) / 1000;
+}
+
 /**
  * latchkey's key-state cache counters from /metrics: how many verifications of a run went to the
  * store (a key seen for the first time or whose entry expired). Null for other targets.
@@ -347,6 +376,7 @@ export async function httpPhase(out, work, profileDir, logDir) {
 
     const tools = CFG.tools.filter((t) => t !== "wrk" || haveWrk());
     if (tools.length < CFG.tools.length) log("wrk not found (apt-get install -y wrk): autocannon only");
+    let lastRun = null;
     for (let round = 1; round <= CFG.rounds; round++) {
       for (const tool of tools) {
         const refreshed = new Set();
@@ -368,6 +398,7 @@ export async function httpPhase(out, work, profileDir, logDir) {
               ...(await refresh(row, files.creds)),
             });
           }
+          const settled = await settle(servers, lastRun);
           const quiet = await waitQuiet(CFG.quietPct, CFG.quietWaitS);
           const cache0 = await cacheCounts(row);
           const res = await measured(row.server, () => loadRun(row, tool, CFG.duration, files));
@@ -384,7 +415,9 @@ export async function httpPhase(out, work, profileDir, logDir) {
             round,
             bg_busy_pct_before: quiet.busy,
             quiet_wait_s: quiet.waitedS,
+            settle_s: settled,
           });
+          lastRun = { server: row.server, endedAt: res.ended_at ?? Date.now() };
           out.runs.push(res);
           log(
             res.error

@@ -19,7 +19,9 @@
  * latchkey servers with --cpu-prof and summarises the profiles), LIVE (0; 1 runs on the checkout's
  * dist/ instead of a snapshot), REFRESH (1: one request per key before each server's runs of a
  * round, so that cache entries, which expire together 60 s after their load, do not expire inside
- * a measured run; 0: runs meet the expiries where they fall), QUIET_PCT + QUIET_WAIT_S (before each measured run, wait up to
+ * a measured run; 0: runs meet the expiries where they fall), SETTLE (1: before each measured run,
+ * wait until the previous run's server has written that run's usage counters and every server is
+ * idle, so that no run pays for another's left-over work on the shared core; 0: no wait), QUIET_PCT + QUIET_WAIT_S (before each measured run, wait up to
  * QUIET_WAIT_S s until the machine is less than QUIET_PCT % busy), BENCH_PG_URL.
  *
  * Output: bench/results/verify-latest.md and verify-<time>.json (git-ignored). Credentials of the

@@ -39,3 +39,39 @@ it("opens its SQLite connection in WAL mode with synchronous FULL and foreign ke
     await store.close();
   }
 });
+
+it("writes usage without waiting for the disk, and leaves the connection syncing every other commit", async () => {
+  dir = await mkdtemp(join(tmpdir(), "latchkey-durability-"));
+  // What the connection syncs when a usage statement is prepared; the first one fails. The store
+  // binds `prepare` when it opens, so the spy goes first.
+  const seen: number[] = [];
+  let watching = false;
+  const prepare = SqliteDatabase.prototype.prepare;
+  vi.spyOn(SqliteDatabase.prototype, "prepare").mockImplementation(function (
+    this: SqliteDatabase.Database,
+    text: string,
+  ) {
+    if (watching && text.includes("key_usage")) {
+      seen.push(this.pragma("synchronous", { simple: true }) as number);
+      if (seen.length === 1) throw new Error("disk I/O error");
+    }
+    return prepare.call(this, text);
+  } as typeof prepare);
+  const pragma = vi.spyOn(SqliteDatabase.prototype, "pragma");
+  const store = await openStore({ kind: "sqlite", file: join(dir, "latchkey.db") });
+  try {
+    const [connection] = [...new Set(pragma.mock.contexts as SqliteDatabase.Database[])] as [
+      SqliteDatabase.Database,
+    ];
+    await store.migrate();
+    watching = true;
+    const batch = { counts: [{ keyId: "k1", day: 1, ok: 3, denied: 0 }], lastUsed: [], resources: [] };
+    await expect(store.usage.record(batch)).rejects.toThrow();
+    expect(connection.pragma("synchronous", { simple: true })).toBe(SYNCHRONOUS_FULL);
+    await store.usage.record(batch);
+    expect(seen).toEqual([1, 1]);
+    expect(connection.pragma("synchronous", { simple: true })).toBe(SYNCHRONOUS_FULL);
+  } finally {
+    await store.close();
+  }
+});

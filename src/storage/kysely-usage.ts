@@ -190,7 +190,7 @@ export class KyselyUsage extends KyselyRepository implements UsageRepository {
     const ordered = inLockOrder(batch);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.atomic((db) => recordUsage(db, this.scope.dialect, ordered));
+        return await this.scope.atomicUnsynced((db) => recordUsage(db, this.scope.dialect, ordered));
       } catch (error) {
         if (attempt >= ATTEMPTS || !isRetryable(error)) throw error;
       }

@@ -21,9 +21,14 @@ import type {
   UsageRepository,
 } from "../storage/store.js";
 
-/** Keys per write: about 10 ms of SQLite work, so no request waits long behind a flush. */
-/** Keys per write: a power of two, so that a slice's statements are whole (kysely-usage.ts `chunks`). */
-const SLICE_KEYS = 256;
+/**
+ * Keys per write: a power of two, so that a slice's statements are whole (kysely-usage.ts `chunks`),
+ * and small enough that no request waits long behind one on the embedded database, whose writes
+ * are synchronous. Not smaller: each SQLite transaction writes every page it touched to the WAL,
+ * and keys are spread over the tables' pages, so slices of 64 wrote about three times the bytes of
+ * slices of 256 and served fewer requests in all.
+ */
+export const SLICE_KEYS = 256;
 
 class UsageWriteError extends Error {
   constructor(override readonly cause: unknown) {
@@ -83,20 +88,27 @@ export interface UsageRecorderOptions {
   onFlush?: (ok: boolean, atMs: number, error?: unknown) => void;
 }
 
+/**
+ * A key's usage since its last write. Counters stay from one write to the next (a write zeroes the
+ * counts and marks the times as written) and go only at a stamp write that finds nothing new, so
+ * the timer's writes allocate nothing per key in use.
+ */
 interface Counter {
   day: number;
   ok: number;
   denied: number;
-  /** Last successful authentication, 0 if none since the last write. */
+  /** Last successful authentication, 0 if none yet; `lastUsedWritten`: the value last written. */
   lastUsed: number;
+  lastUsedWritten: number;
   /**
    * The key's latest resource use, not yet in `resources`: a key calling the same resource in the
    * same account again only moves `usedAt` (no Map work, no allocation). It goes into `resources`
-   * when the key uses another one, and at the next write.
+   * when the key uses another one, unless written already (`usedWritten`).
    */
   usedIn: string | null;
   usedResource: string | null;
   usedAt: number;
+  usedWritten: number;
   /**
    * The account of the key's latest allowed call and when, not yet in `accountUses`: the same
    * pattern as `usedIn`, for the key's last use in each account (an external key's "last used" as
@@ -104,6 +116,7 @@ interface Counter {
    */
   allowedIn: string | null;
   allowedAt: number;
+  allowedWritten: number;
   /**
    * The token of the key's latest authentication, as the key's cached state and the token's index
    * in it (the id is read from the state at the next write, so the hot path only stores a
@@ -112,6 +125,20 @@ interface Counter {
   tokenHolder: TokenHolder | null;
   tokenIndex: number;
   tokenAt: number;
+  tokenWritten: number;
+  /**
+   * Whether the key's times were written since the last stamp write: a key (or a token, see
+   * `stampedTokens`) not written since then goes at the next tick, the rest waits for the stamp write.
+   */
+  stamped: boolean;
+}
+
+/** The last-use lists of a batch. */
+interface TimeLists {
+  lastUsed: { keyId: string; at: number }[];
+  resources: ResourceUseRecord[];
+  accounts: AccountUseRecord[];
+  tokens: TokenUseRecord[];
 }
 
 /** Where a token's id is read from: the key's cached state (its tokens, oldest first). */
@@ -133,9 +160,9 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   const intervalMs = options.intervalMs ?? 5_000;
   const stampIntervalMs = options.stampIntervalMs ?? 60_000;
   let stampsDueAt = 0;
-  /** Keys and tokens whose last-use times were written since the last stamp write: others go at once. */
-  let stamped = new Set<string>();
-  let counters = new Map<string, Counter>();
+  /** Tokens whose last use was written since the last stamp write (keys: `Counter.stamped`). */
+  let stampedTokens = new Set<string>();
+  const counters = new Map<string, Counter>();
   /** Counts of an earlier day, or of a failed write, waiting for the next write: by `keyId day`. */
   let carried = new Map<string, UsageDay & { keyId: string }>();
   let carriedLastUsed = new Map<string, number>();
@@ -176,14 +203,19 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         ok: 0,
         denied: 0,
         lastUsed: 0,
+        lastUsedWritten: 0,
         usedIn: null,
         usedResource: null,
         usedAt: 0,
+        usedWritten: 0,
         allowedIn: null,
         allowedAt: 0,
+        allowedWritten: 0,
         tokenHolder: null,
         tokenIndex: -1,
         tokenAt: 0,
+        tokenWritten: 0,
+        stamped: false,
       };
       counters.set(keyId, counter);
     } else if (counter.day !== day) {
@@ -197,25 +229,30 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     if (outcome !== "rejected") counter.lastUsed = now;
     if (token !== undefined && tokenIndex !== undefined && tokenIndex >= 0) {
       if (counter.tokenHolder !== token || counter.tokenIndex !== tokenIndex) {
-        if (counter.tokenHolder !== null) noteToken(counter.tokenHolder, counter.tokenIndex, counter.tokenAt);
+        if (counter.tokenHolder !== null && counter.tokenAt > counter.tokenWritten)
+          noteToken(counter.tokenHolder, counter.tokenIndex, counter.tokenAt);
         counter.tokenHolder = token;
         counter.tokenIndex = tokenIndex;
+        counter.tokenWritten = 0;
       }
       counter.tokenAt = now;
     }
     if (account !== undefined && resource !== undefined) {
       if (counter.usedIn !== account || counter.usedResource !== resource) {
-        if (counter.usedIn !== null && counter.usedResource !== null)
+        if (counter.usedIn !== null && counter.usedResource !== null && counter.usedAt > counter.usedWritten)
           noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
         counter.usedIn = account;
         counter.usedResource = resource;
+        counter.usedWritten = 0;
       }
       counter.usedAt = now;
     }
     if (ok && account !== undefined) {
       if (counter.allowedIn !== account) {
-        if (counter.allowedIn !== null) noteAccount(keyId, counter.allowedIn, counter.allowedAt);
+        if (counter.allowedIn !== null && counter.allowedAt > counter.allowedWritten)
+          noteAccount(keyId, counter.allowedIn, counter.allowedAt);
         counter.allowedIn = account;
+        counter.allowedWritten = 0;
       }
       counter.allowedAt = now;
     }
@@ -276,60 +313,35 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   }
 
   /**
-   * Everything counted and waiting, as one batch. A key's own latest uses go straight into the
-   * lists unless something of the same key waits already, which is merged with them (a failed
-   * write's, or a resource the key used before): no Map per key in the common case.
+   * Everything counted and waiting, as one batch: every counter's counts (then zeroed); with
+   * `stamps`, every time not written yet; without, only those of keys and tokens not written since
+   * the last stamp write. A key's own latest uses go straight into the lists unless something of
+   * the same key waits already, which is merged with them (a failed write's, or a resource the key
+   * used before): no Map per key in the common case.
    */
   function takeBatch(stamps: boolean): UsageBatch {
     const counts: (UsageDay & { keyId: string })[] = [];
-    const lastUsed: { keyId: string; at: number }[] = [];
-    const resourceUses: ResourceUseRecord[] = [];
-    const accountUseList: AccountUseRecord[] = [];
-    const tokenUseList: TokenUseRecord[] = [];
-    const taken = counters;
-    counters = new Map();
-    for (const [keyId, counter] of taken) {
-      if (carried.size > 0) carry(keyId, counter.day, counter.ok, counter.denied);
-      else if (counter.ok + counter.denied > 0)
-        counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
-      if (!stamps) {
-        // A key or a token (a renewal's old one still in use, say) not written since the last
-        // stamp write goes now; the rest waits for it.
-        const tokenMark = tokenMarkOf(counter);
-        if (stamped.has(keyId) && (tokenMark === null || stamped.has(tokenMark))) {
-          holdStamps(keyId, counter);
+    const lists: TimeLists = { lastUsed: [], resources: [], accounts: [], tokens: [] };
+    const written = stamps ? new Set<string>() : stampedTokens;
+    for (const [keyId, counter] of counters) {
+      const counted = counter.ok + counter.denied > 0;
+      if (counted) {
+        if (carried.size > 0) carry(keyId, counter.day, counter.ok, counter.denied);
+        else counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
+        counter.ok = 0;
+        counter.denied = 0;
+      }
+      const tokenId = counter.tokenHolder?.tokenIds[counter.tokenIndex];
+      if (stamps) {
+        if (!counted && !hasNewTimes(counter)) {
+          // Not used since the last stamp write: its next use is a first use again.
+          counters.delete(keyId);
           continue;
         }
-        stamped.add(keyId);
-        if (tokenMark !== null) stamped.add(tokenMark);
-      }
-      if (counter.lastUsed > 0) {
-        if (carriedLastUsed.has(keyId)) {
-          if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0))
-            carriedLastUsed.set(keyId, counter.lastUsed);
-        } else lastUsed.push({ keyId, at: counter.lastUsed });
-      }
-      const { usedIn, usedResource, allowedIn } = counter;
-      if (usedIn !== null && usedResource !== null) {
-        if (resources.has(keyId)) noteResource(keyId, usedIn, usedResource, counter.usedAt);
-        else resourceUses.push({ keyId, account: usedIn, resource: usedResource, at: counter.usedAt });
-      }
-      if (allowedIn !== null) {
-        if (accountUses.has(keyId)) noteAccount(keyId, allowedIn, counter.allowedAt);
-        else accountUseList.push({ keyId, account: allowedIn, at: counter.allowedAt });
-      }
-      const { tokenHolder } = counter;
-      if (tokenHolder !== null) {
-        const tokenId = tokenHolder.tokenIds[counter.tokenIndex];
-        if (tokenId !== undefined) {
-          if (!stamps) {
-            // Written now: what waits of this token is older, and goes with it.
-            tokenUses.delete(tokenId);
-            tokenUseList.push({ tokenId, at: counter.tokenAt });
-          } else if (tokenUses.size > 0) noteTokenId(tokenId, counter.tokenAt);
-          else tokenUseList.push({ tokenId, at: counter.tokenAt });
-        }
-      }
+      } else if (counter.stamped && (tokenId === undefined || stampedTokens.has(tokenId))) continue;
+      counter.stamped = true;
+      if (tokenId !== undefined) written.add(tokenId);
+      takeTimes(keyId, counter, tokenId, stamps, lists);
     }
     for (const waiting of carried.values()) counts.push(waiting);
     carried = new Map();
@@ -339,54 +351,76 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       // Tokens a key moved away from within the interval (renew with the old, then use the new):
       // one not written since the last stamp write goes now, as the key's latest token does.
       for (const [tokenId, at] of tokenUses) {
-        const mark = `token ${tokenId}`;
-        if (stamped.has(mark)) continue;
-        stamped.add(mark);
+        if (stampedTokens.has(tokenId)) continue;
+        stampedTokens.add(tokenId);
         tokenUses.delete(tokenId);
-        tokenUseList.push({ tokenId, at });
+        lists.tokens.push({ tokenId, at });
       }
-      const accounts = accountUseList;
-      return { counts, lastUsed, resources: resourceUses, accounts, tokens: tokenUseList, quotas };
+      return { counts, ...lists, quotas };
     }
-    stamped = new Set(taken.keys());
-    for (const counter of taken.values()) {
-      const tokenMark = tokenMarkOf(counter);
-      if (tokenMark !== null) stamped.add(tokenMark);
-    }
-    for (const [keyId, at] of carriedLastUsed) lastUsed.push({ keyId, at });
+    stampedTokens = written;
+    for (const [keyId, at] of carriedLastUsed) lists.lastUsed.push({ keyId, at });
     carriedLastUsed = new Map();
     for (const [keyId, accounts] of resources)
       for (const [account, used] of accounts)
-        for (const [resource, at] of used) resourceUses.push({ keyId, account, resource, at });
+        for (const [resource, at] of used) lists.resources.push({ keyId, account, resource, at });
     resources = new Map();
     for (const [keyId, accounts] of accountUses)
-      for (const [account, at] of accounts) accountUseList.push({ keyId, account, at });
+      for (const [account, at] of accounts) lists.accounts.push({ keyId, account, at });
     accountUses = new Map();
-    for (const [tokenId, at] of tokenUses) tokenUseList.push({ tokenId, at });
+    for (const [tokenId, at] of tokenUses) lists.tokens.push({ tokenId, at });
     tokenUses = new Map();
-    return {
-      counts,
-      lastUsed,
-      resources: resourceUses,
-      accounts: accountUseList,
-      tokens: tokenUseList,
-      quotas,
-    };
+    return { counts, ...lists, quotas };
   }
 
-  /** The `stamped` entry of the counter's latest token (ids of keys and tokens kept apart). */
-  function tokenMarkOf(counter: Counter): string | null {
-    const tokenId = counter.tokenHolder?.tokenIds[counter.tokenIndex];
-    return tokenId === undefined ? null : `token ${tokenId}`;
+  function hasNewTimes(counter: Counter): boolean {
+    return (
+      counter.lastUsed > counter.lastUsedWritten ||
+      counter.usedAt > counter.usedWritten ||
+      counter.allowedAt > counter.allowedWritten ||
+      counter.tokenAt > counter.tokenWritten
+    );
   }
 
-  /** Keeps a counter's last-use times for the next write that includes them. */
-  function holdStamps(keyId: string, counter: Counter) {
-    if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, counter.lastUsed);
-    if (counter.usedIn !== null && counter.usedResource !== null)
-      noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
-    if (counter.allowedIn !== null) noteAccount(keyId, counter.allowedIn, counter.allowedAt);
-    if (counter.tokenHolder !== null) noteToken(counter.tokenHolder, counter.tokenIndex, counter.tokenAt);
+  /**
+   * The counter's times not written yet go into the lists and count as written. In a stamp write,
+   * a time of a key that has some waiting (a failed write's, an earlier resource) is merged into the
+   * waiting ones, which the stamp write lists afterwards.
+   */
+  function takeTimes(
+    keyId: string,
+    counter: Counter,
+    tokenId: string | undefined,
+    stamps: boolean,
+    lists: TimeLists,
+  ): void {
+    if (counter.lastUsed > counter.lastUsedWritten) {
+      if (carriedLastUsed.has(keyId)) {
+        if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0))
+          carriedLastUsed.set(keyId, counter.lastUsed);
+      } else lists.lastUsed.push({ keyId, at: counter.lastUsed });
+      counter.lastUsedWritten = counter.lastUsed;
+    }
+    const { usedIn, usedResource, allowedIn } = counter;
+    if (usedIn !== null && usedResource !== null && counter.usedAt > counter.usedWritten) {
+      if (resources.has(keyId)) noteResource(keyId, usedIn, usedResource, counter.usedAt);
+      else lists.resources.push({ keyId, account: usedIn, resource: usedResource, at: counter.usedAt });
+      counter.usedWritten = counter.usedAt;
+    }
+    if (allowedIn !== null && counter.allowedAt > counter.allowedWritten) {
+      if (accountUses.has(keyId)) noteAccount(keyId, allowedIn, counter.allowedAt);
+      else lists.accounts.push({ keyId, account: allowedIn, at: counter.allowedAt });
+      counter.allowedWritten = counter.allowedAt;
+    }
+    if (tokenId !== undefined && counter.tokenAt > counter.tokenWritten) {
+      if (!stamps) {
+        // Written now: what waits of this token is older, and goes with it.
+        tokenUses.delete(tokenId);
+        lists.tokens.push({ tokenId, at: counter.tokenAt });
+      } else if (tokenUses.size > 0) noteTokenId(tokenId, counter.tokenAt);
+      else lists.tokens.push({ tokenId, at: counter.tokenAt });
+      counter.tokenWritten = counter.tokenAt;
+    }
   }
 
   /** Merges a batch that was not written back into what waits for the next write. */
@@ -462,7 +496,11 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     usedIn,
     flush,
     /** Counts not yet written: keys counted since the last write, plus (key, day) entries waiting. */
-    pendingKeys: () => counters.size + carried.size,
+    pendingKeys() {
+      let pending = carried.size;
+      for (const counter of counters.values()) if (counter.ok + counter.denied > 0) pending++;
+      return pending;
+    },
     start() {
       stampsDueAt = clock.now() + stampIntervalMs;
       timer ??= setInterval(() => void flush(clock.now() >= stampsDueAt), intervalMs);

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { DAY_MS } from "../../src/core/time.js";
 import type { UsageBatch } from "../../src/storage/store.js";
 import { createAllowances } from "../../src/verify/allowance.js";
-import { createUsageRecorder, sliceBatch } from "../../src/verify/usage.js";
+import { createUsageRecorder, SLICE_KEYS, sliceBatch } from "../../src/verify/usage.js";
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
 
@@ -28,16 +28,17 @@ function recorder(fail: (slice: UsageBatch, call: number) => boolean) {
 describe("usage recorder", () => {
   it("writes large batches in slices, and keeps only the unwritten slices after a failure", async () => {
     const { usage, written } = recorder((_slice, call) => call === 2);
-    for (let i = 0; i < 600; i++) usage.record(`key-${i}`, "allowed");
+    const keys = 2 * SLICE_KEYS + 88;
+    for (let i = 0; i < keys; i++) usage.record(`key-${i}`, "allowed");
     await usage.flush();
-    // Slices of 256: the first was written, the second failed, the third was never tried.
+    // Three slices: the first was written, the second failed, the third was never tried.
     expect(written).toHaveLength(1);
-    expect(written[0]?.counts).toHaveLength(256);
+    expect(written[0]?.counts).toHaveLength(SLICE_KEYS);
     await usage.flush();
-    const keys = new Set(written.flatMap((batch) => batch.counts.map((c) => c.keyId)));
-    expect(keys.size).toBe(600);
+    const seen = new Set(written.flatMap((batch) => batch.counts.map((c) => c.keyId)));
+    expect(seen.size).toBe(keys);
     const total = written.flatMap((batch) => batch.counts).reduce((sum, c) => sum + c.ok, 0);
-    expect(total).toBe(600);
+    expect(total).toBe(keys);
   });
 
   it("counts ok and denied per day, moves last use only on authentication, and splits days", async () => {
@@ -256,23 +257,36 @@ describe("usage recorder", () => {
       await vi.waitFor(() =>
         expect(written.flatMap((b) => b.tokens ?? [])).toEqual([{ tokenId: "tok-2", at: T0 + 1_000 }]),
       );
+      now += 500;
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
-      // Once the interval has passed, the next tick writes the times held so far (the latest).
+      // Once the interval has passed, the next tick writes the times held so far (the latest), and
+      // only those not written yet: tok-2's use went at its tick.
       written.length = 0;
       now += 60_000;
       await vi.waitFor(() => expect(stamps().length).toBeGreaterThan(0));
       const stamped = written.find((b) => b.lastUsed.length > 0) as UsageBatch;
-      expect(stamped.lastUsed).toEqual([{ keyId: "k", at: T0 + 1_000 }]);
+      expect(stamped.lastUsed).toEqual([{ keyId: "k", at: T0 + 1_500 }]);
       expect(stamped.resources).toEqual([
-        { keyId: "k", account: "acme", resource: "ViewOrders", at: T0 + 1_000 },
+        { keyId: "k", account: "acme", resource: "ViewOrders", at: T0 + 1_500 },
       ]);
-      expect(stamped.accounts).toEqual([{ keyId: "k", account: "acme", at: T0 + 1_000 }]);
-      expect(stamped.tokens).toEqual([{ tokenId: "tok-1", at: T0 + 1_000 }]);
+      expect(stamped.accounts).toEqual([{ keyId: "k", account: "acme", at: T0 + 1_500 }]);
+      expect(stamped.tokens).toEqual([{ tokenId: "tok-1", at: T0 + 1_500 }]);
+      // A stamp write that finds a key unused since the last one forgets it: its next use is a
+      // first use again, written at the next tick.
+      written.length = 0;
+      now += 60_000;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(written).toEqual([]);
+      expect(usage.pendingKeys()).toBe(0);
+      now += 1;
+      usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+      await vi.waitFor(() => expect(stamps()).toEqual([{ keyId: "k", at: T0 + 121_501 }]));
       // An explicit flush writes the times at once, whatever the interval.
       written.length = 0;
+      now += 1;
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
       await usage.flush();
-      expect(stamps()).toEqual([{ keyId: "k", at: T0 + 61_000 }]);
+      expect(stamps()).toEqual([{ keyId: "k", at: T0 + 121_502 }]);
     } finally {
       await usage.stop();
     }
