@@ -177,8 +177,7 @@ export function controlState(
   const metadataJson = metadata === null ? null : JSON.stringify(metadata);
   return Object.freeze({
     expiresAt,
-    ipBlocks:
-      ipAllowlist === null ? null : blockSet(ipAllowlist.flatMap((text) => parseAddressBlock(text) ?? [])),
+    ipBlocks: ipAllowlist === null ? null : sharedBlockSet(ipAllowlist),
     allowBrowser,
     metadataJson,
     metadataHeader: metadataJson === null ? null : base64url(metadataJson),
@@ -186,6 +185,25 @@ export function controlState(
       rateLimit === null ? null : { limit: rateLimit.limit, windowMs: rateLimit.windowSeconds * 1000 },
     quota: quotaStateOf(controls),
   });
+}
+
+/**
+ * Compiled allowlists by their text: keys of one integration usually share one allowlist, and a
+ * key read again (every minute, or after a change) finds its own compiled already. Bounded: emptied
+ * when full, so many distinct allowlists cost a compile each, never memory.
+ */
+const compiledAllowlists = new Map<string, BlockSet>();
+const MAX_COMPILED_ALLOWLISTS = 4096;
+
+function sharedBlockSet(allowlist: readonly string[]): BlockSet {
+  const text = allowlist.join(" ");
+  let blocks = compiledAllowlists.get(text);
+  if (blocks === undefined) {
+    if (compiledAllowlists.size >= MAX_COMPILED_ALLOWLISTS) compiledAllowlists.clear();
+    blocks = blockSet(allowlist.flatMap((entry) => parseAddressBlock(entry) ?? []));
+    compiledAllowlists.set(text, blocks);
+  }
+  return blocks;
 }
 
 /** Why a control refuses a key that otherwise authenticates (also its error code, core/errors.ts). */

@@ -65,6 +65,9 @@ export function createAllowances(options: AllowanceOptions) {
     syncNow: () => syncNow(),
     failing: () => redisFailing,
   });
+  /** The bucket of the last `hit`, for the `resetIn` that follows it. */
+  let lastKeyId: string | null = null;
+  let lastBucket: Bucket | undefined;
   let syncing = false;
   let syncSoon = false;
   let redisFailing = false;
@@ -89,6 +92,8 @@ export function createAllowances(options: AllowanceOptions) {
       bucket.sending = 0;
       bucket.shared = 0;
     }
+    lastKeyId = keyId;
+    lastBucket = bucket;
     const used = bucket.shared + bucket.sending + bucket.unsent;
     if (used >= limit) return -1;
     bucket.unsent++;
@@ -98,7 +103,8 @@ export function createAllowances(options: AllowanceOptions) {
 
   /** Seconds until the key's current window ends (at least 1). */
   function resetIn(keyId: string, now: number): number {
-    const bucket = buckets.get(keyId);
+    // Asked right after `hit` of the same key: its bucket without another lookup.
+    const bucket = keyId === lastKeyId ? lastBucket : buckets.get(keyId);
     if (bucket === undefined) return 1;
     return Math.max(1, Math.ceil((bucket.windowStart + bucket.windowMs - now) / 1000));
   }
@@ -125,6 +131,7 @@ export function createAllowances(options: AllowanceOptions) {
     for (const [keyId, bucket] of buckets) {
       if (bucket.windowStart + bucket.windowMs <= now && bucket.sending === 0) {
         buckets.delete(keyId);
+        if (keyId === lastKeyId) lastKeyId = null;
         continue;
       }
       if (bucket.unsent === 0) continue;
@@ -189,6 +196,7 @@ export function createAllowances(options: AllowanceOptions) {
     close() {
       if (timer) clearInterval(timer);
       buckets.clear();
+      lastKeyId = null;
     },
   };
 }

@@ -64,11 +64,24 @@ describe("decideKeyAuth with controls", () => {
 
   it("parses the allowlist once, when the state is made", () => {
     const made = state({ ipAllowlist: ["10.0.0.0/8"], metadata: { a: "é" } });
-    expect(made?.ipBlocks).toHaveLength(8); // one block: four words of network, four of mask
+    expect(made?.ipBlocks?.words).toHaveLength(8); // one block: four words of network, four of mask
     expect(made?.metadataJson).toBe('{"a":"é"}');
     expect(Buffer.from(made?.metadataHeader ?? "", "base64url").toString("utf8")).toBe('{"a":"é"}');
     expect(controlState(NO_CONTROLS)).toBeNull();
     expect(checkControls(null, { now: NOW, ip: "1.2.3.4" })).toBeNull();
+  });
+
+  it("shares one compiled allowlist between keys that have the same, and only those", () => {
+    const a = state({ ipAllowlist: ["10.0.0.0/8", "192.0.2.1/32"] });
+    const b = state({ ipAllowlist: ["10.0.0.0/8", "192.0.2.1/32"] });
+    const c = state({ ipAllowlist: ["10.0.0.0/8"] });
+    expect(a?.ipBlocks).toBe(b?.ipBlocks);
+    expect(c?.ipBlocks).not.toBe(a?.ipBlocks);
+    const facts = (ip: string) => ({ now: NOW, ip });
+    expect(checkControls(a, facts("192.0.2.1"))).toBeNull();
+    expect(checkControls(c, facts("192.0.2.1"))).toBe("IP_NOT_ALLOWED");
+    expect(checkControls(b, facts("192.0.2.1"))).toBeNull();
+    expect(checkControls(c, facts("10.9.9.9"))).toBeNull();
   });
 });
 
