@@ -365,7 +365,9 @@ describe("block sets (the hot path's allowlist match)", () => {
     expect(inBlockSet(set, "not an address")).toBe(false);
     // The set's last match is a memo of that set alone: an address found in one set is not in
     // another because it was asked there first, and a refused address stays refused after it.
-    const other = blockSet([parseAddressBlock("10.0.0.0/8") as NonNullable<ReturnType<typeof parseAddressBlock>>]);
+    const other = blockSet([
+      parseAddressBlock("10.0.0.0/8") as NonNullable<ReturnType<typeof parseAddressBlock>>,
+    ]);
     expect(inBlockSet(set, "127.0.0.2")).toBe(true);
     expect(inBlockSet(other, "127.0.0.2")).toBe(false);
     expect(inBlockSet(set, "10.1.2.3")).toBe(false);
