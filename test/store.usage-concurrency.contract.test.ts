@@ -4,7 +4,7 @@
  * flushes wait for each other instead of one being chosen as a deadlock victim.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inLockOrder } from "../src/storage/kysely-usage.js";
+import { inLockOrder } from "../src/storage/usage-order.js";
 import { openStore } from "../src/storage/open.js";
 import type { Store, UsageBatch } from "../src/storage/store.js";
 import { newKey, T0 } from "./support/store-fixtures.js";

@@ -11,6 +11,7 @@
  * which made every later write fail once one had).
  */
 import { DAY_MS } from "../core/time.js";
+import { inLockOrder } from "../storage/usage-order.js";
 import type {
   AccountUseRecord,
   QuotaSpend,
@@ -443,7 +444,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * the unwritten rest is kept for the next attempt.
    */
   async function writeInSlices(batch: UsageBatch): Promise<void> {
-    const slices = sliceBatch(batch, SLICE_KEYS);
+    // Sorted whole, then sliced: each slice is a run of neighbouring keys (storage/usage-order.ts).
+    const slices = sliceBatch(inLockOrder(batch), SLICE_KEYS);
     for (let i = 0; i < slices.length; i++) {
       try {
         await store.usage.record(slices[i] as UsageBatch);
