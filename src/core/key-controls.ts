@@ -196,7 +196,8 @@ const compiledAllowlists = new Map<string, BlockSet>();
 const MAX_COMPILED_ALLOWLISTS = 4096;
 
 function sharedBlockSet(allowlist: readonly string[]): BlockSet {
-  const text = allowlist.join(" ");
+  // JSON: no two different lists share a text, whatever their entries hold.
+  const text = JSON.stringify(allowlist);
   let blocks = compiledAllowlists.get(text);
   if (blocks === undefined) {
     if (compiledAllowlists.size >= MAX_COMPILED_ALLOWLISTS) compiledAllowlists.clear();
