@@ -4,9 +4,9 @@
  * flushes wait for each other instead of one being chosen as a deadlock victim.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inLockOrder } from "../src/storage/usage-order.js";
 import { openStore } from "../src/storage/open.js";
 import type { Store, UsageBatch } from "../src/storage/store.js";
+import { inLockOrder } from "../src/storage/usage-order.js";
 import { newKey, T0 } from "./support/store-fixtures.js";
 import { openTestStore, TEST_PG_URL, type TestStore } from "./support/stores.js";
 

@@ -11,7 +11,6 @@
  * which made every later write fail once one had).
  */
 import { DAY_MS } from "../core/time.js";
-import { inLockOrder } from "../storage/usage-order.js";
 import type {
   AccountUseRecord,
   QuotaSpend,
@@ -21,6 +20,7 @@ import type {
   UsageDay,
   UsageRepository,
 } from "../storage/store.js";
+import { inLockOrder } from "../storage/usage-order.js";
 
 /**
  * Keys per write: a power of two, so that a slice's statements are whole (kysely-usage.ts `chunks`),
