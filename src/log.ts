@@ -84,5 +84,9 @@ export function closeLogs(logger: Logger, ms: number): Promise<void> {
     stream.once("close", done);
     stream.once("error", done);
     stream.end();
+    // From here a write would throw ("SonicBoom destroyed" until the close event): a line logged
+    // late (a connection's close event during shutdown) is dropped instead. `end` writes out what
+    // is buffered without going through `write`.
+    dropLines(stream);
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger, REDACTED } from "../src/log.js";
+import { closeLogs, createLogger, REDACTED } from "../src/log.js";
 
 const SECRET = "lkt_TopSecretValue0123456789";
 
@@ -88,5 +88,16 @@ describe("createLogger", () => {
     logger.child({ requestId: "r1" }).info({ appToken: SECRET }, "child");
     expect(lines.join("")).not.toContain(SECRET);
     expect(lines.join("")).toContain('"requestId":"r1"');
+  });
+});
+
+describe("closeLogs", () => {
+  it("drops a line logged while or after stdout closes, instead of throwing", async () => {
+    // What a connection's close event during shutdown does: logs after the logs were closed.
+    const logger = createLogger({ level: "warn" });
+    const closing = closeLogs(logger, 1_000);
+    expect(() => logger.warn("a late line, while stdout closes")).not.toThrow();
+    await closing;
+    expect(() => logger.warn("a late line, after stdout closed")).not.toThrow();
   });
 });

@@ -89,8 +89,12 @@ function startHeartbeat(options: {
     }
   }, CHECK_MS);
   timer.unref();
+  // Once stopped (the fan-out closing), nothing more is told: closing its own connections is not a
+  // loss, and the logs may be closing too.
+  let stopped = false;
   return {
     heard(sentAt: number) {
+      if (stopped) return;
       lastHeard = Math.max(lastHeard, sentAt);
       if (bus.fanoutDown() !== null && performance.now() - lastHeard <= DOWN_AFTER_MS) {
         bus.setFanoutDown(null);
@@ -99,11 +103,12 @@ function startHeartbeat(options: {
     },
     /** A connection was seen lost: down at once, without waiting for the heartbeat. */
     lost(reason: string) {
-      if (bus.fanoutDown() !== null) return;
+      if (stopped || bus.fanoutDown() !== null) return;
       bus.setFanoutDown({ dependency, reason: `${dependency}: ${reason}` });
       logger.warn({ dependency }, `change fan-out: ${reason}; changes arrive through the journal meanwhile`);
     },
     stop() {
+      stopped = true;
       clearInterval(timer);
     },
   };
