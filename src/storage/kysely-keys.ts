@@ -10,6 +10,7 @@ import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
 import { hasNul, type KeySearchPlan, keySearchCondition, keySearchPlan } from "./key-search.js";
 import { bumpKeyCounts, hasStoredTotal, storedTotal } from "./kysely-key-counts.js";
 import { KyselyRepository } from "./kysely-scope.js";
+import { nameStatement } from "./named-statements.js";
 import type { Database, KeysTable } from "./schema.js";
 import type {
   Dialect,
@@ -114,7 +115,7 @@ const APP_KEY_SLOT = "\u0000appKey";
  * The statement of `getKey` for `appKey`. Building and compiling the query tree was about half of a
  * cold key lookup on SQLite (the key cache's every first sighting and its reads ahead of expiry:
  * 56 → 30 µs a key, 105 → 40 µs for a key with every control): the compiled text is kept and only
- * the appKey changes.
+ * the appKey changes. On PostgreSQL the text is a named statement (named-statements.ts).
  */
 function keyByAppKeyStatement(db: Kysely<Database>, appKey: string): CompiledQuery<KeyByAppKeyRow> {
   let compiled = compiledKeyByAppKey.get(db);
@@ -124,6 +125,8 @@ function keyByAppKeyStatement(db: Kysely<Database>, appKey: string): CompiledQue
     if (at < 0) throw new Error("the key lookup statement has no appKey parameter");
     compiled = { sql: query.sql, parameters: query.parameters, at };
     compiledKeyByAppKey.set(db, compiled);
+    // PostgreSQL: parsed and planned once per connection (planning was most of the lookup's cost).
+    nameStatement(query.sql);
   }
   const parameters = [...compiled.parameters];
   parameters[compiled.at] = appKey;

@@ -15,6 +15,7 @@ import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import type pg from "pg";
 import { createKyselyStore } from "./kysely-store.js";
+import { withNamedStatements } from "./named-statements.js";
 import type { Database } from "./schema.js";
 import type { Dialect, Store } from "./store.js";
 
@@ -185,7 +186,7 @@ async function openPostgres(opts: PostgresOptions): Promise<Kysely<Database>> {
   // pool discards the connection, and the next query opens a new one.
   pool.on("error", (error) => opts.onConnectionLost?.(error));
   pool.on("connect", (client) => client.on("error", () => {}));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) });
 }
 
 async function createSchema(driver: typeof pg, url: string, schema: string): Promise<void> {

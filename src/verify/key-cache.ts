@@ -21,8 +21,8 @@
  * client address over the failure limit presents a token the key held, before it spends a lookup
  * on it (rate-limit.ts). A key being read (`loading`) costs such an address nothing more to ask.
  *
- * A key in use is read again in the background shortly before it expires (at most `maxRefreshes`
- * such reads at once), so steady traffic does not wait for the database.
+ * A key in use is read again in the background in the last third of its life (at most
+ * `maxRefreshes` such reads at once), so steady traffic does not wait for the database.
  *
  * Loads are coalesced: concurrent misses on one appKey share one read. A read that was in flight
  * when its key changed is used by the requests already waiting on it (they started before the
@@ -150,7 +150,13 @@ export function createKeyCache(options: KeyCacheOptions) {
   const ttlMs = options.ttlMs ?? 60_000;
   const negativeTtlMs = options.negativeTtlMs ?? 10_000;
   const maxEntries = options.maxEntries ?? 1_000_000;
-  const refreshAheadMs = Math.min(10_000, ttlMs / 4);
+  // The last third of a key's life (20 s of 60): a key in use gets many chances to be re-read
+  // before it expires. With the last 10 s, keys loaded together (a start: 10,000 keys read within
+  // seconds) reached their window together, 4 reads at once could not re-read them all in time
+  // while the database was busy, and the requests for the keys that expired waited for it: the
+  // soak's lost stretches, once a minute (bench/README.md, Soak). A key in use is then read about
+  // every 28–40 s (it was 44–50).
+  const refreshAheadMs = ttlMs / 3;
   const maxRefreshes = options.maxRefreshes ?? 4;
   let refreshes = 0;
   /** appKey → state, or null for "no such key". Insertion order approximates age for eviction. */
@@ -291,7 +297,7 @@ export function createKeyCache(options: KeyCacheOptions) {
       return undefined;
     }
     if (entry.missing) return null;
-    // Refresh ahead: a key in use is re-read in the background shortly before it expires, so
+    // Refresh ahead: a key in use is re-read in the background in the last third of its life, so
     // steady traffic never waits for the database.
     if (left < refreshAheadMs && refreshes < maxRefreshes && !inflight.has(appKey)) refresh(appKey);
     return entry;
@@ -335,9 +341,10 @@ export function createKeyCache(options: KeyCacheOptions) {
       ownRoleIds: sharedRoleIds.get(memo) ?? shared(sharedRoleIds, memo, Object.freeze([...record.roleIds])),
       controls: controlState(record),
       importedTokens: record.tokens.some((token) => token.imported === true),
-      // Spread over the last 10 % of the time to live, so keys loaded together (a start, a burst)
-      // do not all expire together; none lives longer than `ttlMs`.
-      expiresAt: clock.now() + ttlMs * (0.9 + Math.random() * 0.1),
+      // Spread over the last 20 % of the time to live, so keys loaded together (a start, a burst)
+      // do not all expire together, and their refreshes drift apart cycle after cycle; none lives
+      // longer than `ttlMs`.
+      expiresAt: clock.now() + ttlMs * (0.8 + Math.random() * 0.2),
     });
     // Keys holding predefined roles only (the common case) get their own grant now, with no I/O,
     // shared by every key with the same roles (predefined roles never change while running).

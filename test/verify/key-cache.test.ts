@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { tokenDigestBinary } from "../../src/crypto/token-hash.js";
 import type { ExternalKeyRecord } from "../../src/storage/store.js";
 import { hash, key, settle, setUp, T0 } from "../support/key-cache.js";
@@ -66,7 +66,7 @@ describe("key-state cache", () => {
     const { cache, advance, reads } = setUp([key(1)]);
     const state = await cache.load("appkey-acme-1");
     if (!state) throw new Error("not loaded");
-    expect(state.expiresAt).toBeGreaterThan(T0 + 53_999);
+    expect(state.expiresAt).toBeGreaterThan(T0 + 47_999);
     expect(state.expiresAt).toBeLessThanOrEqual(T0 + 60_000);
     expect(await cache.load("appkey-acme-404")).toBeNull();
     expect(cache.peek("appkey-acme-404")).toBeNull();
@@ -84,8 +84,9 @@ describe("key-state cache", () => {
     const { cache, advance, reads, hold } = setUp(records);
     for (const record of records) await cache.load(record.appKey);
     expect(reads.keys).toBe(50);
-    // Every key is within its refresh window (the last 10 s) and still answers from the cache.
-    advance(52_000);
+    // Every key is within its refresh window (the last third of its life, which is at least
+    // 48 s) and still answers from the cache.
+    advance(41_000);
     const release = hold();
     for (const record of records) expect(cache.peek(record.appKey)).not.toBeUndefined();
     expect(reads.keys).toBe(54);
@@ -95,6 +96,35 @@ describe("key-state cache", () => {
     // The next requests start the next refreshes.
     for (const record of records) cache.peek(record.appKey);
     expect(reads.keys).toBe(58);
+  });
+
+  it("starts a key's refresh in the last third of its life, not before, and spreads expiries over the last fifth", async () => {
+    const random = vi.spyOn(Math, "random");
+    try {
+      random.mockReturnValue(0);
+      const { cache, advance, reads } = setUp([key(1), key(2)]);
+      const early = await cache.load("appkey-acme-1");
+      expect(early?.expiresAt).toBe(T0 + 48_000);
+      random.mockReturnValue(0.999_999);
+      const late = await cache.load("appkey-acme-2");
+      expect(late?.expiresAt).toBeGreaterThanOrEqual(T0 + 59_999);
+      expect(reads.keys).toBe(2);
+      // 21 s left of 48: still in the first two thirds, nothing is read.
+      advance(27_000);
+      expect(cache.peek("appkey-acme-1")).toBe(early);
+      expect(reads.keys).toBe(2);
+      // 19 s left: in the last third (20 s), read in the background while the entry answers.
+      advance(2_000);
+      expect(cache.peek("appkey-acme-1")).toBe(early);
+      expect(reads.keys).toBe(3);
+      // The other key (60 s) is not yet in its window.
+      expect(cache.peek("appkey-acme-2")).toBe(late);
+      expect(reads.keys).toBe(3);
+      await settle();
+      expect(cache.peek("appkey-acme-1")).not.toBe(early);
+    } finally {
+      random.mockRestore();
+    }
   });
 
   it("keeps an expired or changed key's last state for peekExpired until it is read again", async () => {
