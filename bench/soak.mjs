@@ -63,6 +63,7 @@ import {
   ROOT,
   sleep,
   table,
+  withPg,
 } from "./lib.mjs";
 import { memoryOf, nodeJson, startServer } from "./verify-procs.mjs";
 import { ACCOUNT, seedInto } from "./verify-seed.mjs";
@@ -308,7 +309,16 @@ async function main() {
   const unregisterDb = onInterrupt(() => db.drop());
   const servers = [];
   const clients = [];
+  let autovacuum = "unknown";
   try {
+    // Every key in use has its last use written once a minute and its counts every 5 s: without
+    // autovacuum the dead rows pile up and every write and lookup slows down over the run. A
+    // production server runs autovacuum (PostgreSQL's default); say so when this one does not.
+    autovacuum = await withPg(db.url, async (c) => (await c.query("show autovacuum")).rows[0].autovacuum);
+    if (autovacuum !== "on")
+      console.log(
+        `warning: this PostgreSQL runs with autovacuum=${autovacuum}: the figures are not those of a production server`,
+      );
     const dbEnv = { DATABASE_URL: db.url, LATCHKEY_SECRET: BENCH_SECRET };
     const admin = await initAccount(dbEnv, ACCOUNT);
     const seeded = await seedInto({ kind: "postgres", url: db.url }, { count: CFG.keys, credsFile });
@@ -471,6 +481,7 @@ async function main() {
       CFG,
       startedAt,
       loadBefore,
+      autovacuum,
       idle,
       maximum,
       rate,
@@ -576,7 +587,7 @@ function summarizeRun(r) {
   const lines = [
     `# Soak, ${r.startedAt.toISOString()}, commit ${COMMIT}`,
     "",
-    `${machine()}; load average before ${r.loadBefore.join(" ")}. Two instances on PostgreSQL (${r.CFG.keys} keys seeded in ${r.seeded.seedSeconds.toFixed(1)} s), Redis ${cfg.redisUrl}; MALLOC_ARENA_MAX=${cfg.arenaMax || "(unset)"}${cfg.nodeOptions ? `, NODE_OPTIONS=${cfg.nodeOptions}` : ""}. Idle RSS ${r.idle.map(fmt).join(" / ")} MB.`,
+    `${machine()}; load average before ${r.loadBefore.join(" ")}. Two instances on PostgreSQL (autovacuum ${r.autovacuum}; ${r.CFG.keys} keys seeded in ${r.seeded.seedSeconds.toFixed(1)} s), Redis ${cfg.redisUrl}; MALLOC_ARENA_MAX=${cfg.arenaMax || "(unset)"}${cfg.nodeOptions ? `, NODE_OPTIONS=${cfg.nodeOptions}` : ""}. Idle RSS ${r.idle.map(fmt).join(" / ")} MB.`,
     "",
     r.maximum
       ? `Maximum (soak-load.mjs closed loop, ${cfg.maxS} s, ${cfg.connections} connections per instance, both at once): ${Math.round(r.maximum.rps)} req/s (${r.maximum.perInstance.join(" + ")}), p99 ${r.maximum.p99.map(fmt).join(" / ")} ms, load ${r.maximum.load.join(" ")}.`
@@ -629,6 +640,7 @@ function summarizeRun(r) {
       startedAt: r.startedAt,
       machine: machine(),
       loadBefore: r.loadBefore,
+      autovacuum: r.autovacuum,
       idleRssMb: r.idle,
       maximum: r.maximum,
       rate: r.rate,
