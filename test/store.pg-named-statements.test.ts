@@ -1,7 +1,8 @@
 /**
  * Named statements on PostgreSQL (storage/named-statements.ts), against the real server: a named
  * text is prepared once per connection and reused; a table changed under a prepared `select *`
- * (a newer instance migrating while this one runs) does not break the statement; the store's key
+ * (a newer instance migrating while this one runs), or a server connection that lost what was
+ * prepared (a pooler in transaction mode), does not break the statement; the store's key
  * lookup is one of them and keeps answering across such a change.
  */
 import { randomBytes } from "node:crypto";
@@ -61,6 +62,20 @@ describe("PostgreSQL named statements", () => {
     // PostgreSQL refuses the prepared statement ("cached plan must not change result type").
     expect(await run(star, [1])).toEqual([{ a: 1, b: null }]);
     expect(await run(star, [2])).toEqual([{ a: 2, b: null }]);
+  });
+
+  it("answers when the server connection lost its prepared statements (a pooler in transaction mode)", async () => {
+    const text = "select a from t where a = $1 /* switched */";
+    nameStatement(text);
+    expect(await run(text, [1])).toEqual([{ a: 1 }]);
+    expect(await prepared("switched")).toHaveLength(1);
+    // What a transaction-mode pooler does to a session: the next statement meets a server
+    // connection that never prepared it, while the client believes it did.
+    await run("deallocate all");
+    expect(await run(text, [2])).toEqual([{ a: 2 }]);
+    expect(await run(text, [1])).toEqual([{ a: 1 }]);
+    // From then on this connection sends the text unnamed: nothing is prepared again.
+    expect(await prepared("switched")).toEqual([]);
   });
 });
 

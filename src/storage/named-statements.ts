@@ -12,13 +12,13 @@
  * on PostgreSQL a prepared statement holds memory on the server for each connection, and most of
  * latchkey's statements are multi-row or built from filters, so only named texts are kept.
  *
- * A table changed under a prepared `select *` (a newer instance migrating the database while this
- * one runs) makes PostgreSQL refuse the statement ("cached plan must not change result type",
- * 0A000): that connection then sends the text unnamed from there on (the pool replaces idle
- * connections within seconds), and the statement runs again at once, unnamed (inside a transaction,
- * which the failure has aborted, the retry fails too and the transaction with it, as for any error
- * of a statement). Needs a session (not a transaction-mode pooler), as LISTEN already does
- * (docs/scaling.md).
+ * A connection where a named statement cannot be used sends its text unnamed from then on, and the
+ * statement runs again at once, unnamed: a table changed under a prepared `select *` (a newer
+ * instance migrating the database while this one runs: "cached plan must not change result
+ * type", 0A000), or a pooler in transaction mode in front of PostgreSQL, which hands the session
+ * another server connection where the statement was never prepared (26000) or already was (42P05).
+ * Inside a transaction the failure has aborted it, so the retry fails too, and the transaction
+ * with it, as for any error of a statement; the pool replaces idle connections within seconds.
  */
 import type { PostgresPool, PostgresPoolClient } from "kysely";
 
@@ -32,9 +32,13 @@ export function nameStatement(sql: string): void {
   names.set(sql, `latchkey_${names.size + 1}`);
 }
 
-/** PostgreSQL's feature_not_supported, which a prepared statement gets when its result type changed. */
-function isStalePlan(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "0A000";
+/**
+ * The named statement cannot be used on this connection: its result type changed (0A000), or the
+ * server connection behind it is not the one it was prepared on (26000 missing, 42P05 duplicate).
+ */
+const UNUSABLE = new Set(["0A000", "26000", "42P05"]);
+function isUnusable(error: unknown): boolean {
+  return UNUSABLE.has(String((error as { code?: unknown } | null)?.code));
 }
 
 interface PgClient {
@@ -52,20 +56,20 @@ interface PgPool {
  * `query` (a text and parameters, or a cursor) and `release` of a connection only.
  */
 export function withNamedStatements(pool: PgPool): PostgresPool {
-  /** Names that failed as stale on a connection: that connection sends their text unnamed. */
-  const stale = new WeakMap<PgClient, Set<string>>();
+  /** Names that could not be used on a connection: that connection sends their text unnamed. */
+  const unusable = new WeakMap<PgClient, Set<string>>();
   return {
     async connect() {
       const client = await pool.connect();
       const wrapped = {
         query(sql: unknown, parameters?: readonly unknown[]) {
           const name = typeof sql === "string" ? names.get(sql) : undefined;
-          if (name === undefined || stale.get(client)?.has(name)) return client.query(sql, parameters);
+          if (name === undefined || unusable.get(client)?.has(name)) return client.query(sql, parameters);
           return client.query({ name, text: sql, values: parameters }).catch((error: unknown) => {
-            if (!isStalePlan(error)) throw error;
-            const set = stale.get(client) ?? new Set<string>();
+            if (!isUnusable(error)) throw error;
+            const set = unusable.get(client) ?? new Set<string>();
             set.add(name);
-            stale.set(client, set);
+            unusable.set(client, set);
             return client.query(sql, parameters);
           });
         },
