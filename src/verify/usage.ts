@@ -31,6 +31,17 @@ import { inLockOrder } from "../storage/usage-order.js";
  */
 export const SLICE_KEYS = 256;
 
+/**
+ * How far the timer lets a busy key's own row (`keys.last_used_at`) lag behind its last use: 10
+ * minutes. That row is wide and `last_used_at` is indexed (the listing's sort), so each rewrite
+ * writes every index of `keys`; on PostgreSQL that is 11 of them, the trigram indexes included, and
+ * a dead row for vacuum (0.2 ms a key: the largest part of a usage write once a minute, bench/README.md,
+ * Soak). A key's first use, and the exact last use of a key that stopped being used, are written
+ * at the next write all the same; each token's last use (`lastUsedAtToken`), the accounts' and the
+ * resources' stay to the minute, and `flush()` and `stop()` write every time exactly.
+ */
+export const KEY_ROW_LAST_USE_MS = 600_000;
+
 class UsageWriteError extends Error {
   constructor(override readonly cause: unknown) {
     super("usage write failed");
@@ -73,7 +84,8 @@ export interface UsageRecorderOptions {
   /**
    * How often the timer's writes include last-use times (of the key, its tokens, its accounts and
    * resources; default 60 s): these are one row write each per key in use, four times the counts'
-   * work, and a minute is precise enough for "last used". Counts are written at every interval,
+   * work, and a minute is precise enough for "last used" (a busy key's own row: every
+   * `KEY_ROW_LAST_USE_MS`). Counts are written at every interval,
    * and so are the times of a key not written since the last stamp write (its first use in a
    * while shows within the interval, never as "not used" beside its counts); `flush()` and `stop()`
    * write everything.
@@ -161,6 +173,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   const intervalMs = options.intervalMs ?? 5_000;
   const stampIntervalMs = options.stampIntervalMs ?? 60_000;
   let stampsDueAt = 0;
+  /** When the last stamp write took its batch: a key not used since then gets its exact last use. */
+  let lastStampAt = 0;
   /** Tokens whose last use was written since the last stamp write (keys: `Counter.stamped`). */
   let stampedTokens = new Set<string>();
   const counters = new Map<string, Counter>();
@@ -320,7 +334,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * the same key waits already, which is merged with them (a failed write's, or a resource the key
    * used before): no Map per key in the common case.
    */
-  function takeBatch(stamps: boolean): UsageBatch {
+  function takeBatch(stamps: boolean, exact: boolean): UsageBatch {
+    const now = clock.now();
     const counts: (UsageDay & { keyId: string })[] = [];
     const lists: TimeLists = { lastUsed: [], resources: [], accounts: [], tokens: [] };
     const written = stamps ? new Set<string>() : stampedTokens;
@@ -342,7 +357,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       } else if (counter.stamped && (tokenId === undefined || stampedTokens.has(tokenId))) continue;
       counter.stamped = true;
       if (tokenId !== undefined) written.add(tokenId);
-      takeTimes(keyId, counter, tokenId, stamps, lists);
+      takeTimes(keyId, counter, tokenId, stamps, exact, lists);
     }
     for (const waiting of carried.values()) counts.push(waiting);
     carried = new Map();
@@ -360,6 +375,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       return { counts, ...lists, quotas };
     }
     stampedTokens = written;
+    lastStampAt = now;
     for (const [keyId, at] of carriedLastUsed) lists.lastUsed.push({ keyId, at });
     carriedLastUsed = new Map();
     for (const [keyId, accounts] of resources)
@@ -372,6 +388,20 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     for (const [tokenId, at] of tokenUses) lists.tokens.push({ tokenId, at });
     tokenUses = new Map();
     return { counts, ...lists, quotas };
+  }
+
+  /**
+   * Whether the key's own row (`keys.last_used_at`) takes the key's last use in a timer's write:
+   * its first use, a use at least `KEY_ROW_LAST_USE_MS` after the one written, or the exact last
+   * use of a key not used since the previous stamp write. Its tokens', accounts' and resources'
+   * times are written every minute all the same.
+   */
+  function keyRowDue(counter: Counter): boolean {
+    return (
+      counter.lastUsedWritten === 0 ||
+      counter.lastUsed <= lastStampAt ||
+      counter.lastUsed - counter.lastUsedWritten >= KEY_ROW_LAST_USE_MS
+    );
   }
 
   function hasNewTimes(counter: Counter): boolean {
@@ -393,9 +423,10 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     counter: Counter,
     tokenId: string | undefined,
     stamps: boolean,
+    exact: boolean,
     lists: TimeLists,
   ): void {
-    if (counter.lastUsed > counter.lastUsedWritten) {
+    if (counter.lastUsed > counter.lastUsedWritten && (exact || keyRowDue(counter))) {
       if (carriedLastUsed.has(keyId)) {
         if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0))
           carriedLastUsed.set(keyId, counter.lastUsed);
@@ -463,9 +494,14 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * timer's writes between two stamp intervals); concurrent calls share one write.
    */
   function flush(stamps = true): Promise<void> {
-    if (flushing) return flushing.then(() => flush(stamps));
+    return write(stamps, stamps);
+  }
+
+  /** A write; `exact`: every time as it is (flush, stop), not the timer's `keys` rows' pace. */
+  function write(stamps: boolean, exact: boolean): Promise<void> {
+    if (flushing) return flushing.then(() => write(stamps, exact));
     if (stamps) stampsDueAt = clock.now() + stampIntervalMs;
-    const batch = takeBatch(stamps);
+    const batch = takeBatch(stamps, exact);
     const empty = [
       batch.counts,
       batch.lastUsed,
@@ -505,7 +541,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     },
     start() {
       stampsDueAt = clock.now() + stampIntervalMs;
-      timer ??= setInterval(() => void flush(clock.now() >= stampsDueAt), intervalMs);
+      timer ??= setInterval(() => void write(clock.now() >= stampsDueAt, false), intervalMs);
       timer.unref();
     },
     /** Stops the timer and writes the last batch. */

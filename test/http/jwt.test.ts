@@ -5,7 +5,7 @@
  */
 import { createHmac, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Credentials, createHarness, type Harness } from "../support/harness.js";
+import { type Credentials, createHarness, type Harness, tamperedLast } from "../support/harness.js";
 
 let h: Harness;
 let other: Harness;
@@ -420,7 +420,7 @@ describe("failed attempts", () => {
       // The key is in use (so its state is cached): a blocked address is served for it.
       const warm = await limited.request("GET", "/v1/me", { headers: from("198.51.100.9") });
       expect(warm.status).toBe(200);
-      const wrong = { appKey: limited.owner.appKey, appToken: `${limited.owner.appToken.slice(0, -1)}0` };
+      const wrong = { appKey: limited.owner.appKey, appToken: tamperedLast(limited.owner.appToken) };
       for (let i = 0; i < 3; i++) {
         const res = await limited.request("POST", "/v1/auth/apptoken", {
           as: null,

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregateMetrics, createMetrics, DURATION_BUCKETS } from "../../src/metrics.js";
-import { createHarness, type Harness } from "../support/harness.js";
+import { createHarness, type Harness, tamperedLast } from "../support/harness.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -125,7 +125,7 @@ describe("GET /metrics", () => {
     const key = await h.createKey("scraped");
     await h.request("GET", "/v1/me", { as: key });
     await h.request("GET", "/v1/me", {
-      as: { appKey: key.appKey, appToken: `${key.appToken.slice(0, -1)}x` },
+      as: { appKey: key.appKey, appToken: tamperedLast(key.appToken) },
     });
     await h.request("POST", "/v1/credentials/revoke", { as: null, body: { tokens: ["lkt_not-a-real-one"] } });
     const { text } = await scrape();

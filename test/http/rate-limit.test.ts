@@ -5,7 +5,13 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { type Credentials, createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
+import {
+  type Credentials,
+  createHarness,
+  type Harness,
+  OWNER_PASSWORD,
+  tamperedLast,
+} from "../support/harness.js";
 import { countStoreCalls } from "../support/limits.js";
 
 const ATTACKER = "203.0.113.66";
@@ -77,7 +83,7 @@ describe("failed appKey/appToken authentication", () => {
 
   it("counts malformed and half-sent credentials as failures", async () => {
     h = await createHarness("sqlite", { rateLimit: { failures: 2, windowSeconds: WINDOW } });
-    const forged = { appKey: h.owner.appKey, appToken: `${h.owner.appToken.slice(0, -1)}0` };
+    const forged = { appKey: h.owner.appKey, appToken: tamperedLast(h.owner.appToken) };
     await from(ATTACKER, "GET", "/v1/me", { as: forged });
     await from(ATTACKER, "GET", "/v1/me", { headers: { "x-api-appkey": h.owner.appKey } });
     await from(ATTACKER, "GET", "/v1/me", { headers: { "x-api-apptoken": "lkt_nothing" } });

@@ -4,7 +4,7 @@
  * resource it declares. A route added without `secure()` fails the first test.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Credentials, createHarness, type Harness } from "../support/harness.js";
+import { type Credentials, createHarness, type Harness, tamperedLast } from "../support/harness.js";
 
 let h: Harness;
 let target: Credentials;
@@ -94,7 +94,7 @@ describe("route security", () => {
   });
 
   it("refuses every non-public route without credentials or with bad ones (401)", async () => {
-    const forged = { appKey: target.appKey, appToken: `${target.appToken.slice(0, -1)}0` };
+    const forged = { appKey: target.appKey, appToken: tamperedLast(target.appToken) };
     const wrong = { appKey: target.appKey, appToken: noRoles.appToken };
     for (const op of operations.filter((o) => o.access !== "public")) {
       for (const as of [null, forged, wrong, inactive, deleted]) {

@@ -214,7 +214,7 @@ describe("usage recorder", () => {
     }
   });
 
-  it("writes a key's first use at the next tick, later ones once per stamp interval, and everything on flush", async () => {
+  it("writes a key's first use at the next tick, later ones once per stamp interval (its own row every 10 minutes, or once it stops), and everything on flush", async () => {
     let now = T0;
     const written: UsageBatch[] = [];
     const usage = createUsageRecorder({
@@ -260,17 +260,25 @@ describe("usage recorder", () => {
       now += 500;
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
       // Once the interval has passed, the next tick writes the times held so far (the latest), and
-      // only those not written yet: tok-2's use went at its tick.
+      // only those not written yet: tok-2's use went at its tick. The key's own row waits: it was
+      // written 1.5 s before, and the key is still in use.
       written.length = 0;
       now += 60_000;
-      await vi.waitFor(() => expect(stamps().length).toBeGreaterThan(0));
-      const stamped = written.find((b) => b.lastUsed.length > 0) as UsageBatch;
-      expect(stamped.lastUsed).toEqual([{ keyId: "k", at: T0 + 1_500 }]);
+      await vi.waitFor(() => expect(written.flatMap((b) => b.resources).length).toBeGreaterThan(0));
+      const stamped = written.find((b) => b.resources.length > 0) as UsageBatch;
+      expect(stamped.lastUsed).toEqual([]);
       expect(stamped.resources).toEqual([
         { keyId: "k", account: "acme", resource: "ViewOrders", at: T0 + 1_500 },
       ]);
       expect(stamped.accounts).toEqual([{ keyId: "k", account: "acme", at: T0 + 1_500 }]);
       expect(stamped.tokens).toEqual([{ tokenId: "tok-1", at: T0 + 1_500 }]);
+      // Not used since that stamp write: the key's row gets its exact last use at the next one.
+      written.length = 0;
+      now += 60_000;
+      await vi.waitFor(() => expect(stamps()).toEqual([{ keyId: "k", at: T0 + 1_500 }]));
+      expect(written.flatMap((b) => [...b.resources, ...(b.accounts ?? []), ...(b.tokens ?? [])])).toEqual(
+        [],
+      );
       // A stamp write that finds a key unused since the last one forgets it: its next use is a
       // first use again, written at the next tick.
       written.length = 0;
@@ -280,13 +288,27 @@ describe("usage recorder", () => {
       expect(usage.pendingKeys()).toBe(0);
       now += 1;
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
-      await vi.waitFor(() => expect(stamps()).toEqual([{ keyId: "k", at: T0 + 121_501 }]));
-      // An explicit flush writes the times at once, whatever the interval.
+      await vi.waitFor(() => expect(stamps()).toEqual([{ keyId: "k", at: T0 + 181_501 }]));
+      // In constant use, the key's row moves once its use is 10 minutes past the one written,
+      // while its token's last use is written at every stamp write.
+      const rowAt = T0 + 181_501;
+      const tokenTimes: number[] = [];
+      written.length = 0;
+      for (let minute = 1; minute <= 10; minute++) {
+        now = rowAt + minute * 60_000;
+        usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+        now += 1;
+        await vi.waitFor(() => expect(written.flatMap((b) => b.tokens ?? [])).toHaveLength(minute));
+        tokenTimes.push(now - 1);
+      }
+      expect(written.flatMap((b) => b.tokens ?? []).map((t) => t.at)).toEqual(tokenTimes);
+      expect(stamps()).toEqual([{ keyId: "k", at: rowAt + 600_000 }]);
+      // An explicit flush writes the times at once, whatever the interval, the key's row included.
       written.length = 0;
       now += 1;
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
       await usage.flush();
-      expect(stamps()).toEqual([{ keyId: "k", at: T0 + 121_502 }]);
+      expect(stamps()).toEqual([{ keyId: "k", at: now }]);
     } finally {
       await usage.stop();
     }
