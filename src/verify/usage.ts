@@ -489,15 +489,16 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
   }
 
-  /**
-   * Writes what has been counted so far, last-use times included unless `stamps` is false (the
-   * timer's writes between two stamp intervals); concurrent calls share one write.
-   */
-  function flush(stamps = true): Promise<void> {
-    return write(stamps, stamps);
+  /** Writes everything counted so far, every last-use time exactly (an explicit flush, stop). */
+  function flush(): Promise<void> {
+    return write(true, true);
   }
 
-  /** A write; `exact`: every time as it is (flush, stop), not the timer's `keys` rows' pace. */
+  /**
+   * A write: last-use times included unless `stamps` is false (the timer's writes between two
+   * stamp intervals); `exact`: every time as it is, not at the timer's pace for `keys` rows.
+   * Concurrent calls share one write.
+   */
   function write(stamps: boolean, exact: boolean): Promise<void> {
     if (flushing) return flushing.then(() => write(stamps, exact));
     if (stamps) stampsDueAt = clock.now() + stampIntervalMs;
