@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { checkImportEntries, importableAppKey } from "../../src/core/key-import.js";
 import { generateAppToken } from "../../src/core/tokens.js";
 import { acceptsShape, credentialShape } from "../../src/core/verification.js";
+import { tamperedLast } from "../support/tampered.js";
 
 const NOW = Date.parse("2026-11-26T10:00:00Z");
 const HASH = "a".repeat(64);
@@ -56,7 +57,7 @@ describe("checkImportEntries", () => {
 
 describe("token shapes of imported keys", () => {
   const native = generateAppToken(() => new Uint8Array(64).fill(7), "lkt");
-  const broken = `${native.slice(0, -1)}${native.endsWith("0") ? "1" : "0"}`;
+  const broken = tamperedLast(native);
   const appKey = "vtexappkey-acme-ABCDEF";
 
   it("refuses a latchkey-shaped token with a bad checksum whatever the key", () => {

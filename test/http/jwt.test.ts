@@ -5,7 +5,8 @@
  */
 import { createHmac, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Credentials, createHarness, type Harness, tamperedLast } from "../support/harness.js";
+import { type Credentials, createHarness, type Harness } from "../support/harness.js";
+import { tamperedLast } from "../support/tampered.js";
 
 let h: Harness;
 let other: Harness;
@@ -97,7 +98,7 @@ describe("POST /v1/auth/apptoken", () => {
       { appKey: "appkey-acme-ZZZZZZ", appToken: h.owner.appToken },
       {
         appKey: h.owner.appKey,
-        appToken: `${h.owner.appToken.slice(0, -1)}${h.owner.appToken.endsWith("0") ? "1" : "0"}`,
+        appToken: tamperedLast(h.owner.appToken),
       },
       { appKey: "not a key", appToken: "x" },
       inactive,

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregateMetrics, createMetrics, DURATION_BUCKETS } from "../../src/metrics.js";
-import { createHarness, type Harness, tamperedLast } from "../support/harness.js";
+import { createHarness, type Harness } from "../support/harness.js";
+import { tamperedLast } from "../support/tampered.js";
 
 let h: Harness;
 beforeAll(async () => {

@@ -5,8 +5,9 @@
  * answered exactly as a known one. Hash computations are counted through a wrapped verifyPassword.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createHarness, type Harness, OWNER_PASSWORD, tamperedLast } from "../support/harness.js";
+import { createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
 import { type Answer, requestFrom } from "../support/limits.js";
+import { tamperedLast } from "../support/tampered.js";
 
 const hashing = vi.hoisted(() => ({ count: 0 }));
 

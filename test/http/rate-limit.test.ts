@@ -5,14 +5,9 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import {
-  type Credentials,
-  createHarness,
-  type Harness,
-  OWNER_PASSWORD,
-  tamperedLast,
-} from "../support/harness.js";
+import { type Credentials, createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
 import { countStoreCalls } from "../support/limits.js";
+import { tamperedLast } from "../support/tampered.js";
 
 const ATTACKER = "203.0.113.66";
 const INTEGRATION = "198.51.100.10";

@@ -4,7 +4,8 @@
  * resource it declares. A route added without `secure()` fails the first test.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Credentials, createHarness, type Harness, tamperedLast } from "../support/harness.js";
+import { type Credentials, createHarness, type Harness } from "../support/harness.js";
+import { tamperedLast } from "../support/tampered.js";
 
 let h: Harness;
 let target: Credentials;

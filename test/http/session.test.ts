@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KyselyAudit } from "../../src/storage/kysely-audit.js";
-import { createHarness, type Harness, OWNER_PASSWORD, tamperedLast } from "../support/harness.js";
+import { createHarness, type Harness, OWNER_PASSWORD } from "../support/harness.js";
+import { tamperedLast } from "../support/tampered.js";
 
 let h: Harness;
 beforeAll(async () => {
