@@ -51,10 +51,10 @@ const FIRST = [
 const SECOND = ["sync", "Connector", "export", "Importer", "feed", "Bridge", "job", "Webhook"];
 
 /** Accounts and how many keys each holds: `big` first, the rest spread evenly. */
-function layout() {
-  const others = opts.accounts - 1;
-  const rest = opts.keys - opts.big;
-  const list = [{ name: BIG, count: opts.big }];
+function layout(shape = opts) {
+  const others = shape.accounts - 1;
+  const rest = shape.keys - shape.big;
+  const list = [{ name: BIG, count: shape.big }];
   for (let a = 1; a <= others; a++) {
     const count = Math.floor(rest / others) + (a <= rest % others ? 1 : 0);
     list.push({ name: `acct${String(a).padStart(4, "0")}`, count });
@@ -129,12 +129,12 @@ const KEY_COLS = [
 const TOKEN_COLS = ["id", "key_id", "hash", "created_at"];
 
 /** Batches of rows of every key, account by account, with the counts of each account. */
-function* batches(size) {
+function* batches(size, shape) {
   const random = prng(42);
   let keys = [];
   let tokens = [];
   let grants = [];
-  for (const { name, count } of layout()) {
+  for (const { name, count } of layout(shape)) {
     let active = 0;
     for (let i = 0; i < count; i++) {
       const { key, token, roles } = keyRow(name, i, random);
@@ -156,7 +156,7 @@ function* batches(size) {
   }
 }
 
-function seedSqlite(file) {
+function seedSqlite(file, shape) {
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = OFF");
@@ -182,8 +182,8 @@ function seedSqlite(file) {
     "insert into key_counts (account, total, active) values (?, ?, ?) on conflict (account) do update set total = total + excluded.total, active = active + excluded.active",
   );
   db.transaction(() => {
-    for (const { name } of layout()) accounts.run(name, NOW);
-    for (const b of batches(5000)) {
+    for (const { name } of layout(shape)) accounts.run(name, NOW);
+    for (const b of batches(5000, shape)) {
       insert("keys", KEY_COLS, b.keys);
       insert("tokens", TOKEN_COLS, b.tokens);
       insert("key_roles", ["account", "key_id", "role_id"], b.grants);
@@ -211,7 +211,7 @@ const PG_TYPES = {
   role_id: "int",
 };
 
-async function seedPostgres(url) {
+async function seedPostgres(url, shape) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const insert = (table, cols, rows) =>
@@ -224,12 +224,12 @@ async function seedPostgres(url) {
   try {
     await client.query("begin");
     await client.query("set local synchronous_commit = off");
-    const names = layout().map((a) => a.name);
+    const names = layout(shape).map((a) => a.name);
     await client.query(
       "insert into accounts (name, created_at) select n, $2 from unnest($1::text[]) n on conflict do nothing",
       [names, NOW],
     );
-    for (const b of batches(10_000)) {
+    for (const b of batches(10_000, shape)) {
       await insert("keys", KEY_COLS, b.keys);
       await insert("tokens", TOKEN_COLS, b.tokens);
       await insert("key_roles", ["account", "key_id", "role_id"], b.grants);
@@ -246,8 +246,11 @@ async function seedPostgres(url) {
   }
 }
 
-/** A fresh database with the big account made by `latchkey init`, seeded. */
-async function prepare(kind) {
+/**
+ * A fresh database with the big account made by `latchkey init`, seeded with `shape` (keys,
+ * accounts, big; this script's options by default). Also used by curves.mjs.
+ */
+export async function prepare(kind, shape = opts) {
   let env;
   let drop;
   let sqliteFile;
@@ -267,8 +270,8 @@ async function prepare(kind) {
   try {
     creds = await initAccount(env, BIG);
     const started = performance.now();
-    if (kind === "sqlite") seedSqlite(sqliteFile);
-    else await seedPostgres(env.DATABASE_URL);
+    if (kind === "sqlite") seedSqlite(sqliteFile, shape);
+    else await seedPostgres(env.DATABASE_URL, shape);
     seedSeconds = (performance.now() - started) / 1000;
   } catch (error) {
     unregister();
@@ -520,8 +523,8 @@ async function measureExport(db) {
 }
 
 /** Keys holding role 10 and active, spread over every account, in a seeded order. */
-function sampleKeys(n, seed) {
-  const accounts = layout();
+export function sampleKeys(n, seed, shape = opts) {
+  const accounts = layout(shape);
   const random = prng(seed);
   const out = [];
   const seen = new Set();

@@ -52,7 +52,7 @@ async function prepare(database, dir) {
 }
 
 /** CPU ms used so far by the server: the primary and its workers (a single process alone). */
-function serverCpuMs(pid) {
+export function serverCpuMs(pid) {
   const children = spawnSync("pgrep", ["-P", String(pid)])
     .stdout.toString()
     .trim()
@@ -62,7 +62,7 @@ function serverCpuMs(pid) {
 }
 
 /** Every key over each of `connections` keep-alive connections of their own, in parallel. */
-async function warmEveryWorker(port, credsFile, connections) {
+export async function warmEveryWorker(port, credsFile, connections) {
   const creds = readFileSync(credsFile, "utf8")
     .split("\n")
     .filter((line) => line.includes("\t"))
@@ -196,4 +196,4 @@ async function main() {
   );
 }
 
-await main();
+if (import.meta.filename === process.argv[1]) await main();
