@@ -29,11 +29,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chart, summarise } from "./curves-chart.mjs";
-import { BIN, load, machine, onInterrupt, ROOT, table } from "./lib.mjs";
+import { load, machine, onInterrupt, ROOT, table } from "./lib.mjs";
 import { prepare, sampleKeys } from "./size.mjs";
 import { PEERS } from "./verify-config.mjs";
-import { cpuMsOf, haveWrk, machineBusyPct, pinned, startServer, wrk } from "./verify-procs.mjs";
-import { serverCpuMs, warmEveryWorker } from "./workers.mjs";
+import { haveWrk, pinned, startServer } from "./verify-procs.mjs";
+import { measuredRun, startLatchkey } from "./workers.mjs";
 
 const env = process.env;
 const num = (name, fallback) => (env[name] ? Number(env[name]) : fallback);
@@ -49,7 +49,6 @@ const CFG = {
   workerCounts: list("WORKER_COUNTS", "1,2").map(Number),
   svg: env.SVG ?? join(ROOT, "bench", "scale.svg"),
 };
-const LUA = join(ROOT, "bench", "verify-wrk.lua");
 const RESULTS = join(ROOT, "bench", "results");
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
@@ -70,58 +69,21 @@ function startCeiling(cpu, logDir) {
   });
 }
 
-function startLatchkey(name, dbEnv, workers, cpu, logDir) {
-  return startServer({
-    name,
-    argv: pinned(cpu, [process.execPath, BIN, "serve"]),
-    env: {
-      ...dbEnv,
-      MALLOC_ARENA_MAX: "2",
-      LOG_LEVEL: "warn",
-      ALERTS_INTERVAL: "86400",
-      WORKERS: String(workers),
-      RATE_LIMIT_FAILURES: "0",
-    },
-    readyPath: "/readyz",
-    logDir,
-  });
-}
-
-/**
- * One measured run against a started server: caches filled (each key once over 2 × workers
- * connections; none for the ceiling), WARMUP s of wrk, then DURATION s; CPU per request of the
- * server's processes, and how busy the machine was just before (others' work).
- */
-async function runAgainst(server, { credsFile, workers, wrkCpu, path }) {
-  if (workers) await warmEveryWorker(server.port, credsFile, 2 * workers);
-  const common = {
-    url: `http://127.0.0.1:${server.port}${path}`,
-    script: LUA,
-    env: { WRK_KEYS: credsFile, WRK_MODE: "authorize" },
-    connections: CFG.connections,
-    cpu: wrkCpu,
-  };
-  await wrk({ ...common, duration: CFG.warmup });
-  const busyBefore = await machineBusyPct(500);
-  const cpuBefore = workers ? serverCpuMs(server.pid) : cpuMsOf(server.pid);
-  const result = await wrk({ ...common, duration: CFG.duration });
-  if (result.error) throw new Error(`wrk: ${result.error}`);
-  const cpuAfter = workers ? serverCpuMs(server.pid) : cpuMsOf(server.pid);
-  return {
-    rps: result.rps,
-    p50_ms: result.p50_ms,
-    p99_ms: result.p99_ms,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    server_cpu_us_per_req: ((cpuAfter - cpuBefore) * 1000) / result.responses,
-    busy_before_pct: busyBefore,
-  };
-}
-
 async function measure(target, start, opts) {
   const server = await start();
   try {
-    return { ...target, ...(await runAgainst(server, opts)), load: load()[0] };
+    const run = await measuredRun(server, { ...opts, ...CFG });
+    return {
+      ...target,
+      rps: run.rps,
+      p50_ms: run.p50_ms,
+      p99_ms: run.p99_ms,
+      non2xx: run.non2xx,
+      errors: run.errors,
+      server_cpu_us_per_req: run.server_cpu_us_per_req,
+      busy_before_pct: run.busy_before_pct,
+      load: run.load[0],
+    };
   } finally {
     await server.stop();
   }
@@ -157,7 +119,6 @@ async function main() {
           dbs.at(-1).credsFile = credsFile;
           log(`${database}: seeded ${keys} keys in ${db.seedSeconds.toFixed(1)} s`);
         }
-        const path = "/v1/authorize";
         for (let round = 1; round <= CFG.rounds; round++) {
           const base = { phase: "size", database, round };
           const anyCreds = dbs[0].credsFile;
@@ -165,15 +126,14 @@ async function main() {
             await measure({ ...base, target: "ceiling" }, () => startCeiling(0, logDir), {
               credsFile: anyCreds,
               wrkCpu: 1,
-              path,
             }),
           );
           for (const { keys, db, credsFile } of dbs)
             record(
               await measure(
                 { ...base, target: String(keys), keys },
-                () => startLatchkey(`${database}-${keys}`, db.env, 1, 0, logDir),
-                { credsFile, workers: 1, wrkCpu: 1, path },
+                () => startLatchkey({ name: `${database}-${keys}`, env: db.env, workers: 1, cpu: 0, logDir }),
+                { credsFile, workers: 1, wrkCpu: 1 },
               ),
             );
         }
@@ -184,15 +144,15 @@ async function main() {
             await measure({ ...base, target: "ceiling" }, () => startCeiling(null, logDir), {
               credsFile: largest.credsFile,
               wrkCpu: null,
-              path,
             }),
           );
           for (const workers of CFG.workerCounts)
             record(
               await measure(
                 { ...base, target: `${workers}`, workers },
-                () => startLatchkey(`${database}-w${workers}`, largest.db.env, workers, null, logDir),
-                { credsFile: largest.credsFile, workers, wrkCpu: null, path },
+                () =>
+                  startLatchkey({ name: `${database}-w${workers}`, env: largest.db.env, workers, logDir }),
+                { credsFile: largest.credsFile, workers, wrkCpu: null },
               ),
             );
         }

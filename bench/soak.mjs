@@ -6,7 +6,10 @@
  *
  * 1. A fresh PostgreSQL database next to BENCH_PG_URL's; `latchkey init` makes the account `bench`
  *    and its Owner key (used by the churn), then KEYS keys holding "OMS - Read only" are seeded
- *    through the Store (`verify-seed.mjs`).
+ *    through the Store (`verify-seed.mjs`). With KEYS above 10,000 (or SEED=direct) the database is
+ *    seeded as `size.mjs` seeds it instead (rows written directly: 1,000,000 keys in about two
+ *    minutes): KEYS keys over ACCOUNTS accounts, a fifth of them in the account `big` (whose Owner
+ *    key the churn uses), and the load uses HOT of them, drawn from every account (`sampleKeys`).
  * 2. Two servers, `node bin/latchkey.mjs serve` from dist/ as `npm start` runs it
  *    (MALLOC_ARENA_MAX=2 unless BENCH_MALLOC_ARENA_MAX is set, empty to leave it unset), with
  *    DATABASE_URL and REDIS_URL; each cache is filled with every key (one request per key).
@@ -33,7 +36,9 @@
  * so that the counters stay apart from other users of the same server (pub/sub channels are shared
  * by every database: instances elsewhere hear these changes and ignore keys they do not hold).
  *
- * Options (environment): DURATION (600 s), KEYS (10000), RATE_PCT (80), MAX_S (30), CONNECTIONS
+ * Options (environment): DURATION (600 s), KEYS (10000), SEED (`store` up to 10,000 keys, `direct`
+ * above), ACCOUNTS (1000, direct seeding), HOT (keys in the load: every key when seeded through
+ * the Store, 10,000 when seeded directly), RATE_PCT (80), MAX_S (30), CONNECTIONS
  * (48 per instance), WINDOW_S (10), BENCH_PG_URL, REDIS_URL, BENCH_MALLOC_ARENA_MAX (2),
  * BENCH_SERVER_NODE_OPTIONS (NODE_OPTIONS of the servers), RATE (req/s: skips the maximum).
  * Output: bench/results/soak-<time>.json and soak-latest.md (git-ignored), server logs in
@@ -43,6 +48,7 @@
  * credentials file lives in a temporary directory removed at the end, never in the results.
  *
  * Usage: npm run build && node bench/soak.mjs
+ *        KEYS=1000000 node bench/soak.mjs   (two instances on a database of a million keys)
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,6 +71,7 @@ import {
   table,
   withPg,
 } from "./lib.mjs";
+import { prepare, sampleKeys } from "./size.mjs";
 import { memoryOf, nodeJson, startServer } from "./verify-procs.mjs";
 import { ACCOUNT, seedInto } from "./verify-seed.mjs";
 
@@ -72,6 +79,9 @@ const env = process.env;
 const CFG = {
   duration: Number(env.DURATION ?? 600),
   keys: Number(env.KEYS ?? 10_000),
+  seed: env.SEED ?? (Number(env.KEYS ?? 10_000) > 10_000 ? "direct" : "store"),
+  accounts: Number(env.ACCOUNTS ?? 1000),
+  hot: env.HOT ? Number(env.HOT) : null,
   ratePct: Number(env.RATE_PCT ?? 80),
   maxS: Number(env.MAX_S ?? 30),
   connections: Number(env.CONNECTIONS ?? 48),
@@ -148,9 +158,9 @@ async function metricsOf(client) {
  * The churn, once a second until `until`: see the header. Steps alternate the instance they act on;
  * every unexpected answer is recorded as a churn error.
  */
-async function churn({ clients, admin, loadKeys, until, record }) {
+async function churn({ clients, admin, account, editable, until, record }) {
   const auth = { "x-api-appkey": admin.appKey, "x-api-apptoken": admin.appToken };
-  const base = `/v1/accounts/${ACCOUNT}/keys`;
+  const base = `/v1/accounts/${account}/keys`;
   let i = 0;
   const started = performance.now();
   while (performance.now() < until) {
@@ -191,7 +201,7 @@ async function churn({ clients, admin, loadKeys, until, record }) {
       });
       if (renewed) appToken = renewed;
     }
-    const edited = loadKeys[(i * 7919) % loadKeys.length];
+    const edited = editable[(i * 7919) % editable.length];
     await step("roles", async () =>
       expect(
         "roles",
@@ -244,6 +254,41 @@ async function churn({ clients, admin, loadKeys, until, record }) {
     i++;
     const next = started + i * 1000;
     await sleep(Math.max(0, next - performance.now()));
+  }
+}
+
+/**
+ * A fresh PostgreSQL database with its seeded keys, and the load's credentials written to
+ * `credsFile` (appKey TAB appToken a line): through the Store (`verify-seed.mjs`) or directly
+ * (`size.mjs`), by CFG.seed.
+ */
+async function seedDatabase(credsFile) {
+  if (CFG.seed === "direct") {
+    const shape = { keys: CFG.keys, accounts: CFG.accounts, big: Math.floor(CFG.keys / 5) };
+    const prepared = await prepare("postgres", shape);
+    // About a third of the seeded keys hold role 10 and are active: at most a quarter of them.
+    const hot = sampleKeys(CFG.hot ?? Math.min(10_000, Math.floor(CFG.keys / 4)), 13, shape);
+    writeFileSync(credsFile, `${hot.map(([k, t]) => `${k}\t${t}`).join("\n")}\n`);
+    return {
+      db: { url: prepared.env.DATABASE_URL, drop: prepared.drop },
+      admin: prepared.creds,
+      account: "big",
+      inAccount: (appKey) => appKey.startsWith("appkey-big-"),
+      seeded: { seedSeconds: prepared.seedSeconds },
+    };
+  }
+  const db = await createPgDatabase("latchkey_soak");
+  try {
+    const admin = await initAccount({ DATABASE_URL: db.url, LATCHKEY_SECRET: BENCH_SECRET }, ACCOUNT);
+    const seeded = await seedInto({ kind: "postgres", url: db.url }, { count: CFG.keys, credsFile });
+    if (CFG.hot !== null && CFG.hot < CFG.keys) {
+      const lines = readFileSync(credsFile, "utf8").split("\n").filter(Boolean).slice(0, CFG.hot);
+      writeFileSync(credsFile, `${lines.join("\n")}\n`);
+    }
+    return { db, admin, account: ACCOUNT, inAccount: () => true, seeded };
+  } catch (error) {
+    await db.drop();
+    throw error;
   }
 }
 
@@ -305,7 +350,8 @@ async function main() {
   const loadBefore = load();
   console.log(`soak: ${machine()}, load ${loadBefore.join(" ")}; ${JSON.stringify(CFG)}`);
 
-  const db = await createPgDatabase("latchkey_soak");
+  const database = await seedDatabase(credsFile);
+  const { db, admin, account, seeded } = database;
   const unregisterDb = onInterrupt(() => db.drop());
   const servers = [];
   const clients = [];
@@ -320,13 +366,16 @@ async function main() {
         `warning: this PostgreSQL runs with autovacuum=${autovacuum}: the figures are not those of a production server`,
       );
     const dbEnv = { DATABASE_URL: db.url, LATCHKEY_SECRET: BENCH_SECRET };
-    const admin = await initAccount(dbEnv, ACCOUNT);
-    const seeded = await seedInto({ kind: "postgres", url: db.url }, { count: CFG.keys, credsFile });
-    console.log(`seeded ${CFG.keys} keys in ${seeded.seedSeconds.toFixed(1)} s`);
     const loadKeys = readFileSync(credsFile, "utf8")
       .split("\n")
       .filter(Boolean)
       .map((line) => line.split("\t")[0]);
+    // The churn edits the roles of loaded keys of the account its Owner key manages.
+    const editable = loadKeys.filter((appKey) => database.inAccount(appKey));
+    if (editable.length === 0) throw new Error(`none of the load's keys is in the account ${account}`);
+    console.log(
+      `${CFG.keys} keys seeded (${CFG.seed}) in ${seeded.seedSeconds.toFixed(1)} s; the load uses ${loadKeys.length}, ${editable.length} of them in ${account}`,
+    );
 
     const serverEnv = {
       ...dbEnv,
@@ -356,7 +405,16 @@ async function main() {
     for (const server of servers) {
       const fill = await nodeJson(
         join(ROOT, "bench", "verify-client.mjs"),
-        ["--port", String(server.port), "--keys", credsFile, "--cold", "0", "--fill", String(CFG.keys)],
+        [
+          "--port",
+          String(server.port),
+          "--keys",
+          credsFile,
+          "--cold",
+          "0",
+          "--fill",
+          String(loadKeys.length),
+        ],
         { cpu: null, cwd: ROOT, timeoutMs: 600_000 },
       );
       if (fill.error || Object.keys(fill.fill?.statuses ?? {}).some((s) => s !== "200"))
@@ -469,7 +527,7 @@ async function main() {
         samples.push(sample);
       }
     })();
-    await churn({ clients, admin, loadKeys, until, record });
+    await churn({ clients, admin, account, editable, until, record });
     await loadDone;
     unregisterLoad();
     await sampler;
@@ -492,6 +550,7 @@ async function main() {
       endMetrics,
       exits,
       seeded,
+      hot: loadKeys.length,
     });
     writeFileSync(join(RESULTS, `soak-${stamp}.json`), JSON.stringify(report.data, null, 1));
     writeFileSync(join(RESULTS, "soak-latest.md"), report.markdown);
@@ -587,7 +646,7 @@ function summarizeRun(r) {
   const lines = [
     `# Soak, ${r.startedAt.toISOString()}, commit ${COMMIT}`,
     "",
-    `${machine()}; load average before ${r.loadBefore.join(" ")}. Two instances on PostgreSQL (autovacuum ${r.autovacuum}; ${r.CFG.keys} keys seeded in ${r.seeded.seedSeconds.toFixed(1)} s), Redis ${cfg.redisUrl}; MALLOC_ARENA_MAX=${cfg.arenaMax || "(unset)"}${cfg.nodeOptions ? `, NODE_OPTIONS=${cfg.nodeOptions}` : ""}. Idle RSS ${r.idle.map(fmt).join(" / ")} MB.`,
+    `${machine()}; load average before ${r.loadBefore.join(" ")}. Two instances on PostgreSQL (autovacuum ${r.autovacuum}; ${r.CFG.keys} keys seeded ${cfg.seed === "direct" ? `directly over ${cfg.accounts} accounts` : "through the Store"} in ${r.seeded.seedSeconds.toFixed(1)} s, ${r.hot} of them in the load, every one cached by both before the load), Redis ${cfg.redisUrl}; MALLOC_ARENA_MAX=${cfg.arenaMax || "(unset)"}${cfg.nodeOptions ? `, NODE_OPTIONS=${cfg.nodeOptions}` : ""}. Idle RSS ${r.idle.map(fmt).join(" / ")} MB.`,
     "",
     r.maximum
       ? `Maximum (soak-load.mjs closed loop, ${cfg.maxS} s, ${cfg.connections} connections per instance, both at once): ${Math.round(r.maximum.rps)} req/s (${r.maximum.perInstance.join(" + ")}), p99 ${r.maximum.p99.map(fmt).join(" / ")} ms, load ${r.maximum.load.join(" ")}.`

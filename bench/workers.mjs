@@ -21,7 +21,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BENCH_SECRET, BIN, load, machine, median, onInterrupt, ROOT, table } from "./lib.mjs";
-import { cpuMsOf, haveWrk, machineBusyPct, startServer, wrk } from "./verify-procs.mjs";
+import { cpuMsOf, haveWrk, machineBusyPct, pinned, startServer, wrk } from "./verify-procs.mjs";
 import { preparePostgres, seedInto } from "./verify-seed.mjs";
 
 const env = process.env;
@@ -91,33 +91,60 @@ export async function warmEveryWorker(port, credsFile, connections) {
   );
 }
 
-async function runOnce(database, prepared, workers, logDir) {
-  const server = await startServer({
-    name: `${database}-w${workers}`,
-    argv: [process.execPath, BIN, "serve"],
+/**
+ * `latchkey serve` from dist/ with WORKERS=`workers`, pinned to `cpu` (null: not pinned), as every
+ * throughput benchmark starts it: MALLOC_ARENA_MAX=2, warnings only, no alerts pass during the
+ * runs, and no failure limit (failures are not what is measured; every credential is valid).
+ */
+export function startLatchkey({ name, env: dbEnv, workers, cpu = null, logDir }) {
+  return startServer({
+    name,
+    argv: pinned(cpu, [process.execPath, BIN, "serve"]),
     env: {
-      ...prepared.env,
+      ...dbEnv,
       MALLOC_ARENA_MAX: "2",
       LOG_LEVEL: "warn",
+      ALERTS_INTERVAL: "86400",
       WORKERS: String(workers),
-      // Failures are not what is measured; every credential is valid anyway.
       RATE_LIMIT_FAILURES: "0",
     },
     readyPath: "/readyz",
     logDir,
   });
+}
+
+/**
+ * One measured run of `/v1/authorize` against a started server: when it is latchkey (`workers`
+ * given), every worker's cache filled first (each key once over 2 × workers connections); `warmup`
+ * s of wrk, then `duration` s. Reports CPU per request of the server's processes (the primary and
+ * its workers; robust to other processes taking CPU) and how busy the machine was just before
+ * (others' work).
+ */
+export async function measuredRun(
+  server,
+  { credsFile, workers = null, wrkCpu = null, connections, warmup, duration },
+) {
+  if (workers) await warmEveryWorker(server.port, credsFile, 2 * workers);
+  const common = {
+    url: `http://127.0.0.1:${server.port}/v1/authorize`,
+    script: LUA,
+    env: { WRK_KEYS: credsFile, WRK_MODE: "authorize" },
+    connections,
+    cpu: wrkCpu,
+  };
+  await wrk({ ...common, duration: warmup });
+  const busyBefore = await machineBusyPct(500);
+  const cpuBefore = serverCpuMs(server.pid);
+  const result = await wrk({ ...common, duration });
+  if (result.error) throw new Error(`wrk: ${result.error}`);
+  const cpuUs = ((serverCpuMs(server.pid) - cpuBefore) * 1000) / result.responses;
+  return { ...result, server_cpu_us_per_req: cpuUs, busy_before_pct: busyBefore, load: load() };
+}
+
+async function runOnce(database, prepared, workers, logDir) {
+  const server = await startLatchkey({ name: `${database}-w${workers}`, env: prepared.env, workers, logDir });
   try {
-    const url = `http://127.0.0.1:${server.port}/v1/authorize`;
-    const wrkEnv = { WRK_KEYS: prepared.credsFile, WRK_MODE: "authorize" };
-    const common = { url, script: LUA, env: wrkEnv, connections: CFG.connections, cpu: null };
-    await warmEveryWorker(server.port, prepared.credsFile, 2 * workers);
-    await wrk({ ...common, duration: CFG.warmup });
-    const busyBefore = await machineBusyPct(1000);
-    const cpuBefore = serverCpuMs(server.pid);
-    const result = await wrk({ ...common, duration: CFG.duration });
-    // CPU per response (all server processes): robust to other processes taking CPU.
-    const cpuUs = ((serverCpuMs(server.pid) - cpuBefore) * 1000) / result.responses;
-    return { ...result, server_cpu_us_per_req: cpuUs, busy_before_pct: busyBefore, load: load() };
+    return await measuredRun(server, { credsFile: prepared.credsFile, workers, ...CFG });
   } finally {
     await server.stop();
   }
