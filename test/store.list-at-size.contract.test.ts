@@ -184,6 +184,46 @@ describe.each(["sqlite", "postgres"] as const)("Store listing and lookup at size
   });
 });
 
+describe("Store query plans on sqlite", () => {
+  const db = useStore("sqlite");
+
+  it("lists renewal alerts under the default sort on the sort index, testing the token's age there", async () => {
+    const raw = db.raw();
+    const account = await db.account();
+    await seedRows(raw, account, 2000);
+    await sql`analyze`.execute(raw);
+    for (const order of ["asc", "desc"] as const) {
+      const query: KeyListQuery = {
+        account,
+        sort: "createdAt",
+        order,
+        limit: 50,
+        tokenCreatedFrom: T0 + 100_000,
+        tokenCreatedBefore: T0 + 1_000_000,
+      };
+      const compiled = keyPageQuery(raw, query).compile();
+      const result = await raw.executeQuery({
+        ...compiled,
+        sql: `explain query plan ${compiled.sql}`,
+        query: { kind: "RawNode" } as never,
+      } as never);
+      const text = (result.rows as { detail: string }[]).map((r) => r.detail).join("\n");
+      // One index range in sort order: no temporary B-tree to sort the matches.
+      expect({ order, text }).toMatchObject({
+        text: expect.stringMatching(
+          /^SEARCH keys USING INDEX keys_account_created_at_id_token \(account=\?\)$/,
+        ),
+      });
+      // And the page is right: keys 100 to 999 match, the first 50 in the order asked.
+      const rows = await keyPageQuery(raw, query).execute();
+      const first = order === "asc" ? 100 : 999;
+      expect(rows.map((r) => r.id)).toEqual(
+        Array.from({ length: 51 }, (_, i) => `${account}-k${order === "asc" ? first + i : first - i}`),
+      );
+    }
+  });
+});
+
 /** PostgreSQL plans by statistics; SQLite's planner is rule-based and its plans are in bench/README.md. */
 describe("Store query plans on postgres", () => {
   const db = useStore("postgres");
@@ -235,6 +275,35 @@ describe("Store query plans on postgres", () => {
             text: expect.not.stringMatching(/Seq Scan on keys|(^|->\s+)Sort\s+\(/m),
           });
         }
+      }
+    }
+
+    // The renewal-alert filters (a range on the token's age) under the default sort: the age is
+    // tested on the sort index's entries (an index condition), not on every key read from the
+    // table before a page matches (0024_alert_listing).
+    for (const order of ["asc", "desc"] as const) {
+      const alerts: KeyListQuery[] = [
+        { account, sort: "createdAt", order, limit: 50, tokenCreatedBefore: T0 + 3_000_000 },
+        {
+          account,
+          sort: "createdAt",
+          order,
+          limit: 50,
+          tokenCreatedFrom: T0 + 1_000_000,
+          tokenCreatedBefore: T0 + 3_000_000,
+        },
+        { account, sort: "createdAt", order, limit: 50, tokenCreatedFrom: T0 + 3_000_000 },
+      ];
+      for (const query of alerts) {
+        const text = await plan(keyPageQuery(raw, query).compile());
+        expect({ query, text }).toMatchObject({
+          text: expect.stringMatching(
+            /Index Scan( Backward)? using keys_account_created_at_id_token[\s\S]*Index Cond: .*token_created_at/,
+          ),
+        });
+        expect({ query, text }).toMatchObject({
+          text: expect.not.stringMatching(/Filter: .*token_created_at|(^|->\s+)Sort\s+\(/m),
+        });
       }
     }
 

@@ -669,7 +669,30 @@ export function buildMigrations(dialect: Dialect): Record<string, Migration> {
         await (dialect === "postgres" ? createPostgresKeySearch(db) : createSqliteKeySearch(db));
       },
     },
+    "0024_alert_listing": {
+      async up(db: Db) {
+        await addTokenAgeToCreatedAtIndex(db);
+      },
+    },
   };
+}
+
+/**
+ * The renewal-alert filters (`alert=red|orange`: a range on `token_created_at`) under the default
+ * sort (newest key first) walk the keys in `created_at` order until a page matches, and the newest
+ * keys are the least likely to hold an old token: at 200,000 keys in one account a page passed
+ * ~50,000 keys, each read from the table to test its token's age (docs/scaling.md). With the
+ * token's creation time in the sort's index the test is made on the index entry, and only the
+ * matches are read. The index replaces `keys_account_created_at_id` (its leading columns are the
+ * same, so every keyset page and cursor is served as before).
+ */
+async function addTokenAgeToCreatedAtIndex(db: Db): Promise<void> {
+  await db.schema
+    .createIndex("keys_account_created_at_id_token")
+    .on("keys")
+    .columns(["account", "created_at", "id", "token_created_at"])
+    .execute();
+  await db.schema.dropIndex("keys_account_created_at_id").execute();
 }
 
 /**
