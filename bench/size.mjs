@@ -379,8 +379,55 @@ async function measureMigrate(db) {
       return ms;
     });
   }
-  return { noop: summarize(noop), indexMs };
+  // The migrations of the last releases that change `keys`, each undone and run again by
+  // `latchkey migrate` (the whole CLI process): what the upgrade to the release that brought it
+  // costs at this size.
+  const upgrades = [];
+  for (const { name, undo } of UPGRADES) {
+    const statements = [...undo[db.kind], `delete from kysely_migration where name = '${name}'`];
+    if (db.kind === "sqlite") {
+      const d = new Database(db.sqliteFile);
+      for (const statement of statements) d.exec(statement);
+      d.close();
+    } else {
+      await withPg(db.env.DATABASE_URL, async (c) => {
+        for (const statement of statements) await c.query(statement);
+      });
+    }
+    upgrades.push({ name, ms: await timeCli(["migrate"], db.env) });
+  }
+  return { noop: summarize(noop), indexMs, upgrades };
 }
+
+/** Migrations measured by undoing them (the statements that take a database back to before each). */
+const UPGRADES = [
+  {
+    name: "0023_key_search",
+    undo: {
+      sqlite: [
+        "drop trigger keys_search_insert",
+        "drop trigger keys_search_update",
+        "drop trigger keys_search_delete",
+        "drop table keys_search",
+        "drop table keys_search_rows",
+      ],
+      postgres: ["drop index keys_name_trgm", "drop index keys_app_key_trgm"],
+    },
+  },
+  {
+    name: "0024_alert_listing",
+    undo: {
+      sqlite: [
+        "drop index keys_account_created_at_id_token",
+        "create index keys_account_created_at_id on keys (account, created_at, id)",
+      ],
+      postgres: [
+        "drop index keys_account_created_at_id_token",
+        "create index keys_account_created_at_id on keys (account, created_at, id)",
+      ],
+    },
+  },
+];
 
 /** One notifier pass over every account (`latchkey alerts run`): what the server runs 1 s after start. */
 async function measureNotifier(db) {
@@ -667,7 +714,7 @@ function markdown(report) {
       );
     if (r.migrate)
       out.push(
-        `\`latchkey migrate\` with nothing to do: median ${f(r.migrate.noop.p50)} ms (whole CLI process); one more index on keys (account, updated_at, id) builds in ${f(r.migrate.indexMs)} ms.`,
+        `\`latchkey migrate\` with nothing to do: median ${f(r.migrate.noop.p50)} ms (whole CLI process); one more index on keys (account, updated_at, id) builds in ${f(r.migrate.indexMs)} ms; each undone and run again by \`latchkey migrate\` (whole CLI process): ${r.migrate.upgrades.map((u) => `\`${u.name}\` ${f(u.ms)} ms`).join(", ")}.`,
       );
     if (r.notifier)
       out.push(

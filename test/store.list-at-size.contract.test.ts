@@ -9,7 +9,7 @@
 import { type Kysely, sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { keySearchCondition } from "../src/storage/key-search.js";
-import { keyByAppKeyQuery, keyPageQuery } from "../src/storage/kysely-keys.js";
+import { type KeyAgePlan, keyAgePlan, keyByAppKeyQuery, keyPageQuery } from "../src/storage/kysely-keys.js";
 import type { Database } from "../src/storage/schema.js";
 import type { KeyListQuery, KeyRecord, KeySort } from "../src/storage/store.js";
 import { DAY, hex, newKey, newToken, T0, useStore } from "./support/store-fixtures.js";
@@ -187,40 +187,116 @@ describe.each(["sqlite", "postgres"] as const)("Store listing and lookup at size
 describe("Store query plans on sqlite", () => {
   const db = useStore("sqlite");
 
-  it("lists renewal alerts under the default sort on the sort index, testing the token's age there", async () => {
+  it("lists renewal alerts on the sort's index when many keys match, on the age index when few do", async () => {
     const raw = db.raw();
     const account = await db.account();
-    await seedRows(raw, account, 2000);
-    await sql`analyze`.execute(raw);
-    for (const order of ["asc", "desc"] as const) {
-      const query: KeyListQuery = {
-        account,
-        sort: "createdAt",
-        order,
-        limit: 50,
-        tokenCreatedFrom: T0 + 100_000,
-        tokenCreatedBefore: T0 + 1_000_000,
-      };
-      const compiled = keyPageQuery(raw, query).compile();
+    await seedRows(raw, account, 3000);
+    const explain = async (query: KeyListQuery, age: KeyAgePlan) => {
+      const compiled = keyPageQuery(raw, query, "scan", age).compile();
       const result = await raw.executeQuery({
         ...compiled,
         sql: `explain query plan ${compiled.sql}`,
         query: { kind: "RawNode" } as never,
       } as never);
-      const text = (result.rows as { detail: string }[]).map((r) => r.detail).join("\n");
-      // One index range in sort order: no temporary B-tree to sort the matches.
-      expect({ order, text }).toMatchObject({
-        text: expect.stringMatching(
-          /^SEARCH keys USING INDEX keys_account_created_at_id_token \(account=\?\)$/,
-        ),
-      });
-      // And the page is right: keys 100 to 999 match, the first 50 in the order asked.
-      const rows = await keyPageQuery(raw, query).execute();
-      const first = order === "asc" ? 100 : 999;
-      expect(rows.map((r) => r.id)).toEqual(
-        Array.from({ length: 51 }, (_, i) => `${account}-k${order === "asc" ? first + i : first - i}`),
-      );
+      return (result.rows as { detail: string }[]).map((r) => r.detail).join("\n");
+    };
+    const ids = (from: number, count: number, step: 1 | -1) =>
+      Array.from({ length: count }, (_, i) => `${account}-k${from + step * i}`);
+    // Without statistics (a database nobody ran ANALYZE on, as latchkey leaves it), then with.
+    for (const analyzed of [false, true]) {
+      if (analyzed) await sql`analyze`.execute(raw);
+      for (const order of ["asc", "desc"] as const) {
+        // 2,500 keys hold a token older than the cut: the page walks the sort's index, in order.
+        const many: KeyListQuery = {
+          account,
+          sort: "createdAt",
+          order,
+          limit: 50,
+          tokenCreatedBefore: T0 + 2_500_000,
+        };
+        expect(await keyAgePlan(raw, "sqlite", many)).toBe("walk");
+        expect({ analyzed, order, plan: await explain(many, "walk") }).toEqual({
+          analyzed,
+          order,
+          plan: "SEARCH keys USING INDEX keys_account_created_at_id_token (account=?)",
+        });
+        const manyRows = await keyPageQuery(raw, many, "scan", "walk").execute();
+        expect(manyRows.map((r) => r.id)).toEqual(order === "asc" ? ids(0, 51, 1) : ids(2499, 51, -1));
+        // Sorted by name, the walk is on the name's index (no sort of the matches either).
+        const byName: KeyListQuery = { ...many, sort: "name" };
+        expect(await explain(byName, "walk")).not.toMatch(/TEMP B-TREE|token_created_at/);
+        // 900 keys in an age band: the age index, then a sort of those few, in every sort.
+        const few: KeyListQuery = {
+          account,
+          sort: "createdAt",
+          order,
+          limit: 50,
+          tokenCreatedFrom: T0 + 100_000,
+          tokenCreatedBefore: T0 + 1_000_000,
+        };
+        expect(await keyAgePlan(raw, "sqlite", few)).toBe("range");
+        for (const sort of ["createdAt", "name", "lastUsedAt"] as const) {
+          expect({ analyzed, order, sort, plan: await explain({ ...few, sort }, "range") }).toMatchObject({
+            plan: expect.stringMatching(
+              /^SEARCH keys USING INDEX keys_account_token_created_at_id \(account=\? AND token_created_at>\? AND token_created_at<\?\)\nUSE TEMP B-TREE FOR ORDER BY$/,
+            ),
+          });
+        }
+        const fewRows = await keyPageQuery(raw, few, "scan", "range").execute();
+        expect(fewRows.map((r) => r.id)).toEqual(order === "asc" ? ids(100, 51, 1) : ids(999, 51, -1));
+      }
     }
+    // Through the Store, which picks the plan: every match exactly once, in order, page after page.
+    for (const [from, before] of [
+      [undefined, T0 + 2_500_000],
+      [T0 + 100_000, T0 + 1_000_000],
+    ] as const) {
+      const matching = Array.from({ length: 3000 }, (_, i) => i).filter(
+        (i) => T0 + i * 1000 < before && (from === undefined || T0 + i * 1000 >= from),
+      );
+      for (const sort of ["name", "createdAt"] as const) {
+        for (const order of ["asc", "desc"] as const) {
+          const sign = order === "asc" ? 1 : -1;
+          const sortValueOf = (i: number) => (sort === "name" ? `key ${i}` : T0 + i * 1000);
+          const expected = [...matching]
+            .sort((a, b) => {
+              const [va, vb] = [sortValueOf(a), sortValueOf(b)];
+              if (va !== vb) return (va < vb ? -1 : 1) * sign;
+              return (`${account}-k${a}` < `${account}-k${b}` ? -1 : 1) * sign;
+            })
+            .map((i) => `${account}-k${i}`);
+          const seen: string[] = [];
+          let after: KeyListQuery["after"];
+          for (let pages = 0; pages < 30; pages++) {
+            const page = await db.store.keys.list({
+              account,
+              sort,
+              order,
+              limit: 200,
+              ...(from === undefined ? {} : { tokenCreatedFrom: from }),
+              tokenCreatedBefore: before,
+              ...(after ? { after } : {}),
+            });
+            expect(page.total).toBe(matching.length);
+            seen.push(...page.items.map((k) => k.id));
+            const last = page.items.at(-1);
+            if (!page.hasMore || !last) break;
+            after = { value: sort === "name" ? last.name.toLowerCase() : last.createdAt, id: last.id };
+          }
+          expect({ from, sort, order, seen }).toEqual({ from, sort, order, seen: expected });
+        }
+      }
+    }
+    // Sorted by the token's age itself, the age index serves both the range and the order.
+    expect(
+      await keyAgePlan(raw, "sqlite", {
+        account,
+        sort: "tokenCreatedAt",
+        order: "asc",
+        limit: 50,
+        tokenCreatedBefore: T0 + 2_500_000,
+      }),
+    ).toBe("none");
   });
 });
 
