@@ -4,13 +4,14 @@
  * before the key-counts migration the counts are filled from the keys already there; settings stored
  * before the settings-revision migration start at revision 1; external keys added before 0009 get ids;
  * memberships stored before 0010 are active (accepted), not invitations; keys deactivated before
- * 0016 have no inactive reason; quotas set before 0021 count as set at the start of their stored period.
+ * 0016 have no inactive reason; quotas set before 0021 count as set at the start of their stored period;
+ * 0024 moves the creation-time index to one holding the token's age (analyzed where statistics exist).
  */
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Insertable, type Kysely, Migrator } from "kysely";
+import { type Insertable, type Kysely, Migrator, sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { decideInvitation } from "../src/services/invitations.js";
 import { buildMigrations } from "../src/storage/migrations.js";
@@ -411,7 +412,88 @@ async function checkQuotaVersion(store: Store, seeded: Awaited<ReturnType<typeof
   expect((await store.keys.getByAppKey(seeded.once))?.quota?.remaining).toBe(2);
 }
 
+/**
+ * A database at 0023 with keys, analyzed or not (`analyzed`): 0024_alert_listing replaces the
+ * creation-time index by one holding the token's age, and on SQLite analyzes it only where
+ * statistics already exist (without them the planner took the new index for a few rows).
+ */
+async function checkAlertListing(kind: Dialect, analyzed: boolean) {
+  await upgradeCase(
+    kind,
+    async (db, schema) => {
+      const names = Object.keys(buildMigrations(kind)).filter((name) => name !== "0024_alert_listing");
+      await migrateOnly(db, kind, names, schema);
+      const account = `acct-${hex()}`;
+      await db.insertInto("accounts").values({ name: account, created_at: T0 }).execute();
+      for (let i = 0; i < 30; i++) {
+        const id = `k${hex()}`;
+        await db
+          .insertInto("keys")
+          .values({
+            id,
+            app_key: `appkey-${account}-${hex(3).toUpperCase()}${i}`,
+            account,
+            name: `Key ${i}`,
+            name_lower: `key ${i}`,
+            active: 1,
+            created_at: T0 + i,
+            updated_at: T0,
+            token_created_at: T0 + i,
+            last_used_at: 0,
+          })
+          .execute();
+      }
+      if (analyzed) await sql`analyze`.execute(db);
+      return account;
+    },
+    async (store, account, db) => {
+      await store.migrate();
+      const indexes =
+        kind === "sqlite"
+          ? await sql<{
+              name: string;
+            }>`select name from sqlite_master where type = 'index' and tbl_name = 'keys'`.execute(db)
+          : await sql<{
+              name: string;
+            }>`select indexname as name from pg_indexes where tablename = 'keys' and schemaname = current_schema()`.execute(
+              db,
+            );
+      const names = indexes.rows.map((r) => r.name);
+      expect(names).toContain("keys_account_created_at_id_token");
+      expect(names).not.toContain("keys_account_created_at_id");
+      if (kind === "sqlite") {
+        const stats = await sql<{
+          n: number;
+        }>`select count(*) as n from sqlite_master where name = 'sqlite_stat1'`.execute(db);
+        if (!analyzed) expect(Number(stats.rows[0]?.n)).toBe(0);
+        else {
+          const row = await sql<{
+            stat: string;
+          }>`select stat from sqlite_stat1 where idx = 'keys_account_created_at_id_token'`.execute(db);
+          expect(row.rows[0]?.stat).toMatch(/^30 30 /);
+        }
+      }
+      const page = await store.keys.list({
+        account,
+        sort: "createdAt",
+        order: "desc",
+        limit: 5,
+        tokenCreatedBefore: T0 + 10,
+      });
+      expect(page.items.map((k) => k.name)).toEqual(["Key 9", "Key 8", "Key 7", "Key 6", "Key 5"]);
+    },
+  );
+}
+
 describe.each(["sqlite", "postgres"] as const)("Store upgrade on %s", (kind) => {
+  it("moves the creation-time index to one holding the token's age (0024_alert_listing)", async () => {
+    await checkAlertListing(kind, false);
+  });
+
+  it("analyzes the new index where the database has statistics (0024_alert_listing)", async () => {
+    await checkAlertListing(kind, true);
+  });
+
   it("versions quotas already set from their stored period (0021_quota_version)", async () => {
     await upgradeCase(kind, (db, schema) => seedAt0020(db, kind, schema), checkQuotaVersion);
   });
