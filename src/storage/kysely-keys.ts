@@ -653,7 +653,8 @@ export function keyPageQuery(
       sql<boolean>`(${sql.ref(`keys.${column}`)}, keys.id) ${op} (${value}, ${query.after.id})`,
     );
   }
-  const sortedBy = age === "range" ? sql`+${sql.ref(`keys.${column}`)} ${sql.raw(dir)}` : null;
+  const sortedBy =
+    age === "range" ? sql`+${sql.ref(`keys.${column}`)} ${sql.raw(dir === "asc" ? "asc" : "desc")}` : null;
   return (sortedBy === null ? page.orderBy(`keys.${column}`, dir) : page.orderBy(sortedBy))
     .orderBy("keys.id", dir)
     .limit(query.limit + 1);
