@@ -550,7 +550,7 @@ function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
  */
 export type KeyAgePlan = "walk" | "range" | "none";
 
-export const SQLITE_AGE_CANDIDATES = 2_000;
+const SQLITE_AGE_CANDIDATES = 2_000;
 
 export async function keyAgePlan(
   db: Kysely<Database>,

@@ -773,13 +773,6 @@ async function createPostgresKeySearch(db: Db): Promise<void> {
     schema = await installedIn();
   }
   const ops = sql.id(schema ?? "public", "gin_trgm_ops");
-  // A GIN build collects its entries in maintenance_work_mem (64 MB by default) and merges what
-  // overflows: 256 MB for the migration's transaction, unless the role is given more, cut the two
-  // builds by a third at 300,000 keys (docs/scaling.md).
-  await sql`select set_config('maintenance_work_mem',
-    greatest(pg_size_bytes(current_setting('maintenance_work_mem')), 268435456) / 1024 || 'kB', true)`.execute(
-    db,
-  );
   await sql`create index keys_name_trgm on keys using gin (name_lower ${ops})`.execute(db);
   await sql`create index keys_app_key_trgm on keys using gin (lower(app_key) ${ops})`.execute(db);
   // Statistics of the indexed expression lower(app_key), which only ANALYZE gathers: without them
