@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { keySearchCondition } from "../src/storage/key-search.js";
 import { type KeyAgePlan, keyAgePlan, keyByAppKeyQuery, keyPageQuery } from "../src/storage/kysely-keys.js";
 import type { Database } from "../src/storage/schema.js";
-import type { KeyListQuery, KeyRecord, KeySort } from "../src/storage/store.js";
+import type { KeyListQuery, KeyRecord, KeySort, Store } from "../src/storage/store.js";
 import { DAY, hex, newKey, newToken, T0, useStore } from "./support/store-fixtures.js";
 
 const SORTS: KeySort[] = ["name", "createdAt", "tokenCreatedAt", "lastUsedAt"];
@@ -21,6 +21,42 @@ function sortValue(key: KeyRecord, sort: KeySort): string | number {
   if (sort === "createdAt") return key.createdAt;
   if (sort === "tokenCreatedAt") return key.tokenCreatedAt;
   return key.lastUsedAt ?? 0;
+}
+
+/** `items` in the order a listing serves them: by `sortKeyOf`, ties by id, both in `order`. */
+function inListOrder<T>(
+  items: T[],
+  sortKeyOf: (item: T) => string | number,
+  idOf: (item: T) => string,
+  order: "asc" | "desc",
+) {
+  const sign = order === "asc" ? 1 : -1;
+  return [...items]
+    .sort((a, b) => {
+      const [va, vb] = [sortKeyOf(a), sortKeyOf(b)];
+      if (va !== vb) return (va < vb ? -1 : 1) * sign;
+      return (idOf(a) < idOf(b) ? -1 : 1) * sign;
+    })
+    .map(idOf);
+}
+
+/**
+ * Every page of a Store listing, following its cursors (at most `maxPages`): the ids in the order
+ * served, and the total each page gave.
+ */
+async function pageThrough(store: Store, query: Omit<KeyListQuery, "after">, maxPages: number) {
+  const ids: string[] = [];
+  const totals: number[] = [];
+  let after: KeyListQuery["after"];
+  for (let pages = 0; pages < maxPages; pages++) {
+    const page = await store.keys.list({ ...query, ...(after ? { after } : {}) });
+    totals.push(page.total);
+    ids.push(...page.items.map((k) => k.id));
+    const last = page.items.at(-1);
+    if (!page.hasMore || !last) break;
+    after = { value: sortValue(last, query.sort), id: last.id };
+  }
+  return { ids, totals };
 }
 
 /** Seeds `count` keys of `account` in one multi-row statement per table (the plan tests need many). */
@@ -155,29 +191,13 @@ describe.each(["sqlite", "postgres"] as const)("Store listing and lookup at size
     }
     for (const sort of SORTS) {
       for (const order of ["asc", "desc"] as const) {
-        const sign = order === "asc" ? 1 : -1;
-        const expected = [...keys]
-          .sort((a, b) => {
-            const [va, vb] = [sortValue(a, sort), sortValue(b, sort)];
-            if (va !== vb) return (va < vb ? -1 : 1) * sign;
-            return (a.id < b.id ? -1 : 1) * sign;
-          })
-          .map((k) => k.id);
-        const seen: string[] = [];
-        let after: KeyListQuery["after"];
-        for (let pages = 0; pages < 20; pages++) {
-          const page = await db.store.keys.list({
-            account,
-            sort,
-            order,
-            limit: 4,
-            ...(after ? { after } : {}),
-          });
-          seen.push(...page.items.map((k) => k.id));
-          const last = page.items.at(-1);
-          if (!page.hasMore || !last) break;
-          after = { value: sortValue(last, sort), id: last.id };
-        }
+        const expected = inListOrder(
+          keys,
+          (k) => sortValue(k, sort),
+          (k) => k.id,
+          order,
+        );
+        const seen = (await pageThrough(db.store, { account, sort, order, limit: 4 }, 20)).ids;
         expect({ sort, order, seen }).toEqual({ sort, order, seen: expected });
       }
     }
@@ -256,33 +276,22 @@ describe("Store query plans on sqlite", () => {
       );
       for (const sort of ["name", "createdAt"] as const) {
         for (const order of ["asc", "desc"] as const) {
-          const sign = order === "asc" ? 1 : -1;
-          const sortValueOf = (i: number) => (sort === "name" ? `key ${i}` : T0 + i * 1000);
-          const expected = [...matching]
-            .sort((a, b) => {
-              const [va, vb] = [sortValueOf(a), sortValueOf(b)];
-              if (va !== vb) return (va < vb ? -1 : 1) * sign;
-              return (`${account}-k${a}` < `${account}-k${b}` ? -1 : 1) * sign;
-            })
-            .map((i) => `${account}-k${i}`);
-          const seen: string[] = [];
-          let after: KeyListQuery["after"];
-          for (let pages = 0; pages < 30; pages++) {
-            const page = await db.store.keys.list({
-              account,
-              sort,
-              order,
-              limit: 200,
-              ...(from === undefined ? {} : { tokenCreatedFrom: from }),
-              tokenCreatedBefore: before,
-              ...(after ? { after } : {}),
-            });
-            expect(page.total).toBe(matching.length);
-            seen.push(...page.items.map((k) => k.id));
-            const last = page.items.at(-1);
-            if (!page.hasMore || !last) break;
-            after = { value: sort === "name" ? last.name.toLowerCase() : last.createdAt, id: last.id };
-          }
+          const expected = inListOrder(
+            matching,
+            (i) => (sort === "name" ? `key ${i}` : T0 + i * 1000),
+            (i) => `${account}-k${i}`,
+            order,
+          );
+          const query = {
+            account,
+            sort,
+            order,
+            limit: 200,
+            ...(from === undefined ? {} : { tokenCreatedFrom: from }),
+            tokenCreatedBefore: before,
+          };
+          const { ids: seen, totals } = await pageThrough(db.store, query, 30);
+          expect(new Set(totals)).toEqual(new Set([matching.length]));
           expect({ from, sort, order, seen }).toEqual({ from, sort, order, seen: expected });
         }
       }
