@@ -37,12 +37,17 @@ export function tokenDigestBinary(token: string): string {
  * Constant-time equality of a digest (bytes) and a digest as a binary string (`tokenDigestBinary`):
  * every byte is compared, whatever differs, and nothing branches on the bytes' values, so the time
  * tells nothing about how much of the digest matched (what `timingSafeEqual` does, without turning
- * the string into a Buffer first). `digest` is a cached token's 32 bytes (`hashToken` decoded).
+ * the string into a Buffer first). `digest` is a cached token's 32 bytes (`hashToken` decoded), or
+ * holds them from `start` for `length` bytes (a slab of many keys' digests).
  */
-export function digestMatchesBinary(digest: Uint8Array, binary: string): boolean {
-  const length = digest.length;
+export function digestMatchesBinary(
+  digest: Uint8Array,
+  binary: string,
+  start = 0,
+  length = digest.length,
+): boolean {
   if (length !== binary.length) return false;
   let diff = 0;
-  for (let i = 0; i < length; i++) diff |= (digest[i] as number) ^ binary.charCodeAt(i);
+  for (let i = 0; i < length; i++) diff |= (digest[start + i] as number) ^ binary.charCodeAt(i);
   return diff === 0;
 }

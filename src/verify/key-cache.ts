@@ -246,14 +246,19 @@ export function createKeyCache(options: KeyCacheOptions) {
     };
     read.promise = (after ? after.promise.then(run, run) : run())
       .then((record) => {
-        const state = record ? stateOf(record) : null;
+        // A read that a change made stale never renews the held state (a new one is made).
+        const held = read.stale ? undefined : entries.get(appKey);
+        const state = record ? stateOf(record, held) : null;
         if (!read.stale) {
           superseded.delete(appKey);
-          // The record's appKey string serves as the Map's key too when it is the same text.
-          remember(
-            state?.appKey === appKey ? state.appKey : appKey,
-            state ?? { missing: true, expiresAt: clock.now() + negativeTtlMs },
-          );
+          // The record's appKey string serves as the Map's key too when it is the same text. A
+          // renewed state keeps its place in the eviction order until the cache is half full (moving
+          // it costs the Map a rehash every ~30,000 moves: megabytes of garbage at 100,000 keys).
+          if (state === null || state !== held || entries.size + superseded.size >= maxEntries / 2)
+            remember(
+              state?.appKey === appKey ? state.appKey : appKey,
+              state ?? { missing: true, expiresAt: clock.now() + negativeTtlMs },
+            );
         }
         return state;
       })
@@ -328,24 +333,38 @@ export function createKeyCache(options: KeyCacheOptions) {
     return entry === undefined || entry.missing ? undefined : entry;
   }
 
-  function stateOf(record: KeyRecord): CachedKey {
+  /**
+   * The state of a key read from the store. `held`: the entry the cache holds for it (expired, or
+   * being refreshed); when the read finds that key unchanged and without controls, the held state
+   * is renewed rather than replaced (a key with controls is always made anew: its quota moves).
+   */
+  function stateOf(record: KeyRecord, held: CachedKey | Missing | undefined): CachedKey {
     const memo = record.roleIds.join(",");
-    const state = new CachedKey({
-      keyId: record.id,
-      appKey: record.appKey,
-      account: shared(sharedAccounts, record.account, record.account),
-      active: record.active,
-      tokenHashes: record.tokens.map((token) => token.hash),
-      tokenIds: record.tokens.map((token) => token.id),
-      // A frozen copy: shared by every key with these roles, so nobody may change it.
-      ownRoleIds: sharedRoleIds.get(memo) ?? shared(sharedRoleIds, memo, Object.freeze([...record.roleIds])),
-      controls: controlState(record),
-      importedTokens: record.tokens.some((token) => token.imported === true),
-      // Spread over the last 20 % of the time to live, so keys loaded together (a start, a burst)
-      // do not all expire together, and their refreshes drift apart cycle after cycle; none lives
-      // longer than `ttlMs`.
-      expiresAt: clock.now() + ttlMs * (0.8 + Math.random() * 0.2),
-    });
+    // Spread over the last 20 % of the time to live, so keys loaded together (a start, a burst)
+    // do not all expire together, and their refreshes drift apart cycle after cycle; none lives
+    // longer than `ttlMs`.
+    const expiresAt = clock.now() + ttlMs * (0.8 + Math.random() * 0.2);
+    const controls = controlState(record);
+    let state: CachedKey;
+    if (held instanceof CachedKey && controls === null && held.controls === null && held.sameRead(record)) {
+      state = held;
+      state.renew(expiresAt);
+    } else {
+      state = new CachedKey({
+        keyId: record.id,
+        appKey: record.appKey,
+        account: shared(sharedAccounts, record.account, record.account),
+        active: record.active,
+        tokenHashes: record.tokens.map((token) => token.hash),
+        tokenIds: record.tokens.map((token) => token.id),
+        // A frozen copy: shared by every key with these roles, so nobody may change it.
+        ownRoleIds:
+          sharedRoleIds.get(memo) ?? shared(sharedRoleIds, memo, Object.freeze([...record.roleIds])),
+        controls,
+        importedTokens: record.tokens.some((token) => token.imported === true),
+        expiresAt,
+      });
+    }
     // Keys holding predefined roles only (the common case) get their own grant now, with no I/O,
     // shared by every key with the same roles (predefined roles never change while running).
     let value = predefinedGrants.get(memo);

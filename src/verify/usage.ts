@@ -110,7 +110,10 @@ interface Counter {
   day: number;
   ok: number;
   denied: number;
-  /** Last successful authentication, 0 if none yet; `lastUsedWritten`: the value last written. */
+  /**
+   * Last successful authentication, 0 if none yet; `lastUsedWritten`: the value last written. Every
+   * time of a counter is a `since` time (milliseconds after the recorder's origin), 0 meaning none.
+   */
   lastUsed: number;
   lastUsedWritten: number;
   /**
@@ -175,6 +178,16 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   let stampsDueAt = 0;
   /** When the last stamp write took its batch: a key not used since then gets its exact last use. */
   let lastStampAt = 0;
+  /**
+   * A counter's times are milliseconds after `origin` (a day before the recorder was made), not
+   * since 1970: small integers, which V8 keeps inside the counter for the process's first ~23 days,
+   * where a time since 1970 is a separate 16-byte heap number (eight per key in use). `wall` turns
+   * one back; the lists, maps and batches outside the counters hold wall-clock times. A clock set
+   * back more than a day before the start counts its times as the origin's.
+   */
+  const origin = clock.now() - DAY_MS;
+  const since = (at: number) => Math.max(1, at - origin);
+  const wall = (time: number) => origin + time;
   /** Tokens whose last use was written since the last stamp write (keys: `Counter.stamped`). */
   let stampedTokens = new Set<string>();
   const counters = new Map<string, Counter>();
@@ -211,6 +224,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     const ok = outcome === "allowed";
     const now = clock.now();
     const day = Math.floor(now / DAY_MS);
+    const time = since(now);
     let counter = counters.get(keyId);
     if (counter === undefined) {
       counter = {
@@ -241,35 +255,35 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
     if (ok) counter.ok++;
     else counter.denied++;
-    if (outcome !== "rejected") counter.lastUsed = now;
+    if (outcome !== "rejected") counter.lastUsed = time;
     if (token !== undefined && tokenIndex !== undefined && tokenIndex >= 0) {
       if (counter.tokenHolder !== token || counter.tokenIndex !== tokenIndex) {
         if (counter.tokenHolder !== null && counter.tokenAt > counter.tokenWritten)
-          noteToken(counter.tokenHolder, counter.tokenIndex, counter.tokenAt);
+          noteToken(counter.tokenHolder, counter.tokenIndex, wall(counter.tokenAt));
         counter.tokenHolder = token;
         counter.tokenIndex = tokenIndex;
         counter.tokenWritten = 0;
       }
-      counter.tokenAt = now;
+      counter.tokenAt = time;
     }
     if (account !== undefined && resource !== undefined) {
       if (counter.usedIn !== account || counter.usedResource !== resource) {
         if (counter.usedIn !== null && counter.usedResource !== null && counter.usedAt > counter.usedWritten)
-          noteResource(keyId, counter.usedIn, counter.usedResource, counter.usedAt);
+          noteResource(keyId, counter.usedIn, counter.usedResource, wall(counter.usedAt));
         counter.usedIn = account;
         counter.usedResource = resource;
         counter.usedWritten = 0;
       }
-      counter.usedAt = now;
+      counter.usedAt = time;
     }
     if (ok && account !== undefined) {
       if (counter.allowedIn !== account) {
         if (counter.allowedIn !== null && counter.allowedAt > counter.allowedWritten)
-          noteAccount(keyId, counter.allowedIn, counter.allowedAt);
+          noteAccount(keyId, counter.allowedIn, wall(counter.allowedAt));
         counter.allowedIn = account;
         counter.allowedWritten = 0;
       }
-      counter.allowedAt = now;
+      counter.allowedAt = time;
     }
   }
 
@@ -399,7 +413,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   function keyRowDue(counter: Counter): boolean {
     return (
       counter.lastUsedWritten === 0 ||
-      counter.lastUsed <= lastStampAt ||
+      wall(counter.lastUsed) <= lastStampAt ||
       counter.lastUsed - counter.lastUsedWritten >= KEY_ROW_LAST_USE_MS
     );
   }
@@ -427,30 +441,33 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     lists: TimeLists,
   ): void {
     if (counter.lastUsed > counter.lastUsedWritten && (exact || keyRowDue(counter))) {
+      const lastUsed = wall(counter.lastUsed);
       if (carriedLastUsed.has(keyId)) {
-        if (counter.lastUsed > (carriedLastUsed.get(keyId) ?? 0))
-          carriedLastUsed.set(keyId, counter.lastUsed);
-      } else lists.lastUsed.push({ keyId, at: counter.lastUsed });
+        if (lastUsed > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, lastUsed);
+      } else lists.lastUsed.push({ keyId, at: lastUsed });
       counter.lastUsedWritten = counter.lastUsed;
     }
     const { usedIn, usedResource, allowedIn } = counter;
     if (usedIn !== null && usedResource !== null && counter.usedAt > counter.usedWritten) {
-      if (resources.has(keyId)) noteResource(keyId, usedIn, usedResource, counter.usedAt);
-      else lists.resources.push({ keyId, account: usedIn, resource: usedResource, at: counter.usedAt });
+      const usedAt = wall(counter.usedAt);
+      if (resources.has(keyId)) noteResource(keyId, usedIn, usedResource, usedAt);
+      else lists.resources.push({ keyId, account: usedIn, resource: usedResource, at: usedAt });
       counter.usedWritten = counter.usedAt;
     }
     if (allowedIn !== null && counter.allowedAt > counter.allowedWritten) {
-      if (accountUses.has(keyId)) noteAccount(keyId, allowedIn, counter.allowedAt);
-      else lists.accounts.push({ keyId, account: allowedIn, at: counter.allowedAt });
+      const allowedAt = wall(counter.allowedAt);
+      if (accountUses.has(keyId)) noteAccount(keyId, allowedIn, allowedAt);
+      else lists.accounts.push({ keyId, account: allowedIn, at: allowedAt });
       counter.allowedWritten = counter.allowedAt;
     }
     if (tokenId !== undefined && counter.tokenAt > counter.tokenWritten) {
+      const tokenAt = wall(counter.tokenAt);
       if (!stamps) {
         // Written now: what waits of this token is older, and goes with it.
         tokenUses.delete(tokenId);
-        lists.tokens.push({ tokenId, at: counter.tokenAt });
-      } else if (tokenUses.size > 0) noteTokenId(tokenId, counter.tokenAt);
-      else lists.tokens.push({ tokenId, at: counter.tokenAt });
+        lists.tokens.push({ tokenId, at: tokenAt });
+      } else if (tokenUses.size > 0) noteTokenId(tokenId, tokenAt);
+      else lists.tokens.push({ tokenId, at: tokenAt });
       counter.tokenWritten = counter.tokenAt;
     }
   }

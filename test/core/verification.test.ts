@@ -242,4 +242,13 @@ describe("tokenDigestBinary and digestMatchesBinary", () => {
     expect(digestMatchesBinary(bytes("lkt_old"), binary.slice(0, 31))).toBe(false);
     expect(digestMatchesBinary(bytes("lkt_old"), `${binary}\u0000`)).toBe(false);
   });
+
+  it("compares the 32 bytes at an offset of a larger buffer (a slab of digests), and no others", () => {
+    const slab = Buffer.concat([bytes("lkt_a"), bytes("lkt_b"), bytes("lkt_c")]);
+    expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_b"), 32, 32)).toBe(true);
+    expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_a"), 32, 32)).toBe(false);
+    expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_c"), 32, 32)).toBe(false);
+    expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_c"), 64, 32)).toBe(true);
+    expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_b"))).toBe(false);
+  });
 });

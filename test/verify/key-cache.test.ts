@@ -121,10 +121,72 @@ describe("key-state cache", () => {
       expect(cache.peek("appkey-acme-2")).toBe(late);
       expect(reads.keys).toBe(3);
       await settle();
-      expect(cache.peek("appkey-acme-1")).not.toBe(early);
+      // Read unchanged: the same state, its expiry moved on from the read.
+      expect(cache.peek("appkey-acme-1")).toBe(early);
+      expect(early?.expiresAt).toBeGreaterThanOrEqual(T0 + 29_000 + 59_999);
     } finally {
       random.mockRestore();
     }
+  });
+
+  it("keeps an unchanged key's state when it is read again (expiry moved on, grants read again), and makes a new one for any difference", async () => {
+    const records = [key(1, { roleIds: [100] }), key(2), key(3), key(4), key(5), key(6), key(7)];
+    const external: ExternalKeyRecord[] = [
+      {
+        id: "addition",
+        account: "partner",
+        key: records[0] as never,
+        addedAt: T0,
+        roleIds: [10],
+        lastUsedAt: null,
+      },
+    ];
+    const { cache, advance, reads } = setUp(records, external);
+    const states = [];
+    for (const record of records) states.push(await cache.load(record.appKey));
+    const custom = states[0];
+    if (!custom) throw new Error("not loaded");
+    await cache.loadGrant(custom, "acme");
+    await cache.loadGrant(custom, "partner");
+    expect(cache.peekGrant(custom, "partner")).toMatchObject({ type: "external" });
+    const expiry = custom.expiresAt;
+    // Every way a read can differ: a renewal's second token, another role, deactivated, a control,
+    // the same token id with another digest. Keys 1 and 7 are unchanged.
+    records[1] = key(2, {
+      tokens: [...(records[1]?.tokens ?? []), { id: "token-2b", hash: hash("secret-2b"), createdAt: T0 }],
+    });
+    records[2] = key(3, { roleIds: [1] });
+    records[3] = key(4, { active: false, inactiveReason: "deactivated" });
+    records[4] = key(5, { ipAllowlist: ["10.0.0.0/8"] });
+    records[5] = key(6, { tokens: [{ id: "token-6", hash: hash("another-6"), createdAt: T0 }] });
+    advance(61_000);
+    for (const record of records) expect(cache.peek(record.appKey)).toBeUndefined();
+    const again = [];
+    for (const record of records) again.push(await cache.load(record.appKey));
+    expect(reads.keys).toBe(14);
+    expect(again[0]).toBe(custom);
+    expect(again[6]).toBe(states[6]);
+    for (const i of [1, 2, 3, 4, 5]) expect(again[i]).not.toBe(states[i]);
+    expect(custom.expiresAt).toBeGreaterThanOrEqual(expiry + 61_000 - 12_000);
+    expect(cache.peek(custom.appKey)).toBe(custom);
+    // As a new state: the custom grant and what was known of other accounts are read again.
+    expect(cache.peekGrant(custom, "acme")).toBeUndefined();
+    expect(custom.peekOthers()).toBeNull();
+    expect(await cache.loadGrant(custom, "partner")).toMatchObject({ type: "external" });
+    // A predefined grant is there at once, current.
+    expect(cache.peekGrant(again[6] as NonNullable<(typeof again)[6]>, "acme")).toMatchObject({
+      resources: ["ViewOrders"],
+    });
+    expect(again[1]?.tokenCount).toBe(2);
+    expect(again[2]?.ownRoleIds).toEqual([1]);
+    expect(again[3]?.active).toBe(false);
+    expect(again[4]?.controls?.ipBlocks).not.toBeNull();
+    expect(again[5]?.holdsDigest(tokenDigestBinary("another-6"))).toBe(true);
+    expect(again[5]?.holdsDigest(tokenDigestBinary("secret-6"))).toBe(false);
+    // A key with controls is made anew even when nothing changed (its quota moves between reads).
+    advance(61_000);
+    expect(await cache.load(records[4]?.appKey as string)).not.toBe(again[4]);
+    expect(await cache.load(records[6]?.appKey as string)).toBe(states[6]);
   });
 
   it("keeps an expired or changed key's last state for peekExpired until it is read again", async () => {

@@ -154,6 +154,46 @@ describe("usage recorder", () => {
     expect(written).toHaveLength(1);
   });
 
+  it("writes every time exactly as the clock gave it: an hour before the recorder was made, and months after", async () => {
+    const { usage, written, advance } = recorder(() => false);
+    const token = { tokenIds: ["t1", "t2"] };
+    // A clock set back an hour after the start (within the counters' day of slack).
+    advance(-3_600_000);
+    usage.record("k", "allowed", "acme", "ViewOrders", token, 0);
+    await usage.flush();
+    const early = T0 - 3_600_000;
+    expect(written[0]?.lastUsed).toEqual([{ keyId: "k", at: early }]);
+    expect(written[0]?.resources).toEqual([
+      { keyId: "k", account: "acme", resource: "ViewOrders", at: early },
+    ]);
+    expect(written[0]?.accounts).toEqual([{ keyId: "k", account: "acme", at: early }]);
+    expect(written[0]?.tokens).toEqual([{ tokenId: "t1", at: early }]);
+    // 90 days on (past the range of small integers), with a switch of resource, account and
+    // token in between, so that the earlier uses go through the per-key maps too.
+    advance(3_600_000 + 90 * DAY_MS);
+    const later = T0 + 90 * DAY_MS;
+    usage.record("k", "allowed", "acme", "ViewOrders", token, 0);
+    advance(7);
+    usage.record("k", "allowed", "other", "EditOrders", token, 1);
+    await usage.flush();
+    const batch = written[1] as UsageBatch;
+    expect(batch.lastUsed).toEqual([{ keyId: "k", at: later + 7 }]);
+    const byTime = <T extends { at: number }>(list: readonly T[] | undefined) =>
+      [...(list ?? [])].sort((a, b) => a.at - b.at);
+    expect(byTime(batch.resources)).toEqual([
+      { keyId: "k", account: "acme", resource: "ViewOrders", at: later },
+      { keyId: "k", account: "other", resource: "EditOrders", at: later + 7 },
+    ]);
+    expect(byTime(batch.accounts)).toEqual([
+      { keyId: "k", account: "acme", at: later },
+      { keyId: "k", account: "other", at: later + 7 },
+    ]);
+    expect(byTime(batch.tokens)).toEqual([
+      { tokenId: "t1", at: later },
+      { tokenId: "t2", at: later + 7 },
+    ]);
+  });
+
   it("merges what waits through failed writes: bounded by the keys in use, one row per stored row", async () => {
     let failing = true;
     const { usage, written, advance } = recorder(() => failing);
