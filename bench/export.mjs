@@ -13,7 +13,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { BIN, fmt, freePort, load, machine, median, parseArgs, ROOT, sleep, table } from "./lib.mjs";
+import { fmt, freePort, load, machine, median, parseArgs, ROOT, SERVE_ARGS, sleep, table } from "./lib.mjs";
 import { prepareDatabase } from "./seed-store.mjs";
 
 export const TARGETS = { csv: 5_000, xlsx: 20_000, json: 5_000, rssMb: 200 };
@@ -26,7 +26,7 @@ function memoryMb(pid, field) {
 
 async function serve(env) {
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, "serve"], {
+  const child = spawn(process.execPath, SERVE_ARGS, {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -6,6 +6,7 @@
  * headers; it is never printed or written to the results.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import { cpus, loadavg } from "node:os";
@@ -14,6 +15,27 @@ import pg from "pg";
 
 export const ROOT = join(import.meta.dirname, "..");
 export const BIN = join(ROOT, "bin", "latchkey.mjs");
+
+/**
+ * The Node flags `npm start` gives the server (package.json's `start` script), read from there, so
+ * that every server a benchmark starts runs as `npm start` runs it. BENCH_NODE_FLAGS
+ * (space-separated) replaces them; empty measures Node's defaults.
+ */
+export const SERVE_FLAGS =
+  process.env.BENCH_NODE_FLAGS === undefined
+    ? startFlags()
+    : process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+
+function startFlags() {
+  const start = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.start;
+  const found = /\bnode((?:\s+--\S+)*)\s+bin\/latchkey\.mjs serve\b/.exec(start);
+  if (!found)
+    throw new Error(`package.json's start script does not run node … bin/latchkey.mjs serve: ${start}`);
+  return found[1].split(/\s+/).filter(Boolean);
+}
+
+/** A latchkey server's arguments to node, as `npm start` runs it. */
+export const SERVE_ARGS = [...SERVE_FLAGS, BIN, "serve"];
 /** Where bench databases go when no DATABASE_URL is given for the PostgreSQL runs. */
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 /** Fixed, so that a run can be repeated on the same data; only ever used for bench databases. */
@@ -112,7 +134,7 @@ function probe(port) {
  * with the time from spawn to that answer. Polls every `pollMs` (the poll interval bounds the error
  * of `readyMs`).
  */
-export async function startServe(env, { pollMs = 2, timeoutMs = 30_000, args = [BIN, "serve"] } = {}) {
+export async function startServe(env, { pollMs = 2, timeoutMs = 30_000, args = SERVE_ARGS } = {}) {
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, args, {

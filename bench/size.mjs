@@ -639,6 +639,47 @@ async function measureCold(db) {
   }
 }
 
+/**
+ * Where a server's memory is, in MB: RSS anonymous and file-backed (the mapped Node binary and
+ * libraries) from /proc, V8's heap used and committed by space and its external memory from the
+ * server's own /metrics.
+ */
+async function memoryParts(server) {
+  const status = readFileSync(`/proc/${server.pid}/status`, "utf8");
+  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  const text = await new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port: server.port, path: "/metrics" }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve(body));
+      })
+      .on("error", reject);
+  });
+  const metric = (name, space) => {
+    const prefix = space === undefined ? `${name} ` : `${name}{space="${space}"} `;
+    const line = text.split("\n").find((l) => l.startsWith(prefix));
+    return line === undefined ? Number.NaN : Number(line.slice(prefix.length)) / 1048576;
+  };
+  const space = (name) => ({
+    used: metric("nodejs_heap_space_size_used_bytes", name),
+    total: metric("nodejs_heap_space_size_total_bytes", name),
+  });
+  return {
+    anon: kb("RssAnon"),
+    file: kb("RssFile"),
+    heapUsed: metric("nodejs_heap_size_used_bytes"),
+    heapTotal: metric("nodejs_heap_size_total_bytes"),
+    external: metric("nodejs_external_memory_bytes"),
+    young: space("new"),
+    old: space("old"),
+    large: space("large_object"),
+  };
+}
+
 async function measureRss(db) {
   const server = await serve(db);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -649,6 +690,7 @@ async function measureRss(db) {
     // Idle once settled: V8's memory reducer starts 8 s after the start's allocations stop.
     await sleep(27_000);
     const idleMb = memoryMb(server.pid, "VmRSS");
+    const idleParts = await memoryParts(server);
     const keys = sampleKeys(opts.rssKeys, 11);
     let failed = 0;
     /** Every key once, over 16 keep-alive connections. */
@@ -675,7 +717,10 @@ async function measureRss(db) {
     await fill();
     await sleep(30_000);
     const settledMb = memoryMb(server.pid, "VmRSS");
+    const settledParts = await memoryParts(server);
     return {
+      idleParts,
+      settledParts,
       startMb,
       idleMb,
       cachedMb,
@@ -694,6 +739,20 @@ async function measureRss(db) {
 }
 
 const f = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2));
+
+/** The RSS phase's breakdown, idle and a minute after the fill (MB; heap spaces used / committed). */
+function memoryTable(rss) {
+  if (!rss.idleParts) return [];
+  const mb = (n) => n.toFixed(1);
+  const row = (label, p) =>
+    `| ${label} | ${mb(p.anon)} | ${mb(p.file)} | ${mb(p.heapUsed)} / ${mb(p.heapTotal)} | ${mb(p.young.used)} / ${mb(p.young.total)} | ${mb(p.old.used)} / ${mb(p.old.total)} | ${mb(p.large.used)} / ${mb(p.large.total)} | ${mb(p.external)} | ${mb(p.anon - p.heapTotal - p.external)} |`;
+  return [
+    "| MB | RSS anonymous | RSS file-backed | V8 heap used / committed | young generation | old generation | large objects | external (buffers) | other anonymous (malloc: SQLite page cache, …) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    row("idle at 30 s", rss.idleParts),
+    row(`${rss.keys.toLocaleString("en")} keys cached, a minute after the fill`, rss.settledParts),
+  ];
+}
 
 function markdown(report) {
   const out = [
@@ -731,6 +790,8 @@ function markdown(report) {
     if (r.rss)
       out.push(
         `RSS: ${r.rss.startMb.toFixed(1)} MB 3 s after start, idle ${r.rss.idleMb.toFixed(1)} MB at 30 s; ${r.rss.keys.toLocaleString("en")} keys cached ${r.rss.cachedMb.toFixed(1)} MB 2 s after the fill (VmHWM ${r.rss.hwmMb.toFixed(1)}), ${r.rss.bytesPerKey.toFixed(0)} B per cached key; ${r.rss.settledMb.toFixed(1)} MB a minute later, the keys still cached, ${r.rss.settledBytesPerKey.toFixed(0)} B per key; fill ${r.rss.fillSeconds.toFixed(1)} s, ${r.rss.failed} not 200.`,
+        "",
+        ...memoryTable(r.rss),
       );
     if (r.list) {
       out.push("", "| listing of `big` | total | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|");

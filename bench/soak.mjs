@@ -58,7 +58,6 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import {
   BENCH_SECRET,
-  BIN,
   createPgDatabase,
   fmt,
   initAccount,
@@ -67,6 +66,7 @@ import {
   onInterrupt,
   percentile,
   ROOT,
+  SERVE_ARGS,
   sleep,
   table,
   withPg,
@@ -388,7 +388,7 @@ async function main() {
     for (const name of ["a", "b"]) {
       const server = await startServer({
         name: `soak-${name}`,
-        argv: [process.execPath, BIN, "serve"],
+        argv: [process.execPath, ...SERVE_ARGS],
         cwd: ROOT,
         env: serverEnv,
         readyPath: "/readyz",

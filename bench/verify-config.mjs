@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "./lib.mjs";
+import { ROOT, SERVE_ARGS } from "./lib.mjs";
 import { pinned } from "./verify-procs.mjs";
 
 export const SOURCE = process.env.BENCH_SOURCE ?? ROOT;
@@ -42,7 +42,6 @@ export const CFG = {
   quietWaitS: num("QUIET_WAIT_S", 10),
 };
 export const URI = "/api/oms/pvt/orders/123";
-const BIN = join(ROOT, "bin", "latchkey.mjs");
 export const LUA = join(ROOT, "bench", "verify-wrk.lua");
 export const AUTOCANNON = join(ROOT, "bench", "verify-autocannon.mjs");
 /** The targets latchkey is compared with and the load generator, with their own lock file. */
@@ -116,6 +115,6 @@ export function coldSeed() {
 
 export function latchkeyArgv(name, profileDir) {
   const nodeArgs = CFG.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : [];
-  return pinned(CFG.serverCpu, [process.execPath, ...nodeArgs, BIN, "serve"]);
+  return pinned(CFG.serverCpu, [process.execPath, ...nodeArgs, ...SERVE_ARGS]);
 }
 export const latchkeyEnv = (extra) => ({ MALLOC_ARENA_MAX: "2", LOG_LEVEL: "warn", ...extra });

@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BENCH_SECRET, BIN, load, machine, median, onInterrupt, ROOT, table } from "./lib.mjs";
+import { BENCH_SECRET, load, machine, median, onInterrupt, ROOT, SERVE_ARGS, table } from "./lib.mjs";
 import { cpuMsOf, haveWrk, machineBusyPct, pinned, startServer, wrk } from "./verify-procs.mjs";
 import { preparePostgres, seedInto } from "./verify-seed.mjs";
 
@@ -99,7 +99,7 @@ export async function warmEveryWorker(port, credsFile, connections) {
 export function startLatchkey({ name, env: dbEnv, workers, cpu = null, logDir }) {
   return startServer({
     name,
-    argv: pinned(cpu, [process.execPath, BIN, "serve"]),
+    argv: pinned(cpu, [process.execPath, ...SERVE_ARGS]),
     env: {
       ...dbEnv,
       MALLOC_ARENA_MAX: "2",

@@ -69,6 +69,18 @@ describe("bench/ is self-contained", () => {
     }
   });
 
+  it("starts latchkey servers with the Node flags of `npm start`, read from package.json", async () => {
+    // @ts-expect-error: a benchmark module in plain JavaScript, without types
+    const { SERVE_ARGS, SERVE_FLAGS } = (await import("../bench/lib.mjs")) as {
+      SERVE_ARGS: string[];
+      SERVE_FLAGS: string[];
+    };
+    const start: string = json(join(ROOT, "package.json")).scripts.start;
+    expect(SERVE_FLAGS).toContain("--max-semi-space-size=4");
+    expect(start).toContain(`node ${SERVE_FLAGS.join(" ")} bin/latchkey.mjs serve`);
+    expect(SERVE_ARGS).toEqual([...SERVE_FLAGS, join(ROOT, "bin", "latchkey.mjs"), "serve"]);
+  });
+
   it("says in bench/README.md how to get wrk and how to run the verification benchmark", () => {
     const readme = readFileSync(join(BENCH, "README.md"), "utf8");
     expect(readme).toContain("apt-get install -y wrk");

@@ -95,6 +95,9 @@ describe("npm start", () => {
       // The default the start script gives, which the server must still get.
       const environ = readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
       expect(environ).toContain("MALLOC_ARENA_MAX=2");
+      // And the young generation's bound (README, Operations).
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
+      expect(argv).toContain("--max-semi-space-size=4");
 
       npm.kill("SIGTERM");
       expect(await within(5_000, () => !alive(pid)), `server ${pid} still runs:\n${log}`).toBe(true);
