@@ -46,7 +46,7 @@ export function digestMatchesBinary(
   start = 0,
   length = digest.length,
 ): boolean {
-  if (length !== binary.length) return false;
+  if (length !== binary.length || start < 0 || start + length > digest.length) return false;
   let diff = 0;
   for (let i = 0; i < length; i++) diff |= (digest[start + i] as number) ^ binary.charCodeAt(i);
   return diff === 0;

@@ -183,11 +183,31 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * since 1970: small integers, which V8 keeps inside the counter for the process's first ~23 days,
    * where a time since 1970 is a separate 16-byte heap number (eight per key in use). `wall` turns
    * one back; the lists, maps and batches outside the counters hold wall-clock times. A clock set
-   * back more than a day before the start counts its times as the origin's.
+   * back to before the origin moves the origin a day before it, shifting every counter's times.
    */
-  const origin = clock.now() - DAY_MS;
-  const since = (at: number) => Math.max(1, at - origin);
+  let origin = clock.now() - DAY_MS;
+  const since = (at: number) => {
+    if (at <= origin) rebase(at - DAY_MS);
+    return at - origin;
+  };
   const wall = (time: number) => origin + time;
+
+  /** Moves the origin back to `to`: every counter's times (0 stays "none") keep their wall-clock value. */
+  function rebase(to: number) {
+    const shift = origin - to;
+    origin = to;
+    const moved = (time: number) => (time === 0 ? 0 : time + shift);
+    for (const counter of counters.values()) {
+      counter.lastUsed = moved(counter.lastUsed);
+      counter.lastUsedWritten = moved(counter.lastUsedWritten);
+      counter.usedAt = moved(counter.usedAt);
+      counter.usedWritten = moved(counter.usedWritten);
+      counter.allowedAt = moved(counter.allowedAt);
+      counter.allowedWritten = moved(counter.allowedWritten);
+      counter.tokenAt = moved(counter.tokenAt);
+      counter.tokenWritten = moved(counter.tokenWritten);
+    }
+  }
   /** Tokens whose last use was written since the last stamp write (keys: `Counter.stamped`). */
   let stampedTokens = new Set<string>();
   const counters = new Map<string, Counter>();

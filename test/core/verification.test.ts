@@ -250,5 +250,9 @@ describe("tokenDigestBinary and digestMatchesBinary", () => {
     expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_c"), 32, 32)).toBe(false);
     expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_c"), 64, 32)).toBe(true);
     expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_b"))).toBe(false);
+    // Never past either end: bytes missing there do not compare as anything.
+    const tail = `${tokenDigestBinary("lkt_c").slice(16)}${"\u0000".repeat(16)}`;
+    expect(digestMatchesBinary(slab, tail, 80, 32)).toBe(false);
+    expect(digestMatchesBinary(slab, tokenDigestBinary("lkt_a"), -1, 32)).toBe(false);
   });
 });

@@ -154,6 +154,36 @@ describe("usage recorder", () => {
     expect(written).toHaveLength(1);
   });
 
+  it("writes exact times after the clock is set back days before the recorder was made, for counters made before and after", async () => {
+    const { usage, written, advance } = recorder(() => false);
+    const token = { tokenIds: ["t1"] };
+    usage.record("j", "allowed", "acme", "ViewOrders", token, 0);
+    advance(-3 * DAY_MS);
+    usage.record("k", "allowed", "acme", "ViewOrders", { tokenIds: ["t2"] }, 0);
+    await usage.flush();
+    const back = T0 - 3 * DAY_MS;
+    const byKey = <T extends { keyId: string }>(list: readonly T[] | undefined) =>
+      [...(list ?? [])].sort((a, b) => a.keyId.localeCompare(b.keyId));
+    expect(byKey(written[0]?.lastUsed)).toEqual([
+      { keyId: "j", at: T0 },
+      { keyId: "k", at: back },
+    ]);
+    expect(byKey(written[0]?.resources)).toEqual([
+      { keyId: "j", account: "acme", resource: "ViewOrders", at: T0 },
+      { keyId: "k", account: "acme", resource: "ViewOrders", at: back },
+    ]);
+    expect([...(written[0]?.tokens ?? [])].sort((a, b) => a.at - b.at)).toEqual([
+      { tokenId: "t2", at: back },
+      { tokenId: "t1", at: T0 },
+    ]);
+    // Later uses move on from there.
+    advance(60_000);
+    usage.record("k", "allowed", "acme", "ViewOrders", { tokenIds: ["t2"] }, 0);
+    await usage.flush();
+    expect(written[1]?.lastUsed).toEqual([{ keyId: "k", at: back + 60_000 }]);
+    expect(written[1]?.tokens).toEqual([{ tokenId: "t2", at: back + 60_000 }]);
+  });
+
   it("writes every time exactly as the clock gave it: an hour before the recorder was made, and months after", async () => {
     const { usage, written, advance } = recorder(() => false);
     const token = { tokenIds: ["t1", "t2"] };
