@@ -11,18 +11,12 @@
  *        BENCH_SERVER_NODE_OPTIONS=--max-old-space-size=64 node bench/export.mjs …  (heap-capped server)
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import { fmt, freePort, load, machine, median, parseArgs, ROOT, SERVE_ARGS, sleep, table } from "./lib.mjs";
 import { prepareDatabase } from "./seed-store.mjs";
+import { memoryOf } from "./verify-procs.mjs";
 
 export const TARGETS = { csv: 5_000, xlsx: 20_000, json: 5_000, rssMb: 200 };
-
-function memoryMb(pid, field) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
-}
 
 async function serve(env) {
   const port = await freePort();
@@ -85,7 +79,7 @@ async function benchOne(db, format) {
   const server = await serve(db.env);
   try {
     await sleep(EXPORT_DELAY_MS);
-    const idleMb = memoryMb(server.pid, "VmRSS");
+    const idleMb = memoryOf(server.pid).rssMb;
     const headers = { "x-api-appkey": db.creds.appKey, "x-api-apptoken": db.creds.appToken };
     const res = await download(
       server.port,
@@ -93,7 +87,7 @@ async function benchOne(db, format) {
       headers,
     );
     if (res.status !== 200) throw new Error(`export ${format} answered ${res.status}`);
-    return { ...res, idleMb, peakMb: memoryMb(server.pid, "VmHWM") };
+    return { ...res, idleMb, peakMb: memoryOf(server.pid).hwmMb };
   } finally {
     await server.stop();
   }

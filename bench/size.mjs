@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,7 @@ import {
   withPg,
 } from "./lib.mjs";
 import { explainListings, plansMarkdown } from "./plans.mjs";
+import { cpuMsOf, memoryOf } from "./verify-procs.mjs";
 
 const args = parseArgs(process.argv.slice(2));
 const opts = {
@@ -83,6 +84,16 @@ export function tokenOf(account, i) {
   }, "lkt");
 }
 
+/**
+ * A UUID derived from what it names, shaped as latchkey's own ids are (random UUIDs), so that the
+ * server holds them as it would in production (a token's id packed beside its digest, not as text).
+ */
+function uuidOf(kind, account, i) {
+  const hex = createHash("sha256").update(`${kind} ${account} ${i}`).digest("hex");
+  const variant = ((Number.parseInt(hex[16], 16) & 3) | 8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** Row values of key `i` of `account`: one in ten inactive, one in three role 10, one in seven role 20. */
 function keyRow(account, i, random) {
   const createdAt = NOW - Math.floor(random() * 730 * DAY);
@@ -90,7 +101,7 @@ function keyRow(account, i, random) {
   const tokenCreatedAt = renewed ? createdAt + Math.floor(random() * (NOW - createdAt)) : createdAt;
   const used = random() < 0.6;
   const name = `${FIRST[Math.floor(random() * FIRST.length)]} ${SECOND[Math.floor(random() * SECOND.length)]} ${i}`;
-  const id = `${account}-${i}`;
+  const id = uuidOf("key", account, i);
   const roles = [];
   if (i % 3 === 0) roles.push(10);
   if (i % 7 === 1) roles.push(20);
@@ -108,7 +119,12 @@ function keyRow(account, i, random) {
       last_used_at: used ? tokenCreatedAt + Math.floor(random() * (NOW - tokenCreatedAt)) : 0,
       inactive_reason: i % 10 === 5 ? "deactivated" : null,
     },
-    token: { id: `t-${id}`, key_id: id, hash: hashToken(tokenOf(account, i)), created_at: tokenCreatedAt },
+    token: {
+      id: uuidOf("token", account, i),
+      key_id: id,
+      hash: hashToken(tokenOf(account, i)),
+      created_at: tokenCreatedAt,
+    },
     roles,
   };
 }
@@ -291,19 +307,8 @@ export async function prepare(kind, shape = opts) {
   };
 }
 
-function memoryMb(pid, field) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
 /** A server with SERVER_ENV; `pid` for /proc. */
 const serve = (db) => startServe({ ...SERVER_ENV, ...db.env });
-
-/** user + system CPU of a process so far, ms (/proc/<pid>/stat, clock ticks of 10 ms). */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 /** An empty database of the same kind, migrated: the baseline that start-up at size is compared with. */
 async function emptyDatabase(kind) {
@@ -332,7 +337,7 @@ async function measureStart(db) {
         ["empty", empty.env],
       ]) {
         const server = await serve({ env });
-        runs[`${name}Cpu`].push(cpuMs(server.pid));
+        runs[`${name}Cpu`].push(cpuMsOf(server.pid));
         runs[name].push(server.readyMs);
         await server.stop();
       }
@@ -559,11 +564,11 @@ async function measureExport(db) {
   const server = await serve(db);
   try {
     await sleep(3000); // after the notifier's first pass (1 s after start)
-    const idleMb = memoryMb(server.pid, "VmRSS");
+    const idleMb = memoryOf(server.pid).rssMb;
     const headers = { "x-api-appkey": db.creds.appKey, "x-api-apptoken": db.creds.appToken };
     const res = await download(server.port, `/v1/accounts/${BIG}/keys/export?format=csv`, headers);
     if (res.status !== 200) throw new Error(`export answered ${res.status}`);
-    return { ...res, idleMb, peakMb: memoryMb(server.pid, "VmHWM") };
+    return { ...res, idleMb, peakMb: memoryOf(server.pid).hwmMb };
   } finally {
     await server.stop();
   }
@@ -645,20 +650,9 @@ async function measureCold(db) {
  * server's own /metrics.
  */
 async function memoryParts(server) {
-  const status = readFileSync(`/proc/${server.pid}/status`, "utf8");
-  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
-  const text = await new Promise((resolve, reject) => {
-    http
-      .get({ host: "127.0.0.1", port: server.port, path: "/metrics" }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve(body));
-      })
-      .on("error", reject);
-  });
+  const { anonMb, fileMb } = memoryOf(server.pid);
+  const client = createClient(server.port, {});
+  const { text } = await client.request("GET", "/metrics").finally(client.close);
   const metric = (name, space) => {
     const prefix = space === undefined ? `${name} ` : `${name}{space="${space}"} `;
     const line = text.split("\n").find((l) => l.startsWith(prefix));
@@ -669,8 +663,8 @@ async function memoryParts(server) {
     total: metric("nodejs_heap_space_size_total_bytes", name),
   });
   return {
-    anon: kb("RssAnon"),
-    file: kb("RssFile"),
+    anon: anonMb,
+    file: fileMb,
     heapUsed: metric("nodejs_heap_size_used_bytes"),
     heapTotal: metric("nodejs_heap_size_total_bytes"),
     external: metric("nodejs_external_memory_bytes"),
@@ -686,10 +680,10 @@ async function measureRss(db) {
   const authorize = authorizer(server.port, agent);
   try {
     await sleep(3000);
-    const startMb = memoryMb(server.pid, "VmRSS");
+    const startMb = memoryOf(server.pid).rssMb;
     // Idle once settled: V8's memory reducer starts 8 s after the start's allocations stop.
     await sleep(27_000);
-    const idleMb = memoryMb(server.pid, "VmRSS");
+    const idleMb = memoryOf(server.pid).rssMb;
     const idleParts = await memoryParts(server);
     const keys = sampleKeys(opts.rssKeys, 11);
     let failed = 0;
@@ -709,14 +703,14 @@ async function measureRss(db) {
     await fill();
     const fillSeconds = (performance.now() - started) / 1000;
     await sleep(2000);
-    const cachedMb = memoryMb(server.pid, "VmRSS");
+    const cachedMb = memoryOf(server.pid).rssMb;
     // V8 gives back the heap the fill grew only at its next collections: RSS again once the
     // process has idled a minute with every key still cached (entries live 48-60 s, so the keys are
     // sent once more halfway, as steady traffic would).
     await sleep(28_000);
     await fill();
     await sleep(30_000);
-    const settledMb = memoryMb(server.pid, "VmRSS");
+    const settledMb = memoryOf(server.pid).rssMb;
     const settledParts = await memoryParts(server);
     return {
       idleParts,
@@ -726,7 +720,7 @@ async function measureRss(db) {
       cachedMb,
       settledMb,
       settledBytesPerKey: ((settledMb - idleMb) * 1024 * 1024) / keys.length,
-      hwmMb: memoryMb(server.pid, "VmHWM"),
+      hwmMb: memoryOf(server.pid).hwmMb,
       keys: keys.length,
       failed,
       fillSeconds,

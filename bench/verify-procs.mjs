@@ -121,11 +121,19 @@ export function cpuMsOf(pid) {
   }
 }
 
-/** VmRSS and VmHWM (peak) of a process, in MB. */
+/**
+ * A process's memory from /proc, in MB: VmRSS, VmHWM (its peak), and the RSS's anonymous part
+ * (heap, malloc) and file-backed part (the mapped Node binary and libraries).
+ */
 export function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field) => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"))?.[1] ?? Number.NaN);
-  return { rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
+  return {
+    rssMb: kb("VmRSS") / 1024,
+    hwmMb: kb("VmHWM") / 1024,
+    anonMb: kb("RssAnon") / 1024,
+    fileMb: kb("RssFile") / 1024,
+  };
 }
 
 function machineTimes() {

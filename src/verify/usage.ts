@@ -42,6 +42,9 @@ export const SLICE_KEYS = 256;
  */
 export const KEY_ROW_LAST_USE_MS = 600_000;
 
+/** The span of a counter's times after the recorder's origin: 2^30 ms, ~12.4 days (see `since`). */
+const TIME_SPAN = 2 ** 30;
+
 class UsageWriteError extends Error {
   constructor(override readonly cause: unknown) {
     super("usage write failed");
@@ -143,10 +146,13 @@ interface Counter {
   tokenAt: number;
   tokenWritten: number;
   /**
-   * Whether the key's times were written since the last stamp write: a key (or a token, see
-   * `stampedTokens`) not written since then goes at the next tick, the rest waits for the stamp write.
+   * Whether the key's times were written since the last stamp write: a key not written since then
+   * goes at the next tick, the rest waits for the stamp write. `tokenStamped`: the same for the
+   * token in `tokenHolder` (a token the key moved away from: `stampedTokens`), so that a tick
+   * decides without making the token's id.
    */
   stamped: boolean;
+  tokenStamped: boolean;
 }
 
 /** The last-use lists of a batch. */
@@ -179,36 +185,59 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   /** When the last stamp write took its batch: a key not used since then gets its exact last use. */
   let lastStampAt = 0;
   /**
-   * A counter's times are milliseconds after `origin` (a day before the recorder was made), not
-   * since 1970: small integers, which V8 keeps inside the counter for the process's first ~23 days,
-   * where a time since 1970 is a separate 16-byte heap number (eight per key in use). `wall` turns
-   * one back; the lists, maps and batches outside the counters hold wall-clock times. A clock set
-   * back to before the origin moves the origin a day before it, shifting every counter's times.
+   * A counter's times are milliseconds after `origin`, made 32-bit integers (`| 0`): V8 keeps those
+   * inside the counter, where any other number, even a whole one such as a difference of two
+   * times since 1970, is a separate 16-byte heap number, and once one is stored every counter's
+   * time fields hold heap numbers (eight per key in use: 12 MB at 100,000 keys). `origin` starts
+   * a day before the recorder is made and moves when a time falls outside (0, TIME_SPAN]: after
+   * ~11 days, or when the clock is set back more than a day (`rebase`). `wall` turns a time back;
+   * the lists, maps and batches outside the counters hold wall-clock times.
    */
   let origin = clock.now() - DAY_MS;
   const since = (at: number) => {
-    if (at <= origin) rebase(at - DAY_MS);
-    return at - origin;
+    let time = at - origin;
+    if (!(time >= 1 && time <= TIME_SPAN)) {
+      rebase(at - DAY_MS);
+      time = at - origin;
+    }
+    return time | 0;
   };
   const wall = (time: number) => origin + time;
 
-  /** Moves the origin back to `to`: every counter's times (0 stays "none") keep their wall-clock value. */
+  /**
+   * Moves the origin to `to`. What each counter holds and has not written goes to the maps that
+   * wait for the next stamp write, in wall-clock time, and its times are cleared (they count from
+   * the old origin and may not fit the new span): nothing is lost, and what was moved is written
+   * by the next stamp write at the latest, as the key's later uses are.
+   */
   function rebase(to: number) {
-    const shift = origin - to;
-    origin = to;
-    const moved = (time: number) => (time === 0 ? 0 : time + shift);
-    for (const counter of counters.values()) {
-      counter.lastUsed = moved(counter.lastUsed);
-      counter.lastUsedWritten = moved(counter.lastUsedWritten);
-      counter.usedAt = moved(counter.usedAt);
-      counter.usedWritten = moved(counter.usedWritten);
-      counter.allowedAt = moved(counter.allowedAt);
-      counter.allowedWritten = moved(counter.allowedWritten);
-      counter.tokenAt = moved(counter.tokenAt);
-      counter.tokenWritten = moved(counter.tokenWritten);
+    for (const [keyId, counter] of counters) {
+      if (counter.lastUsed > counter.lastUsedWritten) {
+        const at = wall(counter.lastUsed);
+        if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
+      }
+      const { usedIn, usedResource, allowedIn, tokenHolder } = counter;
+      if (usedIn !== null && usedResource !== null && counter.usedAt > counter.usedWritten)
+        noteResource(keyId, usedIn, usedResource, wall(counter.usedAt));
+      if (allowedIn !== null && counter.allowedAt > counter.allowedWritten)
+        noteAccount(keyId, allowedIn, wall(counter.allowedAt));
+      const tokenId = tokenHolder?.tokenIds[counter.tokenIndex];
+      if (tokenId !== undefined) moveToken(counter, tokenId);
+      counter.lastUsed = 0;
+      counter.lastUsedWritten = 0;
+      counter.usedAt = 0;
+      counter.usedWritten = 0;
+      counter.allowedAt = 0;
+      counter.allowedWritten = 0;
+      counter.tokenAt = 0;
+      counter.tokenWritten = 0;
     }
+    origin = to;
   }
-  /** Tokens whose last use was written since the last stamp write (keys: `Counter.stamped`). */
+  /**
+   * Tokens moved away from (in `tokenUses`) whose last use was written since the last stamp write
+   * (a key's current token: `Counter.tokenStamped`).
+   */
   let stampedTokens = new Set<string>();
   const counters = new Map<string, Counter>();
   /** Counts of an earlier day, or of a failed write, waiting for the next write: by `keyId day`. */
@@ -265,6 +294,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         tokenAt: 0,
         tokenWritten: 0,
         stamped: false,
+        tokenStamped: false,
       };
       counters.set(keyId, counter);
     } else if (counter.day !== day) {
@@ -278,8 +308,12 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     if (outcome !== "rejected") counter.lastUsed = time;
     if (token !== undefined && tokenIndex !== undefined && tokenIndex >= 0) {
       if (counter.tokenHolder !== token || counter.tokenIndex !== tokenIndex) {
-        if (counter.tokenHolder !== null && counter.tokenAt > counter.tokenWritten)
-          noteToken(counter.tokenHolder, counter.tokenIndex, wall(counter.tokenAt));
+        // The same token in a state of the key read again stays as written as it was; another
+        // is written if it was since the last stamp write (made only when the token changes).
+        const before = counter.tokenHolder?.tokenIds[counter.tokenIndex];
+        const next = token.tokenIds[tokenIndex];
+        if (before !== undefined) moveToken(counter, before);
+        if (before !== next) counter.tokenStamped = next !== undefined && stampedTokens.has(next);
         counter.tokenHolder = token;
         counter.tokenIndex = tokenIndex;
         counter.tokenWritten = 0;
@@ -316,9 +350,14 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     noteAccount(keyId, account, clock.now());
   }
 
-  function noteToken(holder: TokenHolder, index: number, at: number) {
-    const tokenId = holder.tokenIds[index];
-    if (tokenId !== undefined) noteTokenId(tokenId, at);
+  /**
+   * The key moves away from its token (`tokenId`): its last use, when not written, goes to
+   * `tokenUses`, and whether it was written since the last stamp write to `stampedTokens`, so that a
+   * key whose clients alternate between two tokens (during a renewal) writes each once a minute.
+   */
+  function moveToken(counter: Counter, tokenId: string) {
+    if (counter.tokenStamped) stampedTokens.add(tokenId);
+    if (counter.tokenAt > counter.tokenWritten) noteTokenId(tokenId, wall(counter.tokenAt));
   }
 
   function noteTokenId(tokenId: string, at: number) {
@@ -372,7 +411,6 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     const now = clock.now();
     const counts: (UsageDay & { keyId: string })[] = [];
     const lists: TimeLists = { lastUsed: [], resources: [], accounts: [], tokens: [] };
-    const written = stamps ? new Set<string>() : stampedTokens;
     for (const [keyId, counter] of counters) {
       const counted = counter.ok + counter.denied > 0;
       if (counted) {
@@ -381,17 +419,16 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         counter.ok = 0;
         counter.denied = 0;
       }
-      const tokenId = counter.tokenHolder?.tokenIds[counter.tokenIndex];
       if (stamps) {
         if (!counted && !hasNewTimes(counter)) {
           // Not used since the last stamp write: its next use is a first use again.
           counters.delete(keyId);
           continue;
         }
-      } else if (counter.stamped && (tokenId === undefined || stampedTokens.has(tokenId))) continue;
+      } else if (counter.stamped && (counter.tokenHolder === null || counter.tokenStamped)) continue;
       counter.stamped = true;
-      if (tokenId !== undefined) written.add(tokenId);
-      takeTimes(keyId, counter, tokenId, stamps, exact, lists);
+      counter.tokenStamped = true;
+      takeTimes(keyId, counter, stamps, exact, lists);
     }
     for (const waiting of carried.values()) counts.push(waiting);
     carried = new Map();
@@ -408,7 +445,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       }
       return { counts, ...lists, quotas };
     }
-    stampedTokens = written;
+    stampedTokens = new Set();
     lastStampAt = now;
     for (const [keyId, at] of carriedLastUsed) lists.lastUsed.push({ keyId, at });
     carriedLastUsed = new Map();
@@ -455,7 +492,6 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   function takeTimes(
     keyId: string,
     counter: Counter,
-    tokenId: string | undefined,
     stamps: boolean,
     exact: boolean,
     lists: TimeLists,
@@ -480,12 +516,15 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       else lists.accounts.push({ keyId, account: allowedIn, at: allowedAt });
       counter.allowedWritten = counter.allowedAt;
     }
-    if (tokenId !== undefined && counter.tokenAt > counter.tokenWritten) {
+    const tokenId =
+      counter.tokenAt > counter.tokenWritten ? counter.tokenHolder?.tokenIds[counter.tokenIndex] : undefined;
+    if (tokenId !== undefined) {
       const tokenAt = wall(counter.tokenAt);
       if (!stamps) {
-        // Written now: what waits of this token is older, and goes with it.
+        // Written now, with what waits of this token: older, unless the clock went back (`rebase`).
+        const waiting = tokenUses.get(tokenId) ?? 0;
         tokenUses.delete(tokenId);
-        lists.tokens.push({ tokenId, at: tokenAt });
+        lists.tokens.push({ tokenId, at: Math.max(tokenAt, waiting) });
       } else if (tokenUses.size > 0) noteTokenId(tokenId, tokenAt);
       else lists.tokens.push({ tokenId, at: tokenAt });
       counter.tokenWritten = counter.tokenAt;

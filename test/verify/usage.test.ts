@@ -224,6 +224,128 @@ describe("usage recorder", () => {
     ]);
   });
 
+  it("keeps every time exactly when counters move to a new origin after ~12 days: unwritten ones written, written ones used again", async () => {
+    const { usage, written, advance } = recorder(() => false);
+    const token = { tokenIds: ["t1"] };
+    // "w" is used and written; "p" is used and not written before the clock moves 13 days on.
+    usage.record("w", "allowed", "acme", "ViewOrders", token, 0);
+    await usage.flush();
+    advance(5);
+    usage.record("p", "allowed", "acme", "EditOrders", { tokenIds: ["t2"] }, 0);
+    advance(13 * DAY_MS);
+    const later = T0 + 5 + 13 * DAY_MS;
+    usage.record("w", "allowed", "acme", "ViewOrders", token, 0);
+    await usage.flush();
+    const batch = written[1] as UsageBatch;
+    const byKey = <T extends { keyId: string }>(list: readonly T[] | undefined) =>
+      [...(list ?? [])].sort((a, b) => a.keyId.localeCompare(b.keyId));
+    expect(byKey(batch.counts).map(({ keyId, ok }) => [keyId, ok])).toEqual([
+      ["p", 1],
+      ["w", 1],
+    ]);
+    expect(byKey(batch.lastUsed)).toEqual([
+      { keyId: "p", at: T0 + 5 },
+      { keyId: "w", at: later },
+    ]);
+    expect(byKey(batch.resources)).toEqual([
+      { keyId: "p", account: "acme", resource: "EditOrders", at: T0 + 5 },
+      { keyId: "w", account: "acme", resource: "ViewOrders", at: later },
+    ]);
+    expect(byKey(batch.accounts)).toEqual([
+      { keyId: "p", account: "acme", at: T0 + 5 },
+      { keyId: "w", account: "acme", at: later },
+    ]);
+    expect([...(batch.tokens ?? [])].sort((a, b) => a.at - b.at)).toEqual([
+      { tokenId: "t2", at: T0 + 5 },
+      { tokenId: "t1", at: later },
+    ]);
+    // Nothing is written twice, and uses after the move are timed from the new origin.
+    await usage.flush();
+    expect(written).toHaveLength(2);
+    advance(60_000);
+    usage.record("p", "allowed", "acme", "EditOrders", { tokenIds: ["t2"] }, 0);
+    await usage.flush();
+    expect(written[2]?.lastUsed).toEqual([{ keyId: "p", at: later + 60_000 }]);
+    expect(written[2]?.resources).toEqual([
+      { keyId: "p", account: "acme", resource: "EditOrders", at: later + 60_000 },
+    ]);
+    expect(written[2]?.tokens).toEqual([{ tokenId: "t2", at: later + 60_000 }]);
+  });
+
+  it("writes a key's two tokens once per stamp interval when its clients alternate between them (a renewal), not at every tick", async () => {
+    let now = T0;
+    const written: UsageBatch[] = [];
+    const usage = createUsageRecorder({
+      clock: { now: () => now },
+      intervalMs: 20,
+      stampIntervalMs: 60_000,
+      store: {
+        usage: {
+          async record(batch) {
+            written.push(batch);
+          },
+        },
+      },
+    });
+    const renewed = { tokenIds: ["old", "new"] };
+    const times = () =>
+      written.flatMap((b) => [...b.lastUsed, ...b.resources, ...(b.accounts ?? []), ...(b.tokens ?? [])]);
+    usage.start();
+    try {
+      usage.record("k", "allowed", "acme", "ViewOrders", renewed, 0);
+      await vi.waitFor(() => expect(written.flatMap((b) => b.tokens ?? [])).toHaveLength(1));
+      now += 10;
+      usage.record("k", "allowed", "acme", "ViewOrders", renewed, 1);
+      await vi.waitFor(() => expect(written.flatMap((b) => b.tokens ?? [])).toHaveLength(2));
+      // Both written since the stamp write: alternating uses wait for the next one.
+      written.length = 0;
+      for (let i = 0; i < 8; i++) {
+        now += 10;
+        usage.record("k", "allowed", "acme", "ViewOrders", renewed, i % 2);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(written.flatMap((b) => b.counts).reduce((sum, c) => sum + c.ok, 0)).toBe(8);
+      expect(times()).toEqual([]);
+      await usage.flush();
+      expect([...(written.at(-1)?.tokens ?? [])].sort((a, b) => a.at - b.at)).toEqual([
+        { tokenId: "old", at: T0 + 80 },
+        { tokenId: "new", at: T0 + 90 },
+      ]);
+    } finally {
+      await usage.stop();
+    }
+  });
+
+  it("writes a token's latest use when the clock is set back days before a tick", async () => {
+    let now = T0;
+    const written: UsageBatch[] = [];
+    const usage = createUsageRecorder({
+      clock: { now: () => now },
+      intervalMs: 20,
+      stampIntervalMs: 60_000,
+      store: {
+        usage: {
+          async record(batch) {
+            written.push(batch);
+          },
+        },
+      },
+    });
+    const holder = { tokenIds: ["t0"] };
+    usage.start();
+    try {
+      usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+      now -= 2 * DAY_MS;
+      usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+      await vi.waitFor(() => expect(written.flatMap((b) => b.tokens ?? []).length).toBeGreaterThan(0));
+      await usage.flush();
+      const tokenTimes = written.flatMap((b) => b.tokens ?? []).map((t) => t.at);
+      expect(Math.max(...tokenTimes)).toBe(T0);
+    } finally {
+      await usage.stop();
+    }
+  });
+
   it("merges what waits through failed writes: bounded by the keys in use, one row per stored row", async () => {
     let failing = true;
     const { usage, written, advance } = recorder(() => failing);
