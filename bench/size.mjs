@@ -653,11 +653,12 @@ async function memoryParts(server) {
   const { anonMb, fileMb } = memoryOf(server.pid);
   const client = createClient(server.port, {});
   const { text } = await client.request("GET", "/metrics").finally(client.close);
-  const metric = (name, space) => {
+  const value = (name, space) => {
     const prefix = space === undefined ? `${name} ` : `${name}{space="${space}"} `;
     const line = text.split("\n").find((l) => l.startsWith(prefix));
-    return line === undefined ? Number.NaN : Number(line.slice(prefix.length)) / 1048576;
+    return line === undefined ? Number.NaN : Number(line.slice(prefix.length));
   };
+  const metric = (name, space) => value(name, space) / 1048576;
   const space = (name) => ({
     used: metric("nodejs_heap_space_size_used_bytes", name),
     total: metric("nodejs_heap_space_size_total_bytes", name),
@@ -671,6 +672,8 @@ async function memoryParts(server) {
     young: space("new"),
     old: space("old"),
     large: space("large_object"),
+    cachedKeys: value("latchkey_key_cache_entries"),
+    usageKeys: value("latchkey_usage_keys"),
   };
 }
 
@@ -704,6 +707,7 @@ async function measureRss(db) {
     const fillSeconds = (performance.now() - started) / 1000;
     await sleep(2000);
     const cachedMb = memoryOf(server.pid).rssMb;
+    const cachedParts = await memoryParts(server);
     // V8 gives back the heap the fill grew only at its next collections: RSS again once the
     // process has idled a minute with every key still cached (entries live 48-60 s, so the keys are
     // sent once more halfway, as steady traffic would).
@@ -714,6 +718,7 @@ async function measureRss(db) {
     const settledParts = await memoryParts(server);
     return {
       idleParts,
+      cachedParts,
       settledParts,
       startMb,
       idleMb,
@@ -739,11 +744,12 @@ function memoryTable(rss) {
   if (!rss.idleParts) return [];
   const mb = (n) => n.toFixed(1);
   const row = (label, p) =>
-    `| ${label} | ${mb(p.anon)} | ${mb(p.file)} | ${mb(p.heapUsed)} / ${mb(p.heapTotal)} | ${mb(p.young.used)} / ${mb(p.young.total)} | ${mb(p.old.used)} / ${mb(p.old.total)} | ${mb(p.large.used)} / ${mb(p.large.total)} | ${mb(p.external)} | ${mb(p.anon - p.heapTotal - p.external)} |`;
+    `| ${label} | ${mb(p.anon)} | ${mb(p.file)} | ${mb(p.heapUsed)} / ${mb(p.heapTotal)} | ${mb(p.young.used)} / ${mb(p.young.total)} | ${mb(p.old.used)} / ${mb(p.old.total)} | ${mb(p.large.used)} / ${mb(p.large.total)} | ${mb(p.external)} | ${mb(p.anon - p.heapTotal - p.external)} | ${p.cachedKeys.toLocaleString("en")} | ${p.usageKeys.toLocaleString("en")} |`;
   return [
-    "| MB | RSS anonymous | RSS file-backed | V8 heap used / committed | young generation | old generation | large objects | external (buffers) | other anonymous (malloc: SQLite page cache, …) |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| MB | RSS anonymous | RSS file-backed | V8 heap used / committed | young generation | old generation | large objects | external (buffers) | other anonymous (malloc: SQLite page cache, …) | key states cached | usage counters held |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     row("idle at 30 s", rss.idleParts),
+    row(`${rss.keys.toLocaleString("en")} keys cached, 2 s after the fill`, rss.cachedParts),
     row(`${rss.keys.toLocaleString("en")} keys cached, a minute after the fill`, rss.settledParts),
   ];
 }

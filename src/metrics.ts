@@ -41,6 +41,11 @@ export interface Metrics {
   cache(hit: boolean): void;
   /** One usage flush attempted at `atMs`; a successful one resets the flush lag. */
   flushed(ok: boolean, atMs: number): void;
+  /**
+   * What the verification path holds in memory, read at each scrape: the key cache's entries and
+   * the keys whose usage counters are held (used since the last stamp write, or waiting for one).
+   */
+  holding(read: () => { cachedKeys: number; usageKeys: number }): void;
   readonly contentType: string;
   /** The exposition text: this process's, or the whole server's when `options.render` is given. */
   render(): Promise<string>;
@@ -77,6 +82,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const cacheCounts = new Float64Array(2);
   const flushCounts = new Float64Array(2);
   let lastFlushAt = clock.now();
+  let held: () => { cachedKeys: number; usageKeys: number } = () => ({ cachedKeys: 0, usageKeys: 0 });
 
   counterFrom(registry, {
     name: "latchkey_verifications_total",
@@ -109,6 +115,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
       this.set(Math.max(0, clock.now() - lastFlushAt) / 1000);
     },
   });
+  new Gauge({
+    name: "latchkey_key_cache_entries",
+    help: "Key states held by the verification cache (known and unknown appKeys)",
+    registers: [registry],
+    aggregator: "sum",
+    collect() {
+      this.set(held().cachedKeys);
+    },
+  });
+  new Gauge({
+    name: "latchkey_usage_keys",
+    help: "Keys whose usage counters are held in memory until written",
+    registers: [registry],
+    aggregator: "sum",
+    collect() {
+      this.set(held().usageKeys);
+    },
+  });
   const duration = new DurationHistogram(
     "latchkey_verification_duration_seconds",
     "Time to decide a verification",
@@ -127,6 +151,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     flushed(ok, atMs) {
       bump(flushCounts, ok ? 0 : 1);
       if (ok && atMs > lastFlushAt) lastFlushAt = atMs;
+    },
+    holding(read) {
+      held = read;
     },
     contentType: registry.contentType,
     // When the whole server's text cannot be had (the primary does not answer), this process's own,

@@ -610,6 +610,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     record,
     usedIn,
     flush,
+    /** Keys whose counters are held (used since the last stamp write that found them unused). */
+    keysHeld: () => counters.size,
     /** Counts not yet written: keys counted since the last write, plus (key, day) entries waiting. */
     pendingKeys() {
       let pending = carried.size;

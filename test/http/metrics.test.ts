@@ -7,6 +7,9 @@ import { aggregateMetrics, createMetrics, DURATION_BUCKETS } from "../../src/met
 import { createHarness, type Harness } from "../support/harness.js";
 import { tamperedLast } from "../support/tampered.js";
 
+/** The predefined role that reads orders (SPEC §1.1). */
+const OMS_READ = 10;
+
 let h: Harness;
 beforeAll(async () => {
   h = await createHarness();
@@ -74,6 +77,8 @@ describe("GET /metrics", () => {
       latchkey_key_cache_requests_total: "counter",
       latchkey_usage_flush_lag_seconds: "gauge",
       latchkey_usage_flush_total: "counter",
+      latchkey_key_cache_entries: "gauge",
+      latchkey_usage_keys: "gauge",
     });
     for (const outcome of ["allowed", "denied", "invalid", "rate_limited"]) {
       expect(sampleValue(samples, "latchkey_verifications_total", { outcome }), outcome).toBeTypeOf("number");
@@ -122,6 +127,26 @@ describe("GET /metrics", () => {
     expect(sampleValue(again, "latchkey_verifications_total", { outcome: "allowed" })).toBe(allowed + 2);
   });
 
+  it("counts the key states and usage counters the verification path holds", async () => {
+    const key = await h.createKey("erp-held", [OMS_READ]);
+    const before = (await scrape()).samples;
+    const cached = sampleValue(before, "latchkey_key_cache_entries") ?? Number.NaN;
+    const inUse = sampleValue(before, "latchkey_usage_keys") ?? Number.NaN;
+    const verified = await h.request("POST", "/v1/verify", {
+      as: null,
+      body: { appKey: key.appKey, appToken: key.appToken, resource: "ViewOrders" },
+    });
+    expect(verified.body).toMatchObject({ valid: true });
+    // An appKey that does not exist is held too (as unknown), and counts no usage.
+    await h.request("POST", "/v1/verify", {
+      as: null,
+      body: { appKey: "vtexappkey-acme-NOSUCH", appToken: "x" },
+    });
+    const after = (await scrape()).samples;
+    expect(sampleValue(after, "latchkey_key_cache_entries")).toBe(cached + 2);
+    expect(sampleValue(after, "latchkey_usage_keys")).toBe(inUse + 1);
+  });
+
   it("never contains a token, even after calls that presented tokens", async () => {
     const key = await h.createKey("scraped");
     await h.request("GET", "/v1/me", { as: key });
@@ -146,7 +171,7 @@ describe("GET /metrics", () => {
     expect(buckets.map((s) => s.labels.le)).toEqual([...DURATION_BUCKETS.map(String), "+Inf"]);
   });
 
-  it("merges the workers' snapshots of WORKERS: counters and histograms summed, the flush lag the largest", async () => {
+  it("merges the workers' snapshots of WORKERS: counters, histograms and what each holds summed, the flush lag the largest", async () => {
     let now = 10_000;
     const clock = { now: () => now };
     const one = createMetrics({ clock, processMetrics: false });
@@ -157,6 +182,8 @@ describe("GET /metrics", () => {
     two.verification("invalid", 0.0002);
     one.cache(true);
     two.cache(false);
+    one.holding(() => ({ cachedKeys: 5, usageKeys: 2 }));
+    two.holding(() => ({ cachedKeys: 3, usageKeys: 1 }));
     // `one` wrote its usage at 13 s; `two` never did, so its lag counts from its start (10 s).
     one.flushed(true, 13_000);
     now = 14_000;
@@ -171,6 +198,9 @@ describe("GET /metrics", () => {
     expect(value("latchkey_verification_duration_seconds_bucket", { le: "0.00025" })).toBe(3);
     expect(value("latchkey_verification_duration_seconds_bucket", { le: "+Inf" })).toBe(4);
     expect(merged.types.get("latchkey_verification_duration_seconds")).toBe("histogram");
+    // What each worker holds, summed.
+    expect(value("latchkey_key_cache_entries")).toBe(8);
+    expect(value("latchkey_usage_keys")).toBe(3);
     // The worker longest without a write: `two`, 4 s since its start.
     expect(value("latchkey_usage_flush_lag_seconds")).toBe(4);
   });
