@@ -6,12 +6,17 @@ import { createUsageRecorder, SLICE_KEYS, sliceBatch } from "../../src/verify/us
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
 
-function recorder(fail: (slice: UsageBatch, call: number) => boolean) {
+/** A recorder on a clock that starts at T0 (`advance` moves it); `timing`: its timer's intervals, for `start()`. */
+function recorder(
+  fail: (slice: UsageBatch, call: number) => boolean,
+  timing: { intervalMs?: number; stampIntervalMs?: number } = {},
+) {
   const written: UsageBatch[] = [];
   let now = T0;
   let calls = 0;
   const usage = createUsageRecorder({
     clock: { now: () => now },
+    ...timing,
     store: {
       usage: {
         async record(batch) {
@@ -273,20 +278,7 @@ describe("usage recorder", () => {
   });
 
   it("writes a key's two tokens once per stamp interval when its clients alternate between them (a renewal), not at every tick", async () => {
-    let now = T0;
-    const written: UsageBatch[] = [];
-    const usage = createUsageRecorder({
-      clock: { now: () => now },
-      intervalMs: 20,
-      stampIntervalMs: 60_000,
-      store: {
-        usage: {
-          async record(batch) {
-            written.push(batch);
-          },
-        },
-      },
-    });
+    const { usage, written, advance } = recorder(() => false, { intervalMs: 20, stampIntervalMs: 60_000 });
     const renewed = { tokenIds: ["old", "new"] };
     const times = () =>
       written.flatMap((b) => [...b.lastUsed, ...b.resources, ...(b.accounts ?? []), ...(b.tokens ?? [])]);
@@ -294,13 +286,13 @@ describe("usage recorder", () => {
     try {
       usage.record("k", "allowed", "acme", "ViewOrders", renewed, 0);
       await vi.waitFor(() => expect(written.flatMap((b) => b.tokens ?? [])).toHaveLength(1));
-      now += 10;
+      advance(10);
       usage.record("k", "allowed", "acme", "ViewOrders", renewed, 1);
       await vi.waitFor(() => expect(written.flatMap((b) => b.tokens ?? [])).toHaveLength(2));
       // Both written since the stamp write: alternating uses wait for the next one.
       written.length = 0;
       for (let i = 0; i < 8; i++) {
-        now += 10;
+        advance(10);
         usage.record("k", "allowed", "acme", "ViewOrders", renewed, i % 2);
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -317,25 +309,12 @@ describe("usage recorder", () => {
   });
 
   it("writes a token's latest use when the clock is set back days before a tick", async () => {
-    let now = T0;
-    const written: UsageBatch[] = [];
-    const usage = createUsageRecorder({
-      clock: { now: () => now },
-      intervalMs: 20,
-      stampIntervalMs: 60_000,
-      store: {
-        usage: {
-          async record(batch) {
-            written.push(batch);
-          },
-        },
-      },
-    });
+    const { usage, written, advance } = recorder(() => false, { intervalMs: 20, stampIntervalMs: 60_000 });
     const holder = { tokenIds: ["t0"] };
     usage.start();
     try {
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
-      now -= 2 * DAY_MS;
+      advance(-2 * DAY_MS);
       usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
       await vi.waitFor(() => expect(written.flatMap((b) => b.tokens ?? []).length).toBeGreaterThan(0));
       await usage.flush();
