@@ -673,7 +673,6 @@ async function memoryParts(server) {
     old: space("old"),
     large: space("large_object"),
     cachedKeys: value("latchkey_key_cache_entries"),
-    usageKeys: value("latchkey_usage_keys"),
   };
 }
 
@@ -744,10 +743,10 @@ function memoryTable(rss) {
   if (!rss.idleParts) return [];
   const mb = (n) => n.toFixed(1);
   const row = (label, p) =>
-    `| ${label} | ${mb(p.anon)} | ${mb(p.file)} | ${mb(p.heapUsed)} / ${mb(p.heapTotal)} | ${mb(p.young.used)} / ${mb(p.young.total)} | ${mb(p.old.used)} / ${mb(p.old.total)} | ${mb(p.large.used)} / ${mb(p.large.total)} | ${mb(p.external)} | ${mb(p.anon - p.heapTotal - p.external)} | ${p.cachedKeys.toLocaleString("en")} | ${p.usageKeys.toLocaleString("en")} |`;
+    `| ${label} | ${mb(p.anon)} | ${mb(p.file)} | ${mb(p.heapUsed)} / ${mb(p.heapTotal)} | ${mb(p.young.used)} / ${mb(p.young.total)} | ${mb(p.old.used)} / ${mb(p.old.total)} | ${mb(p.large.used)} / ${mb(p.large.total)} | ${mb(p.external)} | ${mb(p.anon - p.heapTotal - p.external)} | ${p.cachedKeys.toLocaleString("en")} |`;
   return [
-    "| MB | RSS anonymous | RSS file-backed | V8 heap used / committed | young generation | old generation | large objects | external (buffers) | other anonymous (malloc: SQLite page cache, …) | key states cached | usage counters held |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| MB | RSS anonymous | RSS file-backed | V8 heap used / committed | young generation | old generation | large objects | external (buffers) | other anonymous (malloc: SQLite page cache, …) | key states cached |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     row("idle at 30 s", rss.idleParts),
     row(`${rss.keys.toLocaleString("en")} keys cached, 2 s after the fill`, rss.cachedParts),
     row(`${rss.keys.toLocaleString("en")} keys cached, a minute after the fill`, rss.settledParts),

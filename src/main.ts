@@ -228,7 +228,7 @@ function composeVerification(config: Config, wiring: Wiring, deps: ServiceDeps) 
     quotas: allowances,
     onFlush: flushReporter(wiring.logger, (ok, atMs) => metrics.flushed(ok, atMs)),
   });
-  metrics.holding(() => ({ cachedKeys: keyCache.size(), usageKeys: usage.keysHeld() }));
+  metrics.holding(() => keyCache.held());
   const jwt = createJwtService(deps);
   const verifier = createVerifier({
     cache: keyCache,

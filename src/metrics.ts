@@ -42,10 +42,11 @@ export interface Metrics {
   /** One usage flush attempted at `atMs`; a successful one resets the flush lag. */
   flushed(ok: boolean, atMs: number): void;
   /**
-   * What the verification path holds in memory, read at each scrape: the key cache's entries and
-   * the keys whose usage counters are held (used since the last stamp write, or waiting for one).
+   * How many key states the verification cache holds, read at each scrape. (Not the keys whose
+   * usage counters are held: a wrong token makes a counter for a key that exists and none for one
+   * that does not, so that count would tell an unauthenticated caller which appKeys exist.)
    */
-  holding(read: () => { cachedKeys: number; usageKeys: number }): void;
+  holding(cachedKeys: () => number): void;
   readonly contentType: string;
   /** The exposition text: this process's, or the whole server's when `options.render` is given. */
   render(): Promise<string>;
@@ -82,7 +83,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const cacheCounts = new Float64Array(2);
   const flushCounts = new Float64Array(2);
   let lastFlushAt = clock.now();
-  let held: () => { cachedKeys: number; usageKeys: number } = () => ({ cachedKeys: 0, usageKeys: 0 });
+  let cachedKeys: () => number = () => 0;
 
   counterFrom(registry, {
     name: "latchkey_verifications_total",
@@ -121,16 +122,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers: [registry],
     aggregator: "sum",
     collect() {
-      this.set(held().cachedKeys);
-    },
-  });
-  new Gauge({
-    name: "latchkey_usage_keys",
-    help: "Keys whose usage counters are held in memory until written",
-    registers: [registry],
-    aggregator: "sum",
-    collect() {
-      this.set(held().usageKeys);
+      this.set(cachedKeys());
     },
   });
   const duration = new DurationHistogram(
@@ -153,7 +145,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (ok && atMs > lastFlushAt) lastFlushAt = atMs;
     },
     holding(read) {
-      held = read;
+      cachedKeys = read;
     },
     contentType: registry.contentType,
     // When the whole server's text cannot be had (the primary does not answer), this process's own,

@@ -189,9 +189,10 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * inside the counter, where any other number, even a whole one such as a difference of two
    * times since 1970, is a separate 16-byte heap number, and once one is stored every counter's
    * time fields hold heap numbers (eight per key in use: 12 MB at 100,000 keys). `origin` starts
-   * a day before the recorder is made and moves when a time falls outside (0, TIME_SPAN]: after
-   * ~11 days, or when the clock is set back more than a day (`rebase`). `wall` turns a time back;
-   * the lists, maps and batches outside the counters hold wall-clock times.
+   * a day before the recorder is made and moves (`rebase`): to a day before now at a write once
+   * half the span is used (~6 days), off the request path, and on a request whose time falls outside
+   * (0, TIME_SPAN] (the clock set back more than a day, or stepped far on). `wall` turns a time
+   * back; the lists, maps and batches outside the counters hold wall-clock times.
    */
   let origin = clock.now() - DAY_MS;
   const since = (at: number) => {
@@ -205,13 +206,39 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   const wall = (time: number) => origin + time;
 
   /**
-   * Moves the origin to `to`. What each counter holds and has not written goes to the maps that
-   * wait for the next stamp write, in wall-clock time, and its times are cleared (they count from
-   * the old origin and may not fit the new span): nothing is lost, and what was moved is written
-   * by the next stamp write at the latest, as the key's later uses are.
+   * Moves the origin to `to`. Forward (the routine move at a write), a counter whose times all fit
+   * the new span keeps them, shifted: a walk like a tick's. Otherwise (a time outside the span, or
+   * the clock set back, when a use at the earlier time would overwrite a later one in the counter)
+   * what the counter has not written goes to the maps that wait for the next stamp write, in
+   * wall-clock time, where the latest wins, and its times are cleared: nothing is lost, and what
+   * was moved is written by the next stamp write at the latest.
    */
   function rebase(to: number) {
+    const shift = origin - to;
+    const fits = (time: number) => time === 0 || (time + shift >= 1 && time + shift <= TIME_SPAN);
+    const moved = (time: number) => (time === 0 ? 0 : (time + shift) | 0);
     for (const [keyId, counter] of counters) {
+      if (
+        shift < 0 &&
+        fits(counter.lastUsed) &&
+        fits(counter.lastUsedWritten) &&
+        fits(counter.usedAt) &&
+        fits(counter.usedWritten) &&
+        fits(counter.allowedAt) &&
+        fits(counter.allowedWritten) &&
+        fits(counter.tokenAt) &&
+        fits(counter.tokenWritten)
+      ) {
+        counter.lastUsed = moved(counter.lastUsed);
+        counter.lastUsedWritten = moved(counter.lastUsedWritten);
+        counter.usedAt = moved(counter.usedAt);
+        counter.usedWritten = moved(counter.usedWritten);
+        counter.allowedAt = moved(counter.allowedAt);
+        counter.allowedWritten = moved(counter.allowedWritten);
+        counter.tokenAt = moved(counter.tokenAt);
+        counter.tokenWritten = moved(counter.tokenWritten);
+        continue;
+      }
       if (counter.lastUsed > counter.lastUsedWritten) {
         const at = wall(counter.lastUsed);
         if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
@@ -577,7 +604,9 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    */
   function write(stamps: boolean, exact: boolean): Promise<void> {
     if (flushing) return flushing.then(() => write(stamps, exact));
-    if (stamps) stampsDueAt = clock.now() + stampIntervalMs;
+    const now = clock.now();
+    if (now - origin > TIME_SPAN / 2) rebase(now - DAY_MS);
+    if (stamps) stampsDueAt = now + stampIntervalMs;
     const batch = takeBatch(stamps, exact);
     const empty = [
       batch.counts,
@@ -610,8 +639,6 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     record,
     usedIn,
     flush,
-    /** Keys whose counters are held (used since the last stamp write that found them unused). */
-    keysHeld: () => counters.size,
     /** Counts not yet written: keys counted since the last write, plus (key, day) entries waiting. */
     pendingKeys() {
       let pending = carried.size;

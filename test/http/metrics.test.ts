@@ -78,7 +78,6 @@ describe("GET /metrics", () => {
       latchkey_usage_flush_lag_seconds: "gauge",
       latchkey_usage_flush_total: "counter",
       latchkey_key_cache_entries: "gauge",
-      latchkey_usage_keys: "gauge",
     });
     for (const outcome of ["allowed", "denied", "invalid", "rate_limited"]) {
       expect(sampleValue(samples, "latchkey_verifications_total", { outcome }), outcome).toBeTypeOf("number");
@@ -127,24 +126,45 @@ describe("GET /metrics", () => {
     expect(sampleValue(again, "latchkey_verifications_total", { outcome: "allowed" })).toBe(allowed + 2);
   });
 
-  it("counts the key states and usage counters the verification path holds", async () => {
+  it("counts the key states the cache holds, and moves alike for a wrong token of a key that exists and of one that does not", async () => {
     const key = await h.createKey("erp-held", [OMS_READ]);
-    const before = (await scrape()).samples;
-    const cached = sampleValue(before, "latchkey_key_cache_entries") ?? Number.NaN;
-    const inUse = sampleValue(before, "latchkey_usage_keys") ?? Number.NaN;
+    const latchkey = (samples: Sample[]) =>
+      new Map(
+        samples
+          // Durations differ by timing; their count is kept.
+          .filter((x) => x.name.startsWith("latchkey_") && !/_(bucket|sum)$/.test(x.name))
+          .map((x) => [`${x.name}${JSON.stringify(x.labels)}`, x.value]),
+      );
+    const delta = (from: Map<string, number>, to: Map<string, number>) =>
+      Object.fromEntries([...to].map(([name, value]) => [name, value - (from.get(name) ?? 0)]));
+    // Well formed, of another key: the lookup is made.
+    const wrong = (await h.createKey("erp-other", [OMS_READ])).appToken;
+    const s0 = latchkey((await scrape()).samples);
+    const known = await h.request("POST", "/v1/verify", {
+      as: null,
+      body: { appKey: key.appKey, appToken: wrong },
+    });
+    const s1 = latchkey((await scrape()).samples);
+    const unknown = await h.request("POST", "/v1/verify", {
+      as: null,
+      body: { appKey: "vtexappkey-acme-NOSUCH", appToken: wrong },
+    });
+    const s2 = latchkey((await scrape()).samples);
+    expect(known.body).toEqual(unknown.body);
+    expect(known.body).toMatchObject({ valid: false, code: "INVALID_CREDENTIALS" });
+    expect(delta(s0, s1)).toEqual(delta(s1, s2));
+    // Both appKeys are held now (one as "no such key"); the right token adds none.
+    expect(s2.get("latchkey_key_cache_entries{}")).toBe(
+      (s0.get("latchkey_key_cache_entries{}") ?? Number.NaN) + 2,
+    );
     const verified = await h.request("POST", "/v1/verify", {
       as: null,
       body: { appKey: key.appKey, appToken: key.appToken, resource: "ViewOrders" },
     });
     expect(verified.body).toMatchObject({ valid: true });
-    // An appKey that does not exist is held too (as unknown), and counts no usage.
-    await h.request("POST", "/v1/verify", {
-      as: null,
-      body: { appKey: "vtexappkey-acme-NOSUCH", appToken: "x" },
-    });
-    const after = (await scrape()).samples;
-    expect(sampleValue(after, "latchkey_key_cache_entries")).toBe(cached + 2);
-    expect(sampleValue(after, "latchkey_usage_keys")).toBe(inUse + 1);
+    expect(latchkey((await scrape()).samples).get("latchkey_key_cache_entries{}")).toBe(
+      s2.get("latchkey_key_cache_entries{}"),
+    );
   });
 
   it("never contains a token, even after calls that presented tokens", async () => {
@@ -182,8 +202,8 @@ describe("GET /metrics", () => {
     two.verification("invalid", 0.0002);
     one.cache(true);
     two.cache(false);
-    one.holding(() => ({ cachedKeys: 5, usageKeys: 2 }));
-    two.holding(() => ({ cachedKeys: 3, usageKeys: 1 }));
+    one.holding(() => 5);
+    two.holding(() => 3);
     // `one` wrote its usage at 13 s; `two` never did, so its lag counts from its start (10 s).
     one.flushed(true, 13_000);
     now = 14_000;
@@ -200,7 +220,6 @@ describe("GET /metrics", () => {
     expect(merged.types.get("latchkey_verification_duration_seconds")).toBe("histogram");
     // What each worker holds, summed.
     expect(value("latchkey_key_cache_entries")).toBe(8);
-    expect(value("latchkey_usage_keys")).toBe(3);
     // The worker longest without a write: `two`, 4 s since its start.
     expect(value("latchkey_usage_flush_lag_seconds")).toBe(4);
   });

@@ -229,6 +229,31 @@ describe("usage recorder", () => {
     ]);
   });
 
+  it("moves its origin at a write once half its span is used, shifting the times counters hold", async () => {
+    const { usage, written, advance } = recorder(() => false);
+    const token = { tokenIds: ["t1"] };
+    // ~6.2 days after the origin (a day before T0) the next write moves it; "j" is used just before.
+    advance(5.5 * DAY_MS);
+    const used = T0 + 5.5 * DAY_MS;
+    usage.record("j", "allowed", "acme", "ViewOrders", token, 0);
+    advance(3_600_000);
+    await usage.flush();
+    expect(written[0]?.lastUsed).toEqual([{ keyId: "j", at: used }]);
+    expect(written[0]?.resources).toEqual([
+      { keyId: "j", account: "acme", resource: "ViewOrders", at: used },
+    ]);
+    expect(written[0]?.tokens).toEqual([{ tokenId: "t1", at: used }]);
+    // Later uses are timed from the new origin, and what was written is not written again.
+    advance(60_000);
+    usage.record("j", "allowed", "acme", "ViewOrders", token, 0);
+    await usage.flush();
+    const later = used + 3_660_000;
+    expect(written[1]?.lastUsed).toEqual([{ keyId: "j", at: later }]);
+    expect(written[1]?.tokens).toEqual([{ tokenId: "t1", at: later }]);
+    await usage.flush();
+    expect(written).toHaveLength(2);
+  });
+
   it("keeps every time exactly when counters move to a new origin after ~12 days: unwritten ones written, written ones used again", async () => {
     const { usage, written, advance } = recorder(() => false);
     const token = { tokenIds: ["t1"] };
