@@ -155,6 +155,18 @@ interface Counter {
   tokenStamped: boolean;
 }
 
+/** A counter's times (each a `since` time, 0 for none). */
+const COUNTER_TIMES = [
+  "lastUsed",
+  "lastUsedWritten",
+  "usedAt",
+  "usedWritten",
+  "allowedAt",
+  "allowedWritten",
+  "tokenAt",
+  "tokenWritten",
+] as const;
+
 /** The last-use lists of a batch. */
 interface TimeLists {
   lastUsed: { keyId: string; at: number }[];
@@ -218,25 +230,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     const fits = (time: number) => time === 0 || (time + shift >= 1 && time + shift <= TIME_SPAN);
     const moved = (time: number) => (time === 0 ? 0 : (time + shift) | 0);
     for (const [keyId, counter] of counters) {
-      if (
-        shift < 0 &&
-        fits(counter.lastUsed) &&
-        fits(counter.lastUsedWritten) &&
-        fits(counter.usedAt) &&
-        fits(counter.usedWritten) &&
-        fits(counter.allowedAt) &&
-        fits(counter.allowedWritten) &&
-        fits(counter.tokenAt) &&
-        fits(counter.tokenWritten)
-      ) {
-        counter.lastUsed = moved(counter.lastUsed);
-        counter.lastUsedWritten = moved(counter.lastUsedWritten);
-        counter.usedAt = moved(counter.usedAt);
-        counter.usedWritten = moved(counter.usedWritten);
-        counter.allowedAt = moved(counter.allowedAt);
-        counter.allowedWritten = moved(counter.allowedWritten);
-        counter.tokenAt = moved(counter.tokenAt);
-        counter.tokenWritten = moved(counter.tokenWritten);
+      if (shift < 0 && COUNTER_TIMES.every((name) => fits(counter[name]))) {
+        for (const name of COUNTER_TIMES) counter[name] = moved(counter[name]);
         continue;
       }
       if (counter.lastUsed > counter.lastUsedWritten) {
@@ -250,14 +245,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         noteAccount(keyId, allowedIn, wall(counter.allowedAt));
       const tokenId = tokenHolder?.tokenIds[counter.tokenIndex];
       if (tokenId !== undefined) moveToken(counter, tokenId);
-      counter.lastUsed = 0;
-      counter.lastUsedWritten = 0;
-      counter.usedAt = 0;
-      counter.usedWritten = 0;
-      counter.allowedAt = 0;
-      counter.allowedWritten = 0;
-      counter.tokenAt = 0;
-      counter.tokenWritten = 0;
+      for (const name of COUNTER_TIMES) counter[name] = 0;
     }
     origin = to;
   }
