@@ -33,8 +33,9 @@ function loadError(file: string): CatalogError {
 }
 
 const noLocation = { file: "inline", locate: () => undefined };
-const keys = (catalog: Catalog, method: string, target: string) =>
-  catalog.resourcesForRoute(method, target).map((r) => r.key);
+const keys = (catalog: Catalog, method: string, target: string) => [
+  ...catalog.resourceKeysForRoute(method, target),
+];
 
 describe("built-ins", () => {
   const catalog = buildCatalog({}, noLocation);

@@ -33,8 +33,11 @@ export interface Catalog {
   resourceByKey(key: string): ResourceDef | undefined;
   readonly roles: readonly PredefinedRole[];
   roleById(id: number): PredefinedRole | undefined;
-  /** Resources whose routes cover this request; [] for unmapped or unsafe paths. */
-  resourcesForRoute(method: string, target: string): ResourceDef[];
+  /**
+   * Keys of the resources whose routes cover this request, in catalog order; none for unmapped or
+   * unsafe paths. The list is frozen and may be the same one for every request it answers.
+   */
+  resourceKeysForRoute(method: string, target: string): readonly string[];
 }
 
 export type NodePath = readonly (string | number)[];
@@ -222,6 +225,8 @@ interface TrieNode {
 
 interface RouteEntry {
   readonly methods: ReadonlySet<string>;
+  /** The route's methods include `*`. */
+  readonly anyMethod: boolean;
   readonly index: number;
 }
 
@@ -259,30 +264,55 @@ function insert(root: TrieNode, pattern: string, entry: RouteEntry): void {
   node.end.push(entry);
 }
 
+/**
+ * A route match's working memory, one per compiled catalog and reused by every match (matching is
+ * synchronous: no two run at once). A gateway asks one `/v1/authorize` per API call, so a match
+ * allocates nothing but the decoded segments.
+ */
 interface Walk {
-  readonly segments: readonly string[];
-  readonly method: string;
-  readonly hits: Set<number>;
+  /** The request's segments are the first `depth` entries (later ones are a previous match's). */
+  readonly segments: string[];
+  depth: number;
+  method: string;
+  /** Indexes of the matching resources: the first `found` entries. */
+  readonly hits: number[];
+  found: number;
 }
 
-function collect(entries: readonly RouteEntry[], { method, hits }: Walk): void {
-  for (const entry of entries) if (entry.methods.has(method) || entry.methods.has("*")) hits.add(entry.index);
+function collect(entries: readonly RouteEntry[], state: Walk): void {
+  for (const entry of entries) {
+    if (!entry.anyMethod && !entry.methods.has(state.method)) continue;
+    const { hits, found } = state;
+    let seen = false;
+    for (let h = 0; h < found && !seen; h++) seen = hits[h] === entry.index;
+    if (!seen) hits[state.found++] = entry.index;
+  }
 }
 
 function walk(node: TrieNode, i: number, state: Walk): void {
-  collect(node.rest, state);
-  const segment = state.segments[i];
-  if (segment === undefined) {
+  if (node.rest.length > 0) collect(node.rest, state);
+  if (i === state.depth) {
     collect(node.end, state);
     return;
   }
-  const literal = node.literal.get(segment);
+  const literal = node.literal.get(state.segments[i] as string);
   if (literal) walk(literal, i + 1, state);
   if (node.star) walk(node.star, i + 1, state);
 }
 
+/** A character that makes a segment need `decodeSegment`'s checks: `%`, `\`, NUL, or a leading `.`. */
+function plainSegment(raw: string): boolean {
+  if (raw.charCodeAt(0) === 46) return false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37 || c === 92 || c === 0) return false;
+  }
+  return true;
+}
+
 /** One request segment, percent-decoded; undefined when it could smuggle a separator or traversal. */
 function decodeSegment(raw: string): string | undefined {
+  if (plainSegment(raw)) return raw;
   let segment = raw;
   if (raw.includes("%")) {
     try {
@@ -300,34 +330,63 @@ function decodeSegment(raw: string): string | undefined {
   return bare === "." || bare === ".." ? undefined : segment;
 }
 
-/** A request target's path segments, query and fragment dropped, empty segments collapsed. */
-export function requestSegments(target: string): string[] | undefined {
+/**
+ * A request target's path segments into `state` (`segments`, `depth`), query and fragment dropped,
+ * empty segments collapsed; false when the target is not a path or a segment is unsafe.
+ */
+function requestSegments(target: string, state: Walk): boolean {
+  state.depth = 0;
+  if (target.charCodeAt(0) !== 47) return false;
   const query = target.indexOf("?");
   const fragment = target.indexOf("#");
-  const cut = query === -1 ? fragment : fragment === -1 ? query : Math.min(query, fragment);
-  const path = cut === -1 ? target : target.slice(0, cut);
-  if (!path.startsWith("/")) return undefined;
-  const segments: string[] = [];
-  for (const raw of path.split("/")) {
-    if (raw === "") continue;
-    const segment = decodeSegment(raw);
-    if (segment === undefined) return undefined;
-    segments.push(segment);
+  const end =
+    query === -1
+      ? fragment === -1
+        ? target.length
+        : fragment
+      : fragment === -1
+        ? query
+        : Math.min(query, fragment);
+  let start = 1;
+  while (start <= end) {
+    let slash = target.indexOf("/", start);
+    if (slash === -1 || slash > end) slash = end;
+    if (slash > start) {
+      const segment = decodeSegment(target.slice(start, slash));
+      if (segment === undefined) return false;
+      state.segments[state.depth++] = segment;
+    }
+    start = slash + 1;
   }
-  return segments;
+  return true;
 }
 
-function compileRoutes(resources: readonly ResourceDef[]): (method: string, target: string) => number[] {
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
+/** The keys of the resources whose routes cover a request, in catalog order; frozen, often shared. */
+function compileRoutes(
+  resources: readonly ResourceDef[],
+): (method: string, target: string) => readonly string[] {
   const root = newNode();
   resources.forEach((resource, index) => {
-    for (const route of resource.routes) insert(root, route.path, { methods: new Set(route.methods), index });
+    for (const route of resource.routes) {
+      const methods = new Set(route.methods);
+      insert(root, route.path, { methods, anyMethod: methods.has("*"), index });
+    }
   });
+  // A request most often falls under one resource: its answer is made once.
+  const alone = resources.map((resource) => Object.freeze([resource.key]));
+  const state: Walk = { segments: [], depth: 0, method: "", hits: [], found: 0 };
   return (method, target) => {
-    const segments = requestSegments(target);
-    if (!segments) return [];
-    const state = { segments, method: method.toUpperCase(), hits: new Set<number>() };
+    if (!requestSegments(target, state)) return NO_KEYS;
+    state.method = method.toUpperCase();
+    state.found = 0;
     walk(root, 0, state);
-    return state.hits.size < 2 ? [...state.hits] : [...state.hits].sort((a, b) => a - b);
+    const { hits, found } = state;
+    if (found === 0) return NO_KEYS;
+    if (found === 1) return alone[hits[0] as number] as readonly string[];
+    const matched = hits.slice(0, found).sort((a, b) => a - b);
+    return Object.freeze(matched.map((i) => (resources[i] as ResourceDef).key));
   };
 }
 
@@ -347,13 +406,11 @@ export function buildCatalog(fileContent: unknown, source: CatalogSource): Catal
   const roles = deepFreeze(collectRoles(file, resources, fail));
   const byKey = new Map(resources.map((r) => [r.key, r]));
   const byId = new Map(roles.map((r) => [r.id, r]));
-  const match = compileRoutes(resources);
   return Object.freeze({
     resources,
     roles,
     resourceByKey: (key: string) => byKey.get(key),
     roleById: (id: number) => byId.get(id),
-    resourcesForRoute: (method: string, target: string) =>
-      match(method, target).map((i) => resources[i] as ResourceDef),
+    resourceKeysForRoute: compileRoutes(resources),
   });
 }

@@ -78,8 +78,7 @@ export function authorize(
   const method = header("x-original-method") ?? header("x-forwarded-method") ?? "GET";
   let decision: MaybePromise<Decision>;
   try {
-    const covering = deps.catalog.resourcesForRoute(method, uri);
-    const resources = covering.length === 1 ? [covering[0]?.key as string] : covering.map((r) => r.key);
+    const resources = deps.catalog.resourceKeysForRoute(method, uri);
     decision = deps.verifier.verify({
       credentials: verifiable(readCredentials(header)),
       account: account || null,

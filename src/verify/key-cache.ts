@@ -289,14 +289,15 @@ export function createKeyCache(options: KeyCacheOptions) {
 
   /**
    * The cached state: a KeyState, `null` for a key known not to exist, `undefined` when the cache
-   * cannot answer (never loaded, expired, or changed) and `load` must be called.
+   * cannot answer (never loaded, expired, or changed) and `load` must be called. `now`: the
+   * caller's reading of the cache's clock, when it has one (the verifier reads it once a request).
    */
-  function peek(appKey: string): CachedKey | null | undefined {
+  function peek(appKey: string, now = clock.now()): CachedKey | null | undefined {
     // Changes from other instances may be missed now: every decision reads the store.
     if (options.changes.down() !== null) return undefined;
     const entry = entries.get(appKey);
     if (entry === undefined) return undefined;
-    const left = entry.missing ? entry.expiresAt - clock.now() : entry.leftAt(clock.now());
+    const left = entry.missing ? entry.expiresAt - now : entry.leftAt(now);
     if (left <= 0) {
       if (entry.missing) entries.delete(appKey);
       return undefined;
@@ -390,18 +391,18 @@ export function createKeyCache(options: KeyCacheOptions) {
     return value;
   }
 
-  /** The grant of `account` to the key from the cache, or `undefined` when it must be loaded. */
-  function peekGrant(state: KeyState, account: string): GrantState | null | undefined {
+  /** The grant of `account` to the key from the cache, or `undefined` when it must be loaded (`now` as `peek`'s). */
+  function peekGrant(state: KeyState, account: string, now = clock.now()): GrantState | null | undefined {
     if (options.changes.down() !== null) return undefined;
     if (account === state.account) {
       if (!(state instanceof CachedKey)) return undefined;
-      return state.ownGrantFresh(generationOf(account), clock.now()) ? state.ownGrant : undefined;
+      return state.ownGrantFresh(generationOf(account), now) ? state.ownGrant : undefined;
     }
     const others = state.peekOthers();
     if (others === null || others.adders === null) return undefined;
     if (!others.adders.has(account)) return null;
     const cell = others.cells?.get(account);
-    if (!cell || cell.generation !== generationOf(account) || cell.expiresAt <= clock.now()) return undefined;
+    if (!cell || cell.generation !== generationOf(account) || cell.expiresAt <= now) return undefined;
     return cell.value;
   }
 

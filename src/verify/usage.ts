@@ -275,7 +275,8 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * in and the resource an allowed call used, when a resource was asked for (the access review reads
    * these). An allowed call with an `account` is also the key's last use in that account.
    * `token`/`tokenIndex`: the key's state and the index of the token that authenticated (not for
-   * `rejected`), whose last use moves too.
+   * `rejected`), whose last use moves too. `now`: when the call was decided, by the recorder's clock
+   * (the verifier reads it once a request).
    */
   function record(
     keyId: string,
@@ -284,9 +285,9 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     resource?: string,
     token?: TokenHolder,
     tokenIndex?: number,
+    now = clock.now(),
   ): void {
     const ok = outcome === "allowed";
-    const now = clock.now();
     const day = Math.floor(now / DAY_MS);
     const time = since(now);
     let counter = counters.get(keyId);

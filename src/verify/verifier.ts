@@ -88,7 +88,10 @@ export interface JwtClaims {
 
 export interface VerifierDeps {
   cache: KeyCache;
-  /** For key expiry; the system clock when absent. */
+  /**
+   * The clock of `cache`, `usage` and `allowances` (one clock: a decision reads it once and hands
+   * the reading to them); the system clock when absent.
+   */
   clock?: { now(): number };
   tokenPrefix: string;
   usage?: Pick<UsageRecorder, "record">;
@@ -156,13 +159,18 @@ export function createVerifier(deps: VerifierDeps) {
     const { appKey, appToken } = credentials;
     const shape = credentialShape(appKey, appToken, deps.tokenPrefix);
     if (shape === "malformed") return failed(request, wait, MALFORMED);
-    const cached = cache.peek(appKey);
+    // The clock is read once for the decision (key and grant expiry, controls, usage) while it
+    // stays synchronous, and again after any wait for the store.
+    const now = clock.now();
+    const cached = cache.peek(appKey, now);
     metrics?.cache(cached !== undefined);
-    if (cached !== undefined) return withKey(request, wait, cached, appToken, null, shape);
+    if (cached !== undefined) return withKey(request, wait, cached, appToken, null, shape, now);
     if (wait > 0 && !cache.loading(appKey) && !heldBefore(appKey, appToken) && !mayLookUp(ip)) {
       return limited(wait);
     }
-    return cache.load(appKey).then((state) => withKey(request, wait, state, appToken, null, shape));
+    return cache
+      .load(appKey)
+      .then((state) => withKey(request, wait, state, appToken, null, shape, clock.now()));
   }
 
   /** Spends one of a blocked address's lookups; false when none is left. */
@@ -188,7 +196,7 @@ export function createVerifier(deps: VerifierDeps) {
     let state = cache.peek(claims.appKey);
     metrics?.cache(state !== undefined);
     if (state === undefined) state = await cache.load(claims.appKey);
-    return withKey(request, wait, state, null, claims, "native");
+    return withKey(request, wait, state, null, claims, "native", clock.now());
   }
 
   /** A failure: counted against the address, or RATE_LIMITED (uncounted) while it is blocked. */
@@ -205,28 +213,39 @@ export function createVerifier(deps: VerifierDeps) {
     appToken: string | null,
     claims: JwtClaims | null,
     shape: TokenShape,
+    now: number,
   ): MaybePromise<Decision> {
     if (state === null) return failed(request, wait, INVALID);
     // Another shape than latchkey's cannot be a token of a key holding only latchkey's: refused
     // without hashing it, with the answer of a wrong token (as an unknown appKey gets), so that the
     // code tells nothing of whether the appKey exists or how its tokens were issued.
-    if (!acceptsShape(state, shape)) {
-      if (request.countUsage !== false) usage?.record(state.keyId, "rejected");
-      return failed(request, wait, INVALID);
-    }
+    if (!acceptsShape(state, shape)) return rejected(request, wait, state, now, INVALID);
     const index = tokenIndex(state, appToken, claims);
-    const facts = { now: clock.now(), ip: request.ip, browser: request.browser === true };
+    const facts = { now, ip: request.ip, browser: request.browser === true };
     const auth = decideKeyAuth(state, index >= 0, facts);
-    if (!auth.ok) {
-      if (request.countUsage !== false) usage?.record(state.keyId, "rejected");
-      return failed(request, wait, refusalOf(auth.reason));
-    }
+    if (!auth.ok) return rejected(request, wait, state, now, refusalOf(auth.reason));
     const account = request.ownAccount
       ? request.account || state.account
       : request.account || claims?.account || state.account;
-    const grant = cache.peekGrant(state, account);
-    if (grant !== undefined) return granted(request, state, account, grant, index);
-    return cache.loadGrant(state, account).then((loaded) => granted(request, state, account, loaded, index));
+    const grant = cache.peekGrant(state, account, now);
+    if (grant !== undefined) return granted(request, state, account, grant, index, now);
+    return cache
+      .loadGrant(state, account)
+      .then((loaded) => granted(request, state, account, loaded, index, clock.now()));
+  }
+
+  /** A known key's credentials refused: counted as the key's rejected use, then as a failure. */
+  function rejected(
+    request: VerifyRequest,
+    wait: number,
+    state: KeyState,
+    now: number,
+    decision: Unauthenticated,
+  ): Decision {
+    if (request.countUsage !== false) {
+      usage?.record(state.keyId, "rejected", undefined, undefined, undefined, undefined, now);
+    }
+    return failed(request, wait, decision);
   }
 
   /**
@@ -248,6 +267,7 @@ export function createVerifier(deps: VerifierDeps) {
     account: string,
     grant: GrantState | null,
     index: number,
+    now: number,
   ): NotGranted | Granted | AllowanceExceeded {
     const check = checkGrant(grant === null ? null : grant.grant, request.resources);
     const counting = request.countUsage !== false;
@@ -267,22 +287,23 @@ export function createVerifier(deps: VerifierDeps) {
         account,
         controls,
         grant !== null && !grant.pending && check.code === "OK",
+        now,
       );
       allowance = limits.allowance;
       exceeded = limits.exceeded;
     }
     if (counting && usage) {
       if (exceeded !== null) {
-        usage.record(state.keyId, "denied", undefined, undefined, state, index);
+        usage.record(state.keyId, "denied", undefined, undefined, state, index, now);
       } else if (request.ownAccount) {
         // Authenticated in its own account, which always grants it something: the use counts there.
-        usage.record(state.keyId, "allowed", state.account, undefined, state, index);
+        usage.record(state.keyId, "allowed", state.account, undefined, state, index, now);
       } else if (grant === null || grant.pending) {
-        usage.record(state.keyId, "denied", undefined, undefined, state, index);
+        usage.record(state.keyId, "denied", undefined, undefined, state, index, now);
       } else {
         const resource = check.code === "OK" ? (check.resource ?? undefined) : undefined;
         const outcome = check.allowed === false ? "denied" : "allowed";
-        usage.record(state.keyId, outcome, account, resource, state, index);
+        usage.record(state.keyId, outcome, account, resource, state, index, now);
       }
     }
     if (exceeded !== null) return exceeded;
@@ -320,8 +341,8 @@ export function createVerifier(deps: VerifierDeps) {
     account: string,
     controls: ControlState,
     spends: boolean,
+    now: number,
   ): { allowance: Allowance; exceeded: AllowanceExceeded | null } {
-    const now = clock.now();
     const { keyId } = state;
     let rateLimit: Allowance["rateLimit"] = null;
     if (controls.rateLimit !== null) {
