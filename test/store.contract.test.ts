@@ -442,7 +442,12 @@ describe.each(["sqlite", "postgres"] as const)("Store contract on %s", (kind) =>
       expect(bySuffix.items.map((k) => k.id)).toEqual([target.id]);
       expect((await list({ status: "inactive" })).total).toBe(5);
       expect((await list({ q: `${a}-` })).total).toBe(25);
-      expect(await list({ q: "no such key" })).toEqual({ items: [], total: 0, hasMore: false });
+      expect(await list({ q: "no such key" })).toEqual({
+        items: [],
+        total: 0,
+        totalExact: true,
+        hasMore: false,
+      });
     });
 
     it("matches % and _ in the search text literally", async () => {

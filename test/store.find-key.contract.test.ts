@@ -60,7 +60,7 @@ describe.each(["sqlite", "postgres"] as const)("Store keys.findById on %s", (kin
       order: "asc",
       limit: 10,
     });
-    expect(page).toEqual({ items: [], total: 0, hasMore: false });
+    expect(page).toEqual({ items: [], total: 0, totalExact: true, hasMore: false });
     // The same search without NUL still matches.
     expect(
       (await db.store.keys.list({ account: a, q: "pl", sort: "name", order: "asc", limit: 10 })).total,

@@ -8,7 +8,9 @@
  */
 import { type Kysely, sql } from "kysely";
 import { describe, expect, it } from "vitest";
+import { COUNTED_TOTAL_MAX } from "../src/core/api.js";
 import { keySearchCondition } from "../src/storage/key-search.js";
+import { bumpKeyCounts } from "../src/storage/kysely-key-counts.js";
 import { type KeyAgePlan, keyAgePlan, keyByAppKeyQuery, keyPageQuery } from "../src/storage/kysely-keys.js";
 import type { Database } from "../src/storage/schema.js";
 import type { KeyListQuery, KeyRecord, KeySort, Store } from "../src/storage/store.js";
@@ -170,6 +172,44 @@ describe.each(["sqlite", "postgres"] as const)("Store listing and lookup at size
     expect((await list({ roleId: 10 })).total).toBe(1);
   });
 
+  it("counts a filtered total up to 1,000 and says so past it; kept counts stay exact at any size", async () => {
+    const raw = db.raw();
+    const account = await db.account();
+    // 3,000 keys: one in ten inactive, one in three holding role 10, the token of key i made at
+    // T0 + i s, named "Key i" (written directly, so the kept counts are set here as a write would).
+    await seedRows(raw, account, 3000);
+    await bumpKeyCounts(raw, account, 3000, 2700);
+    const list = (filter: Partial<KeyListQuery>) =>
+      db.store.keys.list({ account, sort: "createdAt", order: "desc", limit: 20, ...filter });
+    const totalOf = async (filter: Partial<KeyListQuery>) => {
+      const { total, totalExact } = await list(filter);
+      return { total, totalExact };
+    };
+    expect(COUNTED_TOTAL_MAX).toBe(1000);
+    // Kept counts (none, status, role alone): exact past the bound.
+    expect(await totalOf({})).toEqual({ total: 3000, totalExact: true });
+    expect(await totalOf({ status: "active" })).toEqual({ total: 2700, totalExact: true });
+    expect(await totalOf({ roleId: 10 })).toEqual({ total: 1000, totalExact: true });
+    // Counted: exact up to the bound, then "at least 1,000".
+    expect(await totalOf({ roleId: 10, status: "active" })).toEqual({ total: 900, totalExact: true });
+    expect(await totalOf({ tokenCreatedBefore: T0 + 1_000_000 })).toEqual({ total: 1000, totalExact: true });
+    expect(await totalOf({ tokenCreatedBefore: T0 + 1_001_000 })).toEqual({ total: 1000, totalExact: false });
+    expect(await totalOf({ roleId: 10, tokenCreatedBefore: T0 + 2_000_000 })).toEqual({
+      total: 667,
+      totalExact: true,
+    });
+    // "key 1" is in 1 + 10 + 100 + 1,000 names: the count stops, the pages still hold every match.
+    expect(await totalOf({ q: "key 1" })).toEqual({ total: 1000, totalExact: false });
+    const { ids, totals } = await pageThrough(
+      db.store,
+      { account, sort: "name", order: "asc", limit: 200, q: "key 1" },
+      10,
+    );
+    expect(new Set(ids).size).toBe(1111);
+    expect(new Set(totals)).toEqual(new Set([1000]));
+    expect(await totalOf({ q: "key 12" })).toEqual({ total: 111, totalExact: true });
+  });
+
   it("pages through every sort and order with ties in the sort value, each key exactly once, in order", async () => {
     const account = await db.account();
     const keys: KeyRecord[] = [];
@@ -291,7 +331,8 @@ describe("Store query plans on sqlite", () => {
             tokenCreatedBefore: before,
           };
           const { ids: seen, totals } = await pageThrough(db.store, query, 30);
-          expect(new Set(totals)).toEqual(new Set([matching.length]));
+          // Counted up to 1,000: the 2,500 keys of the first band say "at least 1,000".
+          expect(new Set(totals)).toEqual(new Set([Math.min(matching.length, COUNTED_TOTAL_MAX)]));
           expect({ from, sort, order, seen }).toEqual({ from, sort, order, seen: expected });
         }
       }

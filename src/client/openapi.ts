@@ -5440,7 +5440,10 @@ export interface components {
         KeyPage: {
             items: components["schemas"]["Key"][];
             nextCursor: string | null;
+            /** @description Keys matching the filters, all pages together; when `totalExact` is false, at least this many (1,000) match */
             total: number;
+            /** @description False when a filter that no kept count answers (`q`, `alert`, `expiry`, `control`, `role` with another filter) matches more than 1,000 keys: counting stops there */
+            totalExact: boolean;
         };
         IssuedKey: {
             key: components["schemas"]["Key"];

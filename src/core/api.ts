@@ -121,8 +121,28 @@ export const KeySchema = z
   })
   .meta({ id: "Key" });
 
+/**
+ * A key listing's total counted from its matches stops here (docs/scaling.md, "total"): past it the
+ * listing says "at least this many" (`totalExact` false). Totals latchkey keeps as counts (no
+ * filter, `status`, `role` alone) are exact at any size.
+ */
+export const COUNTED_TOTAL_MAX = 1000;
+const COUNTED_TOTAL_TEXT = COUNTED_TOTAL_MAX.toLocaleString("en-US");
+
 export const KeyPageSchema = z
-  .object({ items: z.array(KeySchema), nextCursor: z.string().nullable(), total: z.number().int() })
+  .object({
+    items: z.array(KeySchema),
+    nextCursor: z.string().nullable(),
+    total: z
+      .number()
+      .int()
+      .meta({
+        description: `Keys matching the filters, all pages together; when \`totalExact\` is false, at least this many (${COUNTED_TOTAL_TEXT}) match`,
+      }),
+    totalExact: z.boolean().meta({
+      description: `False when a filter that no kept count answers (\`q\`, \`alert\`, \`expiry\`, \`control\`, \`role\` with another filter) matches more than ${COUNTED_TOTAL_TEXT} keys: counting stops there`,
+    }),
+  })
   .meta({ id: "KeyPage" });
 
 export const IssuedKeySchema = z

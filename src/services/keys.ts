@@ -213,6 +213,7 @@ export function createKeyService(
       items: page.items.map((key) => presentKey(key, context)),
       nextCursor: page.hasMore && last ? encodeCursor(params.sort, params.order, last) : null,
       total: page.total,
+      totalExact: page.totalExact,
     };
   }
 

@@ -5,7 +5,7 @@
  */
 
 import { CompiledQuery, type Kysely, type Selectable, type SelectQueryBuilder, sql } from "kysely";
-import { INACTIVE_REASONS, type InactiveReason } from "../core/api.js";
+import { COUNTED_TOTAL_MAX, INACTIVE_REASONS, type InactiveReason } from "../core/api.js";
 import { type KeyControls, NO_CONTROLS } from "../core/key-controls.js";
 import { hasNul, type KeySearchPlan, keySearchCondition, keySearchPlan } from "./key-search.js";
 import { bumpKeyCounts, hasStoredTotal, storedTotal } from "./kysely-key-counts.js";
@@ -660,9 +660,15 @@ export function keyPageQuery(
     .limit(query.limit + 1);
 }
 
-/** The count of every match, for a total no stored count or grant gives; exported for the plan tests. */
+/**
+ * The count of the matches, up to one more than `COUNTED_TOTAL_MAX`, for a total no stored count or
+ * grant gives: it visits at most that many, however broad the filter. Exported for the plan tests.
+ */
 export function keyCountQuery(db: Kysely<Database>, query: KeyListQuery, search: KeySearchPlan = "scan") {
-  return filteredKeys(db, query, search).select((eb) => eb.fn.countAll().as("n"));
+  const matches = filteredKeys(db, query, search)
+    .select(sql<number>`1`.as("one"))
+    .limit(COUNTED_TOTAL_MAX + 1);
+  return db.selectFrom(matches.as("m")).select((eb) => eb.fn.countAll().as("n"));
 }
 
 async function listKeyPage(
@@ -680,15 +686,20 @@ async function listKeyPage(
   // A filtered total is the costly part (it visits every match); on PostgreSQL outside a transaction
   // the two run on separate pooled connections, so the page costs about the count alone. Both are
   // read-committed snapshots, so a concurrent write may show in one and not the other.
-  const count = async () => {
-    if (query.skipTotal === true) return -1;
-    if (hasStoredTotal(query)) return storedTotal(db, query.account, query.status);
-    if (isRoleOnly(query)) return roleTotal(db, query.account, query.roleId);
-    const counted = await keyCountQuery(db, query, search).executeTakeFirstOrThrow();
-    return Number(counted.n);
+  const count = async (): Promise<{ total: number; totalExact: boolean }> => {
+    if (query.skipTotal === true) return { total: -1, totalExact: false };
+    if (hasStoredTotal(query)) {
+      return { total: await storedTotal(db, query.account, query.status), totalExact: true };
+    }
+    if (isRoleOnly(query))
+      return { total: await roleTotal(db, query.account, query.roleId), totalExact: true };
+    const counted = Number((await keyCountQuery(db, query, search).executeTakeFirstOrThrow()).n);
+    return counted > COUNTED_TOTAL_MAX
+      ? { total: COUNTED_TOTAL_MAX, totalExact: false }
+      : { total: counted, totalExact: true };
   };
-  const [{ items, hasMore }, total] = await Promise.all([pageItems(), count()]);
-  return { items, total, hasMore };
+  const [{ items, hasMore }, counted] = await Promise.all([pageItems(), count()]);
+  return { items, ...counted, hasMore };
 }
 
 /**

@@ -201,10 +201,17 @@ async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
     last = await page(last.nextCursor);
     items.push(...last.items);
   }
-  const result = { items, nextCursor: last.nextCursor, total: last.total };
+  // Every page read (--all): the keys themselves are the exact total, however broad the filter.
+  const whole = opts.all === true && last.nextCursor === null;
+  const result = {
+    items,
+    nextCursor: last.nextCursor,
+    total: whole ? items.length : last.total,
+    totalExact: whole || last.totalExact,
+  };
   remote.result(result, () => {
     if (items.length === 0) return "No keys.";
-    const footer = `${items.length} of ${result.total} key(s)`;
+    const footer = `${items.length} of ${result.total}${result.totalExact ? "" : "+"} key(s)`;
     const more = result.nextCursor ? `; more with --cursor ${result.nextCursor} (or --all)` : "";
     return `${keyTable(items)}\n${footer}${more}`;
   });

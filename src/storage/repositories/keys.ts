@@ -57,14 +57,18 @@ export interface KeyListQuery {
   hasExpiry?: boolean;
   /** Only keys carrying this control (an IP allowlist, metadata, allowed in browsers). */
   control?: ControlFilter;
-  /** Skip the `total` count (returned as -1): for exports and scans that page through everything. */
+  /** Skip the `total` count (returned as -1, not exact): for exports and scans that page through everything. */
   skipTotal?: boolean;
 }
 
 export interface KeyListPage {
   items: KeyRecord[];
-  /** Matches of the whole query, ignoring paging. */
+  /**
+   * Matches of the whole query, ignoring paging; `COUNTED_TOTAL_MAX` (core/api.ts) when
+   * `totalExact` is false (at least that many match).
+   */
   total: number;
+  totalExact: boolean;
   /** True when more items follow the last one returned. */
   hasMore: boolean;
 }

@@ -49,9 +49,14 @@ function useKeyPages(account: string, filters: Filters) {
   };
 }
 
-function summary(total: number, filtered: boolean): string {
-  if (!filtered) return plural(total, "key");
-  return `${plural(total, "key")} ${total === 1 ? "matches" : "match"}`;
+/** The page's total: "1,000+ keys" when the count stopped there (a broad filter, `totalExact` false). */
+function keysText(page: KeyPage): string {
+  return page.totalExact ? plural(page.total, "key") : `${page.total.toLocaleString("en")}+ keys`;
+}
+
+function summary(page: KeyPage, filtered: boolean): string {
+  if (!filtered) return keysText(page);
+  return `${keysText(page)} ${page.total === 1 && page.totalExact ? "matches" : "match"}`;
 }
 
 function Pager({
@@ -72,7 +77,7 @@ function Pager({
   return (
     <nav className="pager" aria-label="Pages of keys">
       <p className="muted" aria-live="polite">
-        {page.items.length ? `Showing ${from}–${to} of ${plural(page.total, "key")}` : "No keys on this page"}
+        {page.items.length ? `Showing ${from}–${to} of ${keysText(page)}` : "No keys on this page"}
       </p>
       <div className="generated-pager-buttons">
         <Button disabled={!previous || busy} onClick={previous}>
@@ -161,7 +166,7 @@ export function GeneratedTab() {
     <div className="generated">
       <div className="generated-head">
         <p className="muted" aria-live="polite">
-          {page ? summary(page.total, filtered) : "\u00a0"}
+          {page ? summary(page, filtered) : "\u00a0"}
         </p>
         <div className="generated-actions">
           {can("EditApiKeys") ? <Button onClick={() => setImporting(true)}>Import keys</Button> : null}
