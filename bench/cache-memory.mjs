@@ -120,13 +120,13 @@ async function child(file, credsFile, n) {
   }
   await new Promise((resolve) => setTimeout(resolve, 50));
   const filled = measure();
-  if (cache.size() < lines.length) anomalies++;
+  if (cache.held() < lines.length) anomalies++;
   const heap = filled.heap - baseline.heap;
   const rss = filled.rss - baseline.rss;
   console.log(
     JSON.stringify({
       keys: lines.length,
-      cached: cache.size(),
+      cached: cache.held(),
       heapBytesPerKey: Math.round(heap / lines.length),
       rssBytesPerKey: Math.round(rss / lines.length),
       heapMBPer100k: Number((((heap / lines.length) * 100_000) / 1e6).toFixed(1)),

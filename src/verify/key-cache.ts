@@ -461,8 +461,6 @@ export function createKeyCache(options: KeyCacheOptions) {
     loading,
     peekGrant,
     loadGrant,
-    /** Number of entries (known and unknown keys) held now. */
-    size: () => entries.size,
     /** Key states held in memory: the entries and those a change took out of use, not read again yet. */
     held: () => entries.size + superseded.size,
     close: unsubscribe,
