@@ -31,8 +31,19 @@ describe("the Generated tab with a broad filter", () => {
     await page.getByLabel("Search").fill("Broad");
     await page.getByText("1,000+ keys match").waitFor();
     await expect.poll(() => showing(page)).toBe("Showing 1–50 of 1,000+ keys");
-    await page.getByRole("button", { name: "Next" }).click();
+    const next = page.getByRole("button", { name: "Next" });
+    await next.click();
     await expect.poll(() => showing(page)).toBe("Showing 51–100 of 1,000+ keys");
+    // Past the count: still "1,000+", then the exact count on the last page, which ends the list.
+    for (let to = 150; to <= 1000; to += 50) {
+      await next.click();
+      await expect
+        .poll(() => showing(page))
+        .toBe(`Showing ${(to - 49).toLocaleString("en")}–${to.toLocaleString("en")} of 1,000+ keys`);
+    }
+    await next.click();
+    await expect.poll(() => showing(page)).toBe("Showing 1,001–1,001 of 1,001 keys");
+    expect(await next.isDisabled()).toBe(true);
 
     // A narrower search is counted exactly.
     await page.getByLabel("Search").fill("Broad 09");

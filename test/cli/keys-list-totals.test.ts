@@ -37,6 +37,12 @@ describe("keys list with a total counted up to 1,000", () => {
     expect(everything).toMatchObject({ total: MATCHING, totalExact: true, nextCursor: null });
     const allHuman = await runCli(h, ["keys", "list", "--q", "broad", "--all"]);
     expect(allHuman.stdout).toContain(`${MATCHING} of ${MATCHING} key(s)`);
+    // From a cursor, --all reads only the rest: the server's total stands.
+    const { nextCursor } = JSON.parse(page.stdout);
+    const rest = await runCli(h, ["keys", "list", "--q", "broad", "--cursor", nextCursor, "--all", "--json"]);
+    const restBody = JSON.parse(rest.stdout);
+    expect(restBody.items).toHaveLength(MATCHING - 5);
+    expect(restBody).toMatchObject({ total: 1000, totalExact: false, nextCursor: null });
 
     // Kept counts stay exact past 1,000: the account's keys and the bootstrap key.
     const unfiltered = await runCli(h, ["keys", "list", "--limit", "1", "--json"]);

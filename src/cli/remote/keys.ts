@@ -201,8 +201,9 @@ async function listKeys(remote: Remote, opts: ListOptions): Promise<void> {
     last = await page(last.nextCursor);
     items.push(...last.items);
   }
-  // Every page read (--all): the keys themselves are the exact total, however broad the filter.
-  const whole = opts.all === true && last.nextCursor === null;
+  // Every page read (--all from the first page): the keys themselves are the exact total, however
+  // broad the filter. From a --cursor they are only the rest, and the server's total stands.
+  const whole = opts.all === true && opts.cursor === undefined && last.nextCursor === null;
   const result = {
     items,
     nextCursor: last.nextCursor,

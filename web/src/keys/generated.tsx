@@ -49,9 +49,15 @@ function useKeyPages(account: string, filters: Filters) {
   };
 }
 
-/** The page's total: "1,000+ keys" when the count stopped there (a broad filter, `totalExact` false). */
-function keysText(page: KeyPage): string {
-  return page.totalExact ? plural(page.total, "key") : `${page.total.toLocaleString("en")}+ keys`;
+/**
+ * The page's total: "1,000+ keys" when the count stopped there (a broad filter, `totalExact` false),
+ * past it the keys shown so far ("1,050+" on the 21st page), and on the last page, whose end is the
+ * end of the list, the exact count. `shown`: the keys up to this page's last (0: not known).
+ */
+function keysText(page: KeyPage, shown = 0): string {
+  if (page.totalExact) return plural(page.total, "key");
+  if (shown > 0 && page.nextCursor === null) return plural(shown, "key");
+  return `${Math.max(page.total, shown).toLocaleString("en")}+ keys`;
 }
 
 function summary(page: KeyPage, filtered: boolean): string {
@@ -77,7 +83,9 @@ function Pager({
   return (
     <nav className="pager" aria-label="Pages of keys">
       <p className="muted" aria-live="polite">
-        {page.items.length ? `Showing ${from}–${to} of ${keysText(page)}` : "No keys on this page"}
+        {page.items.length
+          ? `Showing ${from}–${to} of ${keysText(page, offset + page.items.length)}`
+          : "No keys on this page"}
       </p>
       <div className="generated-pager-buttons">
         <Button disabled={!previous || busy} onClick={previous}>
