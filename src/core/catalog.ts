@@ -337,16 +337,11 @@ function decodeSegment(raw: string): string | undefined {
 function requestSegments(target: string, state: Walk): boolean {
   state.depth = 0;
   if (target.charCodeAt(0) !== 47) return false;
+  let end = target.length;
   const query = target.indexOf("?");
+  if (query !== -1) end = query;
   const fragment = target.indexOf("#");
-  const end =
-    query === -1
-      ? fragment === -1
-        ? target.length
-        : fragment
-      : fragment === -1
-        ? query
-        : Math.min(query, fragment);
+  if (fragment !== -1 && fragment < end) end = fragment;
   let start = 1;
   while (start <= end) {
     let slash = target.indexOf("/", start);

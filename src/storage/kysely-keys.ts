@@ -683,16 +683,17 @@ async function listKeyPage(
     const hasMore = rows.length > query.limit;
     return { hasMore, items: await hydrateKeys(db, hasMore ? rows.slice(0, query.limit) : rows) };
   };
-  // A filtered total is the costly part (it visits every match); on PostgreSQL outside a transaction
-  // the two run on separate pooled connections, so the page costs about the count alone. Both are
-  // read-committed snapshots, so a concurrent write may show in one and not the other.
+  // A counted total is the costly part (it visits up to 1,001 matches); on PostgreSQL outside a
+  // transaction the two run on separate pooled connections, so the page costs about the count
+  // alone. Both are read-committed snapshots, so a concurrent write may show in one and not the other.
   const count = async (): Promise<{ total: number; totalExact: boolean }> => {
     if (query.skipTotal === true) return { total: -1, totalExact: false };
     if (hasStoredTotal(query)) {
       return { total: await storedTotal(db, query.account, query.status), totalExact: true };
     }
-    if (isRoleOnly(query))
+    if (isRoleOnly(query)) {
       return { total: await roleTotal(db, query.account, query.roleId), totalExact: true };
+    }
     const counted = Number((await keyCountQuery(db, query, search).executeTakeFirstOrThrow()).n);
     return counted > COUNTED_TOTAL_MAX
       ? { total: COUNTED_TOTAL_MAX, totalExact: false }

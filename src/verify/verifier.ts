@@ -193,10 +193,14 @@ export function createVerifier(deps: VerifierDeps) {
     if (token === "") return failed(request, wait, MALFORMED);
     const claims = deps.jwt ? await deps.jwt.verify(token) : null;
     if (!claims) return failed(request, wait, INVALID);
-    let state = cache.peek(claims.appKey);
+    let now = clock.now();
+    let state = cache.peek(claims.appKey, now);
     metrics?.cache(state !== undefined);
-    if (state === undefined) state = await cache.load(claims.appKey);
-    return withKey(request, wait, state, null, claims, "native", clock.now());
+    if (state === undefined) {
+      state = await cache.load(claims.appKey);
+      now = clock.now();
+    }
+    return withKey(request, wait, state, null, claims, "native", now);
   }
 
   /** A failure: counted against the address, or RATE_LIMITED (uncounted) while it is blocked. */
