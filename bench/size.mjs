@@ -711,6 +711,10 @@ async function measureRss(db) {
     const started = performance.now();
     await fill();
     const fillSeconds = (performance.now() - started) / 1000;
+    // RSS once a second from the fill's end: a reading at one moment says mostly where V8's
+    // collections happen to be, so the minute's median and maximum are reported beside it.
+    const samples = [];
+    const sampler = setInterval(() => samples.push(memoryOf(server.pid).rssMb), 1000);
     await sleep(2000);
     const cachedMb = memoryOf(server.pid).rssMb;
     const cachedParts = await memoryParts(server);
@@ -720,8 +724,10 @@ async function measureRss(db) {
     await sleep(28_000);
     await fill();
     await sleep(30_000);
+    clearInterval(sampler);
     const settledMb = memoryOf(server.pid).rssMb;
     const settledParts = await memoryParts(server);
+    const sorted = [...samples].sort((a, b) => a - b);
     return {
       idleParts,
       cachedParts,
@@ -730,6 +736,8 @@ async function measureRss(db) {
       idleMb,
       cachedMb,
       settledMb,
+      minuteMedianMb: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+      minuteMaxMb: sorted.at(-1) ?? Number.NaN,
       settledBytesPerKey: ((settledMb - idleMb) * 1024 * 1024) / keys.length,
       hwmMb: memoryOf(server.pid).hwmMb,
       keys: keys.length,
@@ -795,7 +803,7 @@ function markdown(report) {
       );
     if (r.rss)
       out.push(
-        `RSS: ${r.rss.startMb.toFixed(1)} MB 3 s after start, idle ${r.rss.idleMb.toFixed(1)} MB at 30 s; ${r.rss.keys.toLocaleString("en")} keys cached ${r.rss.cachedMb.toFixed(1)} MB 2 s after the fill (VmHWM ${r.rss.hwmMb.toFixed(1)}), ${r.rss.bytesPerKey.toFixed(0)} B per cached key; ${r.rss.settledMb.toFixed(1)} MB a minute later, the keys still cached, ${r.rss.settledBytesPerKey.toFixed(0)} B per key; fill ${r.rss.fillSeconds.toFixed(1)} s, ${r.rss.failed} not 200.`,
+        `RSS: ${r.rss.startMb.toFixed(1)} MB 3 s after start, idle ${r.rss.idleMb.toFixed(1)} MB at 30 s; ${r.rss.keys.toLocaleString("en")} keys cached ${r.rss.cachedMb.toFixed(1)} MB 2 s after the fill (VmHWM ${r.rss.hwmMb.toFixed(1)}), ${r.rss.bytesPerKey.toFixed(0)} B per cached key; ${r.rss.settledMb.toFixed(1)} MB a minute later, the keys still cached, ${r.rss.settledBytesPerKey.toFixed(0)} B per key; over that minute (once a second) median ${r.rss.minuteMedianMb.toFixed(1)}, max ${r.rss.minuteMaxMb.toFixed(1)} MB; fill ${r.rss.fillSeconds.toFixed(1)} s, ${r.rss.failed} not 200.`,
         "",
         ...memoryTable(r.rss),
       );

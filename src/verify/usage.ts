@@ -20,7 +20,7 @@ import type {
   UsageDay,
   UsageRepository,
 } from "../storage/store.js";
-import { inLockOrder } from "../storage/usage-order.js";
+import { lockOrderSlices } from "../storage/usage-order.js";
 
 /**
  * Keys per write: a power of two, so that a slice's statements are whole (kysely-usage.ts `chunks`),
@@ -51,33 +51,8 @@ class UsageWriteError extends Error {
   }
 }
 
-/** Splits a batch into batches of at most `size` entries in each list. */
-export function sliceBatch(batch: UsageBatch, size: number): UsageBatch[] {
-  const accounts = batch.accounts ?? [];
-  const tokens = batch.tokens ?? [];
-  const quotas = batch.quotas ?? [];
-  const longest = Math.max(
-    quotas.length,
-    batch.counts.length,
-    batch.lastUsed.length,
-    batch.resources.length,
-    accounts.length,
-    tokens.length,
-  );
-  if (longest <= size) return [batch];
-  const slices: UsageBatch[] = [];
-  for (let i = 0; i < longest; i += size) {
-    slices.push({
-      counts: batch.counts.slice(i, i + size),
-      lastUsed: batch.lastUsed.slice(i, i + size),
-      resources: batch.resources.slice(i, i + size),
-      accounts: accounts.slice(i, i + size),
-      tokens: tokens.slice(i, i + size),
-      quotas: quotas.slice(i, i + size),
-    });
-  }
-  return slices;
-}
+/** Lets the requests waiting on the event loop run (between a write's sorting steps and slices). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface UsageRecorderOptions {
   store: { usage: Pick<UsageRepository, "record"> };
@@ -567,17 +542,20 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * the unwritten rest is kept for the next attempt.
    */
   async function writeInSlices(batch: UsageBatch): Promise<void> {
-    // Sorted whole, then sliced: each slice is a run of neighbouring keys (storage/usage-order.ts).
-    const slices = sliceBatch(inLockOrder(batch), SLICE_KEYS);
-    for (let i = 0; i < slices.length; i++) {
+    // Sorted whole (a chunk at a time, requests running between), then sliced: each slice is a run
+    // of neighbouring keys (storage/usage-order.ts).
+    const ordered = await lockOrderSlices(batch, SLICE_KEYS, nextTurn);
+    for (let i = 0; i < ordered.slices; i++) {
+      const slice = ordered.next();
       try {
-        await store.usage.record(slices[i] as UsageBatch);
-        options.quotas?.written(slices[i]?.quotas ?? []);
+        await store.usage.record(slice);
+        options.quotas?.written(slice.quotas ?? []);
       } catch (error) {
-        for (const rest of slices.slice(i)) putBack(rest);
+        putBack(slice);
+        for (let rest = i + 1; rest < ordered.slices; rest++) putBack(ordered.next());
         throw new UsageWriteError(error);
       }
-      if (i < slices.length - 1) await new Promise((resolve) => setImmediate(resolve));
+      if (i < ordered.slices - 1) await nextTurn();
     }
   }
 

@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { DAY_MS } from "../../src/core/time.js";
 import type { UsageBatch } from "../../src/storage/store.js";
+import { inLockOrder, lockOrderSlices, SORT_CHUNK } from "../../src/storage/usage-order.js";
 import { createAllowances } from "../../src/verify/allowance.js";
-import { createUsageRecorder, SLICE_KEYS, sliceBatch } from "../../src/verify/usage.js";
+import { createUsageRecorder, SLICE_KEYS } from "../../src/verify/usage.js";
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
 
@@ -510,19 +511,142 @@ describe("usage recorder", () => {
     }
   });
 
-  it("slices every list of a batch alike", () => {
+  it("slices every list of a batch alike, in lock order", async () => {
     const batch: UsageBatch = {
-      counts: Array.from({ length: 5 }, (_, i) => ({ keyId: `c${i}`, day: 1, ok: 1, denied: 0 })),
-      lastUsed: Array.from({ length: 2 }, (_, i) => ({ keyId: `l${i}`, at: 1 })),
+      counts: [4, 2, 0, 3, 1].map((i) => ({ keyId: `c${i}`, day: 1, ok: 1, denied: 0 })),
+      lastUsed: [1, 0].map((i) => ({ keyId: `l${i}`, at: 1 })),
       resources: [],
-      accounts: Array.from({ length: 3 }, (_, i) => ({ keyId: `a${i}`, account: "beta", at: 1 })),
+      accounts: [2, 0, 1].map((i) => ({ keyId: `a${i}`, account: "beta", at: 1 })),
     };
-    const slices = sliceBatch(batch, 2);
+    const ordered = await lockOrderSlices(batch, 2, nextTurn);
+    const slices = Array.from({ length: ordered.slices }, () => ordered.next());
     expect(slices.map((s) => [s.counts.length, s.lastUsed.length, s.accounts?.length])).toEqual([
       [2, 2, 2],
       [2, 0, 1],
       [1, 0, 0],
     ]);
-    expect(sliceBatch(batch, 10)).toEqual([batch]);
+    expect(slices.flatMap((s) => s.counts.map((c) => c.keyId))).toEqual(["c0", "c1", "c2", "c3", "c4"]);
+    const whole = await lockOrderSlices(batch, 10, nextTurn);
+    expect(whole.slices).toBe(1);
+    expect(whole.next()).toEqual(inLockOrder(batch));
+  });
+
+  it("gives the slices a sort of each whole list then cutting gives, sorting a chunk at a time", async () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const next = random(seed);
+      const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)] as T;
+      const at = () => 1_700_000_000_000 + Math.floor(next() * 1e9);
+      const keys = Array.from({ length: 1 + Math.floor(next() * 3000) }, () => crypto.randomUUID());
+      // Up to a few chunks' worth per list, rows as the recorder makes them (one per stored row;
+      // quota spends may repeat a key, and are merged first).
+      const rows = (most: number) => Math.floor(next() * most);
+      const unique = <T>(list: T[], id: (row: T) => string) => [
+        ...new Map(list.map((r) => [id(r), r])).values(),
+      ];
+      const batch: UsageBatch = {
+        counts: unique(
+          Array.from({ length: rows(3 * SORT_CHUNK) }, () => ({
+            keyId: pick(keys),
+            day: pick([5, 6]),
+            ok: 1,
+            denied: 0,
+          })),
+          (r) => `${r.keyId} ${r.day}`,
+        ),
+        lastUsed: unique(
+          Array.from({ length: rows(SORT_CHUNK + 10) }, () => ({ keyId: pick(keys), at: at() })),
+          (r) => r.keyId,
+        ),
+        resources: unique(
+          Array.from({ length: rows(2 * SORT_CHUNK) }, () => ({
+            keyId: pick(keys),
+            account: pick(["acme", "beta", "Beta"]),
+            resource: pick(["ViewOrders", "EditOrders"]),
+            at: at(),
+          })),
+          (r) => `${r.keyId} ${r.account} ${r.resource}`,
+        ),
+        accounts: unique(
+          Array.from({ length: rows(SORT_CHUNK) }, () => ({
+            keyId: pick(keys),
+            account: pick(["acme", "beta"]),
+            at: at(),
+          })),
+          (r) => `${r.keyId} ${r.account}`,
+        ),
+        tokens: Array.from({ length: rows(2 * SORT_CHUNK) }, () => ({
+          tokenId: crypto.randomUUID(),
+          at: at(),
+        })),
+        quotas: Array.from({ length: rows(SORT_CHUNK) }, () => ({
+          keyId: pick(keys),
+          period: pick([0, 1]),
+          setAt: pick([0, 1]),
+          spent: 1,
+        })),
+      };
+      const sorted = inLockOrder(batch);
+      const lists = ["counts", "lastUsed", "resources", "accounts", "tokens", "quotas"] as const;
+      for (const size of [1 + Math.floor(next() * 300), SLICE_KEYS]) {
+        let pauses = 0;
+        const ordered = await lockOrderSlices(batch, size, async () => {
+          pauses++;
+        });
+        const longest = Math.max(...lists.map((list) => (sorted[list] ?? []).length));
+        expect(ordered.slices).toBe(Math.max(1, Math.ceil(longest / size)));
+        for (let i = 0; i < ordered.slices; i++) {
+          const slice = ordered.next();
+          for (const list of lists) {
+            expect(slice[list], `seed ${seed}, size ${size}, slice ${i}, ${list}`).toEqual(
+              (sorted[list] ?? []).slice(i * size, (i + 1) * size),
+            );
+          }
+        }
+        const entries = lists.reduce((sum, list) => sum + (batch[list] ?? []).length, 0);
+        expect(pauses).toBeGreaterThanOrEqual(Math.floor(entries / SORT_CHUNK) - lists.length);
+      }
+    }
+  });
+
+  it("lets requests run while it sorts a large batch, before its first slice is written", async () => {
+    let written = 0;
+    const usage = createUsageRecorder({
+      clock: { now: () => T0 },
+      store: {
+        usage: {
+          async record() {
+            written++;
+          },
+        },
+      },
+    });
+    const keys = 4 * SORT_CHUNK;
+    for (let i = 0; i < keys; i++) usage.record(`key-${(i * 7919) % keys}`, "allowed", "acme", "ViewOrders");
+    // A request's turn on the event loop, over and over until the first slice is written.
+    let turns = 0;
+    const turn = () => {
+      if (written > 0) return;
+      turns++;
+      setImmediate(turn);
+    };
+    setImmediate(turn);
+    await usage.flush();
+    // Four lists of 8,192 entries (counts, last uses, resources, accounts): a turn after each chunk sorted.
+    expect(turns).toBeGreaterThanOrEqual((4 * keys) / SORT_CHUNK);
+    expect(written).toBe(keys / SLICE_KEYS);
   });
 });
+
+/** A small deterministic generator (mulberry32), so that a failing seed can be run again. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
