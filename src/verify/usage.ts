@@ -142,6 +142,37 @@ const COUNTER_TIMES = [
   "tokenWritten",
 ] as const;
 
+/** Counts waiting for a write, by `keyId day`. */
+type CountsWaiting = Map<string, UsageDay & { keyId: string }>;
+
+/**
+ * Last-use times that no counter holds, waiting for the next stamp write: a key's that moved on to
+ * another resource, account or token, and a failed write's.
+ */
+interface TimesWaiting {
+  /** keyId → last use (a failed write's, or one a rebase took out of its counter). */
+  lastUsed: Map<string, number>;
+  /** keyId → account → resource → last allowed use. */
+  resources: Map<string, Map<string, Map<string, number>>>;
+  /** keyId → account → last allowed call there. */
+  accounts: Map<string, Map<string, number>>;
+  /** tokenId → last authentication with it. */
+  tokens: Map<string, number>;
+}
+
+const noneWaiting = (): TimesWaiting => ({
+  lastUsed: new Map(),
+  resources: new Map(),
+  accounts: new Map(),
+  tokens: new Map(),
+});
+
+/**
+ * Counters taken into a batch between two turns of the event loop: a write of 100,000 keys in use
+ * took them all in one turn (~40 ms, bench/usage-write.mjs); 2,048 take about a millisecond.
+ */
+const TAKE_CHUNK = 2048;
+
 /** The last-use lists of a batch. */
 interface TimeLists {
   lastUsed: { keyId: string; at: number }[];
@@ -211,7 +242,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       }
       if (counter.lastUsed > counter.lastUsedWritten) {
         const at = wall(counter.lastUsed);
-        if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
+        if (at > (waiting.lastUsed.get(keyId) ?? 0)) waiting.lastUsed.set(keyId, at);
       }
       const { usedIn, usedResource, allowedIn, tokenHolder } = counter;
       if (usedIn !== null && usedResource !== null && counter.usedAt > counter.usedWritten)
@@ -231,19 +262,13 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   let stampedTokens = new Set<string>();
   const counters = new Map<string, Counter>();
   /** Counts of an earlier day, or of a failed write, waiting for the next write: by `keyId day`. */
-  let carried = new Map<string, UsageDay & { keyId: string }>();
-  let carriedLastUsed = new Map<string, number>();
-  /**
-   * keyId → account → resource → last allowed use, for what a key's counter no longer holds (it
-   * moved on to another resource) and for a failed write's uses.
-   */
-  let resources = new Map<string, Map<string, Map<string, number>>>();
-  /** keyId → account → last allowed call there (a failed write's entries are merged back in). */
-  let accountUses = new Map<string, Map<string, number>>();
-  /** tokenId → last authentication with it, for what a counter no longer holds or a failed write's. */
-  let tokenUses = new Map<string, number>();
+  let carried: CountsWaiting = new Map();
+  /** Last-use times waiting for the next stamp write (a stamp write takes them all at its start). */
+  let waiting = noneWaiting();
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
+  /** The write that waits for the one running (`write`). */
+  let queued: { stamps: boolean; exact: boolean; promise: Promise<void> } | undefined;
 
   /**
    * Counts one verification of a known key. `account`/`resource`: the account the call was decided
@@ -296,20 +321,26 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     }
     if (ok) counter.ok++;
     else counter.denied++;
-    if (outcome !== "rejected") counter.lastUsed = time;
+    // A use never moves a last use back: the clock set back less than a day (`since` handles more)
+    // would otherwise replace a later time not written yet with an earlier one.
+    if (outcome !== "rejected" && time > counter.lastUsed) counter.lastUsed = time;
     if (token !== undefined && tokenIndex !== undefined && tokenIndex >= 0) {
+      let latest = counter.tokenAt;
       if (counter.tokenHolder !== token || counter.tokenIndex !== tokenIndex) {
         // The same token in a state of the key read again stays as written as it was; another
         // is written if it was since the last stamp write (made only when the token changes).
         const before = counter.tokenHolder?.tokenIds[counter.tokenIndex];
         const next = token.tokenIds[tokenIndex];
         if (before !== undefined) moveToken(counter, before);
-        if (before !== next) counter.tokenStamped = next !== undefined && stampedTokens.has(next);
+        if (before !== next) {
+          counter.tokenStamped = next !== undefined && stampedTokens.has(next);
+          latest = 0;
+        }
         counter.tokenHolder = token;
         counter.tokenIndex = tokenIndex;
         counter.tokenWritten = 0;
       }
-      counter.tokenAt = time;
+      counter.tokenAt = Math.max(latest, time);
     }
     if (account !== undefined && resource !== undefined) {
       if (counter.usedIn !== account || counter.usedResource !== resource) {
@@ -318,8 +349,9 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         counter.usedIn = account;
         counter.usedResource = resource;
         counter.usedWritten = 0;
+        counter.usedAt = 0;
       }
-      counter.usedAt = time;
+      if (time > counter.usedAt) counter.usedAt = time;
     }
     if (ok && account !== undefined) {
       if (counter.allowedIn !== account) {
@@ -327,8 +359,9 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
           noteAccount(keyId, counter.allowedIn, wall(counter.allowedAt));
         counter.allowedIn = account;
         counter.allowedWritten = 0;
+        counter.allowedAt = 0;
       }
-      counter.allowedAt = time;
+      if (time > counter.allowedAt) counter.allowedAt = time;
     }
   }
 
@@ -351,25 +384,25 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     if (counter.tokenAt > counter.tokenWritten) noteTokenId(tokenId, wall(counter.tokenAt));
   }
 
-  function noteTokenId(tokenId: string, at: number) {
-    if (at > (tokenUses.get(tokenId) ?? 0)) tokenUses.set(tokenId, at);
+  function noteTokenId(tokenId: string, at: number, into = waiting) {
+    if (at > (into.tokens.get(tokenId) ?? 0)) into.tokens.set(tokenId, at);
   }
 
-  function noteAccount(keyId: string, account: string, at: number) {
-    let accounts = accountUses.get(keyId);
+  function noteAccount(keyId: string, account: string, at: number, into = waiting) {
+    let accounts = into.accounts.get(keyId);
     if (accounts === undefined) {
       accounts = new Map();
-      accountUses.set(keyId, accounts);
+      into.accounts.set(keyId, accounts);
     }
     if (at > (accounts.get(account) ?? 0)) accounts.set(account, at);
   }
 
   /** Last use of each resource by each key in each account, for the access review. */
-  function noteResource(keyId: string, account: string, resource: string, now: number) {
-    let accounts = resources.get(keyId);
+  function noteResource(keyId: string, account: string, resource: string, now: number, into = waiting) {
+    let accounts = into.resources.get(keyId);
     if (accounts === undefined) {
       accounts = new Map();
-      resources.set(keyId, accounts);
+      into.resources.set(keyId, accounts);
     }
     let used = accounts.get(account);
     if (used === undefined) {
@@ -380,14 +413,14 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   }
 
   /** Adds counts to those waiting for the next write (one entry per key and day). */
-  function carry(keyId: string, day: number, ok: number, denied: number) {
+  function carry(keyId: string, day: number, ok: number, denied: number, into = carried) {
     if (ok + denied === 0) return;
     const id = `${keyId} ${day}`;
-    const waiting = carried.get(id);
-    if (waiting === undefined) carried.set(id, { keyId, day, ok, denied });
+    const counts = into.get(id);
+    if (counts === undefined) into.set(id, { keyId, day, ok, denied });
     else {
-      waiting.ok += ok;
-      waiting.denied += denied;
+      counts.ok += ok;
+      counts.denied += denied;
     }
   }
 
@@ -397,15 +430,32 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
    * the last stamp write. A key's own latest uses go straight into the lists unless something of
    * the same key waits already, which is merged with them (a failed write's, or a resource the key
    * used before): no Map per key in the common case.
+   *
+   * The counters are taken `TAKE_CHUNK` at a time, requests running between, so a counter may be
+   * used again after it was taken, or before: what it holds when it is taken goes, the rest waits
+   * for the next write. What waited at the start (counts; with `stamps`, every time) is taken at
+   * the start, and what waits meanwhile is left for the next write, so that nothing goes twice
+   * into one batch (one row per stored row: PostgreSQL refuses an upsert that touches a row twice).
    */
-  function takeBatch(stamps: boolean, exact: boolean): UsageBatch {
-    const now = clock.now();
+  async function takeBatch(stamps: boolean, exact: boolean): Promise<UsageBatch> {
     const counts: (UsageDay & { keyId: string })[] = [];
     const lists: TimeLists = { lastUsed: [], resources: [], accounts: [], tokens: [] };
+    const countsBefore = carried;
+    carried = new Map();
+    // A stamp write takes every time waiting; a tick's times of keys that have some waiting join them.
+    const stampedBefore = lastStampAt;
+    const times = waiting;
+    if (stamps) {
+      waiting = noneWaiting();
+      stampedTokens = new Set();
+      lastStampAt = clock.now();
+    }
+    let visited = 0;
     for (const [keyId, counter] of counters) {
+      if (++visited % TAKE_CHUNK === 0) await nextTurn();
       const counted = counter.ok + counter.denied > 0;
       if (counted) {
-        if (carried.size > 0) carry(keyId, counter.day, counter.ok, counter.denied);
+        if (countsBefore.size > 0) carry(keyId, counter.day, counter.ok, counter.denied, countsBefore);
         else counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
         counter.ok = 0;
         counter.denied = 0;
@@ -419,49 +469,42 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       } else if (counter.stamped && (counter.tokenHolder === null || counter.tokenStamped)) continue;
       counter.stamped = true;
       counter.tokenStamped = true;
-      takeTimes(keyId, counter, stamps, exact, lists);
+      takeTimes(keyId, counter, stamps, exact, stampedBefore, lists, times);
     }
-    for (const waiting of carried.values()) counts.push(waiting);
-    carried = new Map();
+    for (const waitingCounts of countsBefore.values()) counts.push(waitingCounts);
     // Quota spends go with every write, counts' and stamps' alike: they bound what other instances see.
     const quotas = options.quotas?.takeSpends() ?? [];
     if (!stamps) {
       // Tokens a key moved away from within the interval (renew with the old, then use the new):
       // one not written since the last stamp write goes now, as the key's latest token does.
-      for (const [tokenId, at] of tokenUses) {
+      for (const [tokenId, at] of waiting.tokens) {
         if (stampedTokens.has(tokenId)) continue;
         stampedTokens.add(tokenId);
-        tokenUses.delete(tokenId);
+        waiting.tokens.delete(tokenId);
         lists.tokens.push({ tokenId, at });
       }
       return { counts, ...lists, quotas };
     }
-    stampedTokens = new Set();
-    lastStampAt = now;
-    for (const [keyId, at] of carriedLastUsed) lists.lastUsed.push({ keyId, at });
-    carriedLastUsed = new Map();
-    for (const [keyId, accounts] of resources)
+    for (const [keyId, at] of times.lastUsed) lists.lastUsed.push({ keyId, at });
+    for (const [keyId, accounts] of times.resources)
       for (const [account, used] of accounts)
         for (const [resource, at] of used) lists.resources.push({ keyId, account, resource, at });
-    resources = new Map();
-    for (const [keyId, accounts] of accountUses)
+    for (const [keyId, accounts] of times.accounts)
       for (const [account, at] of accounts) lists.accounts.push({ keyId, account, at });
-    accountUses = new Map();
-    for (const [tokenId, at] of tokenUses) lists.tokens.push({ tokenId, at });
-    tokenUses = new Map();
+    for (const [tokenId, at] of times.tokens) lists.tokens.push({ tokenId, at });
     return { counts, ...lists, quotas };
   }
 
   /**
    * Whether the key's own row (`keys.last_used_at`) takes the key's last use in a timer's write:
    * its first use, a use at least `KEY_ROW_LAST_USE_MS` after the one written, or the exact last
-   * use of a key not used since the previous stamp write. Its tokens', accounts' and resources'
-   * times are written every minute all the same.
+   * use of a key not used since the previous stamp write (`stampedAt`). Its tokens', accounts' and
+   * resources' times are written every minute all the same.
    */
-  function keyRowDue(counter: Counter): boolean {
+  function keyRowDue(counter: Counter, stampedAt: number): boolean {
     return (
       counter.lastUsedWritten === 0 ||
-      wall(counter.lastUsed) <= lastStampAt ||
+      wall(counter.lastUsed) <= stampedAt ||
       counter.lastUsed - counter.lastUsedWritten >= KEY_ROW_LAST_USE_MS
     );
   }
@@ -476,34 +519,37 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   }
 
   /**
-   * The counter's times not written yet go into the lists and count as written. In a stamp write,
-   * a time of a key that has some waiting (a failed write's, an earlier resource) is merged into the
-   * waiting ones, which the stamp write lists afterwards.
+   * The counter's times not written yet go into the lists and count as written. A time of a key
+   * that has some waiting in `times` (a failed write's, an earlier resource) is merged into them:
+   * a stamp write lists them afterwards (what it took at its start), a tick leaves them for the next
+   * stamp write. `stampedAt`: when the stamp write before this write took its batch.
    */
   function takeTimes(
     keyId: string,
     counter: Counter,
     stamps: boolean,
     exact: boolean,
+    stampedAt: number,
     lists: TimeLists,
+    times: TimesWaiting,
   ): void {
-    if (counter.lastUsed > counter.lastUsedWritten && (exact || keyRowDue(counter))) {
+    if (counter.lastUsed > counter.lastUsedWritten && (exact || keyRowDue(counter, stampedAt))) {
       const lastUsed = wall(counter.lastUsed);
-      if (carriedLastUsed.has(keyId)) {
-        if (lastUsed > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, lastUsed);
+      if (times.lastUsed.has(keyId)) {
+        if (lastUsed > (times.lastUsed.get(keyId) ?? 0)) times.lastUsed.set(keyId, lastUsed);
       } else lists.lastUsed.push({ keyId, at: lastUsed });
       counter.lastUsedWritten = counter.lastUsed;
     }
     const { usedIn, usedResource, allowedIn } = counter;
     if (usedIn !== null && usedResource !== null && counter.usedAt > counter.usedWritten) {
       const usedAt = wall(counter.usedAt);
-      if (resources.has(keyId)) noteResource(keyId, usedIn, usedResource, usedAt);
+      if (times.resources.has(keyId)) noteResource(keyId, usedIn, usedResource, usedAt, times);
       else lists.resources.push({ keyId, account: usedIn, resource: usedResource, at: usedAt });
       counter.usedWritten = counter.usedAt;
     }
     if (allowedIn !== null && counter.allowedAt > counter.allowedWritten) {
       const allowedAt = wall(counter.allowedAt);
-      if (accountUses.has(keyId)) noteAccount(keyId, allowedIn, allowedAt);
+      if (times.accounts.has(keyId)) noteAccount(keyId, allowedIn, allowedAt, times);
       else lists.accounts.push({ keyId, account: allowedIn, at: allowedAt });
       counter.allowedWritten = counter.allowedAt;
     }
@@ -513,10 +559,10 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       const tokenAt = wall(counter.tokenAt);
       if (!stamps) {
         // Written now, with what waits of this token: older, unless the clock went back (`rebase`).
-        const waiting = tokenUses.get(tokenId) ?? 0;
-        tokenUses.delete(tokenId);
-        lists.tokens.push({ tokenId, at: Math.max(tokenAt, waiting) });
-      } else if (tokenUses.size > 0) noteTokenId(tokenId, tokenAt);
+        const before = times.tokens.get(tokenId) ?? 0;
+        times.tokens.delete(tokenId);
+        lists.tokens.push({ tokenId, at: Math.max(tokenAt, before) });
+      } else if (times.tokens.size > 0) noteTokenId(tokenId, tokenAt, times);
       else lists.tokens.push({ tokenId, at: tokenAt });
       counter.tokenWritten = counter.tokenAt;
     }
@@ -531,7 +577,7 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     for (const { tokenId, at } of batch.tokens ?? []) noteTokenId(tokenId, at);
     if (batch.quotas && batch.quotas.length > 0) options.quotas?.putBack(batch.quotas);
     for (const { keyId, at } of batch.lastUsed) {
-      if (at > (carriedLastUsed.get(keyId) ?? 0)) carriedLastUsed.set(keyId, at);
+      if (at > (waiting.lastUsed.get(keyId) ?? 0)) waiting.lastUsed.set(keyId, at);
     }
   }
 
@@ -567,32 +613,46 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
   /**
    * A write: last-use times included unless `stamps` is false (the timer's writes between two
    * stamp intervals); `exact`: every time as it is, not at the timer's pace for `keys` rows.
-   * Concurrent calls share one write.
+   * A call while a write runs joins the one write that waits for it (made on the first such call).
    */
   function write(stamps: boolean, exact: boolean): Promise<void> {
-    if (flushing) return flushing.then(() => write(stamps, exact));
+    if (flushing) {
+      // One write waits at most: later calls join it (it takes what is counted when it starts).
+      if (queued === undefined) {
+        const next = { stamps, exact, promise: Promise.resolve() };
+        next.promise = flushing.then(() => {
+          queued = undefined;
+          return write(next.stamps, next.exact);
+        });
+        queued = next;
+      } else {
+        queued.stamps ||= stamps;
+        queued.exact ||= exact;
+      }
+      return queued.promise;
+    }
     const now = clock.now();
     if (now - origin > TIME_SPAN / 2) rebase(now - DAY_MS);
     if (stamps) stampsDueAt = now + stampIntervalMs;
-    const batch = takeBatch(stamps, exact);
-    const empty = [
-      batch.counts,
-      batch.lastUsed,
-      batch.resources,
-      batch.accounts ?? [],
-      batch.tokens ?? [],
-      batch.quotas ?? [],
-    ].every((list) => list.length === 0);
-    if (empty) {
-      options.onFlush?.(true, clock.now());
-      return Promise.resolve();
-    }
-    flushing = writeInSlices(batch)
+    let batch: UsageBatch | undefined;
+    flushing = takeBatch(stamps, exact)
+      .then((taken) => {
+        batch = taken;
+        const empty = [
+          taken.counts,
+          taken.lastUsed,
+          taken.resources,
+          taken.accounts ?? [],
+          taken.tokens ?? [],
+          taken.quotas ?? [],
+        ].every((list) => list.length === 0);
+        return empty ? undefined : writeInSlices(taken);
+      })
       .then(
         () => options.onFlush?.(true, clock.now()),
         (error: unknown) => {
           // Slices that failed were put back already; anything else failed before writing.
-          if (!(error instanceof UsageWriteError)) putBack(batch);
+          if (batch !== undefined && !(error instanceof UsageWriteError)) putBack(batch);
           options.onFlush?.(false, clock.now(), error instanceof UsageWriteError ? error.cause : error);
         },
       )

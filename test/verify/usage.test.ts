@@ -635,6 +635,193 @@ describe("usage recorder", () => {
     expect(turns).toBeGreaterThanOrEqual((4 * keys) / SORT_CHUNK);
     expect(written).toBe(keys / SLICE_KEYS);
   });
+
+  it("loses nothing and writes no stored row twice in a batch while requests run between a write's steps", async () => {
+    for (const seed of [1, 2, 3]) {
+      const next = random(seed);
+      const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)] as T;
+      let now = T0;
+      // More keys than a write takes in one turn, so that every write runs between requests.
+      const keys = Array.from({ length: 3 * 2048 }, (_, i) => `key-${String(i).padStart(5, "0")}`);
+      const holders = new Map(
+        keys.map((k) => [k, [{ tokenIds: [`${k}-t0`, `${k}-t1`] }, { tokenIds: [`${k}-t0`, `${k}-t1`] }]]),
+      );
+      const expected = { counts: new Map<string, number>(), times: new Map<string, number>() };
+      const stored = { counts: new Map<string, number>(), times: new Map<string, number>() };
+      const add = (into: Map<string, number>, id: string, n: number) => into.set(id, (into.get(id) ?? 0) + n);
+      const latest = (into: Map<string, number>, id: string, at: number) =>
+        into.set(id, Math.max(into.get(id) ?? 0, at));
+      const twice: string[] = [];
+      let failing = true;
+      const usage = createUsageRecorder({
+        clock: { now: () => now },
+        intervalMs: 20,
+        // Stamp writes from the timer every 30 minutes of this clock, and from flush() below.
+        stampIntervalMs: 1_800_000,
+        store: {
+          usage: {
+            async record(batch) {
+              if (failing && next() < 0.15) throw new Error("database unavailable");
+              const rows = [
+                ...batch.counts.map((c) => `count ${c.keyId} ${c.day}`),
+                ...batch.lastUsed.map((l) => `key ${l.keyId}`),
+                ...batch.resources.map((r) => `resource ${r.keyId} ${r.account} ${r.resource}`),
+                ...(batch.accounts ?? []).map((a) => `account ${a.keyId} ${a.account}`),
+                ...(batch.tokens ?? []).map((t) => `token ${t.tokenId}`),
+              ];
+              if (new Set(rows).size !== rows.length) twice.push(rows.join("; "));
+              for (const c of batch.counts) {
+                add(stored.counts, `${c.keyId} ${c.day} ok`, c.ok);
+                add(stored.counts, `${c.keyId} ${c.day} denied`, c.denied);
+              }
+              for (const l of batch.lastUsed) latest(stored.times, `key ${l.keyId}`, l.at);
+              for (const r of batch.resources)
+                latest(stored.times, `resource ${r.keyId} ${r.account} ${r.resource}`, r.at);
+              for (const a of batch.accounts ?? [])
+                latest(stored.times, `account ${a.keyId} ${a.account}`, a.at);
+              for (const t of batch.tokens ?? []) latest(stored.times, `token ${t.tokenId}`, t.at);
+            },
+          },
+        },
+      });
+      /** One verification, as the verifier records it, and what it must leave in the store. */
+      const verify = (keyId = pick(keys), away = false) => {
+        // Up to a minute apart, now and then an hour back (the clock stepped): days change, and the
+        // recorder's origin moves, mid-write.
+        now += next() < 0.001 ? -3_600_000 : Math.floor(next() * 60_000);
+        // A key calls its own account and resource, unless `away`: then another, and what it used
+        // before waits outside its counter (the case where a write could list a row twice).
+        const outcome = away
+          ? "allowed"
+          : pick(["allowed", "allowed", "allowed", "denied", "rejected"] as const);
+        const home = Number(keyId.slice(4)) % 2 === 0;
+        const account = outcome === "rejected" ? undefined : home !== away ? "acme" : "beta";
+        const resource = outcome === "allowed" ? (home !== away ? "ViewOrders" : "EditOrders") : undefined;
+        const token = outcome === "rejected" ? undefined : pick(holders.get(keyId) ?? []);
+        const index = Math.floor(next() * 2);
+        usage.record(keyId, outcome, account, resource, token, token && index, now);
+        const day = Math.floor(now / DAY_MS);
+        add(expected.counts, `${keyId} ${day} ${outcome === "allowed" ? "ok" : "denied"}`, 1);
+        if (outcome !== "rejected") latest(expected.times, `key ${keyId}`, now);
+        if (account !== undefined && resource !== undefined)
+          latest(expected.times, `resource ${keyId} ${account} ${resource}`, now);
+        if (outcome === "allowed" && account !== undefined)
+          latest(expected.times, `account ${keyId} ${account}`, now);
+        if (token !== undefined) latest(expected.times, `token ${token.tokenIds[index]}`, now);
+      };
+      for (let i = 0; i < keys.length; i++) verify();
+      usage.start();
+      for (let turn = 0; turn < 250; turn++) {
+        for (let n = 0; n < 250; n++) verify();
+        for (let n = 0; n < 25; n++) {
+          const keyId = pick(keys);
+          verify(keyId);
+          verify(keyId, true);
+        }
+        // A management call of a key allowed in an account that added it.
+        const added = pick(keys);
+        usage.usedIn(added, "gamma");
+        latest(expected.times, `account ${added} gamma`, now);
+        if (next() < 0.3) void usage.flush();
+        await nextTurn();
+      }
+      failing = false;
+      await usage.stop();
+      expect(twice, `seed ${seed}`).toEqual([]);
+      const nonZero = (m: Map<string, number>) => new Map([...m].filter(([, n]) => n !== 0));
+      expect(nonZero(stored.counts), `seed ${seed}`).toEqual(nonZero(expected.counts));
+      expect(stored.times, `seed ${seed}`).toEqual(expected.times);
+    }
+  });
+
+  it("leaves a day's counts made while a write takes its counters for the next write, never twice in one batch", async () => {
+    const midnight = Math.ceil(T0 / DAY_MS) * DAY_MS;
+    let now = midnight - 10_000;
+    const batches: UsageBatch[] = [];
+    const usage = createUsageRecorder({
+      clock: { now: () => now },
+      store: {
+        usage: {
+          async record(batch) {
+            batches.push(batch);
+          },
+        },
+      },
+    });
+    // More counters than one turn takes; key-00000 is taken in the first turn.
+    for (let i = 0; i < 5000; i++) usage.record(`key-${String(i).padStart(5, "0")}`, "allowed");
+    const written = usage.flush();
+    await nextTurn();
+    // Used again before midnight, then after: the day's counts move to what waits for a write.
+    now = midnight - 1;
+    usage.record("key-00000", "allowed");
+    now = midnight + 1;
+    usage.record("key-00000", "allowed");
+    await written;
+    await usage.flush();
+    for (const batch of batches) {
+      const rows = batch.counts.map((c) => `${c.keyId} ${c.day}`);
+      expect(new Set(rows).size).toBe(rows.length);
+    }
+    const counts = batches.flatMap((b) => b.counts).filter((c) => c.keyId === "key-00000");
+    const day = Math.floor(midnight / DAY_MS);
+    expect(counts.filter((c) => c.day === day - 1).reduce((sum, c) => sum + c.ok, 0)).toBe(2);
+    expect(counts.filter((c) => c.day === day).reduce((sum, c) => sum + c.ok, 0)).toBe(1);
+  });
+
+  it("keeps the later last use when the clock is set back less than a day", async () => {
+    const { usage, written, advance } = recorder(() => false);
+    const holder = { tokenIds: ["t1"] };
+    advance(3_600_000);
+    usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+    const later = T0 + 3_600_000;
+    // The clock steps back an hour (NTP), and the key is used again before any write.
+    advance(-3_600_000);
+    usage.record("k", "allowed", "acme", "ViewOrders", holder, 0);
+    await usage.flush();
+    const batch = written[0] as UsageBatch;
+    expect(batch.lastUsed).toEqual([{ keyId: "k", at: later }]);
+    expect(batch.resources).toEqual([{ keyId: "k", account: "acme", resource: "ViewOrders", at: later }]);
+    expect(batch.accounts).toEqual([{ keyId: "k", account: "acme", at: later }]);
+    expect(batch.tokens).toEqual([{ tokenId: "t1", at: later }]);
+    expect(batch.counts.reduce((sum, c) => sum + c.ok, 0)).toBe(2);
+  });
+
+  it("has one write at most waiting behind the one running: later calls join it", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const flushes: boolean[] = [];
+    const slices: UsageBatch[] = [];
+    const usage = createUsageRecorder({
+      clock: { now: () => T0 },
+      onFlush: (ok) => flushes.push(ok),
+      store: {
+        usage: {
+          async record(batch) {
+            slices.push(batch);
+            await gate;
+          },
+        },
+      },
+    });
+    usage.record("a", "allowed");
+    const running = usage.flush();
+    await nextTurn();
+    const waiting = [1, 2, 3, 4].map((n) => {
+      usage.record(`key-${n}`, "allowed");
+      return usage.flush();
+    });
+    release();
+    await Promise.all([running, ...waiting]);
+    // The running write and one more, which took every key counted while the first ran.
+    expect(flushes).toEqual([true, true]);
+    expect(slices.map((s) => s.counts.map((c) => c.keyId).sort())).toEqual([
+      ["a"],
+      ["key-1", "key-2", "key-3", "key-4"],
+    ]);
+  });
 });
 
 /** A small deterministic generator (mulberry32), so that a failing seed can be run again. */
