@@ -1,9 +1,10 @@
 /**
  * The order in which a usage batch's rows are written: by key (then by the rest of each row's
  * key). Every write takes its row locks in this order, so two instances' flushes wait for each
- * other instead of deadlocking (kysely-usage.ts); and the usage recorder sorts a whole batch
- * before cutting it into slices, so that each slice covers a run of neighbouring keys and touches
- * few pages of each index (on SQLite every page a transaction touches is written to the WAL).
+ * other instead of deadlocking (kysely-usage.ts); and the usage recorder puts a whole batch in
+ * this order (a chunk at a time, `lockOrderSlices`) before cutting it into slices, so that each
+ * slice covers a run of neighbouring keys and touches few pages of each index (on SQLite every
+ * page a transaction touches is written to the WAL).
  */
 import type { QuotaSpend, UsageBatch } from "./store.js";
 
@@ -21,6 +22,8 @@ const LOCK_ORDER = {
     byKey(a, b) || byText(a.account, b.account) || byText(a.resource, b.resource),
   accounts: (a: Row<"accounts">, b: Row<"accounts">) => byKey(a, b) || byText(a.account, b.account),
   tokens: (a: Row<"tokens">, b: Row<"tokens">) => byText(a.tokenId, b.tokenId),
+  /** After `latestPeriods`: one spend per key. */
+  quotas: (a: Row<"quotas">, b: Row<"quotas">) => byKey(a, b),
 };
 
 /** The batch with every list in lock order. */
@@ -31,13 +34,8 @@ export function inLockOrder(batch: UsageBatch): UsageBatch {
     lastUsed: [...batch.lastUsed].sort(LOCK_ORDER.lastUsed),
     accounts: [...(batch.accounts ?? [])].sort(LOCK_ORDER.accounts),
     tokens: [...(batch.tokens ?? [])].sort(LOCK_ORDER.tokens),
-    quotas: quotasInLockOrder(batch.quotas ?? []),
+    quotas: latestPeriods(batch.quotas ?? []).sort(LOCK_ORDER.quotas),
   };
-}
-
-/** Quota spends merged to one per key (`latestPeriods`), in lock order. */
-function quotasInLockOrder(spends: readonly QuotaSpend[]): QuotaSpend[] {
-  return latestPeriods(spends).sort(byKey);
 }
 
 /**
@@ -83,7 +81,7 @@ export async function lockOrderSlices(
   const resources = await inChunks(batch.resources, LOCK_ORDER.resources);
   const accounts = await inChunks(batch.accounts ?? [], LOCK_ORDER.accounts);
   const tokens = await inChunks(batch.tokens ?? [], LOCK_ORDER.tokens);
-  const quotas = await inChunks(latestPeriods(batch.quotas ?? []), byKey);
+  const quotas = await inChunks(latestPeriods(batch.quotas ?? []), LOCK_ORDER.quotas);
   const longest = Math.max(
     ...[counts, lastUsed, resources, accounts, tokens, quotas].map((merge) => merge.length),
   );

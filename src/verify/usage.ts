@@ -325,7 +325,6 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
     // would otherwise replace a later time not written yet with an earlier one.
     if (outcome !== "rejected" && time > counter.lastUsed) counter.lastUsed = time;
     if (token !== undefined && tokenIndex !== undefined && tokenIndex >= 0) {
-      let latest = counter.tokenAt;
       if (counter.tokenHolder !== token || counter.tokenIndex !== tokenIndex) {
         // The same token in a state of the key read again stays as written as it was; another
         // is written if it was since the last stamp write (made only when the token changes).
@@ -334,13 +333,13 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
         if (before !== undefined) moveToken(counter, before);
         if (before !== next) {
           counter.tokenStamped = next !== undefined && stampedTokens.has(next);
-          latest = 0;
+          counter.tokenAt = 0;
         }
         counter.tokenHolder = token;
         counter.tokenIndex = tokenIndex;
         counter.tokenWritten = 0;
       }
-      counter.tokenAt = Math.max(latest, time);
+      if (time > counter.tokenAt) counter.tokenAt = time;
     }
     if (account !== undefined && resource !== undefined) {
       if (counter.usedIn !== account || counter.usedResource !== resource) {
