@@ -21,7 +21,6 @@ import { AppError } from "../core/errors.js";
 import type { Decision } from "../core/verification.js";
 import type { Verifier } from "../services/index.js";
 import { requestIdOf } from "./app.js";
-import type { HeaderReader } from "./credentials.js";
 import { authorize, clientAddress, type ForwardAuthAnswer, type ForwardAuthDeps } from "./forward-auth.js";
 import { problemBody } from "./problem.js";
 import { VerifyBody, verifyRequestOf, verifyResult } from "./routes/verify.js";
@@ -43,51 +42,6 @@ export interface FastPathOptions {
 /** The largest `/v1/verify` body read here; larger ones (never a valid request) go to the application. */
 const VERIFY_BODY_MAX = 16 * 1024;
 const JSON_TYPE = /^application\/([a-z.+-]*\+)?json\b/i;
-
-/**
- * Headers node:http keeps the first of when a request repeats them (`IncomingMessage.headers`);
- * `cookie` is joined with "; " and every other header with ", ", as there.
- */
-const FIRST_WINS = new Set([
-  "authorization",
-  "content-length",
-  "content-type",
-  "host",
-  "user-agent",
-  "set-cookie",
-]);
-
-/**
- * Reads a header from the request's raw list, with the values `IncomingMessage.headers` would give:
- * node:http makes that object on first use, one property per header the request carries, which
- * cost a verification more than reading the few headers it looks at from the list (bench/README.md,
- * `/v1/authorize` profile). `name` is lower-case (letters, digits and `-`), as every caller writes it.
- */
-export function rawHeaderReader(raw: readonly string[]): HeaderReader {
-  return (name) => {
-    let found: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const candidate = raw[i] as string;
-      if (candidate.length !== name.length || !(candidate === name || sameName(candidate, name))) continue;
-      const value = raw[i + 1] as string;
-      if (found === undefined) found = value;
-      else if (FIRST_WINS.has(name)) return found;
-      else found += (name === "cookie" ? "; " : ", ") + value;
-    }
-    return found;
-  };
-}
-
-/**
- * Whether a header name as received is `name` (lower-case) in any case. Setting bit 5 lower-cases an
- * ASCII letter and leaves digits and `-` as they are; the only other bytes it would map onto those
- * are control characters, which node:http refuses in a header name.
- */
-function sameName(received: string, name: string): boolean {
-  for (let i = 0; i < name.length; i++)
-    if ((received.charCodeAt(i) | 0x20) !== name.charCodeAt(i)) return false;
-  return true;
-}
 
 export function createFastPath(options: FastPathOptions) {
   const { trustProxy, logger, application } = options;
@@ -122,13 +76,16 @@ export function createFastPath(options: FastPathOptions) {
   return function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url;
     if (url === undefined) return false;
-    if (url === "/v1/verify" && application !== undefined)
-      return verifyFast(req, res, rawHeaderReader(req.rawHeaders));
+    const headers = req.headers;
+    const header = (name: string) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    if (url === "/v1/verify" && application !== undefined) return verifyFast(req, res, header);
     if (!url.startsWith("/v1/authorize") || (url.length > 13 && url[13] !== "?")) return false;
-    const header = rawHeaderReader(req.rawHeaders);
     const ip = addressOf(req, header);
     // A body, if any, is never read: drain it so the connection can be reused.
-    if (header("content-length") !== undefined || header("transfer-encoding") !== undefined) req.resume();
+    if (headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined) req.resume();
     // `authorize` answers a fault itself (503 UNAVAILABLE, logged): its promise never rejects.
     const answer = authorize(deps, header, ip);
     if (answer instanceof Promise) void answer.then((value) => send(res, value));
