@@ -449,30 +449,55 @@ export function createUsageRecorder(options: UsageRecorderOptions) {
       stampedTokens = new Set();
       lastStampAt = clock.now();
     }
-    let visited = 0;
-    for (const [keyId, counter] of counters) {
-      if (++visited % TAKE_CHUNK === 0) await nextTurn();
-      const counted = counter.ok + counter.denied > 0;
-      if (counted) {
-        if (countsBefore.size > 0) carry(keyId, counter.day, counter.ok, counter.denied, countsBefore);
-        else counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
-        counter.ok = 0;
-        counter.denied = 0;
-      }
-      if (stamps) {
-        if (!counted && !hasNewTimes(counter)) {
-          // Not used since the last stamp write: its next use is a first use again.
-          counters.delete(keyId);
-          continue;
+    let quotas: QuotaSpend[] = [];
+    try {
+      let visited = 0;
+      for (const [keyId, counter] of counters) {
+        if (++visited % TAKE_CHUNK === 0) await nextTurn();
+        const counted = counter.ok + counter.denied > 0;
+        if (counted) {
+          if (countsBefore.size > 0) carry(keyId, counter.day, counter.ok, counter.denied, countsBefore);
+          else counts.push({ keyId, day: counter.day, ok: counter.ok, denied: counter.denied });
+          counter.ok = 0;
+          counter.denied = 0;
         }
-      } else if (counter.stamped && (counter.tokenHolder === null || counter.tokenStamped)) continue;
-      counter.stamped = true;
-      counter.tokenStamped = true;
-      takeTimes(keyId, counter, stamps, exact, stampedBefore, lists, times);
+        if (stamps) {
+          if (!counted && !hasNewTimes(counter)) {
+            // Not used since the last stamp write: its next use is a first use again.
+            counters.delete(keyId);
+            continue;
+          }
+        } else if (counter.stamped && (counter.tokenHolder === null || counter.tokenStamped)) continue;
+        counter.stamped = true;
+        counter.tokenStamped = true;
+        takeTimes(keyId, counter, stamps, exact, stampedBefore, lists, times);
+      }
+      // Quota spends go with every write, counts' and stamps' alike: they bound what other instances see.
+      quotas = options.quotas?.takeSpends() ?? [];
+    } catch (error) {
+      // What the take had gathered (counts zeroed in their counters, times marked written, what
+      // waited) goes back to wait for the next write, as a failed write's batch does: a fault here
+      // delays usage figures but loses none.
+      // (A tick took no waiting times: none goes back but what it gathered from its counters.)
+      putBack(gathered(counts, countsBefore, lists, stamps ? times : noneWaiting(), true, quotas));
+      throw error;
     }
+    return gathered(counts, countsBefore, lists, times, stamps, quotas);
+  }
+
+  /**
+   * The batch a take makes of what it gathered: the counts waiting from before join it, and the
+   * times a stamp write took (`times`); a tick takes the tokens that wait unstamped from `waiting`.
+   */
+  function gathered(
+    counts: (UsageDay & { keyId: string })[],
+    countsBefore: CountsWaiting,
+    lists: TimeLists,
+    times: TimesWaiting,
+    stamps: boolean,
+    quotas: QuotaSpend[],
+  ): UsageBatch {
     for (const waitingCounts of countsBefore.values()) counts.push(waitingCounts);
-    // Quota spends go with every write, counts' and stamps' alike: they bound what other instances see.
-    const quotas = options.quotas?.takeSpends() ?? [];
     if (!stamps) {
       // Tokens a key moved away from within the interval (renew with the old, then use the new):
       // one not written since the last stamp write goes now, as the key's latest token does.

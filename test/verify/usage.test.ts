@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { DAY_MS } from "../../src/core/time.js";
-import type { UsageBatch } from "../../src/storage/store.js";
+import type { QuotaSpend, UsageBatch } from "../../src/storage/store.js";
 import { inLockOrder, lockOrderSlices, SORT_CHUNK } from "../../src/storage/usage-order.js";
 import { createAllowances } from "../../src/verify/allowance.js";
 import { createUsageRecorder, SLICE_KEYS } from "../../src/verify/usage.js";
@@ -821,6 +821,78 @@ describe("usage recorder", () => {
       ["a"],
       ["key-1", "key-2", "key-3", "key-4"],
     ]);
+  });
+  it("keeps what a take gathered when it fails partway: the next write has every count, time and spend", async () => {
+    const written: UsageBatch[] = [];
+    const flushed: boolean[] = [];
+    let now = T0;
+    let broken = true;
+    const spends: QuotaSpend[] = [{ keyId: "key-0", period: 0, setAt: 1, spent: 3 }];
+    const quotas = {
+      takeSpends(): QuotaSpend[] {
+        // The take's last step, after every counter was taken (over several turns).
+        if (broken) {
+          broken = false;
+          throw new Error("quota tracker fault");
+        }
+        return spends.splice(0);
+      },
+      written() {},
+      putBack(back: readonly QuotaSpend[]) {
+        spends.push(...back);
+      },
+    };
+    const usage = createUsageRecorder({
+      clock: { now: () => now },
+      quotas,
+      onFlush: (ok) => flushed.push(ok),
+      store: {
+        usage: {
+          async record(batch) {
+            written.push(batch);
+          },
+        },
+      },
+    });
+    const keys = 3 * 2048 + 5;
+    const holders = Array.from({ length: keys }, (_, i) => ({ tokenIds: [`token-${i}`] }));
+    for (let i = 0; i < keys; i++) usage.record(`key-${i}`, "allowed", "acme", "ViewOrders", holders[i], 0);
+    // Times waiting from before the take: key-1's earlier resource, key-2's earlier account.
+    now += 1000;
+    usage.record("key-1", "allowed", "acme", "EditOrders", holders[1], 0);
+    usage.record("key-2", "denied", "other", undefined, holders[2], 0);
+    await usage.flush();
+    expect(flushed).toEqual([false]);
+    expect(written).toHaveLength(0);
+
+    now += 1000;
+    await usage.flush();
+    expect(flushed).toEqual([false, true]);
+    const all = <T>(pick: (batch: UsageBatch) => readonly T[] | undefined) =>
+      written.flatMap((b) => pick(b) ?? []);
+    const counts = all((b) => b.counts);
+    expect(counts.reduce((sum, c) => sum + c.ok, 0)).toBe(keys + 1);
+    expect(counts.reduce((sum, c) => sum + c.denied, 0)).toBe(1);
+    const lastUsed = new Map(all((b) => b.lastUsed).map((row) => [row.keyId, row.at]));
+    expect(lastUsed.size).toBe(keys);
+    expect(lastUsed.get("key-1")).toBe(T0 + 1000);
+    expect(lastUsed.get("key-9")).toBe(T0);
+    const resources = all((b) => b.resources).map(
+      (r) => `${r.keyId} ${r.account} ${r.resource} ${r.at - T0}`,
+    );
+    expect(resources).toHaveLength(keys + 1);
+    expect(resources).toEqual(
+      expect.arrayContaining([
+        "key-1 acme ViewOrders 0",
+        "key-1 acme EditOrders 1000",
+        "key-2 acme ViewOrders 0",
+      ]),
+    );
+    expect(all((b) => b.accounts).filter((a) => a.keyId === "key-2")).toEqual([
+      { keyId: "key-2", account: "acme", at: T0 },
+    ]);
+    expect(new Set(all((b) => b.tokens).map((t) => t.tokenId)).size).toBe(keys);
+    expect(all((b) => b.quotas)).toEqual([{ keyId: "key-0", period: 0, setAt: 1, spent: 3 }]);
   });
 });
 
