@@ -86,6 +86,61 @@ describe("start-up checks", () => {
     }
   });
 
+  it("formats nothing with ICU while it starts and answers verifications: its data stays unmapped", async () => {
+    // Formatting a number with ICU once (1000 → "1,000") mapped ~5 MB of its data into the process
+    // for good (bench/README.md, idle memory). A preload records every use of ICU's formatters.
+    const used = join(dir, "icu-used.txt");
+    const preload = join(dir, "icu-watch.mjs");
+    const watching = join(dir, "icu-watching.txt");
+    await writeFile(
+      preload,
+      [
+        'import { appendFileSync } from "node:fs";',
+        `const note = (name) => appendFileSync(${JSON.stringify(used)}, name + "\\n");`,
+        `appendFileSync(${JSON.stringify(watching)}, "watching\\n");`,
+        "const watch = (target, name, label) => {",
+        "  const original = target[name];",
+        "  target[name] = function (...args) { note(label); return original.apply(this, args); };",
+        "};",
+        'watch(Number.prototype, "toLocaleString", "Number#toLocaleString");',
+        'for (const name of ["toLocaleString", "toLocaleDateString", "toLocaleTimeString"]) watch(Date.prototype, name, "Date#" + name);',
+        'watch(String.prototype, "localeCompare", "String#localeCompare");',
+        'for (const name of ["NumberFormat", "DateTimeFormat", "Collator", "PluralRules", "RelativeTimeFormat", "ListFormat"]) {',
+        "  const original = Intl[name];",
+        "  Intl[name] = new Proxy(original, {",
+        '    construct(target, args) { note("Intl." + name); return new target(...args); },',
+        '    apply(target, self, args) { note("Intl." + name); return target.apply(self, args); },',
+        "  });",
+        "}",
+      ].join("\n"),
+    );
+    const server = await serve({
+      DATA_DIR: join(dir, "icu"),
+      NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`,
+    });
+    try {
+      const headers = {
+        "x-original-uri": "/api/oms/pvt/orders/1",
+        "x-api-appkey": "appkey-acme-X",
+        "x-api-apptoken": "t",
+      };
+      expect((await fetch(`${server.url}/v1/authorize`, { headers })).status).toBe(401);
+      const verify = await fetch(`${server.url}/v1/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ appKey: "appkey-acme-X", appToken: "t" }),
+      });
+      expect(verify.status).toBe(200);
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+      // The watch ran in the server process (on the build before this test, it noted Number#toLocaleString).
+      expect(await readFile(watching, "utf8")).toBe("watching\n");
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+    const noted = await readFile(used, "utf8").catch(() => "");
+    expect(noted).toBe("");
+  });
+
   it("generates the secret file with mode 0600 in embedded mode", async () => {
     const dataDir = join(dir, "fresh");
     const server = await serve({ DATA_DIR: dataDir, LATCHKEY_SECRET: "" });
