@@ -894,6 +894,58 @@ describe("usage recorder", () => {
     expect(new Set(all((b) => b.tokens).map((t) => t.tokenId)).size).toBe(keys);
     expect(all((b) => b.quotas)).toEqual([{ keyId: "key-0", period: 0, setAt: 1, spent: 3 }]);
   });
+  it("keeps what a timer tick's take gathered when it fails, waiting times included, for the next write", async () => {
+    const written: UsageBatch[] = [];
+    const flushed: boolean[] = [];
+    let broken = true;
+    const quotas = {
+      takeSpends(): QuotaSpend[] {
+        if (broken) {
+          broken = false;
+          throw new Error("quota tracker fault");
+        }
+        return [];
+      },
+      written() {},
+      putBack() {},
+    };
+    const usage = createUsageRecorder({
+      clock: { now: () => T0 },
+      intervalMs: 20,
+      stampIntervalMs: 3_600_000,
+      quotas,
+      onFlush: (ok) => flushed.push(ok),
+      store: {
+        usage: {
+          async record(batch) {
+            written.push(batch);
+          },
+        },
+      },
+    });
+    const keys = 2 * 2048 + 7;
+    const holder = { tokenIds: ["token-a", "token-b"] };
+    for (let i = 0; i < keys; i++) usage.record(`key-${i}`, "allowed", "acme", "ViewOrders", holder, 0);
+    // key-0 moves to its other token and resource: the first ones wait for a later write.
+    usage.record("key-0", "allowed", "acme", "EditOrders", holder, 1);
+    usage.start();
+    try {
+      await vi.waitFor(() => expect(flushed.slice(0, 2)).toEqual([false, true]));
+    } finally {
+      await usage.stop();
+    }
+    const all = <T>(pick: (batch: UsageBatch) => readonly T[] | undefined) =>
+      written.flatMap((b) => pick(b) ?? []);
+    expect(all((b) => b.counts).reduce((sum, c) => sum + c.ok, 0)).toBe(keys + 1);
+    expect(new Set(all((b) => b.lastUsed).map((row) => row.keyId)).size).toBe(keys);
+    expect(
+      all((b) => b.resources)
+        .filter((r) => r.keyId === "key-0")
+        .map((r) => r.resource)
+        .sort(),
+    ).toEqual(["EditOrders", "ViewOrders"]);
+    expect(new Set(all((b) => b.tokens).map((t) => t.tokenId))).toEqual(new Set(["token-a", "token-b"]));
+  });
 });
 
 /** A small deterministic generator (mulberry32), so that a failing seed can be run again. */
