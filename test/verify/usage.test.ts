@@ -822,7 +822,7 @@ describe("usage recorder", () => {
       ["key-1", "key-2", "key-3", "key-4"],
     ]);
   });
-  it("keeps what a take gathered when it fails partway: the next write has every count, time and spend", async () => {
+  it("keeps what a take gathered when it fails at its end: the next write has every count, time and spend", async () => {
     const written: UsageBatch[] = [];
     const flushed: boolean[] = [];
     let now = T0;
@@ -945,6 +945,56 @@ describe("usage recorder", () => {
         .sort(),
     ).toEqual(["EditOrders", "ViewOrders"]);
     expect(new Set(all((b) => b.tokens).map((t) => t.tokenId))).toEqual(new Set(["token-a", "token-b"]));
+  });
+  it("keeps what a take gathered when it fails partway through the counters, requests having run between its chunks", async () => {
+    const written: UsageBatch[] = [];
+    const flushed: boolean[] = [];
+    const usage = createUsageRecorder({
+      clock: { now: () => T0 },
+      onFlush: (ok) => flushed.push(ok),
+      store: {
+        usage: {
+          async record(batch) {
+            written.push(batch);
+          },
+        },
+      },
+    });
+    const keys = 3 * 2048 + 5;
+    let failing = false;
+    const holder = (i: number) => ({
+      get tokenIds(): readonly string[] {
+        // The key taken after two chunks cannot be read once: the take fails there.
+        if (failing && i === 5000) {
+          failing = false;
+          throw new Error("state read fault");
+        }
+        return [`token-${i}`];
+      },
+    });
+    const holders = Array.from({ length: keys }, (_, i) => holder(i));
+    for (let i = 0; i < keys; i++) usage.record(`key-${i}`, "allowed", "acme", "ViewOrders", holders[i], 0);
+    failing = true;
+    const flushing = usage.flush();
+    // Requests between the take's chunks: counted again, after some counters were taken.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let i = 0; i < keys; i += 97)
+      usage.record(`key-${i}`, "denied", undefined, undefined, holders[i], 0);
+    await flushing;
+    expect(flushed).toEqual([false]);
+    await usage.flush();
+    expect(flushed).toEqual([false, true]);
+    const all = <T>(pick: (batch: UsageBatch) => readonly T[] | undefined) =>
+      written.flatMap((b) => pick(b) ?? []);
+    const counts = all((b) => b.counts);
+    expect(counts.reduce((sum, c) => sum + c.ok, 0)).toBe(keys);
+    expect(counts.reduce((sum, c) => sum + c.denied, 0)).toBe(Math.ceil(keys / 97));
+    for (const batch of written) {
+      expect(new Set(batch.counts.map((c) => `${c.keyId} ${c.day}`)).size).toBe(batch.counts.length);
+    }
+    expect(new Set(all((b) => b.lastUsed).map((row) => row.keyId)).size).toBe(keys);
+    expect(all((b) => b.resources)).toHaveLength(keys);
+    expect(new Set(all((b) => b.tokens).map((t) => t.tokenId)).size).toBe(keys);
   });
 });
 
